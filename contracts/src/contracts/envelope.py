@@ -1,0 +1,65 @@
+"""The envelope every event carries, and how an output event is derived from its cause."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# Namespace for deterministic output ids: uuid5(cause, kind) is the same every time the same
+# message is handled, so a re-published output is recognisably the same event downstream.
+_DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2b1e-6a57-4f8e-9a57-0c7a1f0c5e11")
+
+
+def derived_event_id(cause_id: uuid.UUID | str, kind: str) -> uuid.UUID:
+    return uuid.uuid5(_DERIVED_ID_NAMESPACE, f"{cause_id}/{kind}")
+
+
+class Contract(BaseModel):
+    """Base of every contract model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Event(Contract):
+    """The envelope. Each concrete event adds its own fields and fixes ``event_type``.
+
+    Facts are past tense (``ExpenseUndelivered``); requests are imperative (``TickOffWorkItem``).
+    """
+
+    schema_version_current: ClassVar[int] = 1
+    key_field: ClassVar[str] = ""
+    """Name of the field whose value is the Kafka message key (the aggregate id)."""
+
+    event_id: uuid.UUID = Field(description="Unique id of this event; consumers use it to drop duplicates.")
+    event_type: str = Field(description="The event's name; selects the model.")
+    schema_version: int = Field(default=1, ge=1, description="Version of this event type's schema.")
+    occurred_at: AwareDatetime = Field(description="When the fact happened or the request was made (with timezone).")
+    correlation_id: uuid.UUID = Field(description="Id shared by every event of one business case, end to end.")
+    causation_id: uuid.UUID | None = Field(default=None, description="event_id of the message that caused this one.")
+    producer: str = Field(description="The system or service that published the event.", examples=["expenses"])
+
+    @property
+    def key(self) -> str:
+        """The Kafka message key: the aggregate this event concerns."""
+        return str(getattr(self, self.key_field)) if self.key_field else str(self.event_id)
+
+    @classmethod
+    def caused_by(cls, cause: Event, *, producer: str, occurred_at: datetime, kind: str = "", **fields: Any) -> Self:
+        """Build an output of ``cause`` with a deterministic id, the same correlation and ``cause`` as causation."""
+        event_type = cls.model_fields["event_type"].default
+        return cls(
+            event_id=derived_event_id(cause.event_id, f"{event_type}/{kind}" if kind else event_type),
+            event_type=event_type,
+            schema_version=cls.schema_version_current,
+            occurred_at=occurred_at,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.event_id,
+            producer=producer,
+            **fields,
+        )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()

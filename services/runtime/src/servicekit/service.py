@@ -1,0 +1,234 @@
+"""Assembles one service from its spec: broker and subscribers, database, relay, scheduler, HTTP.
+
+A service provides only a :class:`ServiceSpec` (its handlers, migrations, timers and routes);
+everything about delivery, failure and operations lives here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from contracts.asyncapi import document
+from contracts.envelope import Event
+from contracts.topics import Catalogue
+from faststream.asgi import AsgiFastStream
+from faststream.asgi.types import ASGIApp
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from servicekit.backoff import Backoff
+from servicekit.broker import ensure_topics, make_broker, make_producer
+from servicekit.clock import Clock, SimulatedClock, SystemClock
+from servicekit.consumer import BatchPipeline, Handler, to_outbound
+from servicekit.db import Migration, create_pool, migrate
+from servicekit.endpoints import operational_routes, with_timeout
+from servicekit.logs import get_logger
+from servicekit.metrics import Metrics
+from servicekit.outbox import OutboundMessage, RUNTIME_MIGRATIONS, pending, purge_inbox
+from servicekit.relay import OutboxRelay
+from servicekit.scheduler import Scheduler, Tick
+from servicekit.settings import ServiceSettings
+
+log = get_logger("servicekit.service")
+
+Routes = Callable[["ServiceRuntime"], Sequence[tuple[str, ASGIApp]]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    version: str
+    description: str
+    catalogue: Catalogue
+    handlers: Mapping[str, Handler]
+    """Catalogue topic name -> handler for that topic's events."""
+    migrations: tuple[Migration, ...] = ()
+    tick: Tick | None = None
+    routes: Routes | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None) -> None:
+        self.spec, self.settings = spec, settings
+        self.clock: Clock = clock or (SimulatedClock() if settings.clock == "simulated" else SystemClock())
+        self.metrics = Metrics(spec.name)
+        self.broker: KafkaBroker = make_broker(settings)
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.scheduler: Scheduler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pipelines = [self._subscribe(topic, handler) for topic, handler in spec.handlers.items()]
+        routes = [*operational_routes(self), *(spec.routes(self) if spec.routes else ())]
+        self.app = AsgiFastStream(self.broker, asgi_routes=routes, logger=None,
+                                  on_startup=[self._start_infrastructure], after_startup=[self._start_loops],
+                                  after_shutdown=[self._stop_infrastructure])
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def _subscribe(self, topic_name: str, handler: Handler) -> BatchPipeline:
+        topic = self.spec.catalogue[topic_name]
+        pipeline = BatchPipeline(topic=topic, handler=handler, catalogue=self.spec.catalogue, settings=self.settings,
+                                 pool=lambda: self.pool, clock=self.clock, metrics=self.metrics,
+                                 on_committed=self.wake_relay)
+        subscriber = self.broker.subscriber(
+            self.settings.topic(topic.name), group_id=self.settings.group_id, batch=True,
+            max_records=self.settings.max_batch, batch_timeout_ms=50, ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest", title=f"{self.spec.name}:{topic.name}", description=topic.description,
+        )
+
+        @subscriber
+        async def on_batch(message: KafkaMessage) -> None:
+            await pipeline.on_message(message)
+
+        return pipeline
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service is not started")
+        return self._pool
+
+    def route(self, event: Event) -> OutboundMessage:
+        return to_outbound(event, self.spec.catalogue, self.settings)
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def topics_to_provision(self) -> list[str]:
+        cat, name = self.spec.catalogue, self.spec.name
+        names = [t.name for t in cat.produced_by(name)]
+        for topic in cat.consumed_by(name):
+            names += [topic.name, topic.dlq]
+        return [self.settings.topic(n) for n in names]
+
+    async def _start_infrastructure(self) -> None:
+        s = self.settings
+        self._pool = await create_pool(s.database_url, s.schema_name, s.db_pool_size)
+        await migrate(self._pool, s.schema_name, (*RUNTIME_MIGRATIONS, *self.spec.migrations))
+        backoff = Backoff(cap=5.0)
+        while True:  # the broker may still be starting (compose, a restarted cluster): wait for it
+            try:
+                if s.provision_topics:
+                    await ensure_topics(s.kafka_bootstrap_servers, self.topics_to_provision(),
+                                        partitions=s.topic_partitions, replication=s.topic_replication)
+                self._producer = make_producer(s)
+                await self._producer.start()
+                break
+            except Exception as exc:  # noqa: BLE001 - retried until the broker answers
+                if self._producer is not None:
+                    with contextlib.suppress(Exception):
+                        await self._producer.stop()
+                    self._producer = None
+                delay = backoff.next()
+                log.warning("Kafka unavailable at start-up, retrying", error_type=type(exc).__name__,
+                            retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
+        self.relay = OutboxRelay(pool=self._pool, producer=self._producer, schema=s.schema_name, metrics=self.metrics,
+                                 batch=s.relay_batch, interval_s=s.relay_interval_s)
+        if self.spec.tick is not None:
+            self.scheduler = Scheduler(pool=self._pool, tick=self.spec.tick, clock=self.clock, metrics=self.metrics,
+                                       route=self.route, on_committed=self.wake_relay,
+                                       interval_s=s.scheduler_interval_s)
+
+    async def _start_loops(self) -> None:
+        assert self.relay is not None
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if self.scheduler is not None:
+            self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        log.info("service started", version=self.spec.version, bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                 schema=self.settings.schema_name, group_id=self.settings.group_id)
+
+    async def _stop_infrastructure(self) -> None:
+        """After the consumers stopped: stop timers, flush the outbox, close connections."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.relay is not None:
+            await self.relay.drain()
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        self._pool = self._producer = self.relay = self.scheduler = None
+        log.info("service stopped")
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as conn:
+                    await purge_inbox(conn, self.settings.inbox_retention_days)
+
+    async def start(self) -> None:
+        await self.app.start()
+
+    async def stop(self) -> None:
+        await self.app.stop()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def serve(self) -> None:
+        """Run until SIGINT/SIGTERM: HTTP endpoints, consumers, relay, scheduler; then shut down in order."""
+        config = uvicorn.Config(self.app, host=self.settings.http_host, port=self.settings.http_port, lifespan="on",
+                                log_config=None, access_log=False)
+        await uvicorn.Server(config).serve()
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def fire_timers(self) -> int:
+        return await self.scheduler.fire_due() if self.scheduler is not None else 0
+
+    def consumers(self) -> list[Any]:
+        return [sub.consumer for sub in self.broker.subscribers if getattr(sub, "consumer", None) is not None]
+
+    async def readiness(self) -> dict[str, bool]:
+        async def db() -> bool:
+            async with self.pool.acquire() as conn:
+                return bool(await conn.fetchval("SELECT 1"))
+
+        async def broker() -> bool:
+            return bool(await self.broker.ping(timeout=2.0))
+
+        consumers = self.consumers()
+        assigned = bool(consumers) and all(c.assignment() for c in consumers) if self.spec.handlers else True
+        return {"database": await with_timeout(db), "broker": await with_timeout(broker),
+                "partitions_assigned": assigned}
+
+    async def refresh_gauges(self) -> None:
+        for consumer in self.consumers():
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                position = await consumer.position(tp)
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(highwater - position, 0))
+        with contextlib.suppress(Exception):
+            async with self.pool.acquire() as conn:
+                self.metrics.outbox_pending.set(await pending(conn))
+
+    def asyncapi(self) -> dict[str, Any]:
+        return document(self.spec.name, self.spec.catalogue, version=self.spec.version,
+                        prefix=self.settings.topic_prefix, description=self.spec.description)

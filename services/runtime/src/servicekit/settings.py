@@ -1,0 +1,75 @@
+"""Settings common to every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _shared(name: str, prefix: str) -> AliasChoices:
+    """A setting read from ``<PREFIX><NAME>`` first, then from the unprefixed name shared by all services."""
+    return AliasChoices(f"{prefix}{name}", name)
+
+
+class ServiceSettings(BaseSettings):
+    """Environment-driven settings. Subclasses set ``env_prefix`` (``EXPENSES_``, ...).
+
+    ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are read unprefixed too, so one pair of
+    variables points the whole system at an existing cluster and database.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, comma separated.",
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        validation_alias=AliasChoices("database_url", "DATABASE_URL"),
+        description="PostgreSQL URL; each service keeps its tables in its own schema.",
+    )
+    db_schema: str = Field(default="", description="Schema for this service's tables; defaults to the service name.")
+    db_pool_size: int = 10
+    topic_prefix: str = Field(
+        default="",
+        validation_alias=AliasChoices("topic_prefix", "TOPIC_PREFIX"),
+        description="Prefix added to every topic name (isolates environments sharing one cluster).",
+    )
+    topic_partitions: int = Field(default=6, ge=1, validation_alias=AliasChoices("topic_partitions", "TOPIC_PARTITIONS"))
+    topic_replication: int = Field(default=1, ge=1, validation_alias=AliasChoices("topic_replication", "TOPIC_REPLICATION"))
+    provision_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up.")
+    consumer_group: str = Field(default="", description="Kafka consumer group; defaults to the service name.")
+    max_batch: int = Field(default=500, ge=1, description="Most records handled in one database transaction.")
+    relay_interval_s: float = Field(default=0.05, gt=0, description="Outbox relay poll interval when idle.")
+    relay_batch: int = Field(default=1000, ge=1)
+    scheduler_interval_s: float = Field(default=0.25, gt=0)
+    inbox_retention_days: int = Field(default=30, ge=1)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_pseudonym_key: SecretStr = Field(
+        default=SecretStr("development-only-pseudonym-key"),
+        validation_alias=AliasChoices("log_pseudonym_key", "LOG_PSEUDONYM_KEY"),
+        description="HMAC key that turns customer references into stable pseudonyms in logs.",
+    )
+    clock: Literal["system", "simulated"] = Field(
+        default="system",
+        validation_alias=AliasChoices("clock", "CLOCK"),
+        description="`simulated` lets demos and black-box tests move time; never set it in production.",
+    )
+
+    @property
+    def schema_name(self) -> str:
+        return self.db_schema or self.service_name
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"{self.topic_prefix}{self.service_name}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"

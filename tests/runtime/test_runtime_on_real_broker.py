@@ -1,0 +1,147 @@
+"""The shared runtime on a real Kafka broker and a real PostgreSQL server.
+
+Architecture §3: at-least-once in, effectively-once out; malformed messages to the dead-letter
+topic with the reason; transient failures retried, never dead-lettered, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from servicekit.outbox import OutboundMessage, enqueue
+from servicekit.relay import OutboxRelay
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from tests.conftest import KafkaInfo, PostgresInfo
+from tests.runtime.probe import SPEC, ProbeCounted, ProbeRecorded
+from tests.support.kafka_tools import committed_offsets, eventually, header, publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def settings(kafka: KafkaInfo, database_url: str, prefix: str) -> ServiceSettings:
+    return ServiceSettings(service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers,
+                           database_url=database_url, topic_prefix=prefix, topic_partitions=3)
+
+
+def recorded(probe_id: str, value: int, event_id: uuid.UUID | None = None) -> bytes:
+    event = ProbeRecorded(event_id=event_id or uuid.uuid4(), event_type="ProbeRecorded",
+                          occurred_at=datetime.now(UTC), correlation_id=uuid.uuid4(), producer="tests",
+                          probe_id=probe_id, value=value)
+    return event.to_json()
+
+
+async def total(database_url: str, probe_id: str) -> int | None:
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "probe"})
+    try:
+        return await conn.fetchval("SELECT total FROM totals WHERE probe_id = $1", probe_id)
+    finally:
+        await conn.close()
+
+
+async def test_a_message_published_upstream_is_handled_and_its_output_published(kafka, database_url, topic_prefix):
+    runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    async with runtime.running():
+        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("p1", 5)], key=b"p1")
+        [out] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
+    counted = ProbeCounted.model_validate_json(out.value)
+    assert (counted.probe_id, counted.total) == ("p1", 5)
+    assert out.key == b"p1", "outputs are keyed by their aggregate"
+    assert header(out, "event_type") == "ProbeCounted"
+    assert await total(database_url, "p1") == 5
+
+
+async def test_malformed_and_schema_invalid_messages_go_to_the_dead_letter_topic_and_the_rest_go_on(
+        kafka, database_url, topic_prefix):
+    runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    invalid = json.loads(recorded("p2", 1))
+    invalid["value"] = -4  # violates ge=0
+    unknown = {**json.loads(recorded("p2", 1)), "event_type": "ProbeExploded"}
+    async with runtime.running():
+        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
+                      [b"{not json", json.dumps(invalid).encode(), json.dumps(unknown).encode(),
+                       recorded("p2", 13), recorded("p2", 2), recorded("p2", 3)], key=b"p2")
+        dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=4, settle=1.0)
+        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, settle=1.0)
+    assert [header(r, "dlq.reason") for r in dead] == ["not-json", "schema-invalid", "unknown-event-type",
+                                                      "handler-failed"]
+    assert dead[0].value == b"{not json", "the original bytes are kept"
+    assert "value" in (header(dead[1], "dlq.detail") or ""), "the reason names the invalid field"
+    assert header(dead[3], "dlq.detail") == "Unlucky"
+    assert {header(r, "dlq.origin.topic") for r in dead} == {f"{topic_prefix}probe.in"}
+    assert [header(r, "dlq.origin.offset") for r in dead] == ["0", "1", "2", "3"]
+    assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [2, 5]
+    assert await total(database_url, "p2") == 5
+
+
+async def test_a_message_delivered_twice_changes_state_once(kafka, database_url, topic_prefix):
+    runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    same = recorded("p3", 7)
+    async with runtime.running():
+        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [same, same, recorded("p3", 1), same])
+        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, settle=1.5)
+    assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [7, 8]
+    assert await total(database_url, "p3") == 8
+    samples = {s.labels["outcome"]: s.value for m in runtime.metrics.registry.collect()
+               if m.name == "messages_consumed" for s in m.samples if s.name.endswith("_total")}
+    assert samples == {"handled": 2.0, "duplicate": 2.0}
+
+
+async def test_an_outbox_row_is_published_once_even_with_two_relays(kafka, database_url, topic_prefix):
+    runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    async with runtime.running():  # migrated schema, provisioned topics, a producer
+        assert runtime.relay is not None
+        topic = f"{topic_prefix}probe.out"
+        async with runtime.pool.acquire() as conn:
+            await enqueue(conn, [OutboundMessage(f"e{i}", topic, b"k", f"{i}".encode()) for i in range(300)])
+        assert runtime._producer is not None
+        second = OutboxRelay(pool=runtime.pool, producer=runtime._producer, schema="probe", metrics=runtime.metrics,
+                             batch=25)
+        runtime.relay.batch = 25
+        await asyncio.gather(*(r.publish_once() for r in (runtime.relay, second, second, runtime.relay)))
+        await eventually(lambda: _outbox_empty(runtime), what="outbox drained")
+        records = await read_topic(kafka.bootstrap_servers, topic, at_least=300, settle=1.5)
+    values = [int(r.value) for r in records]
+    assert sorted(values) == list(range(300)), "every row exactly once"
+    assert values == list(range(300)), "and in outbox order (same key, one partition)"
+
+
+async def _outbox_empty(runtime: ServiceRuntime) -> bool:
+    async with runtime.pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_handler_whose_database_is_down_commits_no_offset_and_handles_the_message_when_it_is_back(
+        kafka, postgres: PostgresInfo, database_url, topic_prefix):
+    if postgres.local is None:
+        pytest.fail("this test stops and restarts the database: it needs the embedded server (unset DATABASE_URL)")
+    runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    group, topic = runtime.settings.group_id, f"{topic_prefix}probe.in"
+    async with runtime.running():
+        await publish(kafka.bootstrap_servers, topic, [recorded("p4", 1)], key=b"p4")
+        await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
+        await eventually(lambda: _committed_is(kafka, group, topic, 1), what="first offset committed")
+
+        postgres.local.stop(keep_data=True)
+        try:
+            await publish(kafka.bootstrap_servers, topic, [recorded("p4", 10)], key=b"p4")
+            await asyncio.sleep(3)  # several retries happen meanwhile
+            assert await committed_offsets(kafka.bootstrap_servers, group, topic) == 1, "no commit while the DB is down"
+        finally:
+            postgres.local.restart()
+        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, timeout=60)
+        await eventually(lambda: _committed_is(kafka, group, topic, 2), what="offset committed after recovery")
+    assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [1, 11]
+    failures = [s.value for m in runtime.metrics.registry.collect() if m.name == "transient_failures"
+                for s in m.samples if s.name.endswith("_total") and s.labels["stage"] == "consume"]
+    assert failures and failures[0] >= 1
+
+
+async def _committed_is(kafka: KafkaInfo, group: str, topic: str, expected: int) -> bool:
+    return await committed_offsets(kafka.bootstrap_servers, group, topic) == expected
