@@ -9,6 +9,7 @@ If either cannot start, every test that needs it errors: nothing is skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -109,10 +110,9 @@ def database_url(postgres: PostgresInfo) -> Iterator[str]:
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     base, _, _ = postgres.url.rpartition("/")
     yield f"{base}/{name}"
-    try:
+    # The server may be down after an outage test's failure; the run's server is discarded anyway.
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except (OSError, asyncpg.PostgresError):
-        pass  # the server may be down in an outage test's failure; the run's server is discarded anyway
 
 
 @pytest.fixture

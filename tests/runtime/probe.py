@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 import asyncpg
-from contracts.envelope import Event
-from contracts.topics import Catalogue, Topic
 from pydantic import Field
 
+from contracts.envelope import Event
+from contracts.topics import Catalogue, Topic
 from servicekit.db import Migration
 from servicekit.service import ServiceSpec
 
@@ -41,13 +41,13 @@ CATALOGUE = Catalogue((
 MIGRATIONS = (Migration("probe", 1, "totals", "CREATE TABLE totals (probe_id text PRIMARY KEY, total int NOT NULL)"),)
 
 
-class Unlucky(Exception):
+class UnluckyError(Exception):
     pass
 
 
 async def handle(conn: asyncpg.Connection, event: ProbeRecorded, now: datetime) -> Sequence[Event]:
     if event.value == 13:
-        raise Unlucky("13 is refused by the probe handler")
+        raise UnluckyError("13 is refused by the probe handler")
     total = await conn.fetchval(
         "INSERT INTO totals VALUES ($1, $2) ON CONFLICT (probe_id) DO UPDATE SET total = totals.total + $2 "
         "RETURNING total", event.probe_id, event.value)

@@ -34,7 +34,7 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
         while not partitions:
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await consumer._client.force_metadata_update()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"topic {topic} does not exist")
                 await asyncio.sleep(0.1)

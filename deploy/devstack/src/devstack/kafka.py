@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.procs import cache_root, die_with_parent, free_port, port_open, stop_process, wait_until
+from devstack.procs import cache_root, die_with_parent, free_port, port_open, record_pid, stop_process, wait_until
 
 KAFKA_DIR = Path(os.environ.get("DEVSTACK_KAFKA_DIR", Path(__file__).resolve().parents[3] / "kafka"))
 POM = KAFKA_DIR / "pom.xml"
@@ -123,6 +123,7 @@ class LocalKafka:
             preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - needed for PDEATHSIG
         )
         log.close()
+        record_pid(proc.pid)
         broker = cls(port, controller_port, workdir, proc, kafka_version(), owns)
         try:
             wait_until(broker._started, timeout=START_TIMEOUT_S, what="Kafka broker", proc=proc, log=broker.log_path)

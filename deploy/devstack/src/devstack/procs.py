@@ -30,6 +30,14 @@ def die_with_parent(sig: int) -> Callable[[], None]:
     return _preexec
 
 
+def record_pid(pid: int) -> None:
+    """Append to ``$DEVSTACK_PIDFILE`` (set by the test command), which checks that no server outlives the run."""
+    path = os.environ.get("DEVSTACK_PIDFILE")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{pid}\n")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

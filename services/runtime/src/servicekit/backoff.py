@@ -12,7 +12,8 @@ class Backoff:
     def next(self) -> float:
         delay = min(self.cap, self.first * 2**self.attempt)
         self.attempt += 1
-        return delay * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not cryptography
+        jittered: float = delay * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not cryptography
+        return jittered
 
     def reset(self) -> None:
         self.attempt = 0

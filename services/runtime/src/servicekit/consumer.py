@@ -18,10 +18,10 @@ from typing import Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from contracts.envelope import Event
-from contracts.topics import Catalogue, ContractError, Topic
 from faststream.kafka.message import KafkaMessage
 
+from contracts.envelope import Event
+from contracts.topics import Catalogue, ContractError, Topic
 from servicekit.backoff import Backoff
 from servicekit.clock import Clock
 from servicekit.db import is_transient

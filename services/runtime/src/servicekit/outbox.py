@@ -72,7 +72,7 @@ async def purge_inbox(conn: asyncpg.Connection, retention_days: int) -> int:
     result: str = await conn.execute(
         "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)", retention_days
     )
-    return int(result.split()[-1])
+    return int(result.rsplit(maxsplit=1)[-1])
 
 
 def decode_headers(raw: str | Sequence[Sequence[str]]) -> list[tuple[str, bytes]]:

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
-from contracts.envelope import Event
 
+from contracts.envelope import Event
 from servicekit.backoff import Backoff
 from servicekit.clock import Clock
 from servicekit.logs import get_logger

@@ -15,15 +15,15 @@ from typing import Any
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from contracts.asyncapi import document
-from contracts.envelope import Event
-from contracts.topics import Catalogue
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
+from contracts.asyncapi import document
+from contracts.envelope import Event
+from contracts.topics import Catalogue
 from servicekit.backoff import Backoff
 from servicekit.broker import ensure_topics, make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -32,7 +32,7 @@ from servicekit.db import Migration, create_pool, migrate
 from servicekit.endpoints import operational_routes, with_timeout
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import OutboundMessage, RUNTIME_MIGRATIONS, pending, purge_inbox
+from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, pending, purge_inbox
 from servicekit.relay import OutboxRelay
 from servicekit.scheduler import Scheduler, Tick
 from servicekit.settings import ServiceSettings
@@ -189,11 +189,15 @@ class ServiceRuntime:
         finally:
             await self.stop()
 
-    async def serve(self) -> None:
-        """Run until SIGINT/SIGTERM: HTTP endpoints, consumers, relay, scheduler; then shut down in order."""
+    def http_server(self) -> uvicorn.Server:
+        """The HTTP server whose lifespan starts and stops the whole service."""
         config = uvicorn.Config(self.app, host=self.settings.http_host, port=self.settings.http_port, lifespan="on",
                                 log_config=None, access_log=False)
-        await uvicorn.Server(config).serve()
+        return uvicorn.Server(config)
+
+    async def serve(self) -> None:
+        """Run until SIGINT/SIGTERM: HTTP endpoints, consumers, relay, scheduler; then shut down in order."""
+        await self.http_server().serve()
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -201,7 +205,8 @@ class ServiceRuntime:
         return await self.scheduler.fire_due() if self.scheduler is not None else 0
 
     def consumers(self) -> list[Any]:
-        return [sub.consumer for sub in self.broker.subscribers if getattr(sub, "consumer", None) is not None]
+        found = (getattr(sub, "consumer", None) for sub in self.broker.subscribers)
+        return [consumer for consumer in found if consumer is not None]
 
     async def readiness(self) -> dict[str, bool]:
         async def db() -> bool:
@@ -230,5 +235,6 @@ class ServiceRuntime:
                 self.metrics.outbox_pending.set(await pending(conn))
 
     def asyncapi(self) -> dict[str, Any]:
-        return document(self.spec.name, self.spec.catalogue, version=self.spec.version,
+        doc: dict[str, Any] = document(self.spec.name, self.spec.catalogue, version=self.spec.version,
                         prefix=self.settings.topic_prefix, description=self.spec.description)
+        return doc

@@ -1,0 +1,134 @@
+"""Command line for the local servers and the whole system.
+
+    python -m devstack kafka start|stop|status      a broker in the foreground until Ctrl-C
+    python -m devstack postgres start|stop|status   a database in the foreground until Ctrl-C
+    python -m devstack system [--clock simulated]   broker, database and every service, until Ctrl-C
+
+``start`` runs in the foreground and never leaves a server behind: Ctrl-C, SIGTERM from
+``stop`` in another terminal, or the death of this process all stop the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from devstack.procs import cache_root, port_open
+
+STATE_DIR = cache_root() / "run"
+
+
+def _state_file(kind: str) -> Path:
+    return STATE_DIR / f"{kind}.json"
+
+
+def _write_state(kind: str, **state: Any) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    _state_file(kind).write_text(json.dumps({"pid": os.getpid(), **state}))
+
+
+def _read_state(kind: str) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads(_state_file(kind).read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(int(state["pid"]), 0)
+    except OSError:
+        return None
+    return state
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def _start(kind: str, data_dir: str | None, port: int | None) -> int:
+    if _read_state(kind):
+        print(f"{kind} is already running (see `status`)", file=sys.stderr)
+        return 1
+    workdir = Path(data_dir) if data_dir else None
+    server: Any
+    if kind == "kafka":
+        from devstack.kafka import LocalKafka
+
+        server = LocalKafka.start(workdir, port)
+        address = server.bootstrap_servers
+        print(f"Apache Kafka {server.version} ready at {address}\n  export KAFKA_BOOTSTRAP_SERVERS={address}")
+    else:
+        from devstack.postgres import LocalPostgres
+
+        server = LocalPostgres.start(workdir, port)
+        address = server.url
+        print(f"PostgreSQL {server.version} ready\n  export DATABASE_URL={address}")
+    print("Ctrl-C (or `stop` from another terminal) stops it.", flush=True)
+    _write_state(kind, address=address, port=server.port, log=str(server.log_path))
+    try:
+        _wait_for_signal()
+    finally:
+        print(f"stopping {kind} ...", flush=True)
+        server.stop(keep_data=workdir is not None)
+        _state_file(kind).unlink(missing_ok=True)
+    return 0
+
+
+def _status(kind: str) -> int:
+    state = _read_state(kind)
+    if state is None:
+        print(f"{kind}: not running")
+        return 1
+    answering = port_open(int(state["port"]))
+    print(f"{kind}: running (launcher pid {state['pid']}) at {state['address']}, "
+          f"{'answering' if answering else 'NOT answering'}; log {state['log']}")
+    return 0 if answering else 1
+
+
+def _stop(kind: str) -> int:
+    state = _read_state(kind)
+    if state is None:
+        print(f"{kind}: not running")
+        return 0
+    os.kill(int(state["pid"]), signal.SIGTERM)
+    for _ in range(600):
+        if _read_state(kind) is None:
+            print(f"{kind}: stopped")
+            return 0
+        time.sleep(0.1)
+    print(f"{kind}: launcher {state['pid']} did not stop within 60s", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    for kind in ("kafka", "postgres"):
+        p = sub.add_parser(kind)
+        p.add_argument("action", choices=["start", "stop", "status"])
+        p.add_argument("--data-dir", help="keep data here across starts (default: a temporary folder)")
+        p.add_argument("--port", type=int)
+    system = sub.add_parser("system", help="broker, database and all services until Ctrl-C")
+    system.add_argument("--clock", choices=["system", "simulated"], default="system")
+    system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
+    args = parser.parse_args(argv)
+    if args.what == "system":
+        from devstack.system import run_system
+
+        return run_system(clock=args.clock, data_dir=Path(args.data_dir) if args.data_dir else None)
+    if args.action == "start":
+        return _start(args.what, args.data_dir, args.port)
+    return _status(args.what) if args.action == "status" else _stop(args.what)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
