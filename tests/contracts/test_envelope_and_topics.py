@@ -108,7 +108,7 @@ def test_an_output_has_a_deterministic_id_and_carries_correlation_and_causation(
     assert first.event_id == again.event_id == derived_event_id(cause.event_id, "NoteFiled")
     assert first.correlation_id == cause.correlation_id
     assert first.causation_id == cause.event_id
-    assert NoteFiled.caused_by(cause, producer="svc", occurred_at=NOW, kind="2nd", case_id="C1").event_id != first.event_id
+    assert NoteFiled.caused_by(cause, producer="svc", occurred_at=NOW, variant="2nd", case_id="C1").event_id != first.event_id
 
 
 def test_the_catalogue_routes_each_event_type_to_its_one_topic():

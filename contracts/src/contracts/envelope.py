@@ -47,16 +47,23 @@ class Event(Contract):
         return str(getattr(self, self.key_field)) if self.key_field else str(self.event_id)
 
     @classmethod
-    def caused_by(cls, cause: Event, *, producer: str, occurred_at: datetime, kind: str = "", **fields: Any) -> Self:
+    def caused_by(cls, cause: Event, *, producer: str, occurred_at: datetime, variant: str = "", **fields: Any) -> Self:
         """Build an output of ``cause`` with a deterministic id, the same correlation and ``cause`` as causation."""
+        return cls.derived(cause.event_id, cause.correlation_id, producer=producer, occurred_at=occurred_at,
+                           variant=variant, **fields)
+
+    @classmethod
+    def derived(cls, cause_id: uuid.UUID, correlation_id: uuid.UUID, *, producer: str, occurred_at: datetime,
+                variant: str = "", **fields: Any) -> Self:
+        """As :meth:`caused_by`, from the cause's ids alone (a timer fires long after its cause was handled)."""
         event_type = cls.model_fields["event_type"].default
         return cls(
-            event_id=derived_event_id(cause.event_id, f"{event_type}/{kind}" if kind else event_type),
+            event_id=derived_event_id(cause_id, f"{event_type}/{variant}" if variant else event_type),
             event_type=event_type,
             schema_version=cls.schema_version_current,
             occurred_at=occurred_at,
-            correlation_id=cause.correlation_id,
-            causation_id=cause.event_id,
+            correlation_id=correlation_id,
+            causation_id=cause_id,
             producer=producer,
             **fields,
         )

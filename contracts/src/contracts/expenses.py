@@ -1,0 +1,249 @@
+"""Contracts of the undelivered Income Management expenses procedure (103-01050060)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from contracts.envelope import Event
+
+PROCEDURE = "103-01050060"
+
+
+class ExpenseKind(StrEnum):
+    WEEKLY = "regular-weekly"
+    FORTNIGHTLY = "regular-fortnightly"
+    ONE_OFF = "one-off"
+
+    @property
+    def regular(self) -> bool:
+        return self is not ExpenseKind.ONE_OFF
+
+
+class AustralianState(StrEnum):
+    """States and territories; selects the public holidays and the local time of the working-day calendar."""
+
+    ACT = "ACT"
+    NSW = "NSW"
+    NT = "NT"
+    QLD = "QLD"
+    SA = "SA"
+    TAS = "TAS"
+    VIC = "VIC"
+    WA = "WA"
+
+
+class FailureReason(StrEnum):
+    """Why a payment failed. The first three are the insufficient-funds causes the procedure names."""
+
+    NOT_REPORTED = "insufficient-funds-not-reported-by-due-date"
+    SUSPENDED = "insufficient-funds-payment-suspended"
+    REDUCED_EARNINGS = "insufficient-funds-reduced-due-to-earnings"
+    OTHER = "other"
+
+
+class _ExpenseEvent(Event):
+    key_field: ClassVar[str] = "expense_id"
+    expense_id: str = Field(min_length=1, max_length=64, description="The Income Management expense.",
+                            examples=["EXP-000123"])
+
+
+# --------------------------------------------------------------------------- inputs: payments system
+
+
+class PaymentAttempted(_ExpenseEvent):
+    """The payments system tried to pay an expense (one message per attempt)."""
+
+    event_type: Literal["PaymentAttempted"] = "PaymentAttempted"
+    customer_ref: str = Field(min_length=1, max_length=32, description="Customer reference number (CRN).")
+    payee_id: str = Field(min_length=1, max_length=64, description="The payee (merchant or biller) id.")
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="Amount in AUD.")
+    kind: ExpenseKind
+    scheduled_on: date | None = Field(default=None, description="Regular: the period's scheduled payment date.")
+    coded_at: AwareDatetime | None = Field(default=None, description="One-off: when the expense was coded.")
+    state: AustralianState | None = Field(
+        default=None, description="Customer's state or territory; required for a one-off (working days).")
+    attempted_at: AwareDatetime = Field(description="When the payment was attempted (event time).")
+    outcome: Literal["delivered", "failed"]
+    failure_reason: FailureReason | None = Field(default=None, description="Required when the outcome is failed.")
+
+    @model_validator(mode="after")
+    def _complete_for_its_kind(self) -> PaymentAttempted:
+        if self.kind.regular and self.scheduled_on is None:
+            raise ValueError("scheduled_on is required for a regular expense")
+        if not self.kind.regular:
+            if self.coded_at is None:
+                raise ValueError("coded_at is required for a one-off expense")
+            if self.state is None:
+                raise ValueError("state is required for a one-off expense (its working days depend on it)")
+        if self.outcome == "failed" and self.failure_reason is None:
+            raise ValueError("failure_reason is required when the outcome is failed")
+        return self
+
+
+# --------------------------------------------------------------------------- inputs: staff actions
+
+
+class _StaffAction(_ExpenseEvent):
+    officer_id: str = Field(min_length=1, max_length=64, description="The officer acting.")
+    extreme_hardship: bool = Field(default=False, description="The customer is in extreme hardship (day-2 way out).")
+
+
+class CeaseExpense(_StaffAction):
+    """Stop any further payments for the expense, including the current period."""
+
+    event_type: Literal["CeaseExpense"] = "CeaseExpense"
+
+
+class VaryOneOffExpense(_StaffAction):
+    """Change a one-off expense's amount (day 1 only)."""
+
+    event_type: Literal["VaryOneOffExpense"] = "VaryOneOffExpense"
+    new_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+
+
+class CodeOneOffExpense(_StaffAction):
+    """Code a new one-off expense (for example replacing one that did not deliver)."""
+
+    event_type: Literal["CodeOneOffExpense"] = "CodeOneOffExpense"
+    customer_ref: str = Field(min_length=1, max_length=32)
+    payee_id: str = Field(min_length=1, max_length=64)
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    state: AustralianState
+
+
+class RecordExpenseRemoval(_StaffAction):
+    """The ICT Service Desk removed an expense (the day-2 extreme-hardship way out)."""
+
+    event_type: Literal["RecordExpenseRemoval"] = "RecordExpenseRemoval"
+    mysupport_job: str = Field(min_length=1, max_length=32, description="The mySupport job number quoted.")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class _ExpenseFacts(_ExpenseEvent):
+    customer_ref: str
+    payee_id: str
+    kind: ExpenseKind
+    amount: Decimal
+    state: AustralianState | None = None
+    coded_at: AwareDatetime | None = None
+    procedure: str = PROCEDURE
+
+
+class ExpenseUndelivered(_ExpenseFacts):
+    """An expense failed to pay for its period: status UNDLVD RI (regular) or UNDLVD IM (one-off)."""
+
+    event_type: Literal["ExpenseUndelivered"] = "ExpenseUndelivered"
+    status: Literal["UNDLVD RI", "UNDLVD IM"]
+    period_start: date
+    failure_reason: FailureReason
+    failure_explanation: str = Field(description="Why it failed, in the officer's words.")
+    window_closes_at: AwareDatetime = Field(description="When the system stops trying for this period.")
+    calendar: str = Field(description="How the window was computed (calendar days or working days and holidays).")
+    day_1: date | None = Field(default=None, description="One-off: the working day of coding.")
+    day_2: date | None = Field(default=None, description="One-off: the next working day (cease/vary refused).")
+    procedure_step: Literal[4, 7]
+    officer_options: list[str]
+
+
+class ExpenseDelivered(_ExpenseFacts):
+    """The expense was paid for its period (after failing, when ``was_undelivered``)."""
+
+    event_type: Literal["ExpenseDelivered"] = "ExpenseDelivered"
+    period_start: date
+    delivered_at: AwareDatetime
+    was_undelivered: bool
+
+
+class UndeliveredExpensePeriodClosed(_ExpenseFacts):
+    """The retry window closed unpaid: the period will not be paid; work item I059PL is raised."""
+
+    event_type: Literal["UndeliveredExpensePeriodClosed"] = "UndeliveredExpensePeriodClosed"
+    status: Literal["UNDLVD RI", "UNDLVD IM"]
+    period_start: date
+    closed_at: AwareDatetime
+    next_period_start: date | None = Field(default=None, description="Regular: the next period, which is tried.")
+    failure_reason: FailureReason
+    procedure_step: Literal[5, 8]
+    work_item_code: Literal["I059PL"] = "I059PL"
+    officer_options: list[str]
+
+
+class ExpenseClosureReversed(_ExpenseEvent):
+    """A delivery attempted before the deadline was processed after the window closed: the period was paid
+    after all, and the I059PL raised for it must be cancelled."""
+
+    event_type: Literal["ExpenseClosureReversed"] = "ExpenseClosureReversed"
+    customer_ref: str
+    period_start: date
+    delivered_at: AwareDatetime
+    work_item_code: Literal["I059PL"] = "I059PL"
+
+
+class ExpenseCeased(_ExpenseEvent):
+    """Further payments stopped, the current period included; an open window closed without I059PL."""
+
+    event_type: Literal["ExpenseCeased"] = "ExpenseCeased"
+    customer_ref: str
+    officer_id: str
+    closed_periods: list[date]
+
+
+class OneOffExpenseVaried(_ExpenseEvent):
+    event_type: Literal["OneOffExpenseVaried"] = "OneOffExpenseVaried"
+    customer_ref: str
+    officer_id: str
+    old_amount: Decimal
+    new_amount: Decimal
+
+
+class OneOffExpenseCoded(_ExpenseFacts):
+    event_type: Literal["OneOffExpenseCoded"] = "OneOffExpenseCoded"
+    officer_id: str
+    day_1: date
+    day_2: date
+    ends_at: AwareDatetime
+
+
+class ExpenseRemoved(_ExpenseEvent):
+    """The Service Desk removed the expense; a replacement one-off may now be coded."""
+
+    event_type: Literal["ExpenseRemoved"] = "ExpenseRemoved"
+    customer_ref: str
+    mysupport_job: str
+    closed_periods: list[date]
+
+
+class ExpenseActionRejected(_ExpenseEvent):
+    """A staff action the procedure forbids, with the reason and the procedure's way out."""
+
+    event_type: Literal["ExpenseActionRejected"] = "ExpenseActionRejected"
+    action: Literal["CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval"]
+    rejected_event_id: str
+    officer_id: str
+    reason_code: str
+    reason: str
+    way_out: str | None = None
+
+
+class ExpenseRemovalEscalationRequested(_ExpenseEvent):
+    """Day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service Desk."""
+
+    event_type: Literal["ExpenseRemovalEscalationRequested"] = "ExpenseRemovalEscalationRequested"
+    customer_ref: str
+    officer_id: str
+    steps: list[str]
+
+
+class PaymentAttemptDisregarded(_ExpenseEvent):
+    """An attempt that changes nothing (outside its window, after a cease or removal), kept visible for operations."""
+
+    event_type: Literal["PaymentAttemptDisregarded"] = "PaymentAttemptDisregarded"
+    reason_code: str
+    attempted_event_id: str

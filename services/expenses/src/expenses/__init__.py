@@ -1,0 +1,1 @@
+"""expenses: the undelivered Income Management expenses procedure (103-01050060)."""

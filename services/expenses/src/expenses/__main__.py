@@ -1,0 +1,4 @@
+from expenses.app import SPEC, ExpensesSettings
+from servicekit.main import run
+
+run(SPEC, ExpensesSettings())

@@ -1,0 +1,305 @@
+"""Decisions of the undelivered Income Management expenses procedure (103-01050060).
+
+Each ``decide_*`` takes the state, the message and ``now`` and returns the output events; nothing
+here reads a clock or touches I/O. Decisions use event time (``attempted_at``, the request's
+``occurred_at``), so a message processed late is judged by when it happened.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from contracts.envelope import Event
+from contracts.expenses import (
+    CeaseExpense,
+    CodeOneOffExpense,
+    ExpenseActionRejected,
+    ExpenseCeased,
+    ExpenseClosureReversed,
+    ExpenseDelivered,
+    ExpenseKind,
+    ExpenseRemovalEscalationRequested,
+    ExpenseRemoved,
+    ExpenseUndelivered,
+    FailureReason,
+    OneOffExpenseCoded,
+    OneOffExpenseVaried,
+    PaymentAttemptDisregarded,
+    PaymentAttempted,
+    RecordExpenseRemoval,
+    UndeliveredExpensePeriodClosed,
+    VaryOneOffExpense,
+)
+from expenses.domain.calendar import RETRY_DAYS, Window, local_date, one_off_days, regular_window
+from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
+
+PRODUCER = "expenses"
+
+# 'UNDLVD RI' for all undelivered regular expenses; 'UNDLVD IM' for all undelivered one-off expenses.
+UNDELIVERED_REGULAR = "UNDLVD RI"
+UNDELIVERED_ONE_OFF = "UNDLVD IM"
+
+FAILURE_EXPLANATION = {
+    FailureReason.NOT_REPORTED: "Insufficient funds: the customer did not report by their due date.",
+    FailureReason.SUSPENDED: "Insufficient funds: the payment is suspended.",
+    FailureReason.REDUCED_EARNINGS: "Insufficient funds: reduced funds due to earnings.",
+    FailureReason.OTHER: "The payment failed for another reason: check the Payment Details (PD) screen.",
+}
+
+STEP_4_OPTIONS = [
+    "Check why the payment failed; the most common reason is insufficient funds.",
+    "If appropriate, cease the expense: this stops any further payments, including the current period.",
+    "After discussing with the customer: cease the regular expense and recommence for a future date, "
+    "or issue a one-off payment.",
+    "Record details on a DOC.",
+]
+STEP_7_OPTIONS = [
+    "Check why the payment failed; the most common reason is insufficient funds.",
+    "To code a new one-off or vary the amount, cease the existing expense first: "
+    "it cannot be ceased or varied on day 2, this must be done on day 1.",
+    "Day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service Desk quoting the "
+    "mySupport job number to request the removal of the existing expense.",
+    "Or code a regular expense, after checking the Available Balance and the Current Balance of the "
+    "Income Management account.",
+]
+CLOSED_OPTIONS = [
+    "Advise the customer of the period that the payment was not delivered and discuss options if appropriate.",
+    "Manually tick off the Work Item.",
+    "Record details on a DOC.",
+]
+ESCALATION_STEPS = [
+    "Raise a mySupport webform.",
+    "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing expense.",
+    "The ICT Service Desk will advise when another expense can be coded.",
+]
+DAY_2_WAY_OUT = ("The expense cannot be ceased or varied on day 2; this must be done on day 1. If there is extreme "
+                 "hardship requiring a new expense to be coded immediately, raise a mySupport webform and phone the "
+                 "ICT Service Desk quoting the job number to request the removal of the existing expense.")
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def period_of(attempt: PaymentAttempted) -> date:
+    """The period an attempt belongs to: the scheduled payment date, or a one-off's local coding date."""
+    if attempt.kind.regular:
+        assert attempt.scheduled_on is not None  # guaranteed by the contract
+        return attempt.scheduled_on
+    assert attempt.coded_at is not None
+    assert attempt.state is not None
+    return local_date(attempt.coded_at, attempt.state)
+
+
+def window_of(kind: ExpenseKind, period: date, expense: Expense | None, attempt: PaymentAttempted) -> Window:
+    state = expense.state if expense and expense.state else attempt.state
+    if kind.regular:
+        return regular_window(period, kind, state)
+    coded_at = expense.coded_at if expense and expense.coded_at else attempt.coded_at
+    assert coded_at is not None
+    assert state is not None
+    return one_off_days(coded_at, state).window
+
+
+def _facts(expense: Expense | None, attempt: PaymentAttempted) -> dict[str, Any]:
+    return {
+        "expense_id": attempt.expense_id,
+        "customer_ref": expense.customer_ref if expense else attempt.customer_ref,
+        "payee_id": expense.payee_id if expense else attempt.payee_id,
+        "kind": attempt.kind,
+        "amount": expense.amount if expense else attempt.amount,
+        "state": (expense.state if expense else None) or attempt.state,
+        "coded_at": (expense.coded_at if expense else None) or attempt.coded_at,
+    }
+
+
+def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> list[Event]:
+    return [PaymentAttemptDisregarded.caused_by(attempt, producer=PRODUCER, occurred_at=now,
+                                                expense_id=attempt.expense_id, reason_code=reason_code,
+                                                attempted_event_id=str(attempt.event_id))]
+
+
+def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:  # noqa: PLR0911
+    expense = state.expense
+    if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
+        return _disregard(attempt, now, f"expense-{expense.status.value}")
+    period = period_of(attempt)
+    window = window_of(attempt.kind, period, expense, attempt)
+    if attempt.attempted_at < window.opens_at:
+        return _disregard(attempt, now, "before-retry-window")
+    in_window = attempt.attempted_at < window.closes_at
+    current = state.windows.get(period)
+    delivered = attempt.outcome == "delivered"
+
+    if current is None or current.status is WindowStatus.OPEN:
+        if not in_window:
+            # The system stops trying when the window closes; an attempt after it changes nothing.
+            return _disregard(attempt, now, "after-retry-window")
+        if delivered:
+            return [_delivered(expense, attempt, period, was_undelivered=current is not None)]
+        if current is not None:
+            return []  # a repeated failure changes nothing
+        return [_undelivered(expense, attempt, period, window)]
+    if current.status is WindowStatus.CLOSED_UNPAID and delivered and in_window:
+        # Event time: paid before the deadline, processed after the closure. Reverse it; cancel the I059PL.
+        reversal = ExpenseClosureReversed.caused_by(
+            attempt, producer=PRODUCER, occurred_at=now, expense_id=attempt.expense_id,
+            customer_ref=_facts(expense, attempt)["customer_ref"], period_start=period,
+            delivered_at=attempt.attempted_at)
+        return [reversal, _delivered(expense, attempt, period, was_undelivered=True)]
+    if current.status is WindowStatus.CLOSED_UNPAID and delivered:
+        return _disregard(attempt, now, "after-retry-window")
+    return []  # already delivered, or a late failure for a closed period: nothing changes
+
+
+def _undelivered(expense: Expense | None, attempt: PaymentAttempted, period: date, window: Window) -> Event:
+    assert attempt.failure_reason is not None
+    one_off = not attempt.kind.regular
+    days = one_off_days(attempt.coded_at, attempt.state) if one_off and attempt.coded_at and attempt.state else None
+    return ExpenseUndelivered.caused_by(
+        attempt, producer=PRODUCER, occurred_at=attempt.attempted_at, **_facts(expense, attempt),
+        status=UNDELIVERED_ONE_OFF if one_off else UNDELIVERED_REGULAR, period_start=period,
+        failure_reason=attempt.failure_reason, failure_explanation=FAILURE_EXPLANATION[attempt.failure_reason],
+        window_closes_at=window.closes_at, calendar=window.calendar,
+        day_1=days.day_1 if days else None, day_2=days.day_2 if days else None,
+        procedure_step=7 if one_off else 4, officer_options=STEP_7_OPTIONS if one_off else STEP_4_OPTIONS)
+
+
+def _delivered(expense: Expense | None, attempt: PaymentAttempted, period: date, *, was_undelivered: bool) -> Event:
+    return ExpenseDelivered.caused_by(attempt, producer=PRODUCER, occurred_at=attempt.attempted_at,
+                                      **_facts(expense, attempt), period_start=period,
+                                      delivered_at=attempt.attempted_at, was_undelivered=was_undelivered)
+
+
+def decide_close(expense: Expense, window: PeriodWindow, now: datetime) -> list[Event]:
+    """The deadline passed with no delivery: 'the system will stop attempting to pay the expense for this
+    period, and it will remain as unpaid' (regular, step 5) / 'the expense will not try again' (one-off, step 8)."""
+    if window.status is not WindowStatus.OPEN or window.closes_at is None or now < window.closes_at:
+        return []
+    assert window.opened_by is not None
+    assert window.correlation_id is not None
+    assert window.failure_reason is not None
+    regular = expense.kind.regular
+    return [UndeliveredExpensePeriodClosed.derived(
+        window.opened_by, window.correlation_id, producer=PRODUCER, occurred_at=window.closes_at,
+        expense_id=expense.expense_id, customer_ref=expense.customer_ref, payee_id=expense.payee_id,
+        kind=expense.kind, amount=expense.amount, state=expense.state, coded_at=expense.coded_at,
+        status=UNDELIVERED_REGULAR if regular else UNDELIVERED_ONE_OFF, period_start=window.period_start,
+        closed_at=window.closes_at, failure_reason=window.failure_reason,
+        next_period_start=window.period_start + timedelta(days=RETRY_DAYS[expense.kind]) if regular else None,
+        procedure_step=5 if regular else 8, officer_options=CLOSED_OPTIONS)]
+
+
+# --------------------------------------------------------------------------- staff actions
+
+StaffAction = CeaseExpense | VaryOneOffExpense | CodeOneOffExpense | RecordExpenseRemoval
+
+
+def _reject(action: StaffAction, now: datetime, code: str, reason: str, way_out: str | None = None) -> Event:
+    return ExpenseActionRejected.caused_by(
+        action, producer=PRODUCER, occurred_at=now, expense_id=action.expense_id,
+        action=action.event_type, rejected_event_id=str(action.event_id), officer_id=action.officer_id,
+        reason_code=code, reason=reason, way_out=way_out)
+
+
+def _escalate(action: StaffAction, expense: Expense, now: datetime) -> Event:
+    return ExpenseRemovalEscalationRequested.caused_by(
+        action, producer=PRODUCER, occurred_at=now, expense_id=expense.expense_id,
+        customer_ref=expense.customer_ref, officer_id=action.officer_id, steps=ESCALATION_STEPS)
+
+
+def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -> list[Event]:
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
+    if expense.status is ExpenseStatus.DELIVERED:
+        return [_reject(action, now, "already-delivered", "The one-off expense has been delivered.")]
+    assert expense.coded_at is not None
+    assert expense.state is not None
+    days = one_off_days(expense.coded_at, expense.state)
+    if expense.status is ExpenseStatus.ENDED or action.occurred_at >= days.window.closes_at:
+        return [_reject(action, now, "one-off-ended",
+                        "The one-off expense ended on day 3 and will not try to pay again.")]
+    if local_date(action.occurred_at, expense.state) >= days.day_2:
+        rejection = _reject(action, now, "one-off-day-2", f"It is day 2 ({days.day_2.isoformat()}) of the one-off "
+                            "expense: it cannot be ceased or varied on day 2.", DAY_2_WAY_OUT)
+        return [rejection, _escalate(action, expense, now)] if action.extreme_hardship else [rejection]
+    return []
+
+
+def _gate_known(state: ExpenseState, action: StaffAction, now: datetime) -> tuple[Expense | None, list[Event]]:
+    expense = state.expense
+    if expense is None:
+        return None, [_reject(action, now, "unknown-expense", "No such expense is known to this service.")]
+    if expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
+        return None, [_reject(action, now, f"already-{expense.status.value}",
+                              f"The expense has already been {expense.status.value}.")]
+    return expense, []
+
+
+def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> list[Event]:
+    """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
+    including the current period.'"""
+    expense, rejected = _gate_known(state, action, now)
+    if expense is None:
+        return rejected
+    if not expense.kind.regular and (refused := _gate_one_off_change(expense, action, now)):
+        return refused
+    return [ExpenseCeased.caused_by(action, producer=PRODUCER, occurred_at=action.occurred_at,
+                                    expense_id=expense.expense_id, customer_ref=expense.customer_ref,
+                                    officer_id=action.officer_id, closed_periods=state.open_periods())]
+
+
+def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -> list[Event]:
+    expense, rejected = _gate_known(state, action, now)
+    if expense is None:
+        return rejected
+    if expense.kind.regular:
+        return [_reject(action, now, "not-a-one-off", "Only a one-off expense's amount can be varied.",
+                        "Cease the regular expense and recommence for a future date.")]
+    if refused := _gate_one_off_change(expense, action, now):
+        return refused
+    return [OneOffExpenseVaried.caused_by(action, producer=PRODUCER, occurred_at=action.occurred_at,
+                                          expense_id=expense.expense_id, customer_ref=expense.customer_ref,
+                                          officer_id=action.officer_id, old_amount=expense.amount,
+                                          new_amount=action.new_amount)]
+
+
+def _still_trying(expense: Expense, at: datetime) -> bool:
+    if expense.kind.regular or expense.status is not ExpenseStatus.ACTIVE:
+        return False
+    assert expense.coded_at is not None
+    assert expense.state is not None
+    return at < one_off_days(expense.coded_at, expense.state).window.closes_at
+
+
+def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -> list[Event]:
+    """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to
+    be ceased before the new one-off expense can be coded.'"""
+    if state.expense is not None:
+        return [_reject(action, now, "expense-exists", "An expense with this id already exists.")]
+    for existing in state.siblings:
+        if not _still_trying(existing, action.occurred_at):
+            continue
+        assert existing.coded_at is not None
+        assert existing.state is not None
+        days = one_off_days(existing.coded_at, existing.state)
+        on_day_2 = local_date(action.occurred_at, existing.state) >= days.day_2
+        way_out = DAY_2_WAY_OUT if on_day_2 else f"Cease the existing one-off expense {existing.expense_id} first (day 1)."
+        rejection = _reject(action, now, "existing-one-off-still-trying",
+                            f"One-off expense {existing.expense_id} for the same customer and payee is still trying "
+                            "to pay; it must be ceased or removed before a new one-off can be coded.", way_out)
+        return [rejection, _escalate(action, existing, now)] if on_day_2 and action.extreme_hardship else [rejection]
+    days = one_off_days(action.occurred_at, action.state)
+    return [OneOffExpenseCoded.caused_by(
+        action, producer=PRODUCER, occurred_at=action.occurred_at, expense_id=action.expense_id,
+        customer_ref=action.customer_ref, payee_id=action.payee_id, kind=ExpenseKind.ONE_OFF, amount=action.amount,
+        state=action.state, coded_at=action.occurred_at, officer_id=action.officer_id, day_1=days.day_1,
+        day_2=days.day_2, ends_at=days.window.closes_at)]
+
+
+def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datetime) -> list[Event]:
+    expense, rejected = _gate_known(state, action, now)
+    if expense is None:
+        return rejected
+    return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=action.occurred_at,
+                                     expense_id=expense.expense_id, customer_ref=expense.customer_ref,
+                                     mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]

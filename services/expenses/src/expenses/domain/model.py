@@ -1,0 +1,144 @@
+"""State of one expense and the windows loaded for a decision; ``evolve`` applies an output event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from contracts.envelope import Event
+from contracts.expenses import (
+    AustralianState,
+    ExpenseCeased,
+    ExpenseClosureReversed,
+    ExpenseDelivered,
+    ExpenseKind,
+    ExpenseRemoved,
+    ExpenseUndelivered,
+    FailureReason,
+    OneOffExpenseCoded,
+    OneOffExpenseVaried,
+    UndeliveredExpensePeriodClosed,
+)
+
+
+class ExpenseStatus(StrEnum):
+    ACTIVE = "active"
+    DELIVERED = "delivered"  # one-off paid
+    ENDED = "ended"  # one-off ended undelivered on day 3
+    CEASED = "ceased"
+    REMOVED = "removed"  # by the ICT Service Desk
+
+
+class WindowStatus(StrEnum):
+    OPEN = "open"  # undelivered, still trying
+    DELIVERED = "delivered"
+    CLOSED_UNPAID = "closed-unpaid"  # I059PL raised
+    CEASED = "ceased"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class Expense:
+    expense_id: str
+    customer_ref: str
+    payee_id: str
+    kind: ExpenseKind
+    amount: Decimal
+    state: AustralianState | None
+    coded_at: datetime | None
+    status: ExpenseStatus = ExpenseStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class PeriodWindow:
+    """One period of one expense that has had an attempt: its retry window, when one was opened."""
+
+    expense_id: str
+    period_start: date
+    status: WindowStatus
+    closes_at: datetime | None
+    calendar: str
+    failure_reason: FailureReason | None
+    opened_by: uuid.UUID | None
+    correlation_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ExpenseState:
+    expense: Expense | None
+    windows: Mapping[date, PeriodWindow] = field(default_factory=dict)
+    siblings: tuple[Expense, ...] = ()
+    """Other one-offs of the same customer and payee (for coding a replacement)."""
+
+    def open_periods(self) -> list[date]:
+        return sorted(p for p, w in self.windows.items() if w.status is WindowStatus.OPEN)
+
+
+def _facts(e: ExpenseUndelivered | ExpenseDelivered | OneOffExpenseCoded, existing: Expense | None) -> Expense:
+    return existing or Expense(e.expense_id, e.customer_ref, e.payee_id, e.kind, e.amount, e.state, e.coded_at)
+
+
+def _set_window(state: ExpenseState, period: date, status: WindowStatus, **changes: object) -> dict[date, PeriodWindow]:
+    windows = dict(state.windows)
+    current = windows.get(period) or PeriodWindow(state.expense.expense_id if state.expense else "", period, status,
+                                                  None, "", None, None, None)
+    windows[period] = replace(current, status=status, **changes)  # type: ignore[arg-type]
+    return windows
+
+
+def _close_open(state: ExpenseState, status: WindowStatus) -> dict[date, PeriodWindow]:
+    return {p: replace(w, status=status) if w.status is WindowStatus.OPEN else w for p, w in state.windows.items()}
+
+
+def evolve(state: ExpenseState, event: Event) -> ExpenseState:  # noqa: PLR0911 - one branch per event type
+    match event:
+        case ExpenseUndelivered():
+            expense = _facts(event, state.expense)
+            state = replace(state, expense=expense)
+            return replace(state, windows=_set_window(
+                state, event.period_start, WindowStatus.OPEN, expense_id=expense.expense_id,
+                closes_at=event.window_closes_at, calendar=event.calendar, failure_reason=event.failure_reason,
+                opened_by=event.causation_id, correlation_id=event.correlation_id))
+        case ExpenseDelivered():
+            expense = _facts(event, state.expense)
+            if not expense.kind.regular:
+                expense = replace(expense, status=ExpenseStatus.DELIVERED)
+            state = replace(state, expense=expense)
+            return replace(state, windows=_set_window(state, event.period_start, WindowStatus.DELIVERED,
+                                                      expense_id=expense.expense_id))
+        case UndeliveredExpensePeriodClosed():
+            ended = state.expense
+            if ended is not None and not ended.kind.regular:
+                ended = replace(ended, status=ExpenseStatus.ENDED)
+            return replace(state, expense=ended,
+                           windows=_set_window(state, event.period_start, WindowStatus.CLOSED_UNPAID))
+        case ExpenseClosureReversed():
+            paid = state.expense
+            if paid is not None and not paid.kind.regular:
+                paid = replace(paid, status=ExpenseStatus.DELIVERED)
+            return replace(state, expense=paid)  # the ExpenseDelivered that follows marks the window
+        case ExpenseCeased():
+            assert state.expense is not None
+            return replace(state, expense=replace(state.expense, status=ExpenseStatus.CEASED),
+                           windows=_close_open(state, WindowStatus.CEASED))
+        case ExpenseRemoved():
+            assert state.expense is not None
+            return replace(state, expense=replace(state.expense, status=ExpenseStatus.REMOVED),
+                           windows=_close_open(state, WindowStatus.REMOVED))
+        case OneOffExpenseVaried():
+            assert state.expense is not None
+            return replace(state, expense=replace(state.expense, amount=event.new_amount))
+        case OneOffExpenseCoded():
+            return replace(state, expense=_facts(event, None))
+        case _:
+            return state  # rejections, escalations, disregarded attempts change nothing
+
+
+def evolve_all(state: ExpenseState, events: Iterable[Event]) -> ExpenseState:
+    for event in events:
+        state = evolve(state, event)
+    return state

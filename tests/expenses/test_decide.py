@@ -1,0 +1,323 @@
+"""The procedure's rules, one test per rule and branch, each quoting 103-01050060."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from contracts.expenses import (
+    ExpenseActionRejected,
+    ExpenseCeased,
+    ExpenseClosureReversed,
+    ExpenseDelivered,
+    ExpenseKind,
+    ExpenseRemovalEscalationRequested,
+    ExpenseRemoved,
+    ExpenseUndelivered,
+    FailureReason,
+    OneOffExpenseCoded,
+    OneOffExpenseVaried,
+    PaymentAttemptDisregarded,
+    UndeliveredExpensePeriodClosed,
+)
+from expenses.domain.decide import (
+    decide_attempt,
+    decide_cease,
+    decide_close,
+    decide_code,
+    decide_removal,
+    decide_vary,
+)
+from expenses.domain.model import ExpenseState, ExpenseStatus, WindowStatus, evolve_all
+from tests.expenses.builders import at, attempt, cease, code, removal, utc, vary
+
+pytestmark = pytest.mark.unit
+EMPTY = ExpenseState(expense=None)
+WEEKLY, FORTNIGHTLY, ONE_OFF = ExpenseKind.WEEKLY, ExpenseKind.FORTNIGHTLY, ExpenseKind.ONE_OFF
+MONDAY = date(2026, 11, 23)
+
+
+def run(state, decide, message, now=None):
+    events = decide(state, message, now or message.occurred_at)
+    return events, evolve_all(state, events)
+
+
+def undelivered(kind=WEEKLY, when=None, **kw):
+    msg = attempt(kind=kind, when=when or at(2026, 11, 23, 9), **kw)
+    return run(EMPTY, decide_attempt, msg)
+
+
+def close_due(state, now):
+    expense = state.expense
+    events = [e for w in state.windows.values() for e in decide_close(expense, w, now)]
+    return events, evolve_all(state, events)
+
+
+# ----------------------------------------------------------------------------- step 2: fails to pay
+
+
+def test_a_failed_regular_expense_is_marked_undelivered_regular():
+    """''UNDLVD RI' for all undelivered regular expenses'"""
+    [event], state = undelivered(WEEKLY)
+    assert isinstance(event, ExpenseUndelivered)
+    assert event.status == "UNDLVD RI"
+    assert state.windows[MONDAY].status is WindowStatus.OPEN
+
+
+def test_a_failed_one_off_expense_is_marked_undelivered_one_off():
+    """''UNDLVD IM' for all undelivered one-off expenses'"""
+    [event], _ = undelivered(ONE_OFF, when=at(2026, 11, 24, 9))
+    assert event.status == "UNDLVD IM"
+    assert (event.day_1, event.day_2) == (date(2026, 11, 24), date(2026, 11, 25))
+
+
+def test_the_undelivered_event_carries_why_it_failed_and_the_officers_options_for_step_4():
+    """Step 4: 'Check to see why the payment failed ... cease the regular expense and recommence for a future date,
+    or issue a one-off payment. Record details on a DOC.'"""
+    [event], _ = undelivered(WEEKLY, reason=FailureReason.REDUCED_EARNINGS)
+    assert event.procedure_step == 4
+    assert event.failure_explanation == "Insufficient funds: reduced funds due to earnings."
+    assert any("recommence for a future date" in o and "one-off payment" in o for o in event.officer_options)
+    assert any("DOC" in o for o in event.officer_options)
+
+
+def test_the_undelivered_one_off_event_points_to_step_7_and_its_day_2_rule():
+    [event], _ = undelivered(ONE_OFF, when=at(2026, 11, 24, 9))
+    assert event.procedure_step == 7
+    assert any("cannot be ceased or varied on day 2" in o for o in event.officer_options)
+    assert any("mySupport" in o and "ICT Service Desk" in o for o in event.officer_options)
+
+
+# ----------------------------------------------------------------------------- step 3: regular windows
+
+
+@pytest.mark.parametrize(("kind", "days"), [(WEEKLY, 7), (FORTNIGHTLY, 14)])
+def test_a_regular_expense_retries_for_its_period_from_the_scheduled_date(kind, days):
+    """'If the regular expense fails, the system will attempt to pay the expense for 7 days.' (14 for 2 weekly)"""
+    [event], _ = undelivered(kind)
+    assert event.window_closes_at == utc(at(2026, 11, 23, 0)) + timedelta(days=days)
+
+
+def test_delivered_inside_the_window_is_a_delivered_event_and_no_work_item():
+    _, state = undelivered(WEEKLY)
+    [event], state = run(state, decide_attempt, attempt(when=at(2026, 11, 27, 9), outcome="delivered"))
+    assert isinstance(event, ExpenseDelivered)
+    assert event.was_undelivered
+    assert state.windows[MONDAY].status is WindowStatus.DELIVERED
+    assert close_due(state, utc(at(2026, 12, 31)))[0] == [], "nothing left to close"
+
+
+@pytest.mark.parametrize(("kind", "next_period", "step_day"), [(WEEKLY, date(2026, 11, 30), 30),
+                                                                (FORTNIGHTLY, date(2026, 12, 7), 7)])
+def test_not_paid_when_the_window_closes_the_period_stays_unpaid_and_I059PL_is_raised(kind, next_period, step_day):
+    """'If the expense is not paid by the end of the 7 days, the system will stop attempting to pay the expense
+    for this period, and it will remain as unpaid. It will then attempt to pay the expense for the next 7 day
+    period. Work item 'I059PL ...' is created'"""
+    [opened], state = undelivered(kind)
+    assert close_due(state, opened.window_closes_at - timedelta(seconds=1))[0] == [], "not before the deadline"
+    [closed], state = close_due(state, opened.window_closes_at)
+    assert isinstance(closed, UndeliveredExpensePeriodClosed)
+    assert (closed.procedure_step, closed.work_item_code, closed.status) == (5, "I059PL", "UNDLVD RI")
+    assert closed.next_period_start == next_period
+    assert closed.closed_at == opened.window_closes_at, "the fact happened at the deadline, whenever it fired"
+    assert any("Advise the customer of the period" in o for o in closed.officer_options)
+    assert state.windows[MONDAY].status is WindowStatus.CLOSED_UNPAID
+    assert state.expense.status is ExpenseStatus.ACTIVE, "the next period's attempts go on"
+
+
+def test_the_next_periods_attempts_open_their_own_window():
+    [opened], state = undelivered(WEEKLY)
+    _, state = close_due(state, opened.window_closes_at)
+    [event], state = run(state, decide_attempt, attempt(when=at(2026, 11, 30, 9), scheduled_on=date(2026, 11, 30)))
+    assert isinstance(event, ExpenseUndelivered)
+    assert event.period_start == date(2026, 11, 30)
+
+
+def test_closing_is_idempotent():
+    [opened], state = undelivered(WEEKLY)
+    _, state = close_due(state, opened.window_closes_at)
+    assert close_due(state, opened.window_closes_at + timedelta(days=3))[0] == []
+
+
+def test_a_repeated_failed_attempt_changes_nothing():
+    _, state = undelivered(WEEKLY)
+    events, again = run(state, decide_attempt, attempt(when=at(2026, 11, 25, 9)))
+    assert events == []
+    assert again == state
+
+
+def test_the_closure_event_id_is_deterministic_so_a_refire_is_the_same_event():
+    [opened], state = undelivered(WEEKLY)
+    first = close_due(state, opened.window_closes_at)[0][0]
+    again = close_due(state, opened.window_closes_at + timedelta(hours=5))[0][0]
+    assert first.event_id == again.event_id
+
+
+# ----------------------------------------------------------------------------- late and out-of-window cases
+
+
+def test_a_delivery_attempted_before_the_deadline_but_processed_after_closure_reverses_it():
+    [opened], state = undelivered(WEEKLY)
+    _, state = close_due(state, opened.window_closes_at)
+    late = attempt(when=at(2026, 11, 29, 23, 59), outcome="delivered")
+    reversal, delivered = decide_attempt(state, late, now=utc(at(2026, 11, 30, 8)))
+    assert isinstance(reversal, ExpenseClosureReversed)
+    assert reversal.work_item_code == "I059PL"
+    assert isinstance(delivered, ExpenseDelivered)
+    assert evolve_all(state, [reversal, delivered]).windows[MONDAY].status is WindowStatus.DELIVERED
+
+
+def test_a_delivery_attempted_after_the_deadline_is_disregarded():
+    [opened], state = undelivered(WEEKLY)
+    _, state = close_due(state, opened.window_closes_at)
+    [event] = decide_attempt(state, attempt(when=at(2026, 11, 30, 9), outcome="delivered"), now=utc(at(2026, 11, 30)))
+    assert isinstance(event, PaymentAttemptDisregarded)
+    assert event.reason_code == "after-retry-window"
+
+
+def test_a_delivery_after_the_deadline_but_before_the_scheduler_fired_is_disregarded_and_the_window_closes():
+    _, state = undelivered(WEEKLY)
+    [event] = decide_attempt(state, attempt(when=at(2026, 11, 30, 1), outcome="delivered"), now=utc(at(2026, 11, 30)))
+    assert event.reason_code == "after-retry-window"
+    assert isinstance(close_due(state, utc(at(2026, 11, 30, 2)))[0][0], UndeliveredExpensePeriodClosed)
+
+
+def test_an_attempt_before_the_period_starts_is_disregarded():
+    [event] = decide_attempt(EMPTY, attempt(when=at(2026, 11, 22, 23)), now=utc(at(2026, 11, 23)))
+    assert event.reason_code == "before-retry-window"
+
+
+def test_decisions_use_event_time_not_processing_time():
+    [event] = decide_attempt(EMPTY, attempt(when=at(2026, 11, 25, 9)), now=datetime(2027, 1, 1, tzinfo=UTC))
+    assert isinstance(event, ExpenseUndelivered)
+
+
+# ----------------------------------------------------------------------------- step 4: cease regular
+
+
+def test_a_regular_expense_can_be_ceased_at_any_time_and_its_open_window_closes_without_I059PL():
+    """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
+    including the current period.'"""
+    [opened], state = undelivered(WEEKLY)
+    [ceased], state = run(state, decide_cease, cease(at(2026, 11, 28, 9)))
+    assert isinstance(ceased, ExpenseCeased)
+    assert ceased.closed_periods == [MONDAY]
+    assert state.windows[MONDAY].status is WindowStatus.CEASED
+    assert close_due(state, opened.window_closes_at)[0] == [], "no I059PL after a cease"
+    [after] = decide_attempt(state, attempt(when=at(2026, 11, 29, 9), outcome="delivered"), now=utc(at(2026, 11, 29)))
+    assert after.reason_code == "expense-ceased", "further payments stop"
+
+
+def test_ceasing_twice_or_an_unknown_expense_is_rejected_with_a_reason():
+    _, state = undelivered(WEEKLY)
+    _, state = run(state, decide_cease, cease(at(2026, 11, 28, 9)))
+    [again] = decide_cease(state, cease(at(2026, 11, 28, 10)), utc(at(2026, 11, 28, 10)))
+    assert (again.reason_code, again.action) == ("already-ceased", "CeaseExpense")
+    [unknown] = decide_cease(EMPTY, cease(at(2026, 11, 28, 10)), utc(at(2026, 11, 28, 10)))
+    assert unknown.reason_code == "unknown-expense"
+
+
+# ----------------------------------------------------------------------------- steps 6-8: one-offs
+
+
+def one_off_state():
+    """A one-off coded Tuesday 24 Nov 2026 10:00 Sydney: day 1 Tuesday, day 2 Wednesday, ends Thursday."""
+    return undelivered(ONE_OFF, when=at(2026, 11, 24, 10))
+
+
+def test_a_one_off_can_be_ceased_on_day_1():
+    _, state = one_off_state()
+    [event], state = run(state, decide_cease, cease(at(2026, 11, 24, 23, 59)))
+    assert isinstance(event, ExpenseCeased)
+    assert state.expense.status is ExpenseStatus.CEASED
+
+
+def test_a_one_off_cannot_be_ceased_on_day_2():
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
+    _, state = one_off_state()
+    [rejected] = decide_cease(state, cease(at(2026, 11, 25, 0, 0)), utc(at(2026, 11, 25)))
+    assert isinstance(rejected, ExpenseActionRejected)
+    assert rejected.reason_code == "one-off-day-2"
+    assert "mySupport webform" in (rejected.way_out or "")
+
+
+def test_a_one_off_cannot_be_varied_on_day_2_but_can_on_day_1():
+    _, state = one_off_state()
+    [rejected] = decide_vary(state, vary(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))
+    assert rejected.reason_code == "one-off-day-2"
+    [varied], state = run(state, decide_vary, vary(at(2026, 11, 24, 15), amount="40.00"))
+    assert isinstance(varied, OneOffExpenseVaried)
+    assert (varied.old_amount, state.expense.amount) == (Decimal("85.00"), Decimal("40.00"))
+
+
+def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_and_the_ict_service_desk():
+    """'If unable to cease the expense as it is day 2 and there is extreme hardship requiring the new expense to be
+    coded immediately, raise a mySupport webform. Phone the ICT Service Desk quoting the mySupport job number to
+    request the removal of the existing expense.'"""
+    _, state = one_off_state()
+    rejected, escalation = decide_cease(state, cease(at(2026, 11, 25, 9), hardship=True), utc(at(2026, 11, 25, 9)))
+    assert rejected.reason_code == "one-off-day-2"
+    assert isinstance(escalation, ExpenseRemovalEscalationRequested)
+    assert escalation.steps[0] == "Raise a mySupport webform."
+    assert "ICT Service Desk" in escalation.steps[1]
+
+
+def test_varying_a_regular_expense_is_rejected():
+    _, state = undelivered(WEEKLY)
+    [rejected] = decide_vary(state, vary(at(2026, 11, 24, 9)), utc(at(2026, 11, 24, 9)))
+    assert rejected.reason_code == "not-a-one-off"
+
+
+def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_step_8():
+    """'If the expense does not deliver within the 2 days, the expense will not try again. The work item
+    'I059PL ...' is created'"""
+    [opened], state = one_off_state()
+    assert opened.window_closes_at == utc(at(2026, 11, 26, 0))
+    assert close_due(state, utc(at(2026, 11, 25, 23, 59)))[0] == []
+    [closed], state = close_due(state, utc(at(2026, 11, 26, 0)))
+    assert (closed.procedure_step, closed.status, closed.next_period_start) == (8, "UNDLVD IM", None)
+    assert state.expense.status is ExpenseStatus.ENDED
+    [late] = decide_cease(state, cease(at(2026, 11, 26, 9)), utc(at(2026, 11, 26, 9)))
+    assert late.reason_code == "one-off-ended"
+
+
+def test_a_one_off_delivered_on_day_2_is_delivered_and_can_no_longer_be_ceased():
+    _, state = one_off_state()
+    [delivered], state = run(state, decide_attempt, attempt(kind=ONE_OFF, when=at(2026, 11, 25, 9),
+                                                            coded_at=at(2026, 11, 24, 10), outcome="delivered"))
+    assert isinstance(delivered, ExpenseDelivered)
+    assert state.expense.status is ExpenseStatus.DELIVERED
+    [rejected] = decide_cease(state, cease(at(2026, 11, 24, 11)), utc(at(2026, 11, 24, 11)))
+    assert rejected.reason_code == "already-delivered"
+
+
+def test_a_replacement_one_off_cannot_be_coded_while_the_existing_one_is_still_trying():
+    """'the existing expense needs to be ceased before the new one-off expense can be coded.'"""
+    _, existing = one_off_state()
+    state = ExpenseState(expense=None, siblings=(existing.expense,))
+    [rejected] = decide_code(state, code(at(2026, 11, 24, 12)), utc(at(2026, 11, 24, 12)))
+    assert rejected.reason_code == "existing-one-off-still-trying"
+    assert "Cease the existing one-off expense EXP-1 first" in (rejected.way_out or "")
+    rejected, escalation = decide_code(state, code(at(2026, 11, 25, 12), hardship=True), utc(at(2026, 11, 25, 12)))
+    assert "mySupport" in (rejected.way_out or "")
+    assert escalation.expense_id == "EXP-1", "the escalation concerns the existing expense"
+
+
+def test_a_replacement_one_off_can_be_coded_once_the_existing_one_is_ceased_removed_or_ended():
+    _, existing = one_off_state()
+    _, ceased = run(existing, decide_cease, cease(at(2026, 11, 24, 11)))
+    _, removed = run(existing, decide_removal, removal(at(2026, 11, 25, 11)))
+    for sibling, when in ((ceased.expense, at(2026, 11, 24, 12)), (removed.expense, at(2026, 11, 25, 12)),
+                          (existing.expense, at(2026, 11, 26, 9))):
+        [coded] = decide_code(ExpenseState(expense=None, siblings=(sibling,)), code(when), utc(when))
+        assert isinstance(coded, OneOffExpenseCoded), sibling.status
+
+
+def test_a_service_desk_removal_closes_the_open_window_without_I059PL():
+    [opened], state = one_off_state()
+    [removed], state = run(state, decide_removal, removal(at(2026, 11, 25, 11)))
+    assert isinstance(removed, ExpenseRemoved)
+    assert removed.closed_periods == [date(2026, 11, 24)]
+    assert close_due(state, opened.window_closes_at)[0] == []
