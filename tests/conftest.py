@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from devstack import LocalKafka, LocalPostgres
+from servicekit.logs import configure_logging
 
 
 @dataclass
@@ -43,6 +44,12 @@ def _say(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"\n[infrastructure] {line}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def operator_logging() -> None:
+    """Tests log as production does: JSON, allowlisted fields only."""
+    configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
 
 
 @pytest.fixture(scope="session")

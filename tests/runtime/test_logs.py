@@ -12,6 +12,12 @@ from servicekit.logs import REDACTED, Redactor, configure_logging, get_logger
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    yield
+    configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
+
+
 def test_fields_outside_the_allowlist_are_redacted_and_customer_references_pseudonymised():
     stream = io.StringIO()
     configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)

@@ -26,7 +26,7 @@ from expenses.domain.decide import (
     period_of,
 )
 from expenses.domain.model import ExpenseState, evolve_all
-from servicekit.logs import get_logger
+from servicekit.logs import get_logger, log_transition
 
 log = get_logger("expenses")
 TICK_BATCH = 500
@@ -35,10 +35,7 @@ TICK_BATCH = 500
 async def _apply(conn: asyncpg.Connection, state: ExpenseState, events: Sequence[Event]) -> Sequence[Event]:
     await store.save(conn, state, evolve_all(state, events))
     for e in events:
-        log.info(e.event_type, expense_id=getattr(e, "expense_id", None), event_id=str(e.event_id),
-                 correlation_id=str(e.correlation_id), customer_ref=getattr(e, "customer_ref", None),
-                 status=getattr(e, "status", None), step=getattr(e, "procedure_step", None),
-                 reason_code=getattr(e, "reason_code", None))
+        log_transition(log, e, "expense_id", "customer_ref", "status", "procedure_step", "reason_code")
     return events
 
 

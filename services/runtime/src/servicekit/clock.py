@@ -21,6 +21,10 @@ class SimulatedClock:
     def __init__(self, offset: timedelta = timedelta(0)) -> None:
         self._offset = offset
 
+    @classmethod
+    def starting_at(cls, instant: datetime) -> SimulatedClock:
+        return cls(instant - datetime.now(UTC))
+
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
 

@@ -28,8 +28,8 @@ ALLOWED_FIELDS = frozenset({
     "dead_lettered", "handled", "attempt", "transient", "retry_in_s", "duration_ms", "port", "version", "bootstrap_servers",
     "schema", "migration", "topics", "fired",
     # aggregates and outcomes (identifiers, never personal data)
-    "msp_id", "expense_id", "work_item_key", "work_item_id", "step", "status", "outcome", "reason", "reason_code",
-    "error_type", "deadline", "kind", "queue", "agency",
+    "msp_id", "expense_id", "work_item_key", "work_item_id", "step", "procedure_step", "status", "outcome",
+    "reason", "reason_code", "error_type", "deadline", "kind", "queue", "agency",
 })
 
 PSEUDONYMISED_FIELDS = frozenset({"customer_ref"})
@@ -77,6 +77,12 @@ def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes
     # Libraries (aiokafka, uvicorn, faststream) log through the standard library: keep their
     # warnings, in plain text on stderr, and nothing of their per-message chatter.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+def log_transition(log: Any, event: Any, *fields: str) -> None:
+    """One line per state transition: the event's type and ids, plus the named fields it has."""
+    extra = {f: getattr(event, f) for f in fields if getattr(event, f, None) is not None}
+    log.info(event.event_type, event_id=str(event.event_id), correlation_id=str(event.correlation_id), **extra)
 
 
 def get_logger(name: str = "service") -> Any:

@@ -1,0 +1,125 @@
+"""The expenses service end to end on a real Kafka broker and a real PostgreSQL server.
+
+Time is a simulated clock (an explicit setting in production), so 14 days pass in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from contracts.catalogue import EXPENSE_ACTIONS, EXPENSE_EVENTS, PAYMENT_ATTEMPTS
+from contracts.envelope import Event
+from contracts.expenses import ExpenseKind
+from expenses.app import ExpensesSettings, create_runtime
+from servicekit.clock import SimulatedClock
+from tests.expenses.builders import at, attempt, cease, utc, vary
+from tests.support.kafka_tools import eventually, header, publish, read_topic
+
+pytestmark = pytest.mark.integration
+MONDAY = date(2027, 3, 1)
+START = at(2027, 3, 1, 10)
+
+
+def settings(kafka, database_url, prefix) -> ExpensesSettings:
+    return ExpensesSettings(kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+                            topic_prefix=prefix, topic_partitions=3, scheduler_interval_s=0.1)
+
+
+async def send(kafka, prefix: str, topic: str, *events: Event) -> None:
+    for event in events:
+        await publish(kafka.bootstrap_servers, f"{prefix}{topic}", [event.to_json()], key=event.key.encode())
+
+
+async def outputs(kafka, prefix: str, at_least: int, settle: float = 2.0) -> dict[str, list[Event]]:
+    records = await read_topic(kafka.bootstrap_servers, f"{prefix}{EXPENSE_EVENTS.name}", at_least=at_least,
+                               settle=settle)
+    by_expense: dict[str, list[Event]] = defaultdict(list)
+    for r in records:
+        event = EXPENSE_EVENTS.parse(r.value)
+        by_expense[event.key].append(event)
+    return by_expense
+
+
+def types(events: list[Event]) -> list[str]:
+    return [e.event_type for e in events]
+
+
+async def test_weekly_fortnightly_and_one_off_expenses_each_end_in_the_right_events(kafka, database_url, topic_prefix):
+    clock = SimulatedClock.starting_at(START)
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix), clock)
+    async with runtime.running():
+        await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
+                   attempt(expense_id="EXP-W", kind=ExpenseKind.WEEKLY, when=START, scheduled_on=MONDAY),
+                   attempt(expense_id="EXP-F", kind=ExpenseKind.FORTNIGHTLY, when=START, scheduled_on=MONDAY),
+                   attempt(expense_id="EXP-F", kind=ExpenseKind.FORTNIGHTLY, when=at(2027, 3, 5, 10),
+                           scheduled_on=MONDAY, outcome="delivered"),
+                   attempt(expense_id="EXP-O", kind=ExpenseKind.ONE_OFF, when=START))
+        await outputs(kafka, topic_prefix, at_least=4, settle=0)  # the officer acts on an expense already known
+        await send(kafka, topic_prefix, EXPENSE_ACTIONS.name, cease(at(2027, 3, 2, 9), "EXP-O", hardship=True))
+        await outputs(kafka, topic_prefix, at_least=6, settle=0)
+        clock.advance(timedelta(days=15))
+        by_expense = await outputs(kafka, topic_prefix, at_least=8)
+
+    weekly, fortnightly, one_off = by_expense["EXP-W"], by_expense["EXP-F"], by_expense["EXP-O"]
+    assert types(weekly) == ["ExpenseUndelivered", "UndeliveredExpensePeriodClosed"]
+    assert (weekly[0].status, weekly[0].procedure_step) == ("UNDLVD RI", 4)  # type: ignore[attr-defined]
+    assert weekly[1].procedure_step == 5  # type: ignore[attr-defined]
+    assert weekly[1].closed_at == utc(at(2027, 3, 8, 0))  # type: ignore[attr-defined]
+    assert types(fortnightly) == ["ExpenseUndelivered", "ExpenseDelivered"], "delivered in time: no closure"
+    assert types(one_off) == ["ExpenseUndelivered", "ExpenseActionRejected", "ExpenseRemovalEscalationRequested",
+                              "UndeliveredExpensePeriodClosed"]
+    assert one_off[0].status == "UNDLVD IM"  # type: ignore[attr-defined]
+    assert one_off[1].reason_code == "one-off-day-2"  # type: ignore[attr-defined]
+    assert one_off[3].procedure_step == 8  # type: ignore[attr-defined]
+    assert one_off[3].closed_at == utc(at(2027, 3, 3, 0))  # type: ignore[attr-defined]
+
+
+async def test_a_window_that_passes_while_the_service_is_down_closes_exactly_once_on_start(
+        kafka, database_url, topic_prefix):
+    clock = SimulatedClock.starting_at(START)
+    cfg = settings(kafka, database_url, topic_prefix)
+    async with create_runtime(cfg, clock).running():
+        await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name, attempt(expense_id="EXP-R", when=START, scheduled_on=MONDAY))
+        await outputs(kafka, topic_prefix, at_least=1, settle=0)
+    clock.advance(timedelta(days=8))  # the deadline passes while nothing runs
+    for _ in range(2):  # started twice: fired on the first start, not again
+        async with create_runtime(cfg, clock).running() as runtime:
+            async def closed() -> bool:
+                async with runtime.pool.acquire() as conn:
+                    return await conn.fetchval("SELECT count(*) FROM windows WHERE status = 'open'") == 0
+
+            await eventually(closed, what="window closed")
+    events = (await outputs(kafka, topic_prefix, at_least=2))["EXP-R"]
+    assert types(events) == ["ExpenseUndelivered", "UndeliveredExpensePeriodClosed"]
+
+
+async def test_bad_input_goes_to_the_dead_letter_topic_and_a_forbidden_action_is_rejected(
+        kafka, database_url, topic_prefix):
+    def mutated(**change: Any) -> bytes:
+        data = json.loads(attempt(expense_id="EXP-B", when=START, kind=ExpenseKind.ONE_OFF).to_json())
+        data.update(change)
+        return json.dumps({k: v for k, v in data.items() if v is not None}).encode()
+
+    naive_time = mutated(attempted_at="2027-03-01T10:00:00")
+    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(START)).running():
+        await publish(kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPTS.name}",
+                      [mutated(kind="quarterly"), mutated(state=None), naive_time], key=b"EXP-B")
+        await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
+                   attempt(expense_id="EXP-V", when=START, scheduled_on=MONDAY))
+        await outputs(kafka, topic_prefix, at_least=1, settle=0)
+        await send(kafka, topic_prefix, EXPENSE_ACTIONS.name, vary(at(2027, 3, 1, 11), expense_id="EXP-V"))
+        dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPTS.dlq}", at_least=3, settle=1)
+        events = (await outputs(kafka, topic_prefix, at_least=2))
+    details = [header(r, "dlq.detail") or "" for r in dead]
+    assert [header(r, "dlq.reason") for r in dead] == ["schema-invalid"] * 3
+    assert "kind" in details[0]
+    assert "state is required for a one-off" in details[1]
+    assert "attempted_at" in details[2]
+    assert "EXP-B" not in events, "nothing was decided from a bad message"
+    [_, rejected] = events["EXP-V"]
+    assert (rejected.event_type, rejected.reason_code) == ("ExpenseActionRejected", "not-a-one-off")  # type: ignore[attr-defined]
