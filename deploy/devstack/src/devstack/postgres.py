@@ -38,11 +38,19 @@ def _run_as() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SYSTEM_USER)
 
 
+def _traversable(path: Path) -> None:
+    """Let the server's user reach ``path``: read and traverse on every folder above it."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if mode & 0o055 != 0o055:
+            parent.chmod(mode | 0o055)
+
+
 def _give_to(path: Path, user: pwd.struct_passwd | None) -> None:
     if user is None:
         return
-    for parent in path.parents:  # the server's user must be able to traverse to its data
-        parent.chmod(parent.stat().st_mode | 0o055)
+    _traversable(path)  # its data folder (a checkout under `mktemp -d` is 0700) ...
+    _traversable(POSTGRES_BIN_PATH / "postgres")  # ... and the wheel's binaries inside the virtual environment
     for root, dirs, files in os.walk(path):
         for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
             os.chown(name, user.pw_uid, user.pw_gid)
