@@ -20,7 +20,44 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
     VaryOneOffExpense,
 )
+from contracts.notification import (
+    AttachMspLetter,
+    AuthoriseMspSms,
+    DeclineMspSms,
+    MspActionRejected,
+    MspApproved,
+    MspLetterAccepted,
+    MspNotificationCompleted,
+    MspNotificationPlanned,
+    MspSmsAuthorised,
+    MspSmsWithheld,
+    MspStepDone,
+    MspStepRequired,
+    RecordIncident,
+    RecordLetterDispatch,
+    RecordMspResult,
+    RecordPhoneContact,
+    RecordRiskFact,
+    SmsDispatchRequested,
+)
 from contracts.topics import Catalogue, Topic
+
+MSP_APPROVALS = Topic(
+    "msp.approvals", "msp_id", (MspApproved,), "msp-approvals", ("notification",),
+    "Managed Service Plans approved: the notification procedure starts.")
+MSP_STAFF_ACTIONS = Topic(
+    "msp.staff-actions", "msp_id",
+    (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
+     RecordLetterDispatch, RecordMspResult), "staff-ui", ("notification",),
+    "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.")
+MSP_NOTIFICATION_EVENTS = Topic(
+    "msp.notification-events", "msp_id",
+    (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,
+     MspNotificationCompleted, MspActionRejected), "notification", ("workitems",),
+    "The MSP notification's steps: required and done (staff tasks), SMS withheld, completion, rejections.")
+SMS_DISPATCH = Topic(
+    "msp.sms-dispatch", "msp_id", (SmsDispatchRequested,), "notification", ("desktop-messaging-gateway",),
+    "MSP SMS for the desktop messaging gateway to send (guards already checked at the moment of sending).")
 
 PAYMENT_ATTEMPTS = Topic(
     "im.payment-attempts", "expense_id", (PaymentAttempted,), "payments-system", ("expenses",),
@@ -38,4 +75,5 @@ EXPENSE_EVENTS = Topic(
     "What the expenses procedure decided: undelivered (UNDLVD RI / UNDLVD IM), delivered, windows closed "
     "unpaid (I059PL), reversals, ceases, rejections and escalations.")
 
-CATALOGUE = Catalogue((PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS))
+CATALOGUE = Catalogue((MSP_APPROVALS, MSP_STAFF_ACTIONS, MSP_NOTIFICATION_EVENTS, SMS_DISPATCH,
+                       PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS))

@@ -119,7 +119,7 @@ def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> li
                                                 attempted_event_id=str(attempt.event_id))]
 
 
-def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:  # noqa: PLR0911
+def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
     expense = state.expense
     if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
         return _disregard(attempt, now, f"expense-{expense.status.value}")

@@ -94,7 +94,7 @@ def _close_open(state: ExpenseState, status: WindowStatus) -> dict[date, PeriodW
     return {p: replace(w, status=status) if w.status is WindowStatus.OPEN else w for p, w in state.windows.items()}
 
 
-def evolve(state: ExpenseState, event: Event) -> ExpenseState:  # noqa: PLR0911 - one branch per event type
+def evolve(state: ExpenseState, event: Event) -> ExpenseState:
     match event:
         case ExpenseUndelivered():
             expense = _facts(event, state.expense)

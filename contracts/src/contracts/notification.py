@@ -1,0 +1,248 @@
+"""Contracts of the MSP implementation procedure (104-07050030): phone, SMS, letter, record the result."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Contract, Event
+
+PROCEDURE = "104-07050030"
+
+
+class Agency(StrEnum):
+    CENTRELINK = "Centrelink"
+    MEDICARE = "Medicare"
+    CHILD_SUPPORT = "Child Support"
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    POWER_OF_ATTORNEY = "power-of-attorney"
+    NOMINEE = "nominee"
+    PERSON_PERMITTED_TO_ENQUIRE = "person-permitted-to-enquire"
+
+
+class Representative(Contract):
+    role: Literal[Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE]
+    name: str = Field(min_length=1, max_length=120)
+    phone: str = Field(min_length=6, max_length=20)
+
+
+class ContactDetails(Contract):
+    """Who the customer contacts while the MSP runs."""
+
+    kind: Literal["OMC", "PSSO"] = Field(description="One Main Contact or Personalised Services Service Officer.")
+    name: str = Field(min_length=1, max_length=120)
+    phone: str = Field(min_length=6, max_length=20, description="The OMC/PSSO number the SMS carries.")
+    urgent_query_voicemail: str | None = Field(default=None, max_length=20)
+
+
+class SmsCircumstance(StrEnum):
+    """The five circumstances in which an approved decision maker may send an MSP SMS."""
+
+    CANNOT_BE_CONTACTED = "customer-cannot-be-contacted-by-phone"
+    UNPRODUCTIVE = "telephone-discussion-unproductive"
+    CONFIRMATION_HELPS = "successful-contact-confirmation-helps"
+    PRELIMINARY_BEFORE_NEXT_DAY_CALL = "preliminary-message-before-next-day-call"
+    CAPTURE_CONTACT_NUMBER = "capture-omc-psso-number"
+
+
+class RiskFact(StrEnum):
+    SUICIDE_SELF_HARM = "suicide-or-self-harm"
+    FAMILY_DOMESTIC_VIOLENCE = "family-domestic-violence-immediate-threat"
+    MOBILE_ON_MULTIPLE_RECORDS = "mobile-on-multiple-records"
+
+
+class Step(StrEnum):
+    PHONE = "phone"
+    SMS = "sms-decision"
+    LETTER = "letter"
+    INCIDENT = "incident"
+    RECORD_RESULT = "record-result"
+
+
+class _MspEvent(Event):
+    key_field: ClassVar[str] = "msp_id"
+    msp_id: str = Field(min_length=1, max_length=64, examples=["MSP-2026-0042"])
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class MspApproved(_MspEvent):
+    """An MSP was approved: the notification procedure starts."""
+
+    event_type: Literal["MspApproved"] = "MspApproved"
+    customer_ref: str = Field(min_length=1, max_length=32)
+    agency: Agency
+    approving_officer_id: str = Field(min_length=1, max_length=64)
+    behaviours: list[str] = Field(min_length=1, description="Descriptions of the behaviours taken into consideration.")
+    reasons: str = Field(min_length=1, description="Why the MSP has been implemented.")
+    starts_on: date
+    ends_on: date
+    duration_reasons: str = Field(min_length=1)
+    service_access: str = Field(min_length=1, description="How the customer can access services during the MSP.")
+    channel_restrictions: list[str] = Field(default_factory=list)
+    contact: ContactDetails
+    customer_mobile: str | None = Field(default=None, max_length=20)
+    representatives: list[Representative] = Field(default_factory=list)
+    phone_customer_appropriate: bool = Field(description="False where it is not appropriate to phone the customer.")
+
+
+class _StaffAction(_MspEvent):
+    officer_id: str = Field(min_length=1, max_length=64)
+
+
+class Explained(Contract):
+    """What the officer explained during a successful call (Step 1)."""
+
+    reasons_and_behaviours: bool
+    duration_and_service_access: bool
+    contact_details: bool
+    letter_to_follow: bool
+
+
+class RecordPhoneContact(_StaffAction):
+    event_type: Literal["RecordPhoneContact"] = "RecordPhoneContact"
+    contacted: Role
+    outcome: Literal["successful", "unsuccessful", "unproductive"]
+    explained: Explained | None = None
+    aggression_displayed: bool = False
+
+
+class RecordIncident(_StaffAction):
+    """An incident was recorded in CIMS and linked to the MSP."""
+
+    event_type: Literal["RecordIncident"] = "RecordIncident"
+    incident_id: str = Field(min_length=1, max_length=64)
+    linked_to_msp: bool
+
+
+class AuthoriseMspSms(_StaffAction):
+    event_type: Literal["AuthoriseMspSms"] = "AuthoriseMspSms"
+    approved_decision_maker: bool
+    circumstance: SmsCircumstance
+    smem_checked: bool = Field(description="The SMS/Email Search (SMEM) screen was checked.")
+    mobile_checked_not_on_multiple_records: bool
+    send_at: AwareDatetime | None = Field(default=None, description="Send later (a preliminary message); default now.")
+
+
+class DeclineMspSms(_StaffAction):
+    """The officer considered an SMS and decided not to send one."""
+
+    event_type: Literal["DeclineMspSms"] = "DeclineMspSms"
+
+
+class RecordRiskFact(_StaffAction):
+    """A fact that may arrive at any time and stops an SMS. Never free text."""
+
+    event_type: Literal["RecordRiskFact"] = "RecordRiskFact"
+    fact: RiskFact
+
+
+class AttachMspLetter(_StaffAction):
+    event_type: Literal["AttachMspLetter"] = "AttachMspLetter"
+    letter_id: str = Field(min_length=1, max_length=64)
+    final: bool
+    signed: bool
+    approved: bool
+    includes_contact_card: bool
+
+
+class RecordLetterDispatch(_StaffAction):
+    event_type: Literal["RecordLetterDispatch"] = "RecordLetterDispatch"
+    method: Literal["post", "local-police-hand-delivery", "staff-hand-delivery", "security-guard-hand-delivery"]
+    recorded_in_msp_notes: bool = False
+
+
+class RecordMspResult(_StaffAction):
+    event_type: Literal["RecordMspResult"] = "RecordMspResult"
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class MspNotificationPlanned(_MspEvent):
+    event_type: Literal["MspNotificationPlanned"] = "MspNotificationPlanned"
+    customer_ref: str
+    agency: Agency
+    steps: list[Step]
+    procedure: str = PROCEDURE
+
+
+class MspStepRequired(_MspEvent):
+    """A staff task: workitems raises it. ``step`` and ``msp_id`` identify it."""
+
+    event_type: Literal["MspStepRequired"] = "MspStepRequired"
+    customer_ref: str
+    step: Step
+    instructions: list[str]
+    contact_role: Role | None = Field(default=None, description="Phone step: who to phone.")
+    approved_decision_makers_only: bool = False
+
+
+class MspStepDone(_MspEvent):
+    """The step's task is done (or skipped, or resolved without action); workitems ticks it off."""
+
+    event_type: Literal["MspStepDone"] = "MspStepDone"
+    customer_ref: str
+    step: Step
+    outcome: str
+    reason_code: str | None = None
+
+
+class MspSmsWithheld(_MspEvent):
+    """The MSP SMS must not be sent; existing phone and letter provisions apply."""
+
+    event_type: Literal["MspSmsWithheld"] = "MspSmsWithheld"
+    customer_ref: str
+    reason_code: str
+    reason: str
+
+
+class MspSmsAuthorised(_MspEvent):
+    event_type: Literal["MspSmsAuthorised"] = "MspSmsAuthorised"
+    officer_id: str
+    circumstance: SmsCircumstance
+    send_at: AwareDatetime
+
+
+class MspLetterAccepted(_MspEvent):
+    """The final, signed and approved letter with the OMC/PSSO contact card is attached to the MSP."""
+
+    event_type: Literal["MspLetterAccepted"] = "MspLetterAccepted"
+    letter_id: str
+
+
+class MspNotificationCompleted(_MspEvent):
+    event_type: Literal["MspNotificationCompleted"] = "MspNotificationCompleted"
+    customer_ref: str
+    agency: Agency
+    phone: str
+    sms: str
+    letter: str
+    incident: str
+    child_support_note: str | None = None
+
+
+class MspActionRejected(_MspEvent):
+    event_type: Literal["MspActionRejected"] = "MspActionRejected"
+    action: str
+    rejected_event_id: str
+    reason_code: str
+    reason: str
+
+
+class SmsDispatchRequested(_MspEvent):
+    """For the desktop messaging gateway: send this text to this number."""
+
+    event_type: Literal["SmsDispatchRequested"] = "SmsDispatchRequested"
+    customer_ref: str
+    mobile: str
+    text: str
+    encoding: Literal["GSM-7", "UCS-2"]
+    fragments: int

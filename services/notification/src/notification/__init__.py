@@ -1,0 +1,1 @@
+"""notification: the MSP implementation procedure (104-07050030)."""

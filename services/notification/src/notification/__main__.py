@@ -1,0 +1,5 @@
+from notification.app import NotificationSettings, spec
+from servicekit.main import run
+
+settings = NotificationSettings()
+run(spec(settings), settings)

@@ -1,0 +1,1 @@
+"""The procedure's rules, pure: no I/O, no clock."""

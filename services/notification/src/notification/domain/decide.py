@@ -1,0 +1,408 @@
+"""Decisions of the MSP implementation procedure (104-07050030): which step next, and what is forbidden.
+
+Steps in order: 1 phone the customer (or their representative), 2 the MSP SMS (Centrelink only,
+guarded), 3 the signed and approved letter, 4 record the result. Each step has a "required" and a
+"done" event so that workitems can raise and tick off the staff task.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.envelope import Event
+from contracts.notification import (
+    Agency,
+    AttachMspLetter,
+    AuthoriseMspSms,
+    DeclineMspSms,
+    MspActionRejected,
+    MspApproved,
+    MspLetterAccepted,
+    MspNotificationCompleted,
+    MspNotificationPlanned,
+    MspSmsAuthorised,
+    MspSmsWithheld,
+    MspStepDone,
+    MspStepRequired,
+    RecordIncident,
+    RecordLetterDispatch,
+    RecordMspResult,
+    RecordPhoneContact,
+    RecordRiskFact,
+    RiskFact,
+    Role,
+    SmsCircumstance,
+    SmsDispatchRequested,
+    Step,
+)
+from notification.domain.model import MspState, evolve_all
+from notification.domain.sms import msp_sms_text, sms_size
+
+PRODUCER = "notification"
+
+
+@dataclass(frozen=True)
+class Policy:
+    sms_max_fragments: int = 2
+
+
+PHONE_INSTRUCTIONS = [
+    "Explain the reasons the MSP has been implemented, including a description of the behaviours taken into "
+    "consideration. Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without "
+    "explaining why.",
+    "Explain the reasons for the duration of the MSP and how the customer can access services for its duration.",
+    "Provide contact details: One Main Contact (OMC), Personalised Services Service Officer (PSSO) or urgent "
+    "query voicemail number.",
+    "Advise they will receive a letter explaining the MSP.",
+    "If the customer displays aggression or counterproductive behaviour, see Customer aggression - Response: "
+    "record a new incident and link it to the MSP.",
+]
+SMS_INSTRUCTIONS = [
+    "SMS can only be sent by approved decision makers, in the procedure's circumstances.",
+    "Make sure the mobile number on file is not recorded on multiple records; if it is, the SMS must not be sent.",
+    "Before sending a customer aggression related Desktop Electronic message, see the SMS/Email Search (SMEM) screen.",
+    "An MSP SMS should not be sent to customers talking about suicide or self-harm, or where family and domestic "
+    "violence involving an immediate threat to safety was witnessed.",
+    "Sending an SMS will complement, not replace the corresponding letter.",
+]
+LETTER_INSTRUCTIONS = [
+    "Send the signed and approved MSP letter including the OMC/PSSO contact card.",
+    "Ensure that only the final approved letter is attached to the MSP.",
+    "Staff/Security Guards must not exit the premises to hand deliver the letter to the customer. In some serious "
+    "cases the letter may be hand delivered by the local Police (where these arrangements exist): record this in "
+    "the MSP notes.",
+]
+INCIDENT_INSTRUCTIONS = ["Record a new incident in the Customer Incident Management System (CIMS) and link it to the MSP."]
+RESULT_INSTRUCTIONS = ["Record the result of the customer contact in the MSP record."]
+CHILD_SUPPORT_NOTE = ("For Child Support customers, see the Proposing/reviewing an MSP to include service channel "
+                      "restriction table in Personalised Services.")
+
+# "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining why."
+_LABEL_ONLY = frozenset({
+    "inappropriate", "aggressive", "aggression", "aggressively", "counterproductive", "unacceptable", "behaviour",
+    "behaviours", "behavior", "behaviors", "conduct", "customer", "customers", "the", "a", "an", "and", "or", "was",
+    "were", "is", "are", "very", "extremely", "his", "her", "their", "they", "he", "she", "displayed", "showed",
+    "shown", "exhibited", "being", "been", "has", "had",
+})
+
+REPRESENTATIVE_ORDER = (Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE)
+
+GUARDS = (  # (fact, reason code, the procedure's words)
+    (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm",
+     "A MSP SMS should not be sent to customers talking about suicide or self-harm."),
+    (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence",
+     "Family and domestic violence involving an immediate threat to safety was witnessed: an MSP SMS should not "
+     "be sent."),
+    (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, "mobile-on-multiple-records",
+     "The mobile number on file is recorded on multiple records: the SMS must not be sent and existing phone and "
+     "letter provisions apply."),
+)
+
+
+def only_a_label(text: str) -> bool:
+    words = re.findall(r"[a-z]+", text.lower())
+    return not words or set(words) <= _LABEL_ONLY
+
+
+def _reject(action: Event, state_msp_id: str, now: datetime, code: str, reason: str) -> list[Event]:
+    return [MspActionRejected.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state_msp_id,
+                                        action=action.event_type, rejected_event_id=str(action.event_id),
+                                        reason_code=code, reason=reason)]
+
+
+def _required(cause: Event, state: MspState, now: datetime, step: Step, instructions: list[str],
+              **extra: object) -> Event:
+    return MspStepRequired.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=step.value,
+                                     msp_id=state.msp_id, customer_ref=state.customer_ref, step=step,
+                                     instructions=instructions, **extra)
+
+
+def _done(cause: Event, state: MspState, now: datetime, step: Step, outcome: str, reason_code: str | None = None,
+          *, cause_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None) -> Event:
+    fields = {"msp_id": state.msp_id, "customer_ref": state.customer_ref, "step": step, "outcome": outcome,
+              "reason_code": reason_code}
+    if cause_id is not None and correlation_id is not None:
+        return MspStepDone.derived(cause_id, correlation_id, producer=PRODUCER, occurred_at=now, variant=step.value,
+                                   **fields)
+    return MspStepDone.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=step.value, **fields)
+
+
+def phone_target(approval: MspApproved) -> Role | None:
+    """The customer; or, where it is not appropriate to phone them, their Power of Attorney, nominee or person
+    permitted to enquire; None when there is no one to phone."""
+    if approval.phone_customer_appropriate:
+        return Role.CUSTOMER
+    present = {r.role for r in approval.representatives}
+    return next((role for role in REPRESENTATIVE_ORDER if role in present), None)
+
+
+def _follow_ups(state: MspState, cause: Event, now: datetime) -> list[Event]:
+    """The steps that became due: SMS consideration and letter once the phone step is resolved; recording the
+    result once phone, SMS, letter (and any incident) are resolved."""
+    out: list[Event] = []
+    if state.approval.agency is not Agency.CENTRELINK and state.sms.status == "pending":
+        out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
+    if state.phone.status != "pending":
+        if (state.approval.agency is Agency.CENTRELINK and Step.SMS not in state.requested
+                and state.sms.status == "pending"):
+            out.append(_required(cause, state, now, Step.SMS, SMS_INSTRUCTIONS, approved_decision_makers_only=True))
+        if Step.LETTER not in state.requested and state.letter_dispatch is None:
+            out.append(_required(cause, state, now, Step.LETTER, LETTER_INSTRUCTIONS))
+    return out
+
+
+def _result_due(state: MspState, cause: Event, now: datetime) -> list[Event]:
+    if not unresolved(state) and Step.RECORD_RESULT not in state.requested and not state.completed:
+        instructions = RESULT_INSTRUCTIONS + ([CHILD_SUPPORT_NOTE] if state.approval.agency is Agency.CHILD_SUPPORT else [])
+        return [_required(cause, state, now, Step.RECORD_RESULT, instructions)]
+    return []
+
+
+def with_follow_ups(state: MspState | None, cause: Event, now: datetime, events: list[Event]) -> list[Event]:
+    after = evolve_all(state, [cause, *events])
+    if after is None:
+        return events
+    more = _follow_ups(after, cause, now)
+    after = evolve_all(after, more)
+    assert after is not None
+    return [*events, *more, *_result_due(after, cause, now)]
+
+
+def unresolved(state: MspState) -> list[str]:
+    missing = []
+    if state.phone.status == "pending":
+        missing.append("phone")
+    if not state.sms.resolved:
+        missing.append("sms")
+    if state.letter_dispatch is None:
+        missing.append("letter not dispatched")
+    if state.incident == "required":
+        missing.append("incident not recorded")
+    return missing
+
+
+# --------------------------------------------------------------------------- approval
+
+
+def decide_approval(state: MspState | None, approval: MspApproved, now: datetime) -> list[Event]:
+    if state is not None:
+        return _reject(approval, approval.msp_id, now, "already-approved", "This MSP was already approved.")
+    if only_a_label(approval.reasons) or any(only_a_label(b) for b in approval.behaviours):
+        return _reject(approval, approval.msp_id, now, "behaviour-not-described",
+                       "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without "
+                       "explaining why: describe the behaviours taken into consideration.")
+    fresh = MspState(approval=approval)
+    steps = [Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
+    events: list[Event] = [MspNotificationPlanned.caused_by(
+        approval, producer=PRODUCER, occurred_at=now, msp_id=approval.msp_id, customer_ref=approval.customer_ref,
+        agency=approval.agency, steps=steps)]
+    target = phone_target(approval)
+    if target is None:
+        events.append(_done(approval, fresh, now, Step.PHONE, "skipped", "no-one-to-phone"))
+    else:
+        events.append(_required(approval, fresh, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target))
+    return with_follow_ups(None, approval, now, events)
+
+
+# --------------------------------------------------------------------------- staff actions
+
+
+def decide_action(state: MspState | None, action: Event, now: datetime, policy: Policy) -> list[Event]:
+    msp_id: str = action.key
+    if state is None:
+        return _reject(action, msp_id, now, "unknown-msp", "No approved MSP with this id.")
+    if isinstance(action, RecordRiskFact):
+        return []  # recorded in the state; it stops an SMS when the SMS is about to be sent
+    if state.completed:
+        return _reject(action, msp_id, now, "msp-notification-completed", "The MSP notification is already complete.")
+    match action:
+        case RecordPhoneContact():
+            events = _phone(state, action, now)
+        case RecordIncident():
+            events = _incident(state, action, now)
+        case AuthoriseMspSms():
+            events = _authorise_sms(state, action, now, policy)
+        case DeclineMspSms():
+            events = (_reject(action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}.")
+                      if state.sms.status != "pending" else
+                      [_done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")])
+        case AttachMspLetter():
+            events = _attach_letter(state, action, now)
+        case RecordLetterDispatch():
+            events = _dispatch_letter(state, action, now)
+        case RecordMspResult():
+            return _record_result(state, action, now)
+        case _:
+            raise TypeError(f"no decision for {action.event_type}")
+    if events and isinstance(events[0], MspActionRejected):
+        return events
+    return with_follow_ups(state, action, now, events)
+
+
+def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[Event]:
+    approval = state.approval
+    if state.phone.status != "pending":
+        return _reject(action, state.msp_id, now, "phone-already-resolved", "The phone step is already resolved.")
+    if action.contacted is Role.CUSTOMER and not approval.phone_customer_appropriate:
+        return _reject(action, state.msp_id, now, "customer-contact-not-appropriate",
+                       "A decision was made not to contact the customer directly: contact their Power of Attorney, "
+                       "nominee or person permitted to enquire.")
+    if action.contacted is not Role.CUSTOMER and action.contacted not in {r.role for r in approval.representatives}:
+        return _reject(action, state.msp_id, now, "unknown-representative",
+                       f"The customer has no {action.contacted.value} on the MSP.")
+    explained = action.explained
+    if action.outcome == "successful" and not (explained and all(explained.model_dump().values())):
+        return _reject(action, state.msp_id, now, "explanation-incomplete",
+                       "A successful contact must explain the reasons and behaviours, the duration and access to "
+                       "services, the contact details, and the letter to follow.")
+    events = [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")]
+    if action.aggression_displayed and state.incident == "not-required":
+        events.append(_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS))
+    return events
+
+
+def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:
+    if state.incident != "required":
+        return _reject(action, state.msp_id, now, "no-incident-required",
+                       "No incident is awaited for this MSP." if state.incident == "not-required"
+                       else "The incident is already recorded.")
+    if not action.linked_to_msp:
+        return _reject(action, state.msp_id, now, "incident-not-linked", "Record the incident and link it to the MSP.")
+    return [_done(action, state, now, Step.INCIDENT, "recorded")]
+
+
+_CIRCUMSTANCE_NEEDS = {  # which phone outcomes make each circumstance true
+    SmsCircumstance.CANNOT_BE_CONTACTED: ("unsuccessful", "skipped"),
+    SmsCircumstance.UNPRODUCTIVE: ("unproductive",),
+    SmsCircumstance.CONFIRMATION_HELPS: ("successful",),
+}
+
+
+def _guard(state: MspState) -> tuple[str, str] | None:
+    if not state.approval.customer_mobile:
+        return "no-mobile-on-record", "There is no mobile number on the customer's record."
+    for fact, code, reason in GUARDS:
+        if fact in state.risks:
+            return code, reason
+    return None
+
+
+def _withhold(cause: Event, state: MspState, now: datetime, code: str, reason: str,
+              ids: dict[str, uuid.UUID] | None = None) -> list[Event]:
+    fields = {"msp_id": state.msp_id, "customer_ref": state.customer_ref, "reason_code": code, "reason": reason}
+    withheld = (MspSmsWithheld.derived(ids["cause_id"], ids["correlation_id"], producer=PRODUCER, occurred_at=now,
+                                       **fields) if ids else
+                MspSmsWithheld.caused_by(cause, producer=PRODUCER, occurred_at=now, **fields))
+    done = (_done(cause, state, now, Step.SMS, "withheld", code, cause_id=ids["cause_id"],
+                  correlation_id=ids["correlation_id"]) if ids else _done(cause, state, now, Step.SMS, "withheld", code))
+    return [withheld, done]
+
+
+def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, policy: Policy) -> list[Event]:
+    def no(code: str, reason: str) -> list[Event]:
+        return _reject(action, state.msp_id, now, code, reason)
+
+    if state.approval.agency is not Agency.CENTRELINK:
+        return no("not-centrelink", "An MSP SMS is for Centrelink customers only.")
+    if state.sms.status != "pending":
+        return no("sms-already-decided", f"The SMS is already {state.sms.status}.")
+    if not action.approved_decision_maker:
+        return no("not-approved-decision-maker", "SMS can only be sent by approved decision makers.")
+    if not action.smem_checked:
+        return no("smem-not-checked", "See the SMS/Email Search (SMEM) screen before sending an aggression related "
+                                      "Desktop Electronic message.")
+    if not action.mobile_checked_not_on_multiple_records:
+        return no("mobile-not-checked", "Make sure the mobile number on file is not recorded on multiple records.")
+    needs = _CIRCUMSTANCE_NEEDS.get(action.circumstance)
+    phone_outcome = state.phone.outcome.split(":")[0] if state.phone.outcome else state.phone.status
+    if needs is not None and phone_outcome not in needs:
+        return no("circumstance-not-met", f"'{action.circumstance.value}' does not match the phone step "
+                                          f"({state.phone.status}).")
+    if (guard := _guard(state)) is not None:
+        return _withhold(action, state, now, *guard)
+    text = msp_sms_text(state.approval.contact.kind, state.approval.contact.phone, state.approval.starts_on.isoformat())
+    if sms_size(text).fragments > policy.sms_max_fragments:
+        return _withhold(action, state, now, "sms-too-long",
+                         f"The SMS would need more than {policy.sms_max_fragments} fragments.")
+    send_at = max(action.send_at or now, now)
+    return [MspSmsAuthorised.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id,
+                                       officer_id=action.officer_id, circumstance=action.circumstance, send_at=send_at)]
+
+
+def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
+    """At the moment of sending the guards are checked again: a risk fact recorded after the authorisation
+    still stops the SMS."""
+    sms = state.sms
+    if sms.status != "authorised" or sms.send_at is None or now < sms.send_at:
+        return []
+    assert sms.authorised_by_event is not None
+    assert sms.correlation_id is not None
+    ids = {"cause_id": sms.authorised_by_event, "correlation_id": sms.correlation_id}
+    cause = MspSmsAuthorised.derived(sms.authorised_by_event, sms.correlation_id, producer=PRODUCER, occurred_at=now,
+                                     msp_id=state.msp_id, officer_id="", circumstance=sms.circumstance or
+                                     SmsCircumstance.CAPTURE_CONTACT_NUMBER, send_at=sms.send_at)
+    approval = state.approval
+    text = msp_sms_text(approval.contact.kind, approval.contact.phone, approval.starts_on.isoformat())
+    size = sms_size(text)
+    if (guard := _guard(state)) is not None:
+        events = _withhold(cause, state, now, *guard, ids=ids)
+    elif size.fragments > policy.sms_max_fragments:
+        events = _withhold(cause, state, now, "sms-too-long", f"More than {policy.sms_max_fragments} fragments.", ids=ids)
+    else:
+        assert approval.customer_mobile is not None
+        events = [SmsDispatchRequested.derived(sms.authorised_by_event, sms.correlation_id, producer=PRODUCER,
+                                               occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
+                                               mobile=approval.customer_mobile, text=text, encoding=size.encoding,
+                                               fragments=size.fragments),
+                  _done(cause, state, now, Step.SMS, "sent", cause_id=ids["cause_id"],
+                        correlation_id=ids["correlation_id"])]
+    after = evolve_all(state, events)
+    assert after is not None
+    return [*events, *_result_due(after, cause, now)]
+
+
+def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> list[Event]:
+    if state.letter_id is not None:
+        return _reject(action, state.msp_id, now, "letter-already-attached",
+                       "Ensure that only the final approved letter is attached to the MSP.")
+    for ok, code, reason in ((action.final, "letter-not-final", "Only the final letter may be attached."),
+                             (action.signed, "letter-not-signed", "The MSP letter must be signed."),
+                             (action.approved, "letter-not-approved", "The MSP letter must be approved."),
+                             (action.includes_contact_card, "contact-card-missing",
+                              "The letter must include the OMC/PSSO contact card.")):
+        if not ok:
+            return _reject(action, state.msp_id, now, code, reason)
+    return [MspLetterAccepted.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id,
+                                        letter_id=action.letter_id)]
+
+
+def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetime) -> list[Event]:
+    if action.method in ("staff-hand-delivery", "security-guard-hand-delivery"):
+        return _reject(action, state.msp_id, now, "hand-delivery-by-staff-forbidden",
+                       "Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.")
+    if state.letter_dispatch is not None:
+        return _reject(action, state.msp_id, now, "letter-already-dispatched", "The letter was already sent.")
+    if state.letter_id is None:
+        return _reject(action, state.msp_id, now, "no-approved-letter",
+                       "Attach the signed and approved MSP letter before sending it.")
+    if action.method == "local-police-hand-delivery" and not action.recorded_in_msp_notes:
+        return _reject(action, state.msp_id, now, "police-delivery-not-recorded",
+                       "Hand delivery by the local Police must be recorded in the MSP notes.")
+    return [_done(action, state, now, Step.LETTER, action.method)]
+
+
+def _record_result(state: MspState, action: RecordMspResult, now: datetime) -> list[Event]:
+    if missing := unresolved(state):
+        return _reject(action, state.msp_id, now, "steps-unresolved",
+                       f"The notification is not complete: {', '.join(missing)}.")
+    approval = state.approval
+    summary = MspNotificationCompleted.caused_by(
+        action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
+        agency=approval.agency, phone=f"{state.phone.status}: {state.phone.outcome}",
+        sms=state.sms.status + (f": {state.sms.reason_code}" if state.sms.reason_code else ""),
+        letter=f"dispatched: {state.letter_dispatch}", incident=state.incident,
+        child_support_note=CHILD_SUPPORT_NOTE if approval.agency is Agency.CHILD_SUPPORT else None)
+    return [summary, _done(action, state, now, Step.RECORD_RESULT, "recorded")]

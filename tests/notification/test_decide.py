@@ -1,0 +1,393 @@
+"""The MSP implementation procedure's rules (104-07050030), each test quoting the line it pins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from contracts.notification import (
+    Agency,
+    Explained,
+    MspActionRejected,
+    MspLetterAccepted,
+    MspNotificationCompleted,
+    MspNotificationPlanned,
+    MspSmsAuthorised,
+    MspSmsWithheld,
+    MspStepDone,
+    MspStepRequired,
+    RiskFact,
+    Role,
+    SmsCircumstance,
+    SmsDispatchRequested,
+    Step,
+)
+from notification.domain.decide import Policy, decide_action, decide_approval, decide_send, only_a_label
+from notification.domain.model import evolve_all
+from tests.notification.builders import (
+    MOBILE,
+    T0,
+    approval,
+    authorise,
+    decline,
+    dispatch,
+    incident,
+    letter,
+    phone,
+    result,
+    risk,
+)
+
+pytestmark = pytest.mark.unit
+POLICY = Policy()
+
+
+def start(**kw):
+    msg = approval(**kw)
+    events = decide_approval(None, msg, T0)
+    return events, evolve_all(None, [msg, *events])
+
+
+def act(state, action, now=T0):
+    events = decide_action(state, action, now, POLICY)
+    return events, evolve_all(state, [action, *events])
+
+
+def send(state, now):
+    events = decide_send(state, now, POLICY)
+    return events, evolve_all(state, events)
+
+
+def required(events):
+    return [(e.step, getattr(e, "contact_role", None)) for e in events if isinstance(e, MspStepRequired)]
+
+
+def done(events):
+    return [(e.step, e.outcome, e.reason_code) for e in events if isinstance(e, MspStepDone)]
+
+
+def rejected(events):
+    assert len(events) == 1
+    assert isinstance(events[0], MspActionRejected)
+    return events[0].reason_code
+
+
+# ----------------------------------------------------------------------------- rule 1: plan on approval
+
+
+def test_on_approval_the_steps_are_planned_in_order_and_the_first_is_asked_for():
+    events, state = start()
+    assert isinstance(events[0], MspNotificationPlanned)
+    assert events[0].steps == [Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
+    assert required(events) == [(Step.PHONE, Role.CUSTOMER)]
+    assert state.requested == (Step.PHONE,)
+
+
+@pytest.mark.parametrize("vague", ["inappropriate", "Aggressive behaviour.", "The customer was very aggressive",
+                                   "inappropriate and aggressive conduct"])
+def test_behaviours_summarised_as_inappropriate_or_aggressive_without_explaining_why_are_rejected(vague):
+    """'Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining why'"""
+    assert rejected(decide_approval(None, approval(behaviours=[vague]), T0)) == "behaviour-not-described"
+    assert rejected(decide_approval(None, approval(reasons=vague), T0)) == "behaviour-not-described"
+
+
+def test_a_described_behaviour_is_not_a_label():
+    assert not only_a_label("Aggressive: shouted threats at staff and threw a chair")
+
+
+def test_approving_the_same_msp_twice_is_rejected():
+    _, state = start()
+    assert rejected(decide_approval(state, approval(), T0)) == "already-approved"
+
+
+# ----------------------------------------------------------------------------- rule 2: phone
+
+
+def test_where_phoning_the_customer_is_not_appropriate_the_representative_is_phoned():
+    """'Wherever possible contact the customer's Power of Attorney, nominee or person permitted to enquire where a
+    decision is made not to contact the customer directly.'"""
+    events, _ = start(agency=Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE, Role.POWER_OF_ATTORNEY))
+    assert required(events) == [(Step.PHONE, Role.POWER_OF_ATTORNEY)]
+
+
+def test_with_no_one_to_phone_the_step_is_skipped_with_the_reason_and_the_procedure_goes_on():
+    events, state = start(phone_ok=False)
+    assert (Step.PHONE, "skipped", "no-one-to-phone") in done(events)
+    assert [s for s, _ in required(events)] == [Step.SMS, Step.LETTER]
+    assert state.phone.status == "skipped"
+
+
+def test_phoning_the_customer_when_it_was_decided_not_to_is_rejected():
+    _, state = start(agency=Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE,))
+    assert rejected(act(state, phone(contacted=Role.CUSTOMER))[0]) == "customer-contact-not-appropriate"
+    assert rejected(act(state, phone(contacted=Role.POWER_OF_ATTORNEY))[0]) == "unknown-representative"
+
+
+@pytest.mark.parametrize("missing", ["reasons_and_behaviours", "duration_and_service_access", "contact_details",
+                                     "letter_to_follow"])
+def test_a_successful_contact_must_record_that_everything_was_explained(missing):
+    """'explain the reasons ... explain the reasons for the duration ... provide contact details ... advise they
+    will receive a letter explaining the MSP'"""
+    _, state = start()
+    partial = Explained(**{**dict.fromkeys(Explained.model_fields, True), missing: False})
+    assert rejected(act(state, phone(explained=partial))[0]) == "explanation-incomplete"
+    assert rejected(act(state, phone(explained=None))[0]) == "explanation-incomplete"
+
+
+def test_a_resolved_phone_step_asks_for_the_sms_decision_and_the_letter():
+    _, state = start()
+    events, state = act(state, phone(outcome="unsuccessful", explained=None))
+    assert done(events) == [(Step.PHONE, "unsuccessful: customer", None)]
+    assert required(events) == [(Step.SMS, None), (Step.LETTER, None)]
+    sms_task = next(e for e in events if isinstance(e, MspStepRequired) and e.step is Step.SMS)
+    assert sms_task.approved_decision_makers_only
+    assert rejected(act(state, phone())[0]) == "phone-already-resolved"
+
+
+# ----------------------------------------------------------------------------- rule 3: aggression
+
+
+def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
+    """'If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
+    Record a new incident and link it to the MSP.'"""
+    _, state = start()
+    events, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    assert (Step.INCIDENT, None) in required(events)
+    assert rejected(act(state, incident(linked=False))[0]) == "incident-not-linked"
+    events, state = act(state, incident())
+    assert done(events) == [(Step.INCIDENT, "recorded", None)]
+    assert state.incident == "recorded"
+
+
+# ----------------------------------------------------------------------------- rule 4: SMS
+
+
+def centrelink_after_unsuccessful_call(**kw):
+    _, state = start(**kw)
+    return act(state, phone(outcome="unsuccessful", explained=None))[1]
+
+
+def test_an_authorised_sms_is_sent_as_a_dispatch_request_carrying_the_contact_number():
+    """'For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS'"""
+    state = centrelink_after_unsuccessful_call()
+    [authorised], state = act(state, authorise())
+    assert isinstance(authorised, MspSmsAuthorised)
+    events, state = send(state, T0)
+    dispatch_request = events[0]
+    assert isinstance(dispatch_request, SmsDispatchRequested)
+    assert dispatch_request.mobile == MOBILE
+    assert "1800 555 010" in dispatch_request.text
+    assert dispatch_request.fragments <= POLICY.sms_max_fragments
+    assert done(events) == [(Step.SMS, "sent", None)]
+    assert send(state, T0 + timedelta(hours=1))[0] == [], "sent once"
+
+
+@pytest.mark.parametrize("agency", [Agency.MEDICARE, Agency.CHILD_SUPPORT])
+def test_the_sms_is_for_centrelink_customers_only(agency):
+    """'Send an MSP SMS via desktop messaging (Centrelink customers only)'"""
+    events, state = start(agency=agency)
+    assert (Step.SMS, "not-applicable", "not-centrelink") in done(events)
+    assert rejected(act(state, authorise())[0]) in ("not-centrelink", "sms-already-decided")
+
+
+def test_only_an_approved_decision_maker_can_authorise_the_sms():
+    """'SMS can only be sent by approved decision makers'"""
+    assert rejected(act(centrelink_after_unsuccessful_call(), authorise(adm=False))[0]) == "not-approved-decision-maker"
+
+
+def test_the_authorisation_confirms_the_smem_check():
+    """'Before sending a customer aggression related Desktop Electronic message, see SMS/Email Search (SMEM) screen.'"""
+    assert rejected(act(centrelink_after_unsuccessful_call(), authorise(smem=False))[0]) == "smem-not-checked"
+
+
+@pytest.mark.parametrize(("circumstance", "phone_outcome", "allowed"), [
+    (SmsCircumstance.CANNOT_BE_CONTACTED, "unsuccessful", True),
+    (SmsCircumstance.CANNOT_BE_CONTACTED, "successful", False),
+    (SmsCircumstance.UNPRODUCTIVE, "unproductive", True),
+    (SmsCircumstance.UNPRODUCTIVE, "unsuccessful", False),
+    (SmsCircumstance.CONFIRMATION_HELPS, "successful", True),
+    (SmsCircumstance.CONFIRMATION_HELPS, "unproductive", False),
+    (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unsuccessful", True),
+    (SmsCircumstance.CAPTURE_CONTACT_NUMBER, "successful", True),
+])
+def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance, phone_outcome, allowed):
+    _, state = start()
+    _, state = act(state, phone() if phone_outcome == "successful" else phone(outcome=phone_outcome, explained=None))
+    events, _ = act(state, authorise(circumstance))
+    assert isinstance(events[0], MspSmsAuthorised) is allowed
+    if not allowed:
+        assert rejected(events) == "circumstance-not-met"
+
+
+def test_a_preliminary_sms_may_be_authorised_before_the_next_day_call():
+    """'waiting until the next day to call the customer may result in a more productive discussion and the customer
+    would benefit from a preliminary message.'"""
+    _, state = start()
+    [authorised], _ = act(state, authorise(SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL))
+    assert isinstance(authorised, MspSmsAuthorised)
+
+
+@pytest.mark.parametrize(("fact", "code"), [
+    (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, "mobile-on-multiple-records"),
+    (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm"),
+    (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence"),
+])
+def test_the_sms_is_withheld_with_its_own_reason_when_a_guard_applies(fact, code):
+    """'Where this does occur, the SMS must not be sent and existing phone and letter provisions apply.' /
+    'A MSP SMS should not be sent to customers talking about suicide or self-harm' / 'An MSP SMS should not be
+    sent' (family and domestic violence involving an immediate threat to safety)."""
+    state = centrelink_after_unsuccessful_call()
+    _, state = act(state, risk(fact))
+    events, state = act(state, authorise())
+    assert isinstance(events[0], MspSmsWithheld)
+    assert events[0].reason_code == code
+    assert done(events) == [(Step.SMS, "withheld", code)]
+    assert not any(isinstance(e, SmsDispatchRequested) for e in events)
+
+
+def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_sms():
+    state = centrelink_after_unsuccessful_call()
+    _, state = act(state, authorise(send_at=T0 + timedelta(hours=20)))
+    _, state = act(state, risk(RiskFact.SUICIDE_SELF_HARM), T0 + timedelta(hours=2))
+    assert send(state, T0 + timedelta(hours=19))[0] == [], "not before its time"
+    events, state = send(state, T0 + timedelta(hours=20))
+    assert [type(e) for e in events[:2]] == [MspSmsWithheld, MspStepDone]
+    assert events[0].reason_code == "suicide-or-self-harm"
+    assert state.sms.status == "withheld"
+
+
+def test_no_mobile_on_record_withholds_the_sms():
+    state = centrelink_after_unsuccessful_call(mobile=None)
+    events, _ = act(state, authorise())
+    assert events[0].reason_code == "no-mobile-on-record"
+
+
+def test_an_sms_that_would_exceed_the_configured_fragments_is_withheld():
+    state = centrelink_after_unsuccessful_call()
+    events = decide_action(state, authorise(), T0, Policy(sms_max_fragments=1))
+    assert events[0].reason_code == "sms-too-long"
+
+
+def test_the_officer_may_decide_not_to_send_an_sms():
+    events, _ = act(centrelink_after_unsuccessful_call(), decline())
+    assert done(events) == [(Step.SMS, "declined", "officer-decided-not-to-send")]
+
+
+# ----------------------------------------------------------------------------- rule 5: letter
+
+
+@pytest.mark.parametrize(("flag", "code"), [("final", "letter-not-final"), ("signed", "letter-not-signed"),
+                                            ("approved", "letter-not-approved"),
+                                            ("includes_contact_card", "contact-card-missing")])
+def test_only_the_final_signed_and_approved_letter_with_the_contact_card_may_be_attached(flag, code):
+    """'Send the signed and approved MSP letter including the OMC/PSSO contact card. Ensure that only the final
+    approved letter is attached to the MSP.'"""
+    _, state = start()
+    assert rejected(act(state, letter(**{flag: False}))[0]) == code
+    [accepted], state = act(state, letter())
+    assert isinstance(accepted, MspLetterAccepted)
+    assert rejected(act(state, letter())[0]) == "letter-already-attached"
+
+
+@pytest.mark.parametrize("method", ["staff-hand-delivery", "security-guard-hand-delivery"])
+def test_hand_delivery_by_staff_or_security_guards_is_rejected(method):
+    """'Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.'"""
+    _, state = start()
+    _, state = act(state, letter())
+    assert rejected(act(state, dispatch(method))[0]) == "hand-delivery-by-staff-forbidden"
+
+
+def test_police_hand_delivery_must_be_recorded_in_the_msp_notes():
+    """'In some serious cases, the letter may be hand delivered by the local Police ... Record this in the MSP notes.'"""
+    _, state = start()
+    _, state = act(state, letter())
+    assert rejected(act(state, dispatch("local-police-hand-delivery"))[0]) == "police-delivery-not-recorded"
+    events, _ = act(state, dispatch("local-police-hand-delivery", noted=True))
+    assert done(events) == [(Step.LETTER, "local-police-hand-delivery", None)]
+
+
+def test_a_letter_cannot_be_sent_before_an_approved_one_is_attached():
+    _, state = start()
+    assert rejected(act(state, dispatch())[0]) == "no-approved-letter"
+
+
+def test_an_sms_never_replaces_the_letter():
+    """'Sending an SMS will complement, not replace the corresponding letter.'"""
+    state = centrelink_after_unsuccessful_call()
+    _, state = act(state, authorise())
+    _, state = send(state, T0)
+    assert rejected(act(state, result())[0]) == "steps-unresolved"
+    assert "letter not dispatched" in act(state, result())[0][0].reason
+
+
+# ----------------------------------------------------------------------------- rule 6: record the result
+
+
+def complete(state, agency_sms=True):
+    if agency_sms:
+        _, state = act(state, decline())
+    _, state = act(state, letter())
+    events, state = act(state, dispatch())
+    return events, state
+
+
+def test_the_result_can_be_recorded_only_when_phone_sms_and_letter_are_resolved():
+    _, state = start()
+    assert "phone" in act(state, result())[0][0].reason
+    _, state = act(state, phone())
+    events, state = complete(state)
+    assert required(events) == [(Step.RECORD_RESULT, None)], "asked for once everything is resolved"
+    events, state = act(state, result())
+    summary = events[0]
+    assert isinstance(summary, MspNotificationCompleted)
+    assert (summary.phone, summary.sms, summary.letter) == ("done: successful: customer",
+                                                            "declined: officer-decided-not-to-send", "dispatched: post")
+    assert done(events) == [(Step.RECORD_RESULT, "recorded", None)]
+    assert rejected(act(state, letter())[0]) == "msp-notification-completed"
+
+
+def test_an_awaited_incident_keeps_the_notification_open():
+    _, state = start()
+    _, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    _, state = complete(state)
+    assert "incident not recorded" in act(state, result())[0][0].reason
+
+
+def test_for_child_support_customers_the_result_points_to_the_service_channel_restriction_table():
+    """'For Child Support customers, see the Proposing/reviewing an MSP to include service channel restriction table
+    in Personalised Services.'"""
+    _, state = start(agency=Agency.CHILD_SUPPORT)
+    _, state = act(state, phone())
+    events, state = complete(state, agency_sms=False)
+    task = next(e for e in events if isinstance(e, MspStepRequired))
+    assert any("service channel restriction table" in i for i in task.instructions)
+    summary = act(state, result())[0][0]
+    assert summary.sms == "not-applicable: not-centrelink"
+    assert "service channel restriction table" in (summary.child_support_note or "")
+
+
+# ----------------------------------------------------------------------------- rule 7 and robustness
+
+
+def test_every_required_step_has_a_matching_done_event_on_the_way_to_completion():
+    events_all = []
+    events, state = start()
+    events_all += events
+    for action in (phone(outcome="unproductive", explained=None, aggression=True), incident(), authorise(
+            SmsCircumstance.UNPRODUCTIVE)):
+        events, state = act(state, action)
+        events_all += events
+    events, state = send(state, T0)
+    events_all += events
+    for action in (letter(), dispatch(), result()):
+        events, state = act(state, action)
+        events_all += events
+    asked = [s for s, _ in required(events_all)]
+    finished = [s for s, _, _ in done(events_all)]
+    assert sorted(asked) == sorted(finished) == sorted([Step.PHONE, Step.INCIDENT, Step.SMS, Step.LETTER,
+                                                        Step.RECORD_RESULT])
+
+
+def test_an_action_on_an_unknown_msp_is_rejected():
+    assert rejected(decide_action(None, phone(), T0, POLICY)) == "unknown-msp"

@@ -1,0 +1,151 @@
+"""The notification service end to end on a real Kafka broker and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from contracts.catalogue import MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, MSP_STAFF_ACTIONS, SMS_DISPATCH
+from contracts.envelope import Event
+from contracts.notification import Agency, RiskFact, Role, SmsCircumstance
+from notification.app import NotificationSettings, create_runtime
+from servicekit.clock import SimulatedClock
+from servicekit.logs import configure_logging
+from tests.notification.builders import (
+    BEHAVIOUR,
+    MOBILE,
+    NOMINEE_NAME,
+    T0,
+    approval,
+    authorise,
+    dispatch,
+    letter,
+    phone,
+    result,
+    risk,
+)
+from tests.support.kafka_tools import header, publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging(service="notification", level="DEBUG", pseudonym_key=b"k", stream=stream)
+    yield stream
+    configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
+
+
+class Msp:
+    """Drives one MSP through the service and reads what it published."""
+
+    def __init__(self, kafka, prefix: str) -> None:
+        self.kafka, self.prefix, self.seen = kafka, prefix, 0
+
+    async def send(self, topic: str, *events: Event) -> None:
+        for e in events:
+            await publish(self.kafka.bootstrap_servers, self.prefix + topic, [e.to_json()], key=e.key.encode())
+
+    async def events(self, at_least: int, settle: float = 0.0) -> list[Event]:
+        records = await read_topic(self.kafka.bootstrap_servers, self.prefix + MSP_NOTIFICATION_EVENTS.name,
+                                   at_least=at_least, settle=settle)
+        return [MSP_NOTIFICATION_EVENTS.parse(r.value) for r in records]
+
+    async def act(self, action: Event, expect: int) -> list[Event]:
+        """Send one staff action and wait for the ``expect`` events it causes (actions are judged in order)."""
+        await self.send(MSP_STAFF_ACTIONS.name, action)
+        self.seen += expect
+        return (await self.events(self.seen))[self.seen - expect:]
+
+
+def summary(events: list[Event]) -> list[str]:
+    return [e.event_type + (f":{e.step.value}" if hasattr(e, "step") else "") for e in events]
+
+
+def settings(kafka, database_url, prefix) -> NotificationSettings:
+    return NotificationSettings(kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+                                topic_prefix=prefix, scheduler_interval_s=0.1)
+
+
+async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms_and_a_posted_letter(
+        kafka, database_url, topic_prefix, captured_logs):
+    msp = Msp(kafka, topic_prefix)
+    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)).running():
+        await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
+        msp.seen = 2
+        assert summary(await msp.events(2)) == ["MspNotificationPlanned", "MspStepRequired:phone"]
+        assert summary(await msp.act(phone(outcome="unsuccessful", explained=None), 3)) == [
+            "MspStepDone:phone", "MspStepRequired:sms-decision", "MspStepRequired:letter"]
+        await msp.act(authorise(SmsCircumstance.CANNOT_BE_CONTACTED), 1)
+        sent = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
+        msp.seen += 1  # MspStepDone:sms-decision, published by the scheduler
+        assert summary((await msp.events(msp.seen))[-1:]) == ["MspStepDone:sms-decision"]
+        await msp.act(letter(), 1)
+        assert summary(await msp.act(dispatch("post"), 2)) == ["MspStepDone:letter", "MspStepRequired:record-result"]
+        completed = await msp.act(result(), 2)
+    sms = SMS_DISPATCH.parse(sent[0].value)
+    assert sms.mobile == MOBILE  # type: ignore[attr-defined]
+    assert "1800 555 010" in sms.text  # type: ignore[attr-defined]
+    assert summary(completed) == ["MspNotificationCompleted", "MspStepDone:record-result"]
+    assert (completed[0].sms, completed[0].letter) == ("sent", "dispatched: post")  # type: ignore[attr-defined]
+    logs = captured_logs.getvalue()
+    assert '"MspNotificationCompleted"' in logs, "transitions are logged"
+    for secret in (MOBILE, "1800 555 010", BEHAVIOUR[:20], "Pat Officer", "CRN-SYNTH-9"):
+        assert secret not in logs, f"{secret!r} reached a log line"
+
+
+async def test_a_medicare_msp_where_phoning_is_inappropriate_phones_the_nominee(kafka, database_url, topic_prefix,
+                                                                                 captured_logs):
+    msp = Msp(kafka, topic_prefix)
+    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)).running():
+        await msp.send(MSP_APPROVALS.name, approval(Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE,)))
+        msp.seen = 3
+        planned = await msp.events(3)
+        assert summary(planned) == ["MspNotificationPlanned", "MspStepRequired:phone", "MspStepDone:sms-decision"]
+        assert planned[1].contact_role is Role.NOMINEE  # type: ignore[attr-defined]
+        assert summary(await msp.act(phone(contacted=Role.NOMINEE), 2)) == ["MspStepDone:phone", "MspStepRequired:letter"]
+        await msp.act(letter(), 1)
+        await msp.act(dispatch("post"), 2)
+        completed = await msp.act(result(), 2)
+    assert completed[0].sms == "not-applicable: not-centrelink"  # type: ignore[attr-defined]
+    assert NOMINEE_NAME not in captured_logs.getvalue()
+
+
+async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the_sms(kafka, database_url, topic_prefix,
+                                                                                     captured_logs):
+    msp = Msp(kafka, topic_prefix)
+    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)).running():
+        await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
+        msp.seen = 2
+        await msp.events(2)
+        await msp.act(phone(outcome="unsuccessful", explained=None), 3)
+        assert await msp.act(risk(RiskFact.MOBILE_ON_MULTIPLE_RECORDS), 0) == []
+        withheld = await msp.act(authorise(), 2)
+        await msp.act(letter(), 1)
+        rejected = await msp.act(dispatch("staff-hand-delivery"), 1)
+        await msp.act(dispatch("post"), 2)
+        completed = await msp.act(result(), 2)
+        dispatched = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=0, settle=1)
+    assert summary(withheld) == ["MspSmsWithheld", "MspStepDone:sms-decision"]
+    assert withheld[0].reason_code == "mobile-on-multiple-records"  # type: ignore[attr-defined]
+    assert rejected[0].reason_code == "hand-delivery-by-staff-forbidden"  # type: ignore[attr-defined]
+    assert completed[0].sms == "withheld: mobile-on-multiple-records"  # type: ignore[attr-defined]
+    assert dispatched == [], "no SMS was sent"
+    logs = captured_logs.getvalue()
+    assert "multiple-records" not in logs, "risk facts never reach a log line"
+    assert '"MspSmsWithheld"' in logs
+
+
+async def test_a_malformed_approval_goes_to_the_dead_letter_topic(kafka, database_url, topic_prefix):
+    bad = json.loads(approval().to_json())
+    bad["agency"] = "Tax Office"
+    async with create_runtime(settings(kafka, database_url, topic_prefix)).running():
+        await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [json.dumps(bad).encode()])
+        [dead] = await read_topic(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.dlq, at_least=1, settle=0.5)
+    assert header(dead, "dlq.reason") == "schema-invalid"
+    assert "agency" in (header(dead, "dlq.detail") or "")
+    assert "Tax Office" not in (header(dead, "dlq.detail") or ""), "the reason names the field, not the value"
