@@ -58,3 +58,26 @@ async def _status(http: httpx.AsyncClient, path: str, code: int) -> bool:
         return (await http.get(path)).status_code == code
     except httpx.TransportError:
         return False
+
+
+async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves_time_forward(
+        kafka, database_url, topic_prefix):
+    for clock, expected in (("system", 404), ("simulated", 200)):
+        port = free_port()
+        runtime = ServiceRuntime(SPEC, ServiceSettings(
+            service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+            topic_prefix=topic_prefix, http_port=port, clock=clock))
+        server = runtime.http_server()
+        serving = asyncio.create_task(server.serve())
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+                await eventually(lambda: _status(http, "/health", 200), what="alive")
+                before = runtime.clock.now()
+                response = await http.post("/clock?advance_s=1209600")
+                assert response.status_code == expected
+                if expected == 200:
+                    moved = runtime.clock.now() - before
+                    assert 14 * 86400 <= moved.total_seconds() < 14 * 86400 + 60, "14 days in one call"
+        finally:
+            server.should_exit = True
+            await serving
