@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -86,5 +85,3 @@ def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "msp-im"
 
-
-SIGNALS_TO_FORWARD = (signal.SIGINT, signal.SIGTERM)

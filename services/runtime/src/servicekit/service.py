@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -53,7 +53,6 @@ class ServiceSpec:
     migrations: tuple[Migration, ...] = ()
     tick: Tick | None = None
     routes: Routes | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ServiceRuntime:

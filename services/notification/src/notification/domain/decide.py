@@ -113,21 +113,33 @@ def _reject(action: Event, state_msp_id: str, now: datetime, code: str, reason: 
                                         reason_code=code, reason=reason)]
 
 
-def _required(cause: Event, state: MspState, now: datetime, step: Step, instructions: list[str],
+@dataclass(frozen=True)
+class Cause:
+    """What an output derives its id and correlation from: the message handled, or (for a timer) the message
+    that set it, long after."""
+
+    event_id: uuid.UUID
+    correlation_id: uuid.UUID
+
+
+def _cause(of: Event | Cause) -> Cause:
+    return of if isinstance(of, Cause) else Cause(of.event_id, of.correlation_id)
+
+
+def _required(cause: Event | Cause, state: MspState, now: datetime, step: Step, instructions: list[str],
               **extra: object) -> Event:
-    return MspStepRequired.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=step.value,
-                                     msp_id=state.msp_id, customer_ref=state.customer_ref, step=step,
-                                     instructions=instructions, **extra)
+    c = _cause(cause)
+    return MspStepRequired.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now,
+                                   variant=step.value, msp_id=state.msp_id, customer_ref=state.customer_ref, step=step,
+                                   instructions=instructions, **extra)
 
 
-def _done(cause: Event, state: MspState, now: datetime, step: Step, outcome: str, reason_code: str | None = None,
-          *, cause_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None) -> Event:
-    fields = {"msp_id": state.msp_id, "customer_ref": state.customer_ref, "step": step, "outcome": outcome,
-              "reason_code": reason_code}
-    if cause_id is not None and correlation_id is not None:
-        return MspStepDone.derived(cause_id, correlation_id, producer=PRODUCER, occurred_at=now, variant=step.value,
-                                   **fields)
-    return MspStepDone.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=step.value, **fields)
+def _done(cause: Event | Cause, state: MspState, now: datetime, step: Step, outcome: str,
+          reason_code: str | None = None) -> Event:
+    c = _cause(cause)
+    return MspStepDone.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now, variant=step.value,
+                               msp_id=state.msp_id, customer_ref=state.customer_ref, step=step, outcome=outcome,
+                               reason_code=reason_code)
 
 
 def phone_target(approval: MspApproved) -> Role | None:
@@ -139,7 +151,7 @@ def phone_target(approval: MspApproved) -> Role | None:
     return next((role for role in REPRESENTATIVE_ORDER if role in present), None)
 
 
-def _follow_ups(state: MspState, cause: Event, now: datetime) -> list[Event]:
+def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Event]:
     """The steps that became due: SMS consideration and letter once the phone step is resolved; recording the
     result once phone, SMS, letter (and any incident) are resolved."""
     out: list[Event] = []
@@ -154,7 +166,7 @@ def _follow_ups(state: MspState, cause: Event, now: datetime) -> list[Event]:
     return out
 
 
-def _result_due(state: MspState, cause: Event, now: datetime) -> list[Event]:
+def _result_due(state: MspState, cause: Event | Cause, now: datetime) -> list[Event]:
     if not unresolved(state) and Step.RECORD_RESULT not in state.requested and not state.completed:
         instructions = RESULT_INSTRUCTIONS + ([CHILD_SUPPORT_NOTE] if state.approval.agency is Agency.CHILD_SUPPORT else [])
         return [_required(cause, state, now, Step.RECORD_RESULT, instructions)]
@@ -290,15 +302,12 @@ def _guard(state: MspState) -> tuple[str, str] | None:
     return None
 
 
-def _withhold(cause: Event, state: MspState, now: datetime, code: str, reason: str,
-              ids: dict[str, uuid.UUID] | None = None) -> list[Event]:
-    fields = {"msp_id": state.msp_id, "customer_ref": state.customer_ref, "reason_code": code, "reason": reason}
-    withheld = (MspSmsWithheld.derived(ids["cause_id"], ids["correlation_id"], producer=PRODUCER, occurred_at=now,
-                                       **fields) if ids else
-                MspSmsWithheld.caused_by(cause, producer=PRODUCER, occurred_at=now, **fields))
-    done = (_done(cause, state, now, Step.SMS, "withheld", code, cause_id=ids["cause_id"],
-                  correlation_id=ids["correlation_id"]) if ids else _done(cause, state, now, Step.SMS, "withheld", code))
-    return [withheld, done]
+def _withhold(cause: Event | Cause, state: MspState, now: datetime, code: str, reason: str) -> list[Event]:
+    c = _cause(cause)
+    withheld = MspSmsWithheld.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now,
+                                      msp_id=state.msp_id, customer_ref=state.customer_ref, reason_code=code,
+                                      reason=reason)
+    return [withheld, _done(c, state, now, Step.SMS, "withheld", code)]
 
 
 def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, policy: Policy) -> list[Event]:
@@ -340,25 +349,21 @@ def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
         return []
     assert sms.authorised_by_event is not None
     assert sms.correlation_id is not None
-    ids = {"cause_id": sms.authorised_by_event, "correlation_id": sms.correlation_id}
-    cause = MspSmsAuthorised.derived(sms.authorised_by_event, sms.correlation_id, producer=PRODUCER, occurred_at=now,
-                                     msp_id=state.msp_id, officer_id="", circumstance=sms.circumstance or
-                                     SmsCircumstance.CAPTURE_CONTACT_NUMBER, send_at=sms.send_at)
+    cause = Cause(sms.authorised_by_event, sms.correlation_id)  # the authorisation that set this send time
     approval = state.approval
     text = msp_sms_text(approval.contact.kind, approval.contact.phone, approval.starts_on.isoformat())
     size = sms_size(text)
     if (guard := _guard(state)) is not None:
-        events = _withhold(cause, state, now, *guard, ids=ids)
+        events = _withhold(cause, state, now, *guard)
     elif size.fragments > policy.sms_max_fragments:
-        events = _withhold(cause, state, now, "sms-too-long", f"More than {policy.sms_max_fragments} fragments.", ids=ids)
+        events = _withhold(cause, state, now, "sms-too-long", f"More than {policy.sms_max_fragments} fragments.")
     else:
         assert approval.customer_mobile is not None
-        events = [SmsDispatchRequested.derived(sms.authorised_by_event, sms.correlation_id, producer=PRODUCER,
+        events = [SmsDispatchRequested.derived(cause.event_id, cause.correlation_id, producer=PRODUCER,
                                                occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
                                                mobile=approval.customer_mobile, text=text, encoding=size.encoding,
                                                fragments=size.fragments),
-                  _done(cause, state, now, Step.SMS, "sent", cause_id=ids["cause_id"],
-                        correlation_id=ids["correlation_id"])]
+                  _done(cause, state, now, Step.SMS, "sent")]
     after = evolve_all(state, events)
     assert after is not None
     return [*events, *_result_due(after, cause, now)]
