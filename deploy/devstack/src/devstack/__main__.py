@@ -15,12 +15,11 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from devstack.procs import cache_root, port_open
+from devstack.procs import cache_root, port_open, stop_requested
 
 STATE_DIR = cache_root() / "run"
 
@@ -46,13 +45,6 @@ def _read_state(kind: str) -> dict[str, Any] | None:
     return state
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-
-
 def _start(kind: str, data_dir: str | None, port: int | None) -> int:
     if _read_state(kind):
         print(f"{kind} is already running (see `status`)", file=sys.stderr)
@@ -74,7 +66,7 @@ def _start(kind: str, data_dir: str | None, port: int | None) -> int:
     print("Ctrl-C (or `stop` from another terminal) stops it.", flush=True)
     _write_state(kind, address=address, port=server.port, log=str(server.log_path))
     try:
-        _wait_for_signal()
+        stop_requested().wait()
     finally:
         print(f"stopping {kind} ...", flush=True)
         server.stop(keep_data=workdir is not None)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +37,14 @@ def record_pid(pid: int) -> None:
     if path:
         with open(path, "a") as f:
             f.write(f"{pid}\n")
+
+
+def stop_requested() -> threading.Event:
+    """An event set by the first SIGINT (Ctrl-C) or SIGTERM (``stop`` from another terminal)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def free_port() -> int:

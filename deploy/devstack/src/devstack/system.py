@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from devstack.procs import die_with_parent, stop_process
+from devstack.procs import die_with_parent, stop_process, stop_requested
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083}
@@ -22,9 +21,7 @@ def installed_services() -> dict[str, int]:
 
 
 def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+    stopping = stop_requested()
     started: list[Any] = []
     children: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ, CLOCK=clock)

@@ -31,7 +31,7 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
     VaryOneOffExpense,
 )
-from expenses.domain.calendar import RETRY_DAYS, Window, local_date, one_off_days, regular_window
+from expenses.domain.calendar import RETRY_DAYS, OneOffDays, Window, local_date, one_off_days, regular_window
 from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 
 PRODUCER = "expenses"
@@ -91,14 +91,18 @@ def period_of(attempt: PaymentAttempted) -> date:
     return local_date(attempt.coded_at, attempt.state)
 
 
-def window_of(kind: ExpenseKind, period: date, expense: Expense | None, attempt: PaymentAttempted) -> Window:
-    state = expense.state if expense and expense.state else attempt.state
+def _schedule(kind: ExpenseKind, period: date, facts: dict[str, Any]) -> tuple[Window, OneOffDays | None]:
+    """The period's retry window, and for a one-off its days, from the expense's known facts."""
     if kind.regular:
-        return regular_window(period, kind, state)
-    coded_at = expense.coded_at if expense and expense.coded_at else attempt.coded_at
-    assert coded_at is not None
-    assert state is not None
-    return one_off_days(coded_at, state).window
+        return regular_window(period, kind, facts["state"]), None
+    days = one_off_days(facts["coded_at"], facts["state"])
+    return days.window, days
+
+
+def one_off_days_of(expense: Expense) -> OneOffDays:
+    assert expense.coded_at is not None  # a one-off is always stored with its coding instant and state
+    assert expense.state is not None
+    return one_off_days(expense.coded_at, expense.state)
 
 
 def _facts(expense: Expense | None, attempt: PaymentAttempted) -> dict[str, Any]:
@@ -124,7 +128,8 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
     if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
         return _disregard(attempt, now, f"expense-{expense.status.value}")
     period = period_of(attempt)
-    window = window_of(attempt.kind, period, expense, attempt)
+    facts = _facts(expense, attempt)
+    window, days = _schedule(attempt.kind, period, facts)
     if attempt.attempted_at < window.opens_at:
         return _disregard(attempt, now, "before-retry-window")
     in_window = attempt.attempted_at < window.closes_at
@@ -139,12 +144,12 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
             return [_delivered(expense, attempt, period, was_undelivered=current is not None)]
         if current is not None:
             return []  # a repeated failure changes nothing
-        return [_undelivered(expense, attempt, period, window)]
+        return [_undelivered(facts, attempt, period, window, days)]
     if current.status is WindowStatus.CLOSED_UNPAID and delivered and in_window:
         # Event time: paid before the deadline, processed after the closure. Reverse it; cancel the I059PL.
         reversal = ExpenseClosureReversed.caused_by(
             attempt, producer=PRODUCER, occurred_at=now, expense_id=attempt.expense_id,
-            customer_ref=_facts(expense, attempt)["customer_ref"], period_start=period,
+            customer_ref=facts["customer_ref"], period_start=period,
             delivered_at=attempt.attempted_at)
         return [reversal, _delivered(expense, attempt, period, was_undelivered=True)]
     if current.status is WindowStatus.CLOSED_UNPAID and delivered:
@@ -152,12 +157,12 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
     return []  # already delivered, or a late failure for a closed period: nothing changes
 
 
-def _undelivered(expense: Expense | None, attempt: PaymentAttempted, period: date, window: Window) -> Event:
+def _undelivered(facts: dict[str, Any], attempt: PaymentAttempted, period: date, window: Window,
+                 days: OneOffDays | None) -> Event:
     assert attempt.failure_reason is not None
     one_off = not attempt.kind.regular
-    days = one_off_days(attempt.coded_at, attempt.state) if one_off and attempt.coded_at and attempt.state else None
     return ExpenseUndelivered.caused_by(
-        attempt, producer=PRODUCER, occurred_at=attempt.attempted_at, **_facts(expense, attempt),
+        attempt, producer=PRODUCER, occurred_at=attempt.attempted_at, **facts,
         status=UNDELIVERED_ONE_OFF if one_off else UNDELIVERED_REGULAR, period_start=period,
         failure_reason=attempt.failure_reason, failure_explanation=FAILURE_EXPLANATION[attempt.failure_reason],
         window_closes_at=window.closes_at, calendar=window.calendar,
@@ -212,9 +217,7 @@ def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -
     """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
     if expense.status is ExpenseStatus.DELIVERED:
         return [_reject(action, now, "already-delivered", "The one-off expense has been delivered.")]
-    assert expense.coded_at is not None
-    assert expense.state is not None
-    days = one_off_days(expense.coded_at, expense.state)
+    days = one_off_days_of(expense)
     if expense.status is ExpenseStatus.ENDED or action.occurred_at >= days.window.closes_at:
         return [_reject(action, now, "one-off-ended",
                         "The one-off expense ended on day 3 and will not try to pay again.")]
@@ -266,9 +269,7 @@ def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -
 def _still_trying(expense: Expense, at: datetime) -> bool:
     if expense.kind.regular or expense.status is not ExpenseStatus.ACTIVE:
         return False
-    assert expense.coded_at is not None
-    assert expense.state is not None
-    return at < one_off_days(expense.coded_at, expense.state).window.closes_at
+    return at < one_off_days_of(expense).window.closes_at
 
 
 def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -> list[Event]:
@@ -279,9 +280,7 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
     for existing in state.siblings:
         if not _still_trying(existing, action.occurred_at):
             continue
-        assert existing.coded_at is not None
-        assert existing.state is not None
-        days = one_off_days(existing.coded_at, existing.state)
+        days = one_off_days_of(existing)
         on_day_2 = local_date(action.occurred_at, existing.state) >= days.day_2
         way_out = DAY_2_WAY_OUT if on_day_2 else f"Cease the existing one-off expense {existing.expense_id} first (day 1)."
         rejection = _reject(action, now, "existing-one-off-still-trying",
