@@ -154,7 +154,12 @@ class LocalKafka:
 
 
 def _cluster_id() -> str:
-    # A KRaft cluster id is a base64url-encoded UUID (what `StorageTool random-uuid` prints).
+    # A KRaft cluster id is a base64url-encoded UUID (what `StorageTool random-uuid` prints). Like Kafka's own
+    # Uuid.randomUuid, never one starting with "-": StorageTool's argument parser would read it as an option
+    # (one start in 64 failed that way).
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
