@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,15 @@ def _say(config: pytest.Config, line: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def operator_logging() -> None:
     """Tests log as production does: JSON, allowlisted fields only."""
+    configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything the code under test logs in this test, as the JSON lines production would write."""
+    stream = io.StringIO()
+    configure_logging(service="under-test", level="DEBUG", pseudonym_key=b"k", stream=stream)
+    yield stream
     configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,7 +11,6 @@ from contracts.envelope import Event
 from contracts.notification import Agency, RiskFact, Role, SmsCircumstance
 from notification.app import NotificationSettings, create_runtime
 from servicekit.clock import SimulatedClock
-from servicekit.logs import configure_logging
 from tests.notification.builders import (
     BEHAVIOUR,
     MOBILE,
@@ -30,14 +27,6 @@ from tests.notification.builders import (
 from tests.support.kafka_tools import header, publish, read_topic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging(service="notification", level="DEBUG", pseudonym_key=b"k", stream=stream)
-    yield stream
-    configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
 
 
 class Msp:

@@ -41,6 +41,15 @@ from contracts.notification import (
     SmsDispatchRequested,
 )
 from contracts.topics import Catalogue, Topic
+from contracts.workitems import (
+    AssignWorkItem,
+    TickOffWorkItem,
+    WorkItemActionRejected,
+    WorkItemAssigned,
+    WorkItemCancelled,
+    WorkItemRaised,
+    WorkItemTickedOff,
+)
 
 MSP_APPROVALS = Topic(
     "msp.approvals", "msp_id", (MspApproved,), "msp-approvals", ("notification",),
@@ -75,5 +84,14 @@ EXPENSE_EVENTS = Topic(
     "What the expenses procedure decided: undelivered (UNDLVD RI / UNDLVD IM), delivered, windows closed "
     "unpaid (I059PL), reversals, ceases, rejections and escalations.")
 
+WORKITEM_COMMANDS = Topic(
+    "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem), "staff-ui", ("workitems",),
+    "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item.")
+WORKITEM_EVENTS = Topic(
+    "workitems.events", "work_item_id",
+    (WorkItemRaised, WorkItemAssigned, WorkItemTickedOff, WorkItemCancelled, WorkItemActionRejected),
+    "workitems", ("staff-ui", "operations"),
+    "Every work item transition (raised, assigned, ticked off, cancelled) and every rejected request.")
+
 CATALOGUE = Catalogue((MSP_APPROVALS, MSP_STAFF_ACTIONS, MSP_NOTIFICATION_EVENTS, SMS_DISPATCH,
-                       PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS))
+                       PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS, WORKITEM_COMMANDS, WORKITEM_EVENTS))

@@ -29,7 +29,9 @@ ALLOWED_FIELDS = frozenset({
     "schema", "migration", "topics", "fired",
     # aggregates and outcomes (identifiers, never personal data)
     "msp_id", "expense_id", "work_item_key", "work_item_id", "step", "procedure_step", "status", "outcome",
-    "reason", "reason_code", "error_type", "deadline", "kind", "queue", "agency",
+    "reason", "reason_code", "error_type", "deadline", "kind", "queue", "agency", "code", "tick_off",
+    # staff identifiers (who read or changed what: the audit trail), never customers'
+    "officer_id",
 })
 
 PSEUDONYMISED_FIELDS = frozenset({"customer_ref"})

@@ -16,7 +16,7 @@ import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from faststream.asgi import AsgiFastStream
-from faststream.asgi.types import ASGIApp
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -24,6 +24,7 @@ from faststream.middlewares import AckPolicy
 from contracts.asyncapi import document
 from contracts.envelope import Event
 from contracts.topics import Catalogue
+from servicekit.auth import BearerAuth, guarded
 from servicekit.backoff import Backoff
 from servicekit.broker import ensure_topics, make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -40,6 +41,19 @@ from servicekit.settings import ServiceSettings
 log = get_logger("servicekit.service")
 
 Routes = Callable[["ServiceRuntime"], Sequence[tuple[str, ASGIApp]]]
+OPEN_PATHS = frozenset({"/health", "/ready"})
+"""Liveness and readiness answer without a token, whatever the service's API guard."""
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    """A service's own HTTP API, served beside the operational endpoints on the same port."""
+
+    app: ASGIApp
+    handles: Callable[[str], bool]
+    """Which request paths go to ``app`` (prefix routes, such as ``/work-items/{id}``)."""
+    auth: BearerAuth | None = None
+    """When set, every request except ``OPEN_PATHS`` (operational endpoints included) needs a valid token."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class ServiceSpec:
     migrations: tuple[Migration, ...] = ()
     tick: Tick | None = None
     routes: Routes | None = None
+    api: Callable[[ServiceRuntime], HttpApi] | None = None
 
 
 class ServiceRuntime:
@@ -71,6 +86,8 @@ class ServiceRuntime:
         self.app = AsgiFastStream(self.broker, asgi_routes=routes, logger=None,
                                   on_startup=[self._start_infrastructure], after_startup=[self._start_loops],
                                   after_shutdown=[self._stop_infrastructure])
+        self.api = spec.api(self) if spec.api else None
+        self.http_app: ASGIApp = self._front()
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -90,6 +107,19 @@ class ServiceRuntime:
             await pipeline.on_message(message)
 
         return pipeline
+
+    def _front(self) -> ASGIApp:
+        api, operational = self.api, self.app
+        if api is None:
+            return operational
+
+        async def front(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and api.handles(scope["path"]):
+                await api.app(scope, receive, send)
+            else:
+                await operational(scope, receive, send)
+
+        return guarded(front, api.auth, OPEN_PATHS) if api.auth is not None else front
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -190,7 +220,7 @@ class ServiceRuntime:
 
     def http_server(self) -> uvicorn.Server:
         """The HTTP server whose lifespan starts and stops the whole service."""
-        config = uvicorn.Config(self.app, host=self.settings.http_host, port=self.settings.http_port, lifespan="on",
+        config = uvicorn.Config(self.http_app, host=self.settings.http_host, port=self.settings.http_port, lifespan="on",
                                 log_config=None, access_log=False)
         return uvicorn.Server(config)
 

@@ -1,0 +1,132 @@
+"""Contracts of the staff work items both procedures raise: I059PL, the removal escalation and the MSP tasks."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.envelope import Event
+
+
+class WorkItemCode(StrEnum):
+    I059PL = "I059PL"
+    """103-01050060 steps 5 and 8: 'A previous expense was not delivered, please discuss with customer'."""
+    REMOVAL_ESCALATION = "IM-REMOVAL-ESCALATION"
+    """103-01050060 step 7: day 2, extreme hardship: mySupport webform, then the ICT Service Desk."""
+    MSP_PHONE = "MSP-PHONE"
+    MSP_SMS_DECISION = "MSP-SMS-DECISION"
+    MSP_LETTER = "MSP-LETTER"
+    MSP_INCIDENT = "MSP-INCIDENT"
+    MSP_RECORD_RESULT = "MSP-RECORD-RESULT"
+
+
+class Queue(StrEnum):
+    INCOME_MANAGEMENT = "income-management"
+    MSP = "msp-implementation"
+    MSP_APPROVED_DECISION_MAKERS = "msp-approved-decision-makers"
+
+
+class WorkItemStatus(StrEnum):
+    OPEN = "open"
+    TICKED_OFF = "ticked-off"
+    CANCELLED = "cancelled"
+
+
+class TickOff(StrEnum):
+    MANUAL = "manual"
+    """An officer ticks it off, recording details on a DOC (I059PL)."""
+    AUTOMATIC = "automatic"
+    """Ticked off when the event that completes it arrives (the MSP tasks, the escalation)."""
+
+
+class WorkItemEvent(Event):
+    """Every work-item event and request: keyed by the work item."""
+
+    key_field: ClassVar[str] = "work_item_id"
+    work_item_id: str = Field(min_length=1, max_length=200, description="Deterministic: the same cause, the same item.",
+                              examples=["I059PL:EXP-000123:2026-11-02"])
+
+
+# --------------------------------------------------------------------------- inputs: staff actions
+
+
+class TickOffWorkItem(WorkItemEvent):
+    """An officer ticks off a manual work item; the procedure says 'Record details on a DOC'."""
+
+    event_type: Literal["TickOffWorkItem"] = "TickOffWorkItem"
+    officer_id: str = Field(min_length=1, max_length=64)
+    doc_note: str | None = Field(default=None, max_length=4000,
+                                 description="The DOC recorded for the customer. Required; a tick-off without one "
+                                             "is rejected (not dead-lettered) so the officer is told why.")
+
+
+class AssignWorkItem(WorkItemEvent):
+    """An officer takes (or gives) an open work item."""
+
+    event_type: Literal["AssignWorkItem"] = "AssignWorkItem"
+    officer_id: str = Field(min_length=1, max_length=64, description="Who assigns.")
+    assignee_id: str = Field(min_length=1, max_length=64, description="Who will action the item.")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class WorkItemRaised(WorkItemEvent):
+    event_type: Literal["WorkItemRaised"] = "WorkItemRaised"
+    code: WorkItemCode
+    title: str
+    queue: Queue
+    customer_ref: str
+    subject_type: Literal["expense", "msp"]
+    subject_id: str = Field(description="The expense id or MSP id the item is about.")
+    procedure: str
+    procedure_step: int | None = Field(default=None, description="The procedure step that applies (5 or 8 for I059PL).")
+    period_start: date | None = Field(default=None, description="I059PL: the period that was not delivered.")
+    instructions: list[str]
+    guidance: list[str] = Field(default_factory=list,
+                                description="For officers not trained in Income Management (103-01050060 step 1).")
+    tick_off: TickOff
+    approved_decision_makers_only: bool = False
+    actor: str = Field(description="Who raised it: the producing service of the cause.")
+
+
+class WorkItemAssigned(WorkItemEvent):
+    event_type: Literal["WorkItemAssigned"] = "WorkItemAssigned"
+    code: WorkItemCode
+    assignee_id: str
+    actor: str
+
+
+class WorkItemTickedOff(WorkItemEvent):
+    """Done. ``doc_recorded`` says a DOC note was kept; the note itself stays in the service (it is free text)."""
+
+    event_type: Literal["WorkItemTickedOff"] = "WorkItemTickedOff"
+    code: WorkItemCode
+    customer_ref: str
+    actor: str = Field(description="The officer (manual) or the service whose event completed it (automatic).")
+    tick_off: TickOff
+    outcome: str | None = Field(default=None, description="Automatic: what completed it.")
+    doc_recorded: bool = False
+
+
+class WorkItemCancelled(WorkItemEvent):
+    """Its cause no longer holds (a late delivery reopened the period as paid): cancelled, not ticked off."""
+
+    event_type: Literal["WorkItemCancelled"] = "WorkItemCancelled"
+    code: WorkItemCode
+    customer_ref: str
+    actor: str
+    reason_code: str
+    reason: str
+
+
+class WorkItemActionRejected(WorkItemEvent):
+    event_type: Literal["WorkItemActionRejected"] = "WorkItemActionRejected"
+    action: Literal["TickOffWorkItem", "AssignWorkItem"]
+    rejected_event_id: str
+    officer_id: str
+    reason_code: str
+    reason: str

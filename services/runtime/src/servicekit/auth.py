@@ -1,0 +1,116 @@
+"""Bearer-token authentication for HTTP APIs that hold personal information.
+
+A request needs ``Authorization: Bearer <JWT>``; the token is checked for signature (against the
+configured public keys), issuer, audience and expiry. Anything else gets 401 with no data. With no
+key configured every request is refused: the API is closed by default.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
+
+from servicekit.logs import get_logger
+
+log = get_logger("servicekit.auth")
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+
+
+class UnauthorizedError(Exception):
+    """``code`` is one of missing-token, malformed-token, expired-token, invalid-token, no-keys-configured."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def load_key(value: str) -> Any:
+    """A PEM public key given inline or as the path of a PEM file; a bad one fails at start-up, not per request."""
+    text = value if value.lstrip().startswith("-----BEGIN") else Path(value).read_text()
+    return serialization.load_pem_public_key(text.encode())
+
+
+@dataclass(frozen=True)
+class BearerAuth:
+    public_keys: Sequence[str]
+    """PEM public keys (inline or file paths). Tokens signed by any of them are accepted."""
+    issuer: str
+    audience: str
+    algorithms: Sequence[str] = ASYMMETRIC_ALGORITHMS
+    leeway_s: float = 30.0
+
+    _keys: tuple[Any, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if bad:  # a shared secret would let anyone holding it mint tokens: public keys only
+            raise ValueError(f"only asymmetric algorithms are accepted, not {', '.join(bad)}")
+        object.__setattr__(self, "_keys", tuple(load_key(k) for k in self.public_keys))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.public_keys)
+
+    def verify(self, authorization: str | None) -> dict[str, Any]:
+        """The token's claims, or :class:`UnauthorizedError`."""
+        keys = self._keys
+        if not keys:
+            raise UnauthorizedError("no-keys-configured")
+        if not authorization:
+            raise UnauthorizedError("missing-token")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthorizedError("malformed-token")
+        expired = False
+        for key in keys:
+            try:
+                claims: dict[str, Any] = jwt.decode(
+                    token.strip(), key, algorithms=list(self.algorithms), audience=self.audience, issuer=self.issuer,
+                    leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]})
+                return claims
+            except jwt.ExpiredSignatureError:
+                expired = True  # right key, but too late; keep looking in case another key says otherwise
+            except (jwt.InvalidSignatureError, jwt.InvalidKeyError, TypeError):
+                continue  # signed by another key (or a key of another type): try the next
+            except jwt.DecodeError:
+                raise UnauthorizedError("malformed-token") from None
+            except jwt.InvalidTokenError:
+                raise UnauthorizedError("invalid-token") from None
+        raise UnauthorizedError("expired-token" if expired else "invalid-token")
+
+
+def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str]) -> ASGIApp:
+    """``app`` behind ``auth`` for every HTTP path but ``open_paths``; the claims go to ``scope['principal']``."""
+
+    async def guard(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in open_paths:
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        raw = headers.get(b"authorization")
+        try:
+            claims = auth.verify(raw.decode("latin-1") if raw else None)
+        except UnauthorizedError as exc:
+            log.info("request refused", reason_code=exc.code, status=401)
+            await unauthorized(send, exc.code)
+            return
+        await app({**scope, "principal": claims}, receive, send)
+
+    return guard
+
+
+async def unauthorized(send: Send, code: str) -> None:
+    body = json.dumps({"error": "unauthorized", "reason_code": code}).encode()
+    await send({"type": "http.response.start", "status": 401, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"www-authenticate", f'Bearer error="invalid_token", error_description="{code}"'.encode()),
+        (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": body})

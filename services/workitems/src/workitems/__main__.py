@@ -1,0 +1,5 @@
+from servicekit.main import run
+from workitems.app import WorkitemsSettings, spec
+
+settings = WorkitemsSettings()
+run(spec(settings), settings)

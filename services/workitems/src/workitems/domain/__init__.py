@@ -1,0 +1,1 @@
+"""Pure rules of the work items: no I/O, ``now`` passed in."""

@@ -1,0 +1,229 @@
+"""Which work items an event raises, ticks off or cancels, and which officer requests are refused.
+
+Every work item has a deterministic id made from its cause (I059PL: the expense and the period;
+the MSP tasks: the MSP and the step), so a replayed or re-published event finds the item it already
+raised and raises nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from contracts import expenses as im
+from contracts.envelope import Event
+from contracts.expenses import (
+    ExpenseCeased,
+    ExpenseClosureReversed,
+    ExpenseDelivered,
+    ExpenseKind,
+    ExpenseRemovalEscalationRequested,
+    ExpenseRemoved,
+    UndeliveredExpensePeriodClosed,
+)
+from contracts.notification import PROCEDURE as MSP_PROCEDURE
+from contracts.notification import MspStepDone, MspStepRequired, Step
+from contracts.workitems import (
+    AssignWorkItem,
+    Queue,
+    TickOff,
+    TickOffWorkItem,
+    WorkItemActionRejected,
+    WorkItemAssigned,
+    WorkItemCancelled,
+    WorkItemCode,
+    WorkItemRaised,
+    WorkItemTickedOff,
+)
+from workitems.domain.model import WorkItem
+from workitems.domain.texts import (
+    AUTOMATIC_COMPLETION,
+    I059PL_TITLE,
+    MSP_CODES,
+    NOT_TRAINED_GUIDANCE,
+    REMOVAL_TITLE,
+    i059pl_instructions,
+    msp_queue,
+    msp_title,
+)
+
+PRODUCER = "workitems"
+Items = Mapping[str, WorkItem]
+
+
+# --------------------------------------------------------------------------- deterministic ids
+
+
+def i059pl_id(expense_id: str, period_start: date) -> str:
+    """One I059PL per expense and period."""
+    return f"{WorkItemCode.I059PL}:{expense_id}:{period_start.isoformat()}"
+
+
+def removal_id(expense_id: str) -> str:
+    """One removal escalation per expense: asking twice on day 2 is still one request to the Service Desk."""
+    return f"{WorkItemCode.REMOVAL_ESCALATION}:{expense_id}"
+
+
+def msp_item_id(msp_id: str, step: Step) -> str:
+    return f"{MSP_CODES[step]}:{msp_id}"
+
+
+def keys_of(event: Event) -> tuple[str, ...]:
+    """The work items ``event`` may touch (the handler loads and locks exactly these)."""
+    match event:
+        case UndeliveredExpensePeriodClosed():
+            one_off = (removal_id(event.expense_id),) if event.kind is ExpenseKind.ONE_OFF else ()
+            return i059pl_id(event.expense_id, event.period_start), *one_off
+        case ExpenseClosureReversed():
+            return (i059pl_id(event.expense_id, event.period_start),)
+        case ExpenseRemovalEscalationRequested() | ExpenseRemoved() | ExpenseCeased():
+            return (removal_id(event.expense_id),)
+        case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
+            return (removal_id(event.expense_id),)
+        case MspStepRequired() | MspStepDone():
+            return (msp_item_id(event.msp_id, event.step),)
+        case TickOffWorkItem() | AssignWorkItem():
+            return (event.work_item_id,)
+    return ()
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def decide(items: Items, event: Event, now: datetime) -> list[Event]:
+    """The work-item events ``event`` causes, given the items of :func:`keys_of` that exist."""
+    match event:
+        case UndeliveredExpensePeriodClosed():
+            out = _raise_i059pl(items, event, now)
+            if event.kind is ExpenseKind.ONE_OFF:
+                out += _cancel(items, removal_id(event.expense_id), event, now, "expense-ended",
+                               "The one-off expense ended undelivered (day 3): it will not pay again, so no removal "
+                               "is needed before a new expense is coded.")
+            return out
+        case ExpenseClosureReversed():
+            return _cancel(items, i059pl_id(event.expense_id, event.period_start), event, now, "period-paid-late",
+                           f"A delivery attempted before the window closed was processed late: the period starting "
+                           f"{event.period_start.isoformat()} was paid, so the expense was not undelivered after all.")
+        case ExpenseRemovalEscalationRequested():
+            return _raise_removal(items, event, now)
+        case ExpenseRemoved():
+            return _tick_automatically(items, removal_id(event.expense_id), event, now, "removed-by-service-desk")
+        case ExpenseCeased():
+            return _cancel(items, removal_id(event.expense_id), event, now, "expense-ceased",
+                           "The expense was ceased: no removal is needed before a new expense is coded.")
+        case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
+            return _cancel(items, removal_id(event.expense_id), event, now, "expense-delivered",
+                           "The one-off expense was delivered: there is nothing to remove.")
+        case MspStepRequired():
+            return _raise_msp_task(items, event, now)
+        case MspStepDone():
+            return _tick_automatically(items, msp_item_id(event.msp_id, event.step), event, now, event.outcome)
+        case TickOffWorkItem():
+            return _tick_off_by_officer(items.get(event.work_item_id), event, now)
+        case AssignWorkItem():
+            return _assign(items.get(event.work_item_id), event, now)
+    return []
+
+
+def _raised(items: Items, cause: Event, now: datetime, work_item_id: str, **fields: object) -> list[Event]:
+    if work_item_id in items:  # already raised (a replay, or the same fact published again): nothing new
+        return []
+    return [WorkItemRaised.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=work_item_id,
+                                     work_item_id=work_item_id, actor=cause.producer, **fields)]
+
+
+def _raise_i059pl(items: Items, closed: UndeliveredExpensePeriodClosed, now: datetime) -> list[Event]:
+    """103-01050060 steps 3 and 6: when the window closes unpaid (regular) or the one-off ends undelivered,
+    'I059PL - A previous expense was not delivered, please discuss with customer' is created."""
+    period = closed.period_start.isoformat()
+    return _raised(
+        items, closed, now, i059pl_id(closed.expense_id, closed.period_start),
+        code=WorkItemCode.I059PL, title=I059PL_TITLE, queue=Queue.INCOME_MANAGEMENT, customer_ref=closed.customer_ref,
+        subject_type="expense", subject_id=closed.expense_id, procedure=im.PROCEDURE,
+        procedure_step=closed.procedure_step, period_start=closed.period_start,
+        instructions=i059pl_instructions(closed.procedure_step, closed.kind, f"the period starting {period}"),
+        guidance=NOT_TRAINED_GUIDANCE, tick_off=TickOff.MANUAL)
+
+
+def _raise_removal(items: Items, request: ExpenseRemovalEscalationRequested, now: datetime) -> list[Event]:
+    """103-01050060 step 7: day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service
+    Desk quoting the job number to request the removal of the existing expense."""
+    return _raised(
+        items, request, now, removal_id(request.expense_id),
+        code=WorkItemCode.REMOVAL_ESCALATION, title=REMOVAL_TITLE, queue=Queue.INCOME_MANAGEMENT,
+        customer_ref=request.customer_ref, subject_type="expense", subject_id=request.expense_id,
+        procedure=im.PROCEDURE, procedure_step=7, instructions=request.steps, guidance=NOT_TRAINED_GUIDANCE,
+        tick_off=TickOff.AUTOMATIC)
+
+
+def _raise_msp_task(items: Items, required: MspStepRequired, now: datetime) -> list[Event]:
+    """104-07050030: phone, SMS decision (approved decision makers only), letter, incident, record the result."""
+    return _raised(
+        items, required, now, msp_item_id(required.msp_id, required.step),
+        code=MSP_CODES[required.step], title=msp_title(required.step, required.contact_role),
+        queue=msp_queue(required.approved_decision_makers_only), customer_ref=required.customer_ref,
+        subject_type="msp", subject_id=required.msp_id, procedure=MSP_PROCEDURE, instructions=required.instructions,
+        tick_off=TickOff.AUTOMATIC, approved_decision_makers_only=required.approved_decision_makers_only)
+
+
+def _tick_automatically(items: Items, work_item_id: str, done: Event, now: datetime, outcome: str) -> list[Event]:
+    item = items.get(work_item_id)
+    if item is None or item.closed:  # nothing was raised for it (a skipped step), or it is already closed
+        return []
+    return [WorkItemTickedOff.caused_by(done, producer=PRODUCER, occurred_at=now, variant=work_item_id,
+                                        work_item_id=work_item_id, code=item.code, customer_ref=item.customer_ref,
+                                        actor=done.producer, tick_off=TickOff.AUTOMATIC, outcome=outcome)]
+
+
+def _cancel(items: Items, work_item_id: str, cause: Event, now: datetime, reason_code: str, reason: str) -> list[Event]:
+    item = items.get(work_item_id)
+    if item is None or item.closed:
+        return []
+    return [WorkItemCancelled.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=work_item_id,
+                                        work_item_id=work_item_id, code=item.code, customer_ref=item.customer_ref,
+                                        actor=cause.producer, reason_code=reason_code, reason=reason)]
+
+
+def _rejected(request: TickOffWorkItem | AssignWorkItem, now: datetime, code: str, reason: str) -> list[Event]:
+    return [WorkItemActionRejected.caused_by(
+        request, producer=PRODUCER, occurred_at=now, work_item_id=request.work_item_id, action=request.event_type,
+        rejected_event_id=str(request.event_id), officer_id=request.officer_id, reason_code=code, reason=reason)]
+
+
+def _refusal(item: WorkItem | None, request: TickOffWorkItem | AssignWorkItem, now: datetime) -> list[Event]:
+    """The rejection common to every request on an item: it must exist and be open."""
+    if item is None:
+        return _rejected(request, now, "unknown-work-item", f"There is no work item {request.work_item_id}.")
+    if item.closed:
+        when = item.closed_at.date().isoformat() if item.closed_at else "earlier"
+        return _rejected(request, now, "already-closed",
+                         f"The work item was {item.status.value} on {when}; a closed work item cannot be changed.")
+    return []
+
+
+def _tick_off_by_officer(item: WorkItem | None, request: TickOffWorkItem, now: datetime) -> list[Event]:
+    """103-01050060 steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
+    if refusal := _refusal(item, request, now):
+        return refusal
+    assert item is not None
+    if item.tick_off is TickOff.AUTOMATIC:
+        return _rejected(request, now, "ticked-off-automatically",
+                         f"This work item is ticked off automatically when {AUTOMATIC_COMPLETION[item.code]}; "
+                         "record that instead.")
+    if not (request.doc_note or "").strip():
+        return _rejected(request, now, "doc-note-required",
+                         "Record details on a DOC: a work item is ticked off with the DOC note of the discussion "
+                         "with the customer.")
+    return [WorkItemTickedOff.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
+                                        code=item.code, customer_ref=item.customer_ref, actor=request.officer_id,
+                                        tick_off=TickOff.MANUAL, doc_recorded=True)]
+
+
+def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> list[Event]:
+    if refusal := _refusal(item, request, now):
+        return refusal
+    assert item is not None
+    if item.assignee_id == request.assignee_id:
+        return []  # already theirs: asking again changes nothing
+    return [WorkItemAssigned.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
+                                       code=item.code, assignee_id=request.assignee_id, actor=request.officer_id)]

@@ -1,0 +1,101 @@
+"""A work item, its history, and how an output event changes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Contract, Event
+from contracts.workitems import (
+    Queue,
+    TickOff,
+    TickOffWorkItem,
+    WorkItemAssigned,
+    WorkItemCancelled,
+    WorkItemCode,
+    WorkItemRaised,
+    WorkItemStatus,
+    WorkItemTickedOff,
+)
+
+Transition = Literal["raised", "assigned", "ticked-off", "cancelled"]
+
+
+class WorkItem(Contract):
+    work_item_id: str
+    code: WorkItemCode
+    title: str
+    queue: Queue
+    customer_ref: str
+    subject_type: Literal["expense", "msp"]
+    subject_id: str
+    procedure: str
+    procedure_step: int | None = None
+    period_start: date | None = None
+    instructions: list[str]
+    guidance: list[str] = Field(default_factory=list)
+    tick_off: TickOff
+    approved_decision_makers_only: bool = False
+    status: WorkItemStatus = WorkItemStatus.OPEN
+    assignee_id: str | None = None
+    raised_at: AwareDatetime
+    closed_at: AwareDatetime | None = None
+    correlation_id: uuid.UUID
+
+    @property
+    def closed(self) -> bool:
+        return self.status is not WorkItemStatus.OPEN
+
+
+class HistoryEntry(Contract):
+    """One transition of one item: who, when, caused by which message, with what detail."""
+
+    work_item_id: str
+    transition: Transition
+    actor: str
+    at: AwareDatetime
+    event_id: uuid.UUID
+    cause_event_id: uuid.UUID | None
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+def evolve(item: WorkItem | None, event: Event) -> WorkItem | None:
+    """The item after one of workitems' own output events (rejections change nothing)."""
+    match event:
+        case WorkItemRaised():
+            shared = set(WorkItem.model_fields) & set(WorkItemRaised.model_fields) - {"correlation_id"}
+            return WorkItem(**event.model_dump(include=shared), raised_at=event.occurred_at,
+                            correlation_id=event.correlation_id)
+        case WorkItemAssigned() if item is not None:
+            return item.model_copy(update={"assignee_id": event.assignee_id})
+        case WorkItemTickedOff() if item is not None:
+            return item.model_copy(update={"status": WorkItemStatus.TICKED_OFF, "closed_at": event.occurred_at})
+        case WorkItemCancelled() if item is not None:
+            return item.model_copy(update={"status": WorkItemStatus.CANCELLED, "closed_at": event.occurred_at})
+    return item
+
+
+def history_entry(event: Event, cause: Event) -> HistoryEntry | None:
+    """The history line an output event adds; the DOC note comes from the officer's request, not the event."""
+    detail: dict[str, str]
+    transition: Transition
+    match event:
+        case WorkItemRaised():
+            transition, detail = "raised", {"cause": cause.event_type}
+        case WorkItemAssigned():
+            transition, detail = "assigned", {"assignee_id": event.assignee_id}
+        case WorkItemTickedOff():
+            transition = "ticked-off"
+            if isinstance(cause, TickOffWorkItem) and cause.doc_note:
+                detail = {"doc_note": cause.doc_note}
+            else:
+                detail = {"outcome": event.outcome or "", "cause": cause.event_type}
+        case WorkItemCancelled():
+            transition, detail = "cancelled", {"reason_code": event.reason_code, "reason": event.reason}
+        case _:
+            return None
+    return HistoryEntry(work_item_id=event.work_item_id, transition=transition, actor=event.actor,
+                        at=event.occurred_at, event_id=event.event_id, cause_event_id=cause.event_id, detail=detail)

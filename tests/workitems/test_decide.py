@@ -1,0 +1,361 @@
+"""The work-item rules, pure: each test quotes the procedure it enforces."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from contracts.envelope import Event
+from contracts.expenses import ExpenseKind
+from contracts.notification import Role, Step
+from contracts.workitems import (
+    Queue,
+    TickOff,
+    WorkItemActionRejected,
+    WorkItemAssigned,
+    WorkItemCancelled,
+    WorkItemCode,
+    WorkItemEvent,
+    WorkItemRaised,
+    WorkItemStatus,
+    WorkItemTickedOff,
+)
+from tests.workitems.builders import (
+    DOC_NOTE,
+    PERIOD,
+    T0,
+    assign,
+    ceased,
+    closure_reversed,
+    delivered,
+    escalation,
+    period_closed,
+    removed,
+    step_done,
+    step_required,
+    tick_off,
+)
+from workitems.domain.decide import decide, i059pl_id, keys_of, msp_item_id, removal_id
+from workitems.domain.model import HistoryEntry, WorkItem, evolve, history_entry
+
+pytestmark = pytest.mark.unit
+
+I059PL = i059pl_id("EXP-1", PERIOD)
+
+
+class Desk:
+    """The handler's fold without a database: load the keys, decide, evolve, keep the history."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, WorkItem] = {}
+        self.history: list[HistoryEntry] = []
+        self.now = T0
+
+    def handle(self, event: Event) -> list[Event]:
+        keys = keys_of(event)
+        out = decide({k: self.items[k] for k in keys if k in self.items}, event, self.now)
+        for o in out:
+            assert isinstance(o, WorkItemEvent)
+            assert o.work_item_id in keys, "decide touches only the keys it loaded"
+            after = evolve(self.items.get(o.work_item_id), o)
+            if after is not None:
+                self.items[o.work_item_id] = after
+            if (entry := history_entry(o, event)) is not None:
+                self.history.append(entry)
+        self.now += timedelta(minutes=1)
+        return out
+
+    def only(self, event: Event) -> Event:
+        out = self.handle(event)
+        assert len(out) == 1, out
+        return out[0]
+
+
+def types(events: list[Event]) -> list[str]:
+    return [e.event_type for e in events]
+
+
+# --------------------------------------------------------------------------- rule 1: I059PL
+
+
+def test_a_weekly_window_closed_unpaid_raises_i059pl_for_that_period_with_step_5():
+    """103-01050060 step 3: 'If the payment is still undelivered after 7 days, the system will stop trying to
+    pay ... Work item 'I059PL - A previous expense was not delivered, please discuss with customer' is created
+    on the Income Management Summary screen.'"""
+    raised = Desk().only(period_closed(ExpenseKind.WEEKLY))
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.work_item_id == "I059PL:EXP-1:2027-03-01"
+    assert raised.code is WorkItemCode.I059PL
+    assert raised.title == "I059PL - A previous expense was not delivered, please discuss with customer"
+    assert raised.queue is Queue.INCOME_MANAGEMENT
+    assert (raised.procedure_step, raised.period_start, raised.procedure) == (5, PERIOD, "103-01050060")
+    assert "The 1 week expense will now try to pay for the next week." in raised.instructions
+    assert raised.instructions[-1] == "Manually tick off the Work Item. Record details on a DOC."
+    assert raised.tick_off is TickOff.MANUAL
+    assert raised.actor == "expenses"
+
+
+def test_a_fortnightly_window_closed_unpaid_says_the_next_fortnightly_period_is_tried():
+    """Step 5: 'The 2 week expense will now try to pay for the next fortnightly period.'"""
+    raised = Desk().only(period_closed(ExpenseKind.FORTNIGHTLY))
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.procedure_step == 5
+    assert "The 2 week expense will now try to pay for the next fortnightly period." in raised.instructions
+
+
+def test_a_one_off_that_ended_undelivered_raises_i059pl_with_step_8():
+    """Step 8: 'The payment is undelivered and will not pay again. Advise the customer of the period that the
+    payment was not delivered and discuss options if appropriate.'"""
+    raised = Desk().only(period_closed(ExpenseKind.ONE_OFF))
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.procedure_step == 8
+    assert raised.instructions[0] == "The payment is undelivered and will not pay again."
+    assert any("Advise the customer of the period that the payment was not delivered (the period starting "
+               "2027-03-01)" in line for line in raised.instructions)
+
+
+def test_i059pl_carries_the_guidance_for_officers_not_trained_in_income_management():
+    """Step 1: 'For Service Officers not trained in Income Management: Cold transfer the customer to: the Income
+    Management Line, the Indigenous Services queue (if appropriate), or Multilingual Call (if appropriate)'."""
+    raised = Desk().only(period_closed())
+    assert isinstance(raised, WorkItemRaised)
+    transfer = next(g for g in raised.guidance if "cold transfer" in g)
+    for where in ("the Income Management Line", "the Indigenous Services queue (if appropriate)",
+                  "Multilingual Call (if appropriate)"):
+        assert where in transfer
+
+
+# --------------------------------------------------------------------------- rule 2: the removal escalation
+
+
+def test_a_day_2_extreme_hardship_request_raises_the_escalation_with_the_webform_and_service_desk_steps():
+    """Step 7: 'If unable to cease the expense as it is day 2 and there is extreme hardship ... raise a mySupport
+    webform. Phone the ICT Service Desk quoting the mySupport job number to request the removal'."""
+    raised = Desk().only(escalation())
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.code is WorkItemCode.REMOVAL_ESCALATION
+    assert raised.work_item_id == removal_id("EXP-9")
+    assert raised.instructions == ["Raise a mySupport webform.",
+                                   "Phone the ICT Service Desk quoting the mySupport job number."]
+    assert (raised.procedure_step, raised.tick_off) == (7, TickOff.AUTOMATIC)
+
+
+def test_the_escalation_is_ticked_off_when_the_service_desk_removal_is_recorded():
+    """Step 7: 'They will advise when another expense can be coded.'"""
+    desk = Desk()
+    desk.handle(escalation())
+    done = desk.only(removed())
+    assert isinstance(done, WorkItemTickedOff)
+    assert (done.tick_off, done.actor, done.outcome) == (TickOff.AUTOMATIC, "expenses", "removed-by-service-desk")
+    assert desk.items[removal_id("EXP-9")].status is WorkItemStatus.TICKED_OFF
+
+
+@pytest.mark.parametrize(("event", "code"), [(delivered(), "expense-delivered"), (ceased(), "expense-ceased"),
+                                             (period_closed(ExpenseKind.ONE_OFF, "EXP-9"), "expense-ended")])
+def test_the_escalation_is_cancelled_when_the_expense_no_longer_needs_removing(event, code):
+    """Step 7: the removal is requested only so that 'the new expense [can] be coded immediately'; an expense that
+    delivered, was ceased, or 'will automatically end on day 3' needs no removal."""
+    desk = Desk()
+    desk.handle(escalation())
+    out = desk.handle(event)
+    cancelled = [e for e in out if isinstance(e, WorkItemCancelled)]
+    assert len(cancelled) == 1
+    assert cancelled[0].reason_code == code
+    assert desk.items[removal_id("EXP-9")].status is WorkItemStatus.CANCELLED
+
+
+def test_a_regular_expense_delivered_touches_no_escalation():
+    assert keys_of(delivered(ExpenseKind.WEEKLY)) == ()
+
+
+def test_asking_twice_for_the_removal_raises_one_escalation():
+    desk = Desk()
+    desk.handle(escalation())
+    assert desk.handle(escalation()) == []
+
+
+# --------------------------------------------------------------------------- rule 3: the MSP tasks
+
+
+@pytest.mark.parametrize(("step", "code", "title"), [
+    (Step.PHONE, WorkItemCode.MSP_PHONE, "MSP: phone the customer to explain the Managed Service Plan"),
+    (Step.LETTER, WorkItemCode.MSP_LETTER, "MSP: send the final, signed and approved letter"),
+    (Step.INCIDENT, WorkItemCode.MSP_INCIDENT, "MSP: record the incident in CIMS, linked to the MSP"),
+    (Step.RECORD_RESULT, WorkItemCode.MSP_RECORD_RESULT, "MSP: record the result"),
+])
+def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
+    raised = Desk().only(step_required(step))
+    assert isinstance(raised, WorkItemRaised)
+    assert (raised.code, raised.title, raised.queue) == (code, title, Queue.MSP)
+    assert (raised.subject_type, raised.subject_id, raised.procedure) == ("msp", "MSP-1", "104-07050030")
+    assert raised.instructions == [f"Do the {step.value} step."]
+    assert raised.tick_off is TickOff.AUTOMATIC
+
+
+def test_the_sms_decision_goes_to_approved_decision_makers_only():
+    """104-07050030: 'Only approved decision makers can authorise the sending of an MSP SMS.'"""
+    raised = Desk().only(step_required(Step.SMS, adm=True))
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.queue is Queue.MSP_APPROVED_DECISION_MAKERS
+    assert raised.approved_decision_makers_only
+
+
+def test_the_phone_task_names_the_representative_to_phone():
+    """104-07050030 step 1: phone the customer or, where that is not appropriate, their nominee or Power of
+    Attorney."""
+    raised = Desk().only(step_required(Step.PHONE, contact_role=Role.NOMINEE))
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.title == "MSP: phone the customer's nominee to explain the " \
+                                                                  "Managed Service Plan"
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_each_msp_task_is_ticked_off_automatically_when_its_step_is_done(step):
+    desk = Desk()
+    desk.handle(step_required(step))
+    done = desk.only(step_done(step, outcome="successful: customer"))
+    assert isinstance(done, WorkItemTickedOff)
+    assert (done.work_item_id, done.actor, done.outcome) == (msp_item_id("MSP-1", step), "notification",
+                                                             "successful: customer")
+    assert desk.items[done.work_item_id].status is WorkItemStatus.TICKED_OFF
+
+
+def test_a_step_done_without_a_task_raised_ticks_nothing():
+    """A Medicare MSP's SMS is 'not-applicable' and is never raised as a task."""
+    assert Desk().handle(step_done(Step.SMS, outcome="not-applicable")) == []
+
+
+# --------------------------------------------------------------------------- rule 4: manual tick-off, cancellation
+
+
+def test_an_officer_ticks_off_i059pl_with_a_doc_note():
+    """Steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
+    desk = Desk()
+    desk.handle(period_closed())
+    done = desk.only(tick_off(I059PL))
+    assert isinstance(done, WorkItemTickedOff)
+    assert (done.actor, done.tick_off, done.doc_recorded) == ("OFF-5", TickOff.MANUAL, True)
+    assert "doc_note" not in done.model_dump(), "the free-text note is not published"
+    assert desk.history[-1].detail == {"doc_note": DOC_NOTE}
+
+
+@pytest.mark.parametrize("note", [None, "", "   \n"])
+def test_a_tick_off_without_a_doc_note_is_rejected(note):
+    """'Record details on a DOC': a tick-off without one is refused, and the item stays open."""
+    desk = Desk()
+    desk.handle(period_closed())
+    rejected = desk.only(tick_off(I059PL, note=note))
+    assert isinstance(rejected, WorkItemActionRejected)
+    assert (rejected.reason_code, rejected.action) == ("doc-note-required", "TickOffWorkItem")
+    assert desk.items[I059PL].status is WorkItemStatus.OPEN
+
+
+def test_a_tick_off_of_an_unknown_item_is_rejected():
+    rejected = Desk().only(tick_off("I059PL:EXP-404:2027-03-01"))
+    assert isinstance(rejected, WorkItemActionRejected)
+    assert rejected.reason_code == "unknown-work-item"
+
+
+def test_a_second_tick_off_is_rejected_as_already_closed():
+    desk = Desk()
+    desk.handle(period_closed())
+    desk.handle(tick_off(I059PL))
+    rejected = desk.only(tick_off(I059PL, officer="OFF-7"))
+    assert isinstance(rejected, WorkItemActionRejected)
+    assert rejected.reason_code == "already-closed"
+    assert "ticked-off on 2027-03-10" in rejected.reason
+
+
+def test_an_msp_task_cannot_be_ticked_off_by_hand():
+    desk = Desk()
+    desk.handle(step_required(Step.LETTER))
+    rejected = desk.only(tick_off(msp_item_id("MSP-1", Step.LETTER)))
+    assert isinstance(rejected, WorkItemActionRejected)
+    assert rejected.reason_code == "ticked-off-automatically"
+
+
+def test_a_late_delivery_that_reopens_the_period_as_paid_cancels_i059pl_rather_than_ticking_it_off():
+    """Step 5: I059PL means 'The payment is undelivered and will not be paid for that period'; once a delivery
+    made within the window is processed, that is no longer true, so the item is cancelled, not ticked off."""
+    desk = Desk()
+    desk.handle(period_closed())
+    cancelled = desk.only(closure_reversed())
+    assert isinstance(cancelled, WorkItemCancelled)
+    assert cancelled.reason_code == "period-paid-late"
+    assert desk.items[I059PL].status is WorkItemStatus.CANCELLED
+    rejected = desk.only(tick_off(I059PL))
+    assert isinstance(rejected, WorkItemActionRejected)
+    assert rejected.reason_code == "already-closed"
+
+
+def test_a_reversal_after_the_officer_ticked_off_changes_nothing():
+    desk = Desk()
+    desk.handle(period_closed())
+    desk.handle(tick_off(I059PL))
+    assert desk.handle(closure_reversed()) == []
+    assert desk.items[I059PL].status is WorkItemStatus.TICKED_OFF
+
+
+# --------------------------------------------------------------------------- rule 5: deterministic keys
+
+
+def test_the_same_closure_handled_three_times_raises_one_i059pl():
+    desk, closed = Desk(), period_closed()
+    assert types(desk.handle(closed)) == ["WorkItemRaised"]
+    assert desk.handle(closed) == []
+    assert desk.handle(closed) == []
+
+
+def test_the_same_closure_published_again_with_a_new_event_id_raises_nothing_new():
+    desk = Desk()
+    desk.handle(period_closed())
+    assert desk.handle(period_closed()) == []
+    assert list(desk.items) == [I059PL]
+
+
+def test_one_i059pl_per_expense_and_period():
+    desk = Desk()
+    desk.handle(period_closed(period=PERIOD))
+    desk.handle(period_closed(period=PERIOD + timedelta(days=7)))
+    desk.handle(period_closed(expense_id="EXP-2"))
+    assert sorted(desk.items) == ["I059PL:EXP-1:2027-03-01", "I059PL:EXP-1:2027-03-08", "I059PL:EXP-2:2027-03-01"]
+
+
+def test_outputs_have_ids_derived_from_their_cause():
+    closed = period_closed()
+    assert decide({}, closed, T0)[0].event_id == decide({}, closed, T0 + timedelta(hours=1))[0].event_id
+
+
+# --------------------------------------------------------------------------- rule 6: history and assignment
+
+
+def test_every_transition_is_kept_with_actor_time_and_cause():
+    desk = Desk()
+    closed, taking, done = period_closed(), assign(I059PL, assignee="OFF-6"), tick_off(I059PL, officer="OFF-6")
+    for event in (closed, taking, done):
+        desk.handle(event)
+    assert [(h.transition, h.actor, h.cause_event_id) for h in desk.history] == [
+        ("raised", "expenses", closed.event_id), ("assigned", "OFF-5", taking.event_id),
+        ("ticked-off", "OFF-6", done.event_id)]
+    assert [h.at for h in desk.history] == [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+    assert desk.items[I059PL].assignee_id == "OFF-6"
+
+
+def test_assigning_a_closed_item_is_rejected_and_assigning_it_again_to_the_same_officer_changes_nothing():
+    desk = Desk()
+    desk.handle(period_closed())
+    assert isinstance(desk.only(assign(I059PL)), WorkItemAssigned)
+    assert desk.handle(assign(I059PL)) == []
+    desk.handle(tick_off(I059PL))
+    rejected = desk.only(assign(I059PL, assignee="OFF-8"))
+    assert isinstance(rejected, WorkItemActionRejected)
+    assert rejected.reason_code == "already-closed"
+
+
+def test_a_cancellation_is_kept_in_the_history_with_its_reason():
+    desk = Desk()
+    desk.handle(period_closed())
+    desk.handle(closure_reversed())
+    assert desk.history[-1].transition == "cancelled"
+    assert desk.history[-1].detail["reason_code"] == "period-paid-late"
