@@ -3,6 +3,7 @@
     python -m devstack kafka start|stop|status      a broker in the foreground until Ctrl-C
     python -m devstack postgres start|stop|status   a database in the foreground until Ctrl-C
     python -m devstack system [--clock simulated]   broker, database and every service, until Ctrl-C
+    python -m devstack demo                         the same with the simulated clock; replays scenarios/*.json
 
 ``start`` runs in the foreground and never leaves a server behind: Ctrl-C, SIGTERM from
 ``stop`` in another terminal, or the death of this process all stop the server.
@@ -112,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     system = sub.add_parser("system", help="broker, database and all services until Ctrl-C")
     system.add_argument("--clock", choices=["system", "simulated"], default="system")
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
+    sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
     args = parser.parse_args(argv)
+    if args.what == "demo":
+        from devstack.demo import main as demo
+
+        return demo()
     if args.what == "system":
         from devstack.system import run_system
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from devstack.procs import die_with_parent, stop_process, stop_requested
 
@@ -20,11 +25,44 @@ def installed_services() -> dict[str, int]:
     return {name: port for name, port in SERVICES.items() if importlib.util.find_spec(name) is not None}
 
 
-def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
-    stopping = stop_requested()
+@dataclass
+class RunningSystem:
+    env: dict[str, str]
+    """The environment the services run with (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, ...)."""
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{SERVICES[name]}" for name in self.children}
+
+    def exited(self) -> str | None:
+        """The name of a service that stopped by itself, if any."""
+        return next((name for name, c in self.children.items() if c.poll() is not None), None)
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name, url in self.urls.items():
+            while True:
+                if (gone := self.exited()) is not None:
+                    raise RuntimeError(f"{gone} exited with code {self.children[gone].returncode} while starting")
+                with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ready", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready at {url}/ready within {timeout:.0f}s")
+                time.sleep(0.25)
+
+
+@contextlib.contextmanager
+def running_system(*, clock: str = "system", data_dir: Path | None = None, extra_env: dict[str, str] | None = None,
+                   log_dir: Path | None = None, say: Any = None) -> Iterator[RunningSystem]:
+    """Start what is not given by the environment (broker, database), then every installed service as a child
+    process; stop them all, in order, on the way out. With ``log_dir`` each service logs to its own file."""
+    say = say or (lambda line: print(line, flush=True))
     started: list[Any] = []
-    children: list[subprocess.Popen[bytes]] = []
-    env = dict(os.environ, CLOCK=clock)
+    env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
+    system = RunningSystem(env)
+    logs: list[IO[bytes]] = []
     try:
         if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
             from devstack.kafka import LocalKafka
@@ -32,31 +70,43 @@ def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
             kafka = LocalKafka.start(data_dir / "kafka" if data_dir else None)
             started.append(kafka)
             env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
-            print(f"[system] Apache Kafka {kafka.version} at {kafka.bootstrap_servers}", flush=True)
+            say(f"[system] Apache Kafka {kafka.version} at {kafka.bootstrap_servers}")
         if not env.get("DATABASE_URL"):
             from devstack.postgres import LocalPostgres
 
             pg = LocalPostgres.start(data_dir / "postgres" if data_dir else None)
             started.append(pg)
             env["DATABASE_URL"] = pg.url
-            print(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}", flush=True)
-        services = installed_services()
-        for name, port in services.items():
+            say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}")
+        for name, port in installed_services().items():
             child_env = dict(env, **{f"{name.upper()}_HTTP_PORT": str(port)})
-            children.append(subprocess.Popen([sys.executable, "-m", name], env=child_env,
-                                             preexec_fn=die_with_parent(signal.SIGTERM)))  # noqa: PLW1509
-            print(f"[system] {name}: http://127.0.0.1:{port}/ready", flush=True)
-        print(f"[system] running {', '.join(services) or 'no services'} (clock: {clock}); Ctrl-C stops everything",
-              flush=True)
-        while not stopping.wait(1.0):
-            for child, name in zip(children, services, strict=True):
-                if child.poll() is not None:
-                    print(f"[system] {name} exited with code {child.returncode}; stopping", flush=True)
-                    stopping.set()
-        return 0 if all(c.poll() in (None, 0, -signal.SIGTERM) for c in children) else 1
+            out: Any = None
+            if log_dir is not None:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                out = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in finally
+                logs.append(out)
+            system.children[name] = subprocess.Popen(
+                [sys.executable, "-m", name], env=child_env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                preexec_fn=die_with_parent(signal.SIGTERM))  # noqa: PLW1509
+            say(f"[system] {name}: http://127.0.0.1:{port}/ready")
+        yield system
     finally:
-        print("[system] stopping ...", flush=True)
-        for child in children:
+        say("[system] stopping ...")
+        for child in system.children.values():
             stop_process(child, signal.SIGTERM)
         for server in reversed(started):
             server.stop(keep_data=data_dir is not None)
+        for log in logs:
+            log.close()
+
+
+def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
+    stopping = stop_requested()
+    with running_system(clock=clock, data_dir=data_dir) as system:
+        print(f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
+              "everything", flush=True)
+        while not stopping.wait(1.0):
+            if (gone := system.exited()) is not None:
+                print(f"[system] {gone} exited with code {system.children[gone].returncode}; stopping", flush=True)
+                stopping.set()
+        return 0 if all(c.poll() in (None, 0, -signal.SIGTERM) for c in system.children.values()) else 1

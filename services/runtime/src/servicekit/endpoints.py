@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from faststream.asgi import AsgiResponse, get, post
 from faststream.asgi.types import ASGIApp, Scope
@@ -49,11 +50,24 @@ def operational_routes(runtime: ServiceRuntime) -> Sequence[tuple[str, ASGIApp]]
     if isinstance(clock, SimulatedClock):
         @post(include_in_schema=False)
         async def advance_clock(scope: Scope) -> AsgiResponse:
-            """Simulated clock only: ``POST /clock?advance_s=N`` moves time forward."""
-            query = dict(p.split("=", 1) for p in scope.get("query_string", b"").decode().split("&") if "=" in p)
-            now = clock.advance(timedelta(seconds=float(query.get("advance_s", "0"))))
-            await runtime.fire_timers()
-            return json_response({"now": now.isoformat()})
+            """Simulated clock only: ``POST /clock?advance_s=N`` or ``POST /clock?to=<ISO 8601 instant>`` moves time
+            forward (never back), then fires every timer now due before answering."""
+            query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+            try:
+                if "to" in query:
+                    target = datetime.fromisoformat(query["to"].replace(" ", "+"))  # an unencoded "+11:00"
+                    if target.tzinfo is None:
+                        raise ValueError("`to` needs a timezone offset")
+                    if target < clock.now() - timedelta(seconds=5):
+                        return json_response({"error": "time only moves forward", "now": clock.now().isoformat()},
+                                             409)
+                    now = clock.set(target)
+                else:
+                    now = clock.advance(timedelta(seconds=float(query.get("advance_s", "0"))))
+            except ValueError as exc:
+                return json_response({"error": "bad-request", "detail": str(exc)}, 400)
+            fired = await runtime.fire_timers()
+            return json_response({"now": now.isoformat(), "fired": fired})
 
         routes.append(("/clock", advance_clock))
     return routes

@@ -73,7 +73,7 @@ class ServiceSpec:
 class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None) -> None:
         self.spec, self.settings = spec, settings
-        self.clock: Clock = clock or (SimulatedClock() if settings.clock == "simulated" else SystemClock())
+        self.clock: Clock = clock or self._clock_of(settings)
         self.metrics = Metrics(spec.name)
         self.broker: KafkaBroker = make_broker(settings)
         self._pool: asyncpg.Pool | None = None
@@ -88,6 +88,12 @@ class ServiceRuntime:
                                   after_shutdown=[self._stop_infrastructure])
         self.api = spec.api(self) if spec.api else None
         self.http_app: ASGIApp = self._front()
+
+    @staticmethod
+    def _clock_of(settings: ServiceSettings) -> Clock:
+        if settings.clock == "system":
+            return SystemClock()
+        return SimulatedClock.starting_at(settings.clock_start) if settings.clock_start else SimulatedClock()
 
     # -- wiring -------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,12 @@ class ServiceSettings(BaseSettings):
         default="system",
         validation_alias=AliasChoices("clock", "CLOCK"),
         description="`simulated` lets demos and black-box tests move time; never set it in production.",
+    )
+
+    clock_start: AwareDatetime | None = Field(
+        default=None,
+        validation_alias=AliasChoices("clock_start", "CLOCK_START"),
+        description="With the simulated clock: the instant it starts at (ISO 8601 with offset); default now.",
     )
 
     @property
