@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from devstack.procs import free_port
@@ -51,3 +53,12 @@ async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves
             if expected == 200:
                 moved = runtime.clock.now() - before
                 assert 14 * 86400 <= moved.total_seconds() < 14 * 86400 + 60, "14 days in one call"
+                target = runtime.clock.now() + timedelta(days=3)
+                to = await http.post("/clock", params={"to": target.isoformat()})
+                assert to.status_code == 200
+                assert abs(runtime.clock.now() - target) < timedelta(seconds=5), "moved to the instant"
+                back = await http.post("/clock", params={"to": (target - timedelta(days=30)).isoformat()})
+                assert back.status_code == 200
+                assert runtime.clock.now() >= target, "an instant already passed never moves the clock back"
+                naive = await http.post("/clock", params={"to": "2027-03-01T10:00:00"})
+                assert naive.status_code == 400

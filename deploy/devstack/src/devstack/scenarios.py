@@ -273,14 +273,15 @@ class SystemUnderTest:
 class Runner:
     """Replays scenarios through a running system. Use as ``async with Runner(system) as runner``."""
 
-    def __init__(self, system: SystemUnderTest, *, settle_timeout: float = 60.0) -> None:
+    def __init__(self, system: SystemUnderTest, *, settle_timeout: float = 60.0,
+                 services: Sequence[str] = SERVICES) -> None:
         self.system = system
         self.settle_timeout = settle_timeout
         self.outputs: list[ConsumerRecord[Any, Any]] = []
         p = system.topic_prefix
-        self._output_topics = [p + t.name for s in SERVICES for t in CATALOGUE.produced_by(s)]
-        self._dlq_topics = [p + t.dlq for s in SERVICES for t in CATALOGUE.consumed_by(s)]
-        self._groups = {f"{p}{s}": [p + t.name for t in CATALOGUE.consumed_by(s)] for s in SERVICES}
+        self._output_topics = [p + t.name for s in services for t in CATALOGUE.produced_by(s)]
+        self._dlq_topics = [p + t.dlq for s in services for t in CATALOGUE.consumed_by(s)]
+        self._groups = {f"{p}{s}": [p + t.name for t in CATALOGUE.consumed_by(s)] for s in services}
         self._inputs = sorted({t for topics in self._groups.values() for t in topics} - set(self._output_topics))
         self._kept = set(self._output_topics) | set(self._dlq_topics)
 

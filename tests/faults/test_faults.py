@@ -1,0 +1,259 @@
+"""Faults on the real broker and database, with the services as real processes and over a thousand events in
+flight: kill -9 of each service mid-stream, the broker and the database stopped and started mid-stream, poison
+messages interleaved; then two instances of a service sharing a topic's partitions, one killed.
+
+After each fault: no event lost, no work item raised twice, every due window closed exactly once, and every
+poison message on its dead-letter topic with its reason. Outputs are counted by ``event_id``: a re-published
+output keeps its id (it derives from its cause), so consumers drop the copy; two different ids for one fact
+would be a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.catalogue import CATALOGUE, MSP_APPROVALS, PAYMENT_ATTEMPTS
+from contracts.envelope import Event
+from contracts.expenses import ExpenseKind, FailureReason, PaymentAttempted
+from contracts.notification import Agency, ContactDetails, MspApproved
+from devstack.scenarios import Runner, SystemUnderTest
+from tests.support.http import Signer
+from tests.support.services import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+T0 = datetime(2027, 3, 1, 10, 0, tzinfo=SYDNEY)  # a Monday: every weekly window closes at 00:00 on 8 March
+PER_PHASE = 120  # payment attempts and as many MSP approvals per phase; five phases
+
+
+def attempt(i: int) -> PaymentAttempted:
+    return PaymentAttempted(
+        event_id=uuid.uuid4(), event_type="PaymentAttempted", occurred_at=T0, correlation_id=uuid.uuid4(),
+        producer="payments-system", expense_id=f"EXP-F{i:05d}", customer_ref=f"CRN-F{i:05d}", payee_id="PAYEE-1",
+        amount=Decimal("50.00"), kind=ExpenseKind.WEEKLY, scheduled_on=T0.date(), attempted_at=T0, outcome="failed",
+        failure_reason=FailureReason.NOT_REPORTED)
+
+
+def approval(i: int) -> MspApproved:
+    return MspApproved(
+        event_id=uuid.uuid4(), event_type="MspApproved", occurred_at=T0, correlation_id=uuid.uuid4(),
+        producer="msp-approvals", msp_id=f"MSP-F{i:05d}", customer_ref=f"CRN-F{i:05d}", agency=Agency.MEDICARE,
+        approving_officer_id="OFF-1", behaviours=["Threatened staff at the counter on 2 February."],
+        reasons="Staff safety.", starts_on=T0.date(), ends_on=(T0 + timedelta(days=180)).date(),
+        duration_reasons="Six months.", service_access="Phone only.",
+        contact=ContactDetails(kind="OMC", name="Officer Example", phone="1800 555 061"),
+        phone_customer_appropriate=True)
+
+
+class Load:
+    """Publishes numbered attempts and approvals with a poison message every 40th, and knows what must follow."""
+
+    def __init__(self, bootstrap: str, prefix: str, *, msp: bool = True) -> None:
+        self.bootstrap, self.prefix, self.msp = bootstrap, prefix, msp
+        self.sent = 0
+        self.poison = 0
+
+    async def publish(self, count: int) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            for i in range(self.sent, self.sent + count):
+                events: list[tuple[str, Event]] = [(PAYMENT_ATTEMPTS.name, attempt(i))]
+                if self.msp:
+                    events.append((MSP_APPROVALS.name, approval(i)))
+                for topic, event in events:
+                    await producer.send(self.prefix + topic, event.to_json(), key=event.key.encode())
+                if i % 40 == 0 and self.msp:
+                    await producer.send(self.prefix + PAYMENT_ATTEMPTS.name, b"{not json", key=b"poison")
+                    await producer.send(self.prefix + MSP_APPROVALS.name, b'{"event_type": "MspApproved"}',
+                                        key=b"poison")
+                    self.poison += 2
+            await producer.flush()
+        finally:
+            await producer.stop()
+        self.sent += count
+
+
+def distinct(runner: Runner, event_type: str, key: Callable[[Event], str]) -> dict[str, set[uuid.UUID]]:
+    """For each aggregate, the distinct event ids of ``event_type`` read back from the output topics."""
+    found: dict[str, set[uuid.UUID]] = defaultdict(set)
+    prefix = runner.system.topic_prefix
+    for record in runner.outputs:
+        name = record.topic[len(prefix):]
+        if name.endswith(".dlq"):
+            continue
+        event = CATALOGUE[name].parse(record.value)
+        if event.event_type == event_type:
+            found[key(event)].add(event.event_id)
+    return found
+
+
+def assert_exactly_once(found: dict[str, set[uuid.UUID]], expected: set[str], what: str) -> None:
+    missing = expected - set(found)
+    extra = set(found) - expected
+    twice = {k: len(v) for k, v in found.items() if len(v) != 1}
+    assert not missing, f"{what}: {len(missing)} lost, e.g. {sorted(missing)[:3]}"
+    assert not extra, f"{what}: unexpected {sorted(extra)[:3]}"
+    assert not twice, f"{what}: more than one distinct event for {dict(list(twice.items())[:3])}"
+
+
+def dead_letters(runner: Runner) -> dict[tuple[str, str], str]:
+    """(origin topic, origin offset) -> reason, over every dead-letter topic."""
+    found = {}
+    for record in runner.outputs:
+        if record.topic.endswith(".dlq"):
+            headers = {k: bytes(v).decode() for k, v in record.headers or ()}
+            found[(headers["dlq.origin.topic"], headers["dlq.origin.offset"])] = headers["dlq.reason"]
+    return found
+
+
+class Stack:
+    def __init__(self, kafka, database_url: str, prefix: str, log_dir: Path) -> None:
+        self.signer = Signer()
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "DATABASE_URL": database_url,
+               "TOPIC_PREFIX": prefix, "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
+               "WORKITEMS_JWT_PUBLIC_KEYS": json.dumps([self.signer.public_pem]),
+               "WORKITEMS_JWT_ISSUER": self.signer.issuer, "WORKITEMS_JWT_AUDIENCE": self.signer.audience}
+        self.kafka, self.prefix = kafka, prefix
+        self.services = {n: ServiceProcess(n, env, log_dir) for n in ("notification", "expenses", "workitems")}
+        self.token = self.signer.token("OFF-FAULTS", expires_in=3600)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def start(self) -> None:
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            await service.ready(self.auth)
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+
+    def runner(self) -> Runner:
+        urls = {n: s.url for n, s in self.services.items()}
+        return Runner(SystemUnderTest(self.kafka.bootstrap_servers, self.prefix, urls, self.token), settle_timeout=180)
+
+    async def check(self, load: Load, *, closed: bool = False) -> None:
+        async with self.runner() as runner:
+            await runner.settle()
+            expenses = {f"EXP-F{i:05d}" for i in range(load.sent)}
+            msps = {f"MSP-F{i:05d}" for i in range(load.sent)}
+            assert_exactly_once(distinct(runner, "ExpenseUndelivered", lambda e: e.key), expenses, "UNDLVD RI")
+            assert_exactly_once(distinct(runner, "MspNotificationPlanned", lambda e: e.key), msps, "MSP planned")
+            raised = distinct(runner, "WorkItemRaised", lambda e: e.key)
+            assert_exactly_once({k: v for k, v in raised.items() if k.startswith("MSP-PHONE")},
+                                {f"MSP-PHONE:{m}" for m in msps}, "MSP phone task")
+            if closed:
+                assert_exactly_once(distinct(runner, "UndeliveredExpensePeriodClosed", lambda e: e.key), expenses,
+                                    "window closed")
+                assert_exactly_once({k: v for k, v in raised.items() if k.startswith("I059PL")},
+                                    {f"I059PL:{e}:{T0.date()}" for e in expenses}, "I059PL")
+            dead = dead_letters(runner)
+            assert len(dead) == load.poison, f"{len(dead)} dead letters for {load.poison} poison messages"
+            assert set(dead.values()) == {"not-json", "schema-invalid"}
+
+
+@pytest.fixture
+async def stack(kafka, postgres, database_url, topic_prefix, tmp_path) -> AsyncIterator[Stack]:
+    if kafka.local is None or postgres.local is None:
+        pytest.fail("the fault tests stop and restart the broker and the database: they need the local servers "
+                    "(unset KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)")
+    system = Stack(kafka, database_url, topic_prefix, tmp_path)
+    await system.start()
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack: Stack, kafka, postgres) -> None:
+    load = Load(kafka.bootstrap_servers, stack.prefix)
+
+    for name in ("expenses", "notification", "workitems"):  # kill -9 of each service mid-stream, then restart
+        await load.publish(PER_PHASE // 2)
+        await asyncio.sleep(0.3)  # it is busy with them
+        stack.services[name].kill()
+        await load.publish(PER_PHASE // 2)  # while it is down
+        await stack.services[name].start().ready(stack.auth)
+        await stack.check(load)
+
+    for server in (kafka.local, postgres.local):  # the broker, then the database, stopped with events in flight
+        await load.publish(PER_PHASE)
+        await asyncio.sleep(0.3)
+        server.stop(keep_data=True)
+        await asyncio.sleep(3)
+        server.restart()
+        await stack.check(load)
+    assert 2 * load.sent + load.poison >= 1000, "at least a thousand events went through the faults"
+
+    # Eight days on, every window is due: expenses is killed while it closes them, and restarted.
+    later = T0 + timedelta(days=8)
+    async with stack.runner() as runner:
+        moving = asyncio.create_task(runner.http.post(f"{stack.services['expenses'].url}/clock",
+                                                      params={"to": later.isoformat()}, headers=stack.auth))
+        await asyncio.sleep(0.5)
+        stack.services["expenses"].kill()
+        await asyncio.gather(moving, return_exceptions=True)
+    await stack.services["expenses"].start(CLOCK_START=later.isoformat()).ready(stack.auth)
+    async with stack.runner() as runner:
+        await runner.move_clocks(later)  # the restarted instance has fired what was due by the time this answers
+    await stack.check(load, closed=True)
+
+
+async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_is_killed(
+        kafka, database_url, topic_prefix, tmp_path) -> None:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "DATABASE_URL": database_url,
+           "TOPIC_PREFIX": topic_prefix, "TOPIC_PARTITIONS": "6", "CLOCK": "simulated", "CLOCK_START": T0.isoformat()}
+    first = ServiceProcess("expenses", env, tmp_path, "expenses-a").start()
+    await first.ready()
+    second = ServiceProcess("expenses", env, tmp_path, "expenses-b").start()
+    try:
+        await second.ready()
+        load = Load(kafka.bootstrap_servers, topic_prefix, msp=False)
+        await load.publish(300)
+
+        async def consumed(service: ServiceProcess) -> float:
+            async with httpx.AsyncClient(timeout=5) as http:
+                text = (await http.get(f"{service.url}/metrics")).text
+            return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("messages_consumed_total{") and "payment-attempts" in line)
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while min(await consumed(first), await consumed(second)) == 0:
+            assert asyncio.get_running_loop().time() < deadline, "both instances should get partitions"
+            await asyncio.sleep(0.2)
+        shares = (await consumed(first), await consumed(second))
+
+        first.kill()  # mid-stream: the survivor takes its partitions over
+        await load.publish(300)
+        urls = {"expenses": second.url}
+        system = SystemUnderTest(kafka.bootstrap_servers, topic_prefix, urls, "unused")
+        async with Runner(system, services=("expenses",)) as runner:
+            await runner.settle()
+            await runner.move_clocks(T0 + timedelta(days=8))
+            await runner.settle()
+            expenses = {f"EXP-F{i:05d}" for i in range(load.sent)}
+            assert_exactly_once(distinct(runner, "ExpenseUndelivered", lambda e: e.key), expenses, "UNDLVD RI")
+            assert_exactly_once(distinct(runner, "UndeliveredExpensePeriodClosed", lambda e: e.key), expenses,
+                                "window closed")
+        assert all(s > 0 for s in shares), f"work shared: {shares}"
+    finally:
+        first.stop()
+        second.stop()
+

@@ -1,0 +1,61 @@
+"""Services as real child processes (``python -m <service>``), for faults that only a process can suffer:
+``kill -9`` mid-stream, a restart, two instances in one consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from devstack.procs import die_with_parent, free_port, record_pid, stop_process
+
+
+class ServiceProcess:
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, instance: str = "") -> None:
+        self.name, self.instance = name, instance or name
+        self.port = free_port()
+        self.env = {**os.environ, **env, f"{name.upper()}_HTTP_PORT": str(self.port)}
+        self.log_path = log_dir / f"{self.instance}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, **env: str) -> ServiceProcess:
+        self.env.update(env)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child holds it; closed with the process
+        self.process = subprocess.Popen([sys.executable, "-m", self.name], env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT,
+                                        preexec_fn=die_with_parent(signal.SIGKILL))  # noqa: PLW1509
+        log.close()
+        record_pid(self.process.pid)
+        return self
+
+    async def ready(self, headers: dict[str, str] | None = None, timeout: float = 90.0) -> ServiceProcess:
+        async with httpx.AsyncClient(timeout=3) as http:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.instance} exited ({self.process.returncode}); see {self.log_path}")
+                try:
+                    if (await http.get(f"{self.url}/ready", headers=headers)).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"{self.instance} not ready; see {self.log_path}")
+                await asyncio.sleep(0.2)
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no flush, no offset commit."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGTERM)
