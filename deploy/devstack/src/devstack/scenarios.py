@@ -30,10 +30,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
-from contracts.topics import ContractError, Topic
+from contracts.topics import ContractError
+from devstack.system import SERVICES as SERVICE_PORTS
 
 SCENARIO_DIR = Path(__file__).resolve().parents[4] / "scenarios"
-SERVICES = ("notification", "expenses", "workitems")
+SERVICES = tuple(SERVICE_PORTS)
 SYDNEY = ZoneInfo("Australia/Sydney")
 PERSONAL_FIELDS = frozenset({"name", "phone", "customer_mobile", "doc_note", "behaviours", "reasons",
                              "duration_reasons", "service_access", "urgent_query_voicemail", "fact", "customer_ref"})
@@ -413,7 +414,7 @@ class Runner:
                     headers = {k: bytes(v).decode() for k, v in record.headers or ()}
                     dead.append(f"{name}: {headers.get('dlq.reason')} ({headers.get('dlq.detail')})")
                 continue
-            event = _topic(name).parse(record.value)
+            event = CATALOGUE[name].parse(record.value)
             if event.correlation_id == scenario.correlation_id:
                 outputs.append((name, event))
         return outputs, dead
@@ -427,10 +428,6 @@ class Runner:
             response.raise_for_status()
             statuses[work_item_id] = response.json()["item"]["status"]
         return statuses
-
-
-def _topic(name: str) -> Topic:
-    return CATALOGUE[name]
 
 
 def check(scenario: Scenario, outputs: list[tuple[str, Event]], dead: list[str],
