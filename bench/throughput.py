@@ -13,8 +13,7 @@ import platform
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -24,9 +23,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.catalogue import EXPENSE_EVENTS, MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
-from contracts.expenses import ExpenseKind, FailureReason, PaymentAttempted
-from contracts.notification import Agency, ContactDetails, MspApproved
+from contracts.expenses import PaymentAttempted
+from contracts.notification import MspApproved
 from devstack import LocalKafka, LocalPostgres
+from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from servicekit.clock import Clock, SimulatedClock
 from servicekit.logs import configure_logging
 from servicekit.service import ServiceRuntime
@@ -37,21 +37,11 @@ PARTITIONS = 6
 
 
 def attempt(i: int) -> PaymentAttempted:
-    return PaymentAttempted(
-        event_id=uuid.uuid4(), event_type="PaymentAttempted", occurred_at=T0, correlation_id=uuid.uuid4(),
-        producer="payments-system", expense_id=f"EXP-B{i:07d}", customer_ref=f"CRN-B{i:07d}", payee_id="PAYEE-1",
-        amount=Decimal("50.00"), kind=ExpenseKind.WEEKLY, scheduled_on=T0.date(), attempted_at=T0, outcome="failed",
-        failure_reason=FailureReason.NOT_REPORTED)
+    return failed_weekly_attempt(f"EXP-B{i:07d}", f"CRN-B{i:07d}", T0)
 
 
 def approval(i: int) -> MspApproved:
-    return MspApproved(
-        event_id=uuid.uuid4(), event_type="MspApproved", occurred_at=T0, correlation_id=uuid.uuid4(),
-        producer="msp-approvals", msp_id=f"MSP-B{i:07d}", customer_ref=f"CRN-B{i:07d}", agency=Agency.MEDICARE,
-        approving_officer_id="OFF-1", behaviours=["Threatened staff."], reasons="Staff safety.", starts_on=T0.date(),
-        ends_on=(T0 + timedelta(days=180)).date(), duration_reasons="Six months.", service_access="Phone only.",
-        contact=ContactDetails(kind="OMC", name="Officer Example", phone="1800 555 061"),
-        phone_customer_appropriate=True)
+    return medicare_approval(f"MSP-B{i:07d}", f"CRN-B{i:07d}", T0)
 
 
 async def produce(bootstrap: str, topic: str, events: list[Event]) -> None:

@@ -17,12 +17,13 @@ import pytest_asyncio
 
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all, personal_strings
+from devstack.tokens import Signer
 from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
 from notification.app import NotificationSettings
 from notification.app import create_runtime as notification_runtime
 from servicekit.logs import configure_logging
-from tests.support.http import Signer, served
+from tests.support.http import served
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
 

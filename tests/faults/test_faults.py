@@ -16,7 +16,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,10 +25,11 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.catalogue import CATALOGUE, MSP_APPROVALS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
-from contracts.expenses import ExpenseKind, FailureReason, PaymentAttempted
-from contracts.notification import Agency, ContactDetails, MspApproved
+from contracts.expenses import PaymentAttempted
+from contracts.notification import MspApproved
 from devstack.scenarios import Runner, SystemUnderTest
-from tests.support.http import Signer
+from devstack.synthetic import failed_weekly_attempt, medicare_approval
+from devstack.tokens import Signer
 from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -40,22 +40,11 @@ PER_PHASE = 120  # payment attempts and as many MSP approvals per phase; five ph
 
 
 def attempt(i: int) -> PaymentAttempted:
-    return PaymentAttempted(
-        event_id=uuid.uuid4(), event_type="PaymentAttempted", occurred_at=T0, correlation_id=uuid.uuid4(),
-        producer="payments-system", expense_id=f"EXP-F{i:05d}", customer_ref=f"CRN-F{i:05d}", payee_id="PAYEE-1",
-        amount=Decimal("50.00"), kind=ExpenseKind.WEEKLY, scheduled_on=T0.date(), attempted_at=T0, outcome="failed",
-        failure_reason=FailureReason.NOT_REPORTED)
+    return failed_weekly_attempt(f"EXP-F{i:05d}", f"CRN-F{i:05d}", T0)
 
 
 def approval(i: int) -> MspApproved:
-    return MspApproved(
-        event_id=uuid.uuid4(), event_type="MspApproved", occurred_at=T0, correlation_id=uuid.uuid4(),
-        producer="msp-approvals", msp_id=f"MSP-F{i:05d}", customer_ref=f"CRN-F{i:05d}", agency=Agency.MEDICARE,
-        approving_officer_id="OFF-1", behaviours=["Threatened staff at the counter on 2 February."],
-        reasons="Staff safety.", starts_on=T0.date(), ends_on=(T0 + timedelta(days=180)).date(),
-        duration_reasons="Six months.", service_access="Phone only.",
-        contact=ContactDetails(kind="OMC", name="Officer Example", phone="1800 555 061"),
-        phone_customer_appropriate=True)
+    return medicare_approval(f"MSP-F{i:05d}", f"CRN-F{i:05d}", T0)
 
 
 class Load:

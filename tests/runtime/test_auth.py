@@ -8,8 +8,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devstack.tokens import Signer
 from servicekit.auth import BearerAuth, UnauthorizedError
-from tests.support.http import Signer
 
 pytestmark = pytest.mark.unit
 

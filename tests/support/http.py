@@ -1,17 +1,12 @@
-"""A service served on a free loopback port for the duration of a test, and bearer tokens for its API."""
+"""A service served on a free loopback port for the duration of a test."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from servicekit.service import ServiceRuntime
 from tests.support.kafka_tools import eventually
@@ -37,24 +32,3 @@ async def served(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         server.should_exit = True
         await serving
-
-
-class Signer:
-    """An identity provider's signing key (ES256): its public half is what the service is configured with."""
-
-    def __init__(self, issuer: str = "https://login.test/officers", audience: str = "workitems") -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.issuer, self.audience = issuer, audience
-
-    @property
-    def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-    def token(self, sub: str = "OFF-5", *, expires_in: float = 300, **claims: Any) -> str:
-        now = time.time()
-        payload = {"sub": sub, "iss": self.issuer, "aud": self.audience, "iat": now, "exp": now + expires_in, **claims}
-        return jwt.encode(payload, self.key, algorithm="ES256")
-
-    def bearer(self, sub: str = "OFF-5", **kwargs: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(sub, **kwargs)}"}

@@ -11,7 +11,8 @@ from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
 from contracts.notification import Step
 from devstack.procs import free_port
-from tests.support.http import Signer, served
+from devstack.tokens import Signer
+from tests.support.http import served
 from tests.support.kafka_tools import publish, read_topic
 from tests.workitems.builders import CUSTOMER, DOC_NOTE, PERIOD, period_closed, step_done, step_required, tick_off
 from workitems.api import OPENAPI_SNAPSHOT, render_openapi

@@ -12,20 +12,9 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from devstack.scenarios import Outcome, Runner, Scenario, SystemUnderTest, load_all, personal_strings
-from devstack.system import running_system
-
-ISSUER, AUDIENCE = "https://demo.local/officers", "workitems"
-
-
-def _token(key: ec.EllipticCurvePrivateKey) -> str:
-    now = time.time()
-    return jwt.encode({"sub": "OFF-DEMO", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}, key,
-                      algorithm="ES256")
+from devstack.system import SERVICES, running_system
+from devstack.tokens import Signer
 
 
 async def _replay(system: SystemUnderTest, scenarios: list[Scenario]) -> list[Outcome]:
@@ -44,23 +33,22 @@ def main() -> int:
     scenarios = load_all()
     run_id = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix=f"msp-im-demo-{run_id}-"))
-    key = ec.generate_private_key(ec.SECP256R1())
+    signer = Signer(issuer="https://demo.local/officers", audience="workitems")
     public = workdir / "demo-officers.pem"
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    public.write_text(signer.public_pem)
     env = {
         "CLOCK_START": (scenarios[0].starts_at - timedelta(hours=1)).isoformat(),
         "TOPIC_PREFIX": f"demo-{run_id}.",  # fresh topics and groups even on a shared cluster
-        **{f"{s.upper()}_DB_SCHEMA": f"demo_{run_id}_{s}" for s in ("notification", "expenses", "workitems")},
-        "WORKITEMS_JWT_PUBLIC_KEYS": f'["{public}"]', "WORKITEMS_JWT_ISSUER": ISSUER,
-        "WORKITEMS_JWT_AUDIENCE": AUDIENCE,
+        **{f"{s.upper()}_DB_SCHEMA": f"demo_{run_id}_{s}" for s in SERVICES},
+        "WORKITEMS_JWT_PUBLIC_KEYS": f'["{public}"]', "WORKITEMS_JWT_ISSUER": signer.issuer,
+        "WORKITEMS_JWT_AUDIENCE": signer.audience,
     }
     print(f"[demo] {len(scenarios)} scenarios from scenarios/; service logs in {workdir}", flush=True)
     with running_system(clock="simulated", extra_env=env, log_dir=workdir) as running:
         running.wait_ready()
         print(f"[demo] all services ready after {time.monotonic() - started:.0f}s; replaying\n", flush=True)
         system = SystemUnderTest(running.env["KAFKA_BOOTSTRAP_SERVERS"], env["TOPIC_PREFIX"], running.urls,
-                                 _token(key))
+                                 signer.token("OFF-DEMO", expires_in=3600))
         outcomes = asyncio.run(_replay(system, scenarios))
     leaks = _scan_logs(workdir, scenarios)
     passed = sum(o.ok for o in outcomes)

@@ -1,0 +1,30 @@
+"""A throw-away identity provider: an ES256 signing key whose public half a service is configured with, and
+the bearer tokens it signs. For the demo and the tests; production keys come from the real provider."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+class Signer:
+    def __init__(self, issuer: str = "https://login.test/officers", audience: str = "workitems") -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.issuer, self.audience = issuer, audience
+
+    @property
+    def public_pem(self) -> str:
+        return self.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def token(self, sub: str = "OFF-5", *, expires_in: float = 300, **claims: Any) -> str:
+        now = time.time()
+        payload = {"sub": sub, "iss": self.issuer, "aud": self.audience, "iat": now, "exp": now + expires_in, **claims}
+        return jwt.encode(payload, self.key, algorithm="ES256")
+
+    def bearer(self, sub: str = "OFF-5", **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub, **kwargs)}"}
