@@ -19,7 +19,7 @@ from servicekit.relay import OutboxRelay
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo, PostgresInfo
-from tests.runtime.probe import SPEC, ProbeCounted, ProbeRecorded
+from tests.runtime.probe import BATCHED_SPEC, SPEC, ProbeCounted, ProbeRecorded
 from tests.support.kafka_tools import committed_offsets, eventually, header, publish, read_topic
 
 pytestmark = pytest.mark.integration
@@ -91,6 +91,44 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
     samples = {s.labels["outcome"]: s.value for m in runtime.metrics.registry.collect()
                if m.name == "messages_consumed" for s in m.samples if s.name.endswith("_total")}
     assert samples == {"handled": 2.0, "duplicate": 2.0}
+
+
+async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_message_is_dead_lettered_alone(
+        kafka, database_url, topic_prefix, captured_logs):
+    runtime = ServiceRuntime(BATCHED_SPEC, settings(kafka, database_url, topic_prefix))
+    async with runtime.running():  # provision the topics, so the whole load waits for one poll
+        pass
+    same = recorded("b1", 7)
+    await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
+                  [recorded("b1", 1), same, recorded("b2", 10), recorded("b1", 13), same, b"{not json",
+                   recorded("b2", 5), recorded("b1", 2)])
+    async with runtime.running():
+        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=5, settle=1.0)
+        dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=2, settle=0.5)
+    counted = [ProbeCounted.model_validate_json(r.value) for r in outputs]
+    totals = {p: [c.total for c in counted if c.probe_id == p] for p in ("b1", "b2")}
+    assert totals == {"b1": [1, 8, 10], "b2": [10, 15]}, \
+        "each message sees the state its predecessors in the same batch left, in order"
+    assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "not-json"], "in the order they came"
+    assert (await total(database_url, "b1"), await total(database_url, "b2")) == (10, 15)
+    assert "one by one" not in captured_logs.getvalue(), "the batch was handled as one"
+
+
+async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
+        kafka, database_url, topic_prefix, captured_logs):
+    runtime = ServiceRuntime(BATCHED_SPEC, settings(kafka, database_url, topic_prefix))
+    async with runtime.running():
+        pass
+    await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
+                  [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)])
+    async with runtime.running():
+        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=3, settle=1.0)
+        [dead] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=1, settle=0.5)
+    assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [1, 3, 7]
+    assert header(dead, "dlq.reason") == "handler-failed"
+    assert header(dead, "dlq.detail") == "DataError", "the value is too large for an int column"
+    assert await total(database_url, "b3") == 7
+    assert "handling its messages one by one" in captured_logs.getvalue()
 
 
 async def test_an_outbox_row_is_published_once_even_with_two_relays(kafka, database_url, topic_prefix):

@@ -25,7 +25,7 @@ SPEC = ServiceSpec(
     description="Undelivered Income Management expenses (103-01050060): retry windows of 7 days (weekly), "
                 "14 days (fortnightly) and 2 working days (one-off); UNDLVD RI / UNDLVD IM; cease rules.",
     catalogue=CATALOGUE,
-    handlers={PAYMENT_ATTEMPTS.name: handlers.on_payment_attempt, EXPENSE_ACTIONS.name: handlers.on_staff_action},
+    handlers={PAYMENT_ATTEMPTS.name: handlers.on_payment_attempts, EXPENSE_ACTIONS.name: handlers.on_staff_action},
     migrations=MIGRATIONS,
     tick=handlers.tick,
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import asyncpg
 
@@ -26,22 +28,51 @@ from expenses.domain.decide import (
     period_of,
 )
 from expenses.domain.model import ExpenseState, evolve_all
+from servicekit.consumer import Batched
 from servicekit.logs import get_logger, log_transition
 
 log = get_logger("expenses")
 TICK_BATCH = 500
 
 
-async def _apply(conn: asyncpg.Connection, state: ExpenseState, events: Sequence[Event]) -> Sequence[Event]:
-    await store.save(conn, state, evolve_all(state, events))
+def _log(events: Sequence[Event]) -> None:
     for e in events:
         log_transition(log, e, "expense_id", "customer_ref", "status", "procedure_step", "reason_code")
+
+
+async def _apply(conn: asyncpg.Connection, state: ExpenseState, events: Sequence[Event]) -> Sequence[Event]:
+    await store.save(conn, [(state, evolve_all(state, events))])
+    _log(events)
     return events
 
 
-async def on_payment_attempt(conn: asyncpg.Connection, attempt: PaymentAttempted, now: datetime) -> Sequence[Event]:
-    state = await store.load(conn, attempt.expense_id, periods=[period_of(attempt)])
-    return await _apply(conn, state, decide_attempt(state, attempt, now))
+@dataclass
+class Attempts:
+    """A run of payment attempts: their expenses and periods loaded at once, decided in order, saved at once."""
+
+    before: dict[str, ExpenseState]
+    after: dict[str, ExpenseState] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection, attempts: Sequence[PaymentAttempted]) -> Attempts:
+        periods: dict[str, set[date]] = defaultdict(set)
+        for a in attempts:
+            periods[a.expense_id].add(period_of(a))
+        states = await store.load_many(conn, periods)
+        return cls(states, dict(states))
+
+    def step(self, attempt: PaymentAttempted, now: datetime) -> Sequence[Event]:
+        state = self.after[attempt.expense_id]
+        events = decide_attempt(state, attempt, now)
+        self.after[attempt.expense_id] = evolve_all(state, events)
+        _log(events)
+        return events
+
+    async def save(self, conn: asyncpg.Connection) -> None:
+        await store.save(conn, [(self.before[i], after) for i, after in self.after.items()])
+
+
+on_payment_attempts = Batched(Attempts.load)
 
 
 async def on_staff_action(conn: asyncpg.Connection, action: Event, now: datetime) -> Sequence[Event]:
@@ -64,8 +95,13 @@ async def on_staff_action(conn: asyncpg.Connection, action: Event, now: datetime
 async def tick(conn: asyncpg.Connection, now: datetime) -> tuple[int, Sequence[Event]]:
     """Close every retry window whose deadline has passed (the scheduler calls this)."""
     outputs: list[Event] = []
+    changes: list[tuple[ExpenseState, ExpenseState]] = []
     due = await store.claim_due(conn, now, TICK_BATCH)
     for state, window in due:
         assert state.expense is not None
-        outputs += await _apply(conn, state, decide_close(state.expense, window, now))
+        events = decide_close(state.expense, window, now)
+        changes.append((state, evolve_all(state, events)))
+        _log(events)
+        outputs += events
+    await store.save(conn, changes)
     return len(due), outputs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import asyncpg
 
 from contracts.expenses import AustralianState, ExpenseKind, FailureReason
 from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
-from servicekit.db import Migration
+from servicekit.db import Migration, execute_rows, unnest
 
 MIGRATIONS = (
     Migration("expenses", 1, "expenses_and_windows", """
@@ -58,42 +59,64 @@ def _window(r: Any) -> PeriodWindow:
                         r["correlation_id"])
 
 
+async def load_many(conn: asyncpg.Connection, periods: Mapping[str, Iterable[date]], *,
+                    open_windows: bool = False) -> dict[str, ExpenseState]:
+    """Each expense of ``periods`` (row-locked for this transaction, in id order) with the windows of the
+    periods asked for, and with every open window too if ``open_windows``. An unknown expense has no state."""
+    ids = sorted(periods)
+    rows = await conn.fetch(
+        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE expense_id = ANY($1::text[]) ORDER BY expense_id FOR UPDATE", ids)
+    expenses = {r["expense_id"]: _expense(r) for r in rows}
+    wanted = [(i, p) for i in expenses for p in set(periods[i])]
+    windows: dict[str, dict[date, PeriodWindow]] = {i: {} for i in ids}
+    if expenses:
+        rows = await conn.fetch(
+            f"SELECT {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))} FROM windows w "
+            "LEFT JOIN unnest($1::text[], $2::date[]) AS k(expense_id, period_start) "
+            "ON w.expense_id = k.expense_id AND w.period_start = k.period_start "
+            "WHERE w.expense_id = ANY($3::text[]) AND (k.expense_id IS NOT NULL OR ($4 AND w.status = 'open')) "
+            "ORDER BY w.expense_id, w.period_start FOR UPDATE OF w",
+            [i for i, _ in wanted], [p for _, p in wanted], list(expenses), open_windows)
+        for r in rows:
+            windows[r["expense_id"]][r["period_start"]] = _window(r)
+    return {i: ExpenseState(expenses.get(i), windows[i]) for i in ids}
+
+
 async def load(conn: asyncpg.Connection, expense_id: str, *, periods: Iterable[date] = (), open_windows: bool = False,
                siblings_of: tuple[str, str] | None = None) -> ExpenseState:
-    """The expense (row-locked for this transaction), the windows asked for, and optionally its siblings."""
-    row = await conn.fetchrow(f"SELECT {_EXPENSE_COLS} FROM expenses WHERE expense_id = $1 FOR UPDATE", expense_id)
-    windows: dict[date, PeriodWindow] = {}
-    if row is not None:
-        rows = await conn.fetch(
-            f"SELECT {_WINDOW_COLS} FROM windows WHERE expense_id = $1 AND (period_start = ANY($2::date[]) "
-            "OR ($3 AND status = 'open')) FOR UPDATE", expense_id, list(periods), open_windows)
-        windows = {r["period_start"]: _window(r) for r in rows}
-    siblings: tuple[Expense, ...] = ()
-    if siblings_of is not None:
-        rows = await conn.fetch(
-            f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
-            "AND expense_id <> $3 AND status = 'active' FOR UPDATE", *siblings_of, expense_id)
-        siblings = tuple(_expense(r) for r in rows)
-    return ExpenseState(_expense(row) if row else None, windows, siblings)
+    """One expense as :func:`load_many` reads it, and optionally its sibling one-offs (locked too)."""
+    state = (await load_many(conn, {expense_id: periods}, open_windows=open_windows))[expense_id]
+    if siblings_of is None:
+        return state
+    rows = await conn.fetch(
+        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
+        "AND expense_id <> $3 AND status = 'active' FOR UPDATE", *siblings_of, expense_id)
+    return replace(state, siblings=tuple(_expense(r) for r in rows))
 
 
-async def save(conn: asyncpg.Connection, before: ExpenseState, after: ExpenseState) -> None:
-    e = after.expense
-    if e is not None and e != before.expense:
-        await conn.execute(
-            f"INSERT INTO expenses ({_EXPENSE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-            "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
-            "updated_at = now()",
-            e.expense_id, e.customer_ref, e.payee_id, e.kind.value, e.amount, e.state.value if e.state else None,
-            e.coded_at, e.status.value)
-    changed = [w for p, w in after.windows.items() if before.windows.get(p) != w]
-    if changed:
-        await conn.executemany(
-            f"INSERT INTO windows ({_WINDOW_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-            "ON CONFLICT (expense_id, period_start) DO UPDATE SET status = EXCLUDED.status, "
-            "closes_at = COALESCE(EXCLUDED.closes_at, windows.closes_at), updated_at = now()",
-            [(w.expense_id, w.period_start, w.status.value, w.closes_at, w.calendar,
-              w.failure_reason.value if w.failure_reason else None, w.opened_by, w.correlation_id) for w in changed])
+async def save(conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, ExpenseState]]) -> None:
+    """Write what changed between each (before, after) pair: one statement per table, however many pairs."""
+    expenses: dict[str, Expense] = {}  # the last state of each, should a pair repeat one
+    windows: dict[tuple[str, date], PeriodWindow] = {}
+    for before, after in changes:
+        if after.expense is not None and after.expense != before.expense:
+            expenses[after.expense.expense_id] = after.expense
+        windows |= {(w.expense_id, p): w for p, w in after.windows.items() if before.windows.get(p) != w}
+    await execute_rows(
+        conn, f"INSERT INTO expenses ({_EXPENSE_COLS}) SELECT * FROM "
+              f"{unnest('text', 'text', 'text', 'text', 'numeric', 'text', 'timestamptz', 'text')} "
+              "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
+              "updated_at = now()",
+        [(e.expense_id, e.customer_ref, e.payee_id, e.kind.value, e.amount, e.state.value if e.state else None,
+          e.coded_at, e.status.value) for e in expenses.values()])
+    await execute_rows(
+        conn, f"INSERT INTO windows ({_WINDOW_COLS}) SELECT * FROM "
+              f"{unnest('text', 'date', 'text', 'timestamptz', 'text', 'text', 'uuid', 'uuid')} "
+              "ON CONFLICT (expense_id, period_start) DO UPDATE SET status = EXCLUDED.status, "
+              "closes_at = COALESCE(EXCLUDED.closes_at, windows.closes_at), updated_at = now()",
+        [(w.expense_id, w.period_start, w.status.value, w.closes_at, w.calendar,
+          w.failure_reason.value if w.failure_reason else None, w.opened_by, w.correlation_id)
+         for w in windows.values()])
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[tuple[ExpenseState, PeriodWindow]]:

@@ -30,7 +30,7 @@ def spec(settings: NotificationSettings) -> ServiceSpec:
         description="MSP implementation (104-07050030): phone the customer or their representative, the guarded "
                     "SMS (Centrelink only), the signed and approved letter, and recording the result.",
         catalogue=CATALOGUE,
-        handlers={MSP_APPROVALS.name: handlers.on_approval, MSP_STAFF_ACTIONS.name: handlers.on_staff_action},
+        handlers={MSP_APPROVALS.name: handlers.batched, MSP_STAFF_ACTIONS.name: handlers.batched},
         migrations=MIGRATIONS,
         tick=handlers.tick,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -13,6 +13,7 @@ from contracts.notification import MspActionRejected, MspApproved
 from notification import store
 from notification.domain.decide import Policy, decide_action, decide_approval, decide_send
 from notification.domain.model import MspState, apply, evolve_all
+from servicekit.consumer import Batched
 from servicekit.logs import get_logger, log_transition
 
 log = get_logger("notification")
@@ -28,32 +29,50 @@ def _log(events: Sequence[Event]) -> None:
             log_transition(log, e, "msp_id", "customer_ref", "step")
 
 
+@dataclass
+class Msps:
+    """A run of approvals or staff actions: their MSPs loaded at once, decided in order, saved at once."""
+
+    policy: Policy
+    before: dict[str, MspState | None]
+    after: dict[str, MspState | None] = field(default_factory=dict)
+
+    def step(self, message: Event, now: datetime) -> Sequence[Event]:
+        state = self.after[message.key]
+        if isinstance(message, MspApproved):
+            events = decide_approval(state, message, now)
+        else:
+            events = decide_action(state, message, now, self.policy)
+        self.after[message.key] = apply(state, message, events)
+        _log(events)
+        return events
+
+    async def save(self, conn: asyncpg.Connection) -> None:
+        await store.save(conn, [(self.before[i], after) for i, after in self.after.items()])
+
+
 @dataclass(frozen=True)
 class Handlers:
     policy: Policy
 
-    async def on_approval(self, conn: asyncpg.Connection, approval: MspApproved, now: datetime) -> Sequence[Event]:
-        state = await store.load(conn, approval.msp_id)
-        events = decide_approval(state, approval, now)
-        await store.save(conn, state, apply(state, approval, events))
-        _log(events)
-        return events
+    async def load(self, conn: asyncpg.Connection, messages: Sequence[Event]) -> Msps:
+        states = await store.load(conn, (m.key for m in messages))
+        return Msps(self.policy, states, dict(states))
 
-    async def on_staff_action(self, conn: asyncpg.Connection, action: Event, now: datetime) -> Sequence[Event]:
-        state = await store.load(conn, action.key)
-        events = decide_action(state, action, now, self.policy)
-        await store.save(conn, state, apply(state, action, events))
-        _log(events)
-        return events
+    @property
+    def batched(self) -> Batched:
+        """Approvals and staff actions alike (both are keyed by MSP id)."""
+        return Batched(self.load)
 
     async def tick(self, conn: asyncpg.Connection, now: datetime) -> tuple[int, Sequence[Event]]:
         """Send (or, if a guard now applies, withhold) every authorised SMS whose time has come."""
         outputs: list[Event] = []
+        changes: list[tuple[MspState | None, MspState | None]] = []
         due = await store.claim_due_sms(conn, now, TICK_BATCH)
         for state in due:
             events = decide_send(state, now, self.policy)
-            after: MspState | None = evolve_all(state, events)
-            await store.save(conn, state, after)
+            changes.append((state, evolve_all(state, events)))
             _log(events)
             outputs += events
+        await store.save(conn, changes)
         return len(due), outputs

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from notification.domain.model import MspState
-from servicekit.db import Migration
+from servicekit.db import Migration, execute_rows, unnest
 
 MIGRATIONS = (
     Migration("notification", 1, "msps", """
@@ -24,20 +24,25 @@ MIGRATIONS = (
 )
 
 
-async def load(conn: asyncpg.Connection, msp_id: str) -> MspState | None:
-    raw = await conn.fetchval("SELECT state FROM msps WHERE msp_id = $1 FOR UPDATE", msp_id)
-    return MspState.model_validate_json(raw) if raw is not None else None
+async def load(conn: asyncpg.Connection, msp_ids: Iterable[str]) -> dict[str, MspState | None]:
+    """The state of each MSP (row-locked for this transaction, in id order); None for one not seen before."""
+    ids = sorted(set(msp_ids))
+    rows = await conn.fetch("SELECT msp_id, state FROM msps WHERE msp_id = ANY($1::text[]) ORDER BY msp_id FOR UPDATE",
+                            ids)
+    found = {r["msp_id"]: MspState.model_validate_json(r["state"]) for r in rows}
+    return {i: found.get(i) for i in ids}
 
 
-async def save(conn: asyncpg.Connection, before: MspState | None, after: MspState | None) -> None:
-    if after is None or after == before:
-        return
-    send_at = after.sms.send_at if after.sms.status == "authorised" else None
-    await conn.execute(
-        "INSERT INTO msps (msp_id, state, sms_send_at, completed) VALUES ($1, $2::jsonb, $3, $4) "
-        "ON CONFLICT (msp_id) DO UPDATE SET state = EXCLUDED.state, sms_send_at = EXCLUDED.sms_send_at, "
-        "completed = EXCLUDED.completed, updated_at = now()",
-        after.msp_id, after.model_dump_json(), send_at, after.completed)
+async def save(conn: asyncpg.Connection, changes: Iterable[tuple[MspState | None, MspState | None]]) -> None:
+    """Write each state that changed between its (before, after) pair, in one statement."""
+    rows = {after.msp_id: (after.msp_id, after.model_dump_json(),
+                           after.sms.send_at if after.sms.status == "authorised" else None, after.completed)
+            for before, after in changes if after is not None and after != before}
+    await execute_rows(
+        conn, "INSERT INTO msps (msp_id, state, sms_send_at, completed) SELECT i, s::jsonb, a, c FROM "
+              f"{unnest('text', 'text', 'timestamptz', 'bool')} AS u(i, s, a, c) "
+              "ON CONFLICT (msp_id) DO UPDATE SET state = EXCLUDED.state, sms_send_at = EXCLUDED.sms_send_at, "
+              "completed = EXCLUDED.completed, updated_at = now()", list(rows.values()))
 
 
 async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[MspState]:

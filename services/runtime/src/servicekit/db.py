@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -39,6 +40,21 @@ class Migration:
     version: int
     name: str
     sql: str
+
+
+def unnest(*types: str) -> str:
+    """``unnest($1::text[], $2::date[], ...)``: rows passed as one array per column, for :func:`execute_rows`."""
+    return "unnest(" + ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1)) + ")"
+
+
+async def execute_rows(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` (written with :func:`unnest`) once for all ``rows``: one statement, one round trip, one plan.
+
+    Much cheaper for the server than ``executemany``, which executes the statement once per row. An
+    ``ON CONFLICT DO UPDATE`` statement must not be given two rows with the same key.
+    """
+    if rows:
+        await conn.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
 
 
 def advisory_key(text: str) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from servicekit.db import Migration
+from servicekit.db import Migration, execute_rows, unnest
 
 RUNTIME_MIGRATIONS = (
     Migration("runtime", 1, "inbox_outbox", """
@@ -46,21 +46,26 @@ class OutboundMessage:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-async def claim(conn: asyncpg.Connection, message_id: str, topic: str) -> bool:
-    """Record ``message_id`` as handled; False if it already was (a redelivery or a replay)."""
-    inserted = await conn.fetchval(
-        "INSERT INTO inbox (message_id, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-        message_id, topic,
-    )
-    return bool(inserted)
+async def claim(conn: asyncpg.Connection, messages: Sequence[tuple[str, str]]) -> set[str]:
+    """Record each (message id, topic) as handled, in one statement; returns the ids not handled before.
+
+    An id absent from the answer was claimed earlier (a redelivery or a replay) or twice in ``messages``.
+    """
+    if not messages:
+        return set()
+    ids, topics = zip(*messages, strict=True)
+    rows = await conn.fetch(
+        "INSERT INTO inbox (message_id, topic) SELECT * FROM unnest($1::text[], $2::text[]) "
+        "ON CONFLICT DO NOTHING RETURNING message_id", list(ids), list(topics))
+    return {r["message_id"] for r in rows}
 
 
 async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage]) -> int:
+    """Add ``messages`` to the outbox, in this order, with one statement."""
     rows = [(m.event_id, m.topic, m.key, m.value, json.dumps(m.headers)) for m in messages]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5::jsonb)", rows
-        )
+    await execute_rows(conn, "INSERT INTO outbox (event_id, topic, key, value, headers) "
+                             f"SELECT e, t, k, v, h::jsonb FROM {unnest('text', 'text', 'bytea', 'bytea', 'text')} "
+                             "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n", rows)
     return len(rows)
 
 

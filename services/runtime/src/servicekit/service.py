@@ -28,7 +28,7 @@ from servicekit.auth import BearerAuth, guarded
 from servicekit.backoff import Backoff
 from servicekit.broker import ensure_topics, make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
-from servicekit.consumer import BatchPipeline, Handler, to_outbound
+from servicekit.consumer import Batched, BatchPipeline, Handler, Route, to_outbound
 from servicekit.db import Migration, create_pool, migrate
 from servicekit.endpoints import operational_routes, with_timeout
 from servicekit.logs import get_logger
@@ -62,8 +62,8 @@ class ServiceSpec:
     version: str
     description: str
     catalogue: Catalogue
-    handlers: Mapping[str, Handler]
-    """Catalogue topic name -> handler for that topic's events."""
+    handlers: Mapping[str, Handler | Batched]
+    """Catalogue topic name -> handler for that topic's events (one at a time, or in batch form)."""
     migrations: tuple[Migration, ...] = ()
     tick: Tick | None = None
     routes: Routes | None = None
@@ -81,7 +81,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.pipelines = [self._subscribe(topic, handler) for topic, handler in spec.handlers.items()]
+        self.pipeline = self._subscribe() if spec.handlers else None
         routes = [*operational_routes(self), *(spec.routes(self) if spec.routes else ())]
         self.app = AsgiFastStream(self.broker, asgi_routes=routes, logger=None,
                                   on_startup=[self._start_infrastructure], after_startup=[self._start_loops],
@@ -97,15 +97,18 @@ class ServiceRuntime:
 
     # -- wiring -------------------------------------------------------------------------------
 
-    def _subscribe(self, topic_name: str, handler: Handler) -> BatchPipeline:
-        topic = self.spec.catalogue[topic_name]
-        pipeline = BatchPipeline(topic=topic, handler=handler, catalogue=self.spec.catalogue, settings=self.settings,
+    def _subscribe(self) -> BatchPipeline:
+        """One consumer for all the service's topics: one group member per instance, so one join at start-up
+        and one rebalance per instance joining or leaving, and one transaction per poll whatever the topics."""
+        routes = {self.settings.topic(name): Route.of(self.spec.catalogue[name], handler, self.settings)
+                  for name, handler in self.spec.handlers.items()}
+        pipeline = BatchPipeline(routes=routes, catalogue=self.spec.catalogue, settings=self.settings,
                                  pool=lambda: self.pool, clock=self.clock, metrics=self.metrics,
                                  on_committed=self.wake_relay)
         subscriber = self.broker.subscriber(
-            self.settings.topic(topic.name), group_id=self.settings.group_id, batch=True,
-            max_records=self.settings.max_batch, batch_timeout_ms=50, ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest", title=f"{self.spec.name}:{topic.name}", description=topic.description,
+            *routes, group_id=self.settings.group_id, batch=True, max_records=self.settings.max_batch,
+            batch_timeout_ms=50, ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest",
+            title=f"{self.spec.name}:consumer", description="; ".join(r.topic.description for r in routes.values()),
         )
 
         @subscriber

@@ -12,7 +12,7 @@ from servicekit.logs import get_logger
 from servicekit.service import HttpApi, ServiceRuntime, ServiceSpec
 from servicekit.settings import ServiceSettings
 from workitems import api
-from workitems.handlers import on_event
+from workitems.handlers import on_events
 from workitems.store import MIGRATIONS
 
 log = get_logger("workitems")
@@ -52,8 +52,8 @@ def spec(settings: WorkitemsSettings) -> ServiceSpec:
         description="Staff work items of both procedures: I059PL and the removal escalation (103-01050060), the MSP "
                     "tasks (104-07050030); raised from events, ticked off automatically or by an officer with a DOC.",
         catalogue=CATALOGUE,
-        handlers={EXPENSE_EVENTS.name: on_event, MSP_NOTIFICATION_EVENTS.name: on_event,
-                  WORKITEM_COMMANDS.name: on_event},
+        handlers={EXPENSE_EVENTS.name: on_events, MSP_NOTIFICATION_EVENTS.name: on_events,
+                  WORKITEM_COMMANDS.name: on_events},
         migrations=MIGRATIONS,
         api=http_api,
     )

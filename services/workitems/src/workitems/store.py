@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from servicekit.db import Migration, advisory_key
+from servicekit.db import Migration, advisory_key, execute_rows, unnest
 from workitems.domain.model import HistoryEntry, WorkItem
 
 MIGRATIONS = (
@@ -51,22 +51,24 @@ async def load(conn: asyncpg.Connection, work_item_ids: Iterable[str]) -> dict[s
     handling the same cause during a rebalance cannot both raise it.
     """
     ids = sorted(set(work_item_ids))
-    for work_item_id in ids:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"work-item:{work_item_id}"))
+    if not ids:
+        return {}
+    await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(advisory_key(f"work-item:{i}"),) for i in ids])
     rows = await conn.fetch("SELECT item FROM work_items WHERE work_item_id = ANY($1::text[]) FOR UPDATE", ids)
     items = (WorkItem.model_validate_json(r["item"]) for r in rows)
     return {item.work_item_id: item for item in items}
 
 
 async def save(conn: asyncpg.Connection, items: Mapping[str, WorkItem], history: Sequence[HistoryEntry]) -> None:
-    if items:
-        await conn.executemany(
-            "INSERT INTO work_items (work_item_id, code, queue, customer_ref, status, assignee_id, raised_at, "
-            "closed_at, item) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) "
-            "ON CONFLICT (work_item_id) DO UPDATE SET status = EXCLUDED.status, assignee_id = EXCLUDED.assignee_id, "
-            "closed_at = EXCLUDED.closed_at, item = EXCLUDED.item, updated_at = now()",
-            [(i.work_item_id, i.code.value, i.queue.value, i.customer_ref, i.status.value, i.assignee_id, i.raised_at,
-              i.closed_at, i.model_dump_json()) for i in items.values()])
+    await execute_rows(
+        conn, "INSERT INTO work_items (work_item_id, code, queue, customer_ref, status, assignee_id, raised_at, "
+              "closed_at, item) SELECT i, c, q, r, s, a, ra, ca, it::jsonb FROM "
+              f"{unnest('text', 'text', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz', 'text')} "
+              "WITH ORDINALITY AS u(i, c, q, r, s, a, ra, ca, it, n) ORDER BY n "  # raising order is the page order
+              "ON CONFLICT (work_item_id) DO UPDATE SET status = EXCLUDED.status, assignee_id = EXCLUDED.assignee_id, "
+              "closed_at = EXCLUDED.closed_at, item = EXCLUDED.item, updated_at = now()",
+        [(i.work_item_id, i.code.value, i.queue.value, i.customer_ref, i.status.value, i.assignee_id, i.raised_at,
+          i.closed_at, i.model_dump_json()) for i in items.values()])
     if history:
         await conn.executemany(
             "INSERT INTO work_item_history (work_item_id, seq, transition, actor, at, event_id, cause_event_id, "
