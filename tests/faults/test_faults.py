@@ -27,10 +27,10 @@ from contracts.catalogue import CATALOGUE, MSP_APPROVALS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
 from contracts.expenses import PaymentAttempted
 from contracts.notification import MspApproved
+from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import Signer
-from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

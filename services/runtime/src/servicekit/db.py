@@ -97,14 +97,14 @@ async def migrate(pool: asyncpg.Pool, schema: str, migrations: Sequence[Migratio
     """
     applied: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " component text NOT NULL, version int NOT NULL, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
-        )
         key = advisory_key(f"migrate:{schema}")
-        await conn.execute("SELECT pg_advisory_lock($1)", key)
+        await conn.execute("SELECT pg_advisory_lock($1)", key)  # before anything: CREATE ... IF NOT EXISTS races
         try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " component text NOT NULL, version int NOT NULL, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
+            )
             done = {(r["component"], r["version"]) for r in await conn.fetch("SELECT component, version FROM schema_migrations")}
             for m in sorted(migrations, key=lambda m: (m.component != "runtime", m.component, m.version)):
                 if (m.component, m.version) in done:

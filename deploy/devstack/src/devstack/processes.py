@@ -1,5 +1,6 @@
-"""Services as real child processes (``python -m <service>``), for faults that only a process can suffer:
-``kill -9`` mid-stream, a restart, two instances in one consumer group."""
+"""Services as real child processes (``python -m <service>``): for faults that only a process can suffer
+(``kill -9`` mid-stream, a restart, two instances in one consumer group) and for benchmarks that need a
+service's own CPU, memory and start-up time."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class ServiceProcess:
         record_pid(self.process.pid)
         return self
 
-    async def ready(self, headers: dict[str, str] | None = None, timeout: float = 90.0) -> ServiceProcess:
+    async def ready(self, headers: dict[str, str] | None = None, timeout: float = 90.0,
+                    interval: float = 0.2) -> ServiceProcess:
         async with httpx.AsyncClient(timeout=3) as http:
             deadline = asyncio.get_running_loop().time() + timeout
             while True:
@@ -48,7 +50,15 @@ class ServiceProcess:
                     pass
                 if asyncio.get_running_loop().time() > deadline:
                     raise TimeoutError(f"{self.instance} not ready; see {self.log_path}")
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(interval)
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process now (Linux ``/proc``)."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS line")
 
     def kill(self) -> None:
         """kill -9: no shutdown, no flush, no offset commit."""

@@ -1,0 +1,384 @@
+"""The benchmark: how fast, how far from the ceiling, how it grows. Prints tables; asserts nothing.
+
+    ./dev bench [--events N] [--rate R] [--duration S] [--growth 10000,100000,1000000] [--growth-duration S]
+
+Everything runs on one machine against one real broker and one real PostgreSQL server that the
+command starts itself. The services run as their own processes (``python -m <service>``, logging at
+INFO to files, as deployed), each section on a fresh database and fresh topics:
+
+1. ceiling: raw aiokafka consume -> produce passthrough, in this process;
+2. throughput of expenses and notification over a backlog, each as a ratio to the ceiling;
+3. end-to-end latency at a fixed offered rate, MSP approval published -> work item raised;
+4. growth: restart-to-ready, latency and throughput of expenses with N open retry windows;
+5. scale-out: one and two expenses instances on a six-partition topic.
+
+Rates are steady-state: outputs between the first and the last output record's broker timestamp,
+so a service's start-up is not counted against its throughput (it is reported on its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from contracts.catalogue import EXPENSE_EVENTS, MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, PAYMENT_ATTEMPTS, WORKITEM_EVENTS
+from contracts.envelope import Event
+from devstack import LocalKafka, LocalPostgres
+from devstack.processes import ServiceProcess
+from devstack.synthetic import failed_weekly_attempt, medicare_approval
+
+T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
+PARTITIONS = 6
+
+
+def attempt(i: int, series: str = "B") -> Event:
+    return failed_weekly_attempt(f"EXP-{series}{i:07d}", f"CRN-{series}{i:07d}", T0)
+
+
+def approval(i: int, series: str = "B") -> Event:
+    return medicare_approval(f"MSP-{series}{i:07d}", f"CRN-{series}{i:07d}", T0)
+
+
+# --------------------------------------------------------------------------- infrastructure
+
+
+@dataclass
+class Bench:
+    kafka: LocalKafka
+    pg: LocalPostgres
+    log_dir: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka.bootstrap_servers
+
+    async def fresh(self, inputs: Sequence[str] = ()) -> tuple[str, dict[str, str]]:
+        """A new topic prefix and database; ``inputs`` (catalogue names) created now, so a backlog can wait
+        for a service not started yet. Returns the prefix and the services' environment."""
+        prefix, db = f"b{uuid.uuid4().hex[:6]}.", f"bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(self.pg.url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{db}"')
+        finally:
+            await conn.close()
+        if inputs:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            await admin.start()
+            try:
+                await admin.create_topics([NewTopic(prefix + name, PARTITIONS, 1) for name in inputs])
+            finally:
+                await admin.close()
+        return prefix, {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "DATABASE_URL": f"{self.pg.url.rpartition('/')[0]}/{db}",
+                        "TOPIC_PREFIX": prefix, "TOPIC_PARTITIONS": str(PARTITIONS), "CLOCK": "simulated",
+                        "CLOCK_START": T0.isoformat(), "LOG_LEVEL": "INFO"}
+
+    def service(self, name: str, env: dict[str, str], instance: str = "") -> ServiceProcess:
+        return ServiceProcess(name, env, self.log_dir, instance or f"{name}-{uuid.uuid4().hex[:4]}")
+
+    @contextlib.asynccontextmanager
+    async def running(self, *services: ServiceProcess) -> AsyncIterator[float]:
+        """Start ``services``; yields the seconds until the last was ready; stops them on the way out."""
+        started = time.perf_counter()
+        try:
+            for s in services:
+                s.start()
+            for s in services:
+                await s.ready(interval=0.05)
+            yield time.perf_counter() - started
+        finally:
+            for s in services:
+                s.stop()
+
+
+async def produce(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send(topic, e.to_json(), key=e.key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def steady_rate(bootstrap: str, topic: str, expected: int, newest: int | None = None,
+                      timeout: float = 600.0) -> float:
+    """Records per second on ``topic`` between its first and last record's timestamp, once ``expected``
+    arrived (of the ``newest`` only, if given). Records stamped with the first millisecond are not counted:
+    the rate is of what followed."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        stamps: list[int] = []
+        deadline = time.monotonic() + timeout
+        while len(stamps) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(stamps)} of {expected} records on {topic} after {timeout:.0f}s")
+            batch = await consumer.getmany(timeout_ms=500, max_records=10000)
+            stamps += [r.timestamp for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    stamps = sorted(stamps)[-(newest or expected):]
+    first, last = stamps[0], stamps[-1]
+    return sum(1 for s in stamps if s > first) / max((last - first) / 1000, 1e-3)
+
+
+@dataclass(frozen=True)
+class Latency:
+    offered: float
+    received: int
+    sent: int
+    p50: float
+    p95: float
+    p99: float
+    worst: float
+
+    def cells(self) -> str:
+        return (f"{self.p50 * 1000:.0f} | {self.p95 * 1000:.0f} | {self.p99 * 1000:.0f} | {self.worst * 1000:.0f} | "
+                f"{self.received:,}/{self.sent:,}")
+
+
+async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], out_topic: str, out_type: str,
+                  rate: float, duration: float) -> Latency:
+    """Publish ``make(i)`` at ``rate`` per second for ``duration`` seconds; for each, the time until the first
+    ``out_type`` record with its correlation id is read from ``out_topic``."""
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(out_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    total = int(rate * duration)
+    events = [make(i) for i in range(total)]
+
+    async def receive() -> None:
+        while len(seen) < total:
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    body = json.loads(r.value)
+                    if body["event_type"] == out_type:
+                        seen.setdefault(body["correlation_id"], now)
+
+    receiver = asyncio.create_task(receive())
+    try:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, e in enumerate(events):
+            if (delay := start + i / rate - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            sent[str(e.correlation_id)] = time.perf_counter()
+            await producer.send(in_topic, e.to_json(), key=e.key.encode())
+        offered = total / (loop.time() - start)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(receiver), timeout=30)
+    finally:
+        receiver.cancel()
+        await asyncio.gather(receiver, return_exceptions=True)
+        await producer.stop()
+        await consumer.stop()
+    waits = sorted(seen[c] - t for c, t in sent.items() if c in seen)
+    q = statistics.quantiles(waits, n=100, method="inclusive")
+    return Latency(offered, len(waits), total, q[49], q[94], q[98], waits[-1])
+
+
+# --------------------------------------------------------------------------- the sections
+
+
+async def ceiling(bench: Bench, n: int) -> float:
+    """Raw aiokafka: consume a batch, produce each record to another topic, commit."""
+    prefix, _ = await bench.fresh(["in", "out"])
+    await produce(bench.bootstrap, prefix + "in", [attempt(i) for i in range(n)])
+    consumer = AIOKafkaConsumer(prefix + "in", bootstrap_servers=bench.bootstrap, group_id=prefix + "g",
+                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=500)
+    producer = AIOKafkaProducer(bootstrap_servers=bench.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        done = 0
+        while done < n:
+            batch = await consumer.getmany(timeout_ms=200, max_records=500)
+            futures = [await producer.send(prefix + "out", r.value, key=r.key) for rs in batch.values() for r in rs]
+            await asyncio.gather(*futures)
+            await consumer.commit()
+            done += len(futures)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return await steady_rate(bench.bootstrap, prefix + "out", n)
+
+
+async def throughput(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
+                     out_topic: str, outputs_per_input: int, instances: int = 1) -> tuple[float, float, int]:
+    """A backlog of ``n`` through ``instances`` of ``service``: (events/s, seconds to ready, peak RSS bytes)."""
+    prefix, env = await bench.fresh([in_topic])
+    await produce(bench.bootstrap, prefix + in_topic, [make(i) for i in range(n)])
+    processes = [bench.service(service, env) for _ in range(instances)]
+    async with bench.running(*processes) as ready_s:
+        rate = await steady_rate(bench.bootstrap, prefix + out_topic, n * outputs_per_input)
+        rss = max(p.rss_bytes() for p in processes)
+    return rate / outputs_per_input, ready_s, rss
+
+
+async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[Latency, dict[str, int]]:
+    """MSP approvals at a fixed rate through notification and workitems: publish -> WorkItemRaised."""
+    prefix, env = await bench.fresh()
+    services = [bench.service(name, env) for name in ("notification", "workitems", "expenses")]
+    async with bench.running(*services):
+        measured = await latency(bench.bootstrap, prefix + MSP_APPROVALS.name, lambda i: approval(i, "L"),
+                                 prefix + WORKITEM_EVENTS.name, "WorkItemRaised", rate, duration)
+        rss = {s.name: s.rss_bytes() for s in services}
+    return measured, rss
+
+
+PRELOAD = """
+INSERT INTO expenses (expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status)
+SELECT 'EXP-G' || g, 'CRN-G' || g, 'PAYEE-1', 'regular-weekly', 50.00, NULL, NULL, 'active'
+FROM generate_series(1, $1) g;
+INSERT INTO windows (expense_id, period_start, status, closes_at, calendar, failure_reason, opened_by, correlation_id)
+SELECT 'EXP-G' || g, DATE '2027-03-01', 'open', $2::timestamptz + (g % 86400) * interval '1 second', 'calendar-days',
+       'insufficient-funds-not-reported-by-due-date', NULL, NULL
+FROM generate_series(1, $1) g;
+ANALYZE expenses; ANALYZE windows;
+"""
+
+
+@dataclass(frozen=True)
+class Growth:
+    windows: int
+    preload_s: float
+    ready_s: float
+    latency: Latency
+    rate: float
+    rss: int
+
+
+async def growth(bench: Bench, windows: int, n: int, rate: float, duration: float) -> Growth:
+    """Expenses with ``windows`` open retry windows (closing a week on, so none fires): restart-to-ready,
+    latency at ``rate`` (attempt -> ExpenseUndelivered), then a backlog's throughput."""
+    prefix, env = await bench.fresh([PAYMENT_ATTEMPTS.name])
+    expenses = bench.service("expenses", env)
+    async with bench.running(expenses):  # migrate and provision
+        pass
+    started = time.perf_counter()
+    conn = await asyncpg.connect(env["DATABASE_URL"], server_settings={"search_path": "expenses"})
+    try:
+        for statement in PRELOAD.split(";"):
+            if statement.strip():
+                args = [a for a, used in ((windows, "$1" in statement), (T0 + timedelta(days=6), "$2" in statement))
+                        if used]
+                await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+    preload_s = time.perf_counter() - started
+    async with bench.running(expenses) as ready_s:
+        measured = await latency(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, lambda i: attempt(i, "L"),
+                                 prefix + EXPENSE_EVENTS.name, "ExpenseUndelivered", rate, duration)
+    await produce(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, [attempt(i, "T") for i in range(n)])
+    async with bench.running(expenses):
+        # the topic already holds the latency run's outputs: count them too, the rate is of the newest
+        total = measured.sent + n
+        throughput_rate = await steady_rate(bench.bootstrap, prefix + EXPENSE_EVENTS.name, total, newest=n)
+        rss = expenses.rss_bytes()
+    return Growth(windows, preload_s, ready_s, measured, throughput_rate, rss)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+async def main(args: argparse.Namespace) -> None:
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    kafka, pg = LocalKafka.start(), LocalPostgres.start(durable=False)
+    bench = Bench(kafka, pg, log_dir)
+    n = args.events
+    try:
+        say("ceiling ...")
+        top = await ceiling(bench, n)
+        say("expenses throughput ...")
+        exp, exp_ready, exp_rss = await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name,
+                                                   EXPENSE_EVENTS.name, 1)
+        say("notification throughput ...")
+        msp, msp_ready, msp_rss = await throughput(bench, "notification", n, approval, MSP_APPROVALS.name,
+                                                   MSP_NOTIFICATION_EVENTS.name, 3)
+        say(f"end-to-end latency at {args.rate:g}/s for {args.duration:g}s ...")
+        e2e, rss = await end_to_end(bench, args.rate, args.duration)
+        grown = []
+        for windows in args.growth:
+            say(f"growth: {windows:,} open windows ...")
+            grown.append(await growth(bench, windows, n, args.rate, args.growth_duration))
+        say("scale-out ...")
+        one = (await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1))[0]
+        two = (await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 2))[0]
+    finally:
+        kafka.stop()
+        pg.stop()
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
+          f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
+          f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
+          "as processes logging at INFO\n")
+    print(f"Throughput, a backlog of {n:,} events, one instance (steady state; ready = process start to /ready)\n")
+    print("| what | events/s | ratio to ceiling | ready | RSS |\n|---|---:|---:|---:|---:|")
+    print(f"| ceiling: raw aiokafka consume -> produce passthrough | {top:,.0f} | 1.00 | | |")
+    print(f"| expenses: payment attempts (decided, committed, published) | {exp:,.0f} | {exp / top:.2f} | "
+          f"{exp_ready:.1f} s | {mib(exp_rss)} |")
+    print(f"| notification: MSP approvals (3 outputs each) | {msp:,.0f} | {msp / top:.2f} | {msp_ready:.1f} s | "
+          f"{mib(msp_rss)} |")
+    print(f"\nEnd-to-end latency, MSP approval published -> WorkItemRaised read from workitems.events (after the "
+          f"commit), offered {e2e.offered:,.0f}/s for {args.duration:g} s\n")
+    print("| p50 ms | p95 ms | p99 ms | max ms | received |\n|---:|---:|---:|---:|---:|")
+    print(f"| {e2e.cells()} |")
+    print("\nResident memory after that run: " + ", ".join(f"{k} {mib(v)}" for k, v in rss.items()))
+    print(f"\nGrowth: expenses with N open retry windows; latency is attempt published -> ExpenseUndelivered read, "
+          f"at {args.rate:g}/s for {args.growth_duration:g} s; throughput over a backlog of {n:,}\n")
+    print("| open windows | restart to ready | p50 ms | p95 ms | p99 ms | max ms | received | events/s | RSS |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for g in grown:
+        print(f"| {g.windows:,} | {g.ready_s:.1f} s | {g.latency.cells()} | {g.rate:,.0f} | {mib(g.rss)} |")
+    print(f"\nScale-out: expenses over a backlog of {n:,} on {PARTITIONS} partitions\n")
+    print("| instances | events/s | ratio to one |\n|---:|---:|---:|")
+    print(f"| 1 | {one:,.0f} | 1.00 |\n| 2 | {two:,.0f} | {two / one:.2f} |")
+
+
+def say(line: str) -> None:
+    print(f"[bench] {line}", flush=True)
+
+
+def sizes(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20000, help="backlog size for the throughput rows")
+    parser.add_argument("--rate", type=float, default=500.0, help="offered events per second for latency")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
+    parser.add_argument("--growth", type=sizes, default=[10_000, 100_000, 1_000_000], help="open windows, comma separated")
+    parser.add_argument("--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,36 @@
+"""Migrations on a real PostgreSQL server: several instances of a service may start at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from servicekit.db import Migration, create_pool, migrate
+from servicekit.outbox import RUNTIME_MIGRATIONS
+
+pytestmark = pytest.mark.integration
+
+SERVICE = (Migration("svc", 1, "things", "CREATE TABLE things (id int PRIMARY KEY)"),)
+
+
+async def test_instances_starting_together_on_a_fresh_database_apply_each_migration_once(database_url):
+    # Found by the scale-out benchmark: two expenses instances started together, and one exited on
+    # "duplicate key value violates unique constraint pg_type_typname_nsp_index" from
+    # CREATE TABLE IF NOT EXISTS schema_migrations, which is not safe when run concurrently.
+    for attempt in range(5):
+        schema = f"race{attempt}"
+        pools = [await create_pool(database_url, schema, 2) for _ in range(4)]
+        try:
+            applied = await asyncio.gather(*(migrate(p, schema, (*RUNTIME_MIGRATIONS, *SERVICE)) for p in pools))
+        finally:
+            for p in pools:
+                await p.close()
+        assert sorted(len(a) for a in applied) == [0, 0, 0, 2], "one instance applies both migrations, once"
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(f'SELECT component, version FROM "{schema}".schema_migrations ORDER BY 1')
+        finally:
+            await conn.close()
+        assert [(r["component"], r["version"]) for r in rows] == [("runtime", 1), ("svc", 1)]
