@@ -120,7 +120,7 @@ async def produce(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
 
 
 async def steady_rate(bootstrap: str, topic: str, expected: int, newest: int | None = None,
-                      timeout: float = 600.0) -> float:
+                      timeout: float = 300.0) -> float:
     """Records per second on ``topic`` between its first and last record's timestamp, once ``expected``
     arrived (of the ``newest`` only, if given). Records stamped with the first millisecond are not counted:
     the rate is of what followed."""
@@ -157,13 +157,14 @@ class Latency:
                 f"{self.received:,}/{self.sent:,}")
 
 
-async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], out_topic: str, out_type: str,
-                  rate: float, duration: float) -> Latency:
-    """Publish ``make(i)`` at ``rate`` per second for ``duration`` seconds; for each, the time until the first
-    ``out_type`` record with its correlation id is read from ``out_topic``."""
+async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], checkpoints: Sequence[tuple[str, str]],
+                  rate: float, duration: float) -> list[Latency]:
+    """Publish ``make(i)`` at ``rate`` per second for ``duration`` seconds; for each event and each (topic, event
+    type) checkpoint, the time until the first record of that type with the event's correlation id is read."""
     sent: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    consumer = AIOKafkaConsumer(out_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+    seen: list[dict[str, float]] = [{} for _ in checkpoints]
+    wanted = {topic: {t: i for i, (top, t) in enumerate(checkpoints) if top == topic} for topic, _ in checkpoints}
+    consumer = AIOKafkaConsumer(*wanted, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
                                 enable_auto_commit=False, fetch_max_wait_ms=5)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
     await consumer.start()
@@ -172,14 +173,14 @@ async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], o
     events = [make(i) for i in range(total)]
 
     async def receive() -> None:
-        while len(seen) < total:
+        while any(len(s) < total for s in seen):
             batch = await consumer.getmany(timeout_ms=100)
             now = time.perf_counter()
             for records in batch.values():
                 for r in records:
                     body = json.loads(r.value)
-                    if body["event_type"] == out_type:
-                        seen.setdefault(body["correlation_id"], now)
+                    if (i := wanted[r.topic].get(body["event_type"])) is not None:
+                        seen[i].setdefault(body["correlation_id"], now)
 
     receiver = asyncio.create_task(receive())
     try:
@@ -198,9 +199,12 @@ async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], o
         await asyncio.gather(receiver, return_exceptions=True)
         await producer.stop()
         await consumer.stop()
-    waits = sorted(seen[c] - t for c, t in sent.items() if c in seen)
-    q = statistics.quantiles(waits, n=100, method="inclusive")
-    return Latency(offered, len(waits), total, q[49], q[94], q[98], waits[-1])
+    measured = []
+    for arrivals in seen:
+        waits = sorted(arrivals[c] - t for c, t in sent.items() if c in arrivals)
+        q = statistics.quantiles(waits, n=100, method="inclusive")
+        measured.append(Latency(offered, len(waits), total, q[49], q[94], q[98], waits[-1]))
+    return measured
 
 
 # --------------------------------------------------------------------------- the sections
@@ -230,7 +234,7 @@ async def ceiling(bench: Bench, n: int) -> float:
 
 
 async def throughput(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
-                     out_topic: str, outputs_per_input: int, instances: int = 1) -> tuple[float, float, int]:
+                     out_topic: str, outputs_per_input: int, *, instances: int = 1) -> tuple[float, float, int]:
     """A backlog of ``n`` through ``instances`` of ``service``: (events/s, seconds to ready, peak RSS bytes)."""
     prefix, env = await bench.fresh([in_topic])
     await produce(bench.bootstrap, prefix + in_topic, [make(i) for i in range(n)])
@@ -241,15 +245,20 @@ async def throughput(bench: Bench, service: str, n: int, make: Callable[[int], E
     return rate / outputs_per_input, ready_s, rss
 
 
-async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[Latency, dict[str, int]]:
-    """MSP approvals at a fixed rate through notification and workitems: publish -> WorkItemRaised."""
+async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[list[Latency], dict[str, tuple[int, float]]]:
+    """MSP approvals at a fixed rate through notification and workitems: publish -> MspStepRequired (the first
+    hop) and -> WorkItemRaised (the whole way)."""
     prefix, env = await bench.fresh()
     services = [bench.service(name, env) for name in ("notification", "workitems", "expenses")]
     async with bench.running(*services):
+        cpu = {s.name: s.cpu_seconds() for s in services}
+        started = time.perf_counter()
         measured = await latency(bench.bootstrap, prefix + MSP_APPROVALS.name, lambda i: approval(i, "L"),
-                                 prefix + WORKITEM_EVENTS.name, "WorkItemRaised", rate, duration)
-        rss = {s.name: s.rss_bytes() for s in services}
-    return measured, rss
+                                 [(prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
+                                  (prefix + WORKITEM_EVENTS.name, "WorkItemRaised")], rate, duration)
+        elapsed = time.perf_counter() - started
+        usage = {s.name: (s.rss_bytes(), (s.cpu_seconds() - cpu[s.name]) / elapsed) for s in services}
+    return measured, usage
 
 
 PRELOAD = """
@@ -293,8 +302,8 @@ async def growth(bench: Bench, windows: int, n: int, rate: float, duration: floa
         await conn.close()
     preload_s = time.perf_counter() - started
     async with bench.running(expenses) as ready_s:
-        measured = await latency(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, lambda i: attempt(i, "L"),
-                                 prefix + EXPENSE_EVENTS.name, "ExpenseUndelivered", rate, duration)
+        [measured] = await latency(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, lambda i: attempt(i, "L"),
+                                   [(prefix + EXPENSE_EVENTS.name, "ExpenseUndelivered")], rate, duration)
     await produce(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, [attempt(i, "T") for i in range(n)])
     async with bench.running(expenses):
         # the topic already holds the latency run's outputs: count them too, the rate is of the newest
@@ -311,59 +320,84 @@ def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
+SECTIONS = ("throughput", "latency", "growth", "scale-out")
+
+
 async def main(args: argparse.Namespace) -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     kafka, pg = LocalKafka.start(), LocalPostgres.start(durable=False)
     bench = Bench(kafka, pg, log_dir)
-    n = args.events
+    n, sections = args.events, set(args.sections)
+    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
+          f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
+          f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
+          "as processes logging at INFO", flush=True)
     try:
-        say("ceiling ...")
-        top = await ceiling(bench, n)
-        say("expenses throughput ...")
-        exp, exp_ready, exp_rss = await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name,
-                                                   EXPENSE_EVENTS.name, 1)
-        say("notification throughput ...")
-        msp, msp_ready, msp_rss = await throughput(bench, "notification", n, approval, MSP_APPROVALS.name,
-                                                   MSP_NOTIFICATION_EVENTS.name, 3)
-        say(f"end-to-end latency at {args.rate:g}/s for {args.duration:g}s ...")
-        e2e, rss = await end_to_end(bench, args.rate, args.duration)
-        grown = []
-        for windows in args.growth:
-            say(f"growth: {windows:,} open windows ...")
-            grown.append(await growth(bench, windows, n, args.rate, args.growth_duration))
-        say("scale-out ...")
-        one = (await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1))[0]
-        two = (await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 2))[0]
+        if "throughput" in sections:
+            await throughput_table(bench, n)
+        if "latency" in sections:
+            await latency_table(bench, args.rate, args.duration)
+        if "growth" in sections:
+            await growth_table(bench, n, args.growth, args.rate, args.growth_duration)
+        if "scale-out" in sections:
+            await scale_out_table(bench, n)
     finally:
         kafka.stop()
         pg.stop()
         shutil.rmtree(log_dir, ignore_errors=True)
 
-    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-          f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
-          f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
-          "as processes logging at INFO\n")
-    print(f"Throughput, a backlog of {n:,} events, one instance (steady state; ready = process start to /ready)\n")
+
+async def throughput_table(bench: Bench, n: int) -> None:
+    say("ceiling ...")
+    top = await ceiling(bench, n)
+    say("expenses ...")
+    exp, exp_ready, exp_rss = await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name,
+                                               EXPENSE_EVENTS.name, 1)
+    say("notification ...")
+    msp, msp_ready, msp_rss = await throughput(bench, "notification", n, approval, MSP_APPROVALS.name,
+                                               MSP_NOTIFICATION_EVENTS.name, 3)
+    print(f"\nThroughput, a backlog of {n:,} events, one instance (steady state; ready = process start to /ready)\n")
     print("| what | events/s | ratio to ceiling | ready | RSS |\n|---|---:|---:|---:|---:|")
     print(f"| ceiling: raw aiokafka consume -> produce passthrough | {top:,.0f} | 1.00 | | |")
     print(f"| expenses: payment attempts (decided, committed, published) | {exp:,.0f} | {exp / top:.2f} | "
           f"{exp_ready:.1f} s | {mib(exp_rss)} |")
     print(f"| notification: MSP approvals (3 outputs each) | {msp:,.0f} | {msp / top:.2f} | {msp_ready:.1f} s | "
-          f"{mib(msp_rss)} |")
-    print(f"\nEnd-to-end latency, MSP approval published -> WorkItemRaised read from workitems.events (after the "
-          f"commit), offered {e2e.offered:,.0f}/s for {args.duration:g} s\n")
-    print("| p50 ms | p95 ms | p99 ms | max ms | received |\n|---:|---:|---:|---:|---:|")
-    print(f"| {e2e.cells()} |")
-    print("\nResident memory after that run: " + ", ".join(f"{k} {mib(v)}" for k, v in rss.items()))
+          f"{mib(msp_rss)} |", flush=True)
+
+
+async def latency_table(bench: Bench, rate: float, duration: float) -> None:
+    say(f"end-to-end latency at {rate:g}/s for {duration:g}s ...")
+    e2e, usage = await end_to_end(bench, rate, duration)
+    print(f"\nEnd-to-end latency, MSP approvals offered at {e2e[0].offered:,.0f}/s for {duration:g} s; each "
+          "checkpoint is read by a consumer, so it is after the commit and the outbox relay\n")
+    print("| published -> | p50 ms | p95 ms | p99 ms | max ms | received |\n|---|---:|---:|---:|---:|---:|")
+    print(f"| MspStepRequired on msp.notification-events (notification) | {e2e[0].cells()} |")
+    print(f"| WorkItemRaised on workitems.events (notification, then workitems) | {e2e[1].cells()} |")
+    print("\nEach service during that run, resident memory at the end and CPU (share of one core): " + ", ".join(
+        f"{name} {mib(rss)}, {cpu:.0%}" for name, (rss, cpu) in usage.items()), flush=True)
+
+
+async def growth_table(bench: Bench, n: int, sizes: Sequence[int], rate: float, duration: float) -> None:
+    grown = []
+    for windows in sizes:
+        say(f"growth: {windows:,} open windows ...")
+        grown.append(await growth(bench, windows, n, rate, duration))
     print(f"\nGrowth: expenses with N open retry windows; latency is attempt published -> ExpenseUndelivered read, "
-          f"at {args.rate:g}/s for {args.growth_duration:g} s; throughput over a backlog of {n:,}\n")
-    print("| open windows | restart to ready | p50 ms | p95 ms | p99 ms | max ms | received | events/s | RSS |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"at {rate:g}/s for {duration:g} s; throughput over a backlog of {n:,}\n")
+    print("| open windows | loaded in | restart to ready | p50 ms | p95 ms | p99 ms | max ms | received | events/s | RSS |"
+          "\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for g in grown:
-        print(f"| {g.windows:,} | {g.ready_s:.1f} s | {g.latency.cells()} | {g.rate:,.0f} | {mib(g.rss)} |")
+        print(f"| {g.windows:,} | {g.preload_s:.1f} s | {g.ready_s:.1f} s | {g.latency.cells()} | {g.rate:,.0f} | "
+              f"{mib(g.rss)} |", flush=True)
+
+
+async def scale_out_table(bench: Bench, n: int) -> None:
+    say("scale-out ...")
+    one, two = [(await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1,
+                                  instances=i))[0] for i in (1, 2)]
     print(f"\nScale-out: expenses over a backlog of {n:,} on {PARTITIONS} partitions\n")
     print("| instances | events/s | ratio to one |\n|---:|---:|---:|")
-    print(f"| 1 | {one:,.0f} | 1.00 |\n| 2 | {two:,.0f} | {two / one:.2f} |")
+    print(f"| 1 | {one:,.0f} | 1.00 |\n| 2 | {two:,.0f} | {two / one:.2f} |", flush=True)
 
 
 def say(line: str) -> None:
@@ -381,4 +415,6 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
     parser.add_argument("--growth", type=sizes, default=[10_000, 100_000, 1_000_000], help="open windows, comma separated")
     parser.add_argument("--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row")
+    parser.add_argument("--sections", type=lambda t: t.split(","), default=list(SECTIONS),
+                        help=f"which tables, comma separated (default all: {','.join(SECTIONS)})")
     asyncio.run(main(parser.parse_args()))

@@ -60,6 +60,12 @@ class ServiceProcess:
                 return int(line.split()[1]) * 1024
         raise RuntimeError("no VmRSS line")
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far (Linux ``/proc``)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """kill -9: no shutdown, no flush, no offset commit."""
         assert self.process is not None

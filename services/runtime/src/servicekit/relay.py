@@ -54,6 +54,7 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = Backoff()
         while not self._stopping:
+            self._wake.clear()  # before the pass: a commit during the pass wakes the next one at once
             try:
                 published = await self.publish_once()
                 backoff.reset()
@@ -66,7 +67,6 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
                 continue
             if published < self.batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval_s)
 

@@ -107,7 +107,7 @@ class ServiceRuntime:
                                  on_committed=self.wake_relay)
         subscriber = self.broker.subscriber(
             *routes, group_id=self.settings.group_id, batch=True, max_records=self.settings.max_batch,
-            batch_timeout_ms=50, ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest",
+            batch_timeout_ms=self.settings.poll_timeout_ms, ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest",
             title=f"{self.spec.name}:consumer", description="; ".join(r.topic.description for r in routes.values()),
         )
 

@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
     provision_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up.")
     consumer_group: str = Field(default="", description="Kafka consumer group; defaults to the service name.")
     max_batch: int = Field(default=500, ge=1, description="Most records handled in one database transaction.")
+    poll_timeout_ms: int = Field(
+        default=10, ge=1,
+        description="How long a poll waits for records before the consumer idles as long again. Records that "
+                    "arrive are taken at once; this bounds the extra latency of a quiet topic.")
     relay_interval_s: float = Field(default=0.05, gt=0, description="Outbox relay poll interval when idle.")
     relay_batch: int = Field(default=1000, ge=1)
     scheduler_interval_s: float = Field(default=0.25, gt=0)
