@@ -24,7 +24,8 @@ def test_each_handled_topic_gets_a_batch_subscriber_in_the_service_group():
 
 
 def test_the_service_provisions_what_it_consumes_their_dead_letter_topics_and_what_it_produces():
-    assert sorted(runtime().topics_to_provision()) == ["dev.probe.in", "dev.probe.in.dlq", "dev.probe.out"]
+    assert sorted(runtime().topics_to_provision()) == [("dev.probe.in", 30), ("dev.probe.in.dlq", 90),
+                                                       ("dev.probe.out", 30)], "(name, retention days)"
 
 
 def test_the_asyncapi_document_describes_received_and_sent_channels_with_payload_schemas():

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from contracts.envelope import Event
 
 DLQ_SUFFIX = ".dlq"
+DLQ_RETENTION_DAYS = 90
+"""Dead letters are kept longer than the events themselves: someone has to look at each of them."""
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -39,10 +41,18 @@ class Topic:
     description: str
     upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
     """(event_type, from_version) -> function turning that version's payload into the next version's."""
+    retention_days: int = 30
+    """How long the broker keeps the topic's records (longer than the 14-day retry window, for replays)."""
 
     @property
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
+
+    def definitions(self) -> list[tuple[str, int]]:
+        """(topic name, retention in days) of the topic and, if anything consumes it, of its dead-letter topic:
+        with partitions and replication (deployment settings) all that provisioning needs."""
+        dlq = [(self.dlq, DLQ_RETENTION_DAYS)] if self.consumers else []
+        return [(self.name, self.retention_days), *dlq]
 
     @cached_property
     def _by_type(self) -> dict[str, type[Event]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,21 +40,24 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int, replication: int) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created. Existing topics are left as they are."""
+async def ensure_topics(bootstrap_servers: str, topics: Sequence[tuple[str, int]], *, partitions: int,
+                        replication: int) -> list[str]:
+    """Create the (name, retention days) topics that do not exist yet; return the ones created. Existing topics
+    are left as they are (changing a live topic's partitions or retention is an operator's decision)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="provisioner")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [n for n in dict.fromkeys(names) if n not in existing]
+        missing = {n: days for n, days in topics if n not in existing}
         if missing:
             response = await admin.create_topics(
-                [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in missing]
+                [NewTopic(n, num_partitions=partitions, replication_factor=replication,
+                          topic_configs={"retention.ms": str(days * 86_400_000)}) for n, days in missing.items()]
             )
             for topic, code, *_ in getattr(response, "topic_errors", getattr(response, "topic_error_codes", [])):
                 if code not in (0, TopicAlreadyExistsError.errno):
                     raise RuntimeError(f"could not create topic {topic}: error code {code}")
-            log.info("topics created", topics=missing, count=len(missing))
-        return missing
+            log.info("topics created", topics=list(missing), count=len(missing))
+        return list(missing)
     finally:
         await admin.close()

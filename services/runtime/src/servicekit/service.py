@@ -145,12 +145,12 @@ class ServiceRuntime:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def topics_to_provision(self) -> list[str]:
+    def topics_to_provision(self) -> list[tuple[str, int]]:
+        """(name on the broker, retention days) of what the service produces and consumes, dead letters included."""
         cat, name = self.spec.catalogue, self.spec.name
-        names = [t.name for t in cat.produced_by(name)]
-        for topic in cat.consumed_by(name):
-            names += [topic.name, topic.dlq]
-        return [self.settings.topic(n) for n in names]
+        produced = [(t.name, t.retention_days) for t in cat.produced_by(name)]
+        consumed = [d for t in cat.consumed_by(name) for d in t.definitions()]
+        return [(self.settings.topic(n), days) for n, days in dict([*produced, *consumed]).items()]
 
     async def _start_infrastructure(self) -> None:
         s = self.settings

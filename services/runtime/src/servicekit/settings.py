@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,6 +72,11 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("clock_start", "CLOCK_START"),
         description="With the simulated clock: the instant it starts at (ISO 8601 with offset); default now.",
     )
+
+    @field_validator("clock_start", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # CLOCK_START= (a compose file's empty default) means "not set"
 
     @property
     def schema_name(self) -> str:
