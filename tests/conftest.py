@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 import pytest
@@ -23,11 +24,18 @@ from devstack import LocalKafka, LocalPostgres
 from servicekit.logs import configure_logging
 
 
+class Restartable(Protocol):
+    def stop(self, *, keep_data: bool = False) -> None: ...
+
+    def restart(self) -> None: ...
+
+
 @dataclass
 class KafkaInfo:
     bootstrap_servers: str
     description: str
-    local: LocalKafka | None = None
+    local: Restartable | None = None
+    """The broker this run started (a local process or a container), which the fault tests stop and start."""
 
 
 @dataclass
@@ -73,15 +81,15 @@ def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
     if image:
         from devstack.container import ContainerKafka, docker_available
 
-        if docker_available():
-            box = ContainerKafka.start(image)
-            _say(pytestconfig, f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}")
-            try:
-                yield KafkaInfo(box.bootstrap_servers, f"container {image}")
-            finally:
-                box.stop()
-            return
-        _say(pytestconfig, f"KAFKA_TEST_IMAGE={image} set but no Docker engine answers: using the local launcher")
+        if not docker_available():
+            pytest.fail(f"KAFKA_TEST_IMAGE={image} is set but no Docker engine answers", pytrace=False)
+        box = ContainerKafka.start(image)
+        _say(pytestconfig, f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}")
+        try:
+            yield KafkaInfo(box.bootstrap_servers, f"container {image}", box)
+        finally:
+            box.stop()
+        return
     broker = LocalKafka.start()
     _say(pytestconfig, f"Kafka: Apache Kafka {broker.version} started by the local launcher at "
                        f"{broker.bootstrap_servers} (pid {broker.process.pid}, jars from Maven Central)")

@@ -4,6 +4,7 @@
     python -m devstack postgres start|stop|status   a database in the foreground until Ctrl-C
     python -m devstack system [--clock simulated]   broker, database and every service, until Ctrl-C
     python -m devstack demo                         the same with the simulated clock; replays scenarios/*.json
+    python -m devstack images [--public]            the container images, built with the local Docker engine
 
 ``start`` runs in the foreground and never leaves a server behind: Ctrl-C, SIGTERM from
 ``stop`` in another terminal, or the death of this process all stop the server.
@@ -114,7 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     system.add_argument("--clock", choices=["system", "simulated"], default="system")
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
     sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
+    images = sub.add_parser("images", help="build the container images (deploy/images) with the local Docker engine")
+    images.add_argument("--public", action="store_true", help="on public bases from a registry, not a local one")
     args = parser.parse_args(argv)
+    if args.what == "images":
+        from devstack.images import build_images
+
+        build_images(public=args.public)
+        return 0
     if args.what == "demo":
         from devstack.demo import main as demo
 

@@ -9,6 +9,7 @@ locally where no registry is reachable.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ class ContainerKafka:
 
     @classmethod
     def start(cls, image: str | None = None, timeout: float = 120) -> ContainerKafka:
+        # Ryuk, testcontainers' reaper, is an image from Docker Hub, which a machine without a registry cannot
+        # pull; the test command removes what it started instead (and stops an engine it started itself).
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
         from testcontainers.core.container import DockerContainer
         from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
@@ -65,5 +69,20 @@ class ContainerKafka:
         container.start()
         return cls(container, port, image)
 
-    def stop(self) -> None:
-        self.container.stop()
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop (and remove) the container; with ``keep_data`` only stop it, for :meth:`restart`."""
+        if keep_data:
+            self.container.get_wrapped_container().stop(timeout=30)
+        else:
+            self.container.stop()
+
+    def restart(self) -> None:
+        """Start again after ``stop(keep_data=True)``: same port, same data (the fault tests' broker outage)."""
+        wrapped = self.container.get_wrapped_container()
+        before = wrapped.logs().count(b"Kafka Server started")
+        wrapped.start()
+        deadline = time.monotonic() + 120
+        while wrapped.logs().count(b"Kafka Server started") <= before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Kafka container did not start again: {wrapped.logs()[-2000:]!r}")
+            time.sleep(0.2)

@@ -1,0 +1,113 @@
+"""The whole stack in containers (``deploy/compose.yaml``, images built here by ``devstack.images``): one
+scenario of each procedure driven through it from outside, as an upstream system and an officer would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from devstack.container import docker_available
+from devstack.images import ROOT, Images, build_images
+from devstack.procs import free_port
+from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
+from devstack.tokens import Signer
+
+pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
+
+COMPOSE = ROOT / "deploy" / "compose.yaml"
+CHOSEN = ("im-02-weekly-not-delivered-i059pl-ticked-off", "msp-02-centrelink-unreachable-sms-sent")
+SCENARIOS = sorted((s for s in load_all() if s.id in CHOSEN), key=lambda s: s.starts_at)
+
+
+@pytest.fixture(scope="module")
+def images() -> Images:
+    if not docker_available():
+        pytest.fail("no Docker engine answers: `./dev test` starts one where Debian's docker.io is installed",
+                    pytrace=False)
+    return build_images(say=lambda line: None)  # reuses what the test command already built
+
+
+class Compose:
+    def __init__(self, images: Images, signer: Signer, log_dir: Path) -> None:
+        self.signer = signer
+        self.ports = {name: free_port() for name in ("kafka", "postgres", "notification", "expenses", "workitems")}
+        self.project = f"msptest{uuid.uuid4().hex[:8]}"
+        self.log_path = log_dir / "compose.log"
+        inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+        self.env = {**inherited, "KAFKA_IMAGE": images.kafka, "POSTGRES_IMAGE": images.postgres,
+                    "SERVICE_IMAGE": images.service, "CLOCK": "simulated",
+                    "CLOCK_START": (SCENARIOS[0].starts_at - timedelta(hours=1)).isoformat(),
+                    "WORKITEMS_JWT_PUBLIC_KEYS": json.dumps([signer.public_pem]),
+                    "WORKITEMS_JWT_ISSUER": signer.issuer, "WORKITEMS_JWT_AUDIENCE": signer.audience,
+                    **{f"{name.upper()}_HOST_PORT": str(port) for name, port in self.ports.items()}}
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker-compose", "-p", self.project, "-f", str(COMPOSE), *args], env=self.env,
+                              capture_output=True, text=True, check=False, timeout=300)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{self.ports[name]}" for name in ("notification", "expenses", "workitems")}
+
+    async def wait_ready(self, timeout: float = 180.0) -> None:
+        import asyncio
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient(timeout=3) as http:
+            for name, url in self.urls.items():
+                while True:
+                    try:
+                        if (await http.get(f"{url}/ready")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise TimeoutError(f"{name} not ready: {self('ps').stdout}\n{self('logs', '--tail=40').stdout}")
+                    await asyncio.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
+    stack = Compose(images, Signer(), tmp_path_factory.mktemp("compose"))
+    up = stack("up", "-d")
+    try:
+        assert up.returncode == 0, f"docker-compose up failed:\n{up.stderr}"
+        yield stack
+    finally:
+        stack.log_path.write_text(stack("logs", "--no-color").stdout)
+        down = stack("down", "-v", "--remove-orphans")
+        assert down.returncode == 0, f"docker-compose down failed:\n{down.stderr}"
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def runner(compose: Compose) -> AsyncIterator[Runner]:
+    await compose.wait_ready()
+    system = SystemUnderTest(f"127.0.0.1:{compose.ports['kafka']}", "", compose.urls,
+                             compose.signer.token("OFF-COMPOSE", expires_in=3600))
+    async with Runner(system) as runner:
+        yield runner
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+async def test_a_scenario_of_each_procedure_reaches_its_outcome_through_the_containers(
+        runner: Runner, scenario: Scenario) -> None:
+    outcome = await runner.run(scenario)
+    assert outcome.ok, "\n".join(outcome.summary())
+
+
+async def test_after_the_scenarios_every_container_is_healthy_and_the_topics_step_succeeded(compose: Compose) -> None:
+    ps = compose("ps")
+    assert ps.returncode == 0
+    lines = {line.split()[0]: line for line in ps.stdout.splitlines()[2:] if line.strip()}
+    for service in ("kafka", "postgres", "notification", "expenses", "workitems"):
+        assert "(healthy)" in lines[f"{compose.project}_{service}_1"], ps.stdout
+    assert "Exit 0" in lines[f"{compose.project}_topics_1"], "the provisioning step ran and succeeded"
