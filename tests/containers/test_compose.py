@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from devstack.container import docker_available
 from devstack.images import ROOT, Images, build_images
+from devstack.processes import wait_ready
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
 from devstack.tokens import Signer
@@ -58,21 +58,12 @@ class Compose:
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{self.ports[name]}" for name in ("notification", "expenses", "workitems")}
 
-    async def wait_ready(self, timeout: float = 180.0) -> None:
-        import asyncio
+    def state(self) -> str:
+        return f"{self('ps').stdout}\n{self('logs', '--tail=40').stdout}"
 
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient(timeout=3) as http:
-            for name, url in self.urls.items():
-                while True:
-                    try:
-                        if (await http.get(f"{url}/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if asyncio.get_running_loop().time() > deadline:
-                        raise TimeoutError(f"{name} not ready: {self('ps').stdout}\n{self('logs', '--tail=40').stdout}")
-                    await asyncio.sleep(0.5)
+    async def wait_ready(self, timeout: float = 180.0) -> None:
+        for url in self.urls.values():
+            await wait_ready(url, timeout=timeout, interval=0.5, detail=self.state)
 
 
 @pytest.fixture(scope="module")

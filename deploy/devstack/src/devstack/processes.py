@@ -9,11 +9,32 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from devstack.procs import die_with_parent, free_port, record_pid, stop_process
+
+
+async def wait_ready(url: str, *, headers: dict[str, str] | None = None, timeout: float = 90.0,
+                     interval: float = 0.2, gone: Callable[[], str | None] = lambda: None,
+                     detail: Callable[[], str] | None = None) -> None:
+    """Until ``url``/ready answers 200. ``gone`` says why waiting is pointless (a process that exited);
+    ``detail`` what to report on a timeout."""
+    async with httpx.AsyncClient(timeout=3) as http:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if (why := gone()) is not None:
+                raise RuntimeError(why)
+            try:
+                if (await http.get(f"{url}/ready", headers=headers)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(detail() if detail else f"{url}/ready did not answer 200 within {timeout:.0f}s")
+            await asyncio.sleep(interval)
 
 
 class ServiceProcess:
@@ -37,20 +58,14 @@ class ServiceProcess:
 
     async def ready(self, headers: dict[str, str] | None = None, timeout: float = 90.0,
                     interval: float = 0.2) -> ServiceProcess:
-        async with httpx.AsyncClient(timeout=3) as http:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while True:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.instance} exited ({self.process.returncode}); see {self.log_path}")
-                try:
-                    if (await http.get(f"{self.url}/ready", headers=headers)).status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"{self.instance} not ready; see {self.log_path}")
-                await asyncio.sleep(interval)
+        def gone() -> str | None:
+            assert self.process is not None
+            code = self.process.poll()
+            return None if code is None else f"{self.instance} exited ({code}); see {self.log_path}"
+
+        await wait_ready(self.url, headers=headers, timeout=timeout, interval=interval, gone=gone,
+                         detail=lambda: f"{self.instance} not ready; see {self.log_path}")
+        return self
 
     def rss_bytes(self) -> int:
         """Resident memory of the process now (Linux ``/proc``)."""

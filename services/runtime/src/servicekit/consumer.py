@@ -170,8 +170,7 @@ class BatchPipeline:
                 parsed.append((record, exc))
         counts: Counts = collections.Counter()
         now = self.clock.now()
-        outbox: list[list[OutboundMessage]] = [[] for _ in parsed]
-        """What each record sends, in the records' order (dead letters included)."""
+        outbox: list[list[OutboundMessage]] = [[] for _ in parsed]  # what each record sends, dead letters included
         async with self._pool().acquire() as conn, conn.transaction():
             ids = [self._inbox_id(record, item) for record, item in parsed]
             fresh = await claim(conn, [(i, record.topic) for i, (record, _) in zip(ids, parsed, strict=True)])
