@@ -65,14 +65,17 @@ SPEC = ServiceSpec(name="probe", version="1", description="runtime test probe", 
 @dataclass
 class Totals:
     before: dict[str, int]
-    after: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.after = dict(self.before)
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection, events: Sequence[ProbeRecorded]) -> Totals:
         rows = await conn.fetch("SELECT probe_id, total FROM totals WHERE probe_id = ANY($1::text[]) FOR UPDATE",
                                 [e.probe_id for e in events])
         before = {r["probe_id"]: r["total"] for r in rows}
-        return cls(before, dict(before))
+        return cls(before)
 
     def step(self, event: ProbeRecorded, now: datetime) -> Sequence[Event]:
         if event.value == 13:

@@ -51,7 +51,11 @@ class Attempts:
     """A run of payment attempts: their expenses and periods loaded at once, decided in order, saved at once."""
 
     before: dict[str, ExpenseState]
-    after: dict[str, ExpenseState] = field(default_factory=dict)
+    after: dict[str, ExpenseState] = field(init=False)
+    """The working set: ``before`` as the steps so far left it."""
+
+    def __post_init__(self) -> None:
+        self.after = dict(self.before)
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection, attempts: Sequence[PaymentAttempted]) -> Attempts:
@@ -59,7 +63,7 @@ class Attempts:
         for a in attempts:
             periods[a.expense_id].add(period_of(a))
         states = await store.load_many(conn, periods)
-        return cls(states, dict(states))
+        return cls(states)
 
     def step(self, attempt: PaymentAttempted, now: datetime) -> Sequence[Event]:
         state = self.after[attempt.expense_id]

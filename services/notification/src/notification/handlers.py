@@ -35,7 +35,11 @@ class Msps:
 
     policy: Policy
     before: dict[str, MspState | None]
-    after: dict[str, MspState | None] = field(default_factory=dict)
+    after: dict[str, MspState | None] = field(init=False)
+    """The working set: ``before`` as the steps so far left it."""
+
+    def __post_init__(self) -> None:
+        self.after = dict(self.before)
 
     def step(self, message: Event, now: datetime) -> Sequence[Event]:
         state = self.after[message.key]
@@ -57,7 +61,7 @@ class Handlers:
 
     async def load(self, conn: asyncpg.Connection, messages: Sequence[Event]) -> Msps:
         states = await store.load(conn, (m.key for m in messages))
-        return Msps(self.policy, states, dict(states))
+        return Msps(self.policy, states)
 
     @property
     def batched(self) -> Batched:

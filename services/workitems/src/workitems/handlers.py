@@ -24,13 +24,17 @@ class Items:
     """A run of events: every work item they concern loaded (and locked) at once, decided in order, saved at once."""
 
     before: dict[str, WorkItem]
-    after: dict[str, WorkItem] = field(default_factory=dict)
+    after: dict[str, WorkItem] = field(init=False)
+    """The working set: ``before`` as the steps so far left it."""
     history: list[HistoryEntry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.after = dict(self.before)
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection, events: Sequence[Event]) -> Items:
         items = await store.load(conn, (key for e in events for key in keys_of(e)))
-        return cls(items, dict(items))
+        return cls(items)
 
     def step(self, event: Event, now: datetime) -> Sequence[Event]:
         keys = keys_of(event)
