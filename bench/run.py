@@ -261,16 +261,15 @@ async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[list[L
     return measured, usage
 
 
-PRELOAD = """
+PRELOAD_EXPENSES = """
 INSERT INTO expenses (expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status)
 SELECT 'EXP-G' || g, 'CRN-G' || g, 'PAYEE-1', 'regular-weekly', 50.00, NULL, NULL, 'active'
-FROM generate_series(1, $1) g;
+FROM generate_series(1, $1) g"""
+PRELOAD_WINDOWS = """
 INSERT INTO windows (expense_id, period_start, status, closes_at, calendar, failure_reason, opened_by, correlation_id)
 SELECT 'EXP-G' || g, DATE '2027-03-01', 'open', $2::timestamptz + (g % 86400) * interval '1 second', 'calendar-days',
        'insufficient-funds-not-reported-by-due-date', NULL, NULL
-FROM generate_series(1, $1) g;
-ANALYZE expenses; ANALYZE windows;
-"""
+FROM generate_series(1, $1) g"""
 
 
 @dataclass(frozen=True)
@@ -293,11 +292,9 @@ async def growth(bench: Bench, windows: int, n: int, rate: float, duration: floa
     started = time.perf_counter()
     conn = await asyncpg.connect(env["DATABASE_URL"], server_settings={"search_path": "expenses"})
     try:
-        for statement in PRELOAD.split(";"):
-            if statement.strip():
-                args = [a for a, used in ((windows, "$1" in statement), (T0 + timedelta(days=6), "$2" in statement))
-                        if used]
-                await conn.execute(statement, *args)
+        await conn.execute(PRELOAD_EXPENSES, windows)
+        await conn.execute(PRELOAD_WINDOWS, windows, T0 + timedelta(days=6))
+        await conn.execute("ANALYZE expenses; ANALYZE windows")
     finally:
         await conn.close()
     preload_s = time.perf_counter() - started
