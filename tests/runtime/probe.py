@@ -8,6 +8,7 @@ batch's save fail, to exercise the fall-back to one message at a time.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from contracts.envelope import Event
 from contracts.topics import Catalogue, Topic
 from servicekit.consumer import Batched
 from servicekit.db import Migration
+from servicekit.scheduler import Due, Fired, not_quarantined
 from servicekit.service import ServiceSpec
 
 
@@ -91,3 +93,46 @@ class Totals:
 
 BATCHED_SPEC = ServiceSpec(name="probe", version="1", description="runtime test probe, batch form",
                            catalogue=CATALOGUE, handlers={"probe.in": Batched(Totals.load)}, migrations=MIGRATIONS)
+
+
+ALARM_MIGRATIONS = (*MIGRATIONS, Migration("probe", 2, "alarms", """
+    CREATE TABLE alarms (alarm_id text PRIMARY KEY, due_at timestamptz NOT NULL, payload text NOT NULL,
+                         total int, rang boolean NOT NULL DEFAULT false);
+"""))
+_ALARM_DUE = f"NOT rang AND due_at <= $1 AND {not_quarantined('alarm_id')}"
+
+
+class Alarms:
+    """Timers of the probe: each alarm rings once, emitting ProbeCounted with its total. Payload ``explode``
+    makes ``fire`` raise (a decision that fails); ``unreadable`` a row that no longer reads; a total too large
+    for the ``int`` column makes ``save`` fail for that alarm alone."""
+
+    @staticmethod
+    async def claim(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
+        rows = await conn.fetch(f"SELECT alarm_id, payload FROM alarms WHERE {_ALARM_DUE} ORDER BY due_at LIMIT $2 "
+                                "FOR UPDATE SKIP LOCKED", now, limit)
+        return [Due(r["alarm_id"], r) for r in rows]
+
+    @staticmethod
+    def fire(due: Due, now: datetime) -> Fired:
+        payload = due.row["payload"]
+        if payload == "explode":
+            raise UnluckyError("the alarm's decision fails")
+        total = int(payload)  # "unreadable" raises here, as a stored state that no longer loads would
+        event = ProbeCounted(event_id=uuid.uuid5(uuid.NAMESPACE_URL, due.key), event_type="ProbeCounted",
+                             occurred_at=now, correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, due.key), producer="probe",
+                             probe_id=due.key, total=total)
+        return Fired((due.key, total), [event])
+
+    @staticmethod
+    async def save(conn: asyncpg.Connection, changes: Sequence[tuple[str, int]]) -> None:
+        await conn.executemany("UPDATE alarms SET rang = true, total = $2 WHERE alarm_id = $1", changes)
+
+    @staticmethod
+    async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:
+        oldest: datetime | None = await conn.fetchval(f"SELECT min(due_at) FROM alarms WHERE {_ALARM_DUE}", now)
+        return oldest
+
+
+TIMED_SPEC = ServiceSpec(name="probe", version="1", description="runtime test probe with timers", catalogue=CATALOGUE,
+                         handlers={"probe.in": handle}, migrations=ALARM_MIGRATIONS, timers=Alarms())

@@ -37,6 +37,14 @@ def recorded(probe_id: str, value: int, event_id: uuid.UUID | None = None) -> by
     return event.to_json()
 
 
+def probe_key(value: bytes) -> bytes:
+    """A probe event's key (its probe id), as an upstream must set it; ``b"b1"`` for a value that is not one."""
+    try:
+        return str(json.loads(value)["probe_id"]).encode()
+    except (ValueError, KeyError, TypeError):
+        return b"b1"
+
+
 async def total(database_url: str, probe_id: str) -> int | None:
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "probe"})
     try:
@@ -84,7 +92,7 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     same = recorded("p3", 7)
     async with runtime.running():
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [same, same, recorded("p3", 1), same])
+        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [same, same, recorded("p3", 1), same], key=b"p3")
         outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, settle=1.5)
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [7, 8]
     assert await total(database_url, "p3") == 8
@@ -101,7 +109,7 @@ async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_messa
     same = recorded("b1", 7)
     await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
                   [recorded("b1", 1), same, recorded("b2", 10), recorded("b1", 13), same, b"{not json",
-                   recorded("b2", 5), recorded("b1", 2)])
+                   recorded("b2", 5), recorded("b1", 2)], key=probe_key)
     async with runtime.running():
         outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=5, settle=1.0)
         dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=2, settle=0.5)
@@ -109,7 +117,7 @@ async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_messa
     totals = {p: [c.total for c in counted if c.probe_id == p] for p in ("b1", "b2")}
     assert totals == {"b1": [1, 8, 10], "b2": [10, 15]}, \
         "each message sees the state its predecessors in the same batch left, in order"
-    assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "not-json"], "in the order they came"
+    assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "not-json"], "in the order they came (one key)"
     assert (await total(database_url, "b1"), await total(database_url, "b2")) == (10, 15)
     assert "one by one" not in captured_logs.getvalue(), "the batch was handled as one"
 
@@ -120,7 +128,7 @@ async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
     async with runtime.running():
         pass
     await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
-                  [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)])
+                  [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)], key=b"b3")
     async with runtime.running():
         outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=3, settle=1.0)
         [dead] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=1, settle=0.5)

@@ -66,17 +66,14 @@ class Topic:
         """Decode and validate one message value, upcasting old schema versions; raise ContractError."""
         if raw is None:
             raise ContractError("empty-message", "the message has no value")
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ContractError("not-json", str(exc)) from None
+        data = load_json(raw)
         if not isinstance(data, dict):
             raise ContractError("not-an-object", f"expected a JSON object, got {type(data).__name__}")
         event_type = data.get("event_type")
         model = self._by_type.get(event_type) if isinstance(event_type, str) else None
         if model is None:
-            raise ContractError("unknown-event-type",
-                                f"{event_type!r} is not one of {', '.join(self.event_types)} on {self.name}")
+            shown = event_type if isinstance(event_type, str) and len(event_type) <= 64 else type(event_type).__name__
+            raise ContractError("unknown-event-type", f"{shown!r} is not one of {', '.join(self.event_types)} on {self.name}")
         data = self._upcast(model, data)
         try:
             return model.model_validate(data)
@@ -95,6 +92,82 @@ class Topic:
             data = {**step(data), "schema_version": version + 1}
             version += 1
         return data
+
+
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of arrays and objects a message may have (the contracts need 4)."""
+MAX_NUMBER_CHARS = 32
+"""Longest number literal a message may have (an amount or a count needs far fewer)."""
+
+
+class _NumberTooLongError(ValueError):
+    pass
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _NumberTooLongError(len(text))
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _NumberTooLongError(len(text))
+    return float(text)
+
+
+def _constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+def load_json(raw: bytes) -> Any:
+    """Strict UTF-8 JSON with bounded nesting and number length, and no NUL character in any string.
+
+    Every way it can fail is a :class:`ContractError`: the standard parser alone lets a deep nesting
+    raise ``RecursionError`` and a long number raise a plain ``ValueError``. The exact checks run only
+    when a cheap count says they could fail, so an ordinary message pays two ``bytes.count`` calls.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContractError("not-json", f"not UTF-8 at byte {exc.start}") from None
+    try:
+        data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise ContractError("too-deep", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except _NumberTooLongError as exc:
+        raise ContractError("number-too-long", f"a number of {exc.args[0]} characters; at most {MAX_NUMBER_CHARS}") from None
+    except ValueError as exc:  # json.JSONDecodeError is one
+        raise ContractError("not-json", str(exc)[:200]) from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
+        raise ContractError("too-deep", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if b"\\u0000" in raw and _has_nul(data):
+        raise ContractError("nul-character", "a string holds the NUL character, which no field accepts")
+    return data
+
+
+def _children(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return list(value) if isinstance(value, list) else []
+
+
+def _depth(data: Any) -> int:
+    deepest, level = 0, [data]
+    while level:
+        level = [c for v in level for c in _children(v) if isinstance(c, dict | list)]
+        deepest += 1
+    return deepest
+
+
+def _has_nul(data: Any) -> bool:
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        pending.extend(_children(value))
+    return False
 
 
 def _summarise(exc: ValidationError) -> str:

@@ -30,9 +30,9 @@ from expenses.domain.decide import (
 from expenses.domain.model import ExpenseState, evolve_all
 from servicekit.consumer import Batched
 from servicekit.logs import get_logger, log_transition
+from servicekit.scheduler import Due, Fired
 
 log = get_logger("expenses")
-TICK_BATCH = 500
 
 
 def _log(events: Sequence[Event]) -> None:
@@ -96,16 +96,20 @@ async def on_staff_action(conn: asyncpg.Connection, action: Event, now: datetime
     raise TypeError(f"no handler for {action.event_type}")  # the catalogue and this match are tested together
 
 
-async def tick(conn: asyncpg.Connection, now: datetime) -> tuple[int, Sequence[Event]]:
-    """Close every retry window whose deadline has passed (the scheduler calls this)."""
-    outputs: list[Event] = []
-    changes: list[tuple[ExpenseState, ExpenseState]] = []
-    due = await store.claim_due(conn, now, TICK_BATCH)
-    for state, window in due:
+class WindowTimers:
+    """Retry windows whose deadline has passed: each is closed (the scheduler calls these)."""
+
+    claim = staticmethod(store.claim_due)
+    oldest_due = staticmethod(store.oldest_due)
+
+    @staticmethod
+    def fire(due: Due, now: datetime) -> Fired:
+        state, window = store.due_window(due.row)
         assert state.expense is not None
         events = decide_close(state.expense, window, now)
-        changes.append((state, evolve_all(state, events)))
         _log(events)
-        outputs += events
-    await store.save(conn, changes)
-    return len(due), outputs
+        return Fired((state, evolve_all(state, events)), events)
+
+    @staticmethod
+    async def save(conn: asyncpg.Connection, changes: Sequence[tuple[ExpenseState, ExpenseState]]) -> None:
+        await store.save(conn, changes)

@@ -12,6 +12,10 @@ import asyncpg
 from contracts.expenses import AustralianState, ExpenseKind, FailureReason
 from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 from servicekit.db import Migration, execute_rows, unnest
+from servicekit.scheduler import Due, not_quarantined
+
+TIMER_KEY = "w.expense_id || '/' || w.period_start"
+"""A retry window's timer key: the expense and its period."""
 
 MIGRATIONS = (
     Migration("expenses", 1, "expenses_and_windows", """
@@ -119,20 +123,29 @@ async def save(conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, E
          for w in windows.values()])
 
 
-async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[tuple[ExpenseState, PeriodWindow]]:
-    """Open windows whose deadline has passed, locked; rows another instance holds are skipped."""
+_DUE = f"w.status = 'open' AND w.closes_at <= $1 AND {not_quarantined(TIMER_KEY)}"
+
+
+async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
+    """Open windows whose deadline has passed, locked, oldest first; rows another instance holds are skipped."""
     rows = await conn.fetch(
-        f"SELECT {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))}, e.customer_ref, e.payee_id, e.kind, "
-        "e.amount, e.state, e.coded_at, e.status AS expense_status "
-        "FROM windows w JOIN expenses e USING (expense_id) "
-        "WHERE w.status = 'open' AND w.closes_at <= $1 ORDER BY w.closes_at LIMIT $2 "
+        f"SELECT {TIMER_KEY} AS timer_key, {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))}, e.customer_ref, "
+        "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status "
+        f"FROM windows w JOIN expenses e USING (expense_id) WHERE {_DUE} ORDER BY w.closes_at LIMIT $2 "
         "FOR UPDATE OF w, e SKIP LOCKED", now, limit)
-    due = []
-    for r in rows:
-        window = _window(r)
-        expense = _expense({**dict(r), "status": r["expense_status"]})
-        due.append((ExpenseState(expense, {window.period_start: window}), window))
-    return due
+    return [Due(r["timer_key"], r) for r in rows]
+
+
+def due_window(row: Any) -> tuple[ExpenseState, PeriodWindow]:
+    """A claimed row read into the expense's state with that one window (raises if the row no longer reads)."""
+    window = _window(row)
+    expense = _expense({**dict(row), "status": row["expense_status"]})
+    return ExpenseState(expense, {window.period_start: window}), window
+
+
+async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:
+    result: datetime | None = await conn.fetchval(f"SELECT min(w.closes_at) FROM windows w WHERE {_DUE}", now)
+    return result
 
 
 async def open_windows(conn: asyncpg.Connection) -> int:

@@ -32,7 +32,7 @@ def spec(settings: NotificationSettings) -> ServiceSpec:
         catalogue=CATALOGUE,
         handlers={MSP_APPROVALS.name: handlers.batched, MSP_STAFF_ACTIONS.name: handlers.batched},
         migrations=MIGRATIONS,
-        tick=handlers.tick,
+        timers=handlers.timers,
     )
 
 

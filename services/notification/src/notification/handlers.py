@@ -15,9 +15,9 @@ from notification.domain.decide import Policy, decide_action, decide_approval, d
 from notification.domain.model import MspState, apply, evolve_all
 from servicekit.consumer import Batched
 from servicekit.logs import get_logger, log_transition
+from servicekit.scheduler import Due, Fired
 
 log = get_logger("notification")
-TICK_BATCH = 200
 
 
 def _log(events: Sequence[Event]) -> None:
@@ -68,15 +68,25 @@ class Handlers:
         """Approvals and staff actions alike (both are keyed by MSP id)."""
         return Batched(self.load)
 
-    async def tick(self, conn: asyncpg.Connection, now: datetime) -> tuple[int, Sequence[Event]]:
-        """Send (or, if a guard now applies, withhold) every authorised SMS whose time has come."""
-        outputs: list[Event] = []
-        changes: list[tuple[MspState | None, MspState | None]] = []
-        due = await store.claim_due_sms(conn, now, TICK_BATCH)
-        for state in due:
-            events = decide_send(state, now, self.policy)
-            changes.append((state, evolve_all(state, events)))
-            _log(events)
-            outputs += events
+    @property
+    def timers(self) -> SmsTimers:
+        return SmsTimers(self.policy)
+
+
+@dataclass(frozen=True)
+class SmsTimers:
+    """Authorised SMS whose time has come: each is sent or, if a guard now applies, withheld."""
+
+    policy: Policy
+    claim = staticmethod(store.claim_due_sms)
+    oldest_due = staticmethod(store.oldest_due)
+
+    def fire(self, due: Due, now: datetime) -> Fired:
+        state = store.due_state(due)
+        events = decide_send(state, now, self.policy)
+        _log(events)
+        return Fired((state, evolve_all(state, events)), events)
+
+    @staticmethod
+    async def save(conn: asyncpg.Connection, changes: Sequence[tuple[MspState | None, MspState | None]]) -> None:
         await store.save(conn, changes)
-        return len(due), outputs

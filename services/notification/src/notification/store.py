@@ -9,6 +9,7 @@ import asyncpg
 
 from notification.domain.model import MspState
 from servicekit.db import Migration, execute_rows, unnest
+from servicekit.scheduler import Due, not_quarantined
 
 MIGRATIONS = (
     Migration("notification", 1, "msps", """
@@ -45,7 +46,20 @@ async def save(conn: asyncpg.Connection, changes: Iterable[tuple[MspState | None
               "completed = EXCLUDED.completed, updated_at = now()", list(rows.values()))
 
 
-async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[MspState]:
-    rows = await conn.fetch("SELECT state FROM msps WHERE sms_send_at <= $1 ORDER BY sms_send_at LIMIT $2 "
+_DUE = f"sms_send_at <= $1 AND {not_quarantined('msp_id')}"
+
+
+async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
+    """MSPs whose authorised SMS is due, locked, oldest first; rows another instance holds are skipped."""
+    rows = await conn.fetch(f"SELECT msp_id, state FROM msps WHERE {_DUE} ORDER BY sms_send_at LIMIT $2 "
                             "FOR UPDATE SKIP LOCKED", now, limit)
-    return [MspState.model_validate_json(r["state"]) for r in rows]
+    return [Due(r["msp_id"], r["state"]) for r in rows]
+
+
+def due_state(due: Due) -> MspState:
+    return MspState.model_validate_json(due.row)
+
+
+async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:
+    result: datetime | None = await conn.fetchval(f"SELECT min(sms_send_at) FROM msps WHERE {_DUE}", now)
+    return result

@@ -1,10 +1,13 @@
-"""The consume path every subscriber shares: validate → one DB transaction → commit the offset.
+"""The consume path every service shares: raw records → screen → one DB transaction → commit the offset.
 
-For each polled batch, in one transaction: every message id is claimed in the inbox with one
-statement (a duplicate is skipped); contract-invalid messages are addressed to the topic's
-dead-letter topic; valid ones go to the service's handler; every output goes to the outbox with one
+The project owns every byte: records arrive from aiokafka as bytes (header names included, see
+:mod:`servicekit.records`), and :func:`screen` checks header names, size, the declared content type,
+JSON with limits, the contract and the key. For each poll, in one transaction: every record is
+claimed in the inbox with one statement (an event by its id and content fingerprint, anything else
+by its origin); records that are not valid events are addressed to the topic's dead-letter topic
+with their reason; valid ones go to the service's handler; every output goes to the outbox with one
 statement. Only after the transaction commits is the Kafka offset committed. A transient failure
-(database or broker away) rolls back, rewinds the consumer to the batch's first record and retries
+(database or broker away) rolls back, rewinds the consumer to the poll's first records and retries
 with backoff: nothing is committed past a record that was not handled.
 
 A handler comes in one of two forms:
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +33,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
-from aiokafka import ConsumerRecord
-from faststream.kafka.message import KafkaMessage
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
 
 from contracts.envelope import Event
 from contracts.topics import Catalogue, ContractError, Topic
@@ -38,7 +43,9 @@ from servicekit.clock import Clock
 from servicekit.db import is_transient
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import OutboundMessage, claim, enqueue
+from servicekit.outbox import Header, OutboundMessage, claim, enqueue, fingerprints
+from servicekit.records import header_name_bytes
+from servicekit.records import install as install_tolerant_records
 from servicekit.settings import ServiceSettings
 
 Handler = Callable[[asyncpg.Connection, Any, datetime], Awaitable[Sequence[Event]]]
@@ -72,6 +79,11 @@ class Batched:
 
 log = get_logger("servicekit.consumer")
 
+DETAIL_LIMIT = 1000
+"""Most bytes of a dead letter's ``dlq.detail`` (a validation summary: field paths and messages, no values)."""
+KEY_LIMIT = 1024
+"""Most bytes of a record key a dead letter carries (an aggregate id needs far fewer)."""
+
 
 def to_outbound(event: Event, catalogue: Catalogue, settings: ServiceSettings) -> OutboundMessage:
     topic = catalogue.topic_of(event)
@@ -80,25 +92,95 @@ def to_outbound(event: Event, catalogue: Catalogue, settings: ServiceSettings) -
         topic=settings.topic(topic.name),
         key=event.key.encode(),
         value=event.to_json(),
-        headers=(("content-type", "application/json"), ("event_type", event.event_type),
-                 ("correlation_id", str(event.correlation_id))),
+        headers=((b"content-type", b"application/json"), (b"event_type", event.event_type.encode()),
+                 (b"correlation_id", str(event.correlation_id).encode())),
     )
 
 
-def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str, detail: str,
-                consumer: str) -> OutboundMessage:
-    """The original bytes, key and headers, plus why and where from."""
-    original = tuple((k, v.decode(errors="replace")) for k, v in (record.headers or ()))
-    origin = f"{record.topic}/{record.partition}/{record.offset}"
-    return OutboundMessage(
-        event_id=f"dlq:{origin}",
-        topic=dlq_topic,
-        key=record.key,
-        value=record.value or b"",
-        headers=(*original, ("dlq.reason", reason), ("dlq.detail", detail[:2000]), ("dlq.consumer", consumer),
-                 ("dlq.origin.topic", record.topic), ("dlq.origin.partition", str(record.partition)),
-                 ("dlq.origin.offset", str(record.offset))),
-    )
+def origin_id(record: ConsumerRecord[Any, Any]) -> str:
+    """The inbox id of a record that is not handled as an event: where it is, which is unique."""
+    return f"dlq:{record.topic}/{record.partition}/{record.offset}"
+
+
+def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str, detail: str, consumer: str,
+                max_bytes: int) -> OutboundMessage:
+    """The original key, headers and value as bytes, plus why and where from, in at most ``max_bytes``.
+
+    What does not fit is cut, and a ``dlq.truncated.*`` header says how large it was; the original stays on
+    its source topic for the topic's retention. A header name that is not UTF-8 cannot be a header name on
+    the way out (Kafka clients write names as text): it is carried as ``dlq.original-header-hex.<hex>``.
+    """
+    meta: list[Header] = [(name.encode(), text.encode("utf-8", "backslashreplace")) for name, text in (
+        ("dlq.reason", reason), ("dlq.detail", detail[:DETAIL_LIMIT]), ("dlq.consumer", consumer),
+        ("dlq.origin.topic", record.topic), ("dlq.origin.partition", str(record.partition)),
+        ("dlq.origin.offset", str(record.offset)), ("dlq.origin.timestamp", str(record.timestamp)))]
+    budget = max_bytes - sum(len(n) + len(v or b"") for n, v in meta) - 256  # room for the dlq.truncated.* headers
+    key = record.key
+    if key is not None and len(key) > KEY_LIMIT:
+        meta.append((b"dlq.truncated.key", str(len(key)).encode()))
+        key = key[:KEY_LIMIT]
+    budget -= len(key or b"")
+    carried: list[Header] = []
+    dropped = 0
+    for name, value in record.headers or ():
+        raw = header_name_bytes(name)
+        name_out = raw if _is_utf8(raw) else b"dlq.original-header-hex." + raw.hex().encode()
+        size = len(name_out) + len(value or b"")
+        if size > budget:
+            dropped += 1
+            continue
+        carried.append((name_out, value))
+        budget -= size
+    if dropped:
+        meta.append((b"dlq.truncated.headers", str(dropped).encode()))
+    value = record.value
+    if value is not None and len(value) > max(budget, 0):
+        meta.append((b"dlq.truncated.value", str(len(value)).encode()))
+        value = value[:max(budget, 0)]
+    return OutboundMessage(event_id=origin_id(record), topic=dlq_topic, key=key, value=value,
+                           headers=(*carried, *meta))
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_json_content_type(value: bytes | None) -> bool:
+    if value is None or not value.isascii():
+        return False
+    return value.decode().split(";", 1)[0].strip().lower() == "application/json"
+
+
+def screen(record: ConsumerRecord[Any, Any], topic: Topic, max_bytes: int) -> Event | ContractError:
+    """Everything the project checks of one record before any state is touched, as an event or the reason
+    it is not one: header names, size, declared content type, the contract, and the key."""
+    try:
+        headers = record.headers or ()
+        for name, _ in headers:
+            if not name.isascii() and not _is_utf8(header_name_bytes(name)):
+                raise ContractError("header-name-not-utf8", "a header name is not UTF-8")
+        size = len(record.key or b"") + len(record.value or b"") + sum(
+            len(header_name_bytes(n)) + len(v or b"") for n, v in headers)
+        if size > max_bytes:
+            raise ContractError("too-large", f"{size} bytes with key and headers; at most {max_bytes}")
+        for name, value in headers:
+            if name.lower() == "content-type" and not _is_json_content_type(value):
+                raise ContractError("content-type-not-json", "the content-type header is not application/json")
+        event = topic.parse(record.value)
+        if record.key != event.key.encode():
+            raise ContractError("key-mismatch", f"the record key is not the event's {topic.key}")
+        return event
+    except ContractError as exc:
+        return exc
+
+
+def fingerprint(event: Event) -> bytes:
+    """What an event says, as validated: a reused id with other content is not a duplicate."""
+    return hashlib.blake2b(event.to_json(), digest_size=16).digest()
 
 
 @dataclass(frozen=True)
@@ -122,70 +204,33 @@ Counts = collections.Counter[tuple[str, str]]
 
 
 class BatchPipeline:
-    """One consumer's batches, whatever topics they mix: one transaction, one offset commit, per poll."""
+    """One consumer's polls, whatever topics they mix: one transaction per poll, every record accounted for.
+
+    Each record ends as exactly one of: handled, dead-lettered (with a reason), or duplicate (its id was
+    handled before with the same content); a transient failure raises, and the caller retries the poll.
+    """
 
     def __init__(self, *, routes: Mapping[str, Route], catalogue: Catalogue, settings: ServiceSettings,
-                 pool: Callable[[], asyncpg.Pool], clock: Clock, metrics: Metrics,
-                 on_committed: Callable[[], None]) -> None:
+                 pool: Callable[[], asyncpg.Pool], clock: Clock, metrics: Metrics) -> None:
         self.routes, self.catalogue, self.settings = routes, catalogue, settings
-        self._pool, self.clock, self.metrics, self.on_committed = pool, clock, metrics, on_committed
-        self.backoff = Backoff()
-
-    async def on_message(self, message: KafkaMessage) -> None:
-        """faststream entry point (manual acknowledgement). Never raises: an exception here would
-        let the consumer move past records that were not handled."""
-        raw = message.raw_message
-        records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
-        if not records:
-            return
-        started = time.perf_counter()
-        topics = sorted({r.topic for r in records})
-        try:
-            counts = await self.handle(records)
-        except Exception as exc:  # noqa: BLE001 - every failure here is retried, none is skipped
-            delay = self.backoff.next()
-            self.metrics.transient_failures(stage="consume").inc()
-            log.warning("batch not handled; rewinding to retry", topics=topics, count=len(records),
-                        error_type=type(exc).__name__, transient=is_transient(exc), retry_in_s=round(delay, 2))
-            await message.nack()
-            await asyncio.sleep(delay)
-            return
-        self.backoff.reset()
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        for (topic, outcome), n in counts.items():
-            self.metrics.consumed(topic=topic, outcome=outcome).inc(n)
-        self.on_committed()
-        try:
-            await message.ack()
-        except Exception as exc:  # noqa: BLE001 - e.g. a rebalance; the inbox absorbs the redelivery
-            log.warning("offset commit failed; the batch will be redelivered and skipped as duplicates",
-                        topics=topics, error_type=type(exc).__name__)
+        self._pool, self.clock, self.metrics = pool, clock, metrics
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> Counts:
-        parsed: list[tuple[ConsumerRecord[Any, Any], Event | ContractError]] = []
-        for record in records:
-            try:
-                parsed.append((record, self.routes[record.topic].topic.parse(record.value)))
-            except ContractError as exc:
-                parsed.append((record, exc))
+        screened = [(r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes)) for r in records]
         counts: Counts = collections.Counter()
         now = self.clock.now()
-        outbox: list[list[OutboundMessage]] = [[] for _ in parsed]  # what each record sends, dead letters included
+        outbox: list[list[OutboundMessage]] = [[] for _ in screened]  # what each record sends, dead letters included
         async with self._pool().acquire() as conn, conn.transaction():
-            ids = [self._inbox_id(record, item) for record, item in parsed]
-            fresh = await claim(conn, [(i, record.topic) for i, (record, _) in zip(ids, parsed, strict=True)])
+            verdicts = await self._admit(conn, screened)
             runs: dict[str, list[tuple[int, ConsumerRecord[Any, Any], Event]]] = collections.defaultdict(list)
-            for n, (message_id, (record, item)) in enumerate(zip(ids, parsed, strict=True)):
-                if message_id not in fresh:  # handled before (a redelivery or a replay), or twice in this batch
-                    if isinstance(item, Event):
-                        counts[record.topic, "duplicate"] += 1
-                    continue
-                fresh.discard(message_id)
-                if isinstance(item, ContractError):
-                    outbox[n].append(self._dead_letter(record, item.reason, item.detail))
+            for n, ((record, _), verdict) in enumerate(zip(screened, verdicts, strict=True)):
+                if verdict is None:
+                    counts[record.topic, "duplicate"] += 1
+                elif isinstance(verdict, ContractError):
+                    outbox[n].append(self._dead_letter(record, verdict.reason, verdict.detail))
                     counts[record.topic, "dead_lettered"] += 1
                 else:
-                    runs[record.topic].append((n, record, item))
+                    runs[record.topic].append((n, record, verdict))
             for topic, run in runs.items():  # topics are independent; each topic's messages stay in order
                 route = self.routes[topic]
                 if route.batched is not None and len(run) > 1:
@@ -196,9 +241,34 @@ class BatchPipeline:
             await enqueue(conn, (m for sent in outbox for m in sent))
         return counts
 
-    @staticmethod
-    def _inbox_id(record: ConsumerRecord[Any, Any], item: Event | ContractError) -> str:
-        return str(item.event_id) if isinstance(item, Event) else f"dlq:{record.topic}/{record.partition}/{record.offset}"
+    async def _admit(self, conn: asyncpg.Connection, screened: Sequence[tuple[ConsumerRecord[Any, Any],
+                     Event | ContractError]]) -> list[Event | ContractError | None]:
+        """Claim every record in the inbox; ``None`` for a duplicate. An event is claimed by its id with its
+        fingerprint, anything else by its origin: a redelivered dead letter is a duplicate too. An id claimed
+        before with other content is the reason ``event-id-reused``, claimed by its origin in turn."""
+        claims = [(str(item.event_id), r.topic, fingerprint(item)) if isinstance(item, Event) else (origin_id(r), r.topic, None)
+                  for r, item in screened]
+        fresh = await claim(conn, claims)
+        verdicts: list[Event | ContractError | None] = []
+        again: list[int] = []
+        for n, ((_, item), (message_id, _, _)) in enumerate(zip(screened, claims, strict=True)):
+            if message_id in fresh:
+                fresh.discard(message_id)  # a second record with this id in the same poll is not fresh
+                verdicts.append(item)
+            else:
+                verdicts.append(None)
+                if isinstance(item, Event):
+                    again.append(n)
+        if again:
+            stored = await fingerprints(conn, [claims[n][0] for n in again])
+            reused = [n for n in again if stored.get(claims[n][0]) not in (None, claims[n][2])]
+            if reused:
+                fresh = await claim(conn, [(origin_id(screened[n][0]), screened[n][0].topic, None) for n in reused])
+                for n in reused:
+                    if origin_id(screened[n][0]) in fresh:
+                        verdicts[n] = ContractError("event-id-reused",
+                                                    "this event_id was handled before with different content")
+        return verdicts
 
     async def _handle_run(self, conn: asyncpg.Connection, route: Route,
                           run: Sequence[tuple[int, ConsumerRecord[Any, Any], Event]], now: datetime,
@@ -253,5 +323,123 @@ class BatchPipeline:
                      route: Route | None = None) -> OutboundMessage:
         log.warning("message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset,
                     reason=reason)
+        self.metrics.dead_letters(topic=record.topic, reason=reason).inc()
         dlq = (route or self.routes[record.topic]).dlq
-        return dead_letter(record, dlq, reason=reason, detail=detail, consumer=self.settings.service_name)
+        return dead_letter(record, dlq, reason=reason, detail=detail, consumer=self.settings.service_name,
+                           max_bytes=self.settings.dlq_max_bytes)
+
+
+def _retriable(exc: BaseException) -> bool:
+    """The database or the broker is away for now: a retry, not a crash."""
+    return is_transient(exc) or (isinstance(exc, KafkaError) and (
+        exc.retriable or isinstance(exc, NoBrokersAvailable | KafkaTimeoutError)))
+
+
+class ConsumerLoop:
+    """Polls the service's topics with aiokafka and hands each poll to the pipeline; commits what it handled.
+
+    The project, not a framework, owns every step after the bytes arrive, so no record can fail where
+    nobody accounts for it. After any failure the consumer is rewound to the poll's first records, so
+    nothing is committed past a record that was not handled: a transient failure (database or broker
+    away) is retried with backoff; anything else is a *crash*, counted, logged, and retried with a
+    backoff that grows, so a crash loop never spins. Readiness reads :attr:`progress_at` and
+    :meth:`crashing`.
+    """
+
+    CRASH_WINDOW_S = 60.0
+    CRASHES_NOT_READY = 3
+
+    def __init__(self, *, topics: Sequence[str], settings: ServiceSettings, pipeline: BatchPipeline,
+                 metrics: Metrics, on_committed: Callable[[], None]) -> None:
+        self.topics, self.settings, self.pipeline, self.metrics = tuple(topics), settings, pipeline, metrics
+        self.on_committed = on_committed
+        self.consumer: AIOKafkaConsumer | None = None
+        self.progress_at = time.monotonic()
+        """When the loop last committed a poll or found nothing to do."""
+        self.crashes: collections.deque[float] = collections.deque(maxlen=self.CRASHES_NOT_READY)
+
+    def crashing(self) -> bool:
+        """Crashed ``CRASHES_NOT_READY`` times within the last ``CRASH_WINDOW_S`` seconds."""
+        return len(self.crashes) == self.crashes.maxlen and time.monotonic() - self.crashes[0] < self.CRASH_WINDOW_S
+
+    async def run(self) -> None:
+        install_tolerant_records()
+        backoff = Backoff(first=0.2, cap=30.0)
+        while True:
+            try:
+                if self.consumer is None:
+                    self.consumer = await self._start_consumer()
+                if await self._cycle(self.consumer):
+                    backoff.reset()
+                    self.crashes.clear()  # it handled a poll: whatever kept failing has stopped
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure here is retried, none is skipped
+                delay = backoff.next()
+                if _retriable(exc):
+                    self.metrics.transient_failures(stage="consume").inc()
+                    log.warning("poll not handled; rewound to retry", error_type=type(exc).__name__,
+                                retry_in_s=round(delay, 2))
+                else:
+                    self.crashes.append(time.monotonic())
+                    self.metrics.consumer_crashes.inc()
+                    log.error("consumer crashed; rewound to retry", error_type=type(exc).__name__,
+                              retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
+
+    async def _start_consumer(self) -> AIOKafkaConsumer:
+        s = self.settings
+        consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=s.kafka_bootstrap_servers, group_id=s.group_id,
+                                    client_id=f"{s.service_name}-consumer", enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
+
+    async def _cycle(self, consumer: AIOKafkaConsumer) -> bool:
+        """One poll, handled and committed; whether it held any record."""
+        polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
+        batch = [r for partition in polled.values() for r in partition]
+        if not batch:
+            self.progress_at = time.monotonic()
+            return False
+        started = time.perf_counter()
+        try:
+            counts = await self.pipeline.handle(batch)
+        except BaseException:
+            for tp, partition in polled.items():  # nothing past a record that was not handled
+                if partition:
+                    consumer.seek(tp, partition[0].offset)
+            raise
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        for (topic, outcome), n in counts.items():
+            self.metrics.consumed(topic=topic, outcome=outcome).inc(n)
+        self.progress_at = time.monotonic()
+        self.on_committed()
+        try:
+            await consumer.commit({tp: partition[-1].offset + 1 for tp, partition in polled.items() if partition})
+        except Exception as exc:  # noqa: BLE001 - e.g. a rebalance; the inbox absorbs the redelivery
+            log.warning("offset commit failed; the poll will be redelivered and skipped as duplicates",
+                        error_type=type(exc).__name__)
+        return True
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+            self.consumer = None
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Records behind the high watermark, per assigned partition whose high watermark is known."""
+        consumer = self.consumer
+        if consumer is None:
+            return {}
+        lags = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lags[tp] = max(highwater - await consumer.position(tp), 0)
+        return lags

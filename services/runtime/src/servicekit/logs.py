@@ -26,7 +26,7 @@ ALLOWED_FIELDS = frozenset({
     # transport
     "topic", "partition", "offset", "group_id", "count", "batch", "pending", "published", "duplicates",
     "dead_lettered", "handled", "attempt", "transient", "retry_in_s", "duration_ms", "port", "version", "bootstrap_servers",
-    "schema", "migration", "topics", "fired",
+    "schema", "migration", "topics", "fired", "timer_key", "check", "checks",
     # aggregates and outcomes (identifiers, never personal data)
     "msp_id", "expense_id", "work_item_key", "work_item_id", "step", "procedure_step", "status", "outcome",
     "reason", "reason_code", "error_type", "deadline", "kind", "queue", "agency", "code", "tick_off",

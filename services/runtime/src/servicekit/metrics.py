@@ -21,6 +21,26 @@ class Metrics:
         self.consumer_lag = Gauge("consumer_lag", "Messages behind the partition's high watermark.",
                                   ["topic", "partition"], registry=self.registry)
         self.timers_fired = Counter("timers_fired", "Scheduler deadlines fired.", registry=self.registry)
+        self.dead_letters = Counter("dead_letters", "Records dead-lettered, by reason.", ["topic", "reason"],
+                                    registry=self.registry).labels
+        self.parked = Counter("outbox_parked", "Outbox rows the broker refused for good, parked.", ["topic", "reason"],
+                              registry=self.registry).labels
+        self.consumer_crashes = Counter("consumer_crashes", "Consume-loop failures that were not transient.",
+                                        registry=self.registry)
+        self.timers_quarantined = Counter("timers_quarantined", "Timers that failed to fire and were quarantined.",
+                                          registry=self.registry)
+        self.outbox_oldest_age = Gauge("outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published.",
+                                       registry=self.registry)
+        self.outbox_parked_rows = Gauge("outbox_parked_rows", "Outbox rows parked, waiting for an operator.",
+                                        registry=self.registry)
+        self.consumer_idle = Gauge("consumer_progress_age_seconds",
+                                   "Seconds since the consumer last committed a poll or found nothing to do.",
+                                   registry=self.registry)
+        self.timers_overdue_age = Gauge("timers_oldest_overdue_seconds",
+                                        "How long the oldest due, unquarantined timer has waited.",
+                                        registry=self.registry)
+        self.timers_quarantined_rows = Gauge("timers_quarantined_rows", "Timers in quarantine.",
+                                             registry=self.registry)
         self.info = Gauge("service_info", "Constant 1, labelled with the service name.", ["service"],
                           registry=self.registry)
         self.info.labels(**labels).set(1)

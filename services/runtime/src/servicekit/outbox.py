@@ -7,6 +7,7 @@ message a no-op, the outbox makes "state changed" and "event will be published" 
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,61 @@ RUNTIME_MIGRATIONS = (
             created_at timestamptz NOT NULL DEFAULT now()
         );
     """),
+    Migration("runtime", 2, "bytes_headers_fingerprints_parking", """
+        -- Headers as bytes (servicekit.outbox.pack_headers): jsonb refuses NUL and a text round trip can
+        -- refuse bytes that are not UTF-8, so a dead letter of such a record could not be written at all.
+        ALTER TABLE outbox ADD COLUMN header_bytes bytea;
+        ALTER TABLE outbox ALTER COLUMN headers DROP NOT NULL;
+        ALTER TABLE outbox ALTER COLUMN value DROP NOT NULL;
+        -- What the message was: a reused id with other content is not a duplicate.
+        ALTER TABLE inbox ADD COLUMN fingerprint bytea;
+        -- Rows the broker refuses for good (too large, invalid topic, not authorised): kept for operators,
+        -- out of the relay's way.
+        CREATE TABLE outbox_parked (
+            id          bigint PRIMARY KEY,
+            event_id    text NOT NULL,
+            topic       text NOT NULL,
+            key         bytea,
+            value       bytea,
+            headers     jsonb,
+            header_bytes bytea,
+            created_at  timestamptz NOT NULL,
+            parked_at   timestamptz NOT NULL DEFAULT now(),
+            reason      text NOT NULL
+        );
+        -- Timers that could not be fired (state unreadable, decision or save refused): out of every pass.
+        CREATE TABLE timer_quarantine (
+            timer_key      text PRIMARY KEY,
+            reason         text NOT NULL,
+            error_type     text NOT NULL,
+            quarantined_at timestamptz NOT NULL DEFAULT now()
+        );
+    """),
 )
+
+Header = tuple[bytes, bytes | None]
+"""A Kafka header as bytes on the wire: name, value (``None`` is Kafka's null)."""
+_LENGTH = struct.Struct(">i")
+
+
+def pack_headers(headers: Iterable[Header]) -> bytes:
+    """Length-prefixed names and values (-1 for a null value): any bytes, stored as they are."""
+    out = bytearray()
+    for name, value in headers:
+        out += _LENGTH.pack(len(name)) + name
+        out += _LENGTH.pack(-1) if value is None else _LENGTH.pack(len(value)) + value
+    return bytes(out)
+
+
+def unpack_headers(data: bytes) -> list[Header]:
+    headers, pos = [], 0
+    while pos < len(data):
+        (n,) = _LENGTH.unpack_from(data, pos)
+        name, pos = data[pos + 4:pos + 4 + n], pos + 4 + n
+        (n,) = _LENGTH.unpack_from(data, pos)
+        value, pos = (None, pos + 4) if n < 0 else (data[pos + 4:pos + 4 + n], pos + 4 + n)
+        headers.append((name, value))
+    return headers
 
 
 @dataclass(frozen=True)
@@ -42,35 +97,60 @@ class OutboundMessage:
     event_id: str
     topic: str
     key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, str], ...] = ()
+    value: bytes | None
+    headers: tuple[Header, ...] = ()
 
 
-async def claim(conn: asyncpg.Connection, messages: Sequence[tuple[str, str]]) -> set[str]:
-    """Record each (message id, topic) as handled, in one statement; returns the ids not handled before.
-
-    An id absent from the answer was claimed earlier (a redelivery or a replay) or twice in ``messages``.
+async def claim(conn: asyncpg.Connection, messages: Sequence[tuple[str, str, bytes | None]]) -> set[str]:
+    """Record each (message id, topic, content fingerprint) as handled, in one statement; returns the ids not
+    handled before. An id absent from the answer was claimed earlier (a redelivery, a replay or a reused id) or
+    twice in ``messages``: :func:`fingerprints` tells which content claimed it.
     """
     if not messages:
         return set()
-    ids, topics = zip(*messages, strict=True)
+    ids, topics, prints = zip(*messages, strict=True)
     rows = await conn.fetch(
-        "INSERT INTO inbox (message_id, topic) SELECT * FROM unnest($1::text[], $2::text[]) "
-        "ON CONFLICT DO NOTHING RETURNING message_id", list(ids), list(topics))
+        "INSERT INTO inbox (message_id, topic, fingerprint) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) "
+        "ON CONFLICT DO NOTHING RETURNING message_id", list(ids), list(topics), list(prints))
     return {r["message_id"] for r in rows}
+
+
+async def fingerprints(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, bytes | None]:
+    """The content fingerprint each id was claimed with (``None`` for rows claimed before fingerprints)."""
+    rows = await conn.fetch("SELECT message_id, fingerprint FROM inbox WHERE message_id = ANY($1::text[])", list(ids))
+    return {r["message_id"]: r["fingerprint"] for r in rows}
 
 
 async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage]) -> int:
     """Add ``messages`` to the outbox, in this order, with one statement."""
-    rows = [(m.event_id, m.topic, m.key, m.value, json.dumps(m.headers)) for m in messages]
-    await execute_rows(conn, "INSERT INTO outbox (event_id, topic, key, value, headers) "
-                             f"SELECT e, t, k, v, h::jsonb FROM {unnest('text', 'text', 'bytea', 'bytea', 'text')} "
+    rows = [(m.event_id, m.topic, m.key, m.value, pack_headers(m.headers)) for m in messages]
+    await execute_rows(conn, "INSERT INTO outbox (event_id, topic, key, value, header_bytes) "
+                             f"SELECT e, t, k, v, h FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea')} "
                              "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n", rows)
     return len(rows)
 
 
 async def pending(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def backlog(conn: asyncpg.Connection) -> tuple[int, float, int]:
+    """(rows waiting, age in seconds of the oldest, rows parked): what readiness and the gauges report."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM outbox) AS pending, "
+        "COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(created_at) FROM outbox)), 0)::float8 AS oldest, "
+        "(SELECT count(*) FROM outbox_parked) AS parked")
+    return int(row["pending"]), float(row["oldest"]), int(row["parked"])
+
+
+async def park(conn: asyncpg.Connection, reasons: dict[int, str]) -> None:
+    """Move outbox rows the broker refused for good to ``outbox_parked``, each with why."""
+    await conn.execute(
+        "WITH moved AS (DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS r(id, reason) WHERE o.id = r.id "
+        "RETURNING o.*, r.reason) INSERT INTO outbox_parked "
+        "(id, event_id, topic, key, value, headers, header_bytes, created_at, reason) "
+        "SELECT id, event_id, topic, key, value, headers, header_bytes, created_at, reason FROM moved",
+        list(reasons), list(reasons.values()))
 
 
 async def purge_inbox(conn: asyncpg.Connection, retention_days: int) -> int:
@@ -80,6 +160,8 @@ async def purge_inbox(conn: asyncpg.Connection, retention_days: int) -> int:
     return int(result.rsplit(maxsplit=1)[-1])
 
 
-def decode_headers(raw: str | Sequence[Sequence[str]]) -> list[tuple[str, bytes]]:
-    pairs = json.loads(raw) if isinstance(raw, str) else raw
-    return [(str(k), str(v).encode()) for k, v in pairs]
+def stored_headers(header_bytes: bytes | None, legacy: str | None) -> list[Header]:
+    """A row's headers: bytes, or the JSON text rows written before migration runtime/2 carry."""
+    if header_bytes is not None:
+        return unpack_headers(header_bytes)
+    return [(str(k).encode(), str(v).encode()) for k, v in json.loads(legacy or "[]")]

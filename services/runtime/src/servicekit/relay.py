@@ -4,23 +4,52 @@ Safe with several instances: each pass holds a transaction-scoped advisory lock,
 publishes at a time (keeping per-key order) and the others wait their turn. A crash between the
 broker's acknowledgement and the delete republishes the same event ids: at-least-once, and
 recognisably the same events downstream.
+
+A row the broker refuses for good (too large, an invalid topic, no authorisation) is *parked*: moved
+to ``outbox_parked`` with its reason, counted and logged, so it never blocks the rows after it. A
+retriable failure (broker away, leader moving) publishes nothing new: the pass is retried with
+backoff. Per-key order therefore holds among the published rows; a parked row is out of the sequence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
 from servicekit.backoff import Backoff
 from servicekit.db import advisory_key
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import decode_headers
+from servicekit.outbox import park, stored_headers
 
 log = get_logger("servicekit.relay")
+
+PERMANENT: dict[type[BaseException], str] = {
+    MessageSizeTooLargeError: "too-large", RecordTooLargeError: "too-large", RecordListTooLargeError: "too-large",
+    InvalidTopicError: "invalid-topic", TopicAuthorizationFailedError: "not-authorised",
+    TypeError: "unsendable", ValueError: "unsendable",  # the client refuses the arguments themselves
+}
+"""Broker or client answers that sending again can never change: the row is parked with this reason."""
+
+
+def _failure(outcome: Any) -> BaseException | None:
+    return outcome if isinstance(outcome, BaseException) else None
+
+
+def permanent_reason(exc: BaseException) -> str | None:
+    return next((reason for kind, reason in PERMANENT.items() if isinstance(exc, kind)), None)
 
 
 class OutboxRelay:
@@ -36,20 +65,53 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_once(self) -> int:
-        """One pass: publish up to ``batch`` rows. Returns how many were published (0 if another relay holds the lock)."""
+        """One pass: publish up to ``batch`` rows. Returns how many left the outbox (published or parked;
+        0 if another relay holds the lock). A retriable failure is raised after parking what must be."""
+        parked: dict[int, str] = {}
+        retriable: BaseException | None = None
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
                 return 0
-            rows = await conn.fetch("SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1", self.batch)
+            rows = await conn.fetch("SELECT id, topic, key, value, header_bytes, headers FROM outbox ORDER BY id LIMIT $1",
+                                    self.batch)
             if not rows:
                 return 0
-            futures = [await self.producer.send(r["topic"], r["value"], key=r["key"], headers=decode_headers(r["headers"]))
-                       for r in rows]
-            await asyncio.gather(*futures)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+            outcomes = await self._send(rows)
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if outcome is not None:
+                    reason = permanent_reason(outcome)
+                    if reason is None:
+                        retriable = retriable or outcome
+                    else:
+                        parked[row["id"]] = reason
+                        log.error("outbox row refused by the broker for good; parked", topic=row["topic"],
+                                  reason=reason, error_type=type(outcome).__name__)
+                        self.metrics.parked(topic=row["topic"], reason=reason).inc()
+            if parked:
+                await park(conn, parked)
+            if retriable is None:
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        if retriable is not None:
+            raise retriable
         for r in rows:
-            self.metrics.published(topic=r["topic"]).inc()
+            if r["id"] not in parked:
+                self.metrics.published(topic=r["topic"]).inc()
         return len(rows)
+
+    async def _send(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Hand the rows to the producer in order, then wait for every acknowledgement; one outcome per row."""
+        handed: list[asyncio.Future[Any] | BaseException] = []
+        for row in rows:
+            headers = [(name.decode(), value) for name, value in stored_headers(row["header_bytes"], row["headers"])]
+            try:
+                handed.append(await self.producer.send(row["topic"], row["value"], key=row["key"], headers=headers))
+            except Exception as exc:
+                if permanent_reason(exc) is None:
+                    raise
+                handed.append(exc)  # refused before it left: the size check, an argument the client rejects
+        acked = iter(await asyncio.gather(*(h for h in handed if not isinstance(h, BaseException)),
+                                          return_exceptions=True))
+        return [h if isinstance(h, BaseException) else _failure(next(acked)) for h in handed]
 
     async def run(self) -> None:
         backoff = Backoff()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,6 @@ from aiokafka import AIOKafkaProducer
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from contracts.asyncapi import document
 from contracts.envelope import Event
@@ -28,14 +27,14 @@ from servicekit.auth import BearerAuth, guarded
 from servicekit.backoff import Backoff
 from servicekit.broker import ensure_topics, make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
-from servicekit.consumer import Batched, BatchPipeline, Handler, Route, to_outbound
+from servicekit.consumer import Batched, BatchPipeline, ConsumerLoop, Handler, Route, to_outbound
 from servicekit.db import Migration, create_pool, migrate
 from servicekit.endpoints import operational_routes, with_timeout
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, pending, purge_inbox
+from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, backlog, purge_inbox
 from servicekit.relay import OutboxRelay
-from servicekit.scheduler import Scheduler, Tick
+from servicekit.scheduler import Scheduler, Timers, quarantined
 from servicekit.settings import ServiceSettings
 
 log = get_logger("servicekit.service")
@@ -65,7 +64,7 @@ class ServiceSpec:
     handlers: Mapping[str, Handler | Batched]
     """Catalogue topic name -> handler for that topic's events (one at a time, or in batch form)."""
     migrations: tuple[Migration, ...] = ()
-    tick: Tick | None = None
+    timers: Timers | None = None
     routes: Routes | None = None
     api: Callable[[ServiceRuntime], HttpApi] | None = None
 
@@ -81,7 +80,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.pipeline = self._subscribe() if spec.handlers else None
+        self.consumer = self._consumer() if spec.handlers else None
         routes = [*operational_routes(self), *(spec.routes(self) if spec.routes else ())]
         self.app = AsgiFastStream(self.broker, asgi_routes=routes, logger=None,
                                   on_startup=[self._start_infrastructure], after_startup=[self._start_loops],
@@ -97,25 +96,15 @@ class ServiceRuntime:
 
     # -- wiring -------------------------------------------------------------------------------
 
-    def _subscribe(self) -> BatchPipeline:
+    def _consumer(self) -> ConsumerLoop:
         """One consumer for all the service's topics: one group member per instance, so one join at start-up
         and one rebalance per instance joining or leaving, and one transaction per poll whatever the topics."""
         routes = {self.settings.topic(name): Route.of(self.spec.catalogue[name], handler, self.settings)
                   for name, handler in self.spec.handlers.items()}
         pipeline = BatchPipeline(routes=routes, catalogue=self.spec.catalogue, settings=self.settings,
-                                 pool=lambda: self.pool, clock=self.clock, metrics=self.metrics,
-                                 on_committed=self.wake_relay)
-        subscriber = self.broker.subscriber(
-            *routes, group_id=self.settings.group_id, batch=True, max_records=self.settings.max_batch,
-            batch_timeout_ms=self.settings.poll_timeout_ms, ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest",
-            title=f"{self.spec.name}:consumer", description="; ".join(r.topic.description for r in routes.values()),
-        )
-
-        @subscriber
-        async def on_batch(message: KafkaMessage) -> None:
-            await pipeline.on_message(message)
-
-        return pipeline
+                                 pool=lambda: self.pool, clock=self.clock, metrics=self.metrics)
+        return ConsumerLoop(topics=list(routes), settings=self.settings, pipeline=pipeline, metrics=self.metrics,
+                            on_committed=self.wake_relay)
 
     def _front(self) -> ASGIApp:
         api, operational = self.api, self.app
@@ -176,8 +165,8 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
         self.relay = OutboxRelay(pool=self._pool, producer=self._producer, schema=s.schema_name, metrics=self.metrics,
                                  batch=s.relay_batch, interval_s=s.relay_interval_s)
-        if self.spec.tick is not None:
-            self.scheduler = Scheduler(pool=self._pool, tick=self.spec.tick, clock=self.clock, metrics=self.metrics,
+        if self.spec.timers is not None:
+            self.scheduler = Scheduler(pool=self._pool, timers=self.spec.timers, clock=self.clock, metrics=self.metrics,
                                        route=self.route, on_committed=self.wake_relay,
                                        interval_s=s.scheduler_interval_s)
 
@@ -186,6 +175,8 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if self.scheduler is not None:
             self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        if self.consumer is not None:
+            self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         log.info("service started", version=self.spec.version, bootstrap_servers=self.settings.kafka_bootstrap_servers,
                  schema=self.settings.schema_name, group_id=self.settings.group_id)
@@ -196,6 +187,8 @@ class ServiceRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.consumer is not None:
+            await self.consumer.stop()
         if self.relay is not None:
             await self.relay.drain()
         if self._producer is not None:
@@ -242,11 +235,10 @@ class ServiceRuntime:
     async def fire_timers(self) -> int:
         return await self.scheduler.fire_due() if self.scheduler is not None else 0
 
-    def consumers(self) -> list[Any]:
-        found = (getattr(sub, "consumer", None) for sub in self.broker.subscribers)
-        return [consumer for consumer in found if consumer is not None]
-
     async def readiness(self) -> dict[str, bool]:
+        """Each check by name: connectivity, and whether work is flowing (consumer, outbox, timers)."""
+        s = self.settings
+
         async def db() -> bool:
             async with self.pool.acquire() as conn:
                 return bool(await conn.fetchval("SELECT 1"))
@@ -254,23 +246,40 @@ class ServiceRuntime:
         async def broker() -> bool:
             return bool(await self.broker.ping(timeout=2.0))
 
-        consumers = self.consumers()
-        assigned = bool(consumers) and all(c.assignment() for c in consumers) if self.spec.handlers else True
-        return {"database": await with_timeout(db), "broker": await with_timeout(broker),
-                "partitions_assigned": assigned}
+        checks = {"database": await with_timeout(db), "broker": await with_timeout(broker)}
+        if self.consumer is not None:
+            consumer = self.consumer.consumer
+            checks["partitions_assigned"] = consumer is not None and bool(consumer.assignment())
+            lag = sum((await self.consumer.lag()).values())
+            checks["consumer_progressing"] = lag == 0 or time.monotonic() - self.consumer.progress_at < s.ready_stall_s
+            checks["consumer_not_crashing"] = not self.consumer.crashing()
+        gauges = await self.refresh_gauges()
+        checks["outbox_flowing"] = gauges.get("outbox_oldest_age_s", 0.0) < s.ready_outbox_age_s
+        if self.scheduler is not None:
+            checks["timers_on_time"] = gauges.get("timers_oldest_overdue_s", 0.0) < s.ready_timer_overdue_s
+        return checks
 
-    async def refresh_gauges(self) -> None:
-        for consumer in self.consumers():
-            for tp in consumer.assignment():
-                highwater = consumer.highwater(tp)
-                if highwater is None:
-                    continue
-                position = await consumer.position(tp)
-                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                    max(highwater - position, 0))
+    async def refresh_gauges(self) -> dict[str, float]:
+        """Set the gauges; return the ages readiness reads (absent where the database did not answer)."""
+        ages: dict[str, float] = {}
+        if self.consumer is not None:
+            for tp, lag in (await self.consumer.lag()).items():
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
+            self.metrics.consumer_idle.set(time.monotonic() - self.consumer.progress_at)
         with contextlib.suppress(Exception):
             async with self.pool.acquire() as conn:
-                self.metrics.outbox_pending.set(await pending(conn))
+                pending, oldest, parked = await backlog(conn)
+                self.metrics.outbox_pending.set(pending)
+                self.metrics.outbox_oldest_age.set(oldest)
+                self.metrics.outbox_parked_rows.set(parked)
+                ages["outbox_oldest_age_s"] = oldest
+                if self.scheduler is not None:
+                    self.metrics.timers_quarantined_rows.set(await quarantined(conn))
+        if self.scheduler is not None:
+            with contextlib.suppress(Exception):
+                ages["timers_oldest_overdue_s"] = overdue = await self.scheduler.oldest_overdue_s()
+                self.metrics.timers_overdue_age.set(overdue)
+        return ages
 
     def asyncapi(self) -> dict[str, Any]:
         doc: dict[str, Any] = document(self.spec.name, self.spec.catalogue, version=self.spec.version,

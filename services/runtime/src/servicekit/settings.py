@@ -49,6 +49,20 @@ class ServiceSettings(BaseSettings):
         default=10, ge=1,
         description="How long a poll waits for records before the consumer idles as long again. Records that "
                     "arrive are taken at once; this bounds the extra latency of a quiet topic.")
+    max_record_bytes: int = Field(
+        default=256 * 1024, ge=1024,
+        description="Largest record (key, value and headers) a consumer accepts; a larger one is dead-lettered.")
+    dlq_max_bytes: int = Field(
+        default=512 * 1024, ge=4096,
+        description="Largest dead letter written; past it the original is cut (the source topic keeps it whole). "
+                    "Must stay below the broker's message.max.bytes.")
+    ready_stall_s: float = Field(
+        default=60.0, gt=0,
+        description="/ready fails when the consumer has lag and has made no progress for this long.")
+    ready_outbox_age_s: float = Field(
+        default=60.0, gt=0, description="/ready fails when the oldest unpublished outbox row is older than this.")
+    ready_timer_overdue_s: float = Field(
+        default=300.0, gt=0, description="/ready fails when a due timer has waited longer than this.")
     relay_interval_s: float = Field(default=0.05, gt=0, description="Outbox relay poll interval when idle.")
     relay_batch: int = Field(default=1000, ge=1)
     scheduler_interval_s: float = Field(default=0.25, gt=0)
