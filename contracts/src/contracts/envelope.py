@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any, ClassVar, Self
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 # Namespace for deterministic output ids: uuid5(cause, kind) is the same every time the same
 # message is handled, so a re-published output is recognisably the same event downstream.
 _DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2b1e-6a57-4f8e-9a57-0c7a1f0c5e11")
+
+
+# Every field of every contract is bounded, so no message can be large by any one field.
+Name = Annotated[str, Field(max_length=64)]
+"""An id, a code or a label: officer and event ids, reason codes, outcomes."""
+CustomerRef = Annotated[str, Field(max_length=32)]
+"""A customer reference number (CRN)."""
+Text = Annotated[str, Field(max_length=2000)]
+"""Free text: a reason, an explanation, an instruction."""
+Lines = Annotated[list[Text], Field(max_length=20)]
+"""A few lines of free text."""
+Dates = Annotated[list[date], Field(max_length=60)]
+"""The periods of one expense (a year of weekly periods, and more)."""
+Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+"""An amount in AUD."""
 
 
 def derived_event_id(cause_id: uuid.UUID | str, kind: str) -> uuid.UUID:
@@ -39,7 +55,8 @@ class Event(Contract):
     occurred_at: AwareDatetime = Field(description="When the fact happened or the request was made (with timezone).")
     correlation_id: uuid.UUID = Field(description="Id shared by every event of one business case, end to end.")
     causation_id: uuid.UUID | None = Field(default=None, description="event_id of the message that caused this one.")
-    producer: str = Field(description="The system or service that published the event.", examples=["expenses"])
+    producer: str = Field(max_length=64, description="The system or service that published the event.",
+                          examples=["expenses"])
 
     @property
     def key(self) -> str:

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.envelope import Event
+from contracts.envelope import CustomerRef, Dates, Event, Lines, Money, Name, Text
 
 PROCEDURE = "103-01050060"
 
@@ -127,13 +127,13 @@ class RecordExpenseRemoval(_StaffAction):
 
 
 class _ExpenseFacts(_ExpenseEvent):
-    customer_ref: str
-    payee_id: str
+    customer_ref: CustomerRef
+    payee_id: Name
     kind: ExpenseKind
-    amount: Decimal
+    amount: Money
     state: AustralianState | None = None
     coded_at: AwareDatetime | None = None
-    procedure: str = PROCEDURE
+    procedure: Name = PROCEDURE
 
 
 class ExpenseUndelivered(_ExpenseFacts):
@@ -143,13 +143,13 @@ class ExpenseUndelivered(_ExpenseFacts):
     status: Literal["UNDLVD RI", "UNDLVD IM"]
     period_start: date
     failure_reason: FailureReason
-    failure_explanation: str = Field(description="Why it failed, in the officer's words.")
+    failure_explanation: Text = Field(description="Why it failed, in the officer's words.")
     window_closes_at: AwareDatetime = Field(description="When the system stops trying for this period.")
-    calendar: str = Field(description="How the window was computed (calendar days or working days and holidays).")
+    calendar: Text = Field(description="How the window was computed (calendar days or working days and holidays).")
     day_1: date | None = Field(default=None, description="One-off: the working day of coding.")
     day_2: date | None = Field(default=None, description="One-off: the next working day (cease/vary refused).")
     procedure_step: Literal[4, 7]
-    officer_options: list[str]
+    officer_options: Lines
 
 
 class ExpenseDelivered(_ExpenseFacts):
@@ -172,7 +172,7 @@ class UndeliveredExpensePeriodClosed(_ExpenseFacts):
     failure_reason: FailureReason
     procedure_step: Literal[5, 8]
     work_item_code: Literal["I059PL"] = "I059PL"
-    officer_options: list[str]
+    officer_options: Lines
 
 
 class ExpenseClosureReversed(_ExpenseEvent):
@@ -180,7 +180,7 @@ class ExpenseClosureReversed(_ExpenseEvent):
     after all, and the I059PL raised for it must be cancelled."""
 
     event_type: Literal["ExpenseClosureReversed"] = "ExpenseClosureReversed"
-    customer_ref: str
+    customer_ref: CustomerRef
     period_start: date
     delivered_at: AwareDatetime
     work_item_code: Literal["I059PL"] = "I059PL"
@@ -190,22 +190,22 @@ class ExpenseCeased(_ExpenseEvent):
     """Further payments stopped, the current period included; an open window closed without I059PL."""
 
     event_type: Literal["ExpenseCeased"] = "ExpenseCeased"
-    customer_ref: str
-    officer_id: str
-    closed_periods: list[date]
+    customer_ref: CustomerRef
+    officer_id: Name
+    closed_periods: Dates
 
 
 class OneOffExpenseVaried(_ExpenseEvent):
     event_type: Literal["OneOffExpenseVaried"] = "OneOffExpenseVaried"
-    customer_ref: str
-    officer_id: str
-    old_amount: Decimal
-    new_amount: Decimal
+    customer_ref: CustomerRef
+    officer_id: Name
+    old_amount: Money
+    new_amount: Money
 
 
 class OneOffExpenseCoded(_ExpenseFacts):
     event_type: Literal["OneOffExpenseCoded"] = "OneOffExpenseCoded"
-    officer_id: str
+    officer_id: Name
     day_1: date
     day_2: date
     ends_at: AwareDatetime
@@ -215,9 +215,9 @@ class ExpenseRemoved(_ExpenseEvent):
     """The Service Desk removed the expense; a replacement one-off may now be coded."""
 
     event_type: Literal["ExpenseRemoved"] = "ExpenseRemoved"
-    customer_ref: str
-    mysupport_job: str
-    closed_periods: list[date]
+    customer_ref: CustomerRef
+    mysupport_job: Name
+    closed_periods: Dates
 
 
 class ExpenseActionRejected(_ExpenseEvent):
@@ -225,25 +225,25 @@ class ExpenseActionRejected(_ExpenseEvent):
 
     event_type: Literal["ExpenseActionRejected"] = "ExpenseActionRejected"
     action: Literal["CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval"]
-    rejected_event_id: str
-    officer_id: str
-    reason_code: str
-    reason: str
-    way_out: str | None = None
+    rejected_event_id: Name
+    officer_id: Name
+    reason_code: Name
+    reason: Text
+    way_out: Text | None = None
 
 
 class ExpenseRemovalEscalationRequested(_ExpenseEvent):
     """Day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service Desk."""
 
     event_type: Literal["ExpenseRemovalEscalationRequested"] = "ExpenseRemovalEscalationRequested"
-    customer_ref: str
-    officer_id: str
-    steps: list[str]
+    customer_ref: CustomerRef
+    officer_id: Name
+    steps: Lines
 
 
 class PaymentAttemptDisregarded(_ExpenseEvent):
     """An attempt that changes nothing (outside its window, after a cease or removal), kept visible for operations."""
 
     event_type: Literal["PaymentAttemptDisregarded"] = "PaymentAttemptDisregarded"
-    reason_code: str
-    attempted_event_id: str
+    reason_code: Name
+    attempted_event_id: Name

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from contracts.envelope import Contract, Event
+from contracts.envelope import Contract, CustomerRef, Event, Lines, Name, Text
 
 PROCEDURE = "104-07050030"
 
@@ -80,16 +80,16 @@ class MspApproved(_MspEvent):
     customer_ref: str = Field(min_length=1, max_length=32)
     agency: Agency
     approving_officer_id: str = Field(min_length=1, max_length=64)
-    behaviours: list[str] = Field(min_length=1, description="Descriptions of the behaviours taken into consideration.")
-    reasons: str = Field(min_length=1, description="Why the MSP has been implemented.")
+    behaviours: Lines = Field(min_length=1, description="Descriptions of the behaviours taken into consideration.")
+    reasons: Text = Field(min_length=1, description="Why the MSP has been implemented.")
     starts_on: date
     ends_on: date
-    duration_reasons: str = Field(min_length=1)
-    service_access: str = Field(min_length=1, description="How the customer can access services during the MSP.")
-    channel_restrictions: list[str] = Field(default_factory=list)
+    duration_reasons: Text = Field(min_length=1)
+    service_access: Text = Field(min_length=1, description="How the customer can access services during the MSP.")
+    channel_restrictions: Lines = Field(default_factory=list)
     contact: ContactDetails
     customer_mobile: str | None = Field(default=None, max_length=20)
-    representatives: list[Representative] = Field(default_factory=list)
+    representatives: list[Representative] = Field(default_factory=list, max_length=10)
     phone_customer_appropriate: bool = Field(description="False where it is not appropriate to phone the customer.")
 
 
@@ -168,19 +168,19 @@ class RecordMspResult(_StaffAction):
 
 class MspNotificationPlanned(_MspEvent):
     event_type: Literal["MspNotificationPlanned"] = "MspNotificationPlanned"
-    customer_ref: str
+    customer_ref: CustomerRef
     agency: Agency
-    steps: list[Step]
-    procedure: str = PROCEDURE
+    steps: Annotated[list[Step], Field(max_length=10)]
+    procedure: Name = PROCEDURE
 
 
 class MspStepRequired(_MspEvent):
     """A staff task: workitems raises it. ``step`` and ``msp_id`` identify it."""
 
     event_type: Literal["MspStepRequired"] = "MspStepRequired"
-    customer_ref: str
+    customer_ref: CustomerRef
     step: Step
-    instructions: list[str]
+    instructions: Lines
     contact_role: Role | None = Field(default=None, description="Phone step: who to phone.")
     approved_decision_makers_only: bool = False
 
@@ -189,24 +189,24 @@ class MspStepDone(_MspEvent):
     """The step's task is done (or skipped, or resolved without action); workitems ticks it off."""
 
     event_type: Literal["MspStepDone"] = "MspStepDone"
-    customer_ref: str
+    customer_ref: CustomerRef
     step: Step
-    outcome: str
-    reason_code: str | None = None
+    outcome: Name
+    reason_code: Name | None = None
 
 
 class MspSmsWithheld(_MspEvent):
     """The MSP SMS must not be sent; existing phone and letter provisions apply."""
 
     event_type: Literal["MspSmsWithheld"] = "MspSmsWithheld"
-    customer_ref: str
-    reason_code: str
-    reason: str
+    customer_ref: CustomerRef
+    reason_code: Name
+    reason: Text
 
 
 class MspSmsAuthorised(_MspEvent):
     event_type: Literal["MspSmsAuthorised"] = "MspSmsAuthorised"
-    officer_id: str
+    officer_id: Name
     circumstance: SmsCircumstance
     send_at: AwareDatetime
 
@@ -215,34 +215,34 @@ class MspLetterAccepted(_MspEvent):
     """The final, signed and approved letter with the OMC/PSSO contact card is attached to the MSP."""
 
     event_type: Literal["MspLetterAccepted"] = "MspLetterAccepted"
-    letter_id: str
+    letter_id: Name
 
 
 class MspNotificationCompleted(_MspEvent):
     event_type: Literal["MspNotificationCompleted"] = "MspNotificationCompleted"
-    customer_ref: str
+    customer_ref: CustomerRef
     agency: Agency
-    phone: str
-    sms: str
-    letter: str
-    incident: str
-    child_support_note: str | None = None
+    phone: Text
+    sms: Text
+    letter: Text
+    incident: Text
+    child_support_note: Text | None = None
 
 
 class MspActionRejected(_MspEvent):
     event_type: Literal["MspActionRejected"] = "MspActionRejected"
-    action: str
-    rejected_event_id: str
-    reason_code: str
-    reason: str
+    action: Name
+    rejected_event_id: Name
+    reason_code: Name
+    reason: Text
 
 
 class SmsDispatchRequested(_MspEvent):
     """For the desktop messaging gateway: send this text to this number."""
 
     event_type: Literal["SmsDispatchRequested"] = "SmsDispatchRequested"
-    customer_ref: str
-    mobile: str
-    text: str
+    customer_ref: CustomerRef
+    mobile: Annotated[str, Field(max_length=20)]
+    text: Text
     encoding: Literal["GSM-7", "UCS-2"]
     fragments: int

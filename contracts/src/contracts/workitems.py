@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.envelope import Event
+from contracts.envelope import CustomerRef, Event, Lines, Name, Text
 
 
 class WorkItemCode(StrEnum):
@@ -77,27 +77,27 @@ class AssignWorkItem(WorkItemEvent):
 class WorkItemRaised(WorkItemEvent):
     event_type: Literal["WorkItemRaised"] = "WorkItemRaised"
     code: WorkItemCode
-    title: str
+    title: Text
     queue: Queue
-    customer_ref: str
+    customer_ref: CustomerRef
     subject_type: Literal["expense", "msp"]
-    subject_id: str = Field(description="The expense id or MSP id the item is about.")
-    procedure: str
+    subject_id: Name = Field(description="The expense id or MSP id the item is about.")
+    procedure: Name
     procedure_step: int | None = Field(default=None, description="The procedure step that applies (5 or 8 for I059PL).")
     period_start: date | None = Field(default=None, description="I059PL: the period that was not delivered.")
-    instructions: list[str]
-    guidance: list[str] = Field(default_factory=list,
+    instructions: Lines
+    guidance: Lines = Field(default_factory=list,
                                 description="For officers not trained in Income Management (103-01050060 step 1).")
     tick_off: TickOff
     approved_decision_makers_only: bool = False
-    actor: str = Field(description="Who raised it: the producing service of the cause.")
+    actor: Name = Field(description="Who raised it: the producing service of the cause.")
 
 
 class WorkItemAssigned(WorkItemEvent):
     event_type: Literal["WorkItemAssigned"] = "WorkItemAssigned"
     code: WorkItemCode
-    assignee_id: str
-    actor: str
+    assignee_id: Name
+    actor: Name
 
 
 class WorkItemTickedOff(WorkItemEvent):
@@ -105,10 +105,10 @@ class WorkItemTickedOff(WorkItemEvent):
 
     event_type: Literal["WorkItemTickedOff"] = "WorkItemTickedOff"
     code: WorkItemCode
-    customer_ref: str
-    actor: str = Field(description="The officer (manual) or the service whose event completed it (automatic).")
+    customer_ref: CustomerRef
+    actor: Name = Field(description="The officer (manual) or the service whose event completed it (automatic).")
     tick_off: TickOff
-    outcome: str | None = Field(default=None, description="Automatic: what completed it.")
+    outcome: Name | None = Field(default=None, description="Automatic: what completed it.")
     doc_recorded: bool = False
 
 
@@ -117,16 +117,16 @@ class WorkItemCancelled(WorkItemEvent):
 
     event_type: Literal["WorkItemCancelled"] = "WorkItemCancelled"
     code: WorkItemCode
-    customer_ref: str
-    actor: str
-    reason_code: str
-    reason: str
+    customer_ref: CustomerRef
+    actor: Name
+    reason_code: Name
+    reason: Text
 
 
 class WorkItemActionRejected(WorkItemEvent):
     event_type: Literal["WorkItemActionRejected"] = "WorkItemActionRejected"
     action: Literal["TickOffWorkItem", "AssignWorkItem"]
-    rejected_event_id: str
-    officer_id: str
-    reason_code: str
-    reason: str
+    rejected_event_id: Name
+    officer_id: Name
+    reason_code: Name
+    reason: Text
