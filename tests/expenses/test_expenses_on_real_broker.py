@@ -17,7 +17,9 @@ from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
 from expenses.app import ExpensesSettings, create_runtime
 from servicekit.clock import SimulatedClock
+from servicekit.service import ServiceRuntime
 from tests.expenses.builders import at, attempt, cease, utc, vary
+from tests.support.drain import read_settled
 from tests.support.kafka_tools import eventually, header, publish, read_topic
 
 pytestmark = pytest.mark.integration
@@ -35,9 +37,12 @@ async def send(kafka, prefix: str, topic: str, *events: Event) -> None:
         await publish(kafka.bootstrap_servers, f"{prefix}{topic}", [event.to_json()], key=event.key.encode())
 
 
-async def outputs(kafka, prefix: str, at_least: int, settle: float = 2.0) -> dict[str, list[Event]]:
-    records = await read_topic(kafka.bootstrap_servers, f"{prefix}{EXPENSE_EVENTS.name}", at_least=at_least,
-                               settle=settle)
+async def outputs(kafka, prefix: str, at_least: int, after: ServiceRuntime | None = None) -> dict[str, list[Event]]:
+    """The expense events once ``at_least`` arrived; with ``after``, everything once that service drained."""
+    topic = f"{prefix}{EXPENSE_EVENTS.name}"
+    records = await read_topic(kafka.bootstrap_servers, topic, at_least=at_least)
+    if after is not None:
+        records = await read_settled(after, topic)
     by_expense: dict[str, list[Event]] = defaultdict(list)
     for r in records:
         event = EXPENSE_EVENTS.parse(r.value)
@@ -59,11 +64,11 @@ async def test_weekly_fortnightly_and_one_off_expenses_each_end_in_the_right_eve
                    attempt(expense_id="EXP-F", kind=ExpenseKind.FORTNIGHTLY, when=at(2027, 3, 5, 10),
                            scheduled_on=MONDAY, outcome="delivered"),
                    attempt(expense_id="EXP-O", kind=ExpenseKind.ONE_OFF, when=START))
-        await outputs(kafka, topic_prefix, at_least=4, settle=0)  # the officer acts on an expense already known
+        await outputs(kafka, topic_prefix, at_least=4)  # the officer acts on an expense already known
         await send(kafka, topic_prefix, EXPENSE_ACTIONS.name, cease(at(2027, 3, 2, 9), "EXP-O", hardship=True))
-        await outputs(kafka, topic_prefix, at_least=6, settle=0)
+        await outputs(kafka, topic_prefix, at_least=6)
         clock.advance(timedelta(days=15))
-        by_expense = await outputs(kafka, topic_prefix, at_least=8)
+        by_expense = await outputs(kafka, topic_prefix, at_least=8, after=runtime)
 
     weekly, fortnightly, one_off = by_expense["EXP-W"], by_expense["EXP-F"], by_expense["EXP-O"]
     assert types(weekly) == ["ExpenseUndelivered", "UndeliveredExpensePeriodClosed"]
@@ -85,7 +90,7 @@ async def test_a_window_that_passes_while_the_service_is_down_closes_exactly_onc
     cfg = settings(kafka, database_url, topic_prefix)
     async with create_runtime(cfg, clock).running():
         await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name, attempt(expense_id="EXP-R", when=START, scheduled_on=MONDAY))
-        await outputs(kafka, topic_prefix, at_least=1, settle=0)
+        await outputs(kafka, topic_prefix, at_least=1)
     clock.advance(timedelta(days=8))  # the deadline passes while nothing runs
     for _ in range(2):  # started twice: fired on the first start, not again
         async with create_runtime(cfg, clock).running() as runtime:
@@ -106,15 +111,16 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_a_forbidden_action_is
         return json.dumps({k: v for k, v in data.items() if v is not None}).encode()
 
     naive_time = mutated(attempted_at="2027-03-01T10:00:00")
-    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(START)).running():
+    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(START)).running() \
+            as runtime:
         await publish(kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPTS.name}",
                       [mutated(kind="quarterly"), mutated(state=None), naive_time], key=b"EXP-B")
         await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
                    attempt(expense_id="EXP-V", when=START, scheduled_on=MONDAY))
-        await outputs(kafka, topic_prefix, at_least=1, settle=0)
+        await outputs(kafka, topic_prefix, at_least=1)
         await send(kafka, topic_prefix, EXPENSE_ACTIONS.name, vary(at(2027, 3, 1, 11), expense_id="EXP-V"))
-        dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPTS.dlq}", at_least=3, settle=1)
-        events = (await outputs(kafka, topic_prefix, at_least=2))
+        dead = await read_settled(runtime, f"{topic_prefix}{PAYMENT_ATTEMPTS.dlq}")
+        events = (await outputs(kafka, topic_prefix, at_least=2, after=runtime))
     details = [header(r, "dlq.detail") or "" for r in dead]
     assert [header(r, "dlq.reason") for r in dead] == ["schema-invalid"] * 3
     assert "kind" in details[0]

@@ -31,6 +31,7 @@ from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import Signer
+from tests.support.kafka_tools import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -134,6 +135,29 @@ class Stack:
         for service in self.services.values():
             service.stop()
 
+    async def metric(self, name: str, metric: str) -> float:
+        """The sum of ``metric``'s samples on service ``name``'s /metrics."""
+        async with httpx.AsyncClient(timeout=5) as http:
+            text = (await http.get(f"{self.services[name].url}/metrics", headers=self.auth)).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(metric))
+
+    async def busy(self, name: str, before: float) -> None:
+        """Until service ``name`` has handled some of what was just published (so a fault lands mid-stream)."""
+        async def moved() -> bool:
+            return await self.metric(name, "messages_consumed_total{") > before
+        await eventually(moved, timeout=60, what=f"{name} busy")
+
+    async def notices(self, check: str) -> None:
+        """Until a service's /ready reports ``check`` failing: the outage is felt, not assumed."""
+        async def failing() -> bool:
+            async with httpx.AsyncClient(timeout=10) as http:
+                try:
+                    body = (await http.get(f"{self.services['expenses'].url}/ready")).json()
+                except httpx.HTTPError:
+                    return False
+            return body["checks"].get(check) is False
+        await eventually(failing, timeout=60, what=f"/ready reporting {check} down")
+
     def runner(self) -> Runner:
         urls = {n: s.url for n, s in self.services.items()}
         return Runner(SystemUnderTest(self.kafka.bootstrap_servers, self.prefix, urls, self.token), settle_timeout=180)
@@ -175,18 +199,20 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack
     load = Load(kafka.bootstrap_servers, stack.prefix)
 
     for name in ("expenses", "notification", "workitems"):  # kill -9 of each service mid-stream, then restart
+        before = await stack.metric(name, "messages_consumed_total{")
         await load.publish(PER_PHASE // 2)
-        await asyncio.sleep(0.3)  # it is busy with them
+        await stack.busy(name, before)
         stack.services[name].kill()
         await load.publish(PER_PHASE // 2)  # while it is down
         await stack.services[name].start().ready(stack.auth)
         await stack.check(load)
 
-    for server in (kafka.local, postgres.local):  # the broker, then the database, stopped with events in flight
+    for server, check in ((kafka.local, "broker"), (postgres.local, "database")):  # stopped with events in flight
+        before = await stack.metric("expenses", "messages_consumed_total{")
         await load.publish(PER_PHASE)
-        await asyncio.sleep(0.3)
+        await stack.busy("expenses", before)
         server.stop(keep_data=True)
-        await asyncio.sleep(3)
+        await stack.notices(check)
         server.restart()
         await stack.check(load)
     assert 2 * load.sent + load.poison >= 1000, "at least a thousand events went through the faults"
@@ -196,7 +222,9 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack
     async with stack.runner() as runner:
         moving = asyncio.create_task(runner.http.post(f"{stack.services['expenses'].url}/clock",
                                                       params={"to": later.isoformat()}, headers=stack.auth))
-        await asyncio.sleep(0.5)
+        async def firing() -> bool:
+            return await stack.metric("expenses", "timers_fired_total") > 0 or moving.done()
+        await eventually(firing, timeout=60, what="expenses closing windows")
         stack.services["expenses"].kill()
         await asyncio.gather(moving, return_exceptions=True)
     await stack.services["expenses"].start(CLOCK_START=later.isoformat()).ready(stack.auth)

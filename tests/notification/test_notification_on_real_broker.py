@@ -24,6 +24,7 @@ from tests.notification.builders import (
     result,
     risk,
 )
+from tests.support.drain import read_settled
 from tests.support.kafka_tools import header, publish, read_topic
 
 pytestmark = pytest.mark.integration
@@ -39,9 +40,9 @@ class Msp:
         for e in events:
             await publish(self.kafka.bootstrap_servers, self.prefix + topic, [e.to_json()], key=e.key.encode())
 
-    async def events(self, at_least: int, settle: float = 0.0) -> list[Event]:
+    async def events(self, at_least: int) -> list[Event]:
         records = await read_topic(self.kafka.bootstrap_servers, self.prefix + MSP_NOTIFICATION_EVENTS.name,
-                                   at_least=at_least, settle=settle)
+                                   at_least=at_least)
         return [MSP_NOTIFICATION_EVENTS.parse(r.value) for r in records]
 
     async def act(self, action: Event, expect: int) -> list[Event]:
@@ -107,7 +108,8 @@ async def test_a_medicare_msp_where_phoning_is_inappropriate_phones_the_nominee(
 async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the_sms(kafka, database_url, topic_prefix,
                                                                                      captured_logs):
     msp = Msp(kafka, topic_prefix)
-    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)).running():
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))
+    async with runtime.running():
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
         await msp.events(2)
@@ -118,7 +120,7 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
         rejected = await msp.act(dispatch("staff-hand-delivery"), 1)
         await msp.act(dispatch("post"), 2)
         completed = await msp.act(result(), 2)
-        dispatched = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=0, settle=1)
+        dispatched = await read_settled(runtime, topic_prefix + SMS_DISPATCH.name)
     assert summary(withheld) == ["MspSmsWithheld", "MspStepDone:sms-decision"]
     assert withheld[0].reason_code == "mobile-on-multiple-records"  # type: ignore[attr-defined]
     assert rejected[0].reason_code == "hand-delivery-by-staff-forbidden"  # type: ignore[attr-defined]
@@ -132,9 +134,9 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
 async def test_a_malformed_approval_goes_to_the_dead_letter_topic(kafka, database_url, topic_prefix):
     bad = json.loads(approval().to_json())
     bad["agency"] = "Tax Office"
-    async with create_runtime(settings(kafka, database_url, topic_prefix)).running():
+    async with create_runtime(settings(kafka, database_url, topic_prefix)).running() as runtime:
         await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [json.dumps(bad).encode()])
-        [dead] = await read_topic(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.dlq, at_least=1, settle=0.5)
+        [dead] = await read_settled(runtime, topic_prefix + MSP_APPROVALS.dlq)
     assert header(dead, "dlq.reason") == "schema-invalid"
     assert "agency" in (header(dead, "dlq.detail") or "")
     assert "Tax Office" not in (header(dead, "dlq.detail") or ""), "the reason names the field, not the value"

@@ -187,7 +187,13 @@ async def test_a_timer_that_cannot_fire_is_quarantined_alone_and_the_others_fire
                 [("a1", now - timedelta(minutes=5), "1"), ("a2", now - timedelta(minutes=4), "explode"),
                  ("a3", now - timedelta(minutes=3), "unreadable"), ("a4", now - timedelta(minutes=2), "2147483648"),
                  ("a5", now - timedelta(minutes=1), "7"), ("a6", now + timedelta(hours=1), "9")])
-        fired = await runtime.fire_timers()
+        await runtime.fire_timers()  # the scheduler's own first pass may take some of them: both count alike
+
+        async def settled() -> bool:
+            async with runtime.pool.acquire() as conn:
+                return await conn.fetchval(
+                    "SELECT (SELECT count(*) FROM alarms WHERE rang) + (SELECT count(*) FROM timer_quarantine)") == 5
+        await eventually(settled, what="every due alarm rang or quarantined")
         again = await runtime.fire_timers()
         outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2)
         async with runtime.pool.acquire() as conn:
@@ -195,7 +201,8 @@ async def test_a_timer_that_cannot_fire_is_quarantined_alone_and_the_others_fire
             rang = await conn.fetch("SELECT alarm_id FROM alarms WHERE rang ORDER BY 1")
         assert runtime.scheduler is not None
         overdue = await runtime.scheduler.oldest_overdue_s()
-    assert (fired, again) == (2, 0), "the pass counts what fired, not what it claimed"
+    assert metric(runtime, "timers_fired_total") == 2, "passes count what fired, not what they claimed"
+    assert again == 0, "a quarantined timer is never claimed again"
     assert [(r["timer_key"], r["error_type"]) for r in quarantined] == [
         ("a2", "UnluckyError"), ("a3", "ValueError"), ("a4", "DataError")]
     assert {r["reason"] for r in quarantined} == {"timer-failed"}

@@ -20,7 +20,8 @@ from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo, PostgresInfo
 from tests.runtime.probe import BATCHED_SPEC, SPEC, ProbeCounted, ProbeRecorded
-from tests.support.kafka_tools import committed_offsets, eventually, header, publish, read_topic
+from tests.support.drain import read_settled
+from tests.support.kafka_tools import committed_offsets, eventually, header, metric_sum, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +76,8 @@ async def test_malformed_and_schema_invalid_messages_go_to_the_dead_letter_topic
         await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
                       [b"{not json", json.dumps(invalid).encode(), json.dumps(unknown).encode(),
                        recorded("p2", 13), recorded("p2", 2), recorded("p2", 3)], key=b"p2")
-        dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=4, settle=1.0)
-        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, settle=1.0)
+        dead = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
+        outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
     assert [header(r, "dlq.reason") for r in dead] == ["not-json", "schema-invalid", "unknown-event-type",
                                                       "handler-failed"]
     assert dead[0].value == b"{not json", "the original bytes are kept"
@@ -93,7 +94,7 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
     same = recorded("p3", 7)
     async with runtime.running():
         await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [same, same, recorded("p3", 1), same], key=b"p3")
-        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, settle=1.5)
+        outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [7, 8]
     assert await total(database_url, "p3") == 8
     samples = {s.labels["outcome"]: s.value for m in runtime.metrics.registry.collect()
@@ -111,8 +112,8 @@ async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_messa
                   [recorded("b1", 1), same, recorded("b2", 10), recorded("b1", 13), same, b"{not json",
                    recorded("b2", 5), recorded("b1", 2)], key=probe_key)
     async with runtime.running():
-        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=5, settle=1.0)
-        dead = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=2, settle=0.5)
+        outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
+        dead = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
     counted = [ProbeCounted.model_validate_json(r.value) for r in outputs]
     totals = {p: [c.total for c in counted if c.probe_id == p] for p in ("b1", "b2")}
     assert totals == {"b1": [1, 8, 10], "b2": [10, 15]}, \
@@ -130,8 +131,8 @@ async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
     await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
                   [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)], key=b"b3")
     async with runtime.running():
-        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=3, settle=1.0)
-        [dead] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.in.dlq", at_least=1, settle=0.5)
+        outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
+        [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [1, 3, 7]
     assert header(dead, "dlq.reason") == "handler-failed"
     assert header(dead, "dlq.detail") == "DataError", "the value is too large for an int column"
@@ -152,7 +153,7 @@ async def test_an_outbox_row_is_published_once_even_with_two_relays(kafka, datab
         runtime.relay.batch = 25
         await asyncio.gather(*(r.publish_once() for r in (runtime.relay, second, second, runtime.relay)))
         await eventually(lambda: _outbox_empty(runtime), what="outbox drained")
-        records = await read_topic(kafka.bootstrap_servers, topic, at_least=300, settle=1.5)
+        records = await read_settled(runtime, topic)
     values = [int(r.value) for r in records]
     assert sorted(values) == list(range(300)), "every row exactly once"
     assert values == list(range(300)), "and in outbox order (same key, one partition)"
@@ -177,7 +178,11 @@ async def test_a_handler_whose_database_is_down_commits_no_offset_and_handles_th
         postgres.local.stop(keep_data=True)
         try:
             await publish(kafka.bootstrap_servers, topic, [recorded("p4", 10)], key=b"p4")
-            await asyncio.sleep(3)  # several retries happen meanwhile
+
+            async def retried() -> bool:
+                return metric_sum(runtime.metrics.registry, "transient_failures_total", stage="consume") >= 2
+
+            await eventually(retried, what="the poll retried while the database is down")
             assert await committed_offsets(kafka.bootstrap_servers, group, topic) == 1, "no commit while the DB is down"
         finally:
             postgres.local.restart()

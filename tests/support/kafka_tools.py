@@ -64,19 +64,31 @@ def encode_batch(records: Sequence[RawRecord]) -> bytes:
     return struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after_crc), -1, 2, calc_crc32c(after_crc)) + after_crc
 
 
-async def publish_raw(bootstrap: str, topic: str, records: Sequence[RawRecord], *, partition: int = 0) -> None:
-    """Write ``records`` to one partition as one batch, bypassing every client-side check a producer makes."""
+RETRIABLE_PRODUCE_ERRORS = {3, 5, 6}
+"""UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER: a topic just created, a leader moving."""
+
+
+async def publish_raw(bootstrap: str, topic: str, records: Sequence[RawRecord], *, partition: int = 0,
+                      timeout: float = 30.0) -> int:
+    """Write ``records`` to one partition as one batch, bypassing every client-side check a producer makes;
+    returns the offset of the first. Retries what a producer retries (fresh metadata), up to ``timeout``."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap)
     await client.bootstrap()
+    deadline = time.monotonic() + timeout
     try:
-        await client._wait_on_metadata(topic)
-        leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
-        request = ProduceRequest(transactional_id=None, required_acks=-1, timeout=30000,
-                                 topics=[(topic, [(partition, encode_batch(records))])])
-        response = await client.send(leader, request)
-        [(_, [(_, error_code, *_)])] = response.topics
-        if error_code:
-            raise RuntimeError(f"the broker refused the batch: error code {error_code}")
+        while True:
+            await client._wait_on_metadata(topic)
+            leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+            request = ProduceRequest(transactional_id=None, required_acks=-1, timeout=30000,
+                                     topics=[(topic, [(partition, encode_batch(records))])])
+            response = await client.send(leader, request)
+            [(_, [(_, error_code, offset, *_)])] = response.topics
+            if error_code == 0:
+                return int(offset)
+            if error_code not in RETRIABLE_PRODUCE_ERRORS or time.monotonic() > deadline:
+                raise RuntimeError(f"the broker refused the batch: error code {error_code}")
+            await client.force_metadata_update()
+            await asyncio.sleep(0.1)
     finally:
         await client.close()
 
@@ -148,6 +160,30 @@ def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
     return None
 
 
+async def read_all(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
+    """Every record on ``topic`` now: read from the beginning up to the end offsets taken at the start."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise TimeoutError(f"topic {topic} does not exist")
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning()
+        records: list[ConsumerRecord[Any, Any]] = []
+        deadline = time.monotonic() + timeout
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: read {len(records)} records, the end not reached in {timeout}s")
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)])
+        return records
+    finally:
+        await consumer.stop()
+
+
 async def end_offsets(bootstrap: str, topic: str) -> int:
     """Sum of the topic's end offsets over its partitions (how many records were ever written)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
@@ -169,3 +205,9 @@ async def consumed_everything(bootstrap: str, group: str, topics: Sequence[str])
         if await committed_offsets(bootstrap, group, topic) != await end_offsets(bootstrap, topic):
             return False
     return True
+
+
+def metric_sum(registry: Any, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include ``labels`` (a service's own registry)."""
+    return float(sum(s.value for m in registry.collect() for s in m.samples
+                     if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())))

@@ -12,6 +12,8 @@ from contracts.expenses import ExpenseKind
 from contracts.notification import Step
 from devstack.procs import free_port
 from devstack.tokens import Signer
+from servicekit.service import ServiceRuntime
+from tests.support.drain import read_settled
 from tests.support.http import served
 from tests.support.kafka_tools import publish, read_topic
 from tests.workitems.builders import CUSTOMER, DOC_NOTE, PERIOD, period_closed, step_done, step_required, tick_off
@@ -35,9 +37,11 @@ async def send(kafka, prefix: str, topic: str, *events: Event) -> None:
         await publish(kafka.bootstrap_servers, prefix + topic, [e.to_json()], key=e.key.encode())
 
 
-async def outputs(kafka, prefix: str, at_least: int, settle: float = 0.0) -> list[Event]:
-    records = await read_topic(kafka.bootstrap_servers, prefix + WORKITEM_EVENTS.name, at_least=at_least,
-                               settle=settle)
+async def outputs(kafka, prefix: str, at_least: int, after: ServiceRuntime | None = None) -> list[Event]:
+    """The work-item events once ``at_least`` arrived; with ``after``, everything once that service drained."""
+    records = await read_topic(kafka.bootstrap_servers, prefix + WORKITEM_EVENTS.name, at_least=at_least)
+    if after is not None:
+        records = await read_settled(after, prefix + WORKITEM_EVENTS.name)
     return [WORKITEM_EVENTS.parse(r.value) for r in records]
 
 
@@ -46,10 +50,11 @@ async def test_an_i059pl_delivered_three_times_is_raised_once_then_ticked_off_by
     """103-01050060 steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
     signer = Signer()
     closed = period_closed(ExpenseKind.WEEKLY)
-    async with served(create_runtime(settings(kafka, database_url, topic_prefix, signer))) as http:
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix, signer))
+    async with served(runtime) as http:
         # The same event three times (a redelivery), then the same fact with a new event id (a re-publish).
         await send(kafka, topic_prefix, EXPENSE_EVENTS.name, closed, closed, closed, period_closed(ExpenseKind.WEEKLY))
-        raised = await outputs(kafka, topic_prefix, at_least=1, settle=2.0)
+        raised = await outputs(kafka, topic_prefix, at_least=1, after=runtime)
         assert [(e.event_type, getattr(e, "work_item_id", None)) for e in raised] == [("WorkItemRaised", I059PL)]
 
         await send(kafka, topic_prefix, WORKITEM_COMMANDS.name, tick_off(I059PL, note=None))
@@ -58,7 +63,7 @@ async def test_an_i059pl_delivered_three_times_is_raised_once_then_ticked_off_by
                                                                             "doc-note-required")
 
         await send(kafka, topic_prefix, WORKITEM_COMMANDS.name, tick_off(I059PL, officer="OFF-5"))
-        done = (await outputs(kafka, topic_prefix, at_least=3, settle=1.0))[2:]
+        done = (await outputs(kafka, topic_prefix, at_least=3, after=runtime))[2:]
         assert [(e.event_type, getattr(e, "actor", None)) for e in done] == [("WorkItemTickedOff", "OFF-5")]
 
         # The API answers from the database: the item is closed and its history keeps the DOC note.
@@ -81,11 +86,12 @@ async def test_an_i059pl_delivered_three_times_is_raised_once_then_ticked_off_by
 async def test_msp_tasks_are_raised_and_ticked_off_by_notification_events(kafka, database_url, topic_prefix):
     """104-07050030: each step's task closes when the step is recorded; a task is never ticked off twice."""
     signer = Signer()
-    async with served(create_runtime(settings(kafka, database_url, topic_prefix, signer))) as http:
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix, signer))
+    async with served(runtime) as http:
         await send(kafka, topic_prefix, MSP_NOTIFICATION_EVENTS.name, step_required(Step.PHONE),
                    step_done(Step.PHONE, outcome="successful: customer"), step_required(Step.SMS, adm=True),
                    step_done(Step.PHONE, outcome="successful: customer"))
-        events = await outputs(kafka, topic_prefix, at_least=3, settle=1.5)
+        events = await outputs(kafka, topic_prefix, at_least=3, after=runtime)
         assert [(e.event_type, e.work_item_id) for e in events] == [
             ("WorkItemRaised", msp_item_id("MSP-1", Step.PHONE)), ("WorkItemTickedOff", msp_item_id("MSP-1", Step.PHONE)),
             ("WorkItemRaised", msp_item_id("MSP-1", Step.SMS))]
@@ -102,7 +108,8 @@ async def test_msp_tasks_are_raised_and_ticked_off_by_notification_events(kafka,
 async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_validates_with_one(
         kafka, database_url, topic_prefix):
     signer = Signer()
-    async with served(create_runtime(settings(kafka, database_url, topic_prefix, signer))) as http:
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix, signer))
+    async with served(runtime) as http:
         for week in range(3):
             await send(kafka, topic_prefix, EXPENSE_EVENTS.name, period_closed(expense_id=f"EXP-{week}"))
         await outputs(kafka, topic_prefix, at_least=3)

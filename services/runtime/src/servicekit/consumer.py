@@ -108,7 +108,8 @@ def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str
 
     What does not fit is cut, and a ``dlq.truncated.*`` header says how large it was; the original stays on
     its source topic for the topic's retention. A header name that is not UTF-8 cannot be a header name on
-    the way out (Kafka clients write names as text): it is carried as ``dlq.original-header-hex.<hex>``.
+    the way out (Kafka clients write names as text): it is carried as ``dlq.original-header-hex.<hex>``; an
+    original name that starts with ``dlq.`` as ``dlq.original-header.<name>``, so no record can forge a reason.
     """
     meta: list[Header] = [(name.encode(), text.encode("utf-8", "backslashreplace")) for name, text in (
         ("dlq.reason", reason), ("dlq.detail", detail[:DETAIL_LIMIT]), ("dlq.consumer", consumer),
@@ -124,7 +125,10 @@ def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str
     dropped = 0
     for name, value in record.headers or ():
         raw = header_name_bytes(name)
-        name_out = raw if _is_utf8(raw) else b"dlq.original-header-hex." + raw.hex().encode()
+        if not _is_utf8(raw):
+            name_out = b"dlq.original-header-hex." + raw.hex().encode()
+        else:
+            name_out = b"dlq.original-header." + raw if raw.startswith(b"dlq.") else raw
         size = len(name_out) + len(value or b"")
         if size > budget:
             dropped += 1

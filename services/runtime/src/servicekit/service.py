@@ -250,8 +250,9 @@ class ServiceRuntime:
         if self.consumer is not None:
             consumer = self.consumer.consumer
             checks["partitions_assigned"] = consumer is not None and bool(consumer.assignment())
-            lag = sum((await self.consumer.lag()).values())
-            checks["consumer_progressing"] = lag == 0 or time.monotonic() - self.consumer.progress_at < s.ready_stall_s
+            lags = await self._lags()
+            idle = time.monotonic() - self.consumer.progress_at
+            checks["consumer_progressing"] = (lags is not None and sum(lags.values()) == 0) or idle < s.ready_stall_s
             checks["consumer_not_crashing"] = not self.consumer.crashing()
         gauges = await self.refresh_gauges()
         checks["outbox_flowing"] = gauges.get("outbox_oldest_age_s", 0.0) < s.ready_outbox_age_s
@@ -259,11 +260,20 @@ class ServiceRuntime:
             checks["timers_on_time"] = gauges.get("timers_oldest_overdue_s", 0.0) < s.ready_timer_overdue_s
         return checks
 
+    async def _lags(self) -> dict[Any, int] | None:
+        """The consumer's lag per partition; ``None`` when it cannot be known now (the broker away)."""
+        if self.consumer is None:
+            return {}
+        try:
+            return await asyncio.wait_for(self.consumer.lag(), 2.0)
+        except Exception:  # noqa: BLE001 - unknown, not zero
+            return None
+
     async def refresh_gauges(self) -> dict[str, float]:
         """Set the gauges; return the ages readiness reads (absent where the database did not answer)."""
         ages: dict[str, float] = {}
         if self.consumer is not None:
-            for tp, lag in (await self.consumer.lag()).items():
+            for tp, lag in (await self._lags() or {}).items():
                 self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
             self.metrics.consumer_idle.set(time.monotonic() - self.consumer.progress_at)
         with contextlib.suppress(Exception):
