@@ -129,3 +129,30 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_a_forbidden_action_is
     assert "EXP-B" not in events, "nothing was decided from a bad message"
     [_, rejected] = events["EXP-V"]
     assert (rejected.event_type, rejected.reason_code) == ("ExpenseActionRejected", "not-a-one-off")  # type: ignore[attr-defined]
+
+
+async def test_a_window_whose_stored_row_no_longer_reads_is_quarantined_and_the_other_windows_close(
+        kafka, database_url, topic_prefix):
+    clock = SimulatedClock.starting_at(START)
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix), clock)
+    async with runtime.running():
+        await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
+                   attempt(expense_id="EXP-Q1", when=START, scheduled_on=MONDAY),
+                   attempt(expense_id="EXP-Q2", when=START, scheduled_on=MONDAY))
+        await outputs(kafka, topic_prefix, at_least=2)
+        async with runtime.pool.acquire() as conn:  # a row an older or newer version wrote, that this one cannot read
+            await conn.execute("UPDATE windows SET failure_reason = 'not-a-reason-any-more' WHERE expense_id = 'EXP-Q1'")
+        clock.advance(timedelta(days=8))
+
+        async def set_aside() -> bool:
+            async with runtime.pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM timer_quarantine") == 1
+        await eventually(set_aside, what="the unreadable window quarantined")
+        by_expense = await outputs(kafka, topic_prefix, at_least=3, after=runtime)
+        async with runtime.pool.acquire() as conn:
+            [row] = await conn.fetch("SELECT timer_key, error_type FROM timer_quarantine")
+        checks = await runtime.readiness()
+    assert types(by_expense["EXP-Q2"]) == ["ExpenseUndelivered", "UndeliveredExpensePeriodClosed"]
+    assert types(by_expense["EXP-Q1"]) == ["ExpenseUndelivered"], "set aside, not closed and not lost"
+    assert (row["timer_key"], row["error_type"]) == (f"EXP-Q1/{MONDAY}", "ValueError")
+    assert checks["timers_on_time"], "a quarantined timer is counted apart, not overdue"
