@@ -59,6 +59,7 @@ class OutboxRelay:
         self.batch, self.interval_s = batch, interval_s
         self._lock_key = advisory_key(f"outbox-relay:{schema}")
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
 
     def wake(self) -> None:
@@ -126,11 +127,23 @@ class OutboxRelay:
                 delay = backoff.next()
                 self.metrics.transient_failures(stage="relay").inc()
                 log.warning("outbox relay failed; retrying", error_type=type(exc).__name__, retry_in_s=round(delay, 2))
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    await asyncio.wait_for(self._stopped.wait(), delay)
                 continue
             if published < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval_s)
+
+    async def stop(self, task: asyncio.Task[None], timeout: float = 10.0) -> None:
+        """End ``run`` (the task running it) after its current pass; cancel it only if that takes too long."""
+        self._stopping = True
+        self.wake()
+        self._stopped.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """On shutdown: publish what is left, within ``timeout``; the rest waits for the next start."""

@@ -80,6 +80,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._relay_task: asyncio.Task[None] | None = None
         self.consumer = self._consumer() if spec.handlers else None
         routes = [*operational_routes(self), *(spec.routes(self) if spec.routes else ())]
         self.app = AsgiFastStream(self.broker, asgi_routes=routes, logger=None,
@@ -172,7 +173,7 @@ class ServiceRuntime:
 
     async def _start_loops(self) -> None:
         assert self.relay is not None
-        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         if self.scheduler is not None:
             self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         if self.consumer is not None:
@@ -182,7 +183,9 @@ class ServiceRuntime:
                  schema=self.settings.schema_name, group_id=self.settings.group_id)
 
     async def _stop_infrastructure(self) -> None:
-        """After the consumers stopped: stop timers, flush the outbox, close connections."""
+        """Stop consuming and firing timers (a pass cut short is rolled back and redone by the next start), let
+        the relay finish its pass (cut short after the broker's acknowledgement, it would publish those rows
+        again), flush the outbox, close connections."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -190,6 +193,9 @@ class ServiceRuntime:
         if self.consumer is not None:
             await self.consumer.stop()
         if self.relay is not None:
+            if self._relay_task is not None:
+                await self.relay.stop(self._relay_task)
+                self._relay_task = None
             await self.relay.drain()
         if self._producer is not None:
             with contextlib.suppress(Exception):

@@ -1,0 +1,79 @@
+"""A clean stop never publishes a row twice: the relay's current pass finishes before the final drain.
+
+Cancelling a pass after the broker acknowledged its rows but before their delete committed rolled the
+delete back, and the drain on shutdown sent the same rows again (seen under load in the expenses tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from servicekit.db import create_pool, migrate
+from servicekit.metrics import Metrics
+from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, enqueue
+from servicekit.relay import OutboxRelay
+from tests.support.kafka_tools import eventually
+
+pytestmark = pytest.mark.integration
+
+
+class SlowBroker:
+    """A producer whose acknowledgements wait until the test releases them; it records every send."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.release = asyncio.Event()
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+        self.sent.append(value)
+        return asyncio.ensure_future(self.release.wait())  # type: ignore[arg-type]
+
+
+async def test_a_stop_during_a_pass_lets_it_finish_and_publishes_each_row_once(database_url):
+    pool = await create_pool(database_url, "relaystop", 4)
+    try:
+        await migrate(pool, "relaystop", RUNTIME_MIGRATIONS)
+        async with pool.acquire() as conn:
+            await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", f"{i}".encode()) for i in range(5)])
+        broker = SlowBroker()
+        relay = OutboxRelay(pool=pool, producer=broker, schema="relaystop", metrics=Metrics("t"))  # type: ignore[arg-type]
+        task = asyncio.create_task(relay.run())
+
+        async def handed_over() -> bool:
+            return len(broker.sent) == 5
+        await eventually(handed_over, what="the pass waiting for its acknowledgements")
+        stopping = asyncio.create_task(relay.stop(task))
+        broker.release.set()  # the broker answers while the service is stopping
+        await stopping
+        await relay.drain()
+        async with pool.acquire() as conn:
+            left: int = await conn.fetchval("SELECT count(*) FROM outbox")
+    finally:
+        await pool.close()
+    assert broker.sent == [f"{i}".encode() for i in range(5)], "each row sent once, in order"
+    assert left == 0, "the pass that was under way committed its delete"
+    assert task.done()
+    assert not task.cancelled()
+
+
+async def test_a_relay_waiting_out_a_failure_stops_at_once(database_url):
+    pool = await create_pool(database_url, "relaywait", 2)
+    try:
+        await migrate(pool, "relaywait", RUNTIME_MIGRATIONS)
+        relay = OutboxRelay(pool=pool, producer=None, schema="relaywait", metrics=Metrics("t"))  # type: ignore[arg-type]
+        async with pool.acquire() as conn:
+            await enqueue(conn, [OutboundMessage("e", "t", b"k", b"v")])  # the missing producer fails the pass
+        task = asyncio.create_task(relay.run())
+        await eventually(lambda: _failed_once(relay), what="a failed pass")
+        await asyncio.wait_for(relay.stop(task, timeout=30), 5)
+    finally:
+        await pool.close()
+    assert not task.cancelled(), "it left its backoff when asked to stop, rather than being cancelled"
+
+
+async def _failed_once(relay: OutboxRelay) -> bool:
+    return any(s.value >= 1 for m in relay.metrics.registry.collect() if m.name == "transient_failures"
+               for s in m.samples if s.name.endswith("_total"))
