@@ -13,7 +13,7 @@ import contextlib
 import io
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -115,9 +115,20 @@ def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
         server.stop()
 
 
+_REPORTED: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """A line for the run's closing summary (what a test measured, such as the fuzz test's counts)."""
+    return _REPORTED.append
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in _STARTED:
         terminalreporter.write_line(f"[infrastructure] {line}")
+    for line in _REPORTED:
+        terminalreporter.write_line(f"[report] {line}")
 
 
 @pytest.fixture

@@ -266,7 +266,7 @@ class System:
 # The services run in another thread while hypothesis generates: their clients and backoff jitter use `random`.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_hostile_records_on_every_input_topic_are_each_accounted_for_and_the_valid_ones_handled_once(
-        kafka, database_url, topic_prefix):
+        kafka, database_url, topic_prefix, report):
     loop = Loop()
     system = System(kafka, database_url, topic_prefix)
     loop.run(system.start())
@@ -294,7 +294,8 @@ def test_hostile_records_on_every_input_topic_are_each_accounted_for_and_the_val
         loop.run(system.stop())
         loop.close()
     kinds = collections.Counter(s.kind for s in sent)
-    print(f"\nfuzz: {len(sent)} records over {EXAMPLES} sequences: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    report(f"fuzz: {len(sent)} records over {EXAMPLES} sequences on {len(TOPICS)} topics, every one accounted for: "
+           + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
 
 
 def check(loop: Loop, system: System, sent: list[Sent], repeats: int) -> None:
