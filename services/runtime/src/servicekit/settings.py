@@ -2,46 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
+          "log_pseudonym_key", "clock", "clock_start")
+"""Settings every service also reads under an unprefixed name, so one variable can set them for the whole system."""
 
-def _shared(name: str, prefix: str) -> AliasChoices:
-    """A setting read from ``<PREFIX><NAME>`` first, then from the unprefixed name shared by all services."""
-    return AliasChoices(f"{prefix}{name}", name)
+
+def _read_shared_names(cls: type[BaseSettings]) -> None:
+    """Each shared setting is read from ``<PREFIX><NAME>`` first, then from ``<NAME>``: the service's own wins."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    for name in SHARED:
+        cls.model_fields[name].validation_alias = AliasChoices(f"{prefix}{name}".upper(), name.upper())
+    cls.model_rebuild(force=True)
 
 
 class ServiceSettings(BaseSettings):
     """Environment-driven settings. Subclasses set ``env_prefix`` (``EXPENSES_``, ...).
 
-    ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are read unprefixed too, so one pair of
-    variables points the whole system at an existing cluster and database.
+    The settings named in :data:`SHARED` are read unprefixed too (``KAFKA_BOOTSTRAP_SERVERS``,
+    ``DATABASE_URL``, ...), so one variable sets the whole system; the prefixed name wins.
     """
 
     model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", populate_by_name=True)
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _read_shared_names(cls)
+
     service_name: str = "service"
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
         description="Kafka bootstrap servers, comma separated.",
     )
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",
-        validation_alias=AliasChoices("database_url", "DATABASE_URL"),
         description="PostgreSQL URL; each service keeps its tables in its own schema.",
     )
     db_schema: str = Field(default="", description="Schema for this service's tables; defaults to the service name.")
     db_pool_size: int = 10
     topic_prefix: str = Field(
         default="",
-        validation_alias=AliasChoices("topic_prefix", "TOPIC_PREFIX"),
         description="Prefix added to every topic name (isolates environments sharing one cluster).",
     )
-    topic_partitions: int = Field(default=6, ge=1, validation_alias=AliasChoices("topic_partitions", "TOPIC_PARTITIONS"))
-    topic_replication: int = Field(default=1, ge=1, validation_alias=AliasChoices("topic_replication", "TOPIC_REPLICATION"))
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
     provision_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up.")
     consumer_group: str = Field(default="", description="Kafka consumer group; defaults to the service name.")
     max_batch: int = Field(default=500, ge=1, description="Most records handled in one database transaction.")
@@ -72,18 +81,15 @@ class ServiceSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_pseudonym_key: SecretStr = Field(
         default=SecretStr("development-only-pseudonym-key"),
-        validation_alias=AliasChoices("log_pseudonym_key", "LOG_PSEUDONYM_KEY"),
         description="HMAC key that turns customer references into stable pseudonyms in logs.",
     )
     clock: Literal["system", "simulated"] = Field(
         default="system",
-        validation_alias=AliasChoices("clock", "CLOCK"),
         description="`simulated` lets demos and black-box tests move time; never set it in production.",
     )
 
     clock_start: AwareDatetime | None = Field(
         default=None,
-        validation_alias=AliasChoices("clock_start", "CLOCK_START"),
         description="With the simulated clock: the instant it starts at (ISO 8601 with offset); default now.",
     )
 
@@ -102,3 +108,6 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+
+_read_shared_names(ServiceSettings)
