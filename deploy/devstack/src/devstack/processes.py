@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -41,7 +42,8 @@ class ServiceProcess:
     def __init__(self, name: str, env: dict[str, str], log_dir: Path, instance: str = "") -> None:
         self.name, self.instance = name, instance or name
         self.port = free_port()
-        self.env = {**os.environ, **env, f"{name.upper()}_HTTP_PORT": str(self.port)}
+        self.env = {"LOG_PSEUDONYM_KEY": secrets.token_hex(32), **os.environ, **env,
+                    f"{name.upper()}_HTTP_PORT": str(self.port)}
         self.log_path = log_dir / f"{self.instance}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"

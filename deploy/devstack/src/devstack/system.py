@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -53,6 +54,19 @@ class RunningSystem:
                 time.sleep(0.25)
 
 
+def pseudonym_key(data_dir: Path | None) -> str:
+    """A random log pseudonym key: one per data directory (kept there, readable by its owner only, so pseudonyms
+    stay stable across restarts), or one per run without a data directory."""
+    if data_dir is None:
+        return secrets.token_hex(32)
+    path = data_dir / "log-pseudonym.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 @contextlib.contextmanager
 def running_system(*, clock: str = "system", data_dir: Path | None = None, extra_env: dict[str, str] | None = None,
                    log_dir: Path | None = None, say: Any = None) -> Iterator[RunningSystem]:
@@ -61,6 +75,7 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
     say = say or (lambda line: print(line, flush=True))
     started: list[Any] = []
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
+    env.setdefault("LOG_PSEUDONYM_KEY", pseudonym_key(data_dir))
     system = RunningSystem(env)
     logs: list[IO[bytes]] = []
     try:

@@ -10,6 +10,9 @@ from servicekit.settings import ServiceSettings
 
 
 def run(spec: ServiceSpec, settings: ServiceSettings) -> None:
-    configure_logging(service=spec.name, level=settings.log_level,
-                      pseudonym_key=settings.log_pseudonym_key.get_secret_value().encode())
+    try:
+        key = settings.pseudonym_key()
+    except ValueError as exc:
+        raise SystemExit(f"{spec.name}: not started: {exc}") from None
+    configure_logging(service=spec.name, level=settings.log_level, pseudonym_key=key)
     asyncio.run(ServiceRuntime(spec, settings).serve())

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
-          "log_pseudonym_key", "clock", "clock_start")
+          "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development")
 """Settings every service also reads under an unprefixed name, so one variable can set them for the whole system."""
+
+
+MIN_PSEUDONYM_KEY_CHARS = 16
+PUBLIC_KEYS = frozenset({"development-only-pseudonym-key"})
+"""Keys that have been published (an earlier default): refused like a missing one."""
 
 
 def _read_shared_names(cls: type[BaseSettings]) -> None:
@@ -79,10 +86,18 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_pseudonym_key: SecretStr = Field(
-        default=SecretStr("development-only-pseudonym-key"),
-        description="HMAC key that turns customer references into stable pseudonyms in logs.",
+    log_pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key that turns customer references into stable pseudonyms in logs (16 characters or "
+                    "more). There is no default: without it a service refuses to start, unless in development.",
     )
+    log_pseudonym_key_file: Path | None = Field(
+        default=None, description="A file holding the pseudonym key (a secret mounted into a container), when "
+                                  "LOG_PSEUDONYM_KEY is not set.")
+    development: bool = Field(
+        default=False,
+        description="Development: a missing pseudonym key is replaced by a random one per process. Implied by the "
+                    "simulated clock; never set in production.")
     clock: Literal["system", "simulated"] = Field(
         default="system",
         description="`simulated` lets demos and black-box tests move time; never set it in production.",
@@ -93,10 +108,23 @@ class ServiceSettings(BaseSettings):
         description="With the simulated clock: the instant it starts at (ISO 8601 with offset); default now.",
     )
 
-    @field_validator("clock_start", mode="before")
+    @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value  # CLOCK_START= (a compose file's empty default) means "not set"
+
+    def pseudonym_key(self) -> bytes:
+        """The log pseudonym key; refuses (``ValueError``) a missing or short one outside development, where a
+        missing one is a random key for this process only (pseudonyms then differ between processes)."""
+        key = self.log_pseudonym_key.get_secret_value() if self.log_pseudonym_key is not None else ""
+        if not key and self.log_pseudonym_key_file is not None:
+            key = self.log_pseudonym_key_file.read_text().strip()
+        if len(key) >= MIN_PSEUDONYM_KEY_CHARS and key not in PUBLIC_KEYS:
+            return key.encode()
+        if self.development or self.clock == "simulated":
+            return secrets.token_hex(32).encode()
+        raise ValueError(f"LOG_PSEUDONYM_KEY must be a secret of at least {MIN_PSEUDONYM_KEY_CHARS} characters (e.g. "
+                         "`openssl rand -hex 32`): a known or missing key lets anyone map pseudonyms back to customers")
 
     @property
     def schema_name(self) -> str:
