@@ -3,7 +3,6 @@ scenario of each procedure driven through it from outside, as an upstream system
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import uuid
@@ -19,7 +18,7 @@ from devstack.images import ROOT, Images, build_images
 from devstack.processes import wait_ready
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
-from devstack.tokens import Signer
+from devstack.tokens import SYSTEM_AUDIENCES, Signer
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
 
@@ -46,8 +45,7 @@ class Compose:
         self.env = {**inherited, "KAFKA_IMAGE": images.kafka, "POSTGRES_IMAGE": images.postgres,
                     "SERVICE_IMAGE": images.service, "CLOCK": "simulated",
                     "CLOCK_START": (SCENARIOS[0].starts_at - timedelta(hours=1)).isoformat(),
-                    "WORKITEMS_JWT_PUBLIC_KEYS": json.dumps([signer.public_pem]),
-                    "WORKITEMS_JWT_ISSUER": signer.issuer, "WORKITEMS_JWT_AUDIENCE": signer.audience,
+                    **signer.env(),
                     **{f"{name.upper()}_HOST_PORT": str(port) for name, port in self.ports.items()}}
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -68,7 +66,7 @@ class Compose:
 
 @pytest.fixture(scope="module")
 def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
-    stack = Compose(images, Signer(), tmp_path_factory.mktemp("compose"))
+    stack = Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("compose"))
     up = stack("up", "-d")
     try:
         assert up.returncode == 0, f"docker-compose up failed:\n{up.stderr}"

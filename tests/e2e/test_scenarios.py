@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all, personal_strings
-from devstack.tokens import Signer
+from devstack.tokens import SYSTEM_AUDIENCES, Signer
 from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
 from notification.app import NotificationSettings
@@ -46,15 +46,14 @@ async def run(kafka, postgres) -> AsyncIterator[Run]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     database_url = f"{postgres.url.rpartition('/')[0]}/{name}"
-    prefix, signer = f"e2e{uuid.uuid4().hex[:8]}.", Signer()
+    prefix, signer = f"e2e{uuid.uuid4().hex[:8]}.", Signer(audience=SYSTEM_AUDIENCES)
     common = {"kafka_bootstrap_servers": kafka.bootstrap_servers, "database_url": database_url, "topic_prefix": prefix,
-              "clock": "simulated", "clock_start": SCENARIOS[0].starts_at - timedelta(hours=1)}
+              "clock": "simulated", "clock_start": SCENARIOS[0].starts_at - timedelta(hours=1),
+              "jwt_public_keys": [signer.public_pem], "jwt_issuer": signer.issuer}
     runtimes = {
         "notification": notification_runtime(NotificationSettings(**common, http_port=free_port())),
         "expenses": expenses_runtime(ExpensesSettings(**common, http_port=free_port())),
-        "workitems": workitems_runtime(WorkitemsSettings(**common, http_port=free_port(),
-                                                         jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer,
-                                                         jwt_audience=signer.audience)),
+        "workitems": workitems_runtime(WorkitemsSettings(**common, http_port=free_port())),
     }
     logs = io.StringIO()
     configure_logging(service="e2e", level="DEBUG", pseudonym_key=b"e2e", stream=logs)

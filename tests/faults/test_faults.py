@@ -11,7 +11,6 @@ would be a duplicate.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +29,7 @@ from contracts.notification import MspApproved
 from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
-from devstack.tokens import Signer
+from devstack.tokens import SYSTEM_AUDIENCES, Signer
 from tests.support.kafka_tools import eventually
 
 pytestmark = pytest.mark.e2e
@@ -112,11 +111,10 @@ def dead_letters(runner: Runner) -> dict[tuple[str, str], str]:
 
 class Stack:
     def __init__(self, kafka, database_url: str, prefix: str, log_dir: Path) -> None:
-        self.signer = Signer()
+        self.signer = Signer(audience=SYSTEM_AUDIENCES)
         env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "DATABASE_URL": database_url,
                "TOPIC_PREFIX": prefix, "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
-               "WORKITEMS_JWT_PUBLIC_KEYS": json.dumps([self.signer.public_pem]),
-               "WORKITEMS_JWT_ISSUER": self.signer.issuer, "WORKITEMS_JWT_AUDIENCE": self.signer.audience}
+               **self.signer.env()}
         self.kafka, self.prefix = kafka, prefix
         self.services = {n: ServiceProcess(n, env, log_dir) for n in ("notification", "expenses", "workitems")}
         self.token = self.signer.token("OFF-FAULTS", expires_in=3600)
@@ -235,8 +233,11 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack
 
 async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_is_killed(
         kafka, database_url, topic_prefix, tmp_path) -> None:
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    auth = signer.bearer("OFF-FAULTS")
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "DATABASE_URL": database_url,
-           "TOPIC_PREFIX": topic_prefix, "TOPIC_PARTITIONS": "6", "CLOCK": "simulated", "CLOCK_START": T0.isoformat()}
+           "TOPIC_PREFIX": topic_prefix, "TOPIC_PARTITIONS": "6", "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
+           **signer.env()}
     first = ServiceProcess("expenses", env, tmp_path, "expenses-a").start()
     await first.ready()
     second = ServiceProcess("expenses", env, tmp_path, "expenses-b").start()
@@ -247,7 +248,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
 
         async def consumed(service: ServiceProcess) -> float:
             async with httpx.AsyncClient(timeout=5) as http:
-                text = (await http.get(f"{service.url}/metrics")).text
+                text = (await http.get(f"{service.url}/metrics", headers=auth)).text
             return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                        if line.startswith("messages_consumed_total{") and "payment-attempts" in line)
 
@@ -260,7 +261,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         first.kill()  # mid-stream: the survivor takes its partitions over
         await load.publish(300)
         urls = {"expenses": second.url}
-        system = SystemUnderTest(kafka.bootstrap_servers, topic_prefix, urls, "unused")
+        system = SystemUnderTest(kafka.bootstrap_servers, topic_prefix, urls, signer.token("OFF-FAULTS", expires_in=600))
         async with Runner(system, services=("expenses",)) as runner:
             await runner.settle()
             await runner.move_clocks(T0 + timedelta(days=8))

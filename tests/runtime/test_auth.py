@@ -14,7 +14,7 @@ from servicekit.auth import BearerAuth, UnauthorizedError
 pytestmark = pytest.mark.unit
 
 SIGNER = Signer()
-AUTH = BearerAuth(public_keys=[SIGNER.public_pem], issuer=SIGNER.issuer, audience=SIGNER.audience)
+AUTH = BearerAuth(public_keys=[SIGNER.public_pem], issuer=SIGNER.issuer, audience="workitems")
 
 
 def refused(header: str | None, auth: BearerAuth = AUTH) -> str:
@@ -81,3 +81,10 @@ def test_any_of_several_configured_keys_is_accepted(tmp_path):
     rotating = BearerAuth(public_keys=[old.public_pem, str(path)], issuer=old.issuer, audience=old.audience)
     assert rotating.verify(f"Bearer {old.token('a')}")["sub"] == "a"
     assert rotating.verify(f"Bearer {new.token('b')}")["sub"] == "b"
+
+
+def test_a_subject_that_is_empty_padded_too_long_or_not_printable_is_refused():
+    """The subject is the officer: it is logged and recorded with what they did."""
+    for sub in ("", " OFF-5", "OFF-5 ", "x" * 65, "OFF\x005", "OFF\n5"):
+        assert refused(f"Bearer {SIGNER.token(sub)}") == "invalid-subject", repr(sub)
+    assert AUTH.verify(f"Bearer {SIGNER.token('OFF-5')}")["sub"] == "OFF-5"

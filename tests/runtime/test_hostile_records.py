@@ -215,11 +215,14 @@ async def test_a_timer_that_cannot_fire_is_quarantined_alone_and_the_others_fire
 async def test_readiness_names_a_stalled_consumer_a_crash_loop_a_stuck_outbox_and_overdue_timers(
         kafka, database_url, topic_prefix):
     from devstack.procs import free_port
+    from devstack.tokens import Signer
     from tests.support.http import served
 
+    signer = Signer(audience="probe")
     runtime = ServiceRuntime(TIMED_SPEC, settings(
         kafka, database_url, topic_prefix, http_port=free_port(), ready_stall_s=1.0, ready_outbox_age_s=1.0,
-        ready_timer_overdue_s=1.0, scheduler_interval_s=3600))
+        ready_timer_overdue_s=1.0, scheduler_interval_s=3600, jwt_public_keys=[signer.public_pem],
+        jwt_issuer=signer.issuer))
     topic = f"{topic_prefix}probe.in"
     async with served(runtime) as http:
         async def failing(check: str) -> bool:
@@ -269,7 +272,7 @@ async def test_readiness_names_a_stalled_consumer_a_crash_loop_a_stuck_outbox_an
         await eventually(lambda: failing("timers_on_time"), what="an overdue timer named")
         assert await runtime.fire_timers() == 1
         await eventually(ready, what="ready again once the timer fired")
-        metrics = (await http.get("/metrics")).text
+        metrics = (await http.get("/metrics", headers=signer.bearer("OPS-1"))).text
     for gauge in ("consumer_progress_age_seconds", "outbox_oldest_age_seconds", "timers_oldest_overdue_seconds",
                   "timers_quarantined_rows", "outbox_parked_rows"):
         assert f"\n{gauge} " in metrics, f"{gauge} is exported"

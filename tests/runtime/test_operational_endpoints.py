@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from devstack.procs import free_port
+from devstack.tokens import Signer
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.runtime.probe import SPEC
@@ -19,10 +20,12 @@ pytestmark = pytest.mark.integration
 
 async def test_a_running_service_reports_health_readiness_metrics_and_its_asyncapi_document(
         kafka, database_url, topic_prefix):
+    signer = Signer(audience="probe")
     runtime = ServiceRuntime(SPEC, ServiceSettings(
         service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
-        topic_prefix=topic_prefix, http_port=free_port()))
+        topic_prefix=topic_prefix, http_port=free_port(), jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer))
     async with served(runtime) as http:
+        http.headers.update(signer.bearer("OPS-1"))
         assert (await http.get("/health")).json()["status"] == "alive"
         body = (await http.get("/ready")).json()
         assert body["checks"] == {"database": True, "broker": True, "partitions_assigned": True,
@@ -49,10 +52,13 @@ async def test_a_running_service_reports_health_readiness_metrics_and_its_asynca
 async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves_time_forward(
         kafka, database_url, topic_prefix):
     for clock, expected in (("system", 404), ("simulated", 200)):
+        signer = Signer(audience="probe")
         runtime = ServiceRuntime(SPEC, ServiceSettings(
             service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
-            topic_prefix=topic_prefix, http_port=free_port(), clock=clock))
+            topic_prefix=topic_prefix, http_port=free_port(), clock=clock, jwt_public_keys=[signer.public_pem],
+            jwt_issuer=signer.issuer))
         async with served(runtime) as http:
+            http.headers.update(signer.bearer("OPS-1"))
             before = runtime.clock.now()
             response = await http.post("/clock?advance_s=1209600")
             assert response.status_code == expected
@@ -68,3 +74,22 @@ async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves
                 assert runtime.clock.now() >= target, "an instant already passed never moves the clock back"
                 naive = await http.post("/clock", params={"to": "2027-03-01T10:00:00"})
                 assert naive.status_code == 400
+
+
+async def test_every_path_but_health_and_ready_needs_a_token_in_every_service(kafka, database_url, topic_prefix):
+    signer = Signer(audience="probe")
+    runtime = ServiceRuntime(SPEC, ServiceSettings(
+        service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+        topic_prefix=topic_prefix, http_port=free_port(), clock="simulated", jwt_public_keys=[signer.public_pem],
+        jwt_issuer=signer.issuer))
+    async with served(runtime) as http:
+        for path in ("/health", "/ready"):
+            assert (await http.get(path)).status_code == 200, path
+        for method, path in (("GET", "/metrics"), ("GET", "/asyncapi.json"), ("POST", "/clock?advance_s=1")):
+            refused = await http.request(method, path)
+            assert refused.status_code == 401, path
+            assert refused.json() == {"error": "unauthorized", "reason_code": "missing-token"}
+            assert (await http.request(method, path, headers=signer.bearer("OPS-1"))).status_code == 200, path
+        for sub in ("", " OPS-1", "x" * 65, "OPS\x001"):
+            bad = await http.get("/metrics", headers=signer.bearer(sub))
+            assert (bad.status_code, bad.json()["reason_code"]) == (401, "invalid-subject"), repr(sub)

@@ -144,6 +144,12 @@ async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_vali
         assert (await http.get("/work-items", params={"colour": "red"}, headers=auth)).status_code == 400
         assert (await http.post("/work-items", headers=auth)).status_code == 405
         assert (await http.get("/metrics", headers=auth)).status_code == 200
+        for hostile in ("/work-items?customer_ref=%00", "/work-items?assignee_id=%ff%fe", "/work-items/I059PL%00x",
+                        f"/work-items?customer_ref={'C' * 201}", f"/work-items/{'I' * 201}",
+                        "/work-items?customer_ref=a%0Ab"):
+            response = await http.get(hostile, headers=auth)
+            assert response.status_code == 400, hostile
+            assert response.json()["error"] == "bad-request"
 
         served_doc = (await http.get("/openapi.json", headers=auth)).json()
         assert served_doc == json.loads(render_openapi())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from devstack.scenarios import Outcome, Runner, Scenario, SystemUnderTest, load_all, personal_strings
 from devstack.system import SERVICES, running_system
-from devstack.tokens import Signer
+from devstack.tokens import SYSTEM_AUDIENCES, Signer
 
 
 async def _replay(system: SystemUnderTest, scenarios: list[Scenario]) -> list[Outcome]:
@@ -33,15 +33,14 @@ def main() -> int:
     scenarios = load_all()
     run_id = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix=f"msp-im-demo-{run_id}-"))
-    signer = Signer(issuer="https://demo.local/officers", audience="workitems")
+    signer = Signer(issuer="https://demo.local/officers", audience=SYSTEM_AUDIENCES)
     public = workdir / "demo-officers.pem"
     public.write_text(signer.public_pem)
     env = {
         "CLOCK_START": (scenarios[0].starts_at - timedelta(hours=1)).isoformat(),
         "TOPIC_PREFIX": f"demo-{run_id}.",  # fresh topics and groups even on a shared cluster
         **{f"{s.upper()}_DB_SCHEMA": f"demo_{run_id}_{s}" for s in SERVICES},
-        "WORKITEMS_JWT_PUBLIC_KEYS": f'["{public}"]', "WORKITEMS_JWT_ISSUER": signer.issuer,
-        "WORKITEMS_JWT_AUDIENCE": signer.audience,
+        "JWT_PUBLIC_KEYS": f'["{public}"]', "JWT_ISSUER": signer.issuer,
     }
     print(f"[demo] {len(scenarios)} scenarios from scenarios/; service logs in {workdir}", flush=True)
     with running_system(clock="simulated", extra_env=env, log_dir=workdir) as running:

@@ -3,6 +3,7 @@ the bearer tokens it signs. For the demo and the tests; production keys come fro
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -10,11 +11,18 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+SYSTEM_AUDIENCES = ["notification", "expenses", "workitems"]
+"""Every service's default audience: a token for all of them (the demo's, the tests' operators)."""
+
 
 class Signer:
-    def __init__(self, issuer: str = "https://login.test/officers", audience: str = "workitems") -> None:
+    def __init__(self, issuer: str = "https://login.test/officers", audience: str | list[str] = "workitems") -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.issuer, self.audience = issuer, audience
+
+    def env(self) -> dict[str, str]:
+        """The shared settings that make every service accept this signer's tokens."""
+        return {"JWT_PUBLIC_KEYS": json.dumps([self.public_pem]), "JWT_ISSUER": self.issuer}
 
     @property
     def public_pem(self) -> str:

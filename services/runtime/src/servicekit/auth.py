@@ -24,8 +24,12 @@ log = get_logger("servicekit.auth")
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 
 
+MAX_SUBJECT_CHARS = 64
+
+
 class UnauthorizedError(Exception):
-    """``code`` is one of missing-token, malformed-token, expired-token, invalid-token, no-keys-configured."""
+    """``code`` is one of missing-token, malformed-token, expired-token, invalid-token, invalid-subject,
+    no-keys-configured."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -75,7 +79,7 @@ class BearerAuth:
                 claims: dict[str, Any] = jwt.decode(
                     token.strip(), key, algorithms=list(self.algorithms), audience=self.audience, issuer=self.issuer,
                     leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]})
-                return claims
+                return _with_valid_subject(claims)
             except jwt.ExpiredSignatureError:
                 expired = True  # right key, but too late; keep looking in case another key says otherwise
             except (jwt.InvalidSignatureError, jwt.InvalidKeyError, TypeError):
@@ -85,6 +89,14 @@ class BearerAuth:
             except jwt.InvalidTokenError:
                 raise UnauthorizedError("invalid-token") from None
         raise UnauthorizedError("expired-token" if expired else "invalid-token")
+
+
+def _with_valid_subject(claims: dict[str, Any]) -> dict[str, Any]:
+    """The officer is the subject: it is logged and recorded, so it is a short printable identifier."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUBJECT_CHARS or not sub.isprintable() or sub.strip() != sub:
+        raise UnauthorizedError("invalid-subject")
+    return claims
 
 
 def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str]) -> ASGIApp:

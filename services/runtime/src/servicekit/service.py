@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from contracts.asyncapi import document
 from contracts.envelope import Event
 from contracts.topics import Catalogue
-from servicekit.auth import BearerAuth, guarded
+from servicekit.auth import guarded
 from servicekit.backoff import Backoff
 from servicekit.broker import ensure_topics, make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -51,8 +51,6 @@ class HttpApi:
     app: ASGIApp
     handles: Callable[[str], bool]
     """Which request paths go to ``app`` (prefix routes, such as ``/work-items/{id}``)."""
-    auth: BearerAuth | None = None
-    """When set, every request except ``OPEN_PATHS`` (operational endpoints included) needs a valid token."""
 
 
 @dataclass(frozen=True)
@@ -108,9 +106,14 @@ class ServiceRuntime:
                             on_committed=self.wake_relay)
 
     def _front(self) -> ASGIApp:
+        """Every path but ``OPEN_PATHS`` needs a verified bearer token, in every service alike: ``/metrics``,
+        ``/asyncapi.json`` and ``/clock`` as much as an API that holds personal information."""
         api, operational = self.api, self.app
+        auth = self.settings.bearer_auth()
+        if not auth.configured:
+            log.warning("no JWT public key configured: every path but /health and /ready is refused (JWT_PUBLIC_KEYS)")
         if api is None:
-            return operational
+            return guarded(operational, auth, OPEN_PATHS)
 
         async def front(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http" and api.handles(scope["path"]):
@@ -118,7 +121,7 @@ class ServiceRuntime:
             else:
                 await operational(scope, receive, send)
 
-        return guarded(front, api.auth, OPEN_PATHS) if api.auth is not None else front
+        return guarded(front, auth, OPEN_PATHS)
 
     @property
     def pool(self) -> asyncpg.Pool:

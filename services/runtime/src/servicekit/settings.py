@@ -9,8 +9,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.auth import ASYMMETRIC_ALGORITHMS, BearerAuth
+
 SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
-          "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development")
+          "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development", "jwt_public_keys",
+          "jwt_issuer", "jwt_algorithms", "jwt_leeway_s")
 """Settings every service also reads under an unprefixed name, so one variable can set them for the whole system."""
 
 
@@ -107,6 +110,21 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="With the simulated clock: the instant it starts at (ISO 8601 with offset); default now.",
     )
+
+    jwt_public_keys: list[str] = Field(
+        default_factory=list,
+        description="PEM public keys (inline, or paths of PEM files) whose signatures the HTTP endpoints accept, as a "
+                    "JSON list. None configured: every request but /health and /ready is refused.")
+    jwt_issuer: str = Field(default="https://login.internal/officers", description="Required `iss` of tokens.")
+    jwt_audience: str = Field(default="", description="Required `aud` of tokens; defaults to the service name.")
+    jwt_algorithms: list[str] = Field(default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
+                                      description="Accepted signature algorithms (asymmetric only).")
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
+
+    def bearer_auth(self) -> BearerAuth:
+        return BearerAuth(public_keys=self.jwt_public_keys, issuer=self.jwt_issuer,
+                          audience=self.jwt_audience or self.service_name, algorithms=self.jwt_algorithms,
+                          leeway_s=self.jwt_leeway_s)
 
     @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", mode="before")
     @classmethod

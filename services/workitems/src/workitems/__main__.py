@@ -1,5 +1,4 @@
 from servicekit.main import run
-from workitems.app import WorkitemsSettings, spec
+from workitems.app import SPEC, WorkitemsSettings
 
-settings = WorkitemsSettings()
-run(spec(settings), settings)
+run(SPEC, WorkitemsSettings())

@@ -41,13 +41,24 @@ def handles(path: str) -> bool:
     return path in (PREFIX, OPENAPI_PATH) or path.startswith(PREFIX + "/")
 
 
+MAX_VALUE_CHARS = 200
+"""Longest query value or item id accepted (the longest work item id is well under it)."""
+
+
+def _printable(value: str, name: str) -> str:
+    """A value that reaches the database and the logs: bounded, with no NUL or other control character."""
+    if len(value) > MAX_VALUE_CHARS or not value.isprintable():
+        raise BadRequestError(f"{name} must be at most {MAX_VALUE_CHARS} printable characters")
+    return value
+
+
 def _one(query: dict[str, list[str]], name: str) -> str | None:
     values = query.get(name)
     if not values:
         return None
     if len(values) > 1:
         raise BadRequestError(f"{name} is given more than once")
-    return values[0]
+    return _printable(values[0], name)
 
 
 def _choice(query: dict[str, list[str]], name: str, allowed: type[Queue | WorkItemStatus | WorkItemCode]) -> str | None:
@@ -69,7 +80,10 @@ def _int(query: dict[str, list[str]], name: str, default: int, low: int, high: i
 
 
 def parse_filters(query_string: bytes) -> tuple[store.Filters, int, int]:
-    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=False)
+    try:
+        query = parse_qs(query_string.decode("ascii"), keep_blank_values=False, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequestError("the query string is not percent-encoded UTF-8") from None
     unknown = set(query) - {"customer_ref", "queue", "status", "code", "assignee_id", "after", "limit"}
     if unknown:
         raise BadRequestError(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
@@ -102,7 +116,7 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
                 log.info("work items listed", officer_id=officer, count=len(items), queue=filters.queue,
                          status=filters.status, customer_ref=filters.customer_ref)
             else:
-                work_item_id = path[len(PREFIX) + 1:]
+                work_item_id = _printable(path[len(PREFIX) + 1:], "the work item id")
                 async with runtime.pool.acquire() as conn:
                     found = await store.get_item(conn, work_item_id)
                 if found is None:
