@@ -158,7 +158,9 @@ class Stack:
 
     def runner(self) -> Runner:
         urls = {n: s.url for n, s in self.services.items()}
-        return Runner(SystemUnderTest(self.kafka.bootstrap_servers, self.prefix, urls, self.token), settle_timeout=180)
+        # A bound, not a wait: after a broker restart on a busy machine the single broker reloads every partition the
+        # run has created (thousands) before it leads them all again; once quiet, the check goes on at once.
+        return Runner(SystemUnderTest(self.kafka.bootstrap_servers, self.prefix, urls, self.token), settle_timeout=600)
 
     async def check(self, load: Load, *, closed: bool = False) -> None:
         async with self.runner() as runner:

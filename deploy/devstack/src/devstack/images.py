@@ -101,12 +101,15 @@ def _kafka_context(context: Path) -> None:
 
 
 def _service_context(context: Path) -> None:
+    """Every locked file, checked against its hash, and the project's wheels; the image installs from these alone."""
     wheels = context / "wheels"
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), "-c",
-         str(ROOT / "constraints.txt"), *(str(ROOT / p) for p in PACKAGES)], capture_output=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"pip wheel failed:\n{result.stderr.decode(errors='replace')[-3000:]}")
+    lock = str(ROOT / "requirements.lock")
+    for step in (["download", "--quiet", "--require-hashes", "--no-deps", "-d", str(wheels), "-r", lock],
+                 ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels),
+                  *(str(ROOT / p) for p in PACKAGES)]):
+        result = subprocess.run([sys.executable, "-m", "pip", *step], capture_output=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pip {step[0]} failed:\n{result.stderr.decode(errors='replace')[-3000:]}")
 
 
 def service_version() -> str:

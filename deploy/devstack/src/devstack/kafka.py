@@ -33,6 +33,14 @@ def kafka_version() -> str:
     return match.group(1)
 
 
+def maven_copy_dependencies(pom: Path, output: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``mvn dependency:copy-dependencies`` of ``pom`` into ``output``, refusing any file whose checksum does not
+    match the repository's (``--strict-checksums``: Maven's default only warns)."""
+    cmd = ["mvn", "-q", "-B", "--strict-checksums", *options, "-f", str(pom), "dependency:copy-dependencies",
+           f"-DoutputDirectory={output}", "-DincludeScope=runtime"]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
 def resolve_jars() -> Path:
     """Return the folder holding the broker's classpath, resolving it with Maven on first use."""
     digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
@@ -41,9 +49,7 @@ def resolve_jars() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="kafka-jars-", dir=target.parent))
-    cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-           f"-DoutputDirectory={staging}", "-DincludeScope=runtime"]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = maven_copy_dependencies(POM, staging)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(f"Maven could not resolve the Kafka broker jars:\n{result.stdout}\n{result.stderr}")
