@@ -25,6 +25,8 @@ class Metrics:
                                     registry=self.registry).labels
         self.parked = Counter("outbox_parked", "Outbox rows the broker refused for good, parked.", ["topic", "reason"],
                               registry=self.registry).labels
+        self.producers_renewed = Counter("producers_renewed", "Relay producers replaced after the broker refused "
+                                         "their sequence state.", registry=self.registry)
         self.consumer_crashes = Counter("consumer_crashes", "Consume-loop failures that were not transient.",
                                         registry=self.registry)
         self.timers_quarantined = Counter("timers_quarantined", "Timers that failed to fire and were quarantined.",

@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
     InvalidTopicError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
     RecordListTooLargeError,
     RecordTooLargeError,
     TopicAuthorizationFailedError,
+    UnknownProducerId,
 )
 
 from servicekit.backoff import Backoff
@@ -44,6 +50,12 @@ PERMANENT: dict[type[BaseException], str] = {
 """Broker or client answers that sending again can never change: the row is parked with this reason."""
 
 
+PRODUCER_SPENT = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, InvalidProducerIdMapping,
+                  ProducerFenced, ProducerClosed)
+"""The idempotent producer's own state is no longer accepted (seen after a broker outage under load): retrying
+with it fails forever; a new producer (a new producer id) is the way on."""
+
+
 def _failure(outcome: Any) -> BaseException | None:
     return outcome if isinstance(outcome, BaseException) else None
 
@@ -54,8 +66,9 @@ def permanent_reason(exc: BaseException) -> str | None:
 
 class OutboxRelay:
     def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, schema: str, metrics: Metrics,
-                 batch: int = 1000, interval_s: float = 0.05) -> None:
-        self.pool, self.producer, self.metrics = pool, producer, metrics
+                 batch: int = 1000, interval_s: float = 0.05,
+                 renew: Callable[[], Awaitable[AIOKafkaProducer]] | None = None) -> None:
+        self.pool, self.producer, self.metrics, self.renew = pool, producer, metrics, renew
         self.batch, self.interval_s = batch, interval_s
         self._lock_key = advisory_key(f"outbox-relay:{schema}")
         self._wake = asyncio.Event()
@@ -127,12 +140,28 @@ class OutboxRelay:
                 delay = backoff.next()
                 self.metrics.transient_failures(stage="relay").inc()
                 log.warning("outbox relay failed; retrying", error_type=type(exc).__name__, retry_in_s=round(delay, 2))
+                if isinstance(exc, PRODUCER_SPENT) and self.renew is not None:
+                    await self._renew_producer()
                 with contextlib.suppress(TimeoutError):  # a stop ends the wait
                     await asyncio.wait_for(self._stopped.wait(), delay)
                 continue
             if published < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval_s)
+
+    async def _renew_producer(self) -> None:
+        """Replace a producer whose state the broker refuses; the rows of the failed pass are sent again by it."""
+        assert self.renew is not None
+        old = self.producer
+        with contextlib.suppress(Exception):
+            await old.stop()
+        try:
+            self.producer = await self.renew()
+        except Exception as exc:  # noqa: BLE001 - the broker may be away still: keep the old one, try again later
+            log.warning("a new producer could not be started; retrying", error_type=type(exc).__name__)
+            return
+        self.metrics.producers_renewed.inc()
+        log.warning("producer renewed: the broker refused the old one's sequence state")
 
     async def stop(self, task: asyncio.Task[None], timeout: float = 10.0) -> None:
         """End ``run`` (the task running it) after its current pass; cancel it only if that takes too long."""

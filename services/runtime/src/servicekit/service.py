@@ -168,11 +168,22 @@ class ServiceRuntime:
                             retry_in_s=round(delay, 2))
                 await asyncio.sleep(delay)
         self.relay = OutboxRelay(pool=self._pool, producer=self._producer, schema=s.schema_name, metrics=self.metrics,
-                                 batch=s.relay_batch, interval_s=s.relay_interval_s)
+                                 batch=s.relay_batch, interval_s=s.relay_interval_s, renew=self._new_producer)
         if self.spec.timers is not None:
             self.scheduler = Scheduler(pool=self._pool, timers=self.spec.timers, clock=self.clock, metrics=self.metrics,
                                        route=self.route, on_committed=self.wake_relay,
                                        interval_s=s.scheduler_interval_s)
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        producer = make_producer(self.settings)
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        self._producer = producer
+        return producer
 
     async def _start_loops(self) -> None:
         assert self.relay is not None

@@ -1,7 +1,9 @@
-"""A clean stop never publishes a row twice: the relay's current pass finishes before the final drain.
+"""The outbox relay against the real database, with stand-in producers for states a broker cannot be asked for.
 
-Cancelling a pass after the broker acknowledged its rows but before their delete committed rolled the
-delete back, and the drain on shutdown sent the same rows again (seen under load in the expenses tests).
+A clean stop never publishes a row twice: the relay's current pass finishes before the final drain (cancelling
+a pass after the broker acknowledged its rows but before their delete committed rolled the delete back, and
+the drain sent them again). A producer whose sequence state the broker refuses is replaced (after a broker
+outage under load the expenses relay failed with OutOfOrderSequenceNumber forever).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from servicekit.db import create_pool, migrate
 from servicekit.metrics import Metrics
@@ -77,3 +80,46 @@ async def test_a_relay_waiting_out_a_failure_stops_at_once(database_url):
 async def _failed_once(relay: OutboxRelay) -> bool:
     return any(s.value >= 1 for m in relay.metrics.registry.collect() if m.name == "transient_failures"
                for s in m.samples if s.name.endswith("_total"))
+
+
+class SpentProducer:
+    """A producer the broker answers with OutOfOrderSequenceNumber, whatever it sends."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_exception(OutOfOrderSequenceNumber())
+        return future
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_producer_whose_sequence_state_the_broker_refuses_is_replaced_and_the_rows_go_out(database_url):
+    pool = await create_pool(database_url, "relayrenew", 2)
+    spent, fresh = SpentProducer(), SlowBroker()
+    fresh.release.set()
+
+    async def renew() -> Any:
+        return fresh
+
+    try:
+        await migrate(pool, "relayrenew", RUNTIME_MIGRATIONS)
+        async with pool.acquire() as conn:
+            await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", f"{i}".encode()) for i in range(3)])
+        relay = OutboxRelay(pool=pool, producer=spent, schema="relayrenew", metrics=Metrics("t"),  # type: ignore[arg-type]
+                            renew=renew)
+        task = asyncio.create_task(relay.run())
+
+        async def published() -> bool:
+            async with pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM outbox") == 0
+        await eventually(published, what="the rows published by the new producer")
+        await relay.stop(task)
+    finally:
+        await pool.close()
+    assert spent.stopped, "the spent producer was closed"
+    assert fresh.sent == [b"0", b"1", b"2"], "in order, by the new producer"
+    assert relay.metrics.producers_renewed._value.get() == 1
