@@ -1,14 +1,18 @@
-"""Kafka clients configured one way for every service: acks=all, idempotent, no automatic topics."""
+"""Kafka clients configured one way for every service: acks=all, idempotent, no automatic topics, and the
+same security (TLS, SASL) for each client a service creates: consumer, producer, admin and faststream's."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from servicekit.logs import get_logger
 from servicekit.settings import ServiceSettings
@@ -16,9 +20,38 @@ from servicekit.settings import ServiceSettings
 log = get_logger("servicekit.broker")
 
 
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """The aiokafka keyword arguments that connect as the service's principal, as its settings say."""
+    protocol = settings.kafka_security_protocol
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers, "security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile, certfile=settings.kafka_ssl_certfile, keyfile=settings.kafka_ssl_keyfile)
+    if protocol.startswith("SASL_"):
+        if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
+            raise ValueError(f"{protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism, "sasl_plain_username": settings.kafka_sasl_username,
+                    "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
+    return options
+
+
+def _faststream_security(settings: ServiceSettings) -> BaseSecurity | None:
+    options = client_options(settings)
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    if settings.kafka_security_protocol == "SSL":
+        return BaseSecurity(ssl_context=options["ssl_context"])
+    kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+    return kind[settings.kafka_sasl_mechanism](username=options["sasl_plain_username"],
+                                               password=options["sasl_plain_password"],
+                                               ssl_context=options.get("ssl_context"),
+                                               use_ssl=settings.kafka_security_protocol == "SASL_SSL")
+
+
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=_faststream_security(settings),
         client_id=settings.service_name,
         acks="all",
         enable_idempotence=True,
@@ -31,7 +64,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=f"{settings.service_name}-relay",
         acks="all",
         enable_idempotence=True,
@@ -40,11 +73,11 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Sequence[tuple[str, int]], *, partitions: int,
+async def ensure_topics(settings: ServiceSettings, topics: Sequence[tuple[str, int]], *, partitions: int,
                         replication: int) -> list[str]:
     """Create the (name, retention days) topics that do not exist yet; return the ones created. Existing topics
     are left as they are (changing a live topic's partitions or retention is an operator's decision)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="provisioner")
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="provisioner")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

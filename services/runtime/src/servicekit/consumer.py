@@ -39,6 +39,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
 from contracts.envelope import Event
 from contracts.topics import Catalogue, ContractError, Topic
 from servicekit.backoff import Backoff
+from servicekit.broker import client_options
 from servicekit.clock import Clock
 from servicekit.db import is_transient
 from servicekit.logs import get_logger
@@ -393,7 +394,7 @@ class ConsumerLoop:
 
     async def _start_consumer(self) -> AIOKafkaConsumer:
         s = self.settings
-        consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=s.kafka_bootstrap_servers, group_id=s.group_id,
+        consumer = AIOKafkaConsumer(*self.topics, **client_options(s), group_id=s.group_id,
                                     client_id=f"{s.service_name}-consumer", enable_auto_commit=False,
                                     auto_offset_reset="earliest")
         try:

@@ -28,7 +28,7 @@ async def provision(settings: ServiceSettings, attempts: int = 60) -> list[str]:
     backoff = Backoff(cap=5.0)
     for attempt in range(1, attempts + 1):
         try:
-            created = await ensure_topics(settings.kafka_bootstrap_servers, topics,
+            created = await ensure_topics(settings, topics,
                                           partitions=settings.topic_partitions, replication=settings.topic_replication)
             log.info("topics provisioned", count=len(topics), topics=created)
             return created

@@ -153,7 +153,7 @@ class ServiceRuntime:
         while True:  # the broker may still be starting (compose, a restarted cluster): wait for it
             try:
                 if s.provision_topics:
-                    await ensure_topics(s.kafka_bootstrap_servers, self.topics_to_provision(),
+                    await ensure_topics(s, self.topics_to_provision(),
                                         partitions=s.topic_partitions, replication=s.topic_replication)
                 self._producer = make_producer(s)
                 await self._producer.start()

@@ -13,7 +13,8 @@ from servicekit.auth import ASYMMETRIC_ALGORITHMS, BearerAuth
 
 SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
           "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development", "jwt_public_keys",
-          "jwt_issuer", "jwt_algorithms", "jwt_leeway_s")
+          "jwt_issuer", "jwt_algorithms", "jwt_leeway_s", "kafka_security_protocol", "kafka_sasl_mechanism",
+          "kafka_ssl_cafile")
 """Settings every service also reads under an unprefixed name, so one variable can set them for the whole system."""
 
 
@@ -49,6 +50,17 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092",
         description="Kafka bootstrap servers, comma separated.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How the service's Kafka clients connect: SASL_SSL for a secured cluster.")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (with SASL_SSL or SASL_PLAINTEXT).")
+    kafka_sasl_username: str = Field(default="", description="The service's own Kafka principal.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="Its password: a secret, never logged and never in /metrics.")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="PEM CA bundle the broker's certificate is "
+                                                                    "checked against; the system's when unset.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key (PEM).")
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         description="PostgreSQL URL; each service keeps its tables in its own schema.",
@@ -126,7 +138,8 @@ class ServiceSettings(BaseSettings):
                           audience=self.jwt_audience or self.service_name, algorithms=self.jwt_algorithms,
                           leeway_s=self.jwt_leeway_s)
 
-    @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", mode="before")
+    @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", "kafka_sasl_password",
+                     "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value  # CLOCK_START= (a compose file's empty default) means "not set"
