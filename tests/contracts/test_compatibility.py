@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from contracts.docs import README, SCHEMA_DIR, events, readme_with_table, schema_file, schema_of, topic_table
+from contracts.docs import README, SCHEMA_DIR, events, readme_with_tables, schema_file, schema_of
 
 pytestmark = pytest.mark.unit
 
@@ -29,6 +29,6 @@ def test_every_snapshot_still_has_its_event():
     assert {p.name for p in SCHEMA_DIR.glob("*.json")} <= current
 
 
-def test_the_readme_topic_table_is_generated_from_the_catalogue():
+def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():
     text = README.read_text()
-    assert readme_with_table(text, topic_table()) == text, "README topic table is stale: run contracts.docs --write"
+    assert readme_with_tables(text) == text, "README tables are stale: run contracts.docs --write"

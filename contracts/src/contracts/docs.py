@@ -1,6 +1,6 @@
-"""Generated documentation: JSON Schema snapshots and the README's topic table.
+"""Generated documentation: JSON Schema snapshots, and the README's topic and ACL tables.
 
-    python -m contracts.docs --write    regenerate contracts/schemas/ and the README's topic table
+    python -m contracts.docs --write    regenerate contracts/schemas/ and the README's topic and ACL tables
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from contracts.access import acl_table
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.topics import Catalogue
@@ -21,6 +22,7 @@ SCHEMA_DIR = ROOT / "contracts" / "schemas"
 README = ROOT / "README.md"
 SERVICES = {"notification", "expenses", "workitems"}
 START, END = "<!-- topic-catalogue:start -->", "<!-- topic-catalogue:end -->"
+ACL_MARKERS = ("<!-- acls:start -->", "<!-- acls:end -->")
 
 
 def events(catalogue: Catalogue = CATALOGUE) -> list[type[Event]]:
@@ -45,16 +47,22 @@ def topic_table(catalogue: Catalogue = CATALOGUE) -> str:
     return "\n".join(lines)
 
 
-def readme_with_table(text: str, table: str) -> str:
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    return pattern.sub(f"{START}\n{table}\n{END}", text)
+def readme_with_table(text: str, table: str, markers: tuple[str, str] = (START, END)) -> str:
+    start, end = markers
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: f"{start}\n{table}\n{end}", text)
+
+
+def readme_with_tables(text: str) -> str:
+    """``text`` with the topic table and the ACL table regenerated from the catalogue."""
+    return readme_with_table(readme_with_table(text, topic_table()), acl_table(CATALOGUE), ACL_MARKERS)
 
 
 def write() -> None:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     for model in events():
         (SCHEMA_DIR / schema_file(model)).write_text(json.dumps(schema_of(model), indent=2, sort_keys=True) + "\n")
-    README.write_text(readme_with_table(README.read_text(), topic_table()))
+    README.write_text(readme_with_tables(README.read_text()))
 
 
 def main() -> int:

@@ -1,0 +1,75 @@
+"""Who may do what on the bus, derived from the topic catalogue alone: the broker's ACLs, deny by default.
+
+Every producer and consumer the catalogue names is a principal. A producer may write (and describe) the
+topics it produces; a consumer may read (and describe) the topics it consumes, write their dead-letter
+topics (whoever consumes a topic dead-letters what it cannot handle there), and use its own consumer group
+(named after it, with the deployment's prefix). Nothing else is granted: a topic or a consumer added to the
+catalogue changes these entries with no other edit. The admin principal that provisions topics and ACLs is a
+super user of the cluster and appears in no entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contracts.topics import Catalogue
+
+
+class Operation(StrEnum):
+    READ = "READ"
+    WRITE = "WRITE"
+    DESCRIBE = "DESCRIBE"
+
+
+class Resource(StrEnum):
+    TOPIC = "TOPIC"
+    GROUP = "GROUP"
+
+
+@dataclass(frozen=True, order=True)
+class Acl:
+    """ALLOW ``principal`` ``operation`` on the resource of that type and literal name (prefix applied)."""
+
+    principal: str
+    resource: Resource
+    name: str
+    operation: Operation
+
+    @property
+    def kafka_principal(self) -> str:
+        return f"User:{self.principal}"
+
+
+def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
+    """Every ALLOW entry of the deployment whose topic prefix is ``prefix``, sorted, without repeats."""
+    found: set[Acl] = set()
+    for topic in catalogue.topics:
+        name = prefix + topic.name
+        found |= {Acl(topic.producer, Resource.TOPIC, name, op) for op in (Operation.WRITE, Operation.DESCRIBE)}
+        for consumer in topic.consumers:
+            found |= {Acl(consumer, Resource.TOPIC, name, op) for op in (Operation.READ, Operation.DESCRIBE)}
+            found |= {Acl(consumer, Resource.TOPIC, prefix + topic.dlq, op)
+                      for op in (Operation.WRITE, Operation.DESCRIBE)}
+            found.add(Acl(consumer, Resource.GROUP, prefix + consumer, Operation.READ))
+    return sorted(found)
+
+
+def principals(catalogue: Catalogue) -> list[str]:
+    """Every principal the catalogue names, producers and consumers alike."""
+    return sorted({t.producer for t in catalogue.topics} | {c for t in catalogue.topics for c in t.consumers})
+
+
+def acl_table(catalogue: Catalogue) -> str:
+    """The README's table: per principal, what it may write, read, and which group it uses."""
+    entries = acls(catalogue)
+    lines = ["| principal | may write | may read | consumer group |", "|---|---|---|---|"]
+    for principal in principals(catalogue):
+        mine = [a for a in entries if a.principal == principal]
+
+        def names(op: Operation, entries: list[Acl] = mine) -> str:
+            return ", ".join(f"`{a.name}`" for a in entries if a.operation is op and a.resource is Resource.TOPIC) or "–"
+
+        group = next((f"`{a.name}`" for a in mine if a.resource is Resource.GROUP), "–")
+        lines.append(f"| {principal} | {names(Operation.WRITE)} | {names(Operation.READ)} | {group} |")
+    return "\n".join(lines)
