@@ -35,3 +35,20 @@ async def test_instances_starting_together_on_a_fresh_database_apply_each_migrat
             await conn.close()
         assert [(r["component"], r["version"]) for r in rows] == [
             *(("runtime", m.version) for m in RUNTIME_MIGRATIONS), ("svc", 1)]
+
+
+async def test_the_embedded_server_refuses_a_connection_without_its_password(postgres):
+    """No connection is trusted: PostgreSQL accepted a password-less superuser."""
+    if postgres.local is None:
+        pytest.fail("this test checks the embedded server (unset DATABASE_URL)")
+    without = f"postgresql://postgres@127.0.0.1:{postgres.local.port}/postgres"
+    wrong = f"postgresql://postgres:not-the-password@127.0.0.1:{postgres.local.port}/postgres"
+    for url in (without, wrong):
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(url)
+    conn = await asyncpg.connect(postgres.url)
+    try:
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()
+    assert oct(postgres.local.workdir.joinpath("superuser.password").stat().st_mode & 0o777) == "0o600"

@@ -32,6 +32,7 @@ def _state_file(kind: str) -> Path:
 
 def _write_state(kind: str, **state: Any) -> None:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
+    _state_file(kind).touch(mode=0o600)  # the database's address carries its password
     _state_file(kind).write_text(json.dumps({"pid": os.getpid(), **state}))
 
 

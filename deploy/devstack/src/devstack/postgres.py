@@ -3,6 +3,9 @@
 The wheel's own ``get_server`` daemonises the postmaster with ``pg_ctl``, which would outlive a
 killed test run; here ``postgres`` is a direct child that dies with its parent instead.
 PostgreSQL refuses to run as root, so as root the server runs as an unprivileged system user.
+
+No connection is trusted: the superuser has a random password made when the data folder is initialised,
+kept in it (``superuser.password``, mode 0600) and carried by :attr:`LocalPostgres.url`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -62,6 +66,29 @@ def server_version() -> str:
     return out.strip().rsplit(" ", 1)[-1]
 
 
+PASSWORD_FILE = "superuser.password"  # noqa: S105 - the name of the file that holds it, not a password
+
+
+def _initialise(workdir: Path, data: Path, uid: int | None) -> None:
+    """``initdb`` with SCRAM for every connection, local ones included, and a random superuser password."""
+    password = secrets.token_hex(24)
+    (workdir / PASSWORD_FILE).touch(mode=0o600)
+    (workdir / PASSWORD_FILE).write_text(password)
+    with tempfile.NamedTemporaryFile("w", dir=workdir, delete=False) as handed:  # initdb reads it as the server's user
+        handed.write(password)
+    try:
+        if uid is not None:
+            os.chown(handed.name, uid, -1)
+        os.chmod(handed.name, 0o600)
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(data), "--auth=scram-sha-256", f"--pwfile={handed.name}",
+             "--encoding=UTF8", "-U", "postgres", "--no-sync", "--no-instructions"],
+            check=True, capture_output=True, user=uid,
+        )
+    finally:
+        os.unlink(handed.name)
+
+
 @dataclass
 class LocalPostgres:
     port: int
@@ -72,8 +99,12 @@ class LocalPostgres:
     durable: bool
 
     @property
+    def password(self) -> str:
+        return (self.workdir / PASSWORD_FILE).read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
 
     @property
     def log_path(self) -> Path:
@@ -90,11 +121,10 @@ class LocalPostgres:
         data = workdir / "data"
         uid = user.pw_uid if user else None
         if not (data / "PG_VERSION").exists():
-            subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(data), "--auth=trust", "--encoding=UTF8",
-                 "-U", "postgres", "--no-sync", "--no-instructions"],
-                check=True, capture_output=True, user=uid,
-            )
+            _initialise(workdir, data, uid)
+        elif not (workdir / PASSWORD_FILE).exists():
+            raise RuntimeError(f"{data} was initialised without a password (by an older launcher): remove "
+                               f"{workdir} to start afresh with one")
         port = port or free_port()
         return cls._spawn(workdir, port, owns, durable, uid)
 
