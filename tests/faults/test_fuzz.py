@@ -55,7 +55,8 @@ from servicekit.service import ServiceRuntime
 from tests.conftest import KafkaInfo
 from tests.expenses import builders as expenses
 from tests.notification import builders as notification
-from tests.support.kafka_tools import RawRecord, consumed_everything, eventually, partition_of, publish_raw, read_all
+from tests.support.drain import drained
+from tests.support.kafka_tools import RawRecord, eventually, metric_sum, partition_of, publish_raw, read_all
 from tests.workitems import builders as workitems
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
@@ -239,13 +240,9 @@ class System:
         return Sent(topic, partition, offset, "", None)
 
     async def quiet(self) -> bool:
-        """Every group has committed every offset of its topics and every outbox is empty."""
-        for name, runtime in self.services.items():
-            async with runtime.pool.acquire() as conn:
-                if await conn.fetchval("SELECT count(*) FROM outbox"):
-                    return False
-            topics = [self.prefix + t for t, consumer in CONSUMER.items() if consumer == name]
-            if not await consumed_everything(self.kafka.bootstrap_servers, runtime.settings.group_id, topics):
+        """Every service has committed every offset of its topics and published every row of its outbox."""
+        for runtime in self.services.values():
+            if not await drained(runtime):
                 return False
         return True
 
@@ -259,8 +256,7 @@ class System:
         return {r["message_id"] for r in rows}
 
     def metric(self, name: str, **labels: str) -> float:
-        return sum(s.value for runtime in self.services.values() for m in runtime.metrics.registry.collect()
-                   for s in m.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+        return sum(metric_sum(runtime.metrics.registry, name, **labels) for runtime in self.services.values())
 
 
 # The services run in another thread while hypothesis generates: their clients and backoff jitter use `random`.

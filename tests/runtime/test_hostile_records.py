@@ -20,11 +20,12 @@ from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo
 from tests.runtime.probe import SPEC, TIMED_SPEC, ProbeCounted
 from tests.runtime.test_runtime_on_real_broker import recorded
+from tests.support.drain import drained
 from tests.support.kafka_tools import (
     RawRecord,
-    consumed_everything,
     eventually,
     header,
+    metric_sum,
     partition_of,
     publish,
     publish_raw,
@@ -41,14 +42,7 @@ def settings(kafka: KafkaInfo, database_url: str, prefix: str, **overrides: Any)
 
 
 def metric(runtime: ServiceRuntime, name: str, **labels: str) -> float:
-    return sum(s.value for m in runtime.metrics.registry.collect() for s in m.samples
-               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
-
-
-async def drained(runtime: ServiceRuntime, kafka: KafkaInfo, topic: str) -> bool:
-    async with runtime.pool.acquire() as conn:
-        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
-    return outbox == 0 and await consumed_everything(kafka.bootstrap_servers, runtime.settings.group_id, [topic])
+    return metric_sum(runtime.metrics.registry, name, **labels)
 
 
 def valid(probe_id: str, value: int) -> RawRecord:
@@ -81,7 +75,7 @@ async def test_hostile_headers_bodies_content_types_and_keys_are_dead_lettered_b
         await publish_raw(kafka.bootstrap_servers, topic, hostile, partition=partition_of(b"h1", PARTITIONS))
         outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=5)
         dead = await read_topic(kafka.bootstrap_servers, f"{topic}.dlq", at_least=9)
-        await eventually(lambda: drained(runtime, kafka, topic), what="every offset committed, outbox empty")
+        await eventually(lambda: drained(runtime), what="every offset committed, outbox empty")
     dead.sort(key=lambda r: int(header(r, "dlq.origin.offset") or -1))  # dead letters keep the original key
     crashes = metric(runtime, "consumer_crashes_total")
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [1, 3, 6, 10, 15], \
@@ -141,9 +135,9 @@ async def test_a_reused_event_id_with_other_content_is_dead_lettered_and_an_exac
     first, other = recorded("r1", 1, same_id), recorded("r1", 50, same_id)
     async with runtime.running():
         await publish(kafka.bootstrap_servers, topic, [first, first, other], key=b"r1")  # within one poll
-        await eventually(lambda: drained(runtime, kafka, topic), what="first load handled")
+        await eventually(lambda: drained(runtime), what="first load handled")
         await publish(kafka.bootstrap_servers, topic, [other, first], key=b"r1")  # and across polls
-        await eventually(lambda: drained(runtime, kafka, topic), what="second load handled")
+        await eventually(lambda: drained(runtime), what="second load handled")
         dead = await read_topic(kafka.bootstrap_servers, f"{topic}.dlq", at_least=2)
         [out] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
     assert [header(r, "dlq.reason") for r in dead] == ["event-id-reused", "event-id-reused"]

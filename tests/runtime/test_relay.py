@@ -18,7 +18,7 @@ from servicekit.db import create_pool, migrate
 from servicekit.metrics import Metrics
 from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, enqueue
 from servicekit.relay import OutboxRelay
-from tests.support.kafka_tools import eventually
+from tests.support.kafka_tools import eventually, metric_sum
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +78,7 @@ async def test_a_relay_waiting_out_a_failure_stops_at_once(database_url):
 
 
 async def _failed_once(relay: OutboxRelay) -> bool:
-    return any(s.value >= 1 for m in relay.metrics.registry.collect() if m.name == "transient_failures"
-               for s in m.samples if s.name.endswith("_total"))
+    return metric_sum(relay.metrics.registry, "transient_failures_total", stage="relay") >= 1
 
 
 class SpentProducer:
