@@ -52,3 +52,29 @@ async def test_the_embedded_server_refuses_a_connection_without_its_password(pos
     finally:
         await conn.close()
     assert oct(postgres.local.workdir.joinpath("superuser.password").stat().st_mode & 0o777) == "0o600"
+
+
+async def test_each_service_role_owns_its_schema_and_may_touch_nothing_else(database_url):
+    """Least privilege: a service's login reaches its own tables only."""
+    from servicekit.db import ServiceRole, provision_roles
+
+    roles = [ServiceRole("svc_a", "svc_a", "password-of-a"), ServiceRole("svc_b", "svc_b", "password-of-b")]
+    await provision_roles(database_url, roles)
+    await provision_roles(database_url, roles)  # idempotent
+    host, _, database = database_url.rpartition("@")[2].partition("/")
+    as_a, as_b = (f"postgresql://{r.role}:{r.password}@{host}/{database}" for r in roles)
+    pool = await create_pool(as_a, "svc_a", 2)  # the service's own start-up path: schema, then migrations
+    try:
+        applied = await migrate(pool, "svc_a", (*RUNTIME_MIGRATIONS, *SERVICE))
+    finally:
+        await pool.close()
+    assert applied, "the role migrates its own schema"
+    b = await asyncpg.connect(as_b)
+    try:
+        for sql in ("SELECT count(*) FROM svc_a.inbox", 'CREATE SCHEMA "elsewhere"', "CREATE TABLE public.x (y int)"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await b.execute(sql)
+    finally:
+        await b.close()
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(as_a.replace("password-of-a", "password-of-b"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from devstack.procs import die_with_parent, stop_process, stop_requested
+from servicekit.db import ServiceRole, provision_roles
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083}
@@ -54,17 +56,26 @@ class RunningSystem:
                 time.sleep(0.25)
 
 
-def pseudonym_key(data_dir: Path | None) -> str:
-    """A random log pseudonym key: one per data directory (kept there, readable by its owner only, so pseudonyms
-    stay stable across restarts), or one per run without a data directory."""
+def secret(data_dir: Path | None, name: str) -> str:
+    """A random secret: one per data directory (kept there, readable by its owner only, so it stays the same
+    across restarts), or one per run without a data directory."""
     if data_dir is None:
         return secrets.token_hex(32)
-    path = data_dir / "log-pseudonym.key"
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def service_databases(admin_url: str, env: dict[str, str], data_dir: Path | None) -> dict[str, str]:
+    """A login role per installed service, owning its schema and nothing else; each service's own URL."""
+    roles = [ServiceRole(name, env.get(f"{name.upper()}_DB_SCHEMA", name), secret(data_dir, f"db-{name}.password"))
+             for name in installed_services()]
+    asyncio.run(provision_roles(admin_url, roles))
+    address = admin_url.partition("@")[2]
+    return {r.role: f"postgresql://{r.role}:{r.password}@{address}" for r in roles}
 
 
 @contextlib.contextmanager
@@ -75,7 +86,8 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
     say = say or (lambda line: print(line, flush=True))
     started: list[Any] = []
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
-    env.setdefault("LOG_PSEUDONYM_KEY", pseudonym_key(data_dir))
+    env.setdefault("LOG_PSEUDONYM_KEY", secret(data_dir, "log-pseudonym.key"))
+    own_urls: dict[str, str] = {}
     system = RunningSystem(env)
     logs: list[IO[bytes]] = []
     try:
@@ -91,10 +103,14 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
 
             pg = LocalPostgres.start(data_dir / "postgres" if data_dir else None)
             started.append(pg)
-            env["DATABASE_URL"] = pg.url
-            say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}")
+            own_urls = service_databases(pg.url, env, data_dir)
+            env["DATABASE_URL"] = pg.url  # the administrator's, for this launcher; no service gets it
+            say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema")
         for name, port in installed_services().items():
             child_env = dict(env, **{f"{name.upper()}_HTTP_PORT": str(port)})
+            if name in own_urls:
+                del child_env["DATABASE_URL"]
+                child_env[f"{name.upper()}_DATABASE_URL"] = own_urls[name]
             out: Any = None
             if log_dir is not None:
                 log_dir.mkdir(parents=True, exist_ok=True)

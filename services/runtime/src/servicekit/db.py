@@ -81,9 +81,12 @@ async def create_pool(url: str, schema: str, size: int) -> asyncpg.Pool:
 
 
 async def _ensure_schema(url: str, schema: str) -> None:
+    """Create the service's schema if it is missing. A role confined to a schema an administrator made for it
+    (``servicekit.provision``) may not create one, not even ``IF NOT EXISTS``: so look first."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     except asyncpg.UniqueViolationError:  # two instances raced to create it
         pass
     finally:
@@ -118,3 +121,35 @@ async def migrate(pool: asyncpg.Pool, schema: str, migrations: Sequence[Migratio
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", key)
     return applied
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    """A service's own database login: it owns its schema and may do nothing else."""
+
+    role: str
+    schema: str
+    password: str
+
+
+async def provision_roles(admin_url: str, roles: Sequence[ServiceRole]) -> None:
+    """As an administrator: one login role per service, owner of its schema, with CONNECT on this database and
+    nothing else (PUBLIC loses its default privileges on the database). Idempotent; a password is reset."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        async def ddl(template: str, *names: str) -> None:
+            """DDL takes no parameters: the server quotes each identifier (%I) and literal (%L) with format()."""
+            placeholders = ", ".join(f"${i}::text" for i in range(1, len(names) + 1))
+            await conn.execute(await conn.fetchval(f"SELECT format('{template}', {placeholders})", *names))
+
+        database = await conn.fetchval("SELECT current_database()")
+        await ddl("REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
+        for r in roles:
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", r.role)
+            await ddl(f"{'ALTER' if exists else 'CREATE'} ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                      "PASSWORD %L", r.role, r.password)
+            await ddl("GRANT CONNECT ON DATABASE %I TO %I", database, r.role)
+            await ddl("CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I", r.schema, r.role)
+            await ddl("ALTER SCHEMA %I OWNER TO %I", r.schema, r.role)
+    finally:
+        await conn.close()
