@@ -130,10 +130,6 @@ async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage])
     return len(rows)
 
 
-async def pending(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM outbox"))
-
-
 async def backlog(conn: asyncpg.Connection) -> tuple[int, float, int]:
     """(rows waiting, age in seconds of the oldest, rows parked): what readiness and the gauges report."""
     row = await conn.fetchrow(
