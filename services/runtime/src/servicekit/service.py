@@ -267,14 +267,13 @@ class ServiceRuntime:
             return bool(await self.broker.ping(timeout=2.0))
 
         checks = {"database": await with_timeout(db), "broker": await with_timeout(broker)}
+        gauges = await self.refresh_gauges()
         if self.consumer is not None:
             consumer = self.consumer.consumer
             checks["partitions_assigned"] = consumer is not None and bool(consumer.assignment())
-            lags = await self._lags()
             idle = time.monotonic() - self.consumer.progress_at
-            checks["consumer_progressing"] = (lags is not None and sum(lags.values()) == 0) or idle < s.ready_stall_s
+            checks["consumer_progressing"] = gauges.get("consumer_lag") == 0 or idle < s.ready_stall_s
             checks["consumer_not_crashing"] = not self.consumer.crashing()
-        gauges = await self.refresh_gauges()
         checks["outbox_flowing"] = gauges.get("outbox_oldest_age_s", 0.0) < s.ready_outbox_age_s
         if self.scheduler is not None:
             checks["timers_on_time"] = gauges.get("timers_oldest_overdue_s", 0.0) < s.ready_timer_overdue_s
@@ -290,11 +289,15 @@ class ServiceRuntime:
             return None
 
     async def refresh_gauges(self) -> dict[str, float]:
-        """Set the gauges; return the ages readiness reads (absent where the database did not answer)."""
-        ages: dict[str, float] = {}
+        """Set the gauges; return what readiness reads: the consumer's total lag and the ages (each absent where
+        it could not be known now: the broker or the database away)."""
+        readings: dict[str, float] = {}
         if self.consumer is not None:
-            for tp, lag in (await self._lags() or {}).items():
+            lags = await self._lags()
+            for tp, lag in (lags or {}).items():
                 self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
+            if lags is not None:
+                readings["consumer_lag"] = sum(lags.values())
             self.metrics.consumer_idle.set(time.monotonic() - self.consumer.progress_at)
         with contextlib.suppress(Exception):
             async with self.pool.acquire() as conn:
@@ -302,14 +305,14 @@ class ServiceRuntime:
                 self.metrics.outbox_pending.set(pending)
                 self.metrics.outbox_oldest_age.set(oldest)
                 self.metrics.outbox_parked_rows.set(parked)
-                ages["outbox_oldest_age_s"] = oldest
+                readings["outbox_oldest_age_s"] = oldest
                 if self.scheduler is not None:
                     self.metrics.timers_quarantined_rows.set(await quarantined(conn))
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
-                ages["timers_oldest_overdue_s"] = overdue = await self.scheduler.oldest_overdue_s()
+                readings["timers_oldest_overdue_s"] = overdue = await self.scheduler.oldest_overdue_s()
                 self.metrics.timers_overdue_age.set(overdue)
-        return ages
+        return readings
 
     def asyncapi(self) -> dict[str, Any]:
         doc: dict[str, Any] = document(self.spec.name, self.spec.catalogue, version=self.spec.version,
