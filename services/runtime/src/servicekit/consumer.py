@@ -165,11 +165,11 @@ def screen(record: ConsumerRecord[Any, Any], topic: Topic, max_bytes: int) -> Ev
     it is not one: header names, size, declared content type, the contract, and the key."""
     try:
         headers = record.headers or ()
-        for name, _ in headers:
-            if not name.isascii() and not _is_utf8(header_name_bytes(name)):
-                raise ContractError("header-name-not-utf8", "a header name is not UTF-8")
+        names = [header_name_bytes(name) for name, _ in headers]
+        if not all(raw.isascii() or _is_utf8(raw) for raw in names):
+            raise ContractError("header-name-not-utf8", "a header name is not UTF-8")
         size = len(record.key or b"") + len(record.value or b"") + sum(
-            len(header_name_bytes(n)) + len(v or b"") for n, v in headers)
+            len(raw) + len(v or b"") for raw, (_, v) in zip(names, headers, strict=True))
         if size > max_bytes:
             raise ContractError("too-large", f"{size} bytes with key and headers; at most {max_bytes}")
         for name, value in headers:
