@@ -1,9 +1,11 @@
 """The benchmark: how fast, how far from the ceiling, how it grows. Prints tables; asserts nothing.
 
     ./dev bench [--events N] [--rate R] [--duration S] [--growth 10000,100000,1000000] [--growth-duration S]
+                [--sections throughput,latency,growth,scale-out] [--plaintext]
 
 Everything runs on one machine against one real broker and one real PostgreSQL server that the
-command starts itself. The services run as their own processes (``python -m <service>``, logging at
+command starts itself, secured as deployed (SASL/SCRAM over TLS, ACLs; ``--plaintext`` for an open broker,
+to measure what that costs). The services run as their own processes (``python -m <service>``, logging at
 INFO to files, as deployed), each section on a fresh database and fresh topics:
 
 1. ceiling: raw aiokafka consume -> produce passthrough, in this process;
@@ -34,16 +36,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.catalogue import EXPENSE_EVENTS, MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, PAYMENT_ATTEMPTS, WORKITEM_EVENTS
 from contracts.envelope import Event
 from devstack import LocalKafka, LocalPostgres
 from devstack.processes import ServiceProcess
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
+from devstack.system import SERVICES
+from servicekit.broker import ensure_topics
+from servicekit.db import ServiceRole, provision_roles
+from servicekit.localsecrets import ADMIN
+from servicekit.provision import provision
+from servicekit.settings import ServiceSettings
 
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 PARTITIONS = 6
@@ -67,28 +75,33 @@ class Bench:
     log_dir: Path
 
     @property
-    def bootstrap(self) -> str:
-        return self.kafka.bootstrap_servers
+    def client(self) -> dict[str, Any]:
+        """aiokafka options of the bench's own clients (the load and the readers): the broker's admin."""
+        return self.kafka.access.client()
 
-    async def fresh(self, inputs: Sequence[str] = ()) -> tuple[str, dict[str, str]]:
-        """A new topic prefix and database; ``inputs`` (catalogue names) created now, so a backlog can wait
-        for a service not started yet. Returns the prefix and the services' environment."""
+    async def fresh(self, extra: Sequence[str] = ()) -> tuple[str, dict[str, str]]:
+        """A new topic prefix with the catalogue's topics and ACLs (and ``extra`` topics, for the ceiling), and a
+        new database with a role per service. Returns the prefix and the services' environment."""
         prefix, db = f"b{uuid.uuid4().hex[:6]}.", f"bench_{uuid.uuid4().hex[:8]}"
         conn = await asyncpg.connect(self.pg.url)
         try:
             await conn.execute(f'CREATE DATABASE "{db}"')
         finally:
             await conn.close()
-        if inputs:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            await admin.start()
-            try:
-                await admin.create_topics([NewTopic(prefix + name, PARTITIONS, 1) for name in inputs])
-            finally:
-                await admin.close()
-        return prefix, {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "DATABASE_URL": f"{self.pg.url.rpartition('/')[0]}/{db}",
-                        "TOPIC_PREFIX": prefix, "TOPIC_PARTITIONS": str(PARTITIONS), "CLOCK": "simulated",
-                        "CLOCK_START": T0.isoformat(), "LOG_LEVEL": "INFO"}
+        db_url = f"{self.pg.url.rpartition('/')[0]}/{db}"
+        roles = [ServiceRole(name, name, uuid.uuid4().hex) for name in SERVICES]
+        await provision_roles(db_url, roles)
+        address = db_url.partition("@")[2]
+        admin = ServiceSettings(service_name="provision", topic_prefix=prefix, topic_partitions=PARTITIONS,
+                                **self.kafka.access.settings(ADMIN))
+        await provision(admin, with_acls=self.kafka.secrets is not None, attempts=3)
+        if extra:
+            await ensure_topics(admin, [(prefix + name, 1) for name in extra], partitions=PARTITIONS, replication=1)
+        return prefix, {**self.kafka.access.env(SERVICES), "TOPIC_PREFIX": prefix,
+                        **{f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}:{r.password}@{address}"
+                           for r in roles},
+                        "TOPIC_PARTITIONS": str(PARTITIONS), "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
+                        "LOG_LEVEL": "INFO"}
 
     def service(self, name: str, env: dict[str, str], instance: str = "") -> ServiceProcess:
         return ServiceProcess(name, env, self.log_dir, instance or f"{name}-{uuid.uuid4().hex[:4]}")
@@ -108,8 +121,8 @@ class Bench:
                 s.stop()
 
 
-async def produce(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+async def produce(kafka: dict[str, Any], topic: str, events: Sequence[Event]) -> None:
+    producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         for e in events:
@@ -119,12 +132,12 @@ async def produce(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
         await producer.stop()
 
 
-async def steady_rate(bootstrap: str, topic: str, expected: int, newest: int | None = None,
+async def steady_rate(kafka: dict[str, Any], topic: str, expected: int, newest: int | None = None,
                       timeout: float = 300.0) -> float:
     """Records per second on ``topic`` between its first and last record's timestamp, once ``expected``
     arrived (of the ``newest`` only, if given). Records stamped with the first millisecond are not counted:
     the rate is of what followed."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, **kafka, group_id=None, auto_offset_reset="earliest",
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -157,16 +170,16 @@ class Latency:
                 f"{self.received:,}/{self.sent:,}")
 
 
-async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], checkpoints: Sequence[tuple[str, str]],
+async def latency(kafka: dict[str, Any], in_topic: str, make: Callable[[int], Event], checkpoints: Sequence[tuple[str, str]],
                   rate: float, duration: float) -> list[Latency]:
     """Publish ``make(i)`` at ``rate`` per second for ``duration`` seconds; for each event and each (topic, event
     type) checkpoint, the time until the first record of that type with the event's correlation id is read."""
     sent: dict[str, float] = {}
     seen: list[dict[str, float]] = [{} for _ in checkpoints]
     wanted = {topic: {t: i for i, (top, t) in enumerate(checkpoints) if top == topic} for topic, _ in checkpoints}
-    consumer = AIOKafkaConsumer(*wanted, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(*wanted, **kafka, group_id=None, auto_offset_reset="earliest",
                                 enable_auto_commit=False, fetch_max_wait_ms=5)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+    producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True, linger_ms=0)
     await consumer.start()
     await producer.start()
     total = int(rate * duration)
@@ -213,10 +226,10 @@ async def latency(bootstrap: str, in_topic: str, make: Callable[[int], Event], c
 async def ceiling(bench: Bench, n: int) -> float:
     """Raw aiokafka: consume a batch, produce each record to another topic, commit."""
     prefix, _ = await bench.fresh(["in", "out"])
-    await produce(bench.bootstrap, prefix + "in", [attempt(i) for i in range(n)])
-    consumer = AIOKafkaConsumer(prefix + "in", bootstrap_servers=bench.bootstrap, group_id=prefix + "g",
+    await produce(bench.client, prefix + "in", [attempt(i) for i in range(n)])
+    consumer = AIOKafkaConsumer(prefix + "in", **bench.client, group_id=prefix + "g",
                                 auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=500)
-    producer = AIOKafkaProducer(bootstrap_servers=bench.bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**bench.client, acks="all", enable_idempotence=True, linger_ms=5)
     await consumer.start()
     await producer.start()
     try:
@@ -230,17 +243,17 @@ async def ceiling(bench: Bench, n: int) -> float:
     finally:
         await producer.stop()
         await consumer.stop()
-    return await steady_rate(bench.bootstrap, prefix + "out", n)
+    return await steady_rate(bench.client, prefix + "out", n)
 
 
 async def throughput(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
                      out_topic: str, outputs_per_input: int, *, instances: int = 1) -> tuple[float, float, int]:
     """A backlog of ``n`` through ``instances`` of ``service``: (events/s, seconds to ready, peak RSS bytes)."""
-    prefix, env = await bench.fresh([in_topic])
-    await produce(bench.bootstrap, prefix + in_topic, [make(i) for i in range(n)])
+    prefix, env = await bench.fresh()
+    await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
     processes = [bench.service(service, env) for _ in range(instances)]
     async with bench.running(*processes) as ready_s:
-        rate = await steady_rate(bench.bootstrap, prefix + out_topic, n * outputs_per_input)
+        rate = await steady_rate(bench.client, prefix + out_topic, n * outputs_per_input)
         rss = max(p.rss_bytes() for p in processes)
     return rate / outputs_per_input, ready_s, rss
 
@@ -253,7 +266,7 @@ async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[list[L
     async with bench.running(*services):
         cpu = {s.name: s.cpu_seconds() for s in services}
         started = time.perf_counter()
-        measured = await latency(bench.bootstrap, prefix + MSP_APPROVALS.name, lambda i: approval(i, "L"),
+        measured = await latency(bench.client, prefix + MSP_APPROVALS.name, lambda i: approval(i, "L"),
                                  [(prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
                                   (prefix + WORKITEM_EVENTS.name, "WorkItemRaised")], rate, duration)
         elapsed = time.perf_counter() - started
@@ -285,12 +298,12 @@ class Growth:
 async def growth(bench: Bench, windows: int, n: int, rate: float, duration: float) -> Growth:
     """Expenses with ``windows`` open retry windows (closing a week on, so none fires): restart-to-ready,
     latency at ``rate`` (attempt -> ExpenseUndelivered), then a backlog's throughput."""
-    prefix, env = await bench.fresh([PAYMENT_ATTEMPTS.name])
+    prefix, env = await bench.fresh()
     expenses = bench.service("expenses", env)
-    async with bench.running(expenses):  # migrate and provision
+    async with bench.running(expenses):  # migrate
         pass
     started = time.perf_counter()
-    conn = await asyncpg.connect(env["DATABASE_URL"], server_settings={"search_path": "expenses"})
+    conn = await asyncpg.connect(env["EXPENSES_DATABASE_URL"], server_settings={"search_path": "expenses"})
     try:
         await conn.execute(PRELOAD_EXPENSES, windows)
         await conn.execute(PRELOAD_WINDOWS, windows, T0 + timedelta(days=6))
@@ -299,13 +312,13 @@ async def growth(bench: Bench, windows: int, n: int, rate: float, duration: floa
         await conn.close()
     preload_s = time.perf_counter() - started
     async with bench.running(expenses) as ready_s:
-        [measured] = await latency(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, lambda i: attempt(i, "L"),
+        [measured] = await latency(bench.client, prefix + PAYMENT_ATTEMPTS.name, lambda i: attempt(i, "L"),
                                    [(prefix + EXPENSE_EVENTS.name, "ExpenseUndelivered")], rate, duration)
-    await produce(bench.bootstrap, prefix + PAYMENT_ATTEMPTS.name, [attempt(i, "T") for i in range(n)])
+    await produce(bench.client, prefix + PAYMENT_ATTEMPTS.name, [attempt(i, "T") for i in range(n)])
     async with bench.running(expenses):
         # the topic already holds the latency run's outputs: count them too, the rate is of the newest
         total = measured.sent + n
-        throughput_rate = await steady_rate(bench.bootstrap, prefix + EXPENSE_EVENTS.name, total, newest=n)
+        throughput_rate = await steady_rate(bench.client, prefix + EXPENSE_EVENTS.name, total, newest=n)
         rss = expenses.rss_bytes()
     return Growth(windows, preload_s, ready_s, measured, throughput_rate, rss)
 
@@ -322,13 +335,15 @@ SECTIONS = ("throughput", "latency", "growth", "scale-out")
 
 async def main(args: argparse.Namespace) -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
-    kafka, pg = LocalKafka.start(), LocalPostgres.start(durable=False)
+    kafka, pg = LocalKafka.start(secured=not args.plaintext), LocalPostgres.start(durable=False)
     bench = Bench(kafka, pg, log_dir)
     n, sections = args.events, set(args.sections)
+    security = ("broker PLAINTEXT, no authoriser (--plaintext: for comparison only)" if args.plaintext else
+                "broker SASL_SSL (SCRAM-SHA-512 over TLS) with the catalogue's ACLs, every client included")
     print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
           f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
           f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
-          "as processes logging at INFO", flush=True)
+          f"as processes logging at INFO; {security}", flush=True)
     try:
         if "throughput" in sections:
             await throughput_table(bench, n)
@@ -412,6 +427,8 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
     parser.add_argument("--growth", type=sizes, default=[10_000, 100_000, 1_000_000], help="open windows, comma separated")
     parser.add_argument("--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row")
+    parser.add_argument("--plaintext", action="store_true",
+                        help="an open broker (no TLS, no SASL, no ACLs), to measure what security costs")
     parser.add_argument("--sections", type=lambda t: t.split(","), default=list(SECTIONS),
                         help=f"which tables, comma separated (default all: {','.join(SECTIONS)})")
     asyncio.run(main(parser.parse_args()))

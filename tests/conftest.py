@@ -1,7 +1,10 @@
 """Session-wide infrastructure: one real Kafka broker and one real PostgreSQL server per run.
 
-Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` (an existing cluster), else a container when a Docker engine
-answers and ``KAFKA_TEST_IMAGE`` is set, else the local launcher (jars from Maven Central).
+Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` (an existing cluster, with ``KAFKA_SECRETS_DIR`` for a secured one), else
+a container when a Docker engine answers and ``KAFKA_TEST_IMAGE`` is set, else the local launcher (jars from
+Maven Central). Either way the broker is secured (SASL/SCRAM over TLS, an authoriser denying whatever no ACL
+allows): the tests' own clients connect as its admin, each service as its own principal, with the ACLs the
+catalogue generates for the test's topic prefix.
 PostgreSQL: ``DATABASE_URL`` (an existing server), else the embedded server.
 If either cannot start, every test that needs it errors: nothing is skipped.
 """
@@ -15,13 +18,20 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import pytest
 
+from contracts.access import principals
 from devstack import LocalKafka, LocalPostgres
+from devstack.kafka import KafkaAccess
 from servicekit.logs import configure_logging
+from tests.runtime.probe import CATALOGUE as PROBE_CATALOGUE
+from tests.support import kafka_tools
+
+TEST_PRINCIPALS = principals(PROBE_CATALOGUE)
+"""Principals of the tests' own catalogue (the runtime's probe service), given users besides the catalogue's."""
 
 
 class Restartable(Protocol):
@@ -32,10 +42,18 @@ class Restartable(Protocol):
 
 @dataclass
 class KafkaInfo:
-    bootstrap_servers: str
+    access: KafkaAccess
     description: str
     local: Restartable | None = None
     """The broker this run started (a local process or a container), which the fault tests stop and start."""
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.access.bootstrap_servers
+
+    def settings(self, principal: str) -> dict[str, Any]:
+        """Service settings that connect as ``principal`` (its own user and password, the run's CA)."""
+        return self.access.settings(principal)
 
 
 @dataclass
@@ -72,9 +90,16 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 @pytest.fixture(scope="session")
 def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        _say(pytestconfig, f"Kafka: existing cluster at {external} (KAFKA_BOOTSTRAP_SERVERS)")
+    for info in _kafka(pytestconfig):
+        kafka_tools.use_harness(info.access)
+        yield info
+
+
+def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
+    external = KafkaAccess.from_env(os.environ)
+    if external is not None:
+        how = "SASL_SSL, secrets from KAFKA_SECRETS_DIR" if external.secrets else "PLAINTEXT"
+        _say(pytestconfig, f"Kafka: existing cluster at {external.bootstrap_servers} ({how})")
         yield KafkaInfo(external, "external")
         return
     image = os.environ.get("KAFKA_TEST_IMAGE")
@@ -83,18 +108,19 @@ def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
 
         if not docker_available():
             pytest.fail(f"KAFKA_TEST_IMAGE={image} is set but no Docker engine answers", pytrace=False)
-        box = ContainerKafka.start(image)
-        _say(pytestconfig, f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}")
+        box = ContainerKafka.start(image, users=TEST_PRINCIPALS)
+        _say(pytestconfig, f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}, SASL_SSL with ACLs")
         try:
-            yield KafkaInfo(box.bootstrap_servers, f"container {image}", box)
+            yield KafkaInfo(box.access, f"container {image}", box)
         finally:
             box.stop()
         return
-    broker = LocalKafka.start()
+    broker = LocalKafka.start(users=TEST_PRINCIPALS)
     _say(pytestconfig, f"Kafka: Apache Kafka {broker.version} started by the local launcher at "
-                       f"{broker.bootstrap_servers} (pid {broker.process.pid}, jars from Maven Central)")
+                       f"{broker.bootstrap_servers} (pid {broker.process.pid}, jars from Maven Central), SASL_SSL "
+                       "with ACLs")
     try:
-        yield KafkaInfo(broker.bootstrap_servers, f"Apache Kafka {broker.version} (local)", broker)
+        yield KafkaInfo(broker.access, f"Apache Kafka {broker.version} (local)", broker)
     finally:
         broker.stop()
 

@@ -10,19 +10,25 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
 
 from devstack.container import docker_available
 from devstack.images import ROOT, Images, build_images
+from devstack.kafka import KafkaAccess
 from devstack.processes import wait_ready
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
 from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from servicekit.localsecrets import KafkaSecrets
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
+SERVICE_UID = 10001  # the service image's user (deploy/images/service/Dockerfile)
 CHOSEN = ("im-02-weekly-not-delivered-i059pl-ticked-off", "msp-02-centrelink-unreachable-sms-sent")
 SCENARIOS = sorted((s for s in load_all() if s.id in CHOSEN), key=lambda s: s.starts_at)
 
@@ -38,12 +44,17 @@ def images() -> Images:
 class Compose:
     def __init__(self, images: Images, signer: Signer, log_dir: Path) -> None:
         self.signer = signer
+        # The deployment's secrets in a host directory rather than a volume, so that this test can reach the
+        # broker as its admin, as an operator would; the `secrets` step runs as the services' user.
+        self.secrets = log_dir / "secrets"
+        self.secrets.mkdir()
+        os.chown(self.secrets, SERVICE_UID, SERVICE_UID)
         self.ports = {name: free_port() for name in ("kafka", "postgres", "notification", "expenses", "workitems")}
         self.project = f"msptest{uuid.uuid4().hex[:8]}"
         self.log_path = log_dir / "compose.log"
         inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
         self.env = {**inherited, "KAFKA_IMAGE": images.kafka, "POSTGRES_IMAGE": images.postgres,
-                    "SERVICE_IMAGE": images.service, "CLOCK": "simulated",
+                    "SERVICE_IMAGE": images.service, "CLOCK": "simulated", "MSP_SECRETS": str(self.secrets),
                     "CLOCK_START": (SCENARIOS[0].starts_at - timedelta(hours=1)).isoformat(),
                     **signer.env(),
                     **{f"{name.upper()}_HOST_PORT": str(port) for name, port in self.ports.items()}}
@@ -80,7 +91,8 @@ def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def runner(compose: Compose) -> AsyncIterator[Runner]:
     await compose.wait_ready()
-    system = SystemUnderTest(f"127.0.0.1:{compose.ports['kafka']}", "", compose.urls,
+    kafka = KafkaAccess(f"127.0.0.1:{compose.ports['kafka']}", KafkaSecrets(compose.secrets / "kafka"))
+    system = SystemUnderTest(kafka, "", compose.urls,
                              compose.signer.token("OFF-COMPOSE", expires_in=3600))
     async with Runner(system) as runner:
         yield runner
@@ -93,10 +105,23 @@ async def test_a_scenario_of_each_procedure_reaches_its_outcome_through_the_cont
     assert outcome.ok, "\n".join(outcome.summary())
 
 
-async def test_after_the_scenarios_every_container_is_healthy_and_the_topics_step_succeeded(compose: Compose) -> None:
+async def test_after_the_scenarios_every_container_is_healthy_and_the_provision_step_succeeded(
+        compose: Compose) -> None:
     ps = compose("ps")
     assert ps.returncode == 0
     lines = {line.split()[0]: line for line in ps.stdout.splitlines()[2:] if line.strip()}
     for service in ("kafka", "postgres", "notification", "expenses", "workitems"):
         assert "(healthy)" in lines[f"{compose.project}_{service}_1"], ps.stdout
-    assert "Exit 0" in lines[f"{compose.project}_topics_1"], "the provisioning step ran and succeeded"
+    for step in ("secrets", "provision"):
+        assert "Exit 0" in lines[f"{compose.project}_{step}_1"], f"the {step} step ran and succeeded"
+
+
+async def test_the_stack_takes_no_anonymous_client_and_no_password_less_database_login(compose: Compose) -> None:
+    """Issue 14: "PostgreSQL (embedded and compose) accepts a password-less superuser"; the broker "is PLAINTEXT
+    with no authentication"."""
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{compose.ports['postgres']}/postgres")
+    anonymous = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{compose.ports['kafka']}", request_timeout_ms=5000)
+    with pytest.raises(KafkaConnectionError):
+        await anonymous.start()
+    await anonymous.close()

@@ -19,6 +19,7 @@ from expenses.app import ExpensesSettings, create_runtime
 from servicekit.clock import SimulatedClock
 from servicekit.service import ServiceRuntime
 from tests.expenses.builders import at, attempt, cease, utc, vary
+from tests.support.bus import running
 from tests.support.drain import read_settled
 from tests.support.kafka_tools import eventually, header, publish, read_topic
 
@@ -28,7 +29,7 @@ START = at(2027, 3, 1, 10)
 
 
 def settings(kafka, database_url, prefix) -> ExpensesSettings:
-    return ExpensesSettings(kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+    return ExpensesSettings(**kafka.settings("expenses"), database_url=database_url,
                             topic_prefix=prefix, topic_partitions=3, scheduler_interval_s=0.1)
 
 
@@ -57,7 +58,7 @@ def types(events: list[Event]) -> list[str]:
 async def test_weekly_fortnightly_and_one_off_expenses_each_end_in_the_right_events(kafka, database_url, topic_prefix):
     clock = SimulatedClock.starting_at(START)
     runtime = create_runtime(settings(kafka, database_url, topic_prefix), clock)
-    async with runtime.running():
+    async with running(runtime):
         await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
                    attempt(expense_id="EXP-W", kind=ExpenseKind.WEEKLY, when=START, scheduled_on=MONDAY),
                    attempt(expense_id="EXP-F", kind=ExpenseKind.FORTNIGHTLY, when=START, scheduled_on=MONDAY),
@@ -88,12 +89,12 @@ async def test_a_window_that_passes_while_the_service_is_down_closes_exactly_onc
         kafka, database_url, topic_prefix):
     clock = SimulatedClock.starting_at(START)
     cfg = settings(kafka, database_url, topic_prefix)
-    async with create_runtime(cfg, clock).running():
+    async with running(create_runtime(cfg, clock)):
         await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name, attempt(expense_id="EXP-R", when=START, scheduled_on=MONDAY))
         await outputs(kafka, topic_prefix, at_least=1)
     clock.advance(timedelta(days=8))  # the deadline passes while nothing runs
     for _ in range(2):  # started twice: fired on the first start, not again
-        async with create_runtime(cfg, clock).running() as runtime:
+        async with running(create_runtime(cfg, clock)) as runtime:
             async def closed() -> bool:
                 async with runtime.pool.acquire() as conn:
                     return await conn.fetchval("SELECT count(*) FROM windows WHERE status = 'open'") == 0
@@ -111,7 +112,7 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_a_forbidden_action_is
         return json.dumps({k: v for k, v in data.items() if v is not None}).encode()
 
     naive_time = mutated(attempted_at="2027-03-01T10:00:00")
-    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(START)).running() \
+    async with running(create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(START))) \
             as runtime:
         await publish(kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPTS.name}",
                       [mutated(kind="quarterly"), mutated(state=None), naive_time], key=b"EXP-B")
@@ -135,7 +136,7 @@ async def test_a_window_whose_stored_row_no_longer_reads_is_quarantined_and_the_
         kafka, database_url, topic_prefix):
     clock = SimulatedClock.starting_at(START)
     runtime = create_runtime(settings(kafka, database_url, topic_prefix), clock)
-    async with runtime.running():
+    async with running(runtime):
         await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
                    attempt(expense_id="EXP-Q1", when=START, scheduled_on=MONDAY),
                    attempt(expense_id="EXP-Q2", when=START, scheduled_on=MONDAY))

@@ -30,12 +30,14 @@ from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import SYSTEM_AUDIENCES, Signer
-from tests.support.kafka_tools import eventually
+from tests.support.bus import provision_catalogue
+from tests.support.kafka_tools import client, eventually
 
 pytestmark = pytest.mark.e2e
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 T0 = datetime(2027, 3, 1, 10, 0, tzinfo=SYDNEY)  # a Monday: every weekly window closes at 00:00 on 8 March
+SERVICES = ("notification", "expenses", "workitems")
 PER_PHASE = 120  # payment attempts and as many MSP approvals per phase; five phases
 
 
@@ -56,7 +58,7 @@ class Load:
         self.poison = 0
 
     async def publish(self, count: int) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**client(self.bootstrap), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             for i in range(self.sent, self.sent + count):
@@ -112,11 +114,11 @@ def dead_letters(runner: Runner) -> dict[tuple[str, str], str]:
 class Stack:
     def __init__(self, kafka, database_url: str, prefix: str, log_dir: Path) -> None:
         self.signer = Signer(audience=SYSTEM_AUDIENCES)
-        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "DATABASE_URL": database_url,
+        env = {**kafka.access.env(SERVICES), "DATABASE_URL": database_url,
                "TOPIC_PREFIX": prefix, "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
                **self.signer.env()}
         self.kafka, self.prefix = kafka, prefix
-        self.services = {n: ServiceProcess(n, env, log_dir) for n in ("notification", "expenses", "workitems")}
+        self.services = {n: ServiceProcess(n, env, log_dir) for n in SERVICES}
         self.token = self.signer.token("OFF-FAULTS", expires_in=3600)
 
     @property
@@ -124,6 +126,7 @@ class Stack:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def start(self) -> None:
+        await provision_catalogue(self.prefix)
         for service in self.services.values():
             service.start()
         for service in self.services.values():
@@ -160,7 +163,7 @@ class Stack:
         urls = {n: s.url for n, s in self.services.items()}
         # A bound, not a wait: after a broker restart on a busy machine the single broker reloads every partition the
         # run has created (thousands) before it leads them all again; once quiet, the check goes on at once.
-        return Runner(SystemUnderTest(self.kafka.bootstrap_servers, self.prefix, urls, self.token), settle_timeout=600)
+        return Runner(SystemUnderTest(self.kafka.access, self.prefix, urls, self.token), settle_timeout=600)
 
     async def check(self, load: Load, *, closed: bool = False) -> None:
         async with self.runner() as runner:
@@ -237,9 +240,10 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         kafka, database_url, topic_prefix, tmp_path) -> None:
     signer = Signer(audience=SYSTEM_AUDIENCES)
     auth = signer.bearer("OFF-FAULTS")
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "DATABASE_URL": database_url,
+    env = {**kafka.access.env(SERVICES), "DATABASE_URL": database_url,
            "TOPIC_PREFIX": topic_prefix, "TOPIC_PARTITIONS": "6", "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
            **signer.env()}
+    await provision_catalogue(topic_prefix, partitions=6)
     first = ServiceProcess("expenses", env, tmp_path, "expenses-a").start()
     await first.ready()
     second = ServiceProcess("expenses", env, tmp_path, "expenses-b").start()
@@ -263,7 +267,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         first.kill()  # mid-stream: the survivor takes its partitions over
         await load.publish(300)
         urls = {"expenses": second.url}
-        system = SystemUnderTest(kafka.bootstrap_servers, topic_prefix, urls, signer.token("OFF-FAULTS", expires_in=600))
+        system = SystemUnderTest(kafka.access, topic_prefix, urls, signer.token("OFF-FAULTS", expires_in=600))
         async with Runner(system, services=("expenses",)) as runner:
             await runner.settle()
             await runner.move_clocks(T0 + timedelta(days=8))

@@ -55,6 +55,7 @@ from servicekit.service import ServiceRuntime
 from tests.conftest import KafkaInfo
 from tests.expenses import builders as expenses
 from tests.notification import builders as notification
+from tests.support.bus import provisioned
 from tests.support.drain import drained
 from tests.support.kafka_tools import RawRecord, eventually, metric_sum, partition_of, publish_raw, read_all
 from tests.workitems import builders as workitems
@@ -217,17 +218,17 @@ class Loop:
 
 class System:
     def __init__(self, kafka: KafkaInfo, database_url: str, prefix: str) -> None:
-        common: dict[str, Any] = {"kafka_bootstrap_servers": kafka.bootstrap_servers, "database_url": database_url,
-                  "topic_prefix": prefix, "topic_partitions": PARTITIONS}
+        common: dict[str, Any] = {"database_url": database_url, "topic_prefix": prefix, "topic_partitions": PARTITIONS}
         self.kafka, self.prefix = kafka, prefix
         self.services: dict[str, ServiceRuntime] = {
-            "notification": notification_runtime(NotificationSettings(**common)),
-            "expenses": expenses_runtime(ExpensesSettings(**common)),
-            "workitems": workitems_runtime(WorkitemsSettings(**common)),
+            "notification": notification_runtime(NotificationSettings(**common, **kafka.settings("notification"))),
+            "expenses": expenses_runtime(ExpensesSettings(**common, **kafka.settings("expenses"))),
+            "workitems": workitems_runtime(WorkitemsSettings(**common, **kafka.settings("workitems"))),
         }
 
     async def start(self) -> None:
         for runtime in self.services.values():
+            await provisioned(runtime)
             await runtime.start()
 
     async def stop(self) -> None:
@@ -325,7 +326,7 @@ async def test_a_record_over_the_brokers_limit_is_refused_to_its_producer_and_ne
         kafka, topic_prefix):
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.access.client())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(f"{topic_prefix}big", 1, 1)])

@@ -24,6 +24,7 @@ from tests.notification.builders import (
     result,
     risk,
 )
+from tests.support.bus import running
 from tests.support.drain import read_settled
 from tests.support.kafka_tools import header, publish, read_topic
 
@@ -57,14 +58,14 @@ def summary(events: list[Event]) -> list[str]:
 
 
 def settings(kafka, database_url, prefix) -> NotificationSettings:
-    return NotificationSettings(kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+    return NotificationSettings(**kafka.settings("notification"), database_url=database_url,
                                 topic_prefix=prefix, scheduler_interval_s=0.1)
 
 
 async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms_and_a_posted_letter(
         kafka, database_url, topic_prefix, captured_logs):
     msp = Msp(kafka, topic_prefix)
-    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)).running():
+    async with running(create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))):
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
         assert summary(await msp.events(2)) == ["MspNotificationPlanned", "MspStepRequired:phone"]
@@ -91,7 +92,7 @@ async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms
 async def test_a_medicare_msp_where_phoning_is_inappropriate_phones_the_nominee(kafka, database_url, topic_prefix,
                                                                                  captured_logs):
     msp = Msp(kafka, topic_prefix)
-    async with create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)).running():
+    async with running(create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))):
         await msp.send(MSP_APPROVALS.name, approval(Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE,)))
         msp.seen = 3
         planned = await msp.events(3)
@@ -109,7 +110,7 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
                                                                                      captured_logs):
     msp = Msp(kafka, topic_prefix)
     runtime = create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))
-    async with runtime.running():
+    async with running(runtime):
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
         await msp.events(2)
@@ -134,7 +135,7 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
 async def test_a_malformed_approval_goes_to_the_dead_letter_topic(kafka, database_url, topic_prefix):
     bad = json.loads(approval().to_json())
     bad["agency"] = "Tax Office"
-    async with create_runtime(settings(kafka, database_url, topic_prefix)).running() as runtime:
+    async with running(create_runtime(settings(kafka, database_url, topic_prefix))) as runtime:
         await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [json.dumps(bad).encode()])
         [dead] = await read_settled(runtime, topic_prefix + MSP_APPROVALS.dlq)
     assert header(dead, "dlq.reason") == "schema-invalid"

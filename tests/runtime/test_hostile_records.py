@@ -20,6 +20,7 @@ from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo
 from tests.runtime.probe import SPEC, TIMED_SPEC, ProbeCounted
 from tests.runtime.test_runtime_on_real_broker import recorded
+from tests.support.bus import running
 from tests.support.drain import drained
 from tests.support.kafka_tools import (
     RawRecord,
@@ -37,7 +38,7 @@ PARTITIONS = 3
 
 
 def settings(kafka: KafkaInfo, database_url: str, prefix: str, **overrides: Any) -> ServiceSettings:
-    return ServiceSettings(service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers,
+    return ServiceSettings(service_name="probe", **kafka.settings("probe"),
                            database_url=database_url, topic_prefix=prefix, topic_partitions=PARTITIONS, **overrides)
 
 
@@ -71,7 +72,7 @@ async def test_hostile_headers_bodies_content_types_and_keys_are_dead_lettered_b
         RawRecord(None, key=b"h1"),
         valid("h1", 5),
     ]
-    async with runtime.running():
+    async with running(runtime):
         await publish_raw(kafka.bootstrap_servers, topic, hostile, partition=partition_of(b"h1", PARTITIONS))
         outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=5)
         dead = await read_topic(kafka.bootstrap_servers, f"{topic}.dlq", at_least=9)
@@ -103,7 +104,7 @@ async def test_a_dead_letter_larger_than_the_bound_is_cut_and_still_published_wi
                                             dlq_max_bytes=256 * 1024))
     topic = f"{topic_prefix}probe.in"
     big = b'{"event_type": "ProbeRecorded", "note": "' + b"a" * 1_000_000 + b'"}'
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, topic, [big, recorded("s1", 4)], key=b"s1",
                       headers=[("x-big", b"b" * 40_000)])
         [dead] = await read_topic(kafka.bootstrap_servers, f"{topic}.dlq", at_least=1)
@@ -120,7 +121,7 @@ async def test_a_dead_letter_larger_than_the_bound_is_cut_and_still_published_wi
 async def test_a_record_over_the_size_limit_is_dead_lettered_as_too_large(kafka, database_url, topic_prefix):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     topic = f"{topic_prefix}probe.in"
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, topic, [b"x" * 1_000_000, recorded("s2", 1)], key=b"s2")
         [dead] = await read_topic(kafka.bootstrap_servers, f"{topic}.dlq", at_least=1)
         await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
@@ -133,7 +134,7 @@ async def test_a_reused_event_id_with_other_content_is_dead_lettered_and_an_exac
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     topic, same_id = f"{topic_prefix}probe.in", uuid.uuid4()
     first, other = recorded("r1", 1, same_id), recorded("r1", 50, same_id)
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, topic, [first, first, other], key=b"r1")  # within one poll
         await eventually(lambda: drained(runtime), what="first load handled")
         await publish(kafka.bootstrap_servers, topic, [other, first], key=b"r1")  # and across polls
@@ -150,7 +151,7 @@ async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_b
         kafka, database_url, topic_prefix):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     topic = f"{topic_prefix}probe.out"
-    async with runtime.running():
+    async with running(runtime):
         async with runtime.pool.acquire() as conn:
             await enqueue(conn, [OutboundMessage("e1", topic, b"k", b"1"),
                                  OutboundMessage("huge", topic, b"k", b"x" * (2 * 1024 * 1024)),
@@ -173,7 +174,7 @@ async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_b
 
 async def test_a_timer_that_cannot_fire_is_quarantined_alone_and_the_others_fire(kafka, database_url, topic_prefix):
     runtime = ServiceRuntime(TIMED_SPEC, settings(kafka, database_url, topic_prefix, scheduler_interval_s=3600))
-    async with runtime.running():
+    async with running(runtime):
         now = runtime.clock.now()
         async with runtime.pool.acquire() as conn:
             await conn.executemany(

@@ -31,10 +31,11 @@ def a_ca(tmp_path) -> str:
     return str(path)
 
 
-def test_plaintext_adds_nothing_but_the_protocol():
-    assert client_options(ExpensesSettings(kafka_bootstrap_servers="b:9092")) == {
-        "bootstrap_servers": "b:9092", "security_protocol": "PLAINTEXT"}
-    assert _faststream_security(ExpensesSettings()) is None
+def test_the_default_is_sasl_ssl_and_plaintext_is_only_what_is_asked_for():
+    assert ExpensesSettings().kafka_security_protocol == "SASL_SSL", "authenticated and encrypted by default"
+    plain = ExpensesSettings(kafka_bootstrap_servers="b:9092", kafka_security_protocol="PLAINTEXT")
+    assert client_options(plain) == {"bootstrap_servers": "b:9092", "security_protocol": "PLAINTEXT"}
+    assert _faststream_security(plain) is None
 
 
 def test_sasl_ssl_verifies_the_broker_against_the_ca_and_authenticates_as_the_services_principal(tmp_path, monkeypatch):
@@ -57,6 +58,13 @@ def test_sasl_ssl_verifies_the_broker_against_the_ca_and_authenticates_as_the_se
     assert "s3cret" not in repr(settings), "the password is a secret in the settings' representation"
 
 
-def test_sasl_without_its_credentials_is_refused_before_any_connection():
-    with pytest.raises(ValueError, match="KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
+def test_the_principal_defaults_to_the_service_name_and_the_password_may_be_a_mounted_file(tmp_path):
+    secret = tmp_path / "expenses.password"
+    secret.write_text("from-a-mounted-secret\n")
+    options = client_options(ExpensesSettings(kafka_sasl_password_file=secret))
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("expenses", "from-a-mounted-secret")
+
+
+def test_sasl_without_a_password_is_refused_before_any_connection():
+    with pytest.raises(ValueError, match="KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE"):
         client_options(ExpensesSettings(kafka_security_protocol="SASL_SSL"))

@@ -22,7 +22,7 @@ async def test_a_running_service_reports_health_readiness_metrics_and_its_asynca
         kafka, database_url, topic_prefix):
     signer = Signer(audience="probe")
     runtime = ServiceRuntime(SPEC, ServiceSettings(
-        service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+        service_name="probe", **kafka.settings("probe"), database_url=database_url,
         topic_prefix=topic_prefix, http_port=free_port(), jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer))
     async with served(runtime) as http:
         http.headers.update(signer.bearer("OPS-1"))
@@ -54,7 +54,7 @@ async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves
     for clock, expected in (("system", 404), ("simulated", 200)):
         signer = Signer(audience="probe")
         runtime = ServiceRuntime(SPEC, ServiceSettings(
-            service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+            service_name="probe", **kafka.settings("probe"), database_url=database_url,
             topic_prefix=topic_prefix, http_port=free_port(), clock=clock, jwt_public_keys=[signer.public_pem],
             jwt_issuer=signer.issuer))
         async with served(runtime) as http:
@@ -79,7 +79,7 @@ async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves
 async def test_every_path_but_health_and_ready_needs_a_token_in_every_service(kafka, database_url, topic_prefix):
     signer = Signer(audience="probe")
     runtime = ServiceRuntime(SPEC, ServiceSettings(
-        service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+        service_name="probe", **kafka.settings("probe"), database_url=database_url,
         topic_prefix=topic_prefix, http_port=free_port(), clock="simulated", jwt_public_keys=[signer.public_pem],
         jwt_issuer=signer.issuer))
     async with served(runtime) as http:

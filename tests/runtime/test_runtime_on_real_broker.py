@@ -20,6 +20,7 @@ from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo, PostgresInfo
 from tests.runtime.probe import BATCHED_SPEC, SPEC, ProbeCounted, ProbeRecorded
+from tests.support.bus import running
 from tests.support.drain import read_settled
 from tests.support.kafka_tools import committed_offsets, eventually, header, metric_sum, publish, read_topic
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 def settings(kafka: KafkaInfo, database_url: str, prefix: str) -> ServiceSettings:
-    return ServiceSettings(service_name="probe", kafka_bootstrap_servers=kafka.bootstrap_servers,
+    return ServiceSettings(service_name="probe", **kafka.settings("probe"),
                            database_url=database_url, topic_prefix=prefix, topic_partitions=3)
 
 
@@ -56,7 +57,7 @@ async def total(database_url: str, probe_id: str) -> int | None:
 
 async def test_a_message_published_upstream_is_handled_and_its_output_published(kafka, database_url, topic_prefix):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("p1", 5)], key=b"p1")
         [out] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
     counted = ProbeCounted.model_validate_json(out.value)
@@ -72,7 +73,7 @@ async def test_malformed_and_schema_invalid_messages_go_to_the_dead_letter_topic
     invalid = json.loads(recorded("p2", 1))
     invalid["value"] = -4  # violates ge=0
     unknown = {**json.loads(recorded("p2", 1)), "event_type": "ProbeExploded"}
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
                       [b"{not json", json.dumps(invalid).encode(), json.dumps(unknown).encode(),
                        recorded("p2", 13), recorded("p2", 2), recorded("p2", 3)], key=b"p2")
@@ -92,7 +93,7 @@ async def test_malformed_and_schema_invalid_messages_go_to_the_dead_letter_topic
 async def test_a_message_delivered_twice_changes_state_once(kafka, database_url, topic_prefix):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     same = recorded("p3", 7)
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [same, same, recorded("p3", 1), same], key=b"p3")
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [7, 8]
@@ -105,13 +106,13 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
 async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_message_is_dead_lettered_alone(
         kafka, database_url, topic_prefix, captured_logs):
     runtime = ServiceRuntime(BATCHED_SPEC, settings(kafka, database_url, topic_prefix))
-    async with runtime.running():  # provision the topics, so the whole load waits for one poll
+    async with running(runtime):  # provision the topics, so the whole load waits for one poll
         pass
     same = recorded("b1", 7)
     await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
                   [recorded("b1", 1), same, recorded("b2", 10), recorded("b1", 13), same, b"{not json",
                    recorded("b2", 5), recorded("b1", 2)], key=probe_key)
-    async with runtime.running():
+    async with running(runtime):
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
         dead = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
     counted = [ProbeCounted.model_validate_json(r.value) for r in outputs]
@@ -126,11 +127,11 @@ async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_messa
 async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
         kafka, database_url, topic_prefix, captured_logs):
     runtime = ServiceRuntime(BATCHED_SPEC, settings(kafka, database_url, topic_prefix))
-    async with runtime.running():
+    async with running(runtime):
         pass
     await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
                   [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)], key=b"b3")
-    async with runtime.running():
+    async with running(runtime):
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
         [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [1, 3, 7]
@@ -142,7 +143,7 @@ async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
 
 async def test_an_outbox_row_is_published_once_even_with_two_relays(kafka, database_url, topic_prefix):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
-    async with runtime.running():  # migrated schema, provisioned topics, a producer
+    async with running(runtime):  # migrated schema, provisioned topics, a producer
         assert runtime.relay is not None
         topic = f"{topic_prefix}probe.out"
         async with runtime.pool.acquire() as conn:
@@ -170,7 +171,7 @@ async def test_a_handler_whose_database_is_down_commits_no_offset_and_handles_th
         pytest.fail("this test stops and restarts the database: it needs the embedded server (unset DATABASE_URL)")
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     group, topic = runtime.settings.group_id, f"{topic_prefix}probe.in"
-    async with runtime.running():
+    async with running(runtime):
         await publish(kafka.bootstrap_servers, topic, [recorded("p4", 1)], key=b"p4")
         await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
         await eventually(lambda: _committed_is(kafka, group, topic, 1), what="first offset committed")

@@ -1,4 +1,4 @@
-"""How a spec becomes a service, without a broker: subscribers, provisioning list, AsyncAPI."""
+"""How a spec becomes a service, without a broker: subscribers, AsyncAPI."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 
 def runtime() -> ServiceRuntime:
-    return ServiceRuntime(SPEC, ServiceSettings(service_name="probe", topic_prefix="dev."))
+    return ServiceRuntime(SPEC, ServiceSettings(service_name="probe", topic_prefix="dev.", kafka_security_protocol="PLAINTEXT"))
 
 
 def test_one_consumer_reads_every_handled_topic_in_the_service_group():
@@ -22,11 +22,6 @@ def test_one_consumer_reads_every_handled_topic_in_the_service_group():
     assert rt.consumer.topics == ("dev.probe.in",)
     assert rt.settings.group_id == "dev.probe"
     assert not rt.broker.subscribers, "records reach the project's consume path, not a framework subscriber"
-
-
-def test_the_service_provisions_what_it_consumes_their_dead_letter_topics_and_what_it_produces():
-    assert sorted(runtime().topics_to_provision()) == [("dev.probe.in", 30), ("dev.probe.in.dlq", 90),
-                                                       ("dev.probe.out", 30)], "(name, retention days)"
 
 
 def test_the_asyncapi_document_describes_received_and_sent_channels_with_payload_schemas():

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from servicekit.service import ServiceRuntime
+from tests.support.bus import provisioned
 from tests.support.kafka_tools import eventually
 
 
@@ -16,6 +17,7 @@ from tests.support.kafka_tools import eventually
 async def served(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
     """Start ``runtime`` behind its HTTP server (as ``python -m <service>`` does) and yield a client once /ready
     answers 200; shut it down in order afterwards."""
+    await provisioned(runtime)
     server = runtime.http_server()
     serving = asyncio.create_task(server.serve())
     base = f"http://{runtime.settings.http_host}:{runtime.settings.http_port}"

@@ -16,12 +16,34 @@ from aiokafka.partitioner import murmur2
 from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.util import calc_crc32c
 
+from devstack.kafka import KafkaAccess
+
+_HARNESS: list[KafkaAccess] = []
+
+
+def use_harness(access: KafkaAccess) -> None:
+    """The run's broker, which the tests' own clients reach as its admin (the conftest's ``kafka`` fixture)."""
+    _HARNESS[:] = [access]
+
+
+def harness() -> KafkaAccess:
+    if not _HARNESS:
+        raise RuntimeError("no broker yet: use the `kafka` fixture")
+    return _HARNESS[0]
+
+
+def client(bootstrap: str) -> dict[str, Any]:
+    """aiokafka options for a client of the test harness itself: the admin of the run's broker at ``bootstrap``."""
+    if not _HARNESS or _HARNESS[0].bootstrap_servers != bootstrap:
+        raise RuntimeError(f"{bootstrap} is not the run's broker: use the `kafka` fixture")
+    return _HARNESS[0].client()
+
 
 async def publish(bootstrap: str, topic: str, values: Sequence[bytes], *,
                   key: bytes | Callable[[bytes], bytes | None] | None = b"k",
                   headers: list[tuple[str, bytes]] | None = None) -> None:
     """Publish ``values`` in order; ``key`` is one key for all, or a function of each value."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for value in values:
@@ -72,32 +94,32 @@ async def publish_raw(bootstrap: str, topic: str, records: Sequence[RawRecord], 
                       timeout: float = 30.0) -> int:
     """Write ``records`` to one partition as one batch, bypassing every client-side check a producer makes;
     returns the offset of the first. Retries what a producer retries (fresh metadata), up to ``timeout``."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
-    await client.bootstrap()
+    raw = AIOKafkaClient(**client(bootstrap))
+    await raw.bootstrap()
     deadline = time.monotonic() + timeout
     try:
         while True:
-            await client._wait_on_metadata(topic)
-            leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+            await raw._wait_on_metadata(topic)
+            leader = raw.cluster.leader_for_partition(TopicPartition(topic, partition))
             request = ProduceRequest(transactional_id=None, required_acks=-1, timeout=30000,
                                      topics=[(topic, [(partition, encode_batch(records))])])
-            response = await client.send(leader, request)
+            response = await raw.send(leader, request)
             [(_, [(_, error_code, offset, *_)])] = response.topics
             if error_code == 0:
                 return int(offset)
             if error_code not in RETRIABLE_PRODUCE_ERRORS or time.monotonic() > deadline:
                 raise RuntimeError(f"the broker refused the batch: error code {error_code}")
-            await client.force_metadata_update()
+            await raw.force_metadata_update()
             await asyncio.sleep(0.1)
     finally:
-        await client.close()
+        await raw.close()
 
 
 async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: float = 30.0,
                      settle: float = 0.0) -> list[ConsumerRecord[Any, Any]]:
     """Every record on ``topic`` from the beginning, once at least ``at_least`` arrived (then ``settle`` more
     seconds, to catch any extra ones a duplicate-free assertion must not miss)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**client(bootstrap), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout
@@ -130,7 +152,7 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
 
 async def committed_offsets(bootstrap: str, group: str, topic: str) -> int:
     """Sum of the group's committed offsets over the topic's partitions (0 where none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client(bootstrap))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -162,7 +184,7 @@ def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
 
 async def read_all(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
     """Every record on ``topic`` now: read from the beginning up to the end offsets taken at the start."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**client(bootstrap), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -186,7 +208,7 @@ async def read_all(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list
 
 async def end_offsets(bootstrap: str, topic: str) -> int:
     """Sum of the topic's end offsets over its partitions (how many records were ever written)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**client(bootstrap), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

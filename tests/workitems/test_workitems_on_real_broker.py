@@ -27,7 +27,7 @@ I059PL = i059pl_id("EXP-1", PERIOD)
 
 
 def settings(kafka, database_url: str, prefix: str, signer: Signer) -> WorkitemsSettings:
-    return WorkitemsSettings(kafka_bootstrap_servers=kafka.bootstrap_servers, database_url=database_url,
+    return WorkitemsSettings(**kafka.settings("workitems"), database_url=database_url,
                              topic_prefix=prefix, http_port=free_port(), jwt_public_keys=[signer.public_pem],
                              jwt_issuer=signer.issuer, jwt_audience=signer.audience)
 

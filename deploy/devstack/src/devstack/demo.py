@@ -46,7 +46,8 @@ def main() -> int:
     with running_system(clock="simulated", extra_env=env, log_dir=workdir) as running:
         running.wait_ready()
         print(f"[demo] all services ready after {time.monotonic() - started:.0f}s; replaying\n", flush=True)
-        system = SystemUnderTest(running.env["KAFKA_BOOTSTRAP_SERVERS"], env["TOPIC_PREFIX"], running.urls,
+        assert running.kafka is not None
+        system = SystemUnderTest(running.kafka, env["TOPIC_PREFIX"], running.urls,
                                  signer.token("OFF-DEMO", expires_in=3600))
         outcomes = asyncio.run(_replay(system, scenarios))
     leaks = _scan_logs(workdir, scenarios)

@@ -14,10 +14,15 @@ import signal
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack.procs import cache_root, die_with_parent, free_port, port_open, record_pid, stop_process, wait_until
+from servicekit.broker import client_options
+from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users
+from servicekit.settings import ServiceSettings
 
 KAFKA_DIR = Path(os.environ.get("DEVSTACK_KAFKA_DIR", Path(__file__).resolve().parents[3] / "kafka"))
 POM = KAFKA_DIR / "pom.xml"
@@ -61,16 +66,40 @@ def resolve_jars() -> Path:
     return target
 
 
-def _server_properties(data: Path, port: int, controller_port: int) -> str:
+def _security_properties(secrets: KafkaSecrets) -> list[str]:
+    """Clients: SASL/SCRAM-SHA-512 over TLS. The controller listener: TLS with a client certificate signed by the
+    throw-away CA, which only the broker holds. The authoriser denies whatever no ACL allows; the admin
+    principal (and the broker itself) are super users."""
+    return [
+        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        "inter.broker.listener.name=SASL_SSL",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+        f'required username="{ADMIN}" password="{secrets.password(ADMIN)}";',
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={secrets.keystore}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={secrets.ca}",
+        "listener.name.controller.ssl.client.auth=required",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        f"super.users=User:{ADMIN};User:CN=broker",
+    ]
+
+
+def _server_properties(data: Path, port: int, controller_port: int, secrets: KafkaSecrets | None) -> str:
+    client = "SASL_SSL" if secrets is not None else "PLAINTEXT"
+    security = _security_properties(secrets) if secrets is not None else [
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT"]
     return "\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        f"listeners={client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners={client}://127.0.0.1:{port}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name=PLAINTEXT",
+        *security,
         f"log.dirs={data}",
         "num.partitions=1",
         "offsets.topic.replication.factor=1",
@@ -86,15 +115,62 @@ def _server_properties(data: Path, port: int, controller_port: int) -> str:
     ])
 
 
+@dataclass(frozen=True)
+class KafkaAccess:
+    """How a tool or a service reaches a broker: its address and, for a secured one (SASL/SCRAM over TLS), the
+    directory of its CA and its users' passwords (:class:`KafkaSecrets`). The tools (the test harness, the demo's
+    runner, the bench's load) connect as the admin; each service as its own principal."""
+
+    bootstrap_servers: str
+    secrets: KafkaSecrets | None = None
+
+    def settings(self, principal: str) -> dict[str, Any]:
+        """Service settings (keyword arguments) that connect as ``principal``."""
+        if self.secrets is None:
+            return {"kafka_bootstrap_servers": self.bootstrap_servers, "kafka_security_protocol": "PLAINTEXT"}
+        return {"kafka_bootstrap_servers": self.bootstrap_servers, "kafka_security_protocol": "SASL_SSL",
+                "kafka_ssl_cafile": self.secrets.ca, "kafka_sasl_username": principal,
+                "kafka_sasl_password_file": self.secrets.password_file(principal)}
+
+    def client(self, principal: str = ADMIN) -> dict[str, Any]:
+        """aiokafka keyword arguments that connect as ``principal`` (the admin unless said otherwise)."""
+        return client_options(ServiceSettings(**self.settings(principal)))
+
+    def env(self, services: Iterable[str] = ()) -> dict[str, str]:
+        """Environment for service processes: the shared address, protocol and CA, and for each of ``services``
+        its own password file (``<SERVICE>_KAFKA_SASL_PASSWORD_FILE``); never a password itself."""
+        shared = self.settings(ADMIN)
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+               "KAFKA_SECURITY_PROTOCOL": shared["kafka_security_protocol"]}
+        if self.secrets is not None:
+            env["KAFKA_SSL_CAFILE"] = str(self.secrets.ca)
+            env |= {f"{s.upper()}_KAFKA_SASL_PASSWORD_FILE": str(self.secrets.password_file(s)) for s in services}
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> KafkaAccess | None:
+        """An existing cluster: ``KAFKA_BOOTSTRAP_SERVERS``, and ``KAFKA_SECRETS_DIR`` (``ca.pem`` and
+        ``users/<principal>.password``, the admin's included) unless it is an open ``PLAINTEXT`` one."""
+        if not (bootstrap := environ.get("KAFKA_BOOTSTRAP_SERVERS")):
+            return None
+        directory = environ.get("KAFKA_SECRETS_DIR")
+        return cls(bootstrap, KafkaSecrets(Path(directory)) if directory else None)
+
+
 @dataclass
 class LocalKafka:
-    """A running broker. Use :meth:`start`; stop with :meth:`stop` (or let the parent die)."""
+    """A running broker. Use :meth:`start`; stop with :meth:`stop` (or let the parent die).
+
+    Secured unless started with ``secured=False``: SASL/SCRAM-SHA-512 over TLS for clients, a throw-away CA
+    and broker certificate and a password per user in ``<workdir>/secrets`` (made once), the users created when
+    the storage is formatted, and an authoriser that denies whatever no ACL allows."""
 
     port: int
     controller_port: int
     workdir: Path
     process: subprocess.Popen[bytes]
     version: str
+    secrets: KafkaSecrets | None
     owns_workdir: bool = field(default=True)
 
     @property
@@ -102,12 +178,18 @@ class LocalKafka:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def access(self) -> KafkaAccess:
+        return KafkaAccess(self.bootstrap_servers, self.secrets)
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / "broker.log"
 
     @classmethod
     def start(cls, workdir: Path | None = None, port: int | None = None, controller_port: int | None = None,
-              heap_mb: int = 512) -> LocalKafka:
+              heap_mb: int = 512, *, secured: bool = True, users: Iterable[str] = ()) -> LocalKafka:
+        """Start a broker (formatting its storage the first time). ``users``: principals besides the admin and
+        the catalogue's, given a SCRAM user too (the tests' probe service)."""
         jars = resolve_jars()
         owns = workdir is None
         workdir = Path(tempfile.mkdtemp(prefix="kafka-")) if workdir is None else workdir
@@ -115,11 +197,23 @@ class LocalKafka:
         port = port or free_port()
         controller_port = controller_port or free_port()
         data = workdir / "data"
+        formatted = (data / "meta.properties").exists()
+        secrets = None
+        if secured:
+            if formatted and not (workdir / "secrets").exists():
+                raise RuntimeError(f"{data} was formatted without users (an open broker, by an older launcher); "
+                                   "remove that data directory to start a secured one")
+            secrets = KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users}))
         props = workdir / "server.properties"
-        props.write_text(_server_properties(data, port, controller_port))
+        props.unlink(missing_ok=True)
+        props.touch(mode=0o600)  # it holds the admin's password for the broker's own connections
+        props.write_text(_server_properties(data, port, controller_port, secrets))
         java = ["java", f"-Dlog4j2.configurationFile={LOG4J2}", "-cp", f"{jars}/*"]
-        if not (data / "meta.properties").exists():
-            subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)],
+        if not formatted:
+            scram = [] if secrets is None else [
+                arg for user in secrets.users()
+                for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={secrets.password(user)}]")]
+            subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), *scram],
                            check=True, capture_output=True)
         log = (workdir / "broker.log").open("ab")
         proc = subprocess.Popen(
@@ -130,7 +224,7 @@ class LocalKafka:
         )
         log.close()
         record_pid(proc.pid)
-        broker = cls(port, controller_port, workdir, proc, kafka_version(), owns)
+        broker = cls(port, controller_port, workdir, proc, kafka_version(), secrets, owns)
         try:
             wait_until(broker._started, timeout=START_TIMEOUT_S, what="Kafka broker", proc=proc, log=broker.log_path)
         except BaseException:
@@ -156,7 +250,8 @@ class LocalKafka:
 
     def restart(self) -> None:
         """Start again on the same ports and data (after :meth:`stop` with ``keep_data`` or :meth:`kill`)."""
-        self.process = LocalKafka.start(self.workdir, self.port, self.controller_port).process
+        self.process = LocalKafka.start(self.workdir, self.port, self.controller_port,
+                                        secured=self.secrets is not None).process
 
 
 def _cluster_id() -> str:

@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.topics import ContractError
+from devstack.kafka import KafkaAccess
 from devstack.system import SERVICES as SERVICE_PORTS
 
 SCENARIO_DIR = Path(__file__).resolve().parents[4] / "scenarios"
@@ -263,7 +264,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class SystemUnderTest:
-    bootstrap_servers: str
+    kafka: KafkaAccess
+    """The broker, which the runner reaches as its admin (as an upstream system and a test harness would)."""
     topic_prefix: str
     urls: dict[str, str]
     """service name -> base URL of its HTTP port."""
@@ -287,12 +289,12 @@ class Runner:
         self._kept = set(self._output_topics) | set(self._dlq_topics)
 
     async def __aenter__(self) -> Runner:
-        bootstrap = self.system.bootstrap_servers
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        kafka = self.system.kafka.client()
+        self.producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
         # Every topic in play is assigned, so that each fetch (every 20 ms when idle) brings its high watermark.
-        self.reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+        self.reader = AIOKafkaConsumer(**kafka, enable_auto_commit=False, group_id=None,
                                        fetch_max_wait_ms=20)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.admin = AIOKafkaAdminClient(**kafka)
         self.http = httpx.AsyncClient(timeout=30)
         await self.producer.start()
         await self.reader.start()

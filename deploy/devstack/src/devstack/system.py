@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -17,8 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, stop_process, stop_requested
 from servicekit.db import ServiceRole, provision_roles
+from servicekit.localsecrets import ADMIN, secret
+from servicekit.provision import provision
+from servicekit.settings import ServiceSettings
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083}
@@ -31,7 +34,9 @@ def installed_services() -> dict[str, int]:
 @dataclass
 class RunningSystem:
     env: dict[str, str]
-    """The environment the services run with (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, ...)."""
+    """The environment the services share (KAFKA_BOOTSTRAP_SERVERS, the CA, ...); no service's own secret."""
+    kafka: KafkaAccess | None = None
+    """The broker, as the launcher and its tools reach it (the admin)."""
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -56,19 +61,6 @@ class RunningSystem:
                 time.sleep(0.25)
 
 
-def secret(data_dir: Path | None, name: str) -> str:
-    """A random secret: one per data directory (kept there, readable by its owner only, so it stays the same
-    across restarts), or one per run without a data directory."""
-    if data_dir is None:
-        return secrets.token_hex(32)
-    path = data_dir / name
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
-
-
 def service_databases(admin_url: str, env: dict[str, str], data_dir: Path | None) -> dict[str, str]:
     """A login role per installed service, owning its schema and nothing else; each service's own URL."""
     roles = [ServiceRole(name, env.get(f"{name.upper()}_DB_SCHEMA", name), secret(data_dir, f"db-{name}.password"))
@@ -76,6 +68,14 @@ def service_databases(admin_url: str, env: dict[str, str], data_dir: Path | None
     asyncio.run(provision_roles(admin_url, roles))
     address = admin_url.partition("@")[2]
     return {r.role: f"postgresql://{r.role}:{r.password}@{address}" for r in roles}
+
+
+def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
+    """As the admin: the catalogue's topics under the deployment's prefix, and its ACLs on a secured broker."""
+    given: dict[str, Any] = {name: env[name.upper()] for name in ("topic_prefix", "topic_partitions",
+                                                                  "topic_replication") if env.get(name.upper())}
+    admin = ServiceSettings(service_name="provision", **given, **kafka.settings(ADMIN))
+    asyncio.run(provision(admin, with_acls=kafka.secrets is not None))
 
 
 @contextlib.contextmanager
@@ -91,13 +91,17 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
     system = RunningSystem(env)
     logs: list[IO[bytes]] = []
     try:
-        if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        system.kafka = KafkaAccess.from_env(env)
+        if system.kafka is None:
             from devstack.kafka import LocalKafka
 
             kafka = LocalKafka.start(data_dir / "kafka" if data_dir else None)
             started.append(kafka)
-            env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
-            say(f"[system] Apache Kafka {kafka.version} at {kafka.bootstrap_servers}")
+            system.kafka = kafka.access
+            say(f"[system] Apache Kafka {kafka.version} at {kafka.bootstrap_servers}: SASL_SSL, a user per service, "
+                "ACLs from the catalogue")
+        env.update(system.kafka.env())
+        provision_bus(system.kafka, env)
         if not env.get("DATABASE_URL"):
             from devstack.postgres import LocalPostgres
 
@@ -107,7 +111,7 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
             env["DATABASE_URL"] = pg.url  # the administrator's, for this launcher; no service gets it
             say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema")
         for name, port in installed_services().items():
-            child_env = dict(env, **{f"{name.upper()}_HTTP_PORT": str(port)})
+            child_env = dict(env, **system.kafka.env([name]), **{f"{name.upper()}_HTTP_PORT": str(port)})
             if name in own_urls:
                 del child_env["DATABASE_URL"]
                 child_env[f"{name.upper()}_DATABASE_URL"] = own_urls[name]

@@ -3,7 +3,9 @@ same security (TLS, SASL) for each client a service creates: consumer, producer,
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +13,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
+from aiokafka.protocol.api import Request
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from contracts.access import Acl, Operation, Resource
 from servicekit.logs import get_logger
 from servicekit.settings import ServiceSettings
 
@@ -28,10 +33,12 @@ def client_options(settings: ServiceSettings) -> dict[str, Any]:
         options["ssl_context"] = create_ssl_context(
             cafile=settings.kafka_ssl_cafile, certfile=settings.kafka_ssl_certfile, keyfile=settings.kafka_ssl_keyfile)
     if protocol.startswith("SASL_"):
-        if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
-            raise ValueError(f"{protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
-        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism, "sasl_plain_username": settings.kafka_sasl_username,
-                    "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
+        password = settings.kafka_password()
+        if password is None:
+            raise ValueError(f"{protocol} needs the principal's password: KAFKA_SASL_PASSWORD or "
+                             "KAFKA_SASL_PASSWORD_FILE (with the service's prefix)")
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism, "sasl_plain_username": settings.kafka_principal,
+                    "sasl_plain_password": password}
     return options
 
 
@@ -94,3 +101,68 @@ async def ensure_topics(settings: ServiceSettings, topics: Sequence[tuple[str, i
         return list(missing)
     finally:
         await admin.close()
+
+
+# Kafka's wire codes (org.apache.kafka.common.acl / resource): resource type, pattern type, operation, permission.
+_RESOURCE = {Resource.TOPIC: 2, Resource.GROUP: 3}
+_OPERATION = {Operation.READ: 3, Operation.WRITE: 4, Operation.DESCRIBE: 8}
+_LITERAL, _ALLOW = 3, 3
+
+
+class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]  # aiokafka's protocol is untyped
+    """Kafka's CreateAcls (v1, literal and prefixed patterns) with every entry in one request; aiokafka's own
+    request class carries one entry, and has no admin method for it yet."""
+
+    API_KEY = 30
+
+    def __init__(self, entries: Sequence[Acl]) -> None:
+        self.creations = [(_RESOURCE[a.resource], a.name, _LITERAL, a.kafka_principal, "*", _OPERATION[a.operation],
+                           _ALLOW) for a in entries]
+
+    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
+        return request_struct_class(self.creations)
+
+
+async def create_acls(settings: ServiceSettings, entries: Sequence[Acl], *, timeout: float = 30.0) -> None:
+    """Create each ALLOW entry (as the admin principal: nobody else may) and wait until the broker enforces
+    them (its authoriser applies them from the metadata log, a moment later). Creating one that exists
+    changes nothing, so this is safe to repeat; an entry the broker refuses raises."""
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="provisioner")
+    await admin.start()
+    try:
+        response = await admin._send_request(_CreateAcls(entries))
+        refused = [(acl, code, message) for acl, (code, message) in zip(entries, response.creation_responses,
+                                                                         strict=True) if code != 0]
+        if refused:
+            raise RuntimeError(f"the broker refused {len(refused)} ACLs, the first {refused[0]}")
+        deadline = time.monotonic() + timeout
+        while missing := set(entries) - await _described(admin):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(missing)} ACLs created but not in force after {timeout:.0f}s")
+            await asyncio.sleep(0.05)
+        log.info("ACLs created", count=len(entries))
+    finally:
+        await admin.close()
+
+
+async def describe_acls(settings: ServiceSettings) -> set[Acl]:
+    """Every literal ALLOW entry on topics and groups the broker enforces (what :func:`create_acls` made)."""
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="provisioner")
+    await admin.start()
+    try:
+        return await _described(admin)
+    finally:
+        await admin.close()
+
+
+async def _described(admin: AIOKafkaAdminClient) -> set[Acl]:
+    any_ = 1
+    response = await admin._send_request(DescribeAclsRequest(any_, None, any_, None, None, any_, any_))
+    if response.error_code:
+        raise RuntimeError(f"the broker refused to describe its ACLs: error code {response.error_code}")
+    resources = {code: r for r, code in _RESOURCE.items()}
+    operations = {code: o for o, code in _OPERATION.items()}
+    return {Acl(principal.removeprefix("User:"), resources[rtype], name, operations[op])
+            for rtype, name, pattern, entries in response.resources
+            if rtype in resources and pattern == _LITERAL
+            for principal, _host, op, permission in entries if op in operations and permission == _ALLOW}

@@ -25,7 +25,7 @@ from contracts.envelope import Event
 from contracts.topics import Catalogue
 from servicekit.auth import guarded
 from servicekit.backoff import Backoff
-from servicekit.broker import ensure_topics, make_broker, make_producer
+from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
 from servicekit.consumer import Batched, BatchPipeline, ConsumerLoop, Handler, Route, to_outbound
 from servicekit.db import Migration, create_pool, migrate
@@ -138,23 +138,13 @@ class ServiceRuntime:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def topics_to_provision(self) -> list[tuple[str, int]]:
-        """(name on the broker, retention days) of what the service produces and consumes, dead letters included."""
-        cat, name = self.spec.catalogue, self.spec.name
-        produced = [(t.name, t.retention_days) for t in cat.produced_by(name)]
-        consumed = [d for t in cat.consumed_by(name) for d in t.definitions()]
-        return [(self.settings.topic(n), days) for n, days in dict([*produced, *consumed]).items()]
-
     async def _start_infrastructure(self) -> None:
         s = self.settings
-        self._pool = await create_pool(s.database_url, s.schema_name, s.db_pool_size)
+        self._pool = await create_pool(s.database_dsn(), s.schema_name, s.db_pool_size)
         await migrate(self._pool, s.schema_name, (*RUNTIME_MIGRATIONS, *self.spec.migrations))
         backoff = Backoff(cap=5.0)
         while True:  # the broker may still be starting (compose, a restarted cluster): wait for it
             try:
-                if s.provision_topics:
-                    await ensure_topics(s, self.topics_to_provision(),
-                                        partitions=s.topic_partitions, replication=s.topic_replication)
                 self._producer = make_producer(s)
                 await self._producer.start()
                 break

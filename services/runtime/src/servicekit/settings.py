@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,12 +52,18 @@ class ServiceSettings(BaseSettings):
         description="Kafka bootstrap servers, comma separated.",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        default="PLAINTEXT", description="How the service's Kafka clients connect: SASL_SSL for a secured cluster.")
+        default="SASL_SSL", description="How the service's Kafka clients connect: authenticated (SASL) and "
+                                        "encrypted (TLS) unless said otherwise. PLAINTEXT only for a broker "
+                                        "nobody else can reach.")
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
         default="SCRAM-SHA-512", description="SASL mechanism (with SASL_SSL or SASL_PLAINTEXT).")
-    kafka_sasl_username: str = Field(default="", description="The service's own Kafka principal.")
+    kafka_sasl_username: str = Field(default="", description="The service's own Kafka principal; defaults to the "
+                                                             "service name, the principal the ACLs are made for.")
     kafka_sasl_password: SecretStr | None = Field(
         default=None, description="Its password: a secret, never logged and never in /metrics.")
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, description="A file holding the password (a mounted secret), when KAFKA_SASL_PASSWORD is "
+                                  "not set.")
     kafka_ssl_cafile: Path | None = Field(default=None, description="PEM CA bundle the broker's certificate is "
                                                                     "checked against; the system's when unset.")
     kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
@@ -65,6 +72,9 @@ class ServiceSettings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         description="PostgreSQL URL; each service keeps its tables in its own schema.",
     )
+    database_password_file: Path | None = Field(
+        default=None, description="A file holding the password of DATABASE_URL's user (a mounted secret), when the "
+                                  "URL carries none.")
     db_schema: str = Field(default="", description="Schema for this service's tables; defaults to the service name.")
     db_pool_size: int = 10
     topic_prefix: str = Field(
@@ -73,7 +83,6 @@ class ServiceSettings(BaseSettings):
     )
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
-    provision_topics: bool = Field(default=True, description="Create missing catalogue topics at start-up.")
     consumer_group: str = Field(default="", description="Kafka consumer group; defaults to the service name.")
     max_batch: int = Field(default=500, ge=1, description="Most records handled in one database transaction.")
     poll_timeout_ms: int = Field(
@@ -139,7 +148,8 @@ class ServiceSettings(BaseSettings):
                           leeway_s=self.jwt_leeway_s)
 
     @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", "kafka_sasl_password",
-                     "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", mode="before")
+                     "kafka_sasl_password_file", "kafka_ssl_cafile", "database_password_file", "kafka_ssl_certfile",
+                     "kafka_ssl_keyfile", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value  # CLOCK_START= (a compose file's empty default) means "not set"
@@ -156,6 +166,28 @@ class ServiceSettings(BaseSettings):
             return secrets.token_hex(32).encode()
         raise ValueError(f"LOG_PSEUDONYM_KEY must be a secret of at least {MIN_PSEUDONYM_KEY_CHARS} characters (e.g. "
                          "`openssl rand -hex 32`): a known or missing key lets anyone map pseudonyms back to customers")
+
+    @property
+    def kafka_principal(self) -> str:
+        return self.kafka_sasl_username or self.service_name
+
+    def kafka_password(self) -> str | None:
+        """The SASL password, from the setting or else its file; None when neither is set."""
+        if self.kafka_sasl_password is not None:
+            return self.kafka_sasl_password.get_secret_value()
+        if self.kafka_sasl_password_file is not None:
+            return self.kafka_sasl_password_file.read_text().strip()
+        return None
+
+    def database_dsn(self) -> str:
+        """DATABASE_URL, with the password from DATABASE_PASSWORD_FILE when that is set."""
+        if self.database_password_file is None:
+            return self.database_url
+        url = urlsplit(self.database_url)
+        password = quote(self.database_password_file.read_text().strip(), safe="")
+        host = f"[{url.hostname}]" if ":" in (url.hostname or "") else url.hostname
+        netloc = f"{url.username or ''}:{password}@{host}{f':{url.port}' if url.port else ''}"
+        return urlunsplit(url._replace(netloc=netloc))
 
     @property
     def schema_name(self) -> str:

@@ -1,0 +1,171 @@
+"""Who may do what, on the real, secured broker (SASL/SCRAM over TLS, an authoriser that denies whatever no ACL
+allows), with the ACLs the catalogue generates for this test's topic prefix.
+
+Issue 14, as found on the open broker: "an anonymous client ceased an expense as officer
+`ATTACKER-NOT-AN-OFFICER` [...] read mobiles and behaviours from `msp.approvals`, created and deleted topics,
+and joined the `expenses` consumer group, committing past a payment attempt that was then never handled".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
+from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.metadata import MetadataRequest
+
+from contracts.access import acls
+from contracts.catalogue import CATALOGUE
+from servicekit.broker import describe_acls
+from servicekit.localsecrets import ADMIN
+from servicekit.settings import ServiceSettings
+from tests.conftest import KafkaInfo
+from tests.support.bus import provision_catalogue
+
+pytestmark = pytest.mark.integration
+
+BOUND_S = 60.0
+"""A refusal comes at once; the bound only keeps a wrongly accepted client from hanging the test."""
+
+
+@pytest.fixture
+async def prefix(kafka: KafkaInfo, topic_prefix: str) -> str:
+    await provision_catalogue(topic_prefix, partitions=1)
+    return topic_prefix
+
+
+async def produce(options: dict[str, Any], topic: str) -> None:
+    producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10000)
+    try:
+        await asyncio.wait_for(producer.start(), BOUND_S)
+        await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"k"), BOUND_S)
+    finally:
+        await producer.stop()
+
+
+async def consume(options: dict[str, Any], topic: str, group: str | None = None) -> None:
+    """Read ``topic`` (in ``group``, committing, as a service does; or assigned, with no group)."""
+    consumer = AIOKafkaConsumer(**options, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        await asyncio.wait_for(consumer.start(), BOUND_S)
+        if group is None:
+            consumer.assign([TopicPartition(topic, 0)])
+        else:
+            consumer.subscribe([topic])
+        await asyncio.wait_for(consumer.getmany(timeout_ms=5000), BOUND_S)
+        if group is not None:
+            await asyncio.wait_for(consumer.commit(), BOUND_S)
+    finally:
+        await consumer.stop()
+
+
+async def administer(options: dict[str, Any], prefix: str) -> None:
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=10000)
+    try:
+        await asyncio.wait_for(admin.start(), BOUND_S)
+        response = await admin.create_topics([NewTopic(prefix + "forged", 1, 1)])
+        codes = [code for _, code, *_ in response.topic_errors]
+        if codes != [0]:
+            raise TopicAuthorizationFailedError(f"create refused: {codes}")
+        await admin.delete_topics([prefix + "msp.approvals"])
+    finally:
+        await admin.close()
+
+
+TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailedError.errno
+
+
+async def topic_error(options: dict[str, Any], topic: str) -> int:
+    """The error code the broker answers a metadata request for ``topic`` with (0: the client may see it)."""
+    client = AIOKafkaClient(**options)
+    try:
+        await asyncio.wait_for(client.bootstrap(), BOUND_S)
+        response = await client.send(client.get_random_node(), MetadataRequest([topic], allow_auto_topic_creation=False))
+        [(code, name, *_)] = response.topics
+        assert name == topic
+        return int(code)
+    finally:
+        await client.close()
+
+
+def anonymous(kafka: KafkaInfo) -> dict[str, dict[str, Any]]:
+    """Every way in without a password: plain TCP, TLS with no SASL, and SASL with a wrong password."""
+    tls = create_ssl_context(cafile=str(kafka.settings(ADMIN)["kafka_ssl_cafile"]))
+    wrong = {**kafka.access.client("expenses"), "sasl_plain_password": "not-the-password"}
+    return {"plaintext": {"bootstrap_servers": kafka.bootstrap_servers},
+            "tls-without-sasl": {"bootstrap_servers": kafka.bootstrap_servers, "security_protocol": "SSL",
+                                 "ssl_context": tls},
+            "wrong-password": wrong}
+
+
+async def refused(attempt: Any) -> BaseException:
+    try:
+        await attempt
+    except (KafkaError, OSError, ssl.SSLError) as exc:
+        return exc
+    raise AssertionError("the broker accepted what it must refuse")
+
+
+async def test_an_anonymous_client_cannot_connect_produce_consume_or_administer(kafka: KafkaInfo, prefix: str):
+    for way, options in anonymous(kafka).items():
+        for what, attempt in (("produce", produce(options, prefix + "im.expense-actions")),
+                              ("consume", consume(options, prefix + "msp.approvals", prefix + "expenses")),
+                              ("administer", administer(options, prefix))):
+            error = await refused(attempt)
+            assert isinstance(error, KafkaConnectionError | KafkaError | OSError), f"{way}/{what}: {error!r}"
+
+
+async def test_a_service_cannot_write_another_services_topic_nor_the_staff_commands(kafka: KafkaInfo, prefix: str):
+    expenses = kafka.access.client("expenses")
+    await produce(expenses, prefix + "im.expense-events")  # its own
+    await produce(expenses, prefix + "im.payment-attempts.dlq")  # its dead letters
+    for forged in ("msp.notification-events", "workitems.events", "im.expense-actions", "workitems.commands"):
+        error = await refused(produce(expenses, prefix + forged))
+        assert isinstance(error, TopicAuthorizationFailedError), (forged, error)
+
+
+async def test_a_service_cannot_read_an_input_it_does_not_consume(kafka: KafkaInfo, prefix: str):
+    """workitems never sees mobiles and behaviours: ``msp.approvals`` is notification's input only; it may not
+    even learn that the topic exists. A producer cannot read back what it wrote."""
+    await produce(kafka.access.client("msp-approvals"), prefix + "msp.approvals")
+    assert await topic_error(kafka.access.client("workitems"), prefix + "msp.approvals") == TOPIC_AUTHORIZATION_FAILED
+    assert await topic_error(kafka.access.client("notification"), prefix + "msp.approvals") == 0
+    await produce(kafka.access.client("notification"), prefix + "msp.notification-events")
+    error = await refused(consume(kafka.access.client("notification"), prefix + "msp.notification-events"))
+    assert isinstance(error, TopicAuthorizationFailedError)
+
+
+async def test_a_service_cannot_join_another_services_consumer_group(kafka: KafkaInfo, prefix: str):
+    error = await refused(consume(kafka.access.client("notification"), prefix + "msp.approvals", prefix + "expenses"))
+    assert isinstance(error, GroupAuthorizationFailedError)
+
+
+async def test_an_upstream_principal_writes_only_its_topic_and_reads_nothing(kafka: KafkaInfo, prefix: str):
+    payments = kafka.access.client("payments-system")
+    await produce(payments, prefix + "im.payment-attempts")
+    error = await refused(produce(payments, prefix + "im.expense-actions"))
+    assert isinstance(error, TopicAuthorizationFailedError), "a payment system cannot cease an expense"
+    error = await refused(consume(payments, prefix + "im.payment-attempts"))
+    assert isinstance(error, TopicAuthorizationFailedError)
+
+
+async def test_no_principal_but_the_admin_creates_or_deletes_topics(kafka: KafkaInfo, prefix: str):
+    for principal in ("expenses", "staff-ui", "payments-system"):
+        error = await refused(administer(kafka.access.client(principal), prefix))
+        assert isinstance(error, KafkaError), (principal, error)
+
+
+async def test_the_broker_enforces_exactly_the_acls_the_catalogue_generates(kafka: KafkaInfo, prefix: str):
+    enforced = await describe_acls(ServiceSettings(service_name="audit", **kafka.settings(ADMIN)))
+    assert {a for a in enforced if a.name.startswith(prefix)} == set(acls(CATALOGUE, prefix))

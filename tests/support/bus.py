@@ -1,0 +1,36 @@
+"""What an operator does before a service starts, done by the test harness: topics and ACLs, as the admin."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from contracts.catalogue import CATALOGUE
+from contracts.topics import Catalogue
+from servicekit.localsecrets import ADMIN
+from servicekit.provision import provision
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from tests.support.kafka_tools import harness
+
+
+async def provision_catalogue(prefix: str, catalogue: Catalogue = CATALOGUE, *, partitions: int = 6) -> None:
+    """Create the topics of ``catalogue`` under ``prefix`` and the ACLs it generates for them, as the run's admin
+    (``python -m servicekit.provision`` does the same in a deployment): a service never may."""
+    admin = ServiceSettings(service_name="provision", topic_prefix=prefix, topic_partitions=partitions,
+                            **harness().settings(ADMIN))
+    await provision(admin, catalogue, with_acls=harness().secrets is not None, attempts=3)
+
+
+async def provisioned(runtime: ServiceRuntime) -> None:
+    """The topics and ACLs ``runtime`` needs: its catalogue's, under its prefix, with its partitions."""
+    await provision_catalogue(runtime.settings.topic_prefix, runtime.spec.catalogue,
+                              partitions=runtime.settings.topic_partitions)
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: ServiceRuntime) -> AsyncIterator[ServiceRuntime]:
+    """``runtime.running()`` once its topics and ACLs are provisioned."""
+    await provisioned(runtime)
+    async with runtime.running():
+        yield runtime
