@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -50,6 +51,7 @@ from devstack.system import SERVICES
 from servicekit.broker import ensure_topics
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.localsecrets import ADMIN
+from servicekit.logs import configure_logging
 from servicekit.provision import provision
 from servicekit.settings import ServiceSettings
 
@@ -334,6 +336,8 @@ SECTIONS = ("throughput", "latency", "growth", "scale-out")
 
 
 async def main(args: argparse.Namespace) -> None:
+    # The bench's own provisioning logs nothing an operator of the bench needs; the services log to files.
+    configure_logging(service="bench", level="WARNING", pseudonym_key=secrets.token_bytes(32))
     log_dir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     kafka, pg = LocalKafka.start(secured=not args.plaintext), LocalPostgres.start(durable=False)
     bench = Bench(kafka, pg, log_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_running_service_reports_health_readiness_metrics_and_its_asyncapi_document(
-        kafka, database_url, topic_prefix):
+        kafka, database_url, topic_prefix, captured_logs):
     signer = Signer(audience="probe")
     runtime = ServiceRuntime(SPEC, ServiceSettings(
         service_name="probe", **kafka.settings("probe"), database_url=database_url,
@@ -46,7 +47,10 @@ async def test_a_running_service_reports_health_readiness_metrics_and_its_asynca
         doc = (await http.get("/asyncapi.json")).json()
         assert doc["info"]["title"] == "probe"
         assert doc["channels"]["probe_out"]["address"] == f"{topic_prefix}probe.out"
+        exposed = (await http.get("/metrics")).text + json.dumps(doc) + captured_logs.getvalue()
     assert runtime._pool is None, "shutdown closed the database pool"
+    password = runtime.settings.kafka_password()
+    assert password and password not in exposed, "the Kafka password is in no metric, document or log line"
 
 
 async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves_time_forward(

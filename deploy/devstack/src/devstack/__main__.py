@@ -59,7 +59,9 @@ def _start(kind: str, data_dir: str | None, port: int | None) -> int:
 
         server = LocalKafka.start(workdir, port)
         address = server.bootstrap_servers
-        print(f"Apache Kafka {server.version} ready at {address}\n  export KAFKA_BOOTSTRAP_SERVERS={address}")
+        print(f"Apache Kafka {server.version} ready at {address}: SASL_SSL, ACLs enforced\n"
+              f"  export KAFKA_BOOTSTRAP_SERVERS={address} KAFKA_SECRETS_DIR={server.secrets.directory}\n"
+              "  (its CA and every principal's password; `./dev run` and the tests provision topics and ACLs with it)")
     else:
         from devstack.postgres import LocalPostgres
 

@@ -265,7 +265,8 @@ class Outcome:
 @dataclass(frozen=True)
 class SystemUnderTest:
     kafka: KafkaAccess
-    """The broker, which the runner reaches as its admin (as an upstream system and a test harness would)."""
+    """The broker. The runner publishes each input as the upstream principal the catalogue names for its topic,
+    and reads outputs, dead letters and group offsets as the admin (an operator's view)."""
     topic_prefix: str
     urls: dict[str, str]
     """service name -> base URL of its HTTP port."""
@@ -290,13 +291,12 @@ class Runner:
 
     async def __aenter__(self) -> Runner:
         kafka = self.system.kafka.client()
-        self.producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
+        self.producers: dict[str, AIOKafkaProducer] = {}
         # Every topic in play is assigned, so that each fetch (every 20 ms when idle) brings its high watermark.
         self.reader = AIOKafkaConsumer(**kafka, enable_auto_commit=False, group_id=None,
                                        fetch_max_wait_ms=20)
         self.admin = AIOKafkaAdminClient(**kafka)
         self.http = httpx.AsyncClient(timeout=30)
-        await self.producer.start()
         await self.reader.start()
         await self.admin.start()
         self._partitions = await self._assign(self._output_topics + self._dlq_topics + self._inputs)
@@ -309,7 +309,8 @@ class Runner:
         await self.http.aclose()
         await self.admin.close()
         await self.reader.stop()
-        await self.producer.stop()
+        for producer in self.producers.values():
+            await producer.stop()
 
     async def _assign(self, topics: Sequence[str]) -> list[TopicPartition]:
         deadline = time.monotonic() + 60
@@ -377,9 +378,19 @@ class Runner:
                 return False
         return True
 
+    async def _producer(self, topic: str) -> AIOKafkaProducer:
+        """A producer that connects as the topic's producer in the catalogue (``payments-system``,
+        ``msp-approvals``, ``staff-ui``): what an upstream system may do, and nothing more."""
+        principal = CATALOGUE[topic].producer
+        if principal not in self.producers:
+            producer = AIOKafkaProducer(**self.system.kafka.client(principal), acks="all", enable_idempotence=True)
+            await producer.start()
+            self.producers[principal] = producer
+        return self.producers[principal]
+
     async def _publish(self, topic: str, value: bytes, key: bytes) -> None:
         """Publish and wait until the reader has seen it, so that the next quiet check counts it."""
-        sent = await self.producer.send_and_wait(self.system.topic_prefix + topic, value, key=key)
+        sent = await (await self._producer(topic)).send_and_wait(self.system.topic_prefix + topic, value, key=key)
         tp = TopicPartition(sent.topic, sent.partition)
         deadline = time.monotonic() + 30
         while (self._end(tp) or 0) <= sent.offset:
