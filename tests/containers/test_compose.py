@@ -22,7 +22,7 @@ from devstack.kafka import KafkaAccess
 from devstack.processes import wait_ready
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
-from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from servicekit.localsecrets import KafkaSecrets
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
@@ -93,7 +93,7 @@ async def runner(compose: Compose) -> AsyncIterator[Runner]:
     await compose.wait_ready()
     kafka = KafkaAccess(f"127.0.0.1:{compose.ports['kafka']}", KafkaSecrets(compose.secrets / "kafka"))
     system = SystemUnderTest(kafka, "", compose.urls,
-                             compose.signer.token("OFF-COMPOSE", expires_in=3600))
+                             compose.signer.token("OFF-COMPOSE", expires_in=3600, roles=EVERY_ROLE))
     async with Runner(system) as runner:
         yield runner
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all, personal_strings
-from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
 from notification.app import NotificationSettings
@@ -64,7 +64,7 @@ async def run(kafka, postgres) -> AsyncIterator[Run]:
             for runtime in runtimes.values():
                 await stack.enter_async_context(served(runtime))
             urls = {n: f"http://127.0.0.1:{r.settings.http_port}" for n, r in runtimes.items()}
-            system = SystemUnderTest(kafka.access, prefix, urls, signer.token("OFF-E2E", expires_in=3600))
+            system = SystemUnderTest(kafka.access, prefix, urls, signer.token("OFF-E2E", expires_in=3600, roles=EVERY_ROLE))
             async with Runner(system) as runner:
                 yield Run(runner, logs)
     finally:

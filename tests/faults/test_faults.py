@@ -29,7 +29,7 @@ from contracts.notification import MspApproved
 from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
-from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from tests.support.bus import provision_catalogue
 from tests.support.kafka_tools import client, eventually
 
@@ -119,7 +119,7 @@ class Stack:
                **self.signer.env()}
         self.kafka, self.prefix = kafka, prefix
         self.services = {n: ServiceProcess(n, env, log_dir) for n in SERVICES}
-        self.token = self.signer.token("OFF-FAULTS", expires_in=3600)
+        self.token = self.signer.token("OFF-FAULTS", expires_in=3600, roles=EVERY_ROLE)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -267,7 +267,7 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         first.kill()  # mid-stream: the survivor takes its partitions over
         await load.publish(300)
         urls = {"expenses": second.url}
-        system = SystemUnderTest(kafka.access, topic_prefix, urls, signer.token("OFF-FAULTS", expires_in=600))
+        system = SystemUnderTest(kafka.access, topic_prefix, urls, signer.token("OFF-FAULTS", expires_in=600, roles=EVERY_ROLE))
         async with Runner(system, services=("expenses",)) as runner:
             await runner.settle()
             await runner.move_clocks(T0 + timedelta(days=8))

@@ -88,3 +88,10 @@ def test_a_subject_that_is_empty_padded_too_long_or_not_printable_is_refused():
     for sub in ("", " OFF-5", "OFF-5 ", "x" * 65, "OFF\x005", "OFF\n5"):
         assert refused(f"Bearer {SIGNER.token(sub)}") == "invalid-subject", repr(sub)
     assert AUTH.verify(f"Bearer {SIGNER.token('OFF-5')}")["sub"] == "OFF-5"
+
+
+def test_roles_are_a_short_list_of_short_names_or_the_token_is_refused():
+    assert AUTH.verify(f"Bearer {SIGNER.token('OFF-5', roles=['im-trained'])}")["roles"] == ["im-trained"]
+    assert "roles" not in AUTH.verify(f"Bearer {SIGNER.token('OFF-5')}"), "no claim: no role"
+    for claim in ("im-trained", {"im-trained": True}, [""], ["x" * 65], ["im\ntrained"], ["r"] * 33, [None]):
+        assert refused(f"Bearer {SIGNER.token(roles=claim)}") == "invalid-roles", repr(claim)

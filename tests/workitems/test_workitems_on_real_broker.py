@@ -10,6 +10,7 @@ from contracts.catalogue import EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITE
 from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
 from contracts.notification import Step
+from contracts.roles import OfficerRole
 from devstack.procs import free_port
 from devstack.tokens import Signer
 from servicekit.service import ServiceRuntime
@@ -24,6 +25,7 @@ from workitems.domain.decide import i059pl_id, msp_item_id
 pytestmark = pytest.mark.integration
 
 I059PL = i059pl_id("EXP-1", PERIOD)
+IM, MSP_OFFICER, ADM = OfficerRole.IM_TRAINED.value, OfficerRole.MSP_OFFICER.value, OfficerRole.MSP_APPROVED_DECISION_MAKER.value
 
 
 def settings(kafka, database_url: str, prefix: str, signer: Signer) -> WorkitemsSettings:
@@ -67,7 +69,7 @@ async def test_an_i059pl_delivered_three_times_is_raised_once_then_ticked_off_by
         assert [(e.event_type, getattr(e, "actor", None)) for e in done] == [("WorkItemTickedOff", "OFF-5")]
 
         # The API answers from the database: the item is closed and its history keeps the DOC note.
-        shown = (await http.get(f"/work-items/{I059PL}", headers=signer.bearer("OFF-9"))).json()
+        shown = (await http.get(f"/work-items/{I059PL}", headers=signer.bearer("OFF-9", roles=[IM]))).json()
         assert shown["item"]["status"] == "ticked-off"
         assert shown["item"]["procedure_step"] == 5
         assert [(h["transition"], h["actor"]) for h in shown["history"]] == [("raised", "expenses"),
@@ -97,11 +99,11 @@ async def test_msp_tasks_are_raised_and_ticked_off_by_notification_events(kafka,
             ("WorkItemRaised", msp_item_id("MSP-1", Step.SMS))]
 
         listed = (await http.get("/work-items", params={"customer_ref": CUSTOMER, "status": "open"},
-                                 headers=signer.bearer())).json()
+                                 headers=signer.bearer(roles=[ADM]))).json()
         assert [(i["code"], i["queue"]) for i in listed["items"]] == [("MSP-SMS-DECISION",
                                                                          "msp-approved-decision-makers")]
         by_queue = (await http.get("/work-items", params={"queue": "msp-implementation"},
-                                   headers=signer.bearer())).json()
+                                   headers=signer.bearer(roles=[ADM]))).json()
         assert [(i["code"], i["status"]) for i in by_queue["items"]] == [("MSP-PHONE", "ticked-off")]
 
 
@@ -126,7 +128,7 @@ async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_vali
         for open_path in ("/health", "/ready"):
             assert (await http.get(open_path)).status_code == 200
 
-        auth = signer.bearer()
+        auth = signer.bearer(roles=[IM])
         first = (await http.get("/work-items", params={"queue": "income-management", "limit": 2}, headers=auth)).json()
         assert len(first["items"]) == 2
         assert first["next_after"] is not None
@@ -158,3 +160,54 @@ async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_vali
 def test_the_committed_openapi_document_is_current():
     """Regenerate with: .venv/bin/python -m workitems.api --write"""
     assert OPENAPI_SNAPSHOT.read_text() == render_openapi(), "python -m workitems.api --write"
+
+
+async def test_an_officer_lists_and_reads_only_the_queues_their_roles_open(kafka, database_url, topic_prefix,
+                                                                           captured_logs):
+    """104-07050030 step 2: "SMS can only be sent by approved decision makers"; 103-01050060 step 1: "For
+    Service Officers trained in Income Management, go to Step 2." The roles come from the verified token."""
+    signer = Signer()
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix, signer))
+    async with served(runtime) as http:
+        await send(kafka, topic_prefix, EXPENSE_EVENTS.name, period_closed(ExpenseKind.WEEKLY))
+        await send(kafka, topic_prefix, MSP_NOTIFICATION_EVENTS.name, step_required(Step.PHONE),
+                   step_required(Step.SMS, adm=True))
+        await outputs(kafka, topic_prefix, at_least=3, after=runtime)
+
+        async def queues(roles: list[str], **params: str) -> set[str]:
+            response = await http.get("/work-items", params=params, headers=signer.bearer("OFF-7", roles=roles))
+            assert response.status_code == 200, response.text
+            return {i["queue"] for i in response.json()["items"]}
+
+        assert await queues([MSP_OFFICER]) == {"msp-implementation"}
+        assert await queues([ADM]) == {"msp-implementation", "msp-approved-decision-makers"}
+        assert await queues([IM]) == {"income-management"}
+        assert await queues([IM, ADM, "a-role-this-system-does-not-know"]) == {
+            "income-management", "msp-implementation", "msp-approved-decision-makers"}
+        assert await queues([MSP_OFFICER], customer_ref=CUSTOMER) == {"msp-implementation"}, \
+            "a customer's other items stay hidden"
+
+        refused = await http.get("/work-items", params={"queue": "income-management"},
+                                 headers=signer.bearer("OFF-7", roles=[MSP_OFFICER]))
+        assert (refused.status_code, refused.json()["reason_code"]) == (403, "queue-not-allowed")
+        none = await http.get("/work-items", headers=signer.bearer("OFF-8", roles=[]))
+        assert (none.status_code, none.json()["reason_code"]) == (403, "no-queue-role")
+        no_claim = await http.get("/work-items", headers=signer.bearer("OFF-8"))
+        assert no_claim.status_code == 403, "no roles claim: no role"
+
+        hidden = await http.get(f"/work-items/{I059PL}", headers=signer.bearer("OFF-7", roles=[MSP_OFFICER]))
+        assert hidden.status_code == 404, "an item of another queue is not found: its existence is not shown"
+        shown = await http.get(f"/work-items/{I059PL}", headers=signer.bearer("OFF-7", roles=[IM]))
+        assert shown.status_code == 200
+
+        for claim in ("im-trained", [""], ["x" * 65], [IM] * 33, [1]):
+            forged = await http.get("/work-items", headers=signer.bearer("OFF-7", roles=claim))
+            assert (forged.status_code, forged.json()["reason_code"]) == (401, "invalid-roles"), claim
+        empty_subject = await http.get("/work-items", headers=signer.bearer("", roles=[IM]))
+        assert (empty_subject.status_code, empty_subject.json()["reason_code"]) == (401, "invalid-subject")
+
+    reads = [json.loads(line) for line in captured_logs.getvalue().splitlines()
+             if '"work item read"' in line or '"work items refused"' in line]
+    assert {(r["officer_id"], r.get("outcome", r.get("reason_code"))) for r in reads} >= {
+        ("OFF-7", "outside-their-queues"), ("OFF-7", "shown"), ("OFF-7", "queue-not-allowed"),
+        ("OFF-8", "no-queue-role")}, "every read and refusal is in the audit trail, with the officer"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from devstack.scenarios import Outcome, Runner, Scenario, SystemUnderTest, load_all, personal_strings
 from devstack.system import SERVICES, running_system
-from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 
 
 async def _replay(system: SystemUnderTest, scenarios: list[Scenario]) -> list[Outcome]:
@@ -48,7 +48,7 @@ def main() -> int:
         print(f"[demo] all services ready after {time.monotonic() - started:.0f}s; replaying\n", flush=True)
         assert running.kafka is not None
         system = SystemUnderTest(running.kafka, env["TOPIC_PREFIX"], running.urls,
-                                 signer.token("OFF-DEMO", expires_in=3600))
+                                 signer.token("OFF-DEMO", expires_in=3600, roles=EVERY_ROLE))
         outcomes = asyncio.run(_replay(system, scenarios))
     leaks = _scan_logs(workdir, scenarios)
     passed = sum(o.ok for o in outcomes)

@@ -25,11 +25,12 @@ ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "
 
 
 MAX_SUBJECT_CHARS = 64
+MAX_ROLES, MAX_ROLE_CHARS = 32, 64
 
 
 class UnauthorizedError(Exception):
     """``code`` is one of missing-token, malformed-token, expired-token, invalid-token, invalid-subject,
-    no-keys-configured."""
+    invalid-roles, no-keys-configured."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -79,7 +80,7 @@ class BearerAuth:
                 claims: dict[str, Any] = jwt.decode(
                     token.strip(), key, algorithms=list(self.algorithms), audience=self.audience, issuer=self.issuer,
                     leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]})
-                return _with_valid_subject(claims)
+                return _with_valid_roles(_with_valid_subject(claims))
             except jwt.ExpiredSignatureError:
                 expired = True  # right key, but too late; keep looking in case another key says otherwise
             except (jwt.InvalidSignatureError, jwt.InvalidKeyError, TypeError):
@@ -97,6 +98,20 @@ def _with_valid_subject(claims: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUBJECT_CHARS or not sub.isprintable() or sub.strip() != sub:
         raise UnauthorizedError("invalid-subject")
     return claims
+
+
+def _with_valid_roles(claims: dict[str, Any]) -> dict[str, Any]:
+    """The officer's authority is the token's ``roles`` claim (none: no role): a short list of short names."""
+    roles = claims.get("roles", [])
+    if (not isinstance(roles, list) or len(roles) > MAX_ROLES
+            or not all(isinstance(r, str) and 0 < len(r) <= MAX_ROLE_CHARS and r.isprintable() for r in roles)):
+        raise UnauthorizedError("invalid-roles")
+    return claims
+
+
+def roles_of(scope: Scope) -> frozenset[str]:
+    """The verified roles of the request's officer (what :func:`guarded` put in the scope)."""
+    return frozenset(scope.get("principal", {}).get("roles", []))
 
 
 def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str]) -> ASGIApp:

@@ -65,7 +65,7 @@ async def provision(settings: ServiceSettings, catalogue: Catalogue = CATALOGUE,
                                           partitions=settings.topic_partitions, replication=settings.topic_replication)
             if entries:
                 await create_acls(settings, entries)
-            log.info("topics and ACLs provisioned", topics=len(topics), created=created, acls=len(entries))
+            log.info("topics provisioned", topics=created, count=len(topics))
             return created
         except Exception as exc:  # noqa: BLE001 - the broker may still be starting
             delay = backoff.next()

@@ -1,11 +1,14 @@
 """The read-only HTTP API: work items by customer, queue and status; one item with its history.
 
 Every route here (and every operational one but ``/health`` and ``/ready``) sits behind the bearer-token
-guard the runtime applies; a handler runs only for a verified token, whose ``sub`` is the officer.
+guard the runtime applies; a handler runs only for a verified token, whose ``sub`` is the officer and whose
+``roles`` say which queues they may read (``contracts.roles``): nothing outside those queues is listed, an
+explicit filter on another queue is a 403, and an item of another queue is not found.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,7 +19,9 @@ from urllib.parse import parse_qs
 from faststream.asgi.types import Receive, Scope, Send
 from pydantic.json_schema import models_json_schema
 
+from contracts.roles import readable_queues
 from contracts.workitems import Queue, WorkItemCode, WorkItemStatus
+from servicekit.auth import roles_of
 from servicekit.endpoints import json_response
 from servicekit.logs import get_logger
 from workitems import store
@@ -35,6 +40,15 @@ OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
 
 class BadRequestError(ValueError):
     pass
+
+
+class ForbiddenError(ValueError):
+    """``code``: no-queue-role (the officer's roles open no queue), queue-not-allowed (a filter on one they
+    may not read)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 def handles(path: str) -> bool:
@@ -93,6 +107,15 @@ def parse_filters(query_string: bytes) -> tuple[store.Filters, int, int]:
     return filters, _int(query, "after", 0, 0, 2**62), _int(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
 
+def _allowed(readable: frozenset[Queue], wanted: str | None) -> tuple[str, ...]:
+    """The queues a listing may show: the one asked for, if the officer may read it; else all they may."""
+    if not readable:
+        raise ForbiddenError("no-queue-role", "your roles open no work item queue")
+    if wanted is not None and wanted not in readable:
+        raise ForbiddenError("queue-not-allowed", f"your roles do not open the {wanted} queue")
+    return (wanted,) if wanted is not None else tuple(sorted(readable))
+
+
 def _dump(model: WorkItem | HistoryEntry) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
@@ -101,6 +124,7 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         officer = str(scope.get("principal", {}).get("sub", ""))
+        readable = readable_queues(roles_of(scope))
         if scope["method"] not in ("GET", "HEAD"):
             await json_response({"error": "method-not-allowed", "detail": "this API is read-only"}, 405)(
                 scope, receive, send)
@@ -110,6 +134,7 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
                 body, status = openapi(), 200
             elif path in (PREFIX, PREFIX + "/"):
                 filters, after, limit = parse_filters(scope.get("query_string", b""))
+                filters = dataclasses.replace(filters, queues=_allowed(readable, filters.queue))
                 async with runtime.pool.acquire() as conn:
                     items, next_after = await store.list_items(conn, filters, after, limit)
                 body, status = {"items": [_dump(i) for i in items], "next_after": next_after}, 200
@@ -119,14 +144,19 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
                 work_item_id = _printable(path[len(PREFIX) + 1:], "the work item id")
                 async with runtime.pool.acquire() as conn:
                     found = await store.get_item(conn, work_item_id)
-                if found is None:
+                # An item of a queue the officer may not read is not found: its existence is not theirs to know.
+                if found is None or found[0].queue not in readable:
                     body, status = {"error": "not-found", "detail": "no such work item"}, 404
                 else:
                     item, history = found
                     body, status = {"item": _dump(item), "history": [_dump(h) for h in history]}, 200
-                log.info("work item read", officer_id=officer, work_item_id=work_item_id, status=status)
+                outcome = "shown" if status == 200 else "not-found" if found is None else "outside-their-queues"
+                log.info("work item read", officer_id=officer, work_item_id=work_item_id, status=status, outcome=outcome)
         except BadRequestError as exc:
             body, status = {"error": "bad-request", "detail": str(exc)}, 400
+        except ForbiddenError as exc:
+            body, status = {"error": "forbidden", "reason_code": exc.code, "detail": str(exc)}, 403
+            log.info("work items refused", officer_id=officer, reason_code=exc.code, status=status)
         await json_response(body, status)(scope, receive, send)
 
     return app
@@ -162,7 +192,7 @@ def openapi() -> dict[str, Any]:
                        "schemas": components},
         "paths": {
             PREFIX: {"get": {
-                "summary": "List work items, oldest raised first",
+                "summary": "List work items of the queues the officer's roles open, oldest raised first",
                 "parameters": [
                     param("customer_ref", "Only this customer's items.", {"type": "string"}),
                     param("queue", "Only this queue's items.", {"enum": [q.value for q in Queue]}),
@@ -182,6 +212,9 @@ def openapi() -> dict[str, Any]:
                                            "description": "Cursor of the next page; null on the last page."}}}}}},
                     "400": {"description": "An unknown parameter or a value out of range.",
                             "content": {"application/json": {"schema": {"$ref": ref + "Error"}}}},
+                    "403": {"description": "The token's roles open no queue (reason_code no-queue-role), or not the "
+                                           "one asked for (queue-not-allowed).",
+                            "content": {"application/json": {"schema": {"$ref": ref + "Error"}}}},
                     **errors}}},
             PREFIX + "/{work_item_id}": {"get": {
                 "summary": "One work item with its history (raised, assigned, ticked off, cancelled)",
@@ -193,7 +226,7 @@ def openapi() -> dict[str, Any]:
                                 "type": "object", "required": ["item", "history"], "properties": {
                                     "item": {"$ref": ref + "WorkItem"},
                                     "history": {"type": "array", "items": {"$ref": ref + "HistoryEntry"}}}}}}},
-                    "404": {"description": "No such work item.",
+                    "404": {"description": "No such work item, or one in a queue the token's roles do not open.",
                             "content": {"application/json": {"schema": {"$ref": ref + "Error"}}}},
                     **errors}}},
             OPENAPI_PATH: {"get": {"summary": "This document",

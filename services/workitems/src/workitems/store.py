@@ -88,6 +88,8 @@ class Filters:
     status: str | None = None
     code: str | None = None
     assignee_id: str | None = None
+    queues: tuple[str, ...] = ()
+    """The queues the reader may see: nothing outside them is listed, whatever the other filters say."""
 
 
 async def list_items(conn: asyncpg.Connection, filters: Filters, after: int, limit: int) -> tuple[list[WorkItem], int | None]:
@@ -96,8 +98,9 @@ async def list_items(conn: asyncpg.Connection, filters: Filters, after: int, lim
         "SELECT seq, item FROM work_items WHERE seq > $1 "
         "AND ($2::text IS NULL OR customer_ref = $2) AND ($3::text IS NULL OR queue = $3) "
         "AND ($4::text IS NULL OR status = $4) AND ($5::text IS NULL OR code = $5) "
-        "AND ($6::text IS NULL OR assignee_id = $6) ORDER BY seq LIMIT $7",
-        after, filters.customer_ref, filters.queue, filters.status, filters.code, filters.assignee_id, limit + 1)
+        "AND ($6::text IS NULL OR assignee_id = $6) AND queue = ANY($8::text[]) ORDER BY seq LIMIT $7",
+        after, filters.customer_ref, filters.queue, filters.status, filters.code, filters.assignee_id, limit + 1,
+        list(filters.queues))
     page = rows[:limit]
     next_after = page[-1]["seq"] if len(rows) > limit else None
     return [WorkItem.model_validate_json(r["item"]) for r in page], next_after

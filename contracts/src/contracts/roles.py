@@ -1,0 +1,38 @@
+"""Officers' roles, as the identity provider states them in a verified token (the ``roles`` claim), and which
+work item queues each may read. Authority comes from the token, never from a message body or a query.
+
+104-07050030 step 2: "SMS can only be sent by approved decision makers"; the approved decision makers' queue
+holds the tasks only they may do. 103-01050060 step 1: "For Service Officers trained in Income Management,
+go to Step 2"; an officer not trained transfers the customer instead, so the income management queue is theirs
+to read only when trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from contracts.workitems import Queue
+
+
+class OfficerRole(StrEnum):
+    MSP_OFFICER = "msp-officer"
+    """Works the MSP implementation procedure (104-07050030): phone, letter, result."""
+    MSP_APPROVED_DECISION_MAKER = "msp-approved-decision-maker"
+    """An approved decision maker: may send (or decline) an MSP SMS, works their own queue and the MSP one."""
+    IM_TRAINED = "im-trained"
+    """Trained in Income Management: works undelivered expenses (103-01050060), ticks off I059PL."""
+
+
+QUEUE_READERS: Mapping[Queue, frozenset[OfficerRole]] = {
+    Queue.INCOME_MANAGEMENT: frozenset({OfficerRole.IM_TRAINED}),
+    Queue.MSP: frozenset({OfficerRole.MSP_OFFICER, OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+    Queue.MSP_APPROVED_DECISION_MAKERS: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+}
+"""Who may read each queue: an officer holding any of its roles."""
+
+
+def readable_queues(roles: Iterable[str]) -> frozenset[Queue]:
+    """The queues an officer with ``roles`` may list and read (roles this system does not know give nothing)."""
+    held = set(roles)
+    return frozenset(q for q, readers in QUEUE_READERS.items() if held & readers)
