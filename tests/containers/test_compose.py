@@ -49,7 +49,7 @@ class Compose:
         self.secrets = log_dir / "secrets"
         self.secrets.mkdir()
         os.chown(self.secrets, SERVICE_UID, SERVICE_UID)
-        self.ports = {name: free_port() for name in ("kafka", "postgres", "notification", "expenses", "workitems")}
+        self.ports = {name: free_port() for name in ("kafka", "postgres", "notification", "expenses", "workitems", "console")}
         self.project = f"msptest{uuid.uuid4().hex[:8]}"
         self.log_path = log_dir / "compose.log"
         inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
@@ -65,7 +65,7 @@ class Compose:
 
     @property
     def urls(self) -> dict[str, str]:
-        return {name: f"http://127.0.0.1:{self.ports[name]}" for name in ("notification", "expenses", "workitems")}
+        return {name: f"http://127.0.0.1:{self.ports[name]}" for name in ("notification", "expenses", "workitems", "console")}
 
     def state(self) -> str:
         return f"{self('ps').stdout}\n{self('logs', '--tail=40').stdout}"
@@ -110,7 +110,7 @@ async def test_after_the_scenarios_every_container_is_healthy_and_the_provision_
     ps = compose("ps")
     assert ps.returncode == 0
     lines = {line.split()[0]: line for line in ps.stdout.splitlines()[2:] if line.strip()}
-    for service in ("kafka", "postgres", "notification", "expenses", "workitems"):
+    for service in ("kafka", "postgres", "notification", "expenses", "workitems", "console"):
         assert "(healthy)" in lines[f"{compose.project}_{service}_1"], ps.stdout
     for step in ("secrets", "provision"):
         assert "Exit 0" in lines[f"{compose.project}_{step}_1"], f"the {step} step ran and succeeded"

@@ -36,7 +36,7 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_nothing():
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
     writers = {t: {a.principal for a in acls(CATALOGUE) if a.name == t and a.operation is Operation.WRITE}
                for t in ("msp.staff-actions", "im.expense-actions", "workitems.commands")}
-    assert writers == {t: {"staff-ui"} for t in writers}
+    assert writers == {t: {"console"} for t in writers}
 
 
 def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():

@@ -161,7 +161,7 @@ async def test_an_upstream_principal_writes_only_its_topic_and_reads_nothing(kaf
 
 
 async def test_no_principal_but_the_admin_creates_or_deletes_topics(kafka: KafkaInfo, prefix: str):
-    for principal in ("expenses", "staff-ui", "payments-system"):
+    for principal in ("expenses", "console", "payments-system"):
         error = await refused(administer(kafka.access.client(principal), prefix))
         assert isinstance(error, KafkaError), (principal, error)
 

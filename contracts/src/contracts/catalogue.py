@@ -57,12 +57,12 @@ MSP_APPROVALS = Topic(
 MSP_STAFF_ACTIONS = Topic(
     "msp.staff-actions", "msp_id",
     (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
-     RecordLetterDispatch, RecordMspResult), "staff-ui", ("notification",),
+     RecordLetterDispatch, RecordMspResult), "console", ("notification",),
     "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.")
 MSP_NOTIFICATION_EVENTS = Topic(
     "msp.notification-events", "msp_id",
     (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,
-     MspNotificationCompleted, MspActionRejected), "notification", ("workitems",),
+     MspNotificationCompleted, MspActionRejected), "notification", ("workitems", "console"),
     "The MSP notification's steps: required and done (staff tasks), SMS withheld, completion, rejections.")
 SMS_DISPATCH = Topic(
     "msp.sms-dispatch", "msp_id", (SmsDispatchRequested,), "notification", ("desktop-messaging-gateway",),
@@ -73,24 +73,24 @@ PAYMENT_ATTEMPTS = Topic(
     "Every attempt to pay an Income Management expense, delivered or failed.")
 EXPENSE_ACTIONS = Topic(
     "im.expense-actions", "expense_id",
-    (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordExpenseRemoval), "staff-ui", ("expenses",),
+    (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordExpenseRemoval), "console", ("expenses",),
     "Officers' requests on expenses: cease, vary a one-off, code a one-off, record a Service Desk removal.")
 EXPENSE_EVENTS = Topic(
     "im.expense-events", "expense_id",
     (ExpenseUndelivered, ExpenseDelivered, UndeliveredExpensePeriodClosed, ExpenseClosureReversed, ExpenseCeased,
      OneOffExpenseVaried, OneOffExpenseCoded, ExpenseRemoved, ExpenseActionRejected,
      ExpenseRemovalEscalationRequested, PaymentAttemptDisregarded),
-    "expenses", ("workitems",),
+    "expenses", ("workitems", "console"),
     "What the expenses procedure decided: undelivered (UNDLVD RI / UNDLVD IM), delivered, windows closed "
     "unpaid (I059PL), reversals, ceases, rejections and escalations.")
 
 WORKITEM_COMMANDS = Topic(
-    "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem), "staff-ui", ("workitems",),
+    "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem), "console", ("workitems",),
     "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item.")
 WORKITEM_EVENTS = Topic(
     "workitems.events", "work_item_id",
     (WorkItemRaised, WorkItemAssigned, WorkItemTickedOff, WorkItemCancelled, WorkItemActionRejected),
-    "workitems", ("staff-ui", "operations"),
+    "workitems", ("console", "operations"),
     "Every work item transition (raised, assigned, ticked off, cancelled) and every rejected request.")
 
 CATALOGUE = Catalogue((MSP_APPROVALS, MSP_STAFF_ACTIONS, MSP_NOTIFICATION_EVENTS, SMS_DISPATCH,

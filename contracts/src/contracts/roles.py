@@ -36,3 +36,39 @@ def readable_queues(roles: Iterable[str]) -> frozenset[Queue]:
     """The queues an officer with ``roles`` may list and read (roles this system does not know give nothing)."""
     held = set(roles)
     return frozenset(q for q, readers in QUEUE_READERS.items() if held & readers)
+
+
+MSP_WORKERS = frozenset({OfficerRole.MSP_OFFICER, OfficerRole.MSP_APPROVED_DECISION_MAKER})
+
+COMMAND_ROLES: Mapping[str, frozenset[OfficerRole]] = {
+    **{t: MSP_WORKERS for t in ("RecordPhoneContact", "RecordIncident", "RecordRiskFact", "AttachMspLetter",
+                                "RecordLetterDispatch", "RecordMspResult")},
+    # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
+    "AuthoriseMspSms": frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+    "DeclineMspSms": frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+    **{t: frozenset({OfficerRole.IM_TRAINED}) for t in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense",
+                                                        "RecordExpenseRemoval")},
+}
+"""Who may issue each staff action but the work item ones, whose roles are those that open the item's queue."""
+
+TRANSFER_GUIDANCE = ("Cold transfer the customer to: the Income Management Line; the Indigenous Services queue (if "
+                     "appropriate); or Multilingual Call (if appropriate). See the Resources page for a link to the "
+                     "National Transfer numbers.")
+"""103-01050060 step 1, "For Service Officers not trained in Income Management": the way out of a refusal."""
+
+
+def may_issue(roles: Iterable[str], command_type: str, queue: Queue | None = None) -> bool:
+    """Whether an officer with ``roles`` may issue ``command_type`` (for a work item command, on an item of
+    ``queue``: the roles that open the queue act on its items)."""
+    allowed = QUEUE_READERS[queue] if queue is not None else COMMAND_ROLES.get(command_type, frozenset())
+    return bool(set(roles) & allowed)
+
+
+def way_out(command_type: str, queue: Queue | None = None) -> str:
+    """What to do instead, when refused for want of a role."""
+    if queue is Queue.INCOME_MANAGEMENT or (command_type in COMMAND_ROLES and COMMAND_ROLES[command_type] == {
+            OfficerRole.IM_TRAINED}):
+        return TRANSFER_GUIDANCE
+    if command_type in ("AuthoriseMspSms", "DeclineMspSms") or queue is Queue.MSP_APPROVED_DECISION_MAKERS:
+        return "Refer the MSP to an approved decision maker: only they may send an MSP SMS (104-07050030 step 2)."
+    return "Refer it to an officer whose role covers it."

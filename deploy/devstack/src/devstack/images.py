@@ -32,7 +32,8 @@ IMAGES = ROOT / "deploy" / "images"
 LOCAL_BASE = "msp-im/base:bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "openjdk-17-jre-headless", "postgresql-15", "ca-certificates")
 PUBLIC = {"kafka": "eclipse-temurin:17-jre", "service": "python:3.11-slim", "postgres": "postgres:16"}
-PACKAGES = ("contracts", "services/runtime", "services/expenses", "services/notification", "services/workitems")
+PACKAGES = ("contracts", "services/runtime", "services/expenses", "services/notification", "services/workitems",
+            "services/console")
 
 
 @dataclass(frozen=True)

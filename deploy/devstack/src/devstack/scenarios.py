@@ -36,6 +36,7 @@ from devstack.system import SERVICES as SERVICE_PORTS
 
 SCENARIO_DIR = Path(__file__).resolve().parents[4] / "scenarios"
 SERVICES = tuple(SERVICE_PORTS)
+OFFICERS_FRONT_DOOR = "console"
 SYDNEY = ZoneInfo("Australia/Sydney")
 PERSONAL_FIELDS = frozenset({"name", "phone", "customer_mobile", "doc_note", "behaviours", "reasons",
                              "duration_reasons", "service_access", "urgent_query_voicemail", "fact", "customer_ref"})
@@ -278,12 +279,15 @@ class Runner:
     """Replays scenarios through a running system. Use as ``async with Runner(system) as runner``."""
 
     def __init__(self, system: SystemUnderTest, *, settle_timeout: float = 60.0,
-                 services: Sequence[str] = SERVICES) -> None:
+                 services: Sequence[str] | None = None) -> None:
         self.system = system
         self.settle_timeout = settle_timeout
+        services = tuple(system.urls) if services is None else services  # the ones running: whose groups to wait on
         self.outputs: list[ConsumerRecord[Any, Any]] = []
         p = system.topic_prefix
-        self._output_topics = [p + t.name for s in services for t in CATALOGUE.produced_by(s)]
+        # The runner plays the officers: their staff actions (what the console writes) are the scenario's inputs.
+        self._output_topics = [p + t.name for s in services if s != OFFICERS_FRONT_DOOR
+                               for t in CATALOGUE.produced_by(s)]
         self._dlq_topics = [p + t.dlq for s in services for t in CATALOGUE.consumed_by(s)]
         self._groups = {f"{p}{s}": [p + t.name for t in CATALOGUE.consumed_by(s)] for s in services}
         self._inputs = sorted({t for topics in self._groups.values() for t in topics} - set(self._output_topics))

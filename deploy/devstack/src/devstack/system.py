@@ -24,7 +24,7 @@ from servicekit.provision import provision
 from servicekit.settings import ServiceSettings
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
-SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083}
+SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console": 8084}
 
 
 def installed_services() -> dict[str, int]:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from contracts.roles import OfficerRole
 
-SYSTEM_AUDIENCES = ["notification", "expenses", "workitems"]
+SYSTEM_AUDIENCES = ["notification", "expenses", "workitems", "console"]
 """Every service's default audience: a token for all of them (the demo's, the tests' operators)."""
 EVERY_ROLE = [r.value for r in OfficerRole]
 """Every officer role: the demo's and the black-box tests' reader, who checks every queue."""

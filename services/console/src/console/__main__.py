@@ -1,0 +1,4 @@
+from console.app import SPEC, ConsoleSettings
+from servicekit.main import run
+
+run(SPEC, ConsoleSettings())

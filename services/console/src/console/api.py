@@ -1,0 +1,181 @@
+"""The command API: every staff action of the catalogue, issued by a verified officer.
+
+``POST /commands/{type}`` takes the action's own fields as JSON (no envelope, no ``officer_id``: the officer is
+the token's ``sub``, their authority the token's ``roles``), checks the role the action needs
+(``contracts.roles``), writes the action durably to its staff-action topic through the outbox and answers
+``202`` with the command id. An ``Idempotency-Key`` header makes a retried request the same command.
+``GET /commands/{id}`` answers its status: ``pending``, ``accepted`` (with the events it caused) or ``rejected``
+(with the service's reason code and reason), to the officer who issued it only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from faststream.asgi.types import Receive, Scope, Send
+from pydantic import ValidationError
+
+from console import store
+from contracts.catalogue import CATALOGUE
+from contracts.envelope import Event
+from contracts.roles import may_issue, way_out
+from contracts.topics import load_json
+from contracts.workitems import Queue
+from servicekit.auth import roles_of
+from servicekit.endpoints import json_response
+from servicekit.logs import get_logger
+from servicekit.outbox import enqueue
+
+if TYPE_CHECKING:
+    from servicekit.service import ServiceRuntime
+
+log = get_logger("console.api")
+
+PREFIX = "/commands"
+MAX_BODY_BYTES = 64 * 1024
+MAX_KEY_CHARS = 128
+PRODUCER = "console"
+COMMANDS: dict[str, type[Event]] = {e.model_fields["event_type"].default: e for t in CATALOGUE.topics
+                                     if t.producer == PRODUCER for e in t.events}
+"""Every staff action of the catalogue: the event types of the topics this service produces."""
+NOT_THE_SENDERS = frozenset({"event_id", "event_type", "schema_version", "occurred_at", "correlation_id",
+                             "causation_id", "producer", "officer_id", "approved_decision_maker"})
+"""Fields the console sets: the envelope, the officer (the token's sub) and what the roles say."""
+
+
+class Refused(Exception):  # noqa: N818 - an answer, not a fault
+    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.body = {"error": error, "detail": detail, **extra}
+        self.status = status
+
+
+def handles(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Refused(413, "too-large", f"a command is at most {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    values = [v for k, v in scope.get("headers") or [] if k.lower() == name]
+    if not values:
+        return None
+    try:
+        value: str = values[0].decode("ascii")
+    except UnicodeDecodeError:
+        raise Refused(400, "bad-request", f"{name.decode()} must be printable ASCII") from None
+    if len(values) > 1 or not 0 < len(value) <= MAX_KEY_CHARS or not value.isprintable():
+        raise Refused(400, "bad-request", f"{name.decode()} must be one value of 1 to {MAX_KEY_CHARS} printable "
+                                          "characters")
+    return value
+
+
+def _fields(raw: bytes) -> dict[str, Any]:
+    try:
+        fields = load_json(raw)
+    except ValueError as exc:
+        raise Refused(400, "bad-request", f"the body is not a JSON object within limits: {exc}") from None
+    if not isinstance(fields, dict):
+        raise Refused(400, "bad-request", "the body must be a JSON object of the action's fields")
+    theirs = sorted(NOT_THE_SENDERS & set(fields))
+    if theirs:
+        raise Refused(422, "not-yours-to-set", f"set by the console, not the request: {', '.join(theirs)}")
+    return fields
+
+
+def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        officer = str(scope.get("principal", {}).get("sub", ""))
+        name = scope["path"][len(PREFIX) + 1:]
+        try:
+            if scope["method"] == "POST" and name in COMMANDS:
+                body, status = await _issue(runtime, scope, officer, COMMANDS[name], await _body(receive))
+            elif scope["method"] in ("GET", "HEAD") and name:
+                body, status = await _status(runtime, officer, name), 200
+            else:
+                raise Refused(404, "not-found", f"POST {PREFIX}/<one of {', '.join(COMMANDS)}> or GET {PREFIX}/<id>")
+        except Refused as exc:
+            body, status = exc.body, exc.status
+            log.info("command refused", officer_id=officer, code=exc.body["error"], status=status,
+                     reason_code=exc.body.get("reason_code"))
+        await json_response(body, status)(scope, receive, send)
+
+    return app
+
+
+async def _issue(runtime: ServiceRuntime, scope: Scope, officer: str, kind: type[Event],
+                 raw: bytes) -> tuple[dict[str, Any], int]:
+    command_type = kind.model_fields["event_type"].default
+    key = _header(scope, b"idempotency-key")
+    fields = _fields(raw)
+    fingerprint = hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
+    roles = roles_of(scope)
+    command_id, now = uuid.uuid4(), runtime.clock.now()
+    extra = {"approved_decision_maker": True} if "approved_decision_maker" in kind.model_fields else {}
+    try:
+        event = kind.model_validate({**fields, **extra, "event_id": command_id, "event_type": command_type,
+                                     "occurred_at": now, "correlation_id": uuid.uuid4(), "producer": PRODUCER,
+                                     "officer_id": officer})
+    except ValidationError as exc:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        raise Refused(422, "invalid-command", "the action's fields do not match its contract",
+                      problems=problems) from None
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if key is not None and (earlier := await store.by_key(conn, officer, key)) is not None:
+            if earlier.fingerprint != fingerprint:
+                raise Refused(409, "idempotency-key-reused", "this Idempotency-Key was used for another command")
+            return {"command_id": str(earlier.command_id), "status": earlier.status}, 202
+        queue = await _queue(conn, command_type, event)
+        if not may_issue(roles, command_type, queue):
+            raise Refused(403, "forbidden", f"your roles do not allow {command_type}", reason_code="role-required",
+                          way_out=way_out(command_type, queue))
+        command = store.Command(command_id, officer, command_type, event.key, now, "pending", [], None, None,
+                                fingerprint)
+        if not await store.insert(conn, command, key):
+            raise Refused(409, "conflict", "a request with this Idempotency-Key is being recorded; retry")
+        await enqueue(conn, [runtime.route(event)])
+    runtime.wake_relay()
+    log.info("command accepted for processing", officer_id=officer, event_type=command_type, event_id=str(command_id))
+    return {"command_id": str(command_id), "status": "pending"}, 202
+
+
+async def _queue(conn: Any, command_type: str, event: Event) -> Queue | None:
+    """A work item command acts on an item of a queue (known from workitems' events); other commands on none."""
+    if command_type not in ("TickOffWorkItem", "AssignWorkItem"):
+        return None
+    queue = await store.queue_of(conn, event.key)
+    if queue is None:
+        raise Refused(404, "not-found", "no such work item (or not yet known here)")
+    return Queue(queue)
+
+
+async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str, Any]:
+    try:
+        command_id = uuid.UUID(name)
+    except ValueError:
+        raise Refused(404, "not-found", "no such command") from None
+    async with runtime.pool.acquire() as conn:
+        command = await store.get(conn, command_id)
+    if command is None or command.officer_id != officer:
+        raise Refused(404, "not-found", "no such command")  # another officer's commands are not theirs to see
+    answer: dict[str, Any] = {"command_id": str(command.command_id), "command_type": command.command_type,
+                              "subject_id": command.subject_id, "submitted_at": command.submitted_at.isoformat(),
+                              "status": command.status, "outcomes": command.outcomes}
+    if command.status == "rejected":
+        answer |= {"reason_code": command.reason_code, "reason": command.reason}
+    return answer

@@ -1,0 +1,42 @@
+"""The console service: settings and spec (``python -m console`` runs it)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from console import api
+from console.handlers import on_outcome
+from console.store import MIGRATIONS
+from contracts.catalogue import CATALOGUE, EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITEM_EVENTS
+from servicekit.clock import Clock
+from servicekit.service import HttpApi, ServiceRuntime, ServiceSpec
+from servicekit.settings import ServiceSettings
+
+
+class ConsoleSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "console"
+    http_port: int = 8084
+
+
+def _http_api(runtime: ServiceRuntime) -> HttpApi:
+    return HttpApi(app=api.make_api(runtime), handles=api.handles)
+
+
+SPEC = ServiceSpec(
+    name="console",
+    version="1.0.0",
+    description="The officers' front door: every staff action as a command from a verified officer (identity and "
+                "roles from the token), written through the outbox to its staff-action topic; its outcome learnt "
+                "from the services' events.",
+    catalogue=CATALOGUE,
+    handlers={MSP_NOTIFICATION_EVENTS.name: on_outcome, EXPENSE_EVENTS.name: on_outcome,
+              WORKITEM_EVENTS.name: on_outcome},
+    migrations=MIGRATIONS,
+    api=_http_api,
+)
+
+
+def create_runtime(settings: ConsoleSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+    return ServiceRuntime(SPEC, settings or ConsoleSettings(), clock)
