@@ -20,10 +20,6 @@ class ConsoleSettings(ServiceSettings):
     http_port: int = 8084
 
 
-def _http_api(runtime: ServiceRuntime) -> HttpApi:
-    return HttpApi(app=api.make_api(runtime), handles=api.handles)
-
-
 SPEC = ServiceSpec(
     name="console",
     version="1.0.0",
@@ -34,7 +30,7 @@ SPEC = ServiceSpec(
     handlers={MSP_NOTIFICATION_EVENTS.name: on_outcome, EXPENSE_EVENTS.name: on_outcome,
               WORKITEM_EVENTS.name: on_outcome},
     migrations=MIGRATIONS,
-    api=_http_api,
+    api=HttpApi.of(api.make_api, api.handles),
 )
 
 

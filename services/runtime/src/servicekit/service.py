@@ -52,6 +52,12 @@ class HttpApi:
     handles: Callable[[str], bool]
     """Which request paths go to ``app`` (prefix routes, such as ``/work-items/{id}``)."""
 
+    @classmethod
+    def of(cls, make_api: Callable[[ServiceRuntime], ASGIApp],
+           handles: Callable[[str], bool]) -> Callable[[ServiceRuntime], HttpApi]:
+        """What :attr:`ServiceSpec.api` takes: the API made for a runtime, and the paths it handles."""
+        return lambda runtime: cls(app=make_api(runtime), handles=handles)
+
 
 @dataclass(frozen=True)
 class ServiceSpec:

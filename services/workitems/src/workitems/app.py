@@ -20,10 +20,6 @@ class WorkitemsSettings(ServiceSettings):
     http_port: int = 8083
 
 
-def _http_api(runtime: ServiceRuntime) -> HttpApi:
-    return HttpApi(app=api.make_api(runtime), handles=api.handles)
-
-
 SPEC = ServiceSpec(
     name="workitems",
     version="1.0.0",
@@ -33,7 +29,7 @@ SPEC = ServiceSpec(
     handlers={EXPENSE_EVENTS.name: on_events, MSP_NOTIFICATION_EVENTS.name: on_events,
               WORKITEM_COMMANDS.name: on_events},
     migrations=MIGRATIONS,
-    api=_http_api,
+    api=HttpApi.of(api.make_api, api.handles),
 )
 
 
