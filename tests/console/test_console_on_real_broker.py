@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from console.api import COMMANDS, OPENAPI_SNAPSHOT, openapi, render_openapi
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
 
@@ -83,6 +84,8 @@ async def test_only_an_approved_decision_maker_may_authorise_an_sms_and_the_comm
         invalid = await http.post("/commands/AuthoriseMspSms", json={**SMS, "circumstance": "because"},
                                   headers=officer(signer, "OFF-2", ADM))
         assert (invalid.status_code, invalid.json()["problems"][0]["field"]) == (422, "circumstance")
+        served_doc = (await http.get("/openapi.json", headers=officer(signer, "OFF-2"))).json()
+        assert served_doc == json.loads(render_openapi())
     assert '"officer_id": "OFF-1"' in captured_logs.getvalue(), "refusals are in the audit trail"
 
 
@@ -152,3 +155,12 @@ async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained
         assert [o["event_type"] for o in accepted["outcomes"]] == ["WorkItemTickedOff"]
         records = await read_all(kafka.bootstrap_servers, topic_prefix + WORKITEM_COMMANDS.name)
         assert [json.loads(r.value)["officer_id"] for r in records] == ["OFF-6", "OFF-6"]
+
+
+@pytest.mark.unit
+def test_the_committed_openapi_document_is_current_and_no_request_carries_the_officer_or_their_authority():
+    assert OPENAPI_SNAPSHOT.read_text() == render_openapi(), "python -m console.api --write"
+    schemas = openapi()["components"]["schemas"]
+    assert set(COMMANDS) == {name.removesuffix("Request") for name in schemas if name.endswith("Request")}
+    for name in COMMANDS:
+        assert not {"officer_id", "approved_decision_maker", "event_id"} & set(schemas[f"{name}Request"]["properties"])

@@ -14,6 +14,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faststream.asgi.types import Receive, Scope, Send
@@ -28,6 +29,7 @@ from contracts.workitems import Queue
 from servicekit.auth import roles_of
 from servicekit.endpoints import json_response
 from servicekit.logs import get_logger
+from servicekit.openapi import REF, UNAUTHORIZED, document, error, render, snapshot_cli
 from servicekit.outbox import enqueue
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 log = get_logger("console.api")
 
 PREFIX = "/commands"
+OPENAPI_PATH = "/openapi.json"
+OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
 MAX_BODY_BYTES = 64 * 1024
 MAX_KEY_CHARS = 128
 PRODUCER = "console"
@@ -55,7 +59,7 @@ class Refused(Exception):  # noqa: N818 - an answer, not a fault
 
 
 def handles(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    return path in (PREFIX, OPENAPI_PATH) or path.startswith(PREFIX + "/")
 
 
 async def _body(receive: Receive) -> bytes:
@@ -103,7 +107,9 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
         officer = str(scope.get("principal", {}).get("sub", ""))
         name = scope["path"][len(PREFIX) + 1:]
         try:
-            if scope["method"] == "POST" and name in COMMANDS:
+            if scope["path"] == OPENAPI_PATH:
+                body, status = openapi(), 200
+            elif scope["method"] == "POST" and name in COMMANDS:
                 body, status = await _issue(runtime, scope, officer, COMMANDS[name], await _body(receive))
             elif scope["method"] in ("GET", "HEAD") and name:
                 body, status = await _status(runtime, officer, name), 200
@@ -179,3 +185,76 @@ async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str,
     if command.status == "rejected":
         answer |= {"reason_code": command.reason_code, "reason": command.reason}
     return answer
+
+
+def _request_schema(kind: type[Event]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The action's contract without what the console sets: (its schema, the schemas it refers to)."""
+    schema = kind.model_json_schema(ref_template=REF + "{model}")
+    nested = schema.pop("$defs", {})
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in NOT_THE_SENDERS}
+    schema["required"] = [k for k in schema.get("required", []) if k not in NOT_THE_SENDERS]
+    schema["additionalProperties"] = False
+    return schema, nested
+
+
+def openapi() -> dict[str, Any]:
+    """The command API's OpenAPI 3.1 document (also committed as ``services/console/openapi.json``)."""
+    schemas: dict[str, Any] = {
+        "CommandAccepted": {"type": "object", "required": ["command_id", "status"], "properties": {
+            "command_id": {"type": "string", "format": "uuid"}, "status": {"enum": ["pending", "accepted",
+                                                                                  "rejected"]}}},
+        "CommandStatus": {"type": "object", "required": ["command_id", "command_type", "status", "outcomes"],
+                          "properties": {
+                              "command_id": {"type": "string", "format": "uuid"}, "command_type": {"type": "string"},
+                              "subject_id": {"type": "string"}, "submitted_at": {"type": "string",
+                                                                                 "format": "date-time"},
+                              "status": {"enum": ["pending", "accepted", "rejected"]},
+                              "outcomes": {"type": "array", "items": {"type": "object", "properties": {
+                                  "event_type": {"type": "string"}, "event_id": {"type": "string"}}}},
+                              "reason_code": {"type": "string"}, "reason": {"type": "string"}}},
+    }
+    paths: dict[str, Any] = {}
+    for name, kind in COMMANDS.items():
+        request, nested = _request_schema(kind)
+        schemas |= nested | {f"{name}Request": request}
+        paths[f"{PREFIX}/{name}"] = {"post": {
+            "summary": (kind.__doc__ or name).strip().split("\n")[0],
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "schema": {"type": "string", "maxLength": MAX_KEY_CHARS},
+                            "description": "The same key (yours) and body again: the same command, written once."}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"{REF}{name}Request"}}}},
+            "responses": {
+                "202": {"description": "Written (through the outbox) to its staff-action topic; the service "
+                                       "decides next.", "content": {"application/json": {
+                                           "schema": {"$ref": REF + "CommandAccepted"}}}},
+                "400": error("Not a JSON object within limits, or a malformed Idempotency-Key."),
+                "403": error("The token's roles do not allow this action (reason_code role-required); way_out says "
+                             "what to do instead."),
+                "404": error("A work item command on an item not (yet) known."),
+                "409": error("The Idempotency-Key was used for another command."),
+                "413": error(f"A body over {MAX_BODY_BYTES} bytes."),
+                "422": error("A field the console sets (not-yours-to-set), or fields not matching the contract "
+                             "(invalid-command, with each field's problem)."),
+                **UNAUTHORIZED}}}
+    paths[PREFIX + "/{command_id}"] = {"get": {
+        "summary": "A command you issued: pending, accepted (with the events it caused) or rejected (with why)",
+        "parameters": [{"name": "command_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}}],
+        "responses": {"200": {"description": "Its status.", "content": {"application/json": {
+            "schema": {"$ref": REF + "CommandStatus"}}}},
+                      "404": error("No such command of yours."), **UNAUTHORIZED}}}
+    paths[OPENAPI_PATH] = {"get": {"summary": "This document",
+                                   "responses": {"200": {"description": "OpenAPI 3.1"}, **UNAUTHORIZED}}}
+    return document(title="console", paths=paths, schemas=schemas,
+                    description="The officers' front door: every staff action of the MSP implementation "
+                                "(104-07050030) and undelivered Income Management expenses (103-01050060) procedures "
+                                "as a command from a verified officer, whose roles say what they may do.")
+
+
+def render_openapi() -> str:
+    return render(openapi())
+
+
+if __name__ == "__main__":  # python -m console.api --write: refresh the committed snapshot
+    snapshot_cli(openapi, OPENAPI_SNAPSHOT)

@@ -9,8 +9,6 @@ explicit filter on another queue is a 403, and an item of another queue is not f
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +22,7 @@ from contracts.workitems import Queue, WorkItemCode, WorkItemStatus
 from servicekit.auth import roles_of
 from servicekit.endpoints import json_response
 from servicekit.logs import get_logger
+from servicekit.openapi import REF, UNAUTHORIZED, document, render, snapshot_cli
 from workitems import store
 from workitems.domain.model import HistoryEntry, WorkItem
 
@@ -166,31 +165,19 @@ def openapi() -> dict[str, Any]:
     """The API's OpenAPI 3.1 document (also committed as ``services/workitems/openapi.json``)."""
     _, schemas = models_json_schema([(WorkItem, "serialization"), (HistoryEntry, "serialization")],
                                     ref_template="#/components/schemas/{model}")
-    components = schemas.get("$defs", {})
-    ref = "#/components/schemas/"
+    ref = REF
 
     def param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
-    errors = {
-        "401": {"description": "No token, or a token that is expired, malformed, or not signed by a configured key, "
-                               "or for another issuer or audience. The body carries only a reason code.",
-                "content": {"application/json": {"schema": {"$ref": ref + "Error"}}}},
-    }
-    components["Error"] = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"},
-                                                            "reason_code": {"type": "string"}}, "required": ["error"]}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "workitems", "version": "1.0.0",
-                 "description": "Read-only API of the staff work items raised by the undelivered Income Management "
-                                "expenses procedure (103-01050060) and the MSP implementation procedure "
-                                "(104-07050030). Work items are changed only through the workitems.commands topic."},
-        "security": [{"bearer": []}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                                                      "description": "Signed (RS/PS/ES/EdDSA) by a configured key; "
-                                                                     "iss, aud, exp and sub required."}},
-                       "schemas": components},
-        "paths": {
+    errors = UNAUTHORIZED
+    return document(
+        title="workitems",
+        description="Read-only API of the staff work items raised by the undelivered Income Management expenses "
+                    "procedure (103-01050060) and the MSP implementation procedure (104-07050030). Work items are "
+                    "changed only through the workitems.commands topic.",
+        schemas=schemas.get("$defs", {}),
+        paths={
             PREFIX: {"get": {
                 "summary": "List work items of the queues the officer's roles open, oldest raised first",
                 "parameters": [
@@ -231,16 +218,12 @@ def openapi() -> dict[str, Any]:
                     **errors}}},
             OPENAPI_PATH: {"get": {"summary": "This document",
                                    "responses": {"200": {"description": "OpenAPI 3.1"}, **errors}}},
-        },
-    }
+        })
 
 
 def render_openapi() -> str:
-    return json.dumps(openapi(), indent=2, sort_keys=True) + "\n"
+    return render(openapi())
 
 
 if __name__ == "__main__":  # python -m workitems.api --write: refresh the committed snapshot
-    if "--write" in sys.argv:
-        OPENAPI_SNAPSHOT.write_text(render_openapi())
-    else:
-        sys.stdout.write(render_openapi())
+    snapshot_cli(openapi, OPENAPI_SNAPSHOT)
