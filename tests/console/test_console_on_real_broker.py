@@ -73,8 +73,9 @@ async def test_only_an_approved_decision_maker_may_authorise_an_sms_and_the_comm
         command_id = accepted.json()["command_id"]
         [record] = await read_topic(kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name, at_least=1)
         written = json.loads(record.value)
-        assert (written["event_id"], written["officer_id"], written["approved_decision_maker"], written["producer"]) \
-            == (command_id, "OFF-2", True, "console")
+        assert (written["event_id"], written["officer_id"], written["officer_roles"], written["producer"]) \
+            == (command_id, "OFF-2", [ADM], "console"), "the verified officer and roles, for notification to re-check"
+        assert written["schema_version"] == 2
         assert record.key == b"MSP-C1"
 
         status = (await http.get(f"/commands/{command_id}", headers=officer(signer, "OFF-2", ADM))).json()
@@ -163,4 +164,5 @@ def test_the_committed_openapi_document_is_current_and_no_request_carries_the_of
     schemas = openapi()["components"]["schemas"]
     assert set(COMMANDS) == {name.removesuffix("Request") for name in schemas if name.endswith("Request")}
     for name in COMMANDS:
-        assert not {"officer_id", "approved_decision_maker", "event_id"} & set(schemas[f"{name}Request"]["properties"])
+        assert not {"officer_id", "officer_roles", "approved_decision_maker", "event_id"} & set(
+            schemas[f"{name}Request"]["properties"])

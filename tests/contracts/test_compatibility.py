@@ -8,10 +8,14 @@ breaking, raise the event's ``schema_version_current`` and add an upcaster from 
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
+from contracts.catalogue import CATALOGUE, MSP_STAFF_ACTIONS
 from contracts.docs import README, SCHEMA_DIR, events, readme_with_tables, schema_file, schema_of
+from contracts.notification import AuthoriseMspSms
+from contracts.topics import ContractError
 
 pytestmark = pytest.mark.unit
 
@@ -23,10 +27,30 @@ def test_the_json_schema_of_each_event_matches_its_snapshot(model):
     assert schema_of(model) == json.loads(path.read_text()), f"{model.__name__} changed (see this module's docstring)"
 
 
-def test_every_snapshot_still_has_its_event():
-    """Removing an event type (or a version) is a breaking change too."""
+def test_every_snapshot_still_has_its_event_and_every_older_version_an_upcaster():
+    """Removing an event type (or a version) is a breaking change too. An older version's snapshot stays, as the
+    shape old messages have, as long as an upcaster reads it."""
     current = {schema_file(m) for m in events()}
-    assert {p.name for p in SCHEMA_DIR.glob("*.json")} <= current
+    upcast = {f"{event_type}.v{version}.json" for t in CATALOGUE.topics for event_type, version in t.upcasters}
+    assert {p.name for p in SCHEMA_DIR.glob("*.json")} <= current | upcast
+    assert upcast <= {p.name for p in SCHEMA_DIR.glob("*.json")}, "each upcast version keeps its snapshot"
+
+
+def test_an_authorisation_of_v1_keeps_its_meaning_the_asserted_boolean_becomes_the_role_or_nothing():
+    """104-07050030 step 2: "SMS can only be sent by approved decision makers". v1 let the sender assert it; v2
+    carries the officer's verified roles, and an old message upcasts to the role only where it said true."""
+    v1 = {"event_id": str(uuid.uuid4()), "event_type": "AuthoriseMspSms", "occurred_at": "2027-03-01T10:00:00+11:00",
+          "correlation_id": str(uuid.uuid4()), "producer": "staff-ui", "msp_id": "MSP-1", "officer_id": "ADM-3",
+          "circumstance": "customer-cannot-be-contacted-by-phone", "smem_checked": True,
+          "mobile_checked_not_on_multiple_records": True}
+    said_yes = MSP_STAFF_ACTIONS.parse(json.dumps({**v1, "approved_decision_maker": True}).encode())
+    said_no = MSP_STAFF_ACTIONS.parse(json.dumps({**v1, "approved_decision_maker": False}).encode())
+    assert isinstance(said_yes, AuthoriseMspSms)
+    assert isinstance(said_no, AuthoriseMspSms)
+    assert (said_yes.schema_version, said_yes.officer_roles) == (2, ["msp-approved-decision-maker"])
+    assert said_no.officer_roles == []
+    with pytest.raises(ContractError):
+        MSP_STAFF_ACTIONS.parse(json.dumps({**v1, "schema_version": 2, "approved_decision_maker": True}).encode())
 
 
 def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():

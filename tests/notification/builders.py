@@ -64,7 +64,8 @@ def authorise(circumstance: SmsCircumstance = SmsCircumstance.CANNOT_BE_CONTACTE
               smem: bool = True, mobile_checked: bool = True, send_at: datetime | None = None,
               msp_id: str = "MSP-1") -> AuthoriseMspSms:
     return AuthoriseMspSms(**env(event_type="AuthoriseMspSms", msp_id=msp_id, officer_id="ADM-3",
-                                 approved_decision_maker=adm, circumstance=circumstance, smem_checked=smem,
+                                 officer_roles=["msp-approved-decision-maker"] if adm else ["msp-officer"],
+                                 circumstance=circumstance, smem_checked=smem,
                                  mobile_checked_not_on_multiple_records=mobile_checked, send_at=send_at))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.expenses import (
     CeaseExpense,
     CodeOneOffExpense,
@@ -40,6 +42,7 @@ from contracts.notification import (
     RecordRiskFact,
     SmsDispatchRequested,
 )
+from contracts.roles import OfficerRole
 from contracts.topics import Catalogue, Topic
 from contracts.workitems import (
     AssignWorkItem,
@@ -51,6 +54,15 @@ from contracts.workitems import (
     WorkItemTickedOff,
 )
 
+
+def authorise_sms_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 carried ``approved_decision_maker``, asserted by the sender; v2 carries the officer's verified roles. An
+    old request keeps its meaning: true becomes the role, false (or missing) none."""
+    upcast = {k: v for k, v in data.items() if k != "approved_decision_maker"}
+    adm = data.get("approved_decision_maker") is True
+    return upcast | {"officer_roles": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value] if adm else []}
+
+
 MSP_APPROVALS = Topic(
     "msp.approvals", "msp_id", (MspApproved,), "msp-approvals", ("notification",),
     "Managed Service Plans approved: the notification procedure starts.")
@@ -58,7 +70,8 @@ MSP_STAFF_ACTIONS = Topic(
     "msp.staff-actions", "msp_id",
     (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
      RecordLetterDispatch, RecordMspResult), "console", ("notification",),
-    "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.")
+    "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.",
+    upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2})
 MSP_NOTIFICATION_EVENTS = Topic(
     "msp.notification-events", "msp_id",
     (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 # Namespace for deterministic output ids: uuid5(cause, kind) is the same every time the same
 # message is handled, so a re-published output is recognisably the same event downstream.
@@ -57,6 +57,15 @@ class Event(Contract):
     causation_id: uuid.UUID | None = Field(default=None, description="event_id of the message that caused this one.")
     producer: str = Field(max_length=64, description="The system or service that published the event.",
                           examples=["expenses"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _current_version_unless_said(cls, data: Any) -> Any:
+        """An event made here is of its type's current version; one read from a topic says its own (and was upcast
+        to the current one before it gets here)."""
+        if isinstance(data, dict) and "schema_version" not in data and cls.schema_version_current != 1:
+            return {**data, "schema_version": cls.schema_version_current}
+        return data
 
     @property
     def key(self) -> str:

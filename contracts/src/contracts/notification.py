@@ -95,6 +95,10 @@ class MspApproved(_MspEvent):
 
 class _StaffAction(_MspEvent):
     officer_id: str = Field(min_length=1, max_length=64)
+    officer_roles: list[Name] = Field(
+        default_factory=list, max_length=32,
+        description="The officer's roles as their verified token states them (the console writes them; a request "
+                    "cannot): the authority a rule needs, such as msp-approved-decision-maker.")
 
 
 class Explained(Contract):
@@ -123,8 +127,11 @@ class RecordIncident(_StaffAction):
 
 
 class AuthoriseMspSms(_StaffAction):
+    """v2: who is an approved decision maker is the officer's verified roles, no longer a boolean the sender
+    asserted (v1's ``approved_decision_maker``, upcast into ``officer_roles``)."""
+
+    schema_version_current: ClassVar[int] = 2
     event_type: Literal["AuthoriseMspSms"] = "AuthoriseMspSms"
-    approved_decision_maker: bool
     circumstance: SmsCircumstance
     smem_checked: bool = Field(description="The SMS/Email Search (SMEM) screen was checked.")
     mobile_checked_not_on_multiple_records: bool

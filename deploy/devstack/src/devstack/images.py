@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.kafka import LOG4J2, kafka_version, resolve_jars
+from devstack.lock import SERVICE_PACKAGES
 
 ROOT = Path(__file__).resolve().parents[4]
 IMAGES = ROOT / "deploy" / "images"
 LOCAL_BASE = "msp-im/base:bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "openjdk-17-jre-headless", "postgresql-15", "ca-certificates")
 PUBLIC = {"kafka": "eclipse-temurin:17-jre", "service": "python:3.11-slim", "postgres": "postgres:16"}
-PACKAGES = ("contracts", "services/runtime", "services/expenses", "services/notification", "services/workitems",
-            "services/console")
+PACKAGES = ("contracts", *SERVICE_PACKAGES)
 
 
 @dataclass(frozen=True)

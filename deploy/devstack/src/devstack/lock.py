@@ -21,8 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
 LOCK = ROOT / "requirements.lock"
-PACKAGES = ("contracts", "deploy/devstack", "services/runtime", "services/notification", "services/expenses",
-            "services/workitems")
+SERVICE_PACKAGES = tuple(sorted(str(p.parent.relative_to(ROOT)) for p in (ROOT / "services").glob("*/pyproject.toml")))
+"""Every package under services/ (the runtime and each service): a new service is found, not listed."""
+PACKAGES = ("contracts", "deploy/devstack", *SERVICE_PACKAGES)
 BUILD = ("hatchling", "editables")
 """The local packages' build backend (and what it needs for editable installs): from the lock, so building them
 downloads nothing unpinned."""

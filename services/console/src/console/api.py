@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from console import store
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
-from contracts.roles import may_issue, way_out
+from contracts.roles import OfficerRole, may_issue, way_out
 from contracts.topics import load_json
 from contracts.workitems import Queue
 from servicekit.auth import roles_of
@@ -47,7 +47,7 @@ COMMANDS: dict[str, type[Event]] = {e.model_fields["event_type"].default: e for 
                                      if t.producer == PRODUCER for e in t.events}
 """Every staff action of the catalogue: the event types of the topics this service produces."""
 NOT_THE_SENDERS = frozenset({"event_id", "event_type", "schema_version", "occurred_at", "correlation_id",
-                             "causation_id", "producer", "officer_id", "approved_decision_maker"})
+                             "causation_id", "producer", "officer_id", "officer_roles", "approved_decision_maker"})
 """Fields the console sets: the envelope, the officer (the token's sub) and what the roles say."""
 
 
@@ -132,7 +132,9 @@ async def _issue(runtime: ServiceRuntime, scope: Scope, officer: str, kind: type
     fingerprint = hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
     roles = roles_of(scope)
     command_id, now = uuid.uuid4(), runtime.clock.now()
-    extra = {"approved_decision_maker": True} if "approved_decision_maker" in kind.model_fields else {}
+    # The verified roles this system knows go with the action, for the service to re-check what it can.
+    extra = {"officer_roles": sorted(r.value for r in OfficerRole if r.value in roles)} \
+        if "officer_roles" in kind.model_fields else {}
     try:
         event = kind.model_validate({**fields, **extra, "event_id": command_id, "event_type": command_type,
                                      "occurred_at": now, "correlation_id": uuid.uuid4(), "producer": PRODUCER,

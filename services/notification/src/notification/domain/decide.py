@@ -38,6 +38,7 @@ from contracts.notification import (
     SmsDispatchRequested,
     Step,
 )
+from contracts.roles import OfficerRole
 from notification.domain.model import MspState, evolve_all
 from notification.domain.sms import msp_sms_text, sms_size
 
@@ -318,7 +319,7 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
         return no("not-centrelink", "An MSP SMS is for Centrelink customers only.")
     if state.sms.status != "pending":
         return no("sms-already-decided", f"The SMS is already {state.sms.status}.")
-    if not action.approved_decision_maker:
+    if OfficerRole.MSP_APPROVED_DECISION_MAKER not in action.officer_roles:
         return no("not-approved-decision-maker", "SMS can only be sent by approved decision makers.")
     if not action.smem_checked:
         return no("smem-not-checked", "See the SMS/Email Search (SMEM) screen before sending an aggression related "
