@@ -14,12 +14,16 @@ from console.api import COMMANDS, OPENAPI_SNAPSHOT, openapi, render_openapi
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
 
-from contracts.catalogue import EXPENSE_EVENTS, MSP_STAFF_ACTIONS, WORKITEM_COMMANDS
+from contracts.catalogue import EXPENSE_EVENTS, MSP_STAFF_ACTIONS, PAYMENT_ATTEMPTS, WORKITEM_COMMANDS
 from contracts.expenses import ExpenseKind
 from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
 from devstack.procs import free_port
 from devstack.tokens import Signer
+from expenses.app import ExpensesSettings
+from expenses.app import create_runtime as expenses_runtime
+from servicekit.clock import Clock, SimulatedClock
 from servicekit.service import ServiceRuntime
+from tests.expenses.builders import at, attempt
 from tests.support.http import served
 from tests.support.kafka_tools import eventually, publish, read_all, read_topic
 from tests.workitems.builders import DOC_NOTE, PERIOD, period_closed
@@ -36,11 +40,11 @@ SMS = {"msp_id": "MSP-C1", "circumstance": "customer-cannot-be-contacted-by-phon
 
 
 @contextlib.asynccontextmanager
-async def console(kafka: Any, database_url: str, prefix: str, signer: Signer,
-                  *others: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+async def console(kafka: Any, database_url: str, prefix: str, signer: Signer, *others: ServiceRuntime,
+                  clock: Clock | None = None) -> AsyncIterator[httpx.AsyncClient]:
     runtime = console_runtime(ConsoleSettings(
         **kafka.settings("console"), database_url=database_url, topic_prefix=prefix, http_port=free_port(),
-        jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer, jwt_audience="console"))
+        jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer, jwt_audience="console"), clock)
     async with contextlib.AsyncExitStack() as stack:
         for other in others:
             await stack.enter_async_context(served(other))
@@ -156,6 +160,34 @@ async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained
         assert [o["event_type"] for o in accepted["outcomes"]] == ["WorkItemTickedOff"]
         records = await read_all(kafka.bootstrap_servers, topic_prefix + WORKITEM_COMMANDS.name)
         assert [json.loads(r.value)["officer_id"] for r in records] == ["OFF-6", "OFF-6"]
+
+
+async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_way_out(
+        kafka, database_url, topic_prefix):
+    """103-01050060: a one-off "cannot be ceased or varied on day 2"; the officer learns why, and what to do."""
+    signer = Signer(audience="console")
+    coded = at(2027, 3, 1, 10)
+    expenses = expenses_runtime(ExpensesSettings(**kafka.settings("expenses"), database_url=database_url,
+                                                 topic_prefix=topic_prefix), SimulatedClock.starting_at(coded))
+    day_2 = SimulatedClock.starting_at(at(2027, 3, 2, 9))
+    async with console(kafka, database_url, topic_prefix, signer, expenses, clock=day_2) as http:
+        failed = attempt(kind=ExpenseKind.ONE_OFF, expense_id="EXP-O", when=coded)
+        await publish(kafka.bootstrap_servers, topic_prefix + PAYMENT_ATTEMPTS.name, [failed.to_json()],
+                      key=failed.key.encode())
+        await read_topic(kafka.bootstrap_servers, topic_prefix + EXPENSE_EVENTS.name, at_least=1)
+        trained = officer(signer, "OFF-6", IM)
+        issued = await http.post("/commands/CeaseExpense", json={"expense_id": "EXP-O", "extreme_hardship": False},
+                                 headers=trained)
+        assert issued.status_code == 202
+        command = f"/commands/{issued.json()['command_id']}"
+
+        async def rejected() -> bool:
+            return (await http.get(command, headers=trained)).json()["status"] == "rejected"
+
+        await eventually(rejected, what="the day-2 refusal learnt")
+        answer = (await http.get(command, headers=trained)).json()
+    assert answer["reason_code"] == "one-off-day-2"
+    assert answer["way_out"], "the procedure's way out is shown, not only the refusal"
 
 
 @pytest.mark.unit

@@ -185,7 +185,7 @@ async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str,
                               "subject_id": command.subject_id, "submitted_at": command.submitted_at.isoformat(),
                               "status": command.status, "outcomes": command.outcomes}
     if command.status == "rejected":
-        answer |= {"reason_code": command.reason_code, "reason": command.reason}
+        answer |= {"reason_code": command.reason_code, "reason": command.reason, "way_out": command.way_out}
     return answer
 
 
@@ -213,7 +213,9 @@ def openapi() -> dict[str, Any]:
                               "status": {"enum": ["pending", "accepted", "rejected"]},
                               "outcomes": {"type": "array", "items": {"type": "object", "properties": {
                                   "event_type": {"type": "string"}, "event_id": {"type": "string"}}}},
-                              "reason_code": {"type": "string"}, "reason": {"type": "string"}}},
+                              "reason_code": {"type": "string"}, "reason": {"type": "string"},
+                              "way_out": {"type": ["string", "null"],
+                                          "description": "What the procedure says to do instead, where it says."}}},
     }
     paths: dict[str, Any] = {}
     for name, kind in COMMANDS.items():

@@ -26,7 +26,8 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
             command_id = uuid.UUID(str(rejected_id))
         except ValueError:
             return []  # a request not issued here (a test's, an older client's): nobody here waits for it
-        await store.rejected(conn, command_id, str(getattr(event, "reason_code", "")), str(getattr(event, "reason", "")))
+        await store.rejected(conn, command_id, str(getattr(event, "reason_code", "")), str(getattr(event, "reason", "")),
+                             getattr(event, "way_out", None))
         log.info("command rejected", event_type=event.event_type, reason_code=getattr(event, "reason_code", None))
     elif event.causation_id is not None:
         await store.accepted(conn, event.causation_id, {"event_type": event.event_type,

@@ -29,6 +29,7 @@ MIGRATIONS = (
             UNIQUE (officer_id, idempotency_key))"""),
     Migration("console", 2, "work_items", """
         CREATE TABLE work_items (work_item_id text PRIMARY KEY, queue text NOT NULL, code text NOT NULL)"""),
+    Migration("console", 3, "way_out", "ALTER TABLE commands ADD COLUMN way_out text"),
 )
 
 
@@ -44,15 +45,17 @@ class Command:
     reason_code: str | None
     reason: str | None
     fingerprint: str
+    way_out: str | None = None
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Command:
         return cls(row["command_id"], row["officer_id"], row["command_type"], row["subject_id"], row["submitted_at"],
-                   row["status"], json.loads(row["outcomes"]), row["reason_code"], row["reason"], row["fingerprint"])
+                   row["status"], json.loads(row["outcomes"]), row["reason_code"], row["reason"], row["fingerprint"],
+                   row["way_out"])
 
 
 COLUMNS = ("command_id, officer_id, command_type, subject_id, submitted_at, status, outcomes, reason_code, reason, "
-           "fingerprint")
+           "fingerprint, way_out")
 
 
 async def by_key(conn: asyncpg.Connection, officer_id: str, key: str) -> Command | None:
@@ -84,9 +87,10 @@ async def accepted(conn: asyncpg.Connection, command_id: uuid.UUID, outcome: dic
         "WHERE command_id = $1", command_id, json.dumps([outcome]))
 
 
-async def rejected(conn: asyncpg.Connection, command_id: uuid.UUID, reason_code: str, reason: str) -> None:
-    await conn.execute("UPDATE commands SET status = 'rejected', reason_code = $2, reason = $3 WHERE command_id = $1",
-                       command_id, reason_code, reason)
+async def rejected(conn: asyncpg.Connection, command_id: uuid.UUID, reason_code: str, reason: str,
+                   way_out: str | None) -> None:
+    await conn.execute("UPDATE commands SET status = 'rejected', reason_code = $2, reason = $3, way_out = $4 "
+                       "WHERE command_id = $1", command_id, reason_code, reason, way_out)
 
 
 async def queue_of(conn: asyncpg.Connection, work_item_id: str) -> str | None:
