@@ -88,11 +88,16 @@ def step_done(step: Step, msp_id: str = "MSP-1", outcome: str = "done") -> MspSt
                              step=step, outcome=outcome))
 
 
-def tick_off(work_item_id: str, note: str | None = DOC_NOTE, officer: str = "OFF-5") -> TickOffWorkItem:
-    return TickOffWorkItem(**env("staff-ui", event_type="TickOffWorkItem", work_item_id=work_item_id,
-                                 officer_id=officer, doc_note=note))
+IM_TRAINED = ["im-trained"]
 
 
-def assign(work_item_id: str, assignee: str = "OFF-6", officer: str = "OFF-5") -> AssignWorkItem:
-    return AssignWorkItem(**env("staff-ui", event_type="AssignWorkItem", work_item_id=work_item_id,
-                                officer_id=officer, assignee_id=assignee))
+def tick_off(work_item_id: str, note: str | None = DOC_NOTE, officer: str = "OFF-5",
+             roles: list[str] = IM_TRAINED) -> TickOffWorkItem:
+    return TickOffWorkItem(**env("console", event_type="TickOffWorkItem", work_item_id=work_item_id,
+                                 officer_id=officer, officer_roles=roles, doc_note=note))
+
+
+def assign(work_item_id: str, assignee: str = "OFF-6", officer: str = "OFF-5",
+           roles: list[str] = IM_TRAINED) -> AssignWorkItem:
+    return AssignWorkItem(**env("console", event_type="AssignWorkItem", work_item_id=work_item_id,
+                                officer_id=officer, officer_roles=roles, assignee_id=assignee))

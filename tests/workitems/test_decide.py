@@ -270,9 +270,24 @@ def test_a_second_tick_off_is_rejected_as_already_closed():
 def test_an_msp_task_cannot_be_ticked_off_by_hand():
     desk = Desk()
     desk.handle(step_required(Step.LETTER))
-    rejected = desk.only(tick_off(msp_item_id("MSP-1", Step.LETTER)))
+    rejected = desk.only(tick_off(msp_item_id("MSP-1", Step.LETTER), roles=["msp-officer"]))
     assert isinstance(rejected, WorkItemActionRejected)
     assert rejected.reason_code == "ticked-off-automatically"
+
+
+def test_only_an_officer_trained_in_income_management_ticks_off_or_takes_an_i059pl_the_others_transfer():
+    """103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2." "For Service
+    Officers not trained in Income Management: [...] Cold transfer the customer to: [...] the Income Management
+    Line". workitems re-checks the verified roles the console wrote into the request."""
+    desk = Desk()
+    desk.handle(period_closed())
+    for request in (tick_off(I059PL, roles=["msp-approved-decision-maker"]), assign(I059PL, roles=[])):
+        rejected = desk.only(request)
+        assert isinstance(rejected, WorkItemActionRejected)
+        assert rejected.reason_code == "role-required"
+        assert rejected.way_out is not None
+        assert "Income Management Line" in rejected.way_out
+    assert isinstance(desk.only(tick_off(I059PL, roles=["im-trained"])), WorkItemTickedOff)
 
 
 def test_a_late_delivery_that_reopens_the_period_as_paid_cancels_i059pl_rather_than_ticking_it_off():

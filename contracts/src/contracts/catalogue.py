@@ -63,6 +63,11 @@ def authorise_sms_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return upcast | {"officer_roles": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value] if adm else []}
 
 
+def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
+    """A v1 work item request carried no verified roles: it upcasts to none, so a rule that needs one refuses it."""
+    return data | {"officer_roles": []}
+
+
 MSP_APPROVALS = Topic(
     "msp.approvals", "msp_id", (MspApproved,), "msp-approvals", ("notification",),
     "Managed Service Plans approved: the notification procedure starts.")
@@ -99,7 +104,8 @@ EXPENSE_EVENTS = Topic(
 
 WORKITEM_COMMANDS = Topic(
     "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem), "console", ("workitems",),
-    "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item.")
+    "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item.",
+    upcasters={("TickOffWorkItem", 1): without_verified_roles, ("AssignWorkItem", 1): without_verified_roles})
 WORKITEM_EVENTS = Topic(
     "workitems.events", "work_item_id",
     (WorkItemRaised, WorkItemAssigned, WorkItemTickedOff, WorkItemCancelled, WorkItemActionRejected),

@@ -53,11 +53,17 @@ class WorkItemEvent(Event):
 # --------------------------------------------------------------------------- inputs: staff actions
 
 
+OFFICER_ROLES = ("v2: the officer's roles as their verified token states them (the console writes them; a request "
+                 "cannot). v1 requests carried none, and upcast to none.")
+
+
 class TickOffWorkItem(WorkItemEvent):
     """An officer ticks off a manual work item; the procedure says 'Record details on a DOC'."""
 
+    schema_version_current: ClassVar[int] = 2
     event_type: Literal["TickOffWorkItem"] = "TickOffWorkItem"
     officer_id: str = Field(min_length=1, max_length=64)
+    officer_roles: list[Name] = Field(default_factory=list, max_length=32, description=OFFICER_ROLES)
     doc_note: str | None = Field(default=None, max_length=4000,
                                  description="The DOC recorded for the customer. Required; a tick-off without one "
                                              "is rejected (not dead-lettered) so the officer is told why.")
@@ -66,8 +72,10 @@ class TickOffWorkItem(WorkItemEvent):
 class AssignWorkItem(WorkItemEvent):
     """An officer takes (or gives) an open work item."""
 
+    schema_version_current: ClassVar[int] = 2
     event_type: Literal["AssignWorkItem"] = "AssignWorkItem"
     officer_id: str = Field(min_length=1, max_length=64, description="Who assigns.")
+    officer_roles: list[Name] = Field(default_factory=list, max_length=32, description=OFFICER_ROLES)
     assignee_id: str = Field(min_length=1, max_length=64, description="Who will action the item.")
 
 
@@ -130,3 +138,4 @@ class WorkItemActionRejected(WorkItemEvent):
     officer_id: Name
     reason_code: Name
     reason: Text
+    way_out: Text | None = Field(default=None, description="What the procedure says to do instead, where it says.")

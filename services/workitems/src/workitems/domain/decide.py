@@ -23,6 +23,7 @@ from contracts.expenses import (
 )
 from contracts.notification import PROCEDURE as MSP_PROCEDURE
 from contracts.notification import MspStepDone, MspStepRequired, Step
+from contracts.roles import may_issue, way_out
 from contracts.workitems import (
     AssignWorkItem,
     Queue,
@@ -184,20 +185,28 @@ def _cancel(items: Items, work_item_id: str, cause: Event, now: datetime, reason
                                         actor=cause.producer, reason_code=reason_code, reason=reason)]
 
 
-def _rejected(request: TickOffWorkItem | AssignWorkItem, now: datetime, code: str, reason: str) -> list[Event]:
+def _rejected(request: TickOffWorkItem | AssignWorkItem, now: datetime, code: str, reason: str,
+              way_out: str | None = None) -> list[Event]:
     return [WorkItemActionRejected.caused_by(
         request, producer=PRODUCER, occurred_at=now, work_item_id=request.work_item_id, action=request.event_type,
-        rejected_event_id=str(request.event_id), officer_id=request.officer_id, reason_code=code, reason=reason)]
+        rejected_event_id=str(request.event_id), officer_id=request.officer_id, reason_code=code, reason=reason,
+        way_out=way_out)]
 
 
 def _refusal(item: WorkItem | None, request: TickOffWorkItem | AssignWorkItem, now: datetime) -> list[Event]:
-    """The rejection common to every request on an item: it must exist and be open."""
+    """The rejections common to every request on an item: it must exist and be open, and the officer's verified
+    roles must open its queue (103-01050060 step 1: "For Service Officers trained in Income Management, go to
+    Step 2"; the others transfer the customer)."""
     if item is None:
         return _rejected(request, now, "unknown-work-item", f"There is no work item {request.work_item_id}.")
     if item.closed:
         when = item.closed_at.date().isoformat() if item.closed_at else "earlier"
         return _rejected(request, now, "already-closed",
                          f"The work item was {item.status.value} on {when}; a closed work item cannot be changed.")
+    if not may_issue(request.officer_roles, request.event_type, item.queue):
+        return _rejected(request, now, "role-required",
+                         f"The officer's roles do not open the {item.queue.value} queue of this work item.",
+                         way_out(request.event_type, item.queue))
     return []
 
 
