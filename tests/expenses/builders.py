@@ -47,27 +47,33 @@ def attempt(*, kind: ExpenseKind = ExpenseKind.WEEKLY, when: datetime, outcome: 
         failure_reason=reason or (FailureReason.NOT_REPORTED if outcome == "failed" else None), **extra))
 
 
+IM_TRAINED = ["im-trained"]
+
+
 def cease(when: datetime, expense_id: str = "EXP-1", hardship: bool = False) -> CeaseExpense:
     return CeaseExpense(**envelope(when, event_type="CeaseExpense", producer="staff-ui", expense_id=expense_id,
-                                   officer_id="OFF-7", extreme_hardship=hardship))
+                                   officer_id="OFF-7", officer_roles=IM_TRAINED, extreme_hardship=hardship))
 
 
 def vary(when: datetime, amount: str = "40.00", expense_id: str = "EXP-1", hardship: bool = False) -> VaryOneOffExpense:
     return VaryOneOffExpense(**envelope(when, event_type="VaryOneOffExpense", producer="staff-ui",
-                                        expense_id=expense_id, officer_id="OFF-7", new_amount=Decimal(amount),
+                                        expense_id=expense_id, officer_id="OFF-7", officer_roles=IM_TRAINED,
+                                        new_amount=Decimal(amount),
                                         extreme_hardship=hardship))
 
 
 def code(when: datetime, expense_id: str = "EXP-2", hardship: bool = False) -> CodeOneOffExpense:
     return CodeOneOffExpense(**envelope(when, event_type="CodeOneOffExpense", producer="staff-ui",
-                                        expense_id=expense_id, officer_id="OFF-7", customer_ref="CRN-SYNTH-1",
+                                        expense_id=expense_id, officer_id="OFF-7", officer_roles=IM_TRAINED,
+                                        customer_ref="CRN-SYNTH-1",
                                         payee_id="PAYEE-GROCER", amount=Decimal("60.00"),
                                         state=AustralianState.NSW, extreme_hardship=hardship))
 
 
 def removal(when: datetime, expense_id: str = "EXP-1") -> RecordExpenseRemoval:
     return RecordExpenseRemoval(**envelope(when, event_type="RecordExpenseRemoval", producer="staff-ui",
-                                           expense_id=expense_id, officer_id="OFF-7", mysupport_job="MS-4411"))
+                                           expense_id=expense_id, officer_id="OFF-7", officer_roles=IM_TRAINED,
+                                           mysupport_job="MS-4411"))
 
 
 def utc(dt: datetime) -> datetime:

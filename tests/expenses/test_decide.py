@@ -243,6 +243,20 @@ def test_a_one_off_cannot_be_ceased_on_day_2():
     assert "mySupport webform" in (rejected.way_out or "")
 
 
+def test_an_officer_not_trained_in_income_management_is_refused_with_the_transfer_guidance():
+    """103-01050060 step 1: "For Service Officers not trained in Income Management: [...] Cold transfer the
+    customer to: [...] the Income Management Line". Re-checked from the verified roles in the request; a v1
+    request carried none."""
+    _, state = one_off_state()
+    untrained = cease(at(2026, 11, 24, 11)).model_copy(update={"officer_roles": ["msp-approved-decision-maker"]})
+    [rejected] = decide_cease(state, untrained, utc(at(2026, 11, 24, 11)))
+    assert isinstance(rejected, ExpenseActionRejected)
+    assert rejected.reason_code == "role-required"
+    assert "Income Management Line" in (rejected.way_out or "")
+    [ceased] = decide_cease(state, cease(at(2026, 11, 24, 11)), utc(at(2026, 11, 24, 11)))
+    assert isinstance(ceased, ExpenseCeased), "trained: day 1, ceased"
+
+
 def test_a_one_off_cannot_be_varied_on_day_2_but_can_on_day_1():
     _, state = one_off_state()
     [rejected] = decide_vary(state, vary(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))

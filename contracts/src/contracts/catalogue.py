@@ -64,7 +64,8 @@ def authorise_sms_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
-    """A v1 work item request carried no verified roles: it upcasts to none, so a rule that needs one refuses it."""
+    """A v1 expense or work item request carried no verified roles: it upcasts to none, so a rule that needs one
+    refuses it."""
     return data | {"officer_roles": []}
 
 
@@ -92,7 +93,9 @@ PAYMENT_ATTEMPTS = Topic(
 EXPENSE_ACTIONS = Topic(
     "im.expense-actions", "expense_id",
     (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordExpenseRemoval), "console", ("expenses",),
-    "Officers' requests on expenses: cease, vary a one-off, code a one-off, record a Service Desk removal.")
+    "Officers' requests on expenses: cease, vary a one-off, code a one-off, record a Service Desk removal.",
+    upcasters={(t, 1): without_verified_roles for t in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense",
+                                                        "RecordExpenseRemoval")})
 EXPENSE_EVENTS = Topic(
     "im.expense-events", "expense_id",
     (ExpenseUndelivered, ExpenseDelivered, UndeliveredExpensePeriodClosed, ExpenseClosureReversed, ExpenseCeased,

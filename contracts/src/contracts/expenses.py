@@ -89,7 +89,12 @@ class PaymentAttempted(_ExpenseEvent):
 
 
 class _StaffAction(_ExpenseEvent):
+    schema_version_current: ClassVar[int] = 2
     officer_id: str = Field(min_length=1, max_length=64, description="The officer acting.")
+    officer_roles: list[Name] = Field(
+        default_factory=list, max_length=32,
+        description="v2: the officer's roles as their verified token states them (the console writes them; a request "
+                    "cannot). v1 requests carried none, and upcast to none.")
     extreme_hardship: bool = Field(default=False, description="The customer is in extreme hardship (day-2 way out).")
 
 

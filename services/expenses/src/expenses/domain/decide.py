@@ -31,6 +31,7 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
     VaryOneOffExpense,
 )
+from contracts.roles import may_issue, way_out
 from expenses.domain.calendar import RETRY_DAYS, OneOffDays, Window, local_date, one_off_days, regular_window
 from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 
@@ -207,6 +208,15 @@ def _reject(action: StaffAction, now: datetime, code: str, reason: str, way_out:
         reason_code=code, reason=reason, way_out=way_out)
 
 
+def _unauthorised(action: StaffAction, now: datetime) -> list[Event]:
+    """103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2"; the others transfer
+    the customer. Re-checked here from the verified roles the console wrote into the request."""
+    if may_issue(action.officer_roles, action.event_type):
+        return []
+    return [_reject(action, now, "role-required", "Only an officer trained in Income Management acts on expenses.",
+                    way_out(action.event_type))]
+
+
 def _escalate(action: StaffAction, expense: Expense, now: datetime) -> Event:
     return ExpenseRemovalEscalationRequested.caused_by(
         action, producer=PRODUCER, occurred_at=now, expense_id=expense.expense_id,
@@ -241,6 +251,8 @@ def _gate_known(state: ExpenseState, action: StaffAction, now: datetime) -> tupl
 def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> list[Event]:
     """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
     including the current period.'"""
+    if refusal := _unauthorised(action, now):
+        return refusal
     expense, rejected = _gate_known(state, action, now)
     if expense is None:
         return rejected
@@ -252,6 +264,8 @@ def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> li
 
 
 def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -> list[Event]:
+    if refusal := _unauthorised(action, now):
+        return refusal
     expense, rejected = _gate_known(state, action, now)
     if expense is None:
         return rejected
@@ -275,6 +289,8 @@ def _still_trying(expense: Expense, at: datetime) -> bool:
 def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -> list[Event]:
     """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to
     be ceased before the new one-off expense can be coded.'"""
+    if refusal := _unauthorised(action, now):
+        return refusal
     if state.expense is not None:
         return [_reject(action, now, "expense-exists", "An expense with this id already exists.")]
     for existing in state.siblings:
@@ -296,6 +312,8 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
 
 
 def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datetime) -> list[Event]:
+    if refusal := _unauthorised(action, now):
+        return refusal
     expense, rejected = _gate_known(state, action, now)
     if expense is None:
         return rejected
