@@ -50,10 +50,7 @@ from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.system import SERVICES
 from servicekit.broker import ensure_topics
 from servicekit.db import ServiceRole, provision_roles
-from servicekit.localsecrets import ADMIN
 from servicekit.logs import configure_logging
-from servicekit.provision import provision
-from servicekit.settings import ServiceSettings
 
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 PARTITIONS = 6
@@ -94,11 +91,10 @@ class Bench:
         roles = [ServiceRole(name, name, uuid.uuid4().hex) for name in SERVICES]
         await provision_roles(db_url, roles)
         address = db_url.partition("@")[2]
-        admin = ServiceSettings(service_name="provision", topic_prefix=prefix, topic_partitions=PARTITIONS,
-                                **self.kafka.access.settings(ADMIN))
-        await provision(admin, with_acls=self.kafka.secrets is not None, attempts=3)
+        await self.kafka.access.provision(attempts=3, topic_prefix=prefix, topic_partitions=PARTITIONS)
         if extra:
-            await ensure_topics(admin, [(prefix + name, 1) for name in extra], partitions=PARTITIONS, replication=1)
+            await ensure_topics(self.kafka.access.admin_settings(), [(prefix + name, 1) for name in extra],
+                                partitions=PARTITIONS, replication=1)
         return prefix, {**self.kafka.access.env(SERVICES), "TOPIC_PREFIX": prefix,
                         **{f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}:{r.password}@{address}"
                            for r in roles},

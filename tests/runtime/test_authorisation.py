@@ -29,7 +29,6 @@ from contracts.access import acls
 from contracts.catalogue import CATALOGUE
 from servicekit.broker import describe_acls
 from servicekit.localsecrets import ADMIN
-from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo
 from tests.support.bus import provision_catalogue
 
@@ -167,5 +166,5 @@ async def test_no_principal_but_the_admin_creates_or_deletes_topics(kafka: Kafka
 
 
 async def test_the_broker_enforces_exactly_the_acls_the_catalogue_generates(kafka: KafkaInfo, prefix: str):
-    enforced = await describe_acls(ServiceSettings(service_name="audit", **kafka.settings(ADMIN)))
+    enforced = await describe_acls(kafka.access.admin_settings())
     assert {a for a in enforced if a.name.startswith(prefix)} == set(acls(CATALOGUE, prefix))

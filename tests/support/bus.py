@@ -7,19 +7,14 @@ from collections.abc import AsyncIterator
 
 from contracts.catalogue import CATALOGUE
 from contracts.topics import Catalogue
-from servicekit.localsecrets import ADMIN
-from servicekit.provision import provision
 from servicekit.service import ServiceRuntime
-from servicekit.settings import ServiceSettings
 from tests.support.kafka_tools import harness
 
 
 async def provision_catalogue(prefix: str, catalogue: Catalogue = CATALOGUE, *, partitions: int = 6) -> None:
     """Create the topics of ``catalogue`` under ``prefix`` and the ACLs it generates for them, as the run's admin
     (``python -m servicekit.provision`` does the same in a deployment): a service never may."""
-    admin = ServiceSettings(service_name="provision", topic_prefix=prefix, topic_partitions=partitions,
-                            **harness().settings(ADMIN))
-    await provision(admin, catalogue, with_acls=harness().secrets is not None, attempts=3)
+    await harness().provision(catalogue, attempts=3, topic_prefix=prefix, topic_partitions=partitions)
 
 
 async def provisioned(runtime: ServiceRuntime) -> None:

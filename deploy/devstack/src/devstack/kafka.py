@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.catalogue import CATALOGUE
+from contracts.topics import Catalogue
 from devstack.procs import cache_root, die_with_parent, free_port, port_open, record_pid, stop_process, wait_until
 from servicekit.broker import client_options
 from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users
+from servicekit.provision import provision
 from servicekit.settings import ServiceSettings
 
 KAFKA_DIR = Path(os.environ.get("DEVSTACK_KAFKA_DIR", Path(__file__).resolve().parents[3] / "kafka"))
@@ -131,6 +134,16 @@ class KafkaAccess:
         return {"kafka_bootstrap_servers": self.bootstrap_servers, "kafka_security_protocol": "SASL_SSL",
                 "kafka_ssl_cafile": self.secrets.ca, "kafka_sasl_username": principal,
                 "kafka_sasl_password_file": self.secrets.password_file(principal)}
+
+    def admin_settings(self, **settings: Any) -> ServiceSettings:
+        """The admin principal's settings (what the provisioning step connects with), plus ``settings``."""
+        return ServiceSettings(service_name="provision", **settings, **self.settings(ADMIN))
+
+    async def provision(self, catalogue: Catalogue = CATALOGUE, *, attempts: int = 60, **settings: Any) -> list[str]:
+        """As the admin, what ``python -m servicekit.provision`` does: the catalogue's topics under the settings'
+        prefix, and its ACLs on a secured broker. Returns the topics created."""
+        return await provision(self.admin_settings(**settings), catalogue, with_acls=self.secrets is not None,
+                               attempts=attempts)
 
     def client(self, principal: str = ADMIN) -> dict[str, Any]:
         """aiokafka keyword arguments that connect as ``principal`` (the admin unless said otherwise)."""

@@ -32,10 +32,8 @@ from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.topics import ContractError
 from devstack.kafka import KafkaAccess
-from devstack.system import SERVICES as SERVICE_PORTS
 
 SCENARIO_DIR = Path(__file__).resolve().parents[4] / "scenarios"
-SERVICES = tuple(SERVICE_PORTS)
 OFFICERS_FRONT_DOOR = "console"
 SYDNEY = ZoneInfo("Australia/Sydney")
 PERSONAL_FIELDS = frozenset({"name", "phone", "customer_mobile", "doc_note", "behaviours", "reasons",

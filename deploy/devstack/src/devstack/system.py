@@ -19,9 +19,7 @@ from typing import IO, Any
 from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, stop_process, stop_requested
 from servicekit.db import ServiceRole, provision_roles
-from servicekit.localsecrets import ADMIN, secret
-from servicekit.provision import provision
-from servicekit.settings import ServiceSettings
+from servicekit.localsecrets import secret
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console": 8084}
@@ -74,8 +72,7 @@ def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
     """As the admin: the catalogue's topics under the deployment's prefix, and its ACLs on a secured broker."""
     given: dict[str, Any] = {name: env[name.upper()] for name in ("topic_prefix", "topic_partitions",
                                                                   "topic_replication") if env.get(name.upper())}
-    admin = ServiceSettings(service_name="provision", **given, **kafka.settings(ADMIN))
-    asyncio.run(provision(admin, with_acls=kafka.secrets is not None))
+    asyncio.run(kafka.provision(**given))
 
 
 @contextlib.contextmanager
