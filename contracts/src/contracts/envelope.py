@@ -27,6 +27,11 @@ Dates = Annotated[list[date], Field(max_length=60)]
 """The periods of one expense (a year of weekly periods, and more)."""
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 """An amount in AUD."""
+OfficerRoles = Annotated[list[Name], Field(
+    default_factory=list, max_length=32,
+    description="The officer's roles as their verified token states them (the console writes them; a request "
+                "cannot): the authority a rule needs. Requests of an earlier version carried none.")]
+"""The verified roles a staff action carries, for the service to re-check its rule."""
 
 
 def derived_event_id(cause_id: uuid.UUID | str, kind: str) -> uuid.UUID:
@@ -63,7 +68,7 @@ class Event(Contract):
     def _current_version_unless_said(cls, data: Any) -> Any:
         """An event made here is of its type's current version; one read from a topic says its own (and was upcast
         to the current one before it gets here)."""
-        if isinstance(data, dict) and "schema_version" not in data and cls.schema_version_current != 1:
+        if cls.schema_version_current != 1 and isinstance(data, dict) and "schema_version" not in data:
             return {**data, "schema_version": cls.schema_version_current}
         return data
 

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.envelope import CustomerRef, Dates, Event, Lines, Money, Name, Text
+from contracts.envelope import CustomerRef, Dates, Event, Lines, Money, Name, OfficerRoles, Text
 
 PROCEDURE = "103-01050060"
 
@@ -91,10 +91,7 @@ class PaymentAttempted(_ExpenseEvent):
 class _StaffAction(_ExpenseEvent):
     schema_version_current: ClassVar[int] = 2
     officer_id: str = Field(min_length=1, max_length=64, description="The officer acting.")
-    officer_roles: list[Name] = Field(
-        default_factory=list, max_length=32,
-        description="v2: the officer's roles as their verified token states them (the console writes them; a request "
-                    "cannot). v1 requests carried none, and upcast to none.")
+    officer_roles: OfficerRoles
     extreme_hardship: bool = Field(default=False, description="The customer is in extreme hardship (day-2 way out).")
 
 

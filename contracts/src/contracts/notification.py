@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from contracts.envelope import Contract, CustomerRef, Event, Lines, Name, Text
+from contracts.envelope import Contract, CustomerRef, Event, Lines, Name, OfficerRoles, Text
 
 PROCEDURE = "104-07050030"
 
@@ -95,10 +95,7 @@ class MspApproved(_MspEvent):
 
 class _StaffAction(_MspEvent):
     officer_id: str = Field(min_length=1, max_length=64)
-    officer_roles: list[Name] = Field(
-        default_factory=list, max_length=32,
-        description="The officer's roles as their verified token states them (the console writes them; a request "
-                    "cannot): the authority a rule needs, such as msp-approved-decision-maker.")
+    officer_roles: OfficerRoles
 
 
 class Explained(Contract):

@@ -57,18 +57,22 @@ TRANSFER_GUIDANCE = ("Cold transfer the customer to: the Income Management Line;
 """103-01050060 step 1, "For Service Officers not trained in Income Management": the way out of a refusal."""
 
 
-def may_issue(roles: Iterable[str], command_type: str, queue: Queue | None = None) -> bool:
-    """Whether an officer with ``roles`` may issue ``command_type`` (for a work item command, on an item of
+def needed(command_type: str, queue: Queue | None = None) -> frozenset[OfficerRole]:
+    """The roles of which an officer needs one to issue ``command_type`` (for a work item command, on an item of
     ``queue``: the roles that open the queue act on its items)."""
-    allowed = QUEUE_READERS[queue] if queue is not None else COMMAND_ROLES.get(command_type, frozenset())
-    return bool(set(roles) & allowed)
+    return QUEUE_READERS[queue] if queue is not None else COMMAND_ROLES.get(command_type, frozenset())
+
+
+def may_issue(roles: Iterable[str], command_type: str, queue: Queue | None = None) -> bool:
+    """Whether an officer with ``roles`` may issue ``command_type`` (on an item of ``queue``)."""
+    return bool(set(roles) & needed(command_type, queue))
 
 
 def way_out(command_type: str, queue: Queue | None = None) -> str:
     """What to do instead, when refused for want of a role."""
-    if queue is Queue.INCOME_MANAGEMENT or (command_type in COMMAND_ROLES and COMMAND_ROLES[command_type] == {
-            OfficerRole.IM_TRAINED}):
+    roles = needed(command_type, queue)
+    if OfficerRole.IM_TRAINED in roles:
         return TRANSFER_GUIDANCE
-    if command_type in ("AuthoriseMspSms", "DeclineMspSms") or queue is Queue.MSP_APPROVED_DECISION_MAKERS:
+    if roles == {OfficerRole.MSP_APPROVED_DECISION_MAKER}:
         return "Refer the MSP to an approved decision maker: only they may send an MSP SMS (104-07050030 step 2)."
     return "Refer it to an officer whose role covers it."

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.envelope import CustomerRef, Event, Lines, Name, Text
+from contracts.envelope import CustomerRef, Event, Lines, Name, OfficerRoles, Text
 
 
 class WorkItemCode(StrEnum):
@@ -53,17 +53,13 @@ class WorkItemEvent(Event):
 # --------------------------------------------------------------------------- inputs: staff actions
 
 
-OFFICER_ROLES = ("v2: the officer's roles as their verified token states them (the console writes them; a request "
-                 "cannot). v1 requests carried none, and upcast to none.")
-
-
 class TickOffWorkItem(WorkItemEvent):
     """An officer ticks off a manual work item; the procedure says 'Record details on a DOC'."""
 
     schema_version_current: ClassVar[int] = 2
     event_type: Literal["TickOffWorkItem"] = "TickOffWorkItem"
     officer_id: str = Field(min_length=1, max_length=64)
-    officer_roles: list[Name] = Field(default_factory=list, max_length=32, description=OFFICER_ROLES)
+    officer_roles: OfficerRoles
     doc_note: str | None = Field(default=None, max_length=4000,
                                  description="The DOC recorded for the customer. Required; a tick-off without one "
                                              "is rejected (not dead-lettered) so the officer is told why.")
@@ -75,7 +71,7 @@ class AssignWorkItem(WorkItemEvent):
     schema_version_current: ClassVar[int] = 2
     event_type: Literal["AssignWorkItem"] = "AssignWorkItem"
     officer_id: str = Field(min_length=1, max_length=64, description="Who assigns.")
-    officer_roles: list[Name] = Field(default_factory=list, max_length=32, description=OFFICER_ROLES)
+    officer_roles: OfficerRoles
     assignee_id: str = Field(min_length=1, max_length=64, description="Who will action the item.")
 
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from console import store
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
-from contracts.roles import OfficerRole, may_issue, way_out
+from contracts.roles import COMMAND_ROLES, OfficerRole, may_issue, way_out
 from contracts.topics import load_json
 from contracts.workitems import Queue
 from servicekit.auth import roles_of
@@ -133,12 +133,11 @@ async def _issue(runtime: ServiceRuntime, scope: Scope, officer: str, kind: type
     roles = roles_of(scope)
     command_id, now = uuid.uuid4(), runtime.clock.now()
     # The verified roles this system knows go with the action, for the service to re-check what it can.
-    extra = {"officer_roles": sorted(r.value for r in OfficerRole if r.value in roles)} \
-        if "officer_roles" in kind.model_fields else {}
+    known_roles = sorted(r.value for r in OfficerRole if r.value in roles)
     try:
-        event = kind.model_validate({**fields, **extra, "event_id": command_id, "event_type": command_type,
-                                     "occurred_at": now, "correlation_id": uuid.uuid4(), "producer": PRODUCER,
-                                     "officer_id": officer})
+        event = kind.model_validate({**fields, "event_id": command_id, "event_type": command_type, "occurred_at": now,
+                                     "correlation_id": uuid.uuid4(), "producer": PRODUCER, "officer_id": officer,
+                                     "officer_roles": known_roles})
     except ValidationError as exc:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
         raise Refused(422, "invalid-command", "the action's fields do not match its contract",
@@ -163,8 +162,9 @@ async def _issue(runtime: ServiceRuntime, scope: Scope, officer: str, kind: type
 
 
 async def _queue(conn: Any, command_type: str, event: Event) -> Queue | None:
-    """A work item command acts on an item of a queue (known from workitems' events); other commands on none."""
-    if command_type not in ("TickOffWorkItem", "AssignWorkItem"):
+    """A work item command acts on an item of a queue (known from workitems' events); a command whose roles the
+    table names acts on none."""
+    if command_type in COMMAND_ROLES:
         return None
     queue = await store.queue_of(conn, event.key)
     if queue is None:
