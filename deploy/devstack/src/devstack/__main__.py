@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     system = sub.add_parser("system", help="broker, database and all services until Ctrl-C")
     system.add_argument("--clock", choices=["system", "simulated"], default="system")
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
-    sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
+    demo = sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
+    demo.add_argument("--stay", action="store_true", help="keep the system running after the replay (for the console)")
     images = sub.add_parser("images", help="build the container images (deploy/images) with the local Docker engine")
     images.add_argument("--public", action="store_true", help="on public bases from a registry, not a local one")
     args = parser.parse_args(argv)
@@ -127,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         build_images(public=args.public)
         return 0
     if args.what == "demo":
-        from devstack.demo import main as demo
+        from devstack.demo import main as run_demo
 
-        return demo()
+        return run_demo(stay=args.stay)
     if args.what == "system":
         from devstack.system import run_system
 

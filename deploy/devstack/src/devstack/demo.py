@@ -12,8 +12,9 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from devstack.procs import stop_requested
 from devstack.scenarios import Outcome, Runner, Scenario, SystemUnderTest, load_all, personal_strings
-from devstack.system import SERVICES, running_system
+from devstack.system import SERVICES, running_system, say_sign_in_links
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 
 
@@ -28,7 +29,7 @@ async def _replay(system: SystemUnderTest, scenarios: list[Scenario]) -> list[Ou
     return outcomes
 
 
-def main() -> int:
+def main(*, stay: bool = False) -> int:
     started = time.monotonic()
     scenarios = load_all()
     run_id = uuid.uuid4().hex[:8]
@@ -45,11 +46,18 @@ def main() -> int:
     print(f"[demo] {len(scenarios)} scenarios from scenarios/; service logs in {workdir}", flush=True)
     with running_system(clock="simulated", extra_env=env, log_dir=workdir) as running:
         running.wait_ready()
-        print(f"[demo] all services ready after {time.monotonic() - started:.0f}s; replaying\n", flush=True)
+        print(f"[demo] all services ready after {time.monotonic() - started:.0f}s", flush=True)
+        say_sign_in_links(signer, running)
+        print("[demo] replaying\n", flush=True)
         assert running.kafka is not None
         system = SystemUnderTest(running.kafka, env["TOPIC_PREFIX"], running.urls,
                                  signer.token("OFF-DEMO", expires_in=3600, roles=EVERY_ROLE))
         outcomes = asyncio.run(_replay(system, scenarios))
+        if stay:
+            print("[demo] replayed; the system keeps running for the console until Ctrl-C", flush=True)
+            stopping = stop_requested()
+            while not stopping.wait(1.0) and running.exited() is None:
+                pass
     leaks = _scan_logs(workdir, scenarios)
     passed = sum(o.ok for o in outcomes)
     print(f"[demo] {passed}/{len(outcomes)} scenarios reached their expected outcome; "

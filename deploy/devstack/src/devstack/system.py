@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, stop_process, stop_requested
+from devstack.tokens import SYSTEM_AUDIENCES, Signer, sign_in_links
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.localsecrets import secret
 
@@ -132,11 +133,32 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
             log.close()
 
 
+def development_officers(env: dict[str, str]) -> Signer | None:
+    """Without an identity provider configured (``JWT_PUBLIC_KEYS``), a throw-away one for this run, whose
+    tokens the services accept: the demo officers' sign-in links are signed by it."""
+    if os.environ.get("JWT_PUBLIC_KEYS"):
+        return None
+    signer = Signer(issuer="https://dev.local/officers", audience=SYSTEM_AUDIENCES)
+    env.update(signer.env())
+    return signer
+
+
+def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = None) -> None:
+    say = say or (lambda line: print(line, flush=True))
+    if signer is not None and "console" in system.children:
+        say("[system] the officers' console; sign in as a demo officer, one per role (development tokens, 12 h):")
+        for line in sign_in_links(signer, system.urls["console"]):
+            say(line)
+
+
 def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
     stopping = stop_requested()
-    with running_system(clock=clock, data_dir=data_dir) as system:
+    extra: dict[str, str] = {}
+    signer = development_officers(extra)
+    with running_system(clock=clock, data_dir=data_dir, extra_env=extra) as system:
         print(f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
               "everything", flush=True)
+        say_sign_in_links(signer, system)
         while not stopping.wait(1.0):
             if (gone := system.exited()) is not None:
                 print(f"[system] {gone} exited with code {system.children[gone].returncode}; stopping", flush=True)

@@ -17,6 +17,12 @@ SYSTEM_AUDIENCES = ["notification", "expenses", "workitems", "console"]
 """Every service's default audience: a token for all of them (the demo's, the tests' operators)."""
 EVERY_ROLE = [r.value for r in OfficerRole]
 """Every officer role: the demo's and the black-box tests' reader, who checks every queue."""
+DEMO_OFFICERS: dict[str, list[str]] = {
+    "OFF-MSP-1": [OfficerRole.MSP_OFFICER.value],
+    "OFF-ADM-1": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value],
+    "OFF-IM-1": [OfficerRole.IM_TRAINED.value],
+}
+"""One development officer per role: what ``./dev run`` and ``./dev demo`` print sign-in links for."""
 
 
 class Signer:
@@ -40,3 +46,9 @@ class Signer:
 
     def bearer(self, sub: str = "OFF-5", **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub, **kwargs)}"}
+
+
+def sign_in_links(signer: Signer, console_url: str, *, expires_in: float = 12 * 3600) -> list[str]:
+    """A line per demo officer: who they are, their role, and a console sign-in link with a development token."""
+    return [f"  {sub} ({', '.join(roles)}): {console_url}/ui/sign-in?token="
+            + signer.token(sub, expires_in=expires_in, roles=roles) for sub, roles in DEMO_OFFICERS.items()]

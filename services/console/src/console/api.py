@@ -10,6 +10,7 @@ the token's ``sub``, their authority the token's ``roles``), checks the role the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -62,7 +63,7 @@ def handles(path: str) -> bool:
     return path in (PREFIX, OPENAPI_PATH) or path.startswith(PREFIX + "/")
 
 
-async def _body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -110,7 +111,9 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
             if scope["path"] == OPENAPI_PATH:
                 body, status = openapi(), 200
             elif scope["method"] == "POST" and name in COMMANDS:
-                body, status = await _issue(runtime, scope, officer, COMMANDS[name], await _body(receive))
+                key = _header(scope, b"idempotency-key")
+                body, status = await issue(runtime, officer, roles_of(scope), COMMANDS[name],
+                                           _fields(await read_body(receive)), key)
             elif scope["method"] in ("GET", "HEAD") and name:
                 body, status = await _status(runtime, officer, name), 200
             else:
@@ -124,13 +127,12 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
     return app
 
 
-async def _issue(runtime: ServiceRuntime, scope: Scope, officer: str, kind: type[Event],
-                 raw: bytes) -> tuple[dict[str, Any], int]:
+async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], kind: type[Event],
+                fields: dict[str, Any], key: str | None) -> tuple[dict[str, Any], int]:
+    """The one way a command is issued, from the API or a console page: checked against the officer's verified
+    roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not."""
     command_type = kind.model_fields["event_type"].default
-    key = _header(scope, b"idempotency-key")
-    fields = _fields(raw)
     fingerprint = hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
-    roles = roles_of(scope)
     command_id, now = uuid.uuid4(), runtime.clock.now()
     # The verified roles this system knows go with the action, for the service to re-check what it can.
     known_roles = sorted(r.value for r in OfficerRole if r.value in roles)
@@ -189,7 +191,8 @@ async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str,
     return answer
 
 
-def _request_schema(kind: type[Event]) -> tuple[dict[str, Any], dict[str, Any]]:
+@functools.cache
+def request_schema(kind: type[Event]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The action's contract without what the console sets: (its schema, the schemas it refers to)."""
     schema = kind.model_json_schema(ref_template=REF + "{model}")
     nested = schema.pop("$defs", {})
@@ -219,7 +222,7 @@ def openapi() -> dict[str, Any]:
     }
     paths: dict[str, Any] = {}
     for name, kind in COMMANDS.items():
-        request, nested = _request_schema(kind)
+        request, nested = request_schema(kind)
         schemas |= nested | {f"{name}Request": request}
         paths[f"{PREFIX}/{name}"] = {"post": {
             "summary": (kind.__doc__ or name).strip().split("\n")[0],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from pydantic_settings import SettingsConfigDict
 
-from console import api
+from console import api, ui
 from console.handlers import on_outcome
 from console.store import MIGRATIONS
 from contracts.catalogue import CATALOGUE, EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITEM_EVENTS
@@ -20,6 +21,16 @@ class ConsoleSettings(ServiceSettings):
     http_port: int = 8084
 
 
+def make_front(runtime: ServiceRuntime) -> ASGIApp:
+    """The command API and the web console, on one port: the pages under ``/ui``, the API beside them."""
+    commands, pages = api.make_api(runtime), ui.make_ui(runtime)
+
+    async def front(scope: Scope, receive: Receive, send: Send) -> None:
+        await (pages if ui.handles(scope["path"]) else commands)(scope, receive, send)
+
+    return front
+
+
 SPEC = ServiceSpec(
     name="console",
     version="1.0.0",
@@ -30,7 +41,7 @@ SPEC = ServiceSpec(
     handlers={MSP_NOTIFICATION_EVENTS.name: on_outcome, EXPENSE_EVENTS.name: on_outcome,
               WORKITEM_EVENTS.name: on_outcome},
     migrations=MIGRATIONS,
-    api=HttpApi.of(api.make_api, api.handles),
+    api=HttpApi.of(make_front, lambda path: api.handles(path) or ui.handles(path), session=ui.SESSION),
 )
 
 

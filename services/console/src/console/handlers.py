@@ -1,5 +1,6 @@
 """What the console learns from the services' events: the outcome of each command it issued (an event caused by
-it, or its rejection with the reason) and, from workitems, each item's queue (whose roles may act on it)."""
+it, or its rejection with the reason), each work item (its queue says whose roles may act on it) and every event
+by its subject, for the pages to show."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ import asyncpg
 
 from console import store
 from contracts.envelope import Event
-from contracts.workitems import WorkItemRaised
+from contracts.workitems import WorkItemAssigned, WorkItemCancelled, WorkItemRaised, WorkItemStatus, WorkItemTickedOff
 from servicekit.logs import get_logger
 
 log = get_logger("console")
 
+ENVELOPE = frozenset(Event.model_fields) - {"producer"}
+SUBJECTS = {"msp_id": "msp", "expense_id": "expense", "work_item_id": "work-item"}
+"""The subject of an event, by its key field: what page shows it."""
+
 
 async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> Sequence[Event]:  # noqa: ARG001
-    if isinstance(event, WorkItemRaised):
-        await store.work_item_raised(conn, event.work_item_id, event.queue.value, event.code.value)
+    await _remember(conn, event)
     rejected_id = getattr(event, "rejected_event_id", None)
     if rejected_id is not None:
         try:
@@ -33,3 +37,21 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
         await store.accepted(conn, event.causation_id, {"event_type": event.event_type,
                                                         "event_id": str(event.event_id)})
     return []
+
+
+async def _remember(conn: asyncpg.Connection, event: Event) -> None:
+    payload = event.model_dump(mode="json", exclude=set(ENVELOPE))
+    subject = SUBJECTS.get(type(event).key_field)
+    if subject is not None:
+        await store.remember(conn, subject, event.key, store.Entry(event.event_id, event.event_type, event.occurred_at,
+                                                                   payload))
+    if isinstance(event, WorkItemRaised):
+        await store.work_item_raised(conn, event.work_item_id, event.queue.value, event.code.value,
+                                     customer_ref=event.customer_ref, title=event.title, raised_at=event.occurred_at,
+                                     details=payload)
+    elif isinstance(event, WorkItemAssigned):
+        await store.work_item_changed(conn, event.work_item_id, assignee_id=event.assignee_id)
+    elif isinstance(event, WorkItemTickedOff):
+        await store.work_item_changed(conn, event.work_item_id, status=WorkItemStatus.TICKED_OFF.value)
+    elif isinstance(event, WorkItemCancelled):
+        await store.work_item_changed(conn, event.work_item_id, status=WorkItemStatus.CANCELLED.value)

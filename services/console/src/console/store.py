@@ -1,4 +1,5 @@
-"""The console's tables: the commands officers issued (with their outcome) and the work items' queues."""
+"""The console's tables: the commands officers issued (with their outcome), the work items (what the queue page
+lists) and every outcome event by its subject (what the MSP, expense and work item pages show)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ MIGRATIONS = (
     Migration("console", 2, "work_items", """
         CREATE TABLE work_items (work_item_id text PRIMARY KEY, queue text NOT NULL, code text NOT NULL)"""),
     Migration("console", 3, "way_out", "ALTER TABLE commands ADD COLUMN way_out text"),
+    Migration("console", 4, "pages", """
+        ALTER TABLE work_items ADD COLUMN customer_ref text, ADD COLUMN title text,
+            ADD COLUMN status text NOT NULL DEFAULT 'open', ADD COLUMN assignee_id text,
+            ADD COLUMN raised_at timestamptz, ADD COLUMN details jsonb NOT NULL DEFAULT '{}';
+        CREATE INDEX work_items_by_queue ON work_items (queue, status, raised_at DESC);
+        CREATE TABLE timeline (
+            event_id uuid PRIMARY KEY,
+            subject_type text NOT NULL,
+            subject_id text NOT NULL,
+            event_type text NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            payload jsonb NOT NULL);
+        CREATE INDEX timeline_by_subject ON timeline (subject_type, subject_id, occurred_at);
+        CREATE INDEX commands_by_subject ON commands (officer_id, subject_id, submitted_at DESC)"""),
 )
 
 
@@ -98,6 +113,94 @@ async def queue_of(conn: asyncpg.Connection, work_item_id: str) -> str | None:
     return queue
 
 
-async def work_item_raised(conn: asyncpg.Connection, work_item_id: str, queue: str, code: str) -> None:
-    await conn.execute("INSERT INTO work_items VALUES ($1, $2, $3) ON CONFLICT (work_item_id) DO NOTHING",
-                       work_item_id, queue, code)
+async def work_item_raised(conn: asyncpg.Connection, work_item_id: str, queue: str, code: str, *,
+                           customer_ref: str, title: str, raised_at: datetime, details: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO work_items (work_item_id, queue, code, customer_ref, title, raised_at, details) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (work_item_id) DO NOTHING",
+        work_item_id, queue, code, customer_ref, title, raised_at, json.dumps(details))
+
+
+async def work_item_changed(conn: asyncpg.Connection, work_item_id: str, *, status: str | None = None,
+                            assignee_id: str | None = None) -> None:
+    await conn.execute("UPDATE work_items SET status = coalesce($2, status), assignee_id = coalesce($3, assignee_id) "
+                       "WHERE work_item_id = $1", work_item_id, status, assignee_id)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    work_item_id: str
+    queue: str
+    code: str
+    customer_ref: str | None
+    title: str | None
+    status: str
+    assignee_id: str | None
+    raised_at: datetime | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> WorkItem:
+        return cls(row["work_item_id"], row["queue"], row["code"], row["customer_ref"], row["title"], row["status"],
+                   row["assignee_id"], row["raised_at"], json.loads(row["details"]))
+
+
+@dataclass(frozen=True)
+class Filters:
+    queues: tuple[str, ...]
+    status: str | None = None
+    code: str | None = None
+    customer_ref: str | None = None
+
+
+async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
+                     offset: int) -> tuple[list[WorkItem], int]:
+    """A page of the items in ``filters.queues`` (newest first) and how many match in all."""
+    where = ("queue = ANY($1::text[]) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR code = $3) "
+             "AND ($4::text IS NULL OR customer_ref = $4)")
+    args = (list(filters.queues), filters.status, filters.code, filters.customer_ref)
+    total = await conn.fetchval(f"SELECT count(*) FROM work_items WHERE {where}", *args)
+    rows = await conn.fetch(f"SELECT * FROM work_items WHERE {where} ORDER BY raised_at DESC NULLS LAST, "
+                            "work_item_id LIMIT $5 OFFSET $6", *args, limit, offset)
+    return [WorkItem.of(r) for r in rows], int(total)
+
+
+async def work_item(conn: asyncpg.Connection, work_item_id: str) -> WorkItem | None:
+    row = await conn.fetchrow("SELECT * FROM work_items WHERE work_item_id = $1", work_item_id)
+    return WorkItem.of(row) if row else None
+
+
+async def work_items_about(conn: asyncpg.Connection, subject_id: str, queues: tuple[str, ...]) -> list[WorkItem]:
+    rows = await conn.fetch("SELECT * FROM work_items WHERE details->>'subject_id' = $1 AND queue = ANY($2::text[]) "
+                            "ORDER BY raised_at", subject_id, list(queues))
+    return [WorkItem.of(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event about a subject, as the services published it (envelope aside)."""
+
+    event_id: uuid.UUID
+    event_type: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+async def remember(conn: asyncpg.Connection, subject_type: str, subject_id: str, entry: Entry) -> None:
+    await conn.execute("INSERT INTO timeline VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+                       entry.event_id, subject_type, subject_id, entry.event_type, entry.occurred_at,
+                       json.dumps(entry.payload))
+
+
+async def timeline(conn: asyncpg.Connection, subject_type: str, subject_id: str, limit: int = 500) -> list[Entry]:
+    rows = await conn.fetch("SELECT event_id, event_type, occurred_at, payload FROM timeline WHERE subject_type = $1 "
+                            "AND subject_id = $2 ORDER BY occurred_at, event_id LIMIT $3", subject_type, subject_id,
+                            limit)
+    return [Entry(r["event_id"], r["event_type"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
+
+
+async def commands_on(conn: asyncpg.Connection, officer_id: str, subject_id: str, limit: int = 50) -> list[Command]:
+    """The officer's own commands on a subject, newest first."""
+    rows = await conn.fetch(f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND subject_id = $2 "
+                            "ORDER BY submitted_at DESC LIMIT $3", officer_id, subject_id, limit)
+    return [Command.of(r) for r in rows]

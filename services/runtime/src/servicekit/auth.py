@@ -7,6 +7,7 @@ key configured every request is refused: the API is closed by default.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,24 +115,83 @@ def roles_of(scope: Scope) -> frozenset[str]:
     return frozenset(scope.get("principal", {}).get("roles", []))
 
 
-def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str]) -> ASGIApp:
-    """``app`` behind ``auth`` for every HTTP path but ``open_paths``; the claims go to ``scope['principal']``."""
+@dataclass(frozen=True)
+class SessionCookie:
+    """A browser's bearer token, kept in an ``HttpOnly``, ``SameSite=Strict`` cookie for the pages under
+    ``prefix`` (a console's), which is where the guard looks for it when the request has no ``Authorization``
+    header. ``sign_in`` (open) is where the cookie is set, and where a page without a valid one is sent. Pages that
+    change anything must also check a form token of the session (:func:`form_token`): the cookie alone is not
+    consent."""
+
+    prefix: str
+    sign_in: str
+    name: str = "officer_session"
+    assets: frozenset[str] = frozenset()
+    """Paths under ``prefix`` anyone may fetch (a stylesheet the sign-in page needs)."""
+
+    def is_open(self, path: str) -> bool:
+        return path == self.sign_in or path in self.assets
+
+    def token(self, scope: Scope) -> str | None:
+        for key, value in scope.get("headers") or []:
+            if key.lower() != b"cookie":
+                continue
+            for part in value.decode("latin-1").split(";"):
+                name, _, token = part.strip().partition("=")
+                if name == self.name and token:
+                    return str(token)
+        return None
+
+    def set_cookie(self, token: str, max_age_s: int) -> bytes:
+        return (f"{self.name}={token}; Path={self.prefix}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict"
+                .encode("latin-1"))
+
+    def clear_cookie(self) -> bytes:
+        return f"{self.name}=; Path={self.prefix}; Max-Age=0; HttpOnly; SameSite=Strict".encode("latin-1")
+
+
+def form_token(token: str) -> str:
+    """The session's form token: derived from the session's bearer token, which a page of another site cannot read
+    (the cookie is ``HttpOnly``), so a form carrying it was served to this session."""
+    return hashlib.sha256(b"form-token:" + token.encode("latin-1")).hexdigest()[:32]
+
+
+def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str], session: SessionCookie | None = None) -> ASGIApp:
+    """``app`` behind ``auth`` for every HTTP path but ``open_paths``; the claims go to ``scope['principal']``
+    (and, for a session's pages, the token to ``scope['session_token']``)."""
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in open_paths:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path in open_paths or (session is not None and session.is_open(path)):
             await app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         raw = headers.get(b"authorization")
+        authorization = raw.decode("latin-1") if raw else None
+        browser = session is not None and path.startswith(session.prefix) and authorization is None
+        if browser:
+            cookie = session.token(scope)  # type: ignore[union-attr]
+            authorization = f"Bearer {cookie}" if cookie else None
         try:
-            claims = auth.verify(raw.decode("latin-1") if raw else None)
+            claims = auth.verify(authorization)
         except UnauthorizedError as exc:
             log.info("request refused", reason_code=exc.code, status=401)
-            await unauthorized(send, exc.code)
+            if browser:
+                await to_sign_in(send, session.sign_in)  # type: ignore[union-attr]
+            else:
+                await unauthorized(send, exc.code)
             return
-        await app({**scope, "principal": claims}, receive, send)
+        extra = {"session_token": authorization.partition(" ")[2].strip()} if browser and authorization else {}
+        await app({**scope, "principal": claims, **extra}, receive, send)
 
     return guard
+
+
+async def to_sign_in(send: Send, sign_in: str) -> None:
+    """A page asked for without a valid session: 303 to the sign-in page (which says why), for GET and POST alike."""
+    await send({"type": "http.response.start", "status": 303, "headers": [
+        (b"location", sign_in.encode("latin-1")), (b"content-length", b"0"), (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def unauthorized(send: Send, code: str) -> None:

@@ -31,7 +31,7 @@ ALLOWED_FIELDS = frozenset({
     "msp_id", "expense_id", "work_item_key", "work_item_id", "step", "procedure_step", "status", "outcome",
     "reason", "reason_code", "error_type", "deadline", "kind", "queue", "agency", "code", "tick_off",
     # staff identifiers (who read or changed what: the audit trail), never customers'
-    "officer_id",
+    "officer_id", "page",
 })
 
 PSEUDONYMISED_FIELDS = frozenset({"customer_ref"})

@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from contracts.asyncapi import document
 from contracts.envelope import Event
 from contracts.topics import Catalogue
-from servicekit.auth import guarded
+from servicekit.auth import SessionCookie, guarded
 from servicekit.backoff import Backoff
 from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -51,12 +51,14 @@ class HttpApi:
     app: ASGIApp
     handles: Callable[[str], bool]
     """Which request paths go to ``app`` (prefix routes, such as ``/work-items/{id}``)."""
+    session: SessionCookie | None = None
+    """Pages a browser reaches with its token in a cookie (a console's); every other path takes the header only."""
 
     @classmethod
-    def of(cls, make_api: Callable[[ServiceRuntime], ASGIApp],
-           handles: Callable[[str], bool]) -> Callable[[ServiceRuntime], HttpApi]:
+    def of(cls, make_api: Callable[[ServiceRuntime], ASGIApp], handles: Callable[[str], bool],
+           session: SessionCookie | None = None) -> Callable[[ServiceRuntime], HttpApi]:
         """What :attr:`ServiceSpec.api` takes: the API made for a runtime, and the paths it handles."""
-        return lambda runtime: cls(app=make_api(runtime), handles=handles)
+        return lambda runtime: cls(app=make_api(runtime), handles=handles, session=session)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class ServiceRuntime:
             else:
                 await operational(scope, receive, send)
 
-        return guarded(front, auth, OPEN_PATHS)
+        return guarded(front, auth, OPEN_PATHS, api.session)
 
     @property
     def pool(self) -> asyncpg.Pool:

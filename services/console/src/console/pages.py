@@ -1,0 +1,343 @@
+"""The console's HTML: plain, server-rendered pages with native forms, no script and nothing from another site.
+
+Accessible by construction: one ``h1`` per page, a skip link, landmarks, every input with its ``label`` (groups
+in a ``fieldset`` with a ``legend``), tables with header cells, statuses in words (colour only repeats them) and
+refusals announced (``role="alert"``). Every value is escaped here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import quote, urlencode
+
+from console.forms import Input
+from console.store import Command, Entry, WorkItem
+from console.views import ExpenseView, MspView, label, timeline_facts
+
+BASE = "/ui"
+STYLESHEET = f"{BASE}/console.css"
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def link(path: str, *parts: str) -> str:
+    return f"{BASE}{path}" + "".join("/" + quote(p, safe="") for p in parts)
+
+
+def subject_link(subject_type: str, subject_id: str) -> str:
+    return link({"msp": "/msp", "expense": "/expenses", "work-item": "/work-items"}[subject_type], subject_id)
+
+
+@dataclass(frozen=True)
+class Officer:
+    officer_id: str
+    roles: tuple[str, ...]
+    form_token: str
+
+
+def page(title: str, body: str, officer: Officer | None, *, refresh_s: int | None = None) -> str:
+    who = ""
+    if officer is not None:
+        roles = ", ".join(officer.roles) or "no roles"
+        who = (f'<p class="who">Signed in as <strong>{e(officer.officer_id)}</strong> ({e(roles)})</p>'
+               f'<form method="post" action="{BASE}/sign-out" class="inline">'
+               f'<input type="hidden" name="form_token" value="{e(officer.form_token)}">'
+               '<button type="submit">Sign out</button></form>')
+    refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s else ""
+    return ("<!doctype html>\n"
+            f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+            f'initial-scale=1"><title>{e(title)} – Officers\' console</title>'
+            f'<link rel="stylesheet" href="{STYLESHEET}">{refresh}</head><body>'
+            '<a class="skip" href="#main">Skip to the content</a>'
+            f'<header><p class="brand"><a href="{BASE}/">Officers\' console</a></p>'
+            f'<nav aria-label="Main"><ul><li><a href="{BASE}/">Work items</a></li></ul></nav>{who}</header>'
+            f'<main id="main" tabindex="-1"><h1>{e(title)}</h1>{body}</main></body></html>')
+
+
+def notice(text: str, *, kind: str = "info", heading: str | None = None) -> str:
+    role = ' role="alert"' if kind == "refused" else ""
+    head = f"<h2>{e(heading)}</h2>" if heading else ""
+    return f'<div class="notice {e(kind)}"{role}>{head}<p>{e(text)}</p></div>'
+
+
+def facts(rows: Iterable[tuple[str, object]]) -> str:
+    items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows if v not in (None, ""))
+    return f"<dl class=\"facts\">{items}</dl>"
+
+
+def bullets(lines: Iterable[str]) -> str:
+    items = "".join(f"<li>{e(line)}</li>" for line in lines)
+    return f"<ul>{items}</ul>" if items else ""
+
+
+# -------------------------------------------------------------------------------------------------- forms
+
+
+def _control(field: Input) -> str:
+    ident = "f-" + field.name.replace(".", "-")
+    hint_id = f"{ident}-hint"
+    hint = f'<span class="hint" id="{hint_id}">{e(field.hint)}</span>' if field.hint else ""
+    described = f' aria-describedby="{hint_id}"' if field.hint else ""
+    required = " required" if field.required else ""
+    marker = ' <span class="required">(required)</span>' if field.required else ""
+    if field.kind == "hidden":
+        return f'<input type="hidden" name="{e(field.name)}" value="{e(field.value)}">'
+    if field.kind == "group":
+        inner = "".join(_control(c) for c in field.children)
+        return f'<fieldset><legend>{e(field.label)}</legend>{hint}{inner}</fieldset>'
+    if field.kind == "checkbox":
+        return (f'<div class="field check"><input type="checkbox" id="{ident}" name="{e(field.name)}" value="true"'
+                f'{described}><label for="{ident}">{e(field.label)}</label>{hint}</div>')
+    if field.kind == "select":
+        options = "" if field.required else '<option value="">(none)</option>'
+        options += "".join(f'<option value="{e(o)}"{" selected" if o == field.value else ""}>{e(o)}</option>'
+                           for o in field.options)
+        control = f'<select id="{ident}" name="{e(field.name)}"{required}{described}>{options}</select>'
+    elif field.kind == "textarea":
+        control = (f'<textarea id="{ident}" name="{e(field.name)}" rows="5" maxlength="{field.max_length}"'
+                   f'{required}{described}>{e(field.value)}</textarea>')
+    else:
+        mode = ' inputmode="decimal"' if field.kind == "decimal" else ""
+        limit = f' maxlength="{field.max_length}"' if field.max_length else ""
+        control = (f'<input type="text" id="{ident}" name="{e(field.name)}" value="{e(field.value)}"{mode}{limit}'
+                   f'{required}{described}>')
+    return f'<div class="field"><label for="{ident}">{e(field.label)}{marker}</label>{hint}{control}</div>'
+
+
+def action_form(command_type: str, title: str, form_inputs: Sequence[Input], officer: Officer, key: str, *,
+                open_: bool = False, note: str = "") -> str:
+    """One staff action as a form inside a disclosure (keyboard-operable ``details``)."""
+    controls = "".join(_control(f) for f in form_inputs)
+    return (f'<details class="action"{" open" if open_ else ""} id="action-{e(command_type)}">'
+            f"<summary>{e(title)}</summary>{note}"
+            f'<form method="post" action="{link("/commands", command_type)}">'
+            f'<input type="hidden" name="form_token" value="{e(officer.form_token)}">'
+            f'<input type="hidden" name="idempotency_key" value="{e(key)}">{controls}'
+            f'<button type="submit">{e(title)}</button></form></details>')
+
+
+# -------------------------------------------------------------------------------------------------- pages
+
+
+STATUS_TEXT = {"open": "Open", "ticked-off": "Ticked off", "cancelled": "Cancelled"}
+
+
+def status_badge(status: str) -> str:
+    return f'<span class="status s-{e(status.replace(" ", "-"))}">{e(STATUS_TEXT.get(status, status))}</span>'
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    queue: str | None
+    status: str | None
+    code: str | None
+    customer_ref: str | None
+    page: int
+    size: int
+
+    def href(self, page: int) -> str:
+        params = {k: v for k, v in (("queue", self.queue), ("status", self.status), ("code", self.code),
+                                    ("customer_ref", self.customer_ref)) if v} | {"page": str(page)}
+        return f"{BASE}/?{urlencode(params)}"
+
+
+def _select(name: str, text: str, options: Iterable[str], chosen: str | None, empty: str) -> str:
+    items = f'<option value="">{e(empty)}</option>' + "".join(
+        f'<option value="{e(o)}"{" selected" if o == chosen else ""}>{e(o)}</option>' for o in options)
+    return f'<div class="field"><label for="q-{name}">{e(text)}</label><select id="q-{name}" name="{name}">{items}</select></div>'
+
+
+def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], codes: Sequence[str],
+               items: Sequence[WorkItem], total: int) -> str:
+    if not readable:
+        return page("Work items", notice("Your roles open no work item queue. Ask your manager for the role your "
+                                         "work needs.", kind="refused"), officer)
+    filters = (f'<form method="get" action="{BASE}/" class="filters" aria-label="Filter the work items">'
+               + _select("queue", "Queue", readable, query.queue, "All my queues")
+               + _select("status", "Status", ("open", "ticked-off", "cancelled"), query.status, "Any status")
+               + _select("code", "Code", codes, query.code, "Any code")
+               + '<div class="field"><label for="q-customer_ref">Customer reference (CRN)</label>'
+               f'<input type="text" id="q-customer_ref" name="customer_ref" value="{e(query.customer_ref or "")}" '
+               'maxlength="32"></div><button type="submit">Show</button></form>')
+    rows = "".join(
+        f'<tr><td><a href="{link("/work-items", i.work_item_id)}">{e(i.code)}</a></td><td>{e(i.title or "")}</td>'
+        f"<td>{e(i.details.get('subject_id') or '')}</td><td>{e(i.customer_ref or '')}</td><td>{e(i.queue)}</td>"
+        f"<td>{status_badge(i.status)}</td>"
+        f"<td>{e(i.assignee_id or 'unassigned')}</td>"
+        f"<td>{e(i.raised_at.strftime('%Y-%m-%d %H:%M UTC') if i.raised_at else '')}</td></tr>" for i in items)
+    first = (query.page - 1) * query.size
+    shown = f"{first + 1}–{first + len(items)} of {total}" if items else "none"
+    table = ('<table><caption>Work items in your queues: ' + e(shown) + '</caption><thead><tr>'
+             '<th scope="col">Code</th><th scope="col">Title</th><th scope="col">About</th>'
+             '<th scope="col">Customer</th><th scope="col">Queue</th><th scope="col">Status</th>'
+             '<th scope="col">Assigned to</th><th scope="col">Raised</th></tr></thead>'
+             f"<tbody>{rows}</tbody></table>") if items else notice("No work item matches these filters.")
+    pages = []
+    if query.page > 1:
+        pages.append(f'<a href="{e(query.href(query.page - 1))}" rel="prev">Previous page</a>')
+    if first + len(items) < total:
+        pages.append(f'<a href="{e(query.href(query.page + 1))}" rel="next">Next page</a>')
+    paging = f'<nav aria-label="Pages" class="paging">{" ".join(pages)}</nav>' if pages else ""
+    return page("Work items", filters + table + paging, officer)
+
+
+def timeline(entries: Sequence[Entry]) -> str:
+    if not entries:
+        return notice("Nothing has happened yet.")
+    items = "".join(
+        f'<li><time datetime="{e(x.occurred_at.isoformat())}">{e(x.occurred_at.strftime("%Y-%m-%d %H:%M UTC"))}'
+        f"</time> <strong>{e(label(x.event_type))}</strong>{facts(timeline_facts(x))}</li>" for x in entries)
+    return f'<ol class="timeline">{items}</ol>'
+
+
+def your_commands(commands: Sequence[Command]) -> str:
+    if not commands:
+        return ""
+    rows = "".join(f'<tr><td><a href="{link("/commands", str(c.command_id))}">{e(label(c.command_type))}</a></td>'
+                   f"<td>{status_badge(c.status)}</td><td>{e(c.reason or '')}</td></tr>" for c in commands)
+    return ('<section aria-labelledby="yours"><h2 id="yours">Your commands here</h2><table><thead><tr>'
+            '<th scope="col">Command</th><th scope="col">Status</th><th scope="col">Reason</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def section(ident: str, title: str, body: str) -> str:
+    return f'<section aria-labelledby="{ident}"><h2 id="{ident}">{e(title)}</h2>{body}</section>'
+
+
+def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], actions: str,
+                   commands: Sequence[Command]) -> str:
+    d = item.details
+    subject = d.get("subject_type"), d.get("subject_id")
+    about = (f'<p>About <a href="{subject_link(str(subject[0]), str(subject[1]))}">{e(subject[0])} '
+             f"{e(subject[1])}</a></p>") if all(subject) else ""
+    details = facts([("Status", STATUS_TEXT.get(item.status, item.status)), ("Code", item.code),
+                     ("Queue", item.queue), ("Customer", item.customer_ref), ("Procedure", d.get("procedure")),
+                     ("Procedure step", d.get("procedure_step")), ("Period", d.get("period_start")),
+                     ("Tick-off", d.get("tick_off")), ("Assigned to", item.assignee_id or "unassigned"),
+                     ("Raised", item.raised_at.isoformat() if item.raised_at else None),
+                     ("Approved decision makers only", "yes" if d.get("approved_decision_makers_only") else None)])
+    body = (about + details + section("instructions", "Instructions", bullets(d.get("instructions") or ()))
+            + (section("guidance", "Guidance", bullets(d.get("guidance") or ())) if d.get("guidance") else "")
+            + section("actions", "Actions", actions or notice("No action is open to you on this item."))
+            + your_commands(commands) + section("history", "History", timeline(entries)))
+    return page(f"{item.code}: {item.title or item.work_item_id}", body, officer)
+
+
+STEP_STATUS = {"done": "Done", "required": "Required now", "to come": "To come"}
+
+
+def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions: str, commands: Sequence[Command],
+             items: Sequence[WorkItem]) -> str:
+    steps = "".join(
+        f'<li class="step {e(s.status.replace(" ", "-"))}"><span class="step-status">{e(STEP_STATUS[s.status])}'
+        f"</span> <strong>{e(s.name)}</strong>{': ' + e(s.outcome) if s.outcome else ''}"
+        + (bullets(s.instructions) if s.status == "required" else "") + "</li>" for s in view.steps)
+    required = ("Required next: " + "; ".join(s.name for s in view.required) if view.required
+                else "The notification is complete." if view.completed else "Nothing is required of an officer now.")
+    related = bullets(f"{i.code} ({STATUS_TEXT.get(i.status, i.status)})" for i in items)
+    body = (facts([("Customer", view.customer_ref), ("Agency", view.agency)]) + notice(required)
+            + "".join(notice(w, heading="SMS withheld") for w in view.withheld)
+            + section("steps", "Steps", f'<ol class="steps">{steps}</ol>' if steps else notice("Not planned yet."))
+            + section("actions", "Actions", actions or notice("Your roles allow no action on this MSP."))
+            + (section("items", "Work items", related) if items else "")
+            + your_commands(commands) + section("history", "Timeline", timeline(entries)))
+    return page(f"MSP {view.msp_id}", body, officer)
+
+
+def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], actions: str,
+                 commands: Sequence[Command]) -> str:
+    f = view.facts
+    days = ""
+    if view.one_off and view.day_1:
+        days = section("days", "One-off: day 1 and day 2", facts([
+            ("Day 1 (cease or vary allowed)", view.day_1),
+            ("Day 2 (it cannot be ceased or varied)", view.day_2),
+        ]))
+    windows = "".join(
+        f"<tr><th scope=\"row\">{e(w.period_start)}</th><td>{e(w.status)}</td><td>{e(w.closes_at)}</td>"
+        f"<td>{e(w.calendar)}</td><td>{status_badge(w.outcome)}{' ' + e(w.outcome_at) if w.outcome_at else ''}"
+        f"</td></tr>" for w in view.windows)
+    table = ('<table><caption>Each undelivered period and how long the system keeps trying</caption><thead><tr>'
+             '<th scope="col">Period</th><th scope="col">Marked</th><th scope="col">Retry window closes</th>'
+             '<th scope="col">Calendar</th><th scope="col">Outcome</th></tr></thead>'
+             f"<tbody>{windows}</tbody></table>") if windows else notice("No undelivered period.")
+    options = [w for w in view.windows if w.outcome == "retrying"]
+    guidance = (section("options", f"What to discuss (procedure step {options[-1].procedure_step})",
+                        f"<p>{e(options[-1].explanation)}</p>" + bullets(options[-1].officer_options))
+                if options else "")
+    body = (facts([("Customer", f.get("customer_ref")), ("Payee", f.get("payee_id")), ("Kind", f.get("kind")),
+                   ("Amount (AUD)", f.get("amount")), ("State", f.get("state")), ("Ended", view.ended)])
+            + days + section("windows", "Retry windows", table) + guidance
+            + section("actions", "Actions", actions or notice("Your roles allow no action on this expense."))
+            + your_commands(commands) + section("history", "Timeline", timeline(entries)))
+    return page(f"Expense {view.expense_id}", body, officer)
+
+
+def command_page(officer: Officer, command: Command, back: str | None) -> str:
+    title = f"{label(command.command_type)}: {STATUS_TEXT.get(command.status, command.status)}"
+    back_link = f'<p><a href="{e(back)}">Back to {e(command.subject_id)}</a></p>' if back else ""
+    if command.status == "pending":
+        body = (notice("Sent. The service has not answered yet; this page checks again every 2 seconds.")
+                + f'<p><a href="{link("/commands", str(command.command_id))}">Check again now</a></p>')
+    elif command.status == "accepted":
+        body = notice("Accepted.", kind="ok") + section(
+            "outcomes", "What it caused", bullets(label(o.get("event_type", "")) for o in command.outcomes))
+    else:
+        body = (notice(command.reason or "", kind="refused", heading=f"Refused ({command.reason_code})")
+                + (section("way-out", "What to do instead", f'<p class="way-out">{e(command.way_out)}</p>')
+                   if command.way_out else ""))
+    body += facts([("Command", command.command_type), ("About", command.subject_id),
+                   ("Submitted", command.submitted_at.isoformat()), ("Command id", command.command_id)])
+    return page(title, body + back_link, officer, refresh_s=2 if command.status == "pending" else None)
+
+
+def refused_page(officer: Officer | None, title: str, reason: str, way_out: str | None = None,
+                 details: Sequence[str] = ()) -> str:
+    body = notice(reason, kind="refused", heading=title) + bullets(details)
+    if way_out:
+        body += section("way-out", "What to do instead", f'<p class="way-out">{e(way_out)}</p>')
+    return page(title, body + f'<p><a href="{BASE}/">Back to the work items</a></p>', officer)
+
+
+def sign_in_page(reason: str | None) -> str:
+    why = notice(reason, kind="refused") if reason else ""
+    body = (why + "<p>Sign in with the link your identity provider gave you, or paste your token here.</p>"
+            f'<form method="post" action="{BASE}/sign-in"><div class="field"><label for="token">Token</label>'
+            '<textarea id="token" name="token" rows="4" required autocomplete="off"></textarea></div>'
+            '<button type="submit">Sign in</button></form>')
+    return page("Sign in", body, None)
+
+
+STYLE = """
+:root { font-family: system-ui, sans-serif; line-height: 1.5; color: #1b1b1b; background: #fff; }
+body { margin: 0 auto; max-width: 70rem; padding: 0 1rem 3rem; }
+a { color: #0b4f9c; } a:focus, button:focus, input:focus, select:focus, textarea:focus, summary:focus,
+main:focus-visible { outline: 3px solid #c25400; outline-offset: 2px; }
+.skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; border-bottom: 2px solid #1b1b1b; }
+header .brand { font-weight: bold; margin-right: auto; } nav ul { list-style: none; padding: 0; display: flex; }
+.who { margin: 0; } form.inline { display: inline; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; } caption { text-align: left; font-weight: bold; }
+th, td { border: 1px solid #767676; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+.field { margin: .6rem 0; display: flex; flex-direction: column; max-width: 40rem; }
+.field.check { flex-direction: row; gap: .5rem; align-items: baseline; flex-wrap: wrap; }
+.hint { color: #454545; font-size: .9rem; } .required { font-weight: normal; font-size: .9rem; }
+.filters { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-end; }
+input[type=text], select, textarea { font: inherit; padding: .3rem; border: 2px solid #1b1b1b; }
+button { font: inherit; padding: .4rem 1rem; border: 2px solid #1b1b1b; background: #e8eef6; cursor: pointer; }
+.notice { border-left: 6px solid #0b4f9c; padding: .5rem 1rem; margin: 1rem 0; background: #f2f6fb; }
+.notice.refused { border-color: #a4000f; background: #fbeff0; } .notice.ok { border-color: #1e6b30; }
+.way-out { font-weight: bold; } details.action { border: 1px solid #767676; padding: .5rem 1rem; margin: .5rem 0; }
+summary { cursor: pointer; font-weight: bold; } fieldset { margin: .6rem 0; max-width: 40rem; }
+.status { font-weight: bold; } .s-ticked-off, .s-delivered, .s-accepted { color: #1e6b30; }
+.s-rejected, .s-closed-unpaid { color: #a4000f; }
+.steps li { margin: .4rem 0; } .step-status { display: inline-block; min-width: 8rem; font-weight: bold; }
+.step.required .step-status { color: #a4000f; } .step.done .step-status { color: #1e6b30; }
+.timeline { padding-left: 1.2rem; } .timeline dl, dl.facts { display: grid; grid-template-columns: max-content auto;
+gap: 0 1rem; margin: .3rem 0; } dt { font-weight: bold; } dd { margin: 0; }
+.paging { display: flex; gap: 2rem; }
+"""

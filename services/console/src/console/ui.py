@@ -1,0 +1,301 @@
+"""The web console: the officers' pages under ``/ui``, served by the console service beside its command API.
+
+A browser signs in with a token from the identity provider (``/ui/sign-in?token=…``, or pasted into the sign-in
+form); the token is verified and kept in an ``HttpOnly``, ``SameSite=Strict`` cookie, so the guard treats it as
+the bearer token of every page. Every form carries the session's form token and a fresh idempotency key, and is
+issued through :func:`console.api.issue`: the same roles check, the same outbox, the same refusals as the API.
+Reads are scoped like the work items API: an officer sees the queues, MSPs and expenses their roles open, and
+every read is in the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+
+from faststream.asgi.types import Receive, Scope, Send
+
+from console import api, pages, store
+from console.forms import FORM_FIELDS, fields_of, inputs
+from console.handlers import SUBJECTS
+from console.views import EXPENSE_ACTIONS, MSP_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_view, msp_view
+from contracts.roles import OfficerRole, may_issue, readable_queues, way_out
+from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
+from servicekit.auth import SessionCookie, UnauthorizedError, form_token
+from servicekit.logs import get_logger
+
+if TYPE_CHECKING:
+    from servicekit.service import ServiceRuntime
+
+log = get_logger("console.ui")
+
+BASE = pages.BASE
+SESSION = SessionCookie(prefix=BASE, sign_in=f"{BASE}/sign-in", assets=frozenset({pages.STYLESHEET}))
+PAGE_SIZE = 25
+MAX_SESSION_S = 12 * 3600
+ACTION_TITLES = {
+    "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
+    "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
+    "AttachMspLetter": "Attach the letter", "RecordLetterDispatch": "Record the letter's dispatch",
+    "RecordMspResult": "Record the result", "CeaseExpense": "Cease the expense",
+    "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
+    "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
+    "AssignWorkItem": "Assign",
+}
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors "
+                                 b"'none'; base-uri 'none'"),
+    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
+]
+SUBJECT_QUEUES = {"msp": Queue.MSP, "expense": Queue.INCOME_MANAGEMENT}
+"""Who may open an MSP's or an expense's page: whoever may read the queue of its work."""
+SUBJECT_ACTIONS = {"msp": "RecordPhoneContact", "expense": "CeaseExpense"}
+
+
+def handles(path: str) -> bool:
+    return path == BASE or path.startswith(BASE + "/")
+
+
+class Answer(Exception):  # noqa: N818 - a response, raised from deep inside a page
+    def __init__(self, status: int, html: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.html, self.headers = status, html, headers or []
+
+
+def redirect(location: str, *headers: tuple[bytes, bytes]) -> Answer:
+    return Answer(303, "", [(b"location", location.encode("latin-1")), *headers])
+
+
+async def send_html(send: Send, answer: Answer, content_type: bytes = b"text/html; charset=utf-8") -> None:
+    body = answer.html.encode()
+    await send({"type": "http.response.start", "status": answer.status, "headers": [
+        (b"content-type", content_type), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS,
+        *answer.headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    auth = runtime.settings.bearer_auth()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        if path == pages.STYLESHEET:
+            await send_html(send, Answer(200, pages.STYLE), b"text/css; charset=utf-8")
+            return
+        try:
+            if path == SESSION.sign_in:
+                raise await _sign_in(scope, receive, method)
+            officer = _officer(scope)
+            if method == "POST":
+                form = await _form(scope, receive, officer)
+                if path == f"{BASE}/sign-out":
+                    raise redirect(SESSION.sign_in, (b"set-cookie", SESSION.clear_cookie()))
+                raise await _issue(runtime, scope, officer, path.removeprefix(f"{BASE}/commands/"), form)
+            if method not in ("GET", "HEAD"):
+                raise Answer(405, pages.refused_page(officer, "Not allowed", "Pages are read with GET."))
+            raise await _read(runtime, scope, officer, path)
+        except Answer as answer:
+            await send_html(send, answer)
+
+    async def _sign_in(scope: Scope, receive: Receive, method: str) -> Answer:
+        if method == "POST":
+            form = parse_qs((await api.read_body(receive)).decode("utf-8", "replace"), keep_blank_values=True)
+            token = (form.get("token") or [""])[-1].strip()
+        else:
+            token = (_query(scope).get("token") or [""])[-1].strip()
+        if not token:
+            return Answer(200, pages.sign_in_page(None))
+        try:
+            claims = auth.verify(f"Bearer {token}")
+        except UnauthorizedError as exc:
+            log.info("sign-in refused", reason_code=exc.code, status=401)
+            return Answer(401, pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new link."))
+        max_age = max(0, min(MAX_SESSION_S, int(float(claims["exp"]) - time.time())))
+        log.info("signed in", officer_id=claims["sub"], status=303)
+        return redirect(f"{BASE}/", (b"set-cookie", SESSION.set_cookie(token, max_age)))
+
+    return app
+
+
+def _query(scope: Scope) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True, max_num_fields=20)
+
+
+def _officer(scope: Scope) -> pages.Officer:
+    principal = scope.get("principal", {})
+    roles = tuple(sorted(r for r in principal.get("roles", []) if r in {o.value for o in OfficerRole}))
+    session = scope.get("session_token")
+    return pages.Officer(str(principal.get("sub", "")), roles, form_token(session) if session else "")
+
+
+async def _form(scope: Scope, receive: Receive, officer: pages.Officer) -> dict[str, list[str]]:
+    try:
+        raw = await api.read_body(receive)
+    except api.Refused as exc:
+        raise Answer(exc.status, pages.refused_page(officer, "Too large", exc.body["detail"])) from None
+    try:
+        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        raise Answer(400, pages.refused_page(officer, "Not a form", "The request is not a form this console sent.")
+                     ) from None
+    # The cookie comes with any request the browser makes; the form token only with a form this console served.
+    if "session_token" in scope and (form.get("form_token") or [""])[-1] != officer.form_token:
+        log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
+        raise Answer(403, pages.refused_page(officer, "Form refused", "This form was not served to your session: "
+                                             "open the page again and resubmit."))
+    return form
+
+
+async def _issue(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, name: str,
+                 form: dict[str, list[str]]) -> Answer:
+    kind = api.COMMANDS.get(name)
+    if kind is None:
+        raise Answer(404, pages.refused_page(officer, "Not found", "No such action."))
+    forged = sorted(api.NOT_THE_SENDERS & set(form))
+    if forged:
+        raise Answer(422, pages.refused_page(officer, "Refused", "Set by the console, not the form: "
+                                             + ", ".join(forged)))
+    schema, nested = api.request_schema(kind)
+    fields = fields_of(inputs(kind, schema, nested, None), {k: v for k, v in form.items() if k not in FORM_FIELDS})
+    key = (form.get("idempotency_key") or [""])[-1] or None
+    try:
+        body, _ = await api.issue(runtime, officer.officer_id, frozenset(scope["principal"].get("roles", [])), kind,
+                                  fields, key if key and len(key) <= api.MAX_KEY_CHARS else None)
+    except api.Refused as exc:
+        log.info("command refused", officer_id=officer.officer_id, code=exc.body["error"], status=exc.status,
+                 reason_code=exc.body.get("reason_code"))
+        problems = [f"{p['field']}: {p['problem']}" for p in exc.body.get("problems", ())]
+        return Answer(exc.status, pages.refused_page(officer, f"{ACTION_TITLES.get(name, name)}: refused",
+                                                     exc.body["detail"], exc.body.get("way_out"), problems))
+    return redirect(pages.link("/commands", body["command_id"]))
+
+
+async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, path: str) -> Answer:
+    roles = scope["principal"].get("roles", [])
+    readable = sorted(q.value for q in readable_queues(roles))
+    kind, _, ident = path.removeprefix(BASE).strip("/").partition("/")
+    ident = unquote(ident)
+    async with runtime.pool.acquire() as conn:
+        if kind == "":
+            html = await _queue(conn, officer, _query(scope), readable)
+            log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
+            return Answer(200, html)
+        if kind == "work-items" and ident:
+            return await _audited(officer, "work-item", ident, _work_item(conn, officer, ident, readable))
+        if kind in ("msp", "expenses") and ident:
+            subject = "msp" if kind == "msp" else "expense"
+            return await _audited(officer, subject, ident, _subject(conn, officer, subject, ident, readable))
+        if kind == "commands" and ident:
+            return await _command(conn, officer, ident)
+    return Answer(404, pages.refused_page(officer, "Not found", "No such page."))
+
+
+async def _audited(officer: pages.Officer, subject: str, ident: str, answer: Awaitable[Answer]) -> Answer:
+    """Every read of a customer's case, allowed or not, in the audit log."""
+    try:
+        result = await answer
+    except Answer as refused:
+        result = refused
+    ids = {{"work-item": "work_item_id", "msp": "msp_id", "expense": "expense_id"}[subject]: ident}
+    log.info("page read", officer_id=officer.officer_id, page=subject, status=result.status,
+             outcome="shown" if result.status == 200 else "refused", **ids)
+    return result
+
+
+def _one(officer: pages.Officer, query: dict[str, list[str]], name: str, allowed: Any = None) -> str | None:
+    value = (query.get(name) or [""])[-1].strip()
+    if not value:
+        return None
+    if (allowed is not None and value not in allowed) or len(value) > 64 or not value.isprintable():
+        raise Answer(400, pages.refused_page(officer, "Bad filter", f"{name} has a value this page does not offer."))
+    return value
+
+
+async def _queue(conn: Any, officer: pages.Officer, query: dict[str, list[str]], readable: list[str]) -> str:
+    try:
+        page_no = max(1, min(10_000, int((query.get("page") or ["1"])[-1])))
+    except ValueError:
+        page_no = 1
+    wanted = pages.QueueQuery(_one(officer, query, "queue", readable),
+                              _one(officer, query, "status", [s.value for s in WorkItemStatus]),
+                              _one(officer, query, "code", [c.value for c in WorkItemCode]),
+                              _one(officer, query, "customer_ref"), page_no, PAGE_SIZE)
+    queues = (wanted.queue,) if wanted.queue else tuple(readable)
+    items, total = await store.work_items(conn, store.Filters(queues, wanted.status, wanted.code, wanted.customer_ref),
+                                          PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    return pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total)
+
+
+def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue: Queue | None = None,
+             open_: frozenset[str] = frozenset(), prefill: dict[str, str] | None = None) -> str:
+    forms = []
+    for name in names:
+        if not may_issue(roles, name, queue):
+            continue
+        kind = api.COMMANDS[name]
+        schema, nested = api.request_schema(kind)
+        given = None if name == "CodeOneOffExpense" else subject  # a new one-off is coded under its own id
+        fields = [replace(f, value=(prefill or {})[f.name]) if f.name in (prefill or {}) else f
+                  for f in inputs(kind, schema, nested, given)]
+        forms.append(pages.action_form(name, ACTION_TITLES.get(name, name), fields, officer, str(uuid.uuid4()),
+                                       open_=name in open_))
+    return "".join(forms)
+
+
+async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: list[str]) -> Answer:
+    item = await store.work_item(conn, ident)
+    if item is None:
+        raise Answer(404, pages.refused_page(officer, "Not found", "No such work item (or not yet known here)."))
+    queue = Queue(item.queue)
+    if item.queue not in readable:
+        raise Answer(403, pages.refused_page(
+            officer, "Not in your queues", f"This work item is in the {item.queue} queue, which your roles do not "
+                                           "open.", way_out("TickOffWorkItem", queue)))
+    roles = list(officer.roles)
+    names = [] if item.status != WorkItemStatus.OPEN.value else [
+        n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]
+    actions = _actions(officer, roles, names, item.work_item_id, queue, frozenset(names[:1]))
+    entries = await store.timeline(conn, "work-item", ident)
+    commands = await store.commands_on(conn, officer.officer_id, ident)
+    return Answer(200, pages.work_item_page(officer, item, entries, actions, commands))
+
+
+async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, readable: list[str]) -> Answer:
+    queue = SUBJECT_QUEUES[subject]
+    if queue.value not in readable:
+        raise Answer(403, pages.refused_page(officer, "Not in your queues", f"Your roles do not open {subject}s.",
+                                             way_out(SUBJECT_ACTIONS[subject])))
+    entries = await store.timeline(conn, subject, ident)
+    if not entries:
+        raise Answer(404, pages.refused_page(officer, "Not found", f"No such {subject} (or not yet known here)."))
+    commands = await store.commands_on(conn, officer.officer_id, ident)
+    roles = list(officer.roles)
+    if subject == "msp":
+        view = msp_view(ident, entries)
+        wanted = frozenset(a for s in view.required for a in STEP_ACTIONS[s.step])
+        items = await store.work_items_about(conn, ident, tuple(readable))
+        actions = "" if view.completed else _actions(officer, roles, MSP_ACTIONS, ident, open_=wanted)
+        return Answer(200, pages.msp_page(officer, view, entries, actions, commands, items))
+    expense = expense_view(ident, entries)
+    names = [] if expense.ended else [n for n in EXPENSE_ACTIONS if n != "VaryOneOffExpense" or expense.one_off]
+    prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state")
+                               if k in expense.facts}
+    actions = _actions(officer, roles, [*names, "CodeOneOffExpense"], ident, prefill=prefill)
+    return Answer(200, pages.expense_page(officer, expense, entries, actions, commands))
+
+
+async def _command(conn: Any, officer: pages.Officer, ident: str) -> Answer:
+    try:
+        command = await store.get(conn, uuid.UUID(ident))
+    except ValueError:
+        command = None
+    if command is None or command.officer_id != officer.officer_id:
+        return Answer(404, pages.refused_page(officer, "Not found", "No such command of yours."))
+    subject = SUBJECTS.get(api.COMMANDS[command.command_type].key_field) if command.command_type in api.COMMANDS \
+        else None
+    back = pages.subject_link(subject, command.subject_id) if subject else None
+    return Answer(200, pages.command_page(officer, command, back))

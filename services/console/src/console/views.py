@@ -1,0 +1,164 @@
+"""What the pages show, worked out from a subject's events: pure (no I/O), so every page's logic is tested alone.
+
+An MSP's steps (104-07050030) as a timeline with what is required next; an expense's retry windows with their
+deadlines and calendars, and a one-off's day 1 and day 2 (103-01050060).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.store import Entry
+from contracts.notification import Step
+
+STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
+    Step.PHONE: ("RecordPhoneContact",),
+    Step.SMS: ("AuthoriseMspSms", "DeclineMspSms"),
+    Step.LETTER: ("AttachMspLetter", "RecordLetterDispatch"),
+    Step.INCIDENT: ("RecordIncident",),
+    Step.RECORD_RESULT: ("RecordMspResult",),
+}
+"""The staff actions that complete each step; ``RecordRiskFact`` belongs to none (a fact can arrive any time)."""
+MSP_ACTIONS = (*(a for actions in STEP_ACTIONS.values() for a in actions), "RecordRiskFact")
+EXPENSE_ACTIONS = ("CeaseExpense", "VaryOneOffExpense", "RecordExpenseRemoval")
+WORK_ITEM_ACTIONS = ("TickOffWorkItem", "AssignWorkItem")
+
+STEP_NAMES = {Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
+              Step.SMS: "SMS decision (approved decision makers only)", Step.LETTER: "Signed and approved letter",
+              Step.INCIDENT: "Incident record", Step.RECORD_RESULT: "Record the result"}
+
+
+def label(event_type: str) -> str:
+    """``MspStepRequired`` -> ``Msp step required``: an event or action type, readable."""
+    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", event_type)
+    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else event_type
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: Step
+    status: str
+    """``done``, ``required`` (now) or ``to come``."""
+    outcome: str | None = None
+    instructions: tuple[str, ...] = ()
+    approved_decision_makers_only: bool = False
+
+    @property
+    def name(self) -> str:
+        return STEP_NAMES[self.step]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return STEP_ACTIONS[self.step]
+
+
+@dataclass(frozen=True)
+class MspView:
+    msp_id: str
+    customer_ref: str | None
+    agency: str | None
+    steps: tuple[StepView, ...]
+    completed: bool
+    withheld: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> tuple[StepView, ...]:
+        return tuple(s for s in self.steps if s.status == "required")
+
+
+def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
+    planned: list[Step] = []
+    required: dict[Step, dict[str, Any]] = {}
+    done: dict[Step, str] = {}
+    facts: dict[str, Any] = {}
+    withheld: list[str] = []
+    for entry in entries:
+        p = entry.payload
+        facts |= {k: p[k] for k in ("customer_ref", "agency") if p.get(k)}
+        if entry.event_type == "MspNotificationPlanned":
+            planned = [Step(s) for s in p["steps"]]
+        elif entry.event_type == "MspStepRequired":
+            required[Step(p["step"])] = p
+        elif entry.event_type == "MspStepDone":
+            done[Step(p["step"])] = str(p.get("outcome"))
+        elif entry.event_type == "MspSmsWithheld":
+            withheld.append(str(p.get("reason")))
+    order = planned + [s for s in (*required, *done) if s not in planned]
+    steps = tuple(StepView(s, "done", outcome=done[s]) if s in done else
+                  StepView(s, "required", instructions=tuple(required[s].get("instructions") or ()),
+                           approved_decision_makers_only=bool(required[s].get("approved_decision_makers_only")))
+                  if s in required else StepView(s, "to come") for s in order)
+    completed = any(e.event_type == "MspNotificationCompleted" for e in entries)
+    return MspView(msp_id, facts.get("customer_ref"), facts.get("agency"), steps, completed, tuple(withheld))
+
+
+@dataclass
+class WindowView:
+    """One period's retry window: open until its deadline, then delivered or closed unpaid."""
+
+    period_start: str
+    status: str
+    """``UNDLVD RI`` (regular) or ``UNDLVD IM`` (one-off)."""
+    closes_at: str
+    calendar: str
+    explanation: str
+    procedure_step: int
+    officer_options: tuple[str, ...]
+    outcome: str = "retrying"
+    """``retrying`` (the window is open), ``delivered``, ``closed unpaid`` or ``ceased``."""
+    outcome_at: str | None = None
+    day_1: str | None = None
+    day_2: str | None = None
+
+
+@dataclass
+class ExpenseView:
+    expense_id: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    windows: list[WindowView] = field(default_factory=list)
+    day_1: str | None = None
+    day_2: str | None = None
+    ended: str | None = None
+    """``ceased`` or ``removed``, once it is."""
+
+    @property
+    def one_off(self) -> bool:
+        return self.facts.get("kind") == "one-off"
+
+
+def expense_view(expense_id: str, entries: Sequence[Entry]) -> ExpenseView:
+    view = ExpenseView(expense_id)
+    windows: dict[str, WindowView] = {}
+    for entry in entries:
+        p = entry.payload
+        view.facts |= {k: p[k] for k in ("customer_ref", "payee_id", "kind", "amount", "state") if p.get(k)}
+        view.day_1, view.day_2 = p.get("day_1") or view.day_1, p.get("day_2") or view.day_2
+        period = str(p.get("period_start"))
+        if entry.event_type == "ExpenseUndelivered":
+            windows[period] = WindowView(period, p["status"], p["window_closes_at"], p["calendar"],
+                                         p["failure_explanation"], p["procedure_step"], tuple(p["officer_options"]),
+                                         day_1=p.get("day_1"), day_2=p.get("day_2"))
+        elif period in windows and entry.event_type in ("ExpenseDelivered", "ExpenseClosureReversed"):
+            windows[period].outcome, windows[period].outcome_at = "delivered", p["delivered_at"]
+        elif period in windows and entry.event_type == "UndeliveredExpensePeriodClosed":
+            windows[period].outcome, windows[period].outcome_at = "closed unpaid", p["closed_at"]
+        elif entry.event_type in ("ExpenseCeased", "ExpenseRemoved"):
+            view.ended = "ceased" if entry.event_type == "ExpenseCeased" else "removed"
+            for closed in p.get("closed_periods") or ():
+                if closed in windows and windows[closed].outcome == "retrying":
+                    windows[closed].outcome = view.ended
+    view.windows = sorted(windows.values(), key=lambda w: w.period_start)
+    return view
+
+
+SHOWN = ("step", "outcome", "status", "reason_code", "reason", "way_out", "officer_id", "assignee_id", "actor",
+         "circumstance", "letter_id", "period_start", "window_closes_at", "closed_at", "delivered_at", "new_amount",
+         "old_amount", "doc_recorded", "queue", "code", "send_at", "action")
+"""What a timeline line shows of an event, where it has it: never a phone number, a name or a note."""
+
+
+def timeline_facts(entry: Entry) -> list[tuple[str, str]]:
+    return [(k.replace("_", " "), str(entry.payload[k])) for k in SHOWN if entry.payload.get(k) not in (None, "", [])]

@@ -1,0 +1,226 @@
+"""The web console in a real browser (Debian's chromium through chromium-driver), on the real, secured broker and
+database: one story per procedure worked end to end by officers signed in with verified tokens, each page kept as
+a screenshot under ``test-results/console/``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from console.app import ConsoleSettings
+from console.app import create_runtime as console_runtime
+
+from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS, SMS_DISPATCH
+from contracts.expenses import ExpenseKind
+from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
+from devstack.procs import free_port
+from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from expenses.app import ExpensesSettings
+from expenses.app import create_runtime as expenses_runtime
+from expenses.domain.decide import DAY_2_WAY_OUT
+from notification.app import NotificationSettings
+from notification.app import create_runtime as notification_runtime
+from servicekit.auth import form_token
+from servicekit.clock import SimulatedClock
+from servicekit.service import ServiceRuntime
+from tests.expenses.builders import at, attempt
+from tests.notification.builders import T0, approval
+from tests.support.browser import Browser
+from tests.support.http import served
+from tests.support.kafka_tools import publish, read_topic
+from workitems.app import WorkitemsSettings
+from workitems.app import create_runtime as workitems_runtime
+from workitems.domain.decide import i059pl_id
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+MSP_OFFICER, ADM, IM = (OfficerRole.MSP_OFFICER.value, OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
+                        OfficerRole.IM_TRAINED.value)
+SETTINGS: dict[str, tuple[Any, Any]] = {
+    "notification": (NotificationSettings, notification_runtime), "expenses": (ExpensesSettings, expenses_runtime),
+    "workitems": (WorkitemsSettings, workitems_runtime), "console": (ConsoleSettings, console_runtime)}
+
+
+@contextlib.asynccontextmanager
+async def system(kafka: Any, database_url: str, prefix: str, signer: Signer, clock: SimulatedClock,
+                 *names: str) -> AsyncIterator[dict[str, ServiceRuntime]]:
+    """The named services and the console, in this test's loop, on one simulated clock."""
+    runtimes = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for name in (*names, "console"):
+            settings_type, create = SETTINGS[name]
+            runtimes[name] = create(settings_type(
+                **kafka.settings(name), database_url=database_url, topic_prefix=prefix, http_port=free_port(),
+                jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer), clock)
+            await stack.enter_async_context(served(runtimes[name]))
+        yield runtimes
+
+
+def base_of(console: ServiceRuntime) -> str:
+    return f"http://{console.settings.http_host}:{console.settings.http_port}"
+
+
+async def sign_in(browser: Browser, console: ServiceRuntime, signer: Signer, officer: str, *roles: str) -> str:
+    """The development sign-in link an officer is given; the token it carries."""
+    token = signer.token(officer, roles=list(roles), expires_in=1800)
+    await browser.open(f"{base_of(console)}/ui/sign-in?token={token}")
+    assert "/ui/sign-in" not in browser.url, "the token kept in the session cookie, out of the address bar"
+    assert f"Signed in as {officer}" in await browser.text()
+    return token
+
+
+async def accepted(browser: Browser, what: str) -> None:
+    await browser.until("Accepted.", what=f"{what} accepted")
+    assert "Refused" not in await browser.text()
+
+
+async def test_an_msp_worked_through_the_console_where_only_an_approved_decision_maker_may_send_the_sms(
+        kafka, database_url, topic_prefix, browser: Browser):
+    """104-07050030 step 2: "SMS can only be sent by approved decision makers". The MSP officer phones the
+    customer and is offered no SMS action (a forged one is refused 403); the approved decision maker authorises
+    the SMS and its dispatch is requested; the officer then attaches the letter, records its dispatch and the
+    result."""
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    async with system(kafka, database_url, topic_prefix, signer, SimulatedClock.starting_at(T0), "notification",
+                      "workitems") as services:
+        console = services["console"]
+        msp = approval(msp_id="MSP-UI-1")
+        await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [msp.to_json()], key=b"MSP-UI-1")
+
+        token = await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.until_link("MSP-PHONE")
+        assert await browser.labelled() == [], "every filter has its label"
+        await browser.shot("queue-msp-officer")
+        await browser.click_link("MSP-PHONE")
+        await browser.shot("work-item-phone")
+        await browser.click_link("msp MSP-UI-1")
+        text = await browser.until("Required now", what="the MSP's steps")
+        assert "Required next: Phone the customer" in text
+        assert not await browser.has_action("AuthoriseMspSms"), "an MSP officer is offered no SMS action"
+        assert await browser.labelled() == [], "every form control has its label"
+        await browser.shot("msp-officer-sees-no-sms-action")
+        await browser.expand("RecordPhoneContact")
+        await browser.choose("RecordPhoneContact", "contacted", "customer")
+        await browser.choose("RecordPhoneContact", "outcome", "successful")
+        await browser.tick("RecordPhoneContact", "explained.reasons_and_behaviours",
+                           "explained.duration_and_service_access", "explained.contact_details",
+                           "explained.letter_to_follow")
+        await browser.submit("RecordPhoneContact")
+        await accepted(browser, "the phone contact")
+        await browser.shot("phone-contact-accepted")
+
+        sms = {"msp_id": "MSP-UI-1", "circumstance": "successful-contact-confirmation-helps", "smem_checked": "true",
+               "mobile_checked_not_on_multiple_records": "true"}
+        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
+        await browser.forge("/ui/commands/AuthoriseMspSms", {**sms, "idempotency_key": "forged-1"})
+        refused = await browser.text()
+        assert "Authorise the SMS: refused" in refused
+        assert "Refer the MSP to an approved decision maker" in refused, "the way out, not only the refusal"
+        await browser.shot("forged-sms-refused")
+        async with httpx.AsyncClient(base_url=base_of(console), cookies={"officer_session": token}) as http:
+            forged = await http.post("/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(token)})
+            assert forged.status_code == 403, "refused by the verified roles, whatever the page offered"
+            no_token = await http.post("/ui/commands/RecordMspResult", data={"msp_id": "MSP-UI-1"})
+            assert no_token.status_code == 403, "a form without the session's form token is not the officer's"
+
+        await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
+        await browser.until_link("MSP-SMS-DECISION")
+        await browser.shot("queue-approved-decision-maker")
+        await browser.click_link("MSP-SMS-DECISION")
+        await browser.click_link("msp MSP-UI-1")
+        await browser.until("Required now")
+        await browser.expand("AuthoriseMspSms")
+        await browser.shot("adm-authorises-sms")
+        await browser.choose("AuthoriseMspSms", "circumstance", "successful-contact-confirmation-helps")
+        await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked_not_on_multiple_records")
+        await browser.submit("AuthoriseMspSms")
+        await accepted(browser, "the SMS authorisation")
+        assert "Msp sms authorised" in await browser.text()
+        await browser.shot("sms-authorised")
+        [dispatch] = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
+        assert (dispatch.key, json.loads(dispatch.value)["event_type"]) == (b"MSP-UI-1", "SmsDispatchRequested")
+
+        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
+        await browser.expand("AttachMspLetter")
+        await browser.type("AttachMspLetter", "letter_id", "LTR-UI-1")
+        await browser.tick("AttachMspLetter", "final", "signed", "approved", "includes_contact_card")
+        await browser.submit("AttachMspLetter")
+        await accepted(browser, "the letter")
+        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
+        await browser.expand("RecordLetterDispatch")
+        await browser.choose("RecordLetterDispatch", "method", "post")
+        await browser.submit("RecordLetterDispatch")
+        await accepted(browser, "the letter's dispatch")
+        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
+        await browser.until("Required next: Record the result", what="the result step required")
+        await browser.submit("RecordMspResult")
+        await accepted(browser, "the result")
+        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
+        await browser.until("The notification is complete.", what="the MSP's notification complete")
+        await browser.shot("msp-complete-timeline")
+
+
+async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_guidance_and_i059pl_tick_off(
+        kafka, database_url, topic_prefix, browser: Browser):
+    """103-01050060: a one-off "cannot be ceased or varied on day 2" and the officer is shown what to do instead;
+    step 1, "For Service Officers not trained in Income Management: [...] Cold transfer the customer to: the Income
+    Management Line"; steps 5 and 8: "Manually tick off the Work Item. Record details on a DOC." """
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    monday = at(2027, 3, 1, 10)
+    clock = SimulatedClock.starting_at(monday)
+    async with system(kafka, database_url, topic_prefix, signer, clock, "expenses", "workitems") as services:
+        console = services["console"]
+        weekly = attempt(kind=ExpenseKind.WEEKLY, expense_id="EXP-UI-W", when=monday, scheduled_on=date(2027, 3, 1))
+        one_off = attempt(kind=ExpenseKind.ONE_OFF, expense_id="EXP-UI-O", when=monday)
+        for failed in (weekly, one_off):
+            await publish(kafka.bootstrap_servers, topic_prefix + PAYMENT_ATTEMPTS.name, [failed.to_json()],
+                          key=failed.key.encode())
+
+        await sign_in(browser, console, signer, "OFF-IM-1", IM)
+        await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
+        text = await browser.until("UNDLVD IM", what="the one-off's retry window")
+        assert "Day 1 (cease or vary allowed)\n2027-03-01" in text
+        assert "Day 2 (it cannot be ceased or varied)\n2027-03-02" in text
+        await browser.shot("expense-one-off-day-1-and-2")
+        clock.set(at(2027, 3, 2, 9))  # day 2
+        await browser.expand("CeaseExpense")
+        await browser.submit("CeaseExpense")
+        refused = await browser.until("Refused (one-off-day-2)", what="the day-2 refusal")
+        assert f"What to do instead\n{DAY_2_WAY_OUT}" in refused
+        await browser.shot("cease-refused-on-day-2-with-way-out")
+
+        clock.set(at(2027, 3, 9, 10))  # the weekly window (7 days) has closed unpaid
+        await services["expenses"].fire_timers()
+        item = i059pl_id("EXP-UI-W", date(2027, 3, 1))
+        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        guidance = await browser.until("Not in your queues", what="an untrained officer refused the I059PL")
+        assert TRANSFER_GUIDANCE in guidance
+        await browser.shot("untrained-officer-shown-transfer-guidance")
+        await browser.forge("/ui/commands/TickOffWorkItem", {"work_item_id": item, "doc_note": "Discussed."})
+        forged = await browser.text()
+        assert "Tick off, with a DOC note: refused" in forged
+        assert TRANSFER_GUIDANCE in forged
+        await browser.shot("untrained-tick-off-refused")
+
+        await sign_in(browser, console, signer, "OFF-IM-1", IM)
+        await browser.until_link("I059PL")
+        await browser.shot("queue-im-trained")
+        assert "EXP-UI-W" in await browser.text(), "the queue says what each item is about"
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        await browser.until("Tick off, with a DOC note", reload=False)
+        await browser.shot("i059pl-work-item")
+        await browser.type("TickOffWorkItem", "doc_note", "Discussed the undelivered expense with the customer.")
+        await browser.submit("TickOffWorkItem")
+        await accepted(browser, "the tick-off")
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        await browser.until("Ticked off", what="the I059PL ticked off")
+        await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-W")
+        await browser.until("closed unpaid", what="the weekly window closed unpaid")
+        await browser.shot("expense-weekly-window-closed")

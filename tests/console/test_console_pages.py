@@ -1,0 +1,193 @@
+"""The console's pages and role rules over HTTP, on the real, secured broker and database: who may issue what (a
+table written from the procedures, not read from the code), the browser session (cookie, form token, security
+headers), reads scoped by role and audited, and a queue's filters and paging."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+from console.api import COMMANDS
+
+from contracts.catalogue import WORKITEM_EVENTS
+from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
+from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised
+from devstack.tokens import Signer
+from tests.console.test_console_on_real_broker import console, officer
+from tests.support.kafka_tools import eventually, publish
+from tests.workitems.builders import env
+
+pytestmark = pytest.mark.integration
+
+MSP, ADM, IM = (OfficerRole.MSP_OFFICER.value, OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
+                OfficerRole.IM_TRAINED.value)
+ITEMS = {Queue.INCOME_MANAGEMENT: "I059PL:EXP-R:2027-03-01", Queue.MSP: "MSP-PHONE:MSP-R",
+         Queue.MSP_APPROVED_DECISION_MAKERS: "MSP-SMS-DECISION:MSP-R"}
+BODIES: dict[str, dict[str, Any]] = {
+    "RecordPhoneContact": {"msp_id": "MSP-R", "contacted": "customer", "outcome": "unsuccessful"},
+    "RecordIncident": {"msp_id": "MSP-R", "incident_id": "INC-1", "linked_to_msp": True},
+    "RecordRiskFact": {"msp_id": "MSP-R", "fact": "mobile-on-multiple-records"},
+    "AuthoriseMspSms": {"msp_id": "MSP-R", "circumstance": "customer-cannot-be-contacted-by-phone",
+                        "smem_checked": True, "mobile_checked_not_on_multiple_records": True},
+    "DeclineMspSms": {"msp_id": "MSP-R"},
+    "AttachMspLetter": {"msp_id": "MSP-R", "letter_id": "L-1", "final": True, "signed": True, "approved": True,
+                        "includes_contact_card": True},
+    "RecordLetterDispatch": {"msp_id": "MSP-R", "method": "post"},
+    "RecordMspResult": {"msp_id": "MSP-R"},
+    "CeaseExpense": {"expense_id": "EXP-R"},
+    "VaryOneOffExpense": {"expense_id": "EXP-R", "new_amount": "10.00"},
+    "CodeOneOffExpense": {"expense_id": "EXP-R2", "customer_ref": "CRN-R", "payee_id": "P-1", "amount": "10.00",
+                          "state": "NSW"},
+    "RecordExpenseRemoval": {"expense_id": "EXP-R", "mysupport_job": "MS-1"},
+}
+WHO_MAY: dict[str, set[str]] = {
+    # 104-07050030: the MSP's officers phone, record incidents and risks, send the letter and record the result
+    **{c: {MSP, ADM} for c in ("RecordPhoneContact", "RecordIncident", "RecordRiskFact", "AttachMspLetter",
+                               "RecordLetterDispatch", "RecordMspResult")},
+    # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
+    "AuthoriseMspSms": {ADM}, "DeclineMspSms": {ADM},
+    # 103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2"
+    **{c: {IM} for c in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval")},
+}
+ITEM_WORKERS = {Queue.INCOME_MANAGEMENT: {IM}, Queue.MSP: {MSP, ADM}, Queue.MSP_APPROVED_DECISION_MAKERS: {ADM}}
+
+
+def raised(work_item_id: str, queue: Queue, code: WorkItemCode, subject: str = "EXP-R") -> WorkItemRaised:
+    return WorkItemRaised(**env(
+        "workitems", event_type="WorkItemRaised", work_item_id=work_item_id, code=code, title=f"{code.value} <b>",
+        queue=queue, customer_ref="CRN-R", subject_type="expense" if queue is Queue.INCOME_MANAGEMENT else "msp",
+        subject_id=subject, procedure="test", instructions=["Do the thing."], tick_off=TickOff.MANUAL,
+        actor="test"))
+
+
+async def publish_all(kafka: Any, prefix: str, events: list[WorkItemRaised]) -> None:
+    for event in events:
+        await publish(kafka.bootstrap_servers, prefix + WORKITEM_EVENTS.name, [event.to_json()], key=event.key.encode())
+
+
+async def known(http: httpx.AsyncClient, signer: Signer, *items: str) -> None:
+    async def all_known() -> bool:
+        for item in items:
+            answer = await http.post("/commands/AssignWorkItem", json={"work_item_id": item, "assignee_id": "X"},
+                                     headers=officer(signer, "OFF-NONE"))
+            if answer.status_code != 403:  # 404 until the console has read the item's queue
+                return False
+        return True
+
+    await eventually(all_known, what="the console knows the items")
+
+
+async def test_every_staff_action_is_open_to_exactly_the_roles_the_procedures_give_it(
+        kafka, database_url, topic_prefix):
+    assert set(BODIES) | {"TickOffWorkItem", "AssignWorkItem"} == set(COMMANDS), "a new action needs its row here"
+    signer = Signer(audience="console")
+    async with console(kafka, database_url, topic_prefix, signer) as http:
+        codes = {Queue.INCOME_MANAGEMENT: WorkItemCode.I059PL, Queue.MSP: WorkItemCode.MSP_PHONE,
+                 Queue.MSP_APPROVED_DECISION_MAKERS: WorkItemCode.MSP_SMS_DECISION}
+        events = [raised(item, queue, codes[queue]) for queue, item in ITEMS.items()]
+        await publish_all(kafka, topic_prefix, events)
+        await known(http, signer, *ITEMS.values())
+        cases = [(command, body, WHO_MAY[command]) for command, body in BODIES.items()]
+        for queue, item in ITEMS.items():
+            cases += [("TickOffWorkItem", {"work_item_id": item, "doc_note": "Noted."}, ITEM_WORKERS[queue]),
+                      ("AssignWorkItem", {"work_item_id": item, "assignee_id": "OFF-9"}, ITEM_WORKERS[queue])]
+        for command, body, allowed in cases:
+            for role in (MSP, ADM, IM, None):
+                roles = [role] if role else []
+                answer = await http.post(f"/commands/{command}", json=body, headers=officer(signer, "OFF-R", *roles))
+                expected = 202 if role in allowed else 403
+                assert answer.status_code == expected, (command, body, role, answer.text)
+                if expected == 403:
+                    assert answer.json()["reason_code"] == "role-required"
+                    assert answer.json()["way_out"], "a refusal says what to do instead"
+                    if allowed == {IM}:
+                        assert answer.json()["way_out"] == TRANSFER_GUIDANCE
+
+
+async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every_one_audited(
+        kafka, database_url, topic_prefix, captured_logs):
+    """103-01050060 step 1: an officer not trained in Income Management is shown the transfer guidance, not the
+    customer's income management items; the approved decision makers' queue only for them (104-07050030 step 2)."""
+    signer = Signer(audience="console")
+    async with console(kafka, database_url, topic_prefix, signer) as http:
+        events = [raised(f"I059PL:EXP-P{n:02d}:2027-03-01", Queue.INCOME_MANAGEMENT, WorkItemCode.I059PL,
+                         f"EXP-P{n:02d}") for n in range(30)]
+        events.append(raised(ITEMS[Queue.MSP_APPROVED_DECISION_MAKERS], Queue.MSP_APPROVED_DECISION_MAKERS,
+                             WorkItemCode.MSP_SMS_DECISION, "MSP-R"))
+        await publish_all(kafka, topic_prefix, events)
+        await known(http, signer, events[-1].work_item_id, events[-2].work_item_id)
+
+        assert (await http.get("/ui/")).status_code == 303, "no session: to the sign-in page"
+        assert (await http.get("/ui/sign-in")).status_code == 200
+        assert (await http.get("/ui/console.css")).status_code == 200, "the sign-in page's style is open"
+        bad = await http.get("/ui/sign-in", params={"token": "not-a-token"})
+        assert bad.status_code == 401
+        assert "set-cookie" not in bad.headers
+        forged_key = Signer(issuer=signer.issuer, audience="console")
+        assert (await http.get("/ui/sign-in", params={"token": forged_key.token("OFF-X", roles=[IM])})
+                ).status_code == 401, "a token signed by another key is refused"
+
+        im_token = signer.token("OFF-IM", roles=[IM])
+        signed_in = await http.get("/ui/sign-in", params={"token": im_token})
+        assert signed_in.status_code == 303
+        cookie = signed_in.headers["set-cookie"]
+        for attribute in ("officer_session=", "HttpOnly", "SameSite=Strict", "Path=/ui"):
+            assert attribute in cookie
+        session(http, im_token)
+        page_1 = await http.get("/ui/")
+        assert page_1.status_code == 200
+        csp = page_1.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "style-src 'self'" in csp, "nothing from another site, no script"
+        assert page_1.headers["referrer-policy"] == "no-referrer"
+        assert "1–25 of 30" in page_1.text
+        assert "I059PL &lt;b&gt;" in page_1.text, "every value escaped"
+        assert "MSP-SMS-DECISION:" not in page_1.text, "the approved decision makers' queue is not theirs"
+        page_2 = await http.get("/ui/", params={"page": "2"})
+        assert "26–30 of 30" in page_2.text
+        assert len(re.findall(r'href="/ui/work-items/', page_2.text)) == 5
+        one = await http.get("/ui/", params={"customer_ref": "CRN-NOBODY"})
+        assert "No work item matches these filters." in one.text
+
+        msp_token = signer.token("OFF-MSP", roles=[MSP])
+        session(http, msp_token)
+        not_theirs = await http.get("/ui/work-items/I059PL:EXP-P01:2027-03-01")
+        assert not_theirs.status_code == 403
+        assert html.escape(TRANSFER_GUIDANCE) in not_theirs.text
+        assert "EXP-P01" not in not_theirs.text.split("<h1>", 1)[1], "nothing of the item is shown"
+        assert (await http.get("/ui/expenses/EXP-P01")).status_code == 403
+        assert (await http.get("/ui/", params={"queue": "income-management"})).status_code == 400
+        session(http, signer.token("OFF-ADM", roles=[ADM]))
+        adm_queue = await http.get("/ui/")
+        assert "MSP-SMS-DECISION" in adm_queue.text
+        assert "I059PL:" not in adm_queue.text
+
+        session(http, im_token)
+        assert (await http.post("/commands/CeaseExpense", json={"expense_id": "EXP-P01"})
+                ).status_code == 401, "the JSON API takes a bearer header, never the browser's cookie"
+        no_form_token = await http.post("/ui/commands/CeaseExpense", data={"expense_id": "EXP-P01"})
+        assert no_form_token.status_code == 403
+        signed_out = await http.post("/ui/sign-out", data={"form_token": _form_token(page_1.text)})
+        assert signed_out.status_code == 303
+        assert "Max-Age=0" in signed_out.headers["set-cookie"]
+    logs = [json.loads(line) for line in captured_logs.getvalue().splitlines() if line.startswith("{")]
+    reads = [(r.get("officer_id"), r.get("page"), r.get("status")) for r in logs if r.get("event") == "page read"]
+    assert ("OFF-MSP", "work-item", 403) in reads
+    assert ("OFF-MSP", "expense", 403) in reads, "every read, refused or not, is in the audit log"
+    assert any(r.get("event") == "work items listed" and r.get("officer_id") == "OFF-IM" for r in logs)
+
+
+def session(http: httpx.AsyncClient, token: str) -> None:
+    """The client as a browser signed in with ``token``, and no other session."""
+    http.cookies.clear()
+    http.cookies.set("officer_session", token)
+
+
+def _form_token(html: str) -> str:
+    found = re.search(r'name="form_token" value="([0-9a-f]+)"', html)
+    assert found, "every page of a session carries its form token"
+    return found.group(1)

@@ -1,0 +1,122 @@
+"""The console's pure parts: what the pages work out from a subject's events, the forms made from the contracts
+and read back, the HTML (labelled, escaped) and the session cookie."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from console import pages
+from console.api import COMMANDS, request_schema
+from console.forms import fields_of, inputs
+from console.store import Entry, WorkItem
+from console.views import expense_view, msp_view
+
+from contracts.notification import RecordPhoneContact, Step
+from servicekit.auth import SessionCookie, form_token
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
+OFFICER = pages.Officer("OFF-1", ("msp-officer",), "f" * 32)
+
+
+def entry(event_type: str, **payload: Any) -> Entry:
+    return Entry(uuid.uuid4(), event_type, NOW, payload)
+
+
+def test_an_msps_steps_say_what_is_done_what_is_required_now_and_what_is_to_come():
+    """104-07050030: phone first; the SMS decision is for approved decision makers only."""
+    view = msp_view("MSP-1", [
+        entry("MspNotificationPlanned", customer_ref="CRN-1", agency="Centrelink",
+              steps=["phone", "sms-decision", "letter", "record-result"]),
+        entry("MspStepRequired", step="phone", instructions=["Phone the customer."]),
+        entry("MspStepDone", step="phone", outcome="successful: customer"),
+        entry("MspStepRequired", step="sms-decision", instructions=["SMS can only be sent by approved decision "
+                                                                   "makers"], approved_decision_makers_only=True),
+    ])
+    assert [(s.step, s.status) for s in view.steps] == [
+        (Step.PHONE, "done"), (Step.SMS, "required"), (Step.LETTER, "to come"), (Step.RECORD_RESULT, "to come")]
+    [required] = view.required
+    assert required.approved_decision_makers_only
+    assert required.actions == ("AuthoriseMspSms", "DeclineMspSms")
+    assert (view.customer_ref, view.completed) == ("CRN-1", False)
+
+
+def test_an_expenses_windows_show_their_deadline_calendar_and_outcome_and_a_one_offs_two_days():
+    """103-01050060: a one-off "cannot be ceased or varied on day 2"; a regular expense is retried for its
+    period's window, then closed unpaid."""
+    undelivered = {"status": "UNDLVD RI", "calendar": "7 calendar days", "failure_explanation": "Suspended.",
+                   "procedure_step": 4, "officer_options": ["Advise the customer"]}
+    view = expense_view("EXP-1", [
+        entry("ExpenseUndelivered", customer_ref="CRN-1", kind="weekly", amount="50.00", period_start="2027-03-01",
+              window_closes_at="2027-03-08T13:00:00Z", **undelivered),
+        entry("UndeliveredExpensePeriodClosed", period_start="2027-03-01", closed_at="2027-03-08T13:00:00Z"),
+        entry("ExpenseUndelivered", period_start="2027-03-08", window_closes_at="2027-03-15T13:00:00Z",
+              **undelivered),
+        entry("ExpenseDelivered", period_start="2027-03-08", delivered_at="2027-03-10T01:00:00Z"),
+        entry("ExpenseUndelivered", period_start="2027-03-15", window_closes_at="2027-03-22T13:00:00Z",
+              **undelivered),
+    ])
+    assert [(w.period_start, w.outcome) for w in view.windows] == [
+        ("2027-03-01", "closed unpaid"), ("2027-03-08", "delivered"), ("2027-03-15", "retrying")]
+    assert view.windows[0].calendar == "7 calendar days"
+    one_off = expense_view("EXP-2", [entry("ExpenseUndelivered", kind="one-off", period_start="2027-03-01",
+                                           window_closes_at="2027-03-02T13:00:00Z", day_1="2027-03-01",
+                                           day_2="2027-03-02", **{**undelivered, "status": "UNDLVD IM"}),
+                                     entry("ExpenseCeased", closed_periods=["2027-03-01"])])
+    assert (one_off.one_off, one_off.day_1, one_off.day_2, one_off.ended) == (True, "2027-03-01", "2027-03-02",
+                                                                              "ceased")
+    assert one_off.windows[0].outcome == "ceased"
+
+
+def test_a_form_made_from_the_contract_reads_back_into_a_valid_action():
+    schema, nested = request_schema(RecordPhoneContact)
+    form = inputs(RecordPhoneContact, schema, nested, "MSP-1")
+    assert [(f.name, f.kind) for f in form] == [("msp_id", "hidden"), ("contacted", "select"), ("outcome", "select"),
+                                                ("explained", "group"), ("aggression_displayed", "checkbox")]
+    submitted = {"msp_id": ["MSP-1"], "contacted": ["customer"], "outcome": ["unsuccessful"]}
+    assert fields_of(form, submitted) == {"msp_id": "MSP-1", "contacted": "customer", "outcome": "unsuccessful",
+                                          "aggression_displayed": False}, "nothing explained: no explained group"
+    explained = fields_of(form, {**submitted, "explained.contact_details": ["true"]})
+    assert explained["explained"] == {"reasons_and_behaviours": False, "duration_and_service_access": False,
+                                      "contact_details": True, "letter_to_follow": False}
+    RecordPhoneContact.model_validate({**explained, "event_id": uuid.uuid4(), "occurred_at": NOW, "producer": "c",
+                                       "correlation_id": uuid.uuid4(), "officer_id": "OFF-1",
+                                       "officer_roles": ["msp-officer"]})
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_actions_form_labels_every_control(command: str):
+    kind = COMMANDS[command]
+    schema, nested = request_schema(kind)
+    html = pages.action_form(command, command, inputs(kind, schema, nested, None), OFFICER, "key-1")
+    controls = re.findall(r'<(?:input|select|textarea) (?!type="hidden")[^>]*id="([^"]+)"', html)
+    assert controls, "an action with fields has controls"
+    for ident in controls:
+        assert f'<label for="{ident}">' in html, (command, ident)
+    assert 'name="form_token" value="' + "f" * 32 in html
+
+
+def test_every_value_is_escaped():
+    item = WorkItem("I059PL:<x>", "income-management", "I059PL", "CRN-1", '<script>alert("x")</script>', "open",
+                    None, NOW, {"subject_id": "EXP-1"})
+    html = pages.queue_page(OFFICER, pages.QueueQuery(None, None, None, None, 1, 25), ["income-management"],
+                            ["I059PL"], [item], 1)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert 'href="/ui/work-items/I059PL%3A%3Cx%3E"' in html
+
+
+def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is_its_own():
+    session = SessionCookie(prefix="/ui", sign_in="/ui/sign-in")
+    scope = {"headers": [(b"cookie", b"theme=dark; officer_session=abc.def.ghi; other=1")]}
+    assert session.token(scope) == "abc.def.ghi"
+    assert session.token({"headers": [(b"cookie", b"officer_session=")]}) is None
+    assert b"HttpOnly" in session.set_cookie("t", 60)
+    assert b"SameSite=Strict" in session.set_cookie("t", 60)
+    assert form_token("a") != form_token("b")
+    assert form_token("a") == form_token("a")
