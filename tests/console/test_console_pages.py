@@ -91,6 +91,9 @@ async def test_every_staff_action_is_open_to_exactly_the_roles_the_procedures_gi
         events = [raised(item, queue, codes[queue]) for queue, item in ITEMS.items()]
         await publish_all(kafka, topic_prefix, events)
         await known(http, signer, *ITEMS.values())
+        everyone = officer(signer, "OFF-9", MSP, ADM, IM)  # known here, with every role, once they issue a command
+        assert (await http.post("/commands/DeclineMspSms", json={"msp_id": "MSP-R"}, headers=everyone)
+                ).status_code == 202
         cases = [(command, body, WHO_MAY[command]) for command, body in BODIES.items()]
         for queue, item in ITEMS.items():
             cases += [("TickOffWorkItem", {"work_item_id": item, "doc_note": "Noted."}, ITEM_WORKERS[queue]),
@@ -106,6 +109,19 @@ async def test_every_staff_action_is_open_to_exactly_the_roles_the_procedures_gi
                     assert answer.json()["way_out"], "a refusal says what to do instead"
                     if allowed == {IM}:
                         assert answer.json()["way_out"] == TRANSFER_GUIDANCE
+
+        # 103-01050060: an I059PL is assigned only to an officer trained in Income Management (as their latest
+        # verified token said), and never to an officer the console has not seen sign in
+        untrained = officer(signer, "OFF-U", MSP)
+        assert (await http.post("/commands/RecordMspResult", json={"msp_id": "MSP-R"}, headers=untrained)
+                ).status_code == 202
+        trained = officer(signer, "OFF-T", IM)
+        to_untrained = await http.post("/commands/AssignWorkItem", headers=trained, json={
+            "work_item_id": ITEMS[Queue.INCOME_MANAGEMENT], "assignee_id": "OFF-U"})
+        assert (to_untrained.status_code, to_untrained.json()["reason_code"]) == (403, "assignee-role-required")
+        to_unknown = await http.post("/commands/AssignWorkItem", headers=trained, json={
+            "work_item_id": ITEMS[Queue.INCOME_MANAGEMENT], "assignee_id": "OFF-NEVER-SEEN"})
+        assert (to_unknown.status_code, to_unknown.json()["error"]) == (422, "unknown-assignee")
 
 
 async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every_one_audited(

@@ -26,7 +26,7 @@ from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.roles import COMMAND_ROLES, OfficerRole, may_issue, way_out
 from contracts.topics import load_json
-from contracts.workitems import Queue
+from contracts.workitems import AssignWorkItem, Queue
 from servicekit.auth import roles_of
 from servicekit.endpoints import json_response
 from servicekit.logs import get_logger
@@ -135,7 +135,7 @@ async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], ki
     fingerprint = hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
     command_id, now = uuid.uuid4(), runtime.clock.now()
     # The verified roles this system knows go with the action, for the service to re-check what it can.
-    known_roles = sorted(r.value for r in OfficerRole if r.value in roles)
+    known_roles: list[str] = sorted(r.value for r in OfficerRole if r.value in roles)
     try:
         event = kind.model_validate({**fields, "event_id": command_id, "event_type": command_type, "occurred_at": now,
                                      "correlation_id": uuid.uuid4(), "producer": PRODUCER, "officer_id": officer,
@@ -149,10 +149,13 @@ async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], ki
             if earlier.fingerprint != fingerprint:
                 raise Refused(409, "idempotency-key-reused", "this Idempotency-Key was used for another command")
             return {"command_id": str(earlier.command_id), "status": earlier.status}, 202
+        await store.officer_seen(conn, officer, known_roles, now)
         queue = await _queue(conn, command_type, event)
         if not may_issue(roles, command_type, queue):
             raise Refused(403, "forbidden", f"your roles do not allow {command_type}", reason_code="role-required",
                           way_out=way_out(command_type, queue))
+        if isinstance(event, AssignWorkItem):
+            await _check_assignee(conn, event.assignee_id, queue)
         command = store.Command(command_id, officer, command_type, event.key, now, "pending", [], None, None,
                                 fingerprint)
         if not await store.insert(conn, command, key):
@@ -172,6 +175,19 @@ async def _queue(conn: Any, command_type: str, event: Event) -> Queue | None:
     if queue is None:
         raise Refused(404, "not-found", "no such work item (or not yet known here)")
     return Queue(queue)
+
+
+async def _check_assignee(conn: Any, assignee: str, queue: Queue | None) -> None:
+    """103-01050060: only an officer trained in Income Management works an I059PL, so an item is assigned only to
+    an officer whose roles open its queue, as their latest verified token (here, at sign-in or a command) said."""
+    roles = await store.officer_roles(conn, assignee)
+    if roles is None:
+        raise Refused(422, "unknown-assignee", f"{assignee} has not signed in to the console: their roles are not "
+                                               "known, so the item cannot be assigned to them yet")
+    if not may_issue(roles, "TickOffWorkItem", queue):
+        raise Refused(403, "forbidden", f"{assignee}'s roles do not open the {queue} queue",
+                      reason_code="assignee-role-required",
+                      way_out=f"Assign it to an officer whose roles open the {queue} queue.")
 
 
 async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str, Any]:
@@ -236,12 +252,14 @@ def openapi() -> dict[str, Any]:
                                        "decides next.", "content": {"application/json": {
                                            "schema": {"$ref": REF + "CommandAccepted"}}}},
                 "400": error("Not a JSON object within limits, or a malformed Idempotency-Key."),
-                "403": error("The token's roles do not allow this action (reason_code role-required); way_out says "
-                             "what to do instead."),
+                "403": error("The token's roles do not allow this action (reason_code role-required), or the "
+                             "assignee's do not open the item's queue (assignee-role-required); way_out says what to do "
+                             "instead."),
                 "404": error("A work item command on an item not (yet) known."),
                 "409": error("The Idempotency-Key was used for another command."),
                 "413": error(f"A body over {MAX_BODY_BYTES} bytes."),
-                "422": error("A field the console sets (not-yours-to-set), or fields not matching the contract "
+                "422": error("A field the console sets (not-yours-to-set), an assignee who never signed in "
+                             "(unknown-assignee), or fields not matching the contract "
                              "(invalid-command, with each field's problem)."),
                 **UNAUTHORIZED}}}
     paths[PREFIX + "/{command_id}"] = {"get": {

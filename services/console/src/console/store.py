@@ -45,6 +45,8 @@ MIGRATIONS = (
             payload jsonb NOT NULL);
         CREATE INDEX timeline_by_subject ON timeline (subject_type, subject_id, occurred_at);
         CREATE INDEX commands_by_subject ON commands (officer_id, subject_id, submitted_at DESC)"""),
+    Migration("console", 5, "officers", """
+        CREATE TABLE officers (officer_id text PRIMARY KEY, roles text[] NOT NULL, seen_at timestamptz NOT NULL)"""),
 )
 
 
@@ -204,3 +206,16 @@ async def commands_on(conn: asyncpg.Connection, officer_id: str, subject_id: str
     rows = await conn.fetch(f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND subject_id = $2 "
                             "ORDER BY submitted_at DESC LIMIT $3", officer_id, subject_id, limit)
     return [Command.of(r) for r in rows]
+
+
+async def officer_seen(conn: asyncpg.Connection, officer_id: str, roles: list[str], seen_at: datetime) -> None:
+    """An officer's verified roles, as their latest token stated them."""
+    await conn.execute("INSERT INTO officers VALUES ($1, $2, $3) ON CONFLICT (officer_id) DO UPDATE SET "
+                       "roles = excluded.roles, seen_at = excluded.seen_at WHERE officers.seen_at <= excluded.seen_at",
+                       officer_id, roles, seen_at)
+
+
+async def officer_roles(conn: asyncpg.Connection, officer_id: str) -> list[str] | None:
+    """The roles an officer's latest verified token stated; None for an officer never seen here."""
+    roles: list[str] | None = await conn.fetchval("SELECT roles FROM officers WHERE officer_id = $1", officer_id)
+    return roles

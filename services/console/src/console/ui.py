@@ -114,6 +114,9 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
         except UnauthorizedError as exc:
             log.info("sign-in refused", reason_code=exc.code, status=401)
             return Answer(401, pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new link."))
+        async with runtime.pool.acquire() as conn:  # who they are and their roles, for assigning work to them
+            await store.officer_seen(conn, str(claims["sub"]), list(_officer({"principal": claims}).roles),
+                                     runtime.clock.now())
         max_age = max(0, min(MAX_SESSION_S, int(float(claims["exp"]) - time.time())))
         log.info("signed in", officer_id=claims["sub"], status=303)
         return redirect(f"{BASE}/", (b"set-cookie", SESSION.set_cookie(token, max_age)))
