@@ -115,7 +115,7 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.shot("phone-contact-accepted")
 
         sms = {"msp_id": "MSP-UI-1", "circumstance": "successful-contact-confirmation-helps", "smem_checked": "true",
-               "mobile_checked_not_on_multiple_records": "true"}
+               "mobile_checked": "true"}
         await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
         await browser.forge("/ui/commands/AuthoriseMspSms", {**sms, "idempotency_key": "forged-1"})
         refused = await browser.text()
@@ -137,7 +137,7 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.expand("AuthoriseMspSms")
         await browser.shot("adm-authorises-sms")
         await browser.choose("AuthoriseMspSms", "circumstance", "successful-contact-confirmation-helps")
-        await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked_not_on_multiple_records")
+        await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked")
         await browser.submit("AuthoriseMspSms")
         await accepted(browser, "the SMS authorisation")
         assert "Msp sms authorised" in await browser.text()

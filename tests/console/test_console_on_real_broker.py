@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 IM, MSP_OFFICER, ADM = (OfficerRole.IM_TRAINED.value, OfficerRole.MSP_OFFICER.value,
                         OfficerRole.MSP_APPROVED_DECISION_MAKER.value)
 SMS = {"msp_id": "MSP-C1", "circumstance": "customer-cannot-be-contacted-by-phone", "smem_checked": True,
-       "mobile_checked_not_on_multiple_records": True}
+       "mobile_checked": True}
 
 
 @contextlib.asynccontextmanager

@@ -32,7 +32,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "RecordIncident": {"msp_id": "MSP-R", "incident_id": "INC-1", "linked_to_msp": True},
     "RecordRiskFact": {"msp_id": "MSP-R", "fact": "mobile-on-multiple-records"},
     "AuthoriseMspSms": {"msp_id": "MSP-R", "circumstance": "customer-cannot-be-contacted-by-phone",
-                        "smem_checked": True, "mobile_checked_not_on_multiple_records": True},
+                        "smem_checked": True, "mobile_checked": True},
     "DeclineMspSms": {"msp_id": "MSP-R"},
     "AttachMspLetter": {"msp_id": "MSP-R", "letter_id": "L-1", "final": True, "signed": True, "approved": True,
                         "includes_contact_card": True},

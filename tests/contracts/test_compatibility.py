@@ -47,10 +47,26 @@ def test_an_authorisation_of_v1_keeps_its_meaning_the_asserted_boolean_becomes_t
     said_no = MSP_STAFF_ACTIONS.parse(json.dumps({**v1, "approved_decision_maker": False}).encode())
     assert isinstance(said_yes, AuthoriseMspSms)
     assert isinstance(said_no, AuthoriseMspSms)
-    assert (said_yes.schema_version, said_yes.officer_roles) == (2, ["msp-approved-decision-maker"])
+    assert said_yes.officer_roles == ["msp-approved-decision-maker"]
     assert said_no.officer_roles == []
     with pytest.raises(ContractError):
         MSP_STAFF_ACTIONS.parse(json.dumps({**v1, "schema_version": 2, "approved_decision_maker": True}).encode())
+
+
+def test_an_authorisation_of_v2_keeps_its_meaning_checked_and_found_on_one_record():
+    """104-07050030: "the approved decision maker needs to make sure the mobile number on file is not recorded on
+    multiple records." v2 said "checked and not on multiple records" in one boolean; v3 says what was checked and
+    what was found, so a v2 true is a check that found one record and a v2 false is no check."""
+    v2 = {"event_id": str(uuid.uuid4()), "event_type": "AuthoriseMspSms", "schema_version": 2,
+          "occurred_at": "2027-03-01T10:00:00+11:00", "correlation_id": str(uuid.uuid4()), "producer": "console",
+          "msp_id": "MSP-1", "officer_id": "ADM-3", "officer_roles": ["msp-approved-decision-maker"],
+          "circumstance": "customer-cannot-be-contacted-by-phone", "smem_checked": True}
+    checked = MSP_STAFF_ACTIONS.parse(json.dumps({**v2, "mobile_checked_not_on_multiple_records": True}).encode())
+    unchecked = MSP_STAFF_ACTIONS.parse(json.dumps({**v2, "mobile_checked_not_on_multiple_records": False}).encode())
+    assert isinstance(checked, AuthoriseMspSms)
+    assert isinstance(unchecked, AuthoriseMspSms)
+    assert (checked.schema_version, checked.mobile_checked, checked.mobile_on_multiple_records) == (3, True, False)
+    assert (unchecked.mobile_checked, unchecked.mobile_on_multiple_records) == (False, False)
 
 
 def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():

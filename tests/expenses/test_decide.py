@@ -18,7 +18,6 @@ from contracts.expenses import (
     ExpenseUndelivered,
     FailureReason,
     OneOffExpenseCoded,
-    OneOffExpenseVaried,
     PaymentAttemptDisregarded,
     UndeliveredExpensePeriodClosed,
 )
@@ -243,6 +242,18 @@ def test_a_one_off_cannot_be_ceased_on_day_2():
     assert "mySupport webform" in (rejected.way_out or "")
 
 
+def test_day_1_or_day_2_is_judged_when_the_request_is_handled_not_by_the_clients_stamp():
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' The request's
+    occurred_at is stamped by the client; what counts is when the service handles it."""
+    _, state = one_off_state()
+    [rejected] = decide_cease(state, cease(at(2026, 11, 24, 23, 59)), utc(at(2026, 11, 25, 0, 5)))
+    assert isinstance(rejected, ExpenseActionRejected)
+    assert rejected.reason_code == "one-off-day-2", "stamped 23:59 on day 1, handled on day 2"
+    [ceased] = decide_cease(state, cease(at(2026, 11, 25, 9)), utc(at(2026, 11, 24, 16)))
+    assert isinstance(ceased, ExpenseCeased), "a client clock ahead does not move the day"
+    assert ceased.occurred_at == utc(at(2026, 11, 24, 16)), "ceased when handled"
+
+
 def test_an_officer_not_trained_in_income_management_is_refused_with_the_transfer_guidance():
     """103-01050060 step 1: "For Service Officers not trained in Income Management: [...] Cold transfer the
     customer to: [...] the Income Management Line". Re-checked from the verified roles in the request; a v1
@@ -257,13 +268,20 @@ def test_an_officer_not_trained_in_income_management_is_refused_with_the_transfe
     assert isinstance(ceased, ExpenseCeased), "trained: day 1, ceased"
 
 
-def test_a_one_off_cannot_be_varied_on_day_2_but_can_on_day_1():
+def test_varying_a_one_off_is_cease_and_recode_and_on_day_2_not_even_that():
+    """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to be
+    ceased before the new one-off expense can be coded.' and 'Note: the expense cannot be ceased or varied on day 2.
+    This must be done on day 1.'"""
     _, state = one_off_state()
     [rejected] = decide_vary(state, vary(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))
     assert rejected.reason_code == "one-off-day-2"
-    [varied], state = run(state, decide_vary, vary(at(2026, 11, 24, 15), amount="40.00"))
-    assert isinstance(varied, OneOffExpenseVaried)
-    assert (varied.old_amount, state.expense.amount) == (Decimal("85.00"), Decimal("40.00"))
+    [day_1], state = run(state, decide_vary, vary(at(2026, 11, 24, 15), amount="40.00"))
+    assert isinstance(day_1, ExpenseActionRejected)
+    assert day_1.reason_code == "cease-and-recode"
+    assert day_1.way_out == "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
+    assert state.expense.amount == Decimal("85.00"), "the amount is never changed in place"
+    [ceased], state = run(state, decide_cease, cease(at(2026, 11, 24, 15, 5)))
+    assert isinstance(ceased, ExpenseCeased), "the way out works: cease on day 1, then code"
 
 
 def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_and_the_ict_service_desk():

@@ -62,11 +62,12 @@ def phone(outcome: str = "successful", contacted: Role = Role.CUSTOMER, explaine
 
 def authorise(circumstance: SmsCircumstance = SmsCircumstance.CANNOT_BE_CONTACTED, *, adm: bool = True,
               smem: bool = True, mobile_checked: bool = True, send_at: datetime | None = None,
-              msp_id: str = "MSP-1") -> AuthoriseMspSms:
+              msp_id: str = "MSP-1", on_multiple_records: bool = False) -> AuthoriseMspSms:
     return AuthoriseMspSms(**env(event_type="AuthoriseMspSms", msp_id=msp_id, officer_id="ADM-3",
                                  officer_roles=["msp-approved-decision-maker"] if adm else ["msp-officer"],
                                  circumstance=circumstance, smem_checked=smem,
-                                 mobile_checked_not_on_multiple_records=mobile_checked, send_at=send_at))
+                                 mobile_checked=mobile_checked, mobile_on_multiple_records=on_multiple_records,
+                                 send_at=send_at))
 
 
 def decline() -> DeclineMspSms:

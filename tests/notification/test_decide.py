@@ -234,7 +234,7 @@ def test_a_preliminary_sms_may_be_authorised_before_the_next_day_call():
     (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence"),
 ])
 def test_the_sms_is_withheld_with_its_own_reason_when_a_guard_applies(fact, code):
-    """'Where this does occur, the SMS must not be sent and existing phone and letter provisions apply.' /
+    """'Where this does occur, the SMS must not be sent and existing phone and letter notification provisions apply.' /
     'A MSP SMS should not be sent to customers talking about suicide or self-harm' / 'An MSP SMS should not be
     sent' (family and domestic violence involving an immediate threat to safety)."""
     state = centrelink_after_unsuccessful_call()
@@ -255,6 +255,20 @@ def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_
     assert [type(e) for e in events[:2]] == [MspSmsWithheld, MspStepDone]
     assert events[0].reason_code == "suicide-or-self-harm"
     assert state.sms.status == "withheld"
+
+
+def test_an_officer_who_finds_the_mobile_on_multiple_records_has_the_sms_withheld_not_refused():
+    """'the approved decision maker needs to make sure the mobile number on file is not recorded on multiple
+    records. Where this does occur, the SMS must not be sent and existing phone and letter notification provisions
+    apply.'"""
+    state = centrelink_after_unsuccessful_call()
+    assert rejected(act(state, authorise(mobile_checked=False))[0]) == "mobile-not-checked", "not checked: not yet"
+    events, after = act(state, authorise(on_multiple_records=True))
+    assert isinstance(events[0], MspSmsWithheld)
+    assert events[0].reason_code == "mobile-on-multiple-records"
+    assert done(events) == [(Step.SMS, "withheld", "mobile-on-multiple-records")], "resolved: the letter goes on"
+    assert not any(isinstance(e, SmsDispatchRequested) for e in events)
+    assert after.sms.status == "withheld"
 
 
 def test_no_mobile_on_record_withholds_the_sms():

@@ -63,6 +63,14 @@ def authorise_sms_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return upcast | {"officer_roles": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value] if adm else []}
 
 
+def authorise_sms_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v2's ``mobile_checked_not_on_multiple_records`` was true only when the number was checked and found on one
+    record: it becomes ``mobile_checked`` with nothing found; false said nothing of what was found."""
+    upcast = {k: v for k, v in data.items() if k != "mobile_checked_not_on_multiple_records"}
+    return upcast | {"mobile_checked": data.get("mobile_checked_not_on_multiple_records") is True,
+                     "mobile_on_multiple_records": False}
+
+
 def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
     """A v1 expense or work item request carried no verified roles: it upcasts to none, so a rule that needs one
     refuses it."""
@@ -77,7 +85,7 @@ MSP_STAFF_ACTIONS = Topic(
     (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
      RecordLetterDispatch, RecordMspResult), "console", ("notification",),
     "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.",
-    upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2})
+    upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2, ("AuthoriseMspSms", 2): authorise_sms_v2_to_v3})
 MSP_NOTIFICATION_EVENTS = Topic(
     "msp.notification-events", "msp_id",
     (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,

@@ -102,7 +102,8 @@ class CeaseExpense(_StaffAction):
 
 
 class VaryOneOffExpense(_StaffAction):
-    """Change a one-off expense's amount (day 1 only)."""
+    """The customer wants to vary a one-off's amount. Answered with the procedure's way, never changed in place: "the
+    existing expense needs to be ceased before the new one-off expense can be coded" (day 1 only)."""
 
     event_type: Literal["VaryOneOffExpense"] = "VaryOneOffExpense"
     new_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
@@ -198,6 +199,8 @@ class ExpenseCeased(_ExpenseEvent):
 
 
 class OneOffExpenseVaried(_ExpenseEvent):
+    """No longer published (a one-off is varied by cease and recode); kept so that records already written read."""
+
     event_type: Literal["OneOffExpenseVaried"] = "OneOffExpenseVaried"
     customer_ref: CustomerRef
     officer_id: Name

@@ -124,14 +124,19 @@ class RecordIncident(_StaffAction):
 
 
 class AuthoriseMspSms(_StaffAction):
-    """v2: who is an approved decision maker is the officer's verified roles, no longer a boolean the sender
-    asserted (v1's ``approved_decision_maker``, upcast into ``officer_roles``)."""
+    """v3: that the mobile number was checked and what the check found are two fields (v2's
+    ``mobile_checked_not_on_multiple_records`` said both at once, so an officer who found the number on several
+    records could not say so). v2: who is an approved decision maker is the officer's verified roles, no longer a
+    boolean the sender asserted (v1's ``approved_decision_maker``, upcast into ``officer_roles``)."""
 
-    schema_version_current: ClassVar[int] = 2
+    schema_version_current: ClassVar[int] = 3
     event_type: Literal["AuthoriseMspSms"] = "AuthoriseMspSms"
     circumstance: SmsCircumstance
     smem_checked: bool = Field(description="The SMS/Email Search (SMEM) screen was checked.")
-    mobile_checked_not_on_multiple_records: bool
+    mobile_checked: bool = Field(description="The officer checked whether the mobile number on file is recorded on "
+                                             "multiple records.")
+    mobile_on_multiple_records: bool = Field(default=False, description="What the check found: the mobile number is "
+                                                                        "recorded on multiple records.")
     send_at: AwareDatetime | None = Field(default=None, description="Send later (a preliminary message); default now.")
 
 

@@ -16,7 +16,8 @@ from servicekit.openapi import REF
 
 LABELS = {
     "smem_checked": "I checked the SMS/Email Search (SMEM) screen",
-    "mobile_checked_not_on_multiple_records": "I checked the mobile number is not on more than one record",
+    "mobile_checked": "I checked whether the mobile number on file is recorded on multiple records",
+    "mobile_on_multiple_records": "It is recorded on multiple records (the SMS must not be sent)",
     "doc_note": "DOC note (what was discussed and done)",
     "assignee_id": "Assign to (officer id)",
     "extreme_hardship": "The customer is in extreme hardship",

@@ -1,8 +1,10 @@
 """Decisions of the undelivered Income Management expenses procedure (103-01050060).
 
 Each ``decide_*`` takes the state, the message and ``now`` and returns the output events; nothing
-here reads a clock or touches I/O. Decisions use event time (``attempted_at``, the request's
-``occurred_at``), so a message processed late is judged by when it happened.
+here reads a clock or touches I/O. A payment attempt is a fact and is judged by event time (``attempted_at``), so an
+attempt processed late is judged by when it happened. An officer's request is judged when it is handled (``now``):
+its ``occurred_at`` is stamped by the client, and a cease stamped 23:59 on day 1 but handled on day 2 is a cease on
+day 2 ("the expense cannot be ceased or varied on day 2").
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from contracts.expenses import (
     ExpenseUndelivered,
     FailureReason,
     OneOffExpenseCoded,
-    OneOffExpenseVaried,
     PaymentAttemptDisregarded,
     PaymentAttempted,
     RecordExpenseRemoval,
@@ -228,10 +229,10 @@ def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -
     if expense.status is ExpenseStatus.DELIVERED:
         return [_reject(action, now, "already-delivered", "The one-off expense has been delivered.")]
     days = one_off_days_of(expense)
-    if expense.status is ExpenseStatus.ENDED or action.occurred_at >= days.window.closes_at:
+    if expense.status is ExpenseStatus.ENDED or now >= days.window.closes_at:
         return [_reject(action, now, "one-off-ended",
                         "The one-off expense ended on day 3 and will not try to pay again.")]
-    if local_date(action.occurred_at, expense.state) >= days.day_2:
+    if local_date(now, expense.state) >= days.day_2:
         rejection = _reject(action, now, "one-off-day-2", f"It is day 2 ({days.day_2.isoformat()}) of the one-off "
                             "expense: it cannot be ceased or varied on day 2.", DAY_2_WAY_OUT)
         return [rejection, _escalate(action, expense, now)] if action.extreme_hardship else [rejection]
@@ -258,12 +259,18 @@ def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> li
         return rejected
     if not expense.kind.regular and (refused := _gate_one_off_change(expense, action, now)):
         return refused
-    return [ExpenseCeased.caused_by(action, producer=PRODUCER, occurred_at=action.occurred_at,
+    return [ExpenseCeased.caused_by(action, producer=PRODUCER, occurred_at=now,
                                     expense_id=expense.expense_id, customer_ref=expense.customer_ref,
                                     officer_id=action.officer_id, closed_periods=state.open_periods())]
 
 
+VARY_WAY_OUT = "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
+
+
 def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -> list[Event]:
+    """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to be
+    ceased before the new one-off expense can be coded.' A one-off's amount is never changed in place: the request
+    is answered with the procedure's way (cease, then code), or with the day-2 rule when it is day 2."""
     if refusal := _unauthorised(action, now):
         return refusal
     expense, rejected = _gate_known(state, action, now)
@@ -274,10 +281,8 @@ def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -
                         "Cease the regular expense and recommence for a future date.")]
     if refused := _gate_one_off_change(expense, action, now):
         return refused
-    return [OneOffExpenseVaried.caused_by(action, producer=PRODUCER, occurred_at=action.occurred_at,
-                                          expense_id=expense.expense_id, customer_ref=expense.customer_ref,
-                                          officer_id=action.officer_id, old_amount=expense.amount,
-                                          new_amount=action.new_amount)]
+    return [_reject(action, now, "cease-and-recode", "A one-off expense's amount is not changed in place: the existing "
+                    "expense needs to be ceased before the new one-off expense can be coded.", VARY_WAY_OUT)]
 
 
 def _still_trying(expense: Expense, at: datetime) -> bool:
@@ -294,20 +299,20 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
     if state.expense is not None:
         return [_reject(action, now, "expense-exists", "An expense with this id already exists.")]
     for existing in state.siblings:
-        if not _still_trying(existing, action.occurred_at):
+        if not _still_trying(existing, now):
             continue
         days = one_off_days_of(existing)
-        on_day_2 = local_date(action.occurred_at, existing.state) >= days.day_2
+        on_day_2 = local_date(now, existing.state) >= days.day_2
         way_out = DAY_2_WAY_OUT if on_day_2 else f"Cease the existing one-off expense {existing.expense_id} first (day 1)."
         rejection = _reject(action, now, "existing-one-off-still-trying",
                             f"One-off expense {existing.expense_id} for the same customer and payee is still trying "
                             "to pay; it must be ceased or removed before a new one-off can be coded.", way_out)
         return [rejection, _escalate(action, existing, now)] if on_day_2 and action.extreme_hardship else [rejection]
-    days = one_off_days(action.occurred_at, action.state)
+    days = one_off_days(now, action.state)
     return [OneOffExpenseCoded.caused_by(
-        action, producer=PRODUCER, occurred_at=action.occurred_at, expense_id=action.expense_id,
+        action, producer=PRODUCER, occurred_at=now, expense_id=action.expense_id,
         customer_ref=action.customer_ref, payee_id=action.payee_id, kind=ExpenseKind.ONE_OFF, amount=action.amount,
-        state=action.state, coded_at=action.occurred_at, officer_id=action.officer_id, day_1=days.day_1,
+        state=action.state, coded_at=now, officer_id=action.officer_id, day_1=days.day_1,
         day_2=days.day_2, ends_at=days.window.closes_at)]
 
 
@@ -317,6 +322,6 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
     expense, rejected = _gate_known(state, action, now)
     if expense is None:
         return rejected
-    return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=action.occurred_at,
+    return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=now,
                                      expense_id=expense.expense_id, customer_ref=expense.customer_ref,
                                      mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]

@@ -91,15 +91,16 @@ _LABEL_ONLY = frozenset({
 
 REPRESENTATIVE_ORDER = (Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE)
 
+MOBILE_ON_MULTIPLE_RECORDS = ("mobile-on-multiple-records", "The mobile number on file is recorded on multiple "
+                              "records: the SMS must not be sent and existing phone and letter notification "
+                              "provisions apply.")
 GUARDS = (  # (fact, reason code, the procedure's words)
     (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm",
      "A MSP SMS should not be sent to customers talking about suicide or self-harm."),
     (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence",
      "Family and domestic violence involving an immediate threat to safety was witnessed: an MSP SMS should not "
      "be sent."),
-    (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, "mobile-on-multiple-records",
-     "The mobile number on file is recorded on multiple records: the SMS must not be sent and existing phone and "
-     "letter provisions apply."),
+    (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, *MOBILE_ON_MULTIPLE_RECORDS),
 )
 
 
@@ -324,8 +325,11 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
     if not action.smem_checked:
         return no("smem-not-checked", "See the SMS/Email Search (SMEM) screen before sending an aggression related "
                                       "Desktop Electronic message.")
-    if not action.mobile_checked_not_on_multiple_records:
+    if not action.mobile_checked:
         return no("mobile-not-checked", "Make sure the mobile number on file is not recorded on multiple records.")
+    if action.mobile_on_multiple_records:  # "If it is, the SMS must not be sent": withheld, the step resolved
+        code, reason = MOBILE_ON_MULTIPLE_RECORDS
+        return _withhold(action, state, now, code, reason)
     needs = _CIRCUMSTANCE_NEEDS.get(action.circumstance)
     phone_outcome = state.phone.outcome.split(":")[0] if state.phone.outcome else state.phone.status
     if needs is not None and phone_outcome not in needs:
