@@ -55,7 +55,7 @@ def test_an_authorisation_of_v1_keeps_its_meaning_the_asserted_boolean_becomes_t
 
 def test_an_authorisation_of_v2_keeps_its_meaning_checked_and_found_on_one_record():
     """104-07050030: "the approved decision maker needs to make sure the mobile number on file is not recorded on
-    multiple records." v2 said "checked and not on multiple records" in one boolean; v3 says what was checked and
+    multiple records." v2 said both (checked, and on one record only) in one boolean; v3 says what was checked and
     what was found, so a v2 true is a check that found one record and a v2 false is no check."""
     v2 = {"event_id": str(uuid.uuid4()), "event_type": "AuthoriseMspSms", "schema_version": 2,
           "occurred_at": "2027-03-01T10:00:00+11:00", "correlation_id": str(uuid.uuid4()), "producer": "console",

@@ -73,8 +73,8 @@ def test_a_failed_one_off_expense_is_marked_undelivered_one_off():
 
 
 def test_the_undelivered_event_carries_why_it_failed_and_the_officers_options_for_step_4():
-    """Step 4: 'Check to see why the payment failed ... cease the regular expense and recommence for a future date,
-    or issue a one-off payment. Record details on a DOC.'"""
+    """Step 4: "Check to see why the payment failed. [...] cease the regular expense and recommence for a future
+    date, or issue a one-off payment). Record details on a DOC." """
     [event], _ = undelivered(WEEKLY, reason=FailureReason.REDUCED_EARNINGS)
     assert event.procedure_step == 4
     assert event.failure_explanation == "Insufficient funds: reduced funds due to earnings."
@@ -303,8 +303,9 @@ def test_varying_a_regular_expense_is_rejected():
 
 
 def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_step_8():
-    """'If the expense does not deliver within the 2 days, the expense will not try again. The work item
-    'I059PL ...' is created'"""
+    """Step 6: "If the expense does not deliver within the 2 days, the expense will not try to pay again. The work
+    item 'I059PL - A previous expense was not delivered, please discuss with customer' is created on the Income
+    Management Summary screen." """
     [opened], state = one_off_state()
     assert opened.window_closes_at == utc(at(2026, 11, 26, 0))
     assert close_due(state, utc(at(2026, 11, 25, 23, 59)))[0] == []

@@ -80,9 +80,9 @@ def types(events: list[Event]) -> list[str]:
 
 
 def test_a_weekly_window_closed_unpaid_raises_i059pl_for_that_period_with_step_5():
-    """103-01050060 step 3: 'If the payment is still undelivered after 7 days, the system will stop trying to
-    pay ... Work item 'I059PL - A previous expense was not delivered, please discuss with customer' is created
-    on the Income Management Summary screen.'"""
+    """103-01050060: "If the expense is not paid by the end of the 7 days, the system will stop attempting to pay
+    the expense for this period, and it will remain as unpaid." Step 5: a weekly period over 7 days old, "(work
+    item I059PL exists)"."""
     raised = Desk().only(period_closed(ExpenseKind.WEEKLY))
     assert isinstance(raised, WorkItemRaised)
     assert raised.work_item_id == "I059PL:EXP-1:2027-03-01"
@@ -116,8 +116,9 @@ def test_a_one_off_that_ended_undelivered_raises_i059pl_with_step_8():
 
 
 def test_i059pl_carries_the_guidance_for_officers_not_trained_in_income_management():
-    """Step 1: 'For Service Officers not trained in Income Management: Cold transfer the customer to: the Income
-    Management Line, the Indigenous Services queue (if appropriate), or Multilingual Call (if appropriate)'."""
+    """Step 1: "For Service Officers not trained in Income Management: Cold transfer the customer to: the Income
+    Management Line the Indigenous Services queue (if appropriate), or Multilingual Call (if appropriate)" (a list
+    in the procedure)."""
     raised = Desk().only(period_closed())
     assert isinstance(raised, WorkItemRaised)
     transfer = next(g for g in raised.guidance if "cold transfer" in g)
@@ -154,8 +155,8 @@ def test_the_escalation_is_ticked_off_when_the_service_desk_removal_is_recorded(
 @pytest.mark.parametrize(("event", "code"), [(delivered(), "expense-delivered"), (ceased(), "expense-ceased"),
                                              (period_closed(ExpenseKind.ONE_OFF, "EXP-9"), "expense-ended")])
 def test_the_escalation_is_cancelled_when_the_expense_no_longer_needs_removing(event, code):
-    """Step 7: the removal is requested only so that 'the new expense [can] be coded immediately'; an expense that
-    delivered, was ceased, or 'will automatically end on day 3' needs no removal."""
+    """Step 7: the removal is requested only for 'extreme hardship requiring the new expense to be coded
+    immediately'; an expense that delivered, was ceased, or 'will automatically end on day 3' needs no removal."""
     desk = Desk()
     desk.handle(escalation())
     out = desk.handle(event)
@@ -194,7 +195,7 @@ def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
 
 
 def test_the_sms_decision_goes_to_approved_decision_makers_only():
-    """104-07050030: 'Only approved decision makers can authorise the sending of an MSP SMS.'"""
+    """104-07050030 step 2: "SMS can only be sent by approved decision makers" """
     raised = Desk().only(step_required(Step.SMS, adm=True))
     assert isinstance(raised, WorkItemRaised)
     assert raised.queue is Queue.MSP_APPROVED_DECISION_MAKERS

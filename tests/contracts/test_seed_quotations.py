@@ -1,0 +1,100 @@
+"""Every quotation a rule test claims is the procedure's own words, found verbatim in the procedures.
+
+The procedures are the specification (`docs/procedures/`, copies of the published text; where the workplace's
+`shared/seeds/` is beside the checkout, the copies must be identical to it). A rule test quotes the line it pins, in
+its docstring, in single or double quotes; ``[...]`` marks what the quotation leaves out. The published text is a
+table of two columns with wrapped lines, bullets and icon links: it is read column by column, bullets and icons
+dropped, white space and curly quotes evened out, and compared without regard to case (a quotation may begin
+mid-sentence with a capital).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCEDURES = ROOT / "docs" / "procedures"
+SEEDS = ROOT.parent / "shared" / "seeds"
+COPIES = {"104-07050030-msp-implementing.txt": "000_97d8a63abc96ce88.txt",
+          "103-01050060-undelivered-im-expenses.txt": "003_d5db5f0400d77816.txt"}
+RULE_TESTS = ("notification", "expenses", "workitems", "contracts", "console", "e2e")
+"""The test folders whose docstrings quote the procedures (the infrastructure tests quote no rule)."""
+QUOTATION = re.compile(r'"([^"]{20,}?)"|(?<![A-Za-z])\'(.{20,}?)\'(?![A-Za-z])', re.DOTALL)
+ELISION = re.compile(r"\[\.\.\.\]|\[…\]|…|\.\.\.")
+
+
+def even(text: str) -> str:
+    text = text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def prose(published: str) -> str:
+    """The published text as running prose: each table column's cells joined in order, bullets and icons gone; a
+    cell's column, and a table from the text around it, kept apart (``|``), so no quotation spans them."""
+    blocks: list[str] = []
+    lines: list[str] = []
+    columns: list[list[str]] = []
+
+    def flush() -> None:
+        blocks.extend(" ".join(column) for column in columns)
+        columns.clear()
+        if lines:
+            blocks.append(" ".join(lines))
+            lines.clear()
+
+    for line in published.splitlines():
+        if line.startswith("+") and set(line.strip()) <= set("+-=:"):
+            flush()
+        elif line.startswith("|"):
+            if lines:
+                flush()
+            cells = line.strip().strip("|").split("|")
+            columns.extend([] for _ in range(len(cells) - len(columns)))
+            for column, cell in zip(columns, cells, strict=False):
+                column.append(re.sub(r"^-\s+", "", cell.strip()))
+        else:
+            if columns:
+                flush()
+            lines.append(re.sub(r"^\s*-\s+", "", line))
+    flush()
+    return even(re.sub(r"\[[^\]]*?\.png\]", " ", " | ".join(blocks)))
+
+
+def quotations() -> Iterator[tuple[str, str]]:
+    for folder in RULE_TESTS:
+        for path in sorted((ROOT / "tests" / folder).rglob("test_*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+                    for found in QUOTATION.finditer(ast.get_docstring(node) or ""):
+                        yield f"{path.relative_to(ROOT)}::{node.name}", found.group(1) or found.group(2)
+
+
+def test_every_quotation_in_a_rule_test_is_in_the_procedures_word_for_word():
+    text = " \n ".join(prose(p.read_text()) for p in sorted(PROCEDURES.glob("*.txt")))
+    claimed = list(quotations())
+    assert len(claimed) > 40, "the rule tests quote the procedures"
+    misquoted = [(where, part) for where, quoted in claimed for part in ELISION.split(quoted)
+                 if (words := even(part).strip(" .,;:")) and words not in text]
+    assert misquoted == [], "\n".join(f"{where}: {part!r}" for where, part in misquoted)
+
+
+def test_the_procedures_kept_here_are_the_published_ones():
+    assert {p.name for p in PROCEDURES.glob("*.txt")} == set(COPIES)
+    if SEEDS.is_dir():  # the workplace's copy, where the checkout has one beside it
+        for ours, theirs in COPIES.items():
+            assert (PROCEDURES / ours).read_bytes() == (SEEDS / theirs).read_bytes(), ours
+
+
+def test_the_reader_finds_words_across_wrapped_cells_bullets_and_icons_and_not_what_is_not_there():
+    published = ("+---+---+\n| 1 | Phone the customer   |\n|   | and explain:         |\n|   | -   the reasons      |\n"
+                 "|   | [x\\icon.png]Cold     |\n|   | transfer             |\n+---+---+\n")
+    text = prose(published)
+    assert "phone the customer and explain: the reasons cold transfer" in text
+    assert "1 phone" not in text, "the step column is read apart from the action column"
