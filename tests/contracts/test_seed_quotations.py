@@ -31,7 +31,8 @@ ELISION = re.compile(r"\[\.\.\.\]|\[…\]|…|\.\.\.")
 
 
 def even(text: str) -> str:
-    text = text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}))
+    for curly, straight in (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"')):
+        text = text.replace(curly, straight)
     return re.sub(r"\s+", " ", text).strip().lower()
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.notification import (
     Agency,
     Explained,
     MspActionRejected,
+    MspApproved,
     MspLetterAccepted,
     MspNotificationCompleted,
     MspNotificationPlanned,
@@ -94,6 +96,28 @@ def test_behaviours_summarised_as_inappropriate_or_aggressive_without_explaining
 
 def test_a_described_behaviour_is_not_a_label():
     assert not only_a_label("Aggressive: shouted threats at staff and threw a chair")
+
+
+def test_the_phone_step_carries_what_this_msp_says_to_explain():
+    """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
+    into consideration", "explain the reasons for the duration of the MSP and how the customer can access services
+    for the duration of the MSP" and "provide contact details. For example One Main Contact (OMC), Personalised
+    Services Service Officer (PSSO) or urgent query voicemail number"."""
+    msg = approval()
+    [phone] = [e for e in decide_approval(None, msg, T0) if isinstance(e, MspStepRequired)]
+    briefing = "\n".join(phone.briefing)
+    assert f"Reasons the MSP has been implemented: {msg.reasons}" in briefing
+    assert f"Behaviour taken into consideration: {msg.behaviours[0]}" in briefing, "each behaviour, in its words"
+    assert msg.duration_reasons in briefing
+    assert "2027-03-01 to 2027-08-31" in briefing
+    assert msg.service_access in briefing
+    assert "Channel restrictions: no face to face." in briefing, "the restrictions are read, not only accepted"
+    assert f"{msg.contact.kind} {msg.contact.name}, {msg.contact.phone}" in briefing
+
+
+def test_an_msp_cannot_end_before_it_starts():
+    with pytest.raises(ValidationError, match="ends_on is before starts_on"):
+        MspApproved.model_validate(approval().model_dump() | {"ends_on": date(2027, 2, 28)})
 
 
 def test_approving_the_same_msp_twice_is_rejected():

@@ -194,6 +194,15 @@ def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
     assert raised.tick_off is TickOff.AUTOMATIC
 
 
+def test_the_phone_task_carries_what_the_officer_is_to_explain():
+    """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
+    behaviours taken into consideration"."""
+    briefing = ["Reasons the MSP has been implemented: threats to staff.", "Behaviour taken into consideration: x"]
+    raised = Desk().only(step_required(Step.PHONE, contact_role=Role.CUSTOMER, briefing=briefing))
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.briefing == briefing
+
+
 def test_the_sms_decision_goes_to_approved_decision_makers_only():
     """104-07050030 step 2: "SMS can only be sent by approved decision makers" """
     raised = Desk().only(step_required(Step.SMS, adm=True))

@@ -23,6 +23,8 @@ Text = Annotated[str, Field(max_length=2000)]
 """Free text: a reason, an explanation, an instruction."""
 Lines = Annotated[list[Text], Field(max_length=20)]
 """A few lines of free text."""
+Briefing = Annotated[list[Text], Field(max_length=40)]
+"""What an officer is to explain, from the case itself (its reasons and each behaviour: up to 20 of them)."""
 Dates = Annotated[list[date], Field(max_length=60)]
 """The periods of one expense (a year of weekly periods, and more)."""
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]

@@ -6,9 +6,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.envelope import Contract, CustomerRef, Event, Lines, Name, OfficerRoles, Text
+from contracts.envelope import Briefing, Contract, CustomerRef, Event, Lines, Name, OfficerRoles, Text
 
 PROCEDURE = "104-07050030"
 
@@ -92,6 +92,12 @@ class MspApproved(_MspEvent):
     representatives: list[Representative] = Field(default_factory=list, max_length=10)
     phone_customer_appropriate: bool = Field(description="False where it is not appropriate to phone the customer.")
 
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> MspApproved:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
 
 class _StaffAction(_MspEvent):
     officer_id: str = Field(min_length=1, max_length=64)
@@ -192,6 +198,9 @@ class MspStepRequired(_MspEvent):
     instructions: Lines
     contact_role: Role | None = Field(default=None, description="Phone step: who to phone.")
     approved_decision_makers_only: bool = False
+    briefing: Briefing = Field(default_factory=list, description="Phone step: what this MSP says to explain (its "
+                                                                 "reasons, each behaviour, the duration and its "
+                                                                 "reasons, service access, the contact details).")
 
 
 class MspStepDone(_MspEvent):

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.envelope import CustomerRef, Event, Lines, Name, OfficerRoles, Text
+from contracts.envelope import Briefing, CustomerRef, Event, Lines, Name, OfficerRoles, Text
 
 
 class WorkItemCode(StrEnum):
@@ -92,6 +92,8 @@ class WorkItemRaised(WorkItemEvent):
     instructions: Lines
     guidance: Lines = Field(default_factory=list,
                                 description="For officers not trained in Income Management (103-01050060 step 1).")
+    briefing: Briefing = Field(default_factory=list,
+                               description="MSP phone task: what this MSP says to explain (from MspStepRequired).")
     tick_off: TickOff
     approved_decision_makers_only: bool = False
     actor: Name = Field(description="Who raised it: the producing service of the cause.")

@@ -221,6 +221,7 @@ def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], a
                      ("Raised", item.raised_at.isoformat() if item.raised_at else None),
                      ("Approved decision makers only", "yes" if d.get("approved_decision_makers_only") else None)])
     body = (about + details + section("instructions", "Instructions", bullets(d.get("instructions") or ()))
+            + (section("briefing", "What to explain", bullets(d["briefing"])) if d.get("briefing") else "")
             + (section("guidance", "Guidance", bullets(d.get("guidance") or ())) if d.get("guidance") else "")
             + section("actions", "Actions", actions or notice("No action is open to you on this item."))
             + your_commands(commands) + section("history", "History", timeline(entries)))
@@ -235,7 +236,9 @@ def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions:
     steps = "".join(
         f'<li class="step {e(s.status.replace(" ", "-"))}"><span class="step-status">{e(STEP_STATUS[s.status])}'
         f"</span> <strong>{e(s.name)}</strong>{': ' + e(s.outcome) if s.outcome else ''}"
-        + (bullets(s.instructions) if s.status == "required" else "") + "</li>" for s in view.steps)
+        + (bullets(s.instructions) if s.status == "required" else "")
+        + (f"<p><strong>What to explain</strong></p>{bullets(s.briefing)}" if s.status == "required" and s.briefing
+           else "") + "</li>" for s in view.steps)
     required = ("Required next: " + "; ".join(s.name for s in view.required) if view.required
                 else "The notification is complete." if view.completed else "Nothing is required of an officer now.")
     related = bullets(f"{i.code} ({STATUS_TEXT.get(i.status, i.status)})" for i in items)

@@ -45,6 +45,8 @@ class StepView:
     outcome: str | None = None
     instructions: tuple[str, ...] = ()
     approved_decision_makers_only: bool = False
+    briefing: tuple[str, ...] = ()
+    """The phone step: what this MSP says to explain."""
 
     @property
     def name(self) -> str:
@@ -89,7 +91,8 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
     order = planned + [s for s in (*required, *done) if s not in planned]
     steps = tuple(StepView(s, "done", outcome=done[s]) if s in done else
                   StepView(s, "required", instructions=tuple(required[s].get("instructions") or ()),
-                           approved_decision_makers_only=bool(required[s].get("approved_decision_makers_only")))
+                           approved_decision_makers_only=bool(required[s].get("approved_decision_makers_only")),
+                           briefing=tuple(required[s].get("briefing") or ()))
                   if s in required else StepView(s, "to come") for s in order)
     completed = any(e.event_type == "MspNotificationCompleted" for e in entries)
     return MspView(msp_id, facts.get("customer_ref"), facts.get("agency"), steps, completed, tuple(withheld))

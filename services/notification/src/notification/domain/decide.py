@@ -144,6 +144,24 @@ def _done(cause: Event | Cause, state: MspState, now: datetime, step: Step, outc
                                reason_code=reason_code)
 
 
+def phone_briefing(approval: MspApproved) -> list[str]:
+    """104-07050030 step 1, from the MSP itself: "explain the reasons the MSP has been implemented, including a
+    description of the behaviours taken into consideration", "explain the reasons for the duration of the MSP and
+    how the customer can access services for its duration", and the contact details to give."""
+    contact = approval.contact
+    voicemail = f"; urgent query voicemail {contact.urgent_query_voicemail}" if contact.urgent_query_voicemail else ""
+    restrictions = (" Channel restrictions: " + "; ".join(approval.channel_restrictions) + "."
+                    if approval.channel_restrictions else "")
+    return [
+        f"Reasons the MSP has been implemented: {approval.reasons}",
+        *(f"Behaviour taken into consideration: {b}" for b in approval.behaviours),
+        f"Duration: {approval.starts_on.isoformat()} to {approval.ends_on.isoformat()}. Reasons for the duration: "
+        f"{approval.duration_reasons}",
+        f"How the customer can access services for its duration: {approval.service_access}{restrictions}",
+        f"Contact details to provide: {contact.kind} {contact.name}, {contact.phone}{voicemail}",
+    ]
+
+
 def phone_target(approval: MspApproved) -> Role | None:
     """The customer; or, where it is not appropriate to phone them, their Power of Attorney, nominee or person
     permitted to enquire; None when there is no one to phone."""
@@ -217,7 +235,8 @@ def decide_approval(state: MspState | None, approval: MspApproved, now: datetime
     if target is None:
         events.append(_done(approval, fresh, now, Step.PHONE, "skipped", "no-one-to-phone"))
     else:
-        events.append(_required(approval, fresh, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target))
+        events.append(_required(approval, fresh, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target,
+                                briefing=phone_briefing(approval)))
     return with_follow_ups(None, approval, now, events)
 
 

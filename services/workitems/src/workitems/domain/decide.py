@@ -164,7 +164,8 @@ def _raise_msp_task(items: Items, required: MspStepRequired, now: datetime) -> l
         code=MSP_CODES[required.step], title=msp_title(required.step, required.contact_role),
         queue=msp_queue(required.approved_decision_makers_only), customer_ref=required.customer_ref,
         subject_type="msp", subject_id=required.msp_id, procedure=MSP_PROCEDURE, instructions=required.instructions,
-        tick_off=TickOff.AUTOMATIC, approved_decision_makers_only=required.approved_decision_makers_only)
+        briefing=required.briefing, tick_off=TickOff.AUTOMATIC,
+        approved_decision_makers_only=required.approved_decision_makers_only)
 
 
 def _tick_automatically(items: Items, work_item_id: str, done: Event, now: datetime, outcome: str) -> list[Event]:

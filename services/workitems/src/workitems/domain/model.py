@@ -37,6 +37,7 @@ class WorkItem(Contract):
     period_start: date | None = None
     instructions: list[str]
     guidance: list[str] = Field(default_factory=list)
+    briefing: list[str] = Field(default_factory=list)
     tick_off: TickOff
     approved_decision_makers_only: bool = False
     status: WorkItemStatus = WorkItemStatus.OPEN
