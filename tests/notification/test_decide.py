@@ -233,6 +233,8 @@ def test_the_authorisation_confirms_the_smem_check():
     (SmsCircumstance.CONFIRMATION_HELPS, "successful", True),
     (SmsCircumstance.CONFIRMATION_HELPS, "unproductive", False),
     (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unsuccessful", True),
+    (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "successful", False),
+    (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unproductive", False),
     (SmsCircumstance.CAPTURE_CONTACT_NUMBER, "successful", True),
 ])
 def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance, phone_outcome, allowed):
@@ -242,6 +244,18 @@ def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance
     assert isinstance(events[0], MspSmsAuthorised) is allowed
     if not allowed:
         assert rejected(events) == "circumstance-not-met"
+
+
+def test_a_customer_reached_only_through_their_representative_could_not_be_contacted_by_phone():
+    """"There are limited circumstances where it is not appropriate to phone a customer. Wherever possible contact
+    the customer's Power of Attorney, nominee or person permitted to enquire"; the SMS may then be sent where the
+    "customer cannot be contacted by phone." (our reading: the customer themselves was not phoned)."""
+    _, state = start(phone_ok=False, reps=(Role.NOMINEE,))
+    _, state = act(state, phone(contacted=Role.NOMINEE))
+    [authorised], _ = act(state, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))
+    assert isinstance(authorised, MspSmsAuthorised)
+    _, reached = act(start()[1], phone())
+    assert rejected(act(reached, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))[0]) == "circumstance-not-met"
 
 
 def test_a_preliminary_sms_may_be_authorised_before_the_next_day_call():

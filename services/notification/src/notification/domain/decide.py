@@ -307,11 +307,32 @@ def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Ev
     return [_done(action, state, now, Step.INCIDENT, "recorded")]
 
 
-_CIRCUMSTANCE_NEEDS = {  # which phone outcomes make each circumstance true
+_CIRCUMSTANCE_NEEDS = {  # which phone outcomes make each circumstance true ("pending": no call resolved yet)
+    # "customer cannot be contacted by phone": the call failed, there was no one to phone, or (below) only a
+    # representative could be phoned because phoning the customer was not appropriate
     SmsCircumstance.CANNOT_BE_CONTACTED: ("unsuccessful", "skipped"),
+    # "telephone discussion with the customer was unproductive"
     SmsCircumstance.UNPRODUCTIVE: ("unproductive",),
+    # "telephone contact was successful and [...] the customer may benefit from confirmation of MSP details by SMS"
     SmsCircumstance.CONFIRMATION_HELPS: ("successful",),
+    # "waiting until the next day to call the customer may result in a more productive discussion": the call that
+    # matters is still to come, so not after a successful or unproductive one
+    SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL: ("pending", "unsuccessful"),
 }
+
+
+def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
+    """Whether the phone step bears out the circumstance the approved decision maker gave (the fifth, capturing the
+    OMC/PSSO number, holds whatever the call)."""
+    needs = _CIRCUMSTANCE_NEEDS.get(circumstance)
+    if needs is None:
+        return True
+    outcome, _, contacted = (state.phone.outcome or "").partition(": ")
+    phone_outcome = outcome if state.phone.outcome else state.phone.status
+    if (circumstance is SmsCircumstance.CANNOT_BE_CONTACTED and state.phone.status == "done"
+            and contacted and contacted != Role.CUSTOMER.value):
+        return True  # a representative was phoned: the customer themselves could not be contacted by phone
+    return phone_outcome in needs
 
 
 def _guard(state: MspState) -> tuple[str, str] | None:
@@ -349,9 +370,7 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
     if action.mobile_on_multiple_records:  # "If it is, the SMS must not be sent": withheld, the step resolved
         code, reason = MOBILE_ON_MULTIPLE_RECORDS
         return _withhold(action, state, now, code, reason)
-    needs = _CIRCUMSTANCE_NEEDS.get(action.circumstance)
-    phone_outcome = state.phone.outcome.split(":")[0] if state.phone.outcome else state.phone.status
-    if needs is not None and phone_outcome not in needs:
+    if not circumstance_met(state, action.circumstance):
         return no("circumstance-not-met", f"'{action.circumstance.value}' does not match the phone step "
                                           f"({state.phone.status}).")
     if (guard := _guard(state)) is not None:
