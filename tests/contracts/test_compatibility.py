@@ -14,7 +14,7 @@ import pytest
 
 from contracts.catalogue import CATALOGUE, MSP_STAFF_ACTIONS
 from contracts.docs import README, SCHEMA_DIR, events, readme_with_tables, schema_file, schema_of
-from contracts.notification import AuthoriseMspSms
+from contracts.notification import AuthoriseMspSms, RecordLetterDispatch
 from contracts.topics import ContractError
 
 pytestmark = pytest.mark.unit
@@ -67,6 +67,17 @@ def test_an_authorisation_of_v2_keeps_its_meaning_checked_and_found_on_one_recor
     assert isinstance(unchecked, AuthoriseMspSms)
     assert (checked.schema_version, checked.mobile_checked, checked.mobile_on_multiple_records) == (3, True, False)
     assert (unchecked.mobile_checked, unchecked.mobile_on_multiple_records) == (False, False)
+
+
+def test_a_letter_dispatch_of_v1_keeps_no_vouched_for_flag_the_police_note_is_the_note_itself():
+    """104-07050030 step 3: "In some serious cases, the letter may be hand delivered by the local Police [...]".
+    v1 carried a flag saying a note was written; v2 carries the note, and a v1 message upcasts to none."""
+    v1 = {"event_id": str(uuid.uuid4()), "event_type": "RecordLetterDispatch", "occurred_at": "2027-03-01T10:00:00+11:00",
+          "correlation_id": str(uuid.uuid4()), "producer": "console", "msp_id": "MSP-1", "officer_id": "OFF-1",
+          "officer_roles": ["msp-officer"], "method": "local-police-hand-delivery", "recorded_in_msp_notes": True}
+    upcast = MSP_STAFF_ACTIONS.parse(json.dumps(v1).encode())
+    assert isinstance(upcast, RecordLetterDispatch)
+    assert (upcast.schema_version, upcast.msp_note) == (2, None)
 
 
 def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():

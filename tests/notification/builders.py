@@ -89,9 +89,12 @@ def letter(msp_id: str = "MSP-1", **flags: bool) -> AttachMspLetter:
                                  **fields))
 
 
+POLICE_NOTE = "Sgt Example of the local station delivered the letter to the customer's home on 3 March."
+
+
 def dispatch(method: str = "post", noted: bool = False, msp_id: str = "MSP-1") -> RecordLetterDispatch:
     return RecordLetterDispatch(**env(event_type="RecordLetterDispatch", msp_id=msp_id, officer_id="OFF-2",
-                                      method=method, recorded_in_msp_notes=noted))
+                                      method=method, msp_note=POLICE_NOTE if noted else None))
 
 
 def result(msp_id: str = "MSP-1") -> RecordMspResult:

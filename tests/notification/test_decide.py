@@ -29,6 +29,7 @@ from notification.domain.decide import Policy, decide_action, decide_approval, d
 from notification.domain.model import evolve_all
 from tests.notification.builders import (
     MOBILE,
+    POLICE_NOTE,
     T0,
     approval,
     authorise,
@@ -355,8 +356,12 @@ def test_police_hand_delivery_must_be_recorded_in_the_msp_notes():
     _, state = start()
     _, state = act(state, letter())
     assert rejected(act(state, dispatch("local-police-hand-delivery"))[0]) == "police-delivery-not-recorded"
-    events, _ = act(state, dispatch("local-police-hand-delivery", noted=True))
+    events, after = act(state, dispatch("local-police-hand-delivery", noted=True))
     assert done(events) == [(Step.LETTER, "local-police-hand-delivery", None)]
+    [note] = after.notes
+    assert (note.text, note.about, note.officer_id) == (POLICE_NOTE, "local-police-hand-delivery", "OFF-2"), \
+        "the note itself is kept in the MSP's history"
+    assert not any(POLICE_NOTE in e.model_dump_json() for e in events), "and never published"
 
 
 def test_a_letter_cannot_be_sent_before_an_approved_one_is_attached():

@@ -71,6 +71,12 @@ def authorise_sms_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
                      "mobile_on_multiple_records": False}
 
 
+def letter_dispatch_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1's ``recorded_in_msp_notes`` said a note was written without carrying it: it upcasts to no note, so a police
+    delivery of v1 is refused until the note itself is given."""
+    return {k: v for k, v in data.items() if k != "recorded_in_msp_notes"}
+
+
 def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
     """A v1 expense or work item request carried no verified roles: it upcasts to none, so a rule that needs one
     refuses it."""
@@ -85,7 +91,8 @@ MSP_STAFF_ACTIONS = Topic(
     (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
      RecordLetterDispatch, RecordMspResult), "console", ("notification",),
     "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.",
-    upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2, ("AuthoriseMspSms", 2): authorise_sms_v2_to_v3})
+    upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2, ("AuthoriseMspSms", 2): authorise_sms_v2_to_v3,
+               ("RecordLetterDispatch", 1): letter_dispatch_v1_to_v2})
 MSP_NOTIFICATION_EVENTS = Topic(
     "msp.notification-events", "msp_id",
     (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,

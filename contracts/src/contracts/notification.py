@@ -169,9 +169,15 @@ class AttachMspLetter(_StaffAction):
 
 
 class RecordLetterDispatch(_StaffAction):
+    """v2: a hand delivery by the local Police carries the note itself ("Record this in the MSP notes"), kept in
+    the MSP's history by notification and never published or logged; v1's ``recorded_in_msp_notes`` was a flag the
+    sender vouched for, and upcasts to no note."""
+
+    schema_version_current: ClassVar[int] = 2
     event_type: Literal["RecordLetterDispatch"] = "RecordLetterDispatch"
     method: Literal["post", "local-police-hand-delivery", "staff-hand-delivery", "security-guard-hand-delivery"]
-    recorded_in_msp_notes: bool = False
+    msp_note: str | None = Field(default=None, min_length=1, max_length=4000,
+                                 description="The MSP note recorded for a hand delivery by the local Police.")
 
 
 class RecordMspResult(_StaffAction):

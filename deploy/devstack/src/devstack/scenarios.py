@@ -37,7 +37,7 @@ SCENARIO_DIR = Path(__file__).resolve().parents[4] / "scenarios"
 OFFICERS_FRONT_DOOR = "console"
 SYDNEY = ZoneInfo("Australia/Sydney")
 PERSONAL_FIELDS = frozenset({"name", "phone", "customer_mobile", "doc_note", "behaviours", "reasons",
-                             "duration_reasons", "service_access", "urgent_query_voicemail", "fact", "customer_ref"})
+                             "duration_reasons", "service_access", "urgent_query_voicemail", "fact", "customer_ref", "msp_note"})
 """Fields of the sample data whose values must never reach a log line (customer_ref: only as a pseudonym)."""
 
 

@@ -23,7 +23,7 @@ LABELS = {
     "extreme_hardship": "The customer is in extreme hardship",
     "linked_to_msp": "The incident is linked to the MSP",
     "aggression_displayed": "The customer displayed aggression",
-    "recorded_in_msp_notes": "Recorded in the MSP notes",
+    "msp_note": "MSP note (a hand delivery by the local Police: record it here)",
     "includes_contact_card": "Includes the contact card",
     "mysupport_job": "mySupport job number",
     "send_at": "Send at (leave empty to send now)",

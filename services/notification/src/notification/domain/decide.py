@@ -436,9 +436,9 @@ def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetim
     if state.letter_id is None:
         return _reject(action, state.msp_id, now, "no-approved-letter",
                        "Attach the signed and approved MSP letter before sending it.")
-    if action.method == "local-police-hand-delivery" and not action.recorded_in_msp_notes:
+    if action.method == "local-police-hand-delivery" and not (action.msp_note or "").strip():
         return _reject(action, state.msp_id, now, "police-delivery-not-recorded",
-                       "Hand delivery by the local Police must be recorded in the MSP notes.")
+                       "Hand delivery by the local Police must be recorded in the MSP notes: give the note.")
     return [_done(action, state, now, Step.LETTER, action.method)]
 
 

@@ -16,6 +16,7 @@ from contracts.notification import (
     MspSmsAuthorised,
     MspStepDone,
     MspStepRequired,
+    RecordLetterDispatch,
     RecordRiskFact,
     RiskFact,
     SmsCircumstance,
@@ -41,6 +42,15 @@ class SmsState(Contract):
         return self.status in ("not-applicable", "sent", "withheld", "declined")
 
 
+class MspNote(Contract):
+    """A note kept in the MSP's history (the police hand delivery's): free text, never published or logged."""
+
+    at: datetime
+    officer_id: str
+    about: str
+    text: str
+
+
 class MspState(Contract):
     approval: MspApproved
     requested: tuple[Step, ...] = ()
@@ -51,6 +61,7 @@ class MspState(Contract):
     incident: Literal["not-required", "required", "recorded"] = "not-required"
     risks: tuple[RiskFact, ...] = ()
     completed: bool = False
+    notes: tuple[MspNote, ...] = ()
 
     @property
     def msp_id(self) -> str:
@@ -100,6 +111,9 @@ def evolve(state: MspState | None, event: Event) -> MspState | None:
             return state.model_copy(update={"sms": sms})
         case RecordRiskFact() if event.fact not in state.risks:
             return state.model_copy(update={"risks": (*state.risks, event.fact)})
+        case RecordLetterDispatch() if event.msp_note:
+            note = MspNote(at=event.occurred_at, officer_id=event.officer_id, about=event.method, text=event.msp_note)
+            return state.model_copy(update={"notes": (*state.notes, note)})
         case MspLetterAccepted():
             return state.model_copy(update={"letter_id": event.letter_id})
         case MspNotificationCompleted():
