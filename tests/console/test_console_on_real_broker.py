@@ -16,6 +16,7 @@ from console.app import create_runtime as console_runtime
 
 from contracts.catalogue import EXPENSE_EVENTS, MSP_STAFF_ACTIONS, PAYMENT_ATTEMPTS, WORKITEM_COMMANDS
 from contracts.expenses import ExpenseKind
+from contracts.notification import AuthoriseMspSms
 from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
 from devstack.procs import free_port
 from devstack.tokens import Signer
@@ -79,7 +80,7 @@ async def test_only_an_approved_decision_maker_may_authorise_an_sms_and_the_comm
         written = json.loads(record.value)
         assert (written["event_id"], written["officer_id"], written["officer_roles"], written["producer"]) \
             == (command_id, "OFF-2", [ADM], "console"), "the verified officer and roles, for notification to re-check"
-        assert written["schema_version"] == 2
+        assert written["schema_version"] == AuthoriseMspSms.schema_version_current
         assert record.key == b"MSP-C1"
 
         status = (await http.get(f"/commands/{command_id}", headers=officer(signer, "OFF-2", ADM))).json()
@@ -167,14 +168,15 @@ async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_
     """103-01050060: a one-off "cannot be ceased or varied on day 2"; the officer learns why, and what to do."""
     signer = Signer(audience="console")
     coded = at(2027, 3, 1, 10)
+    clock = SimulatedClock.starting_at(coded)
     expenses = expenses_runtime(ExpensesSettings(**kafka.settings("expenses"), database_url=database_url,
-                                                 topic_prefix=topic_prefix), SimulatedClock.starting_at(coded))
-    day_2 = SimulatedClock.starting_at(at(2027, 3, 2, 9))
-    async with console(kafka, database_url, topic_prefix, signer, expenses, clock=day_2) as http:
+                                                 topic_prefix=topic_prefix, http_port=free_port()), clock)
+    async with console(kafka, database_url, topic_prefix, signer, expenses, clock=clock) as http:
         failed = attempt(kind=ExpenseKind.ONE_OFF, expense_id="EXP-O", when=coded)
         await publish(kafka.bootstrap_servers, topic_prefix + PAYMENT_ATTEMPTS.name, [failed.to_json()],
                       key=failed.key.encode())
         await read_topic(kafka.bootstrap_servers, topic_prefix + EXPENSE_EVENTS.name, at_least=1)
+        clock.set(at(2027, 3, 2, 9))  # day 2, for the console and expenses alike
         trained = officer(signer, "OFF-6", IM)
         issued = await http.post("/commands/CeaseExpense", json={"expense_id": "EXP-O", "extreme_hardship": False},
                                  headers=trained)

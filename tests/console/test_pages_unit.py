@@ -77,10 +77,12 @@ def test_a_form_made_from_the_contract_reads_back_into_a_valid_action():
     schema, nested = request_schema(RecordPhoneContact)
     form = inputs(RecordPhoneContact, schema, nested, "MSP-1")
     assert [(f.name, f.kind) for f in form] == [("msp_id", "hidden"), ("contacted", "select"), ("outcome", "select"),
-                                                ("explained", "group"), ("aggression_displayed", "checkbox")]
+                                                ("explained", "group"), ("aggression_displayed", "checkbox"),
+                                                ("no_more_attempts", "checkbox")]
     submitted = {"msp_id": ["MSP-1"], "contacted": ["customer"], "outcome": ["unsuccessful"]}
     assert fields_of(form, submitted) == {"msp_id": "MSP-1", "contacted": "customer", "outcome": "unsuccessful",
-                                          "aggression_displayed": False}, "nothing explained: no explained group"
+                                          "aggression_displayed": False, "no_more_attempts": False}, \
+        "nothing explained: no explained group"
     explained = fields_of(form, {**submitted, "explained.contact_details": ["true"]})
     assert explained["explained"] == {"reasons_and_behaviours": False, "duration_and_service_access": False,
                                       "contact_details": True, "letter_to_follow": False}

@@ -54,10 +54,10 @@ def approval(agency: Agency = Agency.CENTRELINK, *, phone_ok: bool = True, reps:
 
 
 def phone(outcome: str = "successful", contacted: Role = Role.CUSTOMER, explained: Explained | None = EVERYTHING,
-          aggression: bool = False, msp_id: str = "MSP-1") -> RecordPhoneContact:
+          aggression: bool = False, msp_id: str = "MSP-1", no_more_attempts: bool = False) -> RecordPhoneContact:
     return RecordPhoneContact(**env(event_type="RecordPhoneContact", msp_id=msp_id, officer_id="OFF-2",
                                     contacted=contacted, outcome=outcome, explained=explained,
-                                    aggression_displayed=aggression))
+                                    aggression_displayed=aggression, no_more_attempts=no_more_attempts))
 
 
 def authorise(circumstance: SmsCircumstance = SmsCircumstance.CANNOT_BE_CONTACTED, *, adm: bool = True,

@@ -26,7 +26,7 @@ from contracts.notification import (
     Step,
 )
 from notification.domain.decide import Policy, decide_action, decide_approval, decide_send, only_a_label
-from notification.domain.model import evolve_all
+from notification.domain.model import apply, evolve_all
 from tests.notification.builders import (
     MOBILE,
     POLICE_NOTE,
@@ -160,14 +160,30 @@ def test_a_successful_contact_must_record_that_everything_was_explained(missing)
     assert rejected(act(state, phone(explained=None))[0]) == "explanation-incomplete"
 
 
-def test_a_resolved_phone_step_asks_for_the_sms_decision_and_the_letter():
+def test_an_unsuccessful_call_asks_for_the_sms_decision_and_the_letter_and_keeps_the_phone_step_open():
+    """"For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS through desktop
+    messaging, go to Step 2." and "waiting until the next day to call the customer may result in a more productive
+    discussion": an unsuccessful call is an attempt, and the next one can be recorded."""
     _, state = start()
     events, state = act(state, phone(outcome="unsuccessful", explained=None))
-    assert done(events) == [(Step.PHONE, "unsuccessful: customer", None)]
+    assert done(events) == [], "an attempt, not the step's resolution"
     assert required(events) == [(Step.SMS, None), (Step.LETTER, None)]
     sms_task = next(e for e in events if isinstance(e, MspStepRequired) and e.step is Step.SMS)
     assert sms_task.approved_decision_makers_only
+    events, state = act(state, phone(outcome="unsuccessful", explained=None))
+    assert (done(events), required(events)) == ([], []), "a second attempt asks for nothing twice"
+    events, state = act(state, phone())
+    assert done(events) == [(Step.PHONE, "successful: customer", None)], "the next-day call resolves it"
+    assert state.phone.attempts == ("unsuccessful: customer", "unsuccessful: customer", "successful: customer")
     assert rejected(act(state, phone())[0]) == "phone-already-resolved"
+
+
+def test_an_officer_who_will_make_no_more_attempts_resolves_the_phone_step_as_unsuccessful():
+    _, state = start()
+    _, state = act(state, phone(outcome="unsuccessful", explained=None))
+    events, state = act(state, phone(outcome="unsuccessful", explained=None, no_more_attempts=True))
+    assert done(events) == [(Step.PHONE, "unsuccessful: customer", None)]
+    assert state.phone.status == "done"
 
 
 # ----------------------------------------------------------------------------- rule 3: aggression
@@ -183,6 +199,36 @@ def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
     events, state = act(state, incident())
     assert done(events) == [(Step.INCIDENT, "recorded", None)]
     assert state.incident == "recorded"
+
+
+def test_aggression_during_a_later_attempt_after_a_preliminary_sms_asks_for_the_incident():
+    """"waiting until the next day to call the customer may result in a more productive discussion and the
+    customer would benefit from a preliminary message." then "If the customer displays aggression or
+    counterproductive behaviour see Customer aggression - Response. Record a new incident and link it to the
+    MSP." """
+    _, state = start()
+    _, state = act(state, phone(outcome="unsuccessful", explained=None))
+    [authorised], state = act(state, authorise(SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL))
+    assert isinstance(authorised, MspSmsAuthorised)
+    events, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    assert (Step.INCIDENT, None) in required(events)
+    events, _ = act(state, incident())
+    assert done(events) == [(Step.INCIDENT, "recorded", None)], "the linked incident is taken"
+
+
+def test_aggression_is_never_lost_even_when_the_contacts_record_is_refused():
+    """"If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
+    Record a new incident and link it to the MSP." """
+    _, state = start()
+    events = decide_action(state, phone(explained=None, aggression=True), T0, POLICY)
+    assert isinstance(events[0], MspActionRejected)
+    assert events[0].reason_code == "explanation-incomplete"
+    assert required(events) == [(Step.INCIDENT, None)], "the record is refused; the aggression is not"
+    after = apply(state, phone(explained=None, aggression=True), events)
+    assert after.incident == "required"
+    assert after.phone.attempts == (), "the refused record itself changed nothing"
+    done_events, _ = act(after, incident())
+    assert done(done_events) == [(Step.INCIDENT, "recorded", None)]
 
 
 # ----------------------------------------------------------------------------- rule 4: SMS

@@ -69,7 +69,7 @@ async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
         assert summary(await msp.events(2)) == ["MspNotificationPlanned", "MspStepRequired:phone"]
-        assert summary(await msp.act(phone(outcome="unsuccessful", explained=None), 3)) == [
+        assert summary(await msp.act(phone(outcome="unsuccessful", explained=None, no_more_attempts=True), 3)) == [
             "MspStepDone:phone", "MspStepRequired:sms-decision", "MspStepRequired:letter"]
         await msp.act(authorise(SmsCircumstance.CANNOT_BE_CONTACTED), 1)
         sent = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
@@ -114,7 +114,7 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
         await msp.events(2)
-        await msp.act(phone(outcome="unsuccessful", explained=None), 3)
+        await msp.act(phone(outcome="unsuccessful", explained=None, no_more_attempts=True), 3)
         assert await msp.act(risk(RiskFact.MOBILE_ON_MULTIPLE_RECORDS), 0) == []
         withheld = await msp.act(authorise(), 2)
         await msp.act(letter(), 1)

@@ -119,6 +119,8 @@ class RecordPhoneContact(_StaffAction):
     outcome: Literal["successful", "unsuccessful", "unproductive"]
     explained: Explained | None = None
     aggression_displayed: bool = False
+    no_more_attempts: bool = Field(default=False, description="An unsuccessful call after which the officer will "
+                                                              "make no further attempt: the phone step resolves.")
 
 
 class RecordIncident(_StaffAction):

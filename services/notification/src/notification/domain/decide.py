@@ -177,7 +177,7 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     out: list[Event] = []
     if state.approval.agency is not Agency.CENTRELINK and state.sms.status == "pending":
         out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
-    if state.phone.status != "pending":
+    if state.phone.status != "pending" or state.phone.attempts:  # resolved, or a call was made
         if (state.approval.agency is Agency.CENTRELINK and Step.SMS not in state.requested
                 and state.sms.status == "pending"):
             out.append(_required(cause, state, now, Step.SMS, SMS_INSTRUCTIONS, approved_decision_makers_only=True))
@@ -276,25 +276,34 @@ def decide_action(state: MspState | None, action: Event, now: datetime, policy: 
 
 
 def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[Event]:
+    """Step 1. A call that was successful or unproductive resolves the step; an unsuccessful one is an attempt
+    ("waiting until the next day to call the customer may result in a more productive discussion"), and the step
+    stays open for the next one unless the officer records that none will be made. Aggression during any call asks
+    for the incident, even when the record itself is refused: "Record a new incident and link it to the MSP"."""
+    refusal = _phone_refusal(state, action)
+    incident = ([_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
+                if action.aggression_displayed and state.incident == "not-required" else [])
+    if refusal is not None:
+        return [*_reject(action, state.msp_id, now, *refusal), *incident]
+    resolves = action.outcome != "unsuccessful" or action.no_more_attempts
+    done = [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")] if resolves else []
+    return [*done, *incident]
+
+
+def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, str] | None:
     approval = state.approval
     if state.phone.status != "pending":
-        return _reject(action, state.msp_id, now, "phone-already-resolved", "The phone step is already resolved.")
+        return "phone-already-resolved", "The phone step is already resolved."
     if action.contacted is Role.CUSTOMER and not approval.phone_customer_appropriate:
-        return _reject(action, state.msp_id, now, "customer-contact-not-appropriate",
-                       "A decision was made not to contact the customer directly: contact their Power of Attorney, "
-                       "nominee or person permitted to enquire.")
+        return ("customer-contact-not-appropriate", "A decision was made not to contact the customer directly: "
+                "contact their Power of Attorney, nominee or person permitted to enquire.")
     if action.contacted is not Role.CUSTOMER and action.contacted not in {r.role for r in approval.representatives}:
-        return _reject(action, state.msp_id, now, "unknown-representative",
-                       f"The customer has no {action.contacted.value} on the MSP.")
+        return "unknown-representative", f"The customer has no {action.contacted.value} on the MSP."
     explained = action.explained
     if action.outcome == "successful" and not (explained and all(explained.model_dump().values())):
-        return _reject(action, state.msp_id, now, "explanation-incomplete",
-                       "A successful contact must explain the reasons and behaviours, the duration and access to "
-                       "services, the contact details, and the letter to follow.")
-    events = [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")]
-    if action.aggression_displayed and state.incident == "not-required":
-        events.append(_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS))
-    return events
+        return ("explanation-incomplete", "A successful contact must explain the reasons and behaviours, the duration "
+                "and access to services, the contact details, and the letter to follow.")
+    return None
 
 
 def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:
@@ -327,8 +336,8 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
     needs = _CIRCUMSTANCE_NEEDS.get(circumstance)
     if needs is None:
         return True
-    outcome, _, contacted = (state.phone.outcome or "").partition(": ")
-    phone_outcome = outcome if state.phone.outcome else state.phone.status
+    contacted = (state.phone.outcome or "").partition(": ")[2]
+    phone_outcome = state.phone.last_outcome
     if (circumstance is SmsCircumstance.CANNOT_BE_CONTACTED and state.phone.status == "done"
             and contacted and contacted != Role.CUSTOMER.value):
         return True  # a representative was phoned: the customer themselves could not be contacted by phone

@@ -17,6 +17,7 @@ from contracts.notification import (
     MspStepDone,
     MspStepRequired,
     RecordLetterDispatch,
+    RecordPhoneContact,
     RecordRiskFact,
     RiskFact,
     SmsCircumstance,
@@ -27,6 +28,14 @@ from contracts.notification import (
 class PhoneState(Contract):
     status: Literal["pending", "done", "skipped"] = "pending"
     outcome: str | None = None
+    attempts: tuple[str, ...] = ()
+    """Every call recorded, resolved or not ("unsuccessful: customer", ...), in order."""
+
+    @property
+    def last_outcome(self) -> str:
+        """The outcome that counts now: the resolution, else the latest attempt's, else "pending"."""
+        latest = self.outcome or (self.attempts[-1] if self.attempts else None)
+        return latest.partition(": ")[0] if latest else self.status
 
 
 class SmsState(Contract):
@@ -79,8 +88,8 @@ _SMS_STATUS: dict[str, Literal["sent", "withheld", "declined", "not-applicable"]
 def _done(state: MspState, event: MspStepDone) -> MspState:
     match event.step:
         case Step.PHONE:
-            return state.model_copy(update={"phone": PhoneState(
-                status="skipped" if event.outcome == "skipped" else "done", outcome=event.outcome)})
+            return state.model_copy(update={"phone": state.phone.model_copy(update={
+                "status": "skipped" if event.outcome == "skipped" else "done", "outcome": event.outcome})})
         case Step.SMS:
             sms = state.sms.model_copy(update={"status": _SMS_STATUS[event.outcome], "reason_code": event.reason_code})
             return state.model_copy(update={"sms": sms})
@@ -111,6 +120,10 @@ def evolve(state: MspState | None, event: Event) -> MspState | None:
             return state.model_copy(update={"sms": sms})
         case RecordRiskFact() if event.fact not in state.risks:
             return state.model_copy(update={"risks": (*state.risks, event.fact)})
+        case RecordPhoneContact():
+            attempt = f"{event.outcome}: {event.contacted.value}"
+            return state.model_copy(update={"phone": state.phone.model_copy(
+                update={"attempts": (*state.phone.attempts, attempt)})})
         case RecordLetterDispatch() if event.msp_note:
             note = MspNote(at=event.occurred_at, officer_id=event.officer_id, about=event.method, text=event.msp_note)
             return state.model_copy(update={"notes": (*state.notes, note)})
@@ -124,8 +137,8 @@ def evolve(state: MspState | None, event: Event) -> MspState | None:
 def apply(state: MspState | None, message: Event, outputs: Iterable[Event]) -> MspState | None:
     """The state after handling ``message``: a rejected message changes nothing."""
     outputs = list(outputs)
-    if any(isinstance(e, MspActionRejected) for e in outputs):
-        return state
+    if any(isinstance(e, MspActionRejected) for e in outputs):  # the message is refused; what it still caused holds
+        return evolve_all(state, [e for e in outputs if not isinstance(e, MspActionRejected)])
     return evolve_all(state, [message, *outputs])
 
 
