@@ -15,6 +15,7 @@ from contracts.notification import (
     MspLetterAccepted,
     MspNotificationCompleted,
     MspNotificationPlanned,
+    MspRiskResponseRequired,
     MspSmsAuthorised,
     MspSmsWithheld,
     MspStepDone,
@@ -329,6 +330,23 @@ def test_the_sms_is_withheld_with_its_own_reason_when_a_guard_applies(fact, code
     assert events[0].reason_code == code
     assert done(events) == [(Step.SMS, "withheld", code)]
     assert not any(isinstance(e, SmsDispatchRequested) for e in events)
+
+
+@pytest.mark.parametrize(("fact", "words"), [
+    (RiskFact.SUICIDE_SELF_HARM, "refer to Customers talking about suicide or self-harm."),
+    (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "staff are to follow their local response guidelines"),
+])
+def test_a_risk_fact_asks_the_officer_to_follow_the_guidelines_the_procedure_refers_to(fact, words):
+    """"A MSP SMS should not be sent to customers talking about suicide or self-harm, refer to Customers talking
+    about suicide or self-harm." and "If a staff member witnesses through any channel family and domestic violence
+    involving an immediate threat to safety, staff are to follow their local response guidelines" """
+    _, state = start()
+    [task], state = act(state, risk(fact))
+    assert isinstance(task, MspRiskResponseRequired)
+    assert (task.fact, task.number) == (fact, 1)
+    assert words in task.instructions[0]
+    assert act(state, risk(fact))[0] == [], "asked for once"
+    assert act(state, risk(RiskFact.MOBILE_ON_MULTIPLE_RECORDS))[0] == [], "a shared mobile only stops the SMS"
 
 
 def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_sms():

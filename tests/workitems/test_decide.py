@@ -8,7 +8,7 @@ import pytest
 
 from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
-from contracts.notification import Role, Step
+from contracts.notification import MspRiskResponseRequired, RiskFact, Role, Step
 from contracts.workitems import (
     Queue,
     TickOff,
@@ -22,6 +22,7 @@ from contracts.workitems import (
     WorkItemTickedOff,
 )
 from tests.workitems.builders import (
+    CUSTOMER,
     DOC_NOTE,
     PERIOD,
     T0,
@@ -29,6 +30,7 @@ from tests.workitems.builders import (
     ceased,
     closure_reversed,
     delivered,
+    env,
     escalation,
     period_closed,
     removed,
@@ -192,6 +194,18 @@ def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
     assert (raised.subject_type, raised.subject_id, raised.procedure) == ("msp", "MSP-1", "104-07050030")
     assert raised.instructions == [f"Do the {step.value} step."]
     assert raised.tick_off is TickOff.AUTOMATIC
+
+
+def test_a_risk_response_is_a_manual_task_in_the_msp_queue_whose_id_says_nothing_of_the_risk():
+    """104-07050030: "staff are to follow their local response guidelines" (family and domestic violence)."""
+    required = MspRiskResponseRequired(**env(
+        "notification", event_type="MspRiskResponseRequired", msp_id="MSP-1", customer_ref=CUSTOMER,
+        fact=RiskFact.FAMILY_DOMESTIC_VIOLENCE, number=1, instructions=["Follow your local response guidelines."]))
+    raised = Desk().only(required)
+    assert isinstance(raised, WorkItemRaised)
+    assert (raised.code, raised.queue, raised.tick_off) == (WorkItemCode.MSP_RISK_RESPONSE, Queue.MSP, TickOff.MANUAL)
+    assert raised.instructions == ["Follow your local response guidelines."]
+    assert raised.work_item_id == "MSP-RISK-RESPONSE:MSP-1:1", "ids reach the logs; safety flags never do"
 
 
 def test_the_phone_task_carries_what_the_officer_is_to_explain():

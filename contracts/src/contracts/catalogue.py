@@ -31,6 +31,7 @@ from contracts.notification import (
     MspLetterAccepted,
     MspNotificationCompleted,
     MspNotificationPlanned,
+    MspRiskResponseRequired,
     MspSmsAuthorised,
     MspSmsWithheld,
     MspStepDone,
@@ -96,8 +97,9 @@ MSP_STAFF_ACTIONS = Topic(
 MSP_NOTIFICATION_EVENTS = Topic(
     "msp.notification-events", "msp_id",
     (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,
-     MspNotificationCompleted, MspActionRejected), "notification", ("workitems", "console"),
-    "The MSP notification's steps: required and done (staff tasks), SMS withheld, completion, rejections.")
+     MspNotificationCompleted, MspRiskResponseRequired, MspActionRejected), "notification", ("workitems", "console"),
+    "The MSP notification's steps: required and done (staff tasks), SMS withheld, risk responses, completion, "
+    "rejections.")
 SMS_DISPATCH = Topic(
     "msp.sms-dispatch", "msp_id", (SmsDispatchRequested,), "notification", ("desktop-messaging-gateway",),
     "MSP SMS for the desktop messaging gateway to send (guards already checked at the moment of sending).")

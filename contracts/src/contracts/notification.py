@@ -255,6 +255,18 @@ class MspNotificationCompleted(_MspEvent):
     child_support_note: Text | None = None
 
 
+class MspRiskResponseRequired(_MspEvent):
+    """A risk fact that needs more than the SMS withheld: the officer follows the procedure's guidelines. Raised as
+    a manual work item; the fact's name is for the officer's task, never for a log."""
+
+    event_type: Literal["MspRiskResponseRequired"] = "MspRiskResponseRequired"
+    customer_ref: CustomerRef
+    fact: RiskFact
+    number: int = Field(ge=1, le=10, description="The MSP's first, second, ... risk response: the work item's key, "
+                                                 "which names no fact.")
+    instructions: Lines
+
+
 class MspActionRejected(_MspEvent):
     event_type: Literal["MspActionRejected"] = "MspActionRejected"
     action: Name

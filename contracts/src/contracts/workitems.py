@@ -21,6 +21,9 @@ class WorkItemCode(StrEnum):
     MSP_LETTER = "MSP-LETTER"
     MSP_INCIDENT = "MSP-INCIDENT"
     MSP_RECORD_RESULT = "MSP-RECORD-RESULT"
+    MSP_RISK_RESPONSE = "MSP-RISK-RESPONSE"
+    """104-07050030: suicide or self-harm, or family and domestic violence with an immediate threat to safety:
+    follow the guidelines the procedure refers to (ticked off by the officer, with a DOC note)."""
 
 
 class Queue(StrEnum):

@@ -23,6 +23,7 @@ from contracts.notification import (
     MspLetterAccepted,
     MspNotificationCompleted,
     MspNotificationPlanned,
+    MspRiskResponseRequired,
     MspSmsAuthorised,
     MspSmsWithheld,
     MspStepDone,
@@ -247,8 +248,8 @@ def decide_action(state: MspState | None, action: Event, now: datetime, policy: 
     msp_id: str = action.key
     if state is None:
         return _reject(action, msp_id, now, "unknown-msp", "No approved MSP with this id.")
-    if isinstance(action, RecordRiskFact):
-        return []  # recorded in the state; it stops an SMS when the SMS is about to be sent
+    if isinstance(action, RecordRiskFact):  # recorded in the state: it stops an SMS, now or when about to be sent
+        return _risk_response(state, action, now)
     if state.completed:
         return _reject(action, msp_id, now, "msp-notification-completed", "The MSP notification is already complete.")
     match action:
@@ -304,6 +305,30 @@ def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, st
         return ("explanation-incomplete", "A successful contact must explain the reasons and behaviours, the duration "
                 "and access to services, the contact details, and the letter to follow.")
     return None
+
+
+RISK_RESPONSES = {
+    RiskFact.SUICIDE_SELF_HARM: [
+        "A MSP SMS should not be sent to customers talking about suicide or self-harm, refer to Customers talking "
+        "about suicide or self-harm.",
+    ],
+    RiskFact.FAMILY_DOMESTIC_VIOLENCE: [
+        "If a staff member witnesses through any channel family and domestic violence involving an immediate threat "
+        "to safety, staff are to follow their local response guidelines, An MSP SMS should not be sent refer to "
+        "Family and domestic violence.",
+    ],
+}
+"""104-07050030 step 2: what a risk fact asks of the officer beyond withholding the SMS (the procedure's words)."""
+
+
+def _risk_response(state: MspState, action: RecordRiskFact, now: datetime) -> list[Event]:
+    instructions = RISK_RESPONSES.get(action.fact)
+    if instructions is None or action.fact in state.risks:  # nothing more to do, or already asked for
+        return []
+    number = 1 + sum(1 for r in state.risks if r in RISK_RESPONSES)
+    return [MspRiskResponseRequired.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id,
+                                              customer_ref=state.customer_ref, fact=action.fact, number=number,
+                                              instructions=instructions)]
 
 
 def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:

@@ -22,7 +22,7 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
 )
 from contracts.notification import PROCEDURE as MSP_PROCEDURE
-from contracts.notification import MspStepDone, MspStepRequired, Step
+from contracts.notification import MspRiskResponseRequired, MspStepDone, MspStepRequired, Step
 from contracts.roles import may_issue, way_out
 from contracts.workitems import (
     AssignWorkItem,
@@ -43,6 +43,7 @@ from workitems.domain.texts import (
     MSP_CODES,
     NOT_TRAINED_GUIDANCE,
     REMOVAL_TITLE,
+    RISK_RESPONSE_TITLE,
     i059pl_instructions,
     msp_queue,
     msp_title,
@@ -69,6 +70,11 @@ def msp_item_id(msp_id: str, step: Step) -> str:
     return f"{MSP_CODES[step]}:{msp_id}"
 
 
+def risk_response_id(required: MspRiskResponseRequired) -> str:
+    """The MSP's first, second, ... risk response: deterministic, and saying nothing of the fact (ids are logged)."""
+    return f"{WorkItemCode.MSP_RISK_RESPONSE.value}:{required.msp_id}:{required.number}"
+
+
 def keys_of(event: Event) -> tuple[str, ...]:
     """The work items ``event`` may touch (the handler loads and locks exactly these)."""
     match event:
@@ -83,6 +89,8 @@ def keys_of(event: Event) -> tuple[str, ...]:
             return (removal_id(event.expense_id),)
         case MspStepRequired() | MspStepDone():
             return (msp_item_id(event.msp_id, event.step),)
+        case MspRiskResponseRequired():
+            return (risk_response_id(event),)
         case TickOffWorkItem() | AssignWorkItem():
             return (event.work_item_id,)
     return ()
@@ -117,6 +125,11 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                            "The one-off expense was delivered: there is nothing to remove.")
         case MspStepRequired():
             return _raise_msp_task(items, event, now)
+        case MspRiskResponseRequired():
+            return _raised(items, event, now, risk_response_id(event),
+                           code=WorkItemCode.MSP_RISK_RESPONSE, title=RISK_RESPONSE_TITLE, queue=Queue.MSP,
+                           customer_ref=event.customer_ref, subject_type="msp", subject_id=event.msp_id,
+                           procedure=MSP_PROCEDURE, instructions=event.instructions, tick_off=TickOff.MANUAL)
         case MspStepDone():
             return _tick_automatically(items, msp_item_id(event.msp_id, event.step), event, now, event.outcome)
         case TickOffWorkItem():

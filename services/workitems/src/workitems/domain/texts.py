@@ -41,6 +41,7 @@ def i059pl_instructions(step: int, kind: ExpenseKind, period: str) -> list[str]:
 
 
 REMOVAL_TITLE = "Request removal of the one-off expense (day 2, extreme hardship)"
+RISK_RESPONSE_TITLE = "Follow the guidelines the procedure refers to for a risk recorded on the MSP"
 
 MSP_TITLES = {
     Step.PHONE: "MSP: phone {whom} to explain the Managed Service Plan",
