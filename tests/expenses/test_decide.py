@@ -296,6 +296,15 @@ def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_an
     assert "ICT Service Desk" in escalation.steps[1]
 
 
+def test_a_regular_expense_is_never_removed_by_the_service_desk():
+    """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
+    expense." (the one-off's way out on day 2)."""
+    _, state = undelivered(WEEKLY)
+    [rejected] = decide_removal(state, removal(at(2026, 11, 24, 9)), utc(at(2026, 11, 24, 9)))
+    assert isinstance(rejected, ExpenseActionRejected)
+    assert (rejected.reason_code, rejected.way_out) == ("not-a-one-off", "Cease the regular expense.")
+
+
 def test_varying_a_regular_expense_is_rejected():
     _, state = undelivered(WEEKLY)
     [rejected] = decide_vary(state, vary(at(2026, 11, 24, 9)), utc(at(2026, 11, 24, 9)))

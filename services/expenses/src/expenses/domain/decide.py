@@ -317,11 +317,16 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
 
 
 def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datetime) -> list[Event]:
+    """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
+    expense": the Service Desk path is for a one-off on day 2 in extreme hardship, never for a regular expense."""
     if refusal := _unauthorised(action, now):
         return refusal
     expense, rejected = _gate_known(state, action, now)
     if expense is None:
         return rejected
+    if expense.kind.regular:
+        return [_reject(action, now, "not-a-one-off", "Only a one-off expense is removed by the ICT Service Desk.",
+                        "Cease the regular expense.")]
     return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=now,
                                      expense_id=expense.expense_id, customer_ref=expense.customer_ref,
                                      mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]
