@@ -28,6 +28,7 @@ from expenses.domain.decide import (
     decide_code,
     decide_removal,
     decide_vary,
+    doc_to_keep,
 )
 from expenses.domain.model import ExpenseState, ExpenseStatus, WindowStatus, evolve_all
 from tests.expenses.builders import at, attempt, cease, code, removal, utc, vary
@@ -294,6 +295,20 @@ def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_an
     assert isinstance(escalation, ExpenseRemovalEscalationRequested)
     assert escalation.steps[0] == "Raise a mySupport webform."
     assert "ICT Service Desk" in escalation.steps[1]
+
+
+def test_the_doc_note_of_an_action_carried_out_is_kept_and_a_refused_ones_is_not():
+    """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
+    to be ceased before the new one-off expense can be coded." and step 4: "Record details on a DOC." """
+    _, state = one_off_state()
+    with_note = cease(at(2026, 11, 24, 11)).model_copy(update={"doc_note": "Agreed to cease and recode."})
+    events = decide_cease(state, with_note, utc(at(2026, 11, 24, 11)))
+    kept = doc_to_keep(with_note, events, utc(at(2026, 11, 24, 11)))
+    assert kept is not None
+    assert (kept.note, kept.action, kept.expense_id) == ("Agreed to cease and recode.", "CeaseExpense", "EXP-1")
+    day_2 = cease(at(2026, 11, 25, 9)).model_copy(update={"doc_note": "Tried on day 2."})
+    refused = decide_cease(state, day_2, utc(at(2026, 11, 25, 9)))
+    assert doc_to_keep(day_2, refused, utc(at(2026, 11, 25, 9))) is None, "a refused action keeps no DOC"
 
 
 def test_a_regular_expense_is_never_removed_by_the_service_desk():

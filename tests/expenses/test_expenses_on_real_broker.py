@@ -15,6 +15,7 @@ import pytest
 from contracts.catalogue import EXPENSE_ACTIONS, EXPENSE_EVENTS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
+from expenses import store
 from expenses.app import ExpensesSettings, create_runtime
 from servicekit.clock import SimulatedClock
 from servicekit.service import ServiceRuntime
@@ -158,3 +159,24 @@ async def test_a_window_whose_stored_row_no_longer_reads_is_quarantined_and_the_
     assert types(by_expense["EXP-Q1"]) == ["ExpenseUndelivered"], "set aside, not closed and not lost"
     assert (row["timer_key"], row["error_type"]) == (f"EXP-Q1/{MONDAY}", "ValueError")
     assert checks["timers_on_time"], "a quarantined timer is counted apart, not overdue"
+
+
+async def test_a_doc_note_given_with_a_cease_is_kept_in_the_expenses_history_and_never_published(
+        kafka, database_url, topic_prefix):
+    """Step 4: "Determine the most appropriate action to be taken after discussing with the customer, and update
+    as appropriate [...]. Record details on a DOC." """
+    clock = SimulatedClock.starting_at(START)
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix), clock)
+    note = "Discussed with the customer: reported late, agreed to cease and recommence next fortnight."
+    async with running(runtime):
+        await send(kafka, topic_prefix, PAYMENT_ATTEMPTS.name,
+                   attempt(expense_id="EXP-DOC", kind=ExpenseKind.WEEKLY, when=START, scheduled_on=MONDAY))
+        await outputs(kafka, topic_prefix, at_least=1)
+        ceasing = cease(at(2027, 3, 2, 9), "EXP-DOC").model_copy(update={"doc_note": note})
+        await send(kafka, topic_prefix, EXPENSE_ACTIONS.name, ceasing)
+        by_expense = await outputs(kafka, topic_prefix, at_least=2)
+        async with runtime.pool.acquire() as conn:
+            [kept] = await store.doc_notes(conn, "EXP-DOC")
+    assert types(by_expense["EXP-DOC"]) == ["ExpenseUndelivered", "ExpenseCeased"]
+    assert (kept.note, kept.action, kept.officer_id) == (note, "CeaseExpense", ceasing.officer_id)
+    assert not any(note in e.model_dump_json() for e in by_expense["EXP-DOC"]), "kept, never published"

@@ -93,6 +93,9 @@ class _StaffAction(_ExpenseEvent):
     officer_id: str = Field(min_length=1, max_length=64, description="The officer acting.")
     officer_roles: OfficerRoles
     extreme_hardship: bool = Field(default=False, description="The customer is in extreme hardship (day-2 way out).")
+    doc_note: str | None = Field(default=None, min_length=1, max_length=4000,
+                                 description="'Record details on a DOC': kept in the expense's history by expenses, "
+                                             "never published or logged.")
 
 
 class CeaseExpense(_StaffAction):

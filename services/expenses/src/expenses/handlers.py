@@ -25,6 +25,7 @@ from expenses.domain.decide import (
     decide_code,
     decide_removal,
     decide_vary,
+    doc_to_keep,
     period_of,
 )
 from expenses.domain.model import ExpenseState, evolve_all
@@ -83,17 +84,21 @@ async def on_staff_action(conn: asyncpg.Connection, action: Event, now: datetime
     match action:
         case CeaseExpense():
             state = await store.load(conn, action.expense_id, open_windows=True)
-            return await _apply(conn, state, decide_cease(state, action, now))
+            events = decide_cease(state, action, now)
         case VaryOneOffExpense():
             state = await store.load(conn, action.expense_id)
-            return await _apply(conn, state, decide_vary(state, action, now))
+            events = decide_vary(state, action, now)
         case CodeOneOffExpense():
             state = await store.load(conn, action.expense_id, siblings_of=(action.customer_ref, action.payee_id))
-            return await _apply(conn, state, decide_code(state, action, now))
+            events = decide_code(state, action, now)
         case RecordExpenseRemoval():
             state = await store.load(conn, action.expense_id, open_windows=True)
-            return await _apply(conn, state, decide_removal(state, action, now))
-    raise TypeError(f"no handler for {action.event_type}")  # the catalogue and this match are tested together
+            events = decide_removal(state, action, now)
+        case _:
+            raise TypeError(f"no handler for {action.event_type}")  # the catalogue and this match are tested together
+    if (doc := doc_to_keep(action, events, now)) is not None:
+        await store.keep_doc(conn, doc)
+    return await _apply(conn, state, events)
 
 
 class WindowTimers:

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from contracts.expenses import AustralianState, ExpenseKind, FailureReason
+from expenses.domain.decide import DocNote
 from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 from servicekit.db import Migration, execute_rows, unnest
 from servicekit.scheduler import Due, not_quarantined
@@ -45,6 +46,17 @@ MIGRATIONS = (
         );
         -- The scheduler's scan: open windows by deadline.
         CREATE INDEX windows_due ON windows (closes_at) WHERE status = 'open';
+    """),
+    Migration("expenses", 2, "doc_notes", """
+        CREATE TABLE doc_notes (
+            event_id    text PRIMARY KEY,
+            expense_id  text NOT NULL,
+            officer_id  text NOT NULL,
+            action      text NOT NULL,
+            note        text NOT NULL,
+            recorded_at timestamptz NOT NULL
+        );
+        CREATE INDEX doc_notes_by_expense ON doc_notes (expense_id, recorded_at);
     """),
 )
 
@@ -150,3 +162,15 @@ async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None
 
 async def open_windows(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM windows WHERE status = 'open'"))
+
+
+async def keep_doc(conn: asyncpg.Connection, doc: DocNote) -> None:
+    """The DOC note of an action carried out, in the expense's history (a redelivery keeps it once)."""
+    await conn.execute("INSERT INTO doc_notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+                       doc.event_id, doc.expense_id, doc.officer_id, doc.action, doc.note, doc.recorded_at)
+
+
+async def doc_notes(conn: asyncpg.Connection, expense_id: str) -> list[DocNote]:
+    rows = await conn.fetch("SELECT * FROM doc_notes WHERE expense_id = $1 ORDER BY recorded_at, event_id", expense_id)
+    return [DocNote(r["expense_id"], r["event_id"], r["officer_id"], r["action"], r["note"], r["recorded_at"])
+            for r in rows]

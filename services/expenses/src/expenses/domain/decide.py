@@ -9,6 +9,7 @@ day 2 ("the expense cannot be ceased or varied on day 2").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -330,3 +331,23 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
     return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=now,
                                      expense_id=expense.expense_id, customer_ref=expense.customer_ref,
                                      mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]
+
+
+@dataclass(frozen=True)
+class DocNote:
+    """Steps 4 and 7: "Record details on a DOC." The note an officer gave with an action, kept in the expense's
+    history when the action was carried out (a refused action keeps none); free text, so never published."""
+
+    expense_id: str
+    event_id: str
+    officer_id: str
+    action: str
+    note: str
+    recorded_at: datetime
+
+
+def doc_to_keep(action: StaffAction, events: list[Event], now: datetime) -> DocNote | None:
+    if not (action.doc_note or "").strip() or any(isinstance(e, ExpenseActionRejected) for e in events):
+        return None
+    assert action.doc_note is not None
+    return DocNote(action.expense_id, str(action.event_id), action.officer_id, action.event_type, action.doc_note, now)
