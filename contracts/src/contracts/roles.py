@@ -32,6 +32,12 @@ QUEUE_READERS: Mapping[Queue, frozenset[OfficerRole]] = {
 """Who may read each queue: an officer holding any of its roles."""
 
 
+def known_roles(roles: Iterable[str]) -> list[str]:
+    """The roles of ``roles`` this system knows, sorted: what goes with an officer's action and into their record."""
+    held = set(roles)
+    return sorted(r.value for r in OfficerRole if r.value in held)
+
+
 def readable_queues(roles: Iterable[str]) -> frozenset[Queue]:
     """The queues an officer with ``roles`` may list and read (roles this system does not know give nothing)."""
     held = set(roles)

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from console import store
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
-from contracts.roles import COMMAND_ROLES, OfficerRole, may_issue, way_out
+from contracts.roles import COMMAND_ROLES, known_roles, may_issue, way_out
 from contracts.topics import load_json
 from contracts.workitems import AssignWorkItem, Queue
 from servicekit.auth import roles_of
@@ -97,10 +97,15 @@ def _fields(raw: bytes) -> dict[str, Any]:
         raise Refused(400, "bad-request", f"the body is not a JSON object within limits: {exc}") from None
     if not isinstance(fields, dict):
         raise Refused(400, "bad-request", "the body must be a JSON object of the action's fields")
+    refuse_theirs(fields)
+    return fields
+
+
+def refuse_theirs(fields: Iterable[str]) -> None:
+    """A request (JSON or form) that sets what the console sets: the envelope, the officer, their authority."""
     theirs = sorted(NOT_THE_SENDERS & set(fields))
     if theirs:
         raise Refused(422, "not-yours-to-set", f"set by the console, not the request: {', '.join(theirs)}")
-    return fields
 
 
 def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -135,11 +140,11 @@ async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], ki
     fingerprint = hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
     command_id, now = uuid.uuid4(), runtime.clock.now()
     # The verified roles this system knows go with the action, for the service to re-check what it can.
-    known_roles: list[str] = sorted(r.value for r in OfficerRole if r.value in roles)
+    verified = known_roles(roles)
     try:
         event = kind.model_validate({**fields, "event_id": command_id, "event_type": command_type, "occurred_at": now,
                                      "correlation_id": uuid.uuid4(), "producer": PRODUCER, "officer_id": officer,
-                                     "officer_roles": known_roles})
+                                     "officer_roles": verified})
     except ValidationError as exc:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
         raise Refused(422, "invalid-command", "the action's fields do not match its contract",
@@ -149,7 +154,7 @@ async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], ki
             if earlier.fingerprint != fingerprint:
                 raise Refused(409, "idempotency-key-reused", "this Idempotency-Key was used for another command")
             return {"command_id": str(earlier.command_id), "status": earlier.status}, 202
-        await store.officer_seen(conn, officer, known_roles, now)
+        await store.officer_seen(conn, officer, verified, now)
         queue = await _queue(conn, command_type, event)
         if not may_issue(roles, command_type, queue):
             raise Refused(403, "forbidden", f"your roles do not allow {command_type}", reason_code="role-required",

@@ -23,9 +23,9 @@ from console import api, pages, store
 from console.forms import FORM_FIELDS, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import EXPENSE_ACTIONS, MSP_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_view, msp_view
-from contracts.roles import OfficerRole, may_issue, readable_queues, way_out
+from contracts.roles import known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
-from servicekit.auth import SessionCookie, UnauthorizedError, form_token
+from servicekit.auth import SessionCookie, UnauthorizedError, form_token, roles_of
 from servicekit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ SECURITY_HEADERS = [
 SUBJECT_QUEUES = {"msp": Queue.MSP, "expense": Queue.INCOME_MANAGEMENT}
 """Who may open an MSP's or an expense's page: whoever may read the queue of its work."""
 SUBJECT_ACTIONS = {"msp": "RecordPhoneContact", "expense": "CeaseExpense"}
+KEY_FIELDS = {subject: key_field for key_field, subject in SUBJECTS.items()}
+"""A subject's id field (``msp`` -> ``msp_id``), as its events and the audit log name it."""
 
 
 def handles(path: str) -> bool:
@@ -104,9 +106,9 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
     async def _sign_in(scope: Scope, receive: Receive, method: str) -> Answer:
         if method == "POST":
             form = parse_qs((await api.read_body(receive)).decode("utf-8", "replace"), keep_blank_values=True)
-            token = (form.get("token") or [""])[-1].strip()
+            token = _last(form, "token").strip()
         else:
-            token = (_query(scope).get("token") or [""])[-1].strip()
+            token = _last(_query(scope), "token").strip()
         if not token:
             return Answer(200, pages.sign_in_page(None))
         try:
@@ -115,7 +117,7 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
             log.info("sign-in refused", reason_code=exc.code, status=401)
             return Answer(401, pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new link."))
         async with runtime.pool.acquire() as conn:  # who they are and their roles, for assigning work to them
-            await store.officer_seen(conn, str(claims["sub"]), list(_officer({"principal": claims}).roles),
+            await store.officer_seen(conn, str(claims["sub"]), known_roles(claims.get("roles", [])),
                                      runtime.clock.now())
         max_age = max(0, min(MAX_SESSION_S, int(float(claims["exp"]) - time.time())))
         log.info("signed in", officer_id=claims["sub"], status=303)
@@ -124,15 +126,20 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
     return app
 
 
+def _last(values: dict[str, list[str]], name: str) -> str:
+    """A query's or a form's value for ``name`` (the last given), or empty."""
+    return (values.get(name) or [""])[-1]
+
+
 def _query(scope: Scope) -> dict[str, list[str]]:
     return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True, max_num_fields=20)
 
 
 def _officer(scope: Scope) -> pages.Officer:
     principal = scope.get("principal", {})
-    roles = tuple(sorted(r for r in principal.get("roles", []) if r in {o.value for o in OfficerRole}))
     session = scope.get("session_token")
-    return pages.Officer(str(principal.get("sub", "")), roles, form_token(session) if session else "")
+    return pages.Officer(str(principal.get("sub", "")), tuple(known_roles(roles_of(scope))),
+                         form_token(session) if session else "")
 
 
 async def _form(scope: Scope, receive: Receive, officer: pages.Officer) -> dict[str, list[str]]:
@@ -146,7 +153,7 @@ async def _form(scope: Scope, receive: Receive, officer: pages.Officer) -> dict[
         raise Answer(400, pages.refused_page(officer, "Not a form", "The request is not a form this console sent.")
                      ) from None
     # The cookie comes with any request the browser makes; the form token only with a form this console served.
-    if "session_token" in scope and (form.get("form_token") or [""])[-1] != officer.form_token:
+    if "session_token" in scope and _last(form, "form_token") != officer.form_token:
         log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
         raise Answer(403, pages.refused_page(officer, "Form refused", "This form was not served to your session: "
                                              "open the page again and resubmit."))
@@ -158,16 +165,13 @@ async def _issue(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, 
     kind = api.COMMANDS.get(name)
     if kind is None:
         raise Answer(404, pages.refused_page(officer, "Not found", "No such action."))
-    forged = sorted(api.NOT_THE_SENDERS & set(form))
-    if forged:
-        raise Answer(422, pages.refused_page(officer, "Refused", "Set by the console, not the form: "
-                                             + ", ".join(forged)))
     schema, nested = api.request_schema(kind)
-    fields = fields_of(inputs(kind, schema, nested, None), {k: v for k, v in form.items() if k not in FORM_FIELDS})
-    key = (form.get("idempotency_key") or [""])[-1] or None
+    key = _last(form, "idempotency_key") or None
     try:
-        body, _ = await api.issue(runtime, officer.officer_id, frozenset(scope["principal"].get("roles", [])), kind,
-                                  fields, key if key and len(key) <= api.MAX_KEY_CHARS else None)
+        api.refuse_theirs(form)
+        fields = fields_of(inputs(kind, schema, nested, None), {k: v for k, v in form.items() if k not in FORM_FIELDS})
+        body, _ = await api.issue(runtime, officer.officer_id, roles_of(scope), kind, fields,
+                                  key if key and len(key) <= api.MAX_KEY_CHARS else None)
     except api.Refused as exc:
         log.info("command refused", officer_id=officer.officer_id, code=exc.body["error"], status=exc.status,
                  reason_code=exc.body.get("reason_code"))
@@ -178,8 +182,7 @@ async def _issue(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, 
 
 
 async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, path: str) -> Answer:
-    roles = scope["principal"].get("roles", [])
-    readable = sorted(q.value for q in readable_queues(roles))
+    readable = sorted(q.value for q in readable_queues(roles_of(scope)))
     kind, _, ident = path.removeprefix(BASE).strip("/").partition("/")
     ident = unquote(ident)
     async with runtime.pool.acquire() as conn:
@@ -203,14 +206,14 @@ async def _audited(officer: pages.Officer, subject: str, ident: str, answer: Awa
         result = await answer
     except Answer as refused:
         result = refused
-    ids = {{"work-item": "work_item_id", "msp": "msp_id", "expense": "expense_id"}[subject]: ident}
+    ids = {KEY_FIELDS[subject]: ident}
     log.info("page read", officer_id=officer.officer_id, page=subject, status=result.status,
              outcome="shown" if result.status == 200 else "refused", **ids)
     return result
 
 
 def _one(officer: pages.Officer, query: dict[str, list[str]], name: str, allowed: Any = None) -> str | None:
-    value = (query.get(name) or [""])[-1].strip()
+    value = _last(query, name).strip()
     if not value:
         return None
     if (allowed is not None and value not in allowed) or len(value) > 64 or not value.isprintable():
@@ -220,7 +223,7 @@ def _one(officer: pages.Officer, query: dict[str, list[str]], name: str, allowed
 
 async def _queue(conn: Any, officer: pages.Officer, query: dict[str, list[str]], readable: list[str]) -> str:
     try:
-        page_no = max(1, min(10_000, int((query.get("page") or ["1"])[-1])))
+        page_no = max(1, min(10_000, int(_last(query, "page") or "1")))
     except ValueError:
         page_no = 1
     wanted = pages.QueueQuery(_one(officer, query, "queue", readable),

@@ -10,8 +10,7 @@ from typing import Any
 import asyncpg
 
 from contracts.expenses import AustralianState, ExpenseKind, FailureReason
-from expenses.domain.decide import DocNote
-from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
+from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 from servicekit.db import Migration, execute_rows, unnest
 from servicekit.scheduler import Due, not_quarantined
 

@@ -9,7 +9,6 @@ day 2 ("the expense cannot be ceased or varied on day 2").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,7 +34,7 @@ from contracts.expenses import (
 )
 from contracts.roles import may_issue, way_out
 from expenses.domain.calendar import RETRY_DAYS, OneOffDays, Window, local_date, one_off_days, regular_window
-from expenses.domain.model import Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
+from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 
 PRODUCER = "expenses"
 
@@ -331,19 +330,6 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
     return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=now,
                                      expense_id=expense.expense_id, customer_ref=expense.customer_ref,
                                      mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]
-
-
-@dataclass(frozen=True)
-class DocNote:
-    """Steps 4 and 7: "Record details on a DOC." The note an officer gave with an action, kept in the expense's
-    history when the action was carried out (a refused action keeps none); free text, so never published."""
-
-    expense_id: str
-    event_id: str
-    officer_id: str
-    action: str
-    note: str
-    recorded_at: datetime
 
 
 def doc_to_keep(action: StaffAction, events: list[Event], now: datetime) -> DocNote | None:

@@ -68,6 +68,19 @@ class PeriodWindow:
 
 
 @dataclass(frozen=True)
+class DocNote:
+    """Steps 4 and 7: "Record details on a DOC." The note an officer gave with an action, kept in the expense's
+    history when the action was carried out (a refused action keeps none); free text, so never published."""
+
+    expense_id: str
+    event_id: str
+    officer_id: str
+    action: str
+    note: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class ExpenseState:
     expense: Expense | None
     windows: Mapping[date, PeriodWindow] = field(default_factory=dict)
