@@ -38,20 +38,25 @@ BODIES: dict[str, dict[str, Any]] = {
                         "includes_contact_card": True},
     "RecordLetterDispatch": {"msp_id": "MSP-R", "method": "post"},
     "RecordMspResult": {"msp_id": "MSP-R"},
+    "DescribeMspBehaviours": {"msp_id": "MSP-R", "behaviours": [
+        {"what": "Threw a chair at the counter officer.", "occurred_on": "2027-02-20", "channel": "in-person"}]},
     "CeaseExpense": {"expense_id": "EXP-R"},
     "VaryOneOffExpense": {"expense_id": "EXP-R", "new_amount": "10.00"},
     "CodeOneOffExpense": {"expense_id": "EXP-R2", "customer_ref": "CRN-R", "payee_id": "P-1", "amount": "10.00",
                           "state": "NSW"},
     "RecordExpenseRemoval": {"expense_id": "EXP-R", "mysupport_job": "MS-1"},
+    "RecordMySupportJob": {"expense_id": "EXP-R", "mysupport_job": "MS-1"},
 }
 WHO_MAY: dict[str, set[str]] = {
     # 104-07050030: the MSP's officers phone, record incidents and risks, send the letter and record the result
+    # (and describe the behaviours an approval only labelled: the approving officer is one of them)
     **{c: {MSP, ADM} for c in ("RecordPhoneContact", "RecordIncident", "RecordRiskFact", "AttachMspLetter",
-                               "RecordLetterDispatch", "RecordMspResult")},
+                               "RecordLetterDispatch", "RecordMspResult", "DescribeMspBehaviours")},
     # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
     "AuthoriseMspSms": {ADM}, "DeclineMspSms": {ADM},
     # 103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2"
-    **{c: {IM} for c in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval")},
+    **{c: {IM} for c in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval",
+                         "RecordMySupportJob")},
 }
 ITEM_WORKERS = {Queue.INCOME_MANAGEMENT: {IM}, Queue.MSP: {MSP, ADM}, Queue.MSP_APPROVED_DECISION_MAKERS: {ADM}}
 

@@ -15,7 +15,7 @@ from console.forms import fields_of, inputs
 from console.store import Entry, WorkItem
 from console.views import expense_view, msp_view
 
-from contracts.notification import RecordPhoneContact, Step
+from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
 from servicekit.auth import SessionCookie, form_token
 
 pytestmark = pytest.mark.unit
@@ -122,3 +122,27 @@ def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is
     assert b"SameSite=Strict" in session.set_cookie("t", 60)
     assert form_token("a") != form_token("b")
     assert form_token("a") == form_token("a")
+
+
+def test_a_list_of_behaviours_is_a_group_per_item_and_reads_back_into_the_described_behaviours():
+    """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
+    behaviours taken into consideration": the approving officer describes each one, in its own group."""
+    schema, nested = request_schema(DescribeMspBehaviours)
+    form = inputs(DescribeMspBehaviours, schema, nested, "MSP-1")
+    [behaviours] = [f for f in form if f.name == "behaviours"]
+    assert behaviours.kind == "list"
+    assert [g.name for g in behaviours.children] == ["behaviours.1", "behaviours.2", "behaviours.3"]
+    assert [c.name for c in behaviours.children[0].children] == [
+        "behaviours.1.what", "behaviours.1.occurred_on", "behaviours.1.channel"]
+    assert behaviours.children[0].children[0].required
+    assert not behaviours.children[1].children[0].required
+    submitted = {"msp_id": ["MSP-1"], "behaviours.1.what": ["Threw a chair at the counter officer."],
+                 "behaviours.1.occurred_on": ["2027-02-20"], "behaviours.1.channel": ["in-person"],
+                 "behaviours.2.what": [""]}
+    fields = fields_of(form, submitted)
+    assert fields["behaviours"] == [{"what": "Threw a chair at the counter officer.", "occurred_on": "2027-02-20",
+                                     "channel": "in-person"}]
+    action = DescribeMspBehaviours.model_validate({**fields, "event_id": uuid.uuid4(), "occurred_at": NOW,
+                                                   "producer": "c", "correlation_id": uuid.uuid4(),
+                                                   "officer_id": "OFF-1", "officer_roles": ["msp-officer"]})
+    assert action.behaviours[0].gaps() == []

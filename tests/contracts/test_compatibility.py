@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
-from contracts.catalogue import CATALOGUE, MSP_STAFF_ACTIONS
+from contracts.catalogue import CATALOGUE, MSP_APPROVALS, MSP_STAFF_ACTIONS
 from contracts.docs import README, SCHEMA_DIR, events, readme_with_tables, schema_file, schema_of
-from contracts.notification import AuthoriseMspSms, RecordLetterDispatch
+from contracts.notification import AuthoriseMspSms, MspApproved, RecordLetterDispatch
 from contracts.topics import ContractError
 
 pytestmark = pytest.mark.unit
@@ -83,3 +83,24 @@ def test_a_letter_dispatch_of_v1_keeps_no_vouched_for_flag_the_police_note_is_th
 def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():
     text = README.read_text()
     assert readme_with_tables(text) == text, "README tables are stale: run contracts.docs --write"
+
+
+def test_an_approval_of_v1_keeps_each_behaviours_words_with_no_date_or_channel_stated():
+    """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
+    behaviours taken into consideration". v1 carried a line per behaviour; v2 says what happened, when and on which
+    channel, and a v1 approval upcasts to its words with neither (the approving officer is then asked for them)."""
+    v1 = {"event_id": str(uuid.uuid4()), "event_type": "MspApproved", "occurred_at": "2027-03-01T10:00:00+11:00",
+          "correlation_id": str(uuid.uuid4()), "producer": "msp-approvals", "msp_id": "MSP-1",
+          "customer_ref": "CRN-1", "agency": "Centrelink", "approving_officer_id": "OFF-1",
+          "behaviours": ["Threw a chair at the counter officer."], "reasons": "Threats to the safety of staff.",
+          "starts_on": "2027-03-01", "ends_on": "2027-08-31", "duration_reasons": "Six months.",
+          "service_access": "Phone only.", "contact": {"kind": "OMC", "name": "O", "phone": "1800 555 061"},
+          "phone_customer_appropriate": True}
+    upcast = MSP_APPROVALS.parse(json.dumps(v1).encode())
+    assert isinstance(upcast, MspApproved)
+    assert upcast.schema_version == 2
+    [behaviour] = upcast.behaviours
+    assert (behaviour.what, behaviour.occurred_on, behaviour.channel) == ("Threw a chair at the counter officer.",
+                                                                          None, None)
+    assert behaviour.gaps() == ["when it happened", "on which channel"]
+    assert upcast.contact.phone == "+611800555061"

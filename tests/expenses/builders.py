@@ -16,6 +16,7 @@ from contracts.expenses import (
     FailureReason,
     PaymentAttempted,
     RecordExpenseRemoval,
+    RecordMySupportJob,
     VaryOneOffExpense,
 )
 
@@ -78,3 +79,9 @@ def removal(when: datetime, expense_id: str = "EXP-1") -> RecordExpenseRemoval:
 
 def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
+
+
+def job(when: datetime, expense_id: str = "EXP-1", number: str = "MS-4411") -> RecordMySupportJob:
+    return RecordMySupportJob(**envelope(when, event_type="RecordMySupportJob", producer="staff-ui",
+                                         expense_id=expense_id, officer_id="OFF-7", officer_roles=IM_TRAINED,
+                                         mysupport_job=number))

@@ -58,3 +58,20 @@ def test_a_regular_expense_tries_for_7_or_14_days_from_its_scheduled_date(kind, 
     assert window.opens_at == utc(at(2026, 11, 23, 0, tz=SYDNEY))
     assert window.closes_at == utc(at(closes.year, closes.month, closes.day, 0))
     assert f"{days} calendar days" in window.calendar
+
+
+def test_the_calendar_is_pinned_and_read_from_its_packages_not_the_host():
+    """Deadlines and days are computed once and stored with the calendar named; the packages behind it are pinned
+    exactly, and time zones come from the pinned tzdata, so two machines compute the same day 2."""
+    import tomllib
+    from importlib import metadata
+    from pathlib import Path
+
+    from expenses.domain import calendar
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "services/expenses/pyproject.toml").read_text())
+    pins = dict(d.split("==") for d in project["project"]["dependencies"] if "==" in d)
+    assert pins == {"holidays": metadata.version("holidays"), "tzdata": metadata.version("tzdata")}
+    assert f"tzdata {pins['tzdata']}" in calendar.one_off_calendar(calendar.AustralianState.NSW)
+    assert f"holidays {pins['holidays']}" in calendar.one_off_calendar(calendar.AustralianState.NSW)
+    assert calendar.zone(calendar.AustralianState.WA).key == "Australia/Perth"

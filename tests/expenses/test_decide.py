@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from contracts.expenses import (
+    AustralianState,
     ExpenseActionRejected,
     ExpenseCeased,
     ExpenseClosureReversed,
@@ -17,6 +19,8 @@ from contracts.expenses import (
     ExpenseRemoved,
     ExpenseUndelivered,
     FailureReason,
+    MySupportJobRecorded,
+    OneOffConflictDetected,
     OneOffExpenseCoded,
     PaymentAttemptDisregarded,
     UndeliveredExpensePeriodClosed,
@@ -26,12 +30,13 @@ from expenses.domain.decide import (
     decide_cease,
     decide_close,
     decide_code,
+    decide_job,
     decide_removal,
     decide_vary,
     doc_to_keep,
 )
 from expenses.domain.model import ExpenseState, ExpenseStatus, WindowStatus, evolve_all
-from tests.expenses.builders import at, attempt, cease, code, removal, utc, vary
+from tests.expenses.builders import at, attempt, cease, code, job, removal, utc, vary
 
 pytestmark = pytest.mark.unit
 EMPTY = ExpenseState(expense=None)
@@ -362,10 +367,52 @@ def test_a_replacement_one_off_cannot_be_coded_while_the_existing_one_is_still_t
     assert escalation.expense_id == "EXP-1", "the escalation concerns the existing expense"
 
 
+def escalated_state(with_job: bool = True):
+    """The one-off of :func:`one_off_state` on day 2, extreme hardship: the cease is refused and the removal
+    escalated (Wednesday 09:00 Sydney), then the webform's job number recorded (09:30)."""
+    _, state = one_off_state()
+    [_, escalation], state = run(state, decide_cease, cease(at(2026, 11, 25, 9), hardship=True))
+    assert isinstance(escalation, ExpenseRemovalEscalationRequested)
+    assert state.expense.escalated_at == utc(at(2026, 11, 25, 9))
+    if with_job:
+        [recorded], state = run(state, decide_job, job(at(2026, 11, 25, 9, 30)))
+        assert isinstance(recorded, MySupportJobRecorded)
+    return state
+
+
+def test_the_mysupport_job_is_recorded_when_the_webform_is_raised_and_only_for_an_escalated_removal():
+    """Step 7: "raise a mySupport webform." then "Phone the ICT Service Desk quoting the mySupport job number to
+    request the removal of the existing expense.": the job number is recorded when the webform is raised."""
+    _, not_escalated = one_off_state()
+    [refused] = decide_job(not_escalated, job(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))
+    assert refused.reason_code == "no-escalation"
+    state = escalated_state()
+    assert state.expense.mysupport_job == "MS-4411"
+    [again] = decide_job(state, job(at(2026, 11, 25, 10), number="MS-9"), utc(at(2026, 11, 25, 10)))
+    assert again.reason_code == "mysupport-job-already-recorded"
+
+
+def test_a_removal_is_accepted_only_for_an_escalated_one_off_quoting_its_recorded_job():
+    """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
+    expense." """
+    _, not_escalated = one_off_state()
+    [refused] = decide_removal(not_escalated, removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11)))
+    assert refused.reason_code == "no-escalation"
+    assert "mySupport" in (refused.way_out or "")
+    no_job = escalated_state(with_job=False)
+    [refused] = decide_removal(no_job, removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11)))
+    assert refused.reason_code == "mysupport-job-not-recorded"
+    wrong = removal(at(2026, 11, 25, 11)).model_copy(update={"mysupport_job": "MS-0000"})
+    [refused] = decide_removal(escalated_state(), wrong, utc(at(2026, 11, 25, 11)))
+    assert refused.reason_code == "mysupport-job-mismatch"
+    [removed] = decide_removal(escalated_state(), removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11)))
+    assert isinstance(removed, ExpenseRemoved)
+
+
 def test_a_replacement_one_off_can_be_coded_once_the_existing_one_is_ceased_removed_or_ended():
     _, existing = one_off_state()
     _, ceased = run(existing, decide_cease, cease(at(2026, 11, 24, 11)))
-    _, removed = run(existing, decide_removal, removal(at(2026, 11, 25, 11)))
+    _, removed = run(escalated_state(), decide_removal, removal(at(2026, 11, 25, 11)))
     for sibling, when in ((ceased.expense, at(2026, 11, 24, 12)), (removed.expense, at(2026, 11, 25, 12)),
                           (existing.expense, at(2026, 11, 26, 9))):
         [coded] = decide_code(ExpenseState(expense=None, siblings=(sibling,)), code(when), utc(when))
@@ -373,8 +420,51 @@ def test_a_replacement_one_off_can_be_coded_once_the_existing_one_is_ceased_remo
 
 
 def test_a_service_desk_removal_closes_the_open_window_without_I059PL():
-    [opened], state = one_off_state()
-    [removed], state = run(state, decide_removal, removal(at(2026, 11, 25, 11)))
+    [opened], _ = one_off_state()
+    [removed], state = run(escalated_state(), decide_removal, removal(at(2026, 11, 25, 11)))
     assert isinstance(removed, ExpenseRemoved)
     assert removed.closed_periods == [date(2026, 11, 24)]
     assert close_due(state, opened.window_closes_at)[0] == []
+
+
+# --------------------------------------------------------------------------- stored deadlines and days
+
+
+def test_a_stored_deadline_is_the_deadline_whatever_a_later_message_says():
+    """Step 3: "the system will attempt to pay the expense for 7 days": the window is computed once, when it opens,
+    and stored; a delivery after the stored deadline is after it, even if a later attempt names another state."""
+    [opened], state = undelivered(WEEKLY)
+    assert opened.window_closes_at == utc(at(2026, 11, 30, 0))  # 7 days from Monday 23 Nov, Sydney time
+    late = attempt(kind=WEEKLY, when=at(2026, 11, 30, 0, 30), outcome="delivered",
+                   state=AustralianState.WA)  # by Perth's midnight, 3 hours later, it would still be in time
+    [disregarded] = decide_attempt(state, late, utc(at(2026, 11, 30, 1)))
+    assert isinstance(disregarded, PaymentAttemptDisregarded)
+    assert disregarded.reason_code == "after-retry-window"
+
+
+def test_a_one_offs_stored_days_decide_not_a_recomputation():
+    """Step 7: "the expense cannot be ceased or varied on day 2. This must be done on day 1." Day 2 is the one
+    stored when the one-off became known: a calendar update (a holiday declared later) does not move it."""
+    _, state = one_off_state()
+    stored = state.expense.days
+    assert (stored.day_1, stored.day_2) == (date(2026, 11, 24), date(2026, 11, 25))
+    moved = replace(stored, day_2=date(2026, 11, 26))  # as if the calendar had said otherwise when it was stored
+    state = replace(state, expense=replace(state.expense, days=moved))
+    [ceased] = decide_cease(state, cease(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))
+    assert isinstance(ceased, ExpenseCeased), "the stored day 2 is Thursday, so Wednesday is still day 1"
+
+
+def test_a_one_off_the_payments_system_codes_while_another_still_tries_is_handed_to_an_officer():
+    """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
+    to be ceased before the new one-off expense can be coded." The payments system's attempt is a fact, so it is
+    recorded; the conflict is raised for an officer."""
+    _, existing = one_off_state()
+    second = attempt(kind=ONE_OFF, when=at(2026, 11, 24, 15), expense_id="EXP-2")
+    events = decide_attempt(ExpenseState(expense=None, siblings=(existing.expense,)), second,
+                            utc(at(2026, 11, 24, 15)))
+    assert [type(e) for e in events] == [ExpenseUndelivered, OneOffConflictDetected]
+    assert (events[1].expense_id, events[1].existing_expense_id) == ("EXP-2", "EXP-1")
+    ended = decide_attempt(ExpenseState(expense=None, siblings=(existing.expense,)),
+                           attempt(kind=ONE_OFF, when=at(2026, 11, 26, 9), expense_id="EXP-3"),
+                           utc(at(2026, 11, 26, 9)))
+    assert [type(e) for e in ended] == [ExpenseUndelivered], "the first ended on day 3: no conflict"

@@ -5,6 +5,7 @@ Time is a simulated clock (an explicit setting in production), so 14 days pass i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from datetime import date, timedelta
@@ -14,12 +15,12 @@ import pytest
 
 from contracts.catalogue import EXPENSE_ACTIONS, EXPENSE_EVENTS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
-from contracts.expenses import ExpenseKind
-from expenses import store
+from contracts.expenses import ExpenseActionRejected, ExpenseKind, OneOffExpenseCoded
+from expenses import handlers, store
 from expenses.app import ExpensesSettings, create_runtime
 from servicekit.clock import SimulatedClock
 from servicekit.service import ServiceRuntime
-from tests.expenses.builders import at, attempt, cease, utc, vary
+from tests.expenses.builders import at, attempt, cease, code, utc, vary
 from tests.support.bus import running
 from tests.support.drain import read_settled
 from tests.support.kafka_tools import eventually, header, publish, read_topic
@@ -180,3 +181,32 @@ async def test_a_doc_note_given_with_a_cease_is_kept_in_the_expenses_history_and
     assert types(by_expense["EXP-DOC"]) == ["ExpenseUndelivered", "ExpenseCeased"]
     assert (kept.note, kept.action, kept.officer_id) == (note, "CeaseExpense", ceasing.officer_id)
     assert not any(note in e.model_dump_json() for e in by_expense["EXP-DOC"]), "kept, never published"
+
+
+async def test_two_one_offs_coded_at_once_for_the_same_customer_and_payee_cannot_both_pass(
+        kafka, database_url, topic_prefix):
+    """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
+    to be ceased before the new one-off expense can be coded." Two requests on different partitions are decided one
+    after the other: the second waits for the first's customer-and-payee lock, then sees the first and is refused."""
+    runtime = create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(START))
+    now = utc(at(2027, 3, 2, 10))
+    async with running(runtime), runtime.pool.acquire() as first, runtime.pool.acquire() as second:
+        second_pid = second.get_server_pid()
+        async with first.transaction():
+            [coded] = await handlers.on_staff_action(first, code(at(2027, 3, 2, 10), "EXP-CC-1"), now)
+            assert isinstance(coded, OneOffExpenseCoded)
+
+            async def other() -> list[Event]:
+                async with second.transaction():
+                    return list(await handlers.on_staff_action(second, code(at(2027, 3, 2, 10), "EXP-CC-2"), now))
+
+            racing = asyncio.create_task(other())
+
+            async def waits_for_the_lock() -> bool:
+                state = await first.fetchval("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", second_pid)
+                return state == "Lock"
+
+            await eventually(waits_for_the_lock, what="the second coding waiting for the customer and payee's lock")
+        [refused] = await asyncio.wait_for(racing, timeout=30)
+    assert isinstance(refused, ExpenseActionRejected)
+    assert refused.reason_code == "existing-one-off-still-trying"

@@ -10,8 +10,11 @@ from contracts.notification import (
     Agency,
     AttachMspLetter,
     AuthoriseMspSms,
+    Behaviour,
+    Channel,
     ContactDetails,
     DeclineMspSms,
+    DescribeMspBehaviours,
     Explained,
     MspApproved,
     RecordIncident,
@@ -28,7 +31,8 @@ from contracts.notification import (
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 MOBILE = "0491 570 006"
 NOMINEE_NAME = "Alex Example-Nominee"
-BEHAVIOUR = "Shouted threats at counter staff on 12 Feb and threw a chair in the service centre."
+BEHAVIOUR = Behaviour(what="Shouted threats at counter staff and threw a chair in the service centre.",
+                      occurred_on=date(2027, 2, 12), channel=Channel.IN_PERSON)
 EVERYTHING = Explained(reasons_and_behaviours=True, duration_and_service_access=True, contact_details=True,
                        letter_to_follow=True)
 
@@ -39,7 +43,7 @@ def env(**fields: Any) -> dict[str, Any]:
 
 
 def approval(agency: Agency = Agency.CENTRELINK, *, phone_ok: bool = True, reps: tuple[Role, ...] = (),
-             mobile: str | None = MOBILE, behaviours: list[str] | None = None, reasons: str | None = None,
+             mobile: str | None = MOBILE, behaviours: list[Behaviour] | None = None, reasons: str | None = None,
              msp_id: str = "MSP-1") -> MspApproved:
     return MspApproved(**env(
         event_type="MspApproved", producer="msp-approvals", msp_id=msp_id, customer_ref="CRN-SYNTH-9",
@@ -99,3 +103,9 @@ def dispatch(method: str = "post", noted: bool = False, msp_id: str = "MSP-1") -
 
 def result(msp_id: str = "MSP-1") -> RecordMspResult:
     return RecordMspResult(**env(event_type="RecordMspResult", msp_id=msp_id, officer_id="OFF-2"))
+
+
+def describe(*behaviours: Behaviour, reasons: str | None = None, msp_id: str = "MSP-1") -> DescribeMspBehaviours:
+    return DescribeMspBehaviours(**env(event_type="DescribeMspBehaviours", msp_id=msp_id, officer_id="OFF-1",
+                                       officer_roles=["msp-officer"], behaviours=list(behaviours or [BEHAVIOUR]),
+                                       reasons=reasons))

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from contracts.notification import (
     Agency,
+    Behaviour,
+    Channel,
     Explained,
     MspActionRejected,
     MspApproved,
@@ -25,16 +27,18 @@ from contracts.notification import (
     SmsCircumstance,
     SmsDispatchRequested,
     Step,
+    only_a_label,
 )
-from notification.domain.decide import Policy, decide_action, decide_approval, decide_send, only_a_label
+from notification.domain.decide import Policy, decide_action, decide_approval, decide_send
 from notification.domain.model import apply, evolve_all
 from tests.notification.builders import (
-    MOBILE,
+    BEHAVIOUR,
     POLICE_NOTE,
     T0,
     approval,
     authorise,
     decline,
+    describe,
     dispatch,
     incident,
     letter,
@@ -88,16 +92,77 @@ def test_on_approval_the_steps_are_planned_in_order_and_the_first_is_asked_for()
     assert state.requested == (Step.PHONE,)
 
 
-@pytest.mark.parametrize("vague", ["inappropriate", "Aggressive behaviour.", "The customer was very aggressive",
-                                   "inappropriate and aggressive conduct"])
-def test_behaviours_summarised_as_inappropriate_or_aggressive_without_explaining_why_are_rejected(vague):
-    """'Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining why'"""
-    assert rejected(decide_approval(None, approval(behaviours=[vague]), T0)) == "behaviour-not-described"
-    assert rejected(decide_approval(None, approval(reasons=vague), T0)) == "behaviour-not-described"
+LABELS = ["inappropriate", "Aggressive behaviour.", "The customer was very aggressive",
+          "inappropriate and aggressive conduct", "Aggressive towards staff", "Inappropriate conduct today"]
 
 
-def test_a_described_behaviour_is_not_a_label():
+@pytest.mark.parametrize("vague", LABELS)
+def test_a_behaviour_only_labelled_asks_the_approving_officer_to_describe_it_and_the_procedure_goes_on(vague):
+    """Step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining
+    why". Step 3: "Customers must be advised of their MSP in writing": the approval is not refused; the steps are
+    planned, and the approving officer's task to describe the behaviours comes first (assigned to them)."""
+    label = Behaviour(what=vague, occurred_on=date(2027, 2, 12), channel=Channel.IN_PERSON)
+    for events, state in (start(behaviours=[label]), start(reasons=vague)):
+        assert not any(isinstance(e, MspActionRejected) for e in events)
+        assert events[0].steps == [Step.DESCRIBE, Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
+        task = next(e for e in events if isinstance(e, MspStepRequired))
+        assert (task.step, task.for_officer) == (Step.DESCRIBE, "OFF-1")
+        assert "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining " \
+               "why." in task.instructions
+        assert required(events) == [(Step.DESCRIBE, None)], "no call before the behaviours can be explained"
+        assert not state.described
+
+
+@pytest.mark.parametrize(("missing", "gap"), [({"occurred_on": None}, "when it happened"),
+                                              ({"channel": None}, "on which channel")])
+def test_a_described_behaviour_says_what_happened_when_and_on_which_channel(missing, gap):
+    """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
+    into consideration": a description says what happened, when, and on which channel (the project's reading)."""
+    behaviour = BEHAVIOUR.model_copy(update=missing)
+    assert behaviour.gaps() == [gap]
+    events, _ = start(behaviours=[behaviour])
+    task = next(e for e in events if isinstance(e, MspStepRequired))
+    assert task.step is Step.DESCRIBE
+    assert any(gap in line for line in task.briefing)
+
+
+def test_only_a_label_is_fewer_than_two_words_that_say_what_happened():
+    assert all(only_a_label(text) for text in LABELS)
     assert not only_a_label("Aggressive: shouted threats at staff and threw a chair")
+    assert not only_a_label("Threatened to harm a staff member")
+
+
+def test_until_the_behaviours_are_described_no_call_sms_or_letter_is_recorded_and_the_result_waits():
+    """Step 1: the officer must "explain the reasons the MSP has been implemented, including a description of the
+    behaviours taken into consideration": nothing to explain yet, so nothing that explains it is accepted."""
+    _, state = start(behaviours=[BEHAVIOUR.model_copy(update={"channel": None})])
+    for action in (phone(), authorise(), letter(), dispatch()):
+        assert rejected(decide_action(state, action, T0, POLICY)) == "behaviours-not-described"
+    events = decide_action(state, result(), T0, POLICY)
+    assert rejected(events) == "steps-unresolved"
+    assert "behaviours not described" in events[0].reason
+
+
+def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_description():
+    """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
+    into consideration": the phone task's briefing carries the description, its date and channel."""
+    _, state = start(reasons="inappropriate")
+    told = Behaviour(what="Threw a chair at the counter and shouted threats at staff.", occurred_on=date(2027, 2, 20),
+                     channel=Channel.IN_PERSON)
+    still_vague = decide_action(state, describe(told), T0, POLICY)
+    assert rejected(still_vague) == "behaviour-not-described", "the reasons were the label here"
+    assert apply(state, describe(told), still_vague) == state, "a refused description changes nothing"
+    action = describe(told, reasons="Threats to the safety of staff at the service centre.")
+    events = decide_action(state, action, T0, POLICY)
+    after = apply(state, action, events)
+    assert done(events)[0] == (Step.DESCRIBE, "described", None)
+    assert required(events) == [(Step.PHONE, Role.CUSTOMER)]
+    briefing = next(e for e in events if isinstance(e, MspStepRequired)).briefing
+    assert f"Behaviour taken into consideration: {told.what} (on 2027-02-20, in-person)" in briefing
+    assert after is not None
+    assert after.described
+    assert after.case.behaviours == (told,)
+    assert rejected(decide_action(after, action, T0, POLICY)) == "behaviours-already-described"
 
 
 def test_the_phone_step_carries_what_this_msp_says_to_explain():
@@ -109,12 +174,13 @@ def test_the_phone_step_carries_what_this_msp_says_to_explain():
     [phone] = [e for e in decide_approval(None, msg, T0) if isinstance(e, MspStepRequired)]
     briefing = "\n".join(phone.briefing)
     assert f"Reasons the MSP has been implemented: {msg.reasons}" in briefing
-    assert f"Behaviour taken into consideration: {msg.behaviours[0]}" in briefing, "each behaviour, in its words"
+    assert f"Behaviour taken into consideration: {msg.behaviours[0].what} (on 2027-02-12, in-person)" in briefing, \
+        "each behaviour, in its words, with when and where"
     assert msg.duration_reasons in briefing
     assert "2027-03-01 to 2027-08-31" in briefing
     assert msg.service_access in briefing
     assert "Channel restrictions: no face to face." in briefing, "the restrictions are read, not only accepted"
-    assert f"{msg.contact.kind} {msg.contact.name}, {msg.contact.phone}" in briefing
+    assert f"{msg.contact.kind} {msg.contact.name}, 1800 555 010" in briefing
 
 
 def test_an_msp_cannot_end_before_it_starts():
@@ -248,7 +314,7 @@ def test_an_authorised_sms_is_sent_as_a_dispatch_request_carrying_the_contact_nu
     events, state = send(state, T0)
     dispatch_request = events[0]
     assert isinstance(dispatch_request, SmsDispatchRequested)
-    assert dispatch_request.mobile == MOBILE
+    assert dispatch_request.mobile == "+61491570006", "the number on file, in E.164"
     assert "1800 555 010" in dispatch_request.text
     assert dispatch_request.fragments <= POLICY.sms_max_fragments
     assert done(events) == [(Step.SMS, "sent", None)]
@@ -512,3 +578,35 @@ def test_every_required_step_has_a_matching_done_event_on_the_way_to_completion(
 
 def test_an_action_on_an_unknown_msp_is_rejected():
     assert rejected(decide_action(None, phone(), T0, POLICY)) == "unknown-msp"
+
+
+# ----------------------------------------------------------------------------- phone numbers
+
+
+@pytest.mark.parametrize("number", ["1", "123456", "0491 570", "not a number", "+61 2 1234"])
+def test_a_phone_number_that_is_not_one_is_refused_by_the_contract_without_naming_it(number):
+    """Step 2: "make sure the mobile number on file is not recorded on multiple records": numbers are compared, so
+    each is a real number, kept in one form (E.164)."""
+    with pytest.raises(ValidationError) as refused:
+        approval(mobile=number)
+    assert "customer_mobile" in str(refused.value)
+    assert all(number not in err["msg"] for err in refused.value.errors())
+
+
+def test_phone_numbers_are_kept_in_e164_and_shown_as_australians_read_them():
+    msg = approval(mobile="0491 570 006", reps=(Role.NOMINEE,))
+    assert msg.customer_mobile == "+61491570006"
+    assert msg.representatives[0].phone == "+61491570110"
+    assert msg.contact.phone == "+611800555010"
+    [phone_task] = [e for e in decide_approval(None, msg, T0) if isinstance(e, MspStepRequired)]
+    assert phone_task.briefing[-1].endswith("1800 555 010")
+
+
+def test_an_sms_to_a_number_that_is_not_a_mobile_is_withheld_and_phone_and_letter_provisions_apply():
+    """Step 2: "Sending an SMS will complement, not replace the corresponding letter": a landline on file cannot
+    take an SMS, so the SMS is withheld and the letter goes as always."""
+    state = centrelink_after_unsuccessful_call(mobile="02 6123 4567")
+    events, state = act(state, authorise())
+    assert [e.reason_code for e in events if isinstance(e, MspSmsWithheld)] == ["not-a-mobile"]
+    assert state.sms.status == "withheld"
+    assert Step.LETTER in state.requested

@@ -9,6 +9,7 @@ import pytest
 from contracts.catalogue import MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, MSP_STAFF_ACTIONS, SMS_DISPATCH
 from contracts.envelope import Event
 from contracts.notification import Agency, RiskFact, Role, SmsCircumstance
+from contracts.phones import e164
 from notification.app import NotificationSettings, create_runtime
 from servicekit.clock import SimulatedClock
 from tests.notification.builders import (
@@ -79,13 +80,14 @@ async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms
         assert summary(await msp.act(dispatch("post"), 2)) == ["MspStepDone:letter", "MspStepRequired:record-result"]
         completed = await msp.act(result(), 2)
     sms = SMS_DISPATCH.parse(sent[0].value)
-    assert sms.mobile == MOBILE  # type: ignore[attr-defined]
+    assert sms.mobile == e164(MOBILE)  # type: ignore[attr-defined]
     assert "1800 555 010" in sms.text  # type: ignore[attr-defined]
     assert summary(completed) == ["MspNotificationCompleted", "MspStepDone:record-result"]
     assert (completed[0].sms, completed[0].letter) == ("sent", "dispatched: post")  # type: ignore[attr-defined]
     logs = captured_logs.getvalue()
     assert '"MspNotificationCompleted"' in logs, "transitions are logged"
-    for secret in (MOBILE, "1800 555 010", BEHAVIOUR[:20], "Pat Officer", "CRN-SYNTH-9"):
+    for secret in (MOBILE, e164(MOBILE), "1800 555 010", "+611800555010", BEHAVIOUR.what[:20], "Pat Officer",
+                   "CRN-SYNTH-9"):
         assert secret not in logs, f"{secret!r} reached a log line"
 
 

@@ -77,10 +77,11 @@ def delivered(kind: ExpenseKind = ExpenseKind.ONE_OFF, expense_id: str = "EXP-9"
 
 
 def step_required(step: Step, msp_id: str = "MSP-1", *, adm: bool = False,
-                  contact_role: Role | None = None, briefing: list[str] | None = None) -> MspStepRequired:
+                  contact_role: Role | None = None, briefing: list[str] | None = None,
+                  for_officer: str | None = None) -> MspStepRequired:
     return MspStepRequired(**env("notification", event_type="MspStepRequired", msp_id=msp_id, customer_ref=CUSTOMER,
                                  step=step, instructions=[f"Do the {step.value} step."], contact_role=contact_role,
-                                 approved_decision_makers_only=adm, briefing=briefing or []))
+                                 approved_decision_makers_only=adm, briefing=briefing or [], for_officer=for_officer))
 
 
 def step_done(step: Step, msp_id: str = "MSP-1", outcome: str = "done") -> MspStepDone:

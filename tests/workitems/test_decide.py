@@ -196,6 +196,24 @@ def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
     assert raised.tick_off is TickOff.AUTOMATIC
 
 
+def test_the_task_to_describe_the_behaviours_is_the_approving_officers_raised_assigned_to_them_and_ticked_off():
+    """104-07050030 step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
+    explaining why": the approving officer describes them, in a task of their own."""
+    desk = Desk()
+    raised, assigned = desk.handle(step_required(Step.DESCRIBE, for_officer="OFF-APPROVER"))
+    assert isinstance(raised, WorkItemRaised)
+    assert (raised.code, raised.queue, raised.tick_off) == (WorkItemCode.MSP_DESCRIBE_BEHAVIOURS, Queue.MSP,
+                                                            TickOff.AUTOMATIC)
+    assert isinstance(assigned, WorkItemAssigned)
+    assert assigned.assignee_id == "OFF-APPROVER"
+    item_id = msp_item_id("MSP-1", Step.DESCRIBE)
+    assert desk.items[item_id].assignee_id == "OFF-APPROVER"
+    assert desk.handle(step_required(Step.DESCRIBE, for_officer="OFF-APPROVER")) == [], "raised and assigned once"
+    [ticked] = desk.handle(step_done(Step.DESCRIBE, outcome="described"))
+    assert isinstance(ticked, WorkItemTickedOff)
+    assert desk.items[item_id].status is WorkItemStatus.TICKED_OFF
+
+
 def test_a_risk_response_is_a_manual_task_in_the_msp_queue_whose_id_says_nothing_of_the_risk():
     """104-07050030: "staff are to follow their local response guidelines" (family and domestic violence)."""
     required = MspRiskResponseRequired(**env(

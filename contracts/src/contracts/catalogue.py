@@ -14,11 +14,14 @@ from contracts.expenses import (
     ExpenseRemovalEscalationRequested,
     ExpenseRemoved,
     ExpenseUndelivered,
+    MySupportJobRecorded,
+    OneOffConflictDetected,
     OneOffExpenseCoded,
     OneOffExpenseVaried,
     PaymentAttemptDisregarded,
     PaymentAttempted,
     RecordExpenseRemoval,
+    RecordMySupportJob,
     UndeliveredExpensePeriodClosed,
     VaryOneOffExpense,
 )
@@ -26,6 +29,7 @@ from contracts.notification import (
     AttachMspLetter,
     AuthoriseMspSms,
     DeclineMspSms,
+    DescribeMspBehaviours,
     MspActionRejected,
     MspApproved,
     MspLetterAccepted,
@@ -78,6 +82,15 @@ def letter_dispatch_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "recorded_in_msp_notes"}
 
 
+def approval_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1's behaviours were a line each: each keeps its words as what happened, with no date or channel stated, so
+    the MSP is planned with a task to describe it (104-07050030 step 1)."""
+    lines = data.get("behaviours")
+    if not isinstance(lines, list):
+        return data  # not a v1 approval's shape: validation says what is wrong
+    return data | {"behaviours": [{"what": line, "occurred_on": None, "channel": None} for line in lines]}
+
+
 def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
     """A v1 expense or work item request carried no verified roles: it upcasts to none, so a rule that needs one
     refuses it."""
@@ -86,12 +99,14 @@ def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
 
 MSP_APPROVALS = Topic(
     "msp.approvals", "msp_id", (MspApproved,), "msp-approvals", ("notification",),
-    "Managed Service Plans approved: the notification procedure starts.")
+    "Managed Service Plans approved: the notification procedure starts.",
+    upcasters={("MspApproved", 1): approval_v1_to_v2})
 MSP_STAFF_ACTIONS = Topic(
     "msp.staff-actions", "msp_id",
     (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
-     RecordLetterDispatch, RecordMspResult), "console", ("notification",),
-    "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result.",
+     RecordLetterDispatch, RecordMspResult, DescribeMspBehaviours), "console", ("notification",),
+    "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result, "
+    "behaviours described.",
     upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2, ("AuthoriseMspSms", 2): authorise_sms_v2_to_v3,
                ("RecordLetterDispatch", 1): letter_dispatch_v1_to_v2})
 MSP_NOTIFICATION_EVENTS = Topic(
@@ -109,18 +124,20 @@ PAYMENT_ATTEMPTS = Topic(
     "Every attempt to pay an Income Management expense, delivered or failed.")
 EXPENSE_ACTIONS = Topic(
     "im.expense-actions", "expense_id",
-    (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordExpenseRemoval), "console", ("expenses",),
-    "Officers' requests on expenses: cease, vary a one-off, code a one-off, record a Service Desk removal.",
+    (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordMySupportJob, RecordExpenseRemoval), "console",
+    ("expenses",),
+    "Officers' requests on expenses: cease, vary a one-off, code a one-off, record the mySupport job of an "
+    "escalated removal, record a Service Desk removal.",
     upcasters={(t, 1): without_verified_roles for t in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense",
                                                         "RecordExpenseRemoval")})
 EXPENSE_EVENTS = Topic(
     "im.expense-events", "expense_id",
     (ExpenseUndelivered, ExpenseDelivered, UndeliveredExpensePeriodClosed, ExpenseClosureReversed, ExpenseCeased,
      OneOffExpenseVaried, OneOffExpenseCoded, ExpenseRemoved, ExpenseActionRejected,
-     ExpenseRemovalEscalationRequested, PaymentAttemptDisregarded),
+     ExpenseRemovalEscalationRequested, MySupportJobRecorded, OneOffConflictDetected, PaymentAttemptDisregarded),
     "expenses", ("workitems", "console"),
     "What the expenses procedure decided: undelivered (UNDLVD RI / UNDLVD IM), delivered, windows closed "
-    "unpaid (I059PL), reversals, ceases, rejections and escalations.")
+    "unpaid (I059PL), reversals, ceases, rejections, escalations and their mySupport jobs, one-off conflicts.")
 
 WORKITEM_COMMANDS = Topic(
     "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem), "console", ("workitems",),

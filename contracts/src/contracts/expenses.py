@@ -122,8 +122,17 @@ class CodeOneOffExpense(_StaffAction):
     state: AustralianState
 
 
+class RecordMySupportJob(_StaffAction):
+    """Step 7: the officer raised the mySupport webform for an escalated removal; this is its job number, which the
+    officer quotes to the ICT Service Desk and the removal must quote too."""
+
+    event_type: Literal["RecordMySupportJob"] = "RecordMySupportJob"
+    mysupport_job: str = Field(min_length=1, max_length=32, description="The mySupport job number.")
+
+
 class RecordExpenseRemoval(_StaffAction):
-    """The ICT Service Desk removed an expense (the day-2 extreme-hardship way out)."""
+    """The ICT Service Desk removed an expense (the day-2 extreme-hardship way out): accepted only for a one-off
+    whose removal was escalated, quoting the job number recorded for it."""
 
     event_type: Literal["RecordExpenseRemoval"] = "RecordExpenseRemoval"
     mysupport_job: str = Field(min_length=1, max_length=32, description="The mySupport job number quoted.")
@@ -232,7 +241,8 @@ class ExpenseActionRejected(_ExpenseEvent):
     """A staff action the procedure forbids, with the reason and the procedure's way out."""
 
     event_type: Literal["ExpenseActionRejected"] = "ExpenseActionRejected"
-    action: Literal["CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval"]
+    action: Literal["CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval",
+                    "RecordMySupportJob"]
     rejected_event_id: Name
     officer_id: Name
     reason_code: Name
@@ -247,6 +257,27 @@ class ExpenseRemovalEscalationRequested(_ExpenseEvent):
     customer_ref: CustomerRef
     officer_id: Name
     steps: Lines
+
+
+class MySupportJobRecorded(_ExpenseEvent):
+    """The mySupport webform of an escalated removal was raised: its job number, to quote to the ICT Service Desk."""
+
+    event_type: Literal["MySupportJobRecorded"] = "MySupportJobRecorded"
+    customer_ref: CustomerRef
+    officer_id: Name
+    mysupport_job: Name
+
+
+class OneOffConflictDetected(_ExpenseEvent):
+    """The payments system coded a one-off (``expense_id``) while another for the same customer and payee was still
+    trying to pay: "the existing expense needs to be ceased before the new one-off expense can be coded" was not
+    followed on that path, so an officer is asked to resolve it (workitems raises IM-ONE-OFF-CONFLICT)."""
+
+    event_type: Literal["OneOffConflictDetected"] = "OneOffConflictDetected"
+    customer_ref: CustomerRef
+    payee_id: Name
+    existing_expense_id: Name
+    instructions: Lines
 
 
 class PaymentAttemptDisregarded(_ExpenseEvent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
@@ -9,6 +10,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts.envelope import Briefing, Contract, CustomerRef, Event, Lines, Name, OfficerRoles, Text
+from contracts.phones import PhoneNumber
 
 PROCEDURE = "104-07050030"
 
@@ -29,7 +31,7 @@ class Role(StrEnum):
 class Representative(Contract):
     role: Literal[Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE]
     name: str = Field(min_length=1, max_length=120)
-    phone: str = Field(min_length=6, max_length=20)
+    phone: PhoneNumber
 
 
 class ContactDetails(Contract):
@@ -37,8 +39,8 @@ class ContactDetails(Contract):
 
     kind: Literal["OMC", "PSSO"] = Field(description="One Main Contact or Personalised Services Service Officer.")
     name: str = Field(min_length=1, max_length=120)
-    phone: str = Field(min_length=6, max_length=20, description="The OMC/PSSO number the SMS carries.")
-    urgent_query_voicemail: str | None = Field(default=None, max_length=20)
+    phone: PhoneNumber = Field(description="The OMC/PSSO number the SMS carries.")
+    urgent_query_voicemail: PhoneNumber | None = None
 
 
 class SmsCircumstance(StrEnum):
@@ -57,7 +59,62 @@ class RiskFact(StrEnum):
     MOBILE_ON_MULTIPLE_RECORDS = "mobile-on-multiple-records"
 
 
+class Channel(StrEnum):
+    """Where a behaviour happened."""
+
+    PHONE = "phone"
+    IN_PERSON = "in-person"
+    ONLINE = "online"
+    MAIL = "mail"
+    SOCIAL_MEDIA = "social-media"
+
+
+LABELS = frozenset({
+    "inappropriate", "aggressive", "aggression", "aggressively", "counterproductive", "unacceptable", "abusive",
+    "rude", "hostile", "threatening", "offensive", "disruptive", "difficult", "unreasonable", "challenging", "violent",
+    "behaviour", "behaviours", "behavior", "behaviors", "conduct", "manner", "language", "verbally", "very",
+    "extremely", "displayed", "showed", "shown", "exhibited", "demonstrated",
+})
+"""Words that summarise a behaviour without describing it: 'inappropriate', 'aggressive' and their kin."""
+FILLER = frozenset({
+    "the", "a", "an", "and", "or", "was", "were", "is", "are", "be", "being", "been", "has", "had", "have", "his",
+    "her", "their", "they", "he", "she", "customer", "customers", "staff", "officer", "officers", "member", "members",
+    "towards", "toward", "to", "at", "with", "in", "on", "of", "by", "for", "today", "yesterday", "again", "some",
+})
+"""Words that carry no account of what happened (who, the day, the grammar)."""
+
+
+def substance(text: str) -> list[str]:
+    """The words of ``text`` that say what happened: neither a label nor filler."""
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in LABELS and w not in FILLER]
+
+
+def only_a_label(text: str) -> bool:
+    """104-07050030 step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
+    explaining why". A text is only a label when fewer than two of its words say what happened."""
+    return len(substance(text)) < 2
+
+
+class Behaviour(Contract):
+    """A behaviour taken into consideration, described: what happened, when, and on which channel. A date or
+    channel not stated is null (a v1 approval's behaviours were one line each, and upcast to nulls); the MSP is
+    then planned with a task for the approving officer to describe it, and the customer is phoned once it is."""
+
+    what: Text = Field(min_length=1, description="What the customer did or said, in words that explain it (not "
+                                                 "only 'inappropriate' or 'aggressive').")
+    occurred_on: date | None = Field(description="When it happened; null when not stated.")
+    channel: Channel | None = Field(description="On which channel it happened; null when not stated.")
+
+    def gaps(self) -> list[str]:
+        """What this description lacks, in words for the officer who completes it (empty: described)."""
+        return [gap for gap, missing in (
+            ("what happened, not only a label such as 'inappropriate' or 'aggressive'", only_a_label(self.what)),
+            ("when it happened", self.occurred_on is None),
+            ("on which channel", self.channel is None)) if missing]
+
+
 class Step(StrEnum):
+    DESCRIBE = "describe-behaviours"
     PHONE = "phone"
     SMS = "sms-decision"
     LETTER = "letter"
@@ -74,13 +131,16 @@ class _MspEvent(Event):
 
 
 class MspApproved(_MspEvent):
-    """An MSP was approved: the notification procedure starts."""
+    """An MSP was approved: the notification procedure starts. v2: each behaviour is described (what happened, when,
+    on which channel); v1's were one line each, upcast with no date or channel."""
 
+    schema_version_current: ClassVar[int] = 2
     event_type: Literal["MspApproved"] = "MspApproved"
     customer_ref: str = Field(min_length=1, max_length=32)
     agency: Agency
     approving_officer_id: str = Field(min_length=1, max_length=64)
-    behaviours: Lines = Field(min_length=1, description="Descriptions of the behaviours taken into consideration.")
+    behaviours: list[Behaviour] = Field(min_length=1, max_length=20,
+                                        description="The behaviours taken into consideration, each described.")
     reasons: Text = Field(min_length=1, description="Why the MSP has been implemented.")
     starts_on: date
     ends_on: date
@@ -88,7 +148,8 @@ class MspApproved(_MspEvent):
     service_access: Text = Field(min_length=1, description="How the customer can access services during the MSP.")
     channel_restrictions: Lines = Field(default_factory=list)
     contact: ContactDetails
-    customer_mobile: str | None = Field(default=None, max_length=20)
+    customer_mobile: PhoneNumber | None = Field(default=None, description="The mobile number on file (an SMS is "
+                                                                          "withheld when it is not a mobile).")
     representatives: list[Representative] = Field(default_factory=list, max_length=10)
     phone_customer_appropriate: bool = Field(description="False where it is not appropriate to phone the customer.")
 
@@ -98,6 +159,7 @@ class MspApproved(_MspEvent):
         if self.ends_on < self.starts_on:
             raise ValueError("ends_on is before starts_on")
         return self
+
 
 class _StaffAction(_MspEvent):
     officer_id: str = Field(min_length=1, max_length=64)
@@ -121,6 +183,16 @@ class RecordPhoneContact(_StaffAction):
     aggression_displayed: bool = False
     no_more_attempts: bool = Field(default=False, description="An unsuccessful call after which the officer will "
                                                               "make no further attempt: the phone step resolves.")
+
+
+class DescribeMspBehaviours(_StaffAction):
+    """The approving officer (or an MSP officer) describes the behaviours an approval only labelled or left without
+    a date or channel: the list replaces the approval's, and the customer is then phoned."""
+
+    event_type: Literal["DescribeMspBehaviours"] = "DescribeMspBehaviours"
+    behaviours: list[Behaviour] = Field(min_length=1, max_length=20)
+    reasons: Text | None = Field(default=None, min_length=1, description="The reasons, where the approval's were "
+                                                                        "only a label.")
 
 
 class RecordIncident(_StaffAction):
@@ -206,6 +278,8 @@ class MspStepRequired(_MspEvent):
     instructions: Lines
     contact_role: Role | None = Field(default=None, description="Phone step: who to phone.")
     approved_decision_makers_only: bool = False
+    for_officer: Name | None = Field(default=None, description="The officer whose task it is (the approving officer "
+                                                                 "describes the behaviours): workitems assigns it.")
     briefing: Briefing = Field(default_factory=list, description="Phone step: what this MSP says to explain (its "
                                                                  "reasons, each behaviour, the duration and its "
                                                                  "reasons, service access, the contact details).")
@@ -280,7 +354,7 @@ class SmsDispatchRequested(_MspEvent):
 
     event_type: Literal["SmsDispatchRequested"] = "SmsDispatchRequested"
     customer_ref: CustomerRef
-    mobile: Annotated[str, Field(max_length=20)]
+    mobile: PhoneNumber
     text: Text
     encoding: Literal["GSM-7", "UCS-2"]
     fragments: int

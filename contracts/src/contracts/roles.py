@@ -48,12 +48,12 @@ MSP_WORKERS = frozenset({OfficerRole.MSP_OFFICER, OfficerRole.MSP_APPROVED_DECIS
 
 COMMAND_ROLES: Mapping[str, frozenset[OfficerRole]] = {
     **{t: MSP_WORKERS for t in ("RecordPhoneContact", "RecordIncident", "RecordRiskFact", "AttachMspLetter",
-                                "RecordLetterDispatch", "RecordMspResult")},
+                                "RecordLetterDispatch", "RecordMspResult", "DescribeMspBehaviours")},
     # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
     "AuthoriseMspSms": frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
     "DeclineMspSms": frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
     **{t: frozenset({OfficerRole.IM_TRAINED}) for t in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense",
-                                                        "RecordExpenseRemoval")},
+                                                        "RecordExpenseRemoval", "RecordMySupportJob")},
 }
 """Who may issue each staff action but the work item ones, whose roles are those that open the item's queue."""
 

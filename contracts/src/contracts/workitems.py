@@ -16,6 +16,11 @@ class WorkItemCode(StrEnum):
     """103-01050060 steps 5 and 8: 'A previous expense was not delivered, please discuss with customer'."""
     REMOVAL_ESCALATION = "IM-REMOVAL-ESCALATION"
     """103-01050060 step 7: day 2, extreme hardship: mySupport webform, then the ICT Service Desk."""
+    ONE_OFF_CONFLICT = "IM-ONE-OFF-CONFLICT"
+    """103-01050060 step 7: two one-offs for the same customer and payee trying at once (the payments system coded
+    the second before the first was ceased): an officer resolves it, with a DOC note."""
+    MSP_DESCRIBE_BEHAVIOURS = "MSP-DESCRIBE-BEHAVIOURS"
+    """104-07050030 step 1: the approving officer describes the behaviours an approval only labelled."""
     MSP_PHONE = "MSP-PHONE"
     MSP_SMS_DECISION = "MSP-SMS-DECISION"
     MSP_LETTER = "MSP-LETTER"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from contracts.expenses import ExpenseKind, FailureReason, PaymentAttempted
-from contracts.notification import Agency, ContactDetails, MspApproved
+from contracts.notification import Agency, Behaviour, Channel, ContactDetails, MspApproved
 
 
 def failed_weekly_attempt(expense_id: str, customer_ref: str, at: datetime) -> PaymentAttempted:
@@ -24,8 +24,10 @@ def medicare_approval(msp_id: str, customer_ref: str, at: datetime) -> MspApprov
     return MspApproved(
         event_id=uuid.uuid4(), event_type="MspApproved", occurred_at=at, correlation_id=uuid.uuid4(),
         producer="msp-approvals", msp_id=msp_id, customer_ref=customer_ref, agency=Agency.MEDICARE,
-        approving_officer_id="OFF-1", behaviours=["Threatened staff at the counter on 2 February."],
-        reasons="Staff safety.", starts_on=at.date(), ends_on=(at + timedelta(days=180)).date(),
+        approving_officer_id="OFF-1", behaviours=[Behaviour(what="Threatened staff at the counter on 2 February.",
+                                                    occurred_on=(at - timedelta(days=30)).date(),
+                                                    channel=Channel.IN_PERSON)],
+        reasons="Threats to staff safety at the counter.", starts_on=at.date(), ends_on=(at + timedelta(days=180)).date(),
         duration_reasons="Six months.", service_access="Phone only.",
         contact=ContactDetails(kind="OMC", name="Officer Example", phone="1800 555 061"),
         phone_customer_appropriate=True)

@@ -29,6 +29,8 @@ LABELS = {
     "mysupport_job": "mySupport job number",
     "send_at": "Send at (leave empty to send now)",
 }
+LIST_ITEMS = 3
+"""How many items a list's form offers (a list of behaviours: each one its own group)."""
 FORM_FIELDS = frozenset({"form_token", "idempotency_key"})
 """What every form carries beside the action's fields: the session's form token and the command's key."""
 
@@ -39,7 +41,8 @@ class Input:
     """The form field's name: the contract field's, dotted inside a group (``explained.contact_details``)."""
     label: str
     kind: str
-    """``checkbox``, ``select``, ``text``, ``textarea``, ``decimal``, ``datetime``, ``hidden`` or ``group``."""
+    """``checkbox``, ``select``, ``text``, ``textarea``, ``decimal``, ``datetime``, ``hidden``, ``group`` or
+    ``list`` (a few groups, one per item: the behaviours an officer describes)."""
     required: bool = False
     options: tuple[str, ...] = ()
     hint: str | None = None
@@ -70,6 +73,13 @@ def _input(name: str, schema: Mapping[str, Any], nested: Mapping[str, Any], requ
         children = tuple(_input(f"{name}.{k}", v, nested, k in schema.get("required", ()))
                          for k, v in schema.get("properties", {}).items())
         return Input(name, label, "group", required, hint=hint, children=children)
+    item = _resolve(schema.get("items", {}), nested)
+    if schema.get("type") == "array" and item.get("type") == "object":
+        groups = tuple(_input(f"{name}.{n}", item, nested, required and n == 1) for n in range(1, LIST_ITEMS + 1))
+        groups = tuple(Input(g.name, f"{label} {g.name.rsplit('.', 1)[-1]}", g.kind, g.required,
+                             children=g.children if g.required else tuple(_optional(c) for c in g.children))
+                       for g in groups)
+        return Input(name, label, "list", required, hint=hint, children=groups)
     if "enum" in schema:
         return Input(name, label, "select", required, options=tuple(str(o) for o in schema["enum"]), hint=hint)
     if schema.get("type") == "boolean":
@@ -82,6 +92,12 @@ def _input(name: str, schema: Mapping[str, Any], nested: Mapping[str, Any], requ
     max_length = schema.get("maxLength")
     return Input(name, label, "textarea" if (max_length or 0) > 200 else "text", required, hint=hint,
                  max_length=max_length)
+
+
+def _optional(field: Input) -> Input:
+    """A field of an item the officer may leave out (the second and third behaviour): nothing in it is required."""
+    return Input(field.name, field.label, field.kind, False, field.options, field.hint, field.max_length,
+                 field.value, tuple(_optional(c) for c in field.children))
 
 
 def inputs(kind: type[Event], schema: Mapping[str, Any], nested: Mapping[str, Any], subject: str | None) -> list[Input]:
@@ -109,6 +125,8 @@ def fields_of(form_inputs: Sequence[Input], form: Mapping[str, Sequence[str]]) -
         elif field.kind == "group":
             if _filled(field, form):
                 fields[key] = fields_of(field.children, form)
+        elif field.kind == "list":
+            fields[key] = [fields_of(group.children, form) for group in field.children if _filled(group, form)]
         elif _filled(field, form):
             fields[key] = form[field.name][-1].strip()
     return fields

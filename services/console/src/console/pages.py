@@ -86,7 +86,7 @@ def _control(field: Input) -> str:
     marker = ' <span class="required">(required)</span>' if field.required else ""
     if field.kind == "hidden":
         return f'<input type="hidden" name="{e(field.name)}" value="{e(field.value)}">'
-    if field.kind == "group":
+    if field.kind in ("group", "list"):
         inner = "".join(_control(c) for c in field.children)
         return f'<fieldset><legend>{e(field.label)}</legend>{hint}{inner}</fieldset>'
     if field.kind == "checkbox":

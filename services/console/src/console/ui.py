@@ -44,7 +44,8 @@ ACTION_TITLES = {
     "RecordMspResult": "Record the result", "CeaseExpense": "Cease the expense",
     "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
     "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
-    "AssignWorkItem": "Assign",
+    "AssignWorkItem": "Assign", "DescribeMspBehaviours": "Describe the behaviours",
+    "RecordMySupportJob": "Record the mySupport job number",
 }
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors "

@@ -15,6 +15,7 @@ from console.store import Entry
 from contracts.notification import Step
 
 STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
+    Step.DESCRIBE: ("DescribeMspBehaviours",),
     Step.PHONE: ("RecordPhoneContact",),
     Step.SMS: ("AuthoriseMspSms", "DeclineMspSms"),
     Step.LETTER: ("AttachMspLetter", "RecordLetterDispatch"),
@@ -23,10 +24,11 @@ STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
 }
 """The staff actions that complete each step; ``RecordRiskFact`` belongs to none (a fact can arrive any time)."""
 MSP_ACTIONS = (*(a for actions in STEP_ACTIONS.values() for a in actions), "RecordRiskFact")
-EXPENSE_ACTIONS = ("CeaseExpense", "VaryOneOffExpense", "RecordExpenseRemoval")
+EXPENSE_ACTIONS = ("CeaseExpense", "VaryOneOffExpense", "RecordMySupportJob", "RecordExpenseRemoval")
 WORK_ITEM_ACTIONS = ("TickOffWorkItem", "AssignWorkItem")
 
-STEP_NAMES = {Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
+STEP_NAMES = {Step.DESCRIBE: "Describe the behaviours (approving officer)",
+              Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
               Step.SMS: "SMS decision (approved decision makers only)", Step.LETTER: "Signed and approved letter",
               Step.INCIDENT: "Incident record", Step.RECORD_RESULT: "Record the result"}
 

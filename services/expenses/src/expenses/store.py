@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 
 from contracts.expenses import AustralianState, ExpenseKind, FailureReason
+from expenses.domain.calendar import OneOffDays, Window
 from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
-from servicekit.db import Migration, execute_rows, unnest
+from servicekit.db import Migration, advisory_key, execute_rows, unnest
 from servicekit.scheduler import Due, not_quarantined
 
 TIMER_KEY = "w.expense_id || '/' || w.period_start"
@@ -57,15 +58,32 @@ MIGRATIONS = (
         );
         CREATE INDEX doc_notes_by_expense ON doc_notes (expense_id, recorded_at);
     """),
+    Migration("expenses", 3, "one_off_days_and_escalations", """
+        -- A one-off's days as computed once (decisions read them, never a recomputation), and the Service Desk
+        -- escalation of its removal with the mySupport job number.
+        ALTER TABLE expenses
+            ADD COLUMN day_1         date,
+            ADD COLUMN day_2         date,
+            ADD COLUMN ends_at       timestamptz,
+            ADD COLUMN calendar      text,
+            ADD COLUMN escalated_at  timestamptz,
+            ADD COLUMN mysupport_job text;
+    """),
 )
 
-_EXPENSE_COLS = "expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status"
+_EXPENSE_COLS = ("expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status, day_1, day_2, ends_at, "
+                 "calendar, escalated_at, mysupport_job")
+_EXPENSE_TYPES = ("text", "text", "text", "text", "numeric", "text", "timestamptz", "text", "date", "date", "timestamptz",
+                  "text", "timestamptz", "text")
 _WINDOW_COLS = "expense_id, period_start, status, closes_at, calendar, failure_reason, opened_by, correlation_id"
 
 
 def _expense(r: Any) -> Expense:
+    days = (OneOffDays(r["day_1"], r["day_2"], Window(r["coded_at"], r["ends_at"], r["calendar"]))
+            if r["day_1"] is not None and r["coded_at"] is not None else None)
     return Expense(r["expense_id"], r["customer_ref"], r["payee_id"], ExpenseKind(r["kind"]), r["amount"],
-                   AustralianState(r["state"]) if r["state"] else None, r["coded_at"], ExpenseStatus(r["status"]))
+                   AustralianState(r["state"]) if r["state"] else None, r["coded_at"], ExpenseStatus(r["status"]),
+                   days, r["escalated_at"], r["mysupport_job"])
 
 
 def _window(r: Any) -> PeriodWindow:
@@ -97,16 +115,33 @@ async def load_many(conn: asyncpg.Connection, periods: Mapping[str, Iterable[dat
     return {i: ExpenseState(expenses.get(i), windows[i]) for i in ids}
 
 
+async def lock_one_offs_of(conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]]) -> None:
+    """Serialise every decision about the one-offs of each (customer, payee): "cease first" is checked against the
+    siblings that exist, so two one-offs coded at once (on different partitions, by officers or by the payments
+    system) must not both see none. Transaction-scoped advisory locks, taken before any row lock, in one order."""
+    keys = sorted({advisory_key(f"one-offs:{customer}:{payee}") for customer, payee in pairs})
+    if keys:
+        await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(k,) for k in keys])
+
+
+async def siblings(conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str) -> tuple[Expense, ...]:
+    """The other active one-offs of the same customer and payee, locked (call :func:`lock_one_offs_of` first)."""
+    rows = await conn.fetch(
+        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
+        "AND expense_id <> $3 AND status = 'active' ORDER BY expense_id FOR UPDATE", customer_ref, payee_id, expense_id)
+    return tuple(_expense(r) for r in rows)
+
+
 async def load(conn: asyncpg.Connection, expense_id: str, *, periods: Iterable[date] = (), open_windows: bool = False,
                siblings_of: tuple[str, str] | None = None) -> ExpenseState:
-    """One expense as :func:`load_many` reads it, and optionally its sibling one-offs (locked too)."""
+    """One expense as :func:`load_many` reads it, and optionally its sibling one-offs (locked too, under the
+    customer and payee's lock)."""
+    if siblings_of is not None:
+        await lock_one_offs_of(conn, [siblings_of])
     state = (await load_many(conn, {expense_id: periods}, open_windows=open_windows))[expense_id]
     if siblings_of is None:
         return state
-    rows = await conn.fetch(
-        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
-        "AND expense_id <> $3 AND status = 'active' FOR UPDATE", *siblings_of, expense_id)
-    return replace(state, siblings=tuple(_expense(r) for r in rows))
+    return replace(state, siblings=await siblings(conn, expense_id, *siblings_of))
 
 
 async def save(conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, ExpenseState]]) -> None:
@@ -119,11 +154,13 @@ async def save(conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, E
         windows |= {(w.expense_id, p): w for p, w in after.windows.items() if before.windows.get(p) != w}
     await execute_rows(
         conn, f"INSERT INTO expenses ({_EXPENSE_COLS}) SELECT * FROM "
-              f"{unnest('text', 'text', 'text', 'text', 'numeric', 'text', 'timestamptz', 'text')} "
+              f"{unnest(*_EXPENSE_TYPES)} "
               "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
-              "updated_at = now()",
+              "escalated_at = EXCLUDED.escalated_at, mysupport_job = EXCLUDED.mysupport_job, updated_at = now()",
         [(e.expense_id, e.customer_ref, e.payee_id, e.kind.value, e.amount, e.state.value if e.state else None,
-          e.coded_at, e.status.value) for e in expenses.values()])
+          e.coded_at, e.status.value, e.days.day_1 if e.days else None, e.days.day_2 if e.days else None,
+          e.days.window.closes_at if e.days else None, e.days.window.calendar if e.days else None, e.escalated_at,
+          e.mysupport_job) for e in expenses.values()])
     await execute_rows(
         conn, f"INSERT INTO windows ({_WINDOW_COLS}) SELECT * FROM "
               f"{unnest('text', 'date', 'text', 'timestamptz', 'text', 'text', 'uuid', 'uuid')} "
@@ -141,7 +178,8 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequ
     """Open windows whose deadline has passed, locked, oldest first; rows another instance holds are skipped."""
     rows = await conn.fetch(
         f"SELECT {TIMER_KEY} AS timer_key, {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))}, e.customer_ref, "
-        "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status "
+        "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status, e.day_1, e.day_2, "
+        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job "
         f"FROM windows w JOIN expenses e USING (expense_id) WHERE {_DUE} ORDER BY w.closes_at LIMIT $2 "
         "FOR UPDATE OF w, e SKIP LOCKED", now, limit)
     return [Due(r["timer_key"], r) for r in rows]
@@ -150,7 +188,7 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequ
 def due_window(row: Any) -> tuple[ExpenseState, PeriodWindow]:
     """A claimed row read into the expense's state with that one window (raises if the row no longer reads)."""
     window = _window(row)
-    expense = _expense({**dict(row), "status": row["expense_status"]})
+    expense = _expense({**dict(row), "status": row["expense_status"], "calendar": row["expense_calendar"]})
     return ExpenseState(expense, {window.period_start: window}), window
 
 

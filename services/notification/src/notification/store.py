@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from notification.domain.model import MspState
+from notification.domain.model import MspState, read_state
 from servicekit.db import Migration, execute_rows, unnest
 from servicekit.scheduler import Due, not_quarantined
 
@@ -30,7 +30,7 @@ async def load(conn: asyncpg.Connection, msp_ids: Iterable[str]) -> dict[str, Ms
     ids = sorted(set(msp_ids))
     rows = await conn.fetch("SELECT msp_id, state FROM msps WHERE msp_id = ANY($1::text[]) ORDER BY msp_id FOR UPDATE",
                             ids)
-    found = {r["msp_id"]: MspState.model_validate_json(r["state"]) for r in rows}
+    found = {r["msp_id"]: read_state(r["state"]) for r in rows}
     return {i: found.get(i) for i in ids}
 
 
@@ -57,7 +57,7 @@ async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> 
 
 
 def due_state(due: Due) -> MspState:
-    return MspState.model_validate_json(due.row)
+    return read_state(due.row)
 
 
 async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:

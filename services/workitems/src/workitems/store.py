@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from servicekit.db import Migration, advisory_key, execute_rows, unnest
-from workitems.domain.model import HistoryEntry, WorkItem
+from workitems.domain.model import HistoryEntry, WorkItem, read_item
 
 MIGRATIONS = (
     Migration("workitems", 1, "work_items_and_history", """
@@ -55,7 +55,7 @@ async def load(conn: asyncpg.Connection, work_item_ids: Iterable[str]) -> dict[s
         return {}
     await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(advisory_key(f"work-item:{i}"),) for i in ids])
     rows = await conn.fetch("SELECT item FROM work_items WHERE work_item_id = ANY($1::text[]) FOR UPDATE", ids)
-    items = (WorkItem.model_validate_json(r["item"]) for r in rows)
+    items = (read_item(r["item"]) for r in rows)
     return {item.work_item_id: item for item in items}
 
 
@@ -103,7 +103,7 @@ async def list_items(conn: asyncpg.Connection, filters: Filters, after: int, lim
         list(filters.queues))
     page = rows[:limit]
     next_after = page[-1]["seq"] if len(rows) > limit else None
-    return [WorkItem.model_validate_json(r["item"]) for r in page], next_after
+    return [read_item(r["item"]) for r in page], next_after
 
 
 async def get_item(conn: asyncpg.Connection, work_item_id: str) -> tuple[WorkItem, list[HistoryEntry]] | None:
@@ -114,4 +114,4 @@ async def get_item(conn: asyncpg.Connection, work_item_id: str) -> tuple[WorkIte
         "SELECT work_item_id, transition, actor, at, event_id, cause_event_id, detail FROM work_item_history "
         "WHERE work_item_id = $1 ORDER BY seq", work_item_id)
     history = [HistoryEntry(**{**dict(r), "detail": json.loads(r["detail"])}) for r in rows]
-    return WorkItem.model_validate_json(raw), history
+    return read_item(raw), history

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from importlib import metadata
+from importlib import metadata, resources
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -19,6 +19,7 @@ import holidays
 from contracts.expenses import AustralianState, ExpenseKind
 
 _HOLIDAYS_VERSION = metadata.version("holidays")
+TZDATA_VERSION = metadata.version("tzdata")
 
 STATE_TIMEZONE = {
     AustralianState.ACT: "Australia/Sydney",
@@ -37,8 +38,15 @@ RETRY_DAYS = {ExpenseKind.WEEKLY: 7, ExpenseKind.FORTNIGHTLY: 14}
 """'the system will attempt to pay the expense for 7 days' (1 weekly) / 'for 14 days' (2 weekly)."""
 
 
+@lru_cache(maxsize=16)
+def _zone(key: str) -> ZoneInfo:
+    """The zone from the pinned tzdata package, not the host's database: every machine computes the same days."""
+    with resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).open("rb") as data:
+        return ZoneInfo.from_file(data, key=key)
+
+
 def zone(state: AustralianState | None) -> ZoneInfo:
-    return ZoneInfo(STATE_TIMEZONE[state or DEFAULT_STATE])
+    return _zone(STATE_TIMEZONE[state or DEFAULT_STATE])
 
 
 @lru_cache(maxsize=256)
@@ -91,6 +99,11 @@ def one_off_days(coded_at: datetime, state: AustralianState) -> OneOffDays:
     next working day; the expense 'will automatically end on day 3', i.e. at the end of day 2."""
     day_1 = working_day_on_or_after(local_date(coded_at, state), state)
     day_2 = working_day_on_or_after(day_1 + timedelta(days=1), state)
-    calendar = (f"2 working days (Mon-Fri less {state.value} public holidays, holidays {_HOLIDAYS_VERSION}), "
-                f"{STATE_TIMEZONE[state]}")
-    return OneOffDays(day_1, day_2, Window(coded_at, start_of(day_2 + timedelta(days=1), state), calendar))
+    return OneOffDays(day_1, day_2, Window(coded_at, start_of(day_2 + timedelta(days=1), state),
+                                           one_off_calendar(state)))
+
+
+def one_off_calendar(state: AustralianState) -> str:
+    """How a one-off's days are counted, and by which calendar data: stored with them."""
+    return (f"2 working days (Mon-Fri less {state.value} public holidays, holidays {_HOLIDAYS_VERSION}), "
+            f"{STATE_TIMEZONE[state]} (tzdata {TZDATA_VERSION})")

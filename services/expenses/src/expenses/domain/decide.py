@@ -25,10 +25,13 @@ from contracts.expenses import (
     ExpenseRemoved,
     ExpenseUndelivered,
     FailureReason,
+    MySupportJobRecorded,
+    OneOffConflictDetected,
     OneOffExpenseCoded,
     PaymentAttemptDisregarded,
     PaymentAttempted,
     RecordExpenseRemoval,
+    RecordMySupportJob,
     UndeliveredExpensePeriodClosed,
     VaryOneOffExpense,
 )
@@ -93,30 +96,31 @@ def period_of(attempt: PaymentAttempted) -> date:
     return local_date(attempt.coded_at, attempt.state)
 
 
-def _schedule(kind: ExpenseKind, period: date, facts: dict[str, Any]) -> tuple[Window, OneOffDays | None]:
-    """The period's retry window, and for a one-off its days, from the expense's known facts."""
+def _schedule(kind: ExpenseKind, period: date, facts: dict[str, Any],
+              expense: Expense | None) -> tuple[Window, OneOffDays | None]:
+    """The period's retry window, and for a one-off its days: a known one-off's stored days, else computed once
+    from the expense's facts (and then stored with the window they open)."""
     if kind.regular:
         return regular_window(period, kind, facts["state"]), None
-    days = one_off_days(facts["coded_at"], facts["state"])
+    days = one_off_days_of(expense) if expense is not None else one_off_days(facts["coded_at"], facts["state"])
     return days.window, days
 
 
 def one_off_days_of(expense: Expense) -> OneOffDays:
+    """A one-off's days as stored when it became known; computed only for a row stored before days were kept."""
+    if expense.days is not None:
+        return expense.days
     assert expense.coded_at is not None  # a one-off is always stored with its coding instant and state
     assert expense.state is not None
     return one_off_days(expense.coded_at, expense.state)
 
 
 def _facts(expense: Expense | None, attempt: PaymentAttempted) -> dict[str, Any]:
-    return {
-        "expense_id": attempt.expense_id,
-        "customer_ref": expense.customer_ref if expense else attempt.customer_ref,
-        "payee_id": expense.payee_id if expense else attempt.payee_id,
-        "kind": attempt.kind,
-        "amount": expense.amount if expense else attempt.amount,
-        "state": (expense.state if expense else None) or attempt.state,
-        "coded_at": (expense.coded_at if expense else None) or attempt.coded_at,
-    }
+    """The expense's facts: as stored once it is known (a later attempt that says otherwise, such as a state given
+    late, does not move its windows); from the attempt that makes it known."""
+    source: Expense | PaymentAttempted = expense if expense is not None else attempt
+    return {"expense_id": attempt.expense_id, "customer_ref": source.customer_ref, "payee_id": source.payee_id,
+            "kind": attempt.kind, "amount": source.amount, "state": source.state, "coded_at": source.coded_at}
 
 
 def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> list[Event]:
@@ -131,12 +135,46 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
         return _disregard(attempt, now, f"expense-{expense.status.value}")
     period = period_of(attempt)
     facts = _facts(expense, attempt)
-    window, days = _schedule(attempt.kind, period, facts)
+    window, days = _schedule(attempt.kind, period, facts, expense)
     if attempt.attempted_at < window.opens_at:
         return _disregard(attempt, now, "before-retry-window")
-    in_window = attempt.attempted_at < window.closes_at
     current = state.windows.get(period)
+    closes_at = current.closes_at if current is not None and current.closes_at is not None else window.closes_at
+    in_window = attempt.attempted_at < closes_at  # a stored deadline is the deadline
     delivered = attempt.outcome == "delivered"
+    events = _attempt_outcome(state, attempt, now, period, facts, window, days, current, in_window, delivered)
+    if expense is None and not attempt.kind.regular and events and not isinstance(events[0], PaymentAttemptDisregarded):
+        events += _conflict(state, attempt, now)
+    return events
+
+
+CONFLICT_INSTRUCTIONS = [
+    "The payments system coded this one-off expense while another one-off for the same customer and payee was still "
+    "trying to pay.",
+    "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to be ceased "
+    "before the new one-off expense can be coded.",
+    "Check both expenses with the customer: cease the one that should not pay (it cannot be ceased or varied on day "
+    "2; this must be done on day 1), or on day 2 in extreme hardship request its removal through the ICT Service Desk.",
+    "Manually tick off the Work Item. Record details on a DOC.",
+]
+
+
+def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
+    """"Cease first" on the payments system's path: a one-off it coded while a sibling still tries is recorded (a
+    payment attempt is a fact) and handed to an officer."""
+    existing = next((s for s in state.siblings if _still_trying(s, attempt.attempted_at)), None)
+    if existing is None:
+        return []
+    return [OneOffConflictDetected.caused_by(attempt, producer=PRODUCER, occurred_at=now, expense_id=attempt.expense_id,
+                                             customer_ref=attempt.customer_ref, payee_id=attempt.payee_id,
+                                             existing_expense_id=existing.expense_id,
+                                             instructions=CONFLICT_INSTRUCTIONS)]
+
+
+def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: datetime, period: date,
+                     facts: dict[str, Any], window: Window, days: OneOffDays | None, current: PeriodWindow | None,
+                     in_window: bool, delivered: bool) -> list[Event]:
+    expense = state.expense
 
     if current is None or current.status is WindowStatus.OPEN:
         if not in_window:
@@ -199,7 +237,7 @@ def decide_close(expense: Expense, window: PeriodWindow, now: datetime) -> list[
 
 # --------------------------------------------------------------------------- staff actions
 
-StaffAction = CeaseExpense | VaryOneOffExpense | CodeOneOffExpense | RecordExpenseRemoval
+StaffAction = CeaseExpense | VaryOneOffExpense | CodeOneOffExpense | RecordExpenseRemoval | RecordMySupportJob
 
 
 def _reject(action: StaffAction, now: datetime, code: str, reason: str, way_out: str | None = None) -> Event:
@@ -316,17 +354,58 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
         day_2=days.day_2, ends_at=days.window.closes_at)]
 
 
-def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datetime) -> list[Event]:
-    """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
-    expense": the Service Desk path is for a one-off on day 2 in extreme hardship, never for a regular expense."""
+REMOVAL_WAY_OUT = ("A removal is requested from the ICT Service Desk only for a one-off on day 2, in extreme "
+                   "hardship: ask for it (cease or code a one-off with extreme hardship on day 2), raise the mySupport "
+                   "webform and record its job number, then phone the ICT Service Desk quoting it.")
+
+
+def _escalated(state: ExpenseState, action: RecordExpenseRemoval | RecordMySupportJob,
+               now: datetime) -> tuple[Expense | None, list[Event]]:
+    """The one-off whose removal was escalated (step 7), or the refusal: the Service Desk path is for a one-off on
+    day 2 in extreme hardship, never for a regular expense, and only once escalated."""
     if refusal := _unauthorised(action, now):
-        return refusal
+        return None, refusal
     expense, rejected = _gate_known(state, action, now)
     if expense is None:
-        return rejected
+        return None, rejected
     if expense.kind.regular:
-        return [_reject(action, now, "not-a-one-off", "Only a one-off expense is removed by the ICT Service Desk.",
-                        "Cease the regular expense.")]
+        return None, [_reject(action, now, "not-a-one-off", "Only a one-off expense is removed by the ICT Service "
+                              "Desk.", "Cease the regular expense.")]
+    if expense.status is not ExpenseStatus.ACTIVE:
+        return None, [_reject(action, now, "nothing-to-remove", f"The one-off expense has {expense.status.value}: it "
+                              "will not try to pay again, so there is nothing to remove.")]
+    if expense.escalated_at is None:
+        return None, [_reject(action, now, "no-escalation", "No removal of this expense was escalated to the ICT "
+                              "Service Desk.", REMOVAL_WAY_OUT)]
+    return expense, []
+
+
+def decide_job(state: ExpenseState, action: RecordMySupportJob, now: datetime) -> list[Event]:
+    """Step 7: "raise a mySupport webform, then phone the ICT Service Desk quoting the mySupport job number": the
+    job number is recorded when the webform is raised."""
+    expense, refused = _escalated(state, action, now)
+    if expense is None:
+        return refused
+    if expense.mysupport_job is not None:
+        return [_reject(action, now, "mysupport-job-already-recorded",
+                        f"The mySupport job {expense.mysupport_job} is already recorded for this removal.")]
+    return [MySupportJobRecorded.caused_by(action, producer=PRODUCER, occurred_at=now, expense_id=expense.expense_id,
+                                           customer_ref=expense.customer_ref, officer_id=action.officer_id,
+                                           mysupport_job=action.mysupport_job)]
+
+
+def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datetime) -> list[Event]:
+    """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
+    expense": a removal is accepted for an escalated one-off, quoting the job recorded for it."""
+    expense, refused = _escalated(state, action, now)
+    if expense is None:
+        return refused
+    if expense.mysupport_job is None:
+        return [_reject(action, now, "mysupport-job-not-recorded", "Record the mySupport job number of the webform "
+                        "first: the ICT Service Desk is phoned quoting it.")]
+    if action.mysupport_job != expense.mysupport_job:
+        return [_reject(action, now, "mysupport-job-mismatch", "The removal does not quote the mySupport job "
+                        "recorded for this expense.", f"Quote the mySupport job number {expense.mysupport_job}.")]
     return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=now,
                                      expense_id=expense.expense_id, customer_ref=expense.customer_ref,
                                      mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]

@@ -16,13 +16,16 @@ from contracts.expenses import (
     ExpenseClosureReversed,
     ExpenseDelivered,
     ExpenseKind,
+    ExpenseRemovalEscalationRequested,
     ExpenseRemoved,
     ExpenseUndelivered,
     FailureReason,
+    MySupportJobRecorded,
     OneOffExpenseCoded,
     OneOffExpenseVaried,
     UndeliveredExpensePeriodClosed,
 )
+from expenses.domain.calendar import OneOffDays, Window, one_off_calendar
 
 
 class ExpenseStatus(StrEnum):
@@ -51,6 +54,13 @@ class Expense:
     state: AustralianState | None
     coded_at: datetime | None
     status: ExpenseStatus = ExpenseStatus.ACTIVE
+    days: OneOffDays | None = None
+    """A one-off's day 1, day 2 and end, as computed once when it became known and stored: decisions read these,
+    never a recomputation (a calendar package update cannot move a stored day 2)."""
+    escalated_at: datetime | None = None
+    """Step 7: when the removal of this one-off was escalated to the ICT Service Desk (day 2, extreme hardship)."""
+    mysupport_job: str | None = None
+    """The mySupport job number of that escalation's webform, once recorded."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,20 @@ class ExpenseState:
 
 
 def _facts(e: ExpenseUndelivered | ExpenseDelivered | OneOffExpenseCoded, existing: Expense | None) -> Expense:
-    return existing or Expense(e.expense_id, e.customer_ref, e.payee_id, e.kind, e.amount, e.state, e.coded_at)
+    if existing is not None:
+        return existing
+    days = None
+    if isinstance(e, ExpenseUndelivered) and e.day_1 and e.day_2 and e.coded_at:
+        days = OneOffDays(e.day_1, e.day_2, Window(e.coded_at, e.window_closes_at, e.calendar))
+    elif isinstance(e, OneOffExpenseCoded) and e.coded_at and e.state:
+        days = OneOffDays(e.day_1, e.day_2, Window(e.coded_at, e.ends_at, one_off_calendar(e.state)))
+    return Expense(e.expense_id, e.customer_ref, e.payee_id, e.kind, e.amount, e.state, e.coded_at, days=days)
+
+
+def _mine(state: ExpenseState, event: Event) -> Expense | None:
+    """The state's expense, if ``event`` is about it (an escalation may be about a sibling)."""
+    expense = state.expense
+    return expense if expense is not None and event.key == expense.expense_id else None
 
 
 def _set_window(state: ExpenseState, period: date, status: WindowStatus, **changes: object) -> dict[date, PeriodWindow]:
@@ -147,6 +170,10 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             return replace(state, expense=replace(state.expense, amount=event.new_amount))
         case OneOffExpenseCoded():
             return replace(state, expense=_facts(event, None))
+        case ExpenseRemovalEscalationRequested() if (escalated := _mine(state, event)) is not None:
+            return replace(state, expense=replace(escalated, escalated_at=escalated.escalated_at or event.occurred_at))
+        case MySupportJobRecorded() if (job_of := _mine(state, event)) is not None:
+            return replace(state, expense=replace(job_of, mysupport_job=event.mysupport_job))
         case _:
             return state  # rejections, escalations, disregarded attempts change nothing
 

@@ -7,7 +7,6 @@ guarded), 3 the signed and approved letter, 4 record the result. Each step has a
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,9 @@ from contracts.notification import (
     Agency,
     AttachMspLetter,
     AuthoriseMspSms,
+    Behaviour,
     DeclineMspSms,
+    DescribeMspBehaviours,
     MspActionRejected,
     MspApproved,
     MspLetterAccepted,
@@ -39,8 +40,9 @@ from contracts.notification import (
     SmsDispatchRequested,
     Step,
 )
+from contracts.phones import is_mobile, national
 from contracts.roles import OfficerRole
-from notification.domain.model import MspState, evolve_all
+from notification.domain.model import MspCase, MspState, evolve, evolve_all
 from notification.domain.sms import msp_sms_text, sms_size
 
 PRODUCER = "notification"
@@ -78,17 +80,17 @@ LETTER_INSTRUCTIONS = [
     "the MSP notes.",
 ]
 INCIDENT_INSTRUCTIONS = ["Record a new incident in the Customer Incident Management System (CIMS) and link it to the MSP."]
+DESCRIBE_INSTRUCTIONS = [
+    "Describe the behaviours taken into consideration: what happened, when, and on which channel. The officer who "
+    "phones the customer must explain the reasons the MSP has been implemented, including a description of the "
+    "behaviours taken into consideration.",
+    "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining why.",
+    "Customers must be advised of their MSP in writing: the customer is phoned and written to once the behaviours "
+    "are described.",
+]
 RESULT_INSTRUCTIONS = ["Record the result of the customer contact in the MSP record."]
 CHILD_SUPPORT_NOTE = ("For Child Support customers, see the Proposing/reviewing an MSP to include service channel "
                       "restriction table in Personalised Services.")
-
-# "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining why."
-_LABEL_ONLY = frozenset({
-    "inappropriate", "aggressive", "aggression", "aggressively", "counterproductive", "unacceptable", "behaviour",
-    "behaviours", "behavior", "behaviors", "conduct", "customer", "customers", "the", "a", "an", "and", "or", "was",
-    "were", "is", "are", "very", "extremely", "his", "her", "their", "they", "he", "she", "displayed", "showed",
-    "shown", "exhibited", "being", "been", "has", "had",
-})
 
 REPRESENTATIVE_ORDER = (Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE)
 
@@ -103,11 +105,6 @@ GUARDS = (  # (fact, reason code, the procedure's words)
      "be sent."),
     (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, *MOBILE_ON_MULTIPLE_RECORDS),
 )
-
-
-def only_a_label(text: str) -> bool:
-    words = re.findall(r"[a-z]+", text.lower())
-    return not words or set(words) <= _LABEL_ONLY
 
 
 def _reject(action: Event, state_msp_id: str, now: datetime, code: str, reason: str) -> list[Event]:
@@ -145,25 +142,31 @@ def _done(cause: Event | Cause, state: MspState, now: datetime, step: Step, outc
                                reason_code=reason_code)
 
 
-def phone_briefing(approval: MspApproved) -> list[str]:
+def phone_briefing(approval: MspCase) -> list[str]:
     """104-07050030 step 1, from the MSP itself: "explain the reasons the MSP has been implemented, including a
     description of the behaviours taken into consideration", "explain the reasons for the duration of the MSP and
     how the customer can access services for its duration", and the contact details to give."""
     contact = approval.contact
-    voicemail = f"; urgent query voicemail {contact.urgent_query_voicemail}" if contact.urgent_query_voicemail else ""
+    voicemail = (f"; urgent query voicemail {national(contact.urgent_query_voicemail)}"
+                 if contact.urgent_query_voicemail else "")
     restrictions = (" Channel restrictions: " + "; ".join(approval.channel_restrictions) + "."
                     if approval.channel_restrictions else "")
     return [
         f"Reasons the MSP has been implemented: {approval.reasons}",
-        *(f"Behaviour taken into consideration: {b}" for b in approval.behaviours),
+        *(f"Behaviour taken into consideration: {_behaviour(b)}" for b in approval.behaviours),
         f"Duration: {approval.starts_on.isoformat()} to {approval.ends_on.isoformat()}. Reasons for the duration: "
         f"{approval.duration_reasons}",
         f"How the customer can access services for its duration: {approval.service_access}{restrictions}",
-        f"Contact details to provide: {contact.kind} {contact.name}, {contact.phone}{voicemail}",
+        f"Contact details to provide: {contact.kind} {contact.name}, {national(contact.phone)}{voicemail}",
     ]
 
 
-def phone_target(approval: MspApproved) -> Role | None:
+def _behaviour(b: Behaviour) -> str:
+    when = f" (on {b.occurred_on.isoformat()}" if b.occurred_on else " ("
+    return f"{b.what}{when}{', ' if b.occurred_on else ''}{b.channel.value if b.channel else 'channel not stated'})"
+
+
+def phone_target(approval: MspCase) -> Role | None:
     """The customer; or, where it is not appropriate to phone them, their Power of Attorney, nominee or person
     permitted to enquire; None when there is no one to phone."""
     if approval.phone_customer_appropriate:
@@ -176,10 +179,10 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     """The steps that became due: SMS consideration and letter once the phone step is resolved; recording the
     result once phone, SMS, letter (and any incident) are resolved."""
     out: list[Event] = []
-    if state.approval.agency is not Agency.CENTRELINK and state.sms.status == "pending":
+    if state.case.agency is not Agency.CENTRELINK and state.sms.status == "pending":
         out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
     if state.phone.status != "pending" or state.phone.attempts:  # resolved, or a call was made
-        if (state.approval.agency is Agency.CENTRELINK and Step.SMS not in state.requested
+        if (state.case.agency is Agency.CENTRELINK and Step.SMS not in state.requested
                 and state.sms.status == "pending"):
             out.append(_required(cause, state, now, Step.SMS, SMS_INSTRUCTIONS, approved_decision_makers_only=True))
         if Step.LETTER not in state.requested and state.letter_dispatch is None:
@@ -189,7 +192,7 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
 
 def _result_due(state: MspState, cause: Event | Cause, now: datetime) -> list[Event]:
     if not unresolved(state) and Step.RECORD_RESULT not in state.requested and not state.completed:
-        instructions = RESULT_INSTRUCTIONS + ([CHILD_SUPPORT_NOTE] if state.approval.agency is Agency.CHILD_SUPPORT else [])
+        instructions = RESULT_INSTRUCTIONS + ([CHILD_SUPPORT_NOTE] if state.case.agency is Agency.CHILD_SUPPORT else [])
         return [_required(cause, state, now, Step.RECORD_RESULT, instructions)]
     return []
 
@@ -205,7 +208,7 @@ def with_follow_ups(state: MspState | None, cause: Event, now: datetime, events:
 
 
 def unresolved(state: MspState) -> list[str]:
-    missing = []
+    missing = [] if state.described else ["behaviours not described"]
     if state.phone.status == "pending":
         missing.append("phone")
     if not state.sms.resolved:
@@ -221,24 +224,48 @@ def unresolved(state: MspState) -> list[str]:
 
 
 def decide_approval(state: MspState | None, approval: MspApproved, now: datetime) -> list[Event]:
+    """Plan the steps. Behaviours only labelled (or without a date or channel) do not end the procedure: "Customers
+    must be advised of their MSP in writing", so the steps are planned and the approving officer is asked to
+    describe them; the customer is phoned, and then written to, once they are."""
     if state is not None:
         return _reject(approval, approval.msp_id, now, "already-approved", "This MSP was already approved.")
-    if only_a_label(approval.reasons) or any(only_a_label(b) for b in approval.behaviours):
-        return _reject(approval, approval.msp_id, now, "behaviour-not-described",
-                       "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without "
-                       "explaining why: describe the behaviours taken into consideration.")
-    fresh = MspState(approval=approval)
+    fresh = evolve(None, approval)
+    assert fresh is not None
     steps = [Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
     events: list[Event] = [MspNotificationPlanned.caused_by(
         approval, producer=PRODUCER, occurred_at=now, msp_id=approval.msp_id, customer_ref=approval.customer_ref,
-        agency=approval.agency, steps=steps)]
-    target = phone_target(approval)
-    if target is None:
-        events.append(_done(approval, fresh, now, Step.PHONE, "skipped", "no-one-to-phone"))
+        agency=approval.agency, steps=steps if fresh.described else [Step.DESCRIBE, *steps])]
+    if fresh.described:
+        events += _start_contact(approval, fresh, now)
     else:
-        events.append(_required(approval, fresh, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target,
-                                briefing=phone_briefing(approval)))
+        events.append(_required(approval, fresh, now, Step.DESCRIBE, DESCRIBE_INSTRUCTIONS,
+                                for_officer=approval.approving_officer_id, briefing=fresh.case.gaps()[:40]))
     return with_follow_ups(None, approval, now, events)
+
+
+def _start_contact(cause: Event, state: MspState, now: datetime) -> list[Event]:
+    """Step 1 begins: the phone task with what to explain, or the step skipped when there is no one to phone."""
+    target = phone_target(state.case)
+    if target is None:
+        return [_done(cause, state, now, Step.PHONE, "skipped", "no-one-to-phone")]
+    return [_required(cause, state, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target,
+                      briefing=phone_briefing(state.case))]
+
+
+def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> list[Event]:
+    if state.described:
+        return _reject(action, state.msp_id, now, "behaviours-already-described",
+                       "The behaviours of this MSP are already described.")
+    after = evolve(state, action)
+    assert after is not None
+    if gaps := after.case.gaps():
+        return _reject(action, state.msp_id, now, "behaviour-not-described",
+                       "Describe the behaviours taken into consideration; still missing: " + "; ".join(gaps[:5]))
+    return [_done(action, after, now, Step.DESCRIBE, "described"), *_start_contact(action, after, now)]
+
+
+_NEEDS_DESCRIPTION = (RecordPhoneContact, AuthoriseMspSms, AttachMspLetter, RecordLetterDispatch)
+"""What waits for the behaviours to be described: the call that explains them, and the SMS and letter after it."""
 
 
 # --------------------------------------------------------------------------- staff actions
@@ -252,7 +279,13 @@ def decide_action(state: MspState | None, action: Event, now: datetime, policy: 
         return _risk_response(state, action, now)
     if state.completed:
         return _reject(action, msp_id, now, "msp-notification-completed", "The MSP notification is already complete.")
+    if not state.described and isinstance(action, _NEEDS_DESCRIPTION):
+        return _reject(action, msp_id, now, "behaviours-not-described",
+                       "The approving officer is to describe the behaviours taken into consideration first: the "
+                       "customer is told the reasons, including a description of the behaviours.")
     match action:
+        case DescribeMspBehaviours():
+            events = _describe(state, action, now)
         case RecordPhoneContact():
             events = _phone(state, action, now)
         case RecordIncident():
@@ -292,7 +325,7 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[E
 
 
 def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, str] | None:
-    approval = state.approval
+    approval = state.case
     if state.phone.status != "pending":
         return "phone-already-resolved", "The phone step is already resolved."
     if action.contacted is Role.CUSTOMER and not approval.phone_customer_appropriate:
@@ -370,8 +403,10 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
 
 
 def _guard(state: MspState) -> tuple[str, str] | None:
-    if not state.approval.customer_mobile:
+    if not state.case.customer_mobile:
         return "no-mobile-on-record", "There is no mobile number on the customer's record."
+    if not is_mobile(state.case.customer_mobile):
+        return "not-a-mobile", "The number on the customer's record is not a mobile number: an SMS cannot reach it."
     for fact, code, reason in GUARDS:
         if fact in state.risks:
             return code, reason
@@ -390,7 +425,7 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
     def no(code: str, reason: str) -> list[Event]:
         return _reject(action, state.msp_id, now, code, reason)
 
-    if state.approval.agency is not Agency.CENTRELINK:
+    if state.case.agency is not Agency.CENTRELINK:
         return no("not-centrelink", "An MSP SMS is for Centrelink customers only.")
     if state.sms.status != "pending":
         return no("sms-already-decided", f"The SMS is already {state.sms.status}.")
@@ -409,7 +444,7 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
                                           f"({state.phone.status}).")
     if (guard := _guard(state)) is not None:
         return _withhold(action, state, now, *guard)
-    text = msp_sms_text(state.approval.contact.kind, state.approval.contact.phone, state.approval.starts_on.isoformat())
+    text = msp_sms_text(state.case.contact.kind, national(state.case.contact.phone), state.case.starts_on.isoformat())
     if sms_size(text).fragments > policy.sms_max_fragments:
         return _withhold(action, state, now, "sms-too-long",
                          f"The SMS would need more than {policy.sms_max_fragments} fragments.")
@@ -427,8 +462,8 @@ def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
     assert sms.authorised_by_event is not None
     assert sms.correlation_id is not None
     cause = Cause(sms.authorised_by_event, sms.correlation_id)  # the authorisation that set this send time
-    approval = state.approval
-    text = msp_sms_text(approval.contact.kind, approval.contact.phone, approval.starts_on.isoformat())
+    approval = state.case
+    text = msp_sms_text(approval.contact.kind, national(approval.contact.phone), approval.starts_on.isoformat())
     size = sms_size(text)
     if (guard := _guard(state)) is not None:
         events = _withhold(cause, state, now, *guard)
@@ -480,7 +515,7 @@ def _record_result(state: MspState, action: RecordMspResult, now: datetime) -> l
     if missing := unresolved(state):
         return _reject(action, state.msp_id, now, "steps-unresolved",
                        f"The notification is not complete: {', '.join(missing)}.")
-    approval = state.approval
+    approval = state.case
     summary = MspNotificationCompleted.caused_by(
         action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
         agency=approval.agency, phone=f"{state.phone.status}: {state.phone.outcome}",

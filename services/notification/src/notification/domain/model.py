@@ -1,14 +1,23 @@
-"""The state of one MSP's notification, and ``evolve``: how each fact changes it."""
+"""The state of one MSP's notification, and ``evolve``: how each fact changes it.
+
+The state is stored, so it is its own model, not the wire contract: the approval is kept as an ``MspCase`` (the
+MSP's facts without the envelope), and a stored row says its ``version``. A row of an older version is read through
+:data:`STATE_UPCASTERS`, so a new contract version (or a new state shape) never makes a stored row unreadable.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Literal
 
 from contracts.envelope import Contract, Event
 from contracts.notification import (
+    Agency,
+    Behaviour,
+    ContactDetails,
+    DescribeMspBehaviours,
     MspActionRejected,
     MspApproved,
     MspLetterAccepted,
@@ -19,10 +28,14 @@ from contracts.notification import (
     RecordLetterDispatch,
     RecordPhoneContact,
     RecordRiskFact,
+    Representative,
     RiskFact,
     SmsCircumstance,
     Step,
+    only_a_label,
 )
+from contracts.phones import e164
+from servicekit.stored import Upcaster, upcast_row
 
 
 class PhoneState(Contract):
@@ -60,8 +73,45 @@ class MspNote(Contract):
     text: str
 
 
+class MspCase(Contract):
+    """What the approval said of the MSP, as the state keeps it (the behaviours as last described)."""
+
+    msp_id: str
+    customer_ref: str
+    agency: Agency
+    approving_officer_id: str
+    behaviours: tuple[Behaviour, ...]
+    reasons: str
+    starts_on: date
+    ends_on: date
+    duration_reasons: str
+    service_access: str
+    channel_restrictions: tuple[str, ...] = ()
+    contact: ContactDetails
+    customer_mobile: str | None = None
+    representatives: tuple[Representative, ...] = ()
+    phone_customer_appropriate: bool
+
+    @classmethod
+    def of(cls, approval: MspApproved) -> MspCase:
+        return cls.model_validate(approval.model_dump(include=set(cls.model_fields)))
+
+    def gaps(self) -> list[str]:
+        """What the approving officer still has to describe (empty: the behaviours and reasons are described)."""
+        reasons = ["the reasons: not only a label such as 'inappropriate' or 'aggressive'"] if only_a_label(
+            self.reasons) else []
+        return reasons + [f"behaviour {n} ({b.what[:60]}): {gap}" for n, b in enumerate(self.behaviours, 1)
+                          for gap in b.gaps()]
+
+
+STATE_VERSION: Literal[2] = 2
+
+
 class MspState(Contract):
-    approval: MspApproved
+    version: Literal[2] = STATE_VERSION
+    case: MspCase
+    described: bool = True
+    """The behaviours and reasons are described; until they are, the customer is not phoned or written to."""
     requested: tuple[Step, ...] = ()
     phone: PhoneState = PhoneState()
     sms: SmsState = SmsState()
@@ -74,11 +124,41 @@ class MspState(Contract):
 
     @property
     def msp_id(self) -> str:
-        return self.approval.msp_id
+        return self.case.msp_id
 
     @property
     def customer_ref(self) -> str:
-        return self.approval.customer_ref
+        return self.case.customer_ref
+
+
+def _state_v1_to_v2(row: dict[str, Any]) -> dict[str, Any]:
+    """v1 embedded the MspApproved event (v1, behaviours a line each): the case keeps its facts, each behaviour its
+    words with no date or channel; such an MSP was approved under the label rule alone, so it stays described."""
+    approval = row["approval"]
+    case = {k: v for k, v in approval.items() if k in MspCase.model_fields}
+    case["behaviours"] = [{"what": b, "occurred_on": None, "channel": None} if isinstance(b, str) else b
+                          for b in approval.get("behaviours", [])]
+    case["customer_mobile"] = _e164_or_none(case.get("customer_mobile"))
+    rest = {k: v for k, v in row.items() if k != "approval"}
+    return rest | {"case": case, "described": True}
+
+
+def _e164_or_none(number: object) -> str | None:
+    """v1 kept the mobile as given: in E.164 now, or none where it is no number at all (an SMS is then withheld,
+    "no mobile on record", never sent to it)."""
+    try:
+        return e164(number) if isinstance(number, str) else None
+    except ValueError:
+        return None
+
+
+STATE_UPCASTERS: Mapping[int, Upcaster] = {1: _state_v1_to_v2}
+"""Stored version -> the function that reads it as the next version (a row without ``version`` is of 1)."""
+
+
+def read_state(raw: str | bytes) -> MspState:
+    """A stored row as the current state, upcast from the version it was written at."""
+    return MspState.model_validate(upcast_row(raw, STATE_VERSION, STATE_UPCASTERS, "MSP state"))
 
 
 _SMS_STATUS: dict[str, Literal["sent", "withheld", "declined", "not-applicable"]] = {
@@ -87,6 +167,8 @@ _SMS_STATUS: dict[str, Literal["sent", "withheld", "declined", "not-applicable"]
 
 def _done(state: MspState, event: MspStepDone) -> MspState:
     match event.step:
+        case Step.DESCRIBE:
+            return state  # the description itself changed the case
         case Step.PHONE:
             return state.model_copy(update={"phone": state.phone.model_copy(update={
                 "status": "skipped" if event.outcome == "skipped" else "done", "outcome": event.outcome})})
@@ -105,7 +187,7 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
 def evolve(state: MspState | None, event: Event) -> MspState | None:
     """Apply a fact: an input that is a recorded fact, or an output of ``decide``."""
     if isinstance(event, MspApproved):
-        return state or MspState(approval=event)
+        return state or MspState(case=(case := MspCase.of(event)), described=not case.gaps())
     if state is None:
         return None
     match event:
@@ -127,6 +209,10 @@ def evolve(state: MspState | None, event: Event) -> MspState | None:
         case RecordLetterDispatch() if event.msp_note:
             note = MspNote(at=event.occurred_at, officer_id=event.officer_id, about=event.method, text=event.msp_note)
             return state.model_copy(update={"notes": (*state.notes, note)})
+        case DescribeMspBehaviours():
+            case = state.case.model_copy(update={"behaviours": tuple(event.behaviours),
+                                                 "reasons": event.reasons or state.case.reasons})
+            return state.model_copy(update={"case": case, "described": not case.gaps()})
         case MspLetterAccepted():
             return state.model_copy(update={"letter_id": event.letter_id})
         case MspNotificationCompleted():

@@ -19,6 +19,7 @@ from contracts.expenses import (
     ExpenseKind,
     ExpenseRemovalEscalationRequested,
     ExpenseRemoved,
+    OneOffConflictDetected,
     UndeliveredExpensePeriodClosed,
 )
 from contracts.notification import PROCEDURE as MSP_PROCEDURE
@@ -39,6 +40,7 @@ from contracts.workitems import (
 from workitems.domain.model import WorkItem
 from workitems.domain.texts import (
     AUTOMATIC_COMPLETION,
+    CONFLICT_TITLE,
     I059PL_TITLE,
     MSP_CODES,
     NOT_TRAINED_GUIDANCE,
@@ -66,6 +68,11 @@ def removal_id(expense_id: str) -> str:
     return f"{WorkItemCode.REMOVAL_ESCALATION}:{expense_id}"
 
 
+def conflict_id(expense_id: str) -> str:
+    """One conflict per one-off the payments system coded while a sibling still tried."""
+    return f"{WorkItemCode.ONE_OFF_CONFLICT}:{expense_id}"
+
+
 def msp_item_id(msp_id: str, step: Step) -> str:
     return f"{MSP_CODES[step]}:{msp_id}"
 
@@ -85,6 +92,8 @@ def keys_of(event: Event) -> tuple[str, ...]:
             return (i059pl_id(event.expense_id, event.period_start),)
         case ExpenseRemovalEscalationRequested() | ExpenseRemoved() | ExpenseCeased():
             return (removal_id(event.expense_id),)
+        case OneOffConflictDetected():
+            return (conflict_id(event.expense_id),)
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
             return (removal_id(event.expense_id),)
         case MspStepRequired() | MspStepDone():
@@ -115,6 +124,12 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                            f"{event.period_start.isoformat()} was paid, so the expense was not undelivered after all.")
         case ExpenseRemovalEscalationRequested():
             return _raise_removal(items, event, now)
+        case OneOffConflictDetected():
+            return _raised(items, event, now, conflict_id(event.expense_id), code=WorkItemCode.ONE_OFF_CONFLICT,
+                           title=CONFLICT_TITLE, queue=Queue.INCOME_MANAGEMENT, customer_ref=event.customer_ref,
+                           subject_type="expense", subject_id=event.expense_id, procedure=im.PROCEDURE,
+                           procedure_step=7, instructions=event.instructions, guidance=NOT_TRAINED_GUIDANCE,
+                           tick_off=TickOff.MANUAL)
         case ExpenseRemoved():
             return _tick_automatically(items, removal_id(event.expense_id), event, now, "removed-by-service-desk")
         case ExpenseCeased():
@@ -171,14 +186,21 @@ def _raise_removal(items: Items, request: ExpenseRemovalEscalationRequested, now
 
 
 def _raise_msp_task(items: Items, required: MspStepRequired, now: datetime) -> list[Event]:
-    """104-07050030: phone, SMS decision (approved decision makers only), letter, incident, record the result."""
-    return _raised(
-        items, required, now, msp_item_id(required.msp_id, required.step),
+    """104-07050030: phone, SMS decision (approved decision makers only), letter, incident, record the result; and
+    the approving officer's own task, assigned to them, to describe behaviours an approval only labelled."""
+    work_item_id = msp_item_id(required.msp_id, required.step)
+    raised = _raised(
+        items, required, now, work_item_id,
         code=MSP_CODES[required.step], title=msp_title(required.step, required.contact_role),
         queue=msp_queue(required.approved_decision_makers_only), customer_ref=required.customer_ref,
         subject_type="msp", subject_id=required.msp_id, procedure=MSP_PROCEDURE, instructions=required.instructions,
         briefing=required.briefing, tick_off=TickOff.AUTOMATIC,
         approved_decision_makers_only=required.approved_decision_makers_only)
+    if raised and required.for_officer:
+        raised.append(WorkItemAssigned.caused_by(
+            required, producer=PRODUCER, occurred_at=now, variant=f"{work_item_id}:assigned", work_item_id=work_item_id,
+            code=MSP_CODES[required.step], assignee_id=required.for_officer, actor=required.producer))
+    return raised
 
 
 def _tick_automatically(items: Items, work_item_id: str, done: Event, now: datetime, outcome: str) -> list[Event]:

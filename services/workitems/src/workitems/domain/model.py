@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Literal
 
@@ -20,11 +21,20 @@ from contracts.workitems import (
     WorkItemStatus,
     WorkItemTickedOff,
 )
+from servicekit.stored import Upcaster, upcast_row
 
 Transition = Literal["raised", "assigned", "ticked-off", "cancelled"]
 
 
+ITEM_VERSION: Literal[1] = 1
+ITEM_UPCASTERS: Mapping[int, Upcaster] = {}
+"""Stored version -> the function that reads it as the next (none yet: every row is of version 1)."""
+
+
 class WorkItem(Contract):
+    """A work item as workitems stores it: its own model (not the WorkItemRaised it began as), with a version."""
+
+    version: Literal[1] = ITEM_VERSION
     work_item_id: str
     code: WorkItemCode
     title: str
@@ -49,6 +59,11 @@ class WorkItem(Contract):
     @property
     def closed(self) -> bool:
         return self.status is not WorkItemStatus.OPEN
+
+
+def read_item(raw: str | bytes) -> WorkItem:
+    """A stored row as the current work item, upcast from the version it was written at."""
+    return WorkItem.model_validate(upcast_row(raw, ITEM_VERSION, ITEM_UPCASTERS, "work item"))
 
 
 class HistoryEntry(Contract):

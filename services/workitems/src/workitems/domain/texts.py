@@ -41,9 +41,11 @@ def i059pl_instructions(step: int, kind: ExpenseKind, period: str) -> list[str]:
 
 
 REMOVAL_TITLE = "Request removal of the one-off expense (day 2, extreme hardship)"
+CONFLICT_TITLE = "Two one-off expenses for the same customer and payee are trying to pay: cease one first"
 RISK_RESPONSE_TITLE = "Follow the guidelines the procedure refers to for a risk recorded on the MSP"
 
 MSP_TITLES = {
+    Step.DESCRIBE: "MSP: describe the behaviours taken into consideration (approving officer)",
     Step.PHONE: "MSP: phone {whom} to explain the Managed Service Plan",
     Step.SMS: "MSP: decide on the SMS (approved decision makers only)",
     Step.LETTER: "MSP: send the final, signed and approved letter",
@@ -52,6 +54,7 @@ MSP_TITLES = {
 }
 
 MSP_CODES = {
+    Step.DESCRIBE: WorkItemCode.MSP_DESCRIBE_BEHAVIOURS,
     Step.PHONE: WorkItemCode.MSP_PHONE,
     Step.SMS: WorkItemCode.MSP_SMS_DECISION,
     Step.LETTER: WorkItemCode.MSP_LETTER,

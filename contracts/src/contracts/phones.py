@@ -1,0 +1,52 @@
+"""Phone numbers as the contracts carry them: parsed as Australian numbers and kept in E.164 ("+61412345678").
+
+104-07050030 step 2 asks the approved decision maker to "make sure the mobile number on file is not recorded on
+multiple records": comparing numbers needs one form of each, so every number is normalised where it enters. A
+number that does not parse as a valid number is a contract violation (the message is dead-lettered with the field's
+name, never the number); whether a valid number is a mobile is the SMS decision's to judge (:func:`is_mobile`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+from pydantic import AfterValidator, Field
+
+REGION = "AU"
+"""Numbers written without a country code are Australian."""
+
+
+def e164(text: str) -> str:
+    """``text`` as an E.164 number; ValueError (naming no digit of it) when it is not a valid phone number."""
+    try:
+        number = phonenumbers.parse(text, REGION)
+    except NumberParseException:
+        raise ValueError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_mobile(number: str) -> bool:
+    """Whether a (valid) number is a mobile one, that an SMS can reach."""
+    try:
+        parsed = phonenumbers.parse(number, REGION)
+    except NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+PhoneNumber = Annotated[str, Field(min_length=3, max_length=32, examples=["+61412345678", "02 6123 4567"]),
+                        AfterValidator(e164)]
+"""A valid phone number, Australian unless it says its country; kept in E.164."""
+
+
+def national(number: str) -> str:
+    """A number as an Australian reads it ("02 6123 4567"): for the SMS text and the officer's briefing."""
+    try:
+        parsed = phonenumbers.parse(number, REGION)
+    except NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

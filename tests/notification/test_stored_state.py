@@ -1,0 +1,60 @@
+"""Stored state is its own model with a version: a row written by an earlier release still reads (issue 16, 17)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contracts.notification import Step
+from notification.domain.decide import Policy, decide_action
+from notification.domain.model import STATE_VERSION, MspState, read_state
+from tests.notification.builders import T0, approval, phone
+from workitems.domain.model import read_item
+
+pytestmark = pytest.mark.unit
+
+
+def v1_row(mobile: str = "0491 570 006") -> bytes:
+    """An MSP's row as the release before this one wrote it: the MspApproved event (v1, behaviours a line each,
+    numbers as given) embedded whole, and no version."""
+    event = json.loads(approval().model_dump_json())
+    event |= {"schema_version": 1, "customer_mobile": mobile,
+              "behaviours": ["Shouted threats at counter staff and threw a chair in the service centre."]}
+    return json.dumps({"approval": event, "requested": ["phone"], "phone": {"status": "pending"},
+                       "sms": {"status": "pending"}, "incident": "not-required", "risks": [], "completed": False,
+                       "notes": []}).encode()
+
+
+def test_a_row_of_the_previous_release_reads_as_the_current_state_and_the_procedure_goes_on():
+    state = read_state(v1_row())
+    assert state.version == STATE_VERSION
+    assert state.described, "approved under the rule of its day: its call is already asked for"
+    assert state.case.behaviours[0].what.startswith("Shouted threats")
+    assert (state.case.behaviours[0].occurred_on, state.case.behaviours[0].channel) == (None, None)
+    assert state.case.customer_mobile == "+61491570006", "numbers are compared in one form"
+    events = decide_action(state, phone(), T0, Policy())
+    assert [getattr(e, "step", None) for e in events][:1] == [Step.PHONE]
+
+
+def test_a_mobile_of_the_previous_release_that_is_no_number_is_no_mobile_on_record():
+    assert read_state(v1_row(mobile="1")).case.customer_mobile is None
+
+
+def test_the_current_state_round_trips_and_a_row_newer_than_the_code_is_refused_not_misread():
+    state = read_state(v1_row())
+    assert read_state(state.model_dump_json()) == state
+    newer = json.loads(state.model_dump_json()) | {"version": STATE_VERSION + 1}
+    with pytest.raises(ValueError, match="version"):
+        read_state(json.dumps(newer))
+    assert isinstance(state, MspState)
+
+
+def test_a_work_item_row_without_a_version_is_of_version_1_and_a_newer_one_is_refused():
+    row = {"work_item_id": "MSP-PHONE:MSP-1", "code": "MSP-PHONE", "title": "t", "queue": "msp-implementation",
+           "customer_ref": "CRN-1", "subject_type": "msp", "subject_id": "MSP-1", "procedure": "104-07050030",
+           "instructions": [], "tick_off": "automatic", "raised_at": "2027-03-01T00:00:00+00:00",
+           "correlation_id": "00000000-0000-0000-0000-000000000001"}
+    assert read_item(json.dumps(row)).version == 1
+    with pytest.raises(ValueError, match="version"):
+        read_item(json.dumps(row | {"version": 2}))
