@@ -79,6 +79,7 @@ async def accepted(browser: Browser, what: str) -> None:
     assert "Refused" not in await browser.text()
 
 
+@pytest.mark.rule("MSP-2.2")
 async def test_an_msp_worked_through_the_console_where_only_an_approved_decision_maker_may_send_the_sms(
         kafka, database_url, topic_prefix, browser: Browser):
     """104-07050030 step 2: "SMS can only be sent by approved decision makers". The MSP officer phones the
@@ -166,6 +167,7 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.shot("msp-complete-timeline")
 
 
+@pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4", "IM-7.3")
 async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_guidance_and_i059pl_tick_off(
         kafka, database_url, topic_prefix, browser: Browser):
     """103-01050060: a one-off "cannot be ceased or varied on day 2" and the officer is shown what to do instead;

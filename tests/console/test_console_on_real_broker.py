@@ -57,6 +57,7 @@ def officer(signer: Signer, sub: str, *roles: str, key: str | None = None) -> di
     return headers | ({"Idempotency-Key": key} if key else {})
 
 
+@pytest.mark.rule("MSP-2.2")
 async def test_only_an_approved_decision_maker_may_authorise_an_sms_and_the_command_carries_the_verified_officer(
         kafka, database_url, topic_prefix, captured_logs):
     """104-07050030 step 2: "SMS can only be sent by approved decision makers"."""
@@ -119,6 +120,7 @@ async def test_a_retried_request_with_its_idempotency_key_is_the_same_command(ka
             "the retry wrote nothing more"
 
 
+@pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4")
 async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained_one_learns_the_outcome(
         kafka, database_url, topic_prefix):
     """103-01050060 step 1: "For Service Officers not trained in Income Management: [...] Cold transfer the
@@ -163,6 +165,7 @@ async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained
         assert [json.loads(r.value)["officer_id"] for r in records] == ["OFF-6", "OFF-6"]
 
 
+@pytest.mark.rule("IM-7.3")
 async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_way_out(
         kafka, database_url, topic_prefix):
     """103-01050060: a one-off "cannot be ceased or varied on day 2"; the officer learns why, and what to do."""

@@ -46,6 +46,7 @@ def test_an_msps_steps_say_what_is_done_what_is_required_now_and_what_is_to_come
     assert (view.customer_ref, view.completed) == ("CRN-1", False)
 
 
+@pytest.mark.rule("IM-7.3")
 def test_an_expenses_windows_show_their_deadline_calendar_and_outcome_and_a_one_offs_two_days():
     """103-01050060: a one-off "cannot be ceased or varied on day 2"; a regular expense is retried for its
     period's window, then closed unpaid."""
@@ -124,6 +125,7 @@ def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is
     assert form_token("a") == form_token("a")
 
 
+@pytest.mark.rule("MSP-1.1")
 def test_a_list_of_behaviours_is_a_group_per_item_and_reads_back_into_the_described_behaviours():
     """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
     behaviours taken into consideration": the approving officer describes each one, in its own group."""

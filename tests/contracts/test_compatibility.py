@@ -36,6 +36,7 @@ def test_every_snapshot_still_has_its_event_and_every_older_version_an_upcaster(
     assert upcast <= {p.name for p in SCHEMA_DIR.glob("*.json")}, "each upcast version keeps its snapshot"
 
 
+@pytest.mark.rule("MSP-2.2")
 def test_an_authorisation_of_v1_keeps_its_meaning_the_asserted_boolean_becomes_the_role_or_nothing():
     """104-07050030 step 2: "SMS can only be sent by approved decision makers". v1 let the sender assert it; v2
     carries the officer's verified roles, and an old message upcasts to the role only where it said true."""
@@ -53,6 +54,7 @@ def test_an_authorisation_of_v1_keeps_its_meaning_the_asserted_boolean_becomes_t
         MSP_STAFF_ACTIONS.parse(json.dumps({**v1, "schema_version": 2, "approved_decision_maker": True}).encode())
 
 
+@pytest.mark.rule("MSP-2.8")
 def test_an_authorisation_of_v2_keeps_its_meaning_checked_and_found_on_one_record():
     """104-07050030: "the approved decision maker needs to make sure the mobile number on file is not recorded on
     multiple records." v2 said both (checked, and on one record only) in one boolean; v3 says what was checked and
@@ -69,6 +71,7 @@ def test_an_authorisation_of_v2_keeps_its_meaning_checked_and_found_on_one_recor
     assert (unchecked.mobile_checked, unchecked.mobile_on_multiple_records) == (False, False)
 
 
+@pytest.mark.rule("MSP-3.5")
 def test_a_letter_dispatch_of_v1_keeps_no_vouched_for_flag_the_police_note_is_the_note_itself():
     """104-07050030 step 3: "In some serious cases, the letter may be hand delivered by the local Police [...]".
     v1 carried a flag saying a note was written; v2 carries the note, and a v1 message upcasts to none."""
@@ -85,6 +88,7 @@ def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():
     assert readme_with_tables(text) == text, "README tables are stale: run contracts.docs --write"
 
 
+@pytest.mark.rule("MSP-1.1")
 def test_an_approval_of_v1_keeps_each_behaviours_words_with_no_date_or_channel_stated():
     """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
     behaviours taken into consideration". v1 carried a line per behaviour; v2 says what happened, when and on which

@@ -10,12 +10,14 @@ from contracts.workitems import Queue
 pytestmark = pytest.mark.unit
 
 
+@pytest.mark.rule("MSP-2.2")
 def test_only_an_approved_decision_maker_reads_the_sms_decision_queue():
     """104-07050030 step 2: "SMS can only be sent by approved decision makers"."""
     assert Queue.MSP_APPROVED_DECISION_MAKERS in readable_queues([OfficerRole.MSP_APPROVED_DECISION_MAKER])
     assert Queue.MSP_APPROVED_DECISION_MAKERS not in readable_queues([OfficerRole.MSP_OFFICER, OfficerRole.IM_TRAINED])
 
 
+@pytest.mark.rule("IM-1.2", "IM-1.3")
 def test_only_an_officer_trained_in_income_management_reads_its_queue():
     """103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2." and "For
     Service Officers not trained in Income Management: [...] Cold transfer the customer"."""

@@ -10,12 +10,12 @@ mid-sentence with a capital).
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from contracts.seeds import ELISION, even, prose
+from devstack.rules import quotations
 
 pytestmark = pytest.mark.unit
 
@@ -24,59 +24,6 @@ PROCEDURES = ROOT / "docs" / "procedures"
 SEEDS = ROOT.parent / "shared" / "seeds"
 COPIES = {"104-07050030-msp-implementing.txt": "000_97d8a63abc96ce88.txt",
           "103-01050060-undelivered-im-expenses.txt": "003_d5db5f0400d77816.txt"}
-RULE_TESTS = ("notification", "expenses", "workitems", "contracts", "console", "e2e")
-"""The test folders whose docstrings quote the procedures (the infrastructure tests quote no rule)."""
-QUOTATION = re.compile(r'"([^"]{20,}?)"|(?<![A-Za-z])\'(.{20,}?)\'(?![A-Za-z])', re.DOTALL)
-ELISION = re.compile(r"\[\.\.\.\]|\[…\]|…|\.\.\.")
-
-
-def even(text: str) -> str:
-    for curly, straight in (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"')):
-        text = text.replace(curly, straight)
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def prose(published: str) -> str:
-    """The published text as running prose: each table column's cells joined in order, bullets and icons gone; a
-    cell's column, and a table from the text around it, kept apart (``|``), so no quotation spans them."""
-    blocks: list[str] = []
-    lines: list[str] = []
-    columns: list[list[str]] = []
-
-    def flush() -> None:
-        blocks.extend(" ".join(column) for column in columns)
-        columns.clear()
-        if lines:
-            blocks.append(" ".join(lines))
-            lines.clear()
-
-    for line in published.splitlines():
-        if line.startswith("+") and set(line.strip()) <= set("+-=:"):
-            flush()
-        elif line.startswith("|"):
-            if lines:
-                flush()
-            cells = line.strip().strip("|").split("|")
-            columns.extend([] for _ in range(len(cells) - len(columns)))
-            for column, cell in zip(columns, cells, strict=False):
-                column.append(re.sub(r"^-\s+", "", cell.strip()))
-        else:
-            if columns:
-                flush()
-            lines.append(re.sub(r"^\s*-\s+", "", line))
-    flush()
-    return even(re.sub(r"\[[^\]]*?\.png\]", " ", " | ".join(blocks)))
-
-
-def quotations() -> Iterator[tuple[str, str]]:
-    for folder in RULE_TESTS:
-        for path in sorted((ROOT / "tests" / folder).rglob("test_*.py")):
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-                    for found in QUOTATION.finditer(ast.get_docstring(node) or ""):
-                        yield f"{path.relative_to(ROOT)}::{node.name}", found.group(1) or found.group(2)
-
-
 def test_every_quotation_in_a_rule_test_is_in_the_procedures_word_for_word():
     text = " \n ".join(prose(p.read_text()) for p in sorted(PROCEDURES.glob("*.txt")))
     claimed = list(quotations())

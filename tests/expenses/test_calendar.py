@@ -14,7 +14,9 @@ pytestmark = pytest.mark.unit
 NSW, WA = AustralianState.NSW, AustralianState.WA
 
 
+@pytest.mark.rule("IM-6.1")
 def test_a_one_off_coded_on_a_working_day_has_that_day_as_day_1_and_the_next_as_day_2():
+    """'When the one-off expense is coded, the expense will attempt to deliver for the next 2 working days.'"""
     days = one_off_days(at(2026, 11, 24, 15), NSW)  # Tuesday
     assert (days.day_1, days.day_2) == (date(2026, 11, 24), date(2026, 11, 25))
     # 'it will automatically end on day 3': the window closes at local midnight ending day 2
@@ -50,10 +52,12 @@ def test_public_holidays_are_those_of_the_customers_state():
     assert not is_working_day(date(2026, 12, 25), NSW)
 
 
+@pytest.mark.rule("IM-3.1", "IM-3.5")
 @pytest.mark.parametrize(("kind", "days", "closes"), [(ExpenseKind.WEEKLY, 7, date(2026, 11, 30)),
                                                      (ExpenseKind.FORTNIGHTLY, 14, date(2026, 12, 7))])
 def test_a_regular_expense_tries_for_7_or_14_days_from_its_scheduled_date(kind, days, closes):
-    """'the system will attempt to pay the expense for 7 days' / 'for 14 days'."""
+    """'the system will attempt to pay the expense for 7 days' / 'the system will attempt to pay the expense for 14
+    days'."""
     window = regular_window(date(2026, 11, 23), kind, NSW)
     assert window.opens_at == utc(at(2026, 11, 23, 0, tz=SYDNEY))
     assert window.closes_at == utc(at(closes.year, closes.month, closes.day, 0))

@@ -63,6 +63,7 @@ def close_due(state, now):
 # ----------------------------------------------------------------------------- step 2: fails to pay
 
 
+@pytest.mark.rule("IM-2.1")
 def test_a_failed_regular_expense_is_marked_undelivered_regular():
     """''UNDLVD RI' for all undelivered regular expenses'"""
     [event], state = undelivered(WEEKLY)
@@ -71,6 +72,7 @@ def test_a_failed_regular_expense_is_marked_undelivered_regular():
     assert state.windows[MONDAY].status is WindowStatus.OPEN
 
 
+@pytest.mark.rule("IM-2.2")
 def test_a_failed_one_off_expense_is_marked_undelivered_one_off():
     """''UNDLVD IM' for all undelivered one-off expenses'"""
     [event], _ = undelivered(ONE_OFF, when=at(2026, 11, 24, 9))
@@ -78,6 +80,7 @@ def test_a_failed_one_off_expense_is_marked_undelivered_one_off():
     assert (event.day_1, event.day_2) == (date(2026, 11, 24), date(2026, 11, 25))
 
 
+@pytest.mark.rule("IM-4.1", "IM-4.5")
 def test_the_undelivered_event_carries_why_it_failed_and_the_officers_options_for_step_4():
     """Step 4: "Check to see why the payment failed. [...] cease the regular expense and recommence for a future
     date, or issue a one-off payment). Record details on a DOC." """
@@ -98,9 +101,11 @@ def test_the_undelivered_one_off_event_points_to_step_7_and_its_day_2_rule():
 # ----------------------------------------------------------------------------- step 3: regular windows
 
 
+@pytest.mark.rule("IM-3.1", "IM-3.5")
 @pytest.mark.parametrize(("kind", "days"), [(WEEKLY, 7), (FORTNIGHTLY, 14)])
 def test_a_regular_expense_retries_for_its_period_from_the_scheduled_date(kind, days):
-    """'If the regular expense fails, the system will attempt to pay the expense for 7 days.' (14 for 2 weekly)"""
+    """'If the regular expense fails, the system will attempt to pay the expense for 7 days.' and, for 2 weekly,
+    'If the regular expense fails, the system will attempt to pay the expense for 14 days.'"""
     [event], _ = undelivered(kind)
     assert event.window_closes_at == utc(at(2026, 11, 23, 0)) + timedelta(days=days)
 
@@ -114,12 +119,15 @@ def test_delivered_inside_the_window_is_a_delivered_event_and_no_work_item():
     assert close_due(state, utc(at(2026, 12, 31)))[0] == [], "nothing left to close"
 
 
+@pytest.mark.rule("IM-3.2", "IM-3.3", "IM-3.6", "IM-3.7")
 @pytest.mark.parametrize(("kind", "next_period", "step_day"), [(WEEKLY, date(2026, 11, 30), 30),
                                                                 (FORTNIGHTLY, date(2026, 12, 7), 7)])
 def test_not_paid_when_the_window_closes_the_period_stays_unpaid_and_I059PL_is_raised(kind, next_period, step_day):
     """'If the expense is not paid by the end of the 7 days, the system will stop attempting to pay the expense
     for this period, and it will remain as unpaid. It will then attempt to pay the expense for the next 7 day
-    period. Work item 'I059PL ...' is created'"""
+    period. Work item 'I059PL ...' is created'; for 2 weekly: 'If the expense is not paid by the end of the 14 days,
+    the system will stop attempting to pay the expense for this period, and will remain as unpaid. It will then attempt
+    to pay the expense for the next 14 day period.'"""
     [opened], state = undelivered(kind)
     assert close_due(state, opened.window_closes_at - timedelta(seconds=1))[0] == [], "not before the deadline"
     [closed], state = close_due(state, opened.window_closes_at)
@@ -202,6 +210,7 @@ def test_decisions_use_event_time_not_processing_time():
 # ----------------------------------------------------------------------------- step 4: cease regular
 
 
+@pytest.mark.rule("IM-4.2", "IM-4.3")
 def test_a_regular_expense_can_be_ceased_at_any_time_and_its_open_window_closes_without_I059PL():
     """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
     including the current period.'"""
@@ -239,6 +248,7 @@ def test_a_one_off_can_be_ceased_on_day_1():
     assert state.expense.status is ExpenseStatus.CEASED
 
 
+@pytest.mark.rule("IM-7.3")
 def test_a_one_off_cannot_be_ceased_on_day_2():
     """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
     _, state = one_off_state()
@@ -248,6 +258,7 @@ def test_a_one_off_cannot_be_ceased_on_day_2():
     assert "mySupport webform" in (rejected.way_out or "")
 
 
+@pytest.mark.rule("IM-7.3")
 def test_day_1_or_day_2_is_judged_when_the_request_is_handled_not_by_the_clients_stamp():
     """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' The request's
     occurred_at is stamped by the client; what counts is when the service handles it."""
@@ -260,6 +271,7 @@ def test_day_1_or_day_2_is_judged_when_the_request_is_handled_not_by_the_clients
     assert ceased.occurred_at == utc(at(2026, 11, 24, 16)), "ceased when handled"
 
 
+@pytest.mark.rule("IM-1.3")
 def test_an_officer_not_trained_in_income_management_is_refused_with_the_transfer_guidance():
     """103-01050060 step 1: "For Service Officers not trained in Income Management: [...] Cold transfer the
     customer to: [...] the Income Management Line". Re-checked from the verified roles in the request; a v1
@@ -274,6 +286,7 @@ def test_an_officer_not_trained_in_income_management_is_refused_with_the_transfe
     assert isinstance(ceased, ExpenseCeased), "trained: day 1, ceased"
 
 
+@pytest.mark.rule("IM-7.2", "IM-7.3")
 def test_varying_a_one_off_is_cease_and_recode_and_on_day_2_not_even_that():
     """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to be
     ceased before the new one-off expense can be coded.' and 'Note: the expense cannot be ceased or varied on day 2.
@@ -290,6 +303,7 @@ def test_varying_a_one_off_is_cease_and_recode_and_on_day_2_not_even_that():
     assert isinstance(ceased, ExpenseCeased), "the way out works: cease on day 1, then code"
 
 
+@pytest.mark.rule("IM-7.4", "IM-7.5")
 def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_and_the_ict_service_desk():
     """'If unable to cease the expense as it is day 2 and there is extreme hardship requiring the new expense to be
     coded immediately, raise a mySupport webform. Phone the ICT Service Desk quoting the mySupport job number to
@@ -302,6 +316,7 @@ def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_an
     assert "ICT Service Desk" in escalation.steps[1]
 
 
+@pytest.mark.rule("IM-4.5", "IM-7.2")
 def test_the_doc_note_of_an_action_carried_out_is_kept_and_a_refused_ones_is_not():
     """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
     to be ceased before the new one-off expense can be coded." and step 4: "Record details on a DOC." """
@@ -316,6 +331,7 @@ def test_the_doc_note_of_an_action_carried_out_is_kept_and_a_refused_ones_is_not
     assert doc_to_keep(day_2, refused, utc(at(2026, 11, 25, 9))) is None, "a refused action keeps no DOC"
 
 
+@pytest.mark.rule("IM-7.5")
 def test_a_regular_expense_is_never_removed_by_the_service_desk():
     """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
     expense." (the one-off's way out on day 2)."""
@@ -331,6 +347,7 @@ def test_varying_a_regular_expense_is_rejected():
     assert rejected.reason_code == "not-a-one-off"
 
 
+@pytest.mark.rule("IM-3.4", "IM-6.2")
 def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_step_8():
     """Step 6: "If the expense does not deliver within the 2 days, the expense will not try to pay again. The work
     item 'I059PL - A previous expense was not delivered, please discuss with customer' is created on the Income
@@ -355,6 +372,7 @@ def test_a_one_off_delivered_on_day_2_is_delivered_and_can_no_longer_be_ceased()
     assert rejected.reason_code == "already-delivered"
 
 
+@pytest.mark.rule("IM-7.2")
 def test_a_replacement_one_off_cannot_be_coded_while_the_existing_one_is_still_trying():
     """'the existing expense needs to be ceased before the new one-off expense can be coded.'"""
     _, existing = one_off_state()
@@ -380,6 +398,7 @@ def escalated_state(with_job: bool = True):
     return state
 
 
+@pytest.mark.rule("IM-7.4", "IM-7.5")
 def test_the_mysupport_job_is_recorded_when_the_webform_is_raised_and_only_for_an_escalated_removal():
     """Step 7: "raise a mySupport webform." then "Phone the ICT Service Desk quoting the mySupport job number to
     request the removal of the existing expense.": the job number is recorded when the webform is raised."""
@@ -392,6 +411,7 @@ def test_the_mysupport_job_is_recorded_when_the_webform_is_raised_and_only_for_a
     assert again.reason_code == "mysupport-job-already-recorded"
 
 
+@pytest.mark.rule("IM-7.5")
 def test_a_removal_is_accepted_only_for_an_escalated_one_off_quoting_its_recorded_job():
     """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
     expense." """
@@ -430,6 +450,7 @@ def test_a_service_desk_removal_closes_the_open_window_without_I059PL():
 # --------------------------------------------------------------------------- stored deadlines and days
 
 
+@pytest.mark.rule("IM-3.1")
 def test_a_stored_deadline_is_the_deadline_whatever_a_later_message_says():
     """Step 3: "the system will attempt to pay the expense for 7 days": the window is computed once, when it opens,
     and stored; a delivery after the stored deadline is after it, even if a later attempt names another state."""
@@ -442,6 +463,7 @@ def test_a_stored_deadline_is_the_deadline_whatever_a_later_message_says():
     assert disregarded.reason_code == "after-retry-window"
 
 
+@pytest.mark.rule("IM-7.3")
 def test_a_one_offs_stored_days_decide_not_a_recomputation():
     """Step 7: "the expense cannot be ceased or varied on day 2. This must be done on day 1." Day 2 is the one
     stored when the one-off became known: a calendar update (a holiday declared later) does not move it."""
@@ -454,6 +476,7 @@ def test_a_one_offs_stored_days_decide_not_a_recomputation():
     assert isinstance(ceased, ExpenseCeased), "the stored day 2 is Thursday, so Wednesday is still day 1"
 
 
+@pytest.mark.rule("IM-7.2")
 def test_a_one_off_the_payments_system_codes_while_another_still_tries_is_handed_to_an_officer():
     """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
     to be ceased before the new one-off expense can be coded." The payments system's attempt is a fact, so it is

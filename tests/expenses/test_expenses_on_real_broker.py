@@ -162,6 +162,7 @@ async def test_a_window_whose_stored_row_no_longer_reads_is_quarantined_and_the_
     assert checks["timers_on_time"], "a quarantined timer is counted apart, not overdue"
 
 
+@pytest.mark.rule("IM-4.4", "IM-4.5")
 async def test_a_doc_note_given_with_a_cease_is_kept_in_the_expenses_history_and_never_published(
         kafka, database_url, topic_prefix):
     """Step 4: "Determine the most appropriate action to be taken after discussing with the customer, and update
@@ -183,6 +184,7 @@ async def test_a_doc_note_given_with_a_cease_is_kept_in_the_expenses_history_and
     assert not any(note in e.model_dump_json() for e in by_expense["EXP-DOC"]), "kept, never published"
 
 
+@pytest.mark.rule("IM-7.2")
 async def test_two_one_offs_coded_at_once_for_the_same_customer_and_payee_cannot_both_pass(
         kafka, database_url, topic_prefix):
     """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs

@@ -96,6 +96,7 @@ LABELS = ["inappropriate", "Aggressive behaviour.", "The customer was very aggre
           "inappropriate and aggressive conduct", "Aggressive towards staff", "Inappropriate conduct today"]
 
 
+@pytest.mark.rule("MSP-1.2", "MSP-3.1")
 @pytest.mark.parametrize("vague", LABELS)
 def test_a_behaviour_only_labelled_asks_the_approving_officer_to_describe_it_and_the_procedure_goes_on(vague):
     """Step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining
@@ -113,6 +114,7 @@ def test_a_behaviour_only_labelled_asks_the_approving_officer_to_describe_it_and
         assert not state.described
 
 
+@pytest.mark.rule("MSP-1.1")
 @pytest.mark.parametrize(("missing", "gap"), [({"occurred_on": None}, "when it happened"),
                                               ({"channel": None}, "on which channel")])
 def test_a_described_behaviour_says_what_happened_when_and_on_which_channel(missing, gap):
@@ -132,6 +134,7 @@ def test_only_a_label_is_fewer_than_two_words_that_say_what_happened():
     assert not only_a_label("Threatened to harm a staff member")
 
 
+@pytest.mark.rule("MSP-1.1")
 def test_until_the_behaviours_are_described_no_call_sms_or_letter_is_recorded_and_the_result_waits():
     """Step 1: the officer must "explain the reasons the MSP has been implemented, including a description of the
     behaviours taken into consideration": nothing to explain yet, so nothing that explains it is accepted."""
@@ -143,6 +146,7 @@ def test_until_the_behaviours_are_described_no_call_sms_or_letter_is_recorded_an
     assert "behaviours not described" in events[0].reason
 
 
+@pytest.mark.rule("MSP-1.1")
 def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_description():
     """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
     into consideration": the phone task's briefing carries the description, its date and channel."""
@@ -165,6 +169,7 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     assert rejected(decide_action(after, action, T0, POLICY)) == "behaviours-already-described"
 
 
+@pytest.mark.rule("MSP-1.1", "MSP-1.3", "MSP-1.4")
 def test_the_phone_step_carries_what_this_msp_says_to_explain():
     """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
     into consideration", "explain the reasons for the duration of the MSP and how the customer can access services
@@ -196,6 +201,7 @@ def test_approving_the_same_msp_twice_is_rejected():
 # ----------------------------------------------------------------------------- rule 2: phone
 
 
+@pytest.mark.rule("MSP-1.9")
 def test_where_phoning_the_customer_is_not_appropriate_the_representative_is_phoned():
     """'Wherever possible contact the customer's Power of Attorney, nominee or person permitted to enquire where a
     decision is made not to contact the customer directly.'"""
@@ -216,6 +222,7 @@ def test_phoning_the_customer_when_it_was_decided_not_to_is_rejected():
     assert rejected(act(state, phone(contacted=Role.POWER_OF_ATTORNEY))[0]) == "unknown-representative"
 
 
+@pytest.mark.rule("MSP-1.3", "MSP-1.4", "MSP-1.5")
 @pytest.mark.parametrize("missing", ["reasons_and_behaviours", "duration_and_service_access", "contact_details",
                                      "letter_to_follow"])
 def test_a_successful_contact_must_record_that_everything_was_explained(missing):
@@ -227,6 +234,7 @@ def test_a_successful_contact_must_record_that_everything_was_explained(missing)
     assert rejected(act(state, phone(explained=None))[0]) == "explanation-incomplete"
 
 
+@pytest.mark.rule("MSP-1.10", "MSP-2.6")
 def test_an_unsuccessful_call_asks_for_the_sms_decision_and_the_letter_and_keeps_the_phone_step_open():
     """"For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS through desktop
     messaging, go to Step 2." and "waiting until the next day to call the customer may result in a more productive
@@ -256,6 +264,7 @@ def test_an_officer_who_will_make_no_more_attempts_resolves_the_phone_step_as_un
 # ----------------------------------------------------------------------------- rule 3: aggression
 
 
+@pytest.mark.rule("MSP-1.6", "MSP-1.7")
 def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
     """'If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
     Record a new incident and link it to the MSP.'"""
@@ -268,6 +277,7 @@ def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
     assert state.incident == "recorded"
 
 
+@pytest.mark.rule("MSP-1.6", "MSP-1.7", "MSP-2.6")
 def test_aggression_during_a_later_attempt_after_a_preliminary_sms_asks_for_the_incident():
     """"waiting until the next day to call the customer may result in a more productive discussion and the
     customer would benefit from a preliminary message." then "If the customer displays aggression or
@@ -283,6 +293,7 @@ def test_aggression_during_a_later_attempt_after_a_preliminary_sms_asks_for_the_
     assert done(events) == [(Step.INCIDENT, "recorded", None)], "the linked incident is taken"
 
 
+@pytest.mark.rule("MSP-1.6", "MSP-1.7")
 def test_aggression_is_never_lost_even_when_the_contacts_record_is_refused():
     """"If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
     Record a new incident and link it to the MSP." """
@@ -306,8 +317,10 @@ def centrelink_after_unsuccessful_call(**kw):
     return act(state, phone(outcome="unsuccessful", explained=None))[1]
 
 
+@pytest.mark.rule("MSP-1.10", "MSP-2.1")
 def test_an_authorised_sms_is_sent_as_a_dispatch_request_carrying_the_contact_number():
-    """'For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS'"""
+    """'For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS', at once: "it is
+    important that customers are notified of the MSP decisions as soon as possible." """
     state = centrelink_after_unsuccessful_call()
     [authorised], state = act(state, authorise())
     assert isinstance(authorised, MspSmsAuthorised)
@@ -329,16 +342,19 @@ def test_the_sms_is_for_centrelink_customers_only(agency):
     assert rejected(act(state, authorise())[0]) in ("not-centrelink", "sms-already-decided")
 
 
+@pytest.mark.rule("MSP-2.2")
 def test_only_an_approved_decision_maker_can_authorise_the_sms():
     """'SMS can only be sent by approved decision makers'"""
     assert rejected(act(centrelink_after_unsuccessful_call(), authorise(adm=False))[0]) == "not-approved-decision-maker"
 
 
+@pytest.mark.rule("MSP-2.10")
 def test_the_authorisation_confirms_the_smem_check():
     """'Before sending a customer aggression related Desktop Electronic message, see SMS/Email Search (SMEM) screen.'"""
     assert rejected(act(centrelink_after_unsuccessful_call(), authorise(smem=False))[0]) == "smem-not-checked"
 
 
+@pytest.mark.rule("MSP-2.2", "MSP-2.3", "MSP-2.4", "MSP-2.5", "MSP-2.6", "MSP-2.7")
 @pytest.mark.parametrize(("circumstance", "phone_outcome", "allowed"), [
     (SmsCircumstance.CANNOT_BE_CONTACTED, "unsuccessful", True),
     (SmsCircumstance.CANNOT_BE_CONTACTED, "successful", False),
@@ -352,6 +368,12 @@ def test_the_authorisation_confirms_the_smem_check():
     (SmsCircumstance.CAPTURE_CONTACT_NUMBER, "successful", True),
 ])
 def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance, phone_outcome, allowed):
+    """Step 2: "SMS can only be sent by approved decision makers in the following circumstances: customer cannot be
+    contacted by phone. telephone discussion with the customer was unproductive. telephone contact was successful
+    and it was determined that the customer may benefit from confirmation of MSP details by SMS. waiting until the
+    next day to call the customer may result in a more productive discussion and the customer would benefit from a
+    preliminary message. customer may benefit from having One Main Contact/Personalised Services Service Officer
+    number(s) captured on their mobile phone" (a list in the procedure)."""
     _, state = start()
     _, state = act(state, phone() if phone_outcome == "successful" else phone(outcome=phone_outcome, explained=None))
     events, _ = act(state, authorise(circumstance))
@@ -360,6 +382,7 @@ def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance
         assert rejected(events) == "circumstance-not-met"
 
 
+@pytest.mark.rule("MSP-1.8", "MSP-2.3")
 def test_a_customer_reached_only_through_their_representative_could_not_be_contacted_by_phone():
     """"There are limited circumstances where it is not appropriate to phone a customer. Wherever possible contact
     the customer's Power of Attorney, nominee or person permitted to enquire"; the SMS may then be sent where the
@@ -372,6 +395,7 @@ def test_a_customer_reached_only_through_their_representative_could_not_be_conta
     assert rejected(act(reached, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))[0]) == "circumstance-not-met"
 
 
+@pytest.mark.rule("MSP-2.6")
 def test_a_preliminary_sms_may_be_authorised_before_the_next_day_call():
     """'waiting until the next day to call the customer may result in a more productive discussion and the customer
     would benefit from a preliminary message.'"""
@@ -380,6 +404,7 @@ def test_a_preliminary_sms_may_be_authorised_before_the_next_day_call():
     assert isinstance(authorised, MspSmsAuthorised)
 
 
+@pytest.mark.rule("MSP-2.9", "MSP-2.11")
 @pytest.mark.parametrize(("fact", "code"), [
     (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, "mobile-on-multiple-records"),
     (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm"),
@@ -398,6 +423,7 @@ def test_the_sms_is_withheld_with_its_own_reason_when_a_guard_applies(fact, code
     assert not any(isinstance(e, SmsDispatchRequested) for e in events)
 
 
+@pytest.mark.rule("MSP-2.11", "MSP-2.12", "MSP-2.13")
 @pytest.mark.parametrize(("fact", "words"), [
     (RiskFact.SUICIDE_SELF_HARM, "refer to Customers talking about suicide or self-harm."),
     (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "staff are to follow their local response guidelines"),
@@ -426,6 +452,7 @@ def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_
     assert state.sms.status == "withheld"
 
 
+@pytest.mark.rule("MSP-2.8", "MSP-2.9")
 def test_an_officer_who_finds_the_mobile_on_multiple_records_has_the_sms_withheld_not_refused():
     """'the approved decision maker needs to make sure the mobile number on file is not recorded on multiple
     records. Where this does occur, the SMS must not be sent and existing phone and letter notification provisions
@@ -460,6 +487,7 @@ def test_the_officer_may_decide_not_to_send_an_sms():
 # ----------------------------------------------------------------------------- rule 5: letter
 
 
+@pytest.mark.rule("MSP-3.2", "MSP-3.3")
 @pytest.mark.parametrize(("flag", "code"), [("final", "letter-not-final"), ("signed", "letter-not-signed"),
                                             ("approved", "letter-not-approved"),
                                             ("includes_contact_card", "contact-card-missing")])
@@ -473,6 +501,7 @@ def test_only_the_final_signed_and_approved_letter_with_the_contact_card_may_be_
     assert rejected(act(state, letter())[0]) == "letter-already-attached"
 
 
+@pytest.mark.rule("MSP-3.4")
 @pytest.mark.parametrize("method", ["staff-hand-delivery", "security-guard-hand-delivery"])
 def test_hand_delivery_by_staff_or_security_guards_is_rejected(method):
     """'Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.'"""
@@ -481,6 +510,7 @@ def test_hand_delivery_by_staff_or_security_guards_is_rejected(method):
     assert rejected(act(state, dispatch(method))[0]) == "hand-delivery-by-staff-forbidden"
 
 
+@pytest.mark.rule("MSP-3.5", "MSP-3.6")
 def test_police_hand_delivery_must_be_recorded_in_the_msp_notes():
     """'In some serious cases, the letter may be hand delivered by the local Police ... Record this in the MSP notes.'"""
     _, state = start()
@@ -499,6 +529,7 @@ def test_a_letter_cannot_be_sent_before_an_approved_one_is_attached():
     assert rejected(act(state, dispatch())[0]) == "no-approved-letter"
 
 
+@pytest.mark.rule("MSP-2.15")
 def test_an_sms_never_replaces_the_letter():
     """'Sending an SMS will complement, not replace the corresponding letter.'"""
     state = centrelink_after_unsuccessful_call()
@@ -519,7 +550,9 @@ def complete(state, agency_sms=True):
     return events, state
 
 
+@pytest.mark.rule("MSP-4.1")
 def test_the_result_can_be_recorded_only_when_phone_sms_and_letter_are_resolved():
+    """Step 4: "Record the result of the customer contact in the MSP record", once there is a result."""
     _, state = start()
     assert "phone" in act(state, result())[0][0].reason
     _, state = act(state, phone())
@@ -541,6 +574,7 @@ def test_an_awaited_incident_keeps_the_notification_open():
     assert "incident not recorded" in act(state, result())[0][0].reason
 
 
+@pytest.mark.rule("MSP-4.2")
 def test_for_child_support_customers_the_result_points_to_the_service_channel_restriction_table():
     """'For Child Support customers, see the Proposing/reviewing an MSP to include service channel restriction table
     in Personalised Services.'"""
@@ -583,6 +617,7 @@ def test_an_action_on_an_unknown_msp_is_rejected():
 # ----------------------------------------------------------------------------- phone numbers
 
 
+@pytest.mark.rule("MSP-2.8")
 @pytest.mark.parametrize("number", ["1", "123456", "0491 570", "not a number", "+61 2 1234"])
 def test_a_phone_number_that_is_not_one_is_refused_by_the_contract_without_naming_it(number):
     """Step 2: "make sure the mobile number on file is not recorded on multiple records": numbers are compared, so
@@ -602,6 +637,7 @@ def test_phone_numbers_are_kept_in_e164_and_shown_as_australians_read_them():
     assert phone_task.briefing[-1].endswith("1800 555 010")
 
 
+@pytest.mark.rule("MSP-2.15")
 def test_an_sms_to_a_number_that_is_not_a_mobile_is_withheld_and_phone_and_letter_provisions_apply():
     """Step 2: "Sending an SMS will complement, not replace the corresponding letter": a landline on file cannot
     take an SMS, so the SMS is withheld and the letter goes as always."""

@@ -30,7 +30,10 @@ def test_length_encoding_and_fragments(text, encoding, units, fragments):
     assert (size.encoding, size.units, size.fragments) == (encoding, units, fragments)
 
 
+@pytest.mark.rule("MSP-2.14", "MSP-2.15")
 def test_the_msp_sms_carries_the_contact_number_and_announces_the_letter():
+    """Step 2: "Due to the SMS character limit, an SMS does not contain all required notification and decision
+    information. Sending an SMS will complement, not replace the corresponding letter." """
     text = msp_sms_text("OMC", "1800 555 010", "2027-03-01")
     assert "1800 555 010" in text
     assert "One Main Contact" in text

@@ -81,10 +81,12 @@ def types(events: list[Event]) -> list[str]:
 # --------------------------------------------------------------------------- rule 1: I059PL
 
 
+@pytest.mark.rule("IM-3.2", "IM-5.1", "IM-5.2")
 def test_a_weekly_window_closed_unpaid_raises_i059pl_for_that_period_with_step_5():
     """103-01050060: "If the expense is not paid by the end of the 7 days, the system will stop attempting to pay
     the expense for this period, and it will remain as unpaid." Step 5: a weekly period over 7 days old, "(work
-    item I059PL exists)"."""
+    item I059PL exists)": "The payment is undelivered and will not be paid for that period. The 1 week expense will
+    now try to pay for the next week." """
     raised = Desk().only(period_closed(ExpenseKind.WEEKLY))
     assert isinstance(raised, WorkItemRaised)
     assert raised.work_item_id == "I059PL:EXP-1:2027-03-01"
@@ -106,6 +108,7 @@ def test_a_fortnightly_window_closed_unpaid_says_the_next_fortnightly_period_is_
     assert "The 2 week expense will now try to pay for the next fortnightly period." in raised.instructions
 
 
+@pytest.mark.rule("IM-5.3", "IM-8.1")
 def test_a_one_off_that_ended_undelivered_raises_i059pl_with_step_8():
     """Step 8: 'The payment is undelivered and will not pay again. Advise the customer of the period that the
     payment was not delivered and discuss options if appropriate.'"""
@@ -117,10 +120,13 @@ def test_a_one_off_that_ended_undelivered_raises_i059pl_with_step_8():
                "2027-03-01)" in line for line in raised.instructions)
 
 
+@pytest.mark.rule("IM-1.1", "IM-1.3", "IM-1.4")
 def test_i059pl_carries_the_guidance_for_officers_not_trained_in_income_management():
     """Step 1: "For Service Officers not trained in Income Management: Cold transfer the customer to: the Income
     Management Line the Indigenous Services queue (if appropriate), or Multilingual Call (if appropriate)" (a list
-    in the procedure)."""
+    in the procedure), with "All staff must investigate any Work Items which present on a customer's record, and take
+    appropriate action, as part of every contact with a customer." and "seek assistance from a specialised Service
+    Officer (if available) or Service Support Officer"."""
     raised = Desk().only(period_closed())
     assert isinstance(raised, WorkItemRaised)
     transfer = next(g for g in raised.guidance if "cold transfer" in g)
@@ -132,6 +138,7 @@ def test_i059pl_carries_the_guidance_for_officers_not_trained_in_income_manageme
 # --------------------------------------------------------------------------- rule 2: the removal escalation
 
 
+@pytest.mark.rule("IM-7.4")
 def test_a_day_2_extreme_hardship_request_raises_the_escalation_with_the_webform_and_service_desk_steps():
     """Step 7: 'If unable to cease the expense as it is day 2 and there is extreme hardship ... raise a mySupport
     webform. Phone the ICT Service Desk quoting the mySupport job number to request the removal'."""
@@ -144,6 +151,7 @@ def test_a_day_2_extreme_hardship_request_raises_the_escalation_with_the_webform
     assert (raised.procedure_step, raised.tick_off) == (7, TickOff.AUTOMATIC)
 
 
+@pytest.mark.rule("IM-7.6")
 def test_the_escalation_is_ticked_off_when_the_service_desk_removal_is_recorded():
     """Step 7: 'They will advise when another expense can be coded.'"""
     desk = Desk()
@@ -154,6 +162,7 @@ def test_the_escalation_is_ticked_off_when_the_service_desk_removal_is_recorded(
     assert desk.items[removal_id("EXP-9")].status is WorkItemStatus.TICKED_OFF
 
 
+@pytest.mark.rule("IM-7.1")
 @pytest.mark.parametrize(("event", "code"), [(delivered(), "expense-delivered"), (ceased(), "expense-ceased"),
                                              (period_closed(ExpenseKind.ONE_OFF, "EXP-9"), "expense-ended")])
 def test_the_escalation_is_cancelled_when_the_expense_no_longer_needs_removing(event, code):
@@ -196,6 +205,7 @@ def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
     assert raised.tick_off is TickOff.AUTOMATIC
 
 
+@pytest.mark.rule("MSP-1.2")
 def test_the_task_to_describe_the_behaviours_is_the_approving_officers_raised_assigned_to_them_and_ticked_off():
     """104-07050030 step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
     explaining why": the approving officer describes them, in a task of their own."""
@@ -214,6 +224,7 @@ def test_the_task_to_describe_the_behaviours_is_the_approving_officers_raised_as
     assert desk.items[item_id].status is WorkItemStatus.TICKED_OFF
 
 
+@pytest.mark.rule("MSP-2.13")
 def test_a_risk_response_is_a_manual_task_in_the_msp_queue_whose_id_says_nothing_of_the_risk():
     """104-07050030: "staff are to follow their local response guidelines" (family and domestic violence)."""
     required = MspRiskResponseRequired(**env(
@@ -226,6 +237,7 @@ def test_a_risk_response_is_a_manual_task_in_the_msp_queue_whose_id_says_nothing
     assert raised.work_item_id == "MSP-RISK-RESPONSE:MSP-1:1", "ids reach the logs; safety flags never do"
 
 
+@pytest.mark.rule("MSP-1.1")
 def test_the_phone_task_carries_what_the_officer_is_to_explain():
     """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
     behaviours taken into consideration"."""
@@ -235,6 +247,7 @@ def test_the_phone_task_carries_what_the_officer_is_to_explain():
     assert raised.briefing == briefing
 
 
+@pytest.mark.rule("MSP-2.2")
 def test_the_sms_decision_goes_to_approved_decision_makers_only():
     """104-07050030 step 2: "SMS can only be sent by approved decision makers" """
     raised = Desk().only(step_required(Step.SMS, adm=True))
@@ -271,6 +284,7 @@ def test_a_step_done_without_a_task_raised_ticks_nothing():
 # --------------------------------------------------------------------------- rule 4: manual tick-off, cancellation
 
 
+@pytest.mark.rule("IM-4.5", "IM-5.4")
 def test_an_officer_ticks_off_i059pl_with_a_doc_note():
     """Steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
     desk = Desk()
@@ -282,6 +296,7 @@ def test_an_officer_ticks_off_i059pl_with_a_doc_note():
     assert desk.history[-1].detail == {"doc_note": DOC_NOTE}
 
 
+@pytest.mark.rule("IM-4.5")
 @pytest.mark.parametrize("note", [None, "", "   \n"])
 def test_a_tick_off_without_a_doc_note_is_rejected(note):
     """'Record details on a DOC': a tick-off without one is refused, and the item stays open."""
@@ -317,6 +332,7 @@ def test_an_msp_task_cannot_be_ticked_off_by_hand():
     assert rejected.reason_code == "ticked-off-automatically"
 
 
+@pytest.mark.rule("IM-1.2", "IM-1.3")
 def test_only_an_officer_trained_in_income_management_ticks_off_or_takes_an_i059pl_the_others_transfer():
     """103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2." "For Service
     Officers not trained in Income Management: [...] Cold transfer the customer to: [...] the Income Management
@@ -332,6 +348,7 @@ def test_only_an_officer_trained_in_income_management_ticks_off_or_takes_an_i059
     assert isinstance(desk.only(tick_off(I059PL, roles=["im-trained"])), WorkItemTickedOff)
 
 
+@pytest.mark.rule("IM-5.1")
 def test_a_late_delivery_that_reopens_the_period_as_paid_cancels_i059pl_rather_than_ticking_it_off():
     """Step 5: I059PL means 'The payment is undelivered and will not be paid for that period'; once a delivery
     made within the window is processed, that is no longer true, so the item is cancelled, not ticked off."""

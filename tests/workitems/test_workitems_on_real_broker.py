@@ -47,6 +47,7 @@ async def outputs(kafka, prefix: str, at_least: int, after: ServiceRuntime | Non
     return [WORKITEM_EVENTS.parse(r.value) for r in records]
 
 
+@pytest.mark.rule("IM-4.5", "IM-5.4")
 async def test_an_i059pl_delivered_three_times_is_raised_once_then_ticked_off_by_an_officer_with_a_note(
         kafka, database_url, topic_prefix, captured_logs):
     """103-01050060 steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
@@ -162,6 +163,7 @@ def test_the_committed_openapi_document_is_current():
     assert OPENAPI_SNAPSHOT.read_text() == render_openapi(), "python -m workitems.api --write"
 
 
+@pytest.mark.rule("IM-1.2", "MSP-2.2")
 async def test_an_officer_lists_and_reads_only_the_queues_their_roles_open(kafka, database_url, topic_prefix,
                                                                            captured_logs):
     """104-07050030 step 2: "SMS can only be sent by approved decision makers"; 103-01050060 step 1: "For

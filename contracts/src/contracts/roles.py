@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from contracts.procedures import implements
 from contracts.workitems import Queue
 
 
@@ -69,11 +70,13 @@ def needed(command_type: str, queue: Queue | None = None) -> frozenset[OfficerRo
     return QUEUE_READERS[queue] if queue is not None else COMMAND_ROLES.get(command_type, frozenset())
 
 
+@implements("MSP-2.2", "IM-1.2")
 def may_issue(roles: Iterable[str], command_type: str, queue: Queue | None = None) -> bool:
     """Whether an officer with ``roles`` may issue ``command_type`` (on an item of ``queue``)."""
     return bool(set(roles) & needed(command_type, queue))
 
 
+@implements("IM-1.3")
 def way_out(command_type: str, queue: Queue | None = None) -> str:
     """What to do instead, when refused for want of a role."""
     roles = needed(command_type, queue)

@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.phones import e164
+from contracts.procedures import BY_ID
 from contracts.topics import ContractError
 from devstack.kafka import KafkaAccess
 
@@ -66,6 +67,8 @@ class Scenario:
     branch: str
     steps: tuple[Step, ...]
     expect: dict[str, Any]
+    rules: tuple[str, ...] = ()
+    """The procedures' rules (``contracts.procedures`` ids) this scenario exercises."""
     correlation_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     @property
@@ -89,7 +92,9 @@ def load(path: Path) -> Scenario:
         data = json.loads(path.read_text())
         steps = tuple(_step(s) for s in data["steps"])
         scenario = Scenario(path=path, name=data["name"], procedure=data["procedure"], branch=data["branch"],
-                            steps=steps, expect=data["expect"])
+                            steps=steps, expect=data["expect"], rules=tuple(data.get("rules", ())))
+        if unknown := [r for r in scenario.rules if r not in BY_ID]:
+            raise ValueError(f"no such rule: {', '.join(unknown)} (see contracts.procedures)")
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioError(f"{path.name}: {exc}") from exc
     if any(b.at < a.at for a, b in itertools.pairwise(steps)):

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from contracts.expenses import AustralianState, ExpenseKind
+from contracts.procedures import implements
 
 _HOLIDAYS_VERSION = metadata.version("holidays")
 TZDATA_VERSION = metadata.version("tzdata")
@@ -87,6 +88,7 @@ class OneOffDays:
     window: Window
 
 
+@implements("IM-3.1", "IM-3.5")
 def regular_window(scheduled_on: date, kind: ExpenseKind, state: AustralianState | None) -> Window:
     days = RETRY_DAYS[kind]
     tz = STATE_TIMEZONE[state or DEFAULT_STATE]
@@ -94,6 +96,7 @@ def regular_window(scheduled_on: date, kind: ExpenseKind, state: AustralianState
                   f"{days} calendar days from the scheduled payment date, {tz}")
 
 
+@implements("IM-6.1", "IM-7.1")
 def one_off_days(coded_at: datetime, state: AustralianState) -> OneOffDays:
     """Day 1 is the working day of coding (the next one if coded on a weekend or public holiday), day 2 the
     next working day; the expense 'will automatically end on day 3', i.e. at the end of day 2."""

@@ -35,6 +35,7 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
     VaryOneOffExpense,
 )
+from contracts.procedures import implements
 from contracts.roles import may_issue, way_out
 from expenses.domain.calendar import RETRY_DAYS, OneOffDays, Window, local_date, one_off_days, regular_window
 from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
@@ -129,6 +130,7 @@ def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> li
                                                 attempted_event_id=str(attempt.event_id))]
 
 
+@implements("IM-3.1", "IM-3.5", "IM-4.3", "IM-6.1", "IM-7.2")
 def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
     expense = state.expense
     if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
@@ -159,6 +161,7 @@ CONFLICT_INSTRUCTIONS = [
 ]
 
 
+@implements("IM-7.2")
 def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
     """"Cease first" on the payments system's path: a one-off it coded while a sibling still tries is recorded (a
     payment attempt is a fact) and handed to an officer."""
@@ -197,6 +200,7 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
     return []  # already delivered, or a late failure for a closed period: nothing changes
 
 
+@implements("IM-2.1", "IM-2.2", "IM-4.1")
 def _undelivered(facts: dict[str, Any], attempt: PaymentAttempted, period: date, window: Window,
                  days: OneOffDays | None) -> Event:
     assert attempt.failure_reason is not None
@@ -216,6 +220,7 @@ def _delivered(expense: Expense | None, attempt: PaymentAttempted, period: date,
                                       delivered_at=attempt.attempted_at, was_undelivered=was_undelivered)
 
 
+@implements("IM-3.2", "IM-3.3", "IM-3.6", "IM-3.7", "IM-6.2", "IM-7.1")
 def decide_close(expense: Expense, window: PeriodWindow, now: datetime) -> list[Event]:
     """The deadline passed with no delivery: 'the system will stop attempting to pay the expense for this
     period, and it will remain as unpaid' (regular, step 5) / 'the expense will not try again' (one-off, step 8)."""
@@ -247,6 +252,7 @@ def _reject(action: StaffAction, now: datetime, code: str, reason: str, way_out:
         reason_code=code, reason=reason, way_out=way_out)
 
 
+@implements("IM-1.2", "IM-1.3")
 def _unauthorised(action: StaffAction, now: datetime) -> list[Event]:
     """103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2"; the others transfer
     the customer. Re-checked here from the verified roles the console wrote into the request."""
@@ -262,6 +268,7 @@ def _escalate(action: StaffAction, expense: Expense, now: datetime) -> Event:
         customer_ref=expense.customer_ref, officer_id=action.officer_id, steps=ESCALATION_STEPS)
 
 
+@implements("IM-7.3")
 def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -> list[Event]:
     """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
     if expense.status is ExpenseStatus.DELIVERED:
@@ -287,6 +294,7 @@ def _gate_known(state: ExpenseState, action: StaffAction, now: datetime) -> tupl
     return expense, []
 
 
+@implements("IM-4.2", "IM-4.3")
 def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> list[Event]:
     """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
     including the current period.'"""
@@ -305,6 +313,7 @@ def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> li
 VARY_WAY_OUT = "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
 
 
+@implements("IM-7.2", "IM-7.3")
 def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -> list[Event]:
     """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to be
     ceased before the new one-off expense can be coded.' A one-off's amount is never changed in place: the request
@@ -329,6 +338,7 @@ def _still_trying(expense: Expense, at: datetime) -> bool:
     return at < one_off_days_of(expense).window.closes_at
 
 
+@implements("IM-7.2")
 def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -> list[Event]:
     """'If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to
     be ceased before the new one-off expense can be coded.'"""
@@ -380,6 +390,7 @@ def _escalated(state: ExpenseState, action: RecordExpenseRemoval | RecordMySuppo
     return expense, []
 
 
+@implements("IM-7.4")
 def decide_job(state: ExpenseState, action: RecordMySupportJob, now: datetime) -> list[Event]:
     """Step 7: "raise a mySupport webform, then phone the ICT Service Desk quoting the mySupport job number": the
     job number is recorded when the webform is raised."""
@@ -394,6 +405,7 @@ def decide_job(state: ExpenseState, action: RecordMySupportJob, now: datetime) -
                                            mysupport_job=action.mysupport_job)]
 
 
+@implements("IM-7.5")
 def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datetime) -> list[Event]:
     """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
     expense": a removal is accepted for an escalated one-off, quoting the job recorded for it."""
@@ -411,6 +423,7 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
                                      mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]
 
 
+@implements("IM-4.5")
 def doc_to_keep(action: StaffAction, events: list[Event], now: datetime) -> DocNote | None:
     if not (action.doc_note or "").strip() or any(isinstance(e, ExpenseActionRejected) for e in events):
         return None

@@ -41,6 +41,7 @@ from contracts.notification import (
     Step,
 )
 from contracts.phones import is_mobile, national
+from contracts.procedures import implements
 from contracts.roles import OfficerRole
 from notification.domain.model import MspCase, MspState, evolve, evolve_all
 from notification.domain.sms import msp_sms_text, sms_size
@@ -142,6 +143,7 @@ def _done(cause: Event | Cause, state: MspState, now: datetime, step: Step, outc
                                reason_code=reason_code)
 
 
+@implements("MSP-1.1", "MSP-1.3", "MSP-1.4")
 def phone_briefing(approval: MspCase) -> list[str]:
     """104-07050030 step 1, from the MSP itself: "explain the reasons the MSP has been implemented, including a
     description of the behaviours taken into consideration", "explain the reasons for the duration of the MSP and
@@ -166,6 +168,7 @@ def _behaviour(b: Behaviour) -> str:
     return f"{b.what}{when}{', ' if b.occurred_on else ''}{b.channel.value if b.channel else 'channel not stated'})"
 
 
+@implements("MSP-1.8", "MSP-1.9")
 def phone_target(approval: MspCase) -> Role | None:
     """The customer; or, where it is not appropriate to phone them, their Power of Attorney, nominee or person
     permitted to enquire; None when there is no one to phone."""
@@ -175,6 +178,7 @@ def phone_target(approval: MspCase) -> Role | None:
     return next((role for role in REPRESENTATIVE_ORDER if role in present), None)
 
 
+@implements("MSP-1.10", "MSP-3.1", "MSP-2.15")
 def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Event]:
     """The steps that became due: SMS consideration and letter once the phone step is resolved; recording the
     result once phone, SMS, letter (and any incident) are resolved."""
@@ -223,6 +227,7 @@ def unresolved(state: MspState) -> list[str]:
 # --------------------------------------------------------------------------- approval
 
 
+@implements("MSP-1.2", "MSP-3.1")
 def decide_approval(state: MspState | None, approval: MspApproved, now: datetime) -> list[Event]:
     """Plan the steps. Behaviours only labelled (or without a date or channel) do not end the procedure: "Customers
     must be advised of their MSP in writing", so the steps are planned and the approving officer is asked to
@@ -252,6 +257,7 @@ def _start_contact(cause: Event, state: MspState, now: datetime) -> list[Event]:
                       briefing=phone_briefing(state.case))]
 
 
+@implements("MSP-1.1", "MSP-1.2")
 def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> list[Event]:
     if state.described:
         return _reject(action, state.msp_id, now, "behaviours-already-described",
@@ -309,6 +315,7 @@ def decide_action(state: MspState | None, action: Event, now: datetime, policy: 
     return with_follow_ups(state, action, now, events)
 
 
+@implements("MSP-1.7", "MSP-2.6")
 def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[Event]:
     """Step 1. A call that was successful or unproductive resolves the step; an unsuccessful one is an attempt
     ("waiting until the next day to call the customer may result in a more productive discussion"), and the step
@@ -324,6 +331,7 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[E
     return [*done, *incident]
 
 
+@implements("MSP-1.1", "MSP-1.3", "MSP-1.4", "MSP-1.5", "MSP-1.9")
 def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, str] | None:
     approval = state.case
     if state.phone.status != "pending":
@@ -354,6 +362,7 @@ RISK_RESPONSES = {
 """104-07050030 step 2: what a risk fact asks of the officer beyond withholding the SMS (the procedure's words)."""
 
 
+@implements("MSP-2.12", "MSP-2.13")
 def _risk_response(state: MspState, action: RecordRiskFact, now: datetime) -> list[Event]:
     instructions = RISK_RESPONSES.get(action.fact)
     if instructions is None or action.fact in state.risks:  # nothing more to do, or already asked for
@@ -364,6 +373,7 @@ def _risk_response(state: MspState, action: RecordRiskFact, now: datetime) -> li
                                               instructions=instructions)]
 
 
+@implements("MSP-1.7")
 def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:
     if state.incident != "required":
         return _reject(action, state.msp_id, now, "no-incident-required",
@@ -388,6 +398,7 @@ _CIRCUMSTANCE_NEEDS = {  # which phone outcomes make each circumstance true ("pe
 }
 
 
+@implements("MSP-2.3", "MSP-2.4", "MSP-2.5", "MSP-2.6", "MSP-2.7")
 def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
     """Whether the phone step bears out the circumstance the approved decision maker gave (the fifth, capturing the
     OMC/PSSO number, holds whatever the call)."""
@@ -402,6 +413,7 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
     return phone_outcome in needs
 
 
+@implements("MSP-2.9", "MSP-2.11", "MSP-2.13")
 def _guard(state: MspState) -> tuple[str, str] | None:
     if not state.case.customer_mobile:
         return "no-mobile-on-record", "There is no mobile number on the customer's record."
@@ -421,6 +433,7 @@ def _withhold(cause: Event | Cause, state: MspState, now: datetime, code: str, r
     return [withheld, _done(c, state, now, Step.SMS, "withheld", code)]
 
 
+@implements("MSP-2.1", "MSP-2.2", "MSP-2.8", "MSP-2.9", "MSP-2.10")
 def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, policy: Policy) -> list[Event]:
     def no(code: str, reason: str) -> list[Event]:
         return _reject(action, state.msp_id, now, code, reason)
@@ -453,6 +466,7 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
                                        officer_id=action.officer_id, circumstance=action.circumstance, send_at=send_at)]
 
 
+@implements("MSP-2.1", "MSP-2.11", "MSP-2.13")
 def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
     """At the moment of sending the guards are checked again: a risk fact recorded after the authorisation
     still stops the SMS."""
@@ -481,6 +495,7 @@ def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
     return [*events, *_result_due(after, cause, now)]
 
 
+@implements("MSP-3.2", "MSP-3.3")
 def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> list[Event]:
     if state.letter_id is not None:
         return _reject(action, state.msp_id, now, "letter-already-attached",
@@ -496,6 +511,7 @@ def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> l
                                         letter_id=action.letter_id)]
 
 
+@implements("MSP-3.4", "MSP-3.5", "MSP-3.6")
 def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetime) -> list[Event]:
     if action.method in ("staff-hand-delivery", "security-guard-hand-delivery"):
         return _reject(action, state.msp_id, now, "hand-delivery-by-staff-forbidden",
@@ -511,6 +527,7 @@ def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetim
     return [_done(action, state, now, Step.LETTER, action.method)]
 
 
+@implements("MSP-4.1", "MSP-4.2", "MSP-2.15")
 def _record_result(state: MspState, action: RecordMspResult, now: datetime) -> list[Event]:
     if missing := unresolved(state):
         return _reject(action, state.msp_id, now, "steps-unresolved",

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from contracts.procedures import implements
+
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -39,6 +41,7 @@ def sms_size(text: str) -> SmsSize:
     return SmsSize(encoding, units, fragments)
 
 
+@implements("MSP-2.14", "MSP-2.7")
 def msp_sms_text(contact_kind: str, contact_phone: str, starts_on: str) -> str:
     """The MSP SMS: prompt, limited, no sensitive detail; it carries the OMC/PSSO number and announces the letter.
 

@@ -24,6 +24,7 @@ from contracts.expenses import (
 )
 from contracts.notification import PROCEDURE as MSP_PROCEDURE
 from contracts.notification import MspRiskResponseRequired, MspStepDone, MspStepRequired, Step
+from contracts.procedures import implements
 from contracts.roles import may_issue, way_out
 from contracts.workitems import (
     AssignWorkItem,
@@ -161,6 +162,7 @@ def _raised(items: Items, cause: Event, now: datetime, work_item_id: str, **fiel
                                      work_item_id=work_item_id, actor=cause.producer, **fields)]
 
 
+@implements("IM-1.1", "IM-1.4", "IM-3.4", "IM-5.1", "IM-5.2", "IM-5.3", "IM-8.1")
 def _raise_i059pl(items: Items, closed: UndeliveredExpensePeriodClosed, now: datetime) -> list[Event]:
     """103-01050060 steps 3 and 6: when the window closes unpaid (regular) or the one-off ends undelivered,
     'I059PL - A previous expense was not delivered, please discuss with customer' is created."""
@@ -174,6 +176,7 @@ def _raise_i059pl(items: Items, closed: UndeliveredExpensePeriodClosed, now: dat
         guidance=NOT_TRAINED_GUIDANCE, tick_off=TickOff.MANUAL)
 
 
+@implements("IM-7.4", "IM-7.5")
 def _raise_removal(items: Items, request: ExpenseRemovalEscalationRequested, now: datetime) -> list[Event]:
     """103-01050060 step 7: day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service
     Desk quoting the job number to request the removal of the existing expense."""
@@ -185,6 +188,7 @@ def _raise_removal(items: Items, request: ExpenseRemovalEscalationRequested, now
         tick_off=TickOff.AUTOMATIC)
 
 
+@implements("MSP-1.6")
 def _raise_msp_task(items: Items, required: MspStepRequired, now: datetime) -> list[Event]:
     """104-07050030: phone, SMS decision (approved decision makers only), letter, incident, record the result; and
     the approving officer's own task, assigned to them, to describe behaviours an approval only labelled."""
@@ -229,6 +233,7 @@ def _rejected(request: TickOffWorkItem | AssignWorkItem, now: datetime, code: st
         way_out=way_out)]
 
 
+@implements("IM-1.2", "IM-1.3")
 def _refusal(item: WorkItem | None, request: TickOffWorkItem | AssignWorkItem, now: datetime) -> list[Event]:
     """The rejections common to every request on an item: it must exist and be open, and the officer's verified
     roles must open its queue (103-01050060 step 1: "For Service Officers trained in Income Management, go to
@@ -246,6 +251,7 @@ def _refusal(item: WorkItem | None, request: TickOffWorkItem | AssignWorkItem, n
     return []
 
 
+@implements("IM-4.5", "IM-5.4")
 def _tick_off_by_officer(item: WorkItem | None, request: TickOffWorkItem, now: datetime) -> list[Event]:
     """103-01050060 steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
     if refusal := _refusal(item, request, now):
