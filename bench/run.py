@@ -1,7 +1,8 @@
 """The benchmark: how fast, how far from the ceiling, how it grows. Prints tables; asserts nothing.
 
-    ./dev bench [--events N] [--rate R] [--duration S] [--growth 10000,100000,1000000] [--growth-duration S]
-                [--sections throughput,latency,growth,scale-out] [--plaintext]
+    ./dev bench [--events N] [--rate R] [--duration S] [--rates 100,500,1000] [--rising-duration S]
+                [--growth 10000,100000,1000000] [--growth-duration S]
+                [--sections throughput,latency,rising,growth,scale-out] [--plaintext]
 
 Everything runs on one machine against one real broker and one real PostgreSQL server that the
 command starts itself, secured as deployed (SASL/SCRAM over TLS, ACLs; ``--plaintext`` for an open broker,
@@ -11,6 +12,7 @@ INFO to files, as deployed), each section on a fresh database and fresh topics:
 1. ceiling: raw aiokafka consume -> produce passthrough, in this process;
 2. throughput of expenses and notification over a backlog, each as a ratio to the ceiling;
 3. end-to-end latency at a fixed offered rate, MSP approval published -> work item raised;
+3b. latency under rising load (100, 500, 1,000/s by default), and the rate at which the two-hop p99 passes 1 s;
 4. growth: restart-to-ready, latency and throughput of expenses with N open retry windows;
 5. scale-out: one and two expenses instances on a six-partition topic.
 
@@ -328,7 +330,9 @@ def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
-SECTIONS = ("throughput", "latency", "growth", "scale-out")
+SECTIONS = ("throughput", "latency", "rising", "growth", "scale-out")
+KNEE_S = 1.0
+"""The rising-load table names the first offered rate at which the two-hop p99 passes this."""
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -349,6 +353,8 @@ async def main(args: argparse.Namespace) -> None:
             await throughput_table(bench, n)
         if "latency" in sections:
             await latency_table(bench, args.rate, args.duration)
+        if "rising" in sections:
+            await rising_table(bench, args.rates, args.rising_duration)
         if "growth" in sections:
             await growth_table(bench, n, args.growth, args.rate, args.growth_duration)
         if "scale-out" in sections:
@@ -389,6 +395,29 @@ async def latency_table(bench: Bench, rate: float, duration: float) -> None:
         f"{name} {mib(rss)}, {cpu:.0%}" for name, (rss, cpu) in usage.items()), flush=True)
 
 
+def knee(rows: Sequence[tuple[float, Latency]]) -> str:
+    """Where the two-hop p99 first passes ``KNEE_S``, in words."""
+    past = next((rate for rate, two_hop in rows if two_hop.p99 > KNEE_S), None)
+    if past is None:
+        return f"the two-hop p99 stays under {KNEE_S:g} s up to {max(r for r, _ in rows):,.0f}/s"
+    return f"the two-hop p99 passes {KNEE_S:g} s at {past:,.0f}/s"
+
+
+async def rising_table(bench: Bench, rates: Sequence[float], duration: float) -> None:
+    rows: list[tuple[float, Latency, Latency]] = []
+    for rate in rates:
+        say(f"rising load: {rate:g}/s for {duration:g}s ...")
+        (one_hop, two_hop), _ = await end_to_end(bench, rate, duration)
+        rows.append((rate, one_hop, two_hop))
+    print(f"\nLatency under rising load: MSP approvals at each rate for {duration:g} s, fresh topics and services per "
+          "row; one hop = published -> MspStepRequired read, two hops = published -> WorkItemRaised read\n")
+    print("| offered/s | one hop p50 ms | one hop p99 ms | two hops p50 ms | p95 ms | p99 ms | max ms | received |"
+          "\n|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for rate, one_hop, two_hop in rows:
+        print(f"| {rate:,.0f} | {one_hop.p50 * 1000:.0f} | {one_hop.p99 * 1000:.0f} | {two_hop.cells()} |")
+    print(f"\nThe knee: {knee([(rate, two_hop) for rate, _, two_hop in rows])}.", flush=True)
+
+
 async def growth_table(bench: Bench, n: int, sizes: Sequence[int], rate: float, duration: float) -> None:
     grown = []
     for windows in sizes:
@@ -425,6 +454,9 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20000, help="backlog size for the throughput rows")
     parser.add_argument("--rate", type=float, default=500.0, help="offered events per second for latency")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
+    parser.add_argument("--rates", type=lambda t: [float(r) for r in t.split(",")], default=[100.0, 500.0, 1000.0],
+                        help="offered events per second for the rising-load table, comma separated")
+    parser.add_argument("--rising-duration", type=float, default=30.0, help="seconds of load per rising-load row")
     parser.add_argument("--growth", type=sizes, default=[10_000, 100_000, 1_000_000], help="open windows, comma separated")
     parser.add_argument("--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row")
     parser.add_argument("--plaintext", action="store_true",
