@@ -18,12 +18,18 @@ REGION = "AU"
 """Numbers written without a country code are Australian."""
 
 
+def _parsed(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, REGION)
+    except NumberParseException:
+        return None
+
+
 def e164(text: str) -> str:
     """``text`` as an E.164 number; ValueError (naming no digit of it) when it is not a valid phone number."""
-    try:
-        number = phonenumbers.parse(text, REGION)
-    except NumberParseException:
-        raise ValueError("not a phone number") from None
+    number = _parsed(text)
+    if number is None:
+        raise ValueError("not a phone number")
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -31,11 +37,9 @@ def e164(text: str) -> str:
 
 def is_mobile(number: str) -> bool:
     """Whether a (valid) number is a mobile one, that an SMS can reach."""
-    try:
-        parsed = phonenumbers.parse(number, REGION)
-    except NumberParseException:
-        return False
-    return phonenumbers.number_type(parsed) in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    parsed = _parsed(number)
+    mobile = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return parsed is not None and phonenumbers.number_type(parsed) in mobile
 
 
 PhoneNumber = Annotated[str, Field(min_length=3, max_length=32, examples=["+61412345678", "02 6123 4567"]),
@@ -45,8 +49,5 @@ PhoneNumber = Annotated[str, Field(min_length=3, max_length=32, examples=["+6141
 
 def national(number: str) -> str:
     """A number as an Australian reads it ("02 6123 4567"): for the SMS text and the officer's briefing."""
-    try:
-        parsed = phonenumbers.parse(number, REGION)
-    except NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    parsed = _parsed(number)
+    return number if parsed is None else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

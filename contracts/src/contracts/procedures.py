@@ -2,8 +2,8 @@
 
 An auditor's question, "where is this sentence, and what proves it is followed?", is answered from here: each
 :class:`Rule` quotes its sentence verbatim (checked against ``docs/procedures/``), the domain functions that carry
-it out say so with :func:`implements`, and ``python -m contracts.rulesdoc --write`` writes ``docs/procedures.md``
-with the functions, the tests whose docstrings quote the sentence, and the scenarios that exercise it.
+it out say so with :func:`implements`, and ``python -m devstack.rules --write`` writes ``docs/procedures.md``
+with the functions, the tests that prove it (marked, and quoting it), and the scenarios that exercise it.
 
 ``handling`` says what the system does with a rule: ``automated`` (decided by a service), ``pointed`` (the system
 does not decide it; it puts the procedure's words or a task in front of the officer at the right moment) or

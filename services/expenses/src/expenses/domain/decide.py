@@ -132,20 +132,9 @@ def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> li
 
 @implements("IM-3.1", "IM-3.5", "IM-4.3", "IM-6.1", "IM-7.2")
 def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
-    expense = state.expense
-    if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
-        return _disregard(attempt, now, f"expense-{expense.status.value}")
-    period = period_of(attempt)
-    facts = _facts(expense, attempt)
-    window, days = _schedule(attempt.kind, period, facts, expense)
-    if attempt.attempted_at < window.opens_at:
-        return _disregard(attempt, now, "before-retry-window")
-    current = state.windows.get(period)
-    closes_at = current.closes_at if current is not None and current.closes_at is not None else window.closes_at
-    in_window = attempt.attempted_at < closes_at  # a stored deadline is the deadline
-    delivered = attempt.outcome == "delivered"
-    events = _attempt_outcome(state, attempt, now, period, facts, window, days, current, in_window, delivered)
-    if expense is None and not attempt.kind.regular and events and not isinstance(events[0], PaymentAttemptDisregarded):
+    events = _attempt_outcome(state, attempt, now)
+    if (state.expense is None and not attempt.kind.regular and events
+            and not isinstance(events[0], PaymentAttemptDisregarded)):
         events += _conflict(state, attempt, now)
     return events
 
@@ -174,11 +163,20 @@ def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> 
                                              instructions=CONFLICT_INSTRUCTIONS)]
 
 
-def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: datetime, period: date,
-                     facts: dict[str, Any], window: Window, days: OneOffDays | None, current: PeriodWindow | None,
-                     in_window: bool, delivered: bool) -> list[Event]:
+def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
+    """What one attempt changes for its period, judged against the stored deadline once a window is open."""
     expense = state.expense
-
+    if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
+        return _disregard(attempt, now, f"expense-{expense.status.value}")
+    period = period_of(attempt)
+    facts = _facts(expense, attempt)
+    window, days = _schedule(attempt.kind, period, facts, expense)
+    if attempt.attempted_at < window.opens_at:
+        return _disregard(attempt, now, "before-retry-window")
+    current = state.windows.get(period)
+    closes_at = current.closes_at if current is not None and current.closes_at is not None else window.closes_at
+    in_window = attempt.attempted_at < closes_at  # a stored deadline is the deadline
+    delivered = attempt.outcome == "delivered"
     if current is None or current.status is WindowStatus.OPEN:
         if not in_window:
             # The system stops trying when the window closes; an attempt after it changes nothing.
@@ -392,8 +390,8 @@ def _escalated(state: ExpenseState, action: RecordExpenseRemoval | RecordMySuppo
 
 @implements("IM-7.4")
 def decide_job(state: ExpenseState, action: RecordMySupportJob, now: datetime) -> list[Event]:
-    """Step 7: "raise a mySupport webform, then phone the ICT Service Desk quoting the mySupport job number": the
-    job number is recorded when the webform is raised."""
+    """Step 7: "raise a mySupport webform." then "Phone the ICT Service Desk quoting the mySupport job number to
+    request the removal of the existing expense.": the job number is recorded when the webform is raised."""
     expense, refused = _escalated(state, action, now)
     if expense is None:
         return refused

@@ -164,8 +164,8 @@ def phone_briefing(approval: MspCase) -> list[str]:
 
 
 def _behaviour(b: Behaviour) -> str:
-    when = f" (on {b.occurred_on.isoformat()}" if b.occurred_on else " ("
-    return f"{b.what}{when}{', ' if b.occurred_on else ''}{b.channel.value if b.channel else 'channel not stated'})"
+    when = [f"on {b.occurred_on.isoformat()}"] if b.occurred_on else []
+    return f"{b.what} ({', '.join([*when, b.channel.value if b.channel else 'channel not stated'])})"
 
 
 @implements("MSP-1.8", "MSP-1.9")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
+from contracts.catalogue import approval_v1_to_v2
 from contracts.envelope import Contract, Event
 from contracts.notification import (
     Agency,
@@ -134,10 +135,8 @@ class MspState(Contract):
 def _state_v1_to_v2(row: dict[str, Any]) -> dict[str, Any]:
     """v1 embedded the MspApproved event (v1, behaviours a line each): the case keeps its facts, each behaviour its
     words with no date or channel; such an MSP was approved under the label rule alone, so it stays described."""
-    approval = row["approval"]
+    approval = approval_v1_to_v2(row["approval"])  # the behaviours as the contract's own upcaster reads them
     case = {k: v for k, v in approval.items() if k in MspCase.model_fields}
-    case["behaviours"] = [{"what": b, "occurred_on": None, "channel": None} if isinstance(b, str) else b
-                          for b in approval.get("behaviours", [])]
     case["customer_mobile"] = _e164_or_none(case.get("customer_mobile"))
     rest = {k: v for k, v in row.items() if k != "approval"}
     return rest | {"case": case, "described": True}
