@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from contracts.notification import Step
+from contracts.notification import Role, Step
 from notification.domain.decide import Policy, decide_action
-from notification.domain.model import STATE_VERSION, MspState, read_state
+from notification.domain.model import STATE_VERSION, MspCase, MspState, read_state
 from tests.notification.builders import T0, approval, phone
 from workitems.domain.model import read_item
 
@@ -58,3 +58,12 @@ def test_a_work_item_row_without_a_version_is_of_version_1_and_a_newer_one_is_re
     assert read_item(json.dumps(row)).version == 1
     with pytest.raises(ValueError, match="version"):
         read_item(json.dumps(row | {"version": 2}))
+
+
+def test_the_case_taken_from_an_approval_is_what_validating_it_again_would_give():
+    """MspCase.of takes the approval's facts as its contract validated them; a copy validated anew is the same."""
+    msp = approval(reps=(Role.NOMINEE,))
+    validated = MspCase.model_validate(msp.model_dump(include=set(MspCase.model_fields)))
+    assert MspCase.of(msp) == validated
+    assert MspCase.of(msp).model_dump_json() == validated.model_dump_json()
+    assert read_state(MspState(case=MspCase.of(msp)).model_dump_json()).case == validated

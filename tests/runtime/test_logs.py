@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
 import pytest
 
-from servicekit.logs import REDACTED, Redactor, configure_logging, get_logger
+from servicekit.logs import REDACTED, LineLogger, LineSink, Redactor, configure_logging, get_logger
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +50,55 @@ def test_log_level_filters_below_the_setting():
     get_logger().warning("retrying", attempt=2)
     lines = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert [x["event"] for x in lines] == ["retrying"]
+
+
+class Recording:
+    """A binary stream that keeps each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def sink() -> tuple[Recording, LineSink]:
+    out = Recording()
+    holder = type("Stdout", (), {"buffer": out})()
+    return out, LineSink(holder, gather=True)
+
+
+async def test_the_lines_of_one_turn_of_the_event_loop_are_written_with_one_call_at_its_end():
+    out, lines = sink()
+    for n in range(3):
+        lines.write(b'{"n": %d}' % n)
+    assert out.writes == [], "nothing is written while the turn goes on"
+    await asyncio.sleep(0)  # the end of this turn: the flush was scheduled before this task's resumption
+    assert out.writes == [b'{"n": 0}\n{"n": 1}\n{"n": 2}\n']
+
+
+async def test_an_error_is_written_at_once_with_the_lines_before_it():
+    out, lines = sink()
+    lines.write(b'{"level": "info"}')
+    LineLogger(lines).error(b'{"level": "error"}')
+    assert out.writes == [b'{"level": "info"}\n{"level": "error"}\n']
+
+
+def test_outside_a_running_event_loop_each_line_is_written_at_once():
+    out, lines = sink()
+    lines.write(b'{"n": 1}')
+    assert out.writes == [b'{"n": 1}\n']
+
+
+def test_a_logger_cached_on_first_use_renders_like_any_other():
+    stream = io.StringIO()
+    configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream, cache=True)
+    log = get_logger("t")
+    log.info("first", customer_ref="CRN-1")
+    log.info("second", customer_ref="CRN-1", note="free text")
+    first, second = (json.loads(x) for x in stream.getvalue().splitlines())
+    assert first["customer_ref"] == second["customer_ref"] != "CRN-1"
+    assert second["note"] == REDACTED

@@ -7,12 +7,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request
 from faststream.kafka import KafkaBroker
@@ -69,10 +71,24 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
+@lru_cache(maxsize=16384)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def keyed_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioner (the Java client's murmur2 of the key), its pure-Python hash remembered per key: a
+    case's outputs share its key, and hashing one cost more than the rest of handing the record over."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **client_options(settings),
         client_id=f"{settings.service_name}-relay",
+        partitioner=keyed_partitioner,
         acks="all",
         enable_idempotence=True,
         linger_ms=2,

@@ -7,13 +7,17 @@ addresses, notes and safety flags therefore cannot reach a log line, even by mis
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import hashlib
 import hmac
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
+from functools import lru_cache
 from typing import Any
 
+import orjson
 import structlog
 
 REDACTED = "[redacted]"
@@ -35,6 +39,8 @@ ALLOWED_FIELDS = frozenset({
 })
 
 PSEUDONYMISED_FIELDS = frozenset({"customer_ref"})
+PSEUDONYMS_CACHED = 8192
+"""Customer references whose pseudonym is remembered (each is an HMAC: a few microseconds saved per line)."""
 
 
 class Redactor:
@@ -43,9 +49,13 @@ class Redactor:
     def __init__(self, pseudonym_key: bytes, allowed: Iterable[str] = ALLOWED_FIELDS) -> None:
         self._key = pseudonym_key
         self._allowed = frozenset(allowed)
+        self._pseudonym = lru_cache(maxsize=PSEUDONYMS_CACHED)(self._hmac)  # a case's lines repeat its customer
 
     def pseudonym(self, value: object) -> str:
-        digest = hmac.new(self._key, str(value).encode(), hashlib.sha256).hexdigest()
+        return self._pseudonym(str(value))
+
+    def _hmac(self, value: str) -> str:
+        digest = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
         return f"cust-{digest[:12]}"
 
     def __call__(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -59,9 +69,75 @@ class Redactor:
         return event_dict
 
 
-def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes, stream: Any = None) -> None:
-    """JSON lines on stdout. Safe to call again (tests reconfigure per service)."""
+class LineSink:
+    """Where the JSON lines go. To the process's own stdout, the lines logged in one turn of the event loop (a
+    poll's transitions, say) are written with one call at the end of that turn; an error, and any line logged
+    outside a running loop, is written at once, and whatever waits is written at exit. Any other stream (a test
+    reading what was logged) gets each line as it is logged."""
+
+    def __init__(self, stream: Any, *, gather: bool) -> None:
+        self._binary = getattr(stream, "buffer", None)
+        self._text = stream
+        self._gather = gather
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        if gather:
+            atexit.register(self.flush)
+
+    def write(self, line: bytes, *, now: bool = False) -> None:
+        self._pending.append(line)
+        if now or not self._gather:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            loop.call_soon(self.flush)
+            self._scheduled = True
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        lines, self._pending = self._pending, []
+        data = b"\n".join(lines) + b"\n"
+        if self._binary is not None:
+            self._binary.write(data)
+            self._binary.flush()
+        else:
+            self._text.write(data.decode())
+            self._text.flush()
+
+
+class LineLogger:
+    """structlog's logger: hands each rendered line to the sink; errors leave at once."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+
+    def msg(self, message: bytes) -> None:
+        self._sink.write(message)
+
+    def error(self, message: bytes) -> None:
+        self._sink.write(message, now=True)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = critical = exception = error
+
+
+def render(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> bytes:
+    """One JSON line as bytes (orjson: a tenth of the standard library's time); values it does not know as text."""
+    return orjson.dumps(event_dict, default=str)
+
+
+def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes, stream: Any = None,
+                      cache: bool = False) -> None:
+    """JSON lines on stdout. Safe to call again (tests reconfigure per service) unless ``cache``: a process that
+    configures once caches each logger on first use, which saves rebuilding it for every line."""
     redactor = Redactor(pseudonym_key)
+    sink = LineSink(stream or sys.stdout, gather=stream is None)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -69,11 +145,11 @@ def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redactor,
-            structlog.processors.JSONRenderer(sort_keys=False),
+            render,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
-        cache_logger_on_first_use=False,
+        logger_factory=lambda *_args: LineLogger(sink),
+        cache_logger_on_first_use=cache,
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (aiokafka, uvicorn, faststream) log through the standard library: keep their
@@ -83,7 +159,8 @@ def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes
 
 def log_transition(log: Any, event: Any, *fields: str) -> None:
     """One line per state transition: the event's type and ids, plus the named fields it has."""
-    extra = {f: getattr(event, f) for f in fields if getattr(event, f, None) is not None}
+    values = vars(event)  # a model's fields (a missing one costs pydantic an exception through getattr)
+    extra = {f: v for f in fields if (v := values.get(f)) is not None}
     log.info(event.event_type, event_id=str(event.event_id), correlation_id=str(event.correlation_id), **extra)
 
 

@@ -14,6 +14,7 @@ backoff. Per-key order therefore holds among the published rows; a parked row is
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -107,9 +108,8 @@ class OutboxRelay:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         if retriable is not None:
             raise retriable
-        for r in rows:
-            if r["id"] not in parked:
-                self.metrics.published(topic=r["topic"]).inc()
+        for topic, n in collections.Counter(r["topic"] for r in rows if r["id"] not in parked).items():
+            self.metrics.published(topic=topic).inc(n)
         return len(rows)
 
     async def _send(self, rows: Sequence[Any]) -> list[BaseException | None]:

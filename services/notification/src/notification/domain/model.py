@@ -95,7 +95,10 @@ class MspCase(Contract):
 
     @classmethod
     def of(cls, approval: MspApproved) -> MspCase:
-        return cls.model_validate(approval.model_dump(include=set(cls.model_fields)))
+        """The approval's facts as they are: its contract validated them on the way in (phone numbers parsed and
+        all), and validating them again cost more than the rest of the decision."""
+        fields = {name: getattr(approval, name) for name in cls.model_fields}
+        return cls.model_construct(**fields | {name: tuple(fields[name]) for name in _SEQUENCES})
 
     def gaps(self) -> list[str]:
         """What the approving officer still has to describe (empty: the behaviours and reasons are described)."""
@@ -104,6 +107,9 @@ class MspCase(Contract):
         return reasons + [f"behaviour {n} ({b.what[:60]}): {gap}" for n, b in enumerate(self.behaviours, 1)
                           for gap in b.gaps()]
 
+
+_SEQUENCES = ("behaviours", "channel_restrictions", "representatives")
+"""The case's fields that the approval carries as lists."""
 
 STATE_VERSION: Literal[2] = 2
 
