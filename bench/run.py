@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.stages import STAGES, Profile, Sampler, py_spy_available, tree_cpu_seconds
 from contracts.catalogue import EXPENSE_EVENTS, MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, PAYMENT_ATTEMPTS, WORKITEM_EVENTS
 from contracts.envelope import Event
 from devstack import LocalKafka, LocalPostgres
@@ -74,6 +76,10 @@ class Bench:
     kafka: LocalKafka
     pg: LocalPostgres
     log_dir: Path
+    profiles: Path
+    """Where the stage profile keeps py-spy's collapsed stacks (``--profiles``; the log folder by default)."""
+    loop: str
+    """The services' event loop (and the bench's own): ``uvloop`` or ``asyncio``."""
 
     @property
     def client(self) -> dict[str, Any]:
@@ -101,7 +107,7 @@ class Bench:
                         **{f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}:{r.password}@{address}"
                            for r in roles},
                         "TOPIC_PARTITIONS": str(PARTITIONS), "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
-                        "LOG_LEVEL": "INFO"}
+                        "EVENT_LOOP": self.loop}
 
     def service(self, name: str, env: dict[str, str], instance: str = "") -> ServiceProcess:
         return ServiceProcess(name, env, self.log_dir, instance or f"{name}-{uuid.uuid4().hex[:4]}")
@@ -258,6 +264,25 @@ async def throughput(bench: Bench, service: str, n: int, make: Callable[[int], E
     return rate / outputs_per_input, ready_s, rss
 
 
+async def peer_throughput(bench: Bench, n: int) -> float:
+    """The same backlog of payment attempts through the peer (``bench/peer.py``): events/s."""
+    prefix, env = await bench.fresh()
+    await produce(bench.client, prefix + PAYMENT_ATTEMPTS.name, [attempt(i) for i in range(n)])
+    peer = bench.service("bench.peer", env, instance=f"peer-{uuid.uuid4().hex[:4]}")
+    peer.start()
+    try:
+        deadline = time.monotonic() + 90
+        while b"ready" not in peer.log_path.read_bytes():
+            if peer.process is not None and peer.process.poll() is not None:
+                raise RuntimeError(f"the peer exited; see {peer.log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the peer did not start; see {peer.log_path}")
+            await asyncio.sleep(0.05)
+        return await steady_rate(bench.client, prefix + EXPENSE_EVENTS.name, n)
+    finally:
+        peer.stop()
+
+
 async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[list[Latency], dict[str, tuple[int, float]]]:
     """MSP approvals at a fixed rate through notification and workitems: publish -> MspStepRequired (the first
     hop) and -> WorkItemRaised (the whole way)."""
@@ -323,6 +348,41 @@ async def growth(bench: Bench, windows: int, n: int, rate: float, duration: floa
     return Growth(windows, preload_s, ready_s, measured, throughput_rate, rss)
 
 
+@dataclass(frozen=True)
+class Sampled:
+    """One service's stage profile, and what every process on the machine spent meanwhile."""
+
+    service: str
+    events: int
+    profile: Profile
+    rate: float
+    cpu_s: dict[str, float]
+    """CPU seconds by process while the events went through: the service, the broker, PostgreSQL, the bench."""
+
+    def us(self, process: str) -> float:
+        return self.cpu_s[process] / self.events * 1e6
+
+
+async def stage_profile(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
+                        out_topic: str, outputs_per_input: int) -> Sampled:
+    """``n`` events through ``service`` under py-spy. The service is ready before the sampler attaches and the
+    events are produced, so start-up is not in it; the load is made before the clocks start."""
+    prefix, env = await bench.fresh()
+    events = [make(i) for i in range(n)]
+    process = bench.service(service, env)
+    async with bench.running(process):
+        sampler = Sampler(process.pid, bench.profiles / f"{service}.spy")
+        pids = {service: process.pid, "broker": bench.kafka.process.pid, "PostgreSQL": bench.pg.process.pid}
+        before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+        try:
+            await produce(bench.client, prefix + in_topic, events)
+            rate = await steady_rate(bench.client, prefix + out_topic, n * outputs_per_input)
+        finally:
+            profile = sampler.stop()
+        after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+    return Sampled(service, n, profile, rate / outputs_per_input, {k: after[k] - before[k] for k in before})
+
+
 # --------------------------------------------------------------------------- the report
 
 
@@ -330,7 +390,7 @@ def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
-SECTIONS = ("throughput", "latency", "rising", "growth", "scale-out")
+SECTIONS = ("stages", "throughput", "latency", "rising", "growth", "scale-out")
 KNEE_S = 1.0
 """The rising-load table names the first offered rate at which the two-hop p99 passes this."""
 
@@ -340,15 +400,19 @@ async def main(args: argparse.Namespace) -> None:
     configure_logging(service="bench", level="WARNING", pseudonym_key=secrets.token_bytes(32))
     log_dir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     kafka, pg = LocalKafka.start(secured=not args.plaintext), LocalPostgres.start(durable=False)
-    bench = Bench(kafka, pg, log_dir)
+    profiles = Path(args.profiles) if args.profiles else log_dir
+    profiles.mkdir(parents=True, exist_ok=True)
+    bench = Bench(kafka, pg, log_dir, profiles, args.loop)
     n, sections = args.events, set(args.sections)
     security = ("broker PLAINTEXT, no authoriser (--plaintext: for comparison only)" if args.plaintext else
                 "broker SASL_SSL (SCRAM-SHA-512 over TLS) with the catalogue's ACLs, every client included")
     print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
           f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
           f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
-          f"as processes logging at INFO; {security}", flush=True)
+          f"as processes logging at INFO; {args.loop} event loop (services and bench); {security}", flush=True)
     try:
+        if "stages" in sections:
+            await stages_table(bench, args.stage_events)
         if "throughput" in sections:
             await throughput_table(bench, n)
         if "latency" in sections:
@@ -374,13 +438,51 @@ async def throughput_table(bench: Bench, n: int) -> None:
     say("notification ...")
     msp, msp_ready, msp_rss = await throughput(bench, "notification", n, approval, MSP_APPROVALS.name,
                                                MSP_NOTIFICATION_EVENTS.name, 3)
+    say("peer: expenses as a typical FastStream service ...")
+    peer = await peer_throughput(bench, n)
     print(f"\nThroughput, a backlog of {n:,} events, one instance (steady state; ready = process start to /ready)\n")
     print("| what | events/s | ratio to ceiling | ready | RSS |\n|---|---:|---:|---:|---:|")
     print(f"| ceiling: raw aiokafka consume -> produce passthrough | {top:,.0f} | 1.00 | | |")
     print(f"| expenses: payment attempts (decided, committed, published) | {exp:,.0f} | {exp / top:.2f} | "
           f"{exp_ready:.1f} s | {mib(exp_rss)} |")
     print(f"| notification: MSP approvals (3 outputs each) | {msp:,.0f} | {msp / top:.2f} | {msp_ready:.1f} s | "
-          f"{mib(msp_rss)} |", flush=True)
+          f"{mib(msp_rss)} |")
+    print(f"| peer: the expenses decision as a typical FastStream service (a transaction and a publish per message) | "
+          f"{peer:,.0f} | {peer / top:.2f} | | |", flush=True)
+
+
+async def stages_table(bench: Bench, n: int) -> None:
+    if not py_spy_available():
+        raise SystemExit("the stage profile needs py-spy beside this Python (it is in requirements.lock)")
+    rows: list[Sampled] = []
+    for service, make, in_topic, out_topic, per in (
+            ("expenses", attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1),
+            ("notification", approval, MSP_APPROVALS.name, MSP_NOTIFICATION_EVENTS.name, 3)):
+        say(f"stage profile: {service} ...")
+        rows.append(await stage_profile(bench, service, n, make, in_topic, out_topic, per))
+    print(f"\nCPU per event by stage: {n:,} events through each service under py-spy (250 samples/s, on-CPU "
+          "stacks only), each stack given to the first stage whose rule it matches (bench/stages.py)\n")
+    print("| stage | what | " + " | ".join(f"{r.service} µs/event" for r in rows) + " |\n|---|---|"
+          + "---:|" * len(rows))
+    shares = [r.profile.per_event_us(r.events) for r in rows]
+    for stage, what, _ in STAGES:
+        print(f"| {stage} | {what} | " + " | ".join(
+            f"{us[stage]:,.0f} ({us[stage] / max(sum(us.values()), 1e-9):.0%})" for us in shares) + " |")
+    print("| **sampled, all stages** | | " + " | ".join(f"**{sum(us.values()):,.0f}**" for us in shares) + " |")
+    print("| the service's CPU (/proc) | | " + " | ".join(f"{r.us(r.service):,.0f}" for r in rows) + " |")
+    print("| events/s while sampled | | " + " | ".join(f"{r.rate:,.0f}" for r in rows) + " |")
+    cores = os.cpu_count() or 1
+    print(f"\nThe machine's budget: CPU per event of every process in those runs ({cores} cores, shared)\n")
+    print("| process | " + " | ".join(f"{r.service} µs/event" for r in rows) + " |\n|---|" + "---:|" * len(rows))
+    print("| the service | " + " | ".join(f"{r.us(r.service):,.0f}" for r in rows) + " |")
+    for process, what in (("broker", "the Kafka broker (JVM)"), ("PostgreSQL", "PostgreSQL (every backend)"),
+                          ("bench", "the bench: load and the reader of the outputs")):
+        print(f"| {what} | " + " | ".join(f"{r.us(process):,.0f}" for r in rows) + " |")
+    print("| **all of them** | " + " | ".join(f"**{sum(r.cpu_s.values()) / r.events * 1e6:,.0f}**" for r in rows) + " |")
+    print(f"| events/s at which the {cores} cores are used up | " + " | ".join(
+        f"{cores / (sum(r.cpu_s.values()) / r.events):,.0f}" for r in rows) + " |")
+    print("| events/s one core of the service's own would allow | " + " | ".join(
+        f"{r.events / r.cpu_s[r.service]:,.0f}" for r in rows) + " |", flush=True)
 
 
 async def latency_table(bench: Bench, rate: float, duration: float) -> None:
@@ -452,6 +554,8 @@ def sizes(text: str) -> list[int]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000, help="backlog size for the throughput rows")
+    parser.add_argument("--stage-events", type=int, default=10000, help="events per service in the stage profile")
+    parser.add_argument("--profiles", default="", help="keep the stage profile's py-spy stacks in this folder")
     parser.add_argument("--rate", type=float, default=500.0, help="offered events per second for latency")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
     parser.add_argument("--rates", type=lambda t: [float(r) for r in t.split(",")], default=[100.0, 500.0, 1000.0],
@@ -459,8 +563,12 @@ if __name__ == "__main__":
     parser.add_argument("--rising-duration", type=float, default=30.0, help="seconds of load per rising-load row")
     parser.add_argument("--growth", type=sizes, default=[10_000, 100_000, 1_000_000], help="open windows, comma separated")
     parser.add_argument("--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the event loop of the services and of the bench itself (the ceiling's)")
     parser.add_argument("--plaintext", action="store_true",
                         help="an open broker (no TLS, no SASL, no ACLs), to measure what security costs")
     parser.add_argument("--sections", type=lambda t: t.split(","), default=list(SECTIONS),
                         help=f"which tables, comma separated (default all: {','.join(SECTIONS)})")
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if arguments.loop == "uvloop" else None) as runner:
+        runner.run(main(arguments))

@@ -69,6 +69,11 @@ class ServiceProcess:
                          detail=lambda: f"{self.instance} not ready; see {self.log_path}")
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def rss_bytes(self) -> int:
         """Resident memory of the process now (Linux ``/proc``)."""
         assert self.process is not None
