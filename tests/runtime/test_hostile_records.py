@@ -153,10 +153,10 @@ async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_b
     topic = f"{topic_prefix}probe.out"
     async with running(runtime):
         async with runtime.pool.acquire() as conn:
-            await enqueue(conn, [OutboundMessage("e1", topic, b"k", b"1"),
-                                 OutboundMessage("huge", topic, b"k", b"x" * (2 * 1024 * 1024)),
-                                 OutboundMessage("e3", topic, b"k", b"3")])
-        runtime.wake_relay()
+            queued = await enqueue(conn, [OutboundMessage("e1", topic, b"k", b"1"),
+                                          OutboundMessage("huge", topic, b"k", b"x" * (2 * 1024 * 1024)),
+                                          OutboundMessage("e3", topic, b"k", b"3")])
+        runtime.hand_to_relay(queued)  # as a committed transaction does: the refusal sends them to the table's path
         records = await read_topic(kafka.bootstrap_servers, topic, at_least=2)
 
         async def parked() -> bool:

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiokafka.errors import OutOfOrderSequenceNumber
+from aiokafka.errors import MessageSizeTooLargeError, OutOfOrderSequenceNumber
 
 from servicekit.db import create_pool, migrate
 from servicekit.metrics import Metrics
@@ -122,3 +122,76 @@ async def test_a_producer_whose_sequence_state_the_broker_refuses_is_replaced_an
     assert spent.stopped, "the spent producer was closed"
     assert fresh.sent == [b"0", b"1", b"2"], "in order, by the new producer"
     assert relay.metrics.producers_renewed._value.get() == 1
+
+
+class RefusingBroker(SlowBroker):
+    """Acknowledges at once, but refuses for good any value it is told to."""
+
+    def __init__(self, refused: bytes = b"") -> None:
+        super().__init__()
+        self.release.set()
+        self.refused = refused
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+        if value == self.refused:
+            raise MessageSizeTooLargeError()
+        return await super().send(topic, value, key=key, headers=headers)
+
+
+async def _relay(database_url: str, schema: str, broker: SlowBroker) -> tuple[Any, OutboxRelay]:
+    pool = await create_pool(database_url, schema, 2)
+    await migrate(pool, schema, RUNTIME_MIGRATIONS)
+    return pool, OutboxRelay(pool=pool, producer=broker, schema=schema, metrics=Metrics("t"))  # type: ignore[arg-type]
+
+
+async def test_rows_handed_over_after_their_commit_are_sent_as_handed_without_reading_the_table(database_url):
+    broker = RefusingBroker()
+    pool, relay = await _relay(database_url, "relayhand", broker)
+    try:
+        async with pool.acquire() as conn:
+            queued = await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", b"table") for i in range(3)])
+        # what the transaction wrote, as it handed it over (the table's copy says otherwise: the path shows)
+        relay.hand([(row_id, OutboundMessage(m.event_id, m.topic, m.key, f"memory {n}".encode()))
+                    for n, (row_id, m) in enumerate(queued)])
+        assert await relay.publish_once() == 3
+        async with pool.acquire() as conn:
+            left = await conn.fetchval("SELECT count(*) FROM outbox")
+    finally:
+        await pool.close()
+    assert broker.sent == [b"memory 0", b"memory 1", b"memory 2"], "from memory, in order"
+    assert left == 0, "and deleted from the table in the same transaction"
+
+
+async def test_handed_rows_never_overtake_an_older_row_still_waiting_in_the_table(database_url):
+    broker = RefusingBroker()
+    pool, relay = await _relay(database_url, "relayolder", broker)
+    try:
+        async with pool.acquire() as conn:
+            await enqueue(conn, [OutboundMessage("old", "t", b"k", b"older")])  # e.g. left by the last run
+            queued = await enqueue(conn, [OutboundMessage("new", "t", b"k", b"newer")])
+        relay.hand(queued)
+        while await relay.publish_once():
+            pass
+    finally:
+        await pool.close()
+    assert broker.sent == [b"older", b"newer"], "the table's order, each once"
+
+
+async def test_a_handed_row_the_broker_refuses_is_parked_by_the_tables_path_and_the_rest_go_out(database_url):
+    broker = RefusingBroker(refused=b"too large")
+    pool, relay = await _relay(database_url, "relayrefuse", broker)
+    try:
+        async with pool.acquire() as conn:
+            queued = await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", v)
+                                          for i, v in enumerate((b"first", b"too large", b"last"))])
+        relay.hand(queued)
+        while await relay.publish_once():
+            pass
+        async with pool.acquire() as conn:
+            parked = await conn.fetch("SELECT event_id, reason FROM outbox_parked")
+            left = await conn.fetchval("SELECT count(*) FROM outbox")
+    finally:
+        await pool.close()
+    assert [(r["event_id"], r["reason"]) for r in parked] == [("e1", "too-large")]
+    assert left == 0
+    assert broker.sent[-2:] == [b"first", b"last"], "sent again by the table's path, in order (at least once)"

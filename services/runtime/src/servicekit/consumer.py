@@ -44,7 +44,7 @@ from servicekit.clock import Clock
 from servicekit.db import is_transient
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import Header, OutboundMessage, claim, enqueue, fingerprints
+from servicekit.outbox import Header, OutboundMessage, Queued, claim, enqueue, fingerprints
 from servicekit.records import header_name_bytes
 from servicekit.records import install as install_tolerant_records
 from servicekit.settings import ServiceSettings
@@ -216,9 +216,12 @@ class BatchPipeline:
     """
 
     def __init__(self, *, routes: Mapping[str, Route], catalogue: Catalogue, settings: ServiceSettings,
-                 pool: Callable[[], asyncpg.Pool], clock: Clock, metrics: Metrics) -> None:
+                 pool: Callable[[], asyncpg.Pool], clock: Clock, metrics: Metrics,
+                 on_committed: Callable[[Sequence[Queued]], None]) -> None:
         self.routes, self.catalogue, self.settings = routes, catalogue, settings
         self._pool, self.clock, self.metrics = pool, clock, metrics
+        self.on_committed = on_committed
+        """Given each poll's outbox rows once its transaction has committed (the relay publishes them)."""
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> Counts:
         screened = [(r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes)) for r in records]
@@ -243,7 +246,8 @@ class BatchPipeline:
                 else:
                     for n, record, event in run:
                         await self._handle_one(conn, route, record, event, now, outbox[n], counts)
-            await enqueue(conn, (m for sent in outbox for m in sent))
+            queued = await enqueue(conn, (m for sent in outbox for m in sent))
+        self.on_committed(queued)
         return counts
 
     async def _admit(self, conn: asyncpg.Connection, screened: Sequence[tuple[ConsumerRecord[Any, Any],
@@ -355,9 +359,8 @@ class ConsumerLoop:
     CRASHES_NOT_READY = 3
 
     def __init__(self, *, topics: Sequence[str], settings: ServiceSettings, pipeline: BatchPipeline,
-                 metrics: Metrics, on_committed: Callable[[], None]) -> None:
+                 metrics: Metrics) -> None:
         self.topics, self.settings, self.pipeline, self.metrics = tuple(topics), settings, pipeline, metrics
-        self.on_committed = on_committed
         self.consumer: AIOKafkaConsumer | None = None
         self.progress_at = time.monotonic()
         """When the loop last committed a poll or found nothing to do."""
@@ -423,7 +426,6 @@ class ConsumerLoop:
         for (topic, outcome), n in counts.items():
             self.metrics.consumed(topic=topic, outcome=outcome).inc(n)
         self.progress_at = time.monotonic()
-        self.on_committed()
         try:
             await consumer.commit({tp: partition[-1].offset + 1 for tp, partition in polled.items() if partition})
         except Exception as exc:  # noqa: BLE001 - e.g. a rebalance; the inbox absorbs the redelivery

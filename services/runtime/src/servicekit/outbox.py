@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from servicekit.db import Migration, execute_rows, unnest
+from servicekit.db import Migration, unnest
 
 RUNTIME_MIGRATIONS = (
     Migration("runtime", 1, "inbox_outbox", """
@@ -121,13 +121,22 @@ async def fingerprints(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str
     return {r["message_id"]: r["fingerprint"] for r in rows}
 
 
-async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage]) -> int:
-    """Add ``messages`` to the outbox, in this order, with one statement."""
+Queued = tuple[int, OutboundMessage]
+"""An outbox row as its transaction wrote it: its id (the order the relay keeps) and the message."""
+
+
+async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage]) -> list[Queued]:
+    """Add ``messages`` to the outbox, in this order, with one statement; returns each with its row id. The ids
+    rise in the order given (the rows are inserted in ``n`` order, each taking the next id)."""
+    messages = list(messages)
+    if not messages:
+        return []
     rows = [(m.event_id, m.topic, m.key, m.value, pack_headers(m.headers)) for m in messages]
-    await execute_rows(conn, "INSERT INTO outbox (event_id, topic, key, value, header_bytes) "
-                             f"SELECT e, t, k, v, h FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea')} "
-                             "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n", rows)
-    return len(rows)
+    ids = await conn.fetch("INSERT INTO outbox (event_id, topic, key, value, header_bytes) "
+                           f"SELECT e, t, k, v, h FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea')} "
+                           "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n RETURNING id",
+                           *(list(column) for column in zip(*rows, strict=True)))
+    return list(zip(sorted(r["id"] for r in ids), messages, strict=True))
 
 
 async def backlog(conn: asyncpg.Connection) -> tuple[int, float, int]:

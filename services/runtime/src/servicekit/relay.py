@@ -9,6 +9,12 @@ A row the broker refuses for good (too large, an invalid topic, no authorisation
 to ``outbox_parked`` with its reason, counted and logged, so it never blocks the rows after it. A
 retriable failure (broker away, leader moving) publishes nothing new: the pass is retried with
 backoff. Per-key order therefore holds among the published rows; a parked row is out of the sequence.
+
+A transaction that wrote outbox rows hands them to the relay once it has committed (:meth:`OutboxRelay.hand`),
+and the next pass sends them from memory, with no second read of the table: it deletes the handed rows that
+are still there, in the same locked transaction as the send, but only if no older row waits (which would
+otherwise be overtaken). Whenever that cannot be done (an older row, a row refused, another relay's turn),
+the table is read as before, oldest first: memory only saves work, the table decides.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -39,7 +45,7 @@ from servicekit.backoff import Backoff
 from servicekit.db import advisory_key
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import park, stored_headers
+from servicekit.outbox import Header, Queued, park, stored_headers
 
 log = get_logger("servicekit.relay")
 
@@ -57,6 +63,14 @@ PRODUCER_SPENT = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEp
 with it fails forever; a new producer (a new producer id) is the way on."""
 
 
+HANDED_BATCHES = 2
+"""Most handed rows kept in memory, in batches: past it they are published from the table."""
+
+
+class _Fallback(Exception):  # noqa: N818 - a signal, not an error
+    """The handed rows cannot be sent from memory: the table's path takes them."""
+
+
 def _failure(outcome: Any) -> BaseException | None:
     return outcome if isinstance(outcome, BaseException) else None
 
@@ -72,6 +86,7 @@ class OutboxRelay:
         self.pool, self.producer, self.metrics, self.renew = pool, producer, metrics, renew
         self.batch, self.interval_s = batch, interval_s
         self._lock_key = advisory_key(f"outbox-relay:{schema}")
+        self._handed: list[Queued] = []
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
@@ -79,46 +94,91 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
+    def hand(self, queued: Sequence[Queued]) -> None:
+        """Rows a transaction has just committed, handed over as they are: the next pass publishes them from memory
+        unless older rows wait. Past ``HANDED_BATCHES`` batches the memory is let go (the table has every row)."""
+        self._handed.extend(queued)
+        if len(self._handed) > self.batch * HANDED_BATCHES:
+            self._handed.clear()
+        self.wake()
+
     async def publish_once(self) -> int:
         """One pass: publish up to ``batch`` rows. Returns how many left the outbox (published or parked;
         0 if another relay holds the lock). A retriable failure is raised after parking what must be."""
-        parked: dict[int, str] = {}
-        retriable: BaseException | None = None
+        handed, self._handed = sorted(self._handed, key=lambda q: q[0]), []
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
+                self._handed[:0] = handed  # another relay's turn; they may be theirs to publish by then
                 return 0
-            rows = await conn.fetch("SELECT id, topic, key, value, header_bytes, headers FROM outbox ORDER BY id LIMIT $1",
-                                    self.batch)
-            if not rows:
-                return 0
-            outcomes = await self._send(rows)
-            for row, outcome in zip(rows, outcomes, strict=True):
-                if outcome is not None:
-                    reason = permanent_reason(outcome)
-                    if reason is None:
-                        retriable = retriable or outcome
-                    else:
-                        parked[row["id"]] = reason
-                        log.error("outbox row refused by the broker for good; parked", topic=row["topic"],
-                                  reason=reason, error_type=type(outcome).__name__)
-                        self.metrics.parked(topic=row["topic"], reason=reason).inc()
-            if parked:
-                await park(conn, parked)
-            if retriable is None:
-                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        if retriable is not None:
+            if handed and (published := await self._publish_handed(conn, handed[:self.batch])) is not None:
+                self._handed[:0] = handed[self.batch:]
+                return published
+            published, retriable = await self._publish_stored(conn)
+        if retriable is not None:  # raised once the parking committed: the pass is retried
             raise retriable
-        for topic, n in collections.Counter(r["topic"] for r in rows if r["id"] not in parked).items():
-            self.metrics.published(topic=topic).inc(n)
-        return len(rows)
+        return published
 
-    async def _send(self, rows: Sequence[Any]) -> list[BaseException | None]:
-        """Hand the rows to the producer in order, then wait for every acknowledgement; one outcome per row."""
+    async def _publish_handed(self, conn: asyncpg.Connection, handed: Sequence[Queued]) -> int | None:
+        """The fast path: delete the handed rows still there, if no older row waits, and send them from memory.
+        ``None`` when it cannot be taken (an older row waits, or a row failed): the rows are then read back from
+        the table, every one still there, and handled as any other (a refused one parked)."""
+        try:
+            async with conn.transaction():  # a savepoint: a failure puts the rows back for the table's path
+                present = {r["id"] for r in await conn.fetch(
+                    "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND NOT EXISTS "
+                    "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id", [i for i, _ in handed], handed[0][0])}
+                if not present:
+                    return None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
+                messages = [m for i, m in handed if i in present]
+                outcomes = await self._send([(m.topic, m.key, m.value, list(m.headers)) for m in messages])
+                if any(outcome is not None for outcome in outcomes):
+                    raise _Fallback
+        except _Fallback:
+            return None
+        self._count_published(m.topic for m in messages)
+        return len(messages)
+
+    async def _publish_stored(self, conn: asyncpg.Connection) -> tuple[int, BaseException | None]:
+        """The rows in the table, oldest first: (how many left it, a retriable failure that stopped the pass)."""
+        parked: dict[int, str] = {}
+        retriable: BaseException | None = None
+        rows = await conn.fetch("SELECT id, topic, key, value, header_bytes, headers FROM outbox ORDER BY id LIMIT $1",
+                                self.batch)
+        if not rows:
+            return 0, None
+        outcomes = await self._send([(r["topic"], r["key"], r["value"], stored_headers(r["header_bytes"], r["headers"]))
+                                     for r in rows])
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome is not None:
+                reason = permanent_reason(outcome)
+                if reason is None:
+                    retriable = retriable or outcome
+                else:
+                    parked[row["id"]] = reason
+                    log.error("outbox row refused by the broker for good; parked", topic=row["topic"],
+                              reason=reason, error_type=type(outcome).__name__)
+                    self.metrics.parked(topic=row["topic"], reason=reason).inc()
+        if parked:
+            await park(conn, parked)
+        if retriable is not None:
+            return len(parked), retriable  # the parking commits, nothing else
+        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        self._count_published(r["topic"] for r in rows if r["id"] not in parked)
+        return len(rows), None
+
+    def _count_published(self, topics: Iterable[str]) -> None:
+        for topic, n in collections.Counter(topics).items():
+            self.metrics.published(topic=topic).inc(n)
+
+    async def _send(self, rows: Sequence[tuple[str, bytes | None, bytes | None, list[Header]]]
+                    ) -> list[BaseException | None]:
+        """Hand (topic, key, value, headers) to the producer in order, then wait for every acknowledgement; one
+        outcome per row."""
         handed: list[asyncio.Future[Any] | BaseException] = []
-        for row in rows:
-            headers = [(name.decode(), value) for name, value in stored_headers(row["header_bytes"], row["headers"])]
+        for topic, key, value, headers in rows:
             try:
-                handed.append(await self.producer.send(row["topic"], row["value"], key=row["key"], headers=headers))
+                handed.append(await self.producer.send(topic, value, key=key,
+                                                       headers=[(name.decode(), v) for name, v in headers]))
             except Exception as exc:
                 if permanent_reason(exc) is None:
                     raise

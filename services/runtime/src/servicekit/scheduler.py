@@ -25,7 +25,7 @@ from servicekit.clock import Clock
 from servicekit.db import is_transient
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import OutboundMessage, enqueue
+from servicekit.outbox import OutboundMessage, Queued, enqueue
 
 log = get_logger("servicekit.scheduler")
 
@@ -73,7 +73,7 @@ async def quarantined(conn: asyncpg.Connection) -> int:
 
 class Scheduler:
     def __init__(self, *, pool: asyncpg.Pool, timers: Timers, clock: Clock, metrics: Metrics,
-                 route: Callable[[Event], OutboundMessage], on_committed: Callable[[], None],
+                 route: Callable[[Event], OutboundMessage], on_committed: Callable[[Sequence[Queued]], None],
                  interval_s: float = 0.25, batch: int = 500) -> None:
         self.pool, self.timers, self.clock, self.metrics = pool, timers, clock, metrics
         self.route, self.on_committed, self.interval_s, self.batch = route, on_committed, interval_s, batch
@@ -92,7 +92,7 @@ class Scheduler:
                         "INSERT INTO timer_quarantine (timer_key, reason, error_type) "
                         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
                         list(failed), ["timer-failed"] * len(failed), [type(e).__name__ for e in failed.values()])
-                await enqueue(conn, [self.route(e) for f in fired for e in f.events])
+                queued = await enqueue(conn, [self.route(e) for f in fired for e in f.events])
             for key, exc in failed.items():
                 log.error("timer could not be fired; quarantined", timer_key=key, reason="timer-failed",
                           error_type=type(exc).__name__)
@@ -100,7 +100,7 @@ class Scheduler:
             if fired:
                 total += len(fired)
                 self.metrics.timers_fired.inc(len(fired))
-                self.on_committed()
+                self.on_committed(queued)
             if len(due) < self.batch:
                 return total
 

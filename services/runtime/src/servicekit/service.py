@@ -32,7 +32,7 @@ from servicekit.db import Migration, create_pool, migrate
 from servicekit.endpoints import operational_routes, with_timeout
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, backlog, purge_inbox
+from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, Queued, backlog, purge_inbox
 from servicekit.relay import OutboxRelay
 from servicekit.scheduler import Scheduler, Timers, quarantined
 from servicekit.settings import ServiceSettings
@@ -109,9 +109,9 @@ class ServiceRuntime:
         routes = {self.settings.topic(name): Route.of(self.spec.catalogue[name], handler, self.settings)
                   for name, handler in self.spec.handlers.items()}
         pipeline = BatchPipeline(routes=routes, catalogue=self.spec.catalogue, settings=self.settings,
-                                 pool=lambda: self.pool, clock=self.clock, metrics=self.metrics)
-        return ConsumerLoop(topics=list(routes), settings=self.settings, pipeline=pipeline, metrics=self.metrics,
-                            on_committed=self.wake_relay)
+                                 pool=lambda: self.pool, clock=self.clock, metrics=self.metrics,
+                                 on_committed=self.hand_to_relay)
+        return ConsumerLoop(topics=list(routes), settings=self.settings, pipeline=pipeline, metrics=self.metrics)
 
     def _front(self) -> ASGIApp:
         """Every path but ``OPEN_PATHS`` needs a verified bearer token, in every service alike: ``/metrics``,
@@ -140,9 +140,10 @@ class ServiceRuntime:
     def route(self, event: Event) -> OutboundMessage:
         return to_outbound(event, self.spec.catalogue, self.settings)
 
-    def wake_relay(self) -> None:
+    def hand_to_relay(self, queued: Sequence[Queued]) -> None:
+        """A transaction's outbox rows, just committed: the relay publishes them without reading them back."""
         if self.relay is not None:
-            self.relay.wake()
+            self.relay.hand(queued)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -169,7 +170,7 @@ class ServiceRuntime:
                                  batch=s.relay_batch, interval_s=s.relay_interval_s, renew=self._new_producer)
         if self.spec.timers is not None:
             self.scheduler = Scheduler(pool=self._pool, timers=self.spec.timers, clock=self.clock, metrics=self.metrics,
-                                       route=self.route, on_committed=self.wake_relay,
+                                       route=self.route, on_committed=self.hand_to_relay,
                                        interval_s=s.scheduler_interval_s)
 
     async def _new_producer(self) -> AIOKafkaProducer:
