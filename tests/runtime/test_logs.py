@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 
 import pytest
 
@@ -102,3 +103,23 @@ def test_a_logger_cached_on_first_use_renders_like_any_other():
     first, second = (json.loads(x) for x in stream.getvalue().splitlines())
     assert first["customer_ref"] == second["customer_ref"] != "CRN-1"
     assert second["note"] == REDACTED
+
+
+def test_a_librarys_records_are_json_lines_at_the_level_they_deserve_and_an_exception_is_named_not_quoted():
+    stream = io.StringIO()
+    configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
+    logging.getLogger("aiokafka.consumer.group_coordinator").error(
+        "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError")
+    logging.getLogger("aiokafka.conn").error("Unable to connect to broker")
+    try:
+        raise ValueError("Jane Citizen, 0400 111 222")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    logging.getLogger("aiokafka").info("chatter below the libraries' threshold")
+    starting, refused, failed = (json.loads(x) for x in stream.getvalue().splitlines())
+    assert (starting["component"], starting["level"]) == ("aiokafka.consumer.group_coordinator", "info"), \
+        "retried by the client while the group forms: information, not an alarm"
+    assert (refused["component"], refused["level"]) == ("aiokafka.conn", "error")
+    assert (failed["event"], failed["error_type"], failed["service"]) == ("Exception in ASGI application", "ValueError", "svc")
+    assert "Jane" not in stream.getvalue()
+    assert "0400" not in stream.getvalue()

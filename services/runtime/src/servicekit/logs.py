@@ -152,9 +152,42 @@ def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes
         cache_logger_on_first_use=cache,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    # Libraries (aiokafka, uvicorn, faststream) log through the standard library: keep their
-    # warnings, in plain text on stderr, and nothing of their per-message chatter.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # Libraries (aiokafka, uvicorn, faststream, asyncpg) log through the standard library: their warnings and
+    # errors become the same JSON lines, redacted alike, at the level they deserve; none of their chatter.
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, LibraryHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(LibraryHandler())
+    root.setLevel(logging.WARNING)
+
+
+TRANSIENT_AT_START = ("GroupCoordinatorNotAvailableError", "not found in cluster metadata", "StaleMetadata",
+                      "NodeNotReadyError", "CoordinatorLoadInProgressError", "NotCoordinatorForGroupError")
+"""What aiokafka reports as an error while a cluster is starting, a group forming or a leader moving, and retries
+by itself: information for an operator, not an alarm."""
+
+
+def deserved_level(record: logging.LogRecord) -> int:
+    """A library record's level as an operator should read it."""
+    if record.name.startswith("aiokafka") and record.levelno >= logging.WARNING and any(
+            marker in record.getMessage() for marker in TRANSIENT_AT_START):
+        return logging.INFO
+    return record.levelno
+
+
+class LibraryHandler(logging.Handler):
+    """The standard library's records as the service's own JSON lines: ``component`` is the library's logger,
+    ``event`` its message; an exception is given by its type alone (its text may quote a value)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = deserved_level(record)
+            fields: dict[str, Any] = {"component": record.name}
+            if record.exc_info and record.exc_info[0] is not None:
+                fields["error_type"] = record.exc_info[0].__name__
+            structlog.get_logger().log(level, record.getMessage(), **fields)
+        except Exception:  # noqa: BLE001 - logging must never break the code that logs
+            self.handleError(record)
 
 
 def log_transition(log: Any, event: Any, *fields: str) -> None:
