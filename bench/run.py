@@ -138,27 +138,36 @@ async def produce(kafka: dict[str, Any], topic: str, events: Sequence[Event]) ->
         await producer.stop()
 
 
+async def stamps(kafka: dict[str, Any], topic: str, expected: int, timeout: float = 300.0) -> list[int]:
+    """The broker timestamps (ms) of the first ``expected`` records on ``topic``, sorted, once they are there."""
+    consumer = AIOKafkaConsumer(topic, **kafka, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        found: list[int] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {expected} records on {topic} after {timeout:.0f}s")
+            batch = await consumer.getmany(timeout_ms=500, max_records=10000)
+            found += [r.timestamp for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    return sorted(found)
+
+
 async def steady_rate(kafka: dict[str, Any], topic: str, expected: int, newest: int | None = None,
                       timeout: float = 300.0) -> float:
     """Records per second on ``topic`` between its first and last record's timestamp, once ``expected``
     arrived (of the ``newest`` only, if given). Records stamped with the first millisecond are not counted:
     the rate is of what followed."""
-    consumer = AIOKafkaConsumer(topic, **kafka, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        stamps: list[int] = []
-        deadline = time.monotonic() + timeout
-        while len(stamps) < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(stamps)} of {expected} records on {topic} after {timeout:.0f}s")
-            batch = await consumer.getmany(timeout_ms=500, max_records=10000)
-            stamps += [r.timestamp for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
-    stamps = sorted(stamps)[-(newest or expected):]
-    first, last = stamps[0], stamps[-1]
-    return sum(1 for s in stamps if s > first) / max((last - first) / 1000, 1e-3)
+    return rate_of((await stamps(kafka, topic, expected, timeout))[-(newest or expected):])
+
+
+def rate_of(times: Sequence[int]) -> float:
+    """Records per second between the first and the last timestamp (ms), not counting the first millisecond's."""
+    first, last = times[0], times[-1]
+    return sum(1 for s in times if s > first) / max((last - first) / 1000, 1e-3)
 
 
 @dataclass(frozen=True)
@@ -365,22 +374,24 @@ class Sampled:
 
 async def stage_profile(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
                         out_topic: str, outputs_per_input: int) -> Sampled:
-    """``n`` events through ``service`` under py-spy. The service is ready before the sampler attaches and the
-    events are produced, so start-up is not in it; the load is made before the clocks start."""
+    """A backlog of ``n`` events through ``service``, as in the throughput table, under py-spy from the moment the
+    service is ready; only the outputs written from then on are counted, so start-up is not in it."""
     prefix, env = await bench.fresh()
-    events = [make(i) for i in range(n)]
+    await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
     process = bench.service(service, env)
     async with bench.running(process):
         sampler = Sampler(process.pid, bench.profiles / f"{service}.spy")
         pids = {service: process.pid, "broker": bench.kafka.process.pid, "PostgreSQL": bench.pg.process.pid}
         before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+        since_ms = time.time() * 1000
         try:
-            await produce(bench.client, prefix + in_topic, events)
-            rate = await steady_rate(bench.client, prefix + out_topic, n * outputs_per_input)
+            written = await stamps(bench.client, prefix + out_topic, n * outputs_per_input)
         finally:
             profile = sampler.stop()
         after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
-    return Sampled(service, n, profile, rate / outputs_per_input, {k: after[k] - before[k] for k in before})
+    sampled = [t for t in written if t >= since_ms]
+    return Sampled(service, len(sampled) // outputs_per_input, profile, rate_of(sampled) / outputs_per_input,
+                   {k: after[k] - before[k] for k in before})
 
 
 # --------------------------------------------------------------------------- the report
@@ -460,8 +471,10 @@ async def stages_table(bench: Bench, n: int) -> None:
             ("notification", approval, MSP_APPROVALS.name, MSP_NOTIFICATION_EVENTS.name, 3)):
         say(f"stage profile: {service} ...")
         rows.append(await stage_profile(bench, service, n, make, in_topic, out_topic, per))
-    print(f"\nCPU per event by stage: {n:,} events through each service under py-spy (250 samples/s, on-CPU "
-          "stacks only), each stack given to the first stage whose rule it matches (bench/stages.py)\n")
+    print(f"\nCPU per event by stage: a backlog of {n:,} events through each service under py-spy from the moment it "
+          "is ready (250 samples/s, on-CPU stacks only; the events whose outputs were written meanwhile: "
+          + ", ".join(f"{r.service} {r.events:,}" for r in rows) + "), each stack given to the first stage whose rule "
+          "it matches (bench/stages.py)\n")
     print("| stage | what | " + " | ".join(f"{r.service} µs/event" for r in rows) + " |\n|---|---|"
           + "---:|" * len(rows))
     shares = [r.profile.per_event_us(r.events) for r in rows]
@@ -554,7 +567,7 @@ def sizes(text: str) -> list[int]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000, help="backlog size for the throughput rows")
-    parser.add_argument("--stage-events", type=int, default=10000, help="events per service in the stage profile")
+    parser.add_argument("--stage-events", type=int, default=20000, help="events per service in the stage profile")
     parser.add_argument("--profiles", default="", help="keep the stage profile's py-spy stacks in this folder")
     parser.add_argument("--rate", type=float, default=500.0, help="offered events per second for latency")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
