@@ -37,7 +37,7 @@ def operational_routes(runtime: ServiceRuntime) -> Sequence[tuple[str, ASGIApp]]
 
     @get(include_in_schema=False)
     async def metrics(scope: Scope) -> AsgiResponse:  # noqa: ARG001
-        await runtime.refresh_gauges()
+        await runtime.readiness()  # the gauges, and the readiness an alert rule can read
         return AsgiResponse(generate_latest(runtime.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
     @get(include_in_schema=False)

@@ -43,6 +43,10 @@ class Metrics:
                                         registry=self.registry)
         self.timers_quarantined_rows = Gauge("timers_quarantined_rows", "Timers in quarantine.",
                                              registry=self.registry)
+        self.ready = Gauge("service_ready", "1 while every readiness check passes (what /ready answers 200 to), else 0.",
+                           registry=self.registry)
+        self.ready_check = Gauge("service_ready_check", "1 while the named readiness check passes, else 0.", ["check"],
+                                 registry=self.registry).labels
         self.info = Gauge("service_info", "Constant 1, labelled with the service name.", ["service"],
                           registry=self.registry)
         self.info.labels(**labels).set(1)

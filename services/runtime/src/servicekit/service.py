@@ -276,6 +276,9 @@ class ServiceRuntime:
         checks["outbox_flowing"] = gauges.get("outbox_oldest_age_s", 0.0) < s.ready_outbox_age_s
         if self.scheduler is not None:
             checks["timers_on_time"] = gauges.get("timers_oldest_overdue_s", 0.0) < s.ready_timer_overdue_s
+        for name, ok in checks.items():
+            self.metrics.ready_check(check=name).set(int(ok))
+        self.metrics.ready.set(int(all(checks.values())))
         return checks
 
     async def _lags(self) -> dict[Any, int] | None:

@@ -1,0 +1,88 @@
+"""What operators watch: the alert rules pass promtool's unit tests, and every metric the rules and the dashboard
+query is one the services expose (a renamed metric would otherwise leave an alert that never fires)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from servicekit.metrics import Metrics
+
+pytestmark = pytest.mark.unit
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+RULES = DEPLOY / "prometheus" / "alerts.yml"
+DASHBOARD = DEPLOY / "grafana" / "msp-im-services.json"
+PROMETHEUS_OWN = {"up"}
+"""Series Prometheus itself records for every scrape target."""
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless",
+            "le"}
+
+
+def exposed() -> set[str]:
+    """Every series name a service's registry can expose (counters as ``_total``, histograms by their parts)."""
+    names: set[str] = set()
+    for family in Metrics("any").registry.collect():
+        match family.type:
+            case "counter":
+                names |= {f"{family.name}_total", f"{family.name}_created"}
+            case "histogram":
+                names |= {f"{family.name}_{part}" for part in ("bucket", "count", "sum", "created")}
+            case _:
+                names.add(family.name)
+    return names
+
+
+def metrics_in(expr: str) -> set[str]:
+    """The series names a PromQL expression selects: identifiers that are neither functions, keywords, label
+    names (in ``{...}`` or ``by (...)``) nor strings or ranges."""
+    text = re.sub(r'"[^"]*"', "", expr)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", text)
+    return {name for name in re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", text)
+            if name not in KEYWORDS and not re.fullmatch(r"\d.*", name)}
+
+
+def rule_exprs() -> list[str]:
+    return [rule["expr"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
+
+
+def dashboard_exprs() -> list[str]:
+    return [target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]]
+
+
+def test_the_alert_rules_are_valid_and_pass_their_promtool_unit_tests():
+    promtool = shutil.which("promtool")
+    assert promtool, "the test command installs Debian's prometheus package, which has promtool"
+    checked = subprocess.run([promtool, "check", "rules", RULES.name], cwd=RULES.parent, capture_output=True, text=True,
+                             check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run([promtool, "test", "rules", "alerts.test.yml"], cwd=RULES.parent, capture_output=True,
+                            text=True, check=False)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_every_alert_rule_has_a_unit_test():
+    tests = yaml.safe_load((RULES.parent / "alerts.test.yml").read_text())["tests"]
+    tested = {case["alertname"] for test in tests for case in test["alert_rule_test"] if case.get("exp_alerts")}
+    rules = {rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    assert rules == tested, "each alert is shown firing at least once"
+
+
+@pytest.mark.parametrize(("source", "exprs"), [("alert rules", rule_exprs), ("dashboard", dashboard_exprs)])
+def test_every_metric_queried_is_one_the_services_expose(source, exprs):
+    known = exposed() | PROMETHEUS_OWN
+    queried = {name for expr in exprs() for name in metrics_in(expr)}
+    assert queried, f"the {source} query something"
+    assert queried <= known, f"the {source} query metrics no service exposes: {sorted(queried - known)}"
+
+
+def test_the_metric_check_sees_a_misspelt_name():
+    assert metrics_in("sum by (job) (rate(messages_consumd_total{topic=\"x\"}[5m])) > 0") == {"messages_consumd_total"}
+    assert "messages_consumd_total" not in exposed()
