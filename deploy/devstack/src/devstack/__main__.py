@@ -4,6 +4,8 @@
     python -m devstack postgres start|stop|status   a database in the foreground until Ctrl-C
     python -m devstack system [--clock simulated]   broker, database and every service, until Ctrl-C
     python -m devstack demo                         the same with the simulated clock; replays scenarios/*.json
+    python -m devstack status                       what `./dev run` started, where, and whether it is ready
+    python -m devstack dlq list|show|replay ...     the dead letters of that system (python -m servicekit.dlq)
     python -m devstack images [--public]            the container images, built with the local Docker engine
 
 ``start`` runs in the foreground and never leaves a server behind: Ctrl-C, SIGTERM from
@@ -13,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -21,31 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.procs import cache_root, port_open, stop_requested
-
-STATE_DIR = cache_root() / "run"
-
-
-def _state_file(kind: str) -> Path:
-    return STATE_DIR / f"{kind}.json"
-
-
-def _write_state(kind: str, **state: Any) -> None:
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    _state_file(kind).touch(mode=0o600)  # the database's address carries its password
-    _state_file(kind).write_text(json.dumps({"pid": os.getpid(), **state}))
-
-
-def _read_state(kind: str) -> dict[str, Any] | None:
-    try:
-        state: dict[str, Any] = json.loads(_state_file(kind).read_text())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(int(state["pid"]), 0)
-    except OSError:
-        return None
-    return state
+from devstack.procs import port_open, stop_requested
+from devstack.state import read_state as _read_state
+from devstack.state import state_file as _state_file
+from devstack.state import write_state as _write_state
 
 
 def _start(kind: str, data_dir: str | None, port: int | None) -> int:
@@ -119,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
     demo = sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
     demo.add_argument("--stay", action="store_true", help="keep the system running after the replay (for the console)")
+    sub.add_parser("status", help="what `./dev run` started: addresses, ports and each service's readiness")
+    dlq = sub.add_parser("dlq", help="the dead letters of the system `./dev run` started (python -m servicekit.dlq)",
+                         add_help=False)
+    dlq.add_argument("rest", nargs=argparse.REMAINDER)
     images = sub.add_parser("images", help="build the container images (deploy/images) with the local Docker engine")
     images.add_argument("--public", action="store_true", help="on public bases from a registry, not a local one")
     args = parser.parse_args(argv)
@@ -131,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.demo import main as run_demo
 
         return run_demo(stay=args.stay)
+    if args.what == "status":
+        from devstack.system import status
+
+        return status()
+    if args.what == "dlq":
+        from devstack.system import dead_letters
+
+        return dead_letters(args.rest)
     if args.what == "system":
         from devstack.system import run_system
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import IO, Any
 
 from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, stop_process, stop_requested
+from devstack.state import read_state, state_file, write_state
 from devstack.tokens import SYSTEM_AUDIENCES, Signer, sign_in_links
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.localsecrets import secret
@@ -151,16 +153,75 @@ def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = N
             say(line)
 
 
+def summary(system: RunningSystem, clock: str) -> dict[str, Any]:
+    """Where everything of a running system is (no secret: the secrets directory's path, not its content)."""
+    assert system.kafka is not None
+    database = system.env.get("DATABASE_URL", "").partition("@")[2] or "(each service's own URL)"
+    return {"clock": clock, "kafka": system.kafka.bootstrap_servers,
+            "kafka_secrets_dir": str(system.kafka.secrets.directory) if system.kafka.secrets else None,
+            "topic_prefix": system.env.get("TOPIC_PREFIX", ""), "database": database, "services": system.urls}
+
+
+def summary_lines(state: dict[str, Any]) -> list[str]:
+    lines = [f"[system] Kafka {state['kafka']} (SASL_SSL; CA and passwords in {state['kafka_secrets_dir']}), "
+             f"PostgreSQL {state['database']}, topic prefix {state['topic_prefix']!r}, clock {state['clock']}"]
+    lines += [f"[system]   {name}: {url} (/ready, /metrics with a token)" for name, url in state["services"].items()]
+    return lines
+
+
 def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
     stopping = stop_requested()
     extra: dict[str, str] = {}
     signer = development_officers(extra)
     with running_system(clock=clock, data_dir=data_dir, extra_env=extra) as system:
-        print(f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
-              "everything", flush=True)
-        say_sign_in_links(signer, system)
-        while not stopping.wait(1.0):
-            if (gone := system.exited()) is not None:
-                print(f"[system] {gone} exited with code {system.children[gone].returncode}; stopping", flush=True)
-                stopping.set()
-        return 0 if all(c.poll() in (None, 0, -signal.SIGTERM) for c in system.children.values()) else 1
+        state = summary(system, clock)
+        write_state("system", **state)
+        try:
+            print(f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
+                  "everything; `./dev status` prints where each part is", flush=True)
+            for line in summary_lines(state):
+                print(line, flush=True)
+            say_sign_in_links(signer, system)
+            while not stopping.wait(1.0):
+                if (gone := system.exited()) is not None:
+                    print(f"[system] {gone} exited with code {system.children[gone].returncode}; stopping", flush=True)
+                    stopping.set()
+            return 0 if all(c.poll() in (None, 0, -signal.SIGTERM) for c in system.children.values()) else 1
+        finally:
+            state_file("system").unlink(missing_ok=True)
+
+
+def status() -> int:
+    """``./dev status``: the running system's addresses and each service's readiness."""
+    state = read_state("system")
+    if state is None:
+        print("system: not running (`./dev run` starts it)")
+        return 1
+    for line in summary_lines(state):
+        print(line.removeprefix("[system] "))
+    ready = True
+    for name, url in state["services"].items():
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=3) as response:  # noqa: S310 - our own loopback URL
+                answer = f"ready ({response.status})"
+        except urllib.error.HTTPError as exc:
+            answer, ready = f"NOT ready ({exc.code}): {exc.read().decode(errors='replace')[:300]}", False
+        except OSError as exc:
+            answer, ready = f"not answering ({type(exc).__name__})", False
+        print(f"{name}: {answer}")
+    return 0 if ready else 1
+
+
+def dead_letters(argv: list[str]) -> int:
+    """``./dev dlq ...``: the dead-letter tool as the admin of the system ``./dev run`` started."""
+    from servicekit.dlq import main as dlq
+    from servicekit.localsecrets import KafkaSecrets
+
+    state = read_state("system")
+    if state is None:
+        print("system: not running (`./dev run` starts it); against another cluster run `python -m servicekit.dlq` "
+              "with the provisioning settings", file=sys.stderr)
+        return 1
+    secrets = KafkaSecrets(Path(state["kafka_secrets_dir"])) if state["kafka_secrets_dir"] else None
+    settings = KafkaAccess(state["kafka"], secrets).admin_settings(topic_prefix=state["topic_prefix"])
+    return asyncio.run(dlq(argv, settings))

@@ -222,10 +222,13 @@ class BatchPipeline:
         self._pool, self.clock, self.metrics = pool, clock, metrics
         self.on_committed = on_committed
         """Given each poll's outbox rows once its transaction has committed (the relay publishes them)."""
+        self._released: list[tuple[ConsumerRecord[Any, Any], Event]] = []
+        """This poll's events a handler failed on (dead-lettered): their inbox claims are released."""
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> Counts:
         screened = [(r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes)) for r in records]
         counts: Counts = collections.Counter()
+        self._released = []
         now = self.clock.now()
         outbox: list[list[OutboundMessage]] = [[] for _ in screened]  # what each record sends, dead letters included
         async with self._pool().acquire() as conn, conn.transaction():
@@ -246,6 +249,8 @@ class BatchPipeline:
                 else:
                     for n, record, event in run:
                         await self._handle_one(conn, route, record, event, now, outbox[n], counts)
+            if self._released:
+                await self._release(conn, screened, outbox, counts)
             queued = await enqueue(conn, (m for sent in outbox for m in sent))
         self.on_committed(queued)
         return counts
@@ -321,7 +326,23 @@ class BatchPipeline:
             outbox.append(self._failed(route, record, event, exc))
             counts[record.topic, "dead_lettered"] += 1
 
+    async def _release(self, conn: asyncpg.Connection, screened: Sequence[tuple[ConsumerRecord[Any, Any], Any]],
+                       outbox: list[list[OutboundMessage]], counts: Counts) -> None:
+        """An event its handler failed on is not handled: its id leaves the inbox (a replay of it, once the cause
+        is fixed, is handled) and the record is claimed by its origin instead. A record whose origin was claimed
+        before was dead-lettered before (a redelivery): it is a duplicate, and sends nothing again."""
+        released, self._released = self._released, []
+        await conn.execute("DELETE FROM inbox WHERE message_id = ANY($1::text[])", [str(e.event_id) for _, e in released])
+        fresh = await claim(conn, [(origin_id(r), r.topic, None) for r, _ in released])
+        index = {(r.topic, r.partition, r.offset): n for n, (r, _) in enumerate(screened)}
+        for record, _ in released:
+            if origin_id(record) not in fresh:
+                outbox[index[record.topic, record.partition, record.offset]].clear()
+                counts[record.topic, "dead_lettered"] -= 1
+                counts[record.topic, "duplicate"] += 1
+
     def _failed(self, route: Route, record: ConsumerRecord[Any, Any], event: Event, exc: Exception) -> OutboundMessage:
+        self._released.append((record, event))
         reason = exc.reason if isinstance(exc, ContractError) else "handler-failed"
         detail = exc.detail if isinstance(exc, ContractError) else type(exc).__name__
         log.error("message could not be handled; dead-lettered", topic=record.topic, partition=record.partition,
