@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     system = sub.add_parser("system", help="broker, database and all services until Ctrl-C")
     system.add_argument("--clock", choices=["system", "simulated"], default="system")
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
+    system.add_argument("--brokers", type=int, default=1, help="a cluster of this many Kafka nodes (3: replication 3, "
+                                                                 "min.insync.replicas 2)")
     demo = sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
     demo.add_argument("--stay", action="store_true", help="keep the system running after the replay (for the console)")
     sub.add_parser("status", help="what `./dev run` started: addresses, ports and each service's readiness")
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "system":
         from devstack.system import run_system
 
-        return run_system(clock=args.clock, data_dir=Path(args.data_dir) if args.data_dir else None)
+        return run_system(clock=args.clock, data_dir=Path(args.data_dir) if args.data_dir else None, brokers=args.brokers)
     if args.action == "start":
         return _start(args.what, args.data_dir, args.port)
     return _status(args.what) if args.action == "status" else _stop(args.what)

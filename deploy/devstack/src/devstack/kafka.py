@@ -6,6 +6,7 @@ copies the runtime classpath into a cache outside the repository once, keyed by 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -91,26 +92,32 @@ def _security_properties(secrets: KafkaSecrets) -> list[str]:
     ]
 
 
-def _server_properties(data: Path, port: int, controller_port: int, secrets: KafkaSecrets | None) -> str:
+def _server_properties(data: Path, port: int, controller_port: int, secrets: KafkaSecrets | None, *, node_id: int = 1,
+                       voters: str | None = None, replication: int = 1) -> str:
+    """One node's configuration: a single node by default; in a cluster, ``voters`` names every controller and the
+    internal topics are replicated ``replication`` times, with a write needing all but one of the replicas."""
     client = "SASL_SSL" if secrets is not None else "PLAINTEXT"
     security = _security_properties(secrets) if secrets is not None else [
         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT"]
+    min_isr = max(replication - 1, 1)
     return "\n".join([
         "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+        f"node.id={node_id}",
+        f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller_port}'}",
         f"listeners={client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         f"advertised.listeners={client}://127.0.0.1:{port}",
         "controller.listener.names=CONTROLLER",
         *security,
         f"log.dirs={data}",
         "num.partitions=1",
-        "offsets.topic.replication.factor=1",
+        f"default.replication.factor={replication}",
+        f"min.insync.replicas={min_isr}",
+        f"offsets.topic.replication.factor={replication}",
         "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
+        f"transaction.state.log.replication.factor={replication}",
+        f"transaction.state.log.min.isr={min_isr}",
+        f"share.coordinator.state.topic.replication.factor={replication}",
+        f"share.coordinator.state.topic.min.isr={min_isr}",
         # Topics come from the catalogue with explicit partitions; a typo must not create one.
         "auto.create.topics.enable=false",
         "group.initial.rebalance.delay.ms=0",
@@ -217,26 +224,10 @@ class LocalKafka:
                 raise RuntimeError(f"{data} was formatted without users (an open broker, by an older launcher); "
                                    "remove that data directory to start a secured one")
             secrets = KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users}))
-        props = workdir / "server.properties"
-        props.unlink(missing_ok=True)
-        props.touch(mode=0o600)  # it holds the admin's password for the broker's own connections
-        props.write_text(_server_properties(data, port, controller_port, secrets))
-        java = ["java", f"-Dlog4j2.configurationFile={LOG4J2}", "-cp", f"{jars}/*"]
+        props = _write_properties(workdir, _server_properties(data, port, controller_port, secrets))
         if not formatted:
-            scram = [] if secrets is None else [
-                arg for user in secrets.users()
-                for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={secrets.password(user)}]")]
-            subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), *scram],
-                           check=True, capture_output=True)
-        log = (workdir / "broker.log").open("ab")
-        proc = subprocess.Popen(
-            [*java, f"-Xmx{heap_mb}m", f"-Xms{heap_mb // 2}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-             "kafka.Kafka", str(props)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - needed for PDEATHSIG
-        )
-        log.close()
-        record_pid(proc.pid)
+            _format(jars, props, _cluster_id(), secrets)
+        proc = _launch(jars, props, workdir / "broker.log", heap_mb)
         broker = cls(port, controller_port, workdir, proc, kafka_version(), secrets, owns)
         try:
             wait_until(broker._started, timeout=START_TIMEOUT_S, what="Kafka broker", proc=proc, log=broker.log_path)
@@ -265,6 +256,174 @@ class LocalKafka:
         """Start again on the same ports and data (after :meth:`stop` with ``keep_data`` or :meth:`kill`)."""
         self.process = LocalKafka.start(self.workdir, self.port, self.controller_port,
                                         secured=self.secrets is not None).process
+
+
+def _write_properties(workdir: Path, text: str) -> Path:
+    props = workdir / "server.properties"
+    props.unlink(missing_ok=True)
+    props.touch(mode=0o600)  # it holds the admin's password for the broker's own connections
+    props.write_text(text)
+    return props
+
+
+def _java(jars: Path) -> list[str]:
+    return ["java", f"-Dlog4j2.configurationFile={LOG4J2}", "-cp", f"{jars}/*"]
+
+
+def _format(jars: Path, props: Path, cluster_id: str, secrets: KafkaSecrets | None) -> None:
+    """Format a node's storage for ``cluster_id``, with a SCRAM user for every principal of ``secrets``."""
+    scram = [] if secrets is None else [
+        arg for user in secrets.users()
+        for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={secrets.password(user)}]")]
+    subprocess.run([*_java(jars), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram],
+                   check=True, capture_output=True)
+
+
+def _launch(jars: Path, props: Path, log_path: Path, heap_mb: int) -> subprocess.Popen[bytes]:
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        [*_java(jars), f"-Xmx{heap_mb}m", f"-Xms{heap_mb // 2}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+         "kafka.Kafka", str(props)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - needed for PDEATHSIG
+    )
+    log.close()
+    record_pid(proc.pid)
+    return proc
+
+
+_LEADER = re.compile(r"Completed transition to Leader\w*\(.*?epoch=(?P<epoch>\d+)")
+"""KRaft's line when a node becomes the quorum's leader (the active controller), with the epoch it leads."""
+
+
+@dataclass
+class KafkaNode:
+    """One node of a local cluster: a broker and a controller in one process."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    workdir: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "broker.log"
+
+    log_from: int = 0
+    """Where this start's lines begin in the log (a restart appends)."""
+
+    def started(self) -> bool:
+        return port_open(self.port) and b"Kafka Server started" in self.log_path.read_bytes()[self.log_from:]
+
+
+@dataclass
+class LocalKafkaCluster:
+    """A cluster of KRaft nodes (each a broker and a controller) on loopback, secured like :class:`LocalKafka`:
+    one throw-away CA and broker certificate, the same users on every node. Topics get the cluster's replication
+    (3 for three nodes) and a write needs all but one replica in sync (``min.insync.replicas`` 2 of 3)."""
+
+    nodes: list[KafkaNode]
+    workdir: Path
+    version: str
+    secrets: KafkaSecrets | None
+    jars: Path
+    heap_mb: int
+    owns_workdir: bool = True
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def access(self) -> KafkaAccess:
+        return KafkaAccess(self.bootstrap_servers, self.secrets)
+
+    @property
+    def replication(self) -> int:
+        return min(len(self.nodes), 3)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The first node's process (what a single broker's callers read)."""
+        return self.nodes[0].process
+
+    @classmethod
+    def start(cls, size: int = 3, workdir: Path | None = None, heap_mb: int = 384, *, secured: bool = True,
+              users: Iterable[str] = ()) -> LocalKafkaCluster:
+        jars = resolve_jars()
+        owns = workdir is None
+        workdir = Path(tempfile.mkdtemp(prefix="kafka-cluster-")) if workdir is None else workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        secrets = KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users})) if secured else None
+        ports = [(free_port(), free_port()) for _ in range(size)]
+        voters = ",".join(f"{i}@127.0.0.1:{controller}" for i, (_, controller) in enumerate(ports, 1))
+        cluster_id = _cluster_id()
+        replication = min(size, 3)
+        nodes = []
+        for node_id, (port, controller) in enumerate(ports, 1):
+            home = workdir / f"node-{node_id}"
+            home.mkdir(exist_ok=True)
+            props = _write_properties(home, _server_properties(home / "data", port, controller, secrets, node_id=node_id,
+                                                               voters=voters, replication=replication))
+            if not (home / "data" / "meta.properties").exists():
+                _format(jars, props, cluster_id, secrets)
+            nodes.append(KafkaNode(node_id, port, controller, home, _launch(jars, props, home / "broker.log", heap_mb)))
+        cluster = cls(nodes, workdir, kafka_version(), secrets, jars, heap_mb, owns)
+        try:
+            for node in nodes:
+                wait_until(node.started, timeout=START_TIMEOUT_S * 2, what=f"Kafka node {node.node_id}",
+                           proc=node.process, log=node.log_path)
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def active_controller(self) -> int:
+        """The node leading the KRaft quorum now: the live node whose log shows the latest epoch's transition to
+        leader (each node logs its own; a client's metadata names a broker, never the controller)."""
+        latest: tuple[int, int] | None = None
+        for node in self.nodes:
+            if node.process.poll() is not None:
+                continue
+            for match in _LEADER.finditer(node.log_path.read_text(errors="replace")):
+                epoch = int(match.group("epoch"))
+                if latest is None or epoch > latest[0]:
+                    latest = (epoch, node.node_id)
+        if latest is None:
+            raise RuntimeError("no node's log shows it leading the quorum")
+        return latest[1]
+
+    def node(self, node_id: int) -> KafkaNode:
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    def kill(self, node_id: int) -> None:
+        """kill -9 one node; its data stays for :meth:`restart`."""
+        node = self.node(node_id)
+        node.process.kill()
+        node.process.wait()
+
+    def pause(self, node_id: int) -> None:
+        """SIGSTOP: the node stops answering without closing a connection (a hung machine)."""
+        self.node(node_id).process.send_signal(signal.SIGSTOP)
+
+    def resume(self, node_id: int) -> None:
+        self.node(node_id).process.send_signal(signal.SIGCONT)
+
+    def restart(self, node_id: int) -> None:
+        node = self.node(node_id)
+        node.log_from = node.log_path.stat().st_size  # "started" is read from this start's lines
+        node.process = _launch(self.jars, node.workdir / "server.properties", node.log_path, self.heap_mb)
+        wait_until(node.started, timeout=START_TIMEOUT_S * 2, what=f"Kafka node {node_id}", proc=node.process,
+                   log=node.log_path)
+
+    def stop(self, *, keep_data: bool = False) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(ProcessLookupError):
+                node.process.send_signal(signal.SIGCONT)  # a paused node cannot stop
+            stop_process(node.process, signal.SIGTERM)
+        if self.owns_workdir and not keep_data:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _cluster_id() -> str:

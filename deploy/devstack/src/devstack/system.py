@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,8 +28,11 @@ from servicekit.localsecrets import secret
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console": 8084}
 
 
-def installed_services() -> dict[str, int]:
-    return {name: port for name, port in SERVICES.items() if importlib.util.find_spec(name) is not None}
+def installed_services(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Each installed service and its HTTP port: ``<SERVICE>_HTTP_PORT`` where the environment gives one."""
+    given: Mapping[str, str] = os.environ if env is None else env
+    return {name: int(given.get(f"{name.upper()}_HTTP_PORT") or port) for name, port in SERVICES.items()
+            if importlib.util.find_spec(name) is not None}
 
 
 @dataclass
@@ -39,10 +42,11 @@ class RunningSystem:
     kafka: KafkaAccess | None = None
     """The broker, as the launcher and its tools reach it (the admin)."""
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def urls(self) -> dict[str, str]:
-        return {name: f"http://127.0.0.1:{SERVICES[name]}" for name in self.children}
+        return {name: f"http://127.0.0.1:{self.ports[name]}" for name in self.children}
 
     def exited(self) -> str | None:
         """The name of a service that stopped by itself, if any."""
@@ -80,7 +84,7 @@ def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def running_system(*, clock: str = "system", data_dir: Path | None = None, extra_env: dict[str, str] | None = None,
-                   log_dir: Path | None = None, say: Any = None) -> Iterator[RunningSystem]:
+                   log_dir: Path | None = None, say: Any = None, brokers: int = 1) -> Iterator[RunningSystem]:
     """Start what is not given by the environment (broker, database), then every installed service as a child
     process; stop them all, in order, on the way out. With ``log_dir`` each service logs to its own file."""
     say = say or (lambda line: print(line, flush=True))
@@ -92,7 +96,16 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
     logs: list[IO[bytes]] = []
     try:
         system.kafka = KafkaAccess.from_env(env)
-        if system.kafka is None:
+        if system.kafka is None and brokers > 1:
+            from devstack.kafka import LocalKafkaCluster
+
+            cluster = LocalKafkaCluster.start(brokers, data_dir / "kafka-cluster" if data_dir else None)
+            started.append(cluster)
+            system.kafka = cluster.access
+            env.setdefault("TOPIC_REPLICATION", str(cluster.replication))
+            say(f"[system] Apache Kafka {cluster.version}, {brokers} nodes at {cluster.bootstrap_servers}: SASL_SSL, "
+                f"topics replicated {cluster.replication} times, min.insync.replicas {max(cluster.replication - 1, 1)}")
+        elif system.kafka is None:
             from devstack.kafka import LocalKafka
 
             kafka = LocalKafka.start(data_dir / "kafka" if data_dir else None)
@@ -110,7 +123,8 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
             own_urls = service_databases(pg.url, env, data_dir)
             env["DATABASE_URL"] = pg.url  # the administrator's, for this launcher; no service gets it
             say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema")
-        for name, port in installed_services().items():
+        system.ports = installed_services(env)
+        for name, port in system.ports.items():
             child_env = dict(env, **system.kafka.env([name]), **{f"{name.upper()}_HTTP_PORT": str(port)})
             if name in own_urls:
                 del child_env["DATABASE_URL"]
@@ -169,11 +183,11 @@ def summary_lines(state: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run_system(*, clock: str = "system", data_dir: Path | None = None) -> int:
+def run_system(*, clock: str = "system", data_dir: Path | None = None, brokers: int = 1) -> int:
     stopping = stop_requested()
     extra: dict[str, str] = {}
     signer = development_officers(extra)
-    with running_system(clock=clock, data_dir=data_dir, extra_env=extra) as system:
+    with running_system(clock=clock, data_dir=data_dir, extra_env=extra, brokers=brokers) as system:
         state = summary(system, clock)
         write_state("system", **state)
         try:

@@ -59,7 +59,7 @@ def _faststream_security(settings: ServiceSettings) -> BaseSecurity | None:
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_bootstrap_servers.split(","),  # faststream takes a comma-separated string for one host
         security=_faststream_security(settings),
         client_id=settings.service_name,
         acks="all",

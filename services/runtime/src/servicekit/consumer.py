@@ -45,7 +45,7 @@ from servicekit.db import is_transient
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
 from servicekit.outbox import Header, OutboundMessage, Queued, claim, enqueue, fingerprints
-from servicekit.records import header_name_bytes
+from servicekit.records import header_name_bytes, install_leader_refresh
 from servicekit.records import install as install_tolerant_records
 from servicekit.settings import ServiceSettings
 
@@ -393,6 +393,7 @@ class ConsumerLoop:
 
     async def run(self) -> None:
         install_tolerant_records()
+        install_leader_refresh()
         backoff = Backoff(first=0.2, cap=30.0)
         while True:
             try:

@@ -123,3 +123,33 @@ def install() -> None:
         raise RuntimeError("aiokafka's fetcher no longer reads records through MemoryRecords: "
                            "servicekit.records must be revisited for this aiokafka version")
     fetcher.MemoryRecords = TolerantMemoryRecords  # type: ignore[misc,assignment]
+
+
+_REFRESHING = "_servicekit_refreshes_leaders"
+
+
+def install_leader_refresh() -> None:
+    """Make aiokafka's fetcher ask for fresh metadata when a partition's leader has moved while it looks up an
+    offset (idempotent). aiokafka 0.14 retries the lookup at the same, former leader until its metadata ages out
+    (``metadata_max_age_ms``, five minutes): after a broker was paused, a consumer left some partitions unread that
+    long. A fetch that meets the same error already refreshes; this gives the offset lookup the same answer."""
+    from aiokafka import errors
+    from aiokafka.consumer import fetcher
+
+    original = getattr(fetcher.Fetcher, "_proc_offset_request", None)
+    if original is None:
+        raise RuntimeError("aiokafka's fetcher no longer looks offsets up in _proc_offset_request: "
+                           "servicekit.records must be revisited for this aiokafka version")
+    if getattr(original, _REFRESHING, False):
+        return
+    moved = (errors.NotLeaderForPartitionError, errors.LeaderNotAvailableError, errors.StaleMetadata)
+
+    async def refreshing(self: Any, node_id: int, topic_data: Any) -> Any:
+        try:
+            return await original(self, node_id, topic_data)
+        except moved:
+            self._client.force_metadata_update()
+            raise
+
+    setattr(refreshing, _REFRESHING, True)
+    fetcher.Fetcher._proc_offset_request = refreshing
