@@ -123,3 +123,14 @@ def test_a_librarys_records_are_json_lines_at_the_level_they_deserve_and_an_exce
     assert (failed["event"], failed["error_type"], failed["service"]) == ("Exception in ASGI application", "ValueError", "svc")
     assert "Jane" not in stream.getvalue()
     assert "0400" not in stream.getvalue()
+
+
+def test_a_traceback_a_library_logs_as_text_is_given_by_its_exception_type_alone():
+    stream = io.StringIO()
+    configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
+    logging.getLogger("uvicorn.error").error(
+        'Traceback (most recent call last):\n  File "app.py", line 3, in lifespan\n'
+        "pydantic_core._pydantic_core.ValidationError: input_value='0400 111 222'")
+    [line] = (json.loads(x) for x in stream.getvalue().splitlines())
+    assert (line["event"], line["error_type"]) == ("traceback", "ValidationError")
+    assert "0400" not in stream.getvalue()

@@ -175,6 +175,20 @@ def deserved_level(record: logging.LogRecord) -> int:
     return record.levelno
 
 
+LIBRARY_MESSAGE_CHARS = 300
+"""Most characters of a library's message that a line carries (its first line only)."""
+
+
+def library_message(text: str, fields: dict[str, Any]) -> str:
+    """A library's message as a line may carry it: its first line, cut short. A traceback logged as text (faststream,
+    uvicorn) becomes the exception's type alone, in ``error_type``: its last line may quote a value."""
+    if "Traceback (most recent call last)" in text:
+        last = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+        fields.setdefault("error_type", last.split(":", 1)[0].rsplit(".", 1)[-1].strip()[:64])
+        return "traceback"
+    return text.split("\n", 1)[0][:LIBRARY_MESSAGE_CHARS]
+
+
 class LibraryHandler(logging.Handler):
     """The standard library's records as the service's own JSON lines: ``component`` is the library's logger,
     ``event`` its message; an exception is given by its type alone (its text may quote a value)."""
@@ -185,7 +199,7 @@ class LibraryHandler(logging.Handler):
             fields: dict[str, Any] = {"component": record.name}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["error_type"] = record.exc_info[0].__name__
-            structlog.get_logger().log(level, record.getMessage(), **fields)
+            structlog.get_logger().log(level, library_message(record.getMessage(), fields), **fields)
         except Exception:  # noqa: BLE001 - logging must never break the code that logs
             self.handleError(record)
 
