@@ -297,14 +297,18 @@ async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[list[L
     hop) and -> WorkItemRaised (the whole way)."""
     prefix, env = await bench.fresh()
     services = [bench.service(name, env) for name in ("notification", "workitems", "expenses")]
+    servers = {"broker": bench.kafka.process.pid, "PostgreSQL": bench.pg.process.pid}
     async with bench.running(*services):
-        cpu = {s.name: s.cpu_seconds() for s in services}
+        cpu = {s.name: s.cpu_seconds() for s in services} | {n: tree_cpu_seconds(p) for n, p in servers.items()}
+        cpu["bench"] = time.process_time()
         started = time.perf_counter()
         measured = await latency(bench.client, prefix + MSP_APPROVALS.name, lambda i: approval(i, "L"),
                                  [(prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
                                   (prefix + WORKITEM_EVENTS.name, "WorkItemRaised")], rate, duration)
         elapsed = time.perf_counter() - started
         usage = {s.name: (s.rss_bytes(), (s.cpu_seconds() - cpu[s.name]) / elapsed) for s in services}
+        usage |= {n: (0, (tree_cpu_seconds(p) - cpu[n]) / elapsed) for n, p in servers.items()}
+        usage["bench"] = (0, (time.process_time() - cpu["bench"]) / elapsed)
     return measured, usage
 
 
@@ -506,8 +510,10 @@ async def latency_table(bench: Bench, rate: float, duration: float) -> None:
     print("| published -> | p50 ms | p95 ms | p99 ms | max ms | received |\n|---|---:|---:|---:|---:|---:|")
     print(f"| MspStepRequired on msp.notification-events (notification) | {e2e[0].cells()} |")
     print(f"| WorkItemRaised on workitems.events (notification, then workitems) | {e2e[1].cells()} |")
-    print("\nEach service during that run, resident memory at the end and CPU (share of one core): " + ", ".join(
-        f"{name} {mib(rss)}, {cpu:.0%}" for name, (rss, cpu) in usage.items()), flush=True)
+    print("\nEach process during that run, CPU (share of one core) and the services' resident memory at the end: "
+          + ", ".join(f"{name} {cpu:.0%}" + (f", {mib(rss)}" if rss else "") for name, (rss, cpu) in usage.items())
+          + f"; together {sum(cpu for _, cpu in usage.values()):.0%} (the machine's {os.cpu_count()} cores make "
+          f"{(os.cpu_count() or 1) * 100}%)", flush=True)
 
 
 def knee(rows: Sequence[tuple[float, Latency]]) -> str:
