@@ -10,6 +10,7 @@ import json
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -156,6 +157,18 @@ async def park(conn: asyncpg.Connection, reasons: dict[int, str]) -> None:
         "(id, event_id, topic, key, value, headers, header_bytes, created_at, reason) "
         "SELECT id, event_id, topic, key, value, headers, header_bytes, created_at, reason FROM moved",
         list(reasons), list(reasons.values()))
+
+
+async def park_messages(conn: asyncpg.Connection, refused: Sequence[tuple[int, OutboundMessage, datetime, str]]) -> None:
+    """Keep rows the broker refused for good in ``outbox_parked`` from memory (their outbox rows already deleted):
+    (row id, message, when it was written, why)."""
+    await conn.execute(
+        "INSERT INTO outbox_parked (id, event_id, topic, key, value, header_bytes, created_at, reason) "
+        f"SELECT * FROM {unnest('bigint', 'text', 'text', 'bytea', 'bytea', 'bytea', 'timestamptz', 'text')}",
+        [i for i, _, _, _ in refused], [m.event_id for _, m, _, _ in refused], [m.topic for _, m, _, _ in refused],
+        [m.key for _, m, _, _ in refused], [m.value for _, m, _, _ in refused],
+        [pack_headers(m.headers) for _, m, _, _ in refused], [at for _, _, at, _ in refused],
+        [reason for _, _, _, reason in refused])
 
 
 async def purge_inbox(conn: asyncpg.Connection, retention_days: int) -> int:

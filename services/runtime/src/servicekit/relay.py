@@ -45,7 +45,7 @@ from servicekit.backoff import Backoff
 from servicekit.db import advisory_key
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import Header, Queued, park, stored_headers
+from servicekit.outbox import Header, Queued, park, park_messages, stored_headers
 
 log = get_logger("servicekit.relay")
 
@@ -119,24 +119,38 @@ class OutboxRelay:
         return published
 
     async def _publish_handed(self, conn: asyncpg.Connection, handed: Sequence[Queued]) -> int | None:
-        """The fast path: delete the handed rows still there, if no older row waits, and send them from memory.
-        ``None`` when it cannot be taken (an older row waits, or a row failed): the rows are then read back from
-        the table, every one still there, and handled as any other (a refused one parked)."""
+        """The fast path: delete the handed rows still there, if no older row waits, and send them from memory; a row
+        the broker refuses for good is parked from memory. ``None`` when it cannot be taken (an older row waits, or
+        the broker is away): the rows are then read back from the table, every one still there, as any other."""
         try:
             async with conn.transaction():  # a savepoint: a failure puts the rows back for the table's path
-                present = {r["id"] for r in await conn.fetch(
+                created = {r["id"]: r["created_at"] for r in await conn.fetch(
                     "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND NOT EXISTS "
-                    "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id", [i for i, _ in handed], handed[0][0])}
-                if not present:
+                    "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id, created_at", [i for i, _ in handed],
+                    handed[0][0])}
+                if not created:
                     return None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
-                messages = [m for i, m in handed if i in present]
-                outcomes = await self._send([(m.topic, m.key, m.value, list(m.headers)) for m in messages])
-                if any(outcome is not None for outcome in outcomes):
-                    raise _Fallback
+                kept = [(i, m) for i, m in handed if i in created]
+                outcomes = await self._send([(m.topic, m.key, m.value, list(m.headers)) for _, m in kept])
+                if any(o is not None and permanent_reason(o) is None for o in outcomes):
+                    raise _Fallback  # the broker away: the table's path retries, and backs off
+                refused = [(i, m, created[i], self._refused(m.topic, o)) for (i, m), o in zip(kept, outcomes, strict=True)
+                           if o is not None]
+                if refused:
+                    await park_messages(conn, refused)
         except _Fallback:
             return None
-        self._count_published(m.topic for m in messages)
-        return len(messages)
+        self._count_published(m.topic for (_, m), o in zip(kept, outcomes, strict=True) if o is None)
+        return len(kept)
+
+    def _refused(self, topic: str, outcome: BaseException) -> str:
+        """Log and count a row the broker refused for good; its reason."""
+        reason = permanent_reason(outcome)
+        assert reason is not None
+        log.error("outbox row refused by the broker for good; parked", topic=topic, reason=reason,
+                  error_type=type(outcome).__name__)
+        self.metrics.parked(topic=topic, reason=reason).inc()
+        return reason
 
     async def _publish_stored(self, conn: asyncpg.Connection) -> tuple[int, BaseException | None]:
         """The rows in the table, oldest first: (how many left it, a retriable failure that stopped the pass)."""
@@ -150,14 +164,10 @@ class OutboxRelay:
                                      for r in rows])
         for row, outcome in zip(rows, outcomes, strict=True):
             if outcome is not None:
-                reason = permanent_reason(outcome)
-                if reason is None:
+                if permanent_reason(outcome) is None:
                     retriable = retriable or outcome
                 else:
-                    parked[row["id"]] = reason
-                    log.error("outbox row refused by the broker for good; parked", topic=row["topic"],
-                              reason=reason, error_type=type(outcome).__name__)
-                    self.metrics.parked(topic=row["topic"], reason=reason).inc()
+                    parked[row["id"]] = self._refused(row["topic"], outcome)
         if parked:
             await park(conn, parked)
         if retriable is not None:
