@@ -42,14 +42,16 @@ def images() -> Images:
 
 
 class Compose:
-    def __init__(self, images: Images, signer: Signer, log_dir: Path) -> None:
+    def __init__(self, images: Images, signer: Signer, log_dir: Path, *overrides: Path) -> None:
         self.signer = signer
+        self.files = (COMPOSE, *overrides)
         # The deployment's secrets in a host directory rather than a volume, so that this test can reach the
         # broker as its admin, as an operator would; the `secrets` step runs as the services' user.
         self.secrets = log_dir / "secrets"
         self.secrets.mkdir()
         os.chown(self.secrets, SERVICE_UID, SERVICE_UID)
-        self.ports = {name: free_port() for name in ("kafka", "postgres", "notification", "expenses", "workitems", "console")}
+        self.ports = {name: free_port() for name in ("kafka", "kafka_2", "kafka_3", "postgres", "notification", "expenses",
+                                                     "workitems", "console")}
         self.project = f"msptest{uuid.uuid4().hex[:8]}"
         self.log_path = log_dir / "compose.log"
         inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
@@ -60,7 +62,8 @@ class Compose:
                     **{f"{name.upper()}_HOST_PORT": str(port) for name, port in self.ports.items()}}
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker-compose", "-p", self.project, "-f", str(COMPOSE), *args], env=self.env,
+        files = [arg for f in self.files for arg in ("-f", str(f))]
+        return subprocess.run(["docker-compose", "-p", self.project, *files, *args], env=self.env,
                               capture_output=True, text=True, check=False, timeout=300)
 
     @property
