@@ -78,9 +78,8 @@ class Compose:
             await wait_ready(url, timeout=timeout, interval=0.5, detail=self.state)
 
 
-@pytest.fixture(scope="module")
-def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
-    stack = Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("compose"))
+def brought_up(stack: Compose) -> Iterator[Compose]:
+    """``stack`` up; on the way out its logs kept and the stack taken down with its volumes."""
     up = stack("up", "-d")
     try:
         assert up.returncode == 0, f"docker-compose up failed:\n{up.stderr}"
@@ -89,6 +88,11 @@ def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         stack.log_path.write_text(stack("logs", "--no-color").stdout)
         down = stack("down", "-v", "--remove-orphans")
         assert down.returncode == 0, f"docker-compose down failed:\n{down.stderr}"
+
+
+@pytest.fixture(scope="module")
+def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
+    yield from brought_up(Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("compose")))
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -14,7 +14,7 @@ from devstack.kafka import KafkaAccess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from servicekit.localsecrets import KafkaSecrets
-from tests.containers.test_compose import SCENARIOS, Compose, images  # noqa: F401 - the module's image fixture
+from tests.containers.test_compose import SCENARIOS, Compose, brought_up, images  # noqa: F401 - images: the fixture
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
 
@@ -23,15 +23,8 @@ CLUSTER = ROOT / "deploy" / "compose.cluster.yaml"
 
 @pytest.fixture(scope="module")
 def cluster(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:  # noqa: F811
-    stack = Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("cluster"), CLUSTER)
-    up = stack("up", "-d")
-    try:
-        assert up.returncode == 0, f"docker-compose up failed:\n{up.stderr}"
-        yield stack
-    finally:
-        stack.log_path.write_text(stack("logs", "--no-color").stdout)
-        down = stack("down", "-v", "--remove-orphans")
-        assert down.returncode == 0, f"docker-compose down failed:\n{down.stderr}"
+    yield from brought_up(Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("cluster"),
+                                  CLUSTER))
 
 
 def access(stack: Compose) -> KafkaAccess:
