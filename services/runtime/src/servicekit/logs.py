@@ -69,6 +69,15 @@ class Redactor:
         return event_dict
 
 
+def _flush_at_exit() -> None:
+    for sink in _GATHERING:
+        sink.flush()
+
+
+_GATHERING: list[LineSink] = []
+atexit.register(_flush_at_exit)
+
+
 class LineSink:
     """Where the JSON lines go. To the process's own stdout, the lines logged in one turn of the event loop (a
     poll's transitions, say) are written with one call at the end of that turn; an error, and any line logged
@@ -82,7 +91,7 @@ class LineSink:
         self._pending: list[bytes] = []
         self._scheduled = False
         if gather:
-            atexit.register(self.flush)
+            _GATHERING[:] = [self]  # the one flushed at exit: a reconfiguration replaces it, not adds to it
 
     def write(self, line: bytes, *, now: bool = False) -> None:
         self._pending.append(line)
