@@ -39,6 +39,8 @@ class Restartable(Protocol):
 
     def restart(self) -> None: ...
 
+    def log_text(self) -> str: ...
+
 
 @dataclass
 class KafkaInfo:

@@ -168,3 +168,36 @@ async def test_no_principal_but_the_admin_creates_or_deletes_topics(kafka: Kafka
 async def test_the_broker_enforces_exactly_the_acls_the_catalogue_generates(kafka: KafkaInfo, prefix: str):
     enforced = await describe_acls(kafka.access.admin_settings())
     assert {a for a in enforced if a.name.startswith(prefix)} == set(acls(CATALOGUE, prefix))
+
+
+def broker_log(kafka: KafkaInfo) -> str:
+    assert kafka.local is not None, "this test reads the broker's log: it needs the run's own broker"
+    return kafka.local.log_text()
+
+
+async def broker_logs(kafka: KafkaInfo, since: int, *fragments: str, timeout_s: float = 60.0) -> str:
+    """The first line the broker logged after offset ``since`` holding every one of ``fragments``, polled until
+    it is written."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        lines = broker_log(kafka)[since:].splitlines()
+        line = next((ln for ln in lines if all(f in ln for f in fragments)), None)
+        if line is not None:
+            return line
+        assert asyncio.get_running_loop().time() < deadline, f"no broker log line with {fragments}"
+        await asyncio.sleep(0.2)
+
+
+async def test_the_broker_logs_every_failed_login_and_every_denied_operation_for_the_operator(
+        kafka: KafkaInfo, prefix: str):
+    """Issue 26: "the broker logs neither failed logins nor ACL refusals"."""
+    since = len(broker_log(kafka))
+    await refused(produce(anonymous(kafka)["wrong-password"], prefix + "im.expense-actions"))
+    await broker_logs(kafka, since, "Failed authentication", "invalid credentials")
+    since = len(broker_log(kafka))
+    await refused(produce(anonymous(kafka)["plaintext"], prefix + "im.expense-actions"))
+    await broker_logs(kafka, since, "Failed authentication", "SSL handshake failed")
+    forged = prefix + "workitems.commands"
+    await refused(produce(kafka.access.client("expenses"), forged))
+    line = await broker_logs(kafka, 0, "User:expenses", "Denied", forged)
+    assert "WRITE" in line or "DESCRIBE" in line, line

@@ -14,7 +14,6 @@ env | grep '^KAFKA_' | while IFS='=' read -r name value; do
   case "$name" in KAFKA_HEAP_OPTS|KAFKA_CLUSTER_ID|KAFKA_SECRETS_DIR) continue ;; esac
   printf '%s=%s\n' "$(printf '%s' "${name#KAFKA_}" | tr 'A-Z_' 'a-z.')" "$value" >> "$conf"
 done
-set --
 secrets=${KAFKA_SECRETS_DIR:-}
 if [ -n "$secrets" ]; then
   admin=$(cat "$secrets/users/admin.password")
@@ -38,9 +37,6 @@ if [ -n "$secrets" ]; then
       esac
     done
   } >> "$conf"
-  for file in "$secrets"/users/*.password; do
-    set -- "$@" --add-scram "SCRAM-SHA-512=[name=$(basename "$file" .password),password=$(cat "$file")]"
-  done
 fi
 data=$(sed -n 's/^log\.dirs=//p' "$conf")
 mkdir -p "$data"
@@ -48,7 +44,19 @@ if [ ! -f "$data/meta.properties" ]; then
   # a KRaft cluster id never starting with "-" (StorageTool would read it as an option)
   id=${KAFKA_CLUSTER_ID:-$(java -cp "$cp" kafka.tools.StorageTool random-uuid | tr -d '\n')}
   case "$id" in -*) id="A${id#?}" ;; esac
-  java -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$conf" "$@" > /dev/null
+  # StorageTool's whole argument list, the users' passwords included, goes to the JVM in an argument file (umask
+  # 077: its owner's only), never on a command line, which every process can read in /proc; printf is the
+  # shell's own, so no process carries a password either.
+  args=$(mktemp)
+  printf '"%s"\n' kafka.tools.StorageTool format -t "$id" -c "$conf" > "$args"
+  if [ -n "$secrets" ]; then
+    for file in "$secrets"/users/*.password; do
+      name=${file##*/}
+      printf '"--add-scram"\n"SCRAM-SHA-512=[name=%s,password=%s]"\n' "${name%.password}" "$(cat "$file")" >> "$args"
+    done
+  fi
+  java -cp "$cp" "@$args" > /dev/null
+  rm -f "$args"
 fi
 # shellcheck disable=SC2086 - the heap options are several words
 exec java $KAFKA_HEAP_OPTS -XX:+UseSerialGC -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.xml \

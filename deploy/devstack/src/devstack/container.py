@@ -91,6 +91,10 @@ class ContainerKafka:
             raise
         return cls(container, port, image, secrets)
 
+    def log_text(self) -> str:
+        """What the broker has logged (its start, warnings, failed logins and denied operations)."""
+        return bytes(self.container.get_wrapped_container().logs()).decode(errors="replace")
+
     def stop(self, *, keep_data: bool = False) -> None:
         """Stop (and remove) the container; with ``keep_data`` only stop it, for :meth:`restart`."""
         if keep_data:

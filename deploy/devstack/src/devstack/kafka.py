@@ -22,9 +22,19 @@ from typing import Any
 
 from contracts.catalogue import CATALOGUE
 from contracts.topics import Catalogue
-from devstack.procs import cache_root, die_with_parent, free_port, port_open, record_pid, stop_process, wait_until
+from devstack.procs import (
+    cache_root,
+    die_with_parent,
+    free_port,
+    port_open,
+    private_dir,
+    private_log,
+    record_pid,
+    stop_process,
+    wait_until,
+)
 from servicekit.broker import client_options
-from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users
+from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users, write_private
 from servicekit.provision import provision
 from servicekit.settings import ServiceSettings
 
@@ -212,8 +222,7 @@ class LocalKafka:
         the catalogue's, given a SCRAM user too (the tests' probe service)."""
         jars = resolve_jars()
         owns = workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="kafka-")) if workdir is None else workdir
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="kafka-")) if workdir is None else private_dir(workdir)
         port = port or free_port()
         controller_port = controller_port or free_port()
         data = workdir / "data"
@@ -238,6 +247,10 @@ class LocalKafka:
 
     def _started(self) -> bool:
         return port_open(self.port) and b"Kafka Server started" in self.log_path.read_bytes()
+
+    def log_text(self) -> str:
+        """What the broker has logged (its start, warnings, failed logins and denied operations)."""
+        return self.log_path.read_text(errors="replace")
 
     def is_running(self) -> bool:
         return self.process.poll() is None and port_open(self.port)
@@ -271,23 +284,34 @@ def _java(jars: Path) -> list[str]:
 
 
 def _format(jars: Path, props: Path, cluster_id: str, secrets: KafkaSecrets | None) -> None:
-    """Format a node's storage for ``cluster_id``, with a SCRAM user for every principal of ``secrets``."""
+    """Format a node's storage for ``cluster_id``, with a SCRAM user for every principal of ``secrets``.
+
+    The passwords never reach a command line (``/proc/<pid>/cmdline`` is world-readable): StorageTool's whole
+    argument list is handed to the JVM as a ``@argfile`` readable by its owner only, removed straight after."""
     scram = [] if secrets is None else [
         arg for user in secrets.users()
         for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={secrets.password(user)}]")]
-    subprocess.run([*_java(jars), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram],
-                   check=True, capture_output=True)
+    arguments = ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram]
+    argfile = props.parent / f".storage-format-{uuid.uuid4().hex}.args"
+    write_private(argfile, "\n".join(f'"{a}"' for a in arguments).encode())
+    try:
+        subprocess.run([*_java(jars), f"@{argfile}"], check=True, capture_output=True, umask=0o077)
+    finally:
+        argfile.unlink(missing_ok=True)
 
 
 def _launch(jars: Path, props: Path, log_path: Path, heap_mb: int) -> subprocess.Popen[bytes]:
-    log = log_path.open("ab")
-    proc = subprocess.Popen(
-        [*_java(jars), f"-Xmx{heap_mb}m", f"-Xms{heap_mb // 2}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-         "kafka.Kafka", str(props)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - needed for PDEATHSIG
-    )
-    log.close()
+    """Start a node. Its segments hold customers' data: every file and folder it makes is its owner's only."""
+    log = private_log(log_path)
+    try:
+        proc = subprocess.Popen(
+            [*_java(jars), f"-Xmx{heap_mb}m", f"-Xms{heap_mb // 2}m", "-XX:+UseSerialGC",
+             "-XX:TieredStopAtLevel=1", "kafka.Kafka", str(props)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, umask=0o077,
+            preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - needed for PDEATHSIG
+        )
+    finally:
+        os.close(log)
     record_pid(proc.pid)
     return proc
 
@@ -353,8 +377,7 @@ class LocalKafkaCluster:
               users: Iterable[str] = ()) -> LocalKafkaCluster:
         jars = resolve_jars()
         owns = workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="kafka-cluster-")) if workdir is None else workdir
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="kafka-cluster-")) if workdir is None else private_dir(workdir)
         secrets = KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users})) if secured else None
         ports = [(free_port(), free_port()) for _ in range(size)]
         voters = ",".join(f"{i}@127.0.0.1:{controller}" for i, (_, controller) in enumerate(ports, 1))
@@ -362,8 +385,7 @@ class LocalKafkaCluster:
         replication = min(size, 3)
         nodes = []
         for node_id, (port, controller) in enumerate(ports, 1):
-            home = workdir / f"node-{node_id}"
-            home.mkdir(exist_ok=True)
+            home = private_dir(workdir / f"node-{node_id}")
             props = _write_properties(home, _server_properties(home / "data", port, controller, secrets, node_id=node_id,
                                                                voters=voters, replication=replication))
             if not (home / "data" / "meta.properties").exists():

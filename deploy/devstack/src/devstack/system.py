@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from devstack.kafka import KafkaAccess
-from devstack.procs import die_with_parent, stop_process, stop_requested
+from devstack.procs import die_with_parent, private_dir, private_log, stop_process, stop_requested
 from devstack.state import read_state, state_file, write_state
 from devstack.tokens import SYSTEM_AUDIENCES, Signer, sign_in_links
 from servicekit.db import ServiceRole, provision_roles
@@ -66,13 +68,27 @@ class RunningSystem:
                 time.sleep(0.25)
 
 
-def service_databases(admin_url: str, env: dict[str, str], data_dir: Path | None) -> dict[str, str]:
-    """A login role per installed service, owning its schema and nothing else; each service's own URL."""
-    roles = [ServiceRole(name, env.get(f"{name.upper()}_DB_SCHEMA", name), secret(data_dir, f"db-{name}.password"))
+def service_databases(admin_url: str, env: dict[str, str], secrets_dir: Path) -> dict[str, dict[str, str]]:
+    """A login role per installed service, owning its schema and nothing else: each service's own settings, its
+    URL without the password and the 0600 file that holds it (an environment is no place for a secret)."""
+    roles = [ServiceRole(name, env.get(f"{name.upper()}_DB_SCHEMA", name), secret(secrets_dir, f"db-{name}.password"))
              for name in installed_services()]
     asyncio.run(provision_roles(admin_url, roles))
     address = admin_url.partition("@")[2]
-    return {r.role: f"postgresql://{r.role}:{r.password}@{address}" for r in roles}
+    return {r.role: {f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}@{address}",
+                     f"{r.role.upper()}_DATABASE_PASSWORD_FILE": str(secrets_dir / f"db-{r.role}.password")}
+            for r in roles}
+
+
+def child_environment(name: str, env: dict[str, str], kafka: KafkaAccess, own: dict[str, str] | None,
+                      port: int) -> dict[str, str]:
+    """A service's environment: the shared settings, its own Kafka password file, and, where the launcher made
+    its database role, its own URL and password file in place of the administrator's URL."""
+    child = dict(env, **kafka.env([name]), **{f"{name.upper()}_HTTP_PORT": str(port)})
+    if own is not None:
+        del child["DATABASE_URL"]
+        child.update(own)
+    return child
 
 
 def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
@@ -90,8 +106,13 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
     say = say or (lambda line: print(line, flush=True))
     started: list[Any] = []
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
-    env.setdefault("LOG_PSEUDONYM_KEY", secret(data_dir, "log-pseudonym.key"))
-    own_urls: dict[str, str] = {}
+    # The run's own secrets (the pseudonym key, the services' database passwords) are 0600 files: in the data
+    # directory, or in a private folder removed at the end; a service is given the file, never the secret.
+    secrets_dir = private_dir(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="msp-im-run-"))
+    if not env.get("LOG_PSEUDONYM_KEY"):
+        secret(secrets_dir, "log-pseudonym.key")
+        env.setdefault("LOG_PSEUDONYM_KEY_FILE", str(secrets_dir / "log-pseudonym.key"))
+    own_urls: dict[str, dict[str, str]] = {}
     system = RunningSystem(env)
     logs: list[IO[bytes]] = []
     try:
@@ -120,19 +141,15 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
 
             pg = LocalPostgres.start(data_dir / "postgres" if data_dir else None)
             started.append(pg)
-            own_urls = service_databases(pg.url, env, data_dir)
+            own_urls = service_databases(pg.url, env, secrets_dir)
             env["DATABASE_URL"] = pg.url  # the administrator's, for this launcher; no service gets it
             say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema")
         system.ports = installed_services(env)
         for name, port in system.ports.items():
-            child_env = dict(env, **system.kafka.env([name]), **{f"{name.upper()}_HTTP_PORT": str(port)})
-            if name in own_urls:
-                del child_env["DATABASE_URL"]
-                child_env[f"{name.upper()}_DATABASE_URL"] = own_urls[name]
+            child_env = child_environment(name, env, system.kafka, own_urls.get(name), port)
             out: Any = None
             if log_dir is not None:
-                log_dir.mkdir(parents=True, exist_ok=True)
-                out = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in finally
+                out = os.fdopen(private_log(private_dir(log_dir) / f"{name}.log"), "wb")
                 logs.append(out)
             system.children[name] = subprocess.Popen(
                 [sys.executable, "-m", name], env=child_env, stdout=out, stderr=subprocess.STDOUT if out else None,
@@ -147,6 +164,8 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
             server.stop(keep_data=data_dir is not None)
         for log in logs:
             log.close()
+        if data_dir is None:
+            shutil.rmtree(secrets_dir, ignore_errors=True)
 
 
 def development_officers(env: dict[str, str]) -> Signer | None:

@@ -43,8 +43,11 @@ VALID_DAYS = 825
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` readable by its owner only (never readable by anyone else, not even for a moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` readable by its owner only (never readable by anyone else, not even for a moment); each
+    missing folder above it is made 0700, and a folder that exists keeps its mode."""
+    for folder in [*reversed(path.parents)]:
+        if not folder.exists():
+            folder.mkdir(mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
