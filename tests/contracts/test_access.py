@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from contracts.access import Acl, Operation, Resource, acls, principals
+from contracts.access import DLQ_REPLAYER, Acl, Operation, Resource, acls, principals
 from contracts.catalogue import CATALOGUE, PAYMENT_ATTEMPTS
 from contracts.topics import Catalogue
 
@@ -34,9 +34,20 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_nothing():
 
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
+    """Besides the dead-letter replayer, which may only re-send a record the console wrote (servicekit.dlq)."""
     writers = {t: {a.principal for a in acls(CATALOGUE) if a.name == t and a.operation is Operation.WRITE}
                for t in ("msp.staff-actions", "im.expense-actions", "workitems.commands")}
-    assert writers == {t: {"console"} for t in writers}
+    assert writers == {t: {"console", DLQ_REPLAYER} for t in writers}
+
+
+def test_the_dead_letter_replayer_may_use_exactly_the_consumed_topics_and_their_dead_letters_and_no_group():
+    consumed = {t.name for t in CATALOGUE.topics if t.consumers}
+    mine = [a for a in acls(CATALOGUE) if a.principal == DLQ_REPLAYER]
+    expected = consumed | {f"{t}.dlq" for t in consumed}
+    assert {a.name for a in mine if a.operation is Operation.WRITE} == expected
+    assert {a.name for a in mine if a.operation is Operation.READ} == expected
+    assert all(a.resource is Resource.TOPIC for a in mine), "it joins no consumer group"
+    assert DLQ_REPLAYER in principals(CATALOGUE), "it is given a SCRAM user like every principal"
 
 
 def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():

@@ -62,7 +62,7 @@ def secrets_in(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, ProcessListing]]:
+def started(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ProcessListing]:
     parent = tmp_path_factory.mktemp("private")
     parent.chmod(0o700)
     data_dir = parent / "msp-im" / "data"  # missing, as `./dev run --data-dir` may be given it

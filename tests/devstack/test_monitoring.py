@@ -86,3 +86,23 @@ def test_every_metric_queried_is_one_the_services_expose(source, exprs):
 def test_the_metric_check_sees_a_misspelt_name():
     assert metrics_in("sum by (job) (rate(messages_consumd_total{topic=\"x\"}[5m])) > 0") == {"messages_consumd_total"}
     assert "messages_consumd_total" not in exposed()
+
+
+def test_the_scrape_example_is_a_valid_configuration_that_sends_an_operations_token_from_a_file(tmp_path):
+    """Issue 26: /metrics opens to the operations role only, so the example scrape must carry such a token."""
+    promtool = shutil.which("promtool")
+    assert promtool, "the test command installs Debian's prometheus package, which has promtool"
+    example = yaml.safe_load((RULES.parent / "prometheus.yml").read_text())
+    [job] = example["scrape_configs"]
+    assert job["authorization"]["type"] == "Bearer"
+    assert "credentials" not in job["authorization"], "a token is read from a file, never written in the config"
+    ports = sorted(t.split(":")[1] for c in job["static_configs"] for t in c["targets"])
+    assert ports == ["8081", "8082", "8083", "8084"], "the four services where ./dev run serves them"
+    token = tmp_path / "ops.token"
+    token.write_text("a-token")
+    job["authorization"]["credentials_file"] = str(token)
+    example["rule_files"] = [str(RULES)]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(example))
+    checked = subprocess.run([promtool, "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True,
+                             text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

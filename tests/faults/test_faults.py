@@ -26,6 +26,7 @@ from contracts.catalogue import CATALOGUE, MSP_APPROVALS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
 from contracts.expenses import PaymentAttempted
 from contracts.notification import MspApproved
+from contracts.roles import OPERATIONS
 from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
@@ -239,7 +240,7 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack
 async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_is_killed(
         kafka, database_url, topic_prefix, tmp_path) -> None:
     signer = Signer(audience=SYSTEM_AUDIENCES)
-    auth = signer.bearer("OFF-FAULTS")
+    auth = signer.bearer("OFF-FAULTS", roles=[OPERATIONS])
     env = {**kafka.access.env(SERVICES), "DATABASE_URL": database_url,
            "TOPIC_PREFIX": topic_prefix, "TOPIC_PARTITIONS": "6", "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
            **signer.env()}

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from contracts.roles import OPERATIONS
 from servicekit.outbox import OutboundMessage, enqueue
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
@@ -267,7 +268,7 @@ async def test_readiness_names_a_stalled_consumer_a_crash_loop_a_stuck_outbox_an
         await eventually(lambda: failing("timers_on_time"), what="an overdue timer named")
         assert await runtime.fire_timers() == 1
         await eventually(ready, what="ready again once the timer fired")
-        metrics = (await http.get("/metrics", headers=signer.bearer("OPS-1"))).text
+        metrics = (await http.get("/metrics", headers=signer.bearer("OPS-1", roles=[OPERATIONS]))).text
     for gauge in ("consumer_progress_age_seconds", "outbox_oldest_age_seconds", "timers_oldest_overdue_seconds",
                   "timers_quarantined_rows", "outbox_parked_rows"):
         assert f"\n{gauge} " in metrics, f"{gauge} is exported"

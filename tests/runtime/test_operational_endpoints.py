@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from contracts.roles import OPERATIONS, OfficerRole
 from devstack.procs import free_port
 from devstack.tokens import Signer
 from servicekit.service import ServiceRuntime
@@ -26,7 +27,7 @@ async def test_a_running_service_reports_health_readiness_metrics_and_its_asynca
         service_name="probe", **kafka.settings("probe"), database_url=database_url,
         topic_prefix=topic_prefix, http_port=free_port(), jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer))
     async with served(runtime) as http:
-        http.headers.update(signer.bearer("OPS-1"))
+        http.headers.update(signer.bearer("OPS-1", roles=[OPERATIONS]))
         assert (await http.get("/health")).json()["status"] == "alive"
         body = (await http.get("/ready")).json()
         assert body["checks"] == {"database": True, "broker": True, "partitions_assigned": True,
@@ -63,7 +64,7 @@ async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves
             topic_prefix=topic_prefix, http_port=free_port(), clock=clock, jwt_public_keys=[signer.public_pem],
             jwt_issuer=signer.issuer))
         async with served(runtime) as http:
-            http.headers.update(signer.bearer("OPS-1"))
+            http.headers.update(signer.bearer("OPS-1", roles=[OPERATIONS]))
             before = runtime.clock.now()
             response = await http.post("/clock?advance_s=1209600")
             assert response.status_code == expected
@@ -94,7 +95,10 @@ async def test_every_path_but_health_and_ready_needs_a_token_in_every_service(ka
             refused = await http.request(method, path)
             assert refused.status_code == 401, path
             assert refused.json() == {"error": "unauthorized", "reason_code": "missing-token"}
-            assert (await http.request(method, path, headers=signer.bearer("OPS-1"))).status_code == 200, path
+            assert (await http.request(method, path, headers=signer.bearer("OPS-1", roles=[OPERATIONS]))).status_code == 200, path
+            officer = signer.bearer("OFF-1", roles=[r.value for r in OfficerRole])
+            forbidden = await http.request(method, path, headers=officer)
+            assert (forbidden.status_code, forbidden.json()["reason_code"]) == (403, "needs-role"), path
         for sub in ("", " OPS-1", "x" * 65, "OPS\x001"):
             bad = await http.get("/metrics", headers=signer.bearer(sub))
             assert (bad.status_code, bad.json()["reason_code"]) == (401, "invalid-subject"), repr(sub)

@@ -10,7 +10,7 @@ from contracts.catalogue import EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITE
 from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
 from contracts.notification import Step
-from contracts.roles import OfficerRole
+from contracts.roles import OPERATIONS, OfficerRole
 from devstack.procs import free_port
 from devstack.tokens import Signer
 from servicekit.service import ServiceRuntime
@@ -147,7 +147,8 @@ async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_vali
         assert (await http.get("/work-items", params={"limit": 0}, headers=auth)).status_code == 400
         assert (await http.get("/work-items", params={"colour": "red"}, headers=auth)).status_code == 400
         assert (await http.post("/work-items", headers=auth)).status_code == 405
-        assert (await http.get("/metrics", headers=auth)).status_code == 200
+        assert (await http.get("/metrics", headers=auth)).status_code == 403, "an officer's token is not an operator's"
+        assert (await http.get("/metrics", headers=signer.bearer("OPS-1", roles=[OPERATIONS]))).status_code == 200
         for hostile in ("/work-items?customer_ref=%00", "/work-items?assignee_id=%ff%fe", "/work-items/I059PL%00x",
                         f"/work-items?customer_ref={'C' * 201}", f"/work-items/{'I' * 201}",
                         "/work-items?customer_ref=a%0Ab"):

@@ -6,6 +6,13 @@ topics (whoever consumes a topic dead-letters what it cannot handle there), and 
 (named after it, with the deployment's prefix). Nothing else is granted: a topic or a consumer added to the
 catalogue changes these entries with no other edit. The admin principal that provisions topics and ACLs is a
 super user of the cluster and appears in no entry.
+
+Dead letters are written by the consumers (each may write the dead-letter topics of what it consumes: it is
+the one that finds a record it cannot handle), so a dead letter's headers are a consumer's word, not proof. The
+operators' replay therefore runs as its own principal, :data:`DLQ_REPLAYER`: it may read every consumed topic
+and its dead-letter topic, and write exactly those (a replay to the input, a marker to the dead-letter topic);
+it re-sends the record found at the dead letter's origin, never the dead letter's own copy unless an operator
+confirmed it (``servicekit.dlq``). It belongs to no consumer group and may create nothing.
 """
 
 from __future__ import annotations
@@ -41,12 +48,18 @@ class Acl:
         return f"User:{self.principal}"
 
 
+DLQ_REPLAYER = "dlq-replayer"
+"""The operators' dead-letter replay (``python -m servicekit.dlq``): reads inputs and dead letters, re-sends."""
+
+
 def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
     """Every ALLOW entry of the deployment whose topic prefix is ``prefix``, sorted, without repeats."""
     found: set[Acl] = set()
     for topic in catalogue.topics:
         name = prefix + topic.name
         found |= {Acl(topic.producer, Resource.TOPIC, name, op) for op in (Operation.WRITE, Operation.DESCRIBE)}
+        if topic.consumers:
+            found |= {Acl(DLQ_REPLAYER, Resource.TOPIC, t, op) for t in (name, prefix + topic.dlq) for op in Operation}
         for consumer in topic.consumers:
             found |= {Acl(consumer, Resource.TOPIC, name, op) for op in (Operation.READ, Operation.DESCRIBE)}
             found |= {Acl(consumer, Resource.TOPIC, prefix + topic.dlq, op)
@@ -56,8 +69,9 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
 
 
 def principals(catalogue: Catalogue) -> list[str]:
-    """Every principal the catalogue names, producers and consumers alike."""
-    return sorted({t.producer for t in catalogue.topics} | {c for t in catalogue.topics for c in t.consumers})
+    """Every principal the catalogue names, producers and consumers alike, and the dead-letter replayer."""
+    return sorted({t.producer for t in catalogue.topics} | {c for t in catalogue.topics for c in t.consumers}
+                  | {DLQ_REPLAYER})
 
 
 def acl_table(catalogue: Catalogue) -> str:

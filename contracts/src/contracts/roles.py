@@ -25,6 +25,12 @@ class OfficerRole(StrEnum):
     """Trained in Income Management: works undelivered expenses (103-01050060), ticks off I059PL."""
 
 
+OPERATIONS = "ops"
+"""The operations role: the platform's operators, not an officer. It opens what operators need (``/metrics``,
+``/asyncapi.json``, the simulated clock, the dead-letter tools) and no customer's case; an officer's roles open
+none of those."""
+
+
 QUEUE_READERS: Mapping[Queue, frozenset[OfficerRole]] = {
     Queue.INCOME_MANAGEMENT: frozenset({OfficerRole.IM_TRAINED}),
     Queue.MSP: frozenset({OfficerRole.MSP_OFFICER, OfficerRole.MSP_APPROVED_DECISION_MAKER}),

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from devstack.procs import cache_root
+from devstack.procs import cache_root, private_dir
+from servicekit.localsecrets import write_private
 
 STATE_DIR = cache_root() / "run"
 
@@ -18,9 +19,17 @@ def state_file(kind: str) -> Path:
 
 
 def write_state(kind: str, **state: Any) -> None:
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    private_dir(STATE_DIR)
     state_file(kind).touch(mode=0o600)  # an address may carry a password
     state_file(kind).write_text(json.dumps({"pid": os.getpid(), **state}))
+
+
+def write_token(name: str, token: str) -> Path:
+    """A bearer token for the tools of a running launcher (``./dev dlq``, a scrape), its owner's only."""
+    path = private_dir(STATE_DIR) / f"{name}.token"
+    path.unlink(missing_ok=True)
+    write_private(path, token.encode())
+    return path
 
 
 def read_state(kind: str) -> dict[str, Any] | None:

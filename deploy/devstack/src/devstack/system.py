@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -19,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from contracts.access import DLQ_REPLAYER
+from contracts.roles import OPERATIONS
 from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, private_dir, private_log, stop_process, stop_requested
-from devstack.state import read_state, state_file, write_state
-from devstack.tokens import SYSTEM_AUDIENCES, Signer, sign_in_links
+from devstack.state import read_state, state_file, write_state, write_token
+from devstack.tokens import OPERATOR, SYSTEM_AUDIENCES, Signer, sign_in_links
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.localsecrets import secret
 
@@ -186,13 +189,33 @@ def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = N
             say(line)
 
 
+def operations_token(signer: Signer | None, system: RunningSystem, say: Any = None) -> Path | None:
+    """A development operator's token (the operations role only, 12 h) in a 0600 file: what ``/metrics``,
+    ``/asyncapi.json`` and ``./dev dlq`` take. Returns the file (``None`` with a real identity provider, whose
+    operators sign in there)."""
+    say = say or (lambda line: print(line, flush=True))
+    if signer is None:
+        say("[system] operators: /metrics, /asyncapi.json and the dead-letter tools need a token with the 'ops' role "
+            "from your identity provider")
+        return None
+    token = signer.token(OPERATOR, expires_in=12 * 3600, roles=[OPERATIONS], aud=[*SYSTEM_AUDIENCES, "dlq"])
+    path = write_token("operations", token)
+    example = next(iter(system.urls.values()), "http://127.0.0.1:8082")
+    say(f"[system] operators: a development token with the 'ops' role (12 h) is in {path}; e.g. curl -H "
+        f'"Authorization: Bearer $(cat {path})" {example}/metrics; `./dev dlq` uses it; deploy/prometheus/'
+        "prometheus.yml scrapes with it")
+    return path
+
+
 def summary(system: RunningSystem, clock: str) -> dict[str, Any]:
-    """Where everything of a running system is (no secret: the secrets directory's path, not its content)."""
+    """Where everything of a running system is (no secret: the secrets directory's path, not its content; the
+    public keys and issuer the services verify tokens with)."""
     assert system.kafka is not None
     database = system.env.get("DATABASE_URL", "").partition("@")[2] or "(each service's own URL)"
     return {"clock": clock, "kafka": system.kafka.bootstrap_servers,
             "kafka_secrets_dir": str(system.kafka.secrets.directory) if system.kafka.secrets else None,
-            "topic_prefix": system.env.get("TOPIC_PREFIX", ""), "database": database, "services": system.urls}
+            "topic_prefix": system.env.get("TOPIC_PREFIX", ""), "database": database, "services": system.urls,
+            "jwt_public_keys": system.env.get("JWT_PUBLIC_KEYS", "[]"), "jwt_issuer": system.env.get("JWT_ISSUER", "")}
 
 
 def summary_lines(state: dict[str, Any]) -> list[str]:
@@ -215,6 +238,7 @@ def run_system(*, clock: str = "system", data_dir: Path | None = None, brokers: 
             for line in summary_lines(state):
                 print(line, flush=True)
             say_sign_in_links(signer, system)
+            operations_token(signer, system)
             while not stopping.wait(1.0):
                 if (gone := system.exited()) is not None:
                     print(f"[system] {gone} exited with code {system.children[gone].returncode}; stopping", flush=True)
@@ -246,15 +270,21 @@ def status() -> int:
 
 
 def dead_letters(argv: list[str]) -> int:
-    """``./dev dlq ...``: the dead-letter tool as the admin of the system ``./dev run`` started."""
+    """``./dev dlq ...``: the dead-letter tool of the system ``./dev run`` started, as the dead-letter replayer,
+    for the development operator whose token ``./dev run`` wrote (``DLQ_OPERATOR_TOKEN_FILE`` names another)."""
+    from servicekit.dlq import DlqSettings
     from servicekit.dlq import main as dlq
     from servicekit.localsecrets import KafkaSecrets
 
     state = read_state("system")
     if state is None:
         print("system: not running (`./dev run` starts it); against another cluster run `python -m servicekit.dlq` "
-              "with the provisioning settings", file=sys.stderr)
+              "with the DLQ_* settings", file=sys.stderr)
         return 1
     secrets = KafkaSecrets(Path(state["kafka_secrets_dir"])) if state["kafka_secrets_dir"] else None
-    settings = KafkaAccess(state["kafka"], secrets).admin_settings(topic_prefix=state["topic_prefix"])
+    token = os.environ.get("DLQ_OPERATOR_TOKEN_FILE") or str(state_file("system").with_name("operations.token"))
+    settings = DlqSettings(**KafkaAccess(state["kafka"], secrets).settings(DLQ_REPLAYER),
+                           topic_prefix=state["topic_prefix"], operator_token_file=Path(token),
+                           jwt_public_keys=json.loads(state.get("jwt_public_keys", "[]")),
+                           jwt_issuer=state.get("jwt_issuer", ""))
     return asyncio.run(dlq(argv, settings))

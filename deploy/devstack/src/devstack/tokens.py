@@ -11,12 +11,15 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from contracts.roles import OfficerRole
+from contracts.roles import OPERATIONS, OfficerRole
 
 SYSTEM_AUDIENCES = ["notification", "expenses", "workitems", "console"]
 """Every service's default audience: a token for all of them (the demo's, the tests' operators)."""
-EVERY_ROLE = [r.value for r in OfficerRole]
-"""Every officer role: the demo's and the black-box tests' reader, who checks every queue."""
+EVERY_ROLE = [*(r.value for r in OfficerRole), OPERATIONS]
+"""Every officer role and the operations role: the demo's and the black-box tests' reader, who checks every queue
+and reads the services' metrics and moves their simulated clocks."""
+OPERATOR = "OPS-1"
+"""The development operator (``./dev run`` signs a token for it, with the operations role only)."""
 DEMO_OFFICERS: dict[str, list[str]] = {
     "OFF-MSP-1": [OfficerRole.MSP_OFFICER.value],
     "OFF-ADM-1": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value],

@@ -187,6 +187,24 @@ def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str], session:
     return guard
 
 
+def needs_role(app: ASGIApp, role: str, paths: frozenset[str]) -> ASGIApp:
+    """``app`` (behind :func:`guarded`), with ``paths`` open only to a token holding ``role``: 403 for any other."""
+
+    async def check(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in paths and role not in roles_of(scope):
+            log.info("request refused", reason_code="needs-role", status=403)
+            body = json.dumps({"error": "forbidden", "reason_code": "needs-role",
+                               "detail": f"This needs the {role!r} role, which the token does not hold."}).encode()
+            await send({"type": "http.response.start", "status": 403, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return check
+
+
 async def to_sign_in(send: Send, sign_in: str) -> None:
     """A page asked for without a valid session: 303 to the sign-in page (which says why), for GET and POST alike."""
     await send({"type": "http.response.start", "status": 303, "headers": [

@@ -2,21 +2,29 @@
 
     python -m servicekit.dlq list   [--topic T]
     python -m servicekit.dlq show   DLQ_TOPIC PARTITION OFFSET
-    python -m servicekit.dlq replay --topic T [--reason R] [--offset P:O ...] --operator ID [--again]
+    python -m servicekit.dlq replay --topic T [--reason R] [--offset P:O ...] [--again] [--confirm-copy P:O ...]
 
-Run as the admin principal with the provisioning settings (``PROVISION_*``, or the shared names; ``./dev dlq``
-sets them for the system ``./dev run`` started). Topic names are the catalogue's, without the deployment's
-prefix; ``--topic`` takes an input topic or its dead-letter topic.
+Run as the ``dlq-replayer`` principal (``DLQ_*`` settings, or the shared names; ``./dev dlq`` sets them for the
+system ``./dev run`` started), never as the admin: it may read the consumed topics and their dead-letter topics
+and write exactly those. The operator is whoever the token in ``DLQ_OPERATOR_TOKEN`` (or the file
+``DLQ_OPERATOR_TOKEN_FILE``) names, verified like any service's token and holding the operations role. Topic
+names are the catalogue's, without the deployment's prefix; ``--topic`` takes an input topic or its dead-letter
+topic.
 
 Nothing here prints a record's content: ``show`` gives the reason, the validation summary the consumer wrote
 (field paths and messages, never values), where the record came from, who dead-lettered it and its sizes.
 
-``replay`` publishes each selected dead letter back to the topic it came from: its original key, value and
-headers, byte for byte (the original record, read from its origin, where the dead letter was cut), so the event
-keeps its ``event_id`` and the consumer's inbox recognises one it has handled since. The replayed record carries
-``dlq.replay-of``, ``dlq.replayed-by`` and ``dlq.replayed-at``; and each replay is recorded on the dead-letter
-topic itself, as a marker record (who, when, which dead letter, where the copy went), so ``list`` counts what was
-replayed and a second ``replay`` of the same selection does nothing unless ``--again``.
+A dead letter is a consumer's word (every consumer may write its inputs' dead-letter topics), so ``replay`` never
+trusts its copy. It re-sends the record found at the dead letter's origin, byte for byte, and only to the
+catalogue topic whose dead-letter topic holds it. A dead letter whose headers contradict the catalogue (an
+origin that is not that topic, a consumer that does not consume it), whose origin lies past the topic's end, or
+whose copy differs from the record at its origin is *suspect*: listed as such and never replayed. Where the
+origin has passed its topic's retention, the dead letter's own copy is sent only when the operator, having read
+its particulars (``show``), names it with ``--confirm-copy``. The replayed record keeps its ``event_id``, so the
+consumer's inbox recognises one it has handled since; it carries ``dlq.replay-of``, ``dlq.replayed-by`` and
+``dlq.replayed-at``; and each replay is recorded on the dead-letter topic as a marker record (who, when, which
+dead letter, where the copy went), so ``list`` counts what was replayed and a second ``replay`` of the same
+selection does nothing unless ``--again``.
 """
 
 from __future__ import annotations
@@ -29,14 +37,18 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from contracts.access import DLQ_REPLAYER
 from contracts.catalogue import CATALOGUE
+from contracts.roles import OPERATIONS
 from contracts.topics import DLQ_SUFFIX, Catalogue
+from servicekit.auth import UnauthorizedError
 from servicekit.broker import client_options
 from servicekit.outbox import Header
 from servicekit.records import header_name_bytes
@@ -49,12 +61,27 @@ ORIGINAL = b"dlq.original-header."
 ORIGINAL_HEX = b"dlq.original-header-hex."
 
 
-class DlqSettings(ServiceSettings):
-    """The tool connects as the admin principal, like provisioning."""
+STAMPS = (b"dlq.replay-of", b"dlq.replayed-by", b"dlq.replayed-at")
+"""The headers a replay adds (a record replayed before loses its old ones)."""
 
-    model_config = SettingsConfigDict(env_prefix="PROVISION_", extra="ignore", populate_by_name=True)
+
+class DlqSettings(ServiceSettings):
+    """The tool connects as the dead-letter replayer; its operator is named by a verified token."""
+
+    model_config = SettingsConfigDict(env_prefix="DLQ_", extra="ignore", populate_by_name=True)
     service_name: str = "dlq"
-    kafka_sasl_username: str = Field(default="admin", description="The admin principal (a super user).")
+    kafka_sasl_username: str = Field(default=DLQ_REPLAYER, description="The dead-letter replayer's principal.")
+    operator_token: SecretStr | None = Field(default=None, description="The operator's bearer token (operations role).")
+    operator_token_file: Path | None = Field(default=None, description="A file holding it, when the token is not set.")
+
+    def operator(self) -> str:
+        """The verified operator: the token's subject, when it holds the operations role; else ``UnauthorizedError``."""
+        token = self.operator_token.get_secret_value() if self.operator_token is not None else (
+            self.operator_token_file.read_text().strip() if self.operator_token_file is not None else "")
+        claims = self.bearer_auth().verify(f"Bearer {token}" if token else None)
+        if OPERATIONS not in claims.get("roles", []):
+            raise UnauthorizedError("needs-role")
+        return str(claims["sub"])
 
 
 @dataclass(frozen=True)
@@ -156,7 +183,7 @@ def selected(letters: Iterable[DeadLetter], replays: Iterable[Replay], *, reason
 
 
 class DeadLetters:
-    """The dead-letter topics of one deployment, read and written as the admin."""
+    """The dead-letter topics of one deployment, read and replayed as the dead-letter replayer."""
 
     def __init__(self, settings: ServiceSettings, catalogue: Catalogue = CATALOGUE) -> None:
         self.settings, self.catalogue = settings, catalogue
@@ -169,10 +196,26 @@ class DeadLetters:
     def all_topics(self) -> list[str]:
         return [self.settings.topic(t.dlq) for t in self.catalogue.topics if t.consumers]
 
+    def suspicion(self, letter: DeadLetter) -> str | None:
+        """Why the dead letter's headers contradict the catalogue, or ``None``: the origin must be the topic whose
+        dead-letter topic holds it, and the consumer one that consumes it."""
+        topic = next((t for t in self.catalogue.topics if t.consumers and self.settings.topic(t.dlq) == letter.topic),
+                     None)
+        if topic is None:
+            return "its topic is no dead-letter topic of the catalogue"
+        if letter.origin[0] != self.settings.topic(topic.name) or min(letter.origin[1:]) < 0:
+            return f"it names an origin other than {self.settings.topic(topic.name)}"
+        if letter.consumer not in topic.consumers:
+            return f"it names a consumer that does not consume {topic.name}"
+        return None
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
+                                client_id="dlq-tool")
+
     async def records(self, topics: Sequence[str]) -> list[ConsumerRecord[Any, Any]]:
         """Every record now on ``topics``, from the first to the end offset as of the call."""
-        consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
-                                    client_id="dlq-tool")
+        consumer = self._consumer()
         await consumer.start()
         try:
             # the client's own metadata, so the topics' partitions are known (consumer.topics() fetches a copy only;
@@ -203,51 +246,81 @@ class DeadLetters:
                     replays.append(replay)
         return letters, replays
 
-    async def record_at(self, topic: str, partition: int, offset: int) -> ConsumerRecord[Any, Any] | None:
-        consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
-                                    client_id="dlq-tool")
+    async def record_at(self, topic: str, partition: int, offset: int) -> tuple[ConsumerRecord[Any, Any] | None, str]:
+        """The record at those coordinates and ``"found"``; else ``None`` and why: ``"expired"`` (before the
+        partition's first offset: past its retention), ``"beyond-end"`` (no record was ever written there) or
+        ``"missing"`` (no such partition, or no record at that offset)."""
+        consumer = self._consumer()
         await consumer.start()
         try:
             tp = TopicPartition(topic, partition)
+            await consumer._client.force_metadata_update()
+            if partition not in (consumer.partitions_for_topic(topic) or ()):
+                return None, "missing"
+            first, end = (await consumer.beginning_offsets([tp]))[tp], (await consumer.end_offsets([tp]))[tp]
+            if offset < first:
+                return None, "expired"
+            if offset >= end:
+                return None, "beyond-end"
             consumer.assign([tp])
             consumer.seek(tp, offset)
             batch = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
-            return next((r for r in batch.get(tp, []) if r.offset == offset), None)
+            record = next((r for r in batch.get(tp, []) if r.offset == offset), None)
+            return record, "found" if record is not None else "missing"
         finally:
             await consumer.stop()
 
-    async def replay(self, letters: Sequence[DeadLetter], operator: str) -> list[tuple[DeadLetter, str]]:
-        """Publish each dead letter's original back to its origin; (dead letter, outcome) for each."""
+    async def replay(self, letters: Sequence[DeadLetter], operator: str,
+                     confirmed: Sequence[tuple[int, int]] = ()) -> list[tuple[DeadLetter, str]]:
+        """Re-send each dead letter's original to its origin; (dead letter, outcome) for each. ``confirmed``: the
+        (partition, offset) of dead letters whose own copy the operator accepts where the original has expired."""
         producer = AIOKafkaProducer(**client_options(self.settings), acks="all", enable_idempotence=True,
                                     client_id="dlq-tool")
         await producer.start()
         outcomes: list[tuple[DeadLetter, str]] = []
         try:
             for letter in letters:
-                outcomes.append((letter, await self._replay_one(producer, letter, operator)))
+                outcomes.append((letter, await self._replay_one(producer, letter, operator, confirmed)))
         finally:
             await producer.stop()
         return outcomes
 
-    async def _replay_one(self, producer: AIOKafkaProducer, letter: DeadLetter, operator: str) -> str:
-        if not letter.origin[0]:
-            return "skipped: the dead letter does not say where it came from"
-        source = await self.record_at(letter.topic, letter.partition, letter.offset)
-        if source is None:
+    async def _original(self, letter: DeadLetter, confirmed: Sequence[tuple[int, int]]
+                        ) -> tuple[bytes | None, bytes | None, list[Header]] | str:
+        """The key, value and headers to re-send, or why nothing is."""
+        if (why := self.suspicion(letter)) is not None:
+            return f"refused, suspect: {why}"
+        copy, _ = await self.record_at(letter.topic, letter.partition, letter.offset)
+        if copy is None:
             return "skipped: the dead letter is no longer on its topic"
-        if letter.truncated:  # the dead letter was cut: the original is on its source topic, for its retention
-            source = await self.record_at(*letter.origin)
-            if source is None:
-                return "skipped: the dead letter was cut and the original is past its topic's retention"
+        source, status = await self.record_at(*letter.origin)
+        if source is not None:
+            if not letter.truncated and (source.key, source.value) != (copy.key, copy.value):
+                return "refused, suspect: its copy differs from the record at its origin"
+            return source.key, source.value, [(header_name_bytes(n), v) for n, v in source.headers or ()
+                                              if header_name_bytes(n) not in STAMPS]
+        if status != "expired":
+            return f"refused, suspect: no record was ever at its origin ({status})"
+        if letter.truncated:
+            return "skipped: the dead letter was cut and the original is past its topic's retention"
+        if (letter.partition, letter.offset) not in confirmed:
+            return (f"held: the original is past its topic's retention; read `show {letter.topic} {letter.partition} "
+                    f"{letter.offset}`, then replay with --confirm-copy {letter.partition}:{letter.offset} to send "
+                    "the dead letter's own copy")
+        return copy.key, copy.value, [h for h in original_headers(copy.headers or ()) if h[0] not in STAMPS]
+
+    async def _replay_one(self, producer: AIOKafkaProducer, letter: DeadLetter, operator: str,
+                          confirmed: Sequence[tuple[int, int]]) -> str:
+        original = await self._original(letter, confirmed)
+        if isinstance(original, str):
+            return original
+        key, value, headers = original
         at = datetime.now(UTC).isoformat()
         stamp: list[Header] = [(b"dlq.replay-of", letter.coordinates.encode()), (b"dlq.replayed-by", operator.encode()),
                                (b"dlq.replayed-at", at.encode())]
-        headers = original_headers(source.headers or ()) if source.topic == letter.topic else [
-            (header_name_bytes(n), v) for n, v in source.headers or ()]
-        sent = await (await producer.send(letter.origin[0], source.value, key=source.key,
-                                          headers=[(n.decode("utf-8", "backslashreplace"), v) for n, v in
-                                                   [*headers, *stamp]]))
-        await (await producer.send(letter.topic, None, key=source.key, headers=[
+        sent = await (await producer.send(letter.origin[0], value, key=key, headers=[
+            (n.decode("utf-8", "backslashreplace"), v) for n, v in [*headers, *stamp]]))
+        await (await producer.send(letter.topic, None, key=key, headers=[
             (n.decode(), v) for n, v in [(MARKER, b"1"), *stamp,
                                          (b"dlq.replayed-to", f"{sent.topic}/{sent.partition}/{sent.offset}".encode())]]))
         return f"replayed to {sent.topic}/{sent.partition}/{sent.offset}"
@@ -256,25 +329,29 @@ class DeadLetters:
 # --------------------------------------------------------------------------- the command line
 
 
-def table(letters: Sequence[DeadLetter], replays: Sequence[Replay]) -> list[str]:
+def table(letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Sequence[DeadLetter] = ()) -> list[str]:
     done = {r.replay_of for r in replays}
     rows: collections.Counter[tuple[str, str, str]] = collections.Counter()
     replayed: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    suspects: collections.Counter[tuple[str, str, str]] = collections.Counter()
     for d in letters:
         rows[d.topic, d.reason, d.consumer] += 1
         replayed[d.topic, d.reason, d.consumer] += d.coordinates in done
-    lines = ["| dead-letter topic | reason | consumer | dead letters | replayed |", "|---|---|---|---:|---:|"]
-    lines += [f"| {t} | {r} | {c} | {n} | {replayed[t, r, c]} |" for (t, r, c), n in sorted(rows.items())]
+        suspects[d.topic, d.reason, d.consumer] += d in suspect
+    lines = ["| dead-letter topic | reason | consumer | dead letters | replayed | suspect |", "|---|---|---|---:|---:|---:|"]
+    lines += [f"| {t} | {r} | {c} | {n} | {replayed[t, r, c]} | {suspects[t, r, c]} |"
+              for (t, r, c), n in sorted(rows.items())]
     return lines
 
 
-def particulars(d: DeadLetter) -> list[str]:
+def particulars(d: DeadLetter, suspicion: str | None = None) -> list[str]:
     return [f"dead letter   {d.coordinates}", f"reason        {d.reason}", f"detail        {d.detail or '-'}",
             f"consumer      {d.consumer or '-'}", f"came from     {'/'.join(str(x) for x in d.origin)}",
             f"written at    {datetime.fromtimestamp(d.timestamp / 1000, UTC).isoformat()}",
             f"event         {d.event_type or '-'} {d.event_id or ''}".rstrip(),
             f"size          key {d.key_bytes} B, value {d.value_bytes} B, {d.headers} original headers",
-            f"cut           {', '.join(d.truncated) or 'no'}"]
+            f"cut           {', '.join(d.truncated) or 'no'}",
+            f"suspect       {suspicion or 'no'}"]
 
 
 def _offsets(texts: Sequence[str]) -> list[tuple[int, int]]:
@@ -285,7 +362,7 @@ def _offsets(texts: Sequence[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-async def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = None,
+async def main(argv: Sequence[str] | None = None, settings: DlqSettings | None = None,
                catalogue: Catalogue = CATALOGUE) -> int:
     parser = argparse.ArgumentParser(prog="python -m servicekit.dlq", description=__doc__.split("\n\n")[0] if __doc__ else "")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -295,14 +372,22 @@ async def main(argv: Sequence[str] | None = None, settings: ServiceSettings | No
     show.add_argument("topic")
     show.add_argument("partition", type=int)
     show.add_argument("offset", type=int)
-    replay = commands.add_parser("replay", help="publish dead letters back to the topic they came from")
+    replay = commands.add_parser("replay", help="re-send dead letters' originals to the topic they came from")
     replay.add_argument("--topic", required=True)
     replay.add_argument("--reason")
     replay.add_argument("--offset", action="append", default=[], help="PARTITION:OFFSET of a dead letter (repeat)")
-    replay.add_argument("--operator", required=True, help="who replays (recorded with each replay)")
     replay.add_argument("--again", action="store_true", help="replay dead letters replayed before, too")
+    replay.add_argument("--confirm-copy", action="append", default=[], metavar="PARTITION:OFFSET",
+                        help="send this dead letter's own copy where its original has expired (after `show`)")
     args = parser.parse_args(argv)
-    tool = DeadLetters(settings or DlqSettings(), catalogue)
+    settings = settings or DlqSettings()
+    try:
+        operator = settings.operator()
+    except UnauthorizedError as exc:
+        print(f"refused: the dead-letter tools need an operator's token with the {OPERATIONS!r} role in "
+              f"DLQ_OPERATOR_TOKEN or DLQ_OPERATOR_TOKEN_FILE ({exc.code})", file=sys.stderr)
+        return 2
+    tool = DeadLetters(settings, catalogue)
     try:
         topics = [tool.dlq_topic(args.topic)] if getattr(args, "topic", None) and args.command != "show" else tool.all_topics()
     except KeyError:
@@ -310,22 +395,24 @@ async def main(argv: Sequence[str] | None = None, settings: ServiceSettings | No
         return 2
     if args.command == "list":
         letters, replays = await tool.read_topics(topics)
-        print("\n".join(table(letters, replays)))
-        print(f"{len(letters)} dead letters, {len({r.replay_of for r in replays})} of them replayed")
+        suspect = [d for d in letters if tool.suspicion(d) is not None]
+        print("\n".join(table(letters, replays, suspect)))
+        print(f"{len(letters)} dead letters, {len({r.replay_of for r in replays})} of them replayed, {len(suspect)} "
+              "suspect (never replayed)")
         return 0
     if args.command == "show":
-        record = await tool.record_at(tool.dlq_topic(args.topic), args.partition, args.offset)
+        record, _ = await tool.record_at(tool.dlq_topic(args.topic), args.partition, args.offset)
         letter = read(record) if record is not None else None
         if not isinstance(letter, DeadLetter):
             print("no dead letter there", file=sys.stderr)
             return 1
-        print("\n".join(particulars(letter)))
+        print("\n".join(particulars(letter, tool.suspicion(letter))))
         return 0
     letters, replays = await tool.read_topics(topics)
     chosen = selected(letters, replays, reason=args.reason, offsets=_offsets(args.offset), again=args.again)
-    for letter, outcome in await tool.replay(chosen, args.operator):
+    for letter, outcome in await tool.replay(chosen, operator, _offsets(args.confirm_copy)):
         print(f"{letter.coordinates} ({letter.reason}): {outcome}")
-    print(f"{len(chosen)} dead letters selected, by {args.operator}")
+    print(f"{len(chosen)} dead letters selected, by {operator}")
     return 0
 
 

@@ -22,8 +22,9 @@ from faststream.kafka import KafkaBroker
 
 from contracts.asyncapi import document
 from contracts.envelope import Event
+from contracts.roles import OPERATIONS
 from contracts.topics import Catalogue
-from servicekit.auth import SessionCookie, guarded
+from servicekit.auth import SessionCookie, guarded, needs_role
 from servicekit.backoff import Backoff
 from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -42,6 +43,8 @@ log = get_logger("servicekit.service")
 Routes = Callable[["ServiceRuntime"], Sequence[tuple[str, ASGIApp]]]
 OPEN_PATHS = frozenset({"/health", "/ready"})
 """Liveness and readiness answer without a token, whatever the service's API guard."""
+OPERATIONS_PATHS = frozenset({"/metrics", "/asyncapi.json", "/clock"})
+"""What only a token with the operations role opens (:data:`contracts.roles.OPERATIONS`): never an officer's."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,9 @@ class ServiceRuntime:
 
     def _front(self) -> ASGIApp:
         """Every path but ``OPEN_PATHS`` needs a verified bearer token, in every service alike: ``/metrics``,
-        ``/asyncapi.json`` and ``/clock`` as much as an API that holds personal information."""
-        api, operational = self.api, self.app
+        ``/asyncapi.json`` and ``/clock`` as much as an API that holds personal information, and those three the
+        operations role besides."""
+        api, operational = self.api, needs_role(self.app, OPERATIONS, OPERATIONS_PATHS)
         auth = self.settings.bearer_auth()
         if not auth.configured:
             log.warning("no JWT public key configured: every path but /health and /ready is refused (JWT_PUBLIC_KEYS)")
