@@ -14,6 +14,7 @@ import httpx
 import pytest
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
+from console.sessions import form_token
 
 from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS, SMS_DISPATCH
 from contracts.expenses import ExpenseKind
@@ -25,7 +26,6 @@ from expenses.app import create_runtime as expenses_runtime
 from expenses.domain.decide import DAY_2_WAY_OUT
 from notification.app import NotificationSettings
 from notification.app import create_runtime as notification_runtime
-from servicekit.auth import form_token
 from servicekit.clock import SimulatedClock
 from servicekit.service import ServiceRuntime
 from tests.expenses.builders import at, attempt
@@ -33,6 +33,8 @@ from tests.notification.builders import T0, approval
 from tests.support.browser import Browser
 from tests.support.http import served
 from tests.support.kafka_tools import publish, read_topic
+from tests.support.signin import sign_in as signed_in
+from tests.support.signin import sign_in_link
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
 from workitems.domain.decide import i059pl_id
@@ -65,13 +67,14 @@ def base_of(console: ServiceRuntime) -> str:
     return f"http://{console.settings.http_host}:{console.settings.http_port}"
 
 
-async def sign_in(browser: Browser, console: ServiceRuntime, signer: Signer, officer: str, *roles: str) -> str:
-    """The development sign-in link an officer is given; the token it carries."""
-    token = signer.token(officer, roles=list(roles), expires_in=1800)
-    await browser.open(f"{base_of(console)}/ui/sign-in?token={token}")
-    assert "/ui/sign-in" not in browser.url, "the token kept in the session cookie, out of the address bar"
-    assert f"Signed in as {officer}" in await browser.text()
-    return token
+async def sign_in(browser: Browser, console: ServiceRuntime, signer: Signer, officer: str, *roles: str) -> None:
+    """The one-time sign-in link an officer is given (made from their token), opened and its button pressed."""
+    async with httpx.AsyncClient(base_url=base_of(console)) as http:
+        link = await sign_in_link(http, signer.token(officer, roles=list(roles), expires_in=1800))
+    await browser.open(f"{base_of(console)}{link}")
+    await browser.press(f"Sign in as {officer}")
+    await browser.until(f"Signed in as {officer}", reload=False)
+    assert "/ui/sign-in" not in browser.url, "on to the work items, the code spent"
 
 
 async def accepted(browser: Browser, what: str) -> None:
@@ -93,7 +96,7 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         msp = approval(msp_id="MSP-UI-1")
         await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [msp.to_json()], key=b"MSP-UI-1")
 
-        token = await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
         await browser.until_link("MSP-PHONE")
         assert await browser.labelled() == [], "every filter has its label"
         await browser.shot("queue-msp-officer")
@@ -123,8 +126,9 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         assert "Authorise the SMS: refused" in refused
         assert "Refer the MSP to an approved decision maker" in refused, "the way out, not only the refusal"
         await browser.shot("forged-sms-refused")
-        async with httpx.AsyncClient(base_url=base_of(console), cookies={"officer_session": token}) as http:
-            forged = await http.post("/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(token)})
+        async with httpx.AsyncClient(base_url=base_of(console)) as http:
+            session_id = await signed_in(http, signer.token("OFF-MSP-1", roles=[MSP_OFFICER]))
+            forged = await http.post("/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(session_id)})
             assert forged.status_code == 403, "refused by the verified roles, whatever the page offered"
             no_token = await http.post("/ui/commands/RecordMspResult", data={"msp_id": "MSP-UI-1"})
             assert no_token.status_code == 403, "a form without the session's form token is not the officer's"

@@ -19,6 +19,7 @@ from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised
 from devstack.tokens import Signer
 from tests.console.test_console_on_real_broker import console, officer
 from tests.support.kafka_tools import eventually, publish
+from tests.support.signin import BROWSER, code_of, keep_cookie, press_sign_in, sign_in, sign_in_link
 from tests.workitems.builders import env
 
 pytestmark = pytest.mark.integration
@@ -145,20 +146,26 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         assert (await http.get("/ui/")).status_code == 303, "no session: to the sign-in page"
         assert (await http.get("/ui/sign-in")).status_code == 200
         assert (await http.get("/ui/console.css")).status_code == 200, "the sign-in page's style is open"
-        bad = await http.get("/ui/sign-in", params={"token": "not-a-token"})
+        bad = await http.post("/ui/sign-in", data={"token": "not-a-token"}, headers=BROWSER)
         assert bad.status_code == 401
         assert "set-cookie" not in bad.headers
         forged_key = Signer(issuer=signer.issuer, audience="console")
-        assert (await http.get("/ui/sign-in", params={"token": forged_key.token("OFF-X", roles=[IM])})
+        assert (await http.post("/ui/sign-in", data={"token": forged_key.token("OFF-X", roles=[IM])}, headers=BROWSER)
                 ).status_code == 401, "a token signed by another key is refused"
 
         im_token = signer.token("OFF-IM", roles=[IM])
-        signed_in = await http.get("/ui/sign-in", params={"token": im_token})
+        link = await sign_in_link(http, im_token)
+        assert im_token not in link, "the link carries a one-time code, never the token"
+        shown = await http.get(link)
+        assert "signs you in as <strong>OFF-IM</strong>" in shown.text, "who, before anything happens"
+        assert "set-cookie" not in shown.headers, "opening the link signs nobody in: the page's button does"
+        signed_in = await press_sign_in(http, code_of(link))
         assert signed_in.status_code == 303
         cookie = signed_in.headers["set-cookie"]
-        for attribute in ("officer_session=", "HttpOnly", "SameSite=Strict", "Path=/ui"):
+        for attribute in ("__Host-officer_session=", "Path=/;", "HttpOnly", "SameSite=Strict", "Secure"):
             assert attribute in cookie
-        session(http, im_token)
+        session_id = keep_cookie(http, cookie)
+        assert session_id not in im_token, "the cookie is a random session id, not the token"
         page_1 = await http.get("/ui/")
         assert page_1.status_code == 200
         csp = page_1.headers["content-security-policy"]
@@ -175,19 +182,20 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         assert "No work item matches these filters." in one.text
 
         msp_token = signer.token("OFF-MSP", roles=[MSP])
-        session(http, msp_token)
+        await sign_in(http, msp_token)
         not_theirs = await http.get("/ui/work-items/I059PL:EXP-P01:2027-03-01")
         assert not_theirs.status_code == 403
         assert html.escape(TRANSFER_GUIDANCE) in not_theirs.text
         assert "EXP-P01" not in not_theirs.text.split("<h1>", 1)[1], "nothing of the item is shown"
         assert (await http.get("/ui/expenses/EXP-P01")).status_code == 403
         assert (await http.get("/ui/", params={"queue": "income-management"})).status_code == 400
-        session(http, signer.token("OFF-ADM", roles=[ADM]))
+        await sign_in(http, signer.token("OFF-ADM", roles=[ADM]))
         adm_queue = await http.get("/ui/")
         assert "MSP-SMS-DECISION" in adm_queue.text
         assert "I059PL:" not in adm_queue.text
 
-        session(http, im_token)
+        im_session = await sign_in(http, im_token)
+        page_1 = await http.get("/ui/")
         assert (await http.post("/commands/CeaseExpense", json={"expense_id": "EXP-P01"})
                 ).status_code == 401, "the JSON API takes a bearer header, never the browser's cookie"
         no_form_token = await http.post("/ui/commands/CeaseExpense", data={"expense_id": "EXP-P01"})
@@ -195,6 +203,8 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         signed_out = await http.post("/ui/sign-out", data={"form_token": _form_token(page_1.text)})
         assert signed_out.status_code == 303
         assert "Max-Age=0" in signed_out.headers["set-cookie"]
+        http.cookies.set("__Host-officer_session", im_session)  # the old cookie, kept by a thief
+        assert (await http.get("/ui/")).status_code == 303, "signing out revoked the session itself"
     logs = [json.loads(line) for line in captured_logs.getvalue().splitlines() if line.startswith("{")]
     reads = [(r.get("officer_id"), r.get("page"), r.get("status")) for r in logs if r.get("event") == "page read"]
     assert ("OFF-MSP", "work-item", 403) in reads
@@ -202,13 +212,37 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
     assert any(r.get("event") == "work items listed" and r.get("officer_id") == "OFF-IM" for r in logs)
 
 
-def session(http: httpx.AsyncClient, token: str) -> None:
-    """The client as a browser signed in with ``token``, and no other session."""
-    http.cookies.clear()
-    http.cookies.set("officer_session", token)
-
-
 def _form_token(html: str) -> str:
     found = re.search(r'name="form_token" value="([0-9a-f]+)"', html)
     assert found, "every page of a session carries its form token"
     return found.group(1)
+
+
+async def test_a_sign_in_link_works_once_only_from_this_consoles_own_pages_and_only_for_a_bounded_token(
+        kafka, database_url, topic_prefix):
+    """Issue 26: "The sign-in link carries the bearer token in its URL: it works again and again ... a token
+    expiring in 2100 was accepted ... a page on another site can sign the officer's browser in as someone else"."""
+    signer = Signer(audience="console")
+    async with console(kafka, database_url, topic_prefix, signer) as http:
+        token = signer.token("OFF-IM", roles=[IM])
+        old_style = await http.get("/ui/sign-in", params={"token": token})
+        assert (old_style.status_code, "set-cookie" in old_style.headers) == (400, False), "no token in a URL"
+
+        link = await sign_in_link(http, token)
+        cross = await press_sign_in(http, code_of(link), **{"Sec-Fetch-Site": "cross-site"})
+        assert (cross.status_code, "set-cookie" in cross.headers) == (403, False)
+        elsewhere = await http.post("/ui/sign-in", data={"code": code_of(link)},  # a browser without Sec-Fetch-Site
+                                    headers={"Origin": "https://evil.example"})
+        assert (elsewhere.status_code, "set-cookie" in elsewhere.headers) == (403, False)
+        assert (await press_sign_in(http, code_of(link))).status_code == 303, "refusals did not spend the code"
+        again = await press_sign_in(http, code_of(link))
+        assert (again.status_code, "set-cookie" in again.headers) == (401, False), "a used code is refused"
+        assert (await http.get(link)).status_code == 401
+
+        for lifetime_s in (12 * 3600 + 3600, 74 * 365 * 86400):  # a 13-hour token, and one "expiring in 2100"
+            too_long = await http.post("/sign-in-codes", headers=signer.bearer("OFF-IM", roles=[IM],
+                                                                                  expires_in=lifetime_s))
+            assert (too_long.status_code, too_long.json()["reason_code"]) == (401, "lifetime-too-long")
+        no_iat = signer.token("OFF-IM", roles=[IM], iat=None)
+        refused = await http.post("/sign-in-codes", headers={"Authorization": f"Bearer {no_iat}"})
+        assert refused.status_code == 401, "a token must say when it was issued"

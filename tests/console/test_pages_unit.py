@@ -12,11 +12,12 @@ import pytest
 from console import pages
 from console.api import COMMANDS, request_schema
 from console.forms import fields_of, inputs
+from console.sessions import SessionCookie, form_token
 from console.store import Entry, WorkItem
+from console.ui import cross_site
 from console.views import expense_view, msp_view
 
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
-from servicekit.auth import SessionCookie, form_token
 
 pytestmark = pytest.mark.unit
 
@@ -115,14 +116,35 @@ def test_every_value_is_escaped():
 
 
 def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is_its_own():
-    session = SessionCookie(prefix="/ui", sign_in="/ui/sign-in")
-    scope = {"headers": [(b"cookie", b"theme=dark; officer_session=abc.def.ghi; other=1")]}
-    assert session.token(scope) == "abc.def.ghi"
-    assert session.token({"headers": [(b"cookie", b"officer_session=")]}) is None
-    assert b"HttpOnly" in session.set_cookie("t", 60)
-    assert b"SameSite=Strict" in session.set_cookie("t", 60)
+    """Issue 26: "The cookie is the JWT itself, has no `Secure` flag": now a random session id, `__Host-` and
+    `Secure` over TLS, `HttpOnly` and `SameSite=Strict` always."""
+    served = SessionCookie(secure=True)
+    scope = {"headers": [(b"cookie", b"theme=dark; __Host-officer_session=abc; officer_session=plain; other=1")]}
+    assert served.value(scope) == "abc"
+    assert served.value({"headers": [(b"cookie", b"__Host-officer_session=")]}) is None
+    assert served.set("t", 60) == b"__Host-officer_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+    assert served.clear() == b"__Host-officer_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure"
+    development = SessionCookie(secure=False)
+    assert development.value(scope) == "plain"
+    assert development.set("t", 60) == b"officer_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict"
     assert form_token("a") != form_token("b")
     assert form_token("a") == form_token("a")
+
+
+@pytest.mark.parametrize(("headers", "refused"), [
+    ({}, False),  # no browser headers (a script with the link): the code is still one-time and short-lived
+    ({b"sec-fetch-site": b"none", b"host": b"c:1"}, False),  # typed or pasted into the address bar
+    ({b"sec-fetch-site": b"same-origin", b"origin": b"http://c:1", b"host": b"c:1"}, False),
+    ({b"sec-fetch-site": b"same-origin", b"origin": b"null", b"host": b"c:1"}, False),  # our own no-referrer page
+    ({b"sec-fetch-site": b"cross-site", b"host": b"c:1"}, True),
+    ({b"sec-fetch-site": b"same-site", b"host": b"c:1"}, True),
+    ({b"sec-fetch-site": b"cross-site", b"origin": b"http://c:1", b"host": b"c:1"}, True),
+    ({b"origin": b"https://evil.example", b"host": b"c:1"}, True),  # a browser without Sec-Fetch-Site
+    ({b"origin": b"null", b"host": b"c:1"}, True),
+])
+def test_a_sign_in_from_another_site_is_refused(headers, refused):
+    """Issue 26: "a page on another site can sign the officer's browser in as someone else (login CSRF)"."""
+    assert (cross_site({"headers": list(headers.items())}) is not None) is refused
 
 
 @pytest.mark.rule("MSP-1.1")

@@ -19,7 +19,8 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "console"
 T = TypeVar("T")
@@ -87,6 +88,15 @@ class Browser:
                 raise TimeoutError(f"no link {text!r} within {timeout:.0f}s at {self.url}:\n{(await self.text())[:2000]}")
             await asyncio.sleep(0.3)
             await self._run(self.driver.refresh)
+
+    async def press(self, text: str) -> None:
+        """Press the page's button whose text has ``text`` (the sign-in page's, for one), and wait until the page
+        it posts to has replaced this one."""
+        def run() -> None:
+            button = self.driver.find_element(By.XPATH, f"//button[contains(normalize-space(.), {text!r})]")
+            button.click()
+            WebDriverWait(self.driver, 60).until(staleness_of(button))
+        await self._run(run)
 
     async def click_link(self, text: str) -> None:
         await self._run(lambda: self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click())

@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     dlq = sub.add_parser("dlq", help="the dead letters of the system `./dev run` started (python -m servicekit.dlq)",
                          add_help=False)
     dlq.add_argument("rest", nargs=argparse.REMAINDER)
+    sign_in = sub.add_parser("sign-in", help="a one-time console sign-in link for a demo officer of `./dev run`")
+    sign_in.add_argument("officer", nargs="?", help="OFF-MSP-1, OFF-ADM-1 or OFF-IM-1 (all, when left out)")
     images = sub.add_parser("images", help="build the container images (deploy/images) with the local Docker engine")
     images.add_argument("--public", action="store_true", help="on public bases from a registry, not a local one")
     args = parser.parse_args(argv)
@@ -121,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.system import status
 
         return status()
+    if args.what == "sign-in":
+        from devstack.system import sign_in_links
+
+        return sign_in_links(args.officer)
     if args.what == "dlq":
         from devstack.system import dead_letters
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from contracts.procedures import RULES
 from devstack.procs import stop_requested
 from devstack.scenarios import Outcome, Runner, Scenario, SystemUnderTest, load_all, personal_strings
-from devstack.system import SERVICES, running_system, say_sign_in_links
+from devstack.state import state_file, write_state
+from devstack.system import SERVICES, running_system, say_sign_in_links, summary
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 
 
@@ -43,11 +44,13 @@ def main(*, stay: bool = False) -> int:
         "TOPIC_PREFIX": f"demo-{run_id}.",  # fresh topics and groups even on a shared cluster
         **{f"{s.upper()}_DB_SCHEMA": f"demo_{run_id}_{s}" for s in SERVICES},
         "JWT_PUBLIC_KEYS": f'["{public}"]', "JWT_ISSUER": signer.issuer,
+        "CONSOLE_SECURE_COOKIES": "false",  # loopback HTTP, as ./dev run says
     }
     print(f"[demo] {len(scenarios)} scenarios from scenarios/; service logs in {workdir}", flush=True)
     with running_system(clock="simulated", extra_env=env, log_dir=workdir) as running:
         running.wait_ready()
         print(f"[demo] all services ready after {time.monotonic() - started:.0f}s", flush=True)
+        write_state("system", **summary(running, "simulated"))  # for ./dev sign-in and ./dev status
         say_sign_in_links(signer, running)
         print("[demo] replaying\n", flush=True)
         assert running.kafka is not None
@@ -59,6 +62,7 @@ def main(*, stay: bool = False) -> int:
             stopping = stop_requested()
             while not stopping.wait(1.0) and running.exited() is None:
                 pass
+        state_file("system").unlink(missing_ok=True)
     leaks = _scan_logs(workdir, scenarios)
     passed = sum(o.ok for o in outcomes)
     print(f"[demo] {passed}/{len(outcomes)} scenarios reached their expected outcome; "

@@ -25,7 +25,7 @@ from contracts.roles import OPERATIONS
 from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, private_dir, private_log, stop_process, stop_requested
 from devstack.state import read_state, state_file, write_state, write_token
-from devstack.tokens import OPERATOR, SYSTEM_AUDIENCES, Signer, sign_in_links
+from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.localsecrets import secret
 
@@ -178,15 +178,47 @@ def development_officers(env: dict[str, str]) -> Signer | None:
         return None
     signer = Signer(issuer="https://dev.local/officers", audience=SYSTEM_AUDIENCES)
     env.update(signer.env())
+    env.setdefault("CONSOLE_SECURE_COOKIES", "false")  # loopback HTTP: see say_sign_in_links
     return signer
 
 
 def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = None) -> None:
+    """Each demo officer's development token (12 h) kept in a 0600 file, never printed: ``./dev sign-in`` turns
+    it into a one-time link when the officer wants one."""
     say = say or (lambda line: print(line, flush=True))
-    if signer is not None and "console" in system.children:
-        say("[system] the officers' console; sign in as a demo officer, one per role (development tokens, 12 h):")
-        for line in sign_in_links(signer, system.urls["console"]):
-            say(line)
+    if signer is None or "console" not in system.children:
+        return
+    for officer, roles in DEMO_OFFICERS.items():
+        write_token(f"officer-{officer}", signer.token(officer, expires_in=12 * 3600, roles=roles))
+    say(f"[system] the officers' console: {system.urls['console']}/ui/ ; `./dev sign-in OFFICER` prints a one-time "
+        "sign-in link (2 minutes, used once) for a demo officer, one per role:")
+    for officer, roles in DEMO_OFFICERS.items():
+        say(f"  ./dev sign-in {officer}   ({', '.join(roles)})")
+    if system.env.get("CONSOLE_SECURE_COOKIES") == "false":
+        say("[system] the console's session cookie is not `Secure` here: it is served over plain HTTP on loopback, "
+            "and a browser keeps no `Secure` cookie from such a page (a deployment serves it over TLS)")
+
+
+def sign_in_links(officer: str | None) -> int:
+    """``./dev sign-in [OFFICER]``: a one-time sign-in link for a demo officer of the running system, made by the
+    console from the officer's development token (what an identity provider's redirect does in production)."""
+    state = read_state("system")
+    if state is None or "console" not in state["services"]:
+        print("system: not running with a console (`./dev run` starts it)", file=sys.stderr)
+        return 1
+    wanted = [officer] if officer else list(DEMO_OFFICERS)
+    for who in wanted:
+        path = state_file("system").with_name(f"officer-{who}.token")
+        if not path.exists():
+            print(f"no demo officer {who!r}: one of {', '.join(DEMO_OFFICERS)}", file=sys.stderr)
+            return 2
+        console = state["services"]["console"]
+        request = urllib.request.Request(f"{console}/sign-in-codes", method="POST", headers={  # noqa: S310
+            "Authorization": f"Bearer {path.read_text().strip()}"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback URL
+            made = json.loads(response.read())
+        print(f"{who}: {console}{made['sign_in_path']}  (once, within {made['expires_in_s']} s)")
+    return 0
 
 
 def operations_token(signer: Signer | None, system: RunningSystem, say: Any = None) -> Path | None:

@@ -49,9 +49,3 @@ class Signer:
 
     def bearer(self, sub: str = "OFF-5", **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(sub, **kwargs)}"}
-
-
-def sign_in_links(signer: Signer, console_url: str, *, expires_in: float = 12 * 3600) -> list[str]:
-    """A line per demo officer: who they are, their role, and a console sign-in link with a development token."""
-    return [f"  {sub} ({', '.join(roles)}): {console_url}/ui/sign-in?token="
-            + signer.token(sub, expires_in=expires_in, roles=roles) for sub, roles in DEMO_OFFICERS.items()]

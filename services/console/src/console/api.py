@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = get_logger("console.api")
 
 PREFIX = "/commands"
+SIGN_IN_CODES = "/sign-in-codes"
 OPENAPI_PATH = "/openapi.json"
 OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
 MAX_BODY_BYTES = 64 * 1024
@@ -60,7 +61,7 @@ class Refused(Exception):  # noqa: N818 - an answer, not a fault
 
 
 def handles(path: str) -> bool:
-    return path in (PREFIX, OPENAPI_PATH) or path.startswith(PREFIX + "/")
+    return path in (PREFIX, OPENAPI_PATH, SIGN_IN_CODES) or path.startswith(PREFIX + "/")
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -115,6 +116,10 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
         try:
             if scope["path"] == OPENAPI_PATH:
                 body, status = openapi(), 200
+            elif scope["path"] == SIGN_IN_CODES and scope["method"] == "POST":
+                body, status = await sign_in_code(runtime, scope.get("principal", {})), 201
+            elif scope["path"] == SIGN_IN_CODES:
+                raise Refused(405, "method-not-allowed", f"POST {SIGN_IN_CODES} with the officer's bearer token")
             elif scope["method"] == "POST" and name in COMMANDS:
                 key = _header(scope, b"idempotency-key")
                 body, status = await issue(runtime, officer, roles_of(scope), COMMANDS[name],
@@ -130,6 +135,18 @@ def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaita
         await json_response(body, status)(scope, receive, send)
 
     return app
+
+
+async def sign_in_code(runtime: ServiceRuntime, claims: dict[str, Any]) -> dict[str, Any]:
+    """A one-time sign-in link for the token's officer: what an identity provider's redirect (or ``./dev sign-in``)
+    hands the browser, so the token itself never rides in a URL."""
+    from console import ui
+
+    async with runtime.pool.acquire() as conn:
+        code = await ui.code_for_claims(runtime, conn, claims)
+    settings: Any = runtime.settings
+    log.info("sign-in code issued", officer_id=str(claims.get("sub", "")), status=201)
+    return {"sign_in_path": f"{ui.SIGN_IN}?code={code}", "expires_in_s": int(settings.sign_in_code_ttl_s)}
 
 
 async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], kind: type[Event],
@@ -274,6 +291,16 @@ def openapi() -> dict[str, Any]:
         "responses": {"200": {"description": "Its status.", "content": {"application/json": {
             "schema": {"$ref": REF + "CommandStatus"}}}},
                       "404": error("No such command of yours."), **UNAUTHORIZED}}}
+    schemas["SignInCode"] = {"type": "object", "required": ["sign_in_path", "expires_in_s"], "properties": {
+        "sign_in_path": {"type": "string", "description": "The console's sign-in page with a one-time code: "
+                                                          "open it in the officer's browser, once."},
+        "expires_in_s": {"type": "integer"}}}
+    paths[SIGN_IN_CODES] = {"post": {
+        "summary": "A one-time sign-in link for the bearer token's officer (the token never rides in a URL)",
+        "responses": {"201": {"description": "The link; it works once, until it expires, and signs in only from "
+                                             "the officer's own browser (no other site may submit it).",
+                              "content": {"application/json": {"schema": {"$ref": REF + "SignInCode"}}}},
+                      **UNAUTHORIZED}}}
     paths[OPENAPI_PATH] = {"get": {"summary": "This document",
                                    "responses": {"200": {"description": "OpenAPI 3.1"}, **UNAUTHORIZED}}}
     return document(title="console", paths=paths, schemas=schemas,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from console import api, ui
@@ -19,6 +20,17 @@ class ConsoleSettings(ServiceSettings):
 
     service_name: str = "console"
     http_port: int = 8084
+    secure_cookies: bool = Field(
+        default=True, description="The console is served over TLS (behind its proxy): the session cookie is "
+                                  "`__Host-` prefixed and `Secure`. Only the development run, over loopback HTTP, "
+                                  "turns it off (a browser keeps no `Secure` cookie from a plain-HTTP page).")
+    session_idle_s: float = Field(default=30 * 60, gt=0, le=12 * 3600,
+                                  description="A session unused this long ends (the officer signs in again).")
+    session_absolute_s: float = Field(default=12 * 3600, gt=0, le=24 * 3600,
+                                      description="A session ends this long after sign-in, used or not (and never "
+                                                  "after the token it came from expires).")
+    sign_in_code_ttl_s: float = Field(default=120, gt=0, le=900,
+                                      description="How long a one-time sign-in code (a sign-in link) stays valid.")
 
 
 def make_front(runtime: ServiceRuntime) -> ASGIApp:
@@ -41,7 +53,7 @@ SPEC = ServiceSpec(
     handlers={MSP_NOTIFICATION_EVENTS.name: on_outcome, EXPENSE_EVENTS.name: on_outcome,
               WORKITEM_EVENTS.name: on_outcome},
     migrations=MIGRATIONS,
-    api=HttpApi.of(make_front, lambda path: api.handles(path) or ui.handles(path), session=ui.SESSION),
+    api=HttpApi.of(make_front, lambda path: api.handles(path) or ui.handles(path), own_auth=ui.handles),
 )
 
 

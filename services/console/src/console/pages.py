@@ -306,9 +306,18 @@ def refused_page(officer: Officer | None, title: str, reason: str, way_out: str 
     return page(title, body + f'<p><a href="{BASE}/">Back to the work items</a></p>', officer)
 
 
-def sign_in_page(reason: str | None) -> str:
+def sign_in_page(reason: str | None, *, code: str | None = None, officer_id: str | None = None) -> str:
+    """Where a sign-in link lands: who the link signs in and the button that does it (nothing happens before the
+    officer presses it); without a valid link, how to get one, or a token to paste."""
     why = notice(reason, kind="refused") if reason else ""
-    body = (why + "<p>Sign in with the link your identity provider gave you, or paste your token here.</p>"
+    if code is not None and officer_id is not None:
+        body = (why + f"<p>This link signs you in as <strong>{e(officer_id)}</strong>. If that is not you, close this "
+                "page and ask for a new link.</p>"
+                f'<form method="post" action="{BASE}/sign-in"><input type="hidden" name="code" value="{e(code)}">'
+                f'<button type="submit">Sign in as {e(officer_id)}</button></form>')
+        return page("Sign in", body, None)
+    body = (why + "<p>Sign in with the link your identity provider gave you (each link works once, for two "
+            "minutes), or paste your token here.</p>"
             f'<form method="post" action="{BASE}/sign-in"><div class="field"><label for="token">Token</label>'
             '<textarea id="token" name="token" rows="4" required autocomplete="off"></textarea></div>'
             '<button type="submit">Sign in</button></form>')

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from console.sessions import MIGRATION as SESSIONS
 from servicekit.db import Migration
 
 MIGRATIONS = (
@@ -47,6 +48,7 @@ MIGRATIONS = (
         CREATE INDEX commands_by_subject ON commands (officer_id, subject_id, submitted_at DESC)"""),
     Migration("console", 5, "officers", """
         CREATE TABLE officers (officer_id text PRIMARY KEY, roles text[] NOT NULL, seen_at timestamptz NOT NULL)"""),
+    SESSIONS,
 )
 
 

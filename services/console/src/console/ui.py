@@ -1,8 +1,11 @@
 """The web console: the officers' pages under ``/ui``, served by the console service beside its command API.
 
-A browser signs in with a token from the identity provider (``/ui/sign-in?token=…``, or pasted into the sign-in
-form); the token is verified and kept in an ``HttpOnly``, ``SameSite=Strict`` cookie, so the guard treats it as
-the bearer token of every page. Every form carries the session's form token and a fresh idempotency key, and is
+A browser signs in with a one-time code (``/ui/sign-in?code=…``, a link made by ``POST /sign-in-codes`` from
+the officer's token) or a token pasted into the sign-in form; either becomes a server-side session
+(:mod:`console.sessions`) whose random id is the cookie. The pages authenticate themselves by that session, not
+by the services' bearer guard. A sign-in from another site is refused (``Sec-Fetch-Site``, ``Origin``), so no
+page elsewhere can sign an officer's browser in as someone else. Every form carries the session's form token and
+a fresh idempotency key, and is
 issued through :func:`console.api.issue`: the same roles check, the same outbox, the same refusals as the API.
 Reads are scoped like the work items API: an officer sees the queues, MSPs and expenses their roles open, and
 every read is in the audit log.
@@ -10,7 +13,6 @@ every read is in the audit log.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -19,13 +21,13 @@ from urllib.parse import parse_qs, unquote
 
 from faststream.asgi.types import Receive, Scope, Send
 
-from console import api, pages, store
+from console import api, pages, sessions, store
 from console.forms import FORM_FIELDS, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import EXPENSE_ACTIONS, MSP_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_view, msp_view
 from contracts.roles import known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
-from servicekit.auth import SessionCookie, UnauthorizedError, form_token, roles_of
+from servicekit.auth import UnauthorizedError, roles_of
 from servicekit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -34,9 +36,9 @@ if TYPE_CHECKING:
 log = get_logger("console.ui")
 
 BASE = pages.BASE
-SESSION = SessionCookie(prefix=BASE, sign_in=f"{BASE}/sign-in", assets=frozenset({pages.STYLESHEET}))
+SIGN_IN = f"{BASE}/sign-in"
 PAGE_SIZE = 25
-MAX_SESSION_S = 12 * 3600
+MAX_SESSION_ID_CHARS = 64
 ACTION_TITLES = {
     "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
     "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
@@ -83,6 +85,9 @@ async def send_html(send: Send, answer: Answer, content_type: bytes = b"text/htm
 
 def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     auth = runtime.settings.bearer_auth()
+    settings: Any = runtime.settings
+    cookie = sessions.SessionCookie(secure=settings.secure_cookies)
+    timeouts = {"idle_s": settings.session_idle_s}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
@@ -90,13 +95,24 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
             await send_html(send, Answer(200, pages.STYLE), b"text/css; charset=utf-8")
             return
         try:
-            if path == SESSION.sign_in:
+            if path == SIGN_IN:
                 raise await _sign_in(scope, receive, method)
-            officer = _officer(scope)
+            session_id = cookie.value(scope)
+            session = None
+            if session_id and len(session_id) <= MAX_SESSION_ID_CHARS:
+                async with runtime.pool.acquire() as conn:
+                    session = await sessions.resume(conn, session_id, **timeouts)
+            if session is None or session_id is None:
+                raise redirect(SIGN_IN)
+            scope = {**scope, "principal": {"sub": session.officer_id, "roles": list(session.roles)}}
+            officer = pages.Officer(session.officer_id, tuple(known_roles(session.roles)), session.form_token)
             if method == "POST":
-                form = await _form(scope, receive, officer)
+                form = await _form(receive, officer)
                 if path == f"{BASE}/sign-out":
-                    raise redirect(SESSION.sign_in, (b"set-cookie", SESSION.clear_cookie()))
+                    async with runtime.pool.acquire() as conn:
+                        await sessions.revoke(conn, session_id)
+                    log.info("signed out", officer_id=officer.officer_id, status=303)
+                    raise redirect(SIGN_IN, (b"set-cookie", cookie.clear()))
                 raise await _issue(runtime, scope, officer, path.removeprefix(f"{BASE}/commands/"), form)
             if method not in ("GET", "HEAD"):
                 raise Answer(405, pages.refused_page(officer, "Not allowed", "Pages are read with GET."))
@@ -105,26 +121,77 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
             await send_html(send, answer)
 
     async def _sign_in(scope: Scope, receive: Receive, method: str) -> Answer:
-        if method == "POST":
-            form = parse_qs((await api.read_body(receive)).decode("utf-8", "replace"), keep_blank_values=True)
-            token = _last(form, "token").strip()
-        else:
-            token = _last(_query(scope), "token").strip()
-        if not token:
-            return Answer(200, pages.sign_in_page(None))
+        if method == "GET":
+            code = _one_field(_query(scope), "code")
+            if _last(_query(scope), "token"):
+                return Answer(400, pages.sign_in_page("Sign-in links no longer carry a token: ask for a new link."))
+            if code is None:
+                return Answer(200, pages.sign_in_page(None))
+            async with runtime.pool.acquire() as conn:
+                officer_id = await sessions.code_for(conn, code)
+            if officer_id is None:
+                return Answer(401, pages.sign_in_page("That link has been used or has expired. Ask for a new one."))
+            return Answer(200, pages.sign_in_page(None, code=code, officer_id=officer_id))
+        if method != "POST":
+            return Answer(405, pages.sign_in_page("Sign in with the form."))
+        if (why := cross_site(scope)) is not None:
+            log.info("sign-in refused", reason_code="cross-site", status=403)
+            return Answer(403, pages.sign_in_page(f"A sign-in from another site is refused ({why}). Open your "
+                                                  "sign-in link directly."))
         try:
-            claims = auth.verify(f"Bearer {token}")
-        except UnauthorizedError as exc:
-            log.info("sign-in refused", reason_code=exc.code, status=401)
-            return Answer(401, pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new link."))
-        async with runtime.pool.acquire() as conn:  # who they are and their roles, for assigning work to them
-            await store.officer_seen(conn, str(claims["sub"]), known_roles(claims.get("roles", [])),
-                                     runtime.clock.now())
-        max_age = max(0, min(MAX_SESSION_S, int(float(claims["exp"]) - time.time())))
-        log.info("signed in", officer_id=claims["sub"], status=303)
-        return redirect(f"{BASE}/", (b"set-cookie", SESSION.set_cookie(token, max_age)))
+            form = parse_qs((await api.read_body(receive)).decode("utf-8"), keep_blank_values=True, max_num_fields=4)
+        except (api.Refused, UnicodeDecodeError, ValueError):
+            return Answer(400, pages.sign_in_page("That is not a sign-in form."))
+        code = _one_field(form, "code")
+        async with runtime.pool.acquire() as conn:
+            if code is None:  # a pasted token: the same one-time code, made and spent at once
+                token = _last(form, "token").strip()
+                try:
+                    claims = auth.verify(f"Bearer {token}" if token else None)
+                except UnauthorizedError as exc:
+                    log.info("sign-in refused", reason_code=exc.code, status=401)
+                    return Answer(401, pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new "
+                                                          "link."))
+                code = await code_for_claims(runtime, conn, claims)
+            made = await sessions.exchange(conn, code, idle_s=settings.session_idle_s,
+                                           absolute_s=settings.session_absolute_s)
+        if made is None:
+            log.info("sign-in refused", reason_code="code-not-valid", status=401)
+            return Answer(401, pages.sign_in_page("That link has been used or has expired. Ask for a new one."))
+        session_id, session, max_age = made
+        log.info("signed in", officer_id=session.officer_id, status=303)
+        return redirect(f"{BASE}/", (b"set-cookie", cookie.set(session_id, max_age)))
 
     return app
+
+
+async def code_for_claims(runtime: ServiceRuntime, conn: Any, claims: dict[str, Any]) -> str:
+    """A one-time sign-in code for a verified token's officer; their roles recorded, for assigning work to them."""
+    roles = known_roles(claims.get("roles", []))
+    await store.officer_seen(conn, str(claims["sub"]), roles, runtime.clock.now())
+    settings: Any = runtime.settings
+    return await sessions.new_code(conn, claims, roles, settings.sign_in_code_ttl_s)
+
+
+def cross_site(scope: Scope) -> str | None:
+    """Why a sign-in request comes from another site, or ``None``. A current browser says where a request comes
+    from (``Sec-Fetch-Site``: this console's own page, or the address bar); where a browser does not, a form post's
+    ``Origin`` must be this console's own (our pages' ``no-referrer`` policy makes a modern browser's ``null``,
+    which is why ``Sec-Fetch-Site`` is read first)."""
+    headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+    site = headers.get(b"sec-fetch-site")
+    if site is not None:
+        return None if site in ("same-origin", "none") else f"Sec-Fetch-Site: {site[:20]}"
+    origin, host = headers.get(b"origin"), headers.get(b"host")
+    if origin is not None and (host is None or origin.partition("://")[2] != host):
+        return "Origin is another site"
+    return None
+
+
+def _one_field(values: dict[str, list[str]], name: str) -> str | None:
+    """A short printable value of ``name`` (the last given), or ``None``."""
+    value = _last(values, name).strip()
+    return value if value and len(value) <= MAX_SESSION_ID_CHARS and value.isprintable() else None
 
 
 def _last(values: dict[str, list[str]], name: str) -> str:
@@ -136,14 +203,7 @@ def _query(scope: Scope) -> dict[str, list[str]]:
     return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True, max_num_fields=20)
 
 
-def _officer(scope: Scope) -> pages.Officer:
-    principal = scope.get("principal", {})
-    session = scope.get("session_token")
-    return pages.Officer(str(principal.get("sub", "")), tuple(known_roles(roles_of(scope))),
-                         form_token(session) if session else "")
-
-
-async def _form(scope: Scope, receive: Receive, officer: pages.Officer) -> dict[str, list[str]]:
+async def _form(receive: Receive, officer: pages.Officer) -> dict[str, list[str]]:
     try:
         raw = await api.read_body(receive)
     except api.Refused as exc:
@@ -154,7 +214,7 @@ async def _form(scope: Scope, receive: Receive, officer: pages.Officer) -> dict[
         raise Answer(400, pages.refused_page(officer, "Not a form", "The request is not a form this console sent.")
                      ) from None
     # The cookie comes with any request the browser makes; the form token only with a form this console served.
-    if "session_token" in scope and _last(form, "form_token") != officer.form_token:
+    if _last(form, "form_token") != officer.form_token:
         log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
         raise Answer(403, pages.refused_page(officer, "Form refused", "This form was not served to your session: "
                                              "open the page again and resubmit."))

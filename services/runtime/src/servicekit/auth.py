@@ -7,9 +7,8 @@ key configured every request is refused: the API is closed by default.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ MAX_ROLES, MAX_ROLE_CHARS = 32, 64
 
 class UnauthorizedError(Exception):
     """``code`` is one of missing-token, malformed-token, expired-token, invalid-token, invalid-subject,
-    invalid-roles, no-keys-configured."""
+    invalid-roles, lifetime-too-long, no-keys-configured."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -52,6 +51,8 @@ class BearerAuth:
     audience: str
     algorithms: Sequence[str] = ASYMMETRIC_ALGORITHMS
     leeway_s: float = 30.0
+    max_lifetime_s: float = 12 * 3600
+    """The longest a token may live (``exp`` - ``iat``): a token minted to last for years is refused."""
 
     _keys: tuple[Any, ...] = field(init=False, repr=False)
 
@@ -80,8 +81,8 @@ class BearerAuth:
             try:
                 claims: dict[str, Any] = jwt.decode(
                     token.strip(), key, algorithms=list(self.algorithms), audience=self.audience, issuer=self.issuer,
-                    leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]})
-                return _with_valid_roles(_with_valid_subject(claims))
+                    leeway=self.leeway_s, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+                return _with_valid_roles(_with_valid_subject(self._with_bounded_lifetime(claims)))
             except jwt.ExpiredSignatureError:
                 expired = True  # right key, but too late; keep looking in case another key says otherwise
             except (jwt.InvalidSignatureError, jwt.InvalidKeyError, TypeError):
@@ -91,6 +92,13 @@ class BearerAuth:
             except jwt.InvalidTokenError:
                 raise UnauthorizedError("invalid-token") from None
         raise UnauthorizedError("expired-token" if expired else "invalid-token")
+
+
+    def _with_bounded_lifetime(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """A token issued at ``iat`` (PyJWT refuses one from the future) that expires within the longest lifetime."""
+        if float(claims["exp"]) - float(claims["iat"]) > self.max_lifetime_s + self.leeway_s:
+            raise UnauthorizedError("lifetime-too-long")
+        return claims
 
 
 def _with_valid_subject(claims: dict[str, Any]) -> dict[str, Any]:
@@ -115,74 +123,24 @@ def roles_of(scope: Scope) -> frozenset[str]:
     return frozenset(scope.get("principal", {}).get("roles", []))
 
 
-@dataclass(frozen=True)
-class SessionCookie:
-    """A browser's bearer token, kept in an ``HttpOnly``, ``SameSite=Strict`` cookie for the pages under
-    ``prefix`` (a console's), which is where the guard looks for it when the request has no ``Authorization``
-    header. ``sign_in`` (open) is where the cookie is set, and where a page without a valid one is sent. Pages that
-    change anything must also check a form token of the session (:func:`form_token`): the cookie alone is not
-    consent."""
-
-    prefix: str
-    sign_in: str
-    name: str = "officer_session"
-    assets: frozenset[str] = frozenset()
-    """Paths under ``prefix`` anyone may fetch (a stylesheet the sign-in page needs)."""
-
-    def is_open(self, path: str) -> bool:
-        return path == self.sign_in or path in self.assets
-
-    def token(self, scope: Scope) -> str | None:
-        for key, value in scope.get("headers") or []:
-            if key.lower() != b"cookie":
-                continue
-            for part in value.decode("latin-1").split(";"):
-                name, _, token = part.strip().partition("=")
-                if name == self.name and token:
-                    return str(token)
-        return None
-
-    def set_cookie(self, token: str, max_age_s: int) -> bytes:
-        return (f"{self.name}={token}; Path={self.prefix}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict"
-                .encode("latin-1"))
-
-    def clear_cookie(self) -> bytes:
-        return f"{self.name}=; Path={self.prefix}; Max-Age=0; HttpOnly; SameSite=Strict".encode("latin-1")
-
-
-def form_token(token: str) -> str:
-    """The session's form token: derived from the session's bearer token, which a page of another site cannot read
-    (the cookie is ``HttpOnly``), so a form carrying it was served to this session."""
-    return hashlib.sha256(b"form-token:" + token.encode("latin-1")).hexdigest()[:32]
-
-
-def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str], session: SessionCookie | None = None) -> ASGIApp:
-    """``app`` behind ``auth`` for every HTTP path but ``open_paths``; the claims go to ``scope['principal']``
-    (and, for a session's pages, the token to ``scope['session_token']``)."""
+def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str],
+            own_auth: Callable[[str], bool] | None = None) -> ASGIApp:
+    """``app`` behind ``auth`` for every HTTP path but ``open_paths`` and those ``own_auth`` says authenticate
+    themselves (a console's pages, by session); the claims go to ``scope['principal']``."""
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
-        if scope["type"] != "http" or path in open_paths or (session is not None and session.is_open(path)):
+        if scope["type"] != "http" or path in open_paths or (own_auth is not None and own_auth(path)):
             await app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        raw = headers.get(b"authorization")
-        authorization = raw.decode("latin-1") if raw else None
-        browser = session is not None and path.startswith(session.prefix) and authorization is None
-        if browser:
-            cookie = session.token(scope)  # type: ignore[union-attr]
-            authorization = f"Bearer {cookie}" if cookie else None
+        raw = dict(scope.get("headers") or []).get(b"authorization")
         try:
-            claims = auth.verify(authorization)
+            claims = auth.verify(raw.decode("latin-1") if raw else None)
         except UnauthorizedError as exc:
             log.info("request refused", reason_code=exc.code, status=401)
-            if browser:
-                await to_sign_in(send, session.sign_in)  # type: ignore[union-attr]
-            else:
-                await unauthorized(send, exc.code)
+            await unauthorized(send, exc.code)
             return
-        extra = {"session_token": authorization.partition(" ")[2].strip()} if browser and authorization else {}
-        await app({**scope, "principal": claims, **extra}, receive, send)
+        await app({**scope, "principal": claims}, receive, send)
 
     return guard
 
@@ -203,13 +161,6 @@ def needs_role(app: ASGIApp, role: str, paths: frozenset[str]) -> ASGIApp:
         await app(scope, receive, send)
 
     return check
-
-
-async def to_sign_in(send: Send, sign_in: str) -> None:
-    """A page asked for without a valid session: 303 to the sign-in page (which says why), for GET and POST alike."""
-    await send({"type": "http.response.start", "status": 303, "headers": [
-        (b"location", sign_in.encode("latin-1")), (b"content-length", b"0"), (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body", "body": b""})
 
 
 async def unauthorized(send: Send, code: str) -> None:

@@ -24,7 +24,7 @@ from contracts.asyncapi import document
 from contracts.envelope import Event
 from contracts.roles import OPERATIONS
 from contracts.topics import Catalogue
-from servicekit.auth import SessionCookie, guarded, needs_role
+from servicekit.auth import guarded, needs_role
 from servicekit.backoff import Backoff
 from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -54,14 +54,15 @@ class HttpApi:
     app: ASGIApp
     handles: Callable[[str], bool]
     """Which request paths go to ``app`` (prefix routes, such as ``/work-items/{id}``)."""
-    session: SessionCookie | None = None
-    """Pages a browser reaches with its token in a cookie (a console's); every other path takes the header only."""
+    own_auth: Callable[[str], bool] | None = None
+    """Paths whose app authenticates every request itself (a console's pages, by their server-side session); every
+    other path needs the bearer header."""
 
     @classmethod
     def of(cls, make_api: Callable[[ServiceRuntime], ASGIApp], handles: Callable[[str], bool],
-           session: SessionCookie | None = None) -> Callable[[ServiceRuntime], HttpApi]:
+           own_auth: Callable[[str], bool] | None = None) -> Callable[[ServiceRuntime], HttpApi]:
         """What :attr:`ServiceSpec.api` takes: the API made for a runtime, and the paths it handles."""
-        return lambda runtime: cls(app=make_api(runtime), handles=handles, session=session)
+        return lambda runtime: cls(app=make_api(runtime), handles=handles, own_auth=own_auth)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class ServiceRuntime:
             else:
                 await operational(scope, receive, send)
 
-        return guarded(front, auth, OPEN_PATHS, api.session)
+        return guarded(front, auth, OPEN_PATHS, api.own_auth)
 
     @property
     def pool(self) -> asyncpg.Pool:

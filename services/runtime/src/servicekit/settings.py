@@ -14,7 +14,7 @@ from servicekit.auth import ASYMMETRIC_ALGORITHMS, BearerAuth
 
 SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
           "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development", "jwt_public_keys",
-          "jwt_issuer", "jwt_algorithms", "jwt_leeway_s", "kafka_security_protocol", "kafka_sasl_mechanism",
+          "jwt_issuer", "jwt_algorithms", "jwt_leeway_s", "jwt_max_lifetime_s", "kafka_security_protocol", "kafka_sasl_mechanism",
           "kafka_ssl_cafile", "event_loop")
 """Settings every service also reads under an unprefixed name, so one variable can set them for the whole system."""
 
@@ -144,11 +144,13 @@ class ServiceSettings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
                                       description="Accepted signature algorithms (asymmetric only).")
     jwt_leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
+    jwt_max_lifetime_s: float = Field(default=12 * 3600, gt=0, le=7 * 86400,
+                                      description="The longest a token may live (exp - iat; iat is required).")
 
     def bearer_auth(self) -> BearerAuth:
         return BearerAuth(public_keys=self.jwt_public_keys, issuer=self.jwt_issuer,
                           audience=self.jwt_audience or self.service_name, algorithms=self.jwt_algorithms,
-                          leeway_s=self.jwt_leeway_s)
+                          leeway_s=self.jwt_leeway_s, max_lifetime_s=self.jwt_max_lifetime_s)
 
     @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", "kafka_sasl_password",
                      "kafka_sasl_password_file", "kafka_ssl_cafile", "database_password_file", "kafka_ssl_certfile",
