@@ -116,7 +116,7 @@ def test_every_value_is_escaped():
 
 
 def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is_its_own():
-    """Issue 26: "The cookie is the JWT itself, has no `Secure` flag": now a random session id, `__Host-` and
+    """Issue 26 found the cookie to be the JWT itself, without `Secure`: now a random session id, `__Host-` and
     `Secure` over TLS, `HttpOnly` and `SameSite=Strict` always."""
     served = SessionCookie(secure=True)
     scope = {"headers": [(b"cookie", b"theme=dark; __Host-officer_session=abc; officer_session=plain; other=1")]}
@@ -143,7 +143,7 @@ def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is
     ({b"origin": b"null", b"host": b"c:1"}, True),
 ])
 def test_a_sign_in_from_another_site_is_refused(headers, refused):
-    """Issue 26: "a page on another site can sign the officer's browser in as someone else (login CSRF)"."""
+    """Issue 26 found that a page on another site could sign the officer's browser in as someone else."""
     assert (cross_site({"headers": list(headers.items())}) is not None) is refused
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from faststream.asgi.types import Receive, Scope, Send
 
@@ -39,6 +39,10 @@ BASE = pages.BASE
 SIGN_IN = f"{BASE}/sign-in"
 PAGE_SIZE = 25
 MAX_SESSION_ID_CHARS = 64
+MAX_ID_CHARS = 200
+"""The longest id a page is asked for (a work item's, an MSP's, an expense's): a longer one is no id of ours, and
+is refused before it reaches the database or a log line."""
+MAX_QUERY_FIELDS = 20
 ACTION_TITLES = {
     "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
     "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
@@ -200,7 +204,12 @@ def _last(values: dict[str, list[str]], name: str) -> str:
 
 
 def _query(scope: Scope) -> dict[str, list[str]]:
-    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True, max_num_fields=20)
+    try:
+        return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                        max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise Answer(400, pages.refused_page(None, "Bad address", f"A page takes at most {MAX_QUERY_FIELDS} "
+                                             "filters.")) from None
 
 
 async def _form(receive: Receive, officer: pages.Officer) -> dict[str, list[str]]:
@@ -211,8 +220,9 @@ async def _form(receive: Receive, officer: pages.Officer) -> dict[str, list[str]
     try:
         form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
-        raise Answer(400, pages.refused_page(officer, "Not a form", "The request is not a form this console sent.")
-                     ) from None
+        form = None
+    if form is None or any("\x00" in text for name, values in form.items() for text in (name, *values)):
+        raise Answer(400, pages.refused_page(officer, "Not a form", "The request is not a form this console sent."))
     # The cookie comes with any request the browser makes; the form token only with a form this console served.
     if _last(form, "form_token") != officer.form_token:
         log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
@@ -244,8 +254,9 @@ async def _issue(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, 
 
 async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, path: str) -> Answer:
     readable = sorted(q.value for q in readable_queues(roles_of(scope)))
-    kind, _, ident = path.removeprefix(BASE).strip("/").partition("/")
-    ident = unquote(ident)
+    kind, _, ident = path.removeprefix(BASE).strip("/").partition("/")  # the server decoded the path once
+    if len(ident) > MAX_ID_CHARS or not ident.isprintable():
+        return Answer(404, pages.refused_page(officer, "Not found", "No such page."))
     async with runtime.pool.acquire() as conn:
         if kind == "":
             html = await _queue(conn, officer, _query(scope), readable)
@@ -315,13 +326,10 @@ def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue
 
 async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: list[str]) -> Answer:
     item = await store.work_item(conn, ident)
-    if item is None:
-        raise Answer(404, pages.refused_page(officer, "Not found", "No such work item (or not yet known here)."))
+    if item is None or item.queue not in readable:  # another queue's item is not said to exist
+        raise Answer(404, pages.refused_page(officer, "Not found", "No such work item in your queues (or not yet "
+                                                                   "known here)."))
     queue = Queue(item.queue)
-    if item.queue not in readable:
-        raise Answer(403, pages.refused_page(
-            officer, "Not in your queues", f"This work item is in the {item.queue} queue, which your roles do not "
-                                           "open.", way_out("TickOffWorkItem", queue)))
     roles = list(officer.roles)
     names = [] if item.status != WorkItemStatus.OPEN.value else [
         n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]

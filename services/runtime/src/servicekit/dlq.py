@@ -329,15 +329,16 @@ class DeadLetters:
 # --------------------------------------------------------------------------- the command line
 
 
-def table(letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Sequence[DeadLetter] = ()) -> list[str]:
+def table(letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Iterable[DeadLetter] = ()) -> list[str]:
     done = {r.replay_of for r in replays}
+    suspected = {d.coordinates for d in suspect}
     rows: collections.Counter[tuple[str, str, str]] = collections.Counter()
     replayed: collections.Counter[tuple[str, str, str]] = collections.Counter()
     suspects: collections.Counter[tuple[str, str, str]] = collections.Counter()
     for d in letters:
         rows[d.topic, d.reason, d.consumer] += 1
         replayed[d.topic, d.reason, d.consumer] += d.coordinates in done
-        suspects[d.topic, d.reason, d.consumer] += d in suspect
+        suspects[d.topic, d.reason, d.consumer] += d.coordinates in suspected
     lines = ["| dead-letter topic | reason | consumer | dead letters | replayed | suspect |", "|---|---|---|---:|---:|---:|"]
     lines += [f"| {t} | {r} | {c} | {n} | {replayed[t, r, c]} | {suspects[t, r, c]} |"
               for (t, r, c), n in sorted(rows.items())]
