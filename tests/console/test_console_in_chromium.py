@@ -97,10 +97,10 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [msp.to_json()], key=b"MSP-UI-1")
 
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
-        await browser.until_link("MSP-PHONE")
+        await browser.until_link("MSP: phone")
         assert await browser.labelled() == [], "every filter has its label"
         await browser.shot("queue-msp-officer")
-        await browser.click_link("MSP-PHONE")
+        await browser.click_link("MSP: phone")
         await browser.shot("work-item-phone")
         await browser.click_link("msp MSP-UI-1")
         text = await browser.until("Required now", what="the MSP's steps")
@@ -134,9 +134,9 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
             assert no_token.status_code == 403, "a form without the session's form token is not the officer's"
 
         await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
-        await browser.until_link("MSP-SMS-DECISION")
+        await browser.until_link("MSP: decide on the SMS")
         await browser.shot("queue-approved-decision-maker")
-        await browser.click_link("MSP-SMS-DECISION")
+        await browser.click_link("MSP: decide on the SMS")
         await browser.click_link("msp MSP-UI-1")
         await browser.until("Required now")
         await browser.expand("AuthoriseMspSms")
@@ -191,8 +191,10 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await sign_in(browser, console, signer, "OFF-IM-1", IM)
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
         text = await browser.until("UNDLVD IM", what="the one-off's retry window")
-        assert "Day 1 (cease or vary allowed)\n2027-03-01" in text
-        assert "Day 2 (it cannot be ceased or varied)\n2027-03-02" in text
+        assert "Day 1 (cease or vary allowed)\nMonday 1 March 2027" in text, "dates in words"
+        assert "Day 2 (it cannot be ceased or varied)\nTuesday 2 March 2027" in text
+        assert "Wed 3 Mar 2027, 00:00 AEDT" in text, "the window closes at the customer's midnight, in their zone"
+        assert "T00:00" not in text and "Z\n" not in text, "no raw ISO instant"
         await browser.shot("expense-one-off-day-1-and-2")
         clock.set(at(2027, 3, 2, 9))  # day 2
         await browser.expand("CeaseExpense")

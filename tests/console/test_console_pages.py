@@ -4,6 +4,7 @@ headers), reads scoped by role and audited, and a queue's filters and paging."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -183,10 +184,16 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         msp_token = signer.token("OFF-MSP", roles=[MSP])
         await sign_in(http, msp_token)
         not_theirs = await http.get("/ui/work-items/I059PL:EXP-P01:2027-03-01")
-        missing = await http.get("/ui/work-items/I059PL:EXP-NONE:2027-03-01")
-        assert (not_theirs.status_code, missing.status_code) == (404, 404)
-        assert not_theirs.text == missing.text, "another queue's item is not said to exist (issue 26)"
+        assert not_theirs.status_code == 403
+        assert html.escape(TRANSFER_GUIDANCE) in not_theirs.text
         assert "EXP-P01" not in not_theirs.text.split("<h1>", 1)[1], "nothing of the item is shown"
+        msp_item = ITEMS[Queue.MSP_APPROVED_DECISION_MAKERS]
+        await sign_in(http, signer.token("OFF-IM-2", roles=[IM]))
+        hidden = await http.get(f"/ui/work-items/{msp_item}")
+        missing = await http.get("/ui/work-items/MSP-SMS-DECISION:MSP-NONE")
+        assert (hidden.status_code, missing.status_code) == (404, 404)
+        assert hidden.text == missing.text.replace("MSP-NONE", "MSP-R"), "another queue's item is not said to exist"
+        await sign_in(http, msp_token)
         assert (await http.get("/ui/expenses/EXP-P01")).status_code == 403
         assert (await http.get("/ui/", params={"queue": "income-management"})).status_code == 400
         await sign_in(http, signer.token("OFF-ADM", roles=[ADM]))
@@ -207,7 +214,8 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         assert (await http.get("/ui/")).status_code == 303, "signing out revoked the session itself"
     logs = [json.loads(line) for line in captured_logs.getvalue().splitlines() if line.startswith("{")]
     reads = [(r.get("officer_id"), r.get("page"), r.get("status")) for r in logs if r.get("event") == "page read"]
-    assert ("OFF-MSP", "work-item", 404) in reads
+    assert ("OFF-MSP", "work-item", 403) in reads
+    assert ("OFF-IM-2", "work-item", 404) in reads
     assert ("OFF-MSP", "expense", 403) in reads, "every read, refused or not, is in the audit log"
     assert any(r.get("event") == "work items listed" and r.get("officer_id") == "OFF-IM" for r in logs)
 
@@ -246,3 +254,42 @@ async def test_a_sign_in_link_works_once_only_from_this_consoles_own_pages_and_o
         no_iat = signer.token("OFF-IM", roles=[IM], iat=None)
         refused = await http.post("/sign-in-codes", headers={"Authorization": f"Bearer {no_iat}"})
         assert refused.status_code == 401, "a token must say when it was issued"
+
+
+async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_items_marked_and_can_be_searched(
+        kafka, database_url, topic_prefix):
+    """Issue 31: an approved decision maker's risk response sat on row 24 among ticked-off items. The default
+    view is the open items of the officer's queues, a risk response first and marked, then the longest waiting;
+    the filters stay in the address; a search finds an item by its own id, its MSP or expense, or the CRN."""
+    signer = Signer(audience="console")
+    async with console(kafka, database_url, topic_prefix, signer) as http:
+        events = [raised(f"MSP-PHONE:MSP-Q{n}", Queue.MSP, WorkItemCode.MSP_PHONE, f"MSP-Q{n}") for n in range(3)]
+        events.append(raised("MSP-RISK-RESPONSE:MSP-Q9:1", Queue.MSP, WorkItemCode.MSP_RISK_RESPONSE, "MSP-Q9"))
+        await publish_all(kafka, topic_prefix, events)
+        await known(http, signer, *(e.work_item_id for e in events))
+        await sign_in(http, signer.token("OFF-ADM", roles=[ADM]))
+
+        queue = (await http.get("/ui/")).text
+        rows = re.findall(r'<tr( class="safety")?><td>(.*?)</td>', queue)
+        assert rows[0][0] == ' class="safety"', "the risk response is the first row"
+        assert "Safety first" in rows[0][1]
+        assert len(rows) == 4
+        assert queue.count("MSP-PHONE &lt;b&gt;</a>") == 3, "each row names the item by its title"
+        assert "(most urgent first)" in queue
+        assert "1–4 of 4" in queue
+        newest = (await http.get("/ui/", params={"order": "newest"})).text
+        assert "(newest first)" in newest
+
+        found = (await http.get("/ui/", params={"q": "MSP-Q1"})).text
+        assert "1–1 of 1" in found
+        assert 'href="/ui/work-items/MSP-PHONE%3AMSP-Q1"' in found
+        assert 'value="MSP-Q1"' in found, "the search is kept in the form"
+        page_2_link = re.search(r'href="(/ui/\?[^"]*order=newest[^"]*)"', newest)
+        assert page_2_link is None or "status=open" in page_2_link.group(1), "links keep the filters"
+        mine = (await http.get("/ui/", params={"mine": "1"})).text
+        assert "Your work: none" in mine or "No work item matches" in mine, "nothing is assigned to them yet"
+        item = (await http.get("/ui/work-items/MSP-PHONE:MSP-Q1")).text
+        assert 'id="action-AssignToMe"' in item, "one press takes the item"
+        assert 'name="assignee_id" value="OFF-ADM"' in item
+        assert len(re.findall(r'id="(f-[^"]+)"', item)) == len(set(re.findall(r'id="(f-[^"]+)"', item))), \
+            "every control's id is its own"

@@ -22,6 +22,7 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from console.api import COMMANDS
 from console.app import ConsoleSettings
@@ -114,14 +115,20 @@ def test_no_hostile_request_to_the_console_gets_a_500_and_no_id_reaches_a_log_un
     loop = Loop()
 
     stack = contextlib.AsyncExitStack()
+    clients: list[httpx.AsyncClient] = []
 
-    async def start() -> str:
-        http = await stack.enter_async_context(served(runtime))
-        return await sign_in(http, signer.token("OFF-FUZZ", roles=EVERY_OFFICER_ROLE))
+    async def start() -> None:
+        clients.append(await stack.enter_async_context(served(runtime)))
 
-    session_id = loop.run(start())
+    def signed_in() -> dict[str, str]:
+        """A fresh session's headers (a drawn sign-out with the right form token ends the one before)."""
+        session_id = loop.run(sign_in(clients[0], signer.token("OFF-FUZZ", roles=EVERY_OFFICER_ROLE)))
+        return {"Cookie": f"__Host-officer_session={session_id}", "Sec-Fetch-Site": "same-origin",
+                "form_token": form_token(session_id)}
+
+    loop.run(start())
+    browser = signed_in()
     bearer = {"Authorization": f"Bearer {signer.token('OFF-FUZZ', roles=EVERY_OFFICER_ROLE)}"}
-    browser = {"Cookie": f"__Host-officer_session={session_id}", "Sec-Fetch-Site": "same-origin"}
     statuses: collections.Counter[int] = collections.Counter()
     failures: list[str] = []
     try:
@@ -133,7 +140,8 @@ def test_no_hostile_request_to_the_console_gets_a_500_and_no_id_reaches_a_log_un
         def example(data: Any) -> None:
             page = data.draw(PAGES)
             signed = data.draw(st.booleans())
-            headers = dict(browser if page.startswith("/ui") else bearer) if signed else {}
+            session = {k: v for k, v in browser.items() if k != "form_token"}
+            headers = dict(session if page.startswith("/ui") else bearer) if signed else {}
             tail = data.draw(COMMAND_NAMES if page in ("/commands/", "/ui/commands/") else HOSTILE_TEXT) \
                 if page.endswith("/") and page != "/ui/" else ""
             query = data.draw(_query())
@@ -142,7 +150,7 @@ def test_no_hostile_request_to_the_console_gets_a_500_and_no_id_reaches_a_log_un
             body = b""
             if method != "GET":
                 if page.startswith("/ui"):
-                    body = data.draw(_form_body(form_token(session_id)))
+                    body = data.draw(_form_body(browser["form_token"]))
                     headers["Content-Type"] = "application/x-www-form-urlencoded"
                 else:
                     body = data.draw(_json_body())
@@ -151,10 +159,13 @@ def test_no_hostile_request_to_the_console_gets_a_500_and_no_id_reaches_a_log_un
             statuses[status] += 1
             if status >= 500 or status == 0:
                 failures.append(f"{method} {target[:200]!r} ({len(body)} B body) -> {status}")
+            if page == "/ui/sign-out" and status == 303 and signed:
+                browser.update(signed_in())
 
         example()
         # the audit log's id, bounded before it is written: a page asked for with a 60,000-character id
-        assert request(port, "GET", b"/ui/work-items/" + b"W" * 60_000, browser) == 404
+        fresh = {k: v for k, v in signed_in().items() if k != "form_token"}
+        assert request(port, "GET", b"/ui/work-items/" + b"W" * 60_000, fresh) == 404
     finally:
         loop.run(stack.aclose())
         loop.close()

@@ -39,6 +39,13 @@ QUEUE_READERS: Mapping[Queue, frozenset[OfficerRole]] = {
 """Who may read each queue: an officer holding any of its roles."""
 
 
+KNOWN_TO_EVERY_OFFICER = frozenset({Queue.INCOME_MANAGEMENT})
+"""Queues whose items every officer may know exist, without their details or actions. 103-01050060 step 1: "All
+staff must investigate any Work Items which present on a customer's record"; an officer not trained in Income
+Management learns of the item so as to transfer the customer (IM-1.3). An item of any other queue is, to an
+officer whose roles do not open it, like one that does not exist."""
+
+
 def known_roles(roles: Iterable[str]) -> list[str]:
     """The roles of ``roles`` this system knows, sorted: what goes with an officer's action and into their record."""
     held = set(roles)

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from console.forms import Input
-from console.store import Command, Entry, WorkItem
+from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
+from console.store import SAFETY_CODES, Command, Entry, WorkItem
 from console.views import ExpenseView, MspView, label, timeline_facts
 
 BASE = "/ui"
@@ -77,8 +79,9 @@ def bullets(lines: Iterable[str]) -> str:
 # -------------------------------------------------------------------------------------------------- forms
 
 
-def _control(field: Input) -> str:
-    ident = "f-" + field.name.replace(".", "-")
+def _control(field: Input, form: str) -> str:
+    """A labelled control of the form ``form``: its id is unique on the page (several forms share field names)."""
+    ident = f"f-{form}-" + field.name.replace(".", "-")
     hint_id = f"{ident}-hint"
     hint = f'<span class="hint" id="{hint_id}">{e(field.hint)}</span>' if field.hint else ""
     described = f' aria-describedby="{hint_id}"' if field.hint else ""
@@ -87,13 +90,14 @@ def _control(field: Input) -> str:
     if field.kind == "hidden":
         return f'<input type="hidden" name="{e(field.name)}" value="{e(field.value)}">'
     if field.kind in ("group", "list"):
-        inner = "".join(_control(c) for c in field.children)
+        inner = "".join(_control(c, form) for c in field.children)
         return f'<fieldset><legend>{e(field.label)}</legend>{hint}{inner}</fieldset>'
     if field.kind == "checkbox":
         return (f'<div class="field check"><input type="checkbox" id="{ident}" name="{e(field.name)}" value="true"'
                 f'{described}><label for="{ident}">{e(field.label)}</label>{hint}</div>')
     if field.kind == "select":
-        options = "" if field.required else '<option value="">(none)</option>'
+        # nothing chosen for the officer: a required choice starts on "Choose one", which the form refuses to send
+        options = '<option value="">Choose one</option>' if field.required else '<option value="">(none)</option>'
         options += "".join(f'<option value="{e(o)}"{" selected" if o == field.value else ""}>{e(o)}</option>'
                            for o in field.options)
         control = f'<select id="{ident}" name="{e(field.name)}"{required}{described}>{options}</select>'
@@ -109,10 +113,12 @@ def _control(field: Input) -> str:
 
 
 def action_form(command_type: str, title: str, form_inputs: Sequence[Input], officer: Officer, key: str, *,
-                open_: bool = False, note: str = "") -> str:
-    """One staff action as a form inside a disclosure (keyboard-operable ``details``)."""
-    controls = "".join(_control(f) for f in form_inputs)
-    return (f'<details class="action"{" open" if open_ else ""} id="action-{e(command_type)}">'
+                open_: bool = False, note: str = "", name: str | None = None) -> str:
+    """One staff action as a form inside a disclosure (keyboard-operable ``details``); ``name`` tells two forms
+    of one action apart on a page (their ids stay unique)."""
+    form = name or command_type
+    controls = "".join(_control(f, form) for f in form_inputs)
+    return (f'<details class="action"{" open" if open_ else ""} id="action-{e(form)}">'
             f"<summary>{e(title)}</summary>{note}"
             f'<form method="post" action="{link("/commands", command_type)}">'
             f'<input type="hidden" name="form_token" value="{e(officer.form_token)}">'
@@ -130,24 +136,37 @@ def status_badge(status: str) -> str:
     return f'<span class="status s-{e(status.replace(" ", "-"))}">{e(STATUS_TEXT.get(status, status))}</span>'
 
 
+ANY_STATUS = "any"
+ORDER_TEXT = {"urgency": "Most urgent first", "oldest": "Oldest first", "newest": "Newest first"}
+QUEUE_TEXT = {"income-management": "Income Management", "msp-implementation": "MSP implementation",
+              "msp-approved-decision-makers": "Approved decision makers"}
+
+
 @dataclass(frozen=True)
 class QueueQuery:
     queue: str | None
-    status: str | None
+    status: str
     code: str | None
     customer_ref: str | None
     page: int
     size: int
+    mine: bool = False
+    search: str | None = None
+    order: str = "urgency"
 
-    def href(self, page: int) -> str:
-        params = {k: v for k, v in (("queue", self.queue), ("status", self.status), ("code", self.code),
-                                    ("customer_ref", self.customer_ref)) if v} | {"page": str(page)}
-        return f"{BASE}/?{urlencode(params)}"
+    def href(self, page: int | None = None, **changes: object) -> str:
+        """This view's address (filters kept in the URL), on ``page`` and with ``changes``."""
+        wanted = {"queue": self.queue, "status": self.status, "code": self.code, "customer_ref": self.customer_ref,
+                  "mine": "1" if self.mine else None, "q": self.search, "order": self.order, **changes}
+        params = {k: str(v) for k, v in wanted.items() if v and not (k == "order" and v == "urgency")}
+        return f"{BASE}/?{urlencode(params | {'page': str(page or 1)})}"
 
 
-def _select(name: str, text: str, options: Iterable[str], chosen: str | None, empty: str) -> str:
-    items = f'<option value="">{e(empty)}</option>' + "".join(
-        f'<option value="{e(o)}"{" selected" if o == chosen else ""}>{e(o)}</option>' for o in options)
+def _select(name: str, text: str, options: Iterable[str] | Iterable[tuple[str, str]], chosen: str | None,
+            empty: str | None) -> str:
+    pairs = [o if isinstance(o, tuple) else (o, o) for o in options]
+    items = (f'<option value="">{e(empty)}</option>' if empty is not None else "") + "".join(
+        f'<option value="{e(v)}"{" selected" if v == chosen else ""}>{e(t)}</option>' for v, t in pairs)
     return f'<div class="field"><label for="q-{name}">{e(text)}</label><select id="q-{name}" name="{name}">{items}</select></div>'
 
 
@@ -156,41 +175,56 @@ def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], cod
     if not readable:
         return page("Work items", notice("Your roles open no work item queue. Ask your manager for the role your "
                                          "work needs.", kind="refused"), officer)
-    filters = (f'<form method="get" action="{BASE}/" class="filters" aria-label="Filter the work items">'
-               + _select("queue", "Queue", readable, query.queue, "All my queues")
-               + _select("status", "Status", ("open", "ticked-off", "cancelled"), query.status, "Any status")
+    current = ' aria-current="page"'
+    views = (f'<nav aria-label="Views" class="views"><a href="{e(query.href(mine=None))}"'
+             f'{current if not query.mine else ""}>All my queues</a> '
+             f'<a href="{e(query.href(mine="1"))}"{current if query.mine else ""}>My work</a></nav>')
+    statuses = [("open", "Open"), ("ticked-off", "Ticked off"), ("cancelled", "Cancelled"), (ANY_STATUS, "Any status")]
+    filters = (f'<form method="get" action="{BASE}/" class="filters" aria-label="Find and filter the work items">'
+               '<div class="field"><label for="q-q">Find: work item, MSP or expense id, or CRN</label>'
+               f'<input type="search" id="q-q" name="q" value="{e(query.search or "")}" maxlength="64"></div>'
+               + _select("queue", "Queue", [(q, QUEUE_TEXT.get(q, q)) for q in readable], query.queue,
+                         "All my queues")
+               + _select("status", "Status", statuses, query.status, None)
                + _select("code", "Code", codes, query.code, "Any code")
-               + '<div class="field"><label for="q-customer_ref">Customer reference (CRN)</label>'
-               f'<input type="text" id="q-customer_ref" name="customer_ref" value="{e(query.customer_ref or "")}" '
-               'maxlength="32"></div><button type="submit">Show</button></form>')
+               + _select("order", "Order", ORDER_TEXT.items(), query.order, None)
+               + ('<input type="hidden" name="mine" value="1">' if query.mine else "")
+               + (f'<input type="hidden" name="customer_ref" value="{e(query.customer_ref)}">'
+                  if query.customer_ref else "")
+               + '<button type="submit">Show</button></form>')
+    safety, flag = ' class="safety"', '<strong class="flag">Safety first</strong> '
     rows = "".join(
-        f'<tr><td><a href="{link("/work-items", i.work_item_id)}">{e(i.code)}</a></td><td>{e(i.title or "")}</td>'
-        f"<td>{e(i.details.get('subject_id') or '')}</td><td>{e(i.customer_ref or '')}</td><td>{e(i.queue)}</td>"
-        f"<td>{status_badge(i.status)}</td>"
-        f"<td>{e(i.assignee_id or 'unassigned')}</td>"
-        f"<td>{e(i.raised_at.strftime('%Y-%m-%d %H:%M UTC') if i.raised_at else '')}</td></tr>" for i in items)
+        f'<tr{safety if i.code in SAFETY_CODES else ""}>'
+        f'<td>{flag if i.code in SAFETY_CODES else ""}'
+        f'<a href="{link("/work-items", i.work_item_id)}">{e(i.title or i.code)}</a></td>'
+        f"<td>{e(i.details.get('subject_id') or '')}</td><td>{e(i.customer_ref or '')}</td>"
+        f"<td>{e(QUEUE_TEXT.get(i.queue, i.queue))}</td><td>{status_badge(i.status)}</td>"
+        f"<td>{e(i.assignee_id or 'nobody')}</td>"
+        f"<td>{e(when(i.raised_at, zone_for(i.details.get('state'))))}</td></tr>" for i in items)
     first = (query.page - 1) * query.size
-    shown = f"{first + 1}–{first + len(items)} of {total}" if items else "none"
-    table = ('<table><caption>Work items in your queues: ' + e(shown) + '</caption><thead><tr>'
-             '<th scope="col">Code</th><th scope="col">Title</th><th scope="col">About</th>'
-             '<th scope="col">Customer</th><th scope="col">Queue</th><th scope="col">Status</th>'
-             '<th scope="col">Assigned to</th><th scope="col">Raised</th></tr></thead>'
+    shown_ = f"{first + 1}–{first + len(items)} of {total}" if items else "none"
+    what = "Your work" if query.mine else "Work items in your queues"
+    table = (f'<table><caption>{e(what)}: {e(shown_)} ({e(ORDER_TEXT[query.order].lower())})</caption><thead><tr>'
+             '<th scope="col">Work item</th><th scope="col">About</th><th scope="col">Customer</th>'
+             '<th scope="col">Queue</th><th scope="col">Status</th><th scope="col">Assigned to</th>'
+             f'<th scope="col"><a href="{e(query.href(order="newest" if query.order == "oldest" else "oldest"))}">'
+             'Raised</a></th></tr></thead>'
              f"<tbody>{rows}</tbody></table>") if items else notice("No work item matches these filters.")
-    pages = []
+    pages_ = []
     if query.page > 1:
-        pages.append(f'<a href="{e(query.href(query.page - 1))}" rel="prev">Previous page</a>')
+        pages_.append(f'<a href="{e(query.href(query.page - 1))}" rel="prev">Previous page</a>')
     if first + len(items) < total:
-        pages.append(f'<a href="{e(query.href(query.page + 1))}" rel="next">Next page</a>')
-    paging = f'<nav aria-label="Pages" class="paging">{" ".join(pages)}</nav>' if pages else ""
-    return page("Work items", filters + table + paging, officer)
+        pages_.append(f'<a href="{e(query.href(query.page + 1))}" rel="next">Next page</a>')
+    paging = f'<nav aria-label="Pages" class="paging">{" ".join(pages_)}</nav>' if pages_ else ""
+    return page("Work items", views + filters + table + paging, officer)
 
 
-def timeline(entries: Sequence[Entry]) -> str:
+def timeline(entries: Sequence[Entry], zone: ZoneInfo) -> str:
     if not entries:
         return notice("Nothing has happened yet.")
     items = "".join(
-        f'<li><time datetime="{e(x.occurred_at.isoformat())}">{e(x.occurred_at.strftime("%Y-%m-%d %H:%M UTC"))}'
-        f"</time> <strong>{e(label(x.event_type))}</strong>{facts(timeline_facts(x))}</li>" for x in entries)
+        f'<li><time datetime="{e(x.occurred_at.isoformat())}">{e(when(x.occurred_at, zone))}'
+        f"</time> <strong>{e(label(x.event_type))}</strong>{facts(timeline_facts(x, zone))}</li>" for x in entries)
     return f'<ol class="timeline">{items}</ol>'
 
 
@@ -208,23 +242,31 @@ def section(ident: str, title: str, body: str) -> str:
     return f'<section aria-labelledby="{ident}"><h2 id="{ident}">{e(title)}</h2>{body}</section>'
 
 
+def assign_to_me(officer: Officer, form_inputs: Sequence[Input], key: str) -> str:
+    """One press to take an item: the assign form with the officer as the assignee."""
+    mine = [Input(f.name, f.label, "hidden", value=officer.officer_id) if f.name == "assignee_id" else f
+            for f in form_inputs]
+    return action_form("AssignWorkItem", "Assign to me", mine, officer, key, open_=True, name="AssignToMe")
+
+
 def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], actions: str,
                    commands: Sequence[Command]) -> str:
     d = item.details
+    zone = zone_for(d.get("state"))
     subject = d.get("subject_type"), d.get("subject_id")
     about = (f'<p>About <a href="{subject_link(str(subject[0]), str(subject[1]))}">{e(subject[0])} '
              f"{e(subject[1])}</a></p>") if all(subject) else ""
     details = facts([("Status", STATUS_TEXT.get(item.status, item.status)), ("Code", item.code),
                      ("Queue", item.queue), ("Customer", item.customer_ref), ("Procedure", d.get("procedure")),
-                     ("Procedure step", d.get("procedure_step")), ("Period", d.get("period_start")),
+                     ("Procedure step", d.get("procedure_step")), ("Period", day(d.get("period_start"))),
                      ("Tick-off", d.get("tick_off")), ("Assigned to", item.assignee_id or "unassigned"),
-                     ("Raised", item.raised_at.isoformat() if item.raised_at else None),
+                     ("Raised", when(item.raised_at, zone)),
                      ("Approved decision makers only", "yes" if d.get("approved_decision_makers_only") else None)])
     body = (about + details + section("instructions", "Instructions", bullets(d.get("instructions") or ()))
             + (section("briefing", "What to explain", bullets(d["briefing"])) if d.get("briefing") else "")
             + (section("guidance", "Guidance", bullets(d.get("guidance") or ())) if d.get("guidance") else "")
             + section("actions", "Actions", actions or notice("No action is open to you on this item."))
-            + your_commands(commands) + section("history", "History", timeline(entries)))
+            + your_commands(commands) + section("history", "History", timeline(entries, zone)))
     return page(f"{item.code}: {item.title or item.work_item_id}", body, officer)
 
 
@@ -247,23 +289,24 @@ def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions:
             + section("steps", "Steps", f'<ol class="steps">{steps}</ol>' if steps else notice("Not planned yet."))
             + section("actions", "Actions", actions or notice("Your roles allow no action on this MSP."))
             + (section("items", "Work items", related) if items else "")
-            + your_commands(commands) + section("history", "Timeline", timeline(entries)))
+            + your_commands(commands) + section("history", "Timeline", timeline(entries, ZoneInfo(AGENCY_ZONE))))
     return page(f"MSP {view.msp_id}", body, officer)
 
 
 def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], actions: str,
                  commands: Sequence[Command]) -> str:
     f = view.facts
+    zone = zone_for(f.get("state"))
     days = ""
     if view.one_off and view.day_1:
         days = section("days", "One-off: day 1 and day 2", facts([
-            ("Day 1 (cease or vary allowed)", view.day_1),
-            ("Day 2 (it cannot be ceased or varied)", view.day_2),
+            ("Day 1 (cease or vary allowed)", day(view.day_1)),
+            ("Day 2 (it cannot be ceased or varied)", day(view.day_2)),
         ]))
     windows = "".join(
-        f"<tr><th scope=\"row\">{e(w.period_start)}</th><td>{e(w.status)}</td><td>{e(w.closes_at)}</td>"
-        f"<td>{e(w.calendar)}</td><td>{status_badge(w.outcome)}{' ' + e(w.outcome_at) if w.outcome_at else ''}"
-        f"</td></tr>" for w in view.windows)
+        f"<tr><th scope=\"row\">{e(day(w.period_start))}</th><td>{e(w.status)}</td><td>{e(shown(w.closes_at, zone))}"
+        f"</td><td>{e(w.calendar)}</td><td>{status_badge(w.outcome)}"
+        f"{' ' + e(shown(w.outcome_at, zone)) if w.outcome_at else ''}</td></tr>" for w in view.windows)
     table = ('<table><caption>Each undelivered period and how long the system keeps trying</caption><thead><tr>'
              '<th scope="col">Period</th><th scope="col">Marked</th><th scope="col">Retry window closes</th>'
              '<th scope="col">Calendar</th><th scope="col">Outcome</th></tr></thead>'
@@ -276,7 +319,7 @@ def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], 
                    ("Amount (AUD)", f.get("amount")), ("State", f.get("state")), ("Ended", view.ended)])
             + days + section("windows", "Retry windows", table) + guidance
             + section("actions", "Actions", actions or notice("Your roles allow no action on this expense."))
-            + your_commands(commands) + section("history", "Timeline", timeline(entries)))
+            + your_commands(commands) + section("history", "Timeline", timeline(entries, zone)))
     return page(f"Expense {view.expense_id}", body, officer)
 
 
@@ -294,7 +337,7 @@ def command_page(officer: Officer, command: Command, back: str | None) -> str:
                 + (section("way-out", "What to do instead", f'<p class="way-out">{e(command.way_out)}</p>')
                    if command.way_out else ""))
     body += facts([("Command", command.command_type), ("About", command.subject_id),
-                   ("Submitted", command.submitted_at.isoformat()), ("Command id", command.command_id)])
+                   ("Submitted", when(command.submitted_at, ZoneInfo(AGENCY_ZONE))), ("Command id", command.command_id)])
     return page(title, body + back_link, officer, refresh_s=2 if command.status == "pending" else None)
 
 
@@ -333,13 +376,15 @@ main:focus-visible { outline: 3px solid #c25400; outline-offset: 2px; }
 header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; border-bottom: 2px solid #1b1b1b; }
 header .brand { font-weight: bold; margin-right: auto; } nav ul { list-style: none; padding: 0; display: flex; }
 .who { margin: 0; } form.inline { display: inline; }
+.views { margin: 1rem 0 0; } .views a { margin-right: 1rem; } .views a[aria-current] { font-weight: bold; }
+tr.safety { background: #fdecea; } .flag { color: #8a1c0e; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; } caption { text-align: left; font-weight: bold; }
 th, td { border: 1px solid #767676; padding: .3rem .5rem; text-align: left; vertical-align: top; }
 .field { margin: .6rem 0; display: flex; flex-direction: column; max-width: 40rem; }
 .field.check { flex-direction: row; gap: .5rem; align-items: baseline; flex-wrap: wrap; }
 .hint { color: #454545; font-size: .9rem; } .required { font-weight: normal; font-size: .9rem; }
 .filters { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-end; }
-input[type=text], select, textarea { font: inherit; padding: .3rem; border: 2px solid #1b1b1b; }
+input[type=text], input[type=search], select, textarea { font: inherit; padding: .3rem; border: 2px solid #1b1b1b; }
 button { font: inherit; padding: .4rem 1rem; border: 2px solid #1b1b1b; background: #e8eef6; cursor: pointer; }
 .notice { border-left: 6px solid #0b4f9c; padding: .5rem 1rem; margin: 1rem 0; background: #f2f6fb; }
 .notice.refused { border-color: #a4000f; background: #fbeff0; } .notice.ok { border-color: #1e6b30; }

@@ -149,23 +149,41 @@ class WorkItem:
                    row["assignee_id"], row["raised_at"], json.loads(row["details"]))
 
 
+SAFETY_CODES = ("MSP-RISK-RESPONSE",)
+"""Items about a customer's or an officer's safety: first in every queue, whatever else is waiting."""
+ORDERS = {
+    "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, raised_at ASC NULLS LAST, work_item_id",
+    "oldest": "raised_at ASC NULLS LAST, work_item_id",
+    "newest": "raised_at DESC NULLS LAST, work_item_id",
+}
+"""How a queue can be ordered: most urgent first (safety items, then open ones, then the longest waiting), or by
+when the item was raised."""
+
+
 @dataclass(frozen=True)
 class Filters:
     queues: tuple[str, ...]
     status: str | None = None
     code: str | None = None
     customer_ref: str | None = None
+    assignee_id: str | None = None
+    search: str | None = None
+    """A work item id, the MSP or expense it is about, or a customer reference (CRN)."""
+    order: str = "urgency"
 
 
 async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
                      offset: int) -> tuple[list[WorkItem], int]:
-    """A page of the items in ``filters.queues`` (newest first) and how many match in all."""
+    """A page of the items in ``filters.queues`` in the filters' order, and how many match in all."""
     where = ("queue = ANY($1::text[]) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR code = $3) "
-             "AND ($4::text IS NULL OR customer_ref = $4)")
-    args = (list(filters.queues), filters.status, filters.code, filters.customer_ref)
+             "AND ($4::text IS NULL OR customer_ref = $4) AND ($5::text IS NULL OR assignee_id = $5) "
+             "AND ($6::text IS NULL OR work_item_id = $6 OR details->>'subject_id' = $6 OR customer_ref = $6)")
+    args = (list(filters.queues), filters.status, filters.code, filters.customer_ref, filters.assignee_id,
+            filters.search)
     total = await conn.fetchval(f"SELECT count(*) FROM work_items WHERE {where}", *args)
-    rows = await conn.fetch(f"SELECT * FROM work_items WHERE {where} ORDER BY raised_at DESC NULLS LAST, "
-                            "work_item_id LIMIT $5 OFFSET $6", *args, limit, offset)
+    rows = await conn.fetch(f"SELECT * FROM work_items WHERE {where} AND $7::text[] IS NOT NULL "
+                            f"ORDER BY {ORDERS[filters.order]} LIMIT $8 OFFSET $9", *args, list(SAFETY_CODES),
+                            limit, offset)
     return [WorkItem.of(r) for r in rows], int(total)
 
 

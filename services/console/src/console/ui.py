@@ -25,7 +25,7 @@ from console import api, pages, sessions, store
 from console.forms import FORM_FIELDS, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import EXPENSE_ACTIONS, MSP_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_view, msp_view
-from contracts.roles import known_roles, may_issue, readable_queues, way_out
+from contracts.roles import KNOWN_TO_EVERY_OFFICER, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
 from servicekit.auth import UnauthorizedError, roles_of
 from servicekit.logs import get_logger
@@ -294,17 +294,22 @@ def _one(officer: pages.Officer, query: dict[str, list[str]], name: str, allowed
 
 
 async def _queue(conn: Any, officer: pages.Officer, query: dict[str, list[str]], readable: list[str]) -> str:
+    """The officer's work: open items of their queues, most urgent first, unless the filters say otherwise."""
     try:
         page_no = max(1, min(10_000, int(_last(query, "page") or "1")))
     except ValueError:
         page_no = 1
-    wanted = pages.QueueQuery(_one(officer, query, "queue", readable),
-                              _one(officer, query, "status", [s.value for s in WorkItemStatus]),
+    status = _one(officer, query, "status", [*(s.value for s in WorkItemStatus), pages.ANY_STATUS])
+    wanted = pages.QueueQuery(_one(officer, query, "queue", readable), status or WorkItemStatus.OPEN.value,
                               _one(officer, query, "code", [c.value for c in WorkItemCode]),
-                              _one(officer, query, "customer_ref"), page_no, PAGE_SIZE)
+                              _one(officer, query, "customer_ref"), page_no, PAGE_SIZE,
+                              mine=_one(officer, query, "mine", ["1"]) == "1", search=_one(officer, query, "q"),
+                              order=_one(officer, query, "order", list(store.ORDERS)) or "urgency")
     queues = (wanted.queue,) if wanted.queue else tuple(readable)
-    items, total = await store.work_items(conn, store.Filters(queues, wanted.status, wanted.code, wanted.customer_ref),
-                                          PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    filters = store.Filters(queues, None if wanted.status == pages.ANY_STATUS else wanted.status, wanted.code,
+                            wanted.customer_ref, officer.officer_id if wanted.mine else None, wanted.search,
+                            wanted.order)
+    items, total = await store.work_items(conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
     return pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total)
 
 
@@ -326,14 +331,23 @@ def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue
 
 async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: list[str]) -> Answer:
     item = await store.work_item(conn, ident)
-    if item is None or item.queue not in readable:  # another queue's item is not said to exist
+    if item is None or (item.queue not in readable and Queue(item.queue) not in KNOWN_TO_EVERY_OFFICER):
         raise Answer(404, pages.refused_page(officer, "Not found", "No such work item in your queues (or not yet "
                                                                    "known here)."))
     queue = Queue(item.queue)
+    if item.queue not in readable:  # an Income Management item: every officer learns of it, and the way out
+        raise Answer(403, pages.refused_page(
+            officer, "Not in your queues", "This is an Income Management work item: only officers trained in Income "
+                                           "Management work it.", way_out("TickOffWorkItem", queue)))
     roles = list(officer.roles)
     names = [] if item.status != WorkItemStatus.OPEN.value else [
         n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]
     actions = _actions(officer, roles, names, item.work_item_id, queue, frozenset(names[:1]))
+    if "AssignWorkItem" in names and item.assignee_id != officer.officer_id and may_issue(roles, "AssignWorkItem",
+                                                                                          queue):
+        schema, nested = api.request_schema(api.COMMANDS["AssignWorkItem"])
+        fields = inputs(api.COMMANDS["AssignWorkItem"], schema, nested, item.work_item_id)
+        actions = pages.assign_to_me(officer, fields, str(uuid.uuid4())) + actions
     entries = await store.timeline(conn, "work-item", ident)
     commands = await store.commands_on(conn, officer.officer_id, ident)
     return Answer(200, pages.work_item_page(officer, item, entries, actions, commands))

@@ -10,7 +10,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from console.localtime import shown
 from console.store import Entry
 from contracts.notification import Step
 
@@ -165,5 +167,7 @@ SHOWN = ("step", "outcome", "status", "reason_code", "reason", "way_out", "offic
 """What a timeline line shows of an event, where it has it: never a phone number, a name or a note."""
 
 
-def timeline_facts(entry: Entry) -> list[tuple[str, str]]:
-    return [(k.replace("_", " "), str(entry.payload[k])) for k in SHOWN if entry.payload.get(k) not in (None, "", [])]
+def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
+    """What a timeline line shows of an event, its instants in ``zone`` and its dates in words."""
+    return [(k.replace("_", " "), shown(entry.payload[k], zone)) for k in SHOWN
+            if entry.payload.get(k) not in (None, "", [])]
