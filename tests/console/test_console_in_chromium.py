@@ -200,7 +200,9 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         clock.set(at(2027, 3, 2, 9))  # day 2
         await browser.expand("CeaseExpense")
         await browser.submit("CeaseExpense")
-        refused = await browser.until("Refused (one-off-day-2)", what="the day-2 refusal")
+        refused = await browser.until("Refused", what="the day-2 refusal")
+        assert "it cannot be ceased or varied on day 2" in refused
+        assert "one-off-day-2" not in refused, "the reason in words, not its code"
         assert f"What to do instead\n{DAY_2_WAY_OUT}" in refused
         await browser.shot("cease-refused-on-day-2-with-way-out")
 

@@ -293,3 +293,38 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         assert 'name="assignee_id" value="OFF-ADM"' in item
         assert len(re.findall(r'id="(f-[^"]+)"', item)) == len(set(re.findall(r'id="(f-[^"]+)"', item))), \
             "every control's id is its own"
+
+
+@pytest.mark.rule("IM-1.1")
+async def test_every_officer_sees_a_customers_income_management_items_and_the_way_on_but_no_action(
+        kafka, database_url, topic_prefix):
+    """103-01050060 step 1: "All staff must investigate any Work Items which present on a customer's record, and
+    take appropriate action, as part of every contact with a customer." An officer not trained in Income
+    Management finds the I059PL by the customer's CRN, with the transfer guidance and no action; the MSP queue's
+    items of the same customer stay with the MSP officers."""
+    signer = Signer(audience="console")
+    async with console(kafka, database_url, topic_prefix, signer) as http:
+        i059pl = raised("I059PL:EXP-C1:2027-03-01", Queue.INCOME_MANAGEMENT, WorkItemCode.I059PL, "EXP-C1")
+        sms = raised("MSP-SMS-DECISION:MSP-C1", Queue.MSP_APPROVED_DECISION_MAKERS, WorkItemCode.MSP_SMS_DECISION,
+                     "MSP-C1")
+        await publish_all(kafka, topic_prefix, [i059pl, sms])
+        await known(http, signer, i059pl.work_item_id, sms.work_item_id)
+
+        await sign_in(http, signer.token("OFF-MSP", roles=[MSP]))
+        searched = (await http.get("/ui/", params={"q": "CRN-R"})).text
+        assert 'href="/ui/customers/CRN-R"' in searched, "a search offers the customer's page"
+        page = await http.get("/ui/customers/CRN-R")
+        assert page.status_code == 200
+        assert "I059PL &lt;b&gt;" in page.text, "the I059PL shows, by its title"
+        assert "Open" in page.text
+        assert html.escape(TRANSFER_GUIDANCE) in page.text, "with the way on for an officer not trained"
+        assert 'href="/ui/work-items/I059PL' not in page.text, "no details and no action"
+        assert "MSP-SMS-DECISION &lt;b&gt;" not in page.text, "the approved decision makers' item is not theirs"
+        assert (await http.get("/ui/customers/CRN-NOBODY")).status_code == 404
+
+        await sign_in(http, signer.token("OFF-IM", roles=[IM]))
+        trained = (await http.get("/ui/customers/CRN-R")).text
+        assert 'href="/ui/work-items/I059PL%3AEXP-C1%3A2027-03-01"' in trained, "the trained officer opens it"
+        assert html.escape(TRANSFER_GUIDANCE) not in trained, "and needs no transfer"
+        item = (await http.get("/ui/work-items/I059PL:EXP-C1:2027-03-01")).text
+        assert 'href="/ui/customers/CRN-R"' in item, "every record links to its customer"

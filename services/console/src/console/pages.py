@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
 from console.store import SAFETY_CODES, Command, Entry, WorkItem
-from console.views import ExpenseView, MspView, label, timeline_facts
+from console.views import ExpenseView, MspView, timeline_facts
+from console.words import event as label
+from console.words import roles as role_words
 
 BASE = "/ui"
 STYLESHEET = f"{BASE}/console.css"
@@ -44,7 +46,7 @@ class Officer:
 def page(title: str, body: str, officer: Officer | None, *, refresh_s: int | None = None) -> str:
     who = ""
     if officer is not None:
-        roles = ", ".join(officer.roles) or "no roles"
+        roles = role_words(officer.roles)
         who = (f'<p class="who">Signed in as <strong>{e(officer.officer_id)}</strong> ({e(roles)})</p>'
                f'<form method="post" action="{BASE}/sign-out" class="inline">'
                f'<input type="hidden" name="form_token" value="{e(officer.form_token)}">'
@@ -216,7 +218,9 @@ def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], cod
     if first + len(items) < total:
         pages_.append(f'<a href="{e(query.href(query.page + 1))}" rel="next">Next page</a>')
     paging = f'<nav aria-label="Pages" class="paging">{" ".join(pages_)}</nav>' if pages_ else ""
-    return page("Work items", views + filters + table + paging, officer)
+    customer = (f'<p><a href="{link("/customers", query.search)}">Everything of customer {e(query.search)}</a>, '
+                "whatever the queue</p>") if query.search else ""
+    return page("Work items", views + filters + customer + table + paging, officer)
 
 
 def timeline(entries: Sequence[Entry], zone: ZoneInfo) -> str:
@@ -249,6 +253,46 @@ def assign_to_me(officer: Officer, form_inputs: Sequence[Input], key: str) -> st
     return action_form("AssignWorkItem", "Assign to me", mine, officer, key, open_=True, name="AssignToMe")
 
 
+def customer_link(customer_ref: object) -> str:
+    """A link to everything the console knows of the customer (every record of theirs links here)."""
+    if not customer_ref:
+        return ""
+    return f'<p><a href="{link("/customers", str(customer_ref))}">Everything of customer {e(customer_ref)}</a></p>'
+
+
+def customer_page(officer: Officer, customer_ref: str, subjects: Sequence[tuple[str, str]], opened: frozenset[str],
+                  items: Sequence[WorkItem], readable: Sequence[str], guidance: str | None) -> str:
+    """A customer's MSPs, expenses and work items: what every officer must know when the customer calls, and the
+    way on (the transfer guidance) where the work is not theirs."""
+    rows = "".join(
+        f"<tr><td>{_item_link(i, readable)}</td><td>{e(QUEUE_TEXT.get(i.queue, i.queue))}</td>"
+        f"<td>{status_badge(i.status)}</td><td>{e(i.details.get('subject_id') or '')}</td></tr>" for i in items)
+    table = ('<table><caption>Work items on the customer\'s record</caption><thead><tr><th scope="col">Work item'
+             '</th><th scope="col">Queue</th><th scope="col">Status</th><th scope="col">About</th></tr></thead>'
+             f"<tbody>{rows}</tbody></table>") if items else notice("No work item on this customer's record.")
+    mine = [(t, i) for t, i in subjects if t in opened]
+    records = bullets_html(f'<a href="{subject_link(t, i)}">{e("MSP" if t == "msp" else "Expense")} {e(i)}</a>'
+                           for t, i in mine)
+    hidden = len(subjects) - len(mine)
+    if hidden:
+        records += f"<p>{hidden} more record(s) of this customer are for officers with other roles.</p>"
+    body = ((section("way-on", "What to do", f'<p class="way-out">{e(guidance)}</p>') if guidance else "")
+            + section("items", "Work items", table)
+            + section("records", "MSPs and expenses", records or notice("None that your roles open.")))
+    return page(f"Customer {customer_ref}", body, officer)
+
+
+def _item_link(item: WorkItem, readable: Sequence[str]) -> str:
+    text = e(item.title or item.code)
+    return f'<a href="{link("/work-items", item.work_item_id)}">{text}</a>' if item.queue in readable else text
+
+
+def bullets_html(items: Iterable[str]) -> str:
+    """A list of HTML already escaped (links)."""
+    inner = "".join(f"<li>{i}</li>" for i in items)
+    return f"<ul>{inner}</ul>" if inner else ""
+
+
 def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], actions: str,
                    commands: Sequence[Command]) -> str:
     d = item.details
@@ -262,7 +306,8 @@ def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], a
                      ("Tick-off", d.get("tick_off")), ("Assigned to", item.assignee_id or "unassigned"),
                      ("Raised", when(item.raised_at, zone)),
                      ("Approved decision makers only", "yes" if d.get("approved_decision_makers_only") else None)])
-    body = (about + details + section("instructions", "Instructions", bullets(d.get("instructions") or ()))
+    body = (about + customer_link(item.customer_ref) + details
+            + section("instructions", "Instructions", bullets(d.get("instructions") or ()))
             + (section("briefing", "What to explain", bullets(d["briefing"])) if d.get("briefing") else "")
             + (section("guidance", "Guidance", bullets(d.get("guidance") or ())) if d.get("guidance") else "")
             + section("actions", "Actions", actions or notice("No action is open to you on this item."))
@@ -281,10 +326,15 @@ def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions:
         + (bullets(s.instructions) if s.status == "required" else "")
         + (f"<p><strong>What to explain</strong></p>{bullets(s.briefing)}" if s.status == "required" and s.briefing
            else "") + "</li>" for s in view.steps)
+    still_open = [i for i in items if i.status == "open"]
     required = ("Required next: " + "; ".join(s.name for s in view.required) if view.required
-                else "The notification is complete." if view.completed else "Nothing is required of an officer now.")
+                else "The notification is complete." if view.completed and not still_open
+                else "The notification's steps are done; still open: " + "; ".join(i.title or i.code for i in still_open)
+                + "." if view.completed
+                else "Nothing is required of an officer now.")
     related = bullets(f"{i.code} ({STATUS_TEXT.get(i.status, i.status)})" for i in items)
-    body = (facts([("Customer", view.customer_ref), ("Agency", view.agency)]) + notice(required)
+    body = (facts([("Customer", view.customer_ref), ("Agency", view.agency)]) + customer_link(view.customer_ref)
+            + notice(required)
             + "".join(notice(w, heading="SMS withheld") for w in view.withheld)
             + section("steps", "Steps", f'<ol class="steps">{steps}</ol>' if steps else notice("Not planned yet."))
             + section("actions", "Actions", actions or notice("Your roles allow no action on this MSP."))
@@ -317,6 +367,7 @@ def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], 
                 if options else "")
     body = (facts([("Customer", f.get("customer_ref")), ("Payee", f.get("payee_id")), ("Kind", f.get("kind")),
                    ("Amount (AUD)", f.get("amount")), ("State", f.get("state")), ("Ended", view.ended)])
+            + customer_link(f.get("customer_ref"))
             + days + section("windows", "Retry windows", table) + guidance
             + section("actions", "Actions", actions or notice("Your roles allow no action on this expense."))
             + your_commands(commands) + section("history", "Timeline", timeline(entries, zone)))
@@ -333,7 +384,7 @@ def command_page(officer: Officer, command: Command, back: str | None) -> str:
         body = notice("Accepted.", kind="ok") + section(
             "outcomes", "What it caused", bullets(label(o.get("event_type", "")) for o in command.outcomes))
     else:
-        body = (notice(command.reason or "", kind="refused", heading=f"Refused ({command.reason_code})")
+        body = (notice(command.reason or "", kind="refused", heading="Refused")
                 + (section("way-out", "What to do instead", f'<p class="way-out">{e(command.way_out)}</p>')
                    if command.way_out else ""))
     body += facts([("Command", command.command_type), ("About", command.subject_id),

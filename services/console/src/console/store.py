@@ -49,6 +49,9 @@ MIGRATIONS = (
     Migration("console", 5, "officers", """
         CREATE TABLE officers (officer_id text PRIMARY KEY, roles text[] NOT NULL, seen_at timestamptz NOT NULL)"""),
     SESSIONS,
+    Migration("console", 7, "customers", """
+        CREATE INDEX work_items_by_customer ON work_items (customer_ref);
+        CREATE INDEX timeline_by_customer ON timeline ((payload->>'customer_ref'))"""),
 )
 
 
@@ -190,6 +193,21 @@ async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
 async def work_item(conn: asyncpg.Connection, work_item_id: str) -> WorkItem | None:
     row = await conn.fetchrow("SELECT * FROM work_items WHERE work_item_id = $1", work_item_id)
     return WorkItem.of(row) if row else None
+
+
+async def customer_items(conn: asyncpg.Connection, customer_ref: str, queues: tuple[str, ...]) -> list[WorkItem]:
+    """Every work item of a customer in ``queues``: open ones first, then the most recent."""
+    rows = await conn.fetch("SELECT * FROM work_items WHERE customer_ref = $1 AND queue = ANY($2::text[]) "
+                            "ORDER BY (status = 'open') DESC, raised_at DESC NULLS LAST, work_item_id", customer_ref,
+                            list(queues))
+    return [WorkItem.of(r) for r in rows]
+
+
+async def customer_subjects(conn: asyncpg.Connection, customer_ref: str) -> list[tuple[str, str]]:
+    """(subject type, subject id) of every MSP and expense the console has seen of a customer."""
+    rows = await conn.fetch("SELECT DISTINCT subject_type, subject_id FROM timeline "
+                            "WHERE payload->>'customer_ref' = $1 ORDER BY subject_type, subject_id", customer_ref)
+    return [(r["subject_type"], r["subject_id"]) for r in rows]
 
 
 async def work_items_about(conn: asyncpg.Connection, subject_id: str, queues: tuple[str, ...]) -> list[WorkItem]:

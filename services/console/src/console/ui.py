@@ -25,6 +25,7 @@ from console import api, pages, sessions, store
 from console.forms import FORM_FIELDS, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import EXPENSE_ACTIONS, MSP_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_view, msp_view
+from contracts.procedures import implements
 from contracts.roles import KNOWN_TO_EVERY_OFFICER, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
 from servicekit.auth import UnauthorizedError, roles_of
@@ -61,7 +62,9 @@ SECURITY_HEADERS = [
 SUBJECT_QUEUES = {"msp": Queue.MSP, "expense": Queue.INCOME_MANAGEMENT}
 """Who may open an MSP's or an expense's page: whoever may read the queue of its work."""
 SUBJECT_ACTIONS = {"msp": "RecordPhoneContact", "expense": "CeaseExpense"}
-KEY_FIELDS = {subject: key_field for key_field, subject in SUBJECTS.items()}
+SUBJECT_READERS = {"msp": "MSP pages are for MSP officers and approved decision makers.",
+                   "expense": "Expense pages are for officers trained in Income Management."}
+KEY_FIELDS = {subject: key_field for key_field, subject in SUBJECTS.items()} | {"customer": "customer_ref"}
 """A subject's id field (``msp`` -> ``msp_id``), as its events and the audit log name it."""
 
 
@@ -262,6 +265,8 @@ async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, p
             html = await _queue(conn, officer, _query(scope), readable)
             log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
             return Answer(200, html)
+        if kind == "customers" and ident:
+            return await _audited(officer, "customer", ident, _customer(conn, officer, ident, readable))
         if kind == "work-items" and ident:
             return await _audited(officer, "work-item", ident, _work_item(conn, officer, ident, readable))
         if kind in ("msp", "expenses") and ident:
@@ -353,10 +358,27 @@ async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: li
     return Answer(200, pages.work_item_page(officer, item, entries, actions, commands))
 
 
+@implements("IM-1.1")
+async def _customer(conn: Any, officer: pages.Officer, customer_ref: str, readable: list[str]) -> Answer:
+    """Everything of a customer an officer may know. 103-01050060 step 1: all staff investigate the work items on
+    a customer's record, so an Income Management item shows to every officer (its title and status, no details,
+    no action), with the transfer guidance for an officer not trained; another queue's items only to its readers."""
+    known = tuple(sorted({*readable, *(q.value for q in KNOWN_TO_EVERY_OFFICER)}))
+    items = await store.customer_items(conn, customer_ref, known)
+    subjects = await store.customer_subjects(conn, customer_ref)
+    if not items and not subjects:
+        raise Answer(404, pages.refused_page(officer, "Not found", "Nothing is known here of this customer."))
+    opened = frozenset(s for s, q in SUBJECT_QUEUES.items() if q.value in readable)
+    not_theirs = {i.queue for i in items if i.queue not in readable}
+    guidance = way_out("TickOffWorkItem", Queue.INCOME_MANAGEMENT) if Queue.INCOME_MANAGEMENT.value in not_theirs \
+        else None
+    return Answer(200, pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance))
+
+
 async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, readable: list[str]) -> Answer:
     queue = SUBJECT_QUEUES[subject]
     if queue.value not in readable:
-        raise Answer(403, pages.refused_page(officer, "Not in your queues", f"Your roles do not open {subject}s.",
+        raise Answer(403, pages.refused_page(officer, "Not in your queues", SUBJECT_READERS[subject],
                                              way_out(SUBJECT_ACTIONS[subject])))
     entries = await store.timeline(conn, subject, ident)
     if not entries:

@@ -6,7 +6,6 @@ deadlines and calendars, and a one-off's day 1 and day 2 (103-01050060).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,12 +32,6 @@ STEP_NAMES = {Step.DESCRIBE: "Describe the behaviours (approving officer)",
               Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
               Step.SMS: "SMS decision (approved decision makers only)", Step.LETTER: "Signed and approved letter",
               Step.INCIDENT: "Incident record", Step.RECORD_RESULT: "Record the result"}
-
-
-def label(event_type: str) -> str:
-    """``MspStepRequired`` -> ``Msp step required``: an event or action type, readable."""
-    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", event_type)
-    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else event_type
 
 
 @dataclass(frozen=True)
