@@ -15,6 +15,7 @@ import pytest
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
 from console.sessions import form_token
+from selenium.webdriver.common.by import By
 
 from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS, SMS_DISPATCH
 from contracts.expenses import ExpenseKind
@@ -30,6 +31,7 @@ from servicekit.clock import SimulatedClock
 from servicekit.service import ServiceRuntime
 from tests.expenses.builders import at, attempt
 from tests.notification.builders import T0, approval
+from tests.support import axe
 from tests.support.browser import Browser
 from tests.support.http import served
 from tests.support.kafka_tools import publish, read_topic
@@ -72,6 +74,7 @@ async def sign_in(browser: Browser, console: ServiceRuntime, signer: Signer, off
     async with httpx.AsyncClient(base_url=base_of(console)) as http:
         link = await sign_in_link(http, signer.token(officer, roles=list(roles), expires_in=1800))
     await browser.open(f"{base_of(console)}{link}")
+    await browser.shot(f"sign-in-{officer.lower()}")
     await browser.press(f"Sign in as {officer}")
     await browser.until(f"Signed in as {officer}", reload=False)
     assert "/ui/sign-in" not in browser.url, "on to the work items, the code spent"
@@ -145,7 +148,7 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked")
         await browser.submit("AuthoriseMspSms")
         await accepted(browser, "the SMS authorisation")
-        assert "Msp sms authorised" in await browser.text()
+        assert "SMS authorised" in await browser.text()
         await browser.shot("sms-authorised")
         [dispatch] = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
         assert (dispatch.key, json.loads(dispatch.value)["event_type"]) == (b"MSP-UI-1", "SmsDispatchRequested")
@@ -210,6 +213,13 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await services["expenses"].fire_timers()
         item = i059pl_id("EXP-UI-W", date(2027, 3, 1))
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.open(f"{base_of(console)}/ui/?q={weekly.customer_ref}")
+        await browser.click_link(f"Everything of customer {weekly.customer_ref}")
+        customer = await browser.until("I059PL - A previous expense was not delivered", what="the customer's I059PL")
+        assert TRANSFER_GUIDANCE in customer, "IM-1.1: every officer learns of it, with the way on"
+        assert not await browser._run(lambda: browser.driver.find_elements(By.PARTIAL_LINK_TEXT, "I059PL")), \
+            "no details, no action for an officer not trained"
+        await browser.shot("untrained-officer-finds-the-customers-i059pl")
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
         guidance = await browser.until("Not in your queues", what="an untrained officer refused the I059PL")
         assert TRANSFER_GUIDANCE in guidance
@@ -235,3 +245,11 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-W")
         await browser.until("closed unpaid", what="the weekly window closed unpaid")
         await browser.shot("expense-weekly-window-closed")
+
+
+async def test_the_accessibility_check_finds_what_it_is_there_to_find(browser: Browser):
+    """axe-core at WCAG 2.1 A and AA, as every story's pages are checked: a page with an unlabelled field, no
+    language and no title fails it (so a story's 0 violations mean something)."""
+    await browser.open("data:text/html,<html><body><form><input type=text name=x></form></body></html>")
+    found = {v["id"] for v in await browser._run(lambda: axe.violations(browser.driver))}
+    assert {"html-has-lang", "document-title", "label"} <= found

@@ -22,6 +22,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.support import axe
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "console"
 T = TypeVar("T")
 
@@ -43,6 +45,8 @@ class Browser:
     def __init__(self, driver: WebDriver, story: str) -> None:
         self.driver, self.story = driver, story
         self.shots: list[Path] = []
+        self.audits: dict[str, list[dict[str, Any]]] = {}
+        """Each screenshot's page: axe-core's violations on it (none, for a page an officer may use)."""
 
     async def _run(self, call: Callable[[], T]) -> T:
         return await asyncio.to_thread(call)
@@ -153,8 +157,10 @@ class Browser:
         await self._run(lambda: self.driver.find_element(By.TAG_NAME, "h1"))
 
     async def shot(self, name: str) -> Path:
+        """Keep the page as a screenshot, and what axe-core finds on it (WCAG 2.1 A and AA)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{self.story}-{len(self.shots) + 1:02d}-{name}.png"
         await self._run(lambda: self.driver.save_screenshot(str(path)))
         self.shots.append(path)
+        self.audits[name] = await self._run(lambda: axe.violations(self.driver))
         return path

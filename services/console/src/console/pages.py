@@ -275,7 +275,8 @@ def customer_page(officer: Officer, customer_ref: str, subjects: Sequence[tuple[
                            for t, i in mine)
     hidden = len(subjects) - len(mine)
     if hidden:
-        records += f"<p>{hidden} more record(s) of this customer are for officers with other roles.</p>"
+        records += (f"<p>{hidden} more {'record' if hidden == 1 else 'records'} of this customer "
+                    f"{'is' if hidden == 1 else 'are'} for officers with other roles.</p>")
     body = ((section("way-on", "What to do", f'<p class="way-out">{e(guidance)}</p>') if guidance else "")
             + section("items", "Work items", table)
             + section("records", "MSPs and expenses", records or notice("None that your roles open.")))

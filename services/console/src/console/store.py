@@ -205,8 +205,8 @@ async def customer_items(conn: asyncpg.Connection, customer_ref: str, queues: tu
 
 async def customer_subjects(conn: asyncpg.Connection, customer_ref: str) -> list[tuple[str, str]]:
     """(subject type, subject id) of every MSP and expense the console has seen of a customer."""
-    rows = await conn.fetch("SELECT DISTINCT subject_type, subject_id FROM timeline "
-                            "WHERE payload->>'customer_ref' = $1 ORDER BY subject_type, subject_id", customer_ref)
+    rows = await conn.fetch("SELECT DISTINCT subject_type, subject_id FROM timeline WHERE payload->>'customer_ref' = $1 "
+                            "AND subject_type IN ('msp', 'expense') ORDER BY subject_type, subject_id", customer_ref)
     return [(r["subject_type"], r["subject_id"]) for r in rows]
 
 
