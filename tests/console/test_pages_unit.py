@@ -15,7 +15,7 @@ from console.forms import fields_of, inputs
 from console.sessions import SessionCookie, form_token
 from console.store import Entry, WorkItem
 from console.ui import cross_site
-from console.views import expense_view, msp_view
+from console.views import expense_actions, expense_view, msp_actions, msp_view
 
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
 
@@ -170,3 +170,48 @@ def test_a_list_of_behaviours_is_a_group_per_item_and_reads_back_into_the_descri
                                                    "producer": "c", "correlation_id": uuid.uuid4(),
                                                    "officer_id": "OFF-1", "officer_roles": ["msp-officer"]})
     assert action.behaviours[0].gaps() == []
+
+
+def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_complete():
+    """Issue 31: finished MSPs still offered the SMS and phone actions."""
+    planned = entry("MspNotificationPlanned", customer_ref="CRN-1", agency="Centrelink",
+                    steps=["phone", "sms-decision", "letter", "record-result"])
+    phoned = [planned, entry("MspStepRequired", step="phone"), entry("MspStepDone", step="phone", outcome="x"),
+              entry("MspStepRequired", step="sms-decision"), entry("MspStepDone", step="sms-decision", outcome="y")]
+    offered = msp_actions(msp_view("MSP-1", phoned))
+    assert "RecordPhoneContact" not in offered
+    assert "AuthoriseMspSms" not in offered
+    assert {"AttachMspLetter", "RecordLetterDispatch", "RecordMspResult", "RecordRiskFact"} <= set(offered)
+    assert msp_actions(msp_view("MSP-1", [*phoned, entry("MspNotificationCompleted")])) == ()
+
+
+@pytest.mark.rule("IM-7.4")
+def test_a_regular_expense_is_not_offered_a_one_offs_variation_or_removal():
+    """103-01050060 step 7, for a one-off on day 2 in extreme hardship: "raise a mySupport webform." A weekly
+    expense is ceased instead (step 4), so its page offers neither the variation nor the removal."""
+    weekly = expense_view("EXP-1", [entry("ExpenseUndelivered", customer_ref="CRN-1", kind="weekly",
+                                          period_start="2027-03-01", window_closes_at="2027-03-08T13:00:00Z",
+                                          status="UNDLVD RI", calendar="7 days", failure_explanation=".",
+                                          procedure_step=4, officer_options=[])])
+    assert expense_actions(weekly) == ("CeaseExpense",)
+    one_off = expense_view("EXP-2", [entry("ExpenseUndelivered", customer_ref="CRN-1", kind="one-off",
+                                           period_start="2027-03-01", window_closes_at="2027-03-03T13:00:00Z",
+                                           status="UNDLVD IM", calendar="2 working days", failure_explanation=".",
+                                           procedure_step=7, officer_options=[])])
+    assert expense_actions(one_off) == ("CeaseExpense", "VaryOneOffExpense", "RecordMySupportJob",
+                                        "RecordExpenseRemoval")
+
+
+def test_a_send_at_control_takes_canberra_time_and_choices_read_in_the_procedures_words():
+    """Issue 31: "Send at" had to be typed as ISO 8601, and the SMS form listed raw codes."""
+    schema, nested = request_schema(COMMANDS["AuthoriseMspSms"])
+    form = inputs(COMMANDS["AuthoriseMspSms"], schema, nested, "MSP-1")
+    html = "".join(pages._control(f, "AuthoriseMspSms") for f in form)
+    assert 'type="datetime-local"' in html
+    assert ">customer cannot be contacted by phone.</option>" in html, "104-07050030 step 2's own words"
+    assert ">customer-cannot-be-contacted-by-phone<" not in html
+    assert '<option value="">Choose one</option>' in html, "no circumstance chosen for the officer"
+    sent = fields_of(form, {"msp_id": ["MSP-1"], "send_at": ["2026-12-03T09:30"]})
+    assert sent["send_at"] == "2026-12-03T09:30:00+11:00", "09:30 in Canberra, daylight saving"
+    assert fields_of(form, {"send_at": ["2027-06-03T09:30"]})["send_at"] == "2027-06-03T09:30:00+10:00"
+    assert fields_of(form, {"send_at": ["2026-12-03T09:30:00+08:00"]})["send_at"] == "2026-12-03T09:30:00+08:00"

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from console.localtime import AGENCY_ZONE
 from contracts.envelope import Event
 from servicekit.openapi import REF
 
@@ -87,8 +90,7 @@ def _input(name: str, schema: Mapping[str, Any], nested: Mapping[str, Any], requ
     if numeric or schema.get("type") in ("number", "integer"):
         return Input(name, label, "decimal", required, hint=hint)
     if schema.get("format") == "date-time":
-        return Input(name, label, "datetime", required, hint=(hint or "") + " ISO 8601 with its offset, e.g. "
-                                                                         "2026-11-23T09:00:00+11:00")
+        return Input(name, label, "datetime", required, hint=((hint or "") + " In Canberra time.").strip())
     max_length = schema.get("maxLength")
     return Input(name, label, "textarea" if (max_length or 0) > 200 else "text", required, hint=hint,
                  max_length=max_length)
@@ -127,6 +129,18 @@ def fields_of(form_inputs: Sequence[Input], form: Mapping[str, Sequence[str]]) -
                 fields[key] = fields_of(field.children, form)
         elif field.kind == "list":
             fields[key] = [fields_of(group.children, form) for group in field.children if _filled(group, form)]
+        elif _filled(field, form) and field.kind == "datetime":
+            fields[key] = in_canberra(form[field.name][-1].strip())
         elif _filled(field, form):
             fields[key] = form[field.name][-1].strip()
     return fields
+
+
+def in_canberra(text: str) -> str:
+    """A date-time control's value (local, without an offset: ``2026-11-23T09:00``) as the instant it names in
+    Canberra time; a value with its own offset, or not a date-time at all, as it is (the contract judges it)."""
+    try:
+        given = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return (given if given.tzinfo is not None else given.replace(tzinfo=ZoneInfo(AGENCY_ZONE))).isoformat()

@@ -17,6 +17,7 @@ from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
 from console.store import SAFETY_CODES, Command, Entry, WorkItem
 from console.views import ExpenseView, MspView, timeline_facts
+from console.words import choice
 from console.words import event as label
 from console.words import roles as role_words
 
@@ -100,12 +101,15 @@ def _control(field: Input, form: str) -> str:
     if field.kind == "select":
         # nothing chosen for the officer: a required choice starts on "Choose one", which the form refuses to send
         options = '<option value="">Choose one</option>' if field.required else '<option value="">(none)</option>'
-        options += "".join(f'<option value="{e(o)}"{" selected" if o == field.value else ""}>{e(o)}</option>'
+        options += "".join(f'<option value="{e(o)}"{" selected" if o == field.value else ""}>{e(choice(o))}</option>'
                            for o in field.options)
         control = f'<select id="{ident}" name="{e(field.name)}"{required}{described}>{options}</select>'
     elif field.kind == "textarea":
         control = (f'<textarea id="{ident}" name="{e(field.name)}" rows="5" maxlength="{field.max_length}"'
                    f'{required}{described}>{e(field.value)}</textarea>')
+    elif field.kind == "datetime":
+        control = (f'<input type="datetime-local" id="{ident}" name="{e(field.name)}" value="{e(field.value)}"'
+                   f'{required}{described}>')
     else:
         mode = ' inputmode="decimal"' if field.kind == "decimal" else ""
         limit = f' maxlength="{field.max_length}"' if field.max_length else ""

@@ -24,7 +24,7 @@ from faststream.asgi.types import Receive, Scope, Send
 from console import api, pages, sessions, store
 from console.forms import FORM_FIELDS, fields_of, inputs
 from console.handlers import SUBJECTS
-from console.views import EXPENSE_ACTIONS, MSP_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_view, msp_view
+from console.views import STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_actions, expense_view, msp_actions, msp_view
 from contracts.procedures import implements
 from contracts.roles import KNOWN_TO_EVERY_OFFICER, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
@@ -389,10 +389,10 @@ async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, 
         view = msp_view(ident, entries)
         wanted = frozenset(a for s in view.required for a in STEP_ACTIONS[s.step])
         items = await store.work_items_about(conn, ident, tuple(readable))
-        actions = "" if view.completed else _actions(officer, roles, MSP_ACTIONS, ident, open_=wanted)
+        actions = _actions(officer, roles, msp_actions(view), ident, open_=wanted)
         return Answer(200, pages.msp_page(officer, view, entries, actions, commands, items))
     expense = expense_view(ident, entries)
-    names = [] if expense.ended else [n for n in EXPENSE_ACTIONS if n != "VaryOneOffExpense" or expense.one_off]
+    names = list(expense_actions(expense))
     prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state")
                                if k in expense.facts}
     actions = _actions(officer, roles, [*names, "CodeOneOffExpense"], ident, prefill=prefill)

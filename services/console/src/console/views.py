@@ -26,6 +26,9 @@ STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
 """The staff actions that complete each step; ``RecordRiskFact`` belongs to none (a fact can arrive any time)."""
 MSP_ACTIONS = (*(a for actions in STEP_ACTIONS.values() for a in actions), "RecordRiskFact")
 EXPENSE_ACTIONS = ("CeaseExpense", "VaryOneOffExpense", "RecordMySupportJob", "RecordExpenseRemoval")
+ONE_OFF_ACTIONS = frozenset({"VaryOneOffExpense", "RecordMySupportJob", "RecordExpenseRemoval"})
+"""103-01050060 step 7: varying the amount and the day-2 removal (mySupport, the ICT Service Desk) are a
+one-off's; a regular expense is ceased (step 4)."""
 WORK_ITEM_ACTIONS = ("TickOffWorkItem", "AssignWorkItem")
 
 STEP_NAMES = {Step.DESCRIBE: "Describe the behaviours (approving officer)",
@@ -164,3 +167,19 @@ def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
     """What a timeline line shows of an event, its instants in ``zone`` and its dates in words."""
     return [(k.replace("_", " "), shown(entry.payload[k], zone)) for k in SHOWN
             if entry.payload.get(k) not in (None, "", [])]
+
+
+def msp_actions(view: MspView) -> tuple[str, ...]:
+    """The actions that can apply to the MSP now: those of its steps not yet done, and a risk fact (it can come
+    at any time); none once its notification is complete."""
+    if view.completed:
+        return ()
+    done = {s.step for s in view.steps if s.status == "done"}
+    return (*(a for step, actions in STEP_ACTIONS.items() if step not in done for a in actions), "RecordRiskFact")
+
+
+def expense_actions(view: ExpenseView) -> tuple[str, ...]:
+    """The actions that can apply to the expense now: none once it ended; a one-off's only on a one-off."""
+    if view.ended:
+        return ()
+    return tuple(a for a in EXPENSE_ACTIONS if view.one_off or a not in ONE_OFF_ACTIONS)

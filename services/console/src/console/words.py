@@ -75,3 +75,35 @@ def event(event_type: str) -> str:
 
 def roles(held: tuple[str, ...] | list[str]) -> str:
     return ", ".join(ROLES.get(r, r) for r in held) or "no roles"
+
+
+CHOICES = {
+    # 104-07050030 step 1: "contact the customer's Power of Attorney, nominee or person permitted to enquire"
+    "customer": "The customer", "power-of-attorney": "Their power of attorney", "nominee": "Their nominee",
+    "person-permitted-to-enquire": "A person permitted to enquire",
+    "successful": "Successful", "unsuccessful": "Unsuccessful (no answer, no contact)",
+    "unproductive": "Unproductive (the discussion did not get anywhere)",
+    # 104-07050030 step 2, the circumstances in which an approved decision maker may send an SMS, in its words
+    "customer-cannot-be-contacted-by-phone": "customer cannot be contacted by phone.",
+    "telephone-discussion-unproductive": "telephone discussion with the customer was unproductive.",
+    "successful-contact-confirmation-helps": "telephone contact was successful and it was determined that the "
+                                             "customer may benefit from confirmation of MSP details by SMS.",
+    "preliminary-message-before-next-day-call": "waiting until the next day to call the customer may result in a "
+                                                "more productive discussion and the customer would benefit from a "
+                                                "preliminary message.",
+    "capture-omc-psso-number": "customer may benefit from having One Main Contact/Personalised Services Service "
+                               "Officer number(s) captured on their mobile phone",
+    "suicide-or-self-harm": "The customer is talking about suicide or self-harm",
+    "family-domestic-violence-immediate-threat": "Family and domestic violence with an immediate threat to safety",
+    "mobile-on-multiple-records": "The mobile number is recorded on multiple records",
+    "post": "By post", "local-police-hand-delivery": "Hand delivered by the local Police",
+    "staff-hand-delivery": "Hand delivered by staff", "security-guard-hand-delivery": "Hand delivered by a security guard",
+    "phone": "Phone", "in-person": "In person", "online": "Online", "mail": "Mail", "social-media": "Social media",
+    "ACT": "Australian Capital Territory", "NSW": "New South Wales", "NT": "Northern Territory", "QLD": "Queensland",
+    "SA": "South Australia", "TAS": "Tasmania", "VIC": "Victoria", "WA": "Western Australia",
+}
+"""Each choice a form offers, as the officer reads it (the value sent stays the contract's)."""
+
+
+def choice(value: str) -> str:
+    return CHOICES.get(value, value)
