@@ -174,10 +174,11 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.shot("msp-complete-timeline")
 
 
-@pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4", "IM-7.3")
+@pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4", "IM-7.3", "IM-7.4")
 async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_guidance_and_i059pl_tick_off(
         kafka, database_url, topic_prefix, browser: Browser):
-    """103-01050060: a one-off "cannot be ceased or varied on day 2" and the officer is shown what to do instead;
+    """103-01050060: a one-off "cannot be ceased or varied on day 2" and the officer is shown what to do instead,
+    and takes it: "raise a mySupport webform.";
     step 1, "For Service Officers not trained in Income Management: [...] Cold transfer the customer to: the Income
     Management Line"; steps 5 and 8: "Manually tick off the Work Item. Record details on a DOC." """
     signer = Signer(audience=SYSTEM_AUDIENCES)
@@ -208,6 +209,12 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         assert "one-off-day-2" not in refused, "the reason in words, not its code"
         assert f"What to do instead\n{DAY_2_WAY_OUT}" in refused
         await browser.shot("cease-refused-on-day-2-with-way-out")
+        # the way out is the next action: the escalation, from the refusal itself
+        await browser.type("NextAction", "doc_note", "Customer in extreme hardship: new one-off needed today.")
+        await browser.submit("NextAction")
+        escalated = await browser.until("It did start this", what="the escalation the refusal offered")
+        assert "Removal escalated (mySupport, ICT Service Desk)" in escalated, "what the refused cease did cause"
+        await browser.shot("escalation-taken-from-the-refusal")
 
         clock.set(at(2027, 3, 9, 10))  # the weekly window (7 days) has closed unpaid
         await services["expenses"].fire_timers()
@@ -245,6 +252,15 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-W")
         await browser.until("closed unpaid", what="the weekly window closed unpaid")
         await browser.shot("expense-weekly-window-closed")
+
+        # a colleague reads the DOC note back, on the item and on the one-off's page
+        await sign_in(browser, console, signer, "OFF-IM-2", IM)
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        note = await browser.until("Discussed the undelivered expense with the customer.", reload=False)
+        assert "DOC note by OFF-IM-1" in note
+        await browser.shot("colleague-reads-the-doc-note")
+        await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
+        assert "Customer in extreme hardship: new one-off needed today." in await browser.text()
 
 
 async def test_the_accessibility_check_finds_what_it_is_there_to_find(browser: Browser):

@@ -182,6 +182,7 @@ async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], ki
                                 fingerprint)
         if not await store.insert(conn, command, key):
             raise Refused(409, "conflict", "a request with this Idempotency-Key is being recorded; retry")
+        await store.keep_notes(conn, command, fields)
         queued = await enqueue(conn, [runtime.route(event)])
     runtime.hand_to_relay(queued)
     log.info("command accepted for processing", officer_id=officer, event_type=command_type, event_id=str(command_id))

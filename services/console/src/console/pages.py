@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
-from console.store import SAFETY_CODES, Command, Entry, WorkItem
+from console.store import SAFETY_CODES, Command, Entry, Note, WorkItem
 from console.views import ExpenseView, MspView, timeline_facts
 from console.words import choice
 from console.words import event as label
@@ -135,7 +135,8 @@ def action_form(command_type: str, title: str, form_inputs: Sequence[Input], off
 # -------------------------------------------------------------------------------------------------- pages
 
 
-STATUS_TEXT = {"open": "Open", "ticked-off": "Ticked off", "cancelled": "Cancelled"}
+STATUS_TEXT = {"open": "Open", "ticked-off": "Ticked off", "cancelled": "Cancelled", "pending": "Sent, waiting",
+               "accepted": "Accepted", "rejected": "Refused"}
 
 
 def status_badge(status: str) -> str:
@@ -298,8 +299,20 @@ def bullets_html(items: Iterable[str]) -> str:
     return f"<ul>{inner}</ul>" if inner else ""
 
 
+def notes_section(notes: Sequence[Note], zone: ZoneInfo) -> str:
+    """What colleagues wrote on the record (DOC notes, MSP notes, incident references), oldest first."""
+    if not notes:
+        return ""
+    refused = " (refused: the action it went with was not done)"
+    items = "".join(
+        f'<li><p><strong>{e(n.kind)}</strong> by {e(n.officer_id)}, <time datetime="{e(n.written_at.isoformat())}">'
+        f'{e(when(n.written_at, zone))}</time>{refused if n.status == "rejected" else ""}'
+        f'</p><p class="note">{e(n.body)}</p></li>' for n in notes)
+    return section("notes", "Notes", f'<ol class="notes">{items}</ol>')
+
+
 def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], actions: str,
-                   commands: Sequence[Command]) -> str:
+                   commands: Sequence[Command], notes: Sequence[Note] = ()) -> str:
     d = item.details
     zone = zone_for(d.get("state"))
     subject = d.get("subject_type"), d.get("subject_id")
@@ -316,7 +329,7 @@ def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], a
             + (section("briefing", "What to explain", bullets(d["briefing"])) if d.get("briefing") else "")
             + (section("guidance", "Guidance", bullets(d.get("guidance") or ())) if d.get("guidance") else "")
             + section("actions", "Actions", actions or notice("No action is open to you on this item."))
-            + your_commands(commands) + section("history", "History", timeline(entries, zone)))
+            + notes_section(notes, zone) + your_commands(commands) + section("history", "History", timeline(entries, zone)))
     return page(f"{item.code}: {item.title or item.work_item_id}", body, officer)
 
 
@@ -324,7 +337,7 @@ STEP_STATUS = {"done": "Done", "required": "Required now", "to come": "To come"}
 
 
 def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions: str, commands: Sequence[Command],
-             items: Sequence[WorkItem]) -> str:
+             items: Sequence[WorkItem], notes: Sequence[Note] = ()) -> str:
     steps = "".join(
         f'<li class="step {e(s.status.replace(" ", "-"))}"><span class="step-status">{e(STEP_STATUS[s.status])}'
         f"</span> <strong>{e(s.name)}</strong>{': ' + e(s.outcome) if s.outcome else ''}"
@@ -344,12 +357,13 @@ def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions:
             + section("steps", "Steps", f'<ol class="steps">{steps}</ol>' if steps else notice("Not planned yet."))
             + section("actions", "Actions", actions or notice("Your roles allow no action on this MSP."))
             + (section("items", "Work items", related) if items else "")
+            + notes_section(notes, ZoneInfo(AGENCY_ZONE))
             + your_commands(commands) + section("history", "Timeline", timeline(entries, ZoneInfo(AGENCY_ZONE))))
     return page(f"MSP {view.msp_id}", body, officer)
 
 
 def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], actions: str,
-                 commands: Sequence[Command]) -> str:
+                 commands: Sequence[Command], notes: Sequence[Note] = ()) -> str:
     f = view.facts
     zone = zone_for(f.get("state"))
     days = ""
@@ -375,11 +389,14 @@ def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], 
             + customer_link(f.get("customer_ref"))
             + days + section("windows", "Retry windows", table) + guidance
             + section("actions", "Actions", actions or notice("Your roles allow no action on this expense."))
-            + your_commands(commands) + section("history", "Timeline", timeline(entries, zone)))
+            + notes_section(notes, zone) + your_commands(commands) + section("history", "Timeline", timeline(entries, zone)))
     return page(f"Expense {view.expense_id}", body, officer)
 
 
-def command_page(officer: Officer, command: Command, back: str | None) -> str:
+def command_page(officer: Officer, command: Command, back: str | None, next_action: str = "") -> str:
+    """A command the officer issued: pending, accepted with what it caused, or refused with why, what it did cause
+    all the same (a day-2 cease in extreme hardship escalates the removal), and the way out, as the next action
+    where there is one."""
     title = f"{label(command.command_type)}: {STATUS_TEXT.get(command.status, command.status)}"
     back_link = f'<p><a href="{e(back)}">Back to {e(command.subject_id)}</a></p>' if back else ""
     if command.status == "pending":
@@ -389,10 +406,12 @@ def command_page(officer: Officer, command: Command, back: str | None) -> str:
         body = notice("Accepted.", kind="ok") + section(
             "outcomes", "What it caused", bullets(label(o.get("event_type", "")) for o in command.outcomes))
     else:
-        body = (notice(command.reason or "", kind="refused", heading="Refused")
-                + (section("way-out", "What to do instead", f'<p class="way-out">{e(command.way_out)}</p>')
-                   if command.way_out else ""))
-    body += facts([("Command", command.command_type), ("About", command.subject_id),
+        caused = ("".join(notice(label(o.get("event_type", "")), kind="ok", heading="It did start this")
+                          for o in command.outcomes))
+        body = (caused + notice(command.reason or "", kind="refused", heading="Refused")
+                + (section("way-out", "What to do instead", f'<p class="way-out">{e(command.way_out)}</p>'
+                           + next_action) if command.way_out or next_action else ""))
+    body += facts([("Action", label(command.command_type)), ("About", command.subject_id),
                    ("Submitted", when(command.submitted_at, ZoneInfo(AGENCY_ZONE))), ("Command id", command.command_id)])
     return page(title, body + back_link, officer, refresh_s=2 if command.status == "pending" else None)
 
@@ -434,6 +453,7 @@ header .brand { font-weight: bold; margin-right: auto; } nav ul { list-style: no
 .who { margin: 0; } form.inline { display: inline; }
 .views { margin: 1rem 0 0; } .views a { margin-right: 1rem; } .views a[aria-current] { font-weight: bold; }
 tr.safety { background: #fdecea; } .flag { color: #8a1c0e; }
+.note { white-space: pre-wrap; margin-top: 0; } ol.notes { padding-left: 1.2rem; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; } caption { text-align: left; font-weight: bold; }
 th, td { border: 1px solid #767676; padding: .3rem .5rem; text-align: left; vertical-align: top; }
 .field { margin: .6rem 0; display: flex; flex-direction: column; max-width: 40rem; }

@@ -52,6 +52,15 @@ MIGRATIONS = (
     Migration("console", 7, "customers", """
         CREATE INDEX work_items_by_customer ON work_items (customer_ref);
         CREATE INDEX timeline_by_customer ON timeline ((payload->>'customer_ref'))"""),
+    Migration("console", 8, "notes", """
+        CREATE TABLE notes (
+            command_id uuid PRIMARY KEY REFERENCES commands (command_id),
+            subject_id text NOT NULL,
+            kind text NOT NULL,
+            body text NOT NULL,
+            officer_id text NOT NULL,
+            written_at timestamptz NOT NULL);
+        CREATE INDEX notes_by_subject ON notes (subject_id, written_at)"""),
 )
 
 
@@ -99,6 +108,39 @@ async def insert(conn: asyncpg.Connection, command: Command, key: str | None) ->
         command.command_id, command.officer_id, key, command.fingerprint, command.command_type, command.subject_id,
         command.submitted_at)
     return bool(done.endswith(" 1"))
+
+
+NOTE_FIELDS = {"doc_note": "DOC note", "msp_note": "MSP note", "incident_id": "CIMS incident"}
+"""What officers write that colleagues must be able to read back (103-01050060 "Record details on a DOC";
+104-07050030 "Record this in the MSP notes"; an incident "linked to the MSP"): kept here from the command that
+carried it, shown to officers whose roles open the record, never published or logged."""
+
+
+@dataclass(frozen=True)
+class Note:
+    kind: str
+    body: str
+    officer_id: str
+    written_at: datetime
+    command_id: uuid.UUID
+    status: str
+
+
+async def keep_notes(conn: asyncpg.Connection, command: Command, fields: dict[str, Any]) -> None:
+    """The notes a command carries (one row per command: its DOC note, MSP note or incident reference)."""
+    for field, kind in NOTE_FIELDS.items():
+        if isinstance(fields.get(field), str) and fields[field].strip():
+            await conn.execute("INSERT INTO notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                               command.command_id, command.subject_id, kind, fields[field].strip(),
+                               command.officer_id, command.submitted_at)
+            return
+
+
+async def notes_on(conn: asyncpg.Connection, subject_id: str) -> list[Note]:
+    rows = await conn.fetch("SELECT n.kind, n.body, n.officer_id, n.written_at, n.command_id, c.status FROM notes n "
+                            "JOIN commands c USING (command_id) WHERE n.subject_id = $1 ORDER BY n.written_at",
+                            subject_id)
+    return [Note(r["kind"], r["body"], r["officer_id"], r["written_at"], r["command_id"], r["status"]) for r in rows]
 
 
 async def accepted(conn: asyncpg.Connection, command_id: uuid.UUID, outcome: dict[str, Any]) -> None:

@@ -22,9 +22,9 @@ from urllib.parse import parse_qs
 from faststream.asgi.types import Receive, Scope, Send
 
 from console import api, pages, sessions, store
-from console.forms import FORM_FIELDS, fields_of, inputs
+from console.forms import FORM_FIELDS, Input, fields_of, inputs
 from console.handlers import SUBJECTS
-from console.views import STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_actions, expense_view, msp_actions, msp_view
+from console.views import NEXT_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_actions, expense_view, msp_actions, msp_view
 from contracts.procedures import implements
 from contracts.roles import KNOWN_TO_EVERY_OFFICER, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
@@ -355,7 +355,17 @@ async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: li
         actions = pages.assign_to_me(officer, fields, str(uuid.uuid4())) + actions
     entries = await store.timeline(conn, "work-item", ident)
     commands = await store.commands_on(conn, officer.officer_id, ident)
-    return Answer(200, pages.work_item_page(officer, item, entries, actions, commands))
+    notes = await _notes(conn, officer, "work-item", ident)
+    return Answer(200, pages.work_item_page(officer, item, entries, actions, commands, notes))
+
+
+async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) -> list[store.Note]:
+    """The notes colleagues wrote on a record the officer may open; every read audited (how many, never what)."""
+    notes = await store.notes_on(conn, ident)
+    if notes:
+        log.info("notes read", officer_id=officer.officer_id, page=subject, count=len(notes),
+                 **{KEY_FIELDS[subject]: ident})
+    return notes
 
 
 @implements("IM-1.1")
@@ -384,19 +394,20 @@ async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, 
     if not entries:
         raise Answer(404, pages.refused_page(officer, "Not found", f"No such {subject} (or not yet known here)."))
     commands = await store.commands_on(conn, officer.officer_id, ident)
+    notes = await _notes(conn, officer, subject, ident)
     roles = list(officer.roles)
     if subject == "msp":
         view = msp_view(ident, entries)
         wanted = frozenset(a for s in view.required for a in STEP_ACTIONS[s.step])
         items = await store.work_items_about(conn, ident, tuple(readable))
         actions = _actions(officer, roles, msp_actions(view), ident, open_=wanted)
-        return Answer(200, pages.msp_page(officer, view, entries, actions, commands, items))
+        return Answer(200, pages.msp_page(officer, view, entries, actions, commands, items, notes))
     expense = expense_view(ident, entries)
     names = list(expense_actions(expense))
     prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state")
                                if k in expense.facts}
     actions = _actions(officer, roles, [*names, "CodeOneOffExpense"], ident, prefill=prefill)
-    return Answer(200, pages.expense_page(officer, expense, entries, actions, commands))
+    return Answer(200, pages.expense_page(officer, expense, entries, actions, commands, notes))
 
 
 async def _command(conn: Any, officer: pages.Officer, ident: str) -> Answer:
@@ -409,4 +420,18 @@ async def _command(conn: Any, officer: pages.Officer, ident: str) -> Answer:
     subject = SUBJECTS.get(api.COMMANDS[command.command_type].key_field) if command.command_type in api.COMMANDS \
         else None
     back = pages.subject_link(subject, command.subject_id) if subject else None
-    return Answer(200, pages.command_page(officer, command, back))
+    return Answer(200, pages.command_page(officer, command, back, _next_action(officer, command)))
+
+
+def _next_action(officer: pages.Officer, command: store.Command) -> str:
+    """The refusal's way out as a form to send at once, where the procedure gives one and the roles allow it."""
+    if command.status != "rejected" or command.reason_code not in NEXT_ACTIONS or command.outcomes:
+        return ""  # a refusal that started something (the escalation) has been acted on
+    name, title, given = NEXT_ACTIONS[command.reason_code]
+    if not may_issue(officer.roles, name):
+        return ""
+    kind = api.COMMANDS[name]
+    schema, nested = api.request_schema(kind)
+    fields = [Input(f.name, f.label, "hidden", value=given[f.name]) if f.name in given else f
+              for f in inputs(kind, schema, nested, command.subject_id)]
+    return pages.action_form(name, title, fields, officer, str(uuid.uuid4()), open_=True, name="NextAction")

@@ -183,3 +183,12 @@ def expense_actions(view: ExpenseView) -> tuple[str, ...]:
     if view.ended:
         return ()
     return tuple(a for a in EXPENSE_ACTIONS if view.one_off or a not in ONE_OFF_ACTIONS)
+
+
+NEXT_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
+    # 103-01050060 step 7: "If unable to cease the expense as it is day 2 and there is extreme hardship requiring
+    # the new expense to be coded immediately, raise a mySupport webform."
+    "one-off-day-2": ("CeaseExpense", "Escalate the removal: the customer is in extreme hardship",
+                      {"extreme_hardship": "true"}),
+}
+"""A refusal's way out as the next action to take (reason code -> the action, its title, the fields it sets)."""
