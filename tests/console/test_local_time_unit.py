@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from console.localtime import day, shown, when, zone_for
+from console.views import WindowView, window_due
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +40,43 @@ def test_dates_are_in_words_and_stored_iso_values_are_shown_in_the_zone():
     assert shown("UNDLVD IM", zone) == "UNDLVD IM"
     assert shown("2026-13-45T00:00Z", zone) == "2026-13-45T00:00Z", "not a date after all: as it is"
     assert when(None, zone) == ""
+
+
+def _window(**given: str) -> WindowView:
+    return WindowView(**{"period_start": "2026-12-04", "status": "UNDLVD IM", "closes_at": "2026-12-07T13:00:00Z",
+                         "calendar": "2 working days (Mon-Fri less ACT public holidays, holidays 0.109), "
+                                     "Australia/Sydney", "explanation": "", "procedure_step": 7,
+                         "officer_options": (), **given})
+
+
+@pytest.mark.rule("IM-6.1")
+def test_a_one_offs_window_says_when_it_closes_in_the_customers_zone_why_and_which_days_were_passed_over():
+    """103-01050060 step 6: "When the one-off expense is coded, the expense will attempt to deliver for the next 2
+    working days." Coded on Friday 4 December in the ACT: day 2 is Monday 7, the weekend is passed over, and the
+    window closes at the customer's midnight after day 2."""
+    due = window_due(_window(day_1="2026-12-04", day_2="2026-12-07"), "one-off", zone_for("ACT"))
+    assert due.startswith("Closes Tue 8 Dec 2026, 00:00 AEDT: the end of day 2 (Monday 7 December 2026), 2 working "
+                          "days from day 1 (Friday 4 December 2026); Saturday 5 December 2026 skipped (weekend); "
+                          "Sunday 6 December 2026 skipped (weekend).")
+    assert "IM-6.1: “When the one-off expense is coded, the expense will attempt to deliver for the next 2 working " \
+           "days.”" in due
+    assert due.endswith("Calendar: 2 working days (Mon-Fri less ACT public holidays, holidays 0.109), "
+                        "Australia/Sydney.")
+    holiday = window_due(_window(day_1="2026-12-24", day_2="2026-12-29", closes_at="2026-12-29T13:00:00Z"),
+                         "one-off", zone_for("ACT"))
+    assert "Friday 25 December 2026 skipped (public holiday)" in holiday
+
+
+@pytest.mark.rule("IM-3.1", "IM-3.5")
+def test_a_regular_expenses_window_counts_its_calendar_days_from_the_scheduled_payment_date():
+    """103-01050060 step 3: "if the regular expense fails, the system will attempt to pay the expense for 7 days."
+    and, fortnightly, "if the regular expense fails, the system will attempt to pay the expense for 14 days." """
+    weekly = window_due(_window(period_start="2027-03-01", closes_at="2027-03-07T13:00:00Z", status="UNDLVD RI"),
+                        "weekly", zone_for("NSW"))
+    assert weekly.startswith("Closes Mon 8 Mar 2027, 00:00 AEDT: 7 days from the scheduled payment date "
+                             "(Monday 1 March 2027). IM-3.1:")
+    fortnightly = window_due(_window(period_start="2027-03-01", closes_at="2027-03-14T13:00:00Z"), "fortnightly",
+                             zone_for("WA"))
+    assert "14 days from the scheduled payment date" in fortnightly
+    assert "IM-3.5" in fortnightly
+    assert fortnightly.startswith("Closes Sun 14 Mar 2027, 21:00 AWST")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
 from console.store import SAFETY_CODES, Command, Entry, Note, WorkItem
-from console.views import ExpenseView, MspView, timeline_facts
+from console.views import ExpenseView, MspView, timeline_facts, window_due
 from console.words import choice
 from console.words import event as label
 from console.words import roles as role_words
@@ -373,12 +373,12 @@ def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], 
             ("Day 2 (it cannot be ceased or varied)", day(view.day_2)),
         ]))
     windows = "".join(
-        f"<tr><th scope=\"row\">{e(day(w.period_start))}</th><td>{e(w.status)}</td><td>{e(shown(w.closes_at, zone))}"
-        f"</td><td>{e(w.calendar)}</td><td>{status_badge(w.outcome)}"
+        f"<tr><th scope=\"row\">{e(day(w.period_start))}</th><td>{e(w.status)}</td>"
+        f"<td>{e(window_due(w, f.get('kind'), zone))}</td><td>{status_badge(w.outcome)}"
         f"{' ' + e(shown(w.outcome_at, zone)) if w.outcome_at else ''}</td></tr>" for w in view.windows)
     table = ('<table><caption>Each undelivered period and how long the system keeps trying</caption><thead><tr>'
-             '<th scope="col">Period</th><th scope="col">Marked</th><th scope="col">Retry window closes</th>'
-             '<th scope="col">Calendar</th><th scope="col">Outcome</th></tr></thead>'
+             '<th scope="col">Period</th><th scope="col">Marked</th><th scope="col">Retry window closes, and why</th>'
+             '<th scope="col">Outcome</th></tr></thead>'
              f"<tbody>{windows}</tbody></table>") if windows else notice("No undelivered period.")
     options = [w for w in view.windows if w.outcome == "retrying"]
     guidance = (section("options", f"What to discuss (procedure step {options[-1].procedure_step})",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from console.localtime import shown
+from console.localtime import day, shown
 from console.store import Entry
 from contracts.notification import Step
+from contracts.procedures import BY_ID
 
 STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
     Step.DESCRIBE: ("DescribeMspBehaviours",),
@@ -192,3 +194,26 @@ NEXT_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
                       {"extreme_hardship": "true"}),
 }
 """A refusal's way out as the next action to take (reason code -> the action, its title, the fields it sets)."""
+
+
+WINDOW_RULES = {"one-off": "IM-6.1", "weekly": "IM-3.1", "fortnightly": "IM-3.5"}
+"""The rule that sets each kind's retry window (its words are quoted from the registry, the one place they live)."""
+
+
+def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
+    """When a retry window closes and why, in the customer's time: the rule's id and words, the days counted, the
+    days a one-off's count passed over, and the calendar the deadline was worked out with (stored with it)."""
+    closes = shown(window.closes_at, zone)
+    rule = BY_ID.get(WINDOW_RULES.get(kind or "", ""))
+    if kind == "one-off" and window.day_1 and window.day_2:
+        day_1, day_2 = date.fromisoformat(window.day_1), date.fromisoformat(window.day_2)
+        passed = [day_1 + timedelta(days=n) for n in range(1, (day_2 - day_1).days)]
+        skipped = "; ".join(f"{day(d)} skipped ({'weekend' if d.weekday() >= 5 else 'public holiday'})"
+                            for d in passed)
+        why = (f"the end of day 2 ({day(day_2)}), 2 working days from day 1 ({day(day_1)})"
+               + (f"; {skipped}" if skipped else ""))
+    else:
+        days = 14 if kind == "fortnightly" else 7
+        why = f"{days} days from the scheduled payment date ({day(window.period_start)})"
+    cited = f" {rule.id}: “{rule.quote}”" if rule else ""
+    return f"Closes {closes}: {why}.{cited} Calendar: {window.calendar}."
