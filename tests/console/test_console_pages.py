@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,9 +15,10 @@ import pytest
 from console.api import COMMANDS
 
 from contracts.catalogue import WORKITEM_EVENTS
-from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
+from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised
 from devstack.tokens import Signer
+from servicekit.clock import SimulatedClock
 from tests.console.test_console_on_real_broker import console, officer
 from tests.support.kafka_tools import eventually, publish
 from tests.support.signin import BROWSER, code_of, keep_cookie, press_sign_in, sign_in, sign_in_link
@@ -261,8 +263,9 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
     """Issue 31: an approved decision maker's risk response sat on row 24 among ticked-off items. The default
     view is the open items of the officer's queues, a risk response first and marked, then the longest waiting;
     the filters stay in the address; a search finds an item by its own id, its MSP or expense, or the CRN."""
-    signer = Signer(audience="console")
-    async with console(kafka, database_url, topic_prefix, signer) as http:
+    signer = Signer(audience=["console", "console-ops"])
+    later = SimulatedClock.starting_at(datetime(2027, 3, 20, tzinfo=UTC))  # the items (10 March) all past due
+    async with console(kafka, database_url, topic_prefix, signer, clock=later) as http:
         events = [raised(f"MSP-PHONE:MSP-Q{n}", Queue.MSP, WorkItemCode.MSP_PHONE, f"MSP-Q{n}") for n in range(3)]
         events.append(raised("MSP-RISK-RESPONSE:MSP-Q9:1", Queue.MSP, WorkItemCode.MSP_RISK_RESPONSE, "MSP-Q9"))
         await publish_all(kafka, topic_prefix, events)
@@ -277,6 +280,10 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         assert queue.count("MSP-PHONE &lt;b&gt;</a>") == 3, "each row names the item by its title"
         assert "(most urgent first)" in queue
         assert "1–4 of 4" in queue
+        assert queue.count("(overdue)") == 4, "each past the agency's service level, and said so"
+        metrics = (await http.get("/metrics", headers=signer.bearer("OPS-1", roles=[OPERATIONS]))).text
+        assert 'work_items_overdue{queue="msp-implementation"} 4.0' in metrics
+        assert 'work_items_overdue{queue="income-management"} 0.0' in metrics
         newest = (await http.get("/ui/", params={"order": "newest"})).text
         assert "(newest first)" in newest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from console.localtime import day, shown, when, zone_for
@@ -43,10 +44,11 @@ def test_dates_are_in_words_and_stored_iso_values_are_shown_in_the_zone():
 
 
 def _window(**given: str) -> WindowView:
-    return WindowView(**{"period_start": "2026-12-04", "status": "UNDLVD IM", "closes_at": "2026-12-07T13:00:00Z",
+    fields: dict[str, Any] = {"period_start": "2026-12-04", "status": "UNDLVD IM", "closes_at": "2026-12-07T13:00:00Z",
                          "calendar": "2 working days (Mon-Fri less ACT public holidays, holidays 0.109), "
                                      "Australia/Sydney", "explanation": "", "procedure_step": 7,
-                         "officer_options": (), **given})
+                         "officer_options": (), **given}
+    return WindowView(**fields)
 
 
 @pytest.mark.rule("IM-6.1")

@@ -7,10 +7,12 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from console import pages
 from console.api import COMMANDS, request_schema
+from console.due import SERVICE_LEVELS_H
 from console.forms import fields_of, inputs
 from console.sessions import SessionCookie, form_token
 from console.store import Entry, WorkItem
@@ -108,8 +110,8 @@ def test_every_actions_form_labels_every_control(command: str):
 def test_every_value_is_escaped():
     item = WorkItem("I059PL:<x>", "income-management", "I059PL", "CRN-1", '<script>alert("x")</script>', "open",
                     None, NOW, {"subject_id": "EXP-1"})
-    html = pages.queue_page(OFFICER, pages.QueueQuery(None, None, None, None, 1, 25), ["income-management"],
-                            ["I059PL"], [item], 1)
+    html = pages.queue_page(OFFICER, pages.QueueQuery(None, "open", None, None, 1, 25), ["income-management"],
+                            ["I059PL"], [item], 1, pages.Due(SERVICE_LEVELS_H, NOW))
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert 'href="/ui/work-items/I059PL%3A%3Cx%3E"' in html
@@ -215,3 +217,26 @@ def test_a_send_at_control_takes_canberra_time_and_choices_read_in_the_procedure
     assert sent["send_at"] == "2026-12-03T09:30:00+11:00", "09:30 in Canberra, daylight saving"
     assert fields_of(form, {"send_at": ["2027-06-03T09:30"]})["send_at"] == "2027-06-03T09:30:00+10:00"
     assert fields_of(form, {"send_at": ["2026-12-03T09:30:00+08:00"]})["send_at"] == "2026-12-03T09:30:00+08:00"
+
+
+
+@pytest.mark.rule("MSP-2.1")
+def test_an_msp_task_is_due_by_the_agencys_service_level_and_says_so_and_an_income_management_item_is_not():
+    """104-07050030 step 2: "it is important that customers are notified of the MSP decisions as soon as
+    possible." How soon is the agency's: a setting, named as such on the page."""
+    due = pages.Due(SERVICE_LEVELS_H, NOW)
+    zone = ZoneInfo("Australia/Sydney")
+    phone = WorkItem("MSP-PHONE:M1", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "open", None,
+                     datetime(2027, 2, 27, 0, 0, tzinfo=UTC), {})
+    text = due.text(phone, zone)
+    assert text.startswith("Due Sun 28 Feb 2027, 11:00 AEDT (overdue): the agency's service level for this task is "
+                           "24 hours from when it was raised (Sat 27 Feb 2027, 11:00 AEDT). MSP-2.1:")
+    assert due.when(phone, zone) == "Sun 28 Feb 2027, 11:00 AEDT (overdue)"
+    done = WorkItem("MSP-PHONE:M2", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "ticked-off", None,
+                    datetime(2027, 2, 27, 0, 0, tzinfo=UTC), {})
+    assert "(overdue)" not in due.when(done, zone), "a finished task is not late"
+    fresh = WorkItem("MSP-PHONE:M3", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "open", None, NOW, {})
+    assert "(overdue)" not in due.when(fresh, zone)
+    i059pl = WorkItem("I059PL:E1:2027-03-01", "income-management", "I059PL", "CRN-1", "I059PL", "open", None, NOW, {})
+    assert due.when(i059pl, zone) == "at the customer's next contact"
+    assert due.text(i059pl, zone).startswith("No due time: IM-1.1")

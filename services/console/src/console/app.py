@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from console import api, ui
+from console import api, store, ui
+from console.due import SERVICE_LEVELS_H
 from console.handlers import on_outcome
 from console.store import MIGRATIONS
 from contracts.catalogue import CATALOGUE, EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITEM_EVENTS
+from contracts.workitems import Queue
 from servicekit.clock import Clock
 from servicekit.service import HttpApi, ServiceRuntime, ServiceSpec
 from servicekit.settings import ServiceSettings
@@ -31,6 +35,20 @@ class ConsoleSettings(ServiceSettings):
                                                   "after the token it came from expires).")
     sign_in_code_ttl_s: float = Field(default=120, gt=0, le=900,
                                       description="How long a one-time sign-in code (a sign-in link) stays valid.")
+    service_levels_h: dict[str, float] = Field(
+        default_factory=lambda: dict(SERVICE_LEVELS_H),
+        description="The agency's service levels: hours from a task's raising to its due time, per work item code "
+                    "(JSON). The procedure says 'as soon as possible'; how soon is the agency's.")
+
+
+async def overdue_gauges(runtime: ServiceRuntime, conn: Any) -> None:
+    """``work_items_overdue{queue}``: open items past their due time, set whenever /metrics is read."""
+    settings: Any = runtime.settings
+    counts = await store.overdue_counts(conn, settings.service_levels_h, runtime.clock.now())
+    gauge = runtime.metrics.own_gauge("work_items_overdue", "Open work items past their due time (the agency's "
+                                      "service levels).", ("queue",))
+    for queue in Queue:
+        gauge.labels(queue=queue.value).set(counts.get(queue.value, 0))
 
 
 def make_front(runtime: ServiceRuntime) -> ASGIApp:
@@ -54,6 +72,7 @@ SPEC = ServiceSpec(
               WORKITEM_EVENTS.name: on_outcome},
     migrations=MIGRATIONS,
     api=HttpApi.of(make_front, lambda path: api.handles(path) or ui.handles(path), own_auth=ui.handles),
+    gauges=overdue_gauges,
 )
 
 

@@ -7,12 +7,14 @@ refusals announced (``role="alert"``). Every value is escaped here and nowhere e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+from console.due import due_at, due_text
 from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
 from console.store import SAFETY_CODES, Command, Entry, Note, WorkItem
@@ -143,6 +145,24 @@ def status_badge(status: str) -> str:
     return f'<span class="status s-{e(status.replace(" ", "-"))}">{e(STATUS_TEXT.get(status, status))}</span>'
 
 
+@dataclass(frozen=True)
+class Due:
+    """What a page needs to say when items are due: the agency's service levels, and now."""
+
+    levels: Mapping[str, float]
+    now: datetime
+
+    def text(self, item: WorkItem, zone: ZoneInfo) -> str:
+        return due_text(item.code, item.raised_at, item.status, self.levels, self.now, zone)
+
+    def when(self, item: WorkItem, zone: ZoneInfo) -> str:
+        """The queue's short form: the due time, and whether it has passed."""
+        at = due_at(item.code, item.raised_at, self.levels)
+        if at is None:
+            return "at the customer's next contact"
+        return when(at, zone) + (" (overdue)" if item.status == "open" and at < self.now else "")
+
+
 ANY_STATUS = "any"
 ORDER_TEXT = {"urgency": "Most urgent first", "oldest": "Oldest first", "newest": "Newest first"}
 QUEUE_TEXT = {"income-management": "Income Management", "msp-implementation": "MSP implementation",
@@ -178,7 +198,7 @@ def _select(name: str, text: str, options: Iterable[str] | Iterable[tuple[str, s
 
 
 def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], codes: Sequence[str],
-               items: Sequence[WorkItem], total: int) -> str:
+               items: Sequence[WorkItem], total: int, due: Due) -> str:
     if not readable:
         return page("Work items", notice("Your roles open no work item queue. Ask your manager for the role your "
                                          "work needs.", kind="refused"), officer)
@@ -206,7 +226,7 @@ def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], cod
         f'<a href="{link("/work-items", i.work_item_id)}">{e(i.title or i.code)}</a></td>'
         f"<td>{e(i.details.get('subject_id') or '')}</td><td>{e(i.customer_ref or '')}</td>"
         f"<td>{e(QUEUE_TEXT.get(i.queue, i.queue))}</td><td>{status_badge(i.status)}</td>"
-        f"<td>{e(i.assignee_id or 'nobody')}</td>"
+        f"<td>{e(i.assignee_id or 'nobody')}</td><td>{e(due.when(i, zone_for(i.details.get('state'))))}</td>"
         f"<td>{e(when(i.raised_at, zone_for(i.details.get('state'))))}</td></tr>" for i in items)
     first = (query.page - 1) * query.size
     shown_ = f"{first + 1}–{first + len(items)} of {total}" if items else "none"
@@ -214,6 +234,7 @@ def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], cod
     table = (f'<table><caption>{e(what)}: {e(shown_)} ({e(ORDER_TEXT[query.order].lower())})</caption><thead><tr>'
              '<th scope="col">Work item</th><th scope="col">About</th><th scope="col">Customer</th>'
              '<th scope="col">Queue</th><th scope="col">Status</th><th scope="col">Assigned to</th>'
+             '<th scope="col">Due</th>'
              f'<th scope="col"><a href="{e(query.href(order="newest" if query.order == "oldest" else "oldest"))}">'
              'Raised</a></th></tr></thead>'
              f"<tbody>{rows}</tbody></table>") if items else notice("No work item matches these filters.")
@@ -312,7 +333,7 @@ def notes_section(notes: Sequence[Note], zone: ZoneInfo) -> str:
 
 
 def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], actions: str,
-                   commands: Sequence[Command], notes: Sequence[Note] = ()) -> str:
+                   commands: Sequence[Command], notes: Sequence[Note], due: Due) -> str:
     d = item.details
     zone = zone_for(d.get("state"))
     subject = d.get("subject_type"), d.get("subject_id")
@@ -324,7 +345,7 @@ def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], a
                      ("Tick-off", d.get("tick_off")), ("Assigned to", item.assignee_id or "unassigned"),
                      ("Raised", when(item.raised_at, zone)),
                      ("Approved decision makers only", "yes" if d.get("approved_decision_makers_only") else None)])
-    body = (about + customer_link(item.customer_ref) + details
+    body = (about + customer_link(item.customer_ref) + notice(due.text(item, zone), heading="When") + details
             + section("instructions", "Instructions", bullets(d.get("instructions") or ()))
             + (section("briefing", "What to explain", bullets(d["briefing"])) if d.get("briefing") else "")
             + (section("guidance", "Guidance", bullets(d.get("guidance") or ())) if d.get("guidance") else "")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -128,10 +129,10 @@ class Note:
 
 async def keep_notes(conn: asyncpg.Connection, command: Command, fields: dict[str, Any]) -> None:
     """The notes a command carries (one row per command: its DOC note, MSP note or incident reference)."""
-    for field, kind in NOTE_FIELDS.items():
-        if isinstance(fields.get(field), str) and fields[field].strip():
+    for name, kind in NOTE_FIELDS.items():
+        if isinstance(fields.get(name), str) and fields[name].strip():
             await conn.execute("INSERT INTO notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                               command.command_id, command.subject_id, kind, fields[field].strip(),
+                               command.command_id, command.subject_id, kind, fields[name].strip(),
                                command.officer_id, command.submitted_at)
             return
 
@@ -197,7 +198,8 @@ class WorkItem:
 SAFETY_CODES = ("MSP-RISK-RESPONSE",)
 """Items about a customer's or an officer's safety: first in every queue, whatever else is waiting."""
 ORDERS = {
-    "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, raised_at ASC NULLS LAST, work_item_id",
+    "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, (due < $10) DESC, due ASC NULLS LAST, "
+               "raised_at ASC NULLS LAST, work_item_id",
     "oldest": "raised_at ASC NULLS LAST, work_item_id",
     "newest": "raised_at DESC NULLS LAST, work_item_id",
 }
@@ -215,6 +217,9 @@ class Filters:
     search: str | None = None
     """A work item id, the MSP or expense it is about, or a customer reference (CRN)."""
     order: str = "urgency"
+    service_levels_h: Mapping[str, float] = field(default_factory=dict)
+    """Hours from raising to due, per code (the agency's setting): what orders the overdue before the rest."""
+    now: datetime | None = None
 
 
 async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
@@ -226,10 +231,24 @@ async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
     args = (list(filters.queues), filters.status, filters.code, filters.customer_ref, filters.assignee_id,
             filters.search)
     total = await conn.fetchval(f"SELECT count(*) FROM work_items WHERE {where}", *args)
-    rows = await conn.fetch(f"SELECT * FROM work_items WHERE {where} AND $7::text[] IS NOT NULL "
-                            f"ORDER BY {ORDERS[filters.order]} LIMIT $8 OFFSET $9", *args, list(SAFETY_CODES),
-                            limit, offset)
+    levels = dict(filters.service_levels_h)
+    rows = await conn.fetch(
+        "SELECT * FROM (SELECT w.*, w.raised_at + make_interval(secs => sl.hours * 3600) AS due FROM work_items w "
+        "LEFT JOIN unnest($11::text[], $12::float8[]) AS sl(level_code, hours) ON sl.level_code = w.code "
+        f"WHERE {where}) AS x WHERE $7::text[] IS NOT NULL AND $10::timestamptz IS NOT NULL "
+        f"ORDER BY {ORDERS[filters.order]} LIMIT $8 OFFSET $9",
+        *args, list(SAFETY_CODES), limit, offset, filters.now or datetime.now(UTC), list(levels),
+        list(levels.values()))
     return [WorkItem.of(r) for r in rows], int(total)
+
+
+async def overdue_counts(conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime) -> dict[str, int]:
+    """How many open items of each queue are past their due time (the agency's service levels)."""
+    rows = await conn.fetch(
+        "SELECT w.queue, count(*) AS n FROM work_items w JOIN unnest($1::text[], $2::float8[]) AS sl(code, hours) "
+        "ON sl.code = w.code WHERE w.status = 'open' AND w.raised_at + make_interval(secs => sl.hours * 3600) < $3 "
+        "GROUP BY w.queue", list(levels), list(levels.values()), now)
+    return {r["queue"]: int(r["n"]) for r in rows}
 
 
 async def work_item(conn: asyncpg.Connection, work_item_id: str) -> WorkItem | None:

@@ -262,13 +262,14 @@ async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, p
         return Answer(404, pages.refused_page(officer, "Not found", "No such page."))
     async with runtime.pool.acquire() as conn:
         if kind == "":
-            html = await _queue(conn, officer, _query(scope), readable)
+            html = await _queue(runtime, conn, officer, _query(scope), readable)
             log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
             return Answer(200, html)
         if kind == "customers" and ident:
             return await _audited(officer, "customer", ident, _customer(conn, officer, ident, readable))
         if kind == "work-items" and ident:
-            return await _audited(officer, "work-item", ident, _work_item(conn, officer, ident, readable))
+            due = pages.Due(runtime.settings.service_levels_h, runtime.clock.now())  # type: ignore[attr-defined]
+            return await _audited(officer, "work-item", ident, _work_item(conn, officer, ident, readable, due))
         if kind in ("msp", "expenses") and ident:
             subject = "msp" if kind == "msp" else "expense"
             return await _audited(officer, subject, ident, _subject(conn, officer, subject, ident, readable))
@@ -298,7 +299,8 @@ def _one(officer: pages.Officer, query: dict[str, list[str]], name: str, allowed
     return value
 
 
-async def _queue(conn: Any, officer: pages.Officer, query: dict[str, list[str]], readable: list[str]) -> str:
+async def _queue(runtime: ServiceRuntime, conn: Any, officer: pages.Officer, query: dict[str, list[str]],
+                 readable: list[str]) -> str:
     """The officer's work: open items of their queues, most urgent first, unless the filters say otherwise."""
     try:
         page_no = max(1, min(10_000, int(_last(query, "page") or "1")))
@@ -311,11 +313,13 @@ async def _queue(conn: Any, officer: pages.Officer, query: dict[str, list[str]],
                               mine=_one(officer, query, "mine", ["1"]) == "1", search=_one(officer, query, "q"),
                               order=_one(officer, query, "order", list(store.ORDERS)) or "urgency")
     queues = (wanted.queue,) if wanted.queue else tuple(readable)
+    levels, now = runtime.settings.service_levels_h, runtime.clock.now()  # type: ignore[attr-defined]
     filters = store.Filters(queues, None if wanted.status == pages.ANY_STATUS else wanted.status, wanted.code,
                             wanted.customer_ref, officer.officer_id if wanted.mine else None, wanted.search,
-                            wanted.order)
+                            wanted.order, levels, now)
     items, total = await store.work_items(conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-    return pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total)
+    return pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total,
+                            pages.Due(levels, now))
 
 
 def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue: Queue | None = None,
@@ -334,7 +338,7 @@ def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue
     return "".join(forms)
 
 
-async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: list[str]) -> Answer:
+async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: list[str], due: pages.Due) -> Answer:
     item = await store.work_item(conn, ident)
     if item is None or (item.queue not in readable and Queue(item.queue) not in KNOWN_TO_EVERY_OFFICER):
         raise Answer(404, pages.refused_page(officer, "Not found", "No such work item in your queues (or not yet "
@@ -356,7 +360,7 @@ async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: li
     entries = await store.timeline(conn, "work-item", ident)
     commands = await store.commands_on(conn, officer.officer_id, ident)
     notes = await _notes(conn, officer, "work-item", ident)
-    return Answer(200, pages.work_item_page(officer, item, entries, actions, commands, notes))
+    return Answer(200, pages.work_item_page(officer, item, entries, actions, commands, notes, due))
 
 
 async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) -> list[store.Note]:

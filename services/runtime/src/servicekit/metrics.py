@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class Metrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
+        self._own: dict[str, Gauge] = {}
         labels = {"service": service}
         self.consumed = Counter("messages_consumed", "Messages consumed, by outcome.", ["topic", "outcome"],
                                 registry=self.registry).labels  # outcome: handled | duplicate | dead_lettered
@@ -50,3 +51,9 @@ class Metrics:
         self.info = Gauge("service_info", "Constant 1, labelled with the service name.", ["service"],
                           registry=self.registry)
         self.info.labels(**labels).set(1)
+
+    def own_gauge(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+        """A gauge of the service's own (its spec's ``gauges`` sets it), made once in this registry."""
+        if name not in self._own:
+            self._own[name] = Gauge(name, documentation, list(labels), registry=self.registry)
+        return self._own[name]

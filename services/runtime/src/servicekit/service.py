@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,8 @@ class ServiceSpec:
     timers: Timers | None = None
     routes: Routes | None = None
     api: Callable[[ServiceRuntime], HttpApi] | None = None
+    gauges: Callable[[ServiceRuntime, asyncpg.Connection], Awaitable[None]] | None = None
+    """The service's own gauges, set from its database whenever /metrics is read (the console's overdue items)."""
 
 
 class ServiceRuntime:
@@ -315,6 +317,8 @@ class ServiceRuntime:
                 readings["outbox_oldest_age_s"] = oldest
                 if self.scheduler is not None:
                     self.metrics.timers_quarantined_rows.set(await quarantined(conn))
+                if self.spec.gauges is not None:
+                    await self.spec.gauges(self, conn)
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 readings["timers_oldest_overdue_s"] = overdue = await self.scheduler.oldest_overdue_s()

@@ -1,0 +1,39 @@
+"""When a work item is due, and why. The procedures give the MSP's tasks no deadline but one: 104-07050030
+step 2, "it is important that customers are notified of the MSP decisions as soon as possible". How soon is the
+agency's to say: its service levels are a setting (``CONSOLE_SERVICE_LEVELS_H``, hours from when the task was
+raised, per task), named as the agency's wherever a due time is shown. An Income Management item has none: the
+procedure says to act on it "as part of every contact with a customer" (103-01050060 step 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from console.localtime import when
+from contracts.procedures import BY_ID
+
+SERVICE_LEVELS_H: dict[str, float] = {
+    "MSP-RISK-RESPONSE": 1, "MSP-DESCRIBE-BEHAVIOURS": 24, "MSP-PHONE": 24, "MSP-SMS-DECISION": 24,
+    "MSP-INCIDENT": 24, "MSP-LETTER": 48, "MSP-RECORD-RESULT": 72,
+}
+"""The defaults: a risk within the hour, the call and the SMS decision within a day of approval, the letter
+within two, the result within three."""
+
+
+def due_at(code: str, raised_at: datetime | None, levels: Mapping[str, float]) -> datetime | None:
+    hours = levels.get(code)
+    return raised_at + timedelta(hours=hours) if raised_at is not None and hours is not None else None
+
+
+def due_text(code: str, raised_at: datetime | None, status: str, levels: Mapping[str, float], now: datetime,
+             zone: ZoneInfo) -> str:
+    """``Due … (overdue)``, the agency's service level it comes from, and the procedure's words it serves."""
+    due = due_at(code, raised_at, levels)
+    if due is None:
+        rule = BY_ID["IM-1.1"]
+        return f"No due time: {rule.id}, “{rule.quote}”"
+    late = " (overdue)" if status == "open" and due < now else ""
+    rule = BY_ID["MSP-2.1"]
+    return (f"Due {when(due, zone)}{late}: the agency's service level for this task is {levels[code]:g} hours from "
+            f"when it was raised ({when(raised_at, zone)}). {rule.id}: “{rule.quote}”")
