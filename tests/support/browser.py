@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support import axe
@@ -63,7 +62,7 @@ class Browser:
         for _ in range(20):
             try:
                 return await self._run(lambda: str(self.driver.find_element(By.TAG_NAME, "body").text))
-            except (StaleElementReferenceException, NoSuchElementException):
+            except WebDriverException:  # stale, not there yet, or the document replaced under the reader
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"the page at {self.url} kept changing under the reader")
 
@@ -87,7 +86,7 @@ class Browser:
     async def until_link(self, text: str, *, timeout: float = 60.0) -> None:
         """Reload the page until it has a link whose text has ``text`` (a queue's row, not a filter's option)."""
         deadline = time.monotonic() + timeout
-        while not await self._run(lambda: bool(self.driver.find_elements(By.PARTIAL_LINK_TEXT, text))):
+        while not await self._has_link(text):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no link {text!r} within {timeout:.0f}s at {self.url}:\n{(await self.text())[:2000]}")
             await asyncio.sleep(0.3)
@@ -99,8 +98,24 @@ class Browser:
         def run() -> None:
             button = self.driver.find_element(By.XPATH, f"//button[contains(normalize-space(.), {text!r})]")
             button.click()
-            WebDriverWait(self.driver, 60).until(staleness_of(button))
+
+            def replaced(_driver: Any) -> bool:
+                # while the next page loads, chromedriver may answer for the old button with another error than
+                # "stale" ("Node ... does not belong to the document"): either way, it is gone
+                try:
+                    button.is_enabled()
+                except WebDriverException:
+                    return True
+                return False
+
+            WebDriverWait(self.driver, 60).until(replaced)
         await self._run(run)
+
+    async def _has_link(self, text: str) -> bool:
+        try:
+            return await self._run(lambda: bool(self.driver.find_elements(By.PARTIAL_LINK_TEXT, text)))
+        except WebDriverException:  # the page being replaced (a refresh under way)
+            return False
 
     async def click_link(self, text: str) -> None:
         await self._run(lambda: self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click())
