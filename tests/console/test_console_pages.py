@@ -298,6 +298,10 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         item = (await http.get("/ui/work-items/MSP-PHONE:MSP-Q1")).text
         assert 'id="action-AssignToMe"' in item, "one press takes the item"
         assert 'name="assignee_id" value="OFF-ADM"' in item
+        colleagues = re.search(r'<select id="f-AssignWorkItem-assignee_id"[^>]*>(.*?)</select>', item)
+        assert colleagues is not None, "a colleague is chosen, not typed"
+        assert re.findall(r'<option value="([^"]+)"', colleagues.group(1)) == ["OFF-ADM"], \
+            "only officers known to open the queue (OFF-NONE has no role)"
         assert len(re.findall(r'id="(f-[^"]+)"', item)) == len(set(re.findall(r'id="(f-[^"]+)"', item))), \
             "every control's id is its own"
 

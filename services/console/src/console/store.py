@@ -314,6 +314,13 @@ async def officer_seen(conn: asyncpg.Connection, officer_id: str, roles: list[st
                        officer_id, roles, seen_at)
 
 
+async def officers_opening(conn: asyncpg.Connection, roles: list[str]) -> list[str]:
+    """The officers whose latest verified roles hold one of ``roles``: whom an item of that queue may go to."""
+    found: list[str] = [r["officer_id"] for r in await conn.fetch(
+        "SELECT officer_id FROM officers WHERE roles && $1::text[] ORDER BY officer_id", roles)]
+    return found
+
+
 async def officer_roles(conn: asyncpg.Connection, officer_id: str) -> list[str] | None:
     """The roles an officer's latest verified token stated; None for an officer never seen here."""
     roles: list[str] | None = await conn.fetchval("SELECT roles FROM officers WHERE officer_id = $1", officer_id)

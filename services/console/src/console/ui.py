@@ -26,7 +26,7 @@ from console.forms import FORM_FIELDS, Input, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import NEXT_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_actions, expense_view, msp_actions, msp_view
 from contracts.procedures import implements
-from contracts.roles import KNOWN_TO_EVERY_OFFICER, known_roles, may_issue, readable_queues, way_out
+from contracts.roles import KNOWN_TO_EVERY_OFFICER, QUEUE_READERS, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
 from servicekit.auth import UnauthorizedError, roles_of
 from servicekit.logs import get_logger
@@ -51,7 +51,7 @@ ACTION_TITLES = {
     "RecordMspResult": "Record the result", "CeaseExpense": "Cease the expense",
     "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
     "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
-    "AssignWorkItem": "Assign", "DescribeMspBehaviours": "Describe the behaviours",
+    "AssignWorkItem": "Assign to a colleague", "DescribeMspBehaviours": "Describe the behaviours",
     "RecordMySupportJob": "Record the mySupport job number",
 }
 SECURITY_HEADERS = [
@@ -323,7 +323,10 @@ async def _queue(runtime: ServiceRuntime, conn: Any, officer: pages.Officer, que
 
 
 def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue: Queue | None = None,
-             open_: frozenset[str] = frozenset(), prefill: dict[str, str] | None = None) -> str:
+             open_: frozenset[str] = frozenset(), prefill: dict[str, str] | None = None,
+             choices: dict[str, tuple[str, ...]] | None = None) -> str:
+    """The forms of the actions ``names`` the officer's roles allow; ``choices`` turns a field into a choice among
+    known values (a colleague to assign to)."""
     forms = []
     for name in names:
         if not may_issue(roles, name, queue):
@@ -331,7 +334,8 @@ def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue
         kind = api.COMMANDS[name]
         schema, nested = api.request_schema(kind)
         given = None if name == "CodeOneOffExpense" else subject  # a new one-off is coded under its own id
-        fields = [replace(f, value=(prefill or {})[f.name]) if f.name in (prefill or {}) else f
+        fields = [replace(f, value=(prefill or {})[f.name]) if f.name in (prefill or {}) else
+                  replace(f, kind="select", options=(choices or {})[f.name]) if f.name in (choices or {}) else f
                   for f in inputs(kind, schema, nested, given)]
         forms.append(pages.action_form(name, ACTION_TITLES.get(name, name), fields, officer, str(uuid.uuid4()),
                                        open_=name in open_))
@@ -351,7 +355,9 @@ async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: li
     roles = list(officer.roles)
     names = [] if item.status != WorkItemStatus.OPEN.value else [
         n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]
-    actions = _actions(officer, roles, names, item.work_item_id, queue, frozenset(names[:1]))
+    colleagues = await store.officers_opening(conn, [r.value for r in QUEUE_READERS[queue]])
+    actions = _actions(officer, roles, names, item.work_item_id, queue, frozenset(names[:1]),
+                       choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})
     if "AssignWorkItem" in names and item.assignee_id != officer.officer_id and may_issue(roles, "AssignWorkItem",
                                                                                           queue):
         schema, nested = api.request_schema(api.COMMANDS["AssignWorkItem"])
