@@ -195,6 +195,7 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await sign_in(browser, console, signer, "OFF-IM-1", IM)
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
         text = await browser.until("UNDLVD IM", what="the one-off's retry window")
+        assert "Today is day 1: the one-off can still be ceased or varied, today only." in text
         assert "Day 1 (cease or vary allowed)\nMonday 1 March 2027" in text, "dates in words"
         assert "Day 2 (it cannot be ceased or varied)\nTuesday 2 March 2027" in text
         assert "Wed 3 Mar 2027, 00:00 AEDT" in text, "the window closes at the customer's midnight, in their zone"
@@ -202,6 +203,9 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         assert "Z\n" not in text
         await browser.shot("expense-one-off-day-1-and-2")
         clock.set(at(2027, 3, 2, 9))  # day 2
+        await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
+        assert "Today is day 2: the expense cannot be ceased or varied on day 2." in await browser.until("Today is day 2")
+        await browser.shot("one-off-on-day-2")
         await browser.expand("CeaseExpense")
         await browser.submit("CeaseExpense")
         refused = await browser.until("Refused", what="the day-2 refusal")

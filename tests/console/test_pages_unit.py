@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from console.forms import fields_of, inputs
 from console.sessions import SessionCookie, form_token
 from console.store import Entry, WorkItem
 from console.ui import cross_site
-from console.views import expense_actions, expense_view, msp_actions, msp_view
+from console.views import expense_actions, expense_view, msp_actions, msp_view, one_off_today
 
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
 
@@ -240,3 +240,23 @@ def test_an_msp_task_is_due_by_the_agencys_service_level_and_says_so_and_an_inco
     i059pl = WorkItem("I059PL:E1:2027-03-01", "income-management", "I059PL", "CRN-1", "I059PL", "open", None, NOW, {})
     assert due.when(i059pl, zone) == "at the customer's next contact"
     assert due.text(i059pl, zone).startswith("No due time: IM-1.1")
+
+
+@pytest.mark.rule("IM-7.3")
+def test_a_one_offs_page_says_whether_today_is_day_1_or_day_2_from_its_stored_days():
+    """103-01050060 step 7: "Note: the expense cannot be ceased or varied on day 2. This must be done on day 1." The
+    customer's today, against the days stored when the window opened."""
+    view = expense_view("EXP-2", [entry("ExpenseUndelivered", customer_ref="CRN-1", kind="one-off",
+                                        period_start="2027-03-05", window_closes_at="2027-03-08T13:00:00Z",
+                                        status="UNDLVD IM", calendar="2 working days", failure_explanation=".",
+                                        procedure_step=7, officer_options=[], day_1="2027-03-05", day_2="2027-03-08")])
+    assert one_off_today(view, date(2027, 3, 4)) == "Day 1 is Friday 5 March 2027: the one-off can be ceased or " \
+                                                    "varied then."
+    assert one_off_today(view, date(2027, 3, 5)) == "Today is day 1: the one-off can still be ceased or varied, " \
+                                                    "today only."
+    assert one_off_today(view, date(2027, 3, 6)) == ("Today counts as day 1 (a weekend or public holiday before "
+                                                     "day 2, Monday 8 March 2027): the one-off can still be ceased or "
+                                                     "varied."), "as the expenses service judges a cease then"
+    assert one_off_today(view, date(2027, 3, 8)) == ("Today is day 2: the expense cannot be ceased or varied on day 2. "
+                                                     "(IM-7.3). In extreme hardship, escalate the removal.")
+    assert one_off_today(view, date(2027, 3, 9)) is None

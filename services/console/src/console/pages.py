@@ -18,7 +18,7 @@ from console.due import due_at, due_text
 from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
 from console.store import SAFETY_CODES, Command, Entry, Note, WorkItem
-from console.views import ExpenseView, MspView, timeline_facts, window_due
+from console.views import ExpenseView, MspView, one_off_today, timeline_facts, window_due
 from console.words import choice
 from console.words import event as label
 from console.words import roles as role_words
@@ -384,12 +384,13 @@ def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions:
 
 
 def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], actions: str,
-                 commands: Sequence[Command], notes: Sequence[Note] = ()) -> str:
+                 commands: Sequence[Command], notes: Sequence[Note], now: datetime) -> str:
     f = view.facts
     zone = zone_for(f.get("state"))
-    days = ""
+    today = one_off_today(view, now.astimezone(zone).date())
+    days = notice(today, heading="Today") if today else ""
     if view.one_off and view.day_1:
-        days = section("days", "One-off: day 1 and day 2", facts([
+        days += section("days", "One-off: day 1 and day 2", facts([
             ("Day 1 (cease or vary allowed)", day(view.day_1)),
             ("Day 2 (it cannot be ceased or varied)", day(view.day_2)),
         ]))

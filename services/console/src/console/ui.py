@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -272,7 +273,8 @@ async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, p
             return await _audited(officer, "work-item", ident, _work_item(conn, officer, ident, readable, due))
         if kind in ("msp", "expenses") and ident:
             subject = "msp" if kind == "msp" else "expense"
-            return await _audited(officer, subject, ident, _subject(conn, officer, subject, ident, readable))
+            return await _audited(officer, subject, ident, _subject(conn, officer, subject, ident, readable,
+                                                                    runtime.clock.now()))
         if kind == "commands" and ident:
             return await _command(conn, officer, ident)
     return Answer(404, pages.refused_page(officer, "Not found", "No such page."))
@@ -395,7 +397,8 @@ async def _customer(conn: Any, officer: pages.Officer, customer_ref: str, readab
     return Answer(200, pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance))
 
 
-async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, readable: list[str]) -> Answer:
+async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, readable: list[str],
+                   now: datetime) -> Answer:
     queue = SUBJECT_QUEUES[subject]
     if queue.value not in readable:
         raise Answer(403, pages.refused_page(officer, "Not in your queues", SUBJECT_READERS[subject],
@@ -417,7 +420,7 @@ async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, 
     prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state")
                                if k in expense.facts}
     actions = _actions(officer, roles, [*names, "CodeOneOffExpense"], ident, prefill=prefill)
-    return Answer(200, pages.expense_page(officer, expense, entries, actions, commands, notes))
+    return Answer(200, pages.expense_page(officer, expense, entries, actions, commands, notes, now))
 
 
 async def _command(conn: Any, officer: pages.Officer, ident: str) -> Answer:

@@ -217,3 +217,21 @@ def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
         why = f"{days} days from the scheduled payment date ({day(window.period_start)})"
     cited = f" {rule.id}: “{rule.quote}”" if rule else ""
     return f"Closes {closes}: {why}.{cited} Calendar: {window.calendar}."
+
+
+def one_off_today(view: ExpenseView, today: date) -> str | None:
+    """The banner of a one-off's page, from its stored days and the customer's today: what may be done today."""
+    if not view.one_off or not view.day_1 or view.ended:
+        return None
+    day_1, day_2 = date.fromisoformat(view.day_1), date.fromisoformat(view.day_2 or view.day_1)
+    if today < day_1:
+        return f"Day 1 is {day(day_1)}: the one-off can be ceased or varied then."
+    if today == day_1:
+        return "Today is day 1: the one-off can still be ceased or varied, today only."
+    if today < day_2:
+        return (f"Today counts as day 1 (a weekend or public holiday before day 2, {day(day_2)}): the one-off can "
+                "still be ceased or varied.")
+    if today == day_2:
+        rule = BY_ID["IM-7.3"]
+        return f"Today is day 2: {rule.quote} ({rule.id}). In extreme hardship, escalate the removal."
+    return None
