@@ -246,7 +246,15 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await browser.shot("queue-im-trained")
         assert "EXP-UI-W" in await browser.text(), "the queue says what each item is about"
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        await browser.until("Assign to me", reload=False)
+        await browser.submit("AssignToMe")
+        await accepted(browser, "the assignment to themselves")
+        await browser.open(f"{base_of(console)}/ui/?mine=1")
+        await browser.until_link("I059PL")
+        await browser.shot("my-work-after-assign-to-me")
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
         await browser.until("Tick off, with a DOC note", reload=False)
+        assert "Assigned to\nOFF-IM-1" in await browser.text()
         await browser.shot("i059pl-work-item")
         await browser.type("TickOffWorkItem", "doc_note", "Discussed the undelivered expense with the customer.")
         await browser.submit("TickOffWorkItem")
@@ -273,3 +281,38 @@ async def test_the_accessibility_check_finds_what_it_is_there_to_find(browser: B
     await browser.open("data:text/html,<html><body><form><input type=text name=x></form></body></html>")
     found = {v["id"] for v in await browser._run(lambda: axe.violations(browser.driver))}
     assert {"html-has-lang", "document-title", "label"} <= found
+
+
+@pytest.mark.rule("MSP-2.1")
+async def test_the_approved_decision_maker_opens_the_console_on_the_risk_response_first_with_its_due_time_and_why(
+        kafka, database_url, topic_prefix, browser: Browser):
+    """104-07050030 step 2: "it is important that customers are notified of the MSP decisions as soon as
+    possible." An MSP officer records a family and domestic violence risk on an MSP; the approved decision maker's
+    console opens on the risk response, first and marked, due within the agency's service level, which the item
+    says, with the rule's words."""
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    async with system(kafka, database_url, topic_prefix, signer, SimulatedClock.starting_at(T0), "notification",
+                      "workitems") as services:
+        console = services["console"]
+        for msp_id in ("MSP-UI-2", "MSP-UI-3"):
+            await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name,
+                          [approval(msp_id=msp_id).to_json()], key=msp_id.encode())
+        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-3")
+        await browser.until("Record a risk fact", what="the MSP's page")
+        await browser.expand("RecordRiskFact")
+        await browser.choose("RecordRiskFact", "fact", "family-domestic-violence-immediate-threat")
+        await browser.submit("RecordRiskFact")
+        await accepted(browser, "the risk fact")
+
+        await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
+        await browser.until_link("Follow the guidelines")
+        rows = await browser._run(lambda: [r.text for r in browser.driver.find_elements(By.CSS_SELECTOR, "tbody tr")])
+        assert rows[0].startswith("Safety first Follow the guidelines"), rows
+        assert "MSP-UI-3" in rows[0]
+        await browser.shot("adm-queue-risk-response-first")
+        await browser.click_link("Follow the guidelines")
+        item = await browser.until("the agency's service level for this task is 1 hour", reload=False)
+        assert "MSP-2.1: “it is important that customers are notified of the MSP decisions as soon as possible.”" \
+            in item
+        await browser.shot("risk-response-due-and-why")

@@ -35,5 +35,7 @@ def due_text(code: str, raised_at: datetime | None, status: str, levels: Mapping
         return f"No due time: {rule.id}, “{rule.quote}”"
     late = " (overdue)" if status == "open" and due < now else ""
     rule = BY_ID["MSP-2.1"]
-    return (f"Due {when(due, zone)}{late}: the agency's service level for this task is {levels[code]:g} hours from "
-            f"when it was raised ({when(raised_at, zone)}). {rule.id}: “{rule.quote}”")
+    hours = levels[code]
+    return (f"Due {when(due, zone)}{late}: the agency's service level for this task is {hours:g} "
+            f"{'hour' if hours == 1 else 'hours'} from when it was raised ({when(raised_at, zone)}). "
+            f"{rule.id}: “{rule.quote}”")
