@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 from console.localtime import when
 from contracts.procedures import BY_ID
+from contracts.workitems import WorkItemCode
 
-SERVICE_LEVELS_H: dict[str, float] = {
-    "MSP-RISK-RESPONSE": 1, "MSP-DESCRIBE-BEHAVIOURS": 24, "MSP-PHONE": 24, "MSP-SMS-DECISION": 24,
-    "MSP-INCIDENT": 24, "MSP-LETTER": 48, "MSP-RECORD-RESULT": 72,
-}
+SERVICE_LEVELS_H: dict[str, float] = {code.value: hours for code, hours in (
+    (WorkItemCode.MSP_RISK_RESPONSE, 1), (WorkItemCode.MSP_DESCRIBE_BEHAVIOURS, 24), (WorkItemCode.MSP_PHONE, 24),
+    (WorkItemCode.MSP_SMS_DECISION, 24), (WorkItemCode.MSP_INCIDENT, 24), (WorkItemCode.MSP_LETTER, 48),
+    (WorkItemCode.MSP_RECORD_RESULT, 72))}
 """The defaults: a risk within the hour, the call and the SMS decision within a day of approval, the letter
 within two, the result within three."""
 

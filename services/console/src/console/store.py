@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from console.sessions import MIGRATION as SESSIONS
+from contracts.workitems import WorkItemCode
 from servicekit.db import Migration
 
 MIGRATIONS = (
@@ -195,7 +196,7 @@ class WorkItem:
                    row["assignee_id"], row["raised_at"], json.loads(row["details"]))
 
 
-SAFETY_CODES = ("MSP-RISK-RESPONSE",)
+SAFETY_CODES = (WorkItemCode.MSP_RISK_RESPONSE.value,)
 """Items about a customer's or an officer's safety: first in every queue, whatever else is waiting."""
 ORDERS = {
     "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, (due < $10) DESC, due ASC NULLS LAST, "
@@ -203,8 +204,16 @@ ORDERS = {
     "oldest": "raised_at ASC NULLS LAST, work_item_id",
     "newest": "raised_at DESC NULLS LAST, work_item_id",
 }
-"""How a queue can be ordered: most urgent first (safety items, then open ones, then the longest waiting), or by
-when the item was raised."""
+"""How a queue can be ordered: most urgent first (safety items, then open ones, then the overdue, then by due time,
+then the longest waiting), or by when the item was raised."""
+
+
+def _with_due(first: int) -> str:
+    """Work items (``w``) with their due time (``due``: raised plus the service level of their code, where one is
+    set), the levels passed as two arrays from parameter ``first`` on (codes, hours)."""
+    return (f"SELECT w.*, w.raised_at + make_interval(secs => sl.hours * 3600) AS due FROM work_items w "
+            f"LEFT JOIN unnest(${first}::text[], ${first + 1}::float8[]) AS sl(level_code, hours) "
+            "ON sl.level_code = w.code")
 
 
 @dataclass(frozen=True)
@@ -233,9 +242,7 @@ async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
     total = await conn.fetchval(f"SELECT count(*) FROM work_items WHERE {where}", *args)
     levels = dict(filters.service_levels_h)
     rows = await conn.fetch(
-        "SELECT * FROM (SELECT w.*, w.raised_at + make_interval(secs => sl.hours * 3600) AS due FROM work_items w "
-        "LEFT JOIN unnest($11::text[], $12::float8[]) AS sl(level_code, hours) ON sl.level_code = w.code "
-        f"WHERE {where}) AS x WHERE $7::text[] IS NOT NULL AND $10::timestamptz IS NOT NULL "
+        f"SELECT * FROM ({_with_due(11)} WHERE {where}) AS x WHERE $7::text[] IS NOT NULL AND $10::timestamptz IS NOT NULL "
         f"ORDER BY {ORDERS[filters.order]} LIMIT $8 OFFSET $9",
         *args, list(SAFETY_CODES), limit, offset, filters.now or datetime.now(UTC), list(levels),
         list(levels.values()))
@@ -244,10 +251,8 @@ async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
 
 async def overdue_counts(conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime) -> dict[str, int]:
     """How many open items of each queue are past their due time (the agency's service levels)."""
-    rows = await conn.fetch(
-        "SELECT w.queue, count(*) AS n FROM work_items w JOIN unnest($1::text[], $2::float8[]) AS sl(code, hours) "
-        "ON sl.code = w.code WHERE w.status = 'open' AND w.raised_at + make_interval(secs => sl.hours * 3600) < $3 "
-        "GROUP BY w.queue", list(levels), list(levels.values()), now)
+    rows = await conn.fetch(f"SELECT queue, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
+                            "GROUP BY queue", list(levels), list(levels.values()), now)
     return {r["queue"]: int(r["n"]) for r in rows}
 
 

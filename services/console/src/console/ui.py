@@ -130,8 +130,9 @@ def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitab
 
     async def _sign_in(scope: Scope, receive: Receive, method: str) -> Answer:
         if method == "GET":
-            code = _one_field(_query(scope), "code")
-            if _last(_query(scope), "token"):
+            query = _query(scope)
+            code = _one_field(query, "code")
+            if _last(query, "token"):
                 return Answer(400, pages.sign_in_page("Sign-in links no longer carry a token: ask for a new link."))
             if code is None:
                 return Answer(200, pages.sign_in_page(None))
@@ -235,16 +236,22 @@ async def _form(receive: Receive, officer: pages.Officer) -> dict[str, list[str]
     return form
 
 
+def _inputs(name: str, subject: str | None) -> list[Input]:
+    """The form fields of the action ``name`` (its key field hidden and set to ``subject``, where given)."""
+    kind = api.COMMANDS[name]
+    schema, nested = api.request_schema(kind)
+    return inputs(kind, schema, nested, subject)
+
+
 async def _issue(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, name: str,
                  form: dict[str, list[str]]) -> Answer:
     kind = api.COMMANDS.get(name)
     if kind is None:
         raise Answer(404, pages.refused_page(officer, "Not found", "No such action."))
-    schema, nested = api.request_schema(kind)
     key = _last(form, "idempotency_key") or None
     try:
         api.refuse_theirs(form)
-        fields = fields_of(inputs(kind, schema, nested, None), {k: v for k, v in form.items() if k not in FORM_FIELDS})
+        fields = fields_of(_inputs(name, None), {k: v for k, v in form.items() if k not in FORM_FIELDS})
         body, _ = await api.issue(runtime, officer.officer_id, roles_of(scope), kind, fields,
                                   key if key and len(key) <= api.MAX_KEY_CHARS else None)
     except api.Refused as exc:
@@ -333,12 +340,10 @@ def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue
     for name in names:
         if not may_issue(roles, name, queue):
             continue
-        kind = api.COMMANDS[name]
-        schema, nested = api.request_schema(kind)
         given = None if name == "CodeOneOffExpense" else subject  # a new one-off is coded under its own id
         fields = [replace(f, value=(prefill or {})[f.name]) if f.name in (prefill or {}) else
                   replace(f, kind="select", options=(choices or {})[f.name]) if f.name in (choices or {}) else f
-                  for f in inputs(kind, schema, nested, given)]
+                  for f in _inputs(name, given)]
         forms.append(pages.action_form(name, ACTION_TITLES.get(name, name), fields, officer, str(uuid.uuid4()),
                                        open_=name in open_))
     return "".join(forms)
@@ -362,9 +367,7 @@ async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: li
                        choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})
     if "AssignWorkItem" in names and item.assignee_id != officer.officer_id and may_issue(roles, "AssignWorkItem",
                                                                                           queue):
-        schema, nested = api.request_schema(api.COMMANDS["AssignWorkItem"])
-        fields = inputs(api.COMMANDS["AssignWorkItem"], schema, nested, item.work_item_id)
-        actions = pages.assign_to_me(officer, fields, str(uuid.uuid4())) + actions
+        actions = pages.assign_to_me(officer, _inputs("AssignWorkItem", item.work_item_id), str(uuid.uuid4())) + actions
     entries = await store.timeline(conn, "work-item", ident)
     commands = await store.commands_on(conn, officer.officer_id, ident)
     notes = await _notes(conn, officer, "work-item", ident)
@@ -443,8 +446,6 @@ def _next_action(officer: pages.Officer, command: store.Command) -> str:
     name, title, given = NEXT_ACTIONS[command.reason_code]
     if not may_issue(officer.roles, name):
         return ""
-    kind = api.COMMANDS[name]
-    schema, nested = api.request_schema(kind)
     fields = [Input(f.name, f.label, "hidden", value=given[f.name]) if f.name in given else f
-              for f in inputs(kind, schema, nested, command.subject_id)]
+              for f in _inputs(name, command.subject_id)]
     return pages.action_form(name, title, fields, officer, str(uuid.uuid4()), open_=True, name="NextAction")
