@@ -284,14 +284,19 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         metrics = (await http.get("/metrics", headers=signer.bearer("OPS-1", roles=[OPERATIONS]))).text
         assert 'work_items_overdue{queue="msp-implementation"} 4.0' in metrics
         assert 'work_items_overdue{queue="income-management"} 0.0' in metrics
-        newest = (await http.get("/ui/", params={"order": "newest"})).text
+        newest = (await http.get("/ui/", params={"order": "raised-desc"})).text
         assert "(newest first)" in newest
+        assert re.findall(r'<th scope="col" aria-sort="(\w+)"><a href="([^"]+)">(\w+)</a>', newest) == [
+            ("descending", "/ui/?status=open&amp;order=raised&amp;page=1", "Raised")], "sorted by it; again, reversed"
+        by_customer = (await http.get("/ui/", params={"order": "customer"})).text
+        assert '<th scope="col" aria-sort="ascending"><a href="/ui/?status=open&amp;order=customer-desc&amp;page=1">' \
+               'Customer</a>' in by_customer, "every column sorts"
 
         found = (await http.get("/ui/", params={"q": "MSP-Q1"})).text
         assert "1–1 of 1" in found
         assert 'href="/ui/work-items/MSP-PHONE%3AMSP-Q1"' in found
         assert 'value="MSP-Q1"' in found, "the search is kept in the form"
-        page_2_link = re.search(r'href="(/ui/\?[^"]*order=newest[^"]*)"', newest)
+        page_2_link = re.search(r'href="(/ui/\?[^"]*order=raised-desc[^"]*)"', newest)
         assert page_2_link is None or "status=open" in page_2_link.group(1), "links keep the filters"
         mine = (await http.get("/ui/", params={"mine": "1"})).text
         assert "Your work: none" in mine or "No work item matches" in mine, "nothing is assigned to them yet"

@@ -143,7 +143,9 @@ async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_vali
         assert (await http.get("/work-items/I059PL:EXP-404:2027-03-01", headers=auth)).status_code == 404
         bad = await http.get("/work-items", params={"status": "closed"}, headers=auth)
         assert bad.status_code == 400
-        assert "status must be one of" in bad.json()["detail"]
+        [problem] = bad.json()["problems"]
+        assert problem["field"] == "status"
+        assert "'open', 'ticked-off' or 'cancelled'" in problem["problem"], "the values it takes"
         assert (await http.get("/work-items", params={"limit": 0}, headers=auth)).status_code == 400
         assert (await http.get("/work-items", params={"colour": "red"}, headers=auth)).status_code == 400
         assert (await http.post("/work-items", headers=auth)).status_code == 405

@@ -6,32 +6,44 @@ the token's ``sub``, their authority the token's ``roles``), checks the role the
 ``202`` with the command id. An ``Idempotency-Key`` header makes a retried request the same command.
 ``GET /commands/{id}`` answers its status: ``pending``, ``accepted`` (with the events it caused) or ``rejected``
 (with the service's reason code and reason), to the officer who issued it only.
-"""
 
-from __future__ import annotations
+Each action's request model is made from its contract (:func:`request_model`): the routes validate with it and
+the OpenAPI document is generated from it, so the document accepts exactly what the API does.
+"""
 
 import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from faststream.asgi.types import Receive, Scope, Send
-from pydantic import ValidationError
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from console import store
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.roles import COMMAND_ROLES, known_roles, may_issue, way_out
-from contracts.topics import load_json
 from contracts.workitems import AssignWorkItem, Queue
-from servicekit.auth import roles_of
-from servicekit.endpoints import json_response
 from servicekit.logs import get_logger
-from servicekit.openapi import REF, UNAUTHORIZED, document, error, render, snapshot_cli
 from servicekit.outbox import enqueue
+from servicekit.web import (
+    REF,
+    Principal,
+    Refused,
+    api_app,
+    error_response,
+    openapi_document,
+    problems_of,
+    refused,
+    render,
+    snapshot_cli,
+)
 
 if TYPE_CHECKING:
     from servicekit.service import ServiceRuntime
@@ -42,7 +54,6 @@ PREFIX = "/commands"
 SIGN_IN_CODES = "/sign-in-codes"
 OPENAPI_PATH = "/openapi.json"
 OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
-MAX_BODY_BYTES = 64 * 1024
 MAX_KEY_CHARS = 128
 PRODUCER = "console"
 COMMANDS: dict[str, type[Event]] = {e.model_fields["event_type"].default: e for t in CATALOGUE.topics
@@ -51,55 +62,58 @@ COMMANDS: dict[str, type[Event]] = {e.model_fields["event_type"].default: e for 
 NOT_THE_SENDERS = frozenset({"event_id", "event_type", "schema_version", "occurred_at", "correlation_id",
                              "causation_id", "producer", "officer_id", "officer_roles", "approved_decision_maker"})
 """Fields the console sets: the envelope, the officer (the token's sub) and what the roles say."""
-
-
-class Refused(Exception):  # noqa: N818 - an answer, not a fault
-    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.body = {"error": error, "detail": detail, **extra}
-        self.status = status
+DESCRIPTION = ("The officers' front door: every staff action of the MSP implementation (104-07050030) and undelivered "
+               "Income Management expenses (103-01050060) procedures as a command from a verified officer, whose "
+               "roles say what they may do.")
 
 
 def handles(path: str) -> bool:
     return path in (PREFIX, OPENAPI_PATH, SIGN_IN_CODES) or path.startswith(PREFIX + "/")
 
 
-async def read_body(receive: Receive) -> bytes:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Refused(413, "too-large", f"a command is at most {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+class CommandAccepted(BaseModel):
+    command_id: uuid.UUID
+    status: Literal["pending", "accepted", "rejected"]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    values = [v for k, v in scope.get("headers") or [] if k.lower() == name]
-    if not values:
-        return None
-    try:
-        value: str = values[0].decode("ascii")
-    except UnicodeDecodeError:
-        raise Refused(400, "bad-request", f"{name.decode()} must be printable ASCII") from None
-    if len(values) > 1 or not 0 < len(value) <= MAX_KEY_CHARS or not value.isprintable():
-        raise Refused(400, "bad-request", f"{name.decode()} must be one value of 1 to {MAX_KEY_CHARS} printable "
-                                          "characters")
-    return value
+class Outcome(BaseModel):
+    event_type: str
+    event_id: str
 
 
-def _fields(raw: bytes) -> dict[str, Any]:
-    try:
-        fields = load_json(raw)
-    except ValueError as exc:
-        raise Refused(400, "bad-request", f"the body is not a JSON object within limits: {exc}") from None
-    if not isinstance(fields, dict):
-        raise Refused(400, "bad-request", "the body must be a JSON object of the action's fields")
-    refuse_theirs(fields)
-    return fields
+class CommandStatus(BaseModel):
+    command_id: uuid.UUID
+    command_type: str
+    subject_id: str | None = None
+    submitted_at: datetime
+    status: Literal["pending", "accepted", "rejected"]
+    outcomes: list[Outcome]
+    reason_code: str | None = None
+    reason: str | None = None
+    way_out: str | None = Field(default=None, description="What the procedure says to do instead, where it says.")
+
+
+class SignInCode(BaseModel):
+    sign_in_path: str = Field(description="The console's sign-in page with a one-time code: open it in the "
+                                          "officer's browser, once.")
+    expires_in_s: int
+
+
+@functools.cache
+def request_model(kind: type[Event]) -> type[BaseModel]:
+    """The action's contract without what the console sets: the body ``POST /commands/{type}`` takes."""
+    name = kind.model_fields["event_type"].default
+    fields: dict[str, Any] = {k: (f.annotation, f) for k, f in kind.model_fields.items() if k not in NOT_THE_SENDERS}
+    model: type[BaseModel] = create_model(f"{name}Request", __config__=ConfigDict(extra="forbid", frozen=True),
+                                          __doc__=kind.__doc__, **fields)
+    return model
+
+
+@functools.cache
+def request_schema(kind: type[Event]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request model's JSON schema: (its schema, the schemas it refers to); the forms are made from it."""
+    schema = request_model(kind).model_json_schema(ref_template=REF + "{model}")
+    return schema, schema.pop("$defs", {})
 
 
 def refuse_theirs(fields: Iterable[str]) -> None:
@@ -109,35 +123,92 @@ def refuse_theirs(fields: Iterable[str]) -> None:
         raise Refused(422, "not-yours-to-set", f"set by the console, not the request: {', '.join(theirs)}")
 
 
-def make_api(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        officer = str(scope.get("principal", {}).get("sub", ""))
-        name = scope["path"][len(PREFIX) + 1:]
-        try:
-            if scope["path"] == OPENAPI_PATH:
-                body, status = openapi(), 200
-            elif scope["path"] == SIGN_IN_CODES and scope["method"] == "POST":
-                body, status = await sign_in_code(runtime, scope.get("principal", {})), 201
-            elif scope["path"] == SIGN_IN_CODES:
-                raise Refused(405, "method-not-allowed", f"POST {SIGN_IN_CODES} with the officer's bearer token")
-            elif scope["method"] == "POST" and name in COMMANDS:
-                key = _header(scope, b"idempotency-key")
-                body, status = await issue(runtime, officer, roles_of(scope), COMMANDS[name],
-                                           _fields(await read_body(receive)), key)
-            elif scope["method"] in ("GET", "HEAD") and name:
-                body, status = await _status(runtime, officer, name), 200
-            else:
-                raise Refused(404, "not-found", f"POST {PREFIX}/<one of {', '.join(COMMANDS)}> or GET {PREFIX}/<id>")
-        except Refused as exc:
-            body, status = exc.body, exc.status
-            log.info("command refused", officer_id=officer, code=exc.body["error"], status=status,
-                     reason_code=exc.body.get("reason_code"))
-        await json_response(body, status)(scope, receive, send)
+def _invalid_command(exc: RequestValidationError) -> JSONResponse:
+    """A body that does not validate: one that sets what the console sets, one that is not a JSON object, or the
+    action's fields not matching its contract (each field's problem)."""
+    errors = exc.errors()
+    theirs = [str(e["loc"][1]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 2]
+    try:
+        refuse_theirs(theirs)
+    except Refused as refusal:
+        return error_response(refusal.status_code, refusal.body)
+    if any(len(e["loc"]) == 1 for e in errors):
+        return error_response(400, {"error": "bad-request", "detail": "the body must be a JSON object of the "
+                                                                      "action's fields"})
+    return error_response(422, {"error": "invalid-command", "detail": "the action's fields do not match its contract",
+                                "problems": problems_of(errors)})
+
+
+def idempotency_key(request: Request, key: Annotated[str | None, Header(
+        alias="Idempotency-Key", description="The same key (yours) and body again: the same command, written once.",
+        max_length=MAX_KEY_CHARS)] = None) -> str | None:
+    """One printable ASCII value, at most :data:`MAX_KEY_CHARS` characters (the framework decodes any byte)."""
+    values = request.headers.getlist("idempotency-key")
+    if len(values) > 1 or (key is not None and not (key.isascii() and key.isprintable() and key)):
+        raise Refused(400, "bad-request", f"idempotency-key must be one value of 1 to {MAX_KEY_CHARS} printable "
+                                          "ASCII characters")
+    return key
+
+
+Key = Annotated[str | None, Depends(idempotency_key)]
+ISSUE_REFUSALS = {
+    400: refused("Not a JSON object within limits, or a malformed Idempotency-Key."),
+    403: refused("The token's roles do not allow this action (reason_code role-required), or the assignee's do not "
+                 "open the item's queue (assignee-role-required); way_out says what to do instead."),
+    404: refused("A work item command on an item not (yet) known."),
+    409: refused("The Idempotency-Key was used for another command."),
+    413: refused("A body over the limit."),
+    422: refused("A field the console sets (not-yours-to-set), an assignee who never signed in (unknown-assignee), "
+                 "or fields not matching the contract (invalid-command, with each field's problem)."),
+}
+
+
+def make_api(runtime: "ServiceRuntime") -> FastAPI:
+    app = api_app("console", DESCRIPTION, on_invalid_body=_invalid_command)
+    for name, kind in COMMANDS.items():
+        _command_route(app, runtime, name, kind)
+
+    @app.get(PREFIX + "/{command_id}", response_model=CommandStatus, response_model_exclude_none=True,
+             summary="A command you issued: pending, accepted (with the events it caused) or rejected (with why)",
+             responses={404: refused("No such command of yours.")})
+    async def command_status(officer: Principal, command_id: str) -> dict[str, Any]:
+        return await _status(runtime, officer[0], command_id)
+
+    @app.post(SIGN_IN_CODES, status_code=201, response_model=SignInCode,
+              summary="A one-time sign-in link for the bearer token's officer (the token never rides in a URL)",
+              response_description="The link; it works once, until it expires, and signs in only from the officer's "
+                                   "own browser (no other site may submit it).")
+    async def sign_in_code(request: Request) -> dict[str, Any]:
+        return await _sign_in_code(runtime, request.scope.get("principal") or {})
+
+    @app.get(OPENAPI_PATH, summary="This document")
+    async def openapi_json() -> dict[str, Any]:
+        return openapi()
 
     return app
 
 
-async def sign_in_code(runtime: ServiceRuntime, claims: dict[str, Any]) -> dict[str, Any]:
+def _command_route(app: FastAPI, runtime: "ServiceRuntime", name: str, kind: type[Event]) -> None:
+    body_model = request_model(kind)
+
+    async def issue_command(officer: Principal, key: Key, body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        fields = body.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+        try:
+            answer, _ = await issue(runtime, officer[0], officer[1], kind, fields, key)
+        except Refused as exc:
+            log.info("command refused", officer_id=officer[0], code=exc.body["error"], status=exc.status_code,
+                     reason_code=exc.body.get("reason_code"))
+            raise
+        return answer
+
+    summary = (kind.__doc__ or name).strip().split("\n")[0]
+    app.post(f"{PREFIX}/{name}", status_code=202, response_model=CommandAccepted, summary=summary,
+             operation_id=name, responses=ISSUE_REFUSALS,  # type: ignore[arg-type]
+             response_description="Written (through the outbox) to its staff-action topic; the service decides "
+                                  "next.")(issue_command)
+
+
+async def _sign_in_code(runtime: "ServiceRuntime", claims: dict[str, Any]) -> dict[str, Any]:
     """A one-time sign-in link for the token's officer: what an identity provider's redirect (or ``./dev sign-in``)
     hands the browser, so the token itself never rides in a URL."""
     from console import ui
@@ -149,7 +220,7 @@ async def sign_in_code(runtime: ServiceRuntime, claims: dict[str, Any]) -> dict[
     return {"sign_in_path": f"{ui.SIGN_IN}?code={code}", "expires_in_s": int(settings.sign_in_code_ttl_s)}
 
 
-async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], kind: type[Event],
+async def issue(runtime: "ServiceRuntime", officer: str, roles: frozenset[str], kind: type[Event],
                 fields: dict[str, Any], key: str | None) -> tuple[dict[str, Any], int]:
     """The one way a command is issued, from the API or a console page: checked against the officer's verified
     roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not."""
@@ -163,9 +234,8 @@ async def issue(runtime: ServiceRuntime, officer: str, roles: frozenset[str], ki
                                      "correlation_id": uuid.uuid4(), "producer": PRODUCER, "officer_id": officer,
                                      "officer_roles": verified})
     except ValidationError as exc:
-        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
         raise Refused(422, "invalid-command", "the action's fields do not match its contract",
-                      problems=problems) from None
+                      problems=problems_of(exc.errors(), skip=0)) from None
     async with runtime.pool.acquire() as conn, conn.transaction():
         if key is not None and (earlier := await store.by_key(conn, officer, key)) is not None:
             if earlier.fingerprint != fingerprint:
@@ -213,7 +283,7 @@ async def _check_assignee(conn: Any, assignee: str, queue: Queue | None) -> None
                       way_out=f"Assign it to an officer whose roles open the {queue} queue.")
 
 
-async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str, Any]:
+async def _status(runtime: "ServiceRuntime", officer: str, name: str) -> dict[str, Any]:
     try:
         command_id = uuid.UUID(name)
     except ValueError:
@@ -230,89 +300,23 @@ async def _status(runtime: ServiceRuntime, officer: str, name: str) -> dict[str,
     return answer
 
 
-@functools.cache
-def request_schema(kind: type[Event]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The action's contract without what the console sets: (its schema, the schemas it refers to)."""
-    schema = kind.model_json_schema(ref_template=REF + "{model}")
-    nested = schema.pop("$defs", {})
-    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in NOT_THE_SENDERS}
-    schema["required"] = [k for k in schema.get("required", []) if k not in NOT_THE_SENDERS]
-    schema["additionalProperties"] = False
-    return schema, nested
-
-
 def openapi() -> dict[str, Any]:
-    """The command API's OpenAPI 3.1 document (also committed as ``services/console/openapi.json``)."""
-    schemas: dict[str, Any] = {
-        "CommandAccepted": {"type": "object", "required": ["command_id", "status"], "properties": {
-            "command_id": {"type": "string", "format": "uuid"}, "status": {"enum": ["pending", "accepted",
-                                                                                  "rejected"]}}},
-        "CommandStatus": {"type": "object", "required": ["command_id", "command_type", "status", "outcomes"],
-                          "properties": {
-                              "command_id": {"type": "string", "format": "uuid"}, "command_type": {"type": "string"},
-                              "subject_id": {"type": "string"}, "submitted_at": {"type": "string",
-                                                                                 "format": "date-time"},
-                              "status": {"enum": ["pending", "accepted", "rejected"]},
-                              "outcomes": {"type": "array", "items": {"type": "object", "properties": {
-                                  "event_type": {"type": "string"}, "event_id": {"type": "string"}}}},
-                              "reason_code": {"type": "string"}, "reason": {"type": "string"},
-                              "way_out": {"type": ["string", "null"],
-                                          "description": "What the procedure says to do instead, where it says."}}},
-    }
-    paths: dict[str, Any] = {}
-    for name, kind in COMMANDS.items():
-        request, nested = request_schema(kind)
-        schemas |= nested | {f"{name}Request": request}
-        paths[f"{PREFIX}/{name}"] = {"post": {
-            "summary": (kind.__doc__ or name).strip().split("\n")[0],
-            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                            "schema": {"type": "string", "maxLength": MAX_KEY_CHARS},
-                            "description": "The same key (yours) and body again: the same command, written once."}],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"{REF}{name}Request"}}}},
-            "responses": {
-                "202": {"description": "Written (through the outbox) to its staff-action topic; the service "
-                                       "decides next.", "content": {"application/json": {
-                                           "schema": {"$ref": REF + "CommandAccepted"}}}},
-                "400": error("Not a JSON object within limits, or a malformed Idempotency-Key."),
-                "403": error("The token's roles do not allow this action (reason_code role-required), or the "
-                             "assignee's do not open the item's queue (assignee-role-required); way_out says what to do "
-                             "instead."),
-                "404": error("A work item command on an item not (yet) known."),
-                "409": error("The Idempotency-Key was used for another command."),
-                "413": error(f"A body over {MAX_BODY_BYTES} bytes."),
-                "422": error("A field the console sets (not-yours-to-set), an assignee who never signed in "
-                             "(unknown-assignee), or fields not matching the contract "
-                             "(invalid-command, with each field's problem)."),
-                **UNAUTHORIZED}}}
-    paths[PREFIX + "/{command_id}"] = {"get": {
-        "summary": "A command you issued: pending, accepted (with the events it caused) or rejected (with why)",
-        "parameters": [{"name": "command_id", "in": "path", "required": True,
-                        "schema": {"type": "string", "format": "uuid"}}],
-        "responses": {"200": {"description": "Its status.", "content": {"application/json": {
-            "schema": {"$ref": REF + "CommandStatus"}}}},
-                      "404": error("No such command of yours."), **UNAUTHORIZED}}}
-    schemas["SignInCode"] = {"type": "object", "required": ["sign_in_path", "expires_in_s"], "properties": {
-        "sign_in_path": {"type": "string", "description": "The console's sign-in page with a one-time code: "
-                                                          "open it in the officer's browser, once."},
-        "expires_in_s": {"type": "integer"}}}
-    paths[SIGN_IN_CODES] = {"post": {
-        "summary": "A one-time sign-in link for the bearer token's officer (the token never rides in a URL)",
-        "responses": {"201": {"description": "The link; it works once, until it expires, and signs in only from "
-                                             "the officer's own browser (no other site may submit it).",
-                              "content": {"application/json": {"schema": {"$ref": REF + "SignInCode"}}}},
-                      **UNAUTHORIZED}}}
-    paths[OPENAPI_PATH] = {"get": {"summary": "This document",
-                                   "responses": {"200": {"description": "OpenAPI 3.1"}, **UNAUTHORIZED}}}
-    return document(title="console", paths=paths, schemas=schemas,
-                    description="The officers' front door: every staff action of the MSP implementation "
-                                "(104-07050030) and undelivered Income Management expenses (103-01050060) procedures "
-                                "as a command from a verified officer, whose roles say what they may do.")
+    """The command API's OpenAPI 3.1 document (also committed as ``services/console/openapi.json``), generated from
+    the routes above and each action's request model."""
+    return openapi_document(_DOCUMENTED)
 
 
 def render_openapi() -> str:
     return render(openapi())
 
+
+class _NoRuntime:
+    """What the document is made from when no service runs (``python -m console.api``): routes, never called."""
+
+    pool: Any = None
+
+
+_DOCUMENTED = make_api(_NoRuntime())  # type: ignore[arg-type]
 
 if __name__ == "__main__":  # python -m console.api --write: refresh the committed snapshot
     snapshot_cli(openapi, OPENAPI_SNAPSHOT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faststream.asgi.types import ASGIApp, Receive, Scope, Send
+from faststream.asgi.types import ASGIApp
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -52,12 +52,9 @@ async def overdue_gauges(runtime: ServiceRuntime, conn: Any) -> None:
 
 
 def make_front(runtime: ServiceRuntime) -> ASGIApp:
-    """The command API and the web console, on one port: the pages under ``/ui``, the API beside them."""
-    commands, pages = api.make_api(runtime), ui.make_ui(runtime)
-
-    async def front(scope: Scope, receive: Receive, send: Send) -> None:
-        await (pages if ui.handles(scope["path"]) else commands)(scope, receive, send)
-
+    """The command API and the web console, on one port: the pages mounted under ``/ui``, the API beside them."""
+    front = api.make_api(runtime)
+    front.mount(ui.BASE, ui.make_ui(runtime))
     return front
 
 

@@ -198,14 +198,18 @@ class WorkItem:
 
 SAFETY_CODES = (WorkItemCode.MSP_RISK_RESPONSE.value,)
 """Items about a customer's or an officer's safety: first in every queue, whatever else is waiting."""
-ORDERS = {
+SORT_COLUMNS: dict[str, str] = {"item": "COALESCE(title, code)", "about": "details->>'subject_id'", "customer": "customer_ref",
+           "queue": "queue", "status": "status", "assignee": "assignee_id", "due": "due", "raised": "raised_at"}
+"""The queue's sortable columns: each its SQL expression (an ascending order is ``raised``, a descending one
+``raised-desc``; ties go to the longest waiting)."""
+ORDERS: dict[str, str] = {
     "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, (due < $10) DESC, due ASC NULLS LAST, "
                "raised_at ASC NULLS LAST, work_item_id",
-    "oldest": "raised_at ASC NULLS LAST, work_item_id",
-    "newest": "raised_at DESC NULLS LAST, work_item_id",
+    **{f"{name}{suffix}": f"{sql} {direction} NULLS LAST, raised_at ASC NULLS LAST, work_item_id"
+       for name, sql in SORT_COLUMNS.items() for suffix, direction in (("", "ASC"), ("-desc", "DESC"))},
 }
 """How a queue can be ordered: most urgent first (safety items, then open ones, then the overdue, then by due time,
-then the longest waiting), or by when the item was raised."""
+then the longest waiting), or by any column, either way."""
 
 
 def _with_due(first: int) -> str:

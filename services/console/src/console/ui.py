@@ -5,22 +5,26 @@ the officer's token) or a token pasted into the sign-in form; either becomes a s
 (:mod:`console.sessions`) whose random id is the cookie. The pages authenticate themselves by that session, not
 by the services' bearer guard. A sign-in from another site is refused (``Sec-Fetch-Site``, ``Origin``), so no
 page elsewhere can sign an officer's browser in as someone else. Every form carries the session's form token and
-a fresh idempotency key, and is
-issued through :func:`console.api.issue`: the same roles check, the same outbox, the same refusals as the API.
-Reads are scoped like the work items API: an officer sees the queues, MSPs and expenses their roles open, and
-every read is in the audit log.
+a fresh idempotency key, and is issued through :func:`console.api.issue`: the same roles check, the same outbox,
+the same refusals as the API. Reads are scoped like the work items API: an officer sees the queues, MSPs and
+expenses their roles open, and every read is in the audit log.
+
+The pages are a FastAPI application of their own (mounted at ``/ui``, outside the API's OpenAPI document): routes
+by path, the signed-in officer and the checked form as dependencies, a refusal an exception its handler renders.
 """
 
-from __future__ import annotations
-
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Annotated, Any
 
-from faststream.asgi.types import Receive, Scope, Send
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console import api, pages, sessions, store
 from console.forms import FORM_FIELDS, Input, fields_of, inputs
@@ -29,8 +33,9 @@ from console.views import NEXT_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense
 from contracts.procedures import implements
 from contracts.roles import KNOWN_TO_EVERY_OFFICER, QUEUE_READERS, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
-from servicekit.auth import UnauthorizedError, roles_of
+from servicekit.auth import UnauthorizedError
 from servicekit.logs import get_logger
+from servicekit.web import MAX_BODY_BYTES, Refused
 
 if TYPE_CHECKING:
     from servicekit.service import ServiceRuntime
@@ -45,6 +50,7 @@ MAX_ID_CHARS = 200
 """The longest id a page is asked for (a work item's, an MSP's, an expense's): a longer one is no id of ours, and
 is refused before it reaches the database or a log line."""
 MAX_QUERY_FIELDS = 20
+MAX_FILTER_CHARS = 64
 ACTION_TITLES = {
     "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
     "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
@@ -73,108 +79,252 @@ def handles(path: str) -> bool:
     return path == BASE or path.startswith(BASE + "/")
 
 
-class Answer(Exception):  # noqa: N818 - a response, raised from deep inside a page
-    def __init__(self, status: int, html: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        super().__init__(status)
-        self.status, self.html, self.headers = status, html, headers or []
+class PageRefused(Exception):  # noqa: N818 - an answer, not a fault
+    """A page that cannot be shown, or a form that cannot be sent: the refusal page, with the way out where the
+    procedure gives one."""
+
+    def __init__(self, status: int, title: str, reason: str, way_out: str | None = None,
+                 details: Sequence[str] = ()) -> None:
+        super().__init__(title)
+        self.status, self.title, self.reason, self.way_out, self.details = status, title, reason, way_out, details
 
 
-def redirect(location: str, *headers: tuple[bytes, bytes]) -> Answer:
-    return Answer(303, "", [(b"location", location.encode("latin-1")), *headers])
+class NotSignedIn(Exception):  # noqa: N818 - a redirect, not a fault
+    pass
 
 
-async def send_html(send: Send, answer: Answer, content_type: bytes = b"text/html; charset=utf-8") -> None:
-    body = answer.html.encode()
-    await send({"type": "http.response.start", "status": answer.status, "headers": [
-        (b"content-type", content_type), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS,
-        *answer.headers]})
-    await send({"type": "http.response.body", "body": body})
+def secured(app: ASGIApp) -> ASGIApp:
+    """Every answer of the pages with the console's security headers: no script, no framing, no caching."""
+
+    async def with_headers(scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    return with_headers
 
 
-def make_ui(runtime: ServiceRuntime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+def html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status)
+
+
+def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     auth = runtime.settings.bearer_auth()
     settings: Any = runtime.settings
     cookie = sessions.SessionCookie(secure=settings.secure_cookies)
-    timeouts = {"idle_s": settings.session_idle_s}
+    ui = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, max_body_size=MAX_BODY_BYTES)
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"], scope["method"]
-        if path == pages.STYLESHEET:
-            await send_html(send, Answer(200, pages.STYLE), b"text/css; charset=utf-8")
-            return
-        try:
-            if path == SIGN_IN:
-                raise await _sign_in(scope, receive, method)
-            session_id = cookie.value(scope)
-            session = None
-            if session_id and len(session_id) <= MAX_SESSION_ID_CHARS:
-                async with runtime.pool.acquire() as conn:
-                    session = await sessions.resume(conn, session_id, **timeouts)
-            if session is None or session_id is None:
-                raise redirect(SIGN_IN)
-            scope = {**scope, "principal": {"sub": session.officer_id, "roles": list(session.roles)}}
-            officer = pages.Officer(session.officer_id, tuple(known_roles(session.roles)), session.form_token)
-            if method == "POST":
-                form = await _form(receive, officer)
-                if path == f"{BASE}/sign-out":
-                    async with runtime.pool.acquire() as conn:
-                        await sessions.revoke(conn, session_id)
-                    log.info("signed out", officer_id=officer.officer_id, status=303)
-                    raise redirect(SIGN_IN, (b"set-cookie", cookie.clear()))
-                raise await _issue(runtime, scope, officer, path.removeprefix(f"{BASE}/commands/"), form)
-            if method not in ("GET", "HEAD"):
-                raise Answer(405, pages.refused_page(officer, "Not allowed", "Pages are read with GET."))
-            raise await _read(runtime, scope, officer, path)
-        except Answer as answer:
-            await send_html(send, answer)
+    # -- what every page needs: the signed-in officer, and (for a form) the checked form ------------------
 
-    async def _sign_in(scope: Scope, receive: Receive, method: str) -> Answer:
-        if method == "GET":
-            query = _query(scope)
-            code = _one_field(query, "code")
-            if _last(query, "token"):
-                return Answer(400, pages.sign_in_page("Sign-in links no longer carry a token: ask for a new link."))
-            if code is None:
-                return Answer(200, pages.sign_in_page(None))
+    async def signed_in(request: Request) -> pages.Officer:
+        session_id = cookie.value(request.scope)
+        session = None
+        if session_id and len(session_id) <= MAX_SESSION_ID_CHARS:
             async with runtime.pool.acquire() as conn:
-                officer_id = await sessions.code_for(conn, code)
-            if officer_id is None:
-                return Answer(401, pages.sign_in_page("That link has been used or has expired. Ask for a new one."))
-            return Answer(200, pages.sign_in_page(None, code=code, officer_id=officer_id))
-        if method != "POST":
-            return Answer(405, pages.sign_in_page("Sign in with the form."))
-        if (why := cross_site(scope)) is not None:
-            log.info("sign-in refused", reason_code="cross-site", status=403)
-            return Answer(403, pages.sign_in_page(f"A sign-in from another site is refused ({why}). Open your "
-                                                  "sign-in link directly."))
+                session = await sessions.resume(conn, session_id, idle_s=settings.session_idle_s)
+        if session is None or session_id is None:
+            raise NotSignedIn
+        request.scope["principal"] = {"sub": session.officer_id, "roles": list(session.roles)}
+        request.state.session_id = session_id
+        request.state.officer = pages.Officer(session.officer_id, tuple(known_roles(session.roles)),
+                                              session.form_token)
+        return request.state.officer  # type: ignore[no-any-return]
+
+    SignedIn = Annotated[pages.Officer, Depends(signed_in)]  # noqa: N806 - a parameter's type
+
+    async def checked_form(request: Request, officer: SignedIn) -> FormData:
         try:
-            form = parse_qs((await api.read_body(receive)).decode("utf-8"), keep_blank_values=True, max_num_fields=4)
-        except (api.Refused, UnicodeDecodeError, ValueError):
-            return Answer(400, pages.sign_in_page("That is not a sign-in form."))
-        code = _one_field(form, "code")
+            form = await request.form(max_files=0, max_fields=100)
+        except Exception:  # noqa: BLE001 - any form the parser refuses is not one of ours
+            form = None
+        if form is None or any("\x00" in str(text) for name, value in form.multi_items() for text in (name, value)):
+            raise PageRefused(400, "Not a form", "The request is not a form this console sent.")
+        # The cookie comes with any request the browser makes; the form token only with a form this console served.
+        if form.get("form_token") != officer.form_token:
+            log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
+            raise PageRefused(403, "Form refused", "This form was not served to your session: open the page again and "
+                                                   "resubmit.")
+        return form
+
+    Form = Annotated[FormData, Depends(checked_form)]  # noqa: N806 - a parameter's type
+
+    # -- refusals ---------------------------------------------------------------------------------------
+
+    def refusal(request: Request, refused: PageRefused) -> HTMLResponse:
+        officer = getattr(request.state, "officer", None)
+        return html(pages.refused_page(officer, refused.title, refused.reason, refused.way_out, refused.details),
+                    refused.status)
+
+    async def on_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageRefused)
+        return refusal(request, exc)
+
+    async def on_not_signed_in(request: Request, exc: Exception) -> Response:  # noqa: ARG001
+        return RedirectResponse(SIGN_IN, 303)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405:
+            return refusal(request, PageRefused(405, "Not allowed", "Pages are read with GET, and forms sent with "
+                                                                    "POST."))
+        if exc.status_code == 413:
+            return refusal(request, PageRefused(413, "Too large", f"A form is at most {MAX_BODY_BYTES} bytes."))
+        return refusal(request, PageRefused(exc.status_code, "Not found", "No such page."))
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if any(e["loc"][:1] == ("path",) for e in exc.errors()):
+            return refusal(request, PageRefused(404, "Not found", "No such page."))
+        return refusal(request, PageRefused(400, "Bad filter", "A filter has a value this page does not offer."))
+
+    ui.add_exception_handler(PageRefused, on_refused)
+    ui.add_exception_handler(NotSignedIn, on_not_signed_in)
+    ui.add_exception_handler(StarletteHTTPException, on_http)
+    ui.add_exception_handler(RequestValidationError, on_invalid)
+
+    # -- signing in and out -----------------------------------------------------------------------------
+
+    @ui.get("/console.css")
+    async def stylesheet() -> Response:
+        return Response(pages.STYLE, media_type="text/css; charset=utf-8")
+
+    @ui.get("/sign-in")
+    async def sign_in_form(request: Request) -> Response:
+        query = request.query_params
+        if query.get("token"):
+            return html(pages.sign_in_page("Sign-in links no longer carry a token: ask for a new link."), 400)
+        code = _one_field(query.get("code"))
+        if code is None:
+            return html(pages.sign_in_page(None))
+        async with runtime.pool.acquire() as conn:
+            officer_id = await sessions.code_for(conn, code)
+        if officer_id is None:
+            return html(pages.sign_in_page("That link has been used or has expired. Ask for a new one."), 401)
+        return html(pages.sign_in_page(None, code=code, officer_id=officer_id))
+
+    @ui.post("/sign-in")
+    async def sign_in(request: Request) -> Response:
+        if (why := cross_site(request.headers)) is not None:
+            log.info("sign-in refused", reason_code="cross-site", status=403)
+            return html(pages.sign_in_page(f"A sign-in from another site is refused ({why}). Open your sign-in link "
+                                           "directly."), 403)
+        try:
+            form = await request.form(max_files=0, max_fields=4)
+        except Exception:  # noqa: BLE001 - not a form the parser takes
+            return html(pages.sign_in_page("That is not a sign-in form."), 400)
+        code = _one_field(form.get("code"))
         async with runtime.pool.acquire() as conn:
             if code is None:  # a pasted token: the same one-time code, made and spent at once
-                token = _last(form, "token").strip()
+                token = str(form.get("token") or "").strip()
                 try:
                     claims = auth.verify(f"Bearer {token}" if token else None)
                 except UnauthorizedError as exc:
                     log.info("sign-in refused", reason_code=exc.code, status=401)
-                    return Answer(401, pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new "
-                                                          "link."))
+                    return html(pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new link."),
+                                401)
                 code = await code_for_claims(runtime, conn, claims)
             made = await sessions.exchange(conn, code, idle_s=settings.session_idle_s,
                                            absolute_s=settings.session_absolute_s)
         if made is None:
             log.info("sign-in refused", reason_code="code-not-valid", status=401)
-            return Answer(401, pages.sign_in_page("That link has been used or has expired. Ask for a new one."))
+            return html(pages.sign_in_page("That link has been used or has expired. Ask for a new one."), 401)
         session_id, session, max_age = made
         log.info("signed in", officer_id=session.officer_id, status=303)
-        return redirect(f"{BASE}/", (b"set-cookie", cookie.set(session_id, max_age)))
+        return RedirectResponse(f"{BASE}/", 303, headers={"set-cookie": cookie.set(session_id, max_age).decode()})
 
-    return app
+    @ui.post("/sign-out")
+    async def sign_out(request: Request, officer: SignedIn, form: Form) -> Response:  # noqa: ARG001 - checked
+        async with runtime.pool.acquire() as conn:
+            await sessions.revoke(conn, request.state.session_id)
+        log.info("signed out", officer_id=officer.officer_id, status=303)
+        return RedirectResponse(SIGN_IN, 303, headers={"set-cookie": cookie.clear().decode()})
+
+    # -- actions ----------------------------------------------------------------------------------------
+
+    @ui.post("/commands/{name}")
+    async def issue(officer: SignedIn, form: Form, name: str) -> Response:
+        kind = api.COMMANDS.get(name)
+        if kind is None:
+            raise PageRefused(404, "Not found", "No such action.")
+        key = str(form.get("idempotency_key") or "") or None
+        values = _lists(form)
+        try:
+            api.refuse_theirs(values)
+            fields = fields_of(_inputs(name, None), {k: v for k, v in values.items() if k not in FORM_FIELDS})
+            body, _ = await api.issue(runtime, officer.officer_id, frozenset(officer.roles), kind, fields,
+                                      key if key and len(key) <= api.MAX_KEY_CHARS else None)
+        except Refused as exc:
+            log.info("command refused", officer_id=officer.officer_id, code=exc.body["error"],
+                     status=exc.status_code, reason_code=exc.body.get("reason_code"))
+            problems = [f"{p['field']}: {p['problem']}" for p in exc.body.get("problems", ())]
+            raise PageRefused(exc.status_code, f"{ACTION_TITLES.get(name, name)}: refused", exc.body["detail"],
+                              exc.body.get("way_out"), problems) from None
+        return RedirectResponse(pages.link("/commands", body["command_id"]), 303)
+
+    # -- pages ------------------------------------------------------------------------------------------
+
+    def now() -> datetime:
+        return runtime.clock.now()
+
+    def due() -> pages.Due:
+        return pages.Due(settings.service_levels_h, now())
+
+    @ui.get("/")
+    async def queue(request: Request, officer: SignedIn,
+                    page: Annotated[str, Query()] = "1", status: Annotated[str | None, Query()] = None,
+                    queue: Annotated[str | None, Query()] = None, code: Annotated[str | None, Query()] = None,
+                    customer_ref: Annotated[str | None, Query()] = None, mine: Annotated[str | None, Query()] = None,
+                    q: Annotated[str | None, Query()] = None, order: Annotated[str | None, Query()] = None) -> Response:
+        """The officer's work: open items of their queues, most urgent first, unless the filters say otherwise."""
+        if len(request.query_params.multi_items()) > MAX_QUERY_FIELDS:
+            raise PageRefused(400, "Bad address", f"A page takes at most {MAX_QUERY_FIELDS} filters.")
+        readable = _readable(officer)
+        try:
+            page_no = max(1, min(10_000, int(page)))
+        except ValueError:
+            page_no = 1
+        wanted = pages.QueueQuery(
+            _filter("queue", queue, readable), _filter("status", status, [*(s.value for s in WorkItemStatus),
+                                                                             pages.ANY_STATUS]) or "open",
+            _filter("code", code, [c.value for c in WorkItemCode]), _filter("customer_ref", customer_ref), page_no,
+            PAGE_SIZE, mine=_filter("mine", mine, ["1"]) == "1", search=_filter("q", q),
+            order=_filter("order", order, list(store.ORDERS)) or "urgency")
+        filters = store.Filters(
+            (wanted.queue,) if wanted.queue else tuple(readable), None if wanted.status == pages.ANY_STATUS
+            else wanted.status, wanted.code, wanted.customer_ref, officer.officer_id if wanted.mine else None,
+            wanted.search, wanted.order, settings.service_levels_h, now())
+        async with runtime.pool.acquire() as conn:
+            items, total = await store.work_items(conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+        log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
+        return html(pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total, due()))
+
+    @ui.get("/customers/{ident:path}")
+    async def customer(officer: SignedIn, ident: str) -> Response:
+        return await _audited(officer, "customer", ident, _customer(runtime, officer, _id(ident)))
+
+    @ui.get("/work-items/{ident:path}")
+    async def work_item(officer: SignedIn, ident: str) -> Response:
+        return await _audited(officer, "work-item", ident, _work_item(runtime, officer, _id(ident), due()))
+
+    @ui.get("/msp/{ident:path}")
+    async def msp(officer: SignedIn, ident: str) -> Response:
+        return await _audited(officer, "msp", ident, _subject(runtime, officer, "msp", _id(ident), now()))
+
+    @ui.get("/expenses/{ident:path}")
+    async def expense(officer: SignedIn, ident: str) -> Response:
+        return await _audited(officer, "expense", ident, _subject(runtime, officer, "expense", _id(ident), now()))
+
+    @ui.get("/commands/{ident}")
+    async def command(officer: SignedIn, ident: str) -> Response:
+        return html(await _command(runtime, officer, _id(ident)))
+
+    return secured(ui)
 
 
-async def code_for_claims(runtime: ServiceRuntime, conn: Any, claims: dict[str, Any]) -> str:
+async def code_for_claims(runtime: "ServiceRuntime", conn: Any, claims: dict[str, Any]) -> str:
     """A one-time sign-in code for a verified token's officer; their roles recorded, for assigning work to them."""
     roles = known_roles(claims.get("roles", []))
     await store.officer_seen(conn, str(claims["sub"]), roles, runtime.clock.now())
@@ -182,58 +332,65 @@ async def code_for_claims(runtime: ServiceRuntime, conn: Any, claims: dict[str, 
     return await sessions.new_code(conn, claims, roles, settings.sign_in_code_ttl_s)
 
 
-def cross_site(scope: Scope) -> str | None:
+def cross_site(headers: Mapping[str, str]) -> str | None:
     """Why a sign-in request comes from another site, or ``None``. A current browser says where a request comes
     from (``Sec-Fetch-Site``: this console's own page, or the address bar); where a browser does not, a form post's
     ``Origin`` must be this console's own (our pages' ``no-referrer`` policy makes a modern browser's ``null``,
     which is why ``Sec-Fetch-Site`` is read first)."""
-    headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
-    site = headers.get(b"sec-fetch-site")
+    site = headers.get("sec-fetch-site")
     if site is not None:
         return None if site in ("same-origin", "none") else f"Sec-Fetch-Site: {site[:20]}"
-    origin, host = headers.get(b"origin"), headers.get(b"host")
+    origin, host = headers.get("origin"), headers.get("host")
     if origin is not None and (host is None or origin.partition("://")[2] != host):
         return "Origin is another site"
     return None
 
 
-def _one_field(values: dict[str, list[str]], name: str) -> str | None:
-    """A short printable value of ``name`` (the last given), or ``None``."""
-    value = _last(values, name).strip()
-    return value if value and len(value) <= MAX_SESSION_ID_CHARS and value.isprintable() else None
+def _one_field(value: object) -> str | None:
+    """A short printable value (a sign-in code), or ``None``."""
+    text = value.strip() if isinstance(value, str) else ""
+    return text if text and len(text) <= MAX_SESSION_ID_CHARS and text.isprintable() else None
 
 
-def _last(values: dict[str, list[str]], name: str) -> str:
-    """A query's or a form's value for ``name`` (the last given), or empty."""
-    return (values.get(name) or [""])[-1]
+def _lists(form: FormData) -> dict[str, list[str]]:
+    """A submitted form as each name's values (text fields only: the console's forms send no file)."""
+    values: dict[str, list[str]] = {}
+    for name, value in form.multi_items():
+        values.setdefault(name, []).append(value if isinstance(value, str) else "")
+    return values
 
 
-def _query(scope: Scope) -> dict[str, list[str]]:
+def _id(ident: str) -> str:
+    """An id a page is asked for: printable and bounded, or no page of ours."""
+    if len(ident) > MAX_ID_CHARS or not ident or not ident.isprintable():
+        raise PageRefused(404, "Not found", "No such page.")
+    return ident
+
+
+def _filter(name: str, value: str | None, allowed: Sequence[str] | None = None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if (allowed is not None and value not in allowed) or len(value) > MAX_FILTER_CHARS or not value.isprintable():
+        raise PageRefused(400, "Bad filter", f"{name} has a value this page does not offer.")
+    return value
+
+
+def _readable(officer: pages.Officer) -> list[str]:
+    return sorted(q.value for q in readable_queues(frozenset(officer.roles)))
+
+
+async def _audited(officer: pages.Officer, subject: str, ident: str, answer: Awaitable[str]) -> Response:
+    """Every read of a customer's case, allowed or not, in the audit log."""
+    ids = {KEY_FIELDS[subject]: ident[:MAX_ID_CHARS]}
     try:
-        return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
-                        max_num_fields=MAX_QUERY_FIELDS)
-    except ValueError:
-        raise Answer(400, pages.refused_page(None, "Bad address", f"A page takes at most {MAX_QUERY_FIELDS} "
-                                             "filters.")) from None
-
-
-async def _form(receive: Receive, officer: pages.Officer) -> dict[str, list[str]]:
-    try:
-        raw = await api.read_body(receive)
-    except api.Refused as exc:
-        raise Answer(exc.status, pages.refused_page(officer, "Too large", exc.body["detail"])) from None
-    try:
-        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100, strict_parsing=False)
-    except (UnicodeDecodeError, ValueError):
-        form = None
-    if form is None or any("\x00" in text for name, values in form.items() for text in (name, *values)):
-        raise Answer(400, pages.refused_page(officer, "Not a form", "The request is not a form this console sent."))
-    # The cookie comes with any request the browser makes; the form token only with a form this console served.
-    if _last(form, "form_token") != officer.form_token:
-        log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
-        raise Answer(403, pages.refused_page(officer, "Form refused", "This form was not served to your session: "
-                                             "open the page again and resubmit."))
-    return form
+        text = await answer
+    except PageRefused as refused:
+        log.info("page read", officer_id=officer.officer_id, page=subject, status=refused.status, outcome="refused",
+                 **ids)
+        raise
+    log.info("page read", officer_id=officer.officer_id, page=subject, status=200, outcome="shown", **ids)
+    return html(text)
 
 
 def _inputs(name: str, subject: str | None) -> list[Input]:
@@ -243,135 +400,51 @@ def _inputs(name: str, subject: str | None) -> list[Input]:
     return inputs(kind, schema, nested, subject)
 
 
-async def _issue(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, name: str,
-                 form: dict[str, list[str]]) -> Answer:
-    kind = api.COMMANDS.get(name)
-    if kind is None:
-        raise Answer(404, pages.refused_page(officer, "Not found", "No such action."))
-    key = _last(form, "idempotency_key") or None
-    try:
-        api.refuse_theirs(form)
-        fields = fields_of(_inputs(name, None), {k: v for k, v in form.items() if k not in FORM_FIELDS})
-        body, _ = await api.issue(runtime, officer.officer_id, roles_of(scope), kind, fields,
-                                  key if key and len(key) <= api.MAX_KEY_CHARS else None)
-    except api.Refused as exc:
-        log.info("command refused", officer_id=officer.officer_id, code=exc.body["error"], status=exc.status,
-                 reason_code=exc.body.get("reason_code"))
-        problems = [f"{p['field']}: {p['problem']}" for p in exc.body.get("problems", ())]
-        return Answer(exc.status, pages.refused_page(officer, f"{ACTION_TITLES.get(name, name)}: refused",
-                                                     exc.body["detail"], exc.body.get("way_out"), problems))
-    return redirect(pages.link("/commands", body["command_id"]))
-
-
-async def _read(runtime: ServiceRuntime, scope: Scope, officer: pages.Officer, path: str) -> Answer:
-    readable = sorted(q.value for q in readable_queues(roles_of(scope)))
-    kind, _, ident = path.removeprefix(BASE).strip("/").partition("/")  # the server decoded the path once
-    if len(ident) > MAX_ID_CHARS or not ident.isprintable():
-        return Answer(404, pages.refused_page(officer, "Not found", "No such page."))
-    async with runtime.pool.acquire() as conn:
-        if kind == "":
-            html = await _queue(runtime, conn, officer, _query(scope), readable)
-            log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
-            return Answer(200, html)
-        if kind == "customers" and ident:
-            return await _audited(officer, "customer", ident, _customer(conn, officer, ident, readable))
-        if kind == "work-items" and ident:
-            due = pages.Due(runtime.settings.service_levels_h, runtime.clock.now())  # type: ignore[attr-defined]
-            return await _audited(officer, "work-item", ident, _work_item(conn, officer, ident, readable, due))
-        if kind in ("msp", "expenses") and ident:
-            subject = "msp" if kind == "msp" else "expense"
-            return await _audited(officer, subject, ident, _subject(conn, officer, subject, ident, readable,
-                                                                    runtime.clock.now()))
-        if kind == "commands" and ident:
-            return await _command(conn, officer, ident)
-    return Answer(404, pages.refused_page(officer, "Not found", "No such page."))
-
-
-async def _audited(officer: pages.Officer, subject: str, ident: str, answer: Awaitable[Answer]) -> Answer:
-    """Every read of a customer's case, allowed or not, in the audit log."""
-    try:
-        result = await answer
-    except Answer as refused:
-        result = refused
-    ids = {KEY_FIELDS[subject]: ident}
-    log.info("page read", officer_id=officer.officer_id, page=subject, status=result.status,
-             outcome="shown" if result.status == 200 else "refused", **ids)
-    return result
-
-
-def _one(officer: pages.Officer, query: dict[str, list[str]], name: str, allowed: Any = None) -> str | None:
-    value = _last(query, name).strip()
-    if not value:
-        return None
-    if (allowed is not None and value not in allowed) or len(value) > 64 or not value.isprintable():
-        raise Answer(400, pages.refused_page(officer, "Bad filter", f"{name} has a value this page does not offer."))
-    return value
-
-
-async def _queue(runtime: ServiceRuntime, conn: Any, officer: pages.Officer, query: dict[str, list[str]],
-                 readable: list[str]) -> str:
-    """The officer's work: open items of their queues, most urgent first, unless the filters say otherwise."""
-    try:
-        page_no = max(1, min(10_000, int(_last(query, "page") or "1")))
-    except ValueError:
-        page_no = 1
-    status = _one(officer, query, "status", [*(s.value for s in WorkItemStatus), pages.ANY_STATUS])
-    wanted = pages.QueueQuery(_one(officer, query, "queue", readable), status or WorkItemStatus.OPEN.value,
-                              _one(officer, query, "code", [c.value for c in WorkItemCode]),
-                              _one(officer, query, "customer_ref"), page_no, PAGE_SIZE,
-                              mine=_one(officer, query, "mine", ["1"]) == "1", search=_one(officer, query, "q"),
-                              order=_one(officer, query, "order", list(store.ORDERS)) or "urgency")
-    queues = (wanted.queue,) if wanted.queue else tuple(readable)
-    levels, now = runtime.settings.service_levels_h, runtime.clock.now()  # type: ignore[attr-defined]
-    filters = store.Filters(queues, None if wanted.status == pages.ANY_STATUS else wanted.status, wanted.code,
-                            wanted.customer_ref, officer.officer_id if wanted.mine else None, wanted.search,
-                            wanted.order, levels, now)
-    items, total = await store.work_items(conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-    return pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total,
-                            pages.Due(levels, now))
-
-
-def _actions(officer: pages.Officer, roles: Any, names: Any, subject: str, queue: Queue | None = None,
-             open_: frozenset[str] = frozenset(), prefill: dict[str, str] | None = None,
-             choices: dict[str, tuple[str, ...]] | None = None) -> str:
+def _actions(officer: pages.Officer, names: Sequence[str], subject: str, queue: Queue | None = None,
+             open_: frozenset[str] = frozenset(), prefill: Mapping[str, str] | None = None,
+             choices: Mapping[str, tuple[str, ...]] | None = None) -> list[pages.ActionForm]:
     """The forms of the actions ``names`` the officer's roles allow; ``choices`` turns a field into a choice among
     known values (a colleague to assign to)."""
+    prefill, choices = prefill or {}, choices or {}
     forms = []
     for name in names:
-        if not may_issue(roles, name, queue):
+        if not may_issue(officer.roles, name, queue):
             continue
         given = None if name == "CodeOneOffExpense" else subject  # a new one-off is coded under its own id
-        fields = [replace(f, value=(prefill or {})[f.name]) if f.name in (prefill or {}) else
-                  replace(f, kind="select", options=(choices or {})[f.name]) if f.name in (choices or {}) else f
+        fields = [replace(f, value=prefill[f.name]) if f.name in prefill else
+                  replace(f, kind="select", options=choices[f.name]) if f.name in choices else f
                   for f in _inputs(name, given)]
-        forms.append(pages.action_form(name, ACTION_TITLES.get(name, name), fields, officer, str(uuid.uuid4()),
-                                       open_=name in open_))
-    return "".join(forms)
+        forms.append(pages.ActionForm(name, ACTION_TITLES.get(name, name), fields, str(uuid.uuid4()),
+                                      open=name in open_))
+    return forms
 
 
-async def _work_item(conn: Any, officer: pages.Officer, ident: str, readable: list[str], due: pages.Due) -> Answer:
-    item = await store.work_item(conn, ident)
-    if item is None or (item.queue not in readable and Queue(item.queue) not in KNOWN_TO_EVERY_OFFICER):
-        raise Answer(404, pages.refused_page(officer, "Not found", "No such work item in your queues (or not yet "
-                                                                   "known here)."))
-    queue = Queue(item.queue)
-    if item.queue not in readable:  # an Income Management item: every officer learns of it, and the way out
-        raise Answer(403, pages.refused_page(
-            officer, "Not in your queues", "This is an Income Management work item: only officers trained in Income "
-                                           "Management work it.", way_out("TickOffWorkItem", queue)))
-    roles = list(officer.roles)
-    names = [] if item.status != WorkItemStatus.OPEN.value else [
-        n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]
-    colleagues = await store.officers_opening(conn, [r.value for r in QUEUE_READERS[queue]])
-    actions = _actions(officer, roles, names, item.work_item_id, queue, frozenset(names[:1]),
-                       choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})
-    if "AssignWorkItem" in names and item.assignee_id != officer.officer_id and may_issue(roles, "AssignWorkItem",
-                                                                                          queue):
-        actions = pages.assign_to_me(officer, _inputs("AssignWorkItem", item.work_item_id), str(uuid.uuid4())) + actions
-    entries = await store.timeline(conn, "work-item", ident)
-    commands = await store.commands_on(conn, officer.officer_id, ident)
-    notes = await _notes(conn, officer, "work-item", ident)
-    return Answer(200, pages.work_item_page(officer, item, entries, actions, commands, notes, due))
+async def _work_item(runtime: "ServiceRuntime", officer: pages.Officer, ident: str, due: pages.Due) -> str:
+    readable = _readable(officer)
+    async with runtime.pool.acquire() as conn:
+        item = await store.work_item(conn, ident)
+        if item is None or (item.queue not in readable and Queue(item.queue) not in KNOWN_TO_EVERY_OFFICER):
+            raise PageRefused(404, "Not found", "No such work item in your queues (or not yet known here).")
+        queue = Queue(item.queue)
+        if item.queue not in readable:  # an Income Management item: every officer learns of it, and the way out
+            raise PageRefused(403, "Not in your queues", "This is an Income Management work item: only officers "
+                                                         "trained in Income Management work it.",
+                              way_out("TickOffWorkItem", queue))
+        names = [] if item.status != WorkItemStatus.OPEN.value else [
+            n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]
+        colleagues = await store.officers_opening(conn, [r.value for r in QUEUE_READERS[queue]])
+        actions = _actions(officer, names, item.work_item_id, queue, frozenset(names[:1]),
+                           choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})
+        if "AssignWorkItem" in names and item.assignee_id != officer.officer_id and may_issue(
+                officer.roles, "AssignWorkItem", queue):
+            mine = [Input(f.name, f.label, "hidden", value=officer.officer_id) if f.name == "assignee_id" else f
+                    for f in _inputs("AssignWorkItem", item.work_item_id)]
+            actions.insert(0, pages.ActionForm("AssignWorkItem", "Assign to me", mine, str(uuid.uuid4()), open=True,
+                                               form="AssignToMe"))
+        entries = await store.timeline(conn, "work-item", ident)
+        commands = await store.commands_on(conn, officer.officer_id, ident)
+        notes = await _notes(conn, officer, "work-item", ident)
+    return pages.work_item_page(officer, item, entries, actions, commands, notes, due)
 
 
 async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) -> list[store.Note]:
@@ -384,68 +457,69 @@ async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) ->
 
 
 @implements("IM-1.1")
-async def _customer(conn: Any, officer: pages.Officer, customer_ref: str, readable: list[str]) -> Answer:
+async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_ref: str) -> str:
     """Everything of a customer an officer may know. 103-01050060 step 1: all staff investigate the work items on
     a customer's record, so an Income Management item shows to every officer (its title and status, no details,
     no action), with the transfer guidance for an officer not trained; another queue's items only to its readers."""
+    readable = _readable(officer)
     known = tuple(sorted({*readable, *(q.value for q in KNOWN_TO_EVERY_OFFICER)}))
-    items = await store.customer_items(conn, customer_ref, known)
-    subjects = await store.customer_subjects(conn, customer_ref)
+    async with runtime.pool.acquire() as conn:
+        items = await store.customer_items(conn, customer_ref, known)
+        subjects = await store.customer_subjects(conn, customer_ref)
     if not items and not subjects:
-        raise Answer(404, pages.refused_page(officer, "Not found", "Nothing is known here of this customer."))
+        raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
     opened = frozenset(s for s, q in SUBJECT_QUEUES.items() if q.value in readable)
     not_theirs = {i.queue for i in items if i.queue not in readable}
     guidance = way_out("TickOffWorkItem", Queue.INCOME_MANAGEMENT) if Queue.INCOME_MANAGEMENT.value in not_theirs \
         else None
-    return Answer(200, pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance))
+    return pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance)
 
 
-async def _subject(conn: Any, officer: pages.Officer, subject: str, ident: str, readable: list[str],
-                   now: datetime) -> Answer:
+async def _subject(runtime: "ServiceRuntime", officer: pages.Officer, subject: str, ident: str, now: datetime) -> str:
+    readable = _readable(officer)
     queue = SUBJECT_QUEUES[subject]
     if queue.value not in readable:
-        raise Answer(403, pages.refused_page(officer, "Not in your queues", SUBJECT_READERS[subject],
-                                             way_out(SUBJECT_ACTIONS[subject])))
-    entries = await store.timeline(conn, subject, ident)
-    if not entries:
-        raise Answer(404, pages.refused_page(officer, "Not found", f"No such {subject} (or not yet known here)."))
-    commands = await store.commands_on(conn, officer.officer_id, ident)
-    notes = await _notes(conn, officer, subject, ident)
-    roles = list(officer.roles)
-    if subject == "msp":
-        view = msp_view(ident, entries)
-        wanted = frozenset(a for s in view.required for a in STEP_ACTIONS[s.step])
-        items = await store.work_items_about(conn, ident, tuple(readable))
-        actions = _actions(officer, roles, msp_actions(view), ident, open_=wanted)
-        return Answer(200, pages.msp_page(officer, view, entries, actions, commands, items, notes))
+        raise PageRefused(403, "Not in your queues", SUBJECT_READERS[subject], way_out(SUBJECT_ACTIONS[subject]))
+    async with runtime.pool.acquire() as conn:
+        entries = await store.timeline(conn, subject, ident)
+        if not entries:
+            raise PageRefused(404, "Not found", f"No such {subject} (or not yet known here).")
+        commands = await store.commands_on(conn, officer.officer_id, ident)
+        notes = await _notes(conn, officer, subject, ident)
+        if subject == "msp":
+            view = msp_view(ident, entries)
+            wanted = frozenset(a for s in view.required for a in STEP_ACTIONS[s.step])
+            items = await store.work_items_about(conn, ident, tuple(readable))
+            actions = _actions(officer, msp_actions(view), ident, open_=wanted)
+            return pages.msp_page(officer, view, entries, actions, commands, items, notes)
     expense = expense_view(ident, entries)
-    names = list(expense_actions(expense))
-    prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state")
-                               if k in expense.facts}
-    actions = _actions(officer, roles, [*names, "CodeOneOffExpense"], ident, prefill=prefill)
-    return Answer(200, pages.expense_page(officer, expense, entries, actions, commands, notes, now))
+    prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state") if k in expense.facts}
+    actions = _actions(officer, [*expense_actions(expense), "CodeOneOffExpense"], ident, prefill=prefill)
+    return pages.expense_page(officer, expense, entries, actions, commands, notes, now)
 
 
-async def _command(conn: Any, officer: pages.Officer, ident: str) -> Answer:
+async def _command(runtime: "ServiceRuntime", officer: pages.Officer, ident: str) -> str:
     try:
-        command = await store.get(conn, uuid.UUID(ident))
+        command_id = uuid.UUID(ident)
     except ValueError:
-        command = None
+        command_id = None
+    async with runtime.pool.acquire() as conn:
+        command = await store.get(conn, command_id) if command_id else None
     if command is None or command.officer_id != officer.officer_id:
-        return Answer(404, pages.refused_page(officer, "Not found", "No such command of yours."))
+        raise PageRefused(404, "Not found", "No such command of yours.")
     subject = SUBJECTS.get(api.COMMANDS[command.command_type].key_field) if command.command_type in api.COMMANDS \
         else None
     back = pages.subject_link(subject, command.subject_id) if subject else None
-    return Answer(200, pages.command_page(officer, command, back, _next_action(officer, command)))
+    return pages.command_page(officer, command, back, _next_action(officer, command))
 
 
-def _next_action(officer: pages.Officer, command: store.Command) -> str:
+def _next_action(officer: pages.Officer, command: store.Command) -> pages.ActionForm | None:
     """The refusal's way out as a form to send at once, where the procedure gives one and the roles allow it."""
     if command.status != "rejected" or command.reason_code not in NEXT_ACTIONS or command.outcomes:
-        return ""  # a refusal that started something (the escalation) has been acted on
+        return None  # a refusal that started something (the escalation) has been acted on
     name, title, given = NEXT_ACTIONS[command.reason_code]
     if not may_issue(officer.roles, name):
-        return ""
+        return None
     fields = [Input(f.name, f.label, "hidden", value=given[f.name]) if f.name in given else f
               for f in _inputs(name, command.subject_id)]
-    return pages.action_form(name, title, fields, officer, str(uuid.uuid4()), open_=True, name="NextAction")
+    return pages.ActionForm(name, title, fields, str(uuid.uuid4()), open=True, form="NextAction")
