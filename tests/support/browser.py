@@ -146,8 +146,13 @@ class Browser:
         await self._run(lambda: Select(self._field(action, name)).select_by_value(value))
 
     async def submit(self, action: str) -> None:
-        await self._run(lambda: self.driver.find_element(By.ID, f"action-{action}").find_element(
-            By.CSS_SELECTOR, "button[type=submit]").click())
+        """Send the action's form, unfolding it first as an officer would (its summary) where it is folded."""
+        def run() -> None:
+            details = self.driver.find_element(By.ID, f"action-{action}")
+            if details.get_attribute("open") is None:
+                details.find_element(By.TAG_NAME, "summary").click()
+            details.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        await self._run(run)
 
     async def has_action(self, action: str) -> bool:
         return await self._run(lambda: bool(self.driver.find_elements(By.ID, f"action-{action}")))

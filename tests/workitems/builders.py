@@ -19,7 +19,7 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
 )
 from contracts.notification import MspStepDone, MspStepRequired, Role, Step
-from contracts.workitems import AssignWorkItem, TickOffWorkItem
+from contracts.workitems import AssignWorkItem, TickOffWorkItem, UnassignWorkItem
 
 T0 = datetime(2027, 3, 10, 1, 0, tzinfo=UTC)
 PERIOD = date(2027, 3, 1)
@@ -96,6 +96,11 @@ def tick_off(work_item_id: str, note: str | None = DOC_NOTE, officer: str = "OFF
              roles: list[str] = IM_TRAINED) -> TickOffWorkItem:
     return TickOffWorkItem(**env("console", event_type="TickOffWorkItem", work_item_id=work_item_id,
                                  officer_id=officer, officer_roles=roles, doc_note=note))
+
+
+def unassign(work_item_id: str, officer: str = "OFF-6", roles: list[str] = IM_TRAINED) -> UnassignWorkItem:
+    return UnassignWorkItem(**env("console", event_type="UnassignWorkItem", work_item_id=work_item_id,
+                                  officer_id=officer, officer_roles=roles))
 
 
 def assign(work_item_id: str, assignee: str = "OFF-6", officer: str = "OFF-5",

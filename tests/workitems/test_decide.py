@@ -20,6 +20,7 @@ from contracts.workitems import (
     WorkItemRaised,
     WorkItemStatus,
     WorkItemTickedOff,
+    WorkItemUnassigned,
 )
 from tests.workitems.builders import (
     CUSTOMER,
@@ -37,6 +38,7 @@ from tests.workitems.builders import (
     step_done,
     step_required,
     tick_off,
+    unassign,
 )
 from workitems.domain.decide import decide, i059pl_id, keys_of, msp_item_id, removal_id
 from workitems.domain.model import HistoryEntry, WorkItem, evolve, history_entry
@@ -425,6 +427,25 @@ def test_assigning_a_closed_item_is_rejected_and_assigning_it_again_to_the_same_
     rejected = desk.only(assign(I059PL, assignee="OFF-8"))
     assert isinstance(rejected, WorkItemActionRejected)
     assert rejected.reason_code == "already-closed"
+
+
+def test_an_item_handed_back_is_in_its_queue_for_anyone_and_only_an_officer_of_the_queue_may_hand_it_back():
+    """Issue 31: an officer could take an item but never give it back to the queue."""
+    desk = Desk()
+    desk.handle(period_closed())
+    assert desk.handle(unassign(I059PL)) == [], "nobody has it: nothing to hand back"
+    desk.handle(assign(I059PL, assignee="OFF-6"))
+    refused = desk.only(unassign(I059PL, officer="OFF-9", roles=[]))
+    assert isinstance(refused, WorkItemActionRejected)
+    assert refused.reason_code == "role-required"
+    assert desk.items[I059PL].assignee_id == "OFF-6"
+    released = desk.only(unassign(I059PL))
+    assert isinstance(released, WorkItemUnassigned)
+    assert (released.previous_assignee_id, released.actor) == ("OFF-6", "OFF-6")
+    assert desk.items[I059PL].assignee_id is None
+    assert (desk.history[-1].transition, desk.history[-1].detail) == ("unassigned", {"previous_assignee_id": "OFF-6"})
+    desk.handle(assign(I059PL, assignee="OFF-7"))
+    assert desk.items[I059PL].assignee_id == "OFF-7", "taken again by a colleague"
 
 
 def test_a_cancellation_is_kept_in_the_history_with_its_reason():

@@ -52,11 +52,13 @@ from contracts.topics import Catalogue, Topic
 from contracts.workitems import (
     AssignWorkItem,
     TickOffWorkItem,
+    UnassignWorkItem,
     WorkItemActionRejected,
     WorkItemAssigned,
     WorkItemCancelled,
     WorkItemRaised,
     WorkItemTickedOff,
+    WorkItemUnassigned,
 )
 
 
@@ -140,14 +142,16 @@ EXPENSE_EVENTS = Topic(
     "unpaid (I059PL), reversals, ceases, rejections, escalations and their mySupport jobs, one-off conflicts.")
 
 WORKITEM_COMMANDS = Topic(
-    "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem), "console", ("workitems",),
-    "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item.",
+    "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem, UnassignWorkItem), "console",
+    ("workitems",), "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item, hand it "
+                    "back to its queue.",
     upcasters={("TickOffWorkItem", 1): without_verified_roles, ("AssignWorkItem", 1): without_verified_roles})
 WORKITEM_EVENTS = Topic(
     "workitems.events", "work_item_id",
-    (WorkItemRaised, WorkItemAssigned, WorkItemTickedOff, WorkItemCancelled, WorkItemActionRejected),
+    (WorkItemRaised, WorkItemAssigned, WorkItemUnassigned, WorkItemTickedOff, WorkItemCancelled,
+     WorkItemActionRejected),
     "workitems", ("console", "operations"),
-    "Every work item transition (raised, assigned, ticked off, cancelled) and every rejected request.")
+    "Every work item transition (raised, assigned, unassigned, ticked off, cancelled) and every rejected request.")
 
 CATALOGUE = Catalogue((MSP_APPROVALS, MSP_STAFF_ACTIONS, MSP_NOTIFICATION_EVENTS, SMS_DISPATCH,
                        PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS, WORKITEM_COMMANDS, WORKITEM_EVENTS))

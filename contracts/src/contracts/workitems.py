@@ -83,6 +83,15 @@ class AssignWorkItem(WorkItemEvent):
     assignee_id: str = Field(min_length=1, max_length=64, description="Who will action the item.")
 
 
+class UnassignWorkItem(WorkItemEvent):
+    """An officer hands an open work item back to its queue: nobody is working it now, and whoever opens the queue
+    may take it."""
+
+    event_type: Literal["UnassignWorkItem"] = "UnassignWorkItem"
+    officer_id: str = Field(min_length=1, max_length=64, description="Who hands it back.")
+    officer_roles: OfficerRoles
+
+
 # --------------------------------------------------------------------------- outputs
 
 
@@ -114,6 +123,15 @@ class WorkItemAssigned(WorkItemEvent):
     actor: Name
 
 
+class WorkItemUnassigned(WorkItemEvent):
+    """Back in its queue, assigned to nobody."""
+
+    event_type: Literal["WorkItemUnassigned"] = "WorkItemUnassigned"
+    code: WorkItemCode
+    previous_assignee_id: Name = Field(description="Who had it.")
+    actor: Name
+
+
 class WorkItemTickedOff(WorkItemEvent):
     """Done. ``doc_recorded`` says a DOC note was kept; the note itself stays in the service (it is free text)."""
 
@@ -139,7 +157,7 @@ class WorkItemCancelled(WorkItemEvent):
 
 class WorkItemActionRejected(WorkItemEvent):
     event_type: Literal["WorkItemActionRejected"] = "WorkItemActionRejected"
-    action: Literal["TickOffWorkItem", "AssignWorkItem"]
+    action: Literal["TickOffWorkItem", "AssignWorkItem", "UnassignWorkItem"]
     rejected_event_id: Name
     officer_id: Name
     reason_code: Name

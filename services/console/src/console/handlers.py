@@ -12,7 +12,14 @@ import asyncpg
 
 from console import store
 from contracts.envelope import Event
-from contracts.workitems import WorkItemAssigned, WorkItemCancelled, WorkItemRaised, WorkItemStatus, WorkItemTickedOff
+from contracts.workitems import (
+    WorkItemAssigned,
+    WorkItemCancelled,
+    WorkItemRaised,
+    WorkItemStatus,
+    WorkItemTickedOff,
+    WorkItemUnassigned,
+)
 from servicekit.logs import get_logger
 
 log = get_logger("console")
@@ -51,6 +58,8 @@ async def _remember(conn: asyncpg.Connection, event: Event) -> None:
                                      details=payload)
     elif isinstance(event, WorkItemAssigned):
         await store.work_item_changed(conn, event.work_item_id, assignee_id=event.assignee_id)
+    elif isinstance(event, WorkItemUnassigned):
+        await store.work_item_changed(conn, event.work_item_id, unassigned=True)
     elif isinstance(event, WorkItemTickedOff):
         await store.work_item_changed(conn, event.work_item_id, status=WorkItemStatus.TICKED_OFF.value)
     elif isinstance(event, WorkItemCancelled):

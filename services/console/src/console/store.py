@@ -173,9 +173,11 @@ async def work_item_raised(conn: asyncpg.Connection, work_item_id: str, queue: s
 
 
 async def work_item_changed(conn: asyncpg.Connection, work_item_id: str, *, status: str | None = None,
-                            assignee_id: str | None = None) -> None:
-    await conn.execute("UPDATE work_items SET status = coalesce($2, status), assignee_id = coalesce($3, assignee_id) "
-                       "WHERE work_item_id = $1", work_item_id, status, assignee_id)
+                            assignee_id: str | None = None, unassigned: bool = False) -> None:
+    """A work item's new status or assignee (``unassigned``: nobody's now)."""
+    await conn.execute("UPDATE work_items SET status = coalesce($2, status), assignee_id = CASE WHEN $4 THEN NULL "
+                       "ELSE coalesce($3, assignee_id) END WHERE work_item_id = $1", work_item_id, status, assignee_id,
+                       unassigned)
 
 
 @dataclass(frozen=True)

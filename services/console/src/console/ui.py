@@ -59,7 +59,7 @@ ACTION_TITLES = {
     "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
     "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
     "AssignWorkItem": "Assign to a colleague", "DescribeMspBehaviours": "Describe the behaviours",
-    "RecordMySupportJob": "Record the mySupport job number",
+    "RecordMySupportJob": "Record the mySupport job number", "UnassignWorkItem": "Hand it back to the queue",
 }
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors "
@@ -431,7 +431,8 @@ async def _work_item(runtime: "ServiceRuntime", officer: pages.Officer, ident: s
                                                          "trained in Income Management work it.",
                               way_out("TickOffWorkItem", queue))
         names = [] if item.status != WorkItemStatus.OPEN.value else [
-            n for n in WORK_ITEM_ACTIONS if n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value]
+            n for n in WORK_ITEM_ACTIONS if (n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value)
+            and (n != "UnassignWorkItem" or item.assignee_id is not None)]
         colleagues = await store.officers_opening(conn, [r.value for r in QUEUE_READERS[queue]])
         actions = _actions(officer, names, item.work_item_id, queue, frozenset(names[:1]),
                            choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})

@@ -31,7 +31,7 @@ EXPENSE_ACTIONS = ("CeaseExpense", "VaryOneOffExpense", "RecordMySupportJob", "R
 ONE_OFF_ACTIONS = frozenset({"VaryOneOffExpense", "RecordMySupportJob", "RecordExpenseRemoval"})
 """103-01050060 step 7: varying the amount and the day-2 removal (mySupport, the ICT Service Desk) are a
 one-off's; a regular expense is ceased (step 4)."""
-WORK_ITEM_ACTIONS = ("TickOffWorkItem", "AssignWorkItem")
+WORK_ITEM_ACTIONS = ("TickOffWorkItem", "AssignWorkItem", "UnassignWorkItem")
 
 STEP_NAMES = {Step.DESCRIBE: "Describe the behaviours (approving officer)",
               Step.PHONE: "Phone the customer (or their nominee / power of attorney)",

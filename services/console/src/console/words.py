@@ -50,11 +50,13 @@ EVENTS = {
     # work items
     "WorkItemRaised": "Work item raised",
     "WorkItemAssigned": "Work item assigned",
+    "WorkItemUnassigned": "Work item handed back to its queue",
     "WorkItemTickedOff": "Work item ticked off",
     "WorkItemCancelled": "Work item cancelled",
     "WorkItemActionRejected": "Action refused",
     "TickOffWorkItem": "Tick off the work item",
     "AssignWorkItem": "Assign the work item",
+    "UnassignWorkItem": "Hand the work item back to its queue",
 }
 
 ROLES = {

@@ -31,12 +31,14 @@ from contracts.workitems import (
     Queue,
     TickOff,
     TickOffWorkItem,
+    UnassignWorkItem,
     WorkItemActionRejected,
     WorkItemAssigned,
     WorkItemCancelled,
     WorkItemCode,
     WorkItemRaised,
     WorkItemTickedOff,
+    WorkItemUnassigned,
 )
 from workitems.domain.model import WorkItem
 from workitems.domain.texts import (
@@ -101,7 +103,7 @@ def keys_of(event: Event) -> tuple[str, ...]:
             return (msp_item_id(event.msp_id, event.step),)
         case MspRiskResponseRequired():
             return (risk_response_id(event),)
-        case TickOffWorkItem() | AssignWorkItem():
+        case TickOffWorkItem() | AssignWorkItem() | UnassignWorkItem():
             return (event.work_item_id,)
     return ()
 
@@ -152,6 +154,8 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
             return _tick_off_by_officer(items.get(event.work_item_id), event, now)
         case AssignWorkItem():
             return _assign(items.get(event.work_item_id), event, now)
+        case UnassignWorkItem():
+            return _unassign(items.get(event.work_item_id), event, now)
     return []
 
 
@@ -225,7 +229,10 @@ def _cancel(items: Items, work_item_id: str, cause: Event, now: datetime, reason
                                         actor=cause.producer, reason_code=reason_code, reason=reason)]
 
 
-def _rejected(request: TickOffWorkItem | AssignWorkItem, now: datetime, code: str, reason: str,
+OfficerRequest = TickOffWorkItem | AssignWorkItem | UnassignWorkItem
+
+
+def _rejected(request: OfficerRequest, now: datetime, code: str, reason: str,
               way_out: str | None = None) -> list[Event]:
     return [WorkItemActionRejected.caused_by(
         request, producer=PRODUCER, occurred_at=now, work_item_id=request.work_item_id, action=request.event_type,
@@ -234,7 +241,7 @@ def _rejected(request: TickOffWorkItem | AssignWorkItem, now: datetime, code: st
 
 
 @implements("IM-1.2", "IM-1.3")
-def _refusal(item: WorkItem | None, request: TickOffWorkItem | AssignWorkItem, now: datetime) -> list[Event]:
+def _refusal(item: WorkItem | None, request: OfficerRequest, now: datetime) -> list[Event]:
     """The rejections common to every request on an item: it must exist and be open, and the officer's verified
     roles must open its queue (103-01050060 step 1: "For Service Officers trained in Income Management, go to
     Step 2"; the others transfer the customer)."""
@@ -278,3 +285,15 @@ def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> li
         return []  # already theirs: asking again changes nothing
     return [WorkItemAssigned.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
                                        code=item.code, assignee_id=request.assignee_id, actor=request.officer_id)]
+
+
+def _unassign(item: WorkItem | None, request: UnassignWorkItem, now: datetime) -> list[Event]:
+    """Back to the queue: an item assigned to nobody is there for whoever opens the queue to take."""
+    if refusal := _refusal(item, request, now):
+        return refusal
+    assert item is not None
+    if item.assignee_id is None:
+        return []  # nobody has it: handing it back again changes nothing
+    return [WorkItemUnassigned.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
+                                         code=item.code, previous_assignee_id=item.assignee_id,
+                                         actor=request.officer_id)]

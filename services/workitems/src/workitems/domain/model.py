@@ -20,10 +20,11 @@ from contracts.workitems import (
     WorkItemRaised,
     WorkItemStatus,
     WorkItemTickedOff,
+    WorkItemUnassigned,
 )
 from servicekit.stored import Upcaster, upcast_row
 
-Transition = Literal["raised", "assigned", "ticked-off", "cancelled"]
+Transition = Literal["raised", "assigned", "unassigned", "ticked-off", "cancelled"]
 
 
 ITEM_VERSION: Literal[1] = 1
@@ -87,6 +88,8 @@ def evolve(item: WorkItem | None, event: Event) -> WorkItem | None:
                             correlation_id=event.correlation_id)
         case WorkItemAssigned() if item is not None:
             return item.model_copy(update={"assignee_id": event.assignee_id})
+        case WorkItemUnassigned() if item is not None:
+            return item.model_copy(update={"assignee_id": None})
         case WorkItemTickedOff() if item is not None:
             return item.model_copy(update={"status": WorkItemStatus.TICKED_OFF, "closed_at": event.occurred_at})
         case WorkItemCancelled() if item is not None:
@@ -103,6 +106,8 @@ def history_entry(event: Event, cause: Event) -> HistoryEntry | None:
             transition, detail = "raised", {"cause": cause.event_type}
         case WorkItemAssigned():
             transition, detail = "assigned", {"assignee_id": event.assignee_id}
+        case WorkItemUnassigned():
+            transition, detail = "unassigned", {"previous_assignee_id": event.previous_assignee_id}
         case WorkItemTickedOff():
             transition = "ticked-off"
             if isinstance(cause, TickOffWorkItem) and cause.doc_note:
