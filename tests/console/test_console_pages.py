@@ -91,7 +91,8 @@ async def known(http: httpx.AsyncClient, signer: Signer, *items: str) -> None:
 
 async def test_every_staff_action_is_open_to_exactly_the_roles_the_procedures_give_it(
         kafka, database_url, topic_prefix):
-    assert set(BODIES) | {"TickOffWorkItem", "AssignWorkItem"} == set(COMMANDS), "a new action needs its row here"
+    assert set(BODIES) | {"TickOffWorkItem", "AssignWorkItem", "UnassignWorkItem"} == set(COMMANDS), \
+        "a new action needs its row here"
     signer = Signer(audience="console")
     async with console(kafka, database_url, topic_prefix, signer) as http:
         codes = {Queue.INCOME_MANAGEMENT: WorkItemCode.I059PL, Queue.MSP: WorkItemCode.MSP_PHONE,
@@ -105,7 +106,8 @@ async def test_every_staff_action_is_open_to_exactly_the_roles_the_procedures_gi
         cases = [(command, body, WHO_MAY[command]) for command, body in BODIES.items()]
         for queue, item in ITEMS.items():
             cases += [("TickOffWorkItem", {"work_item_id": item, "doc_note": "Noted."}, ITEM_WORKERS[queue]),
-                      ("AssignWorkItem", {"work_item_id": item, "assignee_id": "OFF-9"}, ITEM_WORKERS[queue])]
+                      ("AssignWorkItem", {"work_item_id": item, "assignee_id": "OFF-9"}, ITEM_WORKERS[queue]),
+                      ("UnassignWorkItem", {"work_item_id": item}, ITEM_WORKERS[queue])]
         for command, body, allowed in cases:
             for role in (MSP, ADM, IM, None):
                 roles = [role] if role else []
@@ -270,9 +272,11 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         events.append(raised("MSP-RISK-RESPONSE:MSP-Q9:1", Queue.MSP, WorkItemCode.MSP_RISK_RESPONSE, "MSP-Q9"))
         await publish_all(kafka, topic_prefix, events)
         await known(http, signer, *(e.work_item_id for e in events))
-        await sign_in(http, signer.token("OFF-ADM", roles=[ADM]))
+        await sign_in(http, signer.token("OFF-ADM", roles=[ADM], zoneinfo="Australia/Perth"))
 
         queue = (await http.get("/ui/")).text
+        assert "Wed 10 Mar 2027, 12:00 AEDT (Wed 10 Mar 2027, 09:00 AWST your time)" in queue, \
+            "the officer in Perth (their token's zoneinfo) reads their own time beside Canberra's"
         rows = re.findall(r'<tr( class="safety")?><td>(.*?)</td>', queue)
         assert rows[0][0] == ' class="safety"', "the risk response is the first row"
         assert "Safety first" in rows[0][1]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from console.localtime import day, shown, when, zone_for
+from console.sessions import officer_zone
 from console.views import WindowView, window_due
 
 pytestmark = pytest.mark.unit
@@ -82,3 +84,25 @@ def test_a_regular_expenses_window_counts_its_calendar_days_from_the_scheduled_p
     assert "14 days from the scheduled payment date" in fortnightly
     assert "IM-3.5" in fortnightly
     assert fortnightly.startswith("Closes Sun 14 Mar 2027, 21:00 AWST")
+
+
+def test_an_officer_in_another_zone_reads_the_customers_time_first_and_their_own_beside_it():
+    """Issue 31: instants in the customer's state time zone, and the officer's where they differ. A Perth officer
+    working an ACT one-off sees the window close at Canberra's midnight, and what that is in Perth."""
+    closes = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
+    perth = ZoneInfo("Australia/Perth")
+    assert when(closes, zone_for("ACT"), perth) == "Thu 3 Dec 2026, 00:00 AEDT (Wed 2 Dec 2026, 21:00 AWST your time)"
+    assert when(closes, zone_for("ACT"), ZoneInfo("Australia/Melbourne")) == "Thu 3 Dec 2026, 00:00 AEDT", \
+        "the same reading is not repeated"
+    assert when(closes, zone_for("WA"), perth) == "Wed 2 Dec 2026, 21:00 AWST"
+    assert when(closes, zone_for("ACT"), None) == "Thu 3 Dec 2026, 00:00 AEDT"
+
+
+@pytest.mark.parametrize(("claim", "zone"), [
+    ("Australia/Perth", "Australia/Perth"), ("Australia/Darwin", "Australia/Darwin"), (None, None), ("", None),
+    ("Mars/Olympus_Mons", None), ("../../etc/passwd", None), ("Australia/Perth\x00", None), (42, None),
+    ("A" * 65, None),
+])
+def test_the_officers_zone_comes_from_their_tokens_zoneinfo_claim_when_it_names_a_real_zone(claim, zone):
+    """OpenID Connect's zoneinfo claim; anything else is no zone, and the customer's time is shown alone."""
+    assert officer_zone({"sub": "OFF-1", "zoneinfo": claim}) == zone

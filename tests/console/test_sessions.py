@@ -17,7 +17,8 @@ IDLE_S, ABSOLUTE_S = 1800.0, 12 * 3600.0
 
 async def schema(database_url: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(database_url)
-    await conn.execute(sessions.MIGRATION.sql)
+    for migration in (sessions.MIGRATION, sessions.ZONES):
+        await conn.execute(migration.sql)
     return conn
 
 

@@ -28,7 +28,7 @@ def due_at(code: str, raised_at: datetime | None, levels: Mapping[str, float]) -
 
 
 def due_text(code: str, raised_at: datetime | None, status: str, levels: Mapping[str, float], now: datetime,
-             zone: ZoneInfo) -> str:
+             zone: ZoneInfo, officers: ZoneInfo | None = None) -> str:
     """``Due … (overdue)``, the agency's service level it comes from, and the procedure's words it serves."""
     due = due_at(code, raised_at, levels)
     if due is None:
@@ -37,6 +37,6 @@ def due_text(code: str, raised_at: datetime | None, status: str, levels: Mapping
     late = " (overdue)" if status == "open" and due < now else ""
     rule = BY_ID["MSP-2.1"]
     hours = levels[code]
-    return (f"Due {when(due, zone)}{late}: the agency's service level for this task is {hours:g} "
-            f"{'hour' if hours == 1 else 'hours'} from when it was raised ({when(raised_at, zone)}). "
+    return (f"Due {when(due, zone, officers)}{late}: the agency's service level for this task is {hours:g} "
+            f"{'hour' if hours == 1 else 'hours'} from when it was raised ({when(raised_at, zone, officers)}). "
             f"{rule.id}: “{rule.quote}”")

@@ -26,11 +26,20 @@ def zone_for(state: object) -> ZoneInfo:
     return ZoneInfo(STATE_ZONES.get(str(state or "").upper(), AGENCY_ZONE))
 
 
-def when(instant: datetime | None, zone: ZoneInfo) -> str:
-    """``Thu 3 Dec 2026, 00:00 AEDT``: an instant in ``zone``, its day in words and the zone's abbreviation."""
+def when(instant: datetime | None, zone: ZoneInfo, officers: ZoneInfo | None = None) -> str:
+    """``Thu 3 Dec 2026, 00:00 AEDT``: an instant in ``zone``, its day in words and the zone's abbreviation; where
+    the officer's own zone (``officers``) reads it otherwise, their time too: ``Thu 3 Dec 2026, 00:00 AEDT (Wed 2
+    Dec 2026, 21:00 AWST your time)``."""
     if instant is None:
         return ""
-    local = instant.astimezone(zone)
+    shown_ = _at(instant.astimezone(zone))
+    if officers is None:
+        return shown_
+    theirs = _at(instant.astimezone(officers))
+    return shown_ if theirs == shown_ else f"{shown_} ({theirs} your time)"
+
+
+def _at(local: datetime) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 

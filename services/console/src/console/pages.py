@@ -46,6 +46,8 @@ class Officer:
     officer_id: str
     roles: tuple[str, ...]
     form_token: str
+    zone: ZoneInfo | None = None
+    """The officer's own time zone, where their token named one: a time that reads otherwise there says both."""
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,18 @@ class Due:
 
     levels: Mapping[str, float]
     now: datetime
+    officers: ZoneInfo | None = None
+    """The officer's own time zone, where known."""
 
     def text(self, item: WorkItem, zone: ZoneInfo) -> str:
-        return due_text(item.code, item.raised_at, item.status, self.levels, self.now, zone)
+        return due_text(item.code, item.raised_at, item.status, self.levels, self.now, zone, self.officers)
 
     def when(self, item: WorkItem, zone: ZoneInfo) -> str:
         """The queue's short form: the due time, and whether it has passed."""
         at = due_at(item.code, item.raised_at, self.levels)
         if at is None:
             return "at the customer's next contact"
-        return when(at, zone) + (" (overdue)" if item.status == "open" and at < self.now else "")
+        return when(at, zone, self.officers) + (" (overdue)" if item.status == "open" and at < self.now else "")
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,13 @@ _ENV.globals.update(
     window_due=window_due, agency_zone=ZoneInfo(AGENCY_ZONE))
 
 
-def render(template: str, title: str, officer: Officer | None, **context: Any) -> str:
-    return _ENV.get_template(template).render(title=title, officer=officer, refresh_s=None, **context)
+def render(template: str, title: str, officer: Officer | None, *, refresh: int | None = None, **context: Any) -> str:
+    """A page: its template with the officer (and their time zone: every instant is shown in the customer's time,
+    and the officer's too where it reads otherwise)."""
+    officers = officer.zone if officer is not None else None
+    return _ENV.get_template(template).render(
+        title=title, officer=officer, refresh_s=refresh, when=lambda instant, zone: when(instant, zone, officers),
+        **context)
 
 
 def action_form(form: ActionForm, officer: Officer) -> str:
@@ -206,10 +215,9 @@ def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], 
 
 def command_page(officer: Officer, command: Command, back: str | None, next_action: ActionForm | None = None) -> str:
     title = f"{label(command.command_type)}: {STATUS_TEXT.get(command.status, command.status)}"
-    page = _ENV.get_template("command.html")
-    return page.render(title=title, officer=officer, command=command, back=back, next_action=next_action,
-                       caused=[label(o.get("event_type", "")) for o in command.outcomes],
-                       refresh_s=2 if command.status == "pending" else None)
+    return render("command.html", title, officer, command=command, back=back, next_action=next_action,
+                  caused=[label(o.get("event_type", "")) for o in command.outcomes],
+                  refresh=2 if command.status == "pending" else None)
 
 
 def refused_page(officer: Officer | None, title: str, reason: str, way_out: str | None = None,

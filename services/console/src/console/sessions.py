@@ -20,6 +20,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
@@ -34,6 +35,24 @@ MIGRATION = Migration("console", 6, "sessions", """
         created_at timestamptz NOT NULL, seen_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
         revoked_at timestamptz);
     CREATE INDEX sessions_by_expiry ON sessions (expires_at)""")
+ZONES = Migration("console", 9, "officer_zones", """
+    ALTER TABLE sign_in_codes ADD COLUMN zoneinfo text;
+    ALTER TABLE sessions ADD COLUMN zoneinfo text""")
+"""The officer's own time zone, from their token's ``zoneinfo`` claim (OpenID Connect's), kept with the session."""
+MAX_ZONE_CHARS = 64
+
+
+def officer_zone(claims: dict[str, Any]) -> str | None:
+    """The token's ``zoneinfo`` claim where it names a time zone this system knows (``Australia/Perth``); a
+    missing or unknown one is no zone, and the pages show the customer's time alone."""
+    zone = claims.get("zoneinfo")
+    if not isinstance(zone, str) or not 0 < len(zone) <= MAX_ZONE_CHARS or not zone.isprintable():
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+    return zone
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,8 @@ class Session:
     roles: tuple[str, ...]
     form_token: str
     """Derived from the session id, which no other site can read: a form carrying it was served to this session."""
+    zone: str | None = None
+    """The officer's own time zone (:func:`officer_zone`), where their token named one."""
 
 
 def _hash(secret: str) -> bytes:
@@ -94,8 +115,9 @@ async def new_code(conn: asyncpg.Connection, claims: dict[str, Any], roles: list
     code = secrets.token_urlsafe(32)
     now = time.time()
     await conn.execute("DELETE FROM sign_in_codes WHERE expires_at < $1", _at(now))
-    await conn.execute("INSERT INTO sign_in_codes VALUES ($1, $2, $3, $4, $5)", _hash(code), str(claims["sub"]), roles,
-                       _at(float(claims["exp"])), _at(min(now + ttl_s, float(claims["exp"]))))
+    await conn.execute("INSERT INTO sign_in_codes (code_hash, officer_id, roles, token_expires_at, expires_at, zoneinfo) "
+                       "VALUES ($1, $2, $3, $4, $5, $6)", _hash(code), str(claims["sub"]), roles,
+                       _at(float(claims["exp"])), _at(min(now + ttl_s, float(claims["exp"]))), officer_zone(claims))
     return code
 
 
@@ -116,10 +138,12 @@ async def exchange(conn: asyncpg.Connection, code: str, *, idle_s: float, absolu
         return None
     session_id = secrets.token_urlsafe(32)
     ends = min(now + absolute_s, row["token_expires_at"].timestamp())
-    await conn.execute("INSERT INTO sessions VALUES ($1, $2, $3, $4, $4, $5, NULL)", _hash(session_id),
-                       row["officer_id"], row["roles"], _at(now), _at(ends))
+    await conn.execute("INSERT INTO sessions (session_hash, officer_id, roles, created_at, seen_at, expires_at, zoneinfo) "
+                       "VALUES ($1, $2, $3, $4, $4, $5, $6)", _hash(session_id), row["officer_id"], row["roles"],
+                       _at(now), _at(ends), row["zoneinfo"])
     await conn.execute("DELETE FROM sessions WHERE expires_at < $1 OR seen_at < $2", _at(now), _at(now - idle_s))
-    return session_id, Session(row["officer_id"], tuple(row["roles"]), form_token(session_id)), int(ends - now)
+    return (session_id, Session(row["officer_id"], tuple(row["roles"]), form_token(session_id), row["zoneinfo"]),
+            int(ends - now))
 
 
 async def resume(conn: asyncpg.Connection, session_id: str, *, idle_s: float) -> Session | None:
@@ -128,8 +152,9 @@ async def resume(conn: asyncpg.Connection, session_id: str, *, idle_s: float) ->
     now = time.time()
     row = await conn.fetchrow(
         "UPDATE sessions SET seen_at = $2 WHERE session_hash = $1 AND revoked_at IS NULL AND expires_at > $2 "
-        "AND seen_at > $3 RETURNING officer_id, roles", _hash(session_id), _at(now), _at(now - idle_s))
-    return None if row is None else Session(row["officer_id"], tuple(row["roles"]), form_token(session_id))
+        "AND seen_at > $3 RETURNING officer_id, roles, zoneinfo", _hash(session_id), _at(now), _at(now - idle_s))
+    return None if row is None else Session(row["officer_id"], tuple(row["roles"]), form_token(session_id),
+                                            row["zoneinfo"])
 
 
 async def revoke(conn: asyncpg.Connection, session_id: str) -> None:

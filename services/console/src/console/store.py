@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from console.sessions import MIGRATION as SESSIONS
+from console.sessions import ZONES
 from contracts.workitems import WorkItemCode
 from servicekit.db import Migration
 
@@ -63,6 +64,7 @@ MIGRATIONS = (
             officer_id text NOT NULL,
             written_at timestamptz NOT NULL);
         CREATE INDEX notes_by_subject ON notes (subject_id, written_at)"""),
+    ZONES,
 )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -130,7 +131,7 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
         request.scope["principal"] = {"sub": session.officer_id, "roles": list(session.roles)}
         request.state.session_id = session_id
         request.state.officer = pages.Officer(session.officer_id, tuple(known_roles(session.roles)),
-                                              session.form_token)
+                                              session.form_token, ZoneInfo(session.zone) if session.zone else None)
         return request.state.officer  # type: ignore[no-any-return]
 
     SignedIn = Annotated[pages.Officer, Depends(signed_in)]  # noqa: N806 - a parameter's type
@@ -269,8 +270,8 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     def now() -> datetime:
         return runtime.clock.now()
 
-    def due() -> pages.Due:
-        return pages.Due(settings.service_levels_h, now())
+    def due(officer: pages.Officer) -> pages.Due:
+        return pages.Due(settings.service_levels_h, now(), officer.zone)
 
     @ui.get("/")
     async def queue(request: Request, officer: SignedIn,
@@ -299,7 +300,8 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
         async with runtime.pool.acquire() as conn:
             items, total = await store.work_items(conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
         log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
-        return html(pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total, due()))
+        return html(pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total,
+                                    due(officer)))
 
     @ui.get("/customers/{ident:path}")
     async def customer(officer: SignedIn, ident: str) -> Response:
@@ -307,7 +309,7 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
 
     @ui.get("/work-items/{ident:path}")
     async def work_item(officer: SignedIn, ident: str) -> Response:
-        return await _audited(officer, "work-item", ident, _work_item(runtime, officer, _id(ident), due()))
+        return await _audited(officer, "work-item", ident, _work_item(runtime, officer, _id(ident), due(officer)))
 
     @ui.get("/msp/{ident:path}")
     async def msp(officer: SignedIn, ident: str) -> Response:
