@@ -162,7 +162,7 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     assert done(events)[0] == (Step.DESCRIBE, "described", None)
     assert required(events) == [(Step.PHONE, Role.CUSTOMER)]
     briefing = next(e for e in events if isinstance(e, MspStepRequired)).briefing
-    assert f"Behaviour taken into consideration: {told.what} (on 2027-02-20, in-person)" in briefing
+    assert f"Behaviour taken into consideration: {told.what} (on Saturday 20 February 2027, in-person)" in briefing
     assert after is not None
     assert after.described
     assert after.case.behaviours == (told,)
@@ -179,10 +179,10 @@ def test_the_phone_step_carries_what_this_msp_says_to_explain():
     [phone] = [e for e in decide_approval(None, msg, T0) if isinstance(e, MspStepRequired)]
     briefing = "\n".join(phone.briefing)
     assert f"Reasons the MSP has been implemented: {msg.reasons}" in briefing
-    assert f"Behaviour taken into consideration: {msg.behaviours[0].what} (on 2027-02-12, in-person)" in briefing, \
+    assert f"Behaviour taken into consideration: {msg.behaviours[0].what} (on Friday 12 February 2027, in-person)" in briefing, \
         "each behaviour, in its words, with when and where"
     assert msg.duration_reasons in briefing
-    assert "2027-03-01 to 2027-08-31" in briefing
+    assert "Monday 1 March 2027 to Tuesday 31 August 2027" in briefing
     assert msg.service_access in briefing
     assert "Channel restrictions: no face to face." in briefing, "the restrictions are read, not only accepted"
     assert f"{msg.contact.kind} {msg.contact.name}, 1800 555 010" in briefing

@@ -119,7 +119,7 @@ def test_a_one_off_that_ended_undelivered_raises_i059pl_with_step_8():
     assert raised.procedure_step == 8
     assert raised.instructions[0] == "The payment is undelivered and will not pay again."
     assert any("Advise the customer of the period that the payment was not delivered (the period starting "
-               "2027-03-01)" in line for line in raised.instructions)
+               "Monday 1 March 2027)" in line for line in raised.instructions)
 
 
 @pytest.mark.rule("IM-1.1", "IM-1.3", "IM-1.4")
@@ -323,7 +323,7 @@ def test_a_second_tick_off_is_rejected_as_already_closed():
     rejected = desk.only(tick_off(I059PL, officer="OFF-7"))
     assert isinstance(rejected, WorkItemActionRejected)
     assert rejected.reason_code == "already-closed"
-    assert "ticked-off on 2027-03-10" in rejected.reason
+    assert "ticked off on Wednesday 10 March 2027" in rejected.reason, "a date and a status in words"
 
 
 def test_an_msp_task_cannot_be_ticked_off_by_hand():

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from contracts.dates import in_words
+
 STATE_ZONES = {
     "ACT": "Australia/Sydney", "NSW": "Australia/Sydney", "VIC": "Australia/Melbourne", "QLD": "Australia/Brisbane",
     "SA": "Australia/Adelaide", "WA": "Australia/Perth", "TAS": "Australia/Hobart", "NT": "Australia/Darwin",
@@ -47,8 +49,7 @@ def day(value: date | str | None) -> str:
     """``Thursday 3 December 2026``: a calendar date in words (a customer's day 1, a period's start)."""
     if value is None or value == "":
         return ""
-    found = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{found:%A} {found.day} {found:%B %Y}"
+    return in_words(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def shown(value: object, zone: ZoneInfo) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from contracts.dates import in_words
 from contracts.envelope import Event
 from contracts.expenses import (
     CeaseExpense,
@@ -276,7 +277,7 @@ def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -
         return [_reject(action, now, "one-off-ended",
                         "The one-off expense ended on day 3 and will not try to pay again.")]
     if local_date(now, expense.state) >= days.day_2:
-        rejection = _reject(action, now, "one-off-day-2", f"It is day 2 ({days.day_2.isoformat()}) of the one-off "
+        rejection = _reject(action, now, "one-off-day-2", f"It is day 2 ({in_words(days.day_2)}) of the one-off "
                             "expense: it cannot be ceased or varied on day 2.", DAY_2_WAY_OUT)
         return [rejection, _escalate(action, expense, now)] if action.extreme_hardship else [rejection]
     return []

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from contracts.dates import in_words
 from contracts.envelope import Event
 from contracts.notification import (
     Agency,
@@ -156,7 +157,7 @@ def phone_briefing(approval: MspCase) -> list[str]:
     return [
         f"Reasons the MSP has been implemented: {approval.reasons}",
         *(f"Behaviour taken into consideration: {_behaviour(b)}" for b in approval.behaviours),
-        f"Duration: {approval.starts_on.isoformat()} to {approval.ends_on.isoformat()}. Reasons for the duration: "
+        f"Duration: {in_words(approval.starts_on)} to {in_words(approval.ends_on)}. Reasons for the duration: "
         f"{approval.duration_reasons}",
         f"How the customer can access services for its duration: {approval.service_access}{restrictions}",
         f"Contact details to provide: {contact.kind} {contact.name}, {national(contact.phone)}{voicemail}",
@@ -164,7 +165,7 @@ def phone_briefing(approval: MspCase) -> list[str]:
 
 
 def _behaviour(b: Behaviour) -> str:
-    when = [f"on {b.occurred_on.isoformat()}"] if b.occurred_on else []
+    when = [f"on {in_words(b.occurred_on)}"] if b.occurred_on else []
     return f"{b.what} ({', '.join([*when, b.channel.value if b.channel else 'channel not stated'])})"
 
 

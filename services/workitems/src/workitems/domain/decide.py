@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from contracts import expenses as im
+from contracts.dates import in_words
 from contracts.envelope import Event
 from contracts.expenses import (
     ExpenseCeased,
@@ -124,7 +125,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
         case ExpenseClosureReversed():
             return _cancel(items, i059pl_id(event.expense_id, event.period_start), event, now, "period-paid-late",
                            f"A delivery attempted before the window closed was processed late: the period starting "
-                           f"{event.period_start.isoformat()} was paid, so the expense was not undelivered after all.")
+                           f"{in_words(event.period_start)} was paid, so the expense was not undelivered after all.")
         case ExpenseRemovalEscalationRequested():
             return _raise_removal(items, event, now)
         case OneOffConflictDetected():
@@ -170,7 +171,7 @@ def _raised(items: Items, cause: Event, now: datetime, work_item_id: str, **fiel
 def _raise_i059pl(items: Items, closed: UndeliveredExpensePeriodClosed, now: datetime) -> list[Event]:
     """103-01050060 steps 3 and 6: when the window closes unpaid (regular) or the one-off ends undelivered,
     'I059PL - A previous expense was not delivered, please discuss with customer' is created."""
-    period = closed.period_start.isoformat()
+    period = in_words(closed.period_start)
     return _raised(
         items, closed, now, i059pl_id(closed.expense_id, closed.period_start),
         code=WorkItemCode.I059PL, title=I059PL_TITLE, queue=Queue.INCOME_MANAGEMENT, customer_ref=closed.customer_ref,
@@ -248,9 +249,10 @@ def _refusal(item: WorkItem | None, request: OfficerRequest, now: datetime) -> l
     if item is None:
         return _rejected(request, now, "unknown-work-item", f"There is no work item {request.work_item_id}.")
     if item.closed:
-        when = item.closed_at.date().isoformat() if item.closed_at else "earlier"
+        when = in_words(item.closed_at.date()) if item.closed_at else "earlier"
         return _rejected(request, now, "already-closed",
-                         f"The work item was {item.status.value} on {when}; a closed work item cannot be changed.")
+                         f"The work item was {item.status.value.replace('-', ' ')} on {when}; a closed work item cannot be "
+                         "changed.")
     if not may_issue(request.officer_roles, request.event_type, item.queue):
         return _rejected(request, now, "role-required",
                          f"The officer's roles do not open the {item.queue.value} queue of this work item.",
