@@ -4,9 +4,14 @@ no page text is a class name or a code value."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from console import words
+from console.localtime import zone_for
+from console.store import Entry
+from console.views import timeline_facts
 
 from contracts.catalogue import CATALOGUE
 from contracts.roles import OPERATIONS, OfficerRole
@@ -28,3 +33,18 @@ def test_every_role_has_words_and_an_unknown_type_reads_as_plain_words():
         "approved decision maker, trained in Income Management"
     assert words.roles(()) == "no roles"
     assert words.event("SomethingNewHappened") == "Something new happened"
+
+
+def test_a_timeline_line_speaks_the_officers_words_never_a_class_name_a_code_or_an_iso_instant():
+    """Issue 31 item 7: an officer read "action: TickOffWorkItem", "queue: income-management", "reason code"."""
+    entry = Entry(uuid.uuid4(), "WorkItemActionRejected", datetime(2026, 12, 2, 13, 0, tzinfo=UTC), {
+        "action": "TickOffWorkItem", "queue": "income-management", "reason_code": "doc-note-required",
+        "reason": "Record details on a DOC.", "step": "phone", "doc_recorded": True,
+        "circumstance": "customer-cannot-be-contacted-by-phone", "window_closes_at": "2026-12-02T13:00:00Z",
+        "period_start": "2026-12-01", "customer_ref": "CRN-1"})
+    facts = dict(timeline_facts(entry, zone_for("ACT")))
+    assert facts == {
+        "Action": "Tick off the work item", "Queue": "Income Management", "Reason": "Record details on a DOC.",
+        "Step": "Phone the customer (or their nominee / power of attorney)", "DOC note kept": "yes",
+        "Circumstance": "customer cannot be contacted by phone.", "Retry window closes": "Thu 3 Dec 2026, 00:00 AEDT",
+        "Period starting": "Tuesday 1 December 2026"}, "no reason code, no customer reference on a line"

@@ -24,7 +24,7 @@ from console.forms import Input
 from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
 from console.store import SAFETY_CODES, SORT_COLUMNS, Command, Entry, Note, WorkItem
 from console.views import ExpenseView, MspView, one_off_today, timeline_facts, window_due
-from console.words import choice
+from console.words import QUEUES, TICK_OFF, choice
 from console.words import event as label
 from console.words import roles as role_words
 
@@ -70,8 +70,7 @@ class ActionForm:
 STATUS_TEXT = {"open": "Open", "ticked-off": "Ticked off", "cancelled": "Cancelled", "pending": "Sent, waiting",
                "accepted": "Accepted", "rejected": "Refused"}
 STEP_STATUS = {"done": "Done", "required": "Required now", "to come": "To come"}
-QUEUE_TEXT = {"income-management": "Income Management", "msp-implementation": "MSP implementation",
-              "msp-approved-decision-makers": "Approved decision makers"}
+QUEUE_TEXT = QUEUES
 ANY_STATUS = "any"
 COLUMN_TEXT = {"item": "Work item", "about": "About", "customer": "Customer", "queue": "Queue", "status": "Status",
                "assignee": "Assigned to", "due": "Due", "raised": "Raised"}
@@ -144,7 +143,7 @@ _ENV = Environment(loader=PackageLoader("console", "templates"), autoescape=sele
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _ENV.globals.update(
     BASE=BASE, STYLESHEET=STYLESHEET, STATUS_TEXT=STATUS_TEXT, STEP_STATUS=STEP_STATUS, QUEUE_TEXT=QUEUE_TEXT,
-    ORDER_TEXT=ORDER_TEXT, SAFETY_CODES=SAFETY_CODES, link=link, subject_link=subject_link, when=when, day=day,
+    ORDER_TEXT=ORDER_TEXT, TICK_OFF=TICK_OFF, SAFETY_CODES=SAFETY_CODES, link=link, subject_link=subject_link, when=when, day=day,
     shown=shown, zone_for=zone_for, label=label, choice=choice, role_words=role_words, timeline_facts=timeline_facts,
     window_due=window_due, agency_zone=ZoneInfo(AGENCY_ZONE))
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from console.localtime import day, shown
 from console.store import Entry
+from console.words import FACTS, fact
 from contracts.notification import Step
 from contracts.procedures import BY_ID
 
@@ -159,16 +160,17 @@ def expense_view(expense_id: str, entries: Sequence[Entry]) -> ExpenseView:
     return view
 
 
-SHOWN = ("step", "outcome", "status", "reason_code", "reason", "way_out", "officer_id", "assignee_id", "actor",
-         "circumstance", "letter_id", "period_start", "window_closes_at", "closed_at", "delivered_at", "new_amount",
-         "old_amount", "doc_recorded", "queue", "code", "send_at", "action")
-"""What a timeline line shows of an event, where it has it: never a phone number, a name or a note."""
-
-
 def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
-    """What a timeline line shows of an event, its instants in ``zone`` and its dates in words."""
-    return [(k.replace("_", " "), shown(entry.payload[k], zone)) for k in SHOWN
-            if entry.payload.get(k) not in (None, "", [])]
+    """What a timeline line shows of an event (:data:`console.words.FACTS`), in words: a step by its name, an
+    action, a queue or a choice as the officer reads it, its instants in ``zone`` and its dates in words."""
+    shown_facts = []
+    for name, label in FACTS.items():
+        value = entry.payload.get(name)
+        if value in (None, "", []):
+            continue
+        named = STEP_NAMES.get(value) if name == "step" else fact(name, value)  # a Step is its own value
+        shown_facts.append((label, named or shown(value, zone)))
+    return shown_facts
 
 
 def msp_actions(view: MspView) -> tuple[str, ...]:

@@ -59,6 +59,21 @@ EVENTS = {
     "UnassignWorkItem": "Hand the work item back to its queue",
 }
 
+QUEUES = {"income-management": "Income Management", "msp-implementation": "MSP implementation",
+          "msp-approved-decision-makers": "Approved decision makers"}
+TICK_OFF = {"manual": "By an officer, with a DOC note", "automatic": "By the system, when the step is done"}
+FACTS = {
+    "step": "Step", "outcome": "Outcome", "status": "Status", "reason": "Reason", "way_out": "What to do instead",
+    "officer_id": "Officer", "assignee_id": "Assigned to", "previous_assignee_id": "Had it", "actor": "By",
+    "circumstance": "Circumstance", "letter_id": "Letter", "period_start": "Period starting",
+    "window_closes_at": "Retry window closes", "closed_at": "Closed", "delivered_at": "Delivered",
+    "new_amount": "New amount (AUD)", "old_amount": "Old amount (AUD)", "doc_recorded": "DOC note kept",
+    "queue": "Queue", "code": "Work item", "send_at": "Send at", "action": "Action",
+}
+"""What a timeline line shows of an event, where it has it (never a phone number, a name or a note), as the officer
+reads it."""
+
+
 ROLES = {
     "msp-officer": "MSP officer",
     "msp-approved-decision-maker": "approved decision maker",
@@ -109,3 +124,15 @@ CHOICES = {
 
 def choice(value: str) -> str:
     return CHOICES.get(value, value)
+
+
+def fact(name: str, value: object) -> str | None:
+    """A fact's value in the officer's words (an action, a queue, a choice, a flag), or ``None`` where it has none
+    (a date, an amount, an id: the page shows those as they are, instants in local time)."""
+    if name == "action":
+        return event(str(value))
+    if name == "queue":
+        return QUEUES.get(str(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return CHOICES.get(value) if isinstance(value, str) else None
