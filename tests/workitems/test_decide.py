@@ -22,6 +22,7 @@ from contracts.workitems import (
     WorkItemTickedOff,
     WorkItemUnassigned,
 )
+from servicekit.decider import WorkingSet
 from tests.workitems.builders import (
     CUSTOMER,
     DOC_NOTE,
@@ -41,7 +42,8 @@ from tests.workitems.builders import (
     unassign,
 )
 from workitems.domain.decide import decide, i059pl_id, keys_of, msp_item_id, removal_id
-from workitems.domain.model import HistoryEntry, WorkItem, evolve, history_entry
+from workitems.domain.model import HistoryEntry, WorkItem, history_entry
+from workitems.handlers import WorkItems
 
 pytestmark = pytest.mark.unit
 
@@ -49,24 +51,26 @@ I059PL = i059pl_id("EXP-1", PERIOD)
 
 
 class Desk:
-    """The handler's fold without a database: load the keys, decide, evolve, keep the history."""
+    """The production step (``servicekit.decider``) over items held in memory: every fold is the service's own."""
 
     def __init__(self) -> None:
-        self.items: dict[str, WorkItem] = {}
-        self.history: list[HistoryEntry] = []
+        self.working: WorkingSet[WorkItem] = WorkingSet(WorkItems(), {})
         self.now = T0
 
+    @property
+    def items(self) -> dict[str, WorkItem]:
+        return {k: item for k, item in self.working.after.items() if item is not None}
+
+    @property
+    def history(self) -> list[HistoryEntry]:
+        return [entry for cause, outputs in self.working.handled for output in outputs
+                if (entry := history_entry(output, cause)) is not None]
+
     def handle(self, event: Event) -> list[Event]:
-        keys = keys_of(event)
-        out = decide({k: self.items[k] for k in keys if k in self.items}, event, self.now)
+        out = self.working.step(event, self.now)
         for o in out:
             assert isinstance(o, WorkItemEvent)
-            assert o.work_item_id in keys, "decide touches only the keys it loaded"
-            after = evolve(self.items.get(o.work_item_id), o)
-            if after is not None:
-                self.items[o.work_item_id] = after
-            if (entry := history_entry(o, event)) is not None:
-                self.history.append(entry)
+            assert o.work_item_id in keys_of(event), "decide touches only the keys it loaded"
         self.now += timedelta(minutes=1)
         return out
 

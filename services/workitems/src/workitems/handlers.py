@@ -1,62 +1,62 @@
-"""The one thin handler of all three inbound topics: lock the items the event concerns, decide, save, log."""
+"""The shell around the work items' decider: load (and lock) the items a run of events concerns, save what changed
+with its history, log the transitions. The runtime steps each event (:mod:`servicekit.decider`), and does the
+inbox, the outbox and the commit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from contracts.envelope import Event
 from contracts.workitems import WorkItemActionRejected, WorkItemEvent
-from servicekit.consumer import Batched
+from servicekit.decider import Change, NoReactions, batched, published
 from servicekit.logs import get_logger, log_transition
 from workitems import store
 from workitems.domain.decide import decide, keys_of
-from workitems.domain.model import HistoryEntry, WorkItem, evolve, history_entry
+from workitems.domain.model import WorkItem, evolve, history_entry
 
 log = get_logger("workitems")
 
 
-@dataclass
-class Items:
-    """A run of events: every work item they concern loaded (and locked) at once, decided in order, saved at once."""
+class WorkItems(NoReactions):
+    """The decider: an event's items (those of :func:`keys_of` that exist), its decision, each output folded into
+    its item. Nothing follows on by itself."""
 
-    before: dict[str, WorkItem]
-    after: dict[str, WorkItem] = field(init=False)
-    """The working set: ``before`` as the steps so far left it."""
-    history: list[HistoryEntry] = field(default_factory=list)
+    keys = staticmethod(keys_of)
 
-    def __post_init__(self) -> None:
-        self.after = dict(self.before)
+    @staticmethod
+    def decide(items: Mapping[str, WorkItem | None], event: Event, now: datetime) -> Sequence[Event]:
+        return decide({k: item for k in keys_of(event) if (item := items.get(k)) is not None}, event, now)
 
-    @classmethod
-    async def load(cls, conn: asyncpg.Connection, events: Sequence[Event]) -> Items:
-        items = await store.load(conn, (key for e in events for key in keys_of(e)))
-        return cls(items)
+    @staticmethod
+    def key_of(output: WorkItemEvent) -> str:
+        return output.work_item_id
 
-    def step(self, event: Event, now: datetime) -> Sequence[Event]:
-        keys = keys_of(event)
-        if not keys:
-            return []  # an event no work item depends on (most expense and notification events)
-        outputs = decide({k: self.after[k] for k in keys if k in self.after}, event, now)
-        for output in outputs:
-            assert isinstance(output, WorkItemEvent)
-            after = evolve(self.after.get(output.work_item_id), output)
-            if after is not None:
-                self.after[output.work_item_id] = after
-            if (entry := history_entry(output, event)) is not None:
-                self.history.append(entry)
-            if isinstance(output, WorkItemActionRejected):
-                log_transition(log, output, "work_item_id", "reason_code")
-            else:
-                log_transition(log, output, "work_item_id", "code", "queue", "customer_ref", "tick_off")
-        return outputs
-
-    async def save(self, conn: asyncpg.Connection) -> None:
-        changed = {k: item for k, item in self.after.items() if item != self.before.get(k)}
-        await store.save(conn, changed, self.history)
+    evolve = staticmethod(evolve)
 
 
-on_events = Batched(Items.load)
+class Shell:
+    decider = WorkItems()
+
+    @staticmethod
+    async def load(conn: asyncpg.Connection, events: Sequence[Event]) -> dict[str, WorkItem | None]:
+        return dict(await store.load(conn, (key for e in events for key in keys_of(e))))
+
+    @staticmethod
+    async def save(conn: asyncpg.Connection, changes: Sequence[Change[WorkItem]],
+                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
+        history = [entry for cause, outputs in handled for output in outputs
+                   if (entry := history_entry(output, cause)) is not None]
+        await store.save(conn, {c.key: c.after for c in changes if c.after is not None}, history)
+        for _, outputs in handled:
+            for output in published(outputs):
+                if isinstance(output, WorkItemActionRejected):
+                    log_transition(log, output, "work_item_id", "reason_code")
+                else:
+                    log_transition(log, output, "work_item_id", "code", "queue", "customer_ref", "tick_off")
+
+
+on_events = batched(Shell())
