@@ -36,7 +36,8 @@ def test_every_role_has_words_and_an_unknown_type_reads_as_plain_words():
 
 
 def test_a_timeline_line_speaks_the_officers_words_never_a_class_name_a_code_or_an_iso_instant():
-    """Issue 31 item 7: an officer read "action: TickOffWorkItem", "queue: income-management", "reason code"."""
+    """Issue 31 item 7: a timeline line showed an action by its class name, a queue by its code and the reason code
+    beside the reason."""
     entry = Entry(uuid.uuid4(), "WorkItemActionRejected", datetime(2026, 12, 2, 13, 0, tzinfo=UTC), {
         "action": "TickOffWorkItem", "queue": "income-management", "reason_code": "doc-note-required",
         "reason": "Record details on a DOC.", "step": "phone", "doc_recorded": True,

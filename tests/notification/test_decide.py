@@ -29,8 +29,9 @@ from contracts.notification import (
     Step,
     only_a_label,
 )
-from notification.domain.decide import Policy, decide_action, decide_approval, decide_send
-from notification.domain.model import apply, evolve_all
+from notification.domain.decide import Policy, sms_due
+from notification.domain.decider import Notification
+from servicekit.decider import published, step
 from tests.notification.builders import (
     BEHAVIOUR,
     POLICE_NOTE,
@@ -51,20 +52,27 @@ pytestmark = pytest.mark.unit
 POLICY = Policy()
 
 
+DECIDER = Notification(POLICY)
+
+
+def run(state, message, now=T0, decider=DECIDER):
+    """The production step (``servicekit.decider``): decide, fold, follow-ups; the events published and the state
+    as production holds it after the message."""
+    states = {decider.keys(message)[0]: state}
+    outputs = step(decider, states, message, now)
+    return published(outputs), states[decider.keys(message)[0]]
+
+
 def start(**kw):
-    msg = approval(**kw)
-    events = decide_approval(None, msg, T0)
-    return events, evolve_all(None, [msg, *events])
+    return run(None, approval(**kw))
 
 
 def act(state, action, now=T0):
-    events = decide_action(state, action, now, POLICY)
-    return events, evolve_all(state, [action, *events])
+    return run(state, action, now)
 
 
 def send(state, now):
-    events = decide_send(state, now, POLICY)
-    return events, evolve_all(state, events)
+    return run(state, sms_due(state), now)
 
 
 def required(events):
@@ -140,8 +148,8 @@ def test_until_the_behaviours_are_described_no_call_sms_or_letter_is_recorded_an
     behaviours taken into consideration": nothing to explain yet, so nothing that explains it is accepted."""
     _, state = start(behaviours=[BEHAVIOUR.model_copy(update={"channel": None})])
     for action in (phone(), authorise(), letter(), dispatch()):
-        assert rejected(decide_action(state, action, T0, POLICY)) == "behaviours-not-described"
-    events = decide_action(state, result(), T0, POLICY)
+        assert rejected(act(state, action)[0]) == "behaviours-not-described"
+    events, _ = act(state, result())
     assert rejected(events) == "steps-unresolved"
     assert "behaviours not described" in events[0].reason
 
@@ -153,12 +161,11 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     _, state = start(reasons="inappropriate")
     told = Behaviour(what="Threw a chair at the counter and shouted threats at staff.", occurred_on=date(2027, 2, 20),
                      channel=Channel.IN_PERSON)
-    still_vague = decide_action(state, describe(told), T0, POLICY)
+    still_vague, unchanged = act(state, describe(told))
     assert rejected(still_vague) == "behaviour-not-described", "the reasons were the label here"
-    assert apply(state, describe(told), still_vague) == state, "a refused description changes nothing"
+    assert unchanged == state, "a refused description changes nothing"
     action = describe(told, reasons="Threats to the safety of staff at the service centre.")
-    events = decide_action(state, action, T0, POLICY)
-    after = apply(state, action, events)
+    events, after = act(state, action)
     assert done(events)[0] == (Step.DESCRIBE, "described", None)
     assert required(events) == [(Step.PHONE, Role.CUSTOMER)]
     briefing = next(e for e in events if isinstance(e, MspStepRequired)).briefing
@@ -166,7 +173,7 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     assert after is not None
     assert after.described
     assert after.case.behaviours == (told,)
-    assert rejected(decide_action(after, action, T0, POLICY)) == "behaviours-already-described"
+    assert rejected(act(after, action)[0]) == "behaviours-already-described"
 
 
 @pytest.mark.rule("MSP-1.1", "MSP-1.3", "MSP-1.4")
@@ -176,7 +183,7 @@ def test_the_phone_step_carries_what_this_msp_says_to_explain():
     for the duration of the MSP" and "provide contact details. For example One Main Contact (OMC), Personalised
     Services Service Officer (PSSO) or urgent query voicemail number"."""
     msg = approval()
-    [phone] = [e for e in decide_approval(None, msg, T0) if isinstance(e, MspStepRequired)]
+    [phone] = [e for e in run(None, msg)[0] if isinstance(e, MspStepRequired)]
     briefing = "\n".join(phone.briefing)
     assert f"Reasons the MSP has been implemented: {msg.reasons}" in briefing
     assert f"Behaviour taken into consideration: {msg.behaviours[0].what} (on Friday 12 February 2027, in-person)" in briefing, \
@@ -195,7 +202,7 @@ def test_an_msp_cannot_end_before_it_starts():
 
 def test_approving_the_same_msp_twice_is_rejected():
     _, state = start()
-    assert rejected(decide_approval(state, approval(), T0)) == "already-approved"
+    assert rejected(run(state, approval())[0]) == "already-approved"
 
 
 # ----------------------------------------------------------------------------- rule 2: phone
@@ -298,11 +305,10 @@ def test_aggression_is_never_lost_even_when_the_contacts_record_is_refused():
     """"If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
     Record a new incident and link it to the MSP." """
     _, state = start()
-    events = decide_action(state, phone(explained=None, aggression=True), T0, POLICY)
+    events, after = act(state, phone(explained=None, aggression=True))
     assert isinstance(events[0], MspActionRejected)
     assert events[0].reason_code == "explanation-incomplete"
     assert required(events) == [(Step.INCIDENT, None)], "the record is refused; the aggression is not"
-    after = apply(state, phone(explained=None, aggression=True), events)
     assert after.incident == "required"
     assert after.phone.attempts == (), "the refused record itself changed nothing"
     done_events, _ = act(after, incident())
@@ -475,7 +481,7 @@ def test_no_mobile_on_record_withholds_the_sms():
 
 def test_an_sms_that_would_exceed_the_configured_fragments_is_withheld():
     state = centrelink_after_unsuccessful_call()
-    events = decide_action(state, authorise(), T0, Policy(sms_max_fragments=1))
+    events, _ = run(state, authorise(), decider=Notification(Policy(sms_max_fragments=1)))
     assert events[0].reason_code == "sms-too-long"
 
 
@@ -611,7 +617,7 @@ def test_every_required_step_has_a_matching_done_event_on_the_way_to_completion(
 
 
 def test_an_action_on_an_unknown_msp_is_rejected():
-    assert rejected(decide_action(None, phone(), T0, POLICY)) == "unknown-msp"
+    assert rejected(act(None, phone())[0]) == "unknown-msp"
 
 
 # ----------------------------------------------------------------------------- phone numbers
@@ -633,7 +639,7 @@ def test_phone_numbers_are_kept_in_e164_and_shown_as_australians_read_them():
     assert msg.customer_mobile == "+61491570006"
     assert msg.representatives[0].phone == "+61491570110"
     assert msg.contact.phone == "+611800555010"
-    [phone_task] = [e for e in decide_approval(None, msg, T0) if isinstance(e, MspStepRequired)]
+    [phone_task] = [e for e in run(None, msg)[0] if isinstance(e, MspStepRequired)]
     assert phone_task.briefing[-1].endswith("1800 555 010")
 
 

@@ -7,8 +7,10 @@ import json
 import pytest
 
 from contracts.notification import Role, Step
-from notification.domain.decide import Policy, decide_action
+from notification.domain.decide import Policy
+from notification.domain.decider import Notification
 from notification.domain.model import STATE_VERSION, MspCase, MspState, read_state
+from servicekit.decider import published, step
 from tests.notification.builders import T0, approval, phone
 from workitems.domain.model import read_item
 
@@ -33,7 +35,7 @@ def test_a_row_of_the_previous_release_reads_as_the_current_state_and_the_proced
     assert state.case.behaviours[0].what.startswith("Shouted threats")
     assert (state.case.behaviours[0].occurred_on, state.case.behaviours[0].channel) == (None, None)
     assert state.case.customer_mobile == "+61491570006", "numbers are compared in one form"
-    events = decide_action(state, phone(), T0, Policy())
+    events = published(step(Notification(Policy()), {state.msp_id: state}, phone(), T0))
     assert [getattr(e, "step", None) for e in events][:1] == [Step.PHONE]
 
 

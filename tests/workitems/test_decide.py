@@ -42,8 +42,8 @@ from tests.workitems.builders import (
     unassign,
 )
 from workitems.domain.decide import decide, i059pl_id, keys_of, msp_item_id, removal_id
+from workitems.domain.decider import WorkItems
 from workitems.domain.model import HistoryEntry, WorkItem, history_entry
-from workitems.handlers import WorkItems
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.catalogue import CATALOGUE, MSP_APPROVALS, MSP_STAFF_ACTIONS
 from notification.domain.decide import Policy
-from notification.handlers import Handlers
+from notification.handlers import Shell
 from notification.store import MIGRATIONS
 from servicekit.clock import Clock
 from servicekit.service import ServiceRuntime, ServiceSpec
@@ -23,7 +23,7 @@ class NotificationSettings(ServiceSettings):
 
 
 def spec(settings: NotificationSettings) -> ServiceSpec:
-    handlers = Handlers(Policy(sms_max_fragments=settings.sms_max_fragments))
+    handlers = Shell(Policy(sms_max_fragments=settings.sms_max_fragments))
     return ServiceSpec(
         name="notification",
         version="1.0.0",

@@ -1,21 +1,26 @@
-"""Thin handlers: load, decide, apply, save. The runtime does inbox, outbox and commit."""
+"""The shell around the MSP notification's decider: load (and lock) the MSPs a run concerns, save what changed,
+log the transitions; the SMS timers read a due row into its MSP and the message that it is due. The runtime steps
+each message (:mod:`servicekit.decider`), and does the inbox, the outbox and the commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from contracts.envelope import Event
-from contracts.notification import MspActionRejected, MspApproved
+from contracts.notification import MspActionRejected
 from notification import store
-from notification.domain.decide import Policy, decide_action, decide_approval, decide_send
-from notification.domain.model import MspState, apply, evolve_all
+from notification.domain.decide import Policy, sms_due
+from notification.domain.decider import Notification
+from notification.domain.model import MspState, SmsDue
 from servicekit.consumer import Batched
+from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
-from servicekit.scheduler import Due, Fired
+from servicekit.scheduler import Due
+from servicekit.shell import TimerShell, batched
 
 log = get_logger("notification")
 
@@ -29,64 +34,37 @@ def _log(events: Sequence[Event]) -> None:
             log_transition(log, e, "msp_id", "customer_ref", "step")
 
 
-@dataclass
-class Msps:
-    """A run of approvals or staff actions: their MSPs loaded at once, decided in order, saved at once."""
+@dataclass(frozen=True)
+class Shell:
+    """Approvals and staff actions alike (both are keyed by MSP id), and the SMS timers."""
 
     policy: Policy
-    before: dict[str, MspState | None]
-    after: dict[str, MspState | None] = field(init=False)
-    """The working set: ``before`` as the steps so far left it."""
+    decider: Notification = field(init=False)
 
     def __post_init__(self) -> None:
-        self.after = dict(self.before)
+        object.__setattr__(self, "decider", Notification(self.policy))
 
-    def step(self, message: Event, now: datetime) -> Sequence[Event]:
-        state = self.after[message.key]
-        if isinstance(message, MspApproved):
-            events = decide_approval(state, message, now)
-        else:
-            events = decide_action(state, message, now, self.policy)
-        self.after[message.key] = apply(state, message, events)
-        _log(events)
-        return events
+    @staticmethod
+    async def load(conn: asyncpg.Connection, messages: Sequence[Event]) -> dict[str, MspState | None]:
+        return await store.load(conn, (m.key for m in messages))
 
-    async def save(self, conn: asyncpg.Connection) -> None:
-        await store.save(conn, [(self.before[i], after) for i, after in self.after.items()])
-
-
-@dataclass(frozen=True)
-class Handlers:
-    policy: Policy
-
-    async def load(self, conn: asyncpg.Connection, messages: Sequence[Event]) -> Msps:
-        states = await store.load(conn, (m.key for m in messages))
-        return Msps(self.policy, states)
+    @staticmethod
+    async def save(conn: asyncpg.Connection, changes: Sequence[Change[MspState]],
+                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
+        await store.save(conn, [(c.before, c.after) for c in changes])
+        for _, outputs in handled:
+            _log(published(outputs))
 
     @property
     def batched(self) -> Batched:
-        """Approvals and staff actions alike (both are keyed by MSP id)."""
-        return Batched(self.load)
+        return batched(self)
 
     @property
-    def timers(self) -> SmsTimers:
-        return SmsTimers(self.policy)
+    def timers(self) -> TimerShell[MspState]:
+        """Authorised SMS whose time has come: each is sent or, if a guard now applies, withheld."""
+        return TimerShell(self, claim_due=store.claim_due_sms, oldest=store.oldest_due, read=_due)
 
 
-@dataclass(frozen=True)
-class SmsTimers:
-    """Authorised SMS whose time has come: each is sent or, if a guard now applies, withheld."""
-
-    policy: Policy
-    claim = staticmethod(store.claim_due_sms)
-    oldest_due = staticmethod(store.oldest_due)
-
-    def fire(self, due: Due, now: datetime) -> Fired:
-        state = store.due_state(due)
-        events = decide_send(state, now, self.policy)
-        _log(events)
-        return Fired((state, evolve_all(state, events)), events)
-
-    @staticmethod
-    async def save(conn: asyncpg.Connection, changes: Sequence[tuple[MspState | None, MspState | None]]) -> None:
-        await store.save(conn, changes)
+def _due(due: Due) -> tuple[dict[str, MspState | None], SmsDue]:
+    state = store.due_state(due)
+    return {state.msp_id: state}, sms_due(state)

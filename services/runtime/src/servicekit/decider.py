@@ -11,23 +11,18 @@ A service's domain is a :class:`Decider` (pure: no I/O, ``now`` passed in):
   procedure); nothing when quiet.
 
 :func:`step` is the one fold: decide, fold the outputs, react until quiet, fold those. :class:`WorkingSet` is the
-one working set of a run of messages: the states they concern loaded (and locked) once, stepped through in order,
-the changed ones saved once; a timer's firing is a step of a working set of one. A service keeps its keys, its
-load and its save (:class:`Shell`), and its pure domain.
+one working set of a run of messages: the states they concern, stepped through in order, and what changed. Pure:
+no I/O (:mod:`servicekit.shell` loads, locks and saves around it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-import asyncpg
-
 from contracts.envelope import Event
-from servicekit.consumer import Batched
-from servicekit.scheduler import Due, Fired
 
 S = TypeVar("S")
 MAX_REACTIONS = 16
@@ -119,64 +114,3 @@ class WorkingSet(Generic[S]):
         """The states a step changed (a state left as it was is not written again)."""
         return [Change(k, self.before.get(k), after) for k, after in self.after.items()
                 if after is not self.before.get(k) and after != self.before.get(k)]
-
-
-class Shell(Protocol[S]):
-    """A service's I/O around its decider: what a run loads and locks, and how it saves."""
-
-    @property
-    def decider(self) -> Decider[S]: ...
-
-    async def load(self, conn: asyncpg.Connection, messages: Sequence[Any]) -> dict[str, S | None]:
-        """The states ``messages`` concern (every key of ``decider.keys``), locked for the transaction."""
-        ...
-
-    async def save(self, conn: asyncpg.Connection, changes: Sequence[Change[S]],
-                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
-        """Write the changed states, and whatever the service keeps of what the messages caused (a history)."""
-        ...
-
-
-@dataclass(frozen=True)
-class Loaded(Generic[S]):
-    """A working set and the shell that saves it: the runtime's :class:`~servicekit.consumer.Batch`."""
-
-    shell: Shell[S]
-    states: WorkingSet[S]
-
-    def step(self, message: Any, now: datetime) -> Sequence[Event]:
-        return self.states.step(message, now)
-
-    async def save(self, conn: asyncpg.Connection) -> None:
-        await self.shell.save(conn, self.states.changes(), self.states.handled)
-
-
-def batched(shell: Shell[S]) -> Batched:
-    """The runtime's handler of a topic: runs of messages through ``shell`` and its decider."""
-
-    async def load(conn: asyncpg.Connection, messages: Sequence[Any]) -> Loaded[S]:
-        return Loaded(shell, WorkingSet(shell.decider, await shell.load(conn, messages)))
-
-    return Batched(load)
-
-
-@dataclass(frozen=True)
-class TimerShell(Generic[S]):
-    """Timers as steps: a claimed timer's row read into its state and a message (what fell due), stepped like any
-    other message; what it changed saved by the service's own save."""
-
-    shell: Shell[S]
-    claim: Callable[[asyncpg.Connection, datetime, int], Awaitable[Sequence[Due]]]
-    oldest_due: Callable[[asyncpg.Connection, datetime], Awaitable[datetime | None]]
-    read: Callable[[Due], tuple[dict[str, S | None], Any]]
-    """A claimed timer's row: the states it concerns, and the message of what fell due."""
-
-    def fire(self, due: Due, now: datetime) -> Fired:
-        states, message = self.read(due)
-        working = WorkingSet(self.shell.decider, states)
-        events = working.step(message, now)
-        return Fired((working.changes(), working.handled), events)
-
-    async def save(self, conn: asyncpg.Connection, fired: Sequence[tuple[list[Change[S]], list[Any]]]) -> None:
-        await self.shell.save(conn, [c for changes, _ in fired for c in changes],
-                              [h for _, handled in fired for h in handled])

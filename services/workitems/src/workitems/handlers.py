@@ -4,38 +4,22 @@ inbox, the outbox and the commit."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
 from contracts.envelope import Event
-from contracts.workitems import WorkItemActionRejected, WorkItemEvent
-from servicekit.decider import Change, NoReactions, batched, published
+from contracts.workitems import WorkItemActionRejected
+from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
+from servicekit.shell import batched
 from workitems import store
-from workitems.domain.decide import decide, keys_of
-from workitems.domain.model import WorkItem, evolve, history_entry
+from workitems.domain.decide import keys_of
+from workitems.domain.decider import WorkItems
+from workitems.domain.model import WorkItem, history_entry
 
 log = get_logger("workitems")
-
-
-class WorkItems(NoReactions):
-    """The decider: an event's items (those of :func:`keys_of` that exist), its decision, each output folded into
-    its item. Nothing follows on by itself."""
-
-    keys = staticmethod(keys_of)
-
-    @staticmethod
-    def decide(items: Mapping[str, WorkItem | None], event: Event, now: datetime) -> Sequence[Event]:
-        return decide({k: item for k in keys_of(event) if (item := items.get(k)) is not None}, event, now)
-
-    @staticmethod
-    def key_of(output: WorkItemEvent) -> str:
-        return output.work_item_id
-
-    evolve = staticmethod(evolve)
 
 
 class Shell:

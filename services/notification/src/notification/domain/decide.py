@@ -8,6 +8,7 @@ guarded), 3 the signed and approved letter, 4 record the result. Each step has a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,7 +45,19 @@ from contracts.notification import (
 from contracts.phones import is_mobile, national
 from contracts.procedures import implements
 from contracts.roles import OfficerRole
-from notification.domain.model import MspCase, MspState, evolve, evolve_all
+from notification.domain.model import (
+    BehavioursDescribed,
+    CaseOpened,
+    MspCase,
+    MspNote,
+    MspState,
+    NoteKept,
+    Output,
+    PhoneAttempted,
+    RiskRecorded,
+    SmsDue,
+    described,
+)
 from notification.domain.sms import msp_sms_text, sms_size
 
 PRODUCER = "notification"
@@ -124,11 +137,11 @@ class Cause:
     correlation_id: uuid.UUID
 
 
-def _cause(of: Event | Cause) -> Cause:
+def _cause(of: Event | Cause | SmsDue) -> Cause:
     return of if isinstance(of, Cause) else Cause(of.event_id, of.correlation_id)
 
 
-def _required(cause: Event | Cause, state: MspState, now: datetime, step: Step, instructions: list[str],
+def _required(cause: Event | Cause, state: MspState | MspCase, now: datetime, step: Step, instructions: list[str],
               **extra: object) -> Event:
     c = _cause(cause)
     return MspStepRequired.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now,
@@ -136,7 +149,7 @@ def _required(cause: Event | Cause, state: MspState, now: datetime, step: Step, 
                                    instructions=instructions, **extra)
 
 
-def _done(cause: Event | Cause, state: MspState, now: datetime, step: Step, outcome: str,
+def _done(cause: Event | Cause, state: MspState | MspCase, now: datetime, step: Step, outcome: str,
           reason_code: str | None = None) -> Event:
     c = _cause(cause)
     return MspStepDone.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now, variant=step.value,
@@ -202,14 +215,12 @@ def _result_due(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     return []
 
 
-def with_follow_ups(state: MspState | None, cause: Event, now: datetime, events: list[Event]) -> list[Event]:
-    after = evolve_all(state, [cause, *events])
-    if after is None:
-        return events
-    more = _follow_ups(after, cause, now)
-    after = evolve_all(after, more)
-    assert after is not None
-    return [*events, *more, *_result_due(after, cause, now)]
+def react(state: MspState | None, cause: Event | SmsDue, now: datetime) -> list[Event]:
+    """What became due once a message's outputs are folded: the next steps (the SMS and the letter after the call),
+    and once nothing else is, recording the result. Nothing when quiet."""
+    if state is None:
+        return []
+    return _follow_ups(state, _cause(cause), now) or _result_due(state, _cause(cause), now)
 
 
 def unresolved(state: MspState) -> list[str]:
@@ -229,46 +240,46 @@ def unresolved(state: MspState) -> list[str]:
 
 
 @implements("MSP-1.2", "MSP-3.1")
-def decide_approval(state: MspState | None, approval: MspApproved, now: datetime) -> list[Event]:
+def decide_approval(state: MspState | None, approval: MspApproved, now: datetime) -> Sequence[Output]:
     """Plan the steps. Behaviours only labelled (or without a date or channel) do not end the procedure: "Customers
     must be advised of their MSP in writing", so the steps are planned and the approving officer is asked to
     describe them; the customer is phoned, and then written to, once they are."""
     if state is not None:
         return _reject(approval, approval.msp_id, now, "already-approved", "This MSP was already approved.")
-    fresh = evolve(None, approval)
-    assert fresh is not None
+    case = MspCase.of(approval)
+    gaps = case.gaps()
     steps = [Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
-    events: list[Event] = [MspNotificationPlanned.caused_by(
+    events: list[Output] = [CaseOpened(case.msp_id, case, described=not gaps), MspNotificationPlanned.caused_by(
         approval, producer=PRODUCER, occurred_at=now, msp_id=approval.msp_id, customer_ref=approval.customer_ref,
-        agency=approval.agency, steps=steps if fresh.described else [Step.DESCRIBE, *steps])]
-    if fresh.described:
-        events += _start_contact(approval, fresh, now)
+        agency=approval.agency, steps=[Step.DESCRIBE, *steps] if gaps else steps)]
+    if gaps:
+        events.append(_required(approval, case, now, Step.DESCRIBE, DESCRIBE_INSTRUCTIONS,
+                                for_officer=approval.approving_officer_id, briefing=gaps[:40]))
     else:
-        events.append(_required(approval, fresh, now, Step.DESCRIBE, DESCRIBE_INSTRUCTIONS,
-                                for_officer=approval.approving_officer_id, briefing=fresh.case.gaps()[:40]))
-    return with_follow_ups(None, approval, now, events)
+        events += _start_contact(approval, case, now)
+    return events
 
 
-def _start_contact(cause: Event, state: MspState, now: datetime) -> list[Event]:
+def _start_contact(cause: Event, case: MspCase, now: datetime) -> list[Event]:
     """Step 1 begins: the phone task with what to explain, or the step skipped when there is no one to phone."""
-    target = phone_target(state.case)
+    target = phone_target(case)
     if target is None:
-        return [_done(cause, state, now, Step.PHONE, "skipped", "no-one-to-phone")]
-    return [_required(cause, state, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target,
-                      briefing=phone_briefing(state.case))]
+        return [_done(cause, case, now, Step.PHONE, "skipped", "no-one-to-phone")]
+    return [_required(cause, case, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target,
+                      briefing=phone_briefing(case))]
 
 
 @implements("MSP-1.1", "MSP-1.2")
-def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> list[Event]:
+def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> Sequence[Output]:
     if state.described:
         return _reject(action, state.msp_id, now, "behaviours-already-described",
                        "The behaviours of this MSP are already described.")
-    after = evolve(state, action)
-    assert after is not None
-    if gaps := after.case.gaps():
+    case = described(state.case, action)
+    if gaps := case.gaps():
         return _reject(action, state.msp_id, now, "behaviour-not-described",
                        "Describe the behaviours taken into consideration; still missing: " + "; ".join(gaps[:5]))
-    return [_done(action, after, now, Step.DESCRIBE, "described"), *_start_contact(action, after, now)]
+    return [BehavioursDescribed(state.msp_id, case), _done(action, case, now, Step.DESCRIBE, "described"),
+            *_start_contact(action, case, now)]
 
 
 _NEEDS_DESCRIPTION = (RecordPhoneContact, AuthoriseMspSms, AttachMspLetter, RecordLetterDispatch)
@@ -278,12 +289,12 @@ _NEEDS_DESCRIPTION = (RecordPhoneContact, AuthoriseMspSms, AttachMspLetter, Reco
 # --------------------------------------------------------------------------- staff actions
 
 
-def decide_action(state: MspState | None, action: Event, now: datetime, policy: Policy) -> list[Event]:
+def decide_action(state: MspState | None, action: Event, now: datetime, policy: Policy) -> Sequence[Output]:
     msp_id: str = action.key
     if state is None:
         return _reject(action, msp_id, now, "unknown-msp", "No approved MSP with this id.")
     if isinstance(action, RecordRiskFact):  # recorded in the state: it stops an SMS, now or when about to be sent
-        return _risk_response(state, action, now)
+        return [*_risk_response(state, action, now), RiskRecorded(state.msp_id, action.fact)]
     if state.completed:
         return _reject(action, msp_id, now, "msp-notification-completed", "The MSP notification is already complete.")
     if not state.described and isinstance(action, _NEEDS_DESCRIPTION):
@@ -292,32 +303,28 @@ def decide_action(state: MspState | None, action: Event, now: datetime, policy: 
                        "customer is told the reasons, including a description of the behaviours.")
     match action:
         case DescribeMspBehaviours():
-            events = _describe(state, action, now)
+            return _describe(state, action, now)
         case RecordPhoneContact():
-            events = _phone(state, action, now)
+            return _phone(state, action, now)
         case RecordIncident():
-            events = _incident(state, action, now)
+            return _incident(state, action, now)
         case AuthoriseMspSms():
-            events = _authorise_sms(state, action, now, policy)
+            return _authorise_sms(state, action, now, policy)
         case DeclineMspSms():
-            events = (_reject(action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}.")
-                      if state.sms.status != "pending" else
-                      [_done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")])
+            return (_reject(action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}.")
+                    if state.sms.status != "pending" else
+                    [_done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")])
         case AttachMspLetter():
-            events = _attach_letter(state, action, now)
+            return _attach_letter(state, action, now)
         case RecordLetterDispatch():
-            events = _dispatch_letter(state, action, now)
+            return _dispatch_letter(state, action, now)
         case RecordMspResult():
             return _record_result(state, action, now)
-        case _:
-            raise TypeError(f"no decision for {action.event_type}")
-    if events and isinstance(events[0], MspActionRejected):
-        return events
-    return with_follow_ups(state, action, now, events)
+    raise TypeError(f"no decision for {action.event_type}")
 
 
 @implements("MSP-1.7", "MSP-2.6")
-def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[Event]:
+def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequence[Output]:
     """Step 1. A call that was successful or unproductive resolves the step; an unsuccessful one is an attempt
     ("waiting until the next day to call the customer may result in a more productive discussion"), and the step
     stays open for the next one unless the officer records that none will be made. Aggression during any call asks
@@ -329,7 +336,7 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> list[E
         return [*_reject(action, state.msp_id, now, *refusal), *incident]
     resolves = action.outcome != "unsuccessful" or action.no_more_attempts
     done = [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")] if resolves else []
-    return [*done, *incident]
+    return [PhoneAttempted(state.msp_id, action.outcome, action.contacted), *done, *incident]
 
 
 @implements("MSP-1.1", "MSP-1.3", "MSP-1.4", "MSP-1.5", "MSP-1.9")
@@ -467,16 +474,21 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
                                        officer_id=action.officer_id, circumstance=action.circumstance, send_at=send_at)]
 
 
+def sms_due(state: MspState) -> SmsDue:
+    """The timer's message: the authorised SMS of this MSP, from the authorisation that set its send time."""
+    assert state.sms.authorised_by_event is not None
+    assert state.sms.correlation_id is not None
+    return SmsDue(state.msp_id, state.sms.authorised_by_event, state.sms.correlation_id)
+
+
 @implements("MSP-2.1", "MSP-2.11", "MSP-2.13")
-def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
+def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> list[Event]:
     """At the moment of sending the guards are checked again: a risk fact recorded after the authorisation
     still stops the SMS."""
     sms = state.sms
     if sms.status != "authorised" or sms.send_at is None or now < sms.send_at:
         return []
-    assert sms.authorised_by_event is not None
-    assert sms.correlation_id is not None
-    cause = Cause(sms.authorised_by_event, sms.correlation_id)  # the authorisation that set this send time
+    cause = _cause(due)  # the authorisation that set this send time
     approval = state.case
     text = msp_sms_text(approval.contact.kind, national(approval.contact.phone), approval.starts_on.isoformat())
     size = sms_size(text)
@@ -491,9 +503,7 @@ def decide_send(state: MspState, now: datetime, policy: Policy) -> list[Event]:
                                                mobile=approval.customer_mobile, text=text, encoding=size.encoding,
                                                fragments=size.fragments),
                   _done(cause, state, now, Step.SMS, "sent")]
-    after = evolve_all(state, events)
-    assert after is not None
-    return [*events, *_result_due(after, cause, now)]
+    return events
 
 
 @implements("MSP-3.2", "MSP-3.3")
@@ -513,7 +523,7 @@ def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> l
 
 
 @implements("MSP-3.4", "MSP-3.5", "MSP-3.6")
-def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetime) -> list[Event]:
+def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetime) -> Sequence[Output]:
     if action.method in ("staff-hand-delivery", "security-guard-hand-delivery"):
         return _reject(action, state.msp_id, now, "hand-delivery-by-staff-forbidden",
                        "Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.")
@@ -525,7 +535,9 @@ def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetim
     if action.method == "local-police-hand-delivery" and not (action.msp_note or "").strip():
         return _reject(action, state.msp_id, now, "police-delivery-not-recorded",
                        "Hand delivery by the local Police must be recorded in the MSP notes: give the note.")
-    return [_done(action, state, now, Step.LETTER, action.method)]
+    note = ([NoteKept(state.msp_id, MspNote(at=action.occurred_at, officer_id=action.officer_id, about=action.method,
+                                            text=action.msp_note))] if action.msp_note else [])
+    return [*note, _done(action, state, now, Step.LETTER, action.method)]
 
 
 @implements("MSP-4.1", "MSP-4.2", "MSP-2.15")

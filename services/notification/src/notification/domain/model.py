@@ -8,7 +8,8 @@ MSP's facts without the envelope), and a stored row says its ``version``. A row 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -19,18 +20,15 @@ from contracts.notification import (
     Behaviour,
     ContactDetails,
     DescribeMspBehaviours,
-    MspActionRejected,
     MspApproved,
     MspLetterAccepted,
     MspNotificationCompleted,
     MspSmsAuthorised,
     MspStepDone,
     MspStepRequired,
-    RecordLetterDispatch,
-    RecordPhoneContact,
-    RecordRiskFact,
     Representative,
     RiskFact,
+    Role,
     SmsCircumstance,
     Step,
     only_a_label,
@@ -189,51 +187,98 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
     return state  # pragma: no cover - Step is closed
 
 
-def evolve(state: MspState | None, event: Event) -> MspState | None:
-    """Apply a fact: an input that is a recorded fact, or an output of ``decide``."""
-    if isinstance(event, MspApproved):
-        return state or MspState(case=(case := MspCase.of(event)), described=not case.gaps())
+# --------------------------------------------------------------------------- internal facts
+# What a message's facts leave in the state: decided like any output, folded by ``evolve``, never published (the
+# case holds personal details; notes and risk facts are never to leave the service).
+
+
+@dataclass(frozen=True)
+class CaseOpened:
+    """An approval's MSP, as the state keeps it."""
+
+    msp_id: str
+    case: MspCase
+    described: bool
+
+
+@dataclass(frozen=True)
+class PhoneAttempted:
+    """A call recorded (resolving the phone step or not)."""
+
+    msp_id: str
+    outcome: str
+    contacted: Role
+
+
+@dataclass(frozen=True)
+class RiskRecorded:
+    msp_id: str
+    fact: RiskFact
+
+
+@dataclass(frozen=True)
+class NoteKept:
+    msp_id: str
+    note: MspNote
+
+
+@dataclass(frozen=True)
+class BehavioursDescribed:
+    """The approving officer's description: the case as it now reads."""
+
+    msp_id: str
+    case: MspCase
+
+
+@dataclass(frozen=True)
+class SmsDue:
+    """The authorised SMS's send time has come (a timer): the authorisation's id and correlation go on, so what
+    the sending causes derives from the message that set it."""
+
+    msp_id: str
+    event_id: uuid.UUID
+    correlation_id: uuid.UUID
+
+
+Fact = CaseOpened | PhoneAttempted | RiskRecorded | NoteKept | BehavioursDescribed
+"""The internal facts."""
+Output = Event | Fact
+"""What ``decide`` answers: events to publish, and internal facts."""
+
+
+def described(case: MspCase, action: DescribeMspBehaviours) -> MspCase:
+    """The case with the approving officer's description of the behaviours (and the reasons, where given)."""
+    return case.model_copy(update={"behaviours": tuple(action.behaviours), "reasons": action.reasons or case.reasons})
+
+
+def evolve(state: MspState | None, output: Output) -> MspState | None:
+    """One output of ``decide`` folded into the MSP's state: an event it publishes, or an internal fact."""
+    if isinstance(output, CaseOpened):
+        return state or MspState(case=output.case, described=output.described)
     if state is None:
         return None
-    match event:
+    match output:
         case MspStepRequired():
-            incident = "required" if event.step is Step.INCIDENT else state.incident
-            return state.model_copy(update={"requested": (*state.requested, event.step), "incident": incident})
+            incident = "required" if output.step is Step.INCIDENT else state.incident
+            return state.model_copy(update={"requested": (*state.requested, output.step), "incident": incident})
         case MspStepDone():
-            return _done(state, event)
+            return _done(state, output)
         case MspSmsAuthorised():
-            sms = SmsState(status="authorised", send_at=event.send_at, circumstance=event.circumstance,
-                           authorised_by_event=event.causation_id, correlation_id=event.correlation_id)
+            sms = SmsState(status="authorised", send_at=output.send_at, circumstance=output.circumstance,
+                           authorised_by_event=output.causation_id, correlation_id=output.correlation_id)
             return state.model_copy(update={"sms": sms})
-        case RecordRiskFact() if event.fact not in state.risks:
-            return state.model_copy(update={"risks": (*state.risks, event.fact)})
-        case RecordPhoneContact():
-            attempt = f"{event.outcome}: {event.contacted.value}"
+        case RiskRecorded() if output.fact not in state.risks:
+            return state.model_copy(update={"risks": (*state.risks, output.fact)})
+        case PhoneAttempted():
+            attempt = f"{output.outcome}: {output.contacted.value}"
             return state.model_copy(update={"phone": state.phone.model_copy(
                 update={"attempts": (*state.phone.attempts, attempt)})})
-        case RecordLetterDispatch() if event.msp_note:
-            note = MspNote(at=event.occurred_at, officer_id=event.officer_id, about=event.method, text=event.msp_note)
-            return state.model_copy(update={"notes": (*state.notes, note)})
-        case DescribeMspBehaviours():
-            case = state.case.model_copy(update={"behaviours": tuple(event.behaviours),
-                                                 "reasons": event.reasons or state.case.reasons})
-            return state.model_copy(update={"case": case, "described": not case.gaps()})
+        case NoteKept():
+            return state.model_copy(update={"notes": (*state.notes, output.note)})
+        case BehavioursDescribed():
+            return state.model_copy(update={"case": output.case, "described": not output.case.gaps()})
         case MspLetterAccepted():
-            return state.model_copy(update={"letter_id": event.letter_id})
+            return state.model_copy(update={"letter_id": output.letter_id})
         case MspNotificationCompleted():
             return state.model_copy(update={"completed": True})
-    return state
-
-
-def apply(state: MspState | None, message: Event, outputs: Iterable[Event]) -> MspState | None:
-    """The state after handling ``message``: a rejected message changes nothing."""
-    outputs = list(outputs)
-    if any(isinstance(e, MspActionRejected) for e in outputs):  # the message is refused; what it still caused holds
-        return evolve_all(state, [e for e in outputs if not isinstance(e, MspActionRejected)])
-    return evolve_all(state, [message, *outputs])
-
-
-def evolve_all(state: MspState | None, events: Iterable[Event]) -> MspState | None:
-    for event in events:
-        state = evolve(state, event)
     return state
