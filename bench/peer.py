@@ -22,7 +22,7 @@ from faststream.middlewares import AckPolicy
 from contracts.catalogue import CATALOGUE, PAYMENT_ATTEMPTS
 from contracts.expenses import PaymentAttempted
 from expenses.app import SPEC, ExpensesSettings
-from expenses.handlers import Attempts
+from expenses.handlers import on_payment_attempts
 from servicekit.broker import make_broker
 from servicekit.db import create_pool, migrate
 from servicekit.logs import configure_logging
@@ -41,7 +41,7 @@ async def serve(settings: ExpensesSettings) -> None:
         async with pool.acquire() as conn, conn.transaction():
             if not await claim(conn, [(str(attempt.event_id), PAYMENT_ATTEMPTS.name, None)]):
                 return  # handled before
-            attempts = await Attempts.load(conn, [attempt])
+            attempts = await on_payment_attempts.load(conn, [attempt])
             outputs = attempts.step(attempt, now)
             await attempts.save(conn)
         for event in outputs:

@@ -28,14 +28,15 @@ from contracts.expenses import (
 from expenses.domain.decide import (
     decide_attempt,
     decide_cease,
-    decide_close,
     decide_code,
     decide_job,
     decide_removal,
     decide_vary,
     doc_to_keep,
 )
-from expenses.domain.model import ExpenseState, ExpenseStatus, WindowStatus, evolve_all
+from expenses.domain.decider import Expenses, WindowDue
+from expenses.domain.model import ExpenseState, ExpenseStatus, WindowStatus
+from servicekit.decider import published, step
 from tests.expenses.builders import at, attempt, cease, code, job, removal, utc, vary
 
 pytestmark = pytest.mark.unit
@@ -44,20 +45,28 @@ WEEKLY, FORTNIGHTLY, ONE_OFF = ExpenseKind.WEEKLY, ExpenseKind.FORTNIGHTLY, Expe
 MONDAY = date(2026, 11, 23)
 
 
-def run(state, decide, message, now=None):
-    events = decide(state, message, now or message.occurred_at)
-    return events, evolve_all(state, events)
+DECIDER = Expenses()
+
+
+def run(state, message, now=None):
+    """The production step (``servicekit.decider``): the events published and the expense as production holds it."""
+    key = DECIDER.keys(message)[0]
+    states = {key: state}
+    outputs = step(DECIDER, states, message, now or getattr(message, "occurred_at", None))
+    return published(outputs), states[key]
 
 
 def undelivered(kind=WEEKLY, when=None, **kw):
     msg = attempt(kind=kind, when=when or at(2026, 11, 23, 9), **kw)
-    return run(EMPTY, decide_attempt, msg)
+    return run(EMPTY, msg)
 
 
 def close_due(state, now):
-    expense = state.expense
-    events = [e for w in state.windows.values() for e in decide_close(expense, w, now)]
-    return events, evolve_all(state, events)
+    events = []
+    for window in list(state.windows.values()):
+        closed, state = run(state, WindowDue(window.expense_id, state.windows[window.period_start]), now)
+        events += closed
+    return events, state
 
 
 # ----------------------------------------------------------------------------- step 2: fails to pay
@@ -112,7 +121,7 @@ def test_a_regular_expense_retries_for_its_period_from_the_scheduled_date(kind, 
 
 def test_delivered_inside_the_window_is_a_delivered_event_and_no_work_item():
     _, state = undelivered(WEEKLY)
-    [event], state = run(state, decide_attempt, attempt(when=at(2026, 11, 27, 9), outcome="delivered"))
+    [event], state = run(state, attempt(when=at(2026, 11, 27, 9), outcome="delivered"))
     assert isinstance(event, ExpenseDelivered)
     assert event.was_undelivered
     assert state.windows[MONDAY].status is WindowStatus.DELIVERED
@@ -143,7 +152,7 @@ def test_not_paid_when_the_window_closes_the_period_stays_unpaid_and_I059PL_is_r
 def test_the_next_periods_attempts_open_their_own_window():
     [opened], state = undelivered(WEEKLY)
     _, state = close_due(state, opened.window_closes_at)
-    [event], state = run(state, decide_attempt, attempt(when=at(2026, 11, 30, 9), scheduled_on=date(2026, 11, 30)))
+    [event], state = run(state, attempt(when=at(2026, 11, 30, 9), scheduled_on=date(2026, 11, 30)))
     assert isinstance(event, ExpenseUndelivered)
     assert event.period_start == date(2026, 11, 30)
 
@@ -156,7 +165,7 @@ def test_closing_is_idempotent():
 
 def test_a_repeated_failed_attempt_changes_nothing():
     _, state = undelivered(WEEKLY)
-    events, again = run(state, decide_attempt, attempt(when=at(2026, 11, 25, 9)))
+    events, again = run(state, attempt(when=at(2026, 11, 25, 9)))
     assert events == []
     assert again == state
 
@@ -175,11 +184,11 @@ def test_a_delivery_attempted_before_the_deadline_but_processed_after_closure_re
     [opened], state = undelivered(WEEKLY)
     _, state = close_due(state, opened.window_closes_at)
     late = attempt(when=at(2026, 11, 29, 23, 59), outcome="delivered")
-    reversal, delivered = decide_attempt(state, late, now=utc(at(2026, 11, 30, 8)))
+    (reversal, delivered), after = run(state, late, now=utc(at(2026, 11, 30, 8)))
     assert isinstance(reversal, ExpenseClosureReversed)
     assert reversal.work_item_code == "I059PL"
     assert isinstance(delivered, ExpenseDelivered)
-    assert evolve_all(state, [reversal, delivered]).windows[MONDAY].status is WindowStatus.DELIVERED
+    assert after.windows[MONDAY].status is WindowStatus.DELIVERED
 
 
 def test_a_delivery_attempted_after_the_deadline_is_disregarded():
@@ -215,7 +224,7 @@ def test_a_regular_expense_can_be_ceased_at_any_time_and_its_open_window_closes_
     """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
     including the current period.'"""
     [opened], state = undelivered(WEEKLY)
-    [ceased], state = run(state, decide_cease, cease(at(2026, 11, 28, 9)))
+    [ceased], state = run(state, cease(at(2026, 11, 28, 9)))
     assert isinstance(ceased, ExpenseCeased)
     assert ceased.closed_periods == [MONDAY]
     assert state.windows[MONDAY].status is WindowStatus.CEASED
@@ -226,7 +235,7 @@ def test_a_regular_expense_can_be_ceased_at_any_time_and_its_open_window_closes_
 
 def test_ceasing_twice_or_an_unknown_expense_is_rejected_with_a_reason():
     _, state = undelivered(WEEKLY)
-    _, state = run(state, decide_cease, cease(at(2026, 11, 28, 9)))
+    _, state = run(state, cease(at(2026, 11, 28, 9)))
     [again] = decide_cease(state, cease(at(2026, 11, 28, 10)), utc(at(2026, 11, 28, 10)))
     assert (again.reason_code, again.action) == ("already-ceased", "CeaseExpense")
     [unknown] = decide_cease(EMPTY, cease(at(2026, 11, 28, 10)), utc(at(2026, 11, 28, 10)))
@@ -243,7 +252,7 @@ def one_off_state():
 
 def test_a_one_off_can_be_ceased_on_day_1():
     _, state = one_off_state()
-    [event], state = run(state, decide_cease, cease(at(2026, 11, 24, 23, 59)))
+    [event], state = run(state, cease(at(2026, 11, 24, 23, 59)))
     assert isinstance(event, ExpenseCeased)
     assert state.expense.status is ExpenseStatus.CEASED
 
@@ -294,12 +303,12 @@ def test_varying_a_one_off_is_cease_and_recode_and_on_day_2_not_even_that():
     _, state = one_off_state()
     [rejected] = decide_vary(state, vary(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))
     assert rejected.reason_code == "one-off-day-2"
-    [day_1], state = run(state, decide_vary, vary(at(2026, 11, 24, 15), amount="40.00"))
+    [day_1], state = run(state, vary(at(2026, 11, 24, 15), amount="40.00"))
     assert isinstance(day_1, ExpenseActionRejected)
     assert day_1.reason_code == "cease-and-recode"
     assert day_1.way_out == "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
     assert state.expense.amount == Decimal("85.00"), "the amount is never changed in place"
-    [ceased], state = run(state, decide_cease, cease(at(2026, 11, 24, 15, 5)))
+    [ceased], state = run(state, cease(at(2026, 11, 24, 15, 5)))
     assert isinstance(ceased, ExpenseCeased), "the way out works: cease on day 1, then code"
 
 
@@ -364,7 +373,7 @@ def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_s
 
 def test_a_one_off_delivered_on_day_2_is_delivered_and_can_no_longer_be_ceased():
     _, state = one_off_state()
-    [delivered], state = run(state, decide_attempt, attempt(kind=ONE_OFF, when=at(2026, 11, 25, 9),
+    [delivered], state = run(state, attempt(kind=ONE_OFF, when=at(2026, 11, 25, 9),
                                                             coded_at=at(2026, 11, 24, 10), outcome="delivered"))
     assert isinstance(delivered, ExpenseDelivered)
     assert state.expense.status is ExpenseStatus.DELIVERED
@@ -389,11 +398,11 @@ def escalated_state(with_job: bool = True):
     """The one-off of :func:`one_off_state` on day 2, extreme hardship: the cease is refused and the removal
     escalated (Wednesday 09:00 Sydney), then the webform's job number recorded (09:30)."""
     _, state = one_off_state()
-    [_, escalation], state = run(state, decide_cease, cease(at(2026, 11, 25, 9), hardship=True))
+    [_, escalation], state = run(state, cease(at(2026, 11, 25, 9), hardship=True))
     assert isinstance(escalation, ExpenseRemovalEscalationRequested)
     assert state.expense.escalated_at == utc(at(2026, 11, 25, 9))
     if with_job:
-        [recorded], state = run(state, decide_job, job(at(2026, 11, 25, 9, 30)))
+        [recorded], state = run(state, job(at(2026, 11, 25, 9, 30)))
         assert isinstance(recorded, MySupportJobRecorded)
     return state
 
@@ -431,8 +440,8 @@ def test_a_removal_is_accepted_only_for_an_escalated_one_off_quoting_its_recorde
 
 def test_a_replacement_one_off_can_be_coded_once_the_existing_one_is_ceased_removed_or_ended():
     _, existing = one_off_state()
-    _, ceased = run(existing, decide_cease, cease(at(2026, 11, 24, 11)))
-    _, removed = run(escalated_state(), decide_removal, removal(at(2026, 11, 25, 11)))
+    _, ceased = run(existing, cease(at(2026, 11, 24, 11)))
+    _, removed = run(escalated_state(), removal(at(2026, 11, 25, 11)))
     for sibling, when in ((ceased.expense, at(2026, 11, 24, 12)), (removed.expense, at(2026, 11, 25, 12)),
                           (existing.expense, at(2026, 11, 26, 9))):
         [coded] = decide_code(ExpenseState(expense=None, siblings=(sibling,)), code(when), utc(when))
@@ -441,7 +450,7 @@ def test_a_replacement_one_off_can_be_coded_once_the_existing_one_is_ceased_remo
 
 def test_a_service_desk_removal_closes_the_open_window_without_I059PL():
     [opened], _ = one_off_state()
-    [removed], state = run(escalated_state(), decide_removal, removal(at(2026, 11, 25, 11)))
+    [removed], state = run(escalated_state(), removal(at(2026, 11, 25, 11)))
     assert isinstance(removed, ExpenseRemoved)
     assert removed.closed_periods == [date(2026, 11, 24)]
     assert close_due(state, opened.window_closes_at)[0] == []

@@ -27,7 +27,7 @@ SPEC = ServiceSpec(
     catalogue=CATALOGUE,
     handlers={PAYMENT_ATTEMPTS.name: handlers.on_payment_attempts, EXPENSE_ACTIONS.name: handlers.on_staff_action},
     migrations=MIGRATIONS,
-    timers=handlers.WindowTimers(),
+    timers=handlers.window_timers,
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Generic, Protocol
 import asyncpg
 
 from contracts.envelope import Event
-from servicekit.consumer import Batched
+from servicekit.consumer import Batched, Handler
 from servicekit.decider import Change, Decider, S, WorkingSet
 from servicekit.scheduler import Due, Fired
 
@@ -54,6 +54,12 @@ def batched(shell: Shell[S]) -> Batched:
         return Loaded(shell, WorkingSet(shell.decider, await shell.load(conn, messages)))
 
     return Batched(load)
+
+
+def one_at_a_time(shell: Shell[S]) -> Handler:
+    """The runtime's handler of a topic whose messages are loaded one by one (what each needs differs): a run of
+    one."""
+    return batched(shell).one
 
 
 @dataclass(frozen=True)
