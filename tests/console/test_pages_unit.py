@@ -21,6 +21,7 @@ from console.views import expense_actions, expense_view, msp_actions, msp_view, 
 from starlette.datastructures import Headers
 
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
+from notification.domain.labels import behaviour_gaps
 
 pytestmark = pytest.mark.unit
 
@@ -172,7 +173,7 @@ def test_a_list_of_behaviours_is_a_group_per_item_and_reads_back_into_the_descri
     action = DescribeMspBehaviours.model_validate({**fields, "event_id": uuid.uuid4(), "occurred_at": NOW,
                                                    "producer": "c", "correlation_id": uuid.uuid4(),
                                                    "officer_id": "OFF-1", "officer_roles": ["msp-officer"]})
-    assert action.behaviours[0].gaps() == []
+    assert behaviour_gaps(action.behaviours[0]) == []
 
 
 def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_complete():

@@ -16,6 +16,7 @@ from contracts.catalogue import CATALOGUE, MSP_APPROVALS, MSP_STAFF_ACTIONS
 from contracts.docs import README, SCHEMA_DIR, events, readme_with_tables, schema_file, schema_of
 from contracts.notification import AuthoriseMspSms, MspApproved, RecordLetterDispatch
 from contracts.topics import ContractError
+from notification.domain.labels import behaviour_gaps
 
 pytestmark = pytest.mark.unit
 
@@ -106,5 +107,5 @@ def test_an_approval_of_v1_keeps_each_behaviours_words_with_no_date_or_channel_s
     [behaviour] = upcast.behaviours
     assert (behaviour.what, behaviour.occurred_on, behaviour.channel) == ("Threw a chair at the counter officer.",
                                                                           None, None)
-    assert behaviour.gaps() == ["when it happened", "on which channel"]
+    assert behaviour_gaps(behaviour) == ["when it happened", "on which channel"]
     assert upcast.contact.phone == "+611800555061"

@@ -27,10 +27,10 @@ from contracts.notification import (
     SmsCircumstance,
     SmsDispatchRequested,
     Step,
-    only_a_label,
 )
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
+from notification.domain.labels import behaviour_gaps, only_a_label
 from servicekit.decider import published, step
 from tests.notification.builders import (
     BEHAVIOUR,
@@ -129,7 +129,7 @@ def test_a_described_behaviour_says_what_happened_when_and_on_which_channel(miss
     """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
     into consideration": a description says what happened, when, and on which channel (the project's reading)."""
     behaviour = BEHAVIOUR.model_copy(update=missing)
-    assert behaviour.gaps() == [gap]
+    assert behaviour_gaps(behaviour) == [gap]
     events, _ = start(behaviours=[behaviour])
     task = next(e for e in events if isinstance(e, MspStepRequired))
     assert task.step is Step.DESCRIBE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
@@ -69,32 +68,6 @@ class Channel(StrEnum):
     SOCIAL_MEDIA = "social-media"
 
 
-LABELS = frozenset({
-    "inappropriate", "aggressive", "aggression", "aggressively", "counterproductive", "unacceptable", "abusive",
-    "rude", "hostile", "threatening", "offensive", "disruptive", "difficult", "unreasonable", "challenging", "violent",
-    "behaviour", "behaviours", "behavior", "behaviors", "conduct", "manner", "language", "verbally", "very",
-    "extremely", "displayed", "showed", "shown", "exhibited", "demonstrated",
-})
-"""Words that summarise a behaviour without describing it: 'inappropriate', 'aggressive' and their kin."""
-FILLER = frozenset({
-    "the", "a", "an", "and", "or", "was", "were", "is", "are", "be", "being", "been", "has", "had", "have", "his",
-    "her", "their", "they", "he", "she", "customer", "customers", "staff", "officer", "officers", "member", "members",
-    "towards", "toward", "to", "at", "with", "in", "on", "of", "by", "for", "today", "yesterday", "again", "some",
-})
-"""Words that carry no account of what happened (who, the day, the grammar)."""
-
-
-def substance(text: str) -> list[str]:
-    """The words of ``text`` that say what happened: neither a label nor filler."""
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in LABELS and w not in FILLER]
-
-
-def only_a_label(text: str) -> bool:
-    """104-07050030 step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
-    explaining why". A text is only a label when fewer than two of its words say what happened."""
-    return len(substance(text)) < 2
-
-
 class Behaviour(Contract):
     """A behaviour taken into consideration, described: what happened, when, and on which channel. A date or
     channel not stated is null (a v1 approval's behaviours were one line each, and upcast to nulls); the MSP is
@@ -104,13 +77,6 @@ class Behaviour(Contract):
                                                  "only 'inappropriate' or 'aggressive').")
     occurred_on: date | None = Field(description="When it happened; null when not stated.")
     channel: Channel | None = Field(description="On which channel it happened; null when not stated.")
-
-    def gaps(self) -> list[str]:
-        """What this description lacks, in words for the officer who completes it (empty: described)."""
-        return [gap for gap, missing in (
-            ("what happened, not only a label such as 'inappropriate' or 'aggressive'", only_a_label(self.what)),
-            ("when it happened", self.occurred_on is None),
-            ("on which channel", self.channel is None)) if missing]
 
 
 class Step(StrEnum):

@@ -251,9 +251,6 @@ class LocalKafka:
         """What the broker has logged (its start, warnings, failed logins and denied operations)."""
         return self.log_path.read_text(errors="replace")
 
-    def is_running(self) -> bool:
-        return self.process.poll() is None and port_open(self.port)
-
     def stop(self, *, keep_data: bool = False) -> None:
         stop_process(self.process, signal.SIGTERM)
         if self.owns_workdir and not keep_data:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from console import store
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
+from contracts.procedures import implements
 from contracts.roles import COMMAND_ROLES, known_roles, may_issue, way_out
 from contracts.workitems import AssignWorkItem, Queue
 from servicekit.logs import get_logger
@@ -270,6 +271,7 @@ async def _queue(conn: Any, command_type: str, event: Event) -> Queue | None:
     return Queue(queue)
 
 
+@implements("IM-1.2")
 async def _check_assignee(conn: Any, assignee: str, queue: Queue | None) -> None:
     """103-01050060: only an officer trained in Income Management works an I059PL, so an item is assigned only to
     an officer whose roles open its queue, as their latest verified token (here, at sign-in or a command) said."""

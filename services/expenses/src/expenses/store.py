@@ -197,10 +197,6 @@ async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None
     return result
 
 
-async def open_windows(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM windows WHERE status = 'open'"))
-
-
 async def keep_doc(conn: asyncpg.Connection, doc: DocNote) -> None:
     """The DOC note of an action carried out, in the expense's history (a redelivery keeps it once)."""
     await conn.execute("INSERT INTO doc_notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",

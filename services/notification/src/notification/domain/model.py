@@ -31,9 +31,9 @@ from contracts.notification import (
     Role,
     SmsCircumstance,
     Step,
-    only_a_label,
 )
 from contracts.phones import e164
+from notification.domain.labels import behaviour_gaps, only_a_label
 from servicekit.stored import Upcaster, upcast_row
 
 
@@ -103,7 +103,7 @@ class MspCase(Contract):
         reasons = ["the reasons: not only a label such as 'inappropriate' or 'aggressive'"] if only_a_label(
             self.reasons) else []
         return reasons + [f"behaviour {n} ({b.what[:60]}): {gap}" for n, b in enumerate(self.behaviours, 1)
-                          for gap in b.gaps()]
+                          for gap in behaviour_gaps(b)]
 
 
 _SEQUENCES = ("behaviours", "channel_restrictions", "representatives")

@@ -1,0 +1,46 @@
+"""104-07050030 step 1, "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
+explaining why": when a behaviour (or the reasons) is described, and what its description still lacks. The rule
+is the notification's; the contracts keep only the shape of a behaviour."""
+
+from __future__ import annotations
+
+import re
+
+from contracts.notification import Behaviour
+from contracts.procedures import implements
+
+LABELS = frozenset({
+    "inappropriate", "aggressive", "aggression", "aggressively", "counterproductive", "unacceptable", "abusive",
+    "rude", "hostile", "threatening", "offensive", "disruptive", "difficult", "unreasonable", "challenging", "violent",
+    "behaviour", "behaviours", "behavior", "behaviors", "conduct", "manner", "language", "verbally", "very",
+    "extremely", "displayed", "showed", "shown", "exhibited", "demonstrated",
+})
+"""Words that summarise a behaviour without describing it: 'inappropriate', 'aggressive' and their kin."""
+FILLER = frozenset({
+    "the", "a", "an", "and", "or", "was", "were", "is", "are", "be", "being", "been", "has", "had", "have", "his",
+    "her", "their", "they", "he", "she", "customer", "customers", "staff", "officer", "officers", "member", "members",
+    "towards", "toward", "to", "at", "with", "in", "on", "of", "by", "for", "today", "yesterday", "again", "some",
+})
+"""Words that carry no account of what happened (who, the day, the grammar)."""
+
+
+def substance(text: str) -> list[str]:
+    """The words of ``text`` that say what happened: neither a label nor filler."""
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in LABELS and w not in FILLER]
+
+
+@implements("MSP-1.2")
+def only_a_label(text: str) -> bool:
+    """104-07050030 step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
+    explaining why". A text is only a label when fewer than two of its words say what happened."""
+    return len(substance(text)) < 2
+
+
+
+
+def behaviour_gaps(behaviour: Behaviour) -> list[str]:
+    """What a behaviour's description lacks, in words for the officer who completes it (empty: described)."""
+    return [gap for gap, missing in (
+        ("what happened, not only a label such as 'inappropriate' or 'aggressive'", only_a_label(behaviour.what)),
+        ("when it happened", behaviour.occurred_on is None),
+        ("on which channel", behaviour.channel is None)) if missing]
