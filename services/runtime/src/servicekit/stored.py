@@ -8,7 +8,16 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Stored(BaseModel):
+    """Base of a service's own stored model: immutable, strict about unknown fields, and no kin of the wire contract
+    (a contract's new version never changes what a stored row means; a stored shape changes by its own version)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def upcast_row(raw: str | bytes, current: int, upcasters: Mapping[int, Upcaster], what: str) -> dict[str, Any]:

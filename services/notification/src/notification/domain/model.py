@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from contracts.catalogue import approval_v1_to_v2
-from contracts.envelope import Contract, Event
+from contracts.envelope import Event
 from contracts.notification import (
     Agency,
     Behaviour,
@@ -34,10 +34,10 @@ from contracts.notification import (
 )
 from contracts.phones import e164
 from notification.domain.labels import behaviour_gaps, only_a_label
-from servicekit.stored import Upcaster, upcast_row
+from servicekit.stored import Stored, Upcaster, upcast_row
 
 
-class PhoneState(Contract):
+class PhoneState(Stored):
     status: Literal["pending", "done", "skipped"] = "pending"
     outcome: str | None = None
     attempts: tuple[str, ...] = ()
@@ -50,7 +50,7 @@ class PhoneState(Contract):
         return latest.partition(": ")[0] if latest else self.status
 
 
-class SmsState(Contract):
+class SmsState(Stored):
     status: Literal["pending", "not-applicable", "authorised", "sent", "withheld", "declined"] = "pending"
     reason_code: str | None = None
     send_at: datetime | None = None
@@ -63,7 +63,7 @@ class SmsState(Contract):
         return self.status in ("not-applicable", "sent", "withheld", "declined")
 
 
-class MspNote(Contract):
+class MspNote(Stored):
     """A note kept in the MSP's history (the police hand delivery's): free text, never published or logged."""
 
     at: datetime
@@ -72,7 +72,7 @@ class MspNote(Contract):
     text: str
 
 
-class MspCase(Contract):
+class MspCase(Stored):
     """What the approval said of the MSP, as the state keeps it (the behaviours as last described)."""
 
     msp_id: str
@@ -112,7 +112,7 @@ _SEQUENCES = ("behaviours", "channel_restrictions", "representatives")
 STATE_VERSION: Literal[2] = 2
 
 
-class MspState(Contract):
+class MspState(Stored):
     version: Literal[2] = STATE_VERSION
     case: MspCase
     described: bool = True

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from contracts.envelope import Contract, Event
+from contracts.envelope import Event
 from contracts.workitems import (
     Queue,
     TickOff,
@@ -22,7 +22,7 @@ from contracts.workitems import (
     WorkItemTickedOff,
     WorkItemUnassigned,
 )
-from servicekit.stored import Upcaster, upcast_row
+from servicekit.stored import Stored, Upcaster, upcast_row
 
 Transition = Literal["raised", "assigned", "unassigned", "ticked-off", "cancelled"]
 
@@ -32,7 +32,7 @@ ITEM_UPCASTERS: Mapping[int, Upcaster] = {}
 """Stored version -> the function that reads it as the next (none yet: every row is of version 1)."""
 
 
-class WorkItem(Contract):
+class WorkItem(Stored):
     """A work item as workitems stores it: its own model (not the WorkItemRaised it began as), with a version."""
 
     version: Literal[1] = ITEM_VERSION
@@ -62,12 +62,23 @@ class WorkItem(Contract):
         return self.status is not WorkItemStatus.OPEN
 
 
+def raised_item(event: WorkItemRaised) -> WorkItem:
+    """A raised item as workitems keeps it: each field mapped from the event by name here, not by a shared shape."""
+    return WorkItem(work_item_id=event.work_item_id, code=event.code, title=event.title, queue=event.queue,
+                    customer_ref=event.customer_ref, subject_type=event.subject_type, subject_id=event.subject_id,
+                    procedure=event.procedure, procedure_step=event.procedure_step, period_start=event.period_start,
+                    instructions=list(event.instructions), guidance=list(event.guidance),
+                    briefing=list(event.briefing), tick_off=event.tick_off,
+                    approved_decision_makers_only=event.approved_decision_makers_only, raised_at=event.occurred_at,
+                    correlation_id=event.correlation_id)
+
+
 def read_item(raw: str | bytes) -> WorkItem:
     """A stored row as the current work item, upcast from the version it was written at."""
     return WorkItem.model_validate(upcast_row(raw, ITEM_VERSION, ITEM_UPCASTERS, "work item"))
 
 
-class HistoryEntry(Contract):
+class HistoryEntry(Stored):
     """One transition of one item: who, when, caused by which message, with what detail."""
 
     work_item_id: str
@@ -83,9 +94,7 @@ def evolve(item: WorkItem | None, event: Event) -> WorkItem | None:
     """The item after one of workitems' own output events (rejections change nothing)."""
     match event:
         case WorkItemRaised():
-            shared = set(WorkItem.model_fields) & set(WorkItemRaised.model_fields) - {"correlation_id"}
-            return WorkItem(**event.model_dump(include=shared), raised_at=event.occurred_at,
-                            correlation_id=event.correlation_id)
+            return raised_item(event)
         case WorkItemAssigned() if item is not None:
             return item.model_copy(update={"assignee_id": event.assignee_id})
         case WorkItemUnassigned() if item is not None:
