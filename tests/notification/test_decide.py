@@ -256,7 +256,8 @@ def test_an_unsuccessful_call_asks_for_the_sms_decision_and_the_letter_and_keeps
     assert (done(events), required(events)) == ([], []), "a second attempt asks for nothing twice"
     events, state = act(state, phone())
     assert done(events) == [(Step.PHONE, "successful: customer", None)], "the next-day call resolves it"
-    assert state.phone.attempts == ("unsuccessful: customer", "unsuccessful: customer", "successful: customer")
+    assert [str(a) for a in state.phone.attempts] == ["unsuccessful: customer", "unsuccessful: customer",
+                                                     "successful: customer"]
     assert rejected(act(state, phone())[0]) == "phone-already-resolved"
 
 

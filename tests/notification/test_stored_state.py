@@ -69,3 +69,18 @@ def test_the_case_taken_from_an_approval_is_what_validating_it_again_would_give(
     assert MspCase.of(msp) == validated
     assert MspCase.of(msp).model_dump_json() == validated.model_dump_json()
     assert read_state(MspState(case=MspCase.of(msp)).model_dump_json()).case == validated
+
+
+@pytest.mark.parametrize(("phone_row", "status", "resolution", "attempts"), [
+    ({"status": "pending", "attempts": ["unsuccessful: customer"]}, "pending", None, ["unsuccessful: customer"]),
+    ({"status": "done", "outcome": "successful: nominee", "attempts": ["unsuccessful: nominee", "successful: nominee"]},
+     "done", "successful: nominee", ["unsuccessful: nominee", "successful: nominee"]),
+    ({"status": "skipped", "outcome": "skipped", "attempts": []}, "skipped", None, []),
+])
+def test_a_v2_row_keeps_each_call_as_its_outcome_and_who_was_contacted(phone_row, status, resolution, attempts):
+    """Issue 27: v2 kept each call as text ("unsuccessful: customer"), split back where it was read."""
+    v2 = json.loads(read_state(v1_row()).model_dump_json()) | {"version": 2, "phone": phone_row}
+    phone_state = read_state(json.dumps(v2)).phone
+    assert phone_state.status == status
+    assert (str(phone_state.resolution) if phone_state.resolution else None) == resolution
+    assert [str(a) for a in phone_state.attempts] == attempts

@@ -79,6 +79,14 @@ class Behaviour(Contract):
     channel: Channel | None = Field(description="On which channel it happened; null when not stated.")
 
 
+class PhoneOutcome(StrEnum):
+    """How a call went (104-07050030 step 1 and the SMS circumstances of step 2)."""
+
+    SUCCESSFUL = "successful"
+    UNSUCCESSFUL = "unsuccessful"
+    UNPRODUCTIVE = "unproductive"
+
+
 class Step(StrEnum):
     DESCRIBE = "describe-behaviours"
     PHONE = "phone"
@@ -144,7 +152,7 @@ class Explained(Contract):
 class RecordPhoneContact(_StaffAction):
     event_type: Literal["RecordPhoneContact"] = "RecordPhoneContact"
     contacted: Role
-    outcome: Literal["successful", "unsuccessful", "unproductive"]
+    outcome: PhoneOutcome
     explained: Explained | None = None
     aggression_displayed: bool = False
     no_more_attempts: bool = Field(default=False, description="An unsuccessful call after which the officer will "

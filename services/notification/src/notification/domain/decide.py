@@ -31,6 +31,7 @@ from contracts.notification import (
     MspSmsWithheld,
     MspStepDone,
     MspStepRequired,
+    PhoneOutcome,
     RecordIncident,
     RecordLetterDispatch,
     RecordMspResult,
@@ -54,6 +55,8 @@ from notification.domain.model import (
     NoteKept,
     Output,
     PhoneAttempted,
+    PhoneCall,
+    PhoneStatus,
     RiskRecorded,
     SmsDue,
     described,
@@ -199,7 +202,7 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     out: list[Event] = []
     if state.case.agency is not Agency.CENTRELINK and state.sms.status == "pending":
         out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
-    if state.phone.status != "pending" or state.phone.attempts:  # resolved, or a call was made
+    if state.phone.status is not PhoneStatus.PENDING or state.phone.attempts:  # resolved, or a call was made
         if (state.case.agency is Agency.CENTRELINK and Step.SMS not in state.requested
                 and state.sms.status == "pending"):
             out.append(_required(cause, state, now, Step.SMS, SMS_INSTRUCTIONS, approved_decision_makers_only=True))
@@ -225,7 +228,7 @@ def react(state: MspState | None, cause: Event | SmsDue, now: datetime) -> list[
 
 def unresolved(state: MspState) -> list[str]:
     missing = [] if state.described else ["behaviours not described"]
-    if state.phone.status == "pending":
+    if state.phone.status is PhoneStatus.PENDING:
         missing.append("phone")
     if not state.sms.resolved:
         missing.append("sms")
@@ -336,13 +339,14 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequen
         return [*_reject(action, state.msp_id, now, *refusal), *incident]
     resolves = action.outcome != "unsuccessful" or action.no_more_attempts
     done = [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")] if resolves else []
-    return [PhoneAttempted(state.msp_id, action.outcome, action.contacted), *done, *incident]
+    return [PhoneAttempted(state.msp_id, PhoneCall(outcome=action.outcome, contacted=action.contacted)), *done,
+            *incident]
 
 
 @implements("MSP-1.1", "MSP-1.3", "MSP-1.4", "MSP-1.5", "MSP-1.9")
 def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, str] | None:
     approval = state.case
-    if state.phone.status != "pending":
+    if state.phone.status is not PhoneStatus.PENDING:
         return "phone-already-resolved", "The phone step is already resolved."
     if action.contacted is Role.CUSTOMER and not approval.phone_customer_appropriate:
         return ("customer-contact-not-appropriate", "A decision was made not to contact the customer directly: "
@@ -392,17 +396,18 @@ def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Ev
     return [_done(action, state, now, Step.INCIDENT, "recorded")]
 
 
-_CIRCUMSTANCE_NEEDS = {  # which phone outcomes make each circumstance true ("pending": no call resolved yet)
+_CIRCUMSTANCE_NEEDS: dict[SmsCircumstance, tuple[PhoneOutcome | PhoneStatus, ...]] = {
+    # which phone outcomes make each circumstance true (pending: no call made yet)
     # "customer cannot be contacted by phone": the call failed, there was no one to phone, or (below) only a
     # representative could be phoned because phoning the customer was not appropriate
-    SmsCircumstance.CANNOT_BE_CONTACTED: ("unsuccessful", "skipped"),
+    SmsCircumstance.CANNOT_BE_CONTACTED: (PhoneOutcome.UNSUCCESSFUL, PhoneStatus.SKIPPED),
     # "telephone discussion with the customer was unproductive"
-    SmsCircumstance.UNPRODUCTIVE: ("unproductive",),
+    SmsCircumstance.UNPRODUCTIVE: (PhoneOutcome.UNPRODUCTIVE,),
     # "telephone contact was successful and [...] the customer may benefit from confirmation of MSP details by SMS"
-    SmsCircumstance.CONFIRMATION_HELPS: ("successful",),
+    SmsCircumstance.CONFIRMATION_HELPS: (PhoneOutcome.SUCCESSFUL,),
     # "waiting until the next day to call the customer may result in a more productive discussion": the call that
     # matters is still to come, so not after a successful or unproductive one
-    SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL: ("pending", "unsuccessful"),
+    SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL: (PhoneStatus.PENDING, PhoneOutcome.UNSUCCESSFUL),
 }
 
 
@@ -413,10 +418,10 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
     needs = _CIRCUMSTANCE_NEEDS.get(circumstance)
     if needs is None:
         return True
-    contacted = (state.phone.outcome or "").partition(": ")[2]
+    resolution = state.phone.resolution
     phone_outcome = state.phone.last_outcome
-    if (circumstance is SmsCircumstance.CANNOT_BE_CONTACTED and state.phone.status == "done"
-            and contacted and contacted != Role.CUSTOMER.value):
+    if (circumstance is SmsCircumstance.CANNOT_BE_CONTACTED and state.phone.status is PhoneStatus.DONE
+            and resolution is not None and resolution.contacted is not Role.CUSTOMER):
         return True  # a representative was phoned: the customer themselves could not be contacted by phone
     return phone_outcome in needs
 
@@ -548,7 +553,7 @@ def _record_result(state: MspState, action: RecordMspResult, now: datetime) -> l
     approval = state.case
     summary = MspNotificationCompleted.caused_by(
         action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
-        agency=approval.agency, phone=f"{state.phone.status}: {state.phone.outcome}",
+        agency=approval.agency, phone=f"{state.phone.status}: {state.phone.resolution or state.phone.status}",
         sms=state.sms.status + (f": {state.sms.reason_code}" if state.sms.reason_code else ""),
         letter=f"dispatched: {state.letter_dispatch}", incident=state.incident,
         child_support_note=CHILD_SUPPORT_NOTE if approval.agency is Agency.CHILD_SUPPORT else None)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from contracts.catalogue import approval_v1_to_v2
@@ -26,6 +27,7 @@ from contracts.notification import (
     MspSmsAuthorised,
     MspStepDone,
     MspStepRequired,
+    PhoneOutcome,
     Representative,
     RiskFact,
     Role,
@@ -37,17 +39,35 @@ from notification.domain.labels import behaviour_gaps, only_a_label
 from servicekit.stored import Stored, Upcaster, upcast_row
 
 
+class PhoneStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    SKIPPED = "skipped"
+    """Nobody to phone: the customer not appropriate and no representative."""
+
+
+class PhoneCall(Stored):
+    """One call recorded: how it went, and who was contacted."""
+
+    outcome: PhoneOutcome
+    contacted: Role
+
+    def __str__(self) -> str:
+        return f"{self.outcome.value}: {self.contacted.value}"
+
+
 class PhoneState(Stored):
-    status: Literal["pending", "done", "skipped"] = "pending"
-    outcome: str | None = None
-    attempts: tuple[str, ...] = ()
-    """Every call recorded, resolved or not ("unsuccessful: customer", ...), in order."""
+    status: PhoneStatus = PhoneStatus.PENDING
+    resolution: PhoneCall | None = None
+    """The call that resolved the step (none while pending, or when skipped)."""
+    attempts: tuple[PhoneCall, ...] = ()
+    """Every call recorded, resolved or not, in order."""
 
     @property
-    def last_outcome(self) -> str:
-        """The outcome that counts now: the resolution, else the latest attempt's, else "pending"."""
-        latest = self.outcome or (self.attempts[-1] if self.attempts else None)
-        return latest.partition(": ")[0] if latest else self.status
+    def last_outcome(self) -> PhoneOutcome | PhoneStatus:
+        """The outcome that counts now: the resolution's, else the latest attempt's, else the status."""
+        latest = self.resolution or (self.attempts[-1] if self.attempts else None)
+        return latest.outcome if latest is not None else self.status
 
 
 class SmsState(Stored):
@@ -109,11 +129,11 @@ class MspCase(Stored):
 _SEQUENCES = ("behaviours", "channel_restrictions", "representatives")
 """The case's fields that the approval carries as lists."""
 
-STATE_VERSION: Literal[2] = 2
+STATE_VERSION: Literal[3] = 3
 
 
 class MspState(Stored):
-    version: Literal[2] = STATE_VERSION
+    version: Literal[3] = STATE_VERSION
     case: MspCase
     described: bool = True
     """The behaviours and reasons are described; until they are, the customer is not phoned or written to."""
@@ -155,7 +175,22 @@ def _e164_or_none(number: object) -> str | None:
         return None
 
 
-STATE_UPCASTERS: Mapping[int, Upcaster] = {1: _state_v1_to_v2}
+def _call(text: str) -> dict[str, str]:
+    outcome, _, contacted = text.partition(": ")
+    return {"outcome": outcome, "contacted": contacted}
+
+
+def _state_v2_to_v3(row: dict[str, Any]) -> dict[str, Any]:
+    """v2 kept each call as text ("unsuccessful: customer") and the resolution as the step's outcome text ("skipped"
+    when nobody was phoned): each call is now its outcome and who was contacted."""
+    phone = dict(row.get("phone") or {})
+    resolved = phone.pop("outcome", None)
+    phone["attempts"] = [_call(a) for a in phone.get("attempts", [])]
+    phone["resolution"] = _call(resolved) if resolved and ": " in resolved else None
+    return row | {"phone": phone}
+
+
+STATE_UPCASTERS: Mapping[int, Upcaster] = {1: _state_v1_to_v2, 2: _state_v2_to_v3}
 """Stored version -> the function that reads it as the next version (a row without ``version`` is of 1)."""
 
 
@@ -172,9 +207,11 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
     match event.step:
         case Step.DESCRIBE:
             return state  # the description itself changed the case
-        case Step.PHONE:
+        case Step.PHONE:  # the call that resolved it is the last recorded (decided just before); none when skipped
+            skipped = event.outcome == PhoneStatus.SKIPPED
             return state.model_copy(update={"phone": state.phone.model_copy(update={
-                "status": "skipped" if event.outcome == "skipped" else "done", "outcome": event.outcome})})
+                "status": PhoneStatus.SKIPPED if skipped else PhoneStatus.DONE,
+                "resolution": None if skipped or not state.phone.attempts else state.phone.attempts[-1]})})
         case Step.SMS:
             sms = state.sms.model_copy(update={"status": _SMS_STATUS[event.outcome], "reason_code": event.reason_code})
             return state.model_copy(update={"sms": sms})
@@ -206,8 +243,7 @@ class PhoneAttempted:
     """A call recorded (resolving the phone step or not)."""
 
     msp_id: str
-    outcome: str
-    contacted: Role
+    call: PhoneCall
 
 
 @dataclass(frozen=True)
@@ -270,9 +306,8 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
         case RiskRecorded() if output.fact not in state.risks:
             return state.model_copy(update={"risks": (*state.risks, output.fact)})
         case PhoneAttempted():
-            attempt = f"{output.outcome}: {output.contacted.value}"
             return state.model_copy(update={"phone": state.phone.model_copy(
-                update={"attempts": (*state.phone.attempts, attempt)})})
+                update={"attempts": (*state.phone.attempts, output.call)})})
         case NoteKept():
             return state.model_copy(update={"notes": (*state.notes, output.note)})
         case BehavioursDescribed():
