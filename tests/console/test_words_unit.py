@@ -13,7 +13,7 @@ from console.localtime import zone_for
 from console.store import Entry
 from console.views import timeline_facts
 
-from contracts.catalogue import CATALOGUE
+from contracts.catalogue import CATALOGUE, STAFF_ACTIONS
 from contracts.roles import OPERATIONS, OfficerRole
 
 pytestmark = pytest.mark.unit
@@ -49,3 +49,8 @@ def test_a_timeline_line_speaks_the_officers_words_never_a_class_name_a_code_or_
         "Step": "Phone the customer (or their nominee / power of attorney)", "DOC note kept": "yes",
         "Circumstance": "customer cannot be contacted by phone.", "Retry window closes": "Thu 3 Dec 2026, 00:00 AEDT",
         "Period starting": "Tuesday 1 December 2026"}, "no reason code, no customer reference on a line"
+
+
+def test_every_staff_action_has_a_title_for_its_form():
+    assert set(STAFF_ACTIONS) - set(words.ACTIONS) == set(), "a new staff action needs its title in console/words.py"
+    assert words.action("UnassignWorkItem") == "Hand it back to the queue"

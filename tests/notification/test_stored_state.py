@@ -78,7 +78,7 @@ def test_the_case_taken_from_an_approval_is_what_validating_it_again_would_give(
     ({"status": "skipped", "outcome": "skipped", "attempts": []}, "skipped", None, []),
 ])
 def test_a_v2_row_keeps_each_call_as_its_outcome_and_who_was_contacted(phone_row, status, resolution, attempts):
-    """Issue 27: v2 kept each call as text ("unsuccessful: customer"), split back where it was read."""
+    """Issue 27: v2 kept each call as one text, its outcome and who was contacted, split back where it was read."""
     v2 = json.loads(read_state(v1_row()).model_dump_json()) | {"version": 2, "phone": phone_row}
     phone_state = read_state(json.dumps(v2)).phone
     assert phone_state.status == status

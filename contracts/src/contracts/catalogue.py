@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from contracts.envelope import Event
 from contracts.expenses import (
     CeaseExpense,
     CodeOneOffExpense,
@@ -130,8 +132,8 @@ EXPENSE_ACTIONS = Topic(
     ("expenses",),
     "Officers' requests on expenses: cease, vary a one-off, code a one-off, record the mySupport job of an "
     "escalated removal, record a Service Desk removal.",
-    upcasters={(t, 1): without_verified_roles for t in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense",
-                                                        "RecordExpenseRemoval")})
+    upcasters={(t.TYPE, 1): without_verified_roles for t in (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense,
+                                                             RecordExpenseRemoval)})
 EXPENSE_EVENTS = Topic(
     "im.expense-events", "expense_id",
     (ExpenseUndelivered, ExpenseDelivered, UndeliveredExpensePeriodClosed, ExpenseClosureReversed, ExpenseCeased,
@@ -145,7 +147,7 @@ WORKITEM_COMMANDS = Topic(
     "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem, UnassignWorkItem), "console",
     ("workitems",), "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item, hand it "
                     "back to its queue.",
-    upcasters={("TickOffWorkItem", 1): without_verified_roles, ("AssignWorkItem", 1): without_verified_roles})
+    upcasters={(TickOffWorkItem.TYPE, 1): without_verified_roles, (AssignWorkItem.TYPE, 1): without_verified_roles})
 WORKITEM_EVENTS = Topic(
     "workitems.events", "work_item_id",
     (WorkItemRaised, WorkItemAssigned, WorkItemUnassigned, WorkItemTickedOff, WorkItemCancelled,
@@ -155,3 +157,7 @@ WORKITEM_EVENTS = Topic(
 
 CATALOGUE = Catalogue((MSP_APPROVALS, MSP_STAFF_ACTIONS, MSP_NOTIFICATION_EVENTS, SMS_DISPATCH,
                        PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS, WORKITEM_COMMANDS, WORKITEM_EVENTS))
+
+STAFF_ACTIONS: Mapping[str, type[Event]] = {e.TYPE: e for t in CATALOGUE.topics if t.producer == "console"
+                                             for e in t.events}
+"""Every staff action: the requests of the topics the officers' console writes (the one list, by type name)."""

@@ -55,6 +55,16 @@ class Event(Contract):
     schema_version_current: ClassVar[int] = 1
     key_field: ClassVar[str] = ""
     """Name of the field whose value is the Kafka message key (the aggregate id)."""
+    TYPE: ClassVar[str] = ""
+    """The concrete event's ``event_type`` (``RecordPhoneContact.TYPE``): code names a type by its class, so a name
+    that is no event's fails where it is written, not when a message of it never matches."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        default = cls.model_fields["event_type"].default
+        if isinstance(default, str):
+            cls.TYPE = default
 
     event_id: uuid.UUID = Field(description="Unique id of this event; consumers use it to drop duplicates.")
     event_type: str = Field(description="The event's name; selects the model.")

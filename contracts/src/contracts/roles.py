@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from contracts import expenses as x
+from contracts import notification as n
 from contracts.procedures import implements
 from contracts.workitems import Queue
 
@@ -61,13 +63,13 @@ def readable_queues(roles: Iterable[str]) -> frozenset[Queue]:
 MSP_WORKERS = frozenset({OfficerRole.MSP_OFFICER, OfficerRole.MSP_APPROVED_DECISION_MAKER})
 
 COMMAND_ROLES: Mapping[str, frozenset[OfficerRole]] = {
-    **{t: MSP_WORKERS for t in ("RecordPhoneContact", "RecordIncident", "RecordRiskFact", "AttachMspLetter",
-                                "RecordLetterDispatch", "RecordMspResult", "DescribeMspBehaviours")},
+    **{t.TYPE: MSP_WORKERS for t in (n.RecordPhoneContact, n.RecordIncident, n.RecordRiskFact, n.AttachMspLetter,
+                                     n.RecordLetterDispatch, n.RecordMspResult, n.DescribeMspBehaviours)},
     # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
-    "AuthoriseMspSms": frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
-    "DeclineMspSms": frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
-    **{t: frozenset({OfficerRole.IM_TRAINED}) for t in ("CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense",
-                                                        "RecordExpenseRemoval", "RecordMySupportJob")},
+    n.AuthoriseMspSms.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+    n.DeclineMspSms.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+    **{t.TYPE: frozenset({OfficerRole.IM_TRAINED}) for t in (x.CeaseExpense, x.VaryOneOffExpense, x.CodeOneOffExpense,
+                                                             x.RecordExpenseRemoval, x.RecordMySupportJob)},
 }
 """Who may issue each staff action but the work item ones, whose roles are those that open the item's queue."""
 

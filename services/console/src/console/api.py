@@ -15,7 +15,7 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,11 +26,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from console import store
-from contracts.catalogue import CATALOGUE
+from contracts.catalogue import STAFF_ACTIONS
 from contracts.envelope import Event
 from contracts.procedures import implements
 from contracts.roles import COMMAND_ROLES, known_roles, may_issue, way_out
-from contracts.workitems import AssignWorkItem, Queue
+from contracts.workitems import AssignWorkItem, Queue, TickOffWorkItem
 from servicekit.logs import get_logger
 from servicekit.outbox import enqueue
 from servicekit.web import (
@@ -57,9 +57,8 @@ OPENAPI_PATH = "/openapi.json"
 OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
 MAX_KEY_CHARS = 128
 PRODUCER = "console"
-COMMANDS: dict[str, type[Event]] = {e.model_fields["event_type"].default: e for t in CATALOGUE.topics
-                                     if t.producer == PRODUCER for e in t.events}
-"""Every staff action of the catalogue: the event types of the topics this service produces."""
+COMMANDS: Mapping[str, type[Event]] = STAFF_ACTIONS
+"""Every staff action of the catalogue (the topics this service produces), by type name."""
 NOT_THE_SENDERS = frozenset({"event_id", "event_type", "schema_version", "occurred_at", "correlation_id",
                              "causation_id", "producer", "officer_id", "officer_roles", "approved_decision_maker"})
 """Fields the console sets: the envelope, the officer (the token's sub) and what the roles say."""
@@ -279,7 +278,7 @@ async def _check_assignee(conn: Any, assignee: str, queue: Queue | None) -> None
     if roles is None:
         raise Refused(422, "unknown-assignee", f"{assignee} has not signed in to the console: their roles are not "
                                                "known, so the item cannot be assigned to them yet")
-    if not may_issue(roles, "TickOffWorkItem", queue):
+    if not may_issue(roles, TickOffWorkItem.TYPE, queue):
         raise Refused(403, "forbidden", f"{assignee}'s roles do not open the {queue} queue",
                       reason_code="assignee-role-required",
                       way_out=f"Assign it to an officer whose roles open the {queue} queue.")

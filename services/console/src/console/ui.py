@@ -27,13 +27,15 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console import api, pages, sessions, store
+from console import api, pages, sessions, store, words
 from console.forms import FORM_FIELDS, Input, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import NEXT_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_actions, expense_view, msp_actions, msp_view
+from contracts import expenses as x
+from contracts import notification as n
 from contracts.procedures import implements
 from contracts.roles import KNOWN_TO_EVERY_OFFICER, QUEUE_READERS, known_roles, may_issue, readable_queues, way_out
-from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemStatus
+from contracts.workitems import AssignWorkItem, Queue, TickOff, TickOffWorkItem, UnassignWorkItem, WorkItemCode, WorkItemStatus
 from servicekit.auth import UnauthorizedError
 from servicekit.logs import get_logger
 from servicekit.web import MAX_BODY_BYTES, Refused
@@ -52,16 +54,6 @@ MAX_ID_CHARS = 200
 is refused before it reaches the database or a log line."""
 MAX_QUERY_FIELDS = 20
 MAX_FILTER_CHARS = 64
-ACTION_TITLES = {
-    "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
-    "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
-    "AttachMspLetter": "Attach the letter", "RecordLetterDispatch": "Record the letter's dispatch",
-    "RecordMspResult": "Record the result", "CeaseExpense": "Cease the expense",
-    "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
-    "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
-    "AssignWorkItem": "Assign to a colleague", "DescribeMspBehaviours": "Describe the behaviours",
-    "RecordMySupportJob": "Record the mySupport job number", "UnassignWorkItem": "Hand it back to the queue",
-}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors "
                                  b"'none'; base-uri 'none'"),
@@ -69,7 +61,7 @@ SECURITY_HEADERS = [
 ]
 SUBJECT_QUEUES = {"msp": Queue.MSP, "expense": Queue.INCOME_MANAGEMENT}
 """Who may open an MSP's or an expense's page: whoever may read the queue of its work."""
-SUBJECT_ACTIONS = {"msp": "RecordPhoneContact", "expense": "CeaseExpense"}
+SUBJECT_ACTIONS = {"msp": n.RecordPhoneContact.TYPE, "expense": x.CeaseExpense.TYPE}
 SUBJECT_READERS = {"msp": "MSP pages are for MSP officers and approved decision makers.",
                    "expense": "Expense pages are for officers trained in Income Management."}
 KEY_FIELDS = {subject: key_field for key_field, subject in SUBJECTS.items()} | {"customer": "customer_ref"}
@@ -261,7 +253,7 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
             log.info("command refused", officer_id=officer.officer_id, code=exc.body["error"],
                      status=exc.status_code, reason_code=exc.body.get("reason_code"))
             problems = [f"{p['field']}: {p['problem']}" for p in exc.body.get("problems", ())]
-            raise PageRefused(exc.status_code, f"{ACTION_TITLES.get(name, name)}: refused", exc.body["detail"],
+            raise PageRefused(exc.status_code, f"{words.action(name)}: refused", exc.body["detail"],
                               exc.body.get("way_out"), problems) from None
         return RedirectResponse(pages.link("/commands", body["command_id"]), 303)
 
@@ -412,11 +404,11 @@ def _actions(officer: pages.Officer, names: Sequence[str], subject: str, queue: 
     for name in names:
         if not may_issue(officer.roles, name, queue):
             continue
-        given = None if name == "CodeOneOffExpense" else subject  # a new one-off is coded under its own id
+        given = None if name == x.CodeOneOffExpense.TYPE else subject  # a new one-off is coded under its own id
         fields = [replace(f, value=prefill[f.name]) if f.name in prefill else
                   replace(f, kind="select", options=choices[f.name]) if f.name in choices else f
                   for f in _inputs(name, given)]
-        forms.append(pages.ActionForm(name, ACTION_TITLES.get(name, name), fields, str(uuid.uuid4()),
+        forms.append(pages.ActionForm(name, words.action(name), fields, str(uuid.uuid4()),
                                       open=name in open_))
     return forms
 
@@ -431,18 +423,18 @@ async def _work_item(runtime: "ServiceRuntime", officer: pages.Officer, ident: s
         if item.queue not in readable:  # an Income Management item: every officer learns of it, and the way out
             raise PageRefused(403, "Not in your queues", "This is an Income Management work item: only officers "
                                                          "trained in Income Management work it.",
-                              way_out("TickOffWorkItem", queue))
+                              way_out(TickOffWorkItem.TYPE, queue))
         names = [] if item.status != WorkItemStatus.OPEN.value else [
-            n for n in WORK_ITEM_ACTIONS if (n != "TickOffWorkItem" or item.details.get("tick_off") == TickOff.MANUAL.value)
-            and (n != "UnassignWorkItem" or item.assignee_id is not None)]
+            n for n in WORK_ITEM_ACTIONS if (n != TickOffWorkItem.TYPE or item.details.get("tick_off") == TickOff.MANUAL.value)
+            and (n != UnassignWorkItem.TYPE or item.assignee_id is not None)]
         colleagues = await store.officers_opening(conn, [r.value for r in QUEUE_READERS[queue]])
         actions = _actions(officer, names, item.work_item_id, queue, frozenset(names[:1]),
                            choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})
-        if "AssignWorkItem" in names and item.assignee_id != officer.officer_id and may_issue(
-                officer.roles, "AssignWorkItem", queue):
+        if AssignWorkItem.TYPE in names and item.assignee_id != officer.officer_id and may_issue(
+                officer.roles, AssignWorkItem.TYPE, queue):
             mine = [Input(f.name, f.label, "hidden", value=officer.officer_id) if f.name == "assignee_id" else f
-                    for f in _inputs("AssignWorkItem", item.work_item_id)]
-            actions.insert(0, pages.ActionForm("AssignWorkItem", "Assign to me", mine, str(uuid.uuid4()), open=True,
+                    for f in _inputs(AssignWorkItem.TYPE, item.work_item_id)]
+            actions.insert(0, pages.ActionForm(AssignWorkItem.TYPE, "Assign to me", mine, str(uuid.uuid4()), open=True,
                                                form="AssignToMe"))
         entries = await store.timeline(conn, "work-item", ident)
         commands = await store.commands_on(conn, officer.officer_id, ident)
@@ -473,7 +465,7 @@ async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_
         raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
     opened = frozenset(s for s, q in SUBJECT_QUEUES.items() if q.value in readable)
     not_theirs = {i.queue for i in items if i.queue not in readable}
-    guidance = way_out("TickOffWorkItem", Queue.INCOME_MANAGEMENT) if Queue.INCOME_MANAGEMENT.value in not_theirs \
+    guidance = way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT) if Queue.INCOME_MANAGEMENT.value in not_theirs \
         else None
     return pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance)
 

@@ -15,24 +15,28 @@ from zoneinfo import ZoneInfo
 from console.localtime import day, shown
 from console.store import Entry
 from console.words import FACTS, fact
+from contracts import expenses as x
+from contracts import notification as n
+from contracts import workitems as w
 from contracts.notification import Step
 from contracts.procedures import BY_ID
 
 STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
-    Step.DESCRIBE: ("DescribeMspBehaviours",),
-    Step.PHONE: ("RecordPhoneContact",),
-    Step.SMS: ("AuthoriseMspSms", "DeclineMspSms"),
-    Step.LETTER: ("AttachMspLetter", "RecordLetterDispatch"),
-    Step.INCIDENT: ("RecordIncident",),
-    Step.RECORD_RESULT: ("RecordMspResult",),
+    Step.DESCRIBE: (n.DescribeMspBehaviours.TYPE,),
+    Step.PHONE: (n.RecordPhoneContact.TYPE,),
+    Step.SMS: (n.AuthoriseMspSms.TYPE, n.DeclineMspSms.TYPE),
+    Step.LETTER: (n.AttachMspLetter.TYPE, n.RecordLetterDispatch.TYPE),
+    Step.INCIDENT: (n.RecordIncident.TYPE,),
+    Step.RECORD_RESULT: (n.RecordMspResult.TYPE,),
 }
 """The staff actions that complete each step; ``RecordRiskFact`` belongs to none (a fact can arrive any time)."""
-MSP_ACTIONS = (*(a for actions in STEP_ACTIONS.values() for a in actions), "RecordRiskFact")
-EXPENSE_ACTIONS = ("CeaseExpense", "VaryOneOffExpense", "RecordMySupportJob", "RecordExpenseRemoval")
-ONE_OFF_ACTIONS = frozenset({"VaryOneOffExpense", "RecordMySupportJob", "RecordExpenseRemoval"})
+MSP_ACTIONS = (*(a for actions in STEP_ACTIONS.values() for a in actions), n.RecordRiskFact.TYPE)
+EXPENSE_ACTIONS = tuple(t.TYPE for t in (x.CeaseExpense, x.VaryOneOffExpense, x.RecordMySupportJob,
+                                         x.RecordExpenseRemoval))
+ONE_OFF_ACTIONS = frozenset(t.TYPE for t in (x.VaryOneOffExpense, x.RecordMySupportJob, x.RecordExpenseRemoval))
 """103-01050060 step 7: varying the amount and the day-2 removal (mySupport, the ICT Service Desk) are a
 one-off's; a regular expense is ceased (step 4)."""
-WORK_ITEM_ACTIONS = ("TickOffWorkItem", "AssignWorkItem", "UnassignWorkItem")
+WORK_ITEM_ACTIONS = tuple(t.TYPE for t in (w.TickOffWorkItem, w.AssignWorkItem, w.UnassignWorkItem))
 
 STEP_NAMES = {Step.DESCRIBE: "Describe the behaviours (approving officer)",
               Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
@@ -179,7 +183,7 @@ def msp_actions(view: MspView) -> tuple[str, ...]:
     if view.completed:
         return ()
     done = {s.step for s in view.steps if s.status == "done"}
-    return (*(a for step, actions in STEP_ACTIONS.items() if step not in done for a in actions), "RecordRiskFact")
+    return (*(a for step, actions in STEP_ACTIONS.items() if step not in done for a in actions), n.RecordRiskFact.TYPE)
 
 
 def expense_actions(view: ExpenseView) -> tuple[str, ...]:
@@ -192,7 +196,7 @@ def expense_actions(view: ExpenseView) -> tuple[str, ...]:
 NEXT_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     # 103-01050060 step 7: "If unable to cease the expense as it is day 2 and there is extreme hardship requiring
     # the new expense to be coded immediately, raise a mySupport webform."
-    "one-off-day-2": ("CeaseExpense", "Escalate the removal: the customer is in extreme hardship",
+    "one-off-day-2": (x.CeaseExpense.TYPE, "Escalate the removal: the customer is in extreme hardship",
                       {"extreme_hardship": "true"}),
 }
 """A refusal's way out as the next action to take (reason code -> the action, its title, the fields it sets)."""

@@ -59,6 +59,24 @@ EVENTS = {
     "UnassignWorkItem": "Hand the work item back to its queue",
 }
 
+ACTIONS = {
+    "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
+    "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
+    "AttachMspLetter": "Attach the letter", "RecordLetterDispatch": "Record the letter's dispatch",
+    "RecordMspResult": "Record the result", "CeaseExpense": "Cease the expense",
+    "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
+    "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
+    "AssignWorkItem": "Assign to a colleague", "DescribeMspBehaviours": "Describe the behaviours",
+    "RecordMySupportJob": "Record the mySupport job number", "UnassignWorkItem": "Hand it back to the queue",
+}
+"""Each staff action as the form that offers it is titled (its button's words)."""
+
+
+def action(command_type: str) -> str:
+    """A staff action's title; one this console does not know in plain words."""
+    return ACTIONS.get(command_type) or event(command_type)
+
+
 QUEUES = {"income-management": "Income Management", "msp-implementation": "MSP implementation",
           "msp-approved-decision-makers": "Approved decision makers"}
 TICK_OFF = {"manual": "By an officer, with a DOC note", "automatic": "By the system, when the step is done"}
