@@ -25,8 +25,8 @@ from expenses.app import SPEC, ExpensesSettings
 from expenses.handlers import on_payment_attempts
 from servicekit.broker import make_broker
 from servicekit.db import create_pool, migrate
+from servicekit.delivery.outbox import RUNTIME_MIGRATIONS, claim
 from servicekit.logs import configure_logging
-from servicekit.outbox import RUNTIME_MIGRATIONS, claim
 
 
 async def serve(settings: ExpensesSettings) -> None:

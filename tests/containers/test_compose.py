@@ -23,7 +23,7 @@ from devstack.processes import wait_ready
 from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
-from servicekit.localsecrets import KafkaSecrets
+from servicekit.tools.localsecrets import KafkaSecrets
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
 

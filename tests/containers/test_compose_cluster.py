@@ -13,7 +13,7 @@ from devstack.images import ROOT, Images
 from devstack.kafka import KafkaAccess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
-from servicekit.localsecrets import KafkaSecrets
+from servicekit.tools.localsecrets import KafkaSecrets
 from tests.containers.test_compose import SCENARIOS, Compose, brought_up, images  # noqa: F401 - images: the fixture
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]

@@ -34,7 +34,7 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_nothing():
 
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
-    """Besides the dead-letter replayer, which may only re-send a record the console wrote (servicekit.dlq)."""
+    """Besides the dead-letter replayer, which may only re-send a record the console wrote (servicekit.tools.dlq)."""
     writers = {t: {a.principal for a in acls(CATALOGUE) if a.name == t and a.operation is Operation.WRITE}
                for t in ("msp.staff-actions", "im.expense-actions", "workitems.commands")}
     assert writers == {t: {"console", DLQ_REPLAYER} for t in writers}

@@ -117,7 +117,7 @@ def test_an_unprivileged_user_reads_nothing_of_the_data_directory(started):
 
 def test_the_services_are_handed_files_of_secrets_never_the_secrets(tmp_path):
     from devstack.kafka import KafkaAccess
-    from servicekit.localsecrets import KafkaSecrets
+    from servicekit.tools.localsecrets import KafkaSecrets
 
     kafka = KafkaAccess("127.0.0.1:9", KafkaSecrets.ensure(tmp_path / "kafka", ["admin", "expenses"]))
     own = {"EXPENSES_DATABASE_URL": "postgresql://expenses@127.0.0.1:5/postgres",

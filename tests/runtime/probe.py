@@ -19,10 +19,10 @@ from pydantic import Field
 
 from contracts.envelope import Event
 from contracts.topics import Catalogue, Topic
-from servicekit.consumer import Batched
+from servicekit.consume.consumer import Batched
 from servicekit.db import Migration
-from servicekit.scheduler import Due, Fired, not_quarantined
 from servicekit.service import ServiceSpec
+from servicekit.timers.scheduler import Due, Fired, not_quarantined
 
 
 class ProbeRecorded(Event):

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.tokens import Signer
-from servicekit.auth import BearerAuth, UnauthorizedError
+from servicekit.http.auth import BearerAuth, UnauthorizedError
 
 pytestmark = pytest.mark.unit
 

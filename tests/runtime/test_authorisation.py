@@ -28,7 +28,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from contracts.access import acls
 from contracts.catalogue import CATALOGUE
 from servicekit.broker import describe_acls
-from servicekit.localsecrets import ADMIN
+from servicekit.tools.localsecrets import ADMIN
 from tests.conftest import KafkaInfo
 from tests.support.bus import provision_catalogue
 

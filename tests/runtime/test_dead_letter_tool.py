@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaProducer
 from contracts.access import DLQ_REPLAYER
 from contracts.roles import OPERATIONS
 from devstack.tokens import Signer
-from servicekit import dlq
 from servicekit.service import ServiceRuntime
+from servicekit.tools import dlq
 from tests.conftest import KafkaInfo
 from tests.runtime.probe import CATALOGUE, SPEC, ProbeCounted
 from tests.runtime.test_runtime_on_real_broker import recorded, settings, total

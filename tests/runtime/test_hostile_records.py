@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from contracts.roles import OPERATIONS
-from servicekit.outbox import OutboundMessage, enqueue
+from servicekit.delivery.outbox import OutboundMessage, enqueue
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from servicekit.db import Migration, create_pool, migrate
-from servicekit.outbox import RUNTIME_MIGRATIONS
+from servicekit.delivery.outbox import RUNTIME_MIGRATIONS
 
 pytestmark = pytest.mark.integration
 

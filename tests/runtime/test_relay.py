@@ -15,9 +15,9 @@ import pytest
 from aiokafka.errors import MessageSizeTooLargeError, OutOfOrderSequenceNumber
 
 from servicekit.db import create_pool, migrate
+from servicekit.delivery.outbox import RUNTIME_MIGRATIONS, OutboundMessage, enqueue
+from servicekit.delivery.relay import OutboxRelay
 from servicekit.metrics import Metrics
-from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, enqueue
-from servicekit.relay import OutboxRelay
 from tests.support.kafka_tools import eventually, metric_sum
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from servicekit.outbox import OutboundMessage, enqueue
-from servicekit.relay import OutboxRelay
+from servicekit.delivery.outbox import OutboundMessage, enqueue
+from servicekit.delivery.relay import OutboxRelay
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo, PostgresInfo

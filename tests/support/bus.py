@@ -13,7 +13,7 @@ from tests.support.kafka_tools import harness
 
 async def provision_catalogue(prefix: str, catalogue: Catalogue = CATALOGUE, *, partitions: int = 6) -> None:
     """Create the topics of ``catalogue`` under ``prefix`` and the ACLs it generates for them, as the run's admin
-    (``python -m servicekit.provision`` does the same in a deployment): a service never may."""
+    (``python -m servicekit.tools.provision`` does the same in a deployment): a service never may."""
     await harness().provision(catalogue, attempts=3, topic_prefix=prefix, topic_partitions=partitions)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition, errors
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
 from aiokafka.partitioner import murmur2
@@ -222,10 +222,15 @@ async def end_offsets(bootstrap: str, topic: str) -> int:
 
 
 async def consumed_everything(bootstrap: str, group: str, topics: Sequence[str]) -> bool:
-    """Whether ``group`` has committed every record written to ``topics`` so far."""
-    for topic in topics:
-        if await committed_offsets(bootstrap, group, topic) != await end_offsets(bootstrap, topic):
-            return False
+    """Whether ``group`` has committed every record written to ``topics`` so far; not yet, while the broker cannot
+    say (a new group's coordinator still being elected on a busy broker is a retry, not a failure)."""
+    try:
+        for topic in topics:
+            if await committed_offsets(bootstrap, group, topic) != await end_offsets(bootstrap, topic):
+                return False
+    except (errors.GroupCoordinatorNotAvailableError, errors.CoordinatorLoadInProgressError,
+            errors.NotCoordinatorForGroupError):
+        return False
     return True
 
 

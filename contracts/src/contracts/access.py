@@ -12,7 +12,7 @@ the one that finds a record it cannot handle), so a dead letter's headers are a 
 operators' replay therefore runs as its own principal, :data:`DLQ_REPLAYER`: it may read every consumed topic
 and its dead-letter topic, and write exactly those (a replay to the input, a marker to the dead-letter topic);
 it re-sends the record found at the dead letter's origin, never the dead letter's own copy unless an operator
-confirmed it (``servicekit.dlq``). It belongs to no consumer group and may create nothing.
+confirmed it (``servicekit.tools.dlq``). It belongs to no consumer group and may create nothing.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Acl:
 
 
 DLQ_REPLAYER = "dlq-replayer"
-"""The operators' dead-letter replay (``python -m servicekit.dlq``): reads inputs and dead letters, re-sends."""
+"""The operators' dead-letter replay (``python -m servicekit.tools.dlq``): reads inputs and dead letters, re-sends."""
 
 
 def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:

@@ -2,7 +2,7 @@
 # Writes server.properties from KAFKA_* variables, formats the storage once, then runs the broker.
 #
 # KAFKA_SECRETS_DIR (a mounted, read-only directory: ca.pem, broker.pem, users/<principal>.password, as
-# `python -m servicekit.localsecrets` makes it) secures the broker: TLS on every listener with that key store,
+# `python -m servicekit.tools.localsecrets` makes it) secures the broker: TLS on every listener with that key store,
 # SASL/SCRAM-SHA-512 on the SASL ones, a client certificate on the controller listener, the users created when
 # the storage is formatted, and an authoriser that denies whatever no ACL allows (admin is the super user).
 set -eu

@@ -5,7 +5,7 @@
     python -m devstack system [--clock simulated]   broker, database and every service, until Ctrl-C
     python -m devstack demo                         the same with the simulated clock; replays scenarios/*.json
     python -m devstack status                       what `./dev run` started, where, and whether it is ready
-    python -m devstack dlq list|show|replay ...     the dead letters of that system (python -m servicekit.dlq)
+    python -m devstack dlq list|show|replay ...     the dead letters of that system (python -m servicekit.tools.dlq)
     python -m devstack images [--public]            the container images, built with the local Docker engine
 
 ``start`` runs in the foreground and never leaves a server behind: Ctrl-C, SIGTERM from
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
     demo.add_argument("--stay", action="store_true", help="keep the system running after the replay (for the console)")
     sub.add_parser("status", help="what `./dev run` started: addresses, ports and each service's readiness")
-    dlq = sub.add_parser("dlq", help="the dead letters of the system `./dev run` started (python -m servicekit.dlq)",
+    dlq = sub.add_parser("dlq", help="the dead letters of the system `./dev run` started (python -m servicekit.tools.dlq)",
                          add_help=False)
     dlq.add_argument("rest", nargs=argparse.REMAINDER)
     sign_in = sub.add_parser("sign-in", help="a one-time console sign-in link for a demo officer of `./dev run`")

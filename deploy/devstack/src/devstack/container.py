@@ -20,7 +20,7 @@ from typing import Any
 
 from devstack.kafka import KafkaAccess
 from devstack.procs import free_port
-from servicekit.localsecrets import KafkaSecrets, default_users
+from servicekit.tools.localsecrets import KafkaSecrets, default_users
 
 SECRETS_IN_CONTAINER = "/run/kafka-secrets"
 

@@ -33,9 +33,9 @@ from devstack.procs import (
     wait_until,
 )
 from servicekit.broker import client_options
-from servicekit.localsecrets import ADMIN, KafkaSecrets, default_users, private_dir, write_private
-from servicekit.provision import provision
 from servicekit.settings import ServiceSettings
+from servicekit.tools.localsecrets import ADMIN, KafkaSecrets, default_users, private_dir, write_private
+from servicekit.tools.provision import provision
 
 KAFKA_DIR = Path(os.environ.get("DEVSTACK_KAFKA_DIR", Path(__file__).resolve().parents[3] / "kafka"))
 POM = KAFKA_DIR / "pom.xml"
@@ -156,7 +156,7 @@ class KafkaAccess:
         return ServiceSettings(service_name="provision", **settings, **self.settings(ADMIN))
 
     async def provision(self, catalogue: Catalogue = CATALOGUE, *, attempts: int = 60, **settings: Any) -> list[str]:
-        """As the admin, what ``python -m servicekit.provision`` does: the catalogue's topics under the settings'
+        """As the admin, what ``python -m servicekit.tools.provision`` does: the catalogue's topics under the settings'
         prefix, and its ACLs on a secured broker. Returns the topics created."""
         return await provision(self.admin_settings(**settings), catalogue, with_acls=self.secrets is not None,
                                attempts=attempts)

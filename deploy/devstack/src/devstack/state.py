@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.procs import cache_root
-from servicekit.localsecrets import private_dir, write_private
+from servicekit.tools.localsecrets import private_dir, write_private
 
 STATE_DIR = cache_root() / "run"
 

@@ -27,7 +27,7 @@ from devstack.procs import die_with_parent, private_log, stop_process, stop_requ
 from devstack.state import read_state, state_file, write_state, write_token
 from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
 from servicekit.db import ServiceRole, provision_roles
-from servicekit.localsecrets import private_dir, secret
+from servicekit.tools.localsecrets import private_dir, secret
 
 # service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
 SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console": 8084}
@@ -304,13 +304,13 @@ def status() -> int:
 def dead_letters(argv: list[str]) -> int:
     """``./dev dlq ...``: the dead-letter tool of the system ``./dev run`` started, as the dead-letter replayer,
     for the development operator whose token ``./dev run`` wrote (``DLQ_OPERATOR_TOKEN_FILE`` names another)."""
-    from servicekit.dlq import DlqSettings
-    from servicekit.dlq import main as dlq
-    from servicekit.localsecrets import KafkaSecrets
+    from servicekit.tools.dlq import DlqSettings
+    from servicekit.tools.dlq import main as dlq
+    from servicekit.tools.localsecrets import KafkaSecrets
 
     state = read_state("system")
     if state is None:
-        print("system: not running (`./dev run` starts it); against another cluster run `python -m servicekit.dlq` "
+        print("system: not running (`./dev run` starts it); against another cluster run `python -m servicekit.tools.dlq` "
               "with the DLQ_* settings", file=sys.stderr)
         return 1
     secrets = KafkaSecrets(Path(state["kafka_secrets_dir"])) if state["kafka_secrets_dir"] else None

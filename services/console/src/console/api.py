@@ -31,9 +31,8 @@ from contracts.envelope import Event
 from contracts.procedures import implements
 from contracts.roles import COMMAND_ROLES, known_roles, may_issue, way_out
 from contracts.workitems import AssignWorkItem, Queue, TickOffWorkItem
-from servicekit.logs import get_logger
-from servicekit.outbox import enqueue
-from servicekit.web import (
+from servicekit.delivery.outbox import enqueue
+from servicekit.http.web import (
     REF,
     Principal,
     Refused,
@@ -45,6 +44,7 @@ from servicekit.web import (
     render,
     snapshot_cli,
 )
+from servicekit.logs import get_logger
 
 if TYPE_CHECKING:
     from servicekit.service import ServiceRuntime

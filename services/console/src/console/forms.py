@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from console.localtime import AGENCY_ZONE
 from contracts.envelope import Event
-from servicekit.web import REF
+from servicekit.http.web import REF
 
 LABELS = {
     "smem_checked": "I checked the SMS/Email Search (SMEM) screen",

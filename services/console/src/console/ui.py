@@ -36,9 +36,9 @@ from contracts import notification as n
 from contracts.procedures import implements
 from contracts.roles import KNOWN_TO_EVERY_OFFICER, QUEUE_READERS, known_roles, may_issue, readable_queues, way_out
 from contracts.workitems import AssignWorkItem, Queue, TickOff, TickOffWorkItem, UnassignWorkItem, WorkItemCode, WorkItemStatus
-from servicekit.auth import UnauthorizedError
+from servicekit.http.auth import UnauthorizedError
+from servicekit.http.web import MAX_BODY_BYTES, Refused
 from servicekit.logs import get_logger
-from servicekit.web import MAX_BODY_BYTES, Refused
 
 if TYPE_CHECKING:
     from servicekit.service import ServiceRuntime

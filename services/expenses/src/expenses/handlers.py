@@ -20,8 +20,8 @@ from expenses.domain.decider import Expenses, WindowDue
 from expenses.domain.model import DocNote, ExpenseState
 from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
-from servicekit.scheduler import Due
 from servicekit.shell import TimerShell, batched, one_at_a_time
+from servicekit.timers.scheduler import Due
 
 log = get_logger("expenses")
 DECIDER = Expenses()

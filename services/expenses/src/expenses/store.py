@@ -13,7 +13,7 @@ from contracts.expenses import AustralianState, ExpenseKind, FailureReason
 from expenses.domain.calendar import OneOffDays, Window
 from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
 from servicekit.db import Migration, advisory_key, execute_rows, unnest
-from servicekit.scheduler import Due, not_quarantined
+from servicekit.timers.scheduler import Due, not_quarantined
 
 TIMER_KEY = "w.expense_id || '/' || w.period_start"
 """A retry window's timer key: the expense and its period."""

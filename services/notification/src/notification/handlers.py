@@ -16,11 +16,11 @@ from notification import store
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
 from notification.domain.model import MspState, SmsDue
-from servicekit.consumer import Batched
+from servicekit.consume.consumer import Batched
 from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
-from servicekit.scheduler import Due
 from servicekit.shell import TimerShell, batched
+from servicekit.timers.scheduler import Due
 
 log = get_logger("notification")
 

@@ -9,7 +9,7 @@ import asyncpg
 
 from notification.domain.model import MspState, read_state
 from servicekit.db import Migration, execute_rows, unnest
-from servicekit.scheduler import Due, not_quarantined
+from servicekit.timers.scheduler import Due, not_quarantined
 
 MIGRATIONS = (
     Migration("notification", 1, "msps", """

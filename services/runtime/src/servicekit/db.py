@@ -82,7 +82,7 @@ async def create_pool(url: str, schema: str, size: int) -> asyncpg.Pool:
 
 async def _ensure_schema(url: str, schema: str) -> None:
     """Create the service's schema if it is missing. A role confined to a schema an administrator made for it
-    (``servicekit.provision``) may not create one, not even ``IF NOT EXISTS``: so look first."""
+    (``servicekit.tools.provision``) may not create one, not even ``IF NOT EXISTS``: so look first."""
     conn = await asyncpg.connect(url)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):

@@ -24,19 +24,19 @@ from contracts.asyncapi import document
 from contracts.envelope import Event
 from contracts.roles import OPERATIONS
 from contracts.topics import Catalogue
-from servicekit.auth import guarded, needs_role
 from servicekit.backoff import Backoff
 from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
-from servicekit.consumer import Batched, BatchPipeline, ConsumerLoop, Handler, Route, to_outbound
+from servicekit.consume.consumer import Batched, BatchPipeline, ConsumerLoop, Handler, Route, to_outbound
 from servicekit.db import Migration, create_pool, migrate
-from servicekit.endpoints import operational_routes, with_timeout
+from servicekit.delivery.outbox import RUNTIME_MIGRATIONS, OutboundMessage, Queued, backlog, purge_inbox
+from servicekit.delivery.relay import OutboxRelay
+from servicekit.http.auth import guarded, needs_role
+from servicekit.http.endpoints import operational_routes, with_timeout
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import RUNTIME_MIGRATIONS, OutboundMessage, Queued, backlog, purge_inbox
-from servicekit.relay import OutboxRelay
-from servicekit.scheduler import Scheduler, Timers, quarantined
 from servicekit.settings import ServiceSettings
+from servicekit.timers.scheduler import Scheduler, Timers, quarantined
 
 log = get_logger("servicekit.service")
 

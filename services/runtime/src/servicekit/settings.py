@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import AliasChoices, AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from servicekit.auth import ASYMMETRIC_ALGORITHMS, BearerAuth
+from servicekit.http.auth import ASYMMETRIC_ALGORITHMS, BearerAuth
 
 SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
           "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development", "jwt_public_keys",

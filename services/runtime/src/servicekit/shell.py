@@ -12,9 +12,9 @@ from typing import Any, Generic, Protocol
 import asyncpg
 
 from contracts.envelope import Event
-from servicekit.consumer import Batched, Handler
+from servicekit.consume.consumer import Batched, Handler
 from servicekit.decider import Change, Decider, S, WorkingSet
-from servicekit.scheduler import Due, Fired
+from servicekit.timers.scheduler import Due, Fired
 
 
 class Shell(Protocol[S]):
@@ -35,7 +35,7 @@ class Shell(Protocol[S]):
 
 @dataclass(frozen=True)
 class Loaded(Generic[S]):
-    """A working set and the shell that saves it: the runtime's :class:`~servicekit.consumer.Batch`."""
+    """A working set and the shell that saves it: the runtime's :class:`~servicekit.consume.consumer.Batch`."""
 
     shell: Shell[S]
     states: WorkingSet[S]

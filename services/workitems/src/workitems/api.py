@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 
 from contracts.roles import readable_queues
 from contracts.workitems import Queue, WorkItemCode, WorkItemStatus
+from servicekit.http.web import Principal, Refused, api_app, openapi_document, refused, render, snapshot_cli
 from servicekit.logs import get_logger
-from servicekit.web import Principal, Refused, api_app, openapi_document, refused, render, snapshot_cli
 from workitems import store
 from workitems.domain.model import HistoryEntry, WorkItem
 

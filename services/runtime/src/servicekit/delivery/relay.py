@@ -43,11 +43,11 @@ from aiokafka.errors import (
 
 from servicekit.backoff import Backoff
 from servicekit.db import advisory_key
+from servicekit.delivery.outbox import Header, Queued, park, park_messages, stored_headers
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import Header, Queued, park, park_messages, stored_headers
 
-log = get_logger("servicekit.relay")
+log = get_logger("servicekit.delivery.relay")
 
 PERMANENT: dict[type[BaseException], str] = {
     MessageSizeTooLargeError: "too-large", RecordTooLargeError: "too-large", RecordListTooLargeError: "too-large",

@@ -23,11 +23,11 @@ from contracts.envelope import Event
 from servicekit.backoff import Backoff
 from servicekit.clock import Clock
 from servicekit.db import is_transient
+from servicekit.delivery.outbox import OutboundMessage, Queued, enqueue
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import OutboundMessage, Queued, enqueue
 
-log = get_logger("servicekit.scheduler")
+log = get_logger("servicekit.timers.scheduler")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Dead letters for operators: what is there and why, one record's particulars, and sending records back.
 
-    python -m servicekit.dlq list   [--topic T]
-    python -m servicekit.dlq show   DLQ_TOPIC PARTITION OFFSET
-    python -m servicekit.dlq replay --topic T [--reason R] [--offset P:O ...] [--again] [--confirm-copy P:O ...]
+    python -m servicekit.tools.dlq list   [--topic T]
+    python -m servicekit.tools.dlq show   DLQ_TOPIC PARTITION OFFSET
+    python -m servicekit.tools.dlq replay --topic T [--reason R] [--offset P:O ...] [--again] [--confirm-copy P:O ...]
 
 Run as the ``dlq-replayer`` principal (``DLQ_*`` settings, or the shared names; ``./dev dlq`` sets them for the
 system ``./dev run`` started), never as the admin: it may read the consumed topics and their dead-letter topics
@@ -48,11 +48,11 @@ from contracts.access import DLQ_REPLAYER
 from contracts.catalogue import CATALOGUE
 from contracts.roles import OPERATIONS
 from contracts.topics import DLQ_SUFFIX, Catalogue
-from servicekit.auth import UnauthorizedError
 from servicekit.broker import client_options
-from servicekit.outbox import Header
-from servicekit.records import header_name_bytes
-from servicekit.records import install as install_tolerant_records
+from servicekit.consume.aiokafka_patches import header_name_bytes
+from servicekit.consume.aiokafka_patches import install as install_tolerant_records
+from servicekit.delivery.outbox import Header
+from servicekit.http.auth import UnauthorizedError
 from servicekit.settings import ServiceSettings
 
 MARKER = b"dlq.replay-marker"
@@ -365,7 +365,8 @@ def _offsets(texts: Sequence[str]) -> list[tuple[int, int]]:
 
 async def main(argv: Sequence[str] | None = None, settings: DlqSettings | None = None,
                catalogue: Catalogue = CATALOGUE) -> int:
-    parser = argparse.ArgumentParser(prog="python -m servicekit.dlq", description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser = argparse.ArgumentParser(prog="python -m servicekit.tools.dlq",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else "")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="dead letters by topic, reason and consumer, with counts")
     listing.add_argument("--topic", help="only this topic's dead letters")

@@ -19,7 +19,7 @@ from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.logs import get_logger
 
-log = get_logger("servicekit.auth")
+log = get_logger("servicekit.http.auth")
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 

@@ -1,7 +1,7 @@
 """Creates every topic of the catalogue, the dead-letter topic of every consumed one, and the ACLs that say
 who may use them (and, when asked, a database role per service); then exits.
 
-    python -m servicekit.provision
+    python -m servicekit.tools.provision
 
 Run once per deployment, and again after a catalogue change, as the admin principal (``PROVISION_*``
 settings): it is the only client that may create topics and ACLs, and the services never connect as it.
@@ -28,7 +28,7 @@ from servicekit.db import ServiceRole, provision_roles
 from servicekit.logs import configure_logging, get_logger
 from servicekit.settings import ServiceSettings
 
-log = get_logger("servicekit.provision")
+log = get_logger("servicekit.tools.provision")
 
 
 class ProvisionSettings(ServiceSettings):

@@ -1,7 +1,7 @@
 """What every service's HTTP API shares, on FastAPI: the error body, strict JSON, the bearer-guarded officer, and an
 OpenAPI document generated from the same pydantic models the routes validate with.
 
-The runtime's guard (:func:`servicekit.auth.guarded`) verifies the token before a request reaches an API; a route
+The runtime's guard (:func:`servicekit.http.auth.guarded`) verifies the token before a request reaches an API; a route
 reads the verified officer with :func:`principal`. Every refusal, the framework's own included (an unknown path, a
 wrong method, a body over the limit, a query or a body that does not validate), answers with :class:`Error`.
 """

@@ -35,7 +35,7 @@ RUNTIME_MIGRATIONS = (
         );
     """),
     Migration("runtime", 2, "bytes_headers_fingerprints_parking", """
-        -- Headers as bytes (servicekit.outbox.pack_headers): jsonb refuses NUL and a text round trip can
+        -- Headers as bytes (servicekit.delivery.outbox.pack_headers): jsonb refuses NUL and a text round trip can
         -- refuse bytes that are not UTF-8, so a dead letter of such a record could not be written at all.
         ALTER TABLE outbox ADD COLUMN header_bytes bytea;
         ALTER TABLE outbox ALTER COLUMN headers DROP NOT NULL;

@@ -121,7 +121,7 @@ def install() -> None:
         return
     if current is not MemoryRecords:
         raise RuntimeError("aiokafka's fetcher no longer reads records through MemoryRecords: "
-                           "servicekit.records must be revisited for this aiokafka version")
+                           "servicekit.consume.aiokafka_patches must be revisited for this aiokafka version")
     fetcher.MemoryRecords = TolerantMemoryRecords  # type: ignore[misc,assignment]
 
 
@@ -139,7 +139,7 @@ def install_leader_refresh() -> None:
     original = getattr(fetcher.Fetcher, "_proc_offset_request", None)
     if original is None:
         raise RuntimeError("aiokafka's fetcher no longer looks offsets up in _proc_offset_request: "
-                           "servicekit.records must be revisited for this aiokafka version")
+                           "servicekit.consume.aiokafka_patches must be revisited for this aiokafka version")
     if getattr(original, _REFRESHING, False):
         return
     moved = (errors.NotLeaderForPartitionError, errors.LeaderNotAvailableError, errors.StaleMetadata)

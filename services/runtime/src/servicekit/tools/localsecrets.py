@@ -6,7 +6,7 @@ not kept), a random SCRAM password per Kafka principal, a random password per da
 log pseudonym key. Every file is readable by its owner only. A production deployment brings its own CA,
 certificates and passwords from its secret store instead and never runs this.
 
-    python -m servicekit.localsecrets DIRECTORY [--broker-host NAME ...]
+    python -m servicekit.tools.localsecrets DIRECTORY [--broker-host NAME ...]
 
 Layout (what the broker, the provisioning step and the services are pointed at)::
 
@@ -157,7 +157,7 @@ def ensure_deployment(directory: Path, *, services: Sequence[str], broker_hosts:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m servicekit.localsecrets", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m servicekit.tools.localsecrets", description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", type=Path)
     parser.add_argument("--broker-host", action="append", default=[],
                         help="a name or address the broker's certificate is valid for (repeatable); "

@@ -1,7 +1,7 @@
 """The consume path every service shares: raw records → screen → one DB transaction → commit the offset.
 
 The project owns every byte: records arrive from aiokafka as bytes (header names included, see
-:mod:`servicekit.records`), and :func:`screen` checks header names, size, the declared content type,
+:mod:`servicekit.consume.aiokafka_patches`), and :func:`screen` checks header names, size, the declared content type,
 JSON with limits, the contract and the key. For each poll, in one transaction: every record is
 claimed in the inbox with one statement (an event by its id and content fingerprint, anything else
 by its origin); records that are not valid events are addressed to the topic's dead-letter topic
@@ -41,12 +41,12 @@ from contracts.topics import Catalogue, ContractError, Topic
 from servicekit.backoff import Backoff
 from servicekit.broker import client_options
 from servicekit.clock import Clock
+from servicekit.consume.aiokafka_patches import header_name_bytes, install_leader_refresh
+from servicekit.consume.aiokafka_patches import install as install_tolerant_records
 from servicekit.db import is_transient
+from servicekit.delivery.outbox import Header, OutboundMessage, Queued, claim, enqueue, fingerprints
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
-from servicekit.outbox import Header, OutboundMessage, Queued, claim, enqueue, fingerprints
-from servicekit.records import header_name_bytes, install_leader_refresh
-from servicekit.records import install as install_tolerant_records
 from servicekit.settings import ServiceSettings
 
 Handler = Callable[[asyncpg.Connection, Any, datetime], Awaitable[Sequence[Event]]]
@@ -78,7 +78,7 @@ class Batched:
         await batch.save(conn)
         return outputs
 
-log = get_logger("servicekit.consumer")
+log = get_logger("servicekit.consume.consumer")
 
 DETAIL_LIMIT = 1000
 """Most bytes of a dead letter's ``dlq.detail`` (a validation summary: field paths and messages, no values)."""

@@ -1,0 +1,1 @@
+"""The way out: the transactional outbox and the relay that publishes it."""

@@ -1,0 +1,1 @@
+"""HTTP: the bearer guard, the operational endpoints, and the APIs' FastAPI base."""

@@ -1,0 +1,1 @@
+"""Deadlines as messages: the scheduler that fires due timers, isolated like records."""
