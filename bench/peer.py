@@ -35,8 +35,12 @@ async def serve(settings: ExpensesSettings) -> None:
     broker: KafkaBroker = make_broker(settings)
     now = settings.clock_start or datetime.now(UTC)
 
-    @broker.subscriber(settings.topic(PAYMENT_ATTEMPTS.name), group_id=settings.group_id,
-                       auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR)
+    @broker.subscriber(
+        settings.topic(PAYMENT_ATTEMPTS.name),
+        group_id=settings.group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
     async def on_attempt(attempt: PaymentAttempted) -> None:
         async with pool.acquire() as conn, conn.transaction():
             if not await claim(conn, [(str(attempt.event_id), PAYMENT_ATTEMPTS.name, None)]):
@@ -45,8 +49,12 @@ async def serve(settings: ExpensesSettings) -> None:
             outputs = attempts.step(attempt, now)
             await attempts.save(conn)
         for event in outputs:
-            await broker.publish(event.to_json(), settings.topic(CATALOGUE.topic_of(event).name), key=event.key.encode(),
-                                 headers={"content-type": "application/json", "event_type": event.event_type})
+            await broker.publish(
+                event.to_json(),
+                settings.topic(CATALOGUE.topic_of(event).name),
+                key=event.key.encode(),
+                headers={"content-type": "application/json", "event_type": event.event_type},
+            )
 
     await broker.start()
     print("ready", flush=True)
@@ -59,7 +67,9 @@ async def serve(settings: ExpensesSettings) -> None:
 
 def main() -> None:
     settings = ExpensesSettings()
-    configure_logging(service="peer", level=settings.log_level, pseudonym_key=settings.pseudonym_key(), cache=True)
+    configure_logging(
+        service="peer", level=settings.log_level, pseudonym_key=settings.pseudonym_key(), cache=True
+    )
     loop_factory = uvloop.new_event_loop if settings.event_loop == "uvloop" else None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve(settings))

@@ -46,7 +46,13 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.stages import STAGES, Profile, Sampler, py_spy_available, tree_cpu_seconds
-from contracts.catalogue import EXPENSE_EVENTS, MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, PAYMENT_ATTEMPTS, WORKITEM_EVENTS
+from contracts.catalogue import (
+    EXPENSE_EVENTS,
+    MSP_APPROVALS,
+    MSP_NOTIFICATION_EVENTS,
+    PAYMENT_ATTEMPTS,
+    WORKITEM_EVENTS,
+)
 from contracts.envelope import Event
 from devstack import LocalKafka, LocalPostgres
 from devstack.processes import ServiceProcess
@@ -99,15 +105,28 @@ class Bench:
         roles = [ServiceRole(name, name, uuid.uuid4().hex) for name in SERVICES]
         await provision_roles(db_url, roles)
         address = db_url.partition("@")[2]
-        await self.kafka.access.provision(attempts=3, topic_prefix=prefix, topic_partitions=PARTITIONS)
+        await self.kafka.access.provision(
+            attempts=3, topic_prefix=prefix, topic_partitions=PARTITIONS
+        )
         if extra:
-            await ensure_topics(self.kafka.access.admin_settings(), [(prefix + name, 1) for name in extra],
-                                partitions=PARTITIONS, replication=1)
-        return prefix, {**self.kafka.access.env(SERVICES), "TOPIC_PREFIX": prefix,
-                        **{f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}:{r.password}@{address}"
-                           for r in roles},
-                        "TOPIC_PARTITIONS": str(PARTITIONS), "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
-                        "EVENT_LOOP": self.loop}
+            await ensure_topics(
+                self.kafka.access.admin_settings(),
+                [(prefix + name, 1) for name in extra],
+                partitions=PARTITIONS,
+                replication=1,
+            )
+        return prefix, {
+            **self.kafka.access.env(SERVICES),
+            "TOPIC_PREFIX": prefix,
+            **{
+                f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}:{r.password}@{address}"
+                for r in roles
+            },
+            "TOPIC_PARTITIONS": str(PARTITIONS),
+            "CLOCK": "simulated",
+            "CLOCK_START": T0.isoformat(),
+            "EVENT_LOOP": self.loop,
+        }
 
     def service(self, name: str, env: dict[str, str], instance: str = "") -> ServiceProcess:
         return ServiceProcess(name, env, self.log_dir, instance or f"{name}-{uuid.uuid4().hex[:4]}")
@@ -138,17 +157,22 @@ async def produce(kafka: dict[str, Any], topic: str, events: Sequence[Event]) ->
         await producer.stop()
 
 
-async def stamps(kafka: dict[str, Any], topic: str, expected: int, timeout: float = 300.0) -> list[int]:
+async def stamps(
+    kafka: dict[str, Any], topic: str, expected: int, timeout: float = 300.0
+) -> list[int]:
     """The broker timestamps (ms) of the first ``expected`` records on ``topic``, sorted, once they are there."""
-    consumer = AIOKafkaConsumer(topic, **kafka, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, **kafka, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         found: list[int] = []
         deadline = time.monotonic() + timeout
         while len(found) < expected:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(found)} of {expected} records on {topic} after {timeout:.0f}s")
+                raise TimeoutError(
+                    f"{len(found)} of {expected} records on {topic} after {timeout:.0f}s"
+                )
             batch = await consumer.getmany(timeout_ms=500, max_records=10000)
             found += [r.timestamp for records in batch.values() for r in records]
     finally:
@@ -156,12 +180,17 @@ async def stamps(kafka: dict[str, Any], topic: str, expected: int, timeout: floa
     return sorted(found)
 
 
-async def steady_rate(kafka: dict[str, Any], topic: str, expected: int, newest: int | None = None,
-                      timeout: float = 300.0) -> float:
+async def steady_rate(
+    kafka: dict[str, Any],
+    topic: str,
+    expected: int,
+    newest: int | None = None,
+    timeout: float = 300.0,
+) -> float:
     """Records per second on ``topic`` between its first and last record's timestamp, once ``expected``
     arrived (of the ``newest`` only, if given). Records stamped with the first millisecond are not counted:
     the rate is of what followed."""
-    return rate_of((await stamps(kafka, topic, expected, timeout))[-(newest or expected):])
+    return rate_of((await stamps(kafka, topic, expected, timeout))[-(newest or expected) :])
 
 
 def rate_of(times: Sequence[int]) -> float:
@@ -181,19 +210,36 @@ class Latency:
     worst: float
 
     def cells(self) -> str:
-        return (f"{self.p50 * 1000:.0f} | {self.p95 * 1000:.0f} | {self.p99 * 1000:.0f} | {self.worst * 1000:.0f} | "
-                f"{self.received:,}/{self.sent:,}")
+        return (
+            f"{self.p50 * 1000:.0f} | {self.p95 * 1000:.0f} | {self.p99 * 1000:.0f} | {self.worst * 1000:.0f} | "
+            f"{self.received:,}/{self.sent:,}"
+        )
 
 
-async def latency(kafka: dict[str, Any], in_topic: str, make: Callable[[int], Event], checkpoints: Sequence[tuple[str, str]],
-                  rate: float, duration: float) -> list[Latency]:
+async def latency(
+    kafka: dict[str, Any],
+    in_topic: str,
+    make: Callable[[int], Event],
+    checkpoints: Sequence[tuple[str, str]],
+    rate: float,
+    duration: float,
+) -> list[Latency]:
     """Publish ``make(i)`` at ``rate`` per second for ``duration`` seconds; for each event and each (topic, event
     type) checkpoint, the time until the first record of that type with the event's correlation id is read."""
     sent: dict[str, float] = {}
     seen: list[dict[str, float]] = [{} for _ in checkpoints]
-    wanted = {topic: {t: i for i, (top, t) in enumerate(checkpoints) if top == topic} for topic, _ in checkpoints}
-    consumer = AIOKafkaConsumer(*wanted, **kafka, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=5)
+    wanted = {
+        topic: {t: i for i, (top, t) in enumerate(checkpoints) if top == topic}
+        for topic, _ in checkpoints
+    }
+    consumer = AIOKafkaConsumer(
+        *wanted,
+        **kafka,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=5,
+    )
     producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True, linger_ms=0)
     await consumer.start()
     await producer.start()
@@ -242,8 +288,14 @@ async def ceiling(bench: Bench, n: int) -> float:
     """Raw aiokafka: consume a batch, produce each record to another topic, commit."""
     prefix, _ = await bench.fresh(["in", "out"])
     await produce(bench.client, prefix + "in", [attempt(i) for i in range(n)])
-    consumer = AIOKafkaConsumer(prefix + "in", **bench.client, group_id=prefix + "g",
-                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=500)
+    consumer = AIOKafkaConsumer(
+        prefix + "in",
+        **bench.client,
+        group_id=prefix + "g",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=500,
+    )
     producer = AIOKafkaProducer(**bench.client, acks="all", enable_idempotence=True, linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -251,7 +303,11 @@ async def ceiling(bench: Bench, n: int) -> float:
         done = 0
         while done < n:
             batch = await consumer.getmany(timeout_ms=200, max_records=500)
-            futures = [await producer.send(prefix + "out", r.value, key=r.key) for rs in batch.values() for r in rs]
+            futures = [
+                await producer.send(prefix + "out", r.value, key=r.key)
+                for rs in batch.values()
+                for r in rs
+            ]
             await asyncio.gather(*futures)
             await consumer.commit()
             done += len(futures)
@@ -261,8 +317,17 @@ async def ceiling(bench: Bench, n: int) -> float:
     return await steady_rate(bench.client, prefix + "out", n)
 
 
-async def throughput(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
-                     out_topic: str, outputs_per_input: int, *, instances: int = 1) -> tuple[float, float, int]:
+async def throughput(
+    bench: Bench,
+    service: str,
+    n: int,
+    make: Callable[[int], Event],
+    in_topic: str,
+    out_topic: str,
+    outputs_per_input: int,
+    *,
+    instances: int = 1,
+) -> tuple[float, float, int]:
     """A backlog of ``n`` through ``instances`` of ``service``: (events/s, seconds to ready, peak RSS bytes)."""
     prefix, env = await bench.fresh()
     await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
@@ -292,21 +357,35 @@ async def peer_throughput(bench: Bench, n: int) -> float:
         peer.stop()
 
 
-async def end_to_end(bench: Bench, rate: float, duration: float) -> tuple[list[Latency], dict[str, tuple[int, float]]]:
+async def end_to_end(
+    bench: Bench, rate: float, duration: float
+) -> tuple[list[Latency], dict[str, tuple[int, float]]]:
     """MSP approvals at a fixed rate through notification and workitems: publish -> MspStepRequired (the first
     hop) and -> WorkItemRaised (the whole way)."""
     prefix, env = await bench.fresh()
     services = [bench.service(name, env) for name in ("notification", "workitems", "expenses")]
     servers = {"broker": bench.kafka.process.pid, "PostgreSQL": bench.pg.process.pid}
     async with bench.running(*services):
-        cpu = {s.name: s.cpu_seconds() for s in services} | {n: tree_cpu_seconds(p) for n, p in servers.items()}
+        cpu = {s.name: s.cpu_seconds() for s in services} | {
+            n: tree_cpu_seconds(p) for n, p in servers.items()
+        }
         cpu["bench"] = time.process_time()
         started = time.perf_counter()
-        measured = await latency(bench.client, prefix + MSP_APPROVALS.name, lambda i: approval(i, "L"),
-                                 [(prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
-                                  (prefix + WORKITEM_EVENTS.name, "WorkItemRaised")], rate, duration)
+        measured = await latency(
+            bench.client,
+            prefix + MSP_APPROVALS.name,
+            lambda i: approval(i, "L"),
+            [
+                (prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
+                (prefix + WORKITEM_EVENTS.name, "WorkItemRaised"),
+            ],
+            rate,
+            duration,
+        )
         elapsed = time.perf_counter() - started
-        usage = {s.name: (s.rss_bytes(), (s.cpu_seconds() - cpu[s.name]) / elapsed) for s in services}
+        usage = {
+            s.name: (s.rss_bytes(), (s.cpu_seconds() - cpu[s.name]) / elapsed) for s in services
+        }
         usage |= {n: (0, (tree_cpu_seconds(p) - cpu[n]) / elapsed) for n, p in servers.items()}
         usage["bench"] = (0, (time.process_time() - cpu["bench"]) / elapsed)
     return measured, usage
@@ -341,7 +420,9 @@ async def growth(bench: Bench, windows: int, n: int, rate: float, duration: floa
     async with bench.running(expenses):  # migrate
         pass
     started = time.perf_counter()
-    conn = await asyncpg.connect(env["EXPENSES_DATABASE_URL"], server_settings={"search_path": "expenses"})
+    conn = await asyncpg.connect(
+        env["EXPENSES_DATABASE_URL"], server_settings={"search_path": "expenses"}
+    )
     try:
         await conn.execute(PRELOAD_EXPENSES, windows)
         await conn.execute(PRELOAD_WINDOWS, windows, T0 + timedelta(days=6))
@@ -350,13 +431,21 @@ async def growth(bench: Bench, windows: int, n: int, rate: float, duration: floa
         await conn.close()
     preload_s = time.perf_counter() - started
     async with bench.running(expenses) as ready_s:
-        [measured] = await latency(bench.client, prefix + PAYMENT_ATTEMPTS.name, lambda i: attempt(i, "L"),
-                                   [(prefix + EXPENSE_EVENTS.name, "ExpenseUndelivered")], rate, duration)
+        [measured] = await latency(
+            bench.client,
+            prefix + PAYMENT_ATTEMPTS.name,
+            lambda i: attempt(i, "L"),
+            [(prefix + EXPENSE_EVENTS.name, "ExpenseUndelivered")],
+            rate,
+            duration,
+        )
     await produce(bench.client, prefix + PAYMENT_ATTEMPTS.name, [attempt(i, "T") for i in range(n)])
     async with bench.running(expenses):
         # the topic already holds the latency run's outputs: count them too, the rate is of the newest
         total = measured.sent + n
-        throughput_rate = await steady_rate(bench.client, prefix + EXPENSE_EVENTS.name, total, newest=n)
+        throughput_rate = await steady_rate(
+            bench.client, prefix + EXPENSE_EVENTS.name, total, newest=n
+        )
         rss = expenses.rss_bytes()
     return Growth(windows, preload_s, ready_s, measured, throughput_rate, rss)
 
@@ -376,8 +465,15 @@ class Sampled:
         return self.cpu_s[process] / self.events * 1e6
 
 
-async def stage_profile(bench: Bench, service: str, n: int, make: Callable[[int], Event], in_topic: str,
-                        out_topic: str, outputs_per_input: int) -> Sampled:
+async def stage_profile(
+    bench: Bench,
+    service: str,
+    n: int,
+    make: Callable[[int], Event],
+    in_topic: str,
+    out_topic: str,
+    outputs_per_input: int,
+) -> Sampled:
     """A backlog of ``n`` events through ``service``, as in the throughput table, under py-spy from the moment the
     service is ready; only the outputs written from then on are counted, so start-up is not in it."""
     prefix, env = await bench.fresh()
@@ -385,17 +481,30 @@ async def stage_profile(bench: Bench, service: str, n: int, make: Callable[[int]
     process = bench.service(service, env)
     async with bench.running(process):
         sampler = Sampler(process.pid, bench.profiles / f"{service}.spy")
-        pids = {service: process.pid, "broker": bench.kafka.process.pid, "PostgreSQL": bench.pg.process.pid}
-        before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+        pids = {
+            service: process.pid,
+            "broker": bench.kafka.process.pid,
+            "PostgreSQL": bench.pg.process.pid,
+        }
+        before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {
+            "bench": time.process_time()
+        }
         since_ms = time.time() * 1000
         try:
             written = await stamps(bench.client, prefix + out_topic, n * outputs_per_input)
         finally:
             profile = sampler.stop()
-        after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"bench": time.process_time()}
+        after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {
+            "bench": time.process_time()
+        }
     sampled = [t for t in written if t >= since_ms]
-    return Sampled(service, len(sampled) // outputs_per_input, profile, rate_of(sampled) / outputs_per_input,
-                   {k: after[k] - before[k] for k in before})
+    return Sampled(
+        service,
+        len(sampled) // outputs_per_input,
+        profile,
+        rate_of(sampled) / outputs_per_input,
+        {k: after[k] - before[k] for k in before},
+    )
 
 
 # --------------------------------------------------------------------------- the report
@@ -419,12 +528,18 @@ async def main(args: argparse.Namespace) -> None:
     profiles.mkdir(parents=True, exist_ok=True)
     bench = Bench(kafka, pg, log_dir, profiles, args.loop)
     n, sections = args.events, set(args.sections)
-    security = ("broker PLAINTEXT, no authoriser (--plaintext: for comparison only)" if args.plaintext else
-                "broker SASL_SSL (SCRAM-SHA-512 over TLS) with the catalogue's ACLs, every client included")
-    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-          f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
-          f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
-          f"as processes logging at INFO; {args.loop} event loop (services and bench); {security}", flush=True)
+    security = (
+        "broker PLAINTEXT, no authoriser (--plaintext: for comparison only)"
+        if args.plaintext
+        else "broker SASL_SSL (SCRAM-SHA-512 over TLS) with the catalogue's ACLs, every client included"
+    )
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
+        f"Kafka {kafka.version}, PostgreSQL {pg.version}, aiokafka {version('aiokafka')}, "
+        f"faststream {version('faststream')}, asyncpg {version('asyncpg')}; {PARTITIONS} partitions; services "
+        f"as processes logging at INFO; {args.loop} event loop (services and bench); {security}",
+        flush=True,
+    )
     try:
         if "stages" in sections:
             await stages_table(bench, args.stage_events)
@@ -448,72 +563,139 @@ async def throughput_table(bench: Bench, n: int) -> None:
     say("ceiling ...")
     top = await ceiling(bench, n)
     say("expenses ...")
-    exp, exp_ready, exp_rss = await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name,
-                                               EXPENSE_EVENTS.name, 1)
+    exp, exp_ready, exp_rss = await throughput(
+        bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1
+    )
     say("notification ...")
-    msp, msp_ready, msp_rss = await throughput(bench, "notification", n, approval, MSP_APPROVALS.name,
-                                               MSP_NOTIFICATION_EVENTS.name, 3)
+    msp, msp_ready, msp_rss = await throughput(
+        bench, "notification", n, approval, MSP_APPROVALS.name, MSP_NOTIFICATION_EVENTS.name, 3
+    )
     say("peer: expenses as a typical FastStream service ...")
     peer = await peer_throughput(bench, n)
-    print(f"\nThroughput, a backlog of {n:,} events, one instance (steady state; ready = process start to /ready)\n")
+    print(
+        f"\nThroughput, a backlog of {n:,} events, one instance (steady state; ready = process start to /ready)\n"
+    )
     print("| what | events/s | ratio to ceiling | ready | RSS |\n|---|---:|---:|---:|---:|")
     print(f"| ceiling: raw aiokafka consume -> produce passthrough | {top:,.0f} | 1.00 | | |")
-    print(f"| expenses: payment attempts (decided, committed, published) | {exp:,.0f} | {exp / top:.2f} | "
-          f"{exp_ready:.1f} s | {mib(exp_rss)} |")
-    print(f"| notification: MSP approvals (3 outputs each) | {msp:,.0f} | {msp / top:.2f} | {msp_ready:.1f} s | "
-          f"{mib(msp_rss)} |")
-    print(f"| peer: the expenses decision as a typical FastStream service (a transaction and a publish per message) | "
-          f"{peer:,.0f} | {peer / top:.2f} | | |", flush=True)
+    print(
+        f"| expenses: payment attempts (decided, committed, published) | {exp:,.0f} | {exp / top:.2f} | "
+        f"{exp_ready:.1f} s | {mib(exp_rss)} |"
+    )
+    print(
+        f"| notification: MSP approvals (3 outputs each) | {msp:,.0f} | {msp / top:.2f} | {msp_ready:.1f} s | "
+        f"{mib(msp_rss)} |"
+    )
+    print(
+        f"| peer: the expenses decision as a typical FastStream service (a transaction and a publish per message) | "
+        f"{peer:,.0f} | {peer / top:.2f} | | |",
+        flush=True,
+    )
 
 
 async def stages_table(bench: Bench, n: int) -> None:
     if not py_spy_available():
-        raise SystemExit("the stage profile needs py-spy beside this Python (it is in requirements.lock)")
+        raise SystemExit(
+            "the stage profile needs py-spy beside this Python (it is in requirements.lock)"
+        )
     rows: list[Sampled] = []
     for service, make, in_topic, out_topic, per in (
-            ("expenses", attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1),
-            ("notification", approval, MSP_APPROVALS.name, MSP_NOTIFICATION_EVENTS.name, 3)):
+        ("expenses", attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1),
+        ("notification", approval, MSP_APPROVALS.name, MSP_NOTIFICATION_EVENTS.name, 3),
+    ):
         say(f"stage profile: {service} ...")
         rows.append(await stage_profile(bench, service, n, make, in_topic, out_topic, per))
-    print(f"\nCPU per event by stage: a backlog of {n:,} events through each service under py-spy from the moment it "
-          "is ready (250 samples/s, on-CPU stacks only; the events whose outputs were written meanwhile: "
-          + ", ".join(f"{r.service} {r.events:,}" for r in rows) + "), each stack given to the first stage whose rule "
-          "it matches (bench/stages.py)\n")
-    print("| stage | what | " + " | ".join(f"{r.service} µs/event" for r in rows) + " |\n|---|---|"
-          + "---:|" * len(rows))
+    print(
+        f"\nCPU per event by stage: a backlog of {n:,} events through each service under py-spy from the moment it "
+        "is ready (250 samples/s, on-CPU stacks only; the events whose outputs were written meanwhile: "
+        + ", ".join(f"{r.service} {r.events:,}" for r in rows)
+        + "), each stack given to the first stage whose rule "
+        "it matches (bench/stages.py)\n"
+    )
+    print(
+        "| stage | what | "
+        + " | ".join(f"{r.service} µs/event" for r in rows)
+        + " |\n|---|---|"
+        + "---:|" * len(rows)
+    )
     shares = [r.profile.per_event_us(r.events) for r in rows]
     for stage, what, _ in STAGES:
-        print(f"| {stage} | {what} | " + " | ".join(
-            f"{us[stage]:,.0f} ({us[stage] / max(sum(us.values()), 1e-9):.0%})" for us in shares) + " |")
-    print("| **sampled, all stages** | | " + " | ".join(f"**{sum(us.values()):,.0f}**" for us in shares) + " |")
-    print("| the service's CPU (/proc) | | " + " | ".join(f"{r.us(r.service):,.0f}" for r in rows) + " |")
+        print(
+            f"| {stage} | {what} | "
+            + " | ".join(
+                f"{us[stage]:,.0f} ({us[stage] / max(sum(us.values()), 1e-9):.0%})" for us in shares
+            )
+            + " |"
+        )
+    print(
+        "| **sampled, all stages** | | "
+        + " | ".join(f"**{sum(us.values()):,.0f}**" for us in shares)
+        + " |"
+    )
+    print(
+        "| the service's CPU (/proc) | | "
+        + " | ".join(f"{r.us(r.service):,.0f}" for r in rows)
+        + " |"
+    )
     print("| events/s while sampled | | " + " | ".join(f"{r.rate:,.0f}" for r in rows) + " |")
     cores = os.cpu_count() or 1
-    print(f"\nThe machine's budget: CPU per event of every process in those runs ({cores} cores, shared)\n")
-    print("| process | " + " | ".join(f"{r.service} µs/event" for r in rows) + " |\n|---|" + "---:|" * len(rows))
+    print(
+        f"\nThe machine's budget: CPU per event of every process in those runs ({cores} cores, shared)\n"
+    )
+    print(
+        "| process | "
+        + " | ".join(f"{r.service} µs/event" for r in rows)
+        + " |\n|---|"
+        + "---:|" * len(rows)
+    )
     print("| the service | " + " | ".join(f"{r.us(r.service):,.0f}" for r in rows) + " |")
-    for process, what in (("broker", "the Kafka broker (JVM)"), ("PostgreSQL", "PostgreSQL (every backend)"),
-                          ("bench", "the bench: load and the reader of the outputs")):
+    for process, what in (
+        ("broker", "the Kafka broker (JVM)"),
+        ("PostgreSQL", "PostgreSQL (every backend)"),
+        ("bench", "the bench: load and the reader of the outputs"),
+    ):
         print(f"| {what} | " + " | ".join(f"{r.us(process):,.0f}" for r in rows) + " |")
-    print("| **all of them** | " + " | ".join(f"**{sum(r.cpu_s.values()) / r.events * 1e6:,.0f}**" for r in rows) + " |")
-    print(f"| events/s at which the {cores} cores are used up | " + " | ".join(
-        f"{cores / (sum(r.cpu_s.values()) / r.events):,.0f}" for r in rows) + " |")
-    print("| events/s one core of the service's own would allow | " + " | ".join(
-        f"{r.events / r.cpu_s[r.service]:,.0f}" for r in rows) + " |", flush=True)
+    print(
+        "| **all of them** | "
+        + " | ".join(f"**{sum(r.cpu_s.values()) / r.events * 1e6:,.0f}**" for r in rows)
+        + " |"
+    )
+    print(
+        f"| events/s at which the {cores} cores are used up | "
+        + " | ".join(f"{cores / (sum(r.cpu_s.values()) / r.events):,.0f}" for r in rows)
+        + " |"
+    )
+    print(
+        "| events/s one core of the service's own would allow | "
+        + " | ".join(f"{r.events / r.cpu_s[r.service]:,.0f}" for r in rows)
+        + " |",
+        flush=True,
+    )
 
 
 async def latency_table(bench: Bench, rate: float, duration: float) -> None:
     say(f"end-to-end latency at {rate:g}/s for {duration:g}s ...")
     e2e, usage = await end_to_end(bench, rate, duration)
-    print(f"\nEnd-to-end latency, MSP approvals offered at {e2e[0].offered:,.0f}/s for {duration:g} s; each "
-          "checkpoint is read by a consumer, so it is after the commit and the outbox relay\n")
-    print("| published -> | p50 ms | p95 ms | p99 ms | max ms | received |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        f"\nEnd-to-end latency, MSP approvals offered at {e2e[0].offered:,.0f}/s for {duration:g} s; each "
+        "checkpoint is read by a consumer, so it is after the commit and the outbox relay\n"
+    )
+    print(
+        "| published -> | p50 ms | p95 ms | p99 ms | max ms | received |\n|---|---:|---:|---:|---:|---:|"
+    )
     print(f"| MspStepRequired on msp.notification-events (notification) | {e2e[0].cells()} |")
-    print(f"| WorkItemRaised on workitems.events (notification, then workitems) | {e2e[1].cells()} |")
-    print("\nEach process during that run, CPU (share of one core) and the services' resident memory at the end: "
-          + ", ".join(f"{name} {cpu:.0%}" + (f", {mib(rss)}" if rss else "") for name, (rss, cpu) in usage.items())
-          + f"; together {sum(cpu for _, cpu in usage.values()):.0%} (the machine's {os.cpu_count()} cores make "
-          f"{(os.cpu_count() or 1) * 100}%)", flush=True)
+    print(
+        f"| WorkItemRaised on workitems.events (notification, then workitems) | {e2e[1].cells()} |"
+    )
+    print(
+        "\nEach process during that run, CPU (share of one core) and the services' resident memory at the end: "
+        + ", ".join(
+            f"{name} {cpu:.0%}" + (f", {mib(rss)}" if rss else "")
+            for name, (rss, cpu) in usage.items()
+        )
+        + f"; together {sum(cpu for _, cpu in usage.values()):.0%} (the machine's {os.cpu_count()} cores make "
+        f"{(os.cpu_count() or 1) * 100}%)",
+        flush=True,
+    )
 
 
 def knee(rows: Sequence[tuple[float, Latency]]) -> str:
@@ -530,33 +712,61 @@ async def rising_table(bench: Bench, rates: Sequence[float], duration: float) ->
         say(f"rising load: {rate:g}/s for {duration:g}s ...")
         (one_hop, two_hop), _ = await end_to_end(bench, rate, duration)
         rows.append((rate, one_hop, two_hop))
-    print(f"\nLatency under rising load: MSP approvals at each rate for {duration:g} s, fresh topics and services per "
-          "row; one hop = published -> MspStepRequired read, two hops = published -> WorkItemRaised read\n")
-    print("| offered/s | one hop p50 ms | one hop p99 ms | two hops p50 ms | p95 ms | p99 ms | max ms | received |"
-          "\n|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"\nLatency under rising load: MSP approvals at each rate for {duration:g} s, fresh topics and services per "
+        "row; one hop = published -> MspStepRequired read, two hops = published -> WorkItemRaised read\n"
+    )
+    print(
+        "| offered/s | one hop p50 ms | one hop p99 ms | two hops p50 ms | p95 ms | p99 ms | max ms | received |"
+        "\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     for rate, one_hop, two_hop in rows:
-        print(f"| {rate:,.0f} | {one_hop.p50 * 1000:.0f} | {one_hop.p99 * 1000:.0f} | {two_hop.cells()} |")
+        print(
+            f"| {rate:,.0f} | {one_hop.p50 * 1000:.0f} | {one_hop.p99 * 1000:.0f} | {two_hop.cells()} |"
+        )
     print(f"\nThe knee: {knee([(rate, two_hop) for rate, _, two_hop in rows])}.", flush=True)
 
 
-async def growth_table(bench: Bench, n: int, sizes: Sequence[int], rate: float, duration: float) -> None:
+async def growth_table(
+    bench: Bench, n: int, sizes: Sequence[int], rate: float, duration: float
+) -> None:
     grown = []
     for windows in sizes:
         say(f"growth: {windows:,} open windows ...")
         grown.append(await growth(bench, windows, n, rate, duration))
-    print(f"\nGrowth: expenses with N open retry windows; latency is attempt published -> ExpenseUndelivered read, "
-          f"at {rate:g}/s for {duration:g} s; throughput over a backlog of {n:,}\n")
-    print("| open windows | loaded in | restart to ready | p50 ms | p95 ms | p99 ms | max ms | received | events/s | RSS |"
-          "\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"\nGrowth: expenses with N open retry windows; latency is attempt published -> ExpenseUndelivered read, "
+        f"at {rate:g}/s for {duration:g} s; throughput over a backlog of {n:,}\n"
+    )
+    print(
+        "| open windows | loaded in | restart to ready | p50 ms | p95 ms | p99 ms | max ms | received | events/s | RSS |"
+        "\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     for g in grown:
-        print(f"| {g.windows:,} | {g.preload_s:.1f} s | {g.ready_s:.1f} s | {g.latency.cells()} | {g.rate:,.0f} | "
-              f"{mib(g.rss)} |", flush=True)
+        print(
+            f"| {g.windows:,} | {g.preload_s:.1f} s | {g.ready_s:.1f} s | {g.latency.cells()} | {g.rate:,.0f} | "
+            f"{mib(g.rss)} |",
+            flush=True,
+        )
 
 
 async def scale_out_table(bench: Bench, n: int) -> None:
     say("scale-out ...")
-    one, two = [(await throughput(bench, "expenses", n, attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1,
-                                  instances=i))[0] for i in (1, 2)]
+    one, two = [
+        (
+            await throughput(
+                bench,
+                "expenses",
+                n,
+                attempt,
+                PAYMENT_ATTEMPTS.name,
+                EXPENSE_EVENTS.name,
+                1,
+                instances=i,
+            )
+        )[0]
+        for i in (1, 2)
+    ]
     print(f"\nScale-out: expenses over a backlog of {n:,} on {PARTITIONS} partitions\n")
     print("| instances | events/s | ratio to one |\n|---:|---:|---:|")
     print(f"| 1 | {one:,.0f} | 1.00 |\n| 2 | {two:,.0f} | {two / one:.2f} |", flush=True)
@@ -571,23 +781,61 @@ def sizes(text: str) -> list[int]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20000, help="backlog size for the throughput rows")
-    parser.add_argument("--stage-events", type=int, default=20000, help="events per service in the stage profile")
-    parser.add_argument("--profiles", default="", help="keep the stage profile's py-spy stacks in this folder")
-    parser.add_argument("--rate", type=float, default=500.0, help="offered events per second for latency")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of end-to-end latency load")
-    parser.add_argument("--rates", type=lambda t: [float(r) for r in t.split(",")], default=[100.0, 500.0, 1000.0],
-                        help="offered events per second for the rising-load table, comma separated")
-    parser.add_argument("--rising-duration", type=float, default=30.0, help="seconds of load per rising-load row")
-    parser.add_argument("--growth", type=sizes, default=[10_000, 100_000, 1_000_000], help="open windows, comma separated")
-    parser.add_argument("--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row")
-    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
-                        help="the event loop of the services and of the bench itself (the ceiling's)")
-    parser.add_argument("--plaintext", action="store_true",
-                        help="an open broker (no TLS, no SASL, no ACLs), to measure what security costs")
-    parser.add_argument("--sections", type=lambda t: t.split(","), default=list(SECTIONS),
-                        help=f"which tables, comma separated (default all: {','.join(SECTIONS)})")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events", type=int, default=20000, help="backlog size for the throughput rows"
+    )
+    parser.add_argument(
+        "--stage-events", type=int, default=20000, help="events per service in the stage profile"
+    )
+    parser.add_argument(
+        "--profiles", default="", help="keep the stage profile's py-spy stacks in this folder"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=500.0, help="offered events per second for latency"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds of end-to-end latency load"
+    )
+    parser.add_argument(
+        "--rates",
+        type=lambda t: [float(r) for r in t.split(",")],
+        default=[100.0, 500.0, 1000.0],
+        help="offered events per second for the rising-load table, comma separated",
+    )
+    parser.add_argument(
+        "--rising-duration", type=float, default=30.0, help="seconds of load per rising-load row"
+    )
+    parser.add_argument(
+        "--growth",
+        type=sizes,
+        default=[10_000, 100_000, 1_000_000],
+        help="open windows, comma separated",
+    )
+    parser.add_argument(
+        "--growth-duration", type=float, default=20.0, help="seconds of latency load per growth row"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the event loop of the services and of the bench itself (the ceiling's)",
+    )
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="an open broker (no TLS, no SASL, no ACLs), to measure what security costs",
+    )
+    parser.add_argument(
+        "--sections",
+        type=lambda t: t.split(","),
+        default=list(SECTIONS),
+        help=f"which tables, comma separated (default all: {','.join(SECTIONS)})",
+    )
     arguments = parser.parse_args()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop if arguments.loop == "uvloop" else None) as runner:
+    with asyncio.Runner(
+        loop_factory=uvloop.new_event_loop if arguments.loop == "uvloop" else None
+    ) as runner:
         runner.run(main(arguments))

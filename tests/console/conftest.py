@@ -24,12 +24,16 @@ def chromium(pytestconfig: pytest.Config) -> Iterator[WebDriver]:
 
 
 @pytest.fixture
-def browser(chromium: WebDriver, request: pytest.FixtureRequest, report: Callable[[str], None]) -> Iterator[Browser]:
+def browser(
+    chromium: WebDriver, request: pytest.FixtureRequest, report: Callable[[str], None]
+) -> Iterator[Browser]:
     """The run's chromium for one story; after it, every page it kept must pass axe-core (WCAG 2.1 AA)."""
     chromium.delete_all_cookies()
     story = Browser(chromium, request.node.name.removeprefix("test_")[:48])
     yield story
     failing = {page: found for page, found in story.audits.items() if found}
-    report(f"axe-core {axe.VERSION}: {len(story.audits)} pages of {story.story}, "
-           f"{sum(len(v) for v in story.audits.values())} violations")
+    report(
+        f"axe-core {axe.VERSION}: {len(story.audits)} pages of {story.story}, "
+        f"{sum(len(v) for v in story.audits.values())} violations"
+    )
     assert failing == {}, f"axe-core found WCAG 2.1 A/AA violations: {failing}"

@@ -43,24 +43,39 @@ from workitems.domain.decide import i059pl_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-MSP_OFFICER, ADM, IM = (OfficerRole.MSP_OFFICER.value, OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
-                        OfficerRole.IM_TRAINED.value)
+MSP_OFFICER, ADM, IM = (
+    OfficerRole.MSP_OFFICER.value,
+    OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
+    OfficerRole.IM_TRAINED.value,
+)
 SETTINGS: dict[str, tuple[Any, Any]] = {
-    "notification": (NotificationSettings, notification_runtime), "expenses": (ExpensesSettings, expenses_runtime),
-    "workitems": (WorkitemsSettings, workitems_runtime), "console": (ConsoleSettings, console_runtime)}
+    "notification": (NotificationSettings, notification_runtime),
+    "expenses": (ExpensesSettings, expenses_runtime),
+    "workitems": (WorkitemsSettings, workitems_runtime),
+    "console": (ConsoleSettings, console_runtime),
+}
 
 
 @contextlib.asynccontextmanager
-async def system(kafka: Any, database_url: str, prefix: str, signer: Signer, clock: SimulatedClock,
-                 *names: str) -> AsyncIterator[dict[str, ServiceRuntime]]:
+async def system(
+    kafka: Any, database_url: str, prefix: str, signer: Signer, clock: SimulatedClock, *names: str
+) -> AsyncIterator[dict[str, ServiceRuntime]]:
     """The named services and the console, in this test's loop, on one simulated clock."""
     runtimes = {}
     async with contextlib.AsyncExitStack() as stack:
         for name in (*names, "console"):
             settings_type, create = SETTINGS[name]
-            runtimes[name] = create(settings_type(
-                **kafka.settings(name), database_url=database_url, topic_prefix=prefix, http_port=free_port(),
-                jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer), clock)
+            runtimes[name] = create(
+                settings_type(
+                    **kafka.settings(name),
+                    database_url=database_url,
+                    topic_prefix=prefix,
+                    http_port=free_port(),
+                    jwt_public_keys=[signer.public_pem],
+                    jwt_issuer=signer.issuer,
+                ),
+                clock,
+            )
             await stack.enter_async_context(served(runtimes[name]))
         yield runtimes
 
@@ -69,7 +84,9 @@ def base_of(console: ServiceRuntime) -> str:
     return f"http://{console.settings.http_host}:{console.settings.http_port}"
 
 
-async def sign_in(browser: Browser, console: ServiceRuntime, signer: Signer, officer: str, *roles: str) -> None:
+async def sign_in(
+    browser: Browser, console: ServiceRuntime, signer: Signer, officer: str, *roles: str
+) -> None:
     """The one-time sign-in link an officer is given (made from their token), opened and its button pressed."""
     async with httpx.AsyncClient(base_url=base_of(console)) as http:
         link = await sign_in_link(http, signer.token(officer, roles=list(roles), expires_in=1800))
@@ -87,17 +104,30 @@ async def accepted(browser: Browser, what: str) -> None:
 
 @pytest.mark.rule("MSP-2.2")
 async def test_an_msp_worked_through_the_console_where_only_an_approved_decision_maker_may_send_the_sms(
-        kafka, database_url, topic_prefix, browser: Browser):
+    kafka, database_url, topic_prefix, browser: Browser
+):
     """104-07050030 step 2: "SMS can only be sent by approved decision makers". The MSP officer phones the
     customer and is offered no SMS action (a forged one is refused 403); the approved decision maker authorises
     the SMS and its dispatch is requested; the officer then attaches the letter, records its dispatch and the
     result."""
     signer = Signer(audience=SYSTEM_AUDIENCES)
-    async with system(kafka, database_url, topic_prefix, signer, SimulatedClock.starting_at(T0), "notification",
-                      "workitems") as services:
+    async with system(
+        kafka,
+        database_url,
+        topic_prefix,
+        signer,
+        SimulatedClock.starting_at(T0),
+        "notification",
+        "workitems",
+    ) as services:
         console = services["console"]
         msp = approval(msp_id="MSP-UI-1")
-        await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [msp.to_json()], key=b"MSP-UI-1")
+        await publish(
+            kafka.bootstrap_servers,
+            topic_prefix + MSP_APPROVALS.name,
+            [msp.to_json()],
+            key=b"MSP-UI-1",
+        )
 
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
         await browser.until_link("MSP: phone")
@@ -108,33 +138,51 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.click_link("msp MSP-UI-1")
         text = await browser.until("Required now", what="the MSP's steps")
         assert "Required next: Phone the customer" in text
-        assert not await browser.has_action("AuthoriseMspSms"), "an MSP officer is offered no SMS action"
+        assert not await browser.has_action("AuthoriseMspSms"), (
+            "an MSP officer is offered no SMS action"
+        )
         assert await browser.labelled() == [], "every form control has its label"
         await browser.shot("msp-officer-sees-no-sms-action")
         await browser.expand("RecordPhoneContact")
         await browser.choose("RecordPhoneContact", "contacted", "customer")
         await browser.choose("RecordPhoneContact", "outcome", "successful")
-        await browser.tick("RecordPhoneContact", "explained.reasons_and_behaviours",
-                           "explained.duration_and_service_access", "explained.contact_details",
-                           "explained.letter_to_follow")
+        await browser.tick(
+            "RecordPhoneContact",
+            "explained.reasons_and_behaviours",
+            "explained.duration_and_service_access",
+            "explained.contact_details",
+            "explained.letter_to_follow",
+        )
         await browser.submit("RecordPhoneContact")
         await accepted(browser, "the phone contact")
         await browser.shot("phone-contact-accepted")
 
-        sms = {"msp_id": "MSP-UI-1", "circumstance": "successful-contact-confirmation-helps", "smem_checked": "true",
-               "mobile_checked": "true"}
+        sms = {
+            "msp_id": "MSP-UI-1",
+            "circumstance": "successful-contact-confirmation-helps",
+            "smem_checked": "true",
+            "mobile_checked": "true",
+        }
         await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
         await browser.forge("/ui/commands/AuthoriseMspSms", {**sms, "idempotency_key": "forged-1"})
         refused = await browser.text()
         assert "Authorise the SMS: refused" in refused
-        assert "Refer the MSP to an approved decision maker" in refused, "the way out, not only the refusal"
+        assert "Refer the MSP to an approved decision maker" in refused, (
+            "the way out, not only the refusal"
+        )
         await browser.shot("forged-sms-refused")
         async with httpx.AsyncClient(base_url=base_of(console)) as http:
             session_id = await signed_in(http, signer.token("OFF-MSP-1", roles=[MSP_OFFICER]))
-            forged = await http.post("/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(session_id)})
-            assert forged.status_code == 403, "refused by the verified roles, whatever the page offered"
+            forged = await http.post(
+                "/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(session_id)}
+            )
+            assert forged.status_code == 403, (
+                "refused by the verified roles, whatever the page offered"
+            )
             no_token = await http.post("/ui/commands/RecordMspResult", data={"msp_id": "MSP-UI-1"})
-            assert no_token.status_code == 403, "a form without the session's form token is not the officer's"
+            assert no_token.status_code == 403, (
+                "a form without the session's form token is not the officer's"
+            )
 
         await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
         await browser.until_link("MSP: decide on the SMS")
@@ -144,20 +192,29 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
         await browser.until("Required now")
         await browser.expand("AuthoriseMspSms")
         await browser.shot("adm-authorises-sms")
-        await browser.choose("AuthoriseMspSms", "circumstance", "successful-contact-confirmation-helps")
+        await browser.choose(
+            "AuthoriseMspSms", "circumstance", "successful-contact-confirmation-helps"
+        )
         await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked")
         await browser.submit("AuthoriseMspSms")
         await accepted(browser, "the SMS authorisation")
         assert "SMS authorised" in await browser.text()
         await browser.shot("sms-authorised")
-        [dispatch] = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
-        assert (dispatch.key, json.loads(dispatch.value)["event_type"]) == (b"MSP-UI-1", "SmsDispatchRequested")
+        [dispatch] = await read_topic(
+            kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1
+        )
+        assert (dispatch.key, json.loads(dispatch.value)["event_type"]) == (
+            b"MSP-UI-1",
+            "SmsDispatchRequested",
+        )
 
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
         await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
         await browser.expand("AttachMspLetter")
         await browser.type("AttachMspLetter", "letter_id", "LTR-UI-1")
-        await browser.tick("AttachMspLetter", "final", "signed", "approved", "includes_contact_card")
+        await browser.tick(
+            "AttachMspLetter", "final", "signed", "approved", "includes_contact_card"
+        )
         await browser.submit("AttachMspLetter")
         await accepted(browser, "the letter")
         await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
@@ -176,7 +233,8 @@ async def test_an_msp_worked_through_the_console_where_only_an_approved_decision
 
 @pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4", "IM-7.3", "IM-7.4")
 async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_guidance_and_i059pl_tick_off(
-        kafka, database_url, topic_prefix, browser: Browser):
+    kafka, database_url, topic_prefix, browser: Browser
+):
     """103-01050060: a one-off "cannot be ceased or varied on day 2" and the officer is shown what to do instead,
     and takes it: "raise a mySupport webform.";
     step 1, "For Service Officers not trained in Income Management: [...] Cold transfer the customer to: the Income
@@ -184,13 +242,24 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
     signer = Signer(audience=SYSTEM_AUDIENCES)
     monday = at(2027, 3, 1, 10)
     clock = SimulatedClock.starting_at(monday)
-    async with system(kafka, database_url, topic_prefix, signer, clock, "expenses", "workitems") as services:
+    async with system(
+        kafka, database_url, topic_prefix, signer, clock, "expenses", "workitems"
+    ) as services:
         console = services["console"]
-        weekly = attempt(kind=ExpenseKind.WEEKLY, expense_id="EXP-UI-W", when=monday, scheduled_on=date(2027, 3, 1))
+        weekly = attempt(
+            kind=ExpenseKind.WEEKLY,
+            expense_id="EXP-UI-W",
+            when=monday,
+            scheduled_on=date(2027, 3, 1),
+        )
         one_off = attempt(kind=ExpenseKind.ONE_OFF, expense_id="EXP-UI-O", when=monday)
         for failed in (weekly, one_off):
-            await publish(kafka.bootstrap_servers, topic_prefix + PAYMENT_ATTEMPTS.name, [failed.to_json()],
-                          key=failed.key.encode())
+            await publish(
+                kafka.bootstrap_servers,
+                topic_prefix + PAYMENT_ATTEMPTS.name,
+                [failed.to_json()],
+                key=failed.key.encode(),
+            )
 
         await sign_in(browser, console, signer, "OFF-IM-1", IM)
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
@@ -198,13 +267,18 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         assert "Today is day 1: the one-off can still be ceased or varied, today only." in text
         assert "Day 1 (cease or vary allowed)\nMonday 1 March 2027" in text, "dates in words"
         assert "Day 2 (it cannot be ceased or varied)\nTuesday 2 March 2027" in text
-        assert "Wed 3 Mar 2027, 00:00 AEDT" in text, "the window closes at the customer's midnight, in their zone"
+        assert "Wed 3 Mar 2027, 00:00 AEDT" in text, (
+            "the window closes at the customer's midnight, in their zone"
+        )
         assert "T00:00" not in text, "no raw ISO instant"
         assert "Z\n" not in text
         await browser.shot("expense-one-off-day-1-and-2")
         clock.set(at(2027, 3, 2, 9))  # day 2
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
-        assert "Today is day 2: the expense cannot be ceased or varied on day 2." in await browser.until("Today is day 2")
+        assert (
+            "Today is day 2: the expense cannot be ceased or varied on day 2."
+            in await browser.until("Today is day 2")
+        )
         await browser.shot("one-off-on-day-2")
         await browser.expand("CeaseExpense")
         await browser.submit("CeaseExpense")
@@ -214,10 +288,16 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         assert f"What to do instead\n{DAY_2_WAY_OUT}" in refused
         await browser.shot("cease-refused-on-day-2-with-way-out")
         # the way out is the next action: the escalation, from the refusal itself
-        await browser.type("NextAction", "doc_note", "Customer in extreme hardship: new one-off needed today.")
+        await browser.type(
+            "NextAction", "doc_note", "Customer in extreme hardship: new one-off needed today."
+        )
         await browser.submit("NextAction")
-        escalated = await browser.until("It did start this", what="the escalation the refusal offered")
-        assert "Removal escalated (mySupport, ICT Service Desk)" in escalated, "what the refused cease did cause"
+        escalated = await browser.until(
+            "It did start this", what="the escalation the refusal offered"
+        )
+        assert "Removal escalated (mySupport, ICT Service Desk)" in escalated, (
+            "what the refused cease did cause"
+        )
         await browser.shot("escalation-taken-from-the-refusal")
 
         clock.set(at(2027, 3, 9, 10))  # the weekly window (7 days) has closed unpaid
@@ -226,16 +306,23 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
         await browser.open(f"{base_of(console)}/ui/?q={weekly.customer_ref}")
         await browser.click_link(f"Everything of customer {weekly.customer_ref}")
-        customer = await browser.until("I059PL - A previous expense was not delivered", what="the customer's I059PL")
+        customer = await browser.until(
+            "I059PL - A previous expense was not delivered", what="the customer's I059PL"
+        )
         assert TRANSFER_GUIDANCE in customer, "IM-1.1: every officer learns of it, with the way on"
-        assert not await browser._run(lambda: browser.driver.find_elements(By.PARTIAL_LINK_TEXT, "I059PL")), \
-            "no details, no action for an officer not trained"
+        assert not await browser._run(
+            lambda: browser.driver.find_elements(By.PARTIAL_LINK_TEXT, "I059PL")
+        ), "no details, no action for an officer not trained"
         await browser.shot("untrained-officer-finds-the-customers-i059pl")
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
-        guidance = await browser.until("Not in your queues", what="an untrained officer refused the I059PL")
+        guidance = await browser.until(
+            "Not in your queues", what="an untrained officer refused the I059PL"
+        )
         assert TRANSFER_GUIDANCE in guidance
         await browser.shot("untrained-officer-shown-transfer-guidance")
-        await browser.forge("/ui/commands/TickOffWorkItem", {"work_item_id": item, "doc_note": "Discussed."})
+        await browser.forge(
+            "/ui/commands/TickOffWorkItem", {"work_item_id": item, "doc_note": "Discussed."}
+        )
         forged = await browser.text()
         assert "Tick off, with a DOC note: refused" in forged
         assert TRANSFER_GUIDANCE in forged
@@ -258,14 +345,18 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await accepted(browser, "handing it back to the queue")
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
         await browser.until("Assigned to\nunassigned")
-        assert "Hand it back to the queue" not in await browser.text(), "nobody has it: nothing to hand back"
+        assert "Hand it back to the queue" not in await browser.text(), (
+            "nobody has it: nothing to hand back"
+        )
         await browser.submit("AssignToMe")
         await accepted(browser, "taking it again")
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
         await browser.until("Tick off, with a DOC note", reload=False)
         assert "Assigned to\nOFF-IM-1" in await browser.text()
         await browser.shot("i059pl-work-item")
-        await browser.type("TickOffWorkItem", "doc_note", "Discussed the undelivered expense with the customer.")
+        await browser.type(
+            "TickOffWorkItem", "doc_note", "Discussed the undelivered expense with the customer."
+        )
         await browser.submit("TickOffWorkItem")
         await accepted(browser, "the tick-off")
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
@@ -277,7 +368,9 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         # a colleague reads the DOC note back, on the item and on the one-off's page
         await sign_in(browser, console, signer, "OFF-IM-2", IM)
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
-        note = await browser.until("Discussed the undelivered expense with the customer.", reload=False)
+        note = await browser.until(
+            "Discussed the undelivered expense with the customer.", reload=False
+        )
         assert "DOC note by OFF-IM-1" in note
         await browser.shot("colleague-reads-the-doc-note")
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
@@ -287,25 +380,39 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
 async def test_the_accessibility_check_finds_what_it_is_there_to_find(browser: Browser):
     """axe-core at WCAG 2.1 A and AA, as every story's pages are checked: a page with an unlabelled field, no
     language and no title fails it (so a story's 0 violations mean something)."""
-    await browser.open("data:text/html,<html><body><form><input type=text name=x></form></body></html>")
+    await browser.open(
+        "data:text/html,<html><body><form><input type=text name=x></form></body></html>"
+    )
     found = {v["id"] for v in await browser._run(lambda: axe.violations(browser.driver))}
     assert {"html-has-lang", "document-title", "label"} <= found
 
 
 @pytest.mark.rule("MSP-2.1")
 async def test_the_approved_decision_maker_opens_the_console_on_the_risk_response_first_with_its_due_time_and_why(
-        kafka, database_url, topic_prefix, browser: Browser):
+    kafka, database_url, topic_prefix, browser: Browser
+):
     """104-07050030 step 2: "it is important that customers are notified of the MSP decisions as soon as
     possible." An MSP officer records a family and domestic violence risk on an MSP; the approved decision maker's
     console opens on the risk response, first and marked, due within the agency's service level, which the item
     says, with the rule's words."""
     signer = Signer(audience=SYSTEM_AUDIENCES)
-    async with system(kafka, database_url, topic_prefix, signer, SimulatedClock.starting_at(T0), "notification",
-                      "workitems") as services:
+    async with system(
+        kafka,
+        database_url,
+        topic_prefix,
+        signer,
+        SimulatedClock.starting_at(T0),
+        "notification",
+        "workitems",
+    ) as services:
         console = services["console"]
         for msp_id in ("MSP-UI-2", "MSP-UI-3"):
-            await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name,
-                          [approval(msp_id=msp_id).to_json()], key=msp_id.encode())
+            await publish(
+                kafka.bootstrap_servers,
+                topic_prefix + MSP_APPROVALS.name,
+                [approval(msp_id=msp_id).to_json()],
+                key=msp_id.encode(),
+            )
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
         await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-3")
         await browser.until("Record a risk fact", what="the MSP's page")
@@ -316,12 +423,18 @@ async def test_the_approved_decision_maker_opens_the_console_on_the_risk_respons
 
         await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
         await browser.until_link("Follow the guidelines")
-        rows = await browser._run(lambda: [r.text for r in browser.driver.find_elements(By.CSS_SELECTOR, "tbody tr")])
+        rows = await browser._run(
+            lambda: [r.text for r in browser.driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        )
         assert rows[0].startswith("Safety first Follow the guidelines"), rows
         assert "MSP-UI-3" in rows[0]
         await browser.shot("adm-queue-risk-response-first")
         await browser.click_link("Follow the guidelines")
-        item = await browser.until("the agency's service level for this task is 1 hour", reload=False)
-        assert "MSP-2.1: “it is important that customers are notified of the MSP decisions as soon as possible.”" \
+        item = await browser.until(
+            "the agency's service level for this task is 1 hour", reload=False
+        )
+        assert (
+            "MSP-2.1: “it is important that customers are notified of the MSP decisions as soon as possible.”"
             in item
+        )
         await browser.shot("risk-response-due-and-why")

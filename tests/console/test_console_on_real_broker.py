@@ -14,7 +14,12 @@ from console.api import COMMANDS, OPENAPI_SNAPSHOT, openapi, render_openapi
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
 
-from contracts.catalogue import EXPENSE_EVENTS, MSP_STAFF_ACTIONS, PAYMENT_ATTEMPTS, WORKITEM_COMMANDS
+from contracts.catalogue import (
+    EXPENSE_EVENTS,
+    MSP_STAFF_ACTIONS,
+    PAYMENT_ATTEMPTS,
+    WORKITEM_COMMANDS,
+)
 from contracts.expenses import ExpenseKind
 from contracts.notification import AuthoriseMspSms
 from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
@@ -34,18 +39,40 @@ from workitems.domain.decide import i059pl_id
 
 pytestmark = pytest.mark.integration
 
-IM, MSP_OFFICER, ADM = (OfficerRole.IM_TRAINED.value, OfficerRole.MSP_OFFICER.value,
-                        OfficerRole.MSP_APPROVED_DECISION_MAKER.value)
-SMS = {"msp_id": "MSP-C1", "circumstance": "customer-cannot-be-contacted-by-phone", "smem_checked": True,
-       "mobile_checked": True}
+IM, MSP_OFFICER, ADM = (
+    OfficerRole.IM_TRAINED.value,
+    OfficerRole.MSP_OFFICER.value,
+    OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
+)
+SMS = {
+    "msp_id": "MSP-C1",
+    "circumstance": "customer-cannot-be-contacted-by-phone",
+    "smem_checked": True,
+    "mobile_checked": True,
+}
 
 
 @contextlib.asynccontextmanager
-async def console(kafka: Any, database_url: str, prefix: str, signer: Signer, *others: ServiceRuntime,
-                  clock: Clock | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = console_runtime(ConsoleSettings(
-        **kafka.settings("console"), database_url=database_url, topic_prefix=prefix, http_port=free_port(),
-        jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer, jwt_audience="console"), clock)
+async def console(
+    kafka: Any,
+    database_url: str,
+    prefix: str,
+    signer: Signer,
+    *others: ServiceRuntime,
+    clock: Clock | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = console_runtime(
+        ConsoleSettings(
+            **kafka.settings("console"),
+            database_url=database_url,
+            topic_prefix=prefix,
+            http_port=free_port(),
+            jwt_public_keys=[signer.public_pem],
+            jwt_issuer=signer.issuer,
+            jwt_audience="console",
+        ),
+        clock,
+    )
     async with contextlib.AsyncExitStack() as stack:
         for other in others:
             await stack.enter_async_context(served(other))
@@ -59,108 +86,193 @@ def officer(signer: Signer, sub: str, *roles: str, key: str | None = None) -> di
 
 @pytest.mark.rule("MSP-2.2")
 async def test_only_an_approved_decision_maker_may_authorise_an_sms_and_the_command_carries_the_verified_officer(
-        kafka, database_url, topic_prefix, captured_logs):
+    kafka, database_url, topic_prefix, captured_logs
+):
     """104-07050030 step 2: "SMS can only be sent by approved decision makers"."""
     signer = Signer(audience="console")
     async with console(kafka, database_url, topic_prefix, signer) as http:
-        refused = await http.post("/commands/AuthoriseMspSms", json=SMS, headers=officer(signer, "OFF-1", MSP_OFFICER))
+        refused = await http.post(
+            "/commands/AuthoriseMspSms", json=SMS, headers=officer(signer, "OFF-1", MSP_OFFICER)
+        )
         assert refused.status_code == 403
         assert refused.json()["reason_code"] == "role-required"
         assert "approved decision maker" in refused.json()["way_out"]
-        forged = await http.post("/commands/AuthoriseMspSms", json={**SMS, "approved_decision_maker": True},
-                                 headers=officer(signer, "OFF-1", MSP_OFFICER))
-        assert (forged.status_code, forged.json()["error"]) == (422, "not-yours-to-set"), "authority is not a field"
-        as_other = await http.post("/commands/AuthoriseMspSms", json={**SMS, "officer_id": "OFF-SOMEONE-ELSE"},
-                                   headers=officer(signer, "OFF-2", ADM))
+        forged = await http.post(
+            "/commands/AuthoriseMspSms",
+            json={**SMS, "approved_decision_maker": True},
+            headers=officer(signer, "OFF-1", MSP_OFFICER),
+        )
+        assert (forged.status_code, forged.json()["error"]) == (422, "not-yours-to-set"), (
+            "authority is not a field"
+        )
+        as_other = await http.post(
+            "/commands/AuthoriseMspSms",
+            json={**SMS, "officer_id": "OFF-SOMEONE-ELSE"},
+            headers=officer(signer, "OFF-2", ADM),
+        )
         assert as_other.status_code == 422, "the officer is the token's subject, never the body's"
 
-        accepted = await http.post("/commands/AuthoriseMspSms", json=SMS, headers=officer(signer, "OFF-2", ADM))
+        accepted = await http.post(
+            "/commands/AuthoriseMspSms", json=SMS, headers=officer(signer, "OFF-2", ADM)
+        )
         assert accepted.status_code == 202
         command_id = accepted.json()["command_id"]
-        [record] = await read_topic(kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name, at_least=1)
+        [record] = await read_topic(
+            kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name, at_least=1
+        )
         written = json.loads(record.value)
-        assert (written["event_id"], written["officer_id"], written["officer_roles"], written["producer"]) \
-            == (command_id, "OFF-2", [ADM], "console"), "the verified officer and roles, for notification to re-check"
+        assert (
+            written["event_id"],
+            written["officer_id"],
+            written["officer_roles"],
+            written["producer"],
+        ) == (command_id, "OFF-2", [ADM], "console"), (
+            "the verified officer and roles, for notification to re-check"
+        )
         assert written["schema_version"] == AuthoriseMspSms.schema_version_current
         assert record.key == b"MSP-C1"
 
-        status = (await http.get(f"/commands/{command_id}", headers=officer(signer, "OFF-2", ADM))).json()
-        assert (status["status"], status["command_type"]) == ("pending", "AuthoriseMspSms"), "notification not running"
+        status = (
+            await http.get(f"/commands/{command_id}", headers=officer(signer, "OFF-2", ADM))
+        ).json()
+        assert (status["status"], status["command_type"]) == ("pending", "AuthoriseMspSms"), (
+            "notification not running"
+        )
         other = await http.get(f"/commands/{command_id}", headers=officer(signer, "OFF-3", ADM))
         assert other.status_code == 404, "an officer sees only their own commands"
-        invalid = await http.post("/commands/AuthoriseMspSms", json={**SMS, "circumstance": "because"},
-                                  headers=officer(signer, "OFF-2", ADM))
-        assert (invalid.status_code, invalid.json()["problems"][0]["field"]) == (422, "circumstance")
+        invalid = await http.post(
+            "/commands/AuthoriseMspSms",
+            json={**SMS, "circumstance": "because"},
+            headers=officer(signer, "OFF-2", ADM),
+        )
+        assert (invalid.status_code, invalid.json()["problems"][0]["field"]) == (
+            422,
+            "circumstance",
+        )
         served_doc = (await http.get("/openapi.json", headers=officer(signer, "OFF-2"))).json()
         assert served_doc == json.loads(render_openapi())
-    assert any(json.loads(line).get("officer_id") == "OFF-1" for line in captured_logs.getvalue().splitlines()), \
-        "refusals are in the audit trail"
+    assert any(
+        json.loads(line).get("officer_id") == "OFF-1"
+        for line in captured_logs.getvalue().splitlines()
+    ), "refusals are in the audit trail"
 
 
-async def test_a_retried_request_with_its_idempotency_key_is_the_same_command(kafka, database_url, topic_prefix):
+async def test_a_retried_request_with_its_idempotency_key_is_the_same_command(
+    kafka, database_url, topic_prefix
+):
     signer = Signer(audience="console")
     async with console(kafka, database_url, topic_prefix, signer) as http:
         headers = officer(signer, "OFF-2", ADM, key="retry-1")
-        first = await http.post("/commands/DeclineMspSms", json={"msp_id": "MSP-C2"}, headers=headers)
-        again = await http.post("/commands/DeclineMspSms", json={"msp_id": "MSP-C2"}, headers=headers)
+        first = await http.post(
+            "/commands/DeclineMspSms", json={"msp_id": "MSP-C2"}, headers=headers
+        )
+        again = await http.post(
+            "/commands/DeclineMspSms", json={"msp_id": "MSP-C2"}, headers=headers
+        )
         assert first.status_code == again.status_code == 202
         assert first.json()["command_id"] == again.json()["command_id"]
-        changed = await http.post("/commands/DeclineMspSms", json={"msp_id": "MSP-C3"}, headers=headers)
+        changed = await http.post(
+            "/commands/DeclineMspSms", json={"msp_id": "MSP-C3"}, headers=headers
+        )
         assert (changed.status_code, changed.json()["error"]) == (409, "idempotency-key-reused")
-        elsewhere = await http.post("/commands/DeclineMspSms", json={"msp_id": "MSP-C2"},
-                                    headers=officer(signer, "OFF-4", ADM, key="retry-1"))
-        assert elsewhere.json()["command_id"] != first.json()["command_id"], "a key is the officer's own"
+        elsewhere = await http.post(
+            "/commands/DeclineMspSms",
+            json={"msp_id": "MSP-C2"},
+            headers=officer(signer, "OFF-4", ADM, key="retry-1"),
+        )
+        assert elsewhere.json()["command_id"] != first.json()["command_id"], (
+            "a key is the officer's own"
+        )
 
         async def both_written() -> bool:
-            return len(await read_all(kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name)) >= 2
+            return (
+                len(await read_all(kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name))
+                >= 2
+            )
 
         await eventually(both_written, what="two commands on the topic")
-        written = [json.loads(r.value)["event_id"]
-                   for r in await read_all(kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name)]
-        assert sorted(written) == sorted([first.json()["command_id"], elsewhere.json()["command_id"]]), \
-            "the retry wrote nothing more"
+        written = [
+            json.loads(r.value)["event_id"]
+            for r in await read_all(kafka.bootstrap_servers, topic_prefix + MSP_STAFF_ACTIONS.name)
+        ]
+        assert sorted(written) == sorted(
+            [first.json()["command_id"], elsewhere.json()["command_id"]]
+        ), "the retry wrote nothing more"
 
 
 @pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4")
 async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained_one_learns_the_outcome(
-        kafka, database_url, topic_prefix):
+    kafka, database_url, topic_prefix
+):
     """103-01050060 step 1: "For Service Officers not trained in Income Management: [...] Cold transfer the
     customer to: the Income Management Line"; steps 5 and 8: "Manually tick off the Work Item. Record details on
     a DOC." The console learns the item's queue and the command's outcome from workitems' events."""
     signer = Signer(audience=["console", "workitems"])
     item = i059pl_id("EXP-1", PERIOD)
-    workitems = workitems_runtime(WorkitemsSettings(
-        **kafka.settings("workitems"), database_url=database_url, topic_prefix=topic_prefix, http_port=free_port(),
-        jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer))
+    workitems = workitems_runtime(
+        WorkitemsSettings(
+            **kafka.settings("workitems"),
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            http_port=free_port(),
+            jwt_public_keys=[signer.public_pem],
+            jwt_issuer=signer.issuer,
+        )
+    )
     async with console(kafka, database_url, topic_prefix, signer, workitems) as http:
         closed = period_closed(ExpenseKind.WEEKLY)
-        await publish(kafka.bootstrap_servers, topic_prefix + EXPENSE_EVENTS.name, [closed.to_json()],
-                      key=closed.key.encode())
+        await publish(
+            kafka.bootstrap_servers,
+            topic_prefix + EXPENSE_EVENTS.name,
+            [closed.to_json()],
+            key=closed.key.encode(),
+        )
 
         async def known() -> bool:
-            response = await http.post("/commands/TickOffWorkItem", json={"work_item_id": item},
-                                       headers=officer(signer, "OFF-5", MSP_OFFICER))
+            response = await http.post(
+                "/commands/TickOffWorkItem",
+                json={"work_item_id": item},
+                headers=officer(signer, "OFF-5", MSP_OFFICER),
+            )
             return response.status_code == 403
 
         await eventually(known, what="the console knows the I059PL's queue")
-        untrained = await http.post("/commands/TickOffWorkItem", json={"work_item_id": item, "doc_note": DOC_NOTE},
-                                    headers=officer(signer, "OFF-5", MSP_OFFICER))
+        untrained = await http.post(
+            "/commands/TickOffWorkItem",
+            json={"work_item_id": item, "doc_note": DOC_NOTE},
+            headers=officer(signer, "OFF-5", MSP_OFFICER),
+        )
         assert untrained.json()["way_out"] == TRANSFER_GUIDANCE
 
         trained = officer(signer, "OFF-6", IM)
-        no_note = await http.post("/commands/TickOffWorkItem", json={"work_item_id": item}, headers=trained)
-        with_note = await http.post("/commands/TickOffWorkItem", json={"work_item_id": item, "doc_note": DOC_NOTE},
-                                    headers=trained)
+        no_note = await http.post(
+            "/commands/TickOffWorkItem", json={"work_item_id": item}, headers=trained
+        )
+        with_note = await http.post(
+            "/commands/TickOffWorkItem",
+            json={"work_item_id": item, "doc_note": DOC_NOTE},
+            headers=trained,
+        )
         assert no_note.status_code == with_note.status_code == 202
 
         async def settled(command_id: str, status: str) -> bool:
-            return (await http.get(f"/commands/{command_id}", headers=trained)).json()["status"] == status
+            return (await http.get(f"/commands/{command_id}", headers=trained)).json()[
+                "status"
+            ] == status
 
-        await eventually(lambda: settled(no_note.json()["command_id"], "rejected"), what="the rejection learnt")
-        rejected = (await http.get(f"/commands/{no_note.json()['command_id']}", headers=trained)).json()
+        await eventually(
+            lambda: settled(no_note.json()["command_id"], "rejected"), what="the rejection learnt"
+        )
+        rejected = (
+            await http.get(f"/commands/{no_note.json()['command_id']}", headers=trained)
+        ).json()
         assert rejected["reason_code"] == "doc-note-required"
-        await eventually(lambda: settled(with_note.json()["command_id"], "accepted"), what="the tick-off learnt")
-        accepted = (await http.get(f"/commands/{with_note.json()['command_id']}", headers=trained)).json()
+        await eventually(
+            lambda: settled(with_note.json()["command_id"], "accepted"), what="the tick-off learnt"
+        )
+        accepted = (
+            await http.get(f"/commands/{with_note.json()['command_id']}", headers=trained)
+        ).json()
         assert [o["event_type"] for o in accepted["outcomes"]] == ["WorkItemTickedOff"]
         records = await read_all(kafka.bootstrap_servers, topic_prefix + WORKITEM_COMMANDS.name)
         assert [json.loads(r.value)["officer_id"] for r in records] == ["OFF-6", "OFF-6"]
@@ -168,22 +280,37 @@ async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained
 
 @pytest.mark.rule("IM-7.3")
 async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_way_out(
-        kafka, database_url, topic_prefix):
+    kafka, database_url, topic_prefix
+):
     """103-01050060: a one-off "cannot be ceased or varied on day 2"; the officer learns why, and what to do."""
     signer = Signer(audience="console")
     coded = at(2027, 3, 1, 10)
     clock = SimulatedClock.starting_at(coded)
-    expenses = expenses_runtime(ExpensesSettings(**kafka.settings("expenses"), database_url=database_url,
-                                                 topic_prefix=topic_prefix, http_port=free_port()), clock)
+    expenses = expenses_runtime(
+        ExpensesSettings(
+            **kafka.settings("expenses"),
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            http_port=free_port(),
+        ),
+        clock,
+    )
     async with console(kafka, database_url, topic_prefix, signer, expenses, clock=clock) as http:
         failed = attempt(kind=ExpenseKind.ONE_OFF, expense_id="EXP-O", when=coded)
-        await publish(kafka.bootstrap_servers, topic_prefix + PAYMENT_ATTEMPTS.name, [failed.to_json()],
-                      key=failed.key.encode())
+        await publish(
+            kafka.bootstrap_servers,
+            topic_prefix + PAYMENT_ATTEMPTS.name,
+            [failed.to_json()],
+            key=failed.key.encode(),
+        )
         await read_topic(kafka.bootstrap_servers, topic_prefix + EXPENSE_EVENTS.name, at_least=1)
         clock.set(at(2027, 3, 2, 9))  # day 2, for the console and expenses alike
         trained = officer(signer, "OFF-6", IM)
-        issued = await http.post("/commands/CeaseExpense", json={"expense_id": "EXP-O", "extreme_hardship": False},
-                                 headers=trained)
+        issued = await http.post(
+            "/commands/CeaseExpense",
+            json={"expense_id": "EXP-O", "extreme_hardship": False},
+            headers=trained,
+        )
         assert issued.status_code == 202
         command = f"/commands/{issued.json()['command_id']}"
 
@@ -200,7 +327,10 @@ async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_
 def test_the_committed_openapi_document_is_current_and_no_request_carries_the_officer_or_their_authority():
     assert OPENAPI_SNAPSHOT.read_text() == render_openapi(), "python -m console.api --write"
     schemas = openapi()["components"]["schemas"]
-    assert set(COMMANDS) == {name.removesuffix("Request") for name in schemas if name.endswith("Request")}
+    assert set(COMMANDS) == {
+        name.removesuffix("Request") for name in schemas if name.endswith("Request")
+    }
     for name in COMMANDS:
         assert not {"officer_id", "officer_roles", "approved_decision_maker", "event_id"} & set(
-            schemas[f"{name}Request"]["properties"])
+            schemas[f"{name}Request"]["properties"]
+        )

@@ -35,16 +35,31 @@ def entry(event_type: str, **payload: Any) -> Entry:
 
 def test_an_msps_steps_say_what_is_done_what_is_required_now_and_what_is_to_come():
     """104-07050030: phone first; the SMS decision is for approved decision makers only."""
-    view = msp_view("MSP-1", [
-        entry("MspNotificationPlanned", customer_ref="CRN-1", agency="Centrelink",
-              steps=["phone", "sms-decision", "letter", "record-result"]),
-        entry("MspStepRequired", step="phone", instructions=["Phone the customer."]),
-        entry("MspStepDone", step="phone", outcome="successful: customer"),
-        entry("MspStepRequired", step="sms-decision", instructions=["SMS can only be sent by approved decision "
-                                                                   "makers"], approved_decision_makers_only=True),
-    ])
+    view = msp_view(
+        "MSP-1",
+        [
+            entry(
+                "MspNotificationPlanned",
+                customer_ref="CRN-1",
+                agency="Centrelink",
+                steps=["phone", "sms-decision", "letter", "record-result"],
+            ),
+            entry("MspStepRequired", step="phone", instructions=["Phone the customer."]),
+            entry("MspStepDone", step="phone", outcome="successful: customer"),
+            entry(
+                "MspStepRequired",
+                step="sms-decision",
+                instructions=["SMS can only be sent by approved decision makers"],
+                approved_decision_makers_only=True,
+            ),
+        ],
+    )
     assert [(s.step, s.status) for s in view.steps] == [
-        (Step.PHONE, "done"), (Step.SMS, "required"), (Step.LETTER, "to come"), (Step.RECORD_RESULT, "to come")]
+        (Step.PHONE, "done"),
+        (Step.SMS, "required"),
+        (Step.LETTER, "to come"),
+        (Step.RECORD_RESULT, "to come"),
+    ]
     [required] = view.required
     assert required.approved_decision_makers_only
     assert required.actions == ("AuthoriseMspSms", "DeclineMspSms")
@@ -55,53 +70,123 @@ def test_an_msps_steps_say_what_is_done_what_is_required_now_and_what_is_to_come
 def test_an_expenses_windows_show_their_deadline_calendar_and_outcome_and_a_one_offs_two_days():
     """103-01050060: a one-off "cannot be ceased or varied on day 2"; a regular expense is retried for its
     period's window, then closed unpaid."""
-    undelivered = {"status": "UNDLVD RI", "calendar": "7 calendar days", "failure_explanation": "Suspended.",
-                   "procedure_step": 4, "officer_options": ["Advise the customer"]}
-    view = expense_view("EXP-1", [
-        entry("ExpenseUndelivered", customer_ref="CRN-1", kind="weekly", amount="50.00", period_start="2027-03-01",
-              window_closes_at="2027-03-08T13:00:00Z", **undelivered),
-        entry("UndeliveredExpensePeriodClosed", period_start="2027-03-01", closed_at="2027-03-08T13:00:00Z"),
-        entry("ExpenseUndelivered", period_start="2027-03-08", window_closes_at="2027-03-15T13:00:00Z",
-              **undelivered),
-        entry("ExpenseDelivered", period_start="2027-03-08", delivered_at="2027-03-10T01:00:00Z"),
-        entry("ExpenseUndelivered", period_start="2027-03-15", window_closes_at="2027-03-22T13:00:00Z",
-              **undelivered),
-    ])
+    undelivered = {
+        "status": "UNDLVD RI",
+        "calendar": "7 calendar days",
+        "failure_explanation": "Suspended.",
+        "procedure_step": 4,
+        "officer_options": ["Advise the customer"],
+    }
+    view = expense_view(
+        "EXP-1",
+        [
+            entry(
+                "ExpenseUndelivered",
+                customer_ref="CRN-1",
+                kind="weekly",
+                amount="50.00",
+                period_start="2027-03-01",
+                window_closes_at="2027-03-08T13:00:00Z",
+                **undelivered,
+            ),
+            entry(
+                "UndeliveredExpensePeriodClosed",
+                period_start="2027-03-01",
+                closed_at="2027-03-08T13:00:00Z",
+            ),
+            entry(
+                "ExpenseUndelivered",
+                period_start="2027-03-08",
+                window_closes_at="2027-03-15T13:00:00Z",
+                **undelivered,
+            ),
+            entry(
+                "ExpenseDelivered", period_start="2027-03-08", delivered_at="2027-03-10T01:00:00Z"
+            ),
+            entry(
+                "ExpenseUndelivered",
+                period_start="2027-03-15",
+                window_closes_at="2027-03-22T13:00:00Z",
+                **undelivered,
+            ),
+        ],
+    )
     assert [(w.period_start, w.outcome) for w in view.windows] == [
-        ("2027-03-01", "closed unpaid"), ("2027-03-08", "delivered"), ("2027-03-15", "retrying")]
+        ("2027-03-01", "closed unpaid"),
+        ("2027-03-08", "delivered"),
+        ("2027-03-15", "retrying"),
+    ]
     assert view.windows[0].calendar == "7 calendar days"
-    one_off = expense_view("EXP-2", [entry("ExpenseUndelivered", kind="one-off", period_start="2027-03-01",
-                                           window_closes_at="2027-03-02T13:00:00Z", day_1="2027-03-01",
-                                           day_2="2027-03-02", **{**undelivered, "status": "UNDLVD IM"}),
-                                     entry("ExpenseCeased", closed_periods=["2027-03-01"])])
-    assert (one_off.one_off, one_off.day_1, one_off.day_2, one_off.ended) == (True, "2027-03-01", "2027-03-02",
-                                                                              "ceased")
+    one_off = expense_view(
+        "EXP-2",
+        [
+            entry(
+                "ExpenseUndelivered",
+                kind="one-off",
+                period_start="2027-03-01",
+                window_closes_at="2027-03-02T13:00:00Z",
+                day_1="2027-03-01",
+                day_2="2027-03-02",
+                **{**undelivered, "status": "UNDLVD IM"},
+            ),
+            entry("ExpenseCeased", closed_periods=["2027-03-01"]),
+        ],
+    )
+    assert (one_off.one_off, one_off.day_1, one_off.day_2, one_off.ended) == (
+        True,
+        "2027-03-01",
+        "2027-03-02",
+        "ceased",
+    )
     assert one_off.windows[0].outcome == "ceased"
 
 
 def test_a_form_made_from_the_contract_reads_back_into_a_valid_action():
     schema, nested = request_schema(RecordPhoneContact)
     form = inputs(RecordPhoneContact, schema, nested, "MSP-1")
-    assert [(f.name, f.kind) for f in form] == [("msp_id", "hidden"), ("contacted", "select"), ("outcome", "select"),
-                                                ("explained", "group"), ("aggression_displayed", "checkbox"),
-                                                ("no_more_attempts", "checkbox")]
+    assert [(f.name, f.kind) for f in form] == [
+        ("msp_id", "hidden"),
+        ("contacted", "select"),
+        ("outcome", "select"),
+        ("explained", "group"),
+        ("aggression_displayed", "checkbox"),
+        ("no_more_attempts", "checkbox"),
+    ]
     submitted = {"msp_id": ["MSP-1"], "contacted": ["customer"], "outcome": ["unsuccessful"]}
-    assert fields_of(form, submitted) == {"msp_id": "MSP-1", "contacted": "customer", "outcome": "unsuccessful",
-                                          "aggression_displayed": False, "no_more_attempts": False}, \
-        "nothing explained: no explained group"
+    assert fields_of(form, submitted) == {
+        "msp_id": "MSP-1",
+        "contacted": "customer",
+        "outcome": "unsuccessful",
+        "aggression_displayed": False,
+        "no_more_attempts": False,
+    }, "nothing explained: no explained group"
     explained = fields_of(form, {**submitted, "explained.contact_details": ["true"]})
-    assert explained["explained"] == {"reasons_and_behaviours": False, "duration_and_service_access": False,
-                                      "contact_details": True, "letter_to_follow": False}
-    RecordPhoneContact.model_validate({**explained, "event_id": uuid.uuid4(), "occurred_at": NOW, "producer": "c",
-                                       "correlation_id": uuid.uuid4(), "officer_id": "OFF-1",
-                                       "officer_roles": ["msp-officer"]})
+    assert explained["explained"] == {
+        "reasons_and_behaviours": False,
+        "duration_and_service_access": False,
+        "contact_details": True,
+        "letter_to_follow": False,
+    }
+    RecordPhoneContact.model_validate(
+        {
+            **explained,
+            "event_id": uuid.uuid4(),
+            "occurred_at": NOW,
+            "producer": "c",
+            "correlation_id": uuid.uuid4(),
+            "officer_id": "OFF-1",
+            "officer_roles": ["msp-officer"],
+        }
+    )
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_actions_form_labels_every_control(command: str):
     kind = COMMANDS[command]
     schema, nested = request_schema(kind)
-    html = pages.action_form(pages.ActionForm(command, command, inputs(kind, schema, nested, None), "key-1"), OFFICER)
+    html = pages.action_form(
+        pages.ActionForm(command, command, inputs(kind, schema, nested, None), "key-1"), OFFICER
+    )
     controls = re.findall(r'<(?:input|select|textarea) (?!type="hidden")[^>]*id="([^"]+)"', html)
     assert controls, "an action with fields has controls"
     for ident in controls:
@@ -110,10 +195,26 @@ def test_every_actions_form_labels_every_control(command: str):
 
 
 def test_every_value_is_escaped():
-    item = WorkItem("I059PL:<x>", "income-management", "I059PL", "CRN-1", '<script>alert("x")</script>', "open",
-                    None, NOW, {"subject_id": "EXP-1"})
-    html = pages.queue_page(OFFICER, pages.QueueQuery(None, "open", None, None, 1, 25), ["income-management"],
-                            ["I059PL"], [item], 1, pages.Due(SERVICE_LEVELS_H, NOW))
+    item = WorkItem(
+        "I059PL:<x>",
+        "income-management",
+        "I059PL",
+        "CRN-1",
+        '<script>alert("x")</script>',
+        "open",
+        None,
+        NOW,
+        {"subject_id": "EXP-1"},
+    )
+    html = pages.queue_page(
+        OFFICER,
+        pages.QueueQuery(None, "open", None, None, 1, 25),
+        ["income-management"],
+        ["I059PL"],
+        [item],
+        1,
+        pages.Due(SERVICE_LEVELS_H, NOW),
+    )
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert 'href="/ui/work-items/I059PL%3A%3Cx%3E"' in html
@@ -123,29 +224,57 @@ def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is
     """Issue 26 found the cookie to be the JWT itself, without `Secure`: now a random session id, `__Host-` and
     `Secure` over TLS, `HttpOnly` and `SameSite=Strict` always."""
     served = SessionCookie(secure=True)
-    scope = {"headers": [(b"cookie", b"theme=dark; __Host-officer_session=abc; officer_session=plain; other=1")]}
+    scope = {
+        "headers": [
+            (b"cookie", b"theme=dark; __Host-officer_session=abc; officer_session=plain; other=1")
+        ]
+    }
     assert served.value(scope) == "abc"
     assert served.value({"headers": [(b"cookie", b"__Host-officer_session=")]}) is None
-    assert served.set("t", 60) == b"__Host-officer_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
-    assert served.clear() == b"__Host-officer_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure"
+    assert (
+        served.set("t", 60)
+        == b"__Host-officer_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+    )
+    assert (
+        served.clear()
+        == b"__Host-officer_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure"
+    )
     development = SessionCookie(secure=False)
     assert development.value(scope) == "plain"
-    assert development.set("t", 60) == b"officer_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict"
+    assert (
+        development.set("t", 60)
+        == b"officer_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Strict"
+    )
     assert form_token("a") != form_token("b")
     assert form_token("a") == form_token("a")
 
 
-@pytest.mark.parametrize(("headers", "refused"), [
-    ({}, False),  # no browser headers (a script with the link): the code is still one-time and short-lived
-    ({b"sec-fetch-site": b"none", b"host": b"c:1"}, False),  # typed or pasted into the address bar
-    ({b"sec-fetch-site": b"same-origin", b"origin": b"http://c:1", b"host": b"c:1"}, False),
-    ({b"sec-fetch-site": b"same-origin", b"origin": b"null", b"host": b"c:1"}, False),  # our own no-referrer page
-    ({b"sec-fetch-site": b"cross-site", b"host": b"c:1"}, True),
-    ({b"sec-fetch-site": b"same-site", b"host": b"c:1"}, True),
-    ({b"sec-fetch-site": b"cross-site", b"origin": b"http://c:1", b"host": b"c:1"}, True),
-    ({b"origin": b"https://evil.example", b"host": b"c:1"}, True),  # a browser without Sec-Fetch-Site
-    ({b"origin": b"null", b"host": b"c:1"}, True),
-])
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        (
+            {},
+            False,
+        ),  # no browser headers (a script with the link): the code is still one-time and short-lived
+        (
+            {b"sec-fetch-site": b"none", b"host": b"c:1"},
+            False,
+        ),  # typed or pasted into the address bar
+        ({b"sec-fetch-site": b"same-origin", b"origin": b"http://c:1", b"host": b"c:1"}, False),
+        (
+            {b"sec-fetch-site": b"same-origin", b"origin": b"null", b"host": b"c:1"},
+            False,
+        ),  # our own no-referrer page
+        ({b"sec-fetch-site": b"cross-site", b"host": b"c:1"}, True),
+        ({b"sec-fetch-site": b"same-site", b"host": b"c:1"}, True),
+        ({b"sec-fetch-site": b"cross-site", b"origin": b"http://c:1", b"host": b"c:1"}, True),
+        (
+            {b"origin": b"https://evil.example", b"host": b"c:1"},
+            True,
+        ),  # a browser without Sec-Fetch-Site
+        ({b"origin": b"null", b"host": b"c:1"}, True),
+    ],
+)
 def test_a_sign_in_from_another_site_is_refused(headers, refused):
     """Issue 26 found that a page on another site could sign the officer's browser in as someone else."""
     assert (cross_site(Headers(raw=list(headers.items()))) is not None) is refused
@@ -161,31 +290,62 @@ def test_a_list_of_behaviours_is_a_group_per_item_and_reads_back_into_the_descri
     assert behaviours.kind == "list"
     assert [g.name for g in behaviours.children] == ["behaviours.1", "behaviours.2", "behaviours.3"]
     assert [c.name for c in behaviours.children[0].children] == [
-        "behaviours.1.what", "behaviours.1.occurred_on", "behaviours.1.channel"]
+        "behaviours.1.what",
+        "behaviours.1.occurred_on",
+        "behaviours.1.channel",
+    ]
     assert behaviours.children[0].children[0].required
     assert not behaviours.children[1].children[0].required
-    submitted = {"msp_id": ["MSP-1"], "behaviours.1.what": ["Threw a chair at the counter officer."],
-                 "behaviours.1.occurred_on": ["2027-02-20"], "behaviours.1.channel": ["in-person"],
-                 "behaviours.2.what": [""]}
+    submitted = {
+        "msp_id": ["MSP-1"],
+        "behaviours.1.what": ["Threw a chair at the counter officer."],
+        "behaviours.1.occurred_on": ["2027-02-20"],
+        "behaviours.1.channel": ["in-person"],
+        "behaviours.2.what": [""],
+    }
     fields = fields_of(form, submitted)
-    assert fields["behaviours"] == [{"what": "Threw a chair at the counter officer.", "occurred_on": "2027-02-20",
-                                     "channel": "in-person"}]
-    action = DescribeMspBehaviours.model_validate({**fields, "event_id": uuid.uuid4(), "occurred_at": NOW,
-                                                   "producer": "c", "correlation_id": uuid.uuid4(),
-                                                   "officer_id": "OFF-1", "officer_roles": ["msp-officer"]})
+    assert fields["behaviours"] == [
+        {
+            "what": "Threw a chair at the counter officer.",
+            "occurred_on": "2027-02-20",
+            "channel": "in-person",
+        }
+    ]
+    action = DescribeMspBehaviours.model_validate(
+        {
+            **fields,
+            "event_id": uuid.uuid4(),
+            "occurred_at": NOW,
+            "producer": "c",
+            "correlation_id": uuid.uuid4(),
+            "officer_id": "OFF-1",
+            "officer_roles": ["msp-officer"],
+        }
+    )
     assert behaviour_gaps(action.behaviours[0]) == []
 
 
 def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_complete():
     """Issue 31: finished MSPs still offered the SMS and phone actions."""
-    planned = entry("MspNotificationPlanned", customer_ref="CRN-1", agency="Centrelink",
-                    steps=["phone", "sms-decision", "letter", "record-result"])
-    phoned = [planned, entry("MspStepRequired", step="phone"), entry("MspStepDone", step="phone", outcome="x"),
-              entry("MspStepRequired", step="sms-decision"), entry("MspStepDone", step="sms-decision", outcome="y")]
+    planned = entry(
+        "MspNotificationPlanned",
+        customer_ref="CRN-1",
+        agency="Centrelink",
+        steps=["phone", "sms-decision", "letter", "record-result"],
+    )
+    phoned = [
+        planned,
+        entry("MspStepRequired", step="phone"),
+        entry("MspStepDone", step="phone", outcome="x"),
+        entry("MspStepRequired", step="sms-decision"),
+        entry("MspStepDone", step="sms-decision", outcome="y"),
+    ]
     offered = msp_actions(msp_view("MSP-1", phoned))
     assert "RecordPhoneContact" not in offered
     assert "AuthoriseMspSms" not in offered
-    assert {"AttachMspLetter", "RecordLetterDispatch", "RecordMspResult", "RecordRiskFact"} <= set(offered)
+    assert {"AttachMspLetter", "RecordLetterDispatch", "RecordMspResult", "RecordRiskFact"} <= set(
+        offered
+    )
     assert msp_actions(msp_view("MSP-1", [*phoned, entry("MspNotificationCompleted")])) == ()
 
 
@@ -193,17 +353,47 @@ def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_
 def test_a_regular_expense_is_not_offered_a_one_offs_variation_or_removal():
     """103-01050060 step 7, for a one-off on day 2 in extreme hardship: "raise a mySupport webform." A weekly
     expense is ceased instead (step 4), so its page offers neither the variation nor the removal."""
-    weekly = expense_view("EXP-1", [entry("ExpenseUndelivered", customer_ref="CRN-1", kind="weekly",
-                                          period_start="2027-03-01", window_closes_at="2027-03-08T13:00:00Z",
-                                          status="UNDLVD RI", calendar="7 days", failure_explanation=".",
-                                          procedure_step=4, officer_options=[])])
+    weekly = expense_view(
+        "EXP-1",
+        [
+            entry(
+                "ExpenseUndelivered",
+                customer_ref="CRN-1",
+                kind="weekly",
+                period_start="2027-03-01",
+                window_closes_at="2027-03-08T13:00:00Z",
+                status="UNDLVD RI",
+                calendar="7 days",
+                failure_explanation=".",
+                procedure_step=4,
+                officer_options=[],
+            )
+        ],
+    )
     assert expense_actions(weekly) == ("CeaseExpense",)
-    one_off = expense_view("EXP-2", [entry("ExpenseUndelivered", customer_ref="CRN-1", kind="one-off",
-                                           period_start="2027-03-01", window_closes_at="2027-03-03T13:00:00Z",
-                                           status="UNDLVD IM", calendar="2 working days", failure_explanation=".",
-                                           procedure_step=7, officer_options=[])])
-    assert expense_actions(one_off) == ("CeaseExpense", "VaryOneOffExpense", "RecordMySupportJob",
-                                        "RecordExpenseRemoval")
+    one_off = expense_view(
+        "EXP-2",
+        [
+            entry(
+                "ExpenseUndelivered",
+                customer_ref="CRN-1",
+                kind="one-off",
+                period_start="2027-03-01",
+                window_closes_at="2027-03-03T13:00:00Z",
+                status="UNDLVD IM",
+                calendar="2 working days",
+                failure_explanation=".",
+                procedure_step=7,
+                officer_options=[],
+            )
+        ],
+    )
+    assert expense_actions(one_off) == (
+        "CeaseExpense",
+        "VaryOneOffExpense",
+        "RecordMySupportJob",
+        "RecordExpenseRemoval",
+    )
 
 
 def test_a_send_at_control_takes_canberra_time_and_choices_read_in_the_procedures_words():
@@ -212,14 +402,20 @@ def test_a_send_at_control_takes_canberra_time_and_choices_read_in_the_procedure
     form = inputs(COMMANDS["AuthoriseMspSms"], schema, nested, "MSP-1")
     html = "".join(pages.control(f, "AuthoriseMspSms") for f in form)
     assert 'type="datetime-local"' in html
-    assert ">customer cannot be contacted by phone.</option>" in html, "104-07050030 step 2's own words"
+    assert ">customer cannot be contacted by phone.</option>" in html, (
+        "104-07050030 step 2's own words"
+    )
     assert ">customer-cannot-be-contacted-by-phone<" not in html
     assert '<option value="">Choose one</option>' in html, "no circumstance chosen for the officer"
     sent = fields_of(form, {"msp_id": ["MSP-1"], "send_at": ["2026-12-03T09:30"]})
     assert sent["send_at"] == "2026-12-03T09:30:00+11:00", "09:30 in Canberra, daylight saving"
-    assert fields_of(form, {"send_at": ["2027-06-03T09:30"]})["send_at"] == "2027-06-03T09:30:00+10:00"
-    assert fields_of(form, {"send_at": ["2026-12-03T09:30:00+08:00"]})["send_at"] == "2026-12-03T09:30:00+08:00"
-
+    assert (
+        fields_of(form, {"send_at": ["2027-06-03T09:30"]})["send_at"] == "2027-06-03T09:30:00+10:00"
+    )
+    assert (
+        fields_of(form, {"send_at": ["2026-12-03T09:30:00+08:00"]})["send_at"]
+        == "2026-12-03T09:30:00+08:00"
+    )
 
 
 @pytest.mark.rule("MSP-2.1")
@@ -228,18 +424,50 @@ def test_an_msp_task_is_due_by_the_agencys_service_level_and_says_so_and_an_inco
     possible." How soon is the agency's: a setting, named as such on the page."""
     due = pages.Due(SERVICE_LEVELS_H, NOW)
     zone = ZoneInfo("Australia/Sydney")
-    phone = WorkItem("MSP-PHONE:M1", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "open", None,
-                     datetime(2027, 2, 27, 0, 0, tzinfo=UTC), {})
+    phone = WorkItem(
+        "MSP-PHONE:M1",
+        "msp-implementation",
+        "MSP-PHONE",
+        "CRN-1",
+        "Phone",
+        "open",
+        None,
+        datetime(2027, 2, 27, 0, 0, tzinfo=UTC),
+        {},
+    )
     text = due.text(phone, zone)
-    assert text.startswith("Due Sun 28 Feb 2027, 11:00 AEDT (overdue): the agency's service level for this task is "
-                           "24 hours from when it was raised (Sat 27 Feb 2027, 11:00 AEDT). MSP-2.1:")
+    assert text.startswith(
+        "Due Sun 28 Feb 2027, 11:00 AEDT (overdue): the agency's service level for this task is "
+        "24 hours from when it was raised (Sat 27 Feb 2027, 11:00 AEDT). MSP-2.1:"
+    )
     assert due.when(phone, zone) == "Sun 28 Feb 2027, 11:00 AEDT (overdue)"
-    done = WorkItem("MSP-PHONE:M2", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "ticked-off", None,
-                    datetime(2027, 2, 27, 0, 0, tzinfo=UTC), {})
+    done = WorkItem(
+        "MSP-PHONE:M2",
+        "msp-implementation",
+        "MSP-PHONE",
+        "CRN-1",
+        "Phone",
+        "ticked-off",
+        None,
+        datetime(2027, 2, 27, 0, 0, tzinfo=UTC),
+        {},
+    )
     assert "(overdue)" not in due.when(done, zone), "a finished task is not late"
-    fresh = WorkItem("MSP-PHONE:M3", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "open", None, NOW, {})
+    fresh = WorkItem(
+        "MSP-PHONE:M3", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "open", None, NOW, {}
+    )
     assert "(overdue)" not in due.when(fresh, zone)
-    i059pl = WorkItem("I059PL:E1:2027-03-01", "income-management", "I059PL", "CRN-1", "I059PL", "open", None, NOW, {})
+    i059pl = WorkItem(
+        "I059PL:E1:2027-03-01",
+        "income-management",
+        "I059PL",
+        "CRN-1",
+        "I059PL",
+        "open",
+        None,
+        NOW,
+        {},
+    )
     assert due.when(i059pl, zone) == "at the customer's next contact"
     assert due.text(i059pl, zone).startswith("No due time: IM-1.1")
 
@@ -248,17 +476,42 @@ def test_an_msp_task_is_due_by_the_agencys_service_level_and_says_so_and_an_inco
 def test_a_one_offs_page_says_whether_today_is_day_1_or_day_2_from_its_stored_days():
     """103-01050060 step 7: "Note: the expense cannot be ceased or varied on day 2. This must be done on day 1." The
     customer's today, against the days stored when the window opened."""
-    view = expense_view("EXP-2", [entry("ExpenseUndelivered", customer_ref="CRN-1", kind="one-off",
-                                        period_start="2027-03-05", window_closes_at="2027-03-08T13:00:00Z",
-                                        status="UNDLVD IM", calendar="2 working days", failure_explanation=".",
-                                        procedure_step=7, officer_options=[], day_1="2027-03-05", day_2="2027-03-08")])
-    assert one_off_today(view, date(2027, 3, 4)) == "Day 1 is Friday 5 March 2027: the one-off can be ceased or " \
-                                                    "varied then."
-    assert one_off_today(view, date(2027, 3, 5)) == "Today is day 1: the one-off can still be ceased or varied, " \
-                                                    "today only."
-    assert one_off_today(view, date(2027, 3, 6)) == ("Today counts as day 1 (a weekend or public holiday before "
-                                                     "day 2, Monday 8 March 2027): the one-off can still be ceased or "
-                                                     "varied."), "as the expenses service judges a cease then"
-    assert one_off_today(view, date(2027, 3, 8)) == ("Today is day 2: the expense cannot be ceased or varied on day 2. "
-                                                     "(IM-7.3). In extreme hardship, escalate the removal.")
+    view = expense_view(
+        "EXP-2",
+        [
+            entry(
+                "ExpenseUndelivered",
+                customer_ref="CRN-1",
+                kind="one-off",
+                period_start="2027-03-05",
+                window_closes_at="2027-03-08T13:00:00Z",
+                status="UNDLVD IM",
+                calendar="2 working days",
+                failure_explanation=".",
+                procedure_step=7,
+                officer_options=[],
+                day_1="2027-03-05",
+                day_2="2027-03-08",
+            )
+        ],
+    )
+    assert (
+        one_off_today(view, date(2027, 3, 4))
+        == "Day 1 is Friday 5 March 2027: the one-off can be ceased or "
+        "varied then."
+    )
+    assert (
+        one_off_today(view, date(2027, 3, 5))
+        == "Today is day 1: the one-off can still be ceased or varied, "
+        "today only."
+    )
+    assert one_off_today(view, date(2027, 3, 6)) == (
+        "Today counts as day 1 (a weekend or public holiday before "
+        "day 2, Monday 8 March 2027): the one-off can still be ceased or "
+        "varied."
+    ), "as the expenses service judges a cease then"
+    assert one_off_today(view, date(2027, 3, 8)) == (
+        "Today is day 2: the expense cannot be ceased or varied on day 2. "
+        "(IM-7.3). In extreme hardship, escalate the removal."
+    )
     assert one_off_today(view, date(2027, 3, 9)) is None

@@ -36,8 +36,10 @@ SCENARIOS = sorted((s for s in load_all() if s.id in CHOSEN), key=lambda s: s.st
 @pytest.fixture(scope="module")
 def images() -> Images:
     if not docker_available():
-        pytest.fail("no Docker engine answers: `./dev test` starts one where Debian's docker.io is installed",
-                    pytrace=False)
+        pytest.fail(
+            "no Docker engine answers: `./dev test` starts one where Debian's docker.io is installed",
+            pytrace=False,
+        )
     return build_images(say=lambda line: None)  # reuses what the test command already built
 
 
@@ -50,25 +52,55 @@ class Compose:
         self.secrets = log_dir / "secrets"
         self.secrets.mkdir()
         os.chown(self.secrets, SERVICE_UID, SERVICE_UID)
-        self.ports = {name: free_port() for name in ("kafka", "kafka_2", "kafka_3", "postgres", "notification", "expenses",
-                                                     "workitems", "console")}
+        self.ports = {
+            name: free_port()
+            for name in (
+                "kafka",
+                "kafka_2",
+                "kafka_3",
+                "postgres",
+                "notification",
+                "expenses",
+                "workitems",
+                "console",
+            )
+        }
         self.project = f"msptest{uuid.uuid4().hex[:8]}"
         self.log_path = log_dir / "compose.log"
-        inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-        self.env = {**inherited, "KAFKA_IMAGE": images.kafka, "POSTGRES_IMAGE": images.postgres,
-                    "SERVICE_IMAGE": images.service, "CLOCK": "simulated", "MSP_SECRETS": str(self.secrets),
-                    "CLOCK_START": (SCENARIOS[0].starts_at - timedelta(hours=1)).isoformat(),
-                    **signer.env(),
-                    **{f"{name.upper()}_HOST_PORT": str(port) for name, port in self.ports.items()}}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+        }
+        self.env = {
+            **inherited,
+            "KAFKA_IMAGE": images.kafka,
+            "POSTGRES_IMAGE": images.postgres,
+            "SERVICE_IMAGE": images.service,
+            "CLOCK": "simulated",
+            "MSP_SECRETS": str(self.secrets),
+            "CLOCK_START": (SCENARIOS[0].starts_at - timedelta(hours=1)).isoformat(),
+            **signer.env(),
+            **{f"{name.upper()}_HOST_PORT": str(port) for name, port in self.ports.items()},
+        }
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         files = [arg for f in self.files for arg in ("-f", str(f))]
-        return subprocess.run(["docker-compose", "-p", self.project, *files, *args], env=self.env,
-                              capture_output=True, text=True, check=False, timeout=300)
+        return subprocess.run(
+            ["docker-compose", "-p", self.project, *files, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
 
     @property
     def urls(self) -> dict[str, str]:
-        return {name: f"http://127.0.0.1:{self.ports[name]}" for name in ("notification", "expenses", "workitems", "console")}
+        return {
+            name: f"http://127.0.0.1:{self.ports[name]}"
+            for name in ("notification", "expenses", "workitems", "console")
+        }
 
     def state(self) -> str:
         return f"{self('ps').stdout}\n{self('logs', '--tail=40').stdout}"
@@ -92,43 +124,61 @@ def brought_up(stack: Compose) -> Iterator[Compose]:
 
 @pytest.fixture(scope="module")
 def compose(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
-    yield from brought_up(Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("compose")))
+    yield from brought_up(
+        Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("compose"))
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def runner(compose: Compose) -> AsyncIterator[Runner]:
     await compose.wait_ready()
-    kafka = KafkaAccess(f"127.0.0.1:{compose.ports['kafka']}", KafkaSecrets(compose.secrets / "kafka"))
-    system = SystemUnderTest(kafka, "", compose.urls,
-                             compose.signer.token("OFF-COMPOSE", expires_in=3600, roles=EVERY_ROLE))
+    kafka = KafkaAccess(
+        f"127.0.0.1:{compose.ports['kafka']}", KafkaSecrets(compose.secrets / "kafka")
+    )
+    system = SystemUnderTest(
+        kafka,
+        "",
+        compose.urls,
+        compose.signer.token("OFF-COMPOSE", expires_in=3600, roles=EVERY_ROLE),
+    )
     async with Runner(system) as runner:
         yield runner
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
 async def test_a_scenario_of_each_procedure_reaches_its_outcome_through_the_containers(
-        runner: Runner, scenario: Scenario) -> None:
+    runner: Runner, scenario: Scenario
+) -> None:
     outcome = await runner.run(scenario)
     assert outcome.ok, "\n".join(outcome.summary())
 
 
 async def test_after_the_scenarios_every_container_is_healthy_and_the_provision_step_succeeded(
-        compose: Compose) -> None:
+    compose: Compose,
+) -> None:
     ps = compose("ps")
     assert ps.returncode == 0
     lines = {line.split()[0]: line for line in ps.stdout.splitlines()[2:] if line.strip()}
     for service in ("kafka", "postgres", "notification", "expenses", "workitems", "console"):
         assert "(healthy)" in lines[f"{compose.project}_{service}_1"], ps.stdout
     for step in ("secrets", "provision"):
-        assert "Exit 0" in lines[f"{compose.project}_{step}_1"], f"the {step} step ran and succeeded"
+        assert "Exit 0" in lines[f"{compose.project}_{step}_1"], (
+            f"the {step} step ran and succeeded"
+        )
 
 
-async def test_the_stack_takes_no_anonymous_client_and_no_password_less_database_login(compose: Compose) -> None:
+async def test_the_stack_takes_no_anonymous_client_and_no_password_less_database_login(
+    compose: Compose,
+) -> None:
     """Issue 14: "PostgreSQL (embedded and compose) accepts a password-less superuser"; the broker "is PLAINTEXT
     with no authentication"."""
     with pytest.raises(asyncpg.InvalidPasswordError):
-        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{compose.ports['postgres']}/postgres")
-    anonymous = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{compose.ports['kafka']}", request_timeout_ms=5000)
+        await asyncpg.connect(
+            f"postgresql://postgres@127.0.0.1:{compose.ports['postgres']}/postgres"
+        )
+    anonymous = AIOKafkaAdminClient(
+        bootstrap_servers=f"127.0.0.1:{compose.ports['kafka']}", request_timeout_ms=5000
+    )
     with pytest.raises(KafkaConnectionError):
         await anonymous.start()
     await anonymous.close()

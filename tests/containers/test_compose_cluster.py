@@ -23,8 +23,11 @@ CLUSTER = ROOT / "deploy" / "compose.cluster.yaml"
 
 @pytest.fixture(scope="module")
 def cluster(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:  # noqa: F811
-    yield from brought_up(Compose(images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("cluster"),
-                                  CLUSTER))
+    yield from brought_up(
+        Compose(
+            images, Signer(audience=SYSTEM_AUDIENCES), tmp_path_factory.mktemp("cluster"), CLUSTER
+        )
+    )
 
 
 def access(stack: Compose) -> KafkaAccess:
@@ -35,14 +38,19 @@ def access(stack: Compose) -> KafkaAccess:
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def runner(cluster: Compose) -> AsyncIterator[Runner]:
     await cluster.wait_ready(timeout=300)
-    system = SystemUnderTest(access(cluster), "", cluster.urls,
-                             cluster.signer.token("OFF-COMPOSE", expires_in=3600, roles=EVERY_ROLE))
+    system = SystemUnderTest(
+        access(cluster),
+        "",
+        cluster.urls,
+        cluster.signer.token("OFF-COMPOSE", expires_in=3600, roles=EVERY_ROLE),
+    )
     async with Runner(system) as runner:
         yield runner
 
 
-async def test_every_topic_of_the_catalogue_has_three_replicas_on_the_three_nodes(runner: Runner,
-                                                                                   cluster: Compose) -> None:
+async def test_every_topic_of_the_catalogue_has_three_replicas_on_the_three_nodes(
+    runner: Runner, cluster: Compose
+) -> None:
     admin = AIOKafkaAdminClient(**access(cluster).client())
     await admin.start()
     try:

@@ -14,17 +14,30 @@ pytestmark = pytest.mark.unit
 
 
 def may(principal: str, operation: Operation, prefix: str = "") -> set[str]:
-    return {a.name for a in acls(CATALOGUE, prefix) if a.principal == principal and a.operation is operation
-            and a.resource is Resource.TOPIC}
+    return {
+        a.name
+        for a in acls(CATALOGUE, prefix)
+        if a.principal == principal and a.operation is operation and a.resource is Resource.TOPIC
+    }
 
 
 def test_each_service_writes_what_it_produces_and_its_dead_letters_and_reads_only_what_it_consumes():
-    assert may("expenses", Operation.WRITE) == {"im.expense-events", "im.payment-attempts.dlq", "im.expense-actions.dlq"}
+    assert may("expenses", Operation.WRITE) == {
+        "im.expense-events",
+        "im.payment-attempts.dlq",
+        "im.expense-actions.dlq",
+    }
     assert may("expenses", Operation.READ) == {"im.payment-attempts", "im.expense-actions"}
     assert may("notification", Operation.READ) == {"msp.approvals", "msp.staff-actions"}
-    assert "msp.approvals" not in may("workitems", Operation.READ), "mobiles and behaviours stay with notification"
-    assert may("workitems", Operation.WRITE) == {"workitems.events", "im.expense-events.dlq",
-                                                 "msp.notification-events.dlq", "workitems.commands.dlq"}
+    assert "msp.approvals" not in may("workitems", Operation.READ), (
+        "mobiles and behaviours stay with notification"
+    )
+    assert may("workitems", Operation.WRITE) == {
+        "workitems.events",
+        "im.expense-events.dlq",
+        "msp.notification-events.dlq",
+        "workitems.commands.dlq",
+    }
 
 
 def test_an_upstream_principal_may_write_only_its_topic_and_read_nothing():
@@ -35,8 +48,10 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_nothing():
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
     """Besides the dead-letter replayer, which may only re-send a record the console wrote (servicekit.tools.dlq)."""
-    writers = {t: {a.principal for a in acls(CATALOGUE) if a.name == t and a.operation is Operation.WRITE}
-               for t in ("msp.staff-actions", "im.expense-actions", "workitems.commands")}
+    writers = {
+        t: {a.principal for a in acls(CATALOGUE) if a.name == t and a.operation is Operation.WRITE}
+        for t in ("msp.staff-actions", "im.expense-actions", "workitems.commands")
+    }
     assert writers == {t: {"console", DLQ_REPLAYER} for t in writers}
 
 
@@ -51,25 +66,38 @@ def test_the_dead_letter_replayer_may_use_exactly_the_consumed_topics_and_their_
 
 
 def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():
-    groups = {(a.principal, a.name) for a in acls(CATALOGUE, "prod.") if a.resource is Resource.GROUP}
+    groups = {
+        (a.principal, a.name) for a in acls(CATALOGUE, "prod.") if a.resource is Resource.GROUP
+    }
     assert {g for g in groups if g[0] in ("expenses", "notification", "workitems")} == {
-        ("expenses", "prod.expenses"), ("notification", "prod.notification"), ("workitems", "prod.workitems")}
+        ("expenses", "prod.expenses"),
+        ("notification", "prod.notification"),
+        ("workitems", "prod.workitems"),
+    }
     assert all(name == "prod." + principal for principal, name in groups)
 
 
 def test_a_consumer_added_to_the_catalogue_changes_the_acls_with_no_other_edit():
-    audited = dataclasses.replace(PAYMENT_ATTEMPTS, consumers=(*PAYMENT_ATTEMPTS.consumers, "audit"))
+    audited = dataclasses.replace(
+        PAYMENT_ATTEMPTS, consumers=(*PAYMENT_ATTEMPTS.consumers, "audit")
+    )
     catalogue = Catalogue(tuple(audited if t is PAYMENT_ATTEMPTS else t for t in CATALOGUE.topics))
     added = set(acls(catalogue)) - set(acls(CATALOGUE))
-    assert added == {Acl("audit", Resource.TOPIC, "im.payment-attempts", Operation.READ),
-                     Acl("audit", Resource.TOPIC, "im.payment-attempts", Operation.DESCRIBE),
-                     Acl("audit", Resource.TOPIC, "im.payment-attempts.dlq", Operation.WRITE),
-                     Acl("audit", Resource.TOPIC, "im.payment-attempts.dlq", Operation.DESCRIBE),
-                     Acl("audit", Resource.GROUP, "audit", Operation.READ)}
+    assert added == {
+        Acl("audit", Resource.TOPIC, "im.payment-attempts", Operation.READ),
+        Acl("audit", Resource.TOPIC, "im.payment-attempts", Operation.DESCRIBE),
+        Acl("audit", Resource.TOPIC, "im.payment-attempts.dlq", Operation.WRITE),
+        Acl("audit", Resource.TOPIC, "im.payment-attempts.dlq", Operation.DESCRIBE),
+        Acl("audit", Resource.GROUP, "audit", Operation.READ),
+    }
     assert "audit" in principals(catalogue)
 
 
 def test_nothing_is_granted_that_no_topic_of_the_catalogue_implies():
     names = {t.name for t in CATALOGUE.topics} | {t.dlq for t in CATALOGUE.topics if t.consumers}
     assert {a.name for a in acls(CATALOGUE) if a.resource is Resource.TOPIC} <= names
-    assert {a.operation for a in acls(CATALOGUE)} == {Operation.READ, Operation.WRITE, Operation.DESCRIBE}
+    assert {a.operation for a in acls(CATALOGUE)} == {
+        Operation.READ,
+        Operation.WRITE,
+        Operation.DESCRIBE,
+    }

@@ -40,7 +40,9 @@ def unbounded(schema: dict[str, Any], path: str, defs: dict[str, Any]) -> list[s
     return found
 
 
-def decimal_fields(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[tuple[str, list[Any]]]:
+def decimal_fields(
+    model: type[BaseModel], seen: set[type[BaseModel]]
+) -> list[tuple[str, list[Any]]]:
     if model in seen:
         return []
     seen.add(model)
@@ -67,11 +69,22 @@ def test_every_amount_has_a_maximum_number_of_digits(model):
 
 
 def attempt(**changes: Any) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid4()), "event_type": "PaymentAttempted", "occurred_at": datetime.now(UTC).isoformat(),
-            "correlation_id": str(uuid.uuid4()), "producer": "payments-system", "expense_id": "EXP-1",
-            "customer_ref": "CRN-1", "payee_id": "P-1", "amount": "20.00", "kind": "regular-weekly",
-            "scheduled_on": "2027-01-04", "attempted_at": datetime.now(UTC).isoformat(), "outcome": "delivered",
-            **changes}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "PaymentAttempted",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "correlation_id": str(uuid.uuid4()),
+        "producer": "payments-system",
+        "expense_id": "EXP-1",
+        "customer_ref": "CRN-1",
+        "payee_id": "P-1",
+        "amount": "20.00",
+        "kind": "regular-weekly",
+        "scheduled_on": "2027-01-04",
+        "attempted_at": datetime.now(UTC).isoformat(),
+        "outcome": "delivered",
+        **changes,
+    }
 
 
 def reason(raw: bytes) -> str:
@@ -85,15 +98,25 @@ def test_an_ordinary_event_passes_every_limit():
 
 
 def test_nesting_deeper_than_the_limit_is_too_deep_however_deep():
-    assert reason(b"[" * 5000 + b"]" * 5000) == "too-deep", "deeper than the parser's own recursion limit"
+    assert reason(b"[" * 5000 + b"]" * 5000) == "too-deep", (
+        "deeper than the parser's own recursion limit"
+    )
     just_over = b'{"a": ' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}"
     assert reason(just_over) == "too-deep"
-    assert reason(b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1)) == "not-an-object", "within the limit"
+    assert reason(b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1)) == "not-an-object", (
+        "within the limit"
+    )
 
 
 def test_a_number_longer_than_the_limit_is_refused_before_it_is_converted():
-    assert reason(json.dumps(attempt(amount=0)).encode().replace(b'"amount": 0', b'"amount": ' + b"9" * 5000)) \
+    assert (
+        reason(
+            json.dumps(attempt(amount=0))
+            .encode()
+            .replace(b'"amount": 0', b'"amount": ' + b"9" * 5000)
+        )
         == "number-too-long"
+    )
     assert reason(b'{"x": 1.' + b"5" * MAX_NUMBER_CHARS + b"}") == "number-too-long"
 
 
@@ -103,14 +126,23 @@ def test_an_amount_with_too_many_digits_is_schema_invalid():
 
 def test_a_nul_character_in_any_string_is_refused_and_an_escaped_backslash_is_not():
     assert reason(json.dumps(attempt(payee_id="P\x001")).encode()) == "nul-character"
-    assert PAYMENT_ATTEMPTS.parse(json.dumps(attempt(payee_id="P\\u0000")).encode()).payee_id == "P\\u0000"
+    assert (
+        PAYMENT_ATTEMPTS.parse(json.dumps(attempt(payee_id="P\\u0000")).encode()).payee_id
+        == "P\\u0000"
+    )
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (b"\xff\xfe{}", "not-json"), (b'{"a": NaN}', "not-json"), (b"", "not-json"), (b"[1]", "not-an-object"),
-    (json.dumps(attempt(customer_ref="C" * 33)).encode(), "schema-invalid"),
-    (json.dumps(attempt(event_type="x" * 10_000)).encode(), "unknown-event-type"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xff\xfe{}", "not-json"),
+        (b'{"a": NaN}', "not-json"),
+        (b"", "not-json"),
+        (b"[1]", "not-an-object"),
+        (json.dumps(attempt(customer_ref="C" * 33)).encode(), "schema-invalid"),
+        (json.dumps(attempt(event_type="x" * 10_000)).encode(), "unknown-event-type"),
+    ],
+)
 def test_other_refusals_are_named(raw, expected):
     assert reason(raw) == expected
 

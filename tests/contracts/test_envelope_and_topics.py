@@ -38,14 +38,30 @@ def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return upgraded
 
 
-TOPIC = Topic("notes", "case_id", (NoteTaken, NoteFiled), "upstream", ("svc",), "Notes.",
-              upcasters={("NoteTaken", 1): v1_to_v2})
+TOPIC = Topic(
+    "notes",
+    "case_id",
+    (NoteTaken, NoteFiled),
+    "upstream",
+    ("svc",),
+    "Notes.",
+    upcasters={("NoteTaken", 1): v1_to_v2},
+)
 
 
 def payload(**overrides: Any) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid4()), "event_type": "NoteTaken", "schema_version": 2,
-            "occurred_at": NOW.isoformat(), "correlation_id": str(uuid.uuid4()), "producer": "upstream",
-            "case_id": "C1", "mobile": "0400 123 456", "pages": 2, **overrides}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "NoteTaken",
+        "schema_version": 2,
+        "occurred_at": NOW.isoformat(),
+        "correlation_id": str(uuid.uuid4()),
+        "producer": "upstream",
+        "case_id": "C1",
+        "mobile": "0400 123 456",
+        "pages": 2,
+        **overrides,
+    }
 
 
 def parse(data: Any) -> Event:
@@ -64,18 +80,24 @@ def test_a_valid_message_becomes_its_event_type():
     assert event.key == "C1"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (None, "empty-message"),
-    (b"\xff\xfe", "not-json"),
-    (b"{oops", "not-json"),
-    (b"[1, 2]", "not-an-object"),
-    (json.dumps(payload(event_type="NoteShredded")).encode(), "unknown-event-type"),
-    (json.dumps({k: v for k, v in payload().items() if k != "event_type"}).encode(), "unknown-event-type"),
-    (json.dumps(payload(pages="many")).encode(), "schema-invalid"),
-    (json.dumps(payload(occurred_at="2026-11-23T09:30:00")).encode(), "schema-invalid"),
-    (json.dumps(payload(unexpected="field")).encode(), "schema-invalid"),
-    (json.dumps(payload(schema_version=3)).encode(), "unsupported-schema-version"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, "empty-message"),
+        (b"\xff\xfe", "not-json"),
+        (b"{oops", "not-json"),
+        (b"[1, 2]", "not-an-object"),
+        (json.dumps(payload(event_type="NoteShredded")).encode(), "unknown-event-type"),
+        (
+            json.dumps({k: v for k, v in payload().items() if k != "event_type"}).encode(),
+            "unknown-event-type",
+        ),
+        (json.dumps(payload(pages="many")).encode(), "schema-invalid"),
+        (json.dumps(payload(occurred_at="2026-11-23T09:30:00")).encode(), "schema-invalid"),
+        (json.dumps(payload(unexpected="field")).encode(), "schema-invalid"),
+        (json.dumps(payload(schema_version=3)).encode(), "unsupported-schema-version"),
+    ],
+)
 def test_a_message_that_breaks_the_contract_is_refused_with_a_stable_reason(raw, expected):
     assert reason(raw) == expected
 
@@ -108,14 +130,21 @@ def test_an_output_has_a_deterministic_id_and_carries_correlation_and_causation(
     assert first.event_id == again.event_id == derived_event_id(cause.event_id, "NoteFiled")
     assert first.correlation_id == cause.correlation_id
     assert first.causation_id == cause.event_id
-    assert NoteFiled.caused_by(cause, producer="svc", occurred_at=NOW, variant="2nd", case_id="C1").event_id != first.event_id
+    assert (
+        NoteFiled.caused_by(
+            cause, producer="svc", occurred_at=NOW, variant="2nd", case_id="C1"
+        ).event_id
+        != first.event_id
+    )
 
 
 def test_the_catalogue_routes_each_event_type_to_its_one_topic():
     other = Topic("filed", "case_id", (NoteFiled,), "svc", (), "Filed.")
     with pytest.raises(ValueError, match="NoteFiled is on both"):
         Catalogue((TOPIC, other))
-    catalogue = Catalogue((Topic("notes", "case_id", (NoteTaken,), "upstream", ("svc",), "."), other))
+    catalogue = Catalogue(
+        (Topic("notes", "case_id", (NoteTaken,), "upstream", ("svc",), "."), other)
+    )
     assert catalogue.topic_of("NoteFiled") is other
     assert catalogue.consumed_by("svc")[0].name == "notes"
     assert catalogue.produced_by("svc") == (other,)

@@ -13,8 +13,12 @@ pytestmark = pytest.mark.unit
 @pytest.mark.rule("MSP-2.2")
 def test_only_an_approved_decision_maker_reads_the_sms_decision_queue():
     """104-07050030 step 2: "SMS can only be sent by approved decision makers"."""
-    assert Queue.MSP_APPROVED_DECISION_MAKERS in readable_queues([OfficerRole.MSP_APPROVED_DECISION_MAKER])
-    assert Queue.MSP_APPROVED_DECISION_MAKERS not in readable_queues([OfficerRole.MSP_OFFICER, OfficerRole.IM_TRAINED])
+    assert Queue.MSP_APPROVED_DECISION_MAKERS in readable_queues(
+        [OfficerRole.MSP_APPROVED_DECISION_MAKER]
+    )
+    assert Queue.MSP_APPROVED_DECISION_MAKERS not in readable_queues(
+        [OfficerRole.MSP_OFFICER, OfficerRole.IM_TRAINED]
+    )
 
 
 @pytest.mark.rule("IM-1.2", "IM-1.3")
@@ -27,4 +31,6 @@ def test_only_an_officer_trained_in_income_management_reads_its_queue():
 
 def test_no_role_or_an_unknown_one_opens_nothing():
     assert readable_queues([]) == frozenset()
-    assert readable_queues(["administrator", "IM-TRAINED", "im-trained "]) == frozenset(), "names match exactly"
+    assert readable_queues(["administrator", "IM-TRAINED", "im-trained "]) == frozenset(), (
+        "names match exactly"
+    )

@@ -20,12 +20,17 @@ def test_every_rule_quotes_its_procedure_word_for_word_and_ids_are_unique():
 
 def test_every_sentence_of_the_procedures_is_a_rule_or_said_not_to_be_one():
     for seed in rules.SEED_FILES:
-        assert rules.unregistered(seed) == [], f"{seed}: sentences with no rule (add one to contracts.procedures)"
+        assert rules.unregistered(seed) == [], (
+            f"{seed}: sentences with no rule (add one to contracts.procedures)"
+        )
 
 
 def test_a_sentence_whose_rule_is_removed_is_listed():
     without = tuple(r for r in RULES if r.id != "IM-7.3")
-    assert any("cannot be ceased or varied on day 2" in s for s in rules.unregistered("103-01050060", without))
+    assert any(
+        "cannot be ceased or varied on day 2" in s
+        for s in rules.unregistered("103-01050060", without)
+    )
 
 
 def test_every_rule_is_traced_to_code_and_tests_or_says_why_not():
@@ -45,7 +50,9 @@ def test_a_rule_is_found_on_the_line_it_starts_on():
 
 
 def test_implements_refuses_an_unknown_rule_and_records_a_known_one(monkeypatch):
-    monkeypatch.setitem(IMPLEMENTED, "IM-4.5", list(IMPLEMENTED.get("IM-4.5", [])))  # the real marks stay as found
+    monkeypatch.setitem(
+        IMPLEMENTED, "IM-4.5", list(IMPLEMENTED.get("IM-4.5", []))
+    )  # the real marks stay as found
     with pytest.raises(KeyError, match="NO-SUCH-RULE"):
         implements("NO-SUCH-RULE")
 
@@ -56,4 +63,6 @@ def test_implements_refuses_an_unknown_rule_and_records_a_known_one(monkeypatch)
 
 
 def test_the_generated_document_is_current():
-    assert rules.DOC.read_text() == rules.document(), "docs/procedures.md is stale: python -m devstack.rules --write"
+    assert rules.DOC.read_text() == rules.document(), (
+        "docs/procedures.md is stale: python -m devstack.rules --write"
+    )

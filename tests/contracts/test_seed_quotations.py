@@ -22,14 +22,22 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 PROCEDURES = ROOT / "docs" / "procedures"
 SEEDS = ROOT.parent / "shared" / "seeds"
-COPIES = {"104-07050030-msp-implementing.txt": "000_97d8a63abc96ce88.txt",
-          "103-01050060-undelivered-im-expenses.txt": "003_d5db5f0400d77816.txt"}
+COPIES = {
+    "104-07050030-msp-implementing.txt": "000_97d8a63abc96ce88.txt",
+    "103-01050060-undelivered-im-expenses.txt": "003_d5db5f0400d77816.txt",
+}
+
+
 def test_every_quotation_in_a_rule_test_is_in_the_procedures_word_for_word():
     text = " \n ".join(prose(p.read_text()) for p in sorted(PROCEDURES.glob("*.txt")))
     claimed = list(quotations())
     assert len(claimed) > 40, "the rule tests quote the procedures"
-    misquoted = [(where, part) for where, quoted in claimed for part in ELISION.split(quoted)
-                 if (words := even(part).strip(" .,;:")) and words not in text]
+    misquoted = [
+        (where, part)
+        for where, quoted in claimed
+        for part in ELISION.split(quoted)
+        if (words := even(part).strip(" .,;:")) and words not in text
+    ]
     assert misquoted == [], "\n".join(f"{where}: {part!r}" for where, part in misquoted)
 
 
@@ -41,8 +49,10 @@ def test_the_procedures_kept_here_are_the_published_ones():
 
 
 def test_the_reader_finds_words_across_wrapped_cells_bullets_and_icons_and_not_what_is_not_there():
-    published = ("+---+---+\n| 1 | Phone the customer   |\n|   | and explain:         |\n|   | -   the reasons      |\n"
-                 "|   | [x\\icon.png]Cold     |\n|   | transfer             |\n+---+---+\n")
+    published = (
+        "+---+---+\n| 1 | Phone the customer   |\n|   | and explain:         |\n|   | -   the reasons      |\n"
+        "|   | [x\\icon.png]Cold     |\n|   | transfer             |\n+---+---+\n"
+    )
     text = prose(published)
     assert "phone the customer and explain: the reasons cold transfer" in text
     assert "1 phone" not in text, "the step column is read apart from the action column"

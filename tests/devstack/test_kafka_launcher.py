@@ -15,4 +15,6 @@ def test_cluster_ids_never_start_with_a_dash_which_storage_tool_would_read_as_an
     """A run failed with `StorageTool format -t -saHu...`: 1 id in 64 starts with '-'."""
     ids = [_cluster_id() for _ in range(3000)]
     assert not [i for i in ids if i.startswith("-")]
-    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids), "each is a base64url UUID"
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids), (
+        "each is a base64url UUID"
+    )

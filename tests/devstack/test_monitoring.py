@@ -21,8 +21,20 @@ RULES = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "msp-im-services.json"
 PROMETHEUS_OWN = {"up"}
 """Series Prometheus itself records for every scrape target."""
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless",
-            "le"}
+KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "and",
+    "or",
+    "unless",
+    "le",
+}
 
 
 def exposed() -> set[str]:
@@ -45,64 +57,111 @@ def metrics_in(expr: str) -> set[str]:
     text = re.sub(r'"[^"]*"', "", expr)
     text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", text)
     text = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", text)
-    return {name for name in re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", text)
-            if name not in KEYWORDS and not re.fullmatch(r"\d.*", name)}
+    return {
+        name
+        for name in re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", text)
+        if name not in KEYWORDS and not re.fullmatch(r"\d.*", name)
+    }
 
 
 def rule_exprs() -> list[str]:
-    return [rule["expr"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
+    return [
+        rule["expr"]
+        for group in yaml.safe_load(RULES.read_text())["groups"]
+        for rule in group["rules"]
+    ]
 
 
 def dashboard_exprs() -> list[str]:
-    return [target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]]
+    return [
+        target["expr"]
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel["targets"]
+    ]
 
 
 def test_the_alert_rules_are_valid_and_pass_their_promtool_unit_tests():
     promtool = shutil.which("promtool")
     assert promtool, "the test command installs Debian's prometheus package, which has promtool"
-    checked = subprocess.run([promtool, "check", "rules", RULES.name], cwd=RULES.parent, capture_output=True, text=True,
-                             check=False)
+    checked = subprocess.run(
+        [promtool, "check", "rules", RULES.name],
+        cwd=RULES.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tested = subprocess.run([promtool, "test", "rules", "alerts.test.yml"], cwd=RULES.parent, capture_output=True,
-                            text=True, check=False)
+    tested = subprocess.run(
+        [promtool, "test", "rules", "alerts.test.yml"],
+        cwd=RULES.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 def test_every_alert_rule_has_a_unit_test():
     tests = yaml.safe_load((RULES.parent / "alerts.test.yml").read_text())["tests"]
-    tested = {case["alertname"] for test in tests for case in test["alert_rule_test"] if case.get("exp_alerts")}
-    rules = {rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    tested = {
+        case["alertname"]
+        for test in tests
+        for case in test["alert_rule_test"]
+        if case.get("exp_alerts")
+    }
+    rules = {
+        rule["alert"]
+        for group in yaml.safe_load(RULES.read_text())["groups"]
+        for rule in group["rules"]
+    }
     assert rules == tested, "each alert is shown firing at least once"
 
 
-@pytest.mark.parametrize(("source", "exprs"), [("alert rules", rule_exprs), ("dashboard", dashboard_exprs)])
+@pytest.mark.parametrize(
+    ("source", "exprs"), [("alert rules", rule_exprs), ("dashboard", dashboard_exprs)]
+)
 def test_every_metric_queried_is_one_the_services_expose(source, exprs):
     known = exposed() | PROMETHEUS_OWN
     queried = {name for expr in exprs() for name in metrics_in(expr)}
     assert queried, f"the {source} query something"
-    assert queried <= known, f"the {source} query metrics no service exposes: {sorted(queried - known)}"
+    assert queried <= known, (
+        f"the {source} query metrics no service exposes: {sorted(queried - known)}"
+    )
 
 
 def test_the_metric_check_sees_a_misspelt_name():
-    assert metrics_in("sum by (job) (rate(messages_consumd_total{topic=\"x\"}[5m])) > 0") == {"messages_consumd_total"}
+    assert metrics_in('sum by (job) (rate(messages_consumd_total{topic="x"}[5m])) > 0') == {
+        "messages_consumd_total"
+    }
     assert "messages_consumd_total" not in exposed()
 
 
-def test_the_scrape_example_is_a_valid_configuration_that_sends_an_operations_token_from_a_file(tmp_path):
+def test_the_scrape_example_is_a_valid_configuration_that_sends_an_operations_token_from_a_file(
+    tmp_path,
+):
     """Issue 26: /metrics opens to the operations role only, so the example scrape must carry such a token."""
     promtool = shutil.which("promtool")
     assert promtool, "the test command installs Debian's prometheus package, which has promtool"
     example = yaml.safe_load((RULES.parent / "prometheus.yml").read_text())
     [job] = example["scrape_configs"]
     assert job["authorization"]["type"] == "Bearer"
-    assert "credentials" not in job["authorization"], "a token is read from a file, never written in the config"
+    assert "credentials" not in job["authorization"], (
+        "a token is read from a file, never written in the config"
+    )
     ports = sorted(t.split(":")[1] for c in job["static_configs"] for t in c["targets"])
-    assert ports == ["8081", "8082", "8083", "8084"], "the four services where ./dev run serves them"
+    assert ports == ["8081", "8082", "8083", "8084"], (
+        "the four services where ./dev run serves them"
+    )
     token = tmp_path / "ops.token"
     token.write_text("a-token")
     job["authorization"]["credentials_file"] = str(token)
     example["rule_files"] = [str(RULES)]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(example))
-    checked = subprocess.run([promtool, "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True,
-                             text=True, check=False)
+    checked = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -48,14 +48,24 @@ async def run(kafka, postgres) -> AsyncIterator[Run]:
     await admin.close()
     database_url = f"{postgres.url.rpartition('/')[0]}/{name}"
     prefix, signer = f"e2e{uuid.uuid4().hex[:8]}.", Signer(audience=SYSTEM_AUDIENCES)
-    common: dict[str, Any] = {"database_url": database_url, "topic_prefix": prefix,
-              "clock": "simulated", "clock_start": SCENARIOS[0].starts_at - timedelta(hours=1),
-              "jwt_public_keys": [signer.public_pem], "jwt_issuer": signer.issuer}
+    common: dict[str, Any] = {
+        "database_url": database_url,
+        "topic_prefix": prefix,
+        "clock": "simulated",
+        "clock_start": SCENARIOS[0].starts_at - timedelta(hours=1),
+        "jwt_public_keys": [signer.public_pem],
+        "jwt_issuer": signer.issuer,
+    }
     runtimes = {
         "notification": notification_runtime(
-            NotificationSettings(**common, **kafka.settings("notification"), http_port=free_port())),
-        "expenses": expenses_runtime(ExpensesSettings(**common, **kafka.settings("expenses"), http_port=free_port())),
-        "workitems": workitems_runtime(WorkitemsSettings(**common, **kafka.settings("workitems"), http_port=free_port())),
+            NotificationSettings(**common, **kafka.settings("notification"), http_port=free_port())
+        ),
+        "expenses": expenses_runtime(
+            ExpensesSettings(**common, **kafka.settings("expenses"), http_port=free_port())
+        ),
+        "workitems": workitems_runtime(
+            WorkitemsSettings(**common, **kafka.settings("workitems"), http_port=free_port())
+        ),
     }
     logs = io.StringIO()
     configure_logging(service="e2e", level="DEBUG", pseudonym_key=b"e2e", stream=logs)
@@ -64,7 +74,12 @@ async def run(kafka, postgres) -> AsyncIterator[Run]:
             for runtime in runtimes.values():
                 await stack.enter_async_context(served(runtime))
             urls = {n: f"http://127.0.0.1:{r.settings.http_port}" for n, r in runtimes.items()}
-            system = SystemUnderTest(kafka.access, prefix, urls, signer.token("OFF-E2E", expires_in=3600, roles=EVERY_ROLE))
+            system = SystemUnderTest(
+                kafka.access,
+                prefix,
+                urls,
+                signer.token("OFF-E2E", expires_in=3600, roles=EVERY_ROLE),
+            )
             async with Runner(system) as runner:
                 yield Run(runner, logs)
     finally:

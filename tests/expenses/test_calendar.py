@@ -24,7 +24,9 @@ def test_a_one_off_coded_on_a_working_day_has_that_day_as_day_1_and_the_next_as_
 
 
 def test_a_one_off_coded_the_thursday_before_easter_has_its_day_2_after_easter_monday():
-    days = one_off_days(at(2027, 3, 25, 11), NSW)  # Good Friday 26 March, Easter Monday 29 March 2027
+    days = one_off_days(
+        at(2027, 3, 25, 11), NSW
+    )  # Good Friday 26 March, Easter Monday 29 March 2027
     assert (days.day_1, days.day_2) == (date(2027, 3, 25), date(2027, 3, 30))
     assert days.window.closes_at == utc(at(2027, 3, 31, 0))
 
@@ -53,8 +55,10 @@ def test_public_holidays_are_those_of_the_customers_state():
 
 
 @pytest.mark.rule("IM-3.1", "IM-3.5")
-@pytest.mark.parametrize(("kind", "days", "closes"), [(ExpenseKind.WEEKLY, 7, date(2026, 11, 30)),
-                                                     (ExpenseKind.FORTNIGHTLY, 14, date(2026, 12, 7))])
+@pytest.mark.parametrize(
+    ("kind", "days", "closes"),
+    [(ExpenseKind.WEEKLY, 7, date(2026, 11, 30)), (ExpenseKind.FORTNIGHTLY, 14, date(2026, 12, 7))],
+)
 def test_a_regular_expense_tries_for_7_or_14_days_from_its_scheduled_date(kind, days, closes):
     """'the system will attempt to pay the expense for 7 days' / 'the system will attempt to pay the expense for 14
     days'."""
@@ -73,7 +77,9 @@ def test_the_calendar_is_pinned_and_read_from_its_packages_not_the_host():
 
     from expenses.domain import calendar
 
-    project = tomllib.loads((Path(__file__).resolve().parents[2] / "services/expenses/pyproject.toml").read_text())
+    project = tomllib.loads(
+        (Path(__file__).resolve().parents[2] / "services/expenses/pyproject.toml").read_text()
+    )
     pins = dict(d.split("==") for d in project["project"]["dependencies"] if "==" in d)
     assert pins == {"holidays": metadata.version("holidays"), "tzdata": metadata.version("tzdata")}
     assert f"tzdata {pins['tzdata']}" in calendar.one_off_calendar(calendar.AustralianState.NSW)

@@ -64,7 +64,9 @@ def undelivered(kind=WEEKLY, when=None, **kw):
 def close_due(state, now):
     events = []
     for window in list(state.windows.values()):
-        closed, state = run(state, WindowDue(window.expense_id, state.windows[window.period_start]), now)
+        closed, state = run(
+            state, WindowDue(window.expense_id, state.windows[window.period_start]), now
+        )
         events += closed
     return events, state
 
@@ -96,7 +98,10 @@ def test_the_undelivered_event_carries_why_it_failed_and_the_officers_options_fo
     [event], _ = undelivered(WEEKLY, reason=FailureReason.REDUCED_EARNINGS)
     assert event.procedure_step == 4
     assert event.failure_explanation == "Insufficient funds: reduced funds due to earnings."
-    assert any("recommence for a future date" in o and "one-off payment" in o for o in event.officer_options)
+    assert any(
+        "recommence for a future date" in o and "one-off payment" in o
+        for o in event.officer_options
+    )
     assert any("DOC" in o for o in event.officer_options)
 
 
@@ -129,21 +134,33 @@ def test_delivered_inside_the_window_is_a_delivered_event_and_no_work_item():
 
 
 @pytest.mark.rule("IM-3.2", "IM-3.3", "IM-3.6", "IM-3.7")
-@pytest.mark.parametrize(("kind", "next_period", "step_day"), [(WEEKLY, date(2026, 11, 30), 30),
-                                                                (FORTNIGHTLY, date(2026, 12, 7), 7)])
-def test_not_paid_when_the_window_closes_the_period_stays_unpaid_and_I059PL_is_raised(kind, next_period, step_day):
+@pytest.mark.parametrize(
+    ("kind", "next_period", "step_day"),
+    [(WEEKLY, date(2026, 11, 30), 30), (FORTNIGHTLY, date(2026, 12, 7), 7)],
+)
+def test_not_paid_when_the_window_closes_the_period_stays_unpaid_and_I059PL_is_raised(
+    kind, next_period, step_day
+):
     """'If the expense is not paid by the end of the 7 days, the system will stop attempting to pay the expense
     for this period, and it will remain as unpaid. It will then attempt to pay the expense for the next 7 day
     period. Work item 'I059PL ...' is created'; for 2 weekly: 'If the expense is not paid by the end of the 14 days,
     the system will stop attempting to pay the expense for this period, and will remain as unpaid. It will then attempt
     to pay the expense for the next 14 day period.'"""
     [opened], state = undelivered(kind)
-    assert close_due(state, opened.window_closes_at - timedelta(seconds=1))[0] == [], "not before the deadline"
+    assert close_due(state, opened.window_closes_at - timedelta(seconds=1))[0] == [], (
+        "not before the deadline"
+    )
     [closed], state = close_due(state, opened.window_closes_at)
     assert isinstance(closed, UndeliveredExpensePeriodClosed)
-    assert (closed.procedure_step, closed.work_item_code, closed.status) == (5, "I059PL", "UNDLVD RI")
+    assert (closed.procedure_step, closed.work_item_code, closed.status) == (
+        5,
+        "I059PL",
+        "UNDLVD RI",
+    )
     assert closed.next_period_start == next_period
-    assert closed.closed_at == opened.window_closes_at, "the fact happened at the deadline, whenever it fired"
+    assert closed.closed_at == opened.window_closes_at, (
+        "the fact happened at the deadline, whenever it fired"
+    )
     assert any("Advise the customer of the period" in o for o in closed.officer_options)
     assert state.windows[MONDAY].status is WindowStatus.CLOSED_UNPAID
     assert state.expense.status is ExpenseStatus.ACTIVE, "the next period's attempts go on"
@@ -194,16 +211,22 @@ def test_a_delivery_attempted_before_the_deadline_but_processed_after_closure_re
 def test_a_delivery_attempted_after_the_deadline_is_disregarded():
     [opened], state = undelivered(WEEKLY)
     _, state = close_due(state, opened.window_closes_at)
-    [event] = decide_attempt(state, attempt(when=at(2026, 11, 30, 9), outcome="delivered"), now=utc(at(2026, 11, 30)))
+    [event] = decide_attempt(
+        state, attempt(when=at(2026, 11, 30, 9), outcome="delivered"), now=utc(at(2026, 11, 30))
+    )
     assert isinstance(event, PaymentAttemptDisregarded)
     assert event.reason_code == "after-retry-window"
 
 
 def test_a_delivery_after_the_deadline_but_before_the_scheduler_fired_is_disregarded_and_the_window_closes():
     _, state = undelivered(WEEKLY)
-    [event] = decide_attempt(state, attempt(when=at(2026, 11, 30, 1), outcome="delivered"), now=utc(at(2026, 11, 30)))
+    [event] = decide_attempt(
+        state, attempt(when=at(2026, 11, 30, 1), outcome="delivered"), now=utc(at(2026, 11, 30))
+    )
     assert event.reason_code == "after-retry-window"
-    assert isinstance(close_due(state, utc(at(2026, 11, 30, 2)))[0][0], UndeliveredExpensePeriodClosed)
+    assert isinstance(
+        close_due(state, utc(at(2026, 11, 30, 2)))[0][0], UndeliveredExpensePeriodClosed
+    )
 
 
 def test_an_attempt_before_the_period_starts_is_disregarded():
@@ -212,7 +235,9 @@ def test_an_attempt_before_the_period_starts_is_disregarded():
 
 
 def test_decisions_use_event_time_not_processing_time():
-    [event] = decide_attempt(EMPTY, attempt(when=at(2026, 11, 25, 9)), now=datetime(2027, 1, 1, tzinfo=UTC))
+    [event] = decide_attempt(
+        EMPTY, attempt(when=at(2026, 11, 25, 9)), now=datetime(2027, 1, 1, tzinfo=UTC)
+    )
     assert isinstance(event, ExpenseUndelivered)
 
 
@@ -229,7 +254,9 @@ def test_a_regular_expense_can_be_ceased_at_any_time_and_its_open_window_closes_
     assert ceased.closed_periods == [MONDAY]
     assert state.windows[MONDAY].status is WindowStatus.CEASED
     assert close_due(state, opened.window_closes_at)[0] == [], "no I059PL after a cease"
-    [after] = decide_attempt(state, attempt(when=at(2026, 11, 29, 9), outcome="delivered"), now=utc(at(2026, 11, 29)))
+    [after] = decide_attempt(
+        state, attempt(when=at(2026, 11, 29, 9), outcome="delivered"), now=utc(at(2026, 11, 29))
+    )
     assert after.reason_code == "expense-ceased", "further payments stop"
 
 
@@ -286,7 +313,9 @@ def test_an_officer_not_trained_in_income_management_is_refused_with_the_transfe
     customer to: [...] the Income Management Line". Re-checked from the verified roles in the request; a v1
     request carried none."""
     _, state = one_off_state()
-    untrained = cease(at(2026, 11, 24, 11)).model_copy(update={"officer_roles": ["msp-approved-decision-maker"]})
+    untrained = cease(at(2026, 11, 24, 11)).model_copy(
+        update={"officer_roles": ["msp-approved-decision-maker"]}
+    )
     [rejected] = decide_cease(state, untrained, utc(at(2026, 11, 24, 11)))
     assert isinstance(rejected, ExpenseActionRejected)
     assert rejected.reason_code == "role-required"
@@ -306,7 +335,10 @@ def test_varying_a_one_off_is_cease_and_recode_and_on_day_2_not_even_that():
     [day_1], state = run(state, vary(at(2026, 11, 24, 15), amount="40.00"))
     assert isinstance(day_1, ExpenseActionRejected)
     assert day_1.reason_code == "cease-and-recode"
-    assert day_1.way_out == "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
+    assert (
+        day_1.way_out
+        == "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
+    )
     assert state.expense.amount == Decimal("85.00"), "the amount is never changed in place"
     [ceased], state = run(state, cease(at(2026, 11, 24, 15, 5)))
     assert isinstance(ceased, ExpenseCeased), "the way out works: cease on day 1, then code"
@@ -318,7 +350,9 @@ def test_on_day_2_with_extreme_hardship_the_removal_is_escalated_to_mysupport_an
     coded immediately, raise a mySupport webform. Phone the ICT Service Desk quoting the mySupport job number to
     request the removal of the existing expense.'"""
     _, state = one_off_state()
-    rejected, escalation = decide_cease(state, cease(at(2026, 11, 25, 9), hardship=True), utc(at(2026, 11, 25, 9)))
+    rejected, escalation = decide_cease(
+        state, cease(at(2026, 11, 25, 9), hardship=True), utc(at(2026, 11, 25, 9))
+    )
     assert rejected.reason_code == "one-off-day-2"
     assert isinstance(escalation, ExpenseRemovalEscalationRequested)
     assert escalation.steps[0] == "Raise a mySupport webform."
@@ -330,14 +364,22 @@ def test_the_doc_note_of_an_action_carried_out_is_kept_and_a_refused_ones_is_not
     """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
     to be ceased before the new one-off expense can be coded." and step 4: "Record details on a DOC." """
     _, state = one_off_state()
-    with_note = cease(at(2026, 11, 24, 11)).model_copy(update={"doc_note": "Agreed to cease and recode."})
+    with_note = cease(at(2026, 11, 24, 11)).model_copy(
+        update={"doc_note": "Agreed to cease and recode."}
+    )
     events = decide_cease(state, with_note, utc(at(2026, 11, 24, 11)))
     kept = doc_to_keep(with_note, events, utc(at(2026, 11, 24, 11)))
     assert kept is not None
-    assert (kept.note, kept.action, kept.expense_id) == ("Agreed to cease and recode.", "CeaseExpense", "EXP-1")
+    assert (kept.note, kept.action, kept.expense_id) == (
+        "Agreed to cease and recode.",
+        "CeaseExpense",
+        "EXP-1",
+    )
     day_2 = cease(at(2026, 11, 25, 9)).model_copy(update={"doc_note": "Tried on day 2."})
     refused = decide_cease(state, day_2, utc(at(2026, 11, 25, 9)))
-    assert doc_to_keep(day_2, refused, utc(at(2026, 11, 25, 9))) is None, "a refused action keeps no DOC"
+    assert doc_to_keep(day_2, refused, utc(at(2026, 11, 25, 9))) is None, (
+        "a refused action keeps no DOC"
+    )
 
 
 @pytest.mark.rule("IM-7.5")
@@ -347,7 +389,10 @@ def test_a_regular_expense_is_never_removed_by_the_service_desk():
     _, state = undelivered(WEEKLY)
     [rejected] = decide_removal(state, removal(at(2026, 11, 24, 9)), utc(at(2026, 11, 24, 9)))
     assert isinstance(rejected, ExpenseActionRejected)
-    assert (rejected.reason_code, rejected.way_out) == ("not-a-one-off", "Cease the regular expense.")
+    assert (rejected.reason_code, rejected.way_out) == (
+        "not-a-one-off",
+        "Cease the regular expense.",
+    )
 
 
 def test_varying_a_regular_expense_is_rejected():
@@ -365,7 +410,11 @@ def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_s
     assert opened.window_closes_at == utc(at(2026, 11, 26, 0))
     assert close_due(state, utc(at(2026, 11, 25, 23, 59)))[0] == []
     [closed], state = close_due(state, utc(at(2026, 11, 26, 0)))
-    assert (closed.procedure_step, closed.status, closed.next_period_start) == (8, "UNDLVD IM", None)
+    assert (closed.procedure_step, closed.status, closed.next_period_start) == (
+        8,
+        "UNDLVD IM",
+        None,
+    )
     assert state.expense.status is ExpenseStatus.ENDED
     [late] = decide_cease(state, cease(at(2026, 11, 26, 9)), utc(at(2026, 11, 26, 9)))
     assert late.reason_code == "one-off-ended"
@@ -373,8 +422,15 @@ def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_s
 
 def test_a_one_off_delivered_on_day_2_is_delivered_and_can_no_longer_be_ceased():
     _, state = one_off_state()
-    [delivered], state = run(state, attempt(kind=ONE_OFF, when=at(2026, 11, 25, 9),
-                                                            coded_at=at(2026, 11, 24, 10), outcome="delivered"))
+    [delivered], state = run(
+        state,
+        attempt(
+            kind=ONE_OFF,
+            when=at(2026, 11, 25, 9),
+            coded_at=at(2026, 11, 24, 10),
+            outcome="delivered",
+        ),
+    )
     assert isinstance(delivered, ExpenseDelivered)
     assert state.expense.status is ExpenseStatus.DELIVERED
     [rejected] = decide_cease(state, cease(at(2026, 11, 24, 11)), utc(at(2026, 11, 24, 11)))
@@ -389,7 +445,9 @@ def test_a_replacement_one_off_cannot_be_coded_while_the_existing_one_is_still_t
     [rejected] = decide_code(state, code(at(2026, 11, 24, 12)), utc(at(2026, 11, 24, 12)))
     assert rejected.reason_code == "existing-one-off-still-trying"
     assert "Cease the existing one-off expense EXP-1 first" in (rejected.way_out or "")
-    rejected, escalation = decide_code(state, code(at(2026, 11, 25, 12), hardship=True), utc(at(2026, 11, 25, 12)))
+    rejected, escalation = decide_code(
+        state, code(at(2026, 11, 25, 12), hardship=True), utc(at(2026, 11, 25, 12))
+    )
     assert "mySupport" in (rejected.way_out or "")
     assert escalation.expense_id == "EXP-1", "the escalation concerns the existing expense"
 
@@ -425,7 +483,9 @@ def test_a_removal_is_accepted_only_for_an_escalated_one_off_quoting_its_recorde
     """Step 7: "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing
     expense." """
     _, not_escalated = one_off_state()
-    [refused] = decide_removal(not_escalated, removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11)))
+    [refused] = decide_removal(
+        not_escalated, removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11))
+    )
     assert refused.reason_code == "no-escalation"
     assert "mySupport" in (refused.way_out or "")
     no_job = escalated_state(with_job=False)
@@ -434,7 +494,9 @@ def test_a_removal_is_accepted_only_for_an_escalated_one_off_quoting_its_recorde
     wrong = removal(at(2026, 11, 25, 11)).model_copy(update={"mysupport_job": "MS-0000"})
     [refused] = decide_removal(escalated_state(), wrong, utc(at(2026, 11, 25, 11)))
     assert refused.reason_code == "mysupport-job-mismatch"
-    [removed] = decide_removal(escalated_state(), removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11)))
+    [removed] = decide_removal(
+        escalated_state(), removal(at(2026, 11, 25, 11)), utc(at(2026, 11, 25, 11))
+    )
     assert isinstance(removed, ExpenseRemoved)
 
 
@@ -442,9 +504,14 @@ def test_a_replacement_one_off_can_be_coded_once_the_existing_one_is_ceased_remo
     _, existing = one_off_state()
     _, ceased = run(existing, cease(at(2026, 11, 24, 11)))
     _, removed = run(escalated_state(), removal(at(2026, 11, 25, 11)))
-    for sibling, when in ((ceased.expense, at(2026, 11, 24, 12)), (removed.expense, at(2026, 11, 25, 12)),
-                          (existing.expense, at(2026, 11, 26, 9))):
-        [coded] = decide_code(ExpenseState(expense=None, siblings=(sibling,)), code(when), utc(when))
+    for sibling, when in (
+        (ceased.expense, at(2026, 11, 24, 12)),
+        (removed.expense, at(2026, 11, 25, 12)),
+        (existing.expense, at(2026, 11, 26, 9)),
+    ):
+        [coded] = decide_code(
+            ExpenseState(expense=None, siblings=(sibling,)), code(when), utc(when)
+        )
         assert isinstance(coded, OneOffExpenseCoded), sibling.status
 
 
@@ -464,9 +531,12 @@ def test_a_stored_deadline_is_the_deadline_whatever_a_later_message_says():
     """Step 3: "the system will attempt to pay the expense for 7 days": the window is computed once, when it opens,
     and stored; a delivery after the stored deadline is after it, even if a later attempt names another state."""
     [opened], state = undelivered(WEEKLY)
-    assert opened.window_closes_at == utc(at(2026, 11, 30, 0))  # 7 days from Monday 23 Nov, Sydney time
-    late = attempt(kind=WEEKLY, when=at(2026, 11, 30, 0, 30), outcome="delivered",
-                   state=AustralianState.WA)  # by Perth's midnight, 3 hours later, it would still be in time
+    assert opened.window_closes_at == utc(
+        at(2026, 11, 30, 0)
+    )  # 7 days from Monday 23 Nov, Sydney time
+    late = attempt(
+        kind=WEEKLY, when=at(2026, 11, 30, 0, 30), outcome="delivered", state=AustralianState.WA
+    )  # by Perth's midnight, 3 hours later, it would still be in time
     [disregarded] = decide_attempt(state, late, utc(at(2026, 11, 30, 1)))
     assert isinstance(disregarded, PaymentAttemptDisregarded)
     assert disregarded.reason_code == "after-retry-window"
@@ -479,10 +549,14 @@ def test_a_one_offs_stored_days_decide_not_a_recomputation():
     _, state = one_off_state()
     stored = state.expense.days
     assert (stored.day_1, stored.day_2) == (date(2026, 11, 24), date(2026, 11, 25))
-    moved = replace(stored, day_2=date(2026, 11, 26))  # as if the calendar had said otherwise when it was stored
+    moved = replace(
+        stored, day_2=date(2026, 11, 26)
+    )  # as if the calendar had said otherwise when it was stored
     state = replace(state, expense=replace(state.expense, days=moved))
     [ceased] = decide_cease(state, cease(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 9)))
-    assert isinstance(ceased, ExpenseCeased), "the stored day 2 is Thursday, so Wednesday is still day 1"
+    assert isinstance(ceased, ExpenseCeased), (
+        "the stored day 2 is Thursday, so Wednesday is still day 1"
+    )
 
 
 @pytest.mark.rule("IM-7.2")
@@ -492,11 +566,14 @@ def test_a_one_off_the_payments_system_codes_while_another_still_tries_is_handed
     recorded; the conflict is raised for an officer."""
     _, existing = one_off_state()
     second = attempt(kind=ONE_OFF, when=at(2026, 11, 24, 15), expense_id="EXP-2")
-    events = decide_attempt(ExpenseState(expense=None, siblings=(existing.expense,)), second,
-                            utc(at(2026, 11, 24, 15)))
+    events = decide_attempt(
+        ExpenseState(expense=None, siblings=(existing.expense,)), second, utc(at(2026, 11, 24, 15))
+    )
     assert [type(e) for e in events] == [ExpenseUndelivered, OneOffConflictDetected]
     assert (events[1].expense_id, events[1].existing_expense_id) == ("EXP-2", "EXP-1")
-    ended = decide_attempt(ExpenseState(expense=None, siblings=(existing.expense,)),
-                           attempt(kind=ONE_OFF, when=at(2026, 11, 26, 9), expense_id="EXP-3"),
-                           utc(at(2026, 11, 26, 9)))
+    ended = decide_attempt(
+        ExpenseState(expense=None, siblings=(existing.expense,)),
+        attempt(kind=ONE_OFF, when=at(2026, 11, 26, 9), expense_id="EXP-3"),
+        utc(at(2026, 11, 26, 9)),
+    )
     assert [type(e) for e in ended] == [ExpenseUndelivered], "the first ended on day 3: no conflict"

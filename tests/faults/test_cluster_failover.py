@@ -46,8 +46,12 @@ def cluster() -> Iterator[LocalKafkaCluster]:
 
 @pytest.fixture
 async def stack(cluster, database_url, topic_prefix, tmp_path) -> AsyncIterator[Stack]:
-    await cluster.access.provision(attempts=30, topic_prefix=topic_prefix, topic_partitions=6,
-                                   topic_replication=cluster.replication)
+    await cluster.access.provision(
+        attempts=30,
+        topic_prefix=topic_prefix,
+        topic_partitions=6,
+        topic_replication=cluster.replication,
+    )
     system = Stack(cluster, database_url, topic_prefix, tmp_path)
     await system.start()
     try:
@@ -56,14 +60,19 @@ async def stack(cluster, database_url, topic_prefix, tmp_path) -> AsyncIterator[
         system.stop()
 
 
-async def busiest_partition_leader(cluster: LocalKafkaCluster, prefix: str) -> tuple[int, TopicPartition]:
+async def busiest_partition_leader(
+    cluster: LocalKafkaCluster, prefix: str
+) -> tuple[int, TopicPartition]:
     """The node leading the input partition that holds the most records, and that partition."""
     consumer = AIOKafkaConsumer(**cluster.access.client(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(prefix + t.name, p) for t in (PAYMENT_ATTEMPTS, MSP_APPROVALS)
-                      for p in consumer.partitions_for_topic(prefix + t.name) or ()]
+        partitions = [
+            TopicPartition(prefix + t.name, p)
+            for t in (PAYMENT_ATTEMPTS, MSP_APPROVALS)
+            for p in consumer.partitions_for_topic(prefix + t.name) or ()
+        ]
         ends = await consumer.end_offsets(partitions)
         busiest = max(partitions, key=lambda tp: ends[tp])
         return consumer._client.cluster.leader_for_partition(busiest), busiest
@@ -73,6 +82,7 @@ async def busiest_partition_leader(cluster: LocalKafkaCluster, prefix: str) -> t
 
 async def all_ready(stack: Stack) -> None:
     """Until every service answers /ready with 200 again, by itself."""
+
     async def ready() -> bool:
         async with httpx.AsyncClient(timeout=5) as http:
             try:
@@ -80,11 +90,20 @@ async def all_ready(stack: Stack) -> None:
             except httpx.HTTPError:
                 return False
         return all(a.status_code == 200 for a in answers)
+
     await eventually(ready, timeout=300, what="every service ready again")
 
 
-async def fault(stack: Stack, load: Load, report: Callable[[str], None], name: str, *, start: Callable[[], object],
-                end: Callable[[], object], hold_s: float = 0.0) -> None:
+async def fault(
+    stack: Stack,
+    load: Load,
+    report: Callable[[str], None],
+    name: str,
+    *,
+    start: Callable[[], object],
+    end: Callable[[], object],
+    hold_s: float = 0.0,
+) -> None:
     """Half the load, the fault once the services are busy with it, the other half during the fault, the end of
     the fault; then the checks."""
     before = await stack.metric("expenses", "messages_consumed_total{")
@@ -98,9 +117,11 @@ async def fault(stack: Stack, load: Load, report: Callable[[str], None], name: s
     end()
     await all_ready(stack)
     await stack.check(load)
-    report(f"cluster failover, {name}: {2 * IN_FLIGHT:,} events in flight ({2 * load.sent:,} so far, "
-           f"{load.poison} poison); each of {load.sent:,} attempts and {load.sent:,} approvals had exactly one outcome, "
-           f"{load.sent:,} MSP phone tasks raised once, {load.poison} dead letters; /ready recovered")
+    report(
+        f"cluster failover, {name}: {2 * IN_FLIGHT:,} events in flight ({2 * load.sent:,} so far, "
+        f"{load.poison} poison); each of {load.sent:,} attempts and {load.sent:,} approvals had exactly one outcome, "
+        f"{load.sent:,} MSP phone tasks raised once, {load.poison} dead letters; /ready recovered"
+    )
 
 
 async def windows_closed_once(stack: Stack, load: Load, report: Callable[[str], None]) -> None:
@@ -108,34 +129,58 @@ async def windows_closed_once(stack: Stack, load: Load, report: Callable[[str], 
     async with stack.runner() as runner:
         await runner.move_clocks(T0 + timedelta(days=8))
     await stack.check(load, closed=True)
-    report(f"cluster failover: then {load.sent:,} retry windows closed once each, {load.sent:,} I059PL raised once each")
+    report(
+        f"cluster failover: then {load.sent:,} retry windows closed once each, {load.sent:,} I059PL raised once each"
+    )
 
 
 @pytest.mark.timeout(900)
 async def test_killing_the_leader_of_the_busiest_partition_loses_nothing_and_duplicates_nothing(
-        cluster: LocalKafkaCluster, stack: Stack, report) -> None:
+    cluster: LocalKafkaCluster, stack: Stack, report
+) -> None:
     load = Load(cluster.bootstrap_servers, stack.prefix)
     leader, partition = await busiest_partition_leader(cluster, stack.prefix)
-    await fault(stack, load, report, f"kill -9 of node {leader}, leader of {partition.topic}-{partition.partition}",
-                start=lambda: cluster.kill(leader), end=lambda: cluster.restart(leader))
+    await fault(
+        stack,
+        load,
+        report,
+        f"kill -9 of node {leader}, leader of {partition.topic}-{partition.partition}",
+        start=lambda: cluster.kill(leader),
+        end=lambda: cluster.restart(leader),
+    )
     await windows_closed_once(stack, load, report)
 
 
 @pytest.mark.timeout(900)
 async def test_a_node_paused_for_thirty_seconds_loses_nothing_and_duplicates_nothing(
-        cluster: LocalKafkaCluster, stack: Stack, report) -> None:
+    cluster: LocalKafkaCluster, stack: Stack, report
+) -> None:
     load = Load(cluster.bootstrap_servers, stack.prefix)
     paused, _ = await busiest_partition_leader(cluster, stack.prefix)
-    await fault(stack, load, report, f"node {paused} (leader of the busiest partition) paused for {PAUSE_S:g} s",
-                start=lambda: cluster.pause(paused), end=lambda: cluster.resume(paused), hold_s=PAUSE_S)
+    await fault(
+        stack,
+        load,
+        report,
+        f"node {paused} (leader of the busiest partition) paused for {PAUSE_S:g} s",
+        start=lambda: cluster.pause(paused),
+        end=lambda: cluster.resume(paused),
+        hold_s=PAUSE_S,
+    )
     await windows_closed_once(stack, load, report)
 
 
 @pytest.mark.timeout(900)
 async def test_killing_the_active_controller_loses_nothing_and_duplicates_nothing(
-        cluster: LocalKafkaCluster, stack: Stack, report) -> None:
+    cluster: LocalKafkaCluster, stack: Stack, report
+) -> None:
     load = Load(cluster.bootstrap_servers, stack.prefix)
     controller = cluster.active_controller()
-    await fault(stack, load, report, f"kill -9 of node {controller}, the active controller",
-                start=lambda: cluster.kill(controller), end=lambda: cluster.restart(controller))
+    await fault(
+        stack,
+        load,
+        report,
+        f"kill -9 of node {controller}, the active controller",
+        start=lambda: cluster.kill(controller),
+        end=lambda: cluster.restart(controller),
+    )
     await windows_closed_once(stack, load, report)

@@ -37,7 +37,9 @@ from tests.support.kafka_tools import client, eventually
 pytestmark = pytest.mark.e2e
 
 SYDNEY = ZoneInfo("Australia/Sydney")
-T0 = datetime(2027, 3, 1, 10, 0, tzinfo=SYDNEY)  # a Monday: every weekly window closes at 00:00 on 8 March
+T0 = datetime(
+    2027, 3, 1, 10, 0, tzinfo=SYDNEY
+)  # a Monday: every weekly window closes at 00:00 on 8 March
 SERVICES = ("notification", "expenses", "workitems")
 PER_PHASE = 120  # payment attempts and as many MSP approvals per phase; five phases
 
@@ -67,11 +69,18 @@ class Load:
                 if self.msp:
                     events.append((MSP_APPROVALS.name, approval(i)))
                 for topic, event in events:
-                    await producer.send(self.prefix + topic, event.to_json(), key=event.key.encode())
+                    await producer.send(
+                        self.prefix + topic, event.to_json(), key=event.key.encode()
+                    )
                 if i % 40 == 0 and self.msp:
-                    await producer.send(self.prefix + PAYMENT_ATTEMPTS.name, b"{not json", key=b"poison")
-                    await producer.send(self.prefix + MSP_APPROVALS.name, b'{"event_type": "MspApproved"}',
-                                        key=b"poison")
+                    await producer.send(
+                        self.prefix + PAYMENT_ATTEMPTS.name, b"{not json", key=b"poison"
+                    )
+                    await producer.send(
+                        self.prefix + MSP_APPROVALS.name,
+                        b'{"event_type": "MspApproved"}',
+                        key=b"poison",
+                    )
                     self.poison += 2
             await producer.flush()
         finally:
@@ -79,12 +88,14 @@ class Load:
         self.sent += count
 
 
-def distinct(runner: Runner, event_type: str, key: Callable[[Event], str]) -> dict[str, set[uuid.UUID]]:
+def distinct(
+    runner: Runner, event_type: str, key: Callable[[Event], str]
+) -> dict[str, set[uuid.UUID]]:
     """For each aggregate, the distinct event ids of ``event_type`` read back from the output topics."""
     found: dict[str, set[uuid.UUID]] = defaultdict(set)
     prefix = runner.system.topic_prefix
     for record in runner.outputs:
-        name = record.topic[len(prefix):]
+        name = record.topic[len(prefix) :]
         if name.endswith(".dlq"):
             continue
         event = CATALOGUE[name].parse(record.value)
@@ -108,16 +119,23 @@ def dead_letters(runner: Runner) -> dict[tuple[str, str], str]:
     for record in runner.outputs:
         if record.topic.endswith(".dlq"):
             headers = {k: bytes(v).decode() for k, v in record.headers or ()}
-            found[(headers["dlq.origin.topic"], headers["dlq.origin.offset"])] = headers["dlq.reason"]
+            found[(headers["dlq.origin.topic"], headers["dlq.origin.offset"])] = headers[
+                "dlq.reason"
+            ]
     return found
 
 
 class Stack:
     def __init__(self, kafka, database_url: str, prefix: str, log_dir: Path) -> None:
         self.signer = Signer(audience=SYSTEM_AUDIENCES)
-        env = {**kafka.access.env(SERVICES), "DATABASE_URL": database_url,
-               "TOPIC_PREFIX": prefix, "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
-               **self.signer.env()}
+        env = {
+            **kafka.access.env(SERVICES),
+            "DATABASE_URL": database_url,
+            "TOPIC_PREFIX": prefix,
+            "CLOCK": "simulated",
+            "CLOCK_START": T0.isoformat(),
+            **self.signer.env(),
+        }
         self.kafka, self.prefix = kafka, prefix
         self.services = {n: ServiceProcess(n, env, log_dir) for n in SERVICES}
         self.token = self.signer.token("OFF-FAULTS", expires_in=3600, roles=EVERY_ROLE)
@@ -141,16 +159,21 @@ class Stack:
         """The sum of ``metric``'s samples on service ``name``'s /metrics."""
         async with httpx.AsyncClient(timeout=5) as http:
             text = (await http.get(f"{self.services[name].url}/metrics", headers=self.auth)).text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(metric))
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(metric)
+        )
 
     async def busy(self, name: str, before: float) -> None:
         """Until service ``name`` has handled some of what was just published (so a fault lands mid-stream)."""
+
         async def moved() -> bool:
             return await self.metric(name, "messages_consumed_total{") > before
+
         await eventually(moved, timeout=60, what=f"{name} busy")
 
     async def notices(self, check: str) -> None:
         """Until a service's /ready reports ``check`` failing: the outage is felt, not assumed."""
+
         async def failing() -> bool:
             async with httpx.AsyncClient(timeout=10) as http:
                 try:
@@ -158,39 +181,59 @@ class Stack:
                 except httpx.HTTPError:
                     return False
             return body["checks"].get(check) is False
+
         await eventually(failing, timeout=60, what=f"/ready reporting {check} down")
 
     def runner(self) -> Runner:
         urls = {n: s.url for n, s in self.services.items()}
         # A bound, not a wait: after a broker restart on a busy machine the single broker reloads every partition the
         # run has created (thousands) before it leads them all again; once quiet, the check goes on at once.
-        return Runner(SystemUnderTest(self.kafka.access, self.prefix, urls, self.token), settle_timeout=600)
+        return Runner(
+            SystemUnderTest(self.kafka.access, self.prefix, urls, self.token), settle_timeout=600
+        )
 
     async def check(self, load: Load, *, closed: bool = False) -> None:
         async with self.runner() as runner:
             await runner.settle()
             expenses = {f"EXP-F{i:05d}" for i in range(load.sent)}
             msps = {f"MSP-F{i:05d}" for i in range(load.sent)}
-            assert_exactly_once(distinct(runner, "ExpenseUndelivered", lambda e: e.key), expenses, "UNDLVD RI")
-            assert_exactly_once(distinct(runner, "MspNotificationPlanned", lambda e: e.key), msps, "MSP planned")
+            assert_exactly_once(
+                distinct(runner, "ExpenseUndelivered", lambda e: e.key), expenses, "UNDLVD RI"
+            )
+            assert_exactly_once(
+                distinct(runner, "MspNotificationPlanned", lambda e: e.key), msps, "MSP planned"
+            )
             raised = distinct(runner, "WorkItemRaised", lambda e: e.key)
-            assert_exactly_once({k: v for k, v in raised.items() if k.startswith("MSP-PHONE")},
-                                {f"MSP-PHONE:{m}" for m in msps}, "MSP phone task")
+            assert_exactly_once(
+                {k: v for k, v in raised.items() if k.startswith("MSP-PHONE")},
+                {f"MSP-PHONE:{m}" for m in msps},
+                "MSP phone task",
+            )
             if closed:
-                assert_exactly_once(distinct(runner, "UndeliveredExpensePeriodClosed", lambda e: e.key), expenses,
-                                    "window closed")
-                assert_exactly_once({k: v for k, v in raised.items() if k.startswith("I059PL")},
-                                    {f"I059PL:{e}:{T0.date()}" for e in expenses}, "I059PL")
+                assert_exactly_once(
+                    distinct(runner, "UndeliveredExpensePeriodClosed", lambda e: e.key),
+                    expenses,
+                    "window closed",
+                )
+                assert_exactly_once(
+                    {k: v for k, v in raised.items() if k.startswith("I059PL")},
+                    {f"I059PL:{e}:{T0.date()}" for e in expenses},
+                    "I059PL",
+                )
             dead = dead_letters(runner)
-            assert len(dead) == load.poison, f"{len(dead)} dead letters for {load.poison} poison messages"
+            assert len(dead) == load.poison, (
+                f"{len(dead)} dead letters for {load.poison} poison messages"
+            )
             assert set(dead.values()) == {"not-json", "schema-invalid"}
 
 
 @pytest.fixture
 async def stack(kafka, postgres, database_url, topic_prefix, tmp_path) -> AsyncIterator[Stack]:
     if kafka.local is None or postgres.local is None:
-        pytest.fail("the fault tests stop and restart the broker and the database: they need the local servers "
-                    "(unset KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)")
+        pytest.fail(
+            "the fault tests stop and restart the broker and the database: they need the local servers "
+            "(unset KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)"
+        )
     system = Stack(kafka, database_url, topic_prefix, tmp_path)
     await system.start()
     try:
@@ -199,10 +242,16 @@ async def stack(kafka, postgres, database_url, topic_prefix, tmp_path) -> AsyncI
         system.stop()
 
 
-async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack: Stack, kafka, postgres) -> None:
+async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(
+    stack: Stack, kafka, postgres
+) -> None:
     load = Load(kafka.bootstrap_servers, stack.prefix)
 
-    for name in ("expenses", "notification", "workitems"):  # kill -9 of each service mid-stream, then restart
+    for name in (
+        "expenses",
+        "notification",
+        "workitems",
+    ):  # kill -9 of each service mid-stream, then restart
         before = await stack.metric(name, "messages_consumed_total{")
         await load.publish(PER_PHASE // 2)
         await stack.busy(name, before)
@@ -211,7 +260,10 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack
         await stack.services[name].start().ready(stack.auth)
         await stack.check(load)
 
-    for server, check in ((kafka.local, "broker"), (postgres.local, "database")):  # stopped with events in flight
+    for server, check in (
+        (kafka.local, "broker"),
+        (postgres.local, "database"),
+    ):  # stopped with events in flight
         before = await stack.metric("expenses", "messages_consumed_total{")
         await load.publish(PER_PHASE)
         await stack.busy("expenses", before)
@@ -224,26 +276,42 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(stack
     # Eight days on, every window is due: expenses is killed while it closes them, and restarted.
     later = T0 + timedelta(days=8)
     async with stack.runner() as runner:
-        moving = asyncio.create_task(runner.http.post(f"{stack.services['expenses'].url}/clock",
-                                                      params={"to": later.isoformat()}, headers=stack.auth))
+        moving = asyncio.create_task(
+            runner.http.post(
+                f"{stack.services['expenses'].url}/clock",
+                params={"to": later.isoformat()},
+                headers=stack.auth,
+            )
+        )
+
         async def firing() -> bool:
             return await stack.metric("expenses", "timers_fired_total") > 0 or moving.done()
+
         await eventually(firing, timeout=60, what="expenses closing windows")
         stack.services["expenses"].kill()
         await asyncio.gather(moving, return_exceptions=True)
     await stack.services["expenses"].start(CLOCK_START=later.isoformat()).ready(stack.auth)
     async with stack.runner() as runner:
-        await runner.move_clocks(later)  # the restarted instance has fired what was due by the time this answers
+        await runner.move_clocks(
+            later
+        )  # the restarted instance has fired what was due by the time this answers
     await stack.check(load, closed=True)
 
 
 async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_is_killed(
-        kafka, database_url, topic_prefix, tmp_path) -> None:
+    kafka, database_url, topic_prefix, tmp_path
+) -> None:
     signer = Signer(audience=SYSTEM_AUDIENCES)
     auth = signer.bearer("OFF-FAULTS", roles=[OPERATIONS])
-    env = {**kafka.access.env(SERVICES), "DATABASE_URL": database_url,
-           "TOPIC_PREFIX": topic_prefix, "TOPIC_PARTITIONS": "6", "CLOCK": "simulated", "CLOCK_START": T0.isoformat(),
-           **signer.env()}
+    env = {
+        **kafka.access.env(SERVICES),
+        "DATABASE_URL": database_url,
+        "TOPIC_PREFIX": topic_prefix,
+        "TOPIC_PARTITIONS": "6",
+        "CLOCK": "simulated",
+        "CLOCK_START": T0.isoformat(),
+        **signer.env(),
+    }
     await provision_catalogue(topic_prefix, partitions=6)
     first = ServiceProcess("expenses", env, tmp_path, "expenses-a").start()
     await first.ready()
@@ -256,29 +324,43 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         async def consumed(service: ServiceProcess) -> float:
             async with httpx.AsyncClient(timeout=5) as http:
                 text = (await http.get(f"{service.url}/metrics", headers=auth)).text
-            return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                       if line.startswith("messages_consumed_total{") and "payment-attempts" in line)
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("messages_consumed_total{") and "payment-attempts" in line
+            )
 
         deadline = asyncio.get_running_loop().time() + 60
         while min(await consumed(first), await consumed(second)) == 0:
-            assert asyncio.get_running_loop().time() < deadline, "both instances should get partitions"
+            assert asyncio.get_running_loop().time() < deadline, (
+                "both instances should get partitions"
+            )
             await asyncio.sleep(0.2)
         shares = (await consumed(first), await consumed(second))
 
         first.kill()  # mid-stream: the survivor takes its partitions over
         await load.publish(300)
         urls = {"expenses": second.url}
-        system = SystemUnderTest(kafka.access, topic_prefix, urls, signer.token("OFF-FAULTS", expires_in=600, roles=EVERY_ROLE))
+        system = SystemUnderTest(
+            kafka.access,
+            topic_prefix,
+            urls,
+            signer.token("OFF-FAULTS", expires_in=600, roles=EVERY_ROLE),
+        )
         async with Runner(system, services=("expenses",)) as runner:
             await runner.settle()
             await runner.move_clocks(T0 + timedelta(days=8))
             await runner.settle()
             expenses = {f"EXP-F{i:05d}" for i in range(load.sent)}
-            assert_exactly_once(distinct(runner, "ExpenseUndelivered", lambda e: e.key), expenses, "UNDLVD RI")
-            assert_exactly_once(distinct(runner, "UndeliveredExpensePeriodClosed", lambda e: e.key), expenses,
-                                "window closed")
+            assert_exactly_once(
+                distinct(runner, "ExpenseUndelivered", lambda e: e.key), expenses, "UNDLVD RI"
+            )
+            assert_exactly_once(
+                distinct(runner, "UndeliveredExpensePeriodClosed", lambda e: e.key),
+                expenses,
+                "window closed",
+            )
         assert all(s > 0 for s in shares), f"work shared: {shares}"
     finally:
         first.stop()
         second.stop()
-

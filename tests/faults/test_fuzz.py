@@ -57,7 +57,14 @@ from tests.expenses import builders as expenses
 from tests.notification import builders as notification
 from tests.support.bus import provisioned
 from tests.support.drain import drained
-from tests.support.kafka_tools import RawRecord, eventually, metric_sum, partition_of, publish_raw, read_all
+from tests.support.kafka_tools import (
+    RawRecord,
+    eventually,
+    metric_sum,
+    partition_of,
+    publish_raw,
+    read_all,
+)
 from tests.workitems import builders as workitems
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
@@ -74,7 +81,9 @@ def _valid(topic: str, aggregate: str) -> Event:
     when = datetime(2027, 3, 10, 10, tzinfo=UTC)
     builders: dict[str, Callable[[], Event]] = {
         MSP_APPROVALS.name: lambda: notification.approval(msp_id=aggregate),
-        MSP_STAFF_ACTIONS.name: lambda: notification.risk(RiskFact.SUICIDE_SELF_HARM, msp_id=aggregate),
+        MSP_STAFF_ACTIONS.name: lambda: notification.risk(
+            RiskFact.SUICIDE_SELF_HARM, msp_id=aggregate
+        ),
         PAYMENT_ATTEMPTS.name: lambda: expenses.attempt(when=when, expense_id=aggregate),
         EXPENSE_ACTIONS.name: lambda: expenses.cease(when, expense_id=aggregate),
         EXPENSE_EVENTS.name: lambda: workitems.period_closed(expense_id=aggregate),
@@ -84,22 +93,47 @@ def _valid(topic: str, aggregate: str) -> Event:
     return builders[topic]()
 
 
-TOPICS = sorted([MSP_APPROVALS.name, MSP_STAFF_ACTIONS.name, PAYMENT_ATTEMPTS.name, EXPENSE_ACTIONS.name,
-                 EXPENSE_EVENTS.name, MSP_NOTIFICATION_EVENTS.name, WORKITEM_COMMANDS.name])
-CONSUMER = {MSP_APPROVALS.name: "notification", MSP_STAFF_ACTIONS.name: "notification",
-            PAYMENT_ATTEMPTS.name: "expenses", EXPENSE_ACTIONS.name: "expenses", EXPENSE_EVENTS.name: "workitems",
-            MSP_NOTIFICATION_EVENTS.name: "workitems", WORKITEM_COMMANDS.name: "workitems"}
+TOPICS = sorted(
+    [
+        MSP_APPROVALS.name,
+        MSP_STAFF_ACTIONS.name,
+        PAYMENT_ATTEMPTS.name,
+        EXPENSE_ACTIONS.name,
+        EXPENSE_EVENTS.name,
+        MSP_NOTIFICATION_EVENTS.name,
+        WORKITEM_COMMANDS.name,
+    ]
+)
+CONSUMER = {
+    MSP_APPROVALS.name: "notification",
+    MSP_STAFF_ACTIONS.name: "notification",
+    PAYMENT_ATTEMPTS.name: "expenses",
+    EXPENSE_ACTIONS.name: "expenses",
+    EXPENSE_EVENTS.name: "workitems",
+    MSP_NOTIFICATION_EVENTS.name: "workitems",
+    WORKITEM_COMMANDS.name: "workitems",
+}
 
 FAULTS = {  # the fault drawn -> the reason its dead letter must give
-    "bad-header-name": "header-name-not-utf8", "lying-content-type": "content-type-not-json",
-    "wrong-key": "key-mismatch", "not-json": "not-json", "deep": "too-deep", "long-number": "number-too-long",
-    "too-large": "too-large", "near-broker-limit": "too-large", "schema-invalid": "schema-invalid",
-    "unknown-type": "unknown-event-type", "null-value": "empty-message", "nul-character": "nul-character",
+    "bad-header-name": "header-name-not-utf8",
+    "lying-content-type": "content-type-not-json",
+    "wrong-key": "key-mismatch",
+    "not-json": "not-json",
+    "deep": "too-deep",
+    "long-number": "number-too-long",
+    "too-large": "too-large",
+    "near-broker-limit": "too-large",
+    "schema-invalid": "schema-invalid",
+    "unknown-type": "unknown-event-type",
+    "null-value": "empty-message",
+    "nul-character": "nul-character",
     "reused-id": "event-id-reused",
 }
 KINDS = ["valid", "valid-junk-headers", "repeat", *FAULTS]
 
-header_names = st.text(min_size=1, max_size=30).filter(lambda t: t.lower() != "content-type").map(str.encode)
+header_names = (
+    st.text(min_size=1, max_size=30).filter(lambda t: t.lower() != "content-type").map(str.encode)
+)
 """Valid UTF-8 (NUL included): a name the services do not read."""
 header_values = st.none() | st.binary(max_size=200)
 
@@ -118,14 +152,25 @@ def plans(draw: st.DrawFn) -> list[dict[str, Any]]:
     steps = []
     for _ in range(draw(st.integers(min_value=20, max_value=40))):
         kind = draw(st.sampled_from(KINDS))
-        step: dict[str, Any] = {"topic": draw(st.sampled_from(TOPICS)), "kind": kind, "seed": draw(st.integers(0, 2**32))}
+        step: dict[str, Any] = {
+            "topic": draw(st.sampled_from(TOPICS)),
+            "kind": kind,
+            "seed": draw(st.integers(0, 2**32)),
+        }
         if kind == "valid-junk-headers":
-            step["headers"] = draw(st.lists(st.tuples(header_names, header_values), min_size=1, max_size=4))
+            step["headers"] = draw(
+                st.lists(st.tuples(header_names, header_values), min_size=1, max_size=4)
+            )
         if kind == "bad-header-name":
             step["headers"] = [(b"\xff" + draw(st.binary(max_size=30)), draw(header_values))]
         if kind == "lying-content-type":
-            step["content_type"] = draw(st.one_of(st.none(), st.sampled_from([b"text/plain", b"application/xml"]),
-                                                  st.binary(max_size=30).filter(lambda b: b"json" not in b.lower())))
+            step["content_type"] = draw(
+                st.one_of(
+                    st.none(),
+                    st.sampled_from([b"text/plain", b"application/xml"]),
+                    st.binary(max_size=30).filter(lambda b: b"json" not in b.lower()),
+                )
+            )
         if kind == "not-json":
             step["body"] = draw(st.binary(min_size=1, max_size=2000).filter(_not_json))
         if kind == "deep":
@@ -133,7 +178,9 @@ def plans(draw: st.DrawFn) -> list[dict[str, Any]]:
         if kind == "long-number":
             step["digits"] = draw(st.integers(min_value=MAX_NUMBER_CHARS + 1, max_value=6000))
         if kind == "too-large":
-            step["size"] = draw(st.integers(min_value=MAX_RECORD_BYTES + 1, max_value=MAX_RECORD_BYTES + 4096))
+            step["size"] = draw(
+                st.integers(min_value=MAX_RECORD_BYTES + 1, max_value=MAX_RECORD_BYTES + 4096)
+            )
         if kind == "near-broker-limit":
             step["size"] = draw(st.integers(min_value=1_000_000, max_value=1_040_000))
         if kind == "unknown-type":
@@ -151,7 +198,9 @@ class Sent:
     event: Event | None  # the valid event, where the record is one
 
 
-def _materialise(plan: list[dict[str, Any]], salt: str) -> Iterator[tuple[str, RawRecord, str, Event | None]]:
+def _materialise(
+    plan: list[dict[str, Any]], salt: str
+) -> Iterator[tuple[str, RawRecord, str, Event | None]]:
     """(topic, record, kind, valid event) per step; a repeat or a reuse without an earlier valid event is valid."""
     earlier: dict[str, list[tuple[RawRecord, Event]]] = collections.defaultdict(list)
     json_type = ((b"content-type", b"application/json"),)
@@ -180,20 +229,32 @@ def _materialise(plan: list[dict[str, Any]], salt: str) -> Iterator[tuple[str, R
         elif kind == "not-json":
             record = RawRecord(step["body"], key=key)
         elif kind == "deep":
-            record = RawRecord(b'{"a": ' + b"[" * step["depth"] + b"]" * step["depth"] + b"}", key=key)
+            record = RawRecord(
+                b'{"a": ' + b"[" * step["depth"] + b"]" * step["depth"] + b"}", key=key
+            )
         elif kind == "long-number":
-            record = RawRecord(body.replace(b'"event_id"', b'"n": ' + b"7" * step["digits"] + b', "event_id"', 1), key=key)
+            record = RawRecord(
+                body.replace(b'"event_id"', b'"n": ' + b"7" * step["digits"] + b', "event_id"', 1),
+                key=key,
+            )
         elif kind in ("too-large", "near-broker-limit"):
-            record = RawRecord(body[:-1] + b', "pad": "' + b"p" * step["size"] + b'"}', key=key, headers=json_type)
+            record = RawRecord(
+                body[:-1] + b', "pad": "' + b"p" * step["size"] + b'"}', key=key, headers=json_type
+            )
         elif kind == "schema-invalid":
             record = RawRecord(json.dumps({**data, "producer": "p" * 65}).encode(), key=key)
         elif kind == "unknown-type":
-            record = RawRecord(json.dumps({**data, "event_type": "X" + step["event_type"]}).encode(), key=key)
+            record = RawRecord(
+                json.dumps({**data, "event_type": "X" + step["event_type"]}).encode(), key=key
+            )
         elif kind == "null-value":
             record = RawRecord(None, key=key)
         elif kind == "nul-character":
             record = RawRecord(json.dumps({**data, "producer": "up\x00stream"}).encode(), key=key)
-        valid = kind in ("valid", "valid-junk-headers")  # a reused id's event is not one: its dead letter is
+        valid = kind in (
+            "valid",
+            "valid-junk-headers",
+        )  # a reused id's event is not one: its dead letter is
         if valid:
             earlier[topic].append((record, event))
         yield topic, record, kind, event if valid or kind == "repeat" else None
@@ -218,12 +279,20 @@ class Loop:
 
 class System:
     def __init__(self, kafka: KafkaInfo, database_url: str, prefix: str) -> None:
-        common: dict[str, Any] = {"database_url": database_url, "topic_prefix": prefix, "topic_partitions": PARTITIONS}
+        common: dict[str, Any] = {
+            "database_url": database_url,
+            "topic_prefix": prefix,
+            "topic_partitions": PARTITIONS,
+        }
         self.kafka, self.prefix = kafka, prefix
         self.services: dict[str, ServiceRuntime] = {
-            "notification": notification_runtime(NotificationSettings(**common, **kafka.settings("notification"))),
+            "notification": notification_runtime(
+                NotificationSettings(**common, **kafka.settings("notification"))
+            ),
             "expenses": expenses_runtime(ExpensesSettings(**common, **kafka.settings("expenses"))),
-            "workitems": workitems_runtime(WorkitemsSettings(**common, **kafka.settings("workitems"))),
+            "workitems": workitems_runtime(
+                WorkitemsSettings(**common, **kafka.settings("workitems"))
+            ),
         }
 
     async def start(self) -> None:
@@ -237,7 +306,9 @@ class System:
 
     async def publish(self, topic: str, record: RawRecord) -> Sent:
         partition = partition_of(record.key, PARTITIONS) if record.key else 0
-        offset = await publish_raw(self.kafka.bootstrap_servers, self.prefix + topic, [record], partition=partition)
+        offset = await publish_raw(
+            self.kafka.bootstrap_servers, self.prefix + topic, [record], partition=partition
+        )
         return Sent(topic, partition, offset, "", None)
 
     async def quiet(self) -> bool:
@@ -248,33 +319,51 @@ class System:
         return True
 
     async def handled(self, service: str, event_ids: list[str]) -> set[str]:
-        conn = await asyncpg.connect(self.services[service].settings.database_url,
-                                     server_settings={"search_path": service})
+        conn = await asyncpg.connect(
+            self.services[service].settings.database_url, server_settings={"search_path": service}
+        )
         try:
-            rows = await conn.fetch("SELECT message_id FROM inbox WHERE message_id = ANY($1::text[])", event_ids)
+            rows = await conn.fetch(
+                "SELECT message_id FROM inbox WHERE message_id = ANY($1::text[])", event_ids
+            )
         finally:
             await conn.close()
         return {r["message_id"] for r in rows}
 
     def metric(self, name: str, **labels: str) -> float:
-        return sum(metric_sum(runtime.metrics.registry, name, **labels) for runtime in self.services.values())
+        return sum(
+            metric_sum(runtime.metrics.registry, name, **labels)
+            for runtime in self.services.values()
+        )
 
 
 # The services run in another thread while hypothesis generates: their clients and backoff jitter use `random`.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_hostile_records_on_every_input_topic_are_each_accounted_for_and_the_valid_ones_handled_once(
-        kafka, database_url, topic_prefix, report):
+    kafka, database_url, topic_prefix, report
+):
     loop = Loop()
     system = System(kafka, database_url, topic_prefix)
     loop.run(system.start())
     sent: list[Sent] = []
     repeats = 0
     try:
+
         @settings(  # type: ignore[untyped-decorator]
-            max_examples=EXAMPLES, deadline=None, database=None,
-            phases=[Phase.explicit, Phase.generate],  # no shrinking: each example adds to one running system
-            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                   HealthCheck.data_too_large, HealthCheck.large_base_example])
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[
+                Phase.explicit,
+                Phase.generate,
+            ],  # no shrinking: each example adds to one running system
+            suppress_health_check=[
+                HealthCheck.function_scoped_fixture,
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.large_base_example,
+            ],
+        )
         @given(plan=plans())  # type: ignore[untyped-decorator]
         def example(plan: list[dict[str, Any]]) -> None:
             nonlocal repeats
@@ -291,30 +380,64 @@ def test_hostile_records_on_every_input_topic_are_each_accounted_for_and_the_val
         loop.run(system.stop())
         loop.close()
     kinds = collections.Counter(s.kind for s in sent)
-    report(f"fuzz: {len(sent)} records over {EXAMPLES} sequences on {len(TOPICS)} topics, every one accounted for: "
-           + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    report(
+        f"fuzz: {len(sent)} records over {EXAMPLES} sequences on {len(TOPICS)} topics, every one accounted for: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    )
 
 
 def check(loop: Loop, system: System, sent: list[Sent], repeats: int) -> None:
     valid = [s for s in sent if s.event is not None and s.kind != "repeat"]
     for service in ("notification", "expenses", "workitems"):
-        ids = [str(s.event.event_id) for s in valid if CONSUMER[s.topic] == service and s.event is not None]
-        assert loop.run(system.handled(service, ids)) == set(ids), f"{service} handled every valid record"
-    faulty = {(system.prefix + s.topic, s.partition, s.offset): FAULTS[s.kind] for s in sent if s.kind in FAULTS}
+        ids = [
+            str(s.event.event_id)
+            for s in valid
+            if CONSUMER[s.topic] == service and s.event is not None
+        ]
+        assert loop.run(system.handled(service, ids)) == set(ids), (
+            f"{service} handled every valid record"
+        )
+    faulty = {
+        (system.prefix + s.topic, s.partition, s.offset): FAULTS[s.kind]
+        for s in sent
+        if s.kind in FAULTS
+    }
     dead = {}
     for topic in TOPICS:
         for r in loop.run(read_all(system.kafka.bootstrap_servers, system.prefix + topic + ".dlq")):
-            headers = {k: bytes(v).decode() for k, v in r.headers if k in ("dlq.reason", "dlq.origin.topic",
-                       "dlq.origin.partition", "dlq.origin.offset") and v is not None}
-            origin = (headers["dlq.origin.topic"], int(headers["dlq.origin.partition"]), int(headers["dlq.origin.offset"]))
+            headers = {
+                k: bytes(v).decode()
+                for k, v in r.headers
+                if k
+                in ("dlq.reason", "dlq.origin.topic", "dlq.origin.partition", "dlq.origin.offset")
+                and v is not None
+            }
+            origin = (
+                headers["dlq.origin.topic"],
+                int(headers["dlq.origin.partition"]),
+                int(headers["dlq.origin.offset"]),
+            )
             assert origin not in dead, f"one dead letter per record: {origin}"
             dead[origin] = headers["dlq.reason"]
-    assert dead == faulty, "every faulty record, and nothing else, dead-lettered with its fault's reason"
-    assert system.metric("messages_consumed_total", outcome="duplicate") == repeats, "every repeat a duplicate"
+    assert dead == faulty, (
+        "every faulty record, and nothing else, dead-lettered with its fault's reason"
+    )
+    assert system.metric("messages_consumed_total", outcome="duplicate") == repeats, (
+        "every repeat a duplicate"
+    )
     ours = {(system.prefix + s.topic, s.partition, s.offset) for s in sent}
-    for topic in (EXPENSE_EVENTS.name, MSP_NOTIFICATION_EVENTS.name, "workitems.events", "msp.sms-dispatch"):
+    for topic in (
+        EXPENSE_EVENTS.name,
+        MSP_NOTIFICATION_EVENTS.name,
+        "workitems.events",
+        "msp.sms-dispatch",
+    ):
         records = loop.run(read_all(system.kafka.bootstrap_servers, system.prefix + topic))
-        outputs = [json.loads(r.value)["event_id"] for r in records if (r.topic, r.partition, r.offset) not in ours]
+        outputs = [
+            json.loads(r.value)["event_id"]
+            for r in records
+            if (r.topic, r.partition, r.offset) not in ours
+        ]
         assert len(outputs) == len(set(outputs)), f"no output published twice on {topic}"
     assert system.metric("consumer_crashes_total") == 0, "no consumer crashed"
     for name, runtime in system.services.items():
@@ -323,7 +446,8 @@ def check(loop: Loop, system: System, sent: list[Sent], repeats: int) -> None:
 
 
 async def test_a_record_over_the_brokers_limit_is_refused_to_its_producer_and_never_reaches_a_consumer(
-        kafka, topic_prefix):
+    kafka, topic_prefix
+):
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(**kafka.access.client())
@@ -333,4 +457,6 @@ async def test_a_record_over_the_brokers_limit_is_refused_to_its_producer_and_ne
     finally:
         await admin.close()
     with pytest.raises(RuntimeError, match="error code 10"):  # MESSAGE_TOO_LARGE
-        await publish_raw(kafka.bootstrap_servers, f"{topic_prefix}big", [RawRecord(b"x" * (1024 * 1024 + 1))])
+        await publish_raw(
+            kafka.bootstrap_servers, f"{topic_prefix}big", [RawRecord(b"x" * (1024 * 1024 + 1))]
+        )

@@ -31,47 +31,110 @@ from contracts.notification import (
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 MOBILE = "0491 570 006"
 NOMINEE_NAME = "Alex Example-Nominee"
-BEHAVIOUR = Behaviour(what="Shouted threats at counter staff and threw a chair in the service centre.",
-                      occurred_on=date(2027, 2, 12), channel=Channel.IN_PERSON)
-EVERYTHING = Explained(reasons_and_behaviours=True, duration_and_service_access=True, contact_details=True,
-                       letter_to_follow=True)
+BEHAVIOUR = Behaviour(
+    what="Shouted threats at counter staff and threw a chair in the service centre.",
+    occurred_on=date(2027, 2, 12),
+    channel=Channel.IN_PERSON,
+)
+EVERYTHING = Explained(
+    reasons_and_behaviours=True,
+    duration_and_service_access=True,
+    contact_details=True,
+    letter_to_follow=True,
+)
 
 
 def env(**fields: Any) -> dict[str, Any]:
-    return {"event_id": uuid.uuid4(), "occurred_at": T0, "correlation_id": uuid.uuid4(), "producer": "staff-ui",
-            "msp_id": "MSP-1", **fields}
+    return {
+        "event_id": uuid.uuid4(),
+        "occurred_at": T0,
+        "correlation_id": uuid.uuid4(),
+        "producer": "staff-ui",
+        "msp_id": "MSP-1",
+        **fields,
+    }
 
 
-def approval(agency: Agency = Agency.CENTRELINK, *, phone_ok: bool = True, reps: tuple[Role, ...] = (),
-             mobile: str | None = MOBILE, behaviours: list[Behaviour] | None = None, reasons: str | None = None,
-             msp_id: str = "MSP-1") -> MspApproved:
-    return MspApproved(**env(
-        event_type="MspApproved", producer="msp-approvals", msp_id=msp_id, customer_ref="CRN-SYNTH-9",
-        agency=agency, approving_officer_id="OFF-1", behaviours=behaviours or [BEHAVIOUR],
-        reasons=reasons or "Repeated threats to staff safety during visits.", starts_on=date(2027, 3, 1),
-        ends_on=date(2027, 8, 31), duration_reasons="Six months, matching the pattern of incidents.",
-        service_access="By phone with the One Main Contact only.", channel_restrictions=["no face to face"],
-        contact=ContactDetails(kind="PSSO", name="Pat Officer-Example", phone="1800 555 010"),
-        customer_mobile=mobile,
-        representatives=[Representative(role=r, name=NOMINEE_NAME, phone="0491 570 110") for r in reps],
-        phone_customer_appropriate=phone_ok))
+def approval(
+    agency: Agency = Agency.CENTRELINK,
+    *,
+    phone_ok: bool = True,
+    reps: tuple[Role, ...] = (),
+    mobile: str | None = MOBILE,
+    behaviours: list[Behaviour] | None = None,
+    reasons: str | None = None,
+    msp_id: str = "MSP-1",
+) -> MspApproved:
+    return MspApproved(
+        **env(
+            event_type="MspApproved",
+            producer="msp-approvals",
+            msp_id=msp_id,
+            customer_ref="CRN-SYNTH-9",
+            agency=agency,
+            approving_officer_id="OFF-1",
+            behaviours=behaviours or [BEHAVIOUR],
+            reasons=reasons or "Repeated threats to staff safety during visits.",
+            starts_on=date(2027, 3, 1),
+            ends_on=date(2027, 8, 31),
+            duration_reasons="Six months, matching the pattern of incidents.",
+            service_access="By phone with the One Main Contact only.",
+            channel_restrictions=["no face to face"],
+            contact=ContactDetails(kind="PSSO", name="Pat Officer-Example", phone="1800 555 010"),
+            customer_mobile=mobile,
+            representatives=[
+                Representative(role=r, name=NOMINEE_NAME, phone="0491 570 110") for r in reps
+            ],
+            phone_customer_appropriate=phone_ok,
+        )
+    )
 
 
-def phone(outcome: str = "successful", contacted: Role = Role.CUSTOMER, explained: Explained | None = EVERYTHING,
-          aggression: bool = False, msp_id: str = "MSP-1", no_more_attempts: bool = False) -> RecordPhoneContact:
-    return RecordPhoneContact(**env(event_type="RecordPhoneContact", msp_id=msp_id, officer_id="OFF-2",
-                                    contacted=contacted, outcome=outcome, explained=explained,
-                                    aggression_displayed=aggression, no_more_attempts=no_more_attempts))
+def phone(
+    outcome: str = "successful",
+    contacted: Role = Role.CUSTOMER,
+    explained: Explained | None = EVERYTHING,
+    aggression: bool = False,
+    msp_id: str = "MSP-1",
+    no_more_attempts: bool = False,
+) -> RecordPhoneContact:
+    return RecordPhoneContact(
+        **env(
+            event_type="RecordPhoneContact",
+            msp_id=msp_id,
+            officer_id="OFF-2",
+            contacted=contacted,
+            outcome=outcome,
+            explained=explained,
+            aggression_displayed=aggression,
+            no_more_attempts=no_more_attempts,
+        )
+    )
 
 
-def authorise(circumstance: SmsCircumstance = SmsCircumstance.CANNOT_BE_CONTACTED, *, adm: bool = True,
-              smem: bool = True, mobile_checked: bool = True, send_at: datetime | None = None,
-              msp_id: str = "MSP-1", on_multiple_records: bool = False) -> AuthoriseMspSms:
-    return AuthoriseMspSms(**env(event_type="AuthoriseMspSms", msp_id=msp_id, officer_id="ADM-3",
-                                 officer_roles=["msp-approved-decision-maker"] if adm else ["msp-officer"],
-                                 circumstance=circumstance, smem_checked=smem,
-                                 mobile_checked=mobile_checked, mobile_on_multiple_records=on_multiple_records,
-                                 send_at=send_at))
+def authorise(
+    circumstance: SmsCircumstance = SmsCircumstance.CANNOT_BE_CONTACTED,
+    *,
+    adm: bool = True,
+    smem: bool = True,
+    mobile_checked: bool = True,
+    send_at: datetime | None = None,
+    msp_id: str = "MSP-1",
+    on_multiple_records: bool = False,
+) -> AuthoriseMspSms:
+    return AuthoriseMspSms(
+        **env(
+            event_type="AuthoriseMspSms",
+            msp_id=msp_id,
+            officer_id="ADM-3",
+            officer_roles=["msp-approved-decision-maker"] if adm else ["msp-officer"],
+            circumstance=circumstance,
+            smem_checked=smem,
+            mobile_checked=mobile_checked,
+            mobile_on_multiple_records=on_multiple_records,
+            send_at=send_at,
+        )
+    )
 
 
 def decline() -> DeclineMspSms:
@@ -79,33 +142,74 @@ def decline() -> DeclineMspSms:
 
 
 def risk(fact: RiskFact, msp_id: str = "MSP-1") -> RecordRiskFact:
-    return RecordRiskFact(**env(event_type="RecordRiskFact", msp_id=msp_id, officer_id="OFF-2", fact=fact))
+    return RecordRiskFact(
+        **env(event_type="RecordRiskFact", msp_id=msp_id, officer_id="OFF-2", fact=fact)
+    )
 
 
 def incident(linked: bool = True) -> RecordIncident:
-    return RecordIncident(**env(event_type="RecordIncident", officer_id="OFF-2", incident_id="CIMS-77",
-                                linked_to_msp=linked))
+    return RecordIncident(
+        **env(
+            event_type="RecordIncident",
+            officer_id="OFF-2",
+            incident_id="CIMS-77",
+            linked_to_msp=linked,
+        )
+    )
 
 
 def letter(msp_id: str = "MSP-1", **flags: bool) -> AttachMspLetter:
-    fields = {"final": True, "signed": True, "approved": True, "includes_contact_card": True, **flags}
-    return AttachMspLetter(**env(event_type="AttachMspLetter", msp_id=msp_id, officer_id="OFF-2", letter_id="L-1",
-                                 **fields))
+    fields = {
+        "final": True,
+        "signed": True,
+        "approved": True,
+        "includes_contact_card": True,
+        **flags,
+    }
+    return AttachMspLetter(
+        **env(
+            event_type="AttachMspLetter",
+            msp_id=msp_id,
+            officer_id="OFF-2",
+            letter_id="L-1",
+            **fields,
+        )
+    )
 
 
-POLICE_NOTE = "Sgt Example of the local station delivered the letter to the customer's home on 3 March."
+POLICE_NOTE = (
+    "Sgt Example of the local station delivered the letter to the customer's home on 3 March."
+)
 
 
-def dispatch(method: str = "post", noted: bool = False, msp_id: str = "MSP-1") -> RecordLetterDispatch:
-    return RecordLetterDispatch(**env(event_type="RecordLetterDispatch", msp_id=msp_id, officer_id="OFF-2",
-                                      method=method, msp_note=POLICE_NOTE if noted else None))
+def dispatch(
+    method: str = "post", noted: bool = False, msp_id: str = "MSP-1"
+) -> RecordLetterDispatch:
+    return RecordLetterDispatch(
+        **env(
+            event_type="RecordLetterDispatch",
+            msp_id=msp_id,
+            officer_id="OFF-2",
+            method=method,
+            msp_note=POLICE_NOTE if noted else None,
+        )
+    )
 
 
 def result(msp_id: str = "MSP-1") -> RecordMspResult:
     return RecordMspResult(**env(event_type="RecordMspResult", msp_id=msp_id, officer_id="OFF-2"))
 
 
-def describe(*behaviours: Behaviour, reasons: str | None = None, msp_id: str = "MSP-1") -> DescribeMspBehaviours:
-    return DescribeMspBehaviours(**env(event_type="DescribeMspBehaviours", msp_id=msp_id, officer_id="OFF-1",
-                                       officer_roles=["msp-officer"], behaviours=list(behaviours or [BEHAVIOUR]),
-                                       reasons=reasons))
+def describe(
+    *behaviours: Behaviour, reasons: str | None = None, msp_id: str = "MSP-1"
+) -> DescribeMspBehaviours:
+    return DescribeMspBehaviours(
+        **env(
+            event_type="DescribeMspBehaviours",
+            msp_id=msp_id,
+            officer_id="OFF-1",
+            officer_roles=["msp-officer"],
+            behaviours=list(behaviours or [BEHAVIOUR]),
+            reasons=reasons,
+        )
+    )

@@ -76,7 +76,9 @@ def send(state, now):
 
 
 def required(events):
-    return [(e.step, getattr(e, "contact_role", None)) for e in events if isinstance(e, MspStepRequired)]
+    return [
+        (e.step, getattr(e, "contact_role", None)) for e in events if isinstance(e, MspStepRequired)
+    ]
 
 
 def done(events):
@@ -100,31 +102,51 @@ def test_on_approval_the_steps_are_planned_in_order_and_the_first_is_asked_for()
     assert state.requested == (Step.PHONE,)
 
 
-LABELS = ["inappropriate", "Aggressive behaviour.", "The customer was very aggressive",
-          "inappropriate and aggressive conduct", "Aggressive towards staff", "Inappropriate conduct today"]
+LABELS = [
+    "inappropriate",
+    "Aggressive behaviour.",
+    "The customer was very aggressive",
+    "inappropriate and aggressive conduct",
+    "Aggressive towards staff",
+    "Inappropriate conduct today",
+]
 
 
 @pytest.mark.rule("MSP-1.2", "MSP-3.1")
 @pytest.mark.parametrize("vague", LABELS)
-def test_a_behaviour_only_labelled_asks_the_approving_officer_to_describe_it_and_the_procedure_goes_on(vague):
+def test_a_behaviour_only_labelled_asks_the_approving_officer_to_describe_it_and_the_procedure_goes_on(
+    vague,
+):
     """Step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining
     why". Step 3: "Customers must be advised of their MSP in writing": the approval is not refused; the steps are
     planned, and the approving officer's task to describe the behaviours comes first (assigned to them)."""
     label = Behaviour(what=vague, occurred_on=date(2027, 2, 12), channel=Channel.IN_PERSON)
     for events, state in (start(behaviours=[label]), start(reasons=vague)):
         assert not any(isinstance(e, MspActionRejected) for e in events)
-        assert events[0].steps == [Step.DESCRIBE, Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
+        assert events[0].steps == [
+            Step.DESCRIBE,
+            Step.PHONE,
+            Step.SMS,
+            Step.LETTER,
+            Step.RECORD_RESULT,
+        ]
         task = next(e for e in events if isinstance(e, MspStepRequired))
         assert (task.step, task.for_officer) == (Step.DESCRIBE, "OFF-1")
-        assert "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining " \
-               "why." in task.instructions
-        assert required(events) == [(Step.DESCRIBE, None)], "no call before the behaviours can be explained"
+        assert (
+            "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining "
+            "why." in task.instructions
+        )
+        assert required(events) == [(Step.DESCRIBE, None)], (
+            "no call before the behaviours can be explained"
+        )
         assert not state.described
 
 
 @pytest.mark.rule("MSP-1.1")
-@pytest.mark.parametrize(("missing", "gap"), [({"occurred_on": None}, "when it happened"),
-                                              ({"channel": None}, "on which channel")])
+@pytest.mark.parametrize(
+    ("missing", "gap"),
+    [({"occurred_on": None}, "when it happened"), ({"channel": None}, "on which channel")],
+)
 def test_a_described_behaviour_says_what_happened_when_and_on_which_channel(missing, gap):
     """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
     into consideration": a description says what happened, when, and on which channel (the project's reading)."""
@@ -159,8 +181,11 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     """Step 1: "explain the reasons the MSP has been implemented, including a description of the behaviours taken
     into consideration": the phone task's briefing carries the description, its date and channel."""
     _, state = start(reasons="inappropriate")
-    told = Behaviour(what="Threw a chair at the counter and shouted threats at staff.", occurred_on=date(2027, 2, 20),
-                     channel=Channel.IN_PERSON)
+    told = Behaviour(
+        what="Threw a chair at the counter and shouted threats at staff.",
+        occurred_on=date(2027, 2, 20),
+        channel=Channel.IN_PERSON,
+    )
     still_vague, unchanged = act(state, describe(told))
     assert rejected(still_vague) == "behaviour-not-described", "the reasons were the label here"
     assert unchanged == state, "a refused description changes nothing"
@@ -169,7 +194,10 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     assert done(events)[0] == (Step.DESCRIBE, "described", None)
     assert required(events) == [(Step.PHONE, Role.CUSTOMER)]
     briefing = next(e for e in events if isinstance(e, MspStepRequired)).briefing
-    assert f"Behaviour taken into consideration: {told.what} (on Saturday 20 February 2027, in-person)" in briefing
+    assert (
+        f"Behaviour taken into consideration: {told.what} (on Saturday 20 February 2027, in-person)"
+        in briefing
+    )
     assert after is not None
     assert after.described
     assert after.case.behaviours == (told,)
@@ -186,12 +214,16 @@ def test_the_phone_step_carries_what_this_msp_says_to_explain():
     [phone] = [e for e in run(None, msg)[0] if isinstance(e, MspStepRequired)]
     briefing = "\n".join(phone.briefing)
     assert f"Reasons the MSP has been implemented: {msg.reasons}" in briefing
-    assert f"Behaviour taken into consideration: {msg.behaviours[0].what} (on Friday 12 February 2027, in-person)" in briefing, \
-        "each behaviour, in its words, with when and where"
+    assert (
+        f"Behaviour taken into consideration: {msg.behaviours[0].what} (on Friday 12 February 2027, in-person)"
+        in briefing
+    ), "each behaviour, in its words, with when and where"
     assert msg.duration_reasons in briefing
     assert "Monday 1 March 2027 to Tuesday 31 August 2027" in briefing
     assert msg.service_access in briefing
-    assert "Channel restrictions: no face to face." in briefing, "the restrictions are read, not only accepted"
+    assert "Channel restrictions: no face to face." in briefing, (
+        "the restrictions are read, not only accepted"
+    )
     assert f"{msg.contact.kind} {msg.contact.name}, 1800 555 010" in briefing
 
 
@@ -212,7 +244,9 @@ def test_approving_the_same_msp_twice_is_rejected():
 def test_where_phoning_the_customer_is_not_appropriate_the_representative_is_phoned():
     """'Wherever possible contact the customer's Power of Attorney, nominee or person permitted to enquire where a
     decision is made not to contact the customer directly.'"""
-    events, _ = start(agency=Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE, Role.POWER_OF_ATTORNEY))
+    events, _ = start(
+        agency=Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE, Role.POWER_OF_ATTORNEY)
+    )
     assert required(events) == [(Step.PHONE, Role.POWER_OF_ATTORNEY)]
 
 
@@ -225,13 +259,25 @@ def test_with_no_one_to_phone_the_step_is_skipped_with_the_reason_and_the_proced
 
 def test_phoning_the_customer_when_it_was_decided_not_to_is_rejected():
     _, state = start(agency=Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE,))
-    assert rejected(act(state, phone(contacted=Role.CUSTOMER))[0]) == "customer-contact-not-appropriate"
-    assert rejected(act(state, phone(contacted=Role.POWER_OF_ATTORNEY))[0]) == "unknown-representative"
+    assert (
+        rejected(act(state, phone(contacted=Role.CUSTOMER))[0])
+        == "customer-contact-not-appropriate"
+    )
+    assert (
+        rejected(act(state, phone(contacted=Role.POWER_OF_ATTORNEY))[0]) == "unknown-representative"
+    )
 
 
 @pytest.mark.rule("MSP-1.3", "MSP-1.4", "MSP-1.5")
-@pytest.mark.parametrize("missing", ["reasons_and_behaviours", "duration_and_service_access", "contact_details",
-                                     "letter_to_follow"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "reasons_and_behaviours",
+        "duration_and_service_access",
+        "contact_details",
+        "letter_to_follow",
+    ],
+)
 def test_a_successful_contact_must_record_that_everything_was_explained(missing):
     """'explain the reasons ... explain the reasons for the duration ... provide contact details ... advise they
     will receive a letter explaining the MSP'"""
@@ -243,7 +289,7 @@ def test_a_successful_contact_must_record_that_everything_was_explained(missing)
 
 @pytest.mark.rule("MSP-1.10", "MSP-2.6")
 def test_an_unsuccessful_call_asks_for_the_sms_decision_and_the_letter_and_keeps_the_phone_step_open():
-    """"For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS through desktop
+    """ "For Centrelink customers where phone contact is unsuccessful, consider sending an MSP SMS through desktop
     messaging, go to Step 2." and "waiting until the next day to call the customer may result in a more productive
     discussion": an unsuccessful call is an attempt, and the next one can be recorded."""
     _, state = start()
@@ -255,9 +301,14 @@ def test_an_unsuccessful_call_asks_for_the_sms_decision_and_the_letter_and_keeps
     events, state = act(state, phone(outcome="unsuccessful", explained=None))
     assert (done(events), required(events)) == ([], []), "a second attempt asks for nothing twice"
     events, state = act(state, phone())
-    assert done(events) == [(Step.PHONE, "successful: customer", None)], "the next-day call resolves it"
-    assert [str(a) for a in state.phone.attempts] == ["unsuccessful: customer", "unsuccessful: customer",
-                                                     "successful: customer"]
+    assert done(events) == [(Step.PHONE, "successful: customer", None)], (
+        "the next-day call resolves it"
+    )
+    assert [str(a) for a in state.phone.attempts] == [
+        "unsuccessful: customer",
+        "unsuccessful: customer",
+        "successful: customer",
+    ]
     assert rejected(act(state, phone())[0]) == "phone-already-resolved"
 
 
@@ -287,7 +338,7 @@ def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
 
 @pytest.mark.rule("MSP-1.6", "MSP-1.7", "MSP-2.6")
 def test_aggression_during_a_later_attempt_after_a_preliminary_sms_asks_for_the_incident():
-    """"waiting until the next day to call the customer may result in a more productive discussion and the
+    """ "waiting until the next day to call the customer may result in a more productive discussion and the
     customer would benefit from a preliminary message." then "If the customer displays aggression or
     counterproductive behaviour see Customer aggression - Response. Record a new incident and link it to the
     MSP." """
@@ -303,13 +354,15 @@ def test_aggression_during_a_later_attempt_after_a_preliminary_sms_asks_for_the_
 
 @pytest.mark.rule("MSP-1.6", "MSP-1.7")
 def test_aggression_is_never_lost_even_when_the_contacts_record_is_refused():
-    """"If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
+    """ "If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
     Record a new incident and link it to the MSP." """
     _, state = start()
     events, after = act(state, phone(explained=None, aggression=True))
     assert isinstance(events[0], MspActionRejected)
     assert events[0].reason_code == "explanation-incomplete"
-    assert required(events) == [(Step.INCIDENT, None)], "the record is refused; the aggression is not"
+    assert required(events) == [(Step.INCIDENT, None)], (
+        "the record is refused; the aggression is not"
+    )
     assert after.incident == "required"
     assert after.phone.attempts == (), "the refused record itself changed nothing"
     done_events, _ = act(after, incident())
@@ -352,29 +405,40 @@ def test_the_sms_is_for_centrelink_customers_only(agency):
 @pytest.mark.rule("MSP-2.2")
 def test_only_an_approved_decision_maker_can_authorise_the_sms():
     """'SMS can only be sent by approved decision makers'"""
-    assert rejected(act(centrelink_after_unsuccessful_call(), authorise(adm=False))[0]) == "not-approved-decision-maker"
+    assert (
+        rejected(act(centrelink_after_unsuccessful_call(), authorise(adm=False))[0])
+        == "not-approved-decision-maker"
+    )
 
 
 @pytest.mark.rule("MSP-2.10")
 def test_the_authorisation_confirms_the_smem_check():
     """'Before sending a customer aggression related Desktop Electronic message, see SMS/Email Search (SMEM) screen.'"""
-    assert rejected(act(centrelink_after_unsuccessful_call(), authorise(smem=False))[0]) == "smem-not-checked"
+    assert (
+        rejected(act(centrelink_after_unsuccessful_call(), authorise(smem=False))[0])
+        == "smem-not-checked"
+    )
 
 
 @pytest.mark.rule("MSP-2.2", "MSP-2.3", "MSP-2.4", "MSP-2.5", "MSP-2.6", "MSP-2.7")
-@pytest.mark.parametrize(("circumstance", "phone_outcome", "allowed"), [
-    (SmsCircumstance.CANNOT_BE_CONTACTED, "unsuccessful", True),
-    (SmsCircumstance.CANNOT_BE_CONTACTED, "successful", False),
-    (SmsCircumstance.UNPRODUCTIVE, "unproductive", True),
-    (SmsCircumstance.UNPRODUCTIVE, "unsuccessful", False),
-    (SmsCircumstance.CONFIRMATION_HELPS, "successful", True),
-    (SmsCircumstance.CONFIRMATION_HELPS, "unproductive", False),
-    (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unsuccessful", True),
-    (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "successful", False),
-    (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unproductive", False),
-    (SmsCircumstance.CAPTURE_CONTACT_NUMBER, "successful", True),
-])
-def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance, phone_outcome, allowed):
+@pytest.mark.parametrize(
+    ("circumstance", "phone_outcome", "allowed"),
+    [
+        (SmsCircumstance.CANNOT_BE_CONTACTED, "unsuccessful", True),
+        (SmsCircumstance.CANNOT_BE_CONTACTED, "successful", False),
+        (SmsCircumstance.UNPRODUCTIVE, "unproductive", True),
+        (SmsCircumstance.UNPRODUCTIVE, "unsuccessful", False),
+        (SmsCircumstance.CONFIRMATION_HELPS, "successful", True),
+        (SmsCircumstance.CONFIRMATION_HELPS, "unproductive", False),
+        (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unsuccessful", True),
+        (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "successful", False),
+        (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unproductive", False),
+        (SmsCircumstance.CAPTURE_CONTACT_NUMBER, "successful", True),
+    ],
+)
+def test_the_sms_is_authorised_only_in_the_procedures_circumstances(
+    circumstance, phone_outcome, allowed
+):
     """Step 2: "SMS can only be sent by approved decision makers in the following circumstances: customer cannot be
     contacted by phone. telephone discussion with the customer was unproductive. telephone contact was successful
     and it was determined that the customer may benefit from confirmation of MSP details by SMS. waiting until the
@@ -382,7 +446,10 @@ def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance
     preliminary message. customer may benefit from having One Main Contact/Personalised Services Service Officer
     number(s) captured on their mobile phone" (a list in the procedure)."""
     _, state = start()
-    _, state = act(state, phone() if phone_outcome == "successful" else phone(outcome=phone_outcome, explained=None))
+    _, state = act(
+        state,
+        phone() if phone_outcome == "successful" else phone(outcome=phone_outcome, explained=None),
+    )
     events, _ = act(state, authorise(circumstance))
     assert isinstance(events[0], MspSmsAuthorised) is allowed
     if not allowed:
@@ -391,7 +458,7 @@ def test_the_sms_is_authorised_only_in_the_procedures_circumstances(circumstance
 
 @pytest.mark.rule("MSP-1.8", "MSP-2.3")
 def test_a_customer_reached_only_through_their_representative_could_not_be_contacted_by_phone():
-    """"There are limited circumstances where it is not appropriate to phone a customer. Wherever possible contact
+    """ "There are limited circumstances where it is not appropriate to phone a customer. Wherever possible contact
     the customer's Power of Attorney, nominee or person permitted to enquire"; the SMS may then be sent where the
     "customer cannot be contacted by phone." (our reading: the customer themselves was not phoned)."""
     _, state = start(phone_ok=False, reps=(Role.NOMINEE,))
@@ -399,7 +466,10 @@ def test_a_customer_reached_only_through_their_representative_could_not_be_conta
     [authorised], _ = act(state, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))
     assert isinstance(authorised, MspSmsAuthorised)
     _, reached = act(start()[1], phone())
-    assert rejected(act(reached, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))[0]) == "circumstance-not-met"
+    assert (
+        rejected(act(reached, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))[0])
+        == "circumstance-not-met"
+    )
 
 
 @pytest.mark.rule("MSP-2.6")
@@ -412,11 +482,14 @@ def test_a_preliminary_sms_may_be_authorised_before_the_next_day_call():
 
 
 @pytest.mark.rule("MSP-2.9", "MSP-2.11")
-@pytest.mark.parametrize(("fact", "code"), [
-    (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, "mobile-on-multiple-records"),
-    (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm"),
-    (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence"),
-])
+@pytest.mark.parametrize(
+    ("fact", "code"),
+    [
+        (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, "mobile-on-multiple-records"),
+        (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm"),
+        (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence"),
+    ],
+)
 def test_the_sms_is_withheld_with_its_own_reason_when_a_guard_applies(fact, code):
     """'Where this does occur, the SMS must not be sent and existing phone and letter notification provisions apply.' /
     'A MSP SMS should not be sent to customers talking about suicide or self-harm' / 'An MSP SMS should not be
@@ -431,12 +504,15 @@ def test_the_sms_is_withheld_with_its_own_reason_when_a_guard_applies(fact, code
 
 
 @pytest.mark.rule("MSP-2.11", "MSP-2.12", "MSP-2.13")
-@pytest.mark.parametrize(("fact", "words"), [
-    (RiskFact.SUICIDE_SELF_HARM, "refer to Customers talking about suicide or self-harm."),
-    (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "staff are to follow their local response guidelines"),
-])
+@pytest.mark.parametrize(
+    ("fact", "words"),
+    [
+        (RiskFact.SUICIDE_SELF_HARM, "refer to Customers talking about suicide or self-harm."),
+        (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "staff are to follow their local response guidelines"),
+    ],
+)
 def test_a_risk_fact_asks_the_officer_to_follow_the_guidelines_the_procedure_refers_to(fact, words):
-    """"A MSP SMS should not be sent to customers talking about suicide or self-harm, refer to Customers talking
+    """ "A MSP SMS should not be sent to customers talking about suicide or self-harm, refer to Customers talking
     about suicide or self-harm." and "If a staff member witnesses through any channel family and domestic violence
     involving an immediate threat to safety, staff are to follow their local response guidelines" """
     _, state = start()
@@ -445,7 +521,9 @@ def test_a_risk_fact_asks_the_officer_to_follow_the_guidelines_the_procedure_ref
     assert (task.fact, task.number) == (fact, 1)
     assert words in task.instructions[0]
     assert act(state, risk(fact))[0] == [], "asked for once"
-    assert act(state, risk(RiskFact.MOBILE_ON_MULTIPLE_RECORDS))[0] == [], "a shared mobile only stops the SMS"
+    assert act(state, risk(RiskFact.MOBILE_ON_MULTIPLE_RECORDS))[0] == [], (
+        "a shared mobile only stops the SMS"
+    )
 
 
 def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_sms():
@@ -465,11 +543,15 @@ def test_an_officer_who_finds_the_mobile_on_multiple_records_has_the_sms_withhel
     records. Where this does occur, the SMS must not be sent and existing phone and letter notification provisions
     apply.'"""
     state = centrelink_after_unsuccessful_call()
-    assert rejected(act(state, authorise(mobile_checked=False))[0]) == "mobile-not-checked", "not checked: not yet"
+    assert rejected(act(state, authorise(mobile_checked=False))[0]) == "mobile-not-checked", (
+        "not checked: not yet"
+    )
     events, after = act(state, authorise(on_multiple_records=True))
     assert isinstance(events[0], MspSmsWithheld)
     assert events[0].reason_code == "mobile-on-multiple-records"
-    assert done(events) == [(Step.SMS, "withheld", "mobile-on-multiple-records")], "resolved: the letter goes on"
+    assert done(events) == [(Step.SMS, "withheld", "mobile-on-multiple-records")], (
+        "resolved: the letter goes on"
+    )
     assert not any(isinstance(e, SmsDispatchRequested) for e in events)
     assert after.sms.status == "withheld"
 
@@ -495,10 +577,18 @@ def test_the_officer_may_decide_not_to_send_an_sms():
 
 
 @pytest.mark.rule("MSP-3.2", "MSP-3.3")
-@pytest.mark.parametrize(("flag", "code"), [("final", "letter-not-final"), ("signed", "letter-not-signed"),
-                                            ("approved", "letter-not-approved"),
-                                            ("includes_contact_card", "contact-card-missing")])
-def test_only_the_final_signed_and_approved_letter_with_the_contact_card_may_be_attached(flag, code):
+@pytest.mark.parametrize(
+    ("flag", "code"),
+    [
+        ("final", "letter-not-final"),
+        ("signed", "letter-not-signed"),
+        ("approved", "letter-not-approved"),
+        ("includes_contact_card", "contact-card-missing"),
+    ],
+)
+def test_only_the_final_signed_and_approved_letter_with_the_contact_card_may_be_attached(
+    flag, code
+):
     """'Send the signed and approved MSP letter including the OMC/PSSO contact card. Ensure that only the final
     approved letter is attached to the MSP.'"""
     _, state = start()
@@ -522,12 +612,18 @@ def test_police_hand_delivery_must_be_recorded_in_the_msp_notes():
     """'In some serious cases, the letter may be hand delivered by the local Police ... Record this in the MSP notes.'"""
     _, state = start()
     _, state = act(state, letter())
-    assert rejected(act(state, dispatch("local-police-hand-delivery"))[0]) == "police-delivery-not-recorded"
+    assert (
+        rejected(act(state, dispatch("local-police-hand-delivery"))[0])
+        == "police-delivery-not-recorded"
+    )
     events, after = act(state, dispatch("local-police-hand-delivery", noted=True))
     assert done(events) == [(Step.LETTER, "local-police-hand-delivery", None)]
     [note] = after.notes
-    assert (note.text, note.about, note.officer_id) == (POLICE_NOTE, "local-police-hand-delivery", "OFF-2"), \
-        "the note itself is kept in the MSP's history"
+    assert (note.text, note.about, note.officer_id) == (
+        POLICE_NOTE,
+        "local-police-hand-delivery",
+        "OFF-2",
+    ), "the note itself is kept in the MSP's history"
     assert not any(POLICE_NOTE in e.model_dump_json() for e in events), "and never published"
 
 
@@ -568,8 +664,11 @@ def test_the_result_can_be_recorded_only_when_phone_sms_and_letter_are_resolved(
     events, state = act(state, result())
     summary = events[0]
     assert isinstance(summary, MspNotificationCompleted)
-    assert (summary.phone, summary.sms, summary.letter) == ("done: successful: customer",
-                                                            "declined: officer-decided-not-to-send", "dispatched: post")
+    assert (summary.phone, summary.sms, summary.letter) == (
+        "done: successful: customer",
+        "declined: officer-decided-not-to-send",
+        "dispatched: post",
+    )
     assert done(events) == [(Step.RECORD_RESULT, "recorded", None)]
     assert rejected(act(state, letter())[0]) == "msp-notification-completed"
 
@@ -602,8 +701,11 @@ def test_every_required_step_has_a_matching_done_event_on_the_way_to_completion(
     events_all = []
     events, state = start()
     events_all += events
-    for action in (phone(outcome="unproductive", explained=None, aggression=True), incident(), authorise(
-            SmsCircumstance.UNPRODUCTIVE)):
+    for action in (
+        phone(outcome="unproductive", explained=None, aggression=True),
+        incident(),
+        authorise(SmsCircumstance.UNPRODUCTIVE),
+    ):
         events, state = act(state, action)
         events_all += events
     events, state = send(state, T0)
@@ -613,8 +715,11 @@ def test_every_required_step_has_a_matching_done_event_on_the_way_to_completion(
         events_all += events
     asked = [s for s, _ in required(events_all)]
     finished = [s for s, _, _ in done(events_all)]
-    assert sorted(asked) == sorted(finished) == sorted([Step.PHONE, Step.INCIDENT, Step.SMS, Step.LETTER,
-                                                        Step.RECORD_RESULT])
+    assert (
+        sorted(asked)
+        == sorted(finished)
+        == sorted([Step.PHONE, Step.INCIDENT, Step.SMS, Step.LETTER, Step.RECORD_RESULT])
+    )
 
 
 def test_an_action_on_an_unknown_msp_is_rejected():

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from contracts.catalogue import MSP_APPROVALS, MSP_NOTIFICATION_EVENTS, MSP_STAFF_ACTIONS, SMS_DISPATCH
+from contracts.catalogue import (
+    MSP_APPROVALS,
+    MSP_NOTIFICATION_EVENTS,
+    MSP_STAFF_ACTIONS,
+    SMS_DISPATCH,
+)
 from contracts.envelope import Event
 from contracts.notification import Agency, RiskFact, Role, SmsCircumstance
 from contracts.phones import e164
@@ -40,18 +45,23 @@ class Msp:
 
     async def send(self, topic: str, *events: Event) -> None:
         for e in events:
-            await publish(self.kafka.bootstrap_servers, self.prefix + topic, [e.to_json()], key=e.key.encode())
+            await publish(
+                self.kafka.bootstrap_servers, self.prefix + topic, [e.to_json()], key=e.key.encode()
+            )
 
     async def events(self, at_least: int) -> list[Event]:
-        records = await read_topic(self.kafka.bootstrap_servers, self.prefix + MSP_NOTIFICATION_EVENTS.name,
-                                   at_least=at_least)
+        records = await read_topic(
+            self.kafka.bootstrap_servers,
+            self.prefix + MSP_NOTIFICATION_EVENTS.name,
+            at_least=at_least,
+        )
         return [MSP_NOTIFICATION_EVENTS.parse(r.value) for r in records]
 
     async def act(self, action: Event, expect: int) -> list[Event]:
         """Send one staff action and wait for the ``expect`` events it causes (actions are judged in order)."""
         await self.send(MSP_STAFF_ACTIONS.name, action)
         self.seen += expect
-        return (await self.events(self.seen))[self.seen - expect:]
+        return (await self.events(self.seen))[self.seen - expect :]
 
 
 def summary(events: list[Event]) -> list[str]:
@@ -59,25 +69,38 @@ def summary(events: list[Event]) -> list[str]:
 
 
 def settings(kafka, database_url, prefix) -> NotificationSettings:
-    return NotificationSettings(**kafka.settings("notification"), database_url=database_url,
-                                topic_prefix=prefix, scheduler_interval_s=0.1)
+    return NotificationSettings(
+        **kafka.settings("notification"),
+        database_url=database_url,
+        topic_prefix=prefix,
+        scheduler_interval_s=0.1,
+    )
 
 
 async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms_and_a_posted_letter(
-        kafka, database_url, topic_prefix, captured_logs):
+    kafka, database_url, topic_prefix, captured_logs
+):
     msp = Msp(kafka, topic_prefix)
-    async with running(create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))):
+    async with running(
+        create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))
+    ):
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
         assert summary(await msp.events(2)) == ["MspNotificationPlanned", "MspStepRequired:phone"]
-        assert summary(await msp.act(phone(outcome="unsuccessful", explained=None, no_more_attempts=True), 3)) == [
-            "MspStepDone:phone", "MspStepRequired:sms-decision", "MspStepRequired:letter"]
+        assert summary(
+            await msp.act(phone(outcome="unsuccessful", explained=None, no_more_attempts=True), 3)
+        ) == ["MspStepDone:phone", "MspStepRequired:sms-decision", "MspStepRequired:letter"]
         await msp.act(authorise(SmsCircumstance.CANNOT_BE_CONTACTED), 1)
-        sent = await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
+        sent = await read_topic(
+            kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1
+        )
         msp.seen += 1  # MspStepDone:sms-decision, published by the scheduler
         assert summary((await msp.events(msp.seen))[-1:]) == ["MspStepDone:sms-decision"]
         await msp.act(letter(), 1)
-        assert summary(await msp.act(dispatch("post"), 2)) == ["MspStepDone:letter", "MspStepRequired:record-result"]
+        assert summary(await msp.act(dispatch("post"), 2)) == [
+            "MspStepDone:letter",
+            "MspStepRequired:record-result",
+        ]
         completed = await msp.act(result(), 2)
     sms = SMS_DISPATCH.parse(sent[0].value)
     assert sms.mobile == e164(MOBILE)  # type: ignore[attr-defined]
@@ -86,21 +109,40 @@ async def test_a_centrelink_msp_with_unsuccessful_phone_contact_ends_with_an_sms
     assert (completed[0].sms, completed[0].letter) == ("sent", "dispatched: post")  # type: ignore[attr-defined]
     logs = captured_logs.getvalue()
     assert '"MspNotificationCompleted"' in logs, "transitions are logged"
-    for secret in (MOBILE, e164(MOBILE), "1800 555 010", "+611800555010", BEHAVIOUR.what[:20], "Pat Officer",
-                   "CRN-SYNTH-9"):
+    for secret in (
+        MOBILE,
+        e164(MOBILE),
+        "1800 555 010",
+        "+611800555010",
+        BEHAVIOUR.what[:20],
+        "Pat Officer",
+        "CRN-SYNTH-9",
+    ):
         assert secret not in logs, f"{secret!r} reached a log line"
 
 
-async def test_a_medicare_msp_where_phoning_is_inappropriate_phones_the_nominee(kafka, database_url, topic_prefix,
-                                                                                 captured_logs):
+async def test_a_medicare_msp_where_phoning_is_inappropriate_phones_the_nominee(
+    kafka, database_url, topic_prefix, captured_logs
+):
     msp = Msp(kafka, topic_prefix)
-    async with running(create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))):
-        await msp.send(MSP_APPROVALS.name, approval(Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE,)))
+    async with running(
+        create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))
+    ):
+        await msp.send(
+            MSP_APPROVALS.name, approval(Agency.MEDICARE, phone_ok=False, reps=(Role.NOMINEE,))
+        )
         msp.seen = 3
         planned = await msp.events(3)
-        assert summary(planned) == ["MspNotificationPlanned", "MspStepRequired:phone", "MspStepDone:sms-decision"]
+        assert summary(planned) == [
+            "MspNotificationPlanned",
+            "MspStepRequired:phone",
+            "MspStepDone:sms-decision",
+        ]
         assert planned[1].contact_role is Role.NOMINEE  # type: ignore[attr-defined]
-        assert summary(await msp.act(phone(contacted=Role.NOMINEE), 2)) == ["MspStepDone:phone", "MspStepRequired:letter"]
+        assert summary(await msp.act(phone(contacted=Role.NOMINEE), 2)) == [
+            "MspStepDone:phone",
+            "MspStepRequired:letter",
+        ]
         await msp.act(letter(), 1)
         await msp.act(dispatch("post"), 2)
         completed = await msp.act(result(), 2)
@@ -108,10 +150,13 @@ async def test_a_medicare_msp_where_phoning_is_inappropriate_phones_the_nominee(
     assert NOMINEE_NAME not in captured_logs.getvalue()
 
 
-async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the_sms(kafka, database_url, topic_prefix,
-                                                                                     captured_logs):
+async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the_sms(
+    kafka, database_url, topic_prefix, captured_logs
+):
     msp = Msp(kafka, topic_prefix)
-    runtime = create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))
+    runtime = create_runtime(
+        settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)
+    )
     async with running(runtime):
         await msp.send(MSP_APPROVALS.name, approval(Agency.CENTRELINK))
         msp.seen = 2
@@ -134,12 +179,18 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
     assert '"MspSmsWithheld"' in logs
 
 
-async def test_a_malformed_approval_goes_to_the_dead_letter_topic(kafka, database_url, topic_prefix):
+async def test_a_malformed_approval_goes_to_the_dead_letter_topic(
+    kafka, database_url, topic_prefix
+):
     bad = json.loads(approval().to_json())
     bad["agency"] = "Tax Office"
     async with running(create_runtime(settings(kafka, database_url, topic_prefix))) as runtime:
-        await publish(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [json.dumps(bad).encode()])
+        await publish(
+            kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.name, [json.dumps(bad).encode()]
+        )
         [dead] = await read_settled(runtime, topic_prefix + MSP_APPROVALS.dlq)
     assert header(dead, "dlq.reason") == "schema-invalid"
     assert "agency" in (header(dead, "dlq.detail") or "")
-    assert "Tax Office" not in (header(dead, "dlq.detail") or ""), "the reason names the field, not the value"
+    assert "Tax Office" not in (header(dead, "dlq.detail") or ""), (
+        "the reason names the field, not the value"
+    )

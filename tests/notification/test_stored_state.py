@@ -21,11 +21,23 @@ def v1_row(mobile: str = "0491 570 006") -> bytes:
     """An MSP's row as the release before this one wrote it: the MspApproved event (v1, behaviours a line each,
     numbers as given) embedded whole, and no version."""
     event = json.loads(approval().model_dump_json())
-    event |= {"schema_version": 1, "customer_mobile": mobile,
-              "behaviours": ["Shouted threats at counter staff and threw a chair in the service centre."]}
-    return json.dumps({"approval": event, "requested": ["phone"], "phone": {"status": "pending"},
-                       "sms": {"status": "pending"}, "incident": "not-required", "risks": [], "completed": False,
-                       "notes": []}).encode()
+    event |= {
+        "schema_version": 1,
+        "customer_mobile": mobile,
+        "behaviours": ["Shouted threats at counter staff and threw a chair in the service centre."],
+    }
+    return json.dumps(
+        {
+            "approval": event,
+            "requested": ["phone"],
+            "phone": {"status": "pending"},
+            "sms": {"status": "pending"},
+            "incident": "not-required",
+            "risks": [],
+            "completed": False,
+            "notes": [],
+        }
+    ).encode()
 
 
 def test_a_row_of_the_previous_release_reads_as_the_current_state_and_the_procedure_goes_on():
@@ -53,10 +65,20 @@ def test_the_current_state_round_trips_and_a_row_newer_than_the_code_is_refused_
 
 
 def test_a_work_item_row_without_a_version_is_of_version_1_and_a_newer_one_is_refused():
-    row = {"work_item_id": "MSP-PHONE:MSP-1", "code": "MSP-PHONE", "title": "t", "queue": "msp-implementation",
-           "customer_ref": "CRN-1", "subject_type": "msp", "subject_id": "MSP-1", "procedure": "104-07050030",
-           "instructions": [], "tick_off": "automatic", "raised_at": "2027-03-01T00:00:00+00:00",
-           "correlation_id": "00000000-0000-0000-0000-000000000001"}
+    row = {
+        "work_item_id": "MSP-PHONE:MSP-1",
+        "code": "MSP-PHONE",
+        "title": "t",
+        "queue": "msp-implementation",
+        "customer_ref": "CRN-1",
+        "subject_type": "msp",
+        "subject_id": "MSP-1",
+        "procedure": "104-07050030",
+        "instructions": [],
+        "tick_off": "automatic",
+        "raised_at": "2027-03-01T00:00:00+00:00",
+        "correlation_id": "00000000-0000-0000-0000-000000000001",
+    }
     assert read_item(json.dumps(row)).version == 1
     with pytest.raises(ValueError, match="version"):
         read_item(json.dumps(row | {"version": 2}))
@@ -71,13 +93,31 @@ def test_the_case_taken_from_an_approval_is_what_validating_it_again_would_give(
     assert read_state(MspState(case=MspCase.of(msp)).model_dump_json()).case == validated
 
 
-@pytest.mark.parametrize(("phone_row", "status", "resolution", "attempts"), [
-    ({"status": "pending", "attempts": ["unsuccessful: customer"]}, "pending", None, ["unsuccessful: customer"]),
-    ({"status": "done", "outcome": "successful: nominee", "attempts": ["unsuccessful: nominee", "successful: nominee"]},
-     "done", "successful: nominee", ["unsuccessful: nominee", "successful: nominee"]),
-    ({"status": "skipped", "outcome": "skipped", "attempts": []}, "skipped", None, []),
-])
-def test_a_v2_row_keeps_each_call_as_its_outcome_and_who_was_contacted(phone_row, status, resolution, attempts):
+@pytest.mark.parametrize(
+    ("phone_row", "status", "resolution", "attempts"),
+    [
+        (
+            {"status": "pending", "attempts": ["unsuccessful: customer"]},
+            "pending",
+            None,
+            ["unsuccessful: customer"],
+        ),
+        (
+            {
+                "status": "done",
+                "outcome": "successful: nominee",
+                "attempts": ["unsuccessful: nominee", "successful: nominee"],
+            },
+            "done",
+            "successful: nominee",
+            ["unsuccessful: nominee", "successful: nominee"],
+        ),
+        ({"status": "skipped", "outcome": "skipped", "attempts": []}, "skipped", None, []),
+    ],
+)
+def test_a_v2_row_keeps_each_call_as_its_outcome_and_who_was_contacted(
+    phone_row, status, resolution, attempts
+):
     """Issue 27: v2 kept each call as one text, its outcome and who was contacted, split back where it was read."""
     v2 = json.loads(read_state(v1_row()).model_dump_json()) | {"version": 2, "phone": phone_row}
     phone_state = read_state(json.dumps(v2)).phone

@@ -39,12 +39,18 @@ class ProbeCounted(Event):
     total: int
 
 
-CATALOGUE = Catalogue((
-    Topic("probe.in", "probe_id", (ProbeRecorded,), "tests", ("probe",), "Values to add."),
-    Topic("probe.out", "probe_id", (ProbeCounted,), "probe", ("tests",), "Running totals."),
-))
+CATALOGUE = Catalogue(
+    (
+        Topic("probe.in", "probe_id", (ProbeRecorded,), "tests", ("probe",), "Values to add."),
+        Topic("probe.out", "probe_id", (ProbeCounted,), "probe", ("tests",), "Running totals."),
+    )
+)
 
-MIGRATIONS = (Migration("probe", 1, "totals", "CREATE TABLE totals (probe_id text PRIMARY KEY, total int NOT NULL)"),)
+MIGRATIONS = (
+    Migration(
+        "probe", 1, "totals", "CREATE TABLE totals (probe_id text PRIMARY KEY, total int NOT NULL)"
+    ),
+)
 
 
 class UnluckyError(Exception):
@@ -56,12 +62,25 @@ async def handle(conn: asyncpg.Connection, event: ProbeRecorded, now: datetime) 
         raise UnluckyError("13 is refused by the probe handler")
     total = await conn.fetchval(
         "INSERT INTO totals VALUES ($1, $2) ON CONFLICT (probe_id) DO UPDATE SET total = totals.total + $2 "
-        "RETURNING total", event.probe_id, event.value)
-    return [ProbeCounted.caused_by(event, producer="probe", occurred_at=now, probe_id=event.probe_id, total=total)]
+        "RETURNING total",
+        event.probe_id,
+        event.value,
+    )
+    return [
+        ProbeCounted.caused_by(
+            event, producer="probe", occurred_at=now, probe_id=event.probe_id, total=total
+        )
+    ]
 
 
-SPEC = ServiceSpec(name="probe", version="1", description="runtime test probe", catalogue=CATALOGUE,
-                   handlers={"probe.in": handle}, migrations=MIGRATIONS)
+SPEC = ServiceSpec(
+    name="probe",
+    version="1",
+    description="runtime test probe",
+    catalogue=CATALOGUE,
+    handlers={"probe.in": handle},
+    migrations=MIGRATIONS,
+)
 
 
 @dataclass
@@ -74,8 +93,10 @@ class Totals:
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection, events: Sequence[ProbeRecorded]) -> Totals:
-        rows = await conn.fetch("SELECT probe_id, total FROM totals WHERE probe_id = ANY($1::text[]) FOR UPDATE",
-                                [e.probe_id for e in events])
+        rows = await conn.fetch(
+            "SELECT probe_id, total FROM totals WHERE probe_id = ANY($1::text[]) FOR UPDATE",
+            [e.probe_id for e in events],
+        )
         before = {r["probe_id"]: r["total"] for r in rows}
         return cls(before)
 
@@ -83,22 +104,41 @@ class Totals:
         if event.value == 13:
             raise UnluckyError("13 is refused by the probe handler")
         total = self.after[event.probe_id] = self.after.get(event.probe_id, 0) + event.value
-        return [ProbeCounted.caused_by(event, producer="probe", occurred_at=now, probe_id=event.probe_id, total=total)]
+        return [
+            ProbeCounted.caused_by(
+                event, producer="probe", occurred_at=now, probe_id=event.probe_id, total=total
+            )
+        ]
 
     async def save(self, conn: asyncpg.Connection) -> None:
         await conn.executemany(
             "INSERT INTO totals VALUES ($1, $2) ON CONFLICT (probe_id) DO UPDATE SET total = EXCLUDED.total",
-            [(k, v) for k, v in self.after.items() if self.before.get(k) != v])
+            [(k, v) for k, v in self.after.items() if self.before.get(k) != v],
+        )
 
 
-BATCHED_SPEC = ServiceSpec(name="probe", version="1", description="runtime test probe, batch form",
-                           catalogue=CATALOGUE, handlers={"probe.in": Batched(Totals.load)}, migrations=MIGRATIONS)
+BATCHED_SPEC = ServiceSpec(
+    name="probe",
+    version="1",
+    description="runtime test probe, batch form",
+    catalogue=CATALOGUE,
+    handlers={"probe.in": Batched(Totals.load)},
+    migrations=MIGRATIONS,
+)
 
 
-ALARM_MIGRATIONS = (*MIGRATIONS, Migration("probe", 2, "alarms", """
+ALARM_MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "probe",
+        2,
+        "alarms",
+        """
     CREATE TABLE alarms (alarm_id text PRIMARY KEY, due_at timestamptz NOT NULL, payload text NOT NULL,
                          total int, rang boolean NOT NULL DEFAULT false);
-"""))
+""",
+    ),
+)
 _ALARM_DUE = f"NOT rang AND due_at <= $1 AND {not_quarantined('alarm_id')}"
 
 
@@ -109,8 +149,12 @@ class Alarms:
 
     @staticmethod
     async def claim(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
-        rows = await conn.fetch(f"SELECT alarm_id, payload FROM alarms WHERE {_ALARM_DUE} ORDER BY due_at LIMIT $2 "
-                                "FOR UPDATE SKIP LOCKED", now, limit)
+        rows = await conn.fetch(
+            f"SELECT alarm_id, payload FROM alarms WHERE {_ALARM_DUE} ORDER BY due_at LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
         return [Due(r["alarm_id"], r) for r in rows]
 
     @staticmethod
@@ -118,21 +162,40 @@ class Alarms:
         payload = due.row["payload"]
         if payload == "explode":
             raise UnluckyError("the alarm's decision fails")
-        total = int(payload)  # "unreadable" raises here, as a stored state that no longer loads would
-        event = ProbeCounted(event_id=uuid.uuid5(uuid.NAMESPACE_URL, due.key), event_type="ProbeCounted",
-                             occurred_at=now, correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, due.key), producer="probe",
-                             probe_id=due.key, total=total)
+        total = int(
+            payload
+        )  # "unreadable" raises here, as a stored state that no longer loads would
+        event = ProbeCounted(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, due.key),
+            event_type="ProbeCounted",
+            occurred_at=now,
+            correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, due.key),
+            producer="probe",
+            probe_id=due.key,
+            total=total,
+        )
         return Fired((due.key, total), [event])
 
     @staticmethod
     async def save(conn: asyncpg.Connection, changes: Sequence[tuple[str, int]]) -> None:
-        await conn.executemany("UPDATE alarms SET rang = true, total = $2 WHERE alarm_id = $1", changes)
+        await conn.executemany(
+            "UPDATE alarms SET rang = true, total = $2 WHERE alarm_id = $1", changes
+        )
 
     @staticmethod
     async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:
-        oldest: datetime | None = await conn.fetchval(f"SELECT min(due_at) FROM alarms WHERE {_ALARM_DUE}", now)
+        oldest: datetime | None = await conn.fetchval(
+            f"SELECT min(due_at) FROM alarms WHERE {_ALARM_DUE}", now
+        )
         return oldest
 
 
-TIMED_SPEC = ServiceSpec(name="probe", version="1", description="runtime test probe with timers", catalogue=CATALOGUE,
-                         handlers={"probe.in": handle}, migrations=ALARM_MIGRATIONS, timers=Alarms())
+TIMED_SPEC = ServiceSpec(
+    name="probe",
+    version="1",
+    description="runtime test probe with timers",
+    catalogue=CATALOGUE,
+    handlers={"probe.in": handle},
+    migrations=ALARM_MIGRATIONS,
+    timers=Alarms(),
+)

@@ -11,7 +11,11 @@ from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 
-from servicekit.consume.aiokafka_patches import TolerantMemoryRecords, header_name_bytes, install_leader_refresh
+from servicekit.consume.aiokafka_patches import (
+    TolerantMemoryRecords,
+    header_name_bytes,
+    install_leader_refresh,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -41,8 +45,15 @@ async def test_a_moved_leader_met_while_looking_up_an_offset_refreshes_the_metad
 def batch_with_header_name(name: bytes) -> bytes:
     """One record whose header name is ``name``, byte for byte (written as a same-length valid name, then swapped:
     the reader checks no CRC, and a producer can write any bytes)."""
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0, producer_id=-1,
-                                        producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
     builder.append(0, timestamp=1000, key=b"k", value=b"v", headers=[("x" * len(name), b"1")])
     raw = bytes(builder.build())
     assert raw.count(b"x" * len(name)) == 1
@@ -55,6 +66,11 @@ def test_a_header_name_that_is_not_utf8_is_read_with_its_bytes_kept_where_aiokaf
         MemoryRecords(raw).next_batch().__iter__().__next__().headers  # noqa: B018 - aiokafka's reader refuses it
     [record] = list(TolerantMemoryRecords(raw).next_batch())
     [(name, value)] = record.headers
-    assert (header_name_bytes(name), value, record.key, record.value) == (b"h\xff", b"1", b"k", b"v")
+    assert (header_name_bytes(name), value, record.key, record.value) == (
+        b"h\xff",
+        b"1",
+        b"k",
+        b"v",
+    )
     [plain] = list(TolerantMemoryRecords(batch_with_header_name(b"ok")).next_batch())
     assert plain.headers == [("ok", b"1")], "a batch aiokafka reads is aiokafka's own reading"

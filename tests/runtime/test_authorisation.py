@@ -45,7 +45,9 @@ async def prefix(kafka: KafkaInfo, topic_prefix: str) -> str:
 
 
 async def produce(options: dict[str, Any], topic: str) -> None:
-    producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True, request_timeout_ms=10000)
+    producer = AIOKafkaProducer(
+        **options, acks="all", enable_idempotence=True, request_timeout_ms=10000
+    )
     try:
         await asyncio.wait_for(producer.start(), BOUND_S)
         await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"k"), BOUND_S)
@@ -55,7 +57,9 @@ async def produce(options: dict[str, Any], topic: str) -> None:
 
 async def consume(options: dict[str, Any], topic: str, group: str | None = None) -> None:
     """Read ``topic`` (in ``group``, committing, as a service does; or assigned, with no group)."""
-    consumer = AIOKafkaConsumer(**options, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        **options, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     try:
         await asyncio.wait_for(consumer.start(), BOUND_S)
         if group is None:
@@ -90,7 +94,9 @@ async def topic_error(options: dict[str, Any], topic: str) -> int:
     client = AIOKafkaClient(**options)
     try:
         await asyncio.wait_for(client.bootstrap(), BOUND_S)
-        response = await client.send(client.get_random_node(), MetadataRequest([topic], allow_auto_topic_creation=False))
+        response = await client.send(
+            client.get_random_node(), MetadataRequest([topic], allow_auto_topic_creation=False)
+        )
         [(code, name, *_)] = response.topics
         assert name == topic
         return int(code)
@@ -102,10 +108,15 @@ def anonymous(kafka: KafkaInfo) -> dict[str, dict[str, Any]]:
     """Every way in without a password: plain TCP, TLS with no SASL, and SASL with a wrong password."""
     tls = create_ssl_context(cafile=str(kafka.settings(ADMIN)["kafka_ssl_cafile"]))
     wrong = {**kafka.access.client("expenses"), "sasl_plain_password": "not-the-password"}
-    return {"plaintext": {"bootstrap_servers": kafka.bootstrap_servers},
-            "tls-without-sasl": {"bootstrap_servers": kafka.bootstrap_servers, "security_protocol": "SSL",
-                                 "ssl_context": tls},
-            "wrong-password": wrong}
+    return {
+        "plaintext": {"bootstrap_servers": kafka.bootstrap_servers},
+        "tls-without-sasl": {
+            "bootstrap_servers": kafka.bootstrap_servers,
+            "security_protocol": "SSL",
+            "ssl_context": tls,
+        },
+        "wrong-password": wrong,
+    }
 
 
 async def refused(attempt: Any) -> BaseException:
@@ -116,20 +127,33 @@ async def refused(attempt: Any) -> BaseException:
     raise AssertionError("the broker accepted what it must refuse")
 
 
-async def test_an_anonymous_client_cannot_connect_produce_consume_or_administer(kafka: KafkaInfo, prefix: str):
+async def test_an_anonymous_client_cannot_connect_produce_consume_or_administer(
+    kafka: KafkaInfo, prefix: str
+):
     for way, options in anonymous(kafka).items():
-        for what, attempt in (("produce", produce(options, prefix + "im.expense-actions")),
-                              ("consume", consume(options, prefix + "msp.approvals", prefix + "expenses")),
-                              ("administer", administer(options, prefix))):
+        for what, attempt in (
+            ("produce", produce(options, prefix + "im.expense-actions")),
+            ("consume", consume(options, prefix + "msp.approvals", prefix + "expenses")),
+            ("administer", administer(options, prefix)),
+        ):
             error = await refused(attempt)
-            assert isinstance(error, KafkaConnectionError | KafkaError | OSError), f"{way}/{what}: {error!r}"
+            assert isinstance(error, KafkaConnectionError | KafkaError | OSError), (
+                f"{way}/{what}: {error!r}"
+            )
 
 
-async def test_a_service_cannot_write_another_services_topic_nor_the_staff_commands(kafka: KafkaInfo, prefix: str):
+async def test_a_service_cannot_write_another_services_topic_nor_the_staff_commands(
+    kafka: KafkaInfo, prefix: str
+):
     expenses = kafka.access.client("expenses")
     await produce(expenses, prefix + "im.expense-events")  # its own
     await produce(expenses, prefix + "im.payment-attempts.dlq")  # its dead letters
-    for forged in ("msp.notification-events", "workitems.events", "im.expense-actions", "workitems.commands"):
+    for forged in (
+        "msp.notification-events",
+        "workitems.events",
+        "im.expense-actions",
+        "workitems.commands",
+    ):
         error = await refused(produce(expenses, prefix + forged))
         assert isinstance(error, TopicAuthorizationFailedError), (forged, error)
 
@@ -138,23 +162,34 @@ async def test_a_service_cannot_read_an_input_it_does_not_consume(kafka: KafkaIn
     """workitems never sees mobiles and behaviours: ``msp.approvals`` is notification's input only; it may not
     even learn that the topic exists. A producer cannot read back what it wrote."""
     await produce(kafka.access.client("msp-approvals"), prefix + "msp.approvals")
-    assert await topic_error(kafka.access.client("workitems"), prefix + "msp.approvals") == TOPIC_AUTHORIZATION_FAILED
+    assert (
+        await topic_error(kafka.access.client("workitems"), prefix + "msp.approvals")
+        == TOPIC_AUTHORIZATION_FAILED
+    )
     assert await topic_error(kafka.access.client("notification"), prefix + "msp.approvals") == 0
     await produce(kafka.access.client("notification"), prefix + "msp.notification-events")
-    error = await refused(consume(kafka.access.client("notification"), prefix + "msp.notification-events"))
+    error = await refused(
+        consume(kafka.access.client("notification"), prefix + "msp.notification-events")
+    )
     assert isinstance(error, TopicAuthorizationFailedError)
 
 
 async def test_a_service_cannot_join_another_services_consumer_group(kafka: KafkaInfo, prefix: str):
-    error = await refused(consume(kafka.access.client("notification"), prefix + "msp.approvals", prefix + "expenses"))
+    error = await refused(
+        consume(kafka.access.client("notification"), prefix + "msp.approvals", prefix + "expenses")
+    )
     assert isinstance(error, GroupAuthorizationFailedError)
 
 
-async def test_an_upstream_principal_writes_only_its_topic_and_reads_nothing(kafka: KafkaInfo, prefix: str):
+async def test_an_upstream_principal_writes_only_its_topic_and_reads_nothing(
+    kafka: KafkaInfo, prefix: str
+):
     payments = kafka.access.client("payments-system")
     await produce(payments, prefix + "im.payment-attempts")
     error = await refused(produce(payments, prefix + "im.expense-actions"))
-    assert isinstance(error, TopicAuthorizationFailedError), "a payment system cannot cease an expense"
+    assert isinstance(error, TopicAuthorizationFailedError), (
+        "a payment system cannot cease an expense"
+    )
     error = await refused(consume(payments, prefix + "im.payment-attempts"))
     assert isinstance(error, TopicAuthorizationFailedError)
 
@@ -165,17 +200,23 @@ async def test_no_principal_but_the_admin_creates_or_deletes_topics(kafka: Kafka
         assert isinstance(error, KafkaError), (principal, error)
 
 
-async def test_the_broker_enforces_exactly_the_acls_the_catalogue_generates(kafka: KafkaInfo, prefix: str):
+async def test_the_broker_enforces_exactly_the_acls_the_catalogue_generates(
+    kafka: KafkaInfo, prefix: str
+):
     enforced = await describe_acls(kafka.access.admin_settings())
     assert {a for a in enforced if a.name.startswith(prefix)} == set(acls(CATALOGUE, prefix))
 
 
 def broker_log(kafka: KafkaInfo) -> str:
-    assert kafka.local is not None, "this test reads the broker's log: it needs the run's own broker"
+    assert kafka.local is not None, (
+        "this test reads the broker's log: it needs the run's own broker"
+    )
     return kafka.local.log_text()
 
 
-async def broker_logs(kafka: KafkaInfo, since: int, *fragments: str, timeout_s: float = 60.0) -> str:
+async def broker_logs(
+    kafka: KafkaInfo, since: int, *fragments: str, timeout_s: float = 60.0
+) -> str:
     """The first line the broker logged after offset ``since`` holding every one of ``fragments``, polled until
     it is written."""
     deadline = asyncio.get_running_loop().time() + timeout_s
@@ -189,7 +230,8 @@ async def broker_logs(kafka: KafkaInfo, since: int, *fragments: str, timeout_s: 
 
 
 async def test_the_broker_logs_every_failed_login_and_every_denied_operation_for_the_operator(
-        kafka: KafkaInfo, prefix: str):
+    kafka: KafkaInfo, prefix: str
+):
     """Issue 26: "the broker logs neither failed logins nor ACL refusals"."""
     since = len(broker_log(kafka))
     await refused(produce(anonymous(kafka)["wrong-password"], prefix + "im.expense-actions"))

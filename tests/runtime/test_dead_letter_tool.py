@@ -28,39 +28,64 @@ LONG_ID = "p" + "x" * 900
 SIGNER = Signer(issuer="https://login.test/operators", audience="dlq")
 
 
-def admin(kafka: KafkaInfo, prefix: str, operator: str = "OPS-7", roles: tuple[str, ...] = (OPERATIONS,)):
+def admin(
+    kafka: KafkaInfo, prefix: str, operator: str = "OPS-7", roles: tuple[str, ...] = (OPERATIONS,)
+):
     """The tool's settings: the dead-letter replayer's principal, an operator's token (not the admin)."""
-    return dlq.DlqSettings(**kafka.settings(DLQ_REPLAYER), topic_prefix=prefix,
-                           operator_token=SIGNER.token(operator, roles=list(roles)),
-                           jwt_public_keys=[SIGNER.public_pem], jwt_issuer=SIGNER.issuer)
+    return dlq.DlqSettings(
+        **kafka.settings(DLQ_REPLAYER),
+        topic_prefix=prefix,
+        operator_token=SIGNER.token(operator, roles=list(roles)),
+        jwt_public_keys=[SIGNER.public_pem],
+        jwt_issuer=SIGNER.issuer,
+    )
 
 
 async def replay(kafka, prefix, capsys, *args: str) -> str:
-    assert await dlq.main(["replay", "--topic", "probe.in", *args], admin(kafka, prefix), CATALOGUE) == 0
+    assert (
+        await dlq.main(["replay", "--topic", "probe.in", *args], admin(kafka, prefix), CATALOGUE)
+        == 0
+    )
     return capsys.readouterr().out
 
 
 async def test_a_record_dead_lettered_by_a_limit_set_too_low_is_replayed_after_the_fix_and_handled_once(
-        kafka, database_url, topic_prefix, capsys):
-    too_low = settings(kafka, database_url, topic_prefix).model_copy(update={"max_record_bytes": 1024})
+    kafka, database_url, topic_prefix, capsys
+):
+    too_low = settings(kafka, database_url, topic_prefix).model_copy(
+        update={"max_record_bytes": 1024}
+    )
     runtime = ServiceRuntime(SPEC, too_low)
     async with running(runtime):
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded(LONG_ID, 5)], key=LONG_ID.encode())
+        await publish(
+            kafka.bootstrap_servers,
+            f"{topic_prefix}probe.in",
+            [recorded(LONG_ID, 5)],
+            key=LONG_ID.encode(),
+        )
         [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
     assert header(dead, "dlq.reason") == "too-large"
 
     assert await dlq.main(["list"], admin(kafka, topic_prefix), CATALOGUE) == 0
     listed = capsys.readouterr().out
     assert f"| {topic_prefix}probe.in.dlq | too-large | probe | 1 | 0 | 0 |" in listed
-    assert await dlq.main(["show", "probe.in", str(dead.partition), str(dead.offset)], admin(kafka, topic_prefix),
-                          CATALOGUE) == 0
+    assert (
+        await dlq.main(
+            ["show", "probe.in", str(dead.partition), str(dead.offset)],
+            admin(kafka, topic_prefix),
+            CATALOGUE,
+        )
+        == 0
+    )
     shown = capsys.readouterr().out
     assert "reason        too-large" in shown
     assert f"came from     {topic_prefix}probe.in/" in shown
     assert "ProbeRecorded" in shown
     assert LONG_ID not in shown, "no content: the key and value are given by their size"
 
-    fixed = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))  # the limit as deployed
+    fixed = ServiceRuntime(
+        SPEC, settings(kafka, database_url, topic_prefix)
+    )  # the limit as deployed
     async with running(fixed):
         first = await replay(kafka, topic_prefix, capsys, "--reason", "too-large")
         [counted] = await read_settled(fixed, f"{topic_prefix}probe.out")
@@ -68,31 +93,45 @@ async def test_a_record_dead_lettered_by_a_limit_set_too_low_is_replayed_after_t
         forced = await replay(kafka, topic_prefix, capsys, "--again")
         outputs = await read_settled(fixed, f"{topic_prefix}probe.out")
     assert "replayed to" in first
-    assert "0 dead letters selected" in second, "a replay is recorded: the same selection is not sent twice"
+    assert "0 dead letters selected" in second, (
+        "a replay is recorded: the same selection is not sent twice"
+    )
     assert "replayed to" in forced
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [5], "handled once"
     assert ProbeCounted.model_validate_json(counted.value).probe_id == LONG_ID
     assert await total(database_url, LONG_ID) == 5
     assert await dlq.main(["list"], admin(kafka, topic_prefix), CATALOGUE) == 0
-    assert "| too-large | probe | 1 | 1 | 0 |" in capsys.readouterr().out, "listed as replayed, with who and when"
+    assert "| too-large | probe | 1 | 1 | 0 |" in capsys.readouterr().out, (
+        "listed as replayed, with who and when"
+    )
     tool = dlq.DeadLetters(admin(kafka, topic_prefix), CATALOGUE)
     _, replays = await tool.read_topics(tool.all_topics())
-    assert {(r.replay_of, r.operator) for r in replays} == {(f"{topic_prefix}probe.in.dlq/{dead.partition}/{dead.offset}",
-                                                             "OPS-7")}
+    assert {(r.replay_of, r.operator) for r in replays} == {
+        (f"{topic_prefix}probe.in.dlq/{dead.partition}/{dead.offset}", "OPS-7")
+    }
     assert all(r.at for r in replays)
 
 
 async def test_a_replayed_record_its_handler_failed_on_reaches_the_handler_again(
-        kafka, database_url, topic_prefix, capsys):
+    kafka, database_url, topic_prefix, capsys
+):
     """A handler's failure does not leave the event in the inbox: the replay is not taken for a duplicate."""
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     async with running(runtime):
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("p13", 13)], key=b"p13")
+        await publish(
+            kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("p13", 13)], key=b"p13"
+        )
         await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
         await replay(kafka, topic_prefix, capsys, "--reason", "handler-failed")
-        dead = [r for r in await read_settled(runtime, f"{topic_prefix}probe.in.dlq") if header(r, "dlq.reason")]
+        dead = [
+            r
+            for r in await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
+            if header(r, "dlq.reason")
+        ]
     assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "handler-failed"]
-    assert header(dead[1], "dlq.original-header.dlq.replayed-by") == "OPS-7", "the replay, failing again"
+    assert header(dead[1], "dlq.original-header.dlq.replayed-by") == "OPS-7", (
+        "the replay, failing again"
+    )
 
 
 async def plant(kafka: KafkaInfo, prefix: str, value: bytes, **headers: str) -> None:
@@ -100,29 +139,63 @@ async def plant(kafka: KafkaInfo, prefix: str, value: bytes, **headers: str) -> 
     producer = AIOKafkaProducer(**kafka.access.client("probe"), acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(f"{prefix}probe.in.dlq", value, key=b"forged", headers=[
-            (f"dlq.{name.replace('_', '.')}", v.encode()) for name, v in headers.items()])
+        await producer.send_and_wait(
+            f"{prefix}probe.in.dlq",
+            value,
+            key=b"forged",
+            headers=[(f"dlq.{name.replace('_', '.')}", v.encode()) for name, v in headers.items()],
+        )
     finally:
         await producer.stop()
 
 
-async def test_a_planted_dead_letter_is_suspect_and_never_published(kafka, database_url, topic_prefix, capsys):
+async def test_a_planted_dead_letter_is_suspect_and_never_published(
+    kafka, database_url, topic_prefix, capsys
+):
     """Issue 26: the console, operations and the gateway "planted records that the documented replay then
     published". Whatever a dead letter's headers and copy say, only the record at its origin can go, and only to
     the topic whose dead-letter topic holds it."""
     await provision_catalogue(topic_prefix, CATALOGUE, partitions=3)
-    await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("real", 2)], key=b"real")
+    await publish(
+        kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("real", 2)], key=b"real"
+    )
     forged = recorded("forged", 999)
-    origin = {"reason": "invalid", "consumer": "probe", "origin_partition": "0", "origin_offset": "0"}
-    await plant(kafka, topic_prefix, forged, **origin, origin_topic=f"{topic_prefix}probe.out")  # another topic
-    await plant(kafka, topic_prefix, forged, **{**origin, "consumer": "console"}, origin_topic=f"{topic_prefix}probe.in")
-    await plant(kafka, topic_prefix, forged, **{**origin, "origin_offset": "5000"}, origin_topic=f"{topic_prefix}probe.in")
-    await plant(kafka, topic_prefix, forged, **{**origin, "origin_partition": str(partition_of(b"real", 3))},
-                origin_topic=f"{topic_prefix}probe.in")  # a real origin, a forged copy
+    origin = {
+        "reason": "invalid",
+        "consumer": "probe",
+        "origin_partition": "0",
+        "origin_offset": "0",
+    }
+    await plant(
+        kafka, topic_prefix, forged, **origin, origin_topic=f"{topic_prefix}probe.out"
+    )  # another topic
+    await plant(
+        kafka,
+        topic_prefix,
+        forged,
+        **{**origin, "consumer": "console"},
+        origin_topic=f"{topic_prefix}probe.in",
+    )
+    await plant(
+        kafka,
+        topic_prefix,
+        forged,
+        **{**origin, "origin_offset": "5000"},
+        origin_topic=f"{topic_prefix}probe.in",
+    )
+    await plant(
+        kafka,
+        topic_prefix,
+        forged,
+        **{**origin, "origin_partition": str(partition_of(b"real", 3))},
+        origin_topic=f"{topic_prefix}probe.in",
+    )  # a real origin, a forged copy
 
     assert await dlq.main(["list"], admin(kafka, topic_prefix), CATALOGUE) == 0
     listed = capsys.readouterr().out
-    assert "4 dead letters, 0 of them replayed, 2 suspect" in listed, "list reads the headers against the catalogue"
+    assert "4 dead letters, 0 of them replayed, 2 suspect" in listed, (
+        "list reads the headers against the catalogue"
+    )
     assert "| console | 1 | 0 | 1 |" in listed
     out = await replay(kafka, topic_prefix, capsys)
     outcomes = [line for line in out.splitlines() if "probe.in.dlq/" in line]
@@ -134,14 +207,21 @@ async def test_a_planted_dead_letter_is_suspect_and_never_published(kafka, datab
     assert "its copy differs from the record at its origin" in out
     tool = dlq.DeadLetters(admin(kafka, topic_prefix), CATALOGUE)
     inputs = await tool.records([f"{topic_prefix}probe.in", f"{topic_prefix}probe.out"])
-    assert [r.value for r in inputs if b"forged" in (r.value or b"")] == [], "nothing forged was published"
+    assert [r.value for r in inputs if b"forged" in (r.value or b"")] == [], (
+        "nothing forged was published"
+    )
     _, replays = await tool.read_topics(tool.all_topics())
     assert replays == [], "no marker either"
 
 
-async def test_the_tools_refuse_an_operator_without_the_operations_role(kafka, topic_prefix, capsys):
+async def test_the_tools_refuse_an_operator_without_the_operations_role(
+    kafka, topic_prefix, capsys
+):
     await provision_catalogue(topic_prefix, CATALOGUE, partitions=3)
-    assert await dlq.main(["list"], admin(kafka, topic_prefix, "OFF-1", ("im-trained",)), CATALOGUE) == 2
+    assert (
+        await dlq.main(["list"], admin(kafka, topic_prefix, "OFF-1", ("im-trained",)), CATALOGUE)
+        == 2
+    )
     assert "need an operator's token with the 'ops' role" in capsys.readouterr().err
     unsigned = admin(kafka, topic_prefix).model_copy(update={"operator_token": None})
     assert await dlq.main(["list"], unsigned, CATALOGUE) == 2

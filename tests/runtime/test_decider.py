@@ -27,10 +27,23 @@ class Noted:
 
 
 def raised(key: str) -> WorkItemRaised:
-    return WorkItemRaised(event_id=uuid.uuid4(), occurred_at=NOW, correlation_id=uuid.uuid4(), producer="workitems",
-                          work_item_id=key, code=WorkItemCode.I059PL, title="t", queue="income-management",
-                          customer_ref="CRN-1", subject_type="expense", subject_id="EXP-1", procedure="p",
-                          instructions=["i"], tick_off="manual", actor="test")
+    return WorkItemRaised(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        correlation_id=uuid.uuid4(),
+        producer="workitems",
+        work_item_id=key,
+        code=WorkItemCode.I059PL,
+        title="t",
+        queue="income-management",
+        customer_ref="CRN-1",
+        subject_type="expense",
+        subject_id="EXP-1",
+        procedure="p",
+        instructions=["i"],
+        tick_off="manual",
+        actor="test",
+    )
 
 
 class Counter:
@@ -45,7 +58,9 @@ class Counter:
         return (message[0],)
 
     @staticmethod
-    def decide(states: Mapping[str, tuple[str, ...] | None], message: tuple[str, int], now: datetime) -> list[Any]:
+    def decide(
+        states: Mapping[str, tuple[str, ...] | None], message: tuple[str, int], now: datetime
+    ) -> list[Any]:
         assert states.get(message[0]) is None or isinstance(states[message[0]], tuple)
         return [Noted(message[0], f"asked for {message[1]}"), raised(f"{message[0]}:1")]
 
@@ -57,7 +72,9 @@ class Counter:
     def evolve(state: tuple[str, ...] | None, output: Any) -> tuple[str, ...]:
         return (*(state or ()), output.text if isinstance(output, Noted) else output.work_item_id)
 
-    def react(self, states: Mapping[str, tuple[str, ...] | None], cause: tuple[str, int], now: datetime) -> list[Any]:
+    def react(
+        self, states: Mapping[str, tuple[str, ...] | None], cause: tuple[str, int], now: datetime
+    ) -> list[Any]:
         raised_ = [s for s in states[cause[0]] or () if ":" in s]
         if self.endless or len(raised_) < cause[1]:
             return [raised(f"{cause[0]}:{len(raised_) + 1}")]
@@ -67,9 +84,13 @@ class Counter:
 def test_a_message_is_decided_folded_and_followed_up_until_quiet_and_its_internal_facts_stay_inside():
     states: dict[str, tuple[str, ...] | None] = {}
     outputs = step(Counter(), states, ("A", 3), NOW)
-    assert states["A"] == ("asked for 3", "A:1", "A:2", "A:3"), "each follow-up saw the outputs before it folded"
+    assert states["A"] == ("asked for 3", "A:1", "A:2", "A:3"), (
+        "each follow-up saw the outputs before it folded"
+    )
     assert [o.work_item_id for o in published(outputs)] == ["A:1", "A:2", "A:3"]
-    assert any(isinstance(o, Noted) for o in outputs), "the fact is among the outputs, for the shell to keep"
+    assert any(isinstance(o, Noted) for o in outputs), (
+        "the fact is among the outputs, for the shell to keep"
+    )
 
 
 def test_a_decider_that_never_settles_is_a_defect_not_a_loop():
@@ -81,7 +102,9 @@ def test_a_working_set_saves_only_what_changed_and_remembers_what_each_message_c
     untouched = ("kept",)
     working = WorkingSet(Counter(), {"A": None, "B": untouched})
     assert [o.work_item_id for o in working.step(("A", 1), NOW)] == ["A:1"]
-    assert [(c.key, c.before, c.after) for c in working.changes()] == [("A", None, ("asked for 1", "A:1"))]
+    assert [(c.key, c.before, c.after) for c in working.changes()] == [
+        ("A", None, ("asked for 1", "A:1"))
+    ]
     [(message, caused)] = working.handled
     assert message == ("A", 1)
     assert [type(o).__name__ for o in caused] == ["Noted", "WorkItemRaised"]

@@ -23,9 +23,15 @@ def _restore_logging():
 def test_fields_outside_the_allowlist_are_redacted_and_customer_references_pseudonymised():
     stream = io.StringIO()
     configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
-    get_logger("t").info("sms withheld", msp_id="MSP-1", customer_ref="CRN-123456789",
-                         mobile="0400 111 222", name="Jane Citizen", note="talked about self-harm",
-                         reason_code="suicide-self-harm-risk")
+    get_logger("t").info(
+        "sms withheld",
+        msp_id="MSP-1",
+        customer_ref="CRN-123456789",
+        mobile="0400 111 222",
+        name="Jane Citizen",
+        note="talked about self-harm",
+        reason_code="suicide-self-harm-risk",
+    )
     line = json.loads(stream.getvalue().strip())
     assert line["msp_id"] == "MSP-1"
     assert line["service"] == "svc"
@@ -77,7 +83,9 @@ async def test_the_lines_of_one_turn_of_the_event_loop_are_written_with_one_call
     for n in range(3):
         lines.write(b'{"n": %d}' % n)
     assert out.writes == [], "nothing is written while the turn goes on"
-    await asyncio.sleep(0)  # the end of this turn: the flush was scheduled before this task's resumption
+    await asyncio.sleep(
+        0
+    )  # the end of this turn: the flush was scheduled before this task's resumption
     assert out.writes == [b'{"n": 0}\n{"n": 1}\n{"n": 2}\n']
 
 
@@ -109,7 +117,8 @@ def test_a_librarys_records_are_json_lines_at_the_level_they_deserve_and_an_exce
     stream = io.StringIO()
     configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
     logging.getLogger("aiokafka.consumer.group_coordinator").error(
-        "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError")
+        "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+    )
     logging.getLogger("aiokafka.conn").error("Unable to connect to broker")
     try:
         raise ValueError("Jane Citizen, 0400 111 222")
@@ -117,10 +126,16 @@ def test_a_librarys_records_are_json_lines_at_the_level_they_deserve_and_an_exce
         logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
     logging.getLogger("aiokafka").info("chatter below the libraries' threshold")
     starting, refused, failed = (json.loads(x) for x in stream.getvalue().splitlines())
-    assert (starting["component"], starting["level"]) == ("aiokafka.consumer.group_coordinator", "info"), \
-        "retried by the client while the group forms: information, not an alarm"
+    assert (starting["component"], starting["level"]) == (
+        "aiokafka.consumer.group_coordinator",
+        "info",
+    ), "retried by the client while the group forms: information, not an alarm"
     assert (refused["component"], refused["level"]) == ("aiokafka.conn", "error")
-    assert (failed["event"], failed["error_type"], failed["service"]) == ("Exception in ASGI application", "ValueError", "svc")
+    assert (failed["event"], failed["error_type"], failed["service"]) == (
+        "Exception in ASGI application",
+        "ValueError",
+        "svc",
+    )
     assert "Jane" not in stream.getvalue()
     assert "0400" not in stream.getvalue()
 
@@ -130,7 +145,8 @@ def test_a_traceback_a_library_logs_as_text_is_given_by_its_exception_type_alone
     configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
     logging.getLogger("uvicorn.error").error(
         'Traceback (most recent call last):\n  File "app.py", line 3, in lifespan\n'
-        "pydantic_core._pydantic_core.ValidationError: input_value='0400 111 222'")
+        "pydantic_core._pydantic_core.ValidationError: input_value='0400 111 222'"
+    )
     [line] = (json.loads(x) for x in stream.getvalue().splitlines())
     assert (line["event"], line["error_type"]) == ("traceback", "ValidationError")
     assert "0400" not in stream.getvalue()

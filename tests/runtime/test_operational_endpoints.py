@@ -21,25 +21,52 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_running_service_reports_health_readiness_metrics_and_its_asyncapi_document(
-        kafka, database_url, topic_prefix, captured_logs):
+    kafka, database_url, topic_prefix, captured_logs
+):
     signer = Signer(audience="probe")
-    runtime = ServiceRuntime(SPEC, ServiceSettings(
-        service_name="probe", **kafka.settings("probe"), database_url=database_url,
-        topic_prefix=topic_prefix, http_port=free_port(), jwt_public_keys=[signer.public_pem], jwt_issuer=signer.issuer))
+    runtime = ServiceRuntime(
+        SPEC,
+        ServiceSettings(
+            service_name="probe",
+            **kafka.settings("probe"),
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            http_port=free_port(),
+            jwt_public_keys=[signer.public_pem],
+            jwt_issuer=signer.issuer,
+        ),
+    )
     async with served(runtime) as http:
         http.headers.update(signer.bearer("OPS-1", roles=[OPERATIONS]))
         assert (await http.get("/health")).json()["status"] == "alive"
         body = (await http.get("/ready")).json()
-        assert body["checks"] == {"database": True, "broker": True, "partitions_assigned": True,
-                                  "consumer_progressing": True, "consumer_not_crashing": True, "outbox_flowing": True}
+        assert body["checks"] == {
+            "database": True,
+            "broker": True,
+            "partitions_assigned": True,
+            "consumer_progressing": True,
+            "consumer_not_crashing": True,
+            "outbox_flowing": True,
+        }
 
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("m", 1), recorded("m", 2)], key=b"m")
+        await publish(
+            kafka.bootstrap_servers,
+            f"{topic_prefix}probe.in",
+            [recorded("m", 1), recorded("m", 2)],
+            key=b"m",
+        )
         await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2)
-        expected = (f'messages_consumed_total{{outcome="handled",topic="{topic_prefix}probe.in"}} 2.0',
-                    f'consumer_lag{{partition="{partition_of(b"m", 6)}",topic="{topic_prefix}probe.in"}} 0.0',
-                    "outbox_pending 0.0", "outbox_oldest_age_seconds 0.0", "outbox_parked_rows 0.0")
+        expected = (
+            f'messages_consumed_total{{outcome="handled",topic="{topic_prefix}probe.in"}} 2.0',
+            f'consumer_lag{{partition="{partition_of(b"m", 6)}",topic="{topic_prefix}probe.in"}} 0.0',
+            "outbox_pending 0.0",
+            "outbox_oldest_age_seconds 0.0",
+            "outbox_parked_rows 0.0",
+        )
 
-        async def drained() -> bool:  # the relay deletes a row after the broker's acknowledgement, not before
+        async def drained() -> (
+            bool
+        ):  # the relay deletes a row after the broker's acknowledgement, not before
             metrics = (await http.get("/metrics")).text
             return all(line in metrics for line in expected)
 
@@ -56,13 +83,23 @@ async def test_a_running_service_reports_health_readiness_metrics_and_its_asynca
 
 
 async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves_time_forward(
-        kafka, database_url, topic_prefix):
+    kafka, database_url, topic_prefix
+):
     for clock, expected in (("system", 404), ("simulated", 200)):
         signer = Signer(audience="probe")
-        runtime = ServiceRuntime(SPEC, ServiceSettings(
-            service_name="probe", **kafka.settings("probe"), database_url=database_url,
-            topic_prefix=topic_prefix, http_port=free_port(), clock=clock, jwt_public_keys=[signer.public_pem],
-            jwt_issuer=signer.issuer))
+        runtime = ServiceRuntime(
+            SPEC,
+            ServiceSettings(
+                service_name="probe",
+                **kafka.settings("probe"),
+                database_url=database_url,
+                topic_prefix=topic_prefix,
+                http_port=free_port(),
+                clock=clock,
+                jwt_public_keys=[signer.public_pem],
+                jwt_issuer=signer.issuer,
+            ),
+        )
         async with served(runtime) as http:
             http.headers.update(signer.bearer("OPS-1", roles=[OPERATIONS]))
             before = runtime.clock.now()
@@ -74,31 +111,59 @@ async def test_the_clock_endpoint_exists_only_with_the_simulated_clock_and_moves
                 target = runtime.clock.now() + timedelta(days=3)
                 to = await http.post("/clock", params={"to": target.isoformat()})
                 assert to.status_code == 200
-                assert abs(runtime.clock.now() - target) < timedelta(seconds=5), "moved to the instant"
-                back = await http.post("/clock", params={"to": (target - timedelta(days=30)).isoformat()})
+                assert abs(runtime.clock.now() - target) < timedelta(seconds=5), (
+                    "moved to the instant"
+                )
+                back = await http.post(
+                    "/clock", params={"to": (target - timedelta(days=30)).isoformat()}
+                )
                 assert back.status_code == 200
-                assert runtime.clock.now() >= target, "an instant already passed never moves the clock back"
+                assert runtime.clock.now() >= target, (
+                    "an instant already passed never moves the clock back"
+                )
                 naive = await http.post("/clock", params={"to": "2027-03-01T10:00:00"})
                 assert naive.status_code == 400
 
 
-async def test_every_path_but_health_and_ready_needs_a_token_in_every_service(kafka, database_url, topic_prefix):
+async def test_every_path_but_health_and_ready_needs_a_token_in_every_service(
+    kafka, database_url, topic_prefix
+):
     signer = Signer(audience="probe")
-    runtime = ServiceRuntime(SPEC, ServiceSettings(
-        service_name="probe", **kafka.settings("probe"), database_url=database_url,
-        topic_prefix=topic_prefix, http_port=free_port(), clock="simulated", jwt_public_keys=[signer.public_pem],
-        jwt_issuer=signer.issuer))
+    runtime = ServiceRuntime(
+        SPEC,
+        ServiceSettings(
+            service_name="probe",
+            **kafka.settings("probe"),
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            http_port=free_port(),
+            clock="simulated",
+            jwt_public_keys=[signer.public_pem],
+            jwt_issuer=signer.issuer,
+        ),
+    )
     async with served(runtime) as http:
         for path in ("/health", "/ready"):
             assert (await http.get(path)).status_code == 200, path
-        for method, path in (("GET", "/metrics"), ("GET", "/asyncapi.json"), ("POST", "/clock?advance_s=1")):
+        for method, path in (
+            ("GET", "/metrics"),
+            ("GET", "/asyncapi.json"),
+            ("POST", "/clock?advance_s=1"),
+        ):
             refused = await http.request(method, path)
             assert refused.status_code == 401, path
             assert refused.json() == {"error": "unauthorized", "reason_code": "missing-token"}
-            assert (await http.request(method, path, headers=signer.bearer("OPS-1", roles=[OPERATIONS]))).status_code == 200, path
+            assert (
+                await http.request(method, path, headers=signer.bearer("OPS-1", roles=[OPERATIONS]))
+            ).status_code == 200, path
             officer = signer.bearer("OFF-1", roles=[r.value for r in OfficerRole])
             forbidden = await http.request(method, path, headers=officer)
-            assert (forbidden.status_code, forbidden.json()["reason_code"]) == (403, "needs-role"), path
+            assert (forbidden.status_code, forbidden.json()["reason_code"]) == (
+                403,
+                "needs-role",
+            ), path
         for sub in ("", " OPS-1", "x" * 65, "OPS\x001"):
             bad = await http.get("/metrics", headers=signer.bearer(sub))
-            assert (bad.status_code, bad.json()["reason_code"]) == (401, "invalid-subject"), repr(sub)
+            assert (bad.status_code, bad.json()["reason_code"]) == (401, "invalid-subject"), repr(
+                sub
+            )

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.unit
 def test_every_key_lands_on_the_partition_kafkas_default_partitioner_gives_it(key, partitions):
     every = list(range(partitions))
     assert keyed_partitioner(key, every, every) == DefaultPartitioner()(key, every, every)
-    assert keyed_partitioner(key, every, every) == keyed_partitioner(key, every, every), "and again, from memory"
+    assert keyed_partitioner(key, every, every) == keyed_partitioner(key, every, every), (
+        "and again, from memory"
+    )
 
 
 def test_a_record_without_a_key_goes_to_an_available_partition():

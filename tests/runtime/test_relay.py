@@ -30,7 +30,9 @@ class SlowBroker:
         self.sent: list[bytes] = []
         self.release = asyncio.Event()
 
-    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: Any
+    ) -> asyncio.Future[None]:
         self.sent.append(value)
         return asyncio.ensure_future(self.release.wait())  # type: ignore[arg-type]
 
@@ -40,13 +42,16 @@ async def test_a_stop_during_a_pass_lets_it_finish_and_publishes_each_row_once(d
     try:
         await migrate(pool, "relaystop", RUNTIME_MIGRATIONS)
         async with pool.acquire() as conn:
-            await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", f"{i}".encode()) for i in range(5)])
+            await enqueue(
+                conn, [OutboundMessage(f"e{i}", "t", b"k", f"{i}".encode()) for i in range(5)]
+            )
         broker = SlowBroker()
         relay = OutboxRelay(pool=pool, producer=broker, schema="relaystop", metrics=Metrics("t"))  # type: ignore[arg-type]
         task = asyncio.create_task(relay.run())
 
         async def handed_over() -> bool:
             return len(broker.sent) == 5
+
         await eventually(handed_over, what="the pass waiting for its acknowledgements")
         stopping = asyncio.create_task(relay.stop(task))
         broker.release.set()  # the broker answers while the service is stopping
@@ -68,13 +73,17 @@ async def test_a_relay_waiting_out_a_failure_stops_at_once(database_url):
         await migrate(pool, "relaywait", RUNTIME_MIGRATIONS)
         relay = OutboxRelay(pool=pool, producer=None, schema="relaywait", metrics=Metrics("t"))  # type: ignore[arg-type]
         async with pool.acquire() as conn:
-            await enqueue(conn, [OutboundMessage("e", "t", b"k", b"v")])  # the missing producer fails the pass
+            await enqueue(
+                conn, [OutboundMessage("e", "t", b"k", b"v")]
+            )  # the missing producer fails the pass
         task = asyncio.create_task(relay.run())
         await eventually(lambda: _failed_once(relay), what="a failed pass")
         await asyncio.wait_for(relay.stop(task, timeout=30), 5)
     finally:
         await pool.close()
-    assert not task.cancelled(), "it left its backoff when asked to stop, rather than being cancelled"
+    assert not task.cancelled(), (
+        "it left its backoff when asked to stop, rather than being cancelled"
+    )
 
 
 async def _failed_once(relay: OutboxRelay) -> bool:
@@ -87,7 +96,9 @@ class SpentProducer:
     def __init__(self) -> None:
         self.stopped = False
 
-    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: Any
+    ) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_exception(OutOfOrderSequenceNumber())
         return future
@@ -96,7 +107,9 @@ class SpentProducer:
         self.stopped = True
 
 
-async def test_a_producer_whose_sequence_state_the_broker_refuses_is_replaced_and_the_rows_go_out(database_url):
+async def test_a_producer_whose_sequence_state_the_broker_refuses_is_replaced_and_the_rows_go_out(
+    database_url,
+):
     pool = await create_pool(database_url, "relayrenew", 2)
     spent, fresh = SpentProducer(), SlowBroker()
     fresh.release.set()
@@ -107,14 +120,22 @@ async def test_a_producer_whose_sequence_state_the_broker_refuses_is_replaced_an
     try:
         await migrate(pool, "relayrenew", RUNTIME_MIGRATIONS)
         async with pool.acquire() as conn:
-            await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", f"{i}".encode()) for i in range(3)])
-        relay = OutboxRelay(pool=pool, producer=spent, schema="relayrenew", metrics=Metrics("t"),  # type: ignore[arg-type]
-                            renew=renew)
+            await enqueue(
+                conn, [OutboundMessage(f"e{i}", "t", b"k", f"{i}".encode()) for i in range(3)]
+            )
+        relay = OutboxRelay(
+            pool=pool,
+            producer=spent,
+            schema="relayrenew",
+            metrics=Metrics("t"),  # type: ignore[arg-type]
+            renew=renew,
+        )
         task = asyncio.create_task(relay.run())
 
         async def published() -> bool:
             async with pool.acquire() as conn:
                 return await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
         await eventually(published, what="the rows published by the new producer")
         await relay.stop(task)
     finally:
@@ -132,7 +153,9 @@ class RefusingBroker(SlowBroker):
         self.release.set()
         self.refused = refused
 
-    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: Any
+    ) -> asyncio.Future[None]:
         if value == self.refused:
             raise MessageSizeTooLargeError()
         return await super().send(topic, value, key=key, headers=headers)
@@ -144,15 +167,23 @@ async def _relay(database_url: str, schema: str, broker: SlowBroker) -> tuple[An
     return pool, OutboxRelay(pool=pool, producer=broker, schema=schema, metrics=Metrics("t"))  # type: ignore[arg-type]
 
 
-async def test_rows_handed_over_after_their_commit_are_sent_as_handed_without_reading_the_table(database_url):
+async def test_rows_handed_over_after_their_commit_are_sent_as_handed_without_reading_the_table(
+    database_url,
+):
     broker = RefusingBroker()
     pool, relay = await _relay(database_url, "relayhand", broker)
     try:
         async with pool.acquire() as conn:
-            queued = await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", b"table") for i in range(3)])
+            queued = await enqueue(
+                conn, [OutboundMessage(f"e{i}", "t", b"k", b"table") for i in range(3)]
+            )
         # what the transaction wrote, as it handed it over (the table's copy says otherwise: the path shows)
-        relay.hand([(row_id, OutboundMessage(m.event_id, m.topic, m.key, f"memory {n}".encode()))
-                    for n, (row_id, m) in enumerate(queued)])
+        relay.hand(
+            [
+                (row_id, OutboundMessage(m.event_id, m.topic, m.key, f"memory {n}".encode()))
+                for n, (row_id, m) in enumerate(queued)
+            ]
+        )
         assert await relay.publish_once() == 3
         async with pool.acquire() as conn:
             left = await conn.fetchval("SELECT count(*) FROM outbox")
@@ -167,7 +198,9 @@ async def test_handed_rows_never_overtake_an_older_row_still_waiting_in_the_tabl
     pool, relay = await _relay(database_url, "relayolder", broker)
     try:
         async with pool.acquire() as conn:
-            await enqueue(conn, [OutboundMessage("old", "t", b"k", b"older")])  # e.g. left by the last run
+            await enqueue(
+                conn, [OutboundMessage("old", "t", b"k", b"older")]
+            )  # e.g. left by the last run
             queued = await enqueue(conn, [OutboundMessage("new", "t", b"k", b"newer")])
         relay.hand(queued)
         while await relay.publish_once():
@@ -182,8 +215,13 @@ async def test_a_handed_row_the_broker_refuses_is_parked_and_the_rest_go_out_onc
     pool, relay = await _relay(database_url, "relayrefuse", broker)
     try:
         async with pool.acquire() as conn:
-            queued = await enqueue(conn, [OutboundMessage(f"e{i}", "t", b"k", v)
-                                          for i, v in enumerate((b"first", b"too large", b"last"))])
+            queued = await enqueue(
+                conn,
+                [
+                    OutboundMessage(f"e{i}", "t", b"k", v)
+                    for i, v in enumerate((b"first", b"too large", b"last"))
+                ],
+            )
         relay.hand(queued)
         while await relay.publish_once():
             pass

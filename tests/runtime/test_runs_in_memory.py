@@ -62,19 +62,35 @@ class MemoryExpenses(MemoryShell[ExpenseState]):
     async def load(self, conn: Any, messages: Sequence[Any]) -> dict[str, ExpenseState | None]:
         states = await super().load(conn, messages)
         for m in messages:
-            if isinstance(m, PaymentAttempted) and m.kind is ExpenseKind.ONE_OFF and states.get(m.expense_id) is None:
-                siblings = tuple(s.expense for k, s in self.rows.items()
-                                 if k != m.expense_id and s.expense is not None
-                                 and s.expense.kind is ExpenseKind.ONE_OFF and s.expense.status is ExpenseStatus.ACTIVE
-                                 and (s.expense.customer_ref, s.expense.payee_id) == (m.customer_ref, m.payee_id))
+            if (
+                isinstance(m, PaymentAttempted)
+                and m.kind is ExpenseKind.ONE_OFF
+                and states.get(m.expense_id) is None
+            ):
+                siblings = tuple(
+                    s.expense
+                    for k, s in self.rows.items()
+                    if k != m.expense_id
+                    and s.expense is not None
+                    and s.expense.kind is ExpenseKind.ONE_OFF
+                    and s.expense.status is ExpenseStatus.ACTIVE
+                    and (s.expense.customer_ref, s.expense.payee_id) == (m.customer_ref, m.payee_id)
+                )
                 states[m.expense_id] = ExpenseState(None, siblings=siblings)
         return states
 
-    async def save(self, conn: Any, changes: Sequence[Change[ExpenseState]],
-                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
+    async def save(
+        self,
+        conn: Any,
+        changes: Sequence[Change[ExpenseState]],
+        handled: Sequence[tuple[Any, list[Any]]],
+    ) -> None:
         """The expense and its windows are stored; the siblings a decision was given are not."""
-        await super().save(conn, [replace(c, after=replace(c.after, siblings=())) if c.after else c for c in changes],
-                           handled)
+        await super().save(
+            conn,
+            [replace(c, after=replace(c.after, siblings=())) if c.after else c for c in changes],
+            handled,
+        )
 
 
 async def test_two_one_offs_the_payments_system_codes_in_one_run_see_each_other_cease_first():

@@ -22,20 +22,38 @@ from tests.conftest import KafkaInfo, PostgresInfo
 from tests.runtime.probe import BATCHED_SPEC, SPEC, ProbeCounted, ProbeRecorded
 from tests.support.bus import running
 from tests.support.drain import read_settled
-from tests.support.kafka_tools import committed_offsets, eventually, header, metric_sum, publish, read_topic
+from tests.support.kafka_tools import (
+    committed_offsets,
+    eventually,
+    header,
+    metric_sum,
+    publish,
+    read_topic,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def settings(kafka: KafkaInfo, database_url: str, prefix: str) -> ServiceSettings:
-    return ServiceSettings(service_name="probe", **kafka.settings("probe"),
-                           database_url=database_url, topic_prefix=prefix, topic_partitions=3)
+    return ServiceSettings(
+        service_name="probe",
+        **kafka.settings("probe"),
+        database_url=database_url,
+        topic_prefix=prefix,
+        topic_partitions=3,
+    )
 
 
 def recorded(probe_id: str, value: int, event_id: uuid.UUID | None = None) -> bytes:
-    event = ProbeRecorded(event_id=event_id or uuid.uuid4(), event_type="ProbeRecorded",
-                          occurred_at=datetime.now(UTC), correlation_id=uuid.uuid4(), producer="tests",
-                          probe_id=probe_id, value=value)
+    event = ProbeRecorded(
+        event_id=event_id or uuid.uuid4(),
+        event_type="ProbeRecorded",
+        occurred_at=datetime.now(UTC),
+        correlation_id=uuid.uuid4(),
+        producer="tests",
+        probe_id=probe_id,
+        value=value,
+    )
     return event.to_json()
 
 
@@ -55,10 +73,14 @@ async def total(database_url: str, probe_id: str) -> int | None:
         await conn.close()
 
 
-async def test_a_message_published_upstream_is_handled_and_its_output_published(kafka, database_url, topic_prefix):
+async def test_a_message_published_upstream_is_handled_and_its_output_published(
+    kafka, database_url, topic_prefix
+):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     async with running(runtime):
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("p1", 5)], key=b"p1")
+        await publish(
+            kafka.bootstrap_servers, f"{topic_prefix}probe.in", [recorded("p1", 5)], key=b"p1"
+        )
         [out] = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
     counted = ProbeCounted.model_validate_json(out.value)
     assert (counted.probe_id, counted.total) == ("p1", 5)
@@ -68,19 +90,34 @@ async def test_a_message_published_upstream_is_handled_and_its_output_published(
 
 
 async def test_malformed_and_schema_invalid_messages_go_to_the_dead_letter_topic_and_the_rest_go_on(
-        kafka, database_url, topic_prefix):
+    kafka, database_url, topic_prefix
+):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     invalid = json.loads(recorded("p2", 1))
     invalid["value"] = -4  # violates ge=0
     unknown = {**json.loads(recorded("p2", 1)), "event_type": "ProbeExploded"}
     async with running(runtime):
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
-                      [b"{not json", json.dumps(invalid).encode(), json.dumps(unknown).encode(),
-                       recorded("p2", 13), recorded("p2", 2), recorded("p2", 3)], key=b"p2")
+        await publish(
+            kafka.bootstrap_servers,
+            f"{topic_prefix}probe.in",
+            [
+                b"{not json",
+                json.dumps(invalid).encode(),
+                json.dumps(unknown).encode(),
+                recorded("p2", 13),
+                recorded("p2", 2),
+                recorded("p2", 3),
+            ],
+            key=b"p2",
+        )
         dead = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
-    assert [header(r, "dlq.reason") for r in dead] == ["not-json", "schema-invalid", "unknown-event-type",
-                                                      "handler-failed"]
+    assert [header(r, "dlq.reason") for r in dead] == [
+        "not-json",
+        "schema-invalid",
+        "unknown-event-type",
+        "handler-failed",
+    ]
     assert dead[0].value == b"{not json", "the original bytes are kept"
     assert "value" in (header(dead[1], "dlq.detail") or ""), "the reason names the invalid field"
     assert header(dead[3], "dlq.detail") == "UnluckyError"
@@ -94,43 +131,74 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     same = recorded("p3", 7)
     async with running(runtime):
-        await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in", [same, same, recorded("p3", 1), same], key=b"p3")
+        await publish(
+            kafka.bootstrap_servers,
+            f"{topic_prefix}probe.in",
+            [same, same, recorded("p3", 1), same],
+            key=b"p3",
+        )
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [7, 8]
     assert await total(database_url, "p3") == 8
-    samples = {s.labels["outcome"]: s.value for m in runtime.metrics.registry.collect()
-               if m.name == "messages_consumed" for s in m.samples if s.name.endswith("_total")}
+    samples = {
+        s.labels["outcome"]: s.value
+        for m in runtime.metrics.registry.collect()
+        if m.name == "messages_consumed"
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
     assert samples == {"handled": 2.0, "duplicate": 2.0}
 
 
 async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_message_is_dead_lettered_alone(
-        kafka, database_url, topic_prefix, captured_logs):
+    kafka, database_url, topic_prefix, captured_logs
+):
     runtime = ServiceRuntime(BATCHED_SPEC, settings(kafka, database_url, topic_prefix))
     async with running(runtime):  # provision the topics, so the whole load waits for one poll
         pass
     same = recorded("b1", 7)
-    await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
-                  [recorded("b1", 1), same, recorded("b2", 10), recorded("b1", 13), same, b"{not json",
-                   recorded("b2", 5), recorded("b1", 2)], key=probe_key)
+    await publish(
+        kafka.bootstrap_servers,
+        f"{topic_prefix}probe.in",
+        [
+            recorded("b1", 1),
+            same,
+            recorded("b2", 10),
+            recorded("b1", 13),
+            same,
+            b"{not json",
+            recorded("b2", 5),
+            recorded("b1", 2),
+        ],
+        key=probe_key,
+    )
     async with running(runtime):
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
         dead = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
     counted = [ProbeCounted.model_validate_json(r.value) for r in outputs]
     totals = {p: [c.total for c in counted if c.probe_id == p] for p in ("b1", "b2")}
-    assert totals == {"b1": [1, 8, 10], "b2": [10, 15]}, \
+    assert totals == {"b1": [1, 8, 10], "b2": [10, 15]}, (
         "each message sees the state its predecessors in the same batch left, in order"
-    assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "not-json"], "in the order they came (one key)"
+    )
+    assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "not-json"], (
+        "in the order they came (one key)"
+    )
     assert (await total(database_url, "b1"), await total(database_url, "b2")) == (10, 15)
     assert "one by one" not in captured_logs.getvalue(), "the batch was handled as one"
 
 
 async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
-        kafka, database_url, topic_prefix, captured_logs):
+    kafka, database_url, topic_prefix, captured_logs
+):
     runtime = ServiceRuntime(BATCHED_SPEC, settings(kafka, database_url, topic_prefix))
     async with running(runtime):
         pass
-    await publish(kafka.bootstrap_servers, f"{topic_prefix}probe.in",
-                  [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)], key=b"b3")
+    await publish(
+        kafka.bootstrap_servers,
+        f"{topic_prefix}probe.in",
+        [recorded("b3", 1), recorded("b3", 2), recorded("b3", 2**31), recorded("b3", 4)],
+        key=b"b3",
+    )
     async with running(runtime):
         outputs = await read_settled(runtime, f"{topic_prefix}probe.out")
         [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
@@ -141,18 +209,29 @@ async def test_a_batch_whose_save_fails_is_handled_again_one_message_at_a_time(
     assert "handling its messages one by one" in captured_logs.getvalue()
 
 
-async def test_an_outbox_row_is_published_once_even_with_two_relays(kafka, database_url, topic_prefix):
+async def test_an_outbox_row_is_published_once_even_with_two_relays(
+    kafka, database_url, topic_prefix
+):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     async with running(runtime):  # migrated schema, provisioned topics, a producer
         assert runtime.relay is not None
         topic = f"{topic_prefix}probe.out"
         async with runtime.pool.acquire() as conn:
-            await enqueue(conn, [OutboundMessage(f"e{i}", topic, b"k", f"{i}".encode()) for i in range(300)])
+            await enqueue(
+                conn, [OutboundMessage(f"e{i}", topic, b"k", f"{i}".encode()) for i in range(300)]
+            )
         assert runtime._producer is not None
-        second = OutboxRelay(pool=runtime.pool, producer=runtime._producer, schema="probe", metrics=runtime.metrics,
-                             batch=25)
+        second = OutboxRelay(
+            pool=runtime.pool,
+            producer=runtime._producer,
+            schema="probe",
+            metrics=runtime.metrics,
+            batch=25,
+        )
         runtime.relay.batch = 25
-        await asyncio.gather(*(r.publish_once() for r in (runtime.relay, second, second, runtime.relay)))
+        await asyncio.gather(
+            *(r.publish_once() for r in (runtime.relay, second, second, runtime.relay))
+        )
         await eventually(lambda: _outbox_empty(runtime), what="outbox drained")
         records = await read_settled(runtime, topic)
     values = [int(r.value) for r in records]
@@ -166,32 +245,53 @@ async def _outbox_empty(runtime: ServiceRuntime) -> bool:
 
 
 async def test_a_handler_whose_database_is_down_commits_no_offset_and_handles_the_message_when_it_is_back(
-        kafka, postgres: PostgresInfo, database_url, topic_prefix):
+    kafka, postgres: PostgresInfo, database_url, topic_prefix
+):
     if postgres.local is None:
-        pytest.fail("this test stops and restarts the database: it needs the embedded server (unset DATABASE_URL)")
+        pytest.fail(
+            "this test stops and restarts the database: it needs the embedded server (unset DATABASE_URL)"
+        )
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     group, topic = runtime.settings.group_id, f"{topic_prefix}probe.in"
     async with running(runtime):
         await publish(kafka.bootstrap_servers, topic, [recorded("p4", 1)], key=b"p4")
         await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=1)
-        await eventually(lambda: _committed_is(kafka, group, topic, 1), what="first offset committed")
+        await eventually(
+            lambda: _committed_is(kafka, group, topic, 1), what="first offset committed"
+        )
 
         postgres.local.stop(keep_data=True)
         try:
             await publish(kafka.bootstrap_servers, topic, [recorded("p4", 10)], key=b"p4")
 
             async def retried() -> bool:
-                return metric_sum(runtime.metrics.registry, "transient_failures_total", stage="consume") >= 2
+                return (
+                    metric_sum(
+                        runtime.metrics.registry, "transient_failures_total", stage="consume"
+                    )
+                    >= 2
+                )
 
             await eventually(retried, what="the poll retried while the database is down")
-            assert await committed_offsets(kafka.bootstrap_servers, group, topic) == 1, "no commit while the DB is down"
+            assert await committed_offsets(kafka.bootstrap_servers, group, topic) == 1, (
+                "no commit while the DB is down"
+            )
         finally:
             postgres.local.restart()
-        outputs = await read_topic(kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, timeout=60)
-        await eventually(lambda: _committed_is(kafka, group, topic, 2), what="offset committed after recovery")
+        outputs = await read_topic(
+            kafka.bootstrap_servers, f"{topic_prefix}probe.out", at_least=2, timeout=60
+        )
+        await eventually(
+            lambda: _committed_is(kafka, group, topic, 2), what="offset committed after recovery"
+        )
     assert [ProbeCounted.model_validate_json(r.value).total for r in outputs] == [1, 11]
-    failures = [s.value for m in runtime.metrics.registry.collect() if m.name == "transient_failures"
-                for s in m.samples if s.name.endswith("_total") and s.labels["stage"] == "consume"]
+    failures = [
+        s.value
+        for m in runtime.metrics.registry.collect()
+        if m.name == "transient_failures"
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels["stage"] == "consume"
+    ]
     assert failures[0] >= 1, "the outage was met by retries"
 
 

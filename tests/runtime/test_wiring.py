@@ -13,7 +13,12 @@ pytestmark = pytest.mark.unit
 
 
 def runtime() -> ServiceRuntime:
-    return ServiceRuntime(SPEC, ServiceSettings(service_name="probe", topic_prefix="dev.", kafka_security_protocol="PLAINTEXT"))
+    return ServiceRuntime(
+        SPEC,
+        ServiceSettings(
+            service_name="probe", topic_prefix="dev.", kafka_security_protocol="PLAINTEXT"
+        ),
+    )
 
 
 def test_one_consumer_reads_every_handled_topic_in_the_service_group():
@@ -21,7 +26,9 @@ def test_one_consumer_reads_every_handled_topic_in_the_service_group():
     assert rt.consumer is not None
     assert rt.consumer.topics == ("dev.probe.in",)
     assert rt.settings.group_id == "dev.probe"
-    assert not rt.broker.subscribers, "records reach the project's consume path, not a framework subscriber"
+    assert not rt.broker.subscribers, (
+        "records reach the project's consume path, not a framework subscriber"
+    )
 
 
 def test_the_asyncapi_document_describes_received_and_sent_channels_with_payload_schemas():

@@ -26,7 +26,9 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 def _verified(tarball: bytes) -> bytes:
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode()
     if digest != INTEGRITY:
-        raise RuntimeError(f"axe-core {VERSION}: the tarball's hash {digest} is not the pinned {INTEGRITY}")
+        raise RuntimeError(
+            f"axe-core {VERSION}: the tarball's hash {digest} is not the pinned {INTEGRITY}"
+        )
     return tarball
 
 
@@ -37,10 +39,16 @@ def source() -> str:
         return kept.read_text()
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("the browser tests need npm to fetch axe-core (./dev test installs it: apt-get install npm)")
+        raise RuntimeError(
+            "the browser tests need npm to fetch axe-core (./dev test installs it: apt-get install npm)"
+        )
     with tempfile.TemporaryDirectory() as folder:
-        subprocess.run([npm, "pack", f"axe-core@{VERSION}", "--silent", "--pack-destination", folder], check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [npm, "pack", f"axe-core@{VERSION}", "--silent", "--pack-destination", folder],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         tarball = _verified(Path(folder, f"axe-core-{VERSION}.tgz").read_bytes())
     with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
         member = archive.extractfile("package/axe.min.js")
@@ -60,5 +68,6 @@ def violations(driver: Any) -> list[dict[str, Any]]:
         f"axe.run(document, {{runOnly: {{type: 'tag', values: {WCAG_21_AA}}}}})"
         ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))))"
-        ".catch(e => done([{id: 'axe-failed', impact: 'critical', help: String(e), nodes: []}]));")
+        ".catch(e => done([{id: 'axe-failed', impact: 'critical', help: String(e), nodes: []}]));"
+    )
     return list(found)

@@ -11,16 +11,23 @@ from servicekit.service import ServiceRuntime
 from tests.support.kafka_tools import harness
 
 
-async def provision_catalogue(prefix: str, catalogue: Catalogue = CATALOGUE, *, partitions: int = 6) -> None:
+async def provision_catalogue(
+    prefix: str, catalogue: Catalogue = CATALOGUE, *, partitions: int = 6
+) -> None:
     """Create the topics of ``catalogue`` under ``prefix`` and the ACLs it generates for them, as the run's admin
     (``python -m servicekit.tools.provision`` does the same in a deployment): a service never may."""
-    await harness().provision(catalogue, attempts=3, topic_prefix=prefix, topic_partitions=partitions)
+    await harness().provision(
+        catalogue, attempts=3, topic_prefix=prefix, topic_partitions=partitions
+    )
 
 
 async def provisioned(runtime: ServiceRuntime) -> None:
     """The topics and ACLs ``runtime`` needs: its catalogue's, under its prefix, with its partitions."""
-    await provision_catalogue(runtime.settings.topic_prefix, runtime.spec.catalogue,
-                              partitions=runtime.settings.topic_partitions)
+    await provision_catalogue(
+        runtime.settings.topic_prefix,
+        runtime.spec.catalogue,
+        partitions=runtime.settings.topic_partitions,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -16,10 +16,14 @@ async def drained(runtime: ServiceRuntime) -> bool:
         if await conn.fetchval("SELECT count(*) FROM outbox"):
             return False
     topics = runtime.consumer.topics if runtime.consumer is not None else ()
-    return await consumed_everything(runtime.settings.kafka_bootstrap_servers, runtime.settings.group_id, topics)
+    return await consumed_everything(
+        runtime.settings.kafka_bootstrap_servers, runtime.settings.group_id, topics
+    )
 
 
-async def read_settled(runtime: ServiceRuntime, topic: str, *, timeout: float = 60.0) -> list[ConsumerRecord[Any, Any]]:
+async def read_settled(
+    runtime: ServiceRuntime, topic: str, *, timeout: float = 60.0
+) -> list[ConsumerRecord[Any, Any]]:
     """Everything on ``topic`` once ``runtime`` has drained: what it will ever publish for what it was sent."""
     await eventually(lambda: drained(runtime), timeout=timeout, what=f"{runtime.spec.name} drained")
     return await read_all(runtime.settings.kafka_bootstrap_servers, topic)

@@ -23,6 +23,7 @@ async def served(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
     base = f"http://{runtime.settings.http_host}:{runtime.settings.http_port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+
             async def ready() -> bool:
                 try:
                     return (await http.get("/ready")).status_code == 200

@@ -39,15 +39,22 @@ def client(bootstrap: str) -> dict[str, Any]:
     return _HARNESS[0].client()
 
 
-async def publish(bootstrap: str, topic: str, values: Sequence[bytes], *,
-                  key: bytes | Callable[[bytes], bytes | None] | None = b"k",
-                  headers: list[tuple[str, bytes]] | None = None) -> None:
+async def publish(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes],
+    *,
+    key: bytes | Callable[[bytes], bytes | None] | None = b"k",
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     """Publish ``values`` in order; ``key`` is one key for all, or a function of each value."""
     producer = AIOKafkaProducer(**client(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(topic, value, key=key(value) if callable(key) else key, headers=headers or [])
+            await producer.send_and_wait(
+                topic, value, key=key(value) if callable(key) else key, headers=headers or []
+            )
     finally:
         await producer.stop()
 
@@ -78,20 +85,38 @@ def encode_batch(records: Sequence[RawRecord]) -> bytes:
     """One Kafka v2 record batch, uncompressed, written field by field, so nothing is checked or decoded."""
     body = bytearray()
     for delta, r in enumerate(records):
-        record = b"\x00" + _varint(0) + _varint(delta) + _sized(r.key) + _sized(r.value) + _varint(len(r.headers))
+        record = (
+            b"\x00"
+            + _varint(0)
+            + _varint(delta)
+            + _sized(r.key)
+            + _sized(r.value)
+            + _varint(len(r.headers))
+        )
         record += b"".join(_sized(name) + _sized(value) for name, value in r.headers)
         body += _varint(len(record)) + record
     now = int(time.time() * 1000)
-    after_crc = struct.pack(">hiqqqhii", 0, len(records) - 1, now, now, -1, -1, -1, len(records)) + bytes(body)
-    return struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after_crc), -1, 2, calc_crc32c(after_crc)) + after_crc
+    after_crc = struct.pack(
+        ">hiqqqhii", 0, len(records) - 1, now, now, -1, -1, -1, len(records)
+    ) + bytes(body)
+    return (
+        struct.pack(">qiibI", 0, 4 + 1 + 4 + len(after_crc), -1, 2, calc_crc32c(after_crc))
+        + after_crc
+    )
 
 
 RETRIABLE_PRODUCE_ERRORS = {3, 5, 6}
 """UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER: a topic just created, a leader moving."""
 
 
-async def publish_raw(bootstrap: str, topic: str, records: Sequence[RawRecord], *, partition: int = 0,
-                      timeout: float = 30.0) -> int:
+async def publish_raw(
+    bootstrap: str,
+    topic: str,
+    records: Sequence[RawRecord],
+    *,
+    partition: int = 0,
+    timeout: float = 30.0,
+) -> int:
     """Write ``records`` to one partition as one batch, bypassing every client-side check a producer makes;
     returns the offset of the first. Retries what a producer retries (fresh metadata), up to ``timeout``."""
     raw = AIOKafkaClient(**client(bootstrap))
@@ -101,8 +126,12 @@ async def publish_raw(bootstrap: str, topic: str, records: Sequence[RawRecord], 
         while True:
             await raw._wait_on_metadata(topic)
             leader = raw.cluster.leader_for_partition(TopicPartition(topic, partition))
-            request = ProduceRequest(transactional_id=None, required_acks=-1, timeout=30000,
-                                     topics=[(topic, [(partition, encode_batch(records))])])
+            request = ProduceRequest(
+                transactional_id=None,
+                required_acks=-1,
+                timeout=30000,
+                topics=[(topic, [(partition, encode_batch(records))])],
+            )
             response = await raw.send(leader, request)
             [(_, [(_, error_code, offset, *_)])] = response.topics
             if error_code == 0:
@@ -115,8 +144,9 @@ async def publish_raw(bootstrap: str, topic: str, records: Sequence[RawRecord], 
         await raw.close()
 
 
-async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: float = 30.0,
-                     settle: float = 0.0) -> list[ConsumerRecord[Any, Any]]:
+async def read_topic(
+    bootstrap: str, topic: str, *, at_least: int, timeout: float = 30.0, settle: float = 0.0
+) -> list[ConsumerRecord[Any, Any]]:
     """Every record on ``topic`` from the beginning, once at least ``at_least`` arrived (then ``settle`` more
     seconds, to catch any extra ones a duplicate-free assertion must not miss)."""
     consumer = AIOKafkaConsumer(**client(bootstrap), enable_auto_commit=False, group_id=None)
@@ -145,7 +175,9 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
             if settle_until is not None and now >= settle_until:
                 return records
             if now > deadline:
-                raise TimeoutError(f"{topic}: {len(records)} records after {timeout}s, expected {at_least}")
+                raise TimeoutError(
+                    f"{topic}: {len(records)} records after {timeout}s, expected {at_least}"
+                )
     finally:
         await consumer.stop()
 
@@ -156,12 +188,16 @@ async def committed_offsets(bootstrap: str, group: str, topic: str) -> int:
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0)
+        return sum(
+            meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0
+        )
     finally:
         await admin.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition") -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await check():
@@ -182,7 +218,9 @@ def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
     return None
 
 
-async def read_all(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
+async def read_all(
+    bootstrap: str, topic: str, *, timeout: float = 30.0
+) -> list[ConsumerRecord[Any, Any]]:
     """Every record on ``topic`` now: read from the beginning up to the end offsets taken at the start."""
     consumer = AIOKafkaConsumer(**client(bootstrap), enable_auto_commit=False, group_id=None)
     await consumer.start()
@@ -198,9 +236,13 @@ async def read_all(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list
         deadline = time.monotonic() + timeout
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: read {len(records)} records, the end not reached in {timeout}s")
+                raise TimeoutError(
+                    f"{topic}: read {len(records)} records, the end not reached in {timeout}s"
+                )
             for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)])
+                records.extend(
+                    r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)]
+                )
         return records
     finally:
         await consumer.stop()
@@ -226,15 +268,26 @@ async def consumed_everything(bootstrap: str, group: str, topics: Sequence[str])
     say (a new group's coordinator still being elected on a busy broker is a retry, not a failure)."""
     try:
         for topic in topics:
-            if await committed_offsets(bootstrap, group, topic) != await end_offsets(bootstrap, topic):
+            if await committed_offsets(bootstrap, group, topic) != await end_offsets(
+                bootstrap, topic
+            ):
                 return False
-    except (errors.GroupCoordinatorNotAvailableError, errors.CoordinatorLoadInProgressError,
-            errors.NotCoordinatorForGroupError):
+    except (
+        errors.GroupCoordinatorNotAvailableError,
+        errors.CoordinatorLoadInProgressError,
+        errors.NotCoordinatorForGroupError,
+    ):
         return False
     return True
 
 
 def metric_sum(registry: Any, name: str, **labels: str) -> float:
     """The sum of a metric's samples whose labels include ``labels`` (a service's own registry)."""
-    return float(sum(s.value for m in registry.collect() for s in m.samples
-                     if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())))
+    return float(
+        sum(
+            s.value
+            for m in registry.collect()
+            for s in m.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+    )

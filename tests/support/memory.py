@@ -23,8 +23,9 @@ class MemoryShell(Generic[S]):
     async def load(self, conn: Any, messages: Sequence[Any]) -> dict[str, S | None]:
         return {k: self.rows.get(k) for m in messages for k in self.decider.keys(m)}
 
-    async def save(self, conn: Any, changes: Sequence[Change[S]],
-                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
+    async def save(
+        self, conn: Any, changes: Sequence[Change[S]], handled: Sequence[tuple[Any, list[Any]]]
+    ) -> None:
         for change in changes:
             if change.after is not None:
                 self.rows[change.key] = change.after

@@ -24,7 +24,9 @@ def code_of(link: str) -> str:
 async def press_sign_in(http: httpx.AsyncClient, code: str, **headers: str) -> httpx.Response:
     """The sign-in page's button, pressed in this console's own page (or with ``headers`` saying otherwise)."""
     origin = str(http.base_url).rstrip("/")
-    return await http.post("/ui/sign-in", data={"code": code}, headers={**BROWSER, "Origin": origin, **headers})
+    return await http.post(
+        "/ui/sign-in", data={"code": code}, headers={**BROWSER, "Origin": origin, **headers}
+    )
 
 
 def keep_cookie(http: httpx.AsyncClient, set_cookie: str) -> str:

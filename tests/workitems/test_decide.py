@@ -63,8 +63,12 @@ class Desk:
 
     @property
     def history(self) -> list[HistoryEntry]:
-        return [entry for cause, outputs in self.working.handled for output in outputs
-                if (entry := history_entry(output, cause)) is not None]
+        return [
+            entry
+            for cause, outputs in self.working.handled
+            for output in outputs
+            if (entry := history_entry(output, cause)) is not None
+        ]
 
     def handle(self, event: Event) -> list[Event]:
         out = self.working.step(event, self.now)
@@ -97,9 +101,16 @@ def test_a_weekly_window_closed_unpaid_raises_i059pl_for_that_period_with_step_5
     assert isinstance(raised, WorkItemRaised)
     assert raised.work_item_id == "I059PL:EXP-1:2027-03-01"
     assert raised.code is WorkItemCode.I059PL
-    assert raised.title == "I059PL - A previous expense was not delivered, please discuss with customer"
+    assert (
+        raised.title
+        == "I059PL - A previous expense was not delivered, please discuss with customer"
+    )
     assert raised.queue is Queue.INCOME_MANAGEMENT
-    assert (raised.procedure_step, raised.period_start, raised.procedure) == (5, PERIOD, "103-01050060")
+    assert (raised.procedure_step, raised.period_start, raised.procedure) == (
+        5,
+        PERIOD,
+        "103-01050060",
+    )
     assert "The 1 week expense will now try to pay for the next week." in raised.instructions
     assert raised.instructions[-1] == "Manually tick off the Work Item. Record details on a DOC."
     assert raised.tick_off is TickOff.MANUAL
@@ -111,7 +122,10 @@ def test_a_fortnightly_window_closed_unpaid_says_the_next_fortnightly_period_is_
     raised = Desk().only(period_closed(ExpenseKind.FORTNIGHTLY))
     assert isinstance(raised, WorkItemRaised)
     assert raised.procedure_step == 5
-    assert "The 2 week expense will now try to pay for the next fortnightly period." in raised.instructions
+    assert (
+        "The 2 week expense will now try to pay for the next fortnightly period."
+        in raised.instructions
+    )
 
 
 @pytest.mark.rule("IM-5.3", "IM-8.1")
@@ -122,8 +136,11 @@ def test_a_one_off_that_ended_undelivered_raises_i059pl_with_step_8():
     assert isinstance(raised, WorkItemRaised)
     assert raised.procedure_step == 8
     assert raised.instructions[0] == "The payment is undelivered and will not pay again."
-    assert any("Advise the customer of the period that the payment was not delivered (the period starting "
-               "Monday 1 March 2027)" in line for line in raised.instructions)
+    assert any(
+        "Advise the customer of the period that the payment was not delivered (the period starting "
+        "Monday 1 March 2027)" in line
+        for line in raised.instructions
+    )
 
 
 @pytest.mark.rule("IM-1.1", "IM-1.3", "IM-1.4")
@@ -136,8 +153,11 @@ def test_i059pl_carries_the_guidance_for_officers_not_trained_in_income_manageme
     raised = Desk().only(period_closed())
     assert isinstance(raised, WorkItemRaised)
     transfer = next(g for g in raised.guidance if "cold transfer" in g)
-    for where in ("the Income Management Line", "the Indigenous Services queue (if appropriate)",
-                  "Multilingual Call (if appropriate)"):
+    for where in (
+        "the Income Management Line",
+        "the Indigenous Services queue (if appropriate)",
+        "Multilingual Call (if appropriate)",
+    ):
         assert where in transfer
 
 
@@ -152,8 +172,10 @@ def test_a_day_2_extreme_hardship_request_raises_the_escalation_with_the_webform
     assert isinstance(raised, WorkItemRaised)
     assert raised.code is WorkItemCode.REMOVAL_ESCALATION
     assert raised.work_item_id == removal_id("EXP-9")
-    assert raised.instructions == ["Raise a mySupport webform.",
-                                   "Phone the ICT Service Desk quoting the mySupport job number."]
+    assert raised.instructions == [
+        "Raise a mySupport webform.",
+        "Phone the ICT Service Desk quoting the mySupport job number.",
+    ]
     assert (raised.procedure_step, raised.tick_off) == (7, TickOff.AUTOMATIC)
 
 
@@ -164,13 +186,23 @@ def test_the_escalation_is_ticked_off_when_the_service_desk_removal_is_recorded(
     desk.handle(escalation())
     done = desk.only(removed())
     assert isinstance(done, WorkItemTickedOff)
-    assert (done.tick_off, done.actor, done.outcome) == (TickOff.AUTOMATIC, "expenses", "removed-by-service-desk")
+    assert (done.tick_off, done.actor, done.outcome) == (
+        TickOff.AUTOMATIC,
+        "expenses",
+        "removed-by-service-desk",
+    )
     assert desk.items[removal_id("EXP-9")].status is WorkItemStatus.TICKED_OFF
 
 
 @pytest.mark.rule("IM-7.1")
-@pytest.mark.parametrize(("event", "code"), [(delivered(), "expense-delivered"), (ceased(), "expense-ceased"),
-                                             (period_closed(ExpenseKind.ONE_OFF, "EXP-9"), "expense-ended")])
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        (delivered(), "expense-delivered"),
+        (ceased(), "expense-ceased"),
+        (period_closed(ExpenseKind.ONE_OFF, "EXP-9"), "expense-ended"),
+    ],
+)
 def test_the_escalation_is_cancelled_when_the_expense_no_longer_needs_removing(event, code):
     """Step 7: the removal is requested only for 'extreme hardship requiring the new expense to be coded
     immediately'; an expense that delivered, was ceased, or 'will automatically end on day 3' needs no removal."""
@@ -196,17 +228,32 @@ def test_asking_twice_for_the_removal_raises_one_escalation():
 # --------------------------------------------------------------------------- rule 3: the MSP tasks
 
 
-@pytest.mark.parametrize(("step", "code", "title"), [
-    (Step.PHONE, WorkItemCode.MSP_PHONE, "MSP: phone the customer to explain the Managed Service Plan"),
-    (Step.LETTER, WorkItemCode.MSP_LETTER, "MSP: send the final, signed and approved letter"),
-    (Step.INCIDENT, WorkItemCode.MSP_INCIDENT, "MSP: record the incident in CIMS, linked to the MSP"),
-    (Step.RECORD_RESULT, WorkItemCode.MSP_RECORD_RESULT, "MSP: record the result"),
-])
+@pytest.mark.parametrize(
+    ("step", "code", "title"),
+    [
+        (
+            Step.PHONE,
+            WorkItemCode.MSP_PHONE,
+            "MSP: phone the customer to explain the Managed Service Plan",
+        ),
+        (Step.LETTER, WorkItemCode.MSP_LETTER, "MSP: send the final, signed and approved letter"),
+        (
+            Step.INCIDENT,
+            WorkItemCode.MSP_INCIDENT,
+            "MSP: record the incident in CIMS, linked to the MSP",
+        ),
+        (Step.RECORD_RESULT, WorkItemCode.MSP_RECORD_RESULT, "MSP: record the result"),
+    ],
+)
 def test_each_msp_step_raises_its_task_on_the_msp_queue(step, code, title):
     raised = Desk().only(step_required(step))
     assert isinstance(raised, WorkItemRaised)
     assert (raised.code, raised.title, raised.queue) == (code, title, Queue.MSP)
-    assert (raised.subject_type, raised.subject_id, raised.procedure) == ("msp", "MSP-1", "104-07050030")
+    assert (raised.subject_type, raised.subject_id, raised.procedure) == (
+        "msp",
+        "MSP-1",
+        "104-07050030",
+    )
     assert raised.instructions == [f"Do the {step.value} step."]
     assert raised.tick_off is TickOff.AUTOMATIC
 
@@ -218,13 +265,18 @@ def test_the_task_to_describe_the_behaviours_is_the_approving_officers_raised_as
     desk = Desk()
     raised, assigned = desk.handle(step_required(Step.DESCRIBE, for_officer="OFF-APPROVER"))
     assert isinstance(raised, WorkItemRaised)
-    assert (raised.code, raised.queue, raised.tick_off) == (WorkItemCode.MSP_DESCRIBE_BEHAVIOURS, Queue.MSP,
-                                                            TickOff.AUTOMATIC)
+    assert (raised.code, raised.queue, raised.tick_off) == (
+        WorkItemCode.MSP_DESCRIBE_BEHAVIOURS,
+        Queue.MSP,
+        TickOff.AUTOMATIC,
+    )
     assert isinstance(assigned, WorkItemAssigned)
     assert assigned.assignee_id == "OFF-APPROVER"
     item_id = msp_item_id("MSP-1", Step.DESCRIBE)
     assert desk.items[item_id].assignee_id == "OFF-APPROVER"
-    assert desk.handle(step_required(Step.DESCRIBE, for_officer="OFF-APPROVER")) == [], "raised and assigned once"
+    assert desk.handle(step_required(Step.DESCRIBE, for_officer="OFF-APPROVER")) == [], (
+        "raised and assigned once"
+    )
     [ticked] = desk.handle(step_done(Step.DESCRIBE, outcome="described"))
     assert isinstance(ticked, WorkItemTickedOff)
     assert desk.items[item_id].status is WorkItemStatus.TICKED_OFF
@@ -233,21 +285,38 @@ def test_the_task_to_describe_the_behaviours_is_the_approving_officers_raised_as
 @pytest.mark.rule("MSP-2.13")
 def test_a_risk_response_is_a_manual_task_in_the_msp_queue_whose_id_says_nothing_of_the_risk():
     """104-07050030: "staff are to follow their local response guidelines" (family and domestic violence)."""
-    required = MspRiskResponseRequired(**env(
-        "notification", event_type="MspRiskResponseRequired", msp_id="MSP-1", customer_ref=CUSTOMER,
-        fact=RiskFact.FAMILY_DOMESTIC_VIOLENCE, number=1, instructions=["Follow your local response guidelines."]))
+    required = MspRiskResponseRequired(
+        **env(
+            "notification",
+            event_type="MspRiskResponseRequired",
+            msp_id="MSP-1",
+            customer_ref=CUSTOMER,
+            fact=RiskFact.FAMILY_DOMESTIC_VIOLENCE,
+            number=1,
+            instructions=["Follow your local response guidelines."],
+        )
+    )
     raised = Desk().only(required)
     assert isinstance(raised, WorkItemRaised)
-    assert (raised.code, raised.queue, raised.tick_off) == (WorkItemCode.MSP_RISK_RESPONSE, Queue.MSP, TickOff.MANUAL)
+    assert (raised.code, raised.queue, raised.tick_off) == (
+        WorkItemCode.MSP_RISK_RESPONSE,
+        Queue.MSP,
+        TickOff.MANUAL,
+    )
     assert raised.instructions == ["Follow your local response guidelines."]
-    assert raised.work_item_id == "MSP-RISK-RESPONSE:MSP-1:1", "ids reach the logs; safety flags never do"
+    assert raised.work_item_id == "MSP-RISK-RESPONSE:MSP-1:1", (
+        "ids reach the logs; safety flags never do"
+    )
 
 
 @pytest.mark.rule("MSP-1.1")
 def test_the_phone_task_carries_what_the_officer_is_to_explain():
     """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
     behaviours taken into consideration"."""
-    briefing = ["Reasons the MSP has been implemented: threats to staff.", "Behaviour taken into consideration: x"]
+    briefing = [
+        "Reasons the MSP has been implemented: threats to staff.",
+        "Behaviour taken into consideration: x",
+    ]
     raised = Desk().only(step_required(Step.PHONE, contact_role=Role.CUSTOMER, briefing=briefing))
     assert isinstance(raised, WorkItemRaised)
     assert raised.briefing == briefing
@@ -267,8 +336,7 @@ def test_the_phone_task_names_the_representative_to_phone():
     Attorney."""
     raised = Desk().only(step_required(Step.PHONE, contact_role=Role.NOMINEE))
     assert isinstance(raised, WorkItemRaised)
-    assert raised.title == "MSP: phone the customer's nominee to explain the " \
-                                                                  "Managed Service Plan"
+    assert raised.title == "MSP: phone the customer's nominee to explain the Managed Service Plan"
 
 
 @pytest.mark.parametrize("step", list(Step))
@@ -277,8 +345,11 @@ def test_each_msp_task_is_ticked_off_automatically_when_its_step_is_done(step):
     desk.handle(step_required(step))
     done = desk.only(step_done(step, outcome="successful: customer"))
     assert isinstance(done, WorkItemTickedOff)
-    assert (done.work_item_id, done.actor, done.outcome) == (msp_item_id("MSP-1", step), "notification",
-                                                             "successful: customer")
+    assert (done.work_item_id, done.actor, done.outcome) == (
+        msp_item_id("MSP-1", step),
+        "notification",
+        "successful: customer",
+    )
     assert desk.items[done.work_item_id].status is WorkItemStatus.TICKED_OFF
 
 
@@ -327,7 +398,9 @@ def test_a_second_tick_off_is_rejected_as_already_closed():
     rejected = desk.only(tick_off(I059PL, officer="OFF-7"))
     assert isinstance(rejected, WorkItemActionRejected)
     assert rejected.reason_code == "already-closed"
-    assert "ticked off on Wednesday 10 March 2027" in rejected.reason, "a date and a status in words"
+    assert "ticked off on Wednesday 10 March 2027" in rejected.reason, (
+        "a date and a status in words"
+    )
 
 
 def test_an_msp_task_cannot_be_ticked_off_by_hand():
@@ -345,7 +418,10 @@ def test_only_an_officer_trained_in_income_management_ticks_off_or_takes_an_i059
     Line". workitems re-checks the verified roles the console wrote into the request."""
     desk = Desk()
     desk.handle(period_closed())
-    for request in (tick_off(I059PL, roles=["msp-approved-decision-maker"]), assign(I059PL, roles=[])):
+    for request in (
+        tick_off(I059PL, roles=["msp-approved-decision-maker"]),
+        assign(I059PL, roles=[]),
+    ):
         rejected = desk.only(request)
         assert isinstance(rejected, WorkItemActionRejected)
         assert rejected.reason_code == "role-required"
@@ -399,12 +475,19 @@ def test_one_i059pl_per_expense_and_period():
     desk.handle(period_closed(period=PERIOD))
     desk.handle(period_closed(period=PERIOD + timedelta(days=7)))
     desk.handle(period_closed(expense_id="EXP-2"))
-    assert sorted(desk.items) == ["I059PL:EXP-1:2027-03-01", "I059PL:EXP-1:2027-03-08", "I059PL:EXP-2:2027-03-01"]
+    assert sorted(desk.items) == [
+        "I059PL:EXP-1:2027-03-01",
+        "I059PL:EXP-1:2027-03-08",
+        "I059PL:EXP-2:2027-03-01",
+    ]
 
 
 def test_outputs_have_ids_derived_from_their_cause():
     closed = period_closed()
-    assert decide({}, closed, T0)[0].event_id == decide({}, closed, T0 + timedelta(hours=1))[0].event_id
+    assert (
+        decide({}, closed, T0)[0].event_id
+        == decide({}, closed, T0 + timedelta(hours=1))[0].event_id
+    )
 
 
 # --------------------------------------------------------------------------- rule 6: history and assignment
@@ -412,13 +495,23 @@ def test_outputs_have_ids_derived_from_their_cause():
 
 def test_every_transition_is_kept_with_actor_time_and_cause():
     desk = Desk()
-    closed, taking, done = period_closed(), assign(I059PL, assignee="OFF-6"), tick_off(I059PL, officer="OFF-6")
+    closed, taking, done = (
+        period_closed(),
+        assign(I059PL, assignee="OFF-6"),
+        tick_off(I059PL, officer="OFF-6"),
+    )
     for event in (closed, taking, done):
         desk.handle(event)
     assert [(h.transition, h.actor, h.cause_event_id) for h in desk.history] == [
-        ("raised", "expenses", closed.event_id), ("assigned", "OFF-5", taking.event_id),
-        ("ticked-off", "OFF-6", done.event_id)]
-    assert [h.at for h in desk.history] == [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+        ("raised", "expenses", closed.event_id),
+        ("assigned", "OFF-5", taking.event_id),
+        ("ticked-off", "OFF-6", done.event_id),
+    ]
+    assert [h.at for h in desk.history] == [
+        T0,
+        T0 + timedelta(minutes=1),
+        T0 + timedelta(minutes=2),
+    ]
     assert desk.items[I059PL].assignee_id == "OFF-6"
 
 
@@ -447,7 +540,10 @@ def test_an_item_handed_back_is_in_its_queue_for_anyone_and_only_an_officer_of_t
     assert isinstance(released, WorkItemUnassigned)
     assert (released.previous_assignee_id, released.actor) == ("OFF-6", "OFF-6")
     assert desk.items[I059PL].assignee_id is None
-    assert (desk.history[-1].transition, desk.history[-1].detail) == ("unassigned", {"previous_assignee_id": "OFF-6"})
+    assert (desk.history[-1].transition, desk.history[-1].detail) == (
+        "unassigned",
+        {"previous_assignee_id": "OFF-6"},
+    )
     desk.handle(assign(I059PL, assignee="OFF-7"))
     assert desk.items[I059PL].assignee_id == "OFF-7", "taken again by a colleague"
 

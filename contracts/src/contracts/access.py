@@ -57,21 +57,36 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
     found: set[Acl] = set()
     for topic in catalogue.topics:
         name = prefix + topic.name
-        found |= {Acl(topic.producer, Resource.TOPIC, name, op) for op in (Operation.WRITE, Operation.DESCRIBE)}
+        found |= {
+            Acl(topic.producer, Resource.TOPIC, name, op)
+            for op in (Operation.WRITE, Operation.DESCRIBE)
+        }
         if topic.consumers:
-            found |= {Acl(DLQ_REPLAYER, Resource.TOPIC, t, op) for t in (name, prefix + topic.dlq) for op in Operation}
+            found |= {
+                Acl(DLQ_REPLAYER, Resource.TOPIC, t, op)
+                for t in (name, prefix + topic.dlq)
+                for op in Operation
+            }
         for consumer in topic.consumers:
-            found |= {Acl(consumer, Resource.TOPIC, name, op) for op in (Operation.READ, Operation.DESCRIBE)}
-            found |= {Acl(consumer, Resource.TOPIC, prefix + topic.dlq, op)
-                      for op in (Operation.WRITE, Operation.DESCRIBE)}
+            found |= {
+                Acl(consumer, Resource.TOPIC, name, op)
+                for op in (Operation.READ, Operation.DESCRIBE)
+            }
+            found |= {
+                Acl(consumer, Resource.TOPIC, prefix + topic.dlq, op)
+                for op in (Operation.WRITE, Operation.DESCRIBE)
+            }
             found.add(Acl(consumer, Resource.GROUP, prefix + consumer, Operation.READ))
     return sorted(found)
 
 
 def principals(catalogue: Catalogue) -> list[str]:
     """Every principal the catalogue names, producers and consumers alike, and the dead-letter replayer."""
-    return sorted({t.producer for t in catalogue.topics} | {c for t in catalogue.topics for c in t.consumers}
-                  | {DLQ_REPLAYER})
+    return sorted(
+        {t.producer for t in catalogue.topics}
+        | {c for t in catalogue.topics for c in t.consumers}
+        | {DLQ_REPLAYER}
+    )
 
 
 def acl_table(catalogue: Catalogue) -> str:
@@ -82,8 +97,17 @@ def acl_table(catalogue: Catalogue) -> str:
         mine = [a for a in entries if a.principal == principal]
 
         def names(op: Operation, entries: list[Acl] = mine) -> str:
-            return ", ".join(f"`{a.name}`" for a in entries if a.operation is op and a.resource is Resource.TOPIC) or "–"
+            return (
+                ", ".join(
+                    f"`{a.name}`"
+                    for a in entries
+                    if a.operation is op and a.resource is Resource.TOPIC
+                )
+                or "–"
+            )
 
         group = next((f"`{a.name}`" for a in mine if a.resource is Resource.GROUP), "–")
-        lines.append(f"| {principal} | {names(Operation.WRITE)} | {names(Operation.READ)} | {group} |")
+        lines.append(
+            f"| {principal} | {names(Operation.WRITE)} | {names(Operation.READ)} | {group} |"
+        )
     return "\n".join(lines)

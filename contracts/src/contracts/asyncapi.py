@@ -11,8 +11,9 @@ def _channel_id(topic: str) -> str:
     return topic.replace(".", "_").replace("-", "_")
 
 
-def document(service: str, catalogue: Catalogue, *, version: str, prefix: str = "",
-             description: str = "") -> dict[str, Any]:
+def document(
+    service: str, catalogue: Catalogue, *, version: str, prefix: str = "", description: str = ""
+) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -27,15 +28,28 @@ def document(service: str, catalogue: Catalogue, *, version: str, prefix: str = 
             for def_name, definition in schema.pop("$defs", {}).items():
                 schemas[def_name] = definition
             schemas[name] = schema
-            messages[name] = {"name": name, "title": name, "summary": (model.__doc__ or "").strip().split("\n")[0],
-                              "contentType": "application/json",
-                              "payload": {"$ref": f"#/components/schemas/{name}"}}
+            messages[name] = {
+                "name": name,
+                "title": name,
+                "summary": (model.__doc__ or "").strip().split("\n")[0],
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{name}"},
+            }
             refs[name] = {"$ref": f"#/components/messages/{name}"}
-        channels[cid] = {"address": prefix + topic.name, "description": topic.description, "messages": refs,
-                         "x-key": topic.key, "x-producer": topic.producer, "x-consumers": list(topic.consumers),
-                         "x-dead-letter-topic": prefix + topic.dlq}
-        operations[f"{action}_{cid}"] = {"action": action, "channel": {"$ref": f"#/channels/{cid}"},
-                                         "messages": [{"$ref": f"#/channels/{cid}/messages/{m}"} for m in refs]}
+        channels[cid] = {
+            "address": prefix + topic.name,
+            "description": topic.description,
+            "messages": refs,
+            "x-key": topic.key,
+            "x-producer": topic.producer,
+            "x-consumers": list(topic.consumers),
+            "x-dead-letter-topic": prefix + topic.dlq,
+        }
+        operations[f"{action}_{cid}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "messages": [{"$ref": f"#/channels/{cid}/messages/{m}"} for m in refs],
+        }
 
     for topic in catalogue.consumed_by(service):
         add(topic, "receive")

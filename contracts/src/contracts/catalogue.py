@@ -69,15 +69,19 @@ def authorise_sms_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     old request keeps its meaning: true becomes the role, false (or missing) none."""
     upcast = {k: v for k, v in data.items() if k != "approved_decision_maker"}
     adm = data.get("approved_decision_maker") is True
-    return upcast | {"officer_roles": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value] if adm else []}
+    return upcast | {
+        "officer_roles": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value] if adm else []
+    }
 
 
 def authorise_sms_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     """v2's ``mobile_checked_not_on_multiple_records`` was true only when the number was checked and found on one
     record: it becomes ``mobile_checked`` with nothing found; false said nothing of what was found."""
     upcast = {k: v for k, v in data.items() if k != "mobile_checked_not_on_multiple_records"}
-    return upcast | {"mobile_checked": data.get("mobile_checked_not_on_multiple_records") is True,
-                     "mobile_on_multiple_records": False}
+    return upcast | {
+        "mobile_checked": data.get("mobile_checked_not_on_multiple_records") is True,
+        "mobile_on_multiple_records": False,
+    }
 
 
 def letter_dispatch_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +96,9 @@ def approval_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     lines = data.get("behaviours")
     if not isinstance(lines, list):
         return data  # not a v1 approval's shape: validation says what is wrong
-    return data | {"behaviours": [{"what": line, "occurred_on": None, "channel": None} for line in lines]}
+    return data | {
+        "behaviours": [{"what": line, "occurred_on": None, "channel": None} for line in lines]
+    }
 
 
 def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
@@ -102,62 +108,155 @@ def without_verified_roles(data: dict[str, Any]) -> dict[str, Any]:
 
 
 MSP_APPROVALS = Topic(
-    "msp.approvals", "msp_id", (MspApproved,), "msp-approvals", ("notification",),
+    "msp.approvals",
+    "msp_id",
+    (MspApproved,),
+    "msp-approvals",
+    ("notification",),
     "Managed Service Plans approved: the notification procedure starts.",
-    upcasters={("MspApproved", 1): approval_v1_to_v2})
+    upcasters={("MspApproved", 1): approval_v1_to_v2},
+)
 MSP_STAFF_ACTIONS = Topic(
-    "msp.staff-actions", "msp_id",
-    (RecordPhoneContact, RecordIncident, AuthoriseMspSms, DeclineMspSms, RecordRiskFact, AttachMspLetter,
-     RecordLetterDispatch, RecordMspResult, DescribeMspBehaviours), "console", ("notification",),
+    "msp.staff-actions",
+    "msp_id",
+    (
+        RecordPhoneContact,
+        RecordIncident,
+        AuthoriseMspSms,
+        DeclineMspSms,
+        RecordRiskFact,
+        AttachMspLetter,
+        RecordLetterDispatch,
+        RecordMspResult,
+        DescribeMspBehaviours,
+    ),
+    "console",
+    ("notification",),
     "What officers did and recorded for an MSP: phone contact, incidents, SMS decisions, risk facts, letter, result, "
     "behaviours described.",
-    upcasters={("AuthoriseMspSms", 1): authorise_sms_v1_to_v2, ("AuthoriseMspSms", 2): authorise_sms_v2_to_v3,
-               ("RecordLetterDispatch", 1): letter_dispatch_v1_to_v2})
+    upcasters={
+        ("AuthoriseMspSms", 1): authorise_sms_v1_to_v2,
+        ("AuthoriseMspSms", 2): authorise_sms_v2_to_v3,
+        ("RecordLetterDispatch", 1): letter_dispatch_v1_to_v2,
+    },
+)
 MSP_NOTIFICATION_EVENTS = Topic(
-    "msp.notification-events", "msp_id",
-    (MspNotificationPlanned, MspStepRequired, MspStepDone, MspSmsAuthorised, MspSmsWithheld, MspLetterAccepted,
-     MspNotificationCompleted, MspRiskResponseRequired, MspActionRejected), "notification", ("workitems", "console"),
+    "msp.notification-events",
+    "msp_id",
+    (
+        MspNotificationPlanned,
+        MspStepRequired,
+        MspStepDone,
+        MspSmsAuthorised,
+        MspSmsWithheld,
+        MspLetterAccepted,
+        MspNotificationCompleted,
+        MspRiskResponseRequired,
+        MspActionRejected,
+    ),
+    "notification",
+    ("workitems", "console"),
     "The MSP notification's steps: required and done (staff tasks), SMS withheld, risk responses, completion, "
-    "rejections.")
+    "rejections.",
+)
 SMS_DISPATCH = Topic(
-    "msp.sms-dispatch", "msp_id", (SmsDispatchRequested,), "notification", ("desktop-messaging-gateway",),
-    "MSP SMS for the desktop messaging gateway to send (guards already checked at the moment of sending).")
+    "msp.sms-dispatch",
+    "msp_id",
+    (SmsDispatchRequested,),
+    "notification",
+    ("desktop-messaging-gateway",),
+    "MSP SMS for the desktop messaging gateway to send (guards already checked at the moment of sending).",
+)
 
 PAYMENT_ATTEMPTS = Topic(
-    "im.payment-attempts", "expense_id", (PaymentAttempted,), "payments-system", ("expenses",),
-    "Every attempt to pay an Income Management expense, delivered or failed.")
+    "im.payment-attempts",
+    "expense_id",
+    (PaymentAttempted,),
+    "payments-system",
+    ("expenses",),
+    "Every attempt to pay an Income Management expense, delivered or failed.",
+)
 EXPENSE_ACTIONS = Topic(
-    "im.expense-actions", "expense_id",
-    (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordMySupportJob, RecordExpenseRemoval), "console",
+    "im.expense-actions",
+    "expense_id",
+    (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordMySupportJob, RecordExpenseRemoval),
+    "console",
     ("expenses",),
     "Officers' requests on expenses: cease, vary a one-off, code a one-off, record the mySupport job of an "
     "escalated removal, record a Service Desk removal.",
-    upcasters={(t.TYPE, 1): without_verified_roles for t in (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense,
-                                                             RecordExpenseRemoval)})
+    upcasters={
+        (t.TYPE, 1): without_verified_roles
+        for t in (CeaseExpense, VaryOneOffExpense, CodeOneOffExpense, RecordExpenseRemoval)
+    },
+)
 EXPENSE_EVENTS = Topic(
-    "im.expense-events", "expense_id",
-    (ExpenseUndelivered, ExpenseDelivered, UndeliveredExpensePeriodClosed, ExpenseClosureReversed, ExpenseCeased,
-     OneOffExpenseVaried, OneOffExpenseCoded, ExpenseRemoved, ExpenseActionRejected,
-     ExpenseRemovalEscalationRequested, MySupportJobRecorded, OneOffConflictDetected, PaymentAttemptDisregarded),
-    "expenses", ("workitems", "console"),
+    "im.expense-events",
+    "expense_id",
+    (
+        ExpenseUndelivered,
+        ExpenseDelivered,
+        UndeliveredExpensePeriodClosed,
+        ExpenseClosureReversed,
+        ExpenseCeased,
+        OneOffExpenseVaried,
+        OneOffExpenseCoded,
+        ExpenseRemoved,
+        ExpenseActionRejected,
+        ExpenseRemovalEscalationRequested,
+        MySupportJobRecorded,
+        OneOffConflictDetected,
+        PaymentAttemptDisregarded,
+    ),
+    "expenses",
+    ("workitems", "console"),
     "What the expenses procedure decided: undelivered (UNDLVD RI / UNDLVD IM), delivered, windows closed "
-    "unpaid (I059PL), reversals, ceases, rejections, escalations and their mySupport jobs, one-off conflicts.")
+    "unpaid (I059PL), reversals, ceases, rejections, escalations and their mySupport jobs, one-off conflicts.",
+)
 
 WORKITEM_COMMANDS = Topic(
-    "workitems.commands", "work_item_id", (TickOffWorkItem, AssignWorkItem, UnassignWorkItem), "console",
-    ("workitems",), "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item, hand it "
-                    "back to its queue.",
-    upcasters={(TickOffWorkItem.TYPE, 1): without_verified_roles, (AssignWorkItem.TYPE, 1): without_verified_roles})
+    "workitems.commands",
+    "work_item_id",
+    (TickOffWorkItem, AssignWorkItem, UnassignWorkItem),
+    "console",
+    ("workitems",),
+    "Officers' requests on work items: tick off an I059PL with its DOC note, assign an item, hand it "
+    "back to its queue.",
+    upcasters={
+        (TickOffWorkItem.TYPE, 1): without_verified_roles,
+        (AssignWorkItem.TYPE, 1): without_verified_roles,
+    },
+)
 WORKITEM_EVENTS = Topic(
-    "workitems.events", "work_item_id",
-    (WorkItemRaised, WorkItemAssigned, WorkItemUnassigned, WorkItemTickedOff, WorkItemCancelled,
-     WorkItemActionRejected),
-    "workitems", ("console", "operations"),
-    "Every work item transition (raised, assigned, unassigned, ticked off, cancelled) and every rejected request.")
+    "workitems.events",
+    "work_item_id",
+    (
+        WorkItemRaised,
+        WorkItemAssigned,
+        WorkItemUnassigned,
+        WorkItemTickedOff,
+        WorkItemCancelled,
+        WorkItemActionRejected,
+    ),
+    "workitems",
+    ("console", "operations"),
+    "Every work item transition (raised, assigned, unassigned, ticked off, cancelled) and every rejected request.",
+)
 
-CATALOGUE = Catalogue((MSP_APPROVALS, MSP_STAFF_ACTIONS, MSP_NOTIFICATION_EVENTS, SMS_DISPATCH,
-                       PAYMENT_ATTEMPTS, EXPENSE_ACTIONS, EXPENSE_EVENTS, WORKITEM_COMMANDS, WORKITEM_EVENTS))
+CATALOGUE = Catalogue(
+    (
+        MSP_APPROVALS,
+        MSP_STAFF_ACTIONS,
+        MSP_NOTIFICATION_EVENTS,
+        SMS_DISPATCH,
+        PAYMENT_ATTEMPTS,
+        EXPENSE_ACTIONS,
+        EXPENSE_EVENTS,
+        WORKITEM_COMMANDS,
+        WORKITEM_EVENTS,
+    )
+)
 
-STAFF_ACTIONS: Mapping[str, type[Event]] = {e.TYPE: e for t in CATALOGUE.topics if t.producer == "console"
-                                             for e in t.events}
+STAFF_ACTIONS: Mapping[str, type[Event]] = {
+    e.TYPE: e for t in CATALOGUE.topics if t.producer == "console" for e in t.events
+}
 """Every staff action: the requests of the topics the officers' console writes (the one list, by type name)."""

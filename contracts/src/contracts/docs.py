@@ -1,6 +1,6 @@
 """Generated documentation: JSON Schema snapshots, and the README's topic and ACL tables.
 
-    python -m contracts.docs --write    regenerate contracts/schemas/ and the README's topic and ACL tables
+python -m contracts.docs --write    regenerate contracts/schemas/ and the README's topic and ACL tables
 """
 
 from __future__ import annotations
@@ -38,12 +38,16 @@ def schema_of(model: type[Event]) -> dict[str, Any]:
 
 
 def topic_table(catalogue: Catalogue = CATALOGUE) -> str:
-    lines = ["| topic | key | event types | producer | consumers | dead-letter topic |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| topic | key | event types | producer | consumers | dead-letter topic |",
+        "|---|---|---|---|---|---|",
+    ]
     for t in catalogue.topics:
         dlq = f"`{t.dlq}`" if set(t.consumers) & SERVICES else "–"
-        lines.append(f"| `{t.name}` | `{t.key}` | {', '.join(f'`{e}`' for e in t.event_types)} | {t.producer} "
-                     f"| {', '.join(t.consumers) or '–'} | {dlq} |")
+        lines.append(
+            f"| `{t.name}` | `{t.key}` | {', '.join(f'`{e}`' for e in t.event_types)} | {t.producer} "
+            f"| {', '.join(t.consumers) or '–'} | {dlq} |"
+        )
     return "\n".join(lines)
 
 
@@ -55,18 +59,24 @@ def readme_with_table(text: str, table: str, markers: tuple[str, str] = (START, 
 
 def readme_with_tables(text: str) -> str:
     """``text`` with the topic table and the ACL table regenerated from the catalogue."""
-    return readme_with_table(readme_with_table(text, topic_table()), acl_table(CATALOGUE), ACL_MARKERS)
+    return readme_with_table(
+        readme_with_table(text, topic_table()), acl_table(CATALOGUE), ACL_MARKERS
+    )
 
 
 def write() -> None:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     for model in events():
-        (SCHEMA_DIR / schema_file(model)).write_text(json.dumps(schema_of(model), indent=2, sort_keys=True) + "\n")
+        (SCHEMA_DIR / schema_file(model)).write_text(
+            json.dumps(schema_of(model), indent=2, sort_keys=True) + "\n"
+        )
     README.write_text(readme_with_tables(README.read_text()))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", action="store_true")
     if parser.parse_args().write:
         write()

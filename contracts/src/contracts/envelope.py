@@ -29,10 +29,15 @@ Dates = Annotated[list[date], Field(max_length=60)]
 """The periods of one expense (a year of weekly periods, and more)."""
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 """An amount in AUD."""
-OfficerRoles = Annotated[list[Name], Field(
-    default_factory=list, max_length=32,
-    description="The officer's roles as their verified token states them (the console writes them; a request "
-                "cannot): the authority a rule needs. Requests of an earlier version carried none.")]
+OfficerRoles = Annotated[
+    list[Name],
+    Field(
+        default_factory=list,
+        max_length=32,
+        description="The officer's roles as their verified token states them (the console writes them; a request "
+        "cannot): the authority a rule needs. Requests of an earlier version carried none.",
+    ),
+]
 """The verified roles a staff action carries, for the service to re-check its rule."""
 
 
@@ -66,21 +71,36 @@ class Event(Contract):
         if isinstance(default, str):
             cls.TYPE = default
 
-    event_id: uuid.UUID = Field(description="Unique id of this event; consumers use it to drop duplicates.")
+    event_id: uuid.UUID = Field(
+        description="Unique id of this event; consumers use it to drop duplicates."
+    )
     event_type: str = Field(description="The event's name; selects the model.")
     schema_version: int = Field(default=1, ge=1, description="Version of this event type's schema.")
-    occurred_at: AwareDatetime = Field(description="When the fact happened or the request was made (with timezone).")
-    correlation_id: uuid.UUID = Field(description="Id shared by every event of one business case, end to end.")
-    causation_id: uuid.UUID | None = Field(default=None, description="event_id of the message that caused this one.")
-    producer: str = Field(max_length=64, description="The system or service that published the event.",
-                          examples=["expenses"])
+    occurred_at: AwareDatetime = Field(
+        description="When the fact happened or the request was made (with timezone)."
+    )
+    correlation_id: uuid.UUID = Field(
+        description="Id shared by every event of one business case, end to end."
+    )
+    causation_id: uuid.UUID | None = Field(
+        default=None, description="event_id of the message that caused this one."
+    )
+    producer: str = Field(
+        max_length=64,
+        description="The system or service that published the event.",
+        examples=["expenses"],
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _current_version_unless_said(cls, data: Any) -> Any:
         """An event made here is of its type's current version; one read from a topic says its own (and was upcast
         to the current one before it gets here)."""
-        if cls.schema_version_current != 1 and isinstance(data, dict) and "schema_version" not in data:
+        if (
+            cls.schema_version_current != 1
+            and isinstance(data, dict)
+            and "schema_version" not in data
+        ):
             return {**data, "schema_version": cls.schema_version_current}
         return data
 
@@ -90,18 +110,36 @@ class Event(Contract):
         return str(getattr(self, self.key_field)) if self.key_field else str(self.event_id)
 
     @classmethod
-    def caused_by(cls, cause: Event, *, producer: str, occurred_at: datetime, variant: str = "", **fields: Any) -> Self:
+    def caused_by(
+        cls, cause: Event, *, producer: str, occurred_at: datetime, variant: str = "", **fields: Any
+    ) -> Self:
         """Build an output of ``cause`` with a deterministic id, the same correlation and ``cause`` as causation."""
-        return cls.derived(cause.event_id, cause.correlation_id, producer=producer, occurred_at=occurred_at,
-                           variant=variant, **fields)
+        return cls.derived(
+            cause.event_id,
+            cause.correlation_id,
+            producer=producer,
+            occurred_at=occurred_at,
+            variant=variant,
+            **fields,
+        )
 
     @classmethod
-    def derived(cls, cause_id: uuid.UUID, correlation_id: uuid.UUID, *, producer: str, occurred_at: datetime,
-                variant: str = "", **fields: Any) -> Self:
+    def derived(
+        cls,
+        cause_id: uuid.UUID,
+        correlation_id: uuid.UUID,
+        *,
+        producer: str,
+        occurred_at: datetime,
+        variant: str = "",
+        **fields: Any,
+    ) -> Self:
         """As :meth:`caused_by`, from the cause's ids alone (a timer fires long after its cause was handled)."""
         event_type = cls.model_fields["event_type"].default
         return cls(
-            event_id=derived_event_id(cause_id, f"{event_type}/{variant}" if variant else event_type),
+            event_id=derived_event_id(
+                cause_id, f"{event_type}/{variant}" if variant else event_type
+            ),
             event_type=event_type,
             schema_version=cls.schema_version_current,
             occurred_at=occurred_at,

@@ -48,8 +48,12 @@ class FailureReason(StrEnum):
 
 class _ExpenseEvent(Event):
     key_field: ClassVar[str] = "expense_id"
-    expense_id: str = Field(min_length=1, max_length=64, description="The Income Management expense.",
-                            examples=["EXP-000123"])
+    expense_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The Income Management expense.",
+        examples=["EXP-000123"],
+    )
 
 
 # --------------------------------------------------------------------------- inputs: payments system
@@ -59,17 +63,29 @@ class PaymentAttempted(_ExpenseEvent):
     """The payments system tried to pay an expense (one message per attempt)."""
 
     event_type: Literal["PaymentAttempted"] = "PaymentAttempted"
-    customer_ref: str = Field(min_length=1, max_length=32, description="Customer reference number (CRN).")
-    payee_id: str = Field(min_length=1, max_length=64, description="The payee (merchant or biller) id.")
+    customer_ref: str = Field(
+        min_length=1, max_length=32, description="Customer reference number (CRN)."
+    )
+    payee_id: str = Field(
+        min_length=1, max_length=64, description="The payee (merchant or biller) id."
+    )
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="Amount in AUD.")
     kind: ExpenseKind
-    scheduled_on: date | None = Field(default=None, description="Regular: the period's scheduled payment date.")
-    coded_at: AwareDatetime | None = Field(default=None, description="One-off: when the expense was coded.")
+    scheduled_on: date | None = Field(
+        default=None, description="Regular: the period's scheduled payment date."
+    )
+    coded_at: AwareDatetime | None = Field(
+        default=None, description="One-off: when the expense was coded."
+    )
     state: AustralianState | None = Field(
-        default=None, description="Customer's state or territory; required for a one-off (working days).")
+        default=None,
+        description="Customer's state or territory; required for a one-off (working days).",
+    )
     attempted_at: AwareDatetime = Field(description="When the payment was attempted (event time).")
     outcome: Literal["delivered", "failed"]
-    failure_reason: FailureReason | None = Field(default=None, description="Required when the outcome is failed.")
+    failure_reason: FailureReason | None = Field(
+        default=None, description="Required when the outcome is failed."
+    )
 
     @model_validator(mode="after")
     def _complete_for_its_kind(self) -> PaymentAttempted:
@@ -79,7 +95,9 @@ class PaymentAttempted(_ExpenseEvent):
             if self.coded_at is None:
                 raise ValueError("coded_at is required for a one-off expense")
             if self.state is None:
-                raise ValueError("state is required for a one-off expense (its working days depend on it)")
+                raise ValueError(
+                    "state is required for a one-off expense (its working days depend on it)"
+                )
         if self.outcome == "failed" and self.failure_reason is None:
             raise ValueError("failure_reason is required when the outcome is failed")
         return self
@@ -92,10 +110,16 @@ class _StaffAction(_ExpenseEvent):
     schema_version_current: ClassVar[int] = 2
     officer_id: str = Field(min_length=1, max_length=64, description="The officer acting.")
     officer_roles: OfficerRoles
-    extreme_hardship: bool = Field(default=False, description="The customer is in extreme hardship (day-2 way out).")
-    doc_note: str | None = Field(default=None, min_length=1, max_length=4000,
-                                 description="'Record details on a DOC': kept in the expense's history by expenses, "
-                                             "never published or logged.")
+    extreme_hardship: bool = Field(
+        default=False, description="The customer is in extreme hardship (day-2 way out)."
+    )
+    doc_note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4000,
+        description="'Record details on a DOC': kept in the expense's history by expenses, "
+        "never published or logged.",
+    )
 
 
 class CeaseExpense(_StaffAction):
@@ -135,7 +159,9 @@ class RecordExpenseRemoval(_StaffAction):
     whose removal was escalated, quoting the job number recorded for it."""
 
     event_type: Literal["RecordExpenseRemoval"] = "RecordExpenseRemoval"
-    mysupport_job: str = Field(min_length=1, max_length=32, description="The mySupport job number quoted.")
+    mysupport_job: str = Field(
+        min_length=1, max_length=32, description="The mySupport job number quoted."
+    )
 
 
 # --------------------------------------------------------------------------- outputs
@@ -159,10 +185,16 @@ class ExpenseUndelivered(_ExpenseFacts):
     period_start: date
     failure_reason: FailureReason
     failure_explanation: Text = Field(description="Why it failed, in the officer's words.")
-    window_closes_at: AwareDatetime = Field(description="When the system stops trying for this period.")
-    calendar: Text = Field(description="How the window was computed (calendar days or working days and holidays).")
+    window_closes_at: AwareDatetime = Field(
+        description="When the system stops trying for this period."
+    )
+    calendar: Text = Field(
+        description="How the window was computed (calendar days or working days and holidays)."
+    )
     day_1: date | None = Field(default=None, description="One-off: the working day of coding.")
-    day_2: date | None = Field(default=None, description="One-off: the next working day (cease/vary refused).")
+    day_2: date | None = Field(
+        default=None, description="One-off: the next working day (cease/vary refused)."
+    )
     procedure_step: Literal[4, 7]
     officer_options: Lines
 
@@ -183,7 +215,9 @@ class UndeliveredExpensePeriodClosed(_ExpenseFacts):
     status: Literal["UNDLVD RI", "UNDLVD IM"]
     period_start: date
     closed_at: AwareDatetime
-    next_period_start: date | None = Field(default=None, description="Regular: the next period, which is tried.")
+    next_period_start: date | None = Field(
+        default=None, description="Regular: the next period, which is tried."
+    )
     failure_reason: FailureReason
     procedure_step: Literal[5, 8]
     work_item_code: Literal["I059PL"] = "I059PL"
@@ -241,8 +275,13 @@ class ExpenseActionRejected(_ExpenseEvent):
     """A staff action the procedure forbids, with the reason and the procedure's way out."""
 
     event_type: Literal["ExpenseActionRejected"] = "ExpenseActionRejected"
-    action: Literal["CeaseExpense", "VaryOneOffExpense", "CodeOneOffExpense", "RecordExpenseRemoval",
-                    "RecordMySupportJob"]
+    action: Literal[
+        "CeaseExpense",
+        "VaryOneOffExpense",
+        "CodeOneOffExpense",
+        "RecordExpenseRemoval",
+        "RecordMySupportJob",
+    ]
     rejected_event_id: Name
     officer_id: Name
     reason_code: Name

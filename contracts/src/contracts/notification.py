@@ -8,7 +8,16 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.envelope import Briefing, Contract, CustomerRef, Event, Lines, Name, OfficerRoles, Text
+from contracts.envelope import (
+    Briefing,
+    Contract,
+    CustomerRef,
+    Event,
+    Lines,
+    Name,
+    OfficerRoles,
+    Text,
+)
 from contracts.phones import PhoneNumber
 
 PROCEDURE = "104-07050030"
@@ -36,7 +45,9 @@ class Representative(Contract):
 class ContactDetails(Contract):
     """Who the customer contacts while the MSP runs."""
 
-    kind: Literal["OMC", "PSSO"] = Field(description="One Main Contact or Personalised Services Service Officer.")
+    kind: Literal["OMC", "PSSO"] = Field(
+        description="One Main Contact or Personalised Services Service Officer."
+    )
     name: str = Field(min_length=1, max_length=120)
     phone: PhoneNumber = Field(description="The OMC/PSSO number the SMS carries.")
     urgent_query_voicemail: PhoneNumber | None = None
@@ -73,10 +84,15 @@ class Behaviour(Contract):
     channel not stated is null (a v1 approval's behaviours were one line each, and upcast to nulls); the MSP is
     then planned with a task for the approving officer to describe it, and the customer is phoned once it is."""
 
-    what: Text = Field(min_length=1, description="What the customer did or said, in words that explain it (not "
-                                                 "only 'inappropriate' or 'aggressive').")
+    what: Text = Field(
+        min_length=1,
+        description="What the customer did or said, in words that explain it (not "
+        "only 'inappropriate' or 'aggressive').",
+    )
     occurred_on: date | None = Field(description="When it happened; null when not stated.")
-    channel: Channel | None = Field(description="On which channel it happened; null when not stated.")
+    channel: Channel | None = Field(
+        description="On which channel it happened; null when not stated."
+    )
 
 
 class PhoneOutcome(StrEnum):
@@ -113,20 +129,28 @@ class MspApproved(_MspEvent):
     customer_ref: str = Field(min_length=1, max_length=32)
     agency: Agency
     approving_officer_id: str = Field(min_length=1, max_length=64)
-    behaviours: list[Behaviour] = Field(min_length=1, max_length=20,
-                                        description="The behaviours taken into consideration, each described.")
+    behaviours: list[Behaviour] = Field(
+        min_length=1,
+        max_length=20,
+        description="The behaviours taken into consideration, each described.",
+    )
     reasons: Text = Field(min_length=1, description="Why the MSP has been implemented.")
     starts_on: date
     ends_on: date
     duration_reasons: Text = Field(min_length=1)
-    service_access: Text = Field(min_length=1, description="How the customer can access services during the MSP.")
+    service_access: Text = Field(
+        min_length=1, description="How the customer can access services during the MSP."
+    )
     channel_restrictions: Lines = Field(default_factory=list)
     contact: ContactDetails
-    customer_mobile: PhoneNumber | None = Field(default=None, description="The mobile number on file (an SMS is "
-                                                                          "withheld when it is not a mobile).")
+    customer_mobile: PhoneNumber | None = Field(
+        default=None,
+        description="The mobile number on file (an SMS is withheld when it is not a mobile).",
+    )
     representatives: list[Representative] = Field(default_factory=list, max_length=10)
-    phone_customer_appropriate: bool = Field(description="False where it is not appropriate to phone the customer.")
-
+    phone_customer_appropriate: bool = Field(
+        description="False where it is not appropriate to phone the customer."
+    )
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> MspApproved:
@@ -155,8 +179,11 @@ class RecordPhoneContact(_StaffAction):
     outcome: PhoneOutcome
     explained: Explained | None = None
     aggression_displayed: bool = False
-    no_more_attempts: bool = Field(default=False, description="An unsuccessful call after which the officer will "
-                                                              "make no further attempt: the phone step resolves.")
+    no_more_attempts: bool = Field(
+        default=False,
+        description="An unsuccessful call after which the officer will "
+        "make no further attempt: the phone step resolves.",
+    )
 
 
 class DescribeMspBehaviours(_StaffAction):
@@ -165,8 +192,11 @@ class DescribeMspBehaviours(_StaffAction):
 
     event_type: Literal["DescribeMspBehaviours"] = "DescribeMspBehaviours"
     behaviours: list[Behaviour] = Field(min_length=1, max_length=20)
-    reasons: Text | None = Field(default=None, min_length=1, description="The reasons, where the approval's were "
-                                                                        "only a label.")
+    reasons: Text | None = Field(
+        default=None,
+        min_length=1,
+        description="The reasons, where the approval's were only a label.",
+    )
 
 
 class RecordIncident(_StaffAction):
@@ -187,11 +217,17 @@ class AuthoriseMspSms(_StaffAction):
     event_type: Literal["AuthoriseMspSms"] = "AuthoriseMspSms"
     circumstance: SmsCircumstance
     smem_checked: bool = Field(description="The SMS/Email Search (SMEM) screen was checked.")
-    mobile_checked: bool = Field(description="The officer checked whether the mobile number on file is recorded on "
-                                             "multiple records.")
-    mobile_on_multiple_records: bool = Field(default=False, description="What the check found: the mobile number is "
-                                                                        "recorded on multiple records.")
-    send_at: AwareDatetime | None = Field(default=None, description="Send later (a preliminary message); default now.")
+    mobile_checked: bool = Field(
+        description="The officer checked whether the mobile number on file is recorded on "
+        "multiple records."
+    )
+    mobile_on_multiple_records: bool = Field(
+        default=False,
+        description="What the check found: the mobile number is recorded on multiple records.",
+    )
+    send_at: AwareDatetime | None = Field(
+        default=None, description="Send later (a preliminary message); default now."
+    )
 
 
 class DeclineMspSms(_StaffAction):
@@ -223,9 +259,15 @@ class RecordLetterDispatch(_StaffAction):
 
     schema_version_current: ClassVar[int] = 2
     event_type: Literal["RecordLetterDispatch"] = "RecordLetterDispatch"
-    method: Literal["post", "local-police-hand-delivery", "staff-hand-delivery", "security-guard-hand-delivery"]
-    msp_note: str | None = Field(default=None, min_length=1, max_length=4000,
-                                 description="The MSP note recorded for a hand delivery by the local Police.")
+    method: Literal[
+        "post", "local-police-hand-delivery", "staff-hand-delivery", "security-guard-hand-delivery"
+    ]
+    msp_note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4000,
+        description="The MSP note recorded for a hand delivery by the local Police.",
+    )
 
 
 class RecordMspResult(_StaffAction):
@@ -252,11 +294,17 @@ class MspStepRequired(_MspEvent):
     instructions: Lines
     contact_role: Role | None = Field(default=None, description="Phone step: who to phone.")
     approved_decision_makers_only: bool = False
-    for_officer: Name | None = Field(default=None, description="The officer whose task it is (the approving officer "
-                                                                 "describes the behaviours): workitems assigns it.")
-    briefing: Briefing = Field(default_factory=list, description="Phone step: what this MSP says to explain (its "
-                                                                 "reasons, each behaviour, the duration and its "
-                                                                 "reasons, service access, the contact details).")
+    for_officer: Name | None = Field(
+        default=None,
+        description="The officer whose task it is (the approving officer "
+        "describes the behaviours): workitems assigns it.",
+    )
+    briefing: Briefing = Field(
+        default_factory=list,
+        description="Phone step: what this MSP says to explain (its "
+        "reasons, each behaviour, the duration and its "
+        "reasons, service access, the contact details).",
+    )
 
 
 class MspStepDone(_MspEvent):
@@ -310,8 +358,12 @@ class MspRiskResponseRequired(_MspEvent):
     event_type: Literal["MspRiskResponseRequired"] = "MspRiskResponseRequired"
     customer_ref: CustomerRef
     fact: RiskFact
-    number: int = Field(ge=1, le=10, description="The MSP's first, second, ... risk response: the work item's key, "
-                                                 "which names no fact.")
+    number: int = Field(
+        ge=1,
+        le=10,
+        description="The MSP's first, second, ... risk response: the work item's key, "
+        "which names no fact.",
+    )
     instructions: Lines
 
 

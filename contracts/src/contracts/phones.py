@@ -50,8 +50,11 @@ def is_mobile(number: str) -> bool:
     return parsed is not None and phonenumbers.number_type(parsed) in mobile
 
 
-PhoneNumber = Annotated[str, Field(min_length=3, max_length=32, examples=["+61412345678", "02 6123 4567"]),
-                        AfterValidator(e164)]
+PhoneNumber = Annotated[
+    str,
+    Field(min_length=3, max_length=32, examples=["+61412345678", "02 6123 4567"]),
+    AfterValidator(e164),
+]
 """A valid phone number, Australian unless it says its country; kept in E.164."""
 
 
@@ -59,4 +62,8 @@ PhoneNumber = Annotated[str, Field(min_length=3, max_length=32, examples=["+6141
 def national(number: str) -> str:
     """A number as an Australian reads it ("02 6123 4567"): for the SMS text and the officer's briefing."""
     parsed = _parsed(number)
-    return number if parsed is None else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return (
+        number
+        if parsed is None
+        else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    )

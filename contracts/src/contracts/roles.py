@@ -63,26 +63,48 @@ def readable_queues(roles: Iterable[str]) -> frozenset[Queue]:
 MSP_WORKERS = frozenset({OfficerRole.MSP_OFFICER, OfficerRole.MSP_APPROVED_DECISION_MAKER})
 
 COMMAND_ROLES: Mapping[str, frozenset[OfficerRole]] = {
-    **{t.TYPE: MSP_WORKERS for t in (n.RecordPhoneContact, n.RecordIncident, n.RecordRiskFact, n.AttachMspLetter,
-                                     n.RecordLetterDispatch, n.RecordMspResult, n.DescribeMspBehaviours)},
+    **{
+        t.TYPE: MSP_WORKERS
+        for t in (
+            n.RecordPhoneContact,
+            n.RecordIncident,
+            n.RecordRiskFact,
+            n.AttachMspLetter,
+            n.RecordLetterDispatch,
+            n.RecordMspResult,
+            n.DescribeMspBehaviours,
+        )
+    },
     # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
     n.AuthoriseMspSms.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
     n.DeclineMspSms.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
-    **{t.TYPE: frozenset({OfficerRole.IM_TRAINED}) for t in (x.CeaseExpense, x.VaryOneOffExpense, x.CodeOneOffExpense,
-                                                             x.RecordExpenseRemoval, x.RecordMySupportJob)},
+    **{
+        t.TYPE: frozenset({OfficerRole.IM_TRAINED})
+        for t in (
+            x.CeaseExpense,
+            x.VaryOneOffExpense,
+            x.CodeOneOffExpense,
+            x.RecordExpenseRemoval,
+            x.RecordMySupportJob,
+        )
+    },
 }
 """Who may issue each staff action but the work item ones, whose roles are those that open the item's queue."""
 
-TRANSFER_GUIDANCE = ("Cold transfer the customer to: the Income Management Line; the Indigenous Services queue (if "
-                     "appropriate); or Multilingual Call (if appropriate). See the Resources page for a link to the "
-                     "National Transfer numbers.")
+TRANSFER_GUIDANCE = (
+    "Cold transfer the customer to: the Income Management Line; the Indigenous Services queue (if "
+    "appropriate); or Multilingual Call (if appropriate). See the Resources page for a link to the "
+    "National Transfer numbers."
+)
 """103-01050060 step 1, "For Service Officers not trained in Income Management": the way out of a refusal."""
 
 
 def needed(command_type: str, queue: Queue | None = None) -> frozenset[OfficerRole]:
     """The roles of which an officer needs one to issue ``command_type`` (for a work item command, on an item of
     ``queue``: the roles that open the queue act on its items)."""
-    return QUEUE_READERS[queue] if queue is not None else COMMAND_ROLES.get(command_type, frozenset())
+    return (
+        QUEUE_READERS[queue] if queue is not None else COMMAND_ROLES.get(command_type, frozenset())
+    )
 
 
 @implements("MSP-2.2", "IM-1.2")

@@ -88,4 +88,9 @@ def locate(published: str, quote: str) -> int | None:
 
 def sentences(published: str) -> list[str]:
     """The published text's sentences (evened), as well as a table of wrapped lines can be cut into them."""
-    return [s.strip() for b in blocks(published) for s in re.split(r"(?<=[.!?])\s+", b.text) if len(s.strip()) > 15]
+    return [
+        s.strip()
+        for b in blocks(published)
+        for s in re.split(r"(?<=[.!?])\s+", b.text)
+        if len(s.strip()) > 15
+    ]

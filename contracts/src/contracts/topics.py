@@ -68,12 +68,21 @@ class Topic:
             raise ContractError("empty-message", "the message has no value")
         data = load_json(raw)
         if not isinstance(data, dict):
-            raise ContractError("not-an-object", f"expected a JSON object, got {type(data).__name__}")
+            raise ContractError(
+                "not-an-object", f"expected a JSON object, got {type(data).__name__}"
+            )
         event_type = data.get("event_type")
         model = self._by_type.get(event_type) if isinstance(event_type, str) else None
         if model is None:
-            shown = event_type if isinstance(event_type, str) and len(event_type) <= 64 else type(event_type).__name__
-            raise ContractError("unknown-event-type", f"{shown!r} is not one of {', '.join(self.event_types)} on {self.name}")
+            shown = (
+                event_type
+                if isinstance(event_type, str) and len(event_type) <= 64
+                else type(event_type).__name__
+            )
+            raise ContractError(
+                "unknown-event-type",
+                f"{shown!r} is not one of {', '.join(self.event_types)} on {self.name}",
+            )
         data = self._upcast(model, data)
         try:
             return model.model_validate(data)
@@ -83,8 +92,10 @@ class Topic:
     def _upcast(self, model: type[Event], data: dict[str, Any]) -> dict[str, Any]:
         version = data.get("schema_version", 1)
         if not isinstance(version, int) or version < 1 or version > model.schema_version_current:
-            raise ContractError("unsupported-schema-version",
-                                f"{model.__name__} v{version!r}; this consumer reads up to v{model.schema_version_current}")
+            raise ContractError(
+                "unsupported-schema-version",
+                f"{model.__name__} v{version!r}; this consumer reads up to v{model.schema_version_current}",
+            )
         while version < model.schema_version_current:
             step = self.upcasters.get((data["event_type"], version))
             if step is None:  # pragma: no cover - guarded by the contract tests
@@ -136,13 +147,17 @@ def load_json(raw: bytes) -> Any:
     except RecursionError:
         raise ContractError("too-deep", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except _NumberTooLongError as exc:
-        raise ContractError("number-too-long", f"a number of {exc.args[0]} characters; at most {MAX_NUMBER_CHARS}") from None
+        raise ContractError(
+            "number-too-long", f"a number of {exc.args[0]} characters; at most {MAX_NUMBER_CHARS}"
+        ) from None
     except ValueError as exc:  # json.JSONDecodeError is one
         raise ContractError("not-json", str(exc)[:200]) from None
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
         raise ContractError("too-deep", f"nested deeper than {MAX_JSON_DEPTH} levels")
     if b"\\u0000" in raw and _has_nul(data):
-        raise ContractError("nul-character", "a string holds the NUL character, which no field accepts")
+        raise ContractError(
+            "nul-character", "a string holds the NUL character, which no field accepts"
+        )
     return data
 
 
@@ -172,7 +187,10 @@ def _has_nul(data: Any) -> bool:
 
 def _summarise(exc: ValidationError) -> str:
     """Field paths and messages only: input values may hold personal information."""
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:10]]
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+        for err in exc.errors()[:10]
+    ]
     return "; ".join(parts)
 
 
@@ -186,7 +204,9 @@ class Catalogue:
         for topic in topics:
             for event_type in topic.event_types:
                 if event_type in self._route:
-                    raise ValueError(f"{event_type} is on both {self._route[event_type].name} and {topic.name}")
+                    raise ValueError(
+                        f"{event_type} is on both {self._route[event_type].name} and {topic.name}"
+                    )
                 self._route[event_type] = topic
 
     def __getitem__(self, name: str) -> Topic:

@@ -54,8 +54,12 @@ class WorkItemEvent(Event):
     """Every work-item event and request: keyed by the work item."""
 
     key_field: ClassVar[str] = "work_item_id"
-    work_item_id: str = Field(min_length=1, max_length=200, description="Deterministic: the same cause, the same item.",
-                              examples=["I059PL:EXP-000123:2026-11-02"])
+    work_item_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Deterministic: the same cause, the same item.",
+        examples=["I059PL:EXP-000123:2026-11-02"],
+    )
 
 
 # --------------------------------------------------------------------------- inputs: staff actions
@@ -68,9 +72,12 @@ class TickOffWorkItem(WorkItemEvent):
     event_type: Literal["TickOffWorkItem"] = "TickOffWorkItem"
     officer_id: str = Field(min_length=1, max_length=64)
     officer_roles: OfficerRoles
-    doc_note: str | None = Field(default=None, max_length=4000,
-                                 description="The DOC recorded for the customer. Required; a tick-off without one "
-                                             "is rejected (not dead-lettered) so the officer is told why.")
+    doc_note: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="The DOC recorded for the customer. Required; a tick-off without one "
+        "is rejected (not dead-lettered) so the officer is told why.",
+    )
 
 
 class AssignWorkItem(WorkItemEvent):
@@ -104,13 +111,21 @@ class WorkItemRaised(WorkItemEvent):
     subject_type: Literal["expense", "msp"]
     subject_id: Name = Field(description="The expense id or MSP id the item is about.")
     procedure: Name
-    procedure_step: int | None = Field(default=None, description="The procedure step that applies (5 or 8 for I059PL).")
-    period_start: date | None = Field(default=None, description="I059PL: the period that was not delivered.")
+    procedure_step: int | None = Field(
+        default=None, description="The procedure step that applies (5 or 8 for I059PL)."
+    )
+    period_start: date | None = Field(
+        default=None, description="I059PL: the period that was not delivered."
+    )
     instructions: Lines
-    guidance: Lines = Field(default_factory=list,
-                                description="For officers not trained in Income Management (103-01050060 step 1).")
-    briefing: Briefing = Field(default_factory=list,
-                               description="MSP phone task: what this MSP says to explain (from MspStepRequired).")
+    guidance: Lines = Field(
+        default_factory=list,
+        description="For officers not trained in Income Management (103-01050060 step 1).",
+    )
+    briefing: Briefing = Field(
+        default_factory=list,
+        description="MSP phone task: what this MSP says to explain (from MspStepRequired).",
+    )
     tick_off: TickOff
     approved_decision_makers_only: bool = False
     actor: Name = Field(description="Who raised it: the producing service of the cause.")
@@ -138,7 +153,9 @@ class WorkItemTickedOff(WorkItemEvent):
     event_type: Literal["WorkItemTickedOff"] = "WorkItemTickedOff"
     code: WorkItemCode
     customer_ref: CustomerRef
-    actor: Name = Field(description="The officer (manual) or the service whose event completed it (automatic).")
+    actor: Name = Field(
+        description="The officer (manual) or the service whose event completed it (automatic)."
+    )
     tick_off: TickOff
     outcome: Name | None = Field(default=None, description="Automatic: what completed it.")
     doc_recorded: bool = False
@@ -162,4 +179,6 @@ class WorkItemActionRejected(WorkItemEvent):
     officer_id: Name
     reason_code: Name
     reason: Text
-    way_out: Text | None = Field(default=None, description="What the procedure says to do instead, where it says.")
+    way_out: Text | None = Field(
+        default=None, description="What the procedure says to do instead, where it says."
+    )

@@ -39,9 +39,11 @@ def _start(kind: str, data_dir: str | None, port: int | None) -> int:
 
         server = LocalKafka.start(workdir, port)
         address = server.bootstrap_servers
-        print(f"Apache Kafka {server.version} ready at {address}: SASL_SSL, ACLs enforced\n"
-              f"  export KAFKA_BOOTSTRAP_SERVERS={address} KAFKA_SECRETS_DIR={server.secrets.directory}\n"
-              "  (its CA and every principal's password; `./dev run` and the tests provision topics and ACLs with it)")
+        print(
+            f"Apache Kafka {server.version} ready at {address}: SASL_SSL, ACLs enforced\n"
+            f"  export KAFKA_BOOTSTRAP_SERVERS={address} KAFKA_SECRETS_DIR={server.secrets.directory}\n"
+            "  (its CA and every principal's password; `./dev run` and the tests provision topics and ACLs with it)"
+        )
     else:
         from devstack.postgres import LocalPostgres
 
@@ -65,8 +67,10 @@ def _status(kind: str) -> int:
         print(f"{kind}: not running")
         return 1
     answering = port_open(int(state["port"]))
-    print(f"{kind}: running (launcher pid {state['pid']}) at {state['address']}, "
-          f"{'answering' if answering else 'NOT answering'}; log {state['log']}")
+    print(
+        f"{kind}: running (launcher pid {state['pid']}) at {state['address']}, "
+        f"{'answering' if answering else 'NOT answering'}; log {state['log']}"
+    )
     return 0 if answering else 1
 
 
@@ -86,29 +90,56 @@ def _stop(kind: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="devstack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="what", required=True)
     for kind in ("kafka", "postgres"):
         p = sub.add_parser(kind)
         p.add_argument("action", choices=["start", "stop", "status"])
-        p.add_argument("--data-dir", help="keep data here across starts (default: a temporary folder)")
+        p.add_argument(
+            "--data-dir", help="keep data here across starts (default: a temporary folder)"
+        )
         p.add_argument("--port", type=int)
     system = sub.add_parser("system", help="broker, database and all services until Ctrl-C")
     system.add_argument("--clock", choices=["system", "simulated"], default="system")
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
-    system.add_argument("--brokers", type=int, default=1, help="a cluster of this many Kafka nodes (3: replication 3, "
-                                                                 "min.insync.replicas 2)")
-    demo = sub.add_parser("demo", help="the system with the simulated clock, every bundled scenario replayed and checked")
-    demo.add_argument("--stay", action="store_true", help="keep the system running after the replay (for the console)")
-    sub.add_parser("status", help="what `./dev run` started: addresses, ports and each service's readiness")
-    dlq = sub.add_parser("dlq", help="the dead letters of the system `./dev run` started (python -m servicekit.tools.dlq)",
-                         add_help=False)
+    system.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="a cluster of this many Kafka nodes (3: replication 3, min.insync.replicas 2)",
+    )
+    demo = sub.add_parser(
+        "demo",
+        help="the system with the simulated clock, every bundled scenario replayed and checked",
+    )
+    demo.add_argument(
+        "--stay",
+        action="store_true",
+        help="keep the system running after the replay (for the console)",
+    )
+    sub.add_parser(
+        "status", help="what `./dev run` started: addresses, ports and each service's readiness"
+    )
+    dlq = sub.add_parser(
+        "dlq",
+        help="the dead letters of the system `./dev run` started (python -m servicekit.tools.dlq)",
+        add_help=False,
+    )
     dlq.add_argument("rest", nargs=argparse.REMAINDER)
-    sign_in = sub.add_parser("sign-in", help="a one-time console sign-in link for a demo officer of `./dev run`")
-    sign_in.add_argument("officer", nargs="?", help="OFF-MSP-1, OFF-ADM-1 or OFF-IM-1 (all, when left out)")
-    images = sub.add_parser("images", help="build the container images (deploy/images) with the local Docker engine")
-    images.add_argument("--public", action="store_true", help="on public bases from a registry, not a local one")
+    sign_in = sub.add_parser(
+        "sign-in", help="a one-time console sign-in link for a demo officer of `./dev run`"
+    )
+    sign_in.add_argument(
+        "officer", nargs="?", help="OFF-MSP-1, OFF-ADM-1 or OFF-IM-1 (all, when left out)"
+    )
+    images = sub.add_parser(
+        "images", help="build the container images (deploy/images) with the local Docker engine"
+    )
+    images.add_argument(
+        "--public", action="store_true", help="on public bases from a registry, not a local one"
+    )
     args = parser.parse_args(argv)
     if args.what == "images":
         from devstack.images import build_images
@@ -134,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "system":
         from devstack.system import run_system
 
-        return run_system(clock=args.clock, data_dir=Path(args.data_dir) if args.data_dir else None, brokers=args.brokers)
+        return run_system(
+            clock=args.clock,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            brokers=args.brokers,
+        )
     if args.action == "start":
         return _start(args.what, args.data_dir, args.port)
     return _status(args.what) if args.action == "status" else _stop(args.what)

@@ -51,7 +51,9 @@ class ContainerKafka:
         return KafkaAccess(self.bootstrap_servers, self.secrets)
 
     @classmethod
-    def start(cls, image: str | None = None, timeout: float = 120, *, users: Iterable[str] = ()) -> ContainerKafka:
+    def start(
+        cls, image: str | None = None, timeout: float = 120, *, users: Iterable[str] = ()
+    ) -> ContainerKafka:
         # Ryuk, testcontainers' reaper, is an image from Docker Hub, which a machine without a registry cannot
         # pull; the test command removes what it started instead (and stops an engine it started itself).
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -60,7 +62,9 @@ class ContainerKafka:
 
         image = image or os.environ["KAFKA_TEST_IMAGE"]
         port = free_port()  # advertised to clients, so fixed before the container starts
-        secrets = KafkaSecrets.ensure(Path(tempfile.mkdtemp(prefix="kafka-secrets-")), {*default_users(), *users})
+        secrets = KafkaSecrets.ensure(
+            Path(tempfile.mkdtemp(prefix="kafka-secrets-")), {*default_users(), *users}
+        )
         env = {
             "KAFKA_SECRETS_DIR": SECRETS_IN_CONTAINER,
             "KAFKA_NODE_ID": "1",
@@ -79,11 +83,16 @@ class ContainerKafka:
             "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
             "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
         }
-        container = (DockerContainer(image).with_bind_ports(9092, port)
-                     .with_volume_mapping(str(secrets.directory), SECRETS_IN_CONTAINER, "ro"))
+        container = (
+            DockerContainer(image)
+            .with_bind_ports(9092, port)
+            .with_volume_mapping(str(secrets.directory), SECRETS_IN_CONTAINER, "ro")
+        )
         for key, value in env.items():
             container = container.with_env(key, value)
-        container = container.waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(int(timeout)))
+        container = container.waiting_for(
+            LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(int(timeout))
+        )
         try:
             container.start()
         except BaseException:
@@ -111,5 +120,7 @@ class ContainerKafka:
         deadline = time.monotonic() + 120
         while wrapped.logs().count(b"Kafka Server started") <= before:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the Kafka container did not start again: {wrapped.logs()[-2000:]!r}")
+                raise TimeoutError(
+                    f"the Kafka container did not start again: {wrapped.logs()[-2000:]!r}"
+                )
             time.sleep(0.2)

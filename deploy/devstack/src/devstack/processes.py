@@ -18,9 +18,15 @@ import httpx
 from devstack.procs import die_with_parent, free_port, record_pid, stop_process
 
 
-async def wait_ready(url: str, *, headers: dict[str, str] | None = None, timeout: float = 90.0,
-                     interval: float = 0.2, gone: Callable[[], str | None] = lambda: None,
-                     detail: Callable[[], str] | None = None) -> None:
+async def wait_ready(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = 90.0,
+    interval: float = 0.2,
+    gone: Callable[[], str | None] = lambda: None,
+    detail: Callable[[], str] | None = None,
+) -> None:
     """Until ``url``/ready answers 200. ``gone`` says why waiting is pointless (a process that exited);
     ``detail`` what to report on a timeout."""
     async with httpx.AsyncClient(timeout=3) as http:
@@ -34,7 +40,9 @@ async def wait_ready(url: str, *, headers: dict[str, str] | None = None, timeout
             except httpx.TransportError:
                 pass
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(detail() if detail else f"{url}/ready did not answer 200 within {timeout:.0f}s")
+                raise TimeoutError(
+                    detail() if detail else f"{url}/ready did not answer 200 within {timeout:.0f}s"
+                )
             await asyncio.sleep(interval)
 
 
@@ -42,8 +50,12 @@ class ServiceProcess:
     def __init__(self, name: str, env: dict[str, str], log_dir: Path, instance: str = "") -> None:
         self.name, self.instance = name, instance or name
         self.port = free_port()
-        self.env = {"LOG_PSEUDONYM_KEY": secrets.token_hex(32), **os.environ, **env,
-                    f"{name.upper()}_HTTP_PORT": str(self.port)}
+        self.env = {
+            "LOG_PSEUDONYM_KEY": secrets.token_hex(32),
+            **os.environ,
+            **env,
+            f"{name.upper()}_HTTP_PORT": str(self.port),
+        }
         self.log_path = log_dir / f"{self.instance}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,22 +63,33 @@ class ServiceProcess:
     def start(self, **env: str) -> ServiceProcess:
         self.env.update(env)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child holds it; closed with the process
-        self.process = subprocess.Popen([sys.executable, "-m", self.name], env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT,
-                                        preexec_fn=die_with_parent(signal.SIGKILL))  # noqa: PLW1509
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509
+        )
         log.close()
         record_pid(self.process.pid)
         return self
 
-    async def ready(self, headers: dict[str, str] | None = None, timeout: float = 90.0,
-                    interval: float = 0.2) -> ServiceProcess:
+    async def ready(
+        self, headers: dict[str, str] | None = None, timeout: float = 90.0, interval: float = 0.2
+    ) -> ServiceProcess:
         def gone() -> str | None:
             assert self.process is not None
             code = self.process.poll()
             return None if code is None else f"{self.instance} exited ({code}); see {self.log_path}"
 
-        await wait_ready(self.url, headers=headers, timeout=timeout, interval=interval, gone=gone,
-                         detail=lambda: f"{self.instance} not ready; see {self.log_path}")
+        await wait_ready(
+            self.url,
+            headers=headers,
+            timeout=timeout,
+            interval=interval,
+            gone=gone,
+            detail=lambda: f"{self.instance} not ready; see {self.log_path}",
+        )
         return self
 
     @property

@@ -25,7 +25,9 @@ def die_with_parent(sig: int) -> Callable[[], None]:
     def _preexec() -> None:
         os.setpgrp()  # Ctrl-C in a terminal goes to the parent only; the parent stops us in order.
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:  # pragma: no cover - Linux always accepts
+        if (
+            libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0
+        ):  # pragma: no cover - Linux always accepts
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
     return _preexec
@@ -67,13 +69,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, proc: subprocess.Popen[bytes],
-               log: Path) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+) -> None:
     """Poll ``check`` until it passes; fail loudly (with the server's log) if the server dies or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.returncode} while starting:\n{tail(log)}")
+            raise RuntimeError(
+                f"{what} exited with code {proc.returncode} while starting:\n{tail(log)}"
+            )
         if check():
             return
         time.sleep(0.1)
@@ -102,4 +112,3 @@ def tail(path: Path, lines: int = 40) -> str:
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "msp-im"
-

@@ -28,9 +28,17 @@ DOC = ROOT / "docs" / "procedures.md"
 SCENARIOS = ROOT / "scenarios"
 RULE_TESTS = ("notification", "expenses", "workitems", "contracts", "console", "e2e")
 """The test folders whose docstrings quote the procedures (the infrastructure tests quote no rule)."""
-DOMAINS = ("notification.domain.decide", "notification.domain.sms", "expenses.domain.decide",
-           "expenses.domain.calendar", "workitems.domain.decide", "contracts.roles", "contracts.notification",
-           "contracts.phones", "console.ui")
+DOMAINS = (
+    "notification.domain.decide",
+    "notification.domain.sms",
+    "expenses.domain.decide",
+    "expenses.domain.calendar",
+    "workitems.domain.decide",
+    "contracts.roles",
+    "contracts.notification",
+    "contracts.phones",
+    "console.ui",
+)
 """The modules whose functions carry ``@implements`` (imported so that their marks are read)."""
 MIN_OVERLAP = 20
 """A quotation links a test to a rule when one contains the other and the shorter is at least this long."""
@@ -44,7 +52,9 @@ def _tests() -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     for folder in RULE_TESTS:
         for path in sorted((ROOT / "tests" / folder).rglob("test_*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+                if isinstance(
+                    node, ast.FunctionDef | ast.AsyncFunctionDef
+                ) and node.name.startswith("test"):
                     yield f"{path.relative_to(ROOT)}::{node.name}", node
 
 
@@ -60,10 +70,17 @@ def marks() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for test, node in _tests():
         for decorator in node.decorator_list:
-            if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-                    and decorator.func.attr == "rule" and ast.unparse(decorator.func.value) == "pytest.mark"):
-                found.setdefault(test, []).extend(a.value for a in decorator.args
-                                                  if isinstance(a, ast.Constant) and isinstance(a.value, str))
+            if (
+                isinstance(decorator, ast.Call)
+                and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr == "rule"
+                and ast.unparse(decorator.func.value) == "pytest.mark"
+            ):
+                found.setdefault(test, []).extend(
+                    a.value
+                    for a in decorator.args
+                    if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                )
     return found
 
 
@@ -78,7 +95,10 @@ def disagreements() -> list[str]:
     for test in sorted(set(quoted) | set(marked)):
         says, proves = marked.get(test, set()), quoted.get(test, set())
         problems += [f"{test}: no such rule {i}" for i in sorted(says - set(BY_ID))]
-        problems += [f"{test}: marked {i} but quotes none of its sentence" for i in sorted((says & set(BY_ID)) - proves)]
+        problems += [
+            f"{test}: marked {i} but quotes none of its sentence"
+            for i in sorted((says & set(BY_ID)) - proves)
+        ]
         problems += [f"{test}: quotes {i} but is not marked with it" for i in sorted(proves - says)]
     return problems
 
@@ -130,35 +150,60 @@ def traces() -> list[Trace]:
         importlib.import_module(module)
     marked = marks()
     in_scenarios = scenario_rules()
-    return [Trace(rule, locate(published(rule.seed), rule.quote), tuple(sorted(set(IMPLEMENTED.get(rule.id, [])))),
-                  tuple(sorted(test for test, ids in marked.items() if rule.id in ids)),
-                  tuple(in_scenarios.get(rule.id, []))) for rule in RULES]
+    return [
+        Trace(
+            rule,
+            locate(published(rule.seed), rule.quote),
+            tuple(sorted(set(IMPLEMENTED.get(rule.id, [])))),
+            tuple(sorted(test for test, ids in marked.items() if rule.id in ids)),
+            tuple(in_scenarios.get(rule.id, [])),
+        )
+        for rule in RULES
+    ]
 
 
 def unregistered(seed: str, rules: tuple[Rule, ...] = RULES) -> list[str]:
     """Sentences of the procedure that no rule quotes and that are not listed as not being rules."""
     quotes = [even(r.quote).strip(" .,;:") for r in rules if r.seed == seed]
     not_rules = [even(start) for start, _ in NOT_RULES]
-    return [s for s in sentences(published(seed))
-            if not any(q in s or s.strip(" .,;:") in q for q in quotes) and not any(n in s for n in not_rules)]
+    return [
+        s
+        for s in sentences(published(seed))
+        if not any(q in s or s.strip(" .,;:") in q for q in quotes)
+        and not any(n in s for n in not_rules)
+    ]
 
 
 def document() -> str:
     all_traces = traces()
     gaps = [t for t in all_traces if t.gaps]
-    counts = {seed: {h: sum(1 for r in RULES if r.seed == seed and r.handling == h)
-                     for h in ("automated", "pointed", "people")} for seed in SEED_FILES}
-    out = ["# The procedures' rules, traced", "",
-           "Generated by `python -m devstack.rules --write` from `contracts.procedures` (checked by "
-           "`tests/contracts/test_rules.py`): each actionable sentence of the two procedures, the line of "
-           "`docs/procedures/` it starts on, the functions that implement it (`@implements`), the tests that prove "
-           "it (`@pytest.mark.rule`, each quoting it), the scenarios that exercise it, and our reading where the "
-           "sentence is ambiguous. Rules not traced are listed first.",
-           "", "| procedure | rules | automated | pointed to | left to people |", "|---|---|---|---|---|"]
-    out += [f"| {seed} | {sum(c.values())} | {c['automated']} | {c['pointed']} | {c['people']} |"
-            for seed, c in counts.items()]
+    counts = {
+        seed: {
+            h: sum(1 for r in RULES if r.seed == seed and r.handling == h)
+            for h in ("automated", "pointed", "people")
+        }
+        for seed in SEED_FILES
+    }
+    out = [
+        "# The procedures' rules, traced",
+        "",
+        "Generated by `python -m devstack.rules --write` from `contracts.procedures` (checked by "
+        "`tests/contracts/test_rules.py`): each actionable sentence of the two procedures, the line of "
+        "`docs/procedures/` it starts on, the functions that implement it (`@implements`), the tests that prove "
+        "it (`@pytest.mark.rule`, each quoting it), the scenarios that exercise it, and our reading where the "
+        "sentence is ambiguous. Rules not traced are listed first.",
+        "",
+        "| procedure | rules | automated | pointed to | left to people |",
+        "|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {seed} | {sum(c.values())} | {c['automated']} | {c['pointed']} | {c['people']} |"
+        for seed, c in counts.items()
+    ]
     out += ["", "## Not traced", ""]
-    out += [f"- **{t.rule.id}**: {'; '.join(t.gaps)}" for t in gaps] or ["None: every rule is traced."]
+    out += [f"- **{t.rule.id}**: {'; '.join(t.gaps)}" for t in gaps] or [
+        "None: every rule is traced."
+    ]
     for seed, name in SEED_FILES.items():
         out += ["", f"## {seed} (`docs/procedures/{name}`)", ""]
         for t in (t for t in all_traces if t.rule.seed == seed):
@@ -174,7 +219,9 @@ def document() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", action="store_true", help="write docs/procedures.md")
     text = document()
     if parser.parse_args().write:

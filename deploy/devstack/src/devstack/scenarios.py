@@ -38,8 +38,23 @@ from devstack.kafka import KafkaAccess
 SCENARIO_DIR = Path(__file__).resolve().parents[4] / "scenarios"
 OFFICERS_FRONT_DOOR = "console"
 SYDNEY = ZoneInfo("Australia/Sydney")
-PERSONAL_FIELDS = frozenset({"name", "phone", "customer_mobile", "doc_note", "behaviours", "what", "reasons",
-                             "duration_reasons", "service_access", "urgent_query_voicemail", "fact", "customer_ref", "msp_note"})
+PERSONAL_FIELDS = frozenset(
+    {
+        "name",
+        "phone",
+        "customer_mobile",
+        "doc_note",
+        "behaviours",
+        "what",
+        "reasons",
+        "duration_reasons",
+        "service_access",
+        "urgent_query_voicemail",
+        "fact",
+        "customer_ref",
+        "msp_note",
+    }
+)
 """Fields of the sample data whose values must never reach a log line (customer_ref: only as a pseudonym)."""
 PHONE_FIELDS = frozenset({"phone", "customer_mobile", "urgent_query_voicemail"})
 
@@ -91,8 +106,15 @@ def load(path: Path) -> Scenario:
     try:
         data = json.loads(path.read_text())
         steps = tuple(_step(s) for s in data["steps"])
-        scenario = Scenario(path=path, name=data["name"], procedure=data["procedure"], branch=data["branch"],
-                            steps=steps, expect=data["expect"], rules=tuple(data.get("rules", ())))
+        scenario = Scenario(
+            path=path,
+            name=data["name"],
+            procedure=data["procedure"],
+            branch=data["branch"],
+            steps=steps,
+            expect=data["expect"],
+            rules=tuple(data.get("rules", ())),
+        )
         if unknown := [r for r in scenario.rules if r not in BY_ID]:
             raise ValueError(f"no such rule: {', '.join(unknown)} (see contracts.procedures)")
     except (KeyError, TypeError, ValueError) as exc:
@@ -122,7 +144,9 @@ def _step(data: dict[str, Any]) -> Step:
 
 def load_all(directory: Path = SCENARIO_DIR) -> list[Scenario]:
     """Every scenario, in time order; they may run one after another on one clock only if none overlaps."""
-    scenarios = sorted((load(p) for p in sorted(directory.glob("*.json"))), key=lambda s: s.starts_at)
+    scenarios = sorted(
+        (load(p) for p in sorted(directory.glob("*.json"))), key=lambda s: s.starts_at
+    )
     for a, b in itertools.pairwise(scenarios):
         if b.starts_at <= a.ends_at:
             raise ScenarioError(f"{b.id} starts before {a.id} ends: give it a later time")
@@ -134,8 +158,13 @@ def build(scenario: Scenario, step: Step) -> Event:
     assert step.topic is not None
     assert step.event is not None
     topic = CATALOGUE[step.topic]
-    data = {"event_id": str(uuid.uuid4()), "occurred_at": step.at.isoformat(),
-            "correlation_id": str(scenario.correlation_id), "producer": topic.producer, **step.event}
+    data = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": step.at.isoformat(),
+        "correlation_id": str(scenario.correlation_id),
+        "producer": topic.producer,
+        **step.event,
+    }
     try:
         return topic.parse(json.dumps(data).encode())
     except ContractError as exc:
@@ -171,7 +200,11 @@ def label(e: Event) -> str:
     """A compact, comparable name for an output: its type and what distinguishes it."""
     t = e.event_type
     step, code = getattr(e, "step", None), getattr(e, "code", None)
-    reason_code, outcome, status = getattr(e, "reason_code", None), getattr(e, "outcome", None), getattr(e, "status", None)
+    reason_code, outcome, status = (
+        getattr(e, "reason_code", None),
+        getattr(e, "outcome", None),
+        getattr(e, "status", None),
+    )
     if t == "MspStepDone":
         return f"{t}:{step}={outcome}"
     if step is not None:
@@ -186,11 +219,16 @@ def label(e: Event) -> str:
 
 
 def _local(moment: Any) -> str:
-    return moment.astimezone(SYDNEY).strftime("%a %d %b %Y %H:%M") if isinstance(moment, datetime) else str(moment)
+    return (
+        moment.astimezone(SYDNEY).strftime("%a %d %b %Y %H:%M")
+        if isinstance(moment, datetime)
+        else str(moment)
+    )
 
 
 def describe(e: Event) -> str:
     """One line of the demo's summary for an output (synthetic data only: reason codes are shown)."""
+
     def g(name: str) -> Any:
         return getattr(e, name, None)
 
@@ -198,8 +236,10 @@ def describe(e: Event) -> str:
         case "ExpenseUndelivered":
             return f"{g('expense_id')} {g('status')}: retried until {_local(g('window_closes_at'))} (step {g('procedure_step')})"
         case "UndeliveredExpensePeriodClosed":
-            return (f"{g('expense_id')} window closed unpaid for the period starting {g('period_start')} "
-                    f"(step {g('procedure_step')})")
+            return (
+                f"{g('expense_id')} window closed unpaid for the period starting {g('period_start')} "
+                f"(step {g('procedure_step')})"
+            )
         case "ExpenseDelivered":
             late = " after failing" if g("was_undelivered") else ""
             return f"{g('expense_id')} delivered{late} (period starting {g('period_start')})"
@@ -212,15 +252,21 @@ def describe(e: Event) -> str:
         case "ExpenseRemovalEscalationRequested":
             return f"{g('expense_id')} removal escalation: " + " ".join(g("steps") or [])
         case "ExpenseRemoved":
-            return f"{g('expense_id')} removed by the ICT Service Desk; another expense can be coded"
+            return (
+                f"{g('expense_id')} removed by the ICT Service Desk; another expense can be coded"
+            )
         case "MspNotificationCompleted":
-            return f"notification complete: phone {g('phone')}; SMS {g('sms')}; letter {g('letter')}"
+            return (
+                f"notification complete: phone {g('phone')}; SMS {g('sms')}; letter {g('letter')}"
+            )
         case "SmsDispatchRequested":
             return f"SMS sent to the gateway ({g('fragments')} fragment(s), {g('encoding')})"
         case "MspSmsWithheld":
             return f"SMS withheld: {g('reason_code')}"
         case "MspStepDone":
-            return f"step {g('step')} done: {g('outcome')}" + (f" ({g('reason_code')})" if g("reason_code") else "")
+            return f"step {g('step')} done: {g('outcome')}" + (
+                f" ({g('reason_code')})" if g("reason_code") else ""
+            )
         case "MspStepRequired":
             return f"step {g('step')} required"
         case "WorkItemRaised":
@@ -252,17 +298,28 @@ class Outcome:
 
     def summary(self) -> list[str]:
         s = self.scenario
-        lines = [f"{'PASS' if self.ok else 'FAIL'}  {s.id}: {s.name}",
-                 f"      procedure {s.procedure}: {s.branch}"]
+        lines = [
+            f"{'PASS' if self.ok else 'FAIL'}  {s.id}: {s.name}",
+            f"      procedure {s.procedure}: {s.branch}",
+        ]
         for step in s.steps:
             lines.append(f"      {_local(step.at)}  > {step.say}")
-        for _, e in sorted(self.outputs, key=lambda o: o[1].occurred_at):  # stable: topic order within an instant
-            if e.event_type not in ("MspStepRequired", "MspNotificationPlanned", "MspSmsAuthorised",
-                                    "MspLetterAccepted"):
+        for _, e in sorted(
+            self.outputs, key=lambda o: o[1].occurred_at
+        ):  # stable: topic order within an instant
+            if e.event_type not in (
+                "MspStepRequired",
+                "MspNotificationPlanned",
+                "MspSmsAuthorised",
+                "MspLetterAccepted",
+            ):
                 lines.append(f"        - {describe(e)}")
         lines += [f"        - dead-lettered: {reason}" for reason in self.dead_letters]
         if self.work_items:
-            lines.append("      work items now: " + ", ".join(f"{k} {v}" for k, v in sorted(self.work_items.items())))
+            lines.append(
+                "      work items now: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.work_items.items()))
+            )
         lines += [f"      MISMATCH {m}" for m in self.mismatches]
         return lines
 
@@ -285,27 +342,41 @@ class SystemUnderTest:
 class Runner:
     """Replays scenarios through a running system. Use as ``async with Runner(system) as runner``."""
 
-    def __init__(self, system: SystemUnderTest, *, settle_timeout: float = 60.0,
-                 services: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        system: SystemUnderTest,
+        *,
+        settle_timeout: float = 60.0,
+        services: Sequence[str] | None = None,
+    ) -> None:
         self.system = system
         self.settle_timeout = settle_timeout
-        services = tuple(system.urls) if services is None else services  # the ones running: whose groups to wait on
+        services = (
+            tuple(system.urls) if services is None else services
+        )  # the ones running: whose groups to wait on
         self.outputs: list[ConsumerRecord[Any, Any]] = []
         p = system.topic_prefix
         # The runner plays the officers: their staff actions (what the console writes) are the scenario's inputs.
-        self._output_topics = [p + t.name for s in services if s != OFFICERS_FRONT_DOOR
-                               for t in CATALOGUE.produced_by(s)]
+        self._output_topics = [
+            p + t.name
+            for s in services
+            if s != OFFICERS_FRONT_DOOR
+            for t in CATALOGUE.produced_by(s)
+        ]
         self._dlq_topics = [p + t.dlq for s in services for t in CATALOGUE.consumed_by(s)]
         self._groups = {f"{p}{s}": [p + t.name for t in CATALOGUE.consumed_by(s)] for s in services}
-        self._inputs = sorted({t for topics in self._groups.values() for t in topics} - set(self._output_topics))
+        self._inputs = sorted(
+            {t for topics in self._groups.values() for t in topics} - set(self._output_topics)
+        )
         self._kept = set(self._output_topics) | set(self._dlq_topics)
 
     async def __aenter__(self) -> Runner:
         kafka = self.system.kafka.client()
         self.producers: dict[str, AIOKafkaProducer] = {}
         # Every topic in play is assigned, so that each fetch (every 20 ms when idle) brings its high watermark.
-        self.reader = AIOKafkaConsumer(**kafka, enable_auto_commit=False, group_id=None,
-                                       fetch_max_wait_ms=20)
+        self.reader = AIOKafkaConsumer(
+            **kafka, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=20
+        )
         self.admin = AIOKafkaAdminClient(**kafka)
         self.http = httpx.AsyncClient(timeout=30)
         await self.reader.start()
@@ -331,7 +402,9 @@ class Runner:
             if all(found.values()):
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"topics never appeared: {[t for t, p in found.items() if not p]}")
+                raise TimeoutError(
+                    f"topics never appeared: {[t for t, p in found.items() if not p]}"
+                )
             await asyncio.sleep(0.2)
         partitions = [TopicPartition(t, p) for t, ps in found.items() for p in ps or ()]
         self.reader.assign(partitions)
@@ -349,7 +422,9 @@ class Runner:
 
     async def move_clocks(self, to: datetime) -> None:
         async def move(url: str) -> None:
-            response = await self.http.post(f"{url}/clock", params={"to": to.isoformat()}, headers=self._auth)
+            response = await self.http.post(
+                f"{url}/clock", params={"to": to.isoformat()}, headers=self._auth
+            )
             if response.status_code != 200:
                 raise RuntimeError(f"{url}/clock answered {response.status_code}: {response.text}")
 
@@ -369,7 +444,9 @@ class Runner:
             await asyncio.sleep(0.04)
 
     def _end(self, tp: TopicPartition) -> int | None:
-        end: int | None = self.reader.highwater(tp)  # from the latest fetch response; None until the first one
+        end: int | None = self.reader.highwater(
+            tp
+        )  # from the latest fetch response; None until the first one
         return end
 
     async def _quiet(self) -> bool:
@@ -381,7 +458,9 @@ class Runner:
             committed = await self.admin.list_consumer_group_offsets(group)
             for tp in (tp for tp in self._partitions if tp.topic in topics):
                 meta, end = committed.get(tp), self._end(tp)
-                if end is None or end > (meta.offset if meta is not None and meta.offset >= 0 else 0):
+                if end is None or end > (
+                    meta.offset if meta is not None and meta.offset >= 0 else 0
+                ):
                     return False
         for tp in self._partitions:
             end = self._end(tp)
@@ -394,14 +473,18 @@ class Runner:
         ``msp-approvals``, ``staff-ui``): what an upstream system may do, and nothing more."""
         principal = CATALOGUE[topic].producer
         if principal not in self.producers:
-            producer = AIOKafkaProducer(**self.system.kafka.client(principal), acks="all", enable_idempotence=True)
+            producer = AIOKafkaProducer(
+                **self.system.kafka.client(principal), acks="all", enable_idempotence=True
+            )
             await producer.start()
             self.producers[principal] = producer
         return self.producers[principal]
 
     async def _publish(self, topic: str, value: bytes, key: bytes) -> None:
         """Publish and wait until the reader has seen it, so that the next quiet check counts it."""
-        sent = await (await self._producer(topic)).send_and_wait(self.system.topic_prefix + topic, value, key=key)
+        sent = await (await self._producer(topic)).send_and_wait(
+            self.system.topic_prefix + topic, value, key=key
+        )
         tp = TopicPartition(sent.topic, sent.partition)
         deadline = time.monotonic() + 30
         while (self._end(tp) or 0) <= sent.offset:
@@ -425,18 +508,22 @@ class Runner:
         outputs, dead = self._outputs_of(scenario)
         work_items = await self._work_items(outputs)
         mismatches = check(scenario, outputs, dead, work_items)
-        return Outcome(scenario, outputs, dead, work_items, mismatches, time.perf_counter() - started)
+        return Outcome(
+            scenario, outputs, dead, work_items, mismatches, time.perf_counter() - started
+        )
 
     def _outputs_of(self, scenario: Scenario) -> tuple[list[tuple[str, Event]], list[str]]:
         prefix, keys = self.system.topic_prefix, scenario.keys()
         outputs: list[tuple[str, Event]] = []
         dead: list[str] = []
         for record in self.outputs:
-            name = record.topic[len(prefix):]
+            name = record.topic[len(prefix) :]
             if name.endswith(".dlq"):
                 if record.key is not None and record.key.decode() in keys:
                     headers = {k: bytes(v).decode() for k, v in record.headers or ()}
-                    dead.append(f"{name}: {headers.get('dlq.reason')} ({headers.get('dlq.detail')})")
+                    dead.append(
+                        f"{name}: {headers.get('dlq.reason')} ({headers.get('dlq.detail')})"
+                    )
                 continue
             event = CATALOGUE[name].parse(record.value)
             if event.correlation_id == scenario.correlation_id:
@@ -447,15 +534,20 @@ class Runner:
         ids = {e.key for _, e in outputs if e.event_type == "WorkItemRaised"}
         statuses: dict[str, str] = {}
         for work_item_id in sorted(ids):
-            response = await self.http.get(f"{self.system.urls['workitems']}/work-items/{work_item_id}",
-                                           headers=self._auth)
+            response = await self.http.get(
+                f"{self.system.urls['workitems']}/work-items/{work_item_id}", headers=self._auth
+            )
             response.raise_for_status()
             statuses[work_item_id] = response.json()["item"]["status"]
         return statuses
 
 
-def check(scenario: Scenario, outputs: list[tuple[str, Event]], dead: list[str],
-          work_items: dict[str, str]) -> list[str]:
+def check(
+    scenario: Scenario,
+    outputs: list[tuple[str, Event]],
+    dead: list[str],
+    work_items: dict[str, str],
+) -> list[str]:
     """What differs from the file's ``expect``: outputs per topic (as multisets of labels), dead letters
     (by reason), and each work item's final status."""
     expect, problems = scenario.expect, []

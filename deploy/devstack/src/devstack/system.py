@@ -36,8 +36,11 @@ SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console"
 def installed_services(env: Mapping[str, str] | None = None) -> dict[str, int]:
     """Each installed service and its HTTP port: ``<SERVICE>_HTTP_PORT`` where the environment gives one."""
     given: Mapping[str, str] = os.environ if env is None else env
-    return {name: int(given.get(f"{name.upper()}_HTTP_PORT") or port) for name, port in SERVICES.items()
-            if importlib.util.find_spec(name) is not None}
+    return {
+        name: int(given.get(f"{name.upper()}_HTTP_PORT") or port)
+        for name, port in SERVICES.items()
+        if importlib.util.find_spec(name) is not None
+    }
 
 
 @dataclass
@@ -62,8 +65,13 @@ class RunningSystem:
         for name, url in self.urls.items():
             while True:
                 if (gone := self.exited()) is not None:
-                    raise RuntimeError(f"{gone} exited with code {self.children[gone].returncode} while starting")
-                with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ready", timeout=2) as response:  # noqa: S310
+                    raise RuntimeError(
+                        f"{gone} exited with code {self.children[gone].returncode} while starting"
+                    )
+                with (
+                    contextlib.suppress(OSError),
+                    urllib.request.urlopen(f"{url}/ready", timeout=2) as response,  # noqa: S310
+                ):
                     if response.status == 200:
                         break
                 if time.monotonic() > deadline:
@@ -71,20 +79,33 @@ class RunningSystem:
                 time.sleep(0.25)
 
 
-def service_databases(admin_url: str, env: dict[str, str], secrets_dir: Path) -> dict[str, dict[str, str]]:
+def service_databases(
+    admin_url: str, env: dict[str, str], secrets_dir: Path
+) -> dict[str, dict[str, str]]:
     """A login role per installed service, owning its schema and nothing else: each service's own settings, its
     URL without the password and the 0600 file that holds it (an environment is no place for a secret)."""
-    roles = [ServiceRole(name, env.get(f"{name.upper()}_DB_SCHEMA", name), secret(secrets_dir, f"db-{name}.password"))
-             for name in installed_services()]
+    roles = [
+        ServiceRole(
+            name,
+            env.get(f"{name.upper()}_DB_SCHEMA", name),
+            secret(secrets_dir, f"db-{name}.password"),
+        )
+        for name in installed_services()
+    ]
     asyncio.run(provision_roles(admin_url, roles))
     address = admin_url.partition("@")[2]
-    return {r.role: {f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}@{address}",
-                     f"{r.role.upper()}_DATABASE_PASSWORD_FILE": str(secrets_dir / f"db-{r.role}.password")}
-            for r in roles}
+    return {
+        r.role: {
+            f"{r.role.upper()}_DATABASE_URL": f"postgresql://{r.role}@{address}",
+            f"{r.role.upper()}_DATABASE_PASSWORD_FILE": str(secrets_dir / f"db-{r.role}.password"),
+        }
+        for r in roles
+    }
 
 
-def child_environment(name: str, env: dict[str, str], kafka: KafkaAccess, own: dict[str, str] | None,
-                      port: int) -> dict[str, str]:
+def child_environment(
+    name: str, env: dict[str, str], kafka: KafkaAccess, own: dict[str, str] | None, port: int
+) -> dict[str, str]:
     """A service's environment: the shared settings, its own Kafka password file, and, where the launcher made
     its database role, its own URL and password file in place of the administrator's URL."""
     child = dict(env, **kafka.env([name]), **{f"{name.upper()}_HTTP_PORT": str(port)})
@@ -96,14 +117,24 @@ def child_environment(name: str, env: dict[str, str], kafka: KafkaAccess, own: d
 
 def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
     """As the admin: the catalogue's topics under the deployment's prefix, and its ACLs on a secured broker."""
-    given: dict[str, Any] = {name: env[name.upper()] for name in ("topic_prefix", "topic_partitions",
-                                                                  "topic_replication") if env.get(name.upper())}
+    given: dict[str, Any] = {
+        name: env[name.upper()]
+        for name in ("topic_prefix", "topic_partitions", "topic_replication")
+        if env.get(name.upper())
+    }
     asyncio.run(kafka.provision(**given))
 
 
 @contextlib.contextmanager
-def running_system(*, clock: str = "system", data_dir: Path | None = None, extra_env: dict[str, str] | None = None,
-                   log_dir: Path | None = None, say: Any = None, brokers: int = 1) -> Iterator[RunningSystem]:
+def running_system(
+    *,
+    clock: str = "system",
+    data_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    say: Any = None,
+    brokers: int = 1,
+) -> Iterator[RunningSystem]:
     """Start what is not given by the environment (broker, database), then every installed service as a child
     process; stop them all, in order, on the way out. With ``log_dir`` each service logs to its own file."""
     say = say or (lambda line: print(line, flush=True))
@@ -111,7 +142,9 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
     # The run's own secrets (the pseudonym key, the services' database passwords) are 0600 files: in the data
     # directory, or in a private folder removed at the end; a service is given the file, never the secret.
-    secrets_dir = private_dir(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="msp-im-run-"))
+    secrets_dir = (
+        private_dir(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="msp-im-run-"))
+    )
     if not env.get("LOG_PSEUDONYM_KEY"):
         secret(secrets_dir, "log-pseudonym.key")
         env.setdefault("LOG_PSEUDONYM_KEY_FILE", str(secrets_dir / "log-pseudonym.key"))
@@ -123,20 +156,26 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
         if system.kafka is None and brokers > 1:
             from devstack.kafka import LocalKafkaCluster
 
-            cluster = LocalKafkaCluster.start(brokers, data_dir / "kafka-cluster" if data_dir else None)
+            cluster = LocalKafkaCluster.start(
+                brokers, data_dir / "kafka-cluster" if data_dir else None
+            )
             started.append(cluster)
             system.kafka = cluster.access
             env.setdefault("TOPIC_REPLICATION", str(cluster.replication))
-            say(f"[system] Apache Kafka {cluster.version}, {brokers} nodes at {cluster.bootstrap_servers}: SASL_SSL, "
-                f"topics replicated {cluster.replication} times, min.insync.replicas {max(cluster.replication - 1, 1)}")
+            say(
+                f"[system] Apache Kafka {cluster.version}, {brokers} nodes at {cluster.bootstrap_servers}: SASL_SSL, "
+                f"topics replicated {cluster.replication} times, min.insync.replicas {max(cluster.replication - 1, 1)}"
+            )
         elif system.kafka is None:
             from devstack.kafka import LocalKafka
 
             kafka = LocalKafka.start(data_dir / "kafka" if data_dir else None)
             started.append(kafka)
             system.kafka = kafka.access
-            say(f"[system] Apache Kafka {kafka.version} at {kafka.bootstrap_servers}: SASL_SSL, a user per service, "
-                "ACLs from the catalogue")
+            say(
+                f"[system] Apache Kafka {kafka.version} at {kafka.bootstrap_servers}: SASL_SSL, a user per service, "
+                "ACLs from the catalogue"
+            )
         env.update(system.kafka.env())
         provision_bus(system.kafka, env)
         if not env.get("DATABASE_URL"):
@@ -145,8 +184,12 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
             pg = LocalPostgres.start(data_dir / "postgres" if data_dir else None)
             started.append(pg)
             own_urls = service_databases(pg.url, env, secrets_dir)
-            env["DATABASE_URL"] = pg.url  # the administrator's, for this launcher; no service gets it
-            say(f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema")
+            env["DATABASE_URL"] = (
+                pg.url
+            )  # the administrator's, for this launcher; no service gets it
+            say(
+                f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema"
+            )
         system.ports = installed_services(env)
         for name, port in system.ports.items():
             child_env = child_environment(name, env, system.kafka, own_urls.get(name), port)
@@ -155,8 +198,12 @@ def running_system(*, clock: str = "system", data_dir: Path | None = None, extra
                 out = os.fdopen(private_log(private_dir(log_dir) / f"{name}.log"), "wb")
                 logs.append(out)
             system.children[name] = subprocess.Popen(
-                [sys.executable, "-m", name], env=child_env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                preexec_fn=die_with_parent(signal.SIGTERM))  # noqa: PLW1509
+                [sys.executable, "-m", name],
+                env=child_env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509
+            )
             say(f"[system] {name}: http://127.0.0.1:{port}/ready")
         yield system
     finally:
@@ -190,13 +237,17 @@ def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = N
         return
     for officer, roles in DEMO_OFFICERS.items():
         write_token(f"officer-{officer}", signer.token(officer, expires_in=12 * 3600, roles=roles))
-    say(f"[system] the officers' console: {system.urls['console']}/ui/ ; `./dev sign-in OFFICER` prints a one-time "
-        "sign-in link (2 minutes, used once) for a demo officer, one per role:")
+    say(
+        f"[system] the officers' console: {system.urls['console']}/ui/ ; `./dev sign-in OFFICER` prints a one-time "
+        "sign-in link (2 minutes, used once) for a demo officer, one per role:"
+    )
     for officer, roles in DEMO_OFFICERS.items():
         say(f"  ./dev sign-in {officer}   ({', '.join(roles)})")
     if system.env.get("CONSOLE_SECURE_COOKIES") == "false":
-        say("[system] the console's session cookie is not `Secure` here: it is served over plain HTTP on loopback, "
-            "and a browser keeps no `Secure` cookie from such a page (a deployment serves it over TLS)")
+        say(
+            "[system] the console's session cookie is not `Secure` here: it is served over plain HTTP on loopback, "
+            "and a browser keeps no `Secure` cookie from such a page (a deployment serves it over TLS)"
+        )
 
 
 def sign_in_links(officer: str | None) -> int:
@@ -213,8 +264,11 @@ def sign_in_links(officer: str | None) -> int:
             print(f"no demo officer {who!r}: one of {', '.join(DEMO_OFFICERS)}", file=sys.stderr)
             return 2
         console = state["services"]["console"]
-        request = urllib.request.Request(f"{console}/sign-in-codes", method="POST", headers={  # noqa: S310
-            "Authorization": f"Bearer {path.read_text().strip()}"})
+        request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+            f"{console}/sign-in-codes",
+            method="POST",
+            headers={"Authorization": f"Bearer {path.read_text().strip()}"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback URL
             made = json.loads(response.read())
         print(f"{who}: {console}{made['sign_in_path']}  (once, within {made['expires_in_s']} s)")
@@ -227,15 +281,21 @@ def operations_token(signer: Signer | None, system: RunningSystem, say: Any = No
     operators sign in there)."""
     say = say or (lambda line: print(line, flush=True))
     if signer is None:
-        say("[system] operators: /metrics, /asyncapi.json and the dead-letter tools need a token with the 'ops' role "
-            "from your identity provider")
+        say(
+            "[system] operators: /metrics, /asyncapi.json and the dead-letter tools need a token with the 'ops' role "
+            "from your identity provider"
+        )
         return None
-    token = signer.token(OPERATOR, expires_in=12 * 3600, roles=[OPERATIONS], aud=[*SYSTEM_AUDIENCES, "dlq"])
+    token = signer.token(
+        OPERATOR, expires_in=12 * 3600, roles=[OPERATIONS], aud=[*SYSTEM_AUDIENCES, "dlq"]
+    )
     path = write_token("operations", token)
     example = next(iter(system.urls.values()), "http://127.0.0.1:8082")
-    say(f"[system] operators: a development token with the 'ops' role (12 h) is in {path}; e.g. curl -H "
+    say(
+        f"[system] operators: a development token with the 'ops' role (12 h) is in {path}; e.g. curl -H "
         f'"Authorization: Bearer $(cat {path})" {example}/metrics; `./dev dlq` uses it; deploy/prometheus/'
-        "prometheus.yml scrapes with it")
+        "prometheus.yml scrapes with it"
+    )
     return path
 
 
@@ -244,16 +304,27 @@ def summary(system: RunningSystem, clock: str) -> dict[str, Any]:
     public keys and issuer the services verify tokens with)."""
     assert system.kafka is not None
     database = system.env.get("DATABASE_URL", "").partition("@")[2] or "(each service's own URL)"
-    return {"clock": clock, "kafka": system.kafka.bootstrap_servers,
-            "kafka_secrets_dir": str(system.kafka.secrets.directory) if system.kafka.secrets else None,
-            "topic_prefix": system.env.get("TOPIC_PREFIX", ""), "database": database, "services": system.urls,
-            "jwt_public_keys": system.env.get("JWT_PUBLIC_KEYS", "[]"), "jwt_issuer": system.env.get("JWT_ISSUER", "")}
+    return {
+        "clock": clock,
+        "kafka": system.kafka.bootstrap_servers,
+        "kafka_secrets_dir": str(system.kafka.secrets.directory) if system.kafka.secrets else None,
+        "topic_prefix": system.env.get("TOPIC_PREFIX", ""),
+        "database": database,
+        "services": system.urls,
+        "jwt_public_keys": system.env.get("JWT_PUBLIC_KEYS", "[]"),
+        "jwt_issuer": system.env.get("JWT_ISSUER", ""),
+    }
 
 
 def summary_lines(state: dict[str, Any]) -> list[str]:
-    lines = [f"[system] Kafka {state['kafka']} (SASL_SSL; CA and passwords in {state['kafka_secrets_dir']}), "
-             f"PostgreSQL {state['database']}, topic prefix {state['topic_prefix']!r}, clock {state['clock']}"]
-    lines += [f"[system]   {name}: {url} (/ready, /metrics with a token)" for name, url in state["services"].items()]
+    lines = [
+        f"[system] Kafka {state['kafka']} (SASL_SSL; CA and passwords in {state['kafka_secrets_dir']}), "
+        f"PostgreSQL {state['database']}, topic prefix {state['topic_prefix']!r}, clock {state['clock']}"
+    ]
+    lines += [
+        f"[system]   {name}: {url} (/ready, /metrics with a token)"
+        for name, url in state["services"].items()
+    ]
     return lines
 
 
@@ -265,17 +336,27 @@ def run_system(*, clock: str = "system", data_dir: Path | None = None, brokers: 
         state = summary(system, clock)
         write_state("system", **state)
         try:
-            print(f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
-                  "everything; `./dev status` prints where each part is", flush=True)
+            print(
+                f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
+                "everything; `./dev status` prints where each part is",
+                flush=True,
+            )
             for line in summary_lines(state):
                 print(line, flush=True)
             say_sign_in_links(signer, system)
             operations_token(signer, system)
             while not stopping.wait(1.0):
                 if (gone := system.exited()) is not None:
-                    print(f"[system] {gone} exited with code {system.children[gone].returncode}; stopping", flush=True)
+                    print(
+                        f"[system] {gone} exited with code {system.children[gone].returncode}; stopping",
+                        flush=True,
+                    )
                     stopping.set()
-            return 0 if all(c.poll() in (None, 0, -signal.SIGTERM) for c in system.children.values()) else 1
+            return (
+                0
+                if all(c.poll() in (None, 0, -signal.SIGTERM) for c in system.children.values())
+                else 1
+            )
         finally:
             state_file("system").unlink(missing_ok=True)
 
@@ -294,7 +375,10 @@ def status() -> int:
             with urllib.request.urlopen(f"{url}/ready", timeout=3) as response:  # noqa: S310 - our own loopback URL
                 answer = f"ready ({response.status})"
         except urllib.error.HTTPError as exc:
-            answer, ready = f"NOT ready ({exc.code}): {exc.read().decode(errors='replace')[:300]}", False
+            answer, ready = (
+                f"NOT ready ({exc.code}): {exc.read().decode(errors='replace')[:300]}",
+                False,
+            )
         except OSError as exc:
             answer, ready = f"not answering ({type(exc).__name__})", False
         print(f"{name}: {answer}")
@@ -310,13 +394,21 @@ def dead_letters(argv: list[str]) -> int:
 
     state = read_state("system")
     if state is None:
-        print("system: not running (`./dev run` starts it); against another cluster run `python -m servicekit.tools.dlq` "
-              "with the DLQ_* settings", file=sys.stderr)
+        print(
+            "system: not running (`./dev run` starts it); against another cluster run `python -m servicekit.tools.dlq` "
+            "with the DLQ_* settings",
+            file=sys.stderr,
+        )
         return 1
     secrets = KafkaSecrets(Path(state["kafka_secrets_dir"])) if state["kafka_secrets_dir"] else None
-    token = os.environ.get("DLQ_OPERATOR_TOKEN_FILE") or str(state_file("system").with_name("operations.token"))
-    settings = DlqSettings(**KafkaAccess(state["kafka"], secrets).settings(DLQ_REPLAYER),
-                           topic_prefix=state["topic_prefix"], operator_token_file=Path(token),
-                           jwt_public_keys=json.loads(state.get("jwt_public_keys", "[]")),
-                           jwt_issuer=state.get("jwt_issuer", ""))
+    token = os.environ.get("DLQ_OPERATOR_TOKEN_FILE") or str(
+        state_file("system").with_name("operations.token")
+    )
+    settings = DlqSettings(
+        **KafkaAccess(state["kafka"], secrets).settings(DLQ_REPLAYER),
+        topic_prefix=state["topic_prefix"],
+        operator_token_file=Path(token),
+        jwt_public_keys=json.loads(state.get("jwt_public_keys", "[]")),
+        jwt_issuer=state.get("jwt_issuer", ""),
+    )
     return asyncio.run(dlq(argv, settings))

@@ -29,7 +29,9 @@ DEMO_OFFICERS: dict[str, list[str]] = {
 
 
 class Signer:
-    def __init__(self, issuer: str = "https://login.test/officers", audience: str | list[str] = "workitems") -> None:
+    def __init__(
+        self, issuer: str = "https://login.test/officers", audience: str | list[str] = "workitems"
+    ) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.issuer, self.audience = issuer, audience
 
@@ -39,12 +41,24 @@ class Signer:
 
     @property
     def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return (
+            self.key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
 
     def token(self, sub: str = "OFF-5", *, expires_in: float = 300, **claims: Any) -> str:
         now = time.time()
-        payload = {"sub": sub, "iss": self.issuer, "aud": self.audience, "iat": now, "exp": now + expires_in, **claims}
+        payload = {
+            "sub": sub,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + expires_in,
+            **claims,
+        }
         return jwt.encode(payload, self.key, algorithm="ES256")
 
     def bearer(self, sub: str = "OFF-5", **kwargs: Any) -> dict[str, str]:

@@ -59,12 +59,26 @@ MAX_KEY_CHARS = 128
 PRODUCER = "console"
 COMMANDS: Mapping[str, type[Event]] = STAFF_ACTIONS
 """Every staff action of the catalogue (the topics this service produces), by type name."""
-NOT_THE_SENDERS = frozenset({"event_id", "event_type", "schema_version", "occurred_at", "correlation_id",
-                             "causation_id", "producer", "officer_id", "officer_roles", "approved_decision_maker"})
+NOT_THE_SENDERS = frozenset(
+    {
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "correlation_id",
+        "causation_id",
+        "producer",
+        "officer_id",
+        "officer_roles",
+        "approved_decision_maker",
+    }
+)
 """Fields the console sets: the envelope, the officer (the token's sub) and what the roles say."""
-DESCRIPTION = ("The officers' front door: every staff action of the MSP implementation (104-07050030) and undelivered "
-               "Income Management expenses (103-01050060) procedures as a command from a verified officer, whose "
-               "roles say what they may do.")
+DESCRIPTION = (
+    "The officers' front door: every staff action of the MSP implementation (104-07050030) and undelivered "
+    "Income Management expenses (103-01050060) procedures as a command from a verified officer, whose "
+    "roles say what they may do."
+)
 
 
 def handles(path: str) -> bool:
@@ -90,12 +104,16 @@ class CommandStatus(BaseModel):
     outcomes: list[Outcome]
     reason_code: str | None = None
     reason: str | None = None
-    way_out: str | None = Field(default=None, description="What the procedure says to do instead, where it says.")
+    way_out: str | None = Field(
+        default=None, description="What the procedure says to do instead, where it says."
+    )
 
 
 class SignInCode(BaseModel):
-    sign_in_path: str = Field(description="The console's sign-in page with a one-time code: open it in the "
-                                          "officer's browser, once.")
+    sign_in_path: str = Field(
+        description="The console's sign-in page with a one-time code: open it in the "
+        "officer's browser, once."
+    )
     expires_in_s: int
 
 
@@ -103,9 +121,15 @@ class SignInCode(BaseModel):
 def request_model(kind: type[Event]) -> type[BaseModel]:
     """The action's contract without what the console sets: the body ``POST /commands/{type}`` takes."""
     name = kind.model_fields["event_type"].default
-    fields: dict[str, Any] = {k: (f.annotation, f) for k, f in kind.model_fields.items() if k not in NOT_THE_SENDERS}
-    model: type[BaseModel] = create_model(f"{name}Request", __config__=ConfigDict(extra="forbid", frozen=True),
-                                          __doc__=kind.__doc__, **fields)
+    fields: dict[str, Any] = {
+        k: (f.annotation, f) for k, f in kind.model_fields.items() if k not in NOT_THE_SENDERS
+    }
+    model: type[BaseModel] = create_model(
+        f"{name}Request",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=kind.__doc__,
+        **fields,
+    )
     return model
 
 
@@ -120,46 +144,76 @@ def refuse_theirs(fields: Iterable[str]) -> None:
     """A request (JSON or form) that sets what the console sets: the envelope, the officer, their authority."""
     theirs = sorted(NOT_THE_SENDERS & set(fields))
     if theirs:
-        raise Refused(422, "not-yours-to-set", f"set by the console, not the request: {', '.join(theirs)}")
+        raise Refused(
+            422, "not-yours-to-set", f"set by the console, not the request: {', '.join(theirs)}"
+        )
 
 
 def _invalid_command(exc: RequestValidationError) -> JSONResponse:
     """A body that does not validate: one that sets what the console sets, one that is not a JSON object, or the
     action's fields not matching its contract (each field's problem)."""
     errors = exc.errors()
-    theirs = [str(e["loc"][1]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 2]
+    theirs = [
+        str(e["loc"][1]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 2
+    ]
     try:
         refuse_theirs(theirs)
     except Refused as refusal:
         return error_response(refusal.status_code, refusal.body)
     if any(len(e["loc"]) == 1 for e in errors):
-        return error_response(400, {"error": "bad-request", "detail": "the body must be a JSON object of the "
-                                                                      "action's fields"})
-    return error_response(422, {"error": "invalid-command", "detail": "the action's fields do not match its contract",
-                                "problems": problems_of(errors)})
+        return error_response(
+            400,
+            {
+                "error": "bad-request",
+                "detail": "the body must be a JSON object of the action's fields",
+            },
+        )
+    return error_response(
+        422,
+        {
+            "error": "invalid-command",
+            "detail": "the action's fields do not match its contract",
+            "problems": problems_of(errors),
+        },
+    )
 
 
-def idempotency_key(request: Request, key: Annotated[str | None, Header(
-        alias="Idempotency-Key", description="The same key (yours) and body again: the same command, written once.",
-        max_length=MAX_KEY_CHARS)] = None) -> str | None:
+def idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="The same key (yours) and body again: the same command, written once.",
+            max_length=MAX_KEY_CHARS,
+        ),
+    ] = None,
+) -> str | None:
     """One printable ASCII value, at most :data:`MAX_KEY_CHARS` characters (the framework decodes any byte)."""
     values = request.headers.getlist("idempotency-key")
     if len(values) > 1 or (key is not None and not (key.isascii() and key.isprintable() and key)):
-        raise Refused(400, "bad-request", f"idempotency-key must be one value of 1 to {MAX_KEY_CHARS} printable "
-                                          "ASCII characters")
+        raise Refused(
+            400,
+            "bad-request",
+            f"idempotency-key must be one value of 1 to {MAX_KEY_CHARS} printable ASCII characters",
+        )
     return key
 
 
 Key = Annotated[str | None, Depends(idempotency_key)]
 ISSUE_REFUSALS = {
     400: refused("Not a JSON object within limits, or a malformed Idempotency-Key."),
-    403: refused("The token's roles do not allow this action (reason_code role-required), or the assignee's do not "
-                 "open the item's queue (assignee-role-required); way_out says what to do instead."),
+    403: refused(
+        "The token's roles do not allow this action (reason_code role-required), or the assignee's do not "
+        "open the item's queue (assignee-role-required); way_out says what to do instead."
+    ),
     404: refused("A work item command on an item not (yet) known."),
     409: refused("The Idempotency-Key was used for another command."),
     413: refused("A body over the limit."),
-    422: refused("A field the console sets (not-yours-to-set), an assignee who never signed in (unknown-assignee), "
-                 "or fields not matching the contract (invalid-command, with each field's problem)."),
+    422: refused(
+        "A field the console sets (not-yours-to-set), an assignee who never signed in (unknown-assignee), "
+        "or fields not matching the contract (invalid-command, with each field's problem)."
+    ),
 }
 
 
@@ -168,16 +222,24 @@ def make_api(runtime: "ServiceRuntime") -> FastAPI:
     for name, kind in COMMANDS.items():
         _command_route(app, runtime, name, kind)
 
-    @app.get(PREFIX + "/{command_id}", response_model=CommandStatus, response_model_exclude_none=True,
-             summary="A command you issued: pending, accepted (with the events it caused) or rejected (with why)",
-             responses={404: refused("No such command of yours.")})
+    @app.get(
+        PREFIX + "/{command_id}",
+        response_model=CommandStatus,
+        response_model_exclude_none=True,
+        summary="A command you issued: pending, accepted (with the events it caused) or rejected (with why)",
+        responses={404: refused("No such command of yours.")},
+    )
     async def command_status(officer: Principal, command_id: str) -> dict[str, Any]:
         return await _status(runtime, officer[0], command_id)
 
-    @app.post(SIGN_IN_CODES, status_code=201, response_model=SignInCode,
-              summary="A one-time sign-in link for the bearer token's officer (the token never rides in a URL)",
-              response_description="The link; it works once, until it expires, and signs in only from the officer's "
-                                   "own browser (no other site may submit it).")
+    @app.post(
+        SIGN_IN_CODES,
+        status_code=201,
+        response_model=SignInCode,
+        summary="A one-time sign-in link for the bearer token's officer (the token never rides in a URL)",
+        response_description="The link; it works once, until it expires, and signs in only from the officer's "
+        "own browser (no other site may submit it).",
+    )
     async def sign_in_code(request: Request) -> dict[str, Any]:
         return await _sign_in_code(runtime, request.scope.get("principal") or {})
 
@@ -196,16 +258,27 @@ def _command_route(app: FastAPI, runtime: "ServiceRuntime", name: str, kind: typ
         try:
             answer, _ = await issue(runtime, officer[0], officer[1], kind, fields, key)
         except Refused as exc:
-            log.info("command refused", officer_id=officer[0], code=exc.body["error"], status=exc.status_code,
-                     reason_code=exc.body.get("reason_code"))
+            log.info(
+                "command refused",
+                officer_id=officer[0],
+                code=exc.body["error"],
+                status=exc.status_code,
+                reason_code=exc.body.get("reason_code"),
+            )
             raise
         return answer
 
     summary = (kind.__doc__ or name).strip().split("\n")[0]
-    app.post(f"{PREFIX}/{name}", status_code=202, response_model=CommandAccepted, summary=summary,
-             operation_id=name, responses=ISSUE_REFUSALS,  # type: ignore[arg-type]
-             response_description="Written (through the outbox) to its staff-action topic; the service decides "
-                                  "next.")(issue_command)
+    app.post(
+        f"{PREFIX}/{name}",
+        status_code=202,
+        response_model=CommandAccepted,
+        summary=summary,
+        operation_id=name,
+        responses=ISSUE_REFUSALS,  # type: ignore[arg-type]
+        response_description="Written (through the outbox) to its staff-action topic; the service decides "
+        "next.",
+    )(issue_command)
 
 
 async def _sign_in_code(runtime: "ServiceRuntime", claims: dict[str, Any]) -> dict[str, Any]:
@@ -217,45 +290,95 @@ async def _sign_in_code(runtime: "ServiceRuntime", claims: dict[str, Any]) -> di
         code = await ui.code_for_claims(runtime, conn, claims)
     settings: Any = runtime.settings
     log.info("sign-in code issued", officer_id=str(claims.get("sub", "")), status=201)
-    return {"sign_in_path": f"{ui.SIGN_IN}?code={code}", "expires_in_s": int(settings.sign_in_code_ttl_s)}
+    return {
+        "sign_in_path": f"{ui.SIGN_IN}?code={code}",
+        "expires_in_s": int(settings.sign_in_code_ttl_s),
+    }
 
 
-async def issue(runtime: "ServiceRuntime", officer: str, roles: frozenset[str], kind: type[Event],
-                fields: dict[str, Any], key: str | None) -> tuple[dict[str, Any], int]:
+async def issue(
+    runtime: "ServiceRuntime",
+    officer: str,
+    roles: frozenset[str],
+    kind: type[Event],
+    fields: dict[str, Any],
+    key: str | None,
+) -> tuple[dict[str, Any], int]:
     """The one way a command is issued, from the API or a console page: checked against the officer's verified
     roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not."""
     command_type = kind.model_fields["event_type"].default
-    fingerprint = hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps([command_type, fields], sort_keys=True).encode()
+    ).hexdigest()
     command_id, now = uuid.uuid4(), runtime.clock.now()
     # The verified roles this system knows go with the action, for the service to re-check what it can.
     verified = known_roles(roles)
     try:
-        event = kind.model_validate({**fields, "event_id": command_id, "event_type": command_type, "occurred_at": now,
-                                     "correlation_id": uuid.uuid4(), "producer": PRODUCER, "officer_id": officer,
-                                     "officer_roles": verified})
+        event = kind.model_validate(
+            {
+                **fields,
+                "event_id": command_id,
+                "event_type": command_type,
+                "occurred_at": now,
+                "correlation_id": uuid.uuid4(),
+                "producer": PRODUCER,
+                "officer_id": officer,
+                "officer_roles": verified,
+            }
+        )
     except ValidationError as exc:
-        raise Refused(422, "invalid-command", "the action's fields do not match its contract",
-                      problems=problems_of(exc.errors(), skip=0)) from None
+        raise Refused(
+            422,
+            "invalid-command",
+            "the action's fields do not match its contract",
+            problems=problems_of(exc.errors(), skip=0),
+        ) from None
     async with runtime.pool.acquire() as conn, conn.transaction():
         if key is not None and (earlier := await store.by_key(conn, officer, key)) is not None:
             if earlier.fingerprint != fingerprint:
-                raise Refused(409, "idempotency-key-reused", "this Idempotency-Key was used for another command")
+                raise Refused(
+                    409,
+                    "idempotency-key-reused",
+                    "this Idempotency-Key was used for another command",
+                )
             return {"command_id": str(earlier.command_id), "status": earlier.status}, 202
         await store.officer_seen(conn, officer, verified, now)
         queue = await _queue(conn, command_type, event)
         if not may_issue(roles, command_type, queue):
-            raise Refused(403, "forbidden", f"your roles do not allow {command_type}", reason_code="role-required",
-                          way_out=way_out(command_type, queue))
+            raise Refused(
+                403,
+                "forbidden",
+                f"your roles do not allow {command_type}",
+                reason_code="role-required",
+                way_out=way_out(command_type, queue),
+            )
         if isinstance(event, AssignWorkItem):
             await _check_assignee(conn, event.assignee_id, queue)
-        command = store.Command(command_id, officer, command_type, event.key, now, "pending", [], None, None,
-                                fingerprint)
+        command = store.Command(
+            command_id,
+            officer,
+            command_type,
+            event.key,
+            now,
+            "pending",
+            [],
+            None,
+            None,
+            fingerprint,
+        )
         if not await store.insert(conn, command, key):
-            raise Refused(409, "conflict", "a request with this Idempotency-Key is being recorded; retry")
+            raise Refused(
+                409, "conflict", "a request with this Idempotency-Key is being recorded; retry"
+            )
         await store.keep_notes(conn, command, fields)
         queued = await enqueue(conn, [runtime.route(event)])
     runtime.hand_to_relay(queued)
-    log.info("command accepted for processing", officer_id=officer, event_type=command_type, event_id=str(command_id))
+    log.info(
+        "command accepted for processing",
+        officer_id=officer,
+        event_type=command_type,
+        event_id=str(command_id),
+    )
     return {"command_id": str(command_id), "status": "pending"}, 202
 
 
@@ -276,12 +399,20 @@ async def _check_assignee(conn: Any, assignee: str, queue: Queue | None) -> None
     an officer whose roles open its queue, as their latest verified token (here, at sign-in or a command) said."""
     roles = await store.officer_roles(conn, assignee)
     if roles is None:
-        raise Refused(422, "unknown-assignee", f"{assignee} has not signed in to the console: their roles are not "
-                                               "known, so the item cannot be assigned to them yet")
+        raise Refused(
+            422,
+            "unknown-assignee",
+            f"{assignee} has not signed in to the console: their roles are not "
+            "known, so the item cannot be assigned to them yet",
+        )
     if not may_issue(roles, TickOffWorkItem.TYPE, queue):
-        raise Refused(403, "forbidden", f"{assignee}'s roles do not open the {queue} queue",
-                      reason_code="assignee-role-required",
-                      way_out=f"Assign it to an officer whose roles open the {queue} queue.")
+        raise Refused(
+            403,
+            "forbidden",
+            f"{assignee}'s roles do not open the {queue} queue",
+            reason_code="assignee-role-required",
+            way_out=f"Assign it to an officer whose roles open the {queue} queue.",
+        )
 
 
 async def _status(runtime: "ServiceRuntime", officer: str, name: str) -> dict[str, Any]:
@@ -292,12 +423,23 @@ async def _status(runtime: "ServiceRuntime", officer: str, name: str) -> dict[st
     async with runtime.pool.acquire() as conn:
         command = await store.get(conn, command_id)
     if command is None or command.officer_id != officer:
-        raise Refused(404, "not-found", "no such command")  # another officer's commands are not theirs to see
-    answer: dict[str, Any] = {"command_id": str(command.command_id), "command_type": command.command_type,
-                              "subject_id": command.subject_id, "submitted_at": command.submitted_at.isoformat(),
-                              "status": command.status, "outcomes": command.outcomes}
+        raise Refused(
+            404, "not-found", "no such command"
+        )  # another officer's commands are not theirs to see
+    answer: dict[str, Any] = {
+        "command_id": str(command.command_id),
+        "command_type": command.command_type,
+        "subject_id": command.subject_id,
+        "submitted_at": command.submitted_at.isoformat(),
+        "status": command.status,
+        "outcomes": command.outcomes,
+    }
     if command.status == "rejected":
-        answer |= {"reason_code": command.reason_code, "reason": command.reason, "way_out": command.way_out}
+        answer |= {
+            "reason_code": command.reason_code,
+            "reason": command.reason,
+            "way_out": command.way_out,
+        }
     return answer
 
 

@@ -25,28 +25,46 @@ class ConsoleSettings(ServiceSettings):
     service_name: str = "console"
     http_port: int = 8084
     secure_cookies: bool = Field(
-        default=True, description="The console is served over TLS (behind its proxy): the session cookie is "
-                                  "`__Host-` prefixed and `Secure`. Only the development run, over loopback HTTP, "
-                                  "turns it off (a browser keeps no `Secure` cookie from a plain-HTTP page).")
-    session_idle_s: float = Field(default=30 * 60, gt=0, le=12 * 3600,
-                                  description="A session unused this long ends (the officer signs in again).")
-    session_absolute_s: float = Field(default=12 * 3600, gt=0, le=24 * 3600,
-                                      description="A session ends this long after sign-in, used or not (and never "
-                                                  "after the token it came from expires).")
-    sign_in_code_ttl_s: float = Field(default=120, gt=0, le=900,
-                                      description="How long a one-time sign-in code (a sign-in link) stays valid.")
+        default=True,
+        description="The console is served over TLS (behind its proxy): the session cookie is "
+        "`__Host-` prefixed and `Secure`. Only the development run, over loopback HTTP, "
+        "turns it off (a browser keeps no `Secure` cookie from a plain-HTTP page).",
+    )
+    session_idle_s: float = Field(
+        default=30 * 60,
+        gt=0,
+        le=12 * 3600,
+        description="A session unused this long ends (the officer signs in again).",
+    )
+    session_absolute_s: float = Field(
+        default=12 * 3600,
+        gt=0,
+        le=24 * 3600,
+        description="A session ends this long after sign-in, used or not (and never "
+        "after the token it came from expires).",
+    )
+    sign_in_code_ttl_s: float = Field(
+        default=120,
+        gt=0,
+        le=900,
+        description="How long a one-time sign-in code (a sign-in link) stays valid.",
+    )
     service_levels_h: dict[str, float] = Field(
         default_factory=lambda: dict(SERVICE_LEVELS_H),
         description="The agency's service levels: hours from a task's raising to its due time, per work item code "
-                    "(JSON). The procedure says 'as soon as possible'; how soon is the agency's.")
+        "(JSON). The procedure says 'as soon as possible'; how soon is the agency's.",
+    )
 
 
 async def overdue_gauges(runtime: ServiceRuntime, conn: Any) -> None:
     """``work_items_overdue{queue}``: open items past their due time, set whenever /metrics is read."""
     settings: Any = runtime.settings
     counts = await store.overdue_counts(conn, settings.service_levels_h, runtime.clock.now())
-    gauge = runtime.metrics.own_gauge("work_items_overdue", "Open work items past their due time (the agency's "
-                                      "service levels).", ("queue",))
+    gauge = runtime.metrics.own_gauge(
+        "work_items_overdue",
+        "Open work items past their due time (the agency's service levels).",
+        ("queue",),
+    )
     for queue in Queue:
         gauge.labels(queue=queue.value).set(counts.get(queue.value, 0))
 
@@ -62,16 +80,23 @@ SPEC = ServiceSpec(
     name="console",
     version="1.0.0",
     description="The officers' front door: every staff action as a command from a verified officer (identity and "
-                "roles from the token), written through the outbox to its staff-action topic; its outcome learnt "
-                "from the services' events.",
+    "roles from the token), written through the outbox to its staff-action topic; its outcome learnt "
+    "from the services' events.",
     catalogue=CATALOGUE,
-    handlers={MSP_NOTIFICATION_EVENTS.name: on_outcome, EXPENSE_EVENTS.name: on_outcome,
-              WORKITEM_EVENTS.name: on_outcome},
+    handlers={
+        MSP_NOTIFICATION_EVENTS.name: on_outcome,
+        EXPENSE_EVENTS.name: on_outcome,
+        WORKITEM_EVENTS.name: on_outcome,
+    },
     migrations=MIGRATIONS,
-    api=HttpApi.of(make_front, lambda path: api.handles(path) or ui.handles(path), own_auth=ui.handles),
+    api=HttpApi.of(
+        make_front, lambda path: api.handles(path) or ui.handles(path), own_auth=ui.handles
+    ),
     gauges=overdue_gauges,
 )
 
 
-def create_runtime(settings: ConsoleSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+def create_runtime(
+    settings: ConsoleSettings | None = None, clock: Clock | None = None
+) -> ServiceRuntime:
     return ServiceRuntime(SPEC, settings or ConsoleSettings(), clock)

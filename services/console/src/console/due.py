@@ -14,21 +14,38 @@ from console.localtime import when
 from contracts.procedures import BY_ID
 from contracts.workitems import WorkItemCode
 
-SERVICE_LEVELS_H: dict[str, float] = {code.value: hours for code, hours in (
-    (WorkItemCode.MSP_RISK_RESPONSE, 1), (WorkItemCode.MSP_DESCRIBE_BEHAVIOURS, 24), (WorkItemCode.MSP_PHONE, 24),
-    (WorkItemCode.MSP_SMS_DECISION, 24), (WorkItemCode.MSP_INCIDENT, 24), (WorkItemCode.MSP_LETTER, 48),
-    (WorkItemCode.MSP_RECORD_RESULT, 72))}
+SERVICE_LEVELS_H: dict[str, float] = {
+    code.value: hours
+    for code, hours in (
+        (WorkItemCode.MSP_RISK_RESPONSE, 1),
+        (WorkItemCode.MSP_DESCRIBE_BEHAVIOURS, 24),
+        (WorkItemCode.MSP_PHONE, 24),
+        (WorkItemCode.MSP_SMS_DECISION, 24),
+        (WorkItemCode.MSP_INCIDENT, 24),
+        (WorkItemCode.MSP_LETTER, 48),
+        (WorkItemCode.MSP_RECORD_RESULT, 72),
+    )
+}
 """The defaults: a risk within the hour, the call and the SMS decision within a day of approval, the letter
 within two, the result within three."""
 
 
 def due_at(code: str, raised_at: datetime | None, levels: Mapping[str, float]) -> datetime | None:
     hours = levels.get(code)
-    return raised_at + timedelta(hours=hours) if raised_at is not None and hours is not None else None
+    return (
+        raised_at + timedelta(hours=hours) if raised_at is not None and hours is not None else None
+    )
 
 
-def due_text(code: str, raised_at: datetime | None, status: str, levels: Mapping[str, float], now: datetime,
-             zone: ZoneInfo, officers: ZoneInfo | None = None) -> str:
+def due_text(
+    code: str,
+    raised_at: datetime | None,
+    status: str,
+    levels: Mapping[str, float],
+    now: datetime,
+    zone: ZoneInfo,
+    officers: ZoneInfo | None = None,
+) -> str:
     """``Due … (overdue)``, the agency's service level it comes from, and the procedure's words it serves."""
     due = due_at(code, raised_at, levels)
     if due is None:
@@ -37,6 +54,8 @@ def due_text(code: str, raised_at: datetime | None, status: str, levels: Mapping
     late = " (overdue)" if status == "open" and due < now else ""
     rule = BY_ID["MSP-2.1"]
     hours = levels[code]
-    return (f"Due {when(due, zone, officers)}{late}: the agency's service level for this task is {hours:g} "
-            f"{'hour' if hours == 1 else 'hours'} from when it was raised ({when(raised_at, zone, officers)}). "
-            f"{rule.id}: “{rule.quote}”")
+    return (
+        f"Due {when(due, zone, officers)}{late}: the agency's service level for this task is {hours:g} "
+        f"{'hour' if hours == 1 else 'hours'} from when it was raised ({when(raised_at, zone, officers)}). "
+        f"{rule.id}: “{rule.quote}”"
+    )

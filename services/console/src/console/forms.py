@@ -63,7 +63,9 @@ def _resolve(schema: Mapping[str, Any], nested: Mapping[str, Any]) -> Mapping[st
     return nested[ref.removeprefix(REF)] if isinstance(ref, str) else schema
 
 
-def _input(name: str, schema: Mapping[str, Any], nested: Mapping[str, Any], required: bool) -> Input:
+def _input(
+    name: str, schema: Mapping[str, Any], nested: Mapping[str, Any], required: bool
+) -> Input:
     outer = schema
     choices = [_resolve(s, nested) for s in schema.get("anyOf", ())]
     not_null = [s for s in choices if s.get("type") != "null"]
@@ -73,41 +75,83 @@ def _input(name: str, schema: Mapping[str, Any], nested: Mapping[str, Any], requ
     hint = str(hint).split("\n")[0] if hint else None
     label = _label(name.rsplit(".", 1)[-1], outer)
     if schema.get("type") == "object":
-        children = tuple(_input(f"{name}.{k}", v, nested, k in schema.get("required", ()))
-                         for k, v in schema.get("properties", {}).items())
+        children = tuple(
+            _input(f"{name}.{k}", v, nested, k in schema.get("required", ()))
+            for k, v in schema.get("properties", {}).items()
+        )
         return Input(name, label, "group", required, hint=hint, children=children)
     item = _resolve(schema.get("items", {}), nested)
     if schema.get("type") == "array" and item.get("type") == "object":
-        groups = tuple(_input(f"{name}.{n}", item, nested, required and n == 1) for n in range(1, LIST_ITEMS + 1))
-        groups = tuple(Input(g.name, f"{label} {g.name.rsplit('.', 1)[-1]}", g.kind, g.required,
-                             children=g.children if g.required else tuple(_optional(c) for c in g.children))
-                       for g in groups)
+        groups = tuple(
+            _input(f"{name}.{n}", item, nested, required and n == 1)
+            for n in range(1, LIST_ITEMS + 1)
+        )
+        groups = tuple(
+            Input(
+                g.name,
+                f"{label} {g.name.rsplit('.', 1)[-1]}",
+                g.kind,
+                g.required,
+                children=g.children if g.required else tuple(_optional(c) for c in g.children),
+            )
+            for g in groups
+        )
         return Input(name, label, "list", required, hint=hint, children=groups)
     if "enum" in schema:
-        return Input(name, label, "select", required, options=tuple(str(o) for o in schema["enum"]), hint=hint)
+        return Input(
+            name,
+            label,
+            "select",
+            required,
+            options=tuple(str(o) for o in schema["enum"]),
+            hint=hint,
+        )
     if schema.get("type") == "boolean":
         return Input(name, label, "checkbox", hint=hint)
     if numeric or schema.get("type") in ("number", "integer"):
         return Input(name, label, "decimal", required, hint=hint)
     if schema.get("format") == "date-time":
-        return Input(name, label, "datetime", required, hint=((hint or "") + " In Canberra time.").strip())
+        return Input(
+            name, label, "datetime", required, hint=((hint or "") + " In Canberra time.").strip()
+        )
     max_length = schema.get("maxLength")
-    return Input(name, label, "textarea" if (max_length or 0) > 200 else "text", required, hint=hint,
-                 max_length=max_length)
+    return Input(
+        name,
+        label,
+        "textarea" if (max_length or 0) > 200 else "text",
+        required,
+        hint=hint,
+        max_length=max_length,
+    )
 
 
 def _optional(field: Input) -> Input:
     """A field of an item the officer may leave out (the second and third behaviour): nothing in it is required."""
-    return Input(field.name, field.label, field.kind, False, field.options, field.hint, field.max_length,
-                 field.value, tuple(_optional(c) for c in field.children))
+    return Input(
+        field.name,
+        field.label,
+        field.kind,
+        False,
+        field.options,
+        field.hint,
+        field.max_length,
+        field.value,
+        tuple(_optional(c) for c in field.children),
+    )
 
 
-def inputs(kind: type[Event], schema: Mapping[str, Any], nested: Mapping[str, Any], subject: str | None) -> list[Input]:
+def inputs(
+    kind: type[Event], schema: Mapping[str, Any], nested: Mapping[str, Any], subject: str | None
+) -> list[Input]:
     """The form of a staff action (``schema``: its request schema); the key field is hidden and set to
     ``subject`` when the form is on that subject's page."""
     key = kind.key_field
-    return [Input(k, _label(k, v), "hidden", True, value=subject) if k == key and subject is not None
-            else _input(k, v, nested, k in schema.get("required", ())) for k, v in schema["properties"].items()]
+    return [
+        Input(k, _label(k, v), "hidden", True, value=subject)
+        if k == key and subject is not None
+        else _input(k, v, nested, k in schema.get("required", ()))
+        for k, v in schema["properties"].items()
+    ]
 
 
 def _filled(field: Input, form: Mapping[str, Sequence[str]]) -> bool:
@@ -128,7 +172,9 @@ def fields_of(form_inputs: Sequence[Input], form: Mapping[str, Sequence[str]]) -
             if _filled(field, form):
                 fields[key] = fields_of(field.children, form)
         elif field.kind == "list":
-            fields[key] = [fields_of(group.children, form) for group in field.children if _filled(group, form)]
+            fields[key] = [
+                fields_of(group.children, form) for group in field.children if _filled(group, form)
+            ]
         elif _filled(field, form) and field.kind == "datetime":
             fields[key] = in_canberra(form[field.name][-1].strip())
         elif _filled(field, form):
@@ -143,4 +189,6 @@ def in_canberra(text: str) -> str:
         given = datetime.fromisoformat(text)
     except ValueError:
         return text
-    return (given if given.tzinfo is not None else given.replace(tzinfo=ZoneInfo(AGENCY_ZONE))).isoformat()
+    return (
+        given if given.tzinfo is not None else given.replace(tzinfo=ZoneInfo(AGENCY_ZONE))
+    ).isoformat()

@@ -37,12 +37,24 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
             command_id = uuid.UUID(str(rejected_id))
         except ValueError:
             return []  # a request not issued here (a test's, an older client's): nobody here waits for it
-        await store.rejected(conn, command_id, str(getattr(event, "reason_code", "")), str(getattr(event, "reason", "")),
-                             getattr(event, "way_out", None))
-        log.info("command rejected", event_type=event.event_type, reason_code=getattr(event, "reason_code", None))
+        await store.rejected(
+            conn,
+            command_id,
+            str(getattr(event, "reason_code", "")),
+            str(getattr(event, "reason", "")),
+            getattr(event, "way_out", None),
+        )
+        log.info(
+            "command rejected",
+            event_type=event.event_type,
+            reason_code=getattr(event, "reason_code", None),
+        )
     elif event.causation_id is not None:
-        await store.accepted(conn, event.causation_id, {"event_type": event.event_type,
-                                                        "event_id": str(event.event_id)})
+        await store.accepted(
+            conn,
+            event.causation_id,
+            {"event_type": event.event_type, "event_id": str(event.event_id)},
+        )
     return []
 
 
@@ -50,17 +62,32 @@ async def _remember(conn: asyncpg.Connection, event: Event) -> None:
     payload = event.model_dump(mode="json", exclude=set(ENVELOPE))
     subject = SUBJECTS.get(type(event).key_field)
     if subject is not None:
-        await store.remember(conn, subject, event.key, store.Entry(event.event_id, event.event_type, event.occurred_at,
-                                                                   payload))
+        await store.remember(
+            conn,
+            subject,
+            event.key,
+            store.Entry(event.event_id, event.event_type, event.occurred_at, payload),
+        )
     if isinstance(event, WorkItemRaised):
-        await store.work_item_raised(conn, event.work_item_id, event.queue.value, event.code.value,
-                                     customer_ref=event.customer_ref, title=event.title, raised_at=event.occurred_at,
-                                     details=payload)
+        await store.work_item_raised(
+            conn,
+            event.work_item_id,
+            event.queue.value,
+            event.code.value,
+            customer_ref=event.customer_ref,
+            title=event.title,
+            raised_at=event.occurred_at,
+            details=payload,
+        )
     elif isinstance(event, WorkItemAssigned):
         await store.work_item_changed(conn, event.work_item_id, assignee_id=event.assignee_id)
     elif isinstance(event, WorkItemUnassigned):
         await store.work_item_changed(conn, event.work_item_id, unassigned=True)
     elif isinstance(event, WorkItemTickedOff):
-        await store.work_item_changed(conn, event.work_item_id, status=WorkItemStatus.TICKED_OFF.value)
+        await store.work_item_changed(
+            conn, event.work_item_id, status=WorkItemStatus.TICKED_OFF.value
+        )
     elif isinstance(event, WorkItemCancelled):
-        await store.work_item_changed(conn, event.work_item_id, status=WorkItemStatus.CANCELLED.value)
+        await store.work_item_changed(
+            conn, event.work_item_id, status=WorkItemStatus.CANCELLED.value
+        )

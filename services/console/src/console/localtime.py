@@ -16,8 +16,14 @@ from zoneinfo import ZoneInfo
 from contracts.dates import in_words
 
 STATE_ZONES = {
-    "ACT": "Australia/Sydney", "NSW": "Australia/Sydney", "VIC": "Australia/Melbourne", "QLD": "Australia/Brisbane",
-    "SA": "Australia/Adelaide", "WA": "Australia/Perth", "TAS": "Australia/Hobart", "NT": "Australia/Darwin",
+    "ACT": "Australia/Sydney",
+    "NSW": "Australia/Sydney",
+    "VIC": "Australia/Melbourne",
+    "QLD": "Australia/Brisbane",
+    "SA": "Australia/Adelaide",
+    "WA": "Australia/Perth",
+    "TAS": "Australia/Hobart",
+    "NT": "Australia/Darwin",
 }
 AGENCY_ZONE = "Australia/Sydney"
 """Canberra's time: the agency's, for what is about no state in particular."""
@@ -65,5 +71,9 @@ def shown(value: object, zone: ZoneInfo) -> str:
             instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return text
-        return when(instant, zone) if instant.tzinfo is not None and len(text) > 10 else day(instant.date())
+        return (
+            when(instant, zone)
+            if instant.tzinfo is not None and len(text) > 10
+            else day(instant.date())
+        )
     return text

@@ -38,7 +38,10 @@ def link(path: str, *parts: str) -> str:
 
 
 def subject_link(subject_type: str, subject_id: str) -> str:
-    return link({"msp": "/msp", "expense": "/expenses", "work-item": "/work-items"}[subject_type], subject_id)
+    return link(
+        {"msp": "/msp", "expense": "/expenses", "work-item": "/work-items"}[subject_type],
+        subject_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,17 +70,38 @@ class ActionForm:
             object.__setattr__(self, "form", self.command_type)
 
 
-STATUS_TEXT = {"open": "Open", "ticked-off": "Ticked off", "cancelled": "Cancelled", "pending": "Sent, waiting",
-               "accepted": "Accepted", "rejected": "Refused"}
+STATUS_TEXT = {
+    "open": "Open",
+    "ticked-off": "Ticked off",
+    "cancelled": "Cancelled",
+    "pending": "Sent, waiting",
+    "accepted": "Accepted",
+    "rejected": "Refused",
+}
 STEP_STATUS = {"done": "Done", "required": "Required now", "to come": "To come"}
 QUEUE_TEXT = QUEUES
 ANY_STATUS = "any"
-COLUMN_TEXT = {"item": "Work item", "about": "About", "customer": "Customer", "queue": "Queue", "status": "Status",
-               "assignee": "Assigned to", "due": "Due", "raised": "Raised"}
-ORDER_TEXT = {"urgency": "Most urgent first", "raised": "Oldest first", "raised-desc": "Newest first",
-              "due": "Soonest due first"} | {
-    f"{c}{s}": f"by {t.lower()}{', descending' if s else ''}" for c, t in COLUMN_TEXT.items() for s in ("", "-desc")
-    if f"{c}{s}" not in ("raised", "raised-desc", "due")}
+COLUMN_TEXT = {
+    "item": "Work item",
+    "about": "About",
+    "customer": "Customer",
+    "queue": "Queue",
+    "status": "Status",
+    "assignee": "Assigned to",
+    "due": "Due",
+    "raised": "Raised",
+}
+ORDER_TEXT = {
+    "urgency": "Most urgent first",
+    "raised": "Oldest first",
+    "raised-desc": "Newest first",
+    "due": "Soonest due first",
+} | {
+    f"{c}{s}": f"by {t.lower()}{', descending' if s else ''}"
+    for c, t in COLUMN_TEXT.items()
+    for s in ("", "-desc")
+    if f"{c}{s}" not in ("raised", "raised-desc", "due")
+}
 """Every order the queue offers (:data:`console.store.ORDERS`), as the officer reads it."""
 assert set(COLUMN_TEXT) == set(SORT_COLUMNS)
 
@@ -92,14 +116,18 @@ class Due:
     """The officer's own time zone, where known."""
 
     def text(self, item: WorkItem, zone: ZoneInfo) -> str:
-        return due_text(item.code, item.raised_at, item.status, self.levels, self.now, zone, self.officers)
+        return due_text(
+            item.code, item.raised_at, item.status, self.levels, self.now, zone, self.officers
+        )
 
     def when(self, item: WorkItem, zone: ZoneInfo) -> str:
         """The queue's short form: the due time, and whether it has passed."""
         at = due_at(item.code, item.raised_at, self.levels)
         if at is None:
             return "at the customer's next contact"
-        return when(at, zone, self.officers) + (" (overdue)" if item.status == "open" and at < self.now else "")
+        return when(at, zone, self.officers) + (
+            " (overdue)" if item.status == "open" and at < self.now else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -116,9 +144,19 @@ class QueueQuery:
 
     def href(self, page: int | None = None, **changes: object) -> str:
         """This view's address (filters kept in the URL), on ``page`` and with ``changes``."""
-        wanted = {"queue": self.queue, "status": self.status, "code": self.code, "customer_ref": self.customer_ref,
-                  "mine": "1" if self.mine else None, "q": self.search, "order": self.order, **changes}
-        params = {k: str(v) for k, v in wanted.items() if v and not (k == "order" and v == "urgency")}
+        wanted = {
+            "queue": self.queue,
+            "status": self.status,
+            "code": self.code,
+            "customer_ref": self.customer_ref,
+            "mine": "1" if self.mine else None,
+            "q": self.search,
+            "order": self.order,
+            **changes,
+        }
+        params = {
+            k: str(v) for k, v in wanted.items() if v and not (k == "order" and v == "urgency")
+        }
         return f"{BASE}/?{urlencode(params | {'page': str(page or 1)})}"
 
 
@@ -134,27 +172,72 @@ def columns(query: QueueQuery) -> list[Column]:
     """The queue's column headers, each a link that orders by it (ascending first; again, descending)."""
     made = []
     for name, text in COLUMN_TEXT.items():
-        direction = "ascending" if query.order == name else "descending" if query.order == f"{name}-desc" else None
-        made.append(Column(text, query.href(order=f"{name}-desc" if direction == "ascending" else name), direction))
+        direction = (
+            "ascending"
+            if query.order == name
+            else "descending"
+            if query.order == f"{name}-desc"
+            else None
+        )
+        made.append(
+            Column(
+                text,
+                query.href(order=f"{name}-desc" if direction == "ascending" else name),
+                direction,
+            )
+        )
     return made
 
 
-_ENV = Environment(loader=PackageLoader("console", "templates"), autoescape=select_autoescape(default=True),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV = Environment(
+    loader=PackageLoader("console", "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _ENV.globals.update(
-    BASE=BASE, STYLESHEET=STYLESHEET, STATUS_TEXT=STATUS_TEXT, STEP_STATUS=STEP_STATUS, QUEUE_TEXT=QUEUE_TEXT,
-    ORDER_TEXT=ORDER_TEXT, TICK_OFF=TICK_OFF, SAFETY_CODES=SAFETY_CODES, link=link, subject_link=subject_link, when=when, day=day,
-    shown=shown, zone_for=zone_for, label=label, choice=choice, role_words=role_words, timeline_facts=timeline_facts,
-    window_due=window_due, agency_zone=ZoneInfo(AGENCY_ZONE))
+    BASE=BASE,
+    STYLESHEET=STYLESHEET,
+    STATUS_TEXT=STATUS_TEXT,
+    STEP_STATUS=STEP_STATUS,
+    QUEUE_TEXT=QUEUE_TEXT,
+    ORDER_TEXT=ORDER_TEXT,
+    TICK_OFF=TICK_OFF,
+    SAFETY_CODES=SAFETY_CODES,
+    link=link,
+    subject_link=subject_link,
+    when=when,
+    day=day,
+    shown=shown,
+    zone_for=zone_for,
+    label=label,
+    choice=choice,
+    role_words=role_words,
+    timeline_facts=timeline_facts,
+    window_due=window_due,
+    agency_zone=ZoneInfo(AGENCY_ZONE),
+)
 
 
-def render(template: str, title: str, officer: Officer | None, *, refresh: int | None = None, **context: Any) -> str:
+def render(
+    template: str,
+    title: str,
+    officer: Officer | None,
+    *,
+    refresh: int | None = None,
+    **context: Any,
+) -> str:
     """A page: its template with the officer (and their time zone: every instant is shown in the customer's time,
     and the officer's too where it reads otherwise)."""
     officers = officer.zone if officer is not None else None
     return _ENV.get_template(template).render(
-        title=title, officer=officer, refresh_s=refresh, when=lambda instant, zone: when(instant, zone, officers),
-        **context)
+        title=title,
+        officer=officer,
+        refresh_s=refresh,
+        when=lambda instant, zone: when(instant, zone, officers),
+        **context,
+    )
 
 
 def action_form(form: ActionForm, officer: Officer) -> str:
@@ -166,63 +249,178 @@ def control(field: Input, form: str) -> str:
     return str(_ENV.get_template("_macros.html").module.control(field, form))  # type: ignore[attr-defined]
 
 
-def queue_page(officer: Officer, query: QueueQuery, readable: Sequence[str], codes: Sequence[str],
-               items: Sequence[WorkItem], total: int, due: Due) -> str:
-    statuses = [("open", "Open"), ("ticked-off", "Ticked off"), ("cancelled", "Cancelled"), (ANY_STATUS, "Any status")]
-    return render("queue.html", "Work items", officer, query=query, readable=readable, items=items, total=total,
-                  due=due, first=(query.page - 1) * query.size, columns=columns(query), statuses=statuses,
-                  queues=[(q, QUEUE_TEXT.get(q, q)) for q in readable], codes=[(c, c) for c in codes],
-                  orders=[(k, ORDER_TEXT[k]) for k in ("urgency", "raised", "raised-desc", "due")]
-                  + ([(query.order, ORDER_TEXT[query.order])] if query.order not in ("urgency", "raised",
-                                                                                      "raised-desc", "due") else []))
+def queue_page(
+    officer: Officer,
+    query: QueueQuery,
+    readable: Sequence[str],
+    codes: Sequence[str],
+    items: Sequence[WorkItem],
+    total: int,
+    due: Due,
+) -> str:
+    statuses = [
+        ("open", "Open"),
+        ("ticked-off", "Ticked off"),
+        ("cancelled", "Cancelled"),
+        (ANY_STATUS, "Any status"),
+    ]
+    return render(
+        "queue.html",
+        "Work items",
+        officer,
+        query=query,
+        readable=readable,
+        items=items,
+        total=total,
+        due=due,
+        first=(query.page - 1) * query.size,
+        columns=columns(query),
+        statuses=statuses,
+        queues=[(q, QUEUE_TEXT.get(q, q)) for q in readable],
+        codes=[(c, c) for c in codes],
+        orders=[(k, ORDER_TEXT[k]) for k in ("urgency", "raised", "raised-desc", "due")]
+        + (
+            [(query.order, ORDER_TEXT[query.order])]
+            if query.order not in ("urgency", "raised", "raised-desc", "due")
+            else []
+        ),
+    )
 
 
-def customer_page(officer: Officer, customer_ref: str, subjects: Sequence[tuple[str, str]], opened: frozenset[str],
-                  items: Sequence[WorkItem], readable: Sequence[str], guidance: str | None) -> str:
+def customer_page(
+    officer: Officer,
+    customer_ref: str,
+    subjects: Sequence[tuple[str, str]],
+    opened: frozenset[str],
+    items: Sequence[WorkItem],
+    readable: Sequence[str],
+    guidance: str | None,
+) -> str:
     """A customer's MSPs, expenses and work items: what every officer must know when the customer calls."""
     records = [(t, i) for t, i in subjects if t in opened]
-    return render("customer.html", f"Customer {customer_ref}", officer, items=items, readable=readable,
-                  records=records, hidden=len(subjects) - len(records), guidance=guidance)
+    return render(
+        "customer.html",
+        f"Customer {customer_ref}",
+        officer,
+        items=items,
+        readable=readable,
+        records=records,
+        hidden=len(subjects) - len(records),
+        guidance=guidance,
+    )
 
 
-def work_item_page(officer: Officer, item: WorkItem, entries: Sequence[Entry], actions: Sequence[ActionForm],
-                   commands: Sequence[Command], notes: Sequence[Note], due: Due) -> str:
-    return render("work_item.html", f"{item.code}: {item.title or item.work_item_id}", officer, item=item,
-                  entries=entries, actions=actions, commands=commands, notes=notes, due=due,
-                  zone=zone_for(item.details.get("state")))
+def work_item_page(
+    officer: Officer,
+    item: WorkItem,
+    entries: Sequence[Entry],
+    actions: Sequence[ActionForm],
+    commands: Sequence[Command],
+    notes: Sequence[Note],
+    due: Due,
+) -> str:
+    return render(
+        "work_item.html",
+        f"{item.code}: {item.title or item.work_item_id}",
+        officer,
+        item=item,
+        entries=entries,
+        actions=actions,
+        commands=commands,
+        notes=notes,
+        due=due,
+        zone=zone_for(item.details.get("state")),
+    )
 
 
-def msp_page(officer: Officer, view: MspView, entries: Sequence[Entry], actions: Sequence[ActionForm],
-             commands: Sequence[Command], items: Sequence[WorkItem], notes: Sequence[Note] = ()) -> str:
+def msp_page(
+    officer: Officer,
+    view: MspView,
+    entries: Sequence[Entry],
+    actions: Sequence[ActionForm],
+    commands: Sequence[Command],
+    items: Sequence[WorkItem],
+    notes: Sequence[Note] = (),
+) -> str:
     still_open = [i for i in items if i.status == "open"]
-    required = ("Required next: " + "; ".join(s.name for s in view.required) if view.required
-                else "The notification is complete." if view.completed and not still_open
-                else "The notification's steps are done; still open: " + "; ".join(i.title or i.code for i in still_open)
-                + "." if view.completed
-                else "Nothing is required of an officer now.")
-    return render("msp.html", f"MSP {view.msp_id}", officer, view=view, entries=entries, actions=actions,
-                  commands=commands, items=items, notes=notes, required=required, zone=ZoneInfo(AGENCY_ZONE))
+    required = (
+        "Required next: " + "; ".join(s.name for s in view.required)
+        if view.required
+        else "The notification is complete."
+        if view.completed and not still_open
+        else "The notification's steps are done; still open: "
+        + "; ".join(i.title or i.code for i in still_open)
+        + "."
+        if view.completed
+        else "Nothing is required of an officer now."
+    )
+    return render(
+        "msp.html",
+        f"MSP {view.msp_id}",
+        officer,
+        view=view,
+        entries=entries,
+        actions=actions,
+        commands=commands,
+        items=items,
+        notes=notes,
+        required=required,
+        zone=ZoneInfo(AGENCY_ZONE),
+    )
 
 
-def expense_page(officer: Officer, view: ExpenseView, entries: Sequence[Entry], actions: Sequence[ActionForm],
-                 commands: Sequence[Command], notes: Sequence[Note], now: datetime) -> str:
+def expense_page(
+    officer: Officer,
+    view: ExpenseView,
+    entries: Sequence[Entry],
+    actions: Sequence[ActionForm],
+    commands: Sequence[Command],
+    notes: Sequence[Note],
+    now: datetime,
+) -> str:
     zone = zone_for(view.facts.get("state"))
-    return render("expense.html", f"Expense {view.expense_id}", officer, view=view, entries=entries, actions=actions,
-                  commands=commands, notes=notes, zone=zone, today=one_off_today(view, now.astimezone(zone).date()),
-                  options=[w for w in view.windows if w.outcome == "retrying"])
+    return render(
+        "expense.html",
+        f"Expense {view.expense_id}",
+        officer,
+        view=view,
+        entries=entries,
+        actions=actions,
+        commands=commands,
+        notes=notes,
+        zone=zone,
+        today=one_off_today(view, now.astimezone(zone).date()),
+        options=[w for w in view.windows if w.outcome == "retrying"],
+    )
 
 
-def command_page(officer: Officer, command: Command, back: str | None, next_action: ActionForm | None = None) -> str:
+def command_page(
+    officer: Officer, command: Command, back: str | None, next_action: ActionForm | None = None
+) -> str:
     title = f"{label(command.command_type)}: {STATUS_TEXT.get(command.status, command.status)}"
-    return render("command.html", title, officer, command=command, back=back, next_action=next_action,
-                  caused=[label(o.get("event_type", "")) for o in command.outcomes],
-                  refresh=2 if command.status == "pending" else None)
+    return render(
+        "command.html",
+        title,
+        officer,
+        command=command,
+        back=back,
+        next_action=next_action,
+        caused=[label(o.get("event_type", "")) for o in command.outcomes],
+        refresh=2 if command.status == "pending" else None,
+    )
 
 
-def refused_page(officer: Officer | None, title: str, reason: str, way_out: str | None = None,
-                 details: Sequence[str] = ()) -> str:
+def refused_page(
+    officer: Officer | None,
+    title: str,
+    reason: str,
+    way_out: str | None = None,
+    details: Sequence[str] = (),
+) -> str:
     return render("refused.html", title, officer, reason=reason, way_out=way_out, details=details)
 
 
-def sign_in_page(reason: str | None, *, code: str | None = None, officer_id: str | None = None) -> str:
+def sign_in_page(
+    reason: str | None, *, code: str | None = None, officer_id: str | None = None
+) -> str:
     return render("sign_in.html", "Sign in", None, reason=reason, code=code, signs_in=officer_id)

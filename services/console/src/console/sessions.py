@@ -26,7 +26,11 @@ import asyncpg
 
 from servicekit.db import Migration
 
-MIGRATION = Migration("console", 6, "sessions", """
+MIGRATION = Migration(
+    "console",
+    6,
+    "sessions",
+    """
     CREATE TABLE sign_in_codes (
         code_hash bytea PRIMARY KEY, officer_id text NOT NULL, roles text[] NOT NULL,
         token_expires_at timestamptz NOT NULL, expires_at timestamptz NOT NULL);
@@ -34,10 +38,16 @@ MIGRATION = Migration("console", 6, "sessions", """
         session_hash bytea PRIMARY KEY, officer_id text NOT NULL, roles text[] NOT NULL,
         created_at timestamptz NOT NULL, seen_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
         revoked_at timestamptz);
-    CREATE INDEX sessions_by_expiry ON sessions (expires_at)""")
-ZONES = Migration("console", 9, "officer_zones", """
+    CREATE INDEX sessions_by_expiry ON sessions (expires_at)""",
+)
+ZONES = Migration(
+    "console",
+    9,
+    "officer_zones",
+    """
     ALTER TABLE sign_in_codes ADD COLUMN zoneinfo text;
-    ALTER TABLE sessions ADD COLUMN zoneinfo text""")
+    ALTER TABLE sessions ADD COLUMN zoneinfo text""",
+)
 """The officer's own time zone, from their token's ``zoneinfo`` claim (OpenID Connect's), kept with the session."""
 MAX_ZONE_CHARS = 64
 
@@ -79,7 +89,9 @@ class SessionCookie:
 
     def _cookie(self, value: str, max_age_s: int) -> bytes:
         secure = "; Secure" if self.secure else ""
-        return f"{self.name}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}".encode("latin-1")
+        return f"{self.name}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}".encode(
+            "latin-1"
+        )
 
     def set(self, session_id: str, max_age_s: int) -> bytes:
         return self._cookie(session_id, max_age_s)
@@ -110,40 +122,67 @@ def _at(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
 
-async def new_code(conn: asyncpg.Connection, claims: dict[str, Any], roles: list[str], ttl_s: float) -> str:
+async def new_code(
+    conn: asyncpg.Connection, claims: dict[str, Any], roles: list[str], ttl_s: float
+) -> str:
     """A one-time sign-in code for the officer of ``claims`` (a verified token), valid ``ttl_s`` seconds."""
     code = secrets.token_urlsafe(32)
     now = time.time()
     await conn.execute("DELETE FROM sign_in_codes WHERE expires_at < $1", _at(now))
-    await conn.execute("INSERT INTO sign_in_codes (code_hash, officer_id, roles, token_expires_at, expires_at, zoneinfo) "
-                       "VALUES ($1, $2, $3, $4, $5, $6)", _hash(code), str(claims["sub"]), roles,
-                       _at(float(claims["exp"])), _at(min(now + ttl_s, float(claims["exp"]))), officer_zone(claims))
+    await conn.execute(
+        "INSERT INTO sign_in_codes (code_hash, officer_id, roles, token_expires_at, expires_at, zoneinfo) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        _hash(code),
+        str(claims["sub"]),
+        roles,
+        _at(float(claims["exp"])),
+        _at(min(now + ttl_s, float(claims["exp"]))),
+        officer_zone(claims),
+    )
     return code
 
 
 async def code_for(conn: asyncpg.Connection, code: str) -> str | None:
     """The officer a valid, unused code would sign in (what the sign-in page shows before the button)."""
     officer: str | None = await conn.fetchval(
-        "SELECT officer_id FROM sign_in_codes WHERE code_hash = $1 AND expires_at > $2", _hash(code), _at(time.time()))
+        "SELECT officer_id FROM sign_in_codes WHERE code_hash = $1 AND expires_at > $2",
+        _hash(code),
+        _at(time.time()),
+    )
     return officer
 
 
-async def exchange(conn: asyncpg.Connection, code: str, *, idle_s: float, absolute_s: float
-                   ) -> tuple[str, Session, int] | None:
+async def exchange(
+    conn: asyncpg.Connection, code: str, *, idle_s: float, absolute_s: float
+) -> tuple[str, Session, int] | None:
     """Spend ``code`` (once: a second use finds nothing) on a new session: its id (for the cookie), the session and
     the cookie's lifetime in seconds. ``None`` for an unknown, used or expired code."""
     now = time.time()
-    row = await conn.fetchrow("DELETE FROM sign_in_codes WHERE code_hash = $1 RETURNING *", _hash(code))
+    row = await conn.fetchrow(
+        "DELETE FROM sign_in_codes WHERE code_hash = $1 RETURNING *", _hash(code)
+    )
     if row is None or row["expires_at"] <= _at(now):
         return None
     session_id = secrets.token_urlsafe(32)
     ends = min(now + absolute_s, row["token_expires_at"].timestamp())
-    await conn.execute("INSERT INTO sessions (session_hash, officer_id, roles, created_at, seen_at, expires_at, zoneinfo) "
-                       "VALUES ($1, $2, $3, $4, $4, $5, $6)", _hash(session_id), row["officer_id"], row["roles"],
-                       _at(now), _at(ends), row["zoneinfo"])
-    await conn.execute("DELETE FROM sessions WHERE expires_at < $1 OR seen_at < $2", _at(now), _at(now - idle_s))
-    return (session_id, Session(row["officer_id"], tuple(row["roles"]), form_token(session_id), row["zoneinfo"]),
-            int(ends - now))
+    await conn.execute(
+        "INSERT INTO sessions (session_hash, officer_id, roles, created_at, seen_at, expires_at, zoneinfo) "
+        "VALUES ($1, $2, $3, $4, $4, $5, $6)",
+        _hash(session_id),
+        row["officer_id"],
+        row["roles"],
+        _at(now),
+        _at(ends),
+        row["zoneinfo"],
+    )
+    await conn.execute(
+        "DELETE FROM sessions WHERE expires_at < $1 OR seen_at < $2", _at(now), _at(now - idle_s)
+    )
+    return (
+        session_id,
+        Session(row["officer_id"], tuple(row["roles"]), form_token(session_id), row["zoneinfo"]),
+        int(ends - now),
+    )
 
 
 async def resume(conn: asyncpg.Connection, session_id: str, *, idle_s: float) -> Session | None:
@@ -152,11 +191,23 @@ async def resume(conn: asyncpg.Connection, session_id: str, *, idle_s: float) ->
     now = time.time()
     row = await conn.fetchrow(
         "UPDATE sessions SET seen_at = $2 WHERE session_hash = $1 AND revoked_at IS NULL AND expires_at > $2 "
-        "AND seen_at > $3 RETURNING officer_id, roles, zoneinfo", _hash(session_id), _at(now), _at(now - idle_s))
-    return None if row is None else Session(row["officer_id"], tuple(row["roles"]), form_token(session_id),
-                                            row["zoneinfo"])
+        "AND seen_at > $3 RETURNING officer_id, roles, zoneinfo",
+        _hash(session_id),
+        _at(now),
+        _at(now - idle_s),
+    )
+    return (
+        None
+        if row is None
+        else Session(
+            row["officer_id"], tuple(row["roles"]), form_token(session_id), row["zoneinfo"]
+        )
+    )
 
 
 async def revoke(conn: asyncpg.Connection, session_id: str) -> None:
-    await conn.execute("UPDATE sessions SET revoked_at = $2 WHERE session_hash = $1 AND revoked_at IS NULL",
-                       _hash(session_id), _at(time.time()))
+    await conn.execute(
+        "UPDATE sessions SET revoked_at = $2 WHERE session_hash = $1 AND revoked_at IS NULL",
+        _hash(session_id),
+        _at(time.time()),
+    )

@@ -18,7 +18,11 @@ from contracts.workitems import WorkItemCode
 from servicekit.db import Migration
 
 MIGRATIONS = (
-    Migration("console", 1, "commands", """
+    Migration(
+        "console",
+        1,
+        "commands",
+        """
         CREATE TABLE commands (
             command_id uuid PRIMARY KEY,
             officer_id text NOT NULL,
@@ -31,11 +35,21 @@ MIGRATIONS = (
             outcomes jsonb NOT NULL DEFAULT '[]',
             reason_code text,
             reason text,
-            UNIQUE (officer_id, idempotency_key))"""),
-    Migration("console", 2, "work_items", """
-        CREATE TABLE work_items (work_item_id text PRIMARY KEY, queue text NOT NULL, code text NOT NULL)"""),
+            UNIQUE (officer_id, idempotency_key))""",
+    ),
+    Migration(
+        "console",
+        2,
+        "work_items",
+        """
+        CREATE TABLE work_items (work_item_id text PRIMARY KEY, queue text NOT NULL, code text NOT NULL)""",
+    ),
     Migration("console", 3, "way_out", "ALTER TABLE commands ADD COLUMN way_out text"),
-    Migration("console", 4, "pages", """
+    Migration(
+        "console",
+        4,
+        "pages",
+        """
         ALTER TABLE work_items ADD COLUMN customer_ref text, ADD COLUMN title text,
             ADD COLUMN status text NOT NULL DEFAULT 'open', ADD COLUMN assignee_id text,
             ADD COLUMN raised_at timestamptz, ADD COLUMN details jsonb NOT NULL DEFAULT '{}';
@@ -48,14 +62,29 @@ MIGRATIONS = (
             occurred_at timestamptz NOT NULL,
             payload jsonb NOT NULL);
         CREATE INDEX timeline_by_subject ON timeline (subject_type, subject_id, occurred_at);
-        CREATE INDEX commands_by_subject ON commands (officer_id, subject_id, submitted_at DESC)"""),
-    Migration("console", 5, "officers", """
-        CREATE TABLE officers (officer_id text PRIMARY KEY, roles text[] NOT NULL, seen_at timestamptz NOT NULL)"""),
+        CREATE INDEX commands_by_subject ON commands (officer_id, subject_id, submitted_at DESC)""",
+    ),
+    Migration(
+        "console",
+        5,
+        "officers",
+        """
+        CREATE TABLE officers (officer_id text PRIMARY KEY, roles text[] NOT NULL, seen_at timestamptz NOT NULL)""",
+    ),
     SESSIONS,
-    Migration("console", 7, "customers", """
+    Migration(
+        "console",
+        7,
+        "customers",
+        """
         CREATE INDEX work_items_by_customer ON work_items (customer_ref);
-        CREATE INDEX timeline_by_customer ON timeline ((payload->>'customer_ref'))"""),
-    Migration("console", 8, "notes", """
+        CREATE INDEX timeline_by_customer ON timeline ((payload->>'customer_ref'))""",
+    ),
+    Migration(
+        "console",
+        8,
+        "notes",
+        """
         CREATE TABLE notes (
             command_id uuid PRIMARY KEY REFERENCES commands (command_id),
             subject_id text NOT NULL,
@@ -63,7 +92,8 @@ MIGRATIONS = (
             body text NOT NULL,
             officer_id text NOT NULL,
             written_at timestamptz NOT NULL);
-        CREATE INDEX notes_by_subject ON notes (subject_id, written_at)"""),
+        CREATE INDEX notes_by_subject ON notes (subject_id, written_at)""",
+    ),
     ZONES,
 )
 
@@ -84,18 +114,33 @@ class Command:
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Command:
-        return cls(row["command_id"], row["officer_id"], row["command_type"], row["subject_id"], row["submitted_at"],
-                   row["status"], json.loads(row["outcomes"]), row["reason_code"], row["reason"], row["fingerprint"],
-                   row["way_out"])
+        return cls(
+            row["command_id"],
+            row["officer_id"],
+            row["command_type"],
+            row["subject_id"],
+            row["submitted_at"],
+            row["status"],
+            json.loads(row["outcomes"]),
+            row["reason_code"],
+            row["reason"],
+            row["fingerprint"],
+            row["way_out"],
+        )
 
 
-COLUMNS = ("command_id, officer_id, command_type, subject_id, submitted_at, status, outcomes, reason_code, reason, "
-           "fingerprint, way_out")
+COLUMNS = (
+    "command_id, officer_id, command_type, subject_id, submitted_at, status, outcomes, reason_code, reason, "
+    "fingerprint, way_out"
+)
 
 
 async def by_key(conn: asyncpg.Connection, officer_id: str, key: str) -> Command | None:
-    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND idempotency_key = $2",
-                              officer_id, key)
+    row = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND idempotency_key = $2",
+        officer_id,
+        key,
+    )
     return Command.of(row) if row else None
 
 
@@ -109,8 +154,14 @@ async def insert(conn: asyncpg.Connection, command: Command, key: str | None) ->
     done = await conn.execute(
         "INSERT INTO commands (command_id, officer_id, idempotency_key, fingerprint, command_type, subject_id, "
         "submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (officer_id, idempotency_key) DO NOTHING",
-        command.command_id, command.officer_id, key, command.fingerprint, command.command_type, command.subject_id,
-        command.submitted_at)
+        command.command_id,
+        command.officer_id,
+        key,
+        command.fingerprint,
+        command.command_type,
+        command.subject_id,
+        command.submitted_at,
+    )
     return bool(done.endswith(" 1"))
 
 
@@ -134,52 +185,108 @@ async def keep_notes(conn: asyncpg.Connection, command: Command, fields: dict[st
     """The notes a command carries (one row per command: its DOC note, MSP note or incident reference)."""
     for name, kind in NOTE_FIELDS.items():
         if isinstance(fields.get(name), str) and fields[name].strip():
-            await conn.execute("INSERT INTO notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                               command.command_id, command.subject_id, kind, fields[name].strip(),
-                               command.officer_id, command.submitted_at)
+            await conn.execute(
+                "INSERT INTO notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                command.command_id,
+                command.subject_id,
+                kind,
+                fields[name].strip(),
+                command.officer_id,
+                command.submitted_at,
+            )
             return
 
 
 async def notes_on(conn: asyncpg.Connection, subject_id: str) -> list[Note]:
-    rows = await conn.fetch("SELECT n.kind, n.body, n.officer_id, n.written_at, n.command_id, c.status FROM notes n "
-                            "JOIN commands c USING (command_id) WHERE n.subject_id = $1 ORDER BY n.written_at",
-                            subject_id)
-    return [Note(r["kind"], r["body"], r["officer_id"], r["written_at"], r["command_id"], r["status"]) for r in rows]
+    rows = await conn.fetch(
+        "SELECT n.kind, n.body, n.officer_id, n.written_at, n.command_id, c.status FROM notes n "
+        "JOIN commands c USING (command_id) WHERE n.subject_id = $1 ORDER BY n.written_at",
+        subject_id,
+    )
+    return [
+        Note(r["kind"], r["body"], r["officer_id"], r["written_at"], r["command_id"], r["status"])
+        for r in rows
+    ]
 
 
-async def accepted(conn: asyncpg.Connection, command_id: uuid.UUID, outcome: dict[str, Any]) -> None:
+async def accepted(
+    conn: asyncpg.Connection, command_id: uuid.UUID, outcome: dict[str, Any]
+) -> None:
     """An event caused by the command: it was accepted (unless already rejected), the event one of its outcomes."""
     await conn.execute(
         "UPDATE commands SET status = CASE WHEN status = 'rejected' THEN status ELSE 'accepted' END, "
         "outcomes = CASE WHEN outcomes @> $2::jsonb THEN outcomes ELSE outcomes || $2::jsonb END "
-        "WHERE command_id = $1", command_id, json.dumps([outcome]))
+        "WHERE command_id = $1",
+        command_id,
+        json.dumps([outcome]),
+    )
 
 
-async def rejected(conn: asyncpg.Connection, command_id: uuid.UUID, reason_code: str, reason: str,
-                   way_out: str | None) -> None:
-    await conn.execute("UPDATE commands SET status = 'rejected', reason_code = $2, reason = $3, way_out = $4 "
-                       "WHERE command_id = $1", command_id, reason_code, reason, way_out)
+async def rejected(
+    conn: asyncpg.Connection,
+    command_id: uuid.UUID,
+    reason_code: str,
+    reason: str,
+    way_out: str | None,
+) -> None:
+    await conn.execute(
+        "UPDATE commands SET status = 'rejected', reason_code = $2, reason = $3, way_out = $4 "
+        "WHERE command_id = $1",
+        command_id,
+        reason_code,
+        reason,
+        way_out,
+    )
 
 
 async def queue_of(conn: asyncpg.Connection, work_item_id: str) -> str | None:
-    queue: str | None = await conn.fetchval("SELECT queue FROM work_items WHERE work_item_id = $1", work_item_id)
+    queue: str | None = await conn.fetchval(
+        "SELECT queue FROM work_items WHERE work_item_id = $1", work_item_id
+    )
     return queue
 
 
-async def work_item_raised(conn: asyncpg.Connection, work_item_id: str, queue: str, code: str, *,
-                           customer_ref: str, title: str, raised_at: datetime, details: dict[str, Any]) -> None:
+async def work_item_raised(
+    conn: asyncpg.Connection,
+    work_item_id: str,
+    queue: str,
+    code: str,
+    *,
+    customer_ref: str,
+    title: str,
+    raised_at: datetime,
+    details: dict[str, Any],
+) -> None:
     await conn.execute(
         "INSERT INTO work_items (work_item_id, queue, code, customer_ref, title, raised_at, details) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (work_item_id) DO NOTHING",
-        work_item_id, queue, code, customer_ref, title, raised_at, json.dumps(details))
+        work_item_id,
+        queue,
+        code,
+        customer_ref,
+        title,
+        raised_at,
+        json.dumps(details),
+    )
 
 
-async def work_item_changed(conn: asyncpg.Connection, work_item_id: str, *, status: str | None = None,
-                            assignee_id: str | None = None, unassigned: bool = False) -> None:
+async def work_item_changed(
+    conn: asyncpg.Connection,
+    work_item_id: str,
+    *,
+    status: str | None = None,
+    assignee_id: str | None = None,
+    unassigned: bool = False,
+) -> None:
     """A work item's new status or assignee (``unassigned``: nobody's now)."""
-    await conn.execute("UPDATE work_items SET status = coalesce($2, status), assignee_id = CASE WHEN $4 THEN NULL "
-                       "ELSE coalesce($3, assignee_id) END WHERE work_item_id = $1", work_item_id, status, assignee_id,
-                       unassigned)
+    await conn.execute(
+        "UPDATE work_items SET status = coalesce($2, status), assignee_id = CASE WHEN $4 THEN NULL "
+        "ELSE coalesce($3, assignee_id) END WHERE work_item_id = $1",
+        work_item_id,
+        status,
+        assignee_id,
+        unassigned,
+    )
 
 
 @dataclass(frozen=True)
@@ -196,21 +303,41 @@ class WorkItem:
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> WorkItem:
-        return cls(row["work_item_id"], row["queue"], row["code"], row["customer_ref"], row["title"], row["status"],
-                   row["assignee_id"], row["raised_at"], json.loads(row["details"]))
+        return cls(
+            row["work_item_id"],
+            row["queue"],
+            row["code"],
+            row["customer_ref"],
+            row["title"],
+            row["status"],
+            row["assignee_id"],
+            row["raised_at"],
+            json.loads(row["details"]),
+        )
 
 
 SAFETY_CODES = (WorkItemCode.MSP_RISK_RESPONSE.value,)
 """Items about a customer's or an officer's safety: first in every queue, whatever else is waiting."""
-SORT_COLUMNS: dict[str, str] = {"item": "COALESCE(title, code)", "about": "details->>'subject_id'", "customer": "customer_ref",
-           "queue": "queue", "status": "status", "assignee": "assignee_id", "due": "due", "raised": "raised_at"}
+SORT_COLUMNS: dict[str, str] = {
+    "item": "COALESCE(title, code)",
+    "about": "details->>'subject_id'",
+    "customer": "customer_ref",
+    "queue": "queue",
+    "status": "status",
+    "assignee": "assignee_id",
+    "due": "due",
+    "raised": "raised_at",
+}
 """The queue's sortable columns: each its SQL expression (an ascending order is ``raised``, a descending one
 ``raised-desc``; ties go to the longest waiting)."""
 ORDERS: dict[str, str] = {
     "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, (due < $10) DESC, due ASC NULLS LAST, "
-               "raised_at ASC NULLS LAST, work_item_id",
-    **{f"{name}{suffix}": f"{sql} {direction} NULLS LAST, raised_at ASC NULLS LAST, work_item_id"
-       for name, sql in SORT_COLUMNS.items() for suffix, direction in (("", "ASC"), ("-desc", "DESC"))},
+    "raised_at ASC NULLS LAST, work_item_id",
+    **{
+        f"{name}{suffix}": f"{sql} {direction} NULLS LAST, raised_at ASC NULLS LAST, work_item_id"
+        for name, sql in SORT_COLUMNS.items()
+        for suffix, direction in (("", "ASC"), ("-desc", "DESC"))
+    },
 }
 """How a queue can be ordered: most urgent first (safety items, then open ones, then the overdue, then by due time,
 then the longest waiting), or by any column, either way."""
@@ -219,9 +346,11 @@ then the longest waiting), or by any column, either way."""
 def _with_due(first: int) -> str:
     """Work items (``w``) with their due time (``due``: raised plus the service level of their code, where one is
     set), the levels passed as two arrays from parameter ``first`` on (codes, hours)."""
-    return (f"SELECT w.*, w.raised_at + make_interval(secs => sl.hours * 3600) AS due FROM work_items w "
-            f"LEFT JOIN unnest(${first}::text[], ${first + 1}::float8[]) AS sl(level_code, hours) "
-            "ON sl.level_code = w.code")
+    return (
+        f"SELECT w.*, w.raised_at + make_interval(secs => sl.hours * 3600) AS due FROM work_items w "
+        f"LEFT JOIN unnest(${first}::text[], ${first + 1}::float8[]) AS sl(level_code, hours) "
+        "ON sl.level_code = w.code"
+    )
 
 
 @dataclass(frozen=True)
@@ -239,28 +368,50 @@ class Filters:
     now: datetime | None = None
 
 
-async def work_items(conn: asyncpg.Connection, filters: Filters, limit: int,
-                     offset: int) -> tuple[list[WorkItem], int]:
+async def work_items(
+    conn: asyncpg.Connection, filters: Filters, limit: int, offset: int
+) -> tuple[list[WorkItem], int]:
     """A page of the items in ``filters.queues`` in the filters' order, and how many match in all."""
-    where = ("queue = ANY($1::text[]) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR code = $3) "
-             "AND ($4::text IS NULL OR customer_ref = $4) AND ($5::text IS NULL OR assignee_id = $5) "
-             "AND ($6::text IS NULL OR work_item_id = $6 OR details->>'subject_id' = $6 OR customer_ref = $6)")
-    args = (list(filters.queues), filters.status, filters.code, filters.customer_ref, filters.assignee_id,
-            filters.search)
+    where = (
+        "queue = ANY($1::text[]) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR code = $3) "
+        "AND ($4::text IS NULL OR customer_ref = $4) AND ($5::text IS NULL OR assignee_id = $5) "
+        "AND ($6::text IS NULL OR work_item_id = $6 OR details->>'subject_id' = $6 OR customer_ref = $6)"
+    )
+    args = (
+        list(filters.queues),
+        filters.status,
+        filters.code,
+        filters.customer_ref,
+        filters.assignee_id,
+        filters.search,
+    )
     total = await conn.fetchval(f"SELECT count(*) FROM work_items WHERE {where}", *args)
     levels = dict(filters.service_levels_h)
     rows = await conn.fetch(
         f"SELECT * FROM ({_with_due(11)} WHERE {where}) AS x WHERE $7::text[] IS NOT NULL AND $10::timestamptz IS NOT NULL "
         f"ORDER BY {ORDERS[filters.order]} LIMIT $8 OFFSET $9",
-        *args, list(SAFETY_CODES), limit, offset, filters.now or datetime.now(UTC), list(levels),
-        list(levels.values()))
+        *args,
+        list(SAFETY_CODES),
+        limit,
+        offset,
+        filters.now or datetime.now(UTC),
+        list(levels),
+        list(levels.values()),
+    )
     return [WorkItem.of(r) for r in rows], int(total)
 
 
-async def overdue_counts(conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime) -> dict[str, int]:
+async def overdue_counts(
+    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime
+) -> dict[str, int]:
     """How many open items of each queue are past their due time (the agency's service levels)."""
-    rows = await conn.fetch(f"SELECT queue, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
-                            "GROUP BY queue", list(levels), list(levels.values()), now)
+    rows = await conn.fetch(
+        f"SELECT queue, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
+        "GROUP BY queue",
+        list(levels),
+        list(levels.values()),
+        now,
+    )
     return {r["queue"]: int(r["n"]) for r in rows}
 
 
@@ -269,24 +420,38 @@ async def work_item(conn: asyncpg.Connection, work_item_id: str) -> WorkItem | N
     return WorkItem.of(row) if row else None
 
 
-async def customer_items(conn: asyncpg.Connection, customer_ref: str, queues: tuple[str, ...]) -> list[WorkItem]:
+async def customer_items(
+    conn: asyncpg.Connection, customer_ref: str, queues: tuple[str, ...]
+) -> list[WorkItem]:
     """Every work item of a customer in ``queues``: open ones first, then the most recent."""
-    rows = await conn.fetch("SELECT * FROM work_items WHERE customer_ref = $1 AND queue = ANY($2::text[]) "
-                            "ORDER BY (status = 'open') DESC, raised_at DESC NULLS LAST, work_item_id", customer_ref,
-                            list(queues))
+    rows = await conn.fetch(
+        "SELECT * FROM work_items WHERE customer_ref = $1 AND queue = ANY($2::text[]) "
+        "ORDER BY (status = 'open') DESC, raised_at DESC NULLS LAST, work_item_id",
+        customer_ref,
+        list(queues),
+    )
     return [WorkItem.of(r) for r in rows]
 
 
 async def customer_subjects(conn: asyncpg.Connection, customer_ref: str) -> list[tuple[str, str]]:
     """(subject type, subject id) of every MSP and expense the console has seen of a customer."""
-    rows = await conn.fetch("SELECT DISTINCT subject_type, subject_id FROM timeline WHERE payload->>'customer_ref' = $1 "
-                            "AND subject_type IN ('msp', 'expense') ORDER BY subject_type, subject_id", customer_ref)
+    rows = await conn.fetch(
+        "SELECT DISTINCT subject_type, subject_id FROM timeline WHERE payload->>'customer_ref' = $1 "
+        "AND subject_type IN ('msp', 'expense') ORDER BY subject_type, subject_id",
+        customer_ref,
+    )
     return [(r["subject_type"], r["subject_id"]) for r in rows]
 
 
-async def work_items_about(conn: asyncpg.Connection, subject_id: str, queues: tuple[str, ...]) -> list[WorkItem]:
-    rows = await conn.fetch("SELECT * FROM work_items WHERE details->>'subject_id' = $1 AND queue = ANY($2::text[]) "
-                            "ORDER BY raised_at", subject_id, list(queues))
+async def work_items_about(
+    conn: asyncpg.Connection, subject_id: str, queues: tuple[str, ...]
+) -> list[WorkItem]:
+    rows = await conn.fetch(
+        "SELECT * FROM work_items WHERE details->>'subject_id' = $1 AND queue = ANY($2::text[]) "
+        "ORDER BY raised_at",
+        subject_id,
+        list(queues),
+    )
     return [WorkItem.of(r) for r in rows]
 
 
@@ -300,41 +465,77 @@ class Entry:
     payload: dict[str, Any]
 
 
-async def remember(conn: asyncpg.Connection, subject_type: str, subject_id: str, entry: Entry) -> None:
-    await conn.execute("INSERT INTO timeline VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-                       entry.event_id, subject_type, subject_id, entry.event_type, entry.occurred_at,
-                       json.dumps(entry.payload))
+async def remember(
+    conn: asyncpg.Connection, subject_type: str, subject_id: str, entry: Entry
+) -> None:
+    await conn.execute(
+        "INSERT INTO timeline VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        entry.event_id,
+        subject_type,
+        subject_id,
+        entry.event_type,
+        entry.occurred_at,
+        json.dumps(entry.payload),
+    )
 
 
-async def timeline(conn: asyncpg.Connection, subject_type: str, subject_id: str, limit: int = 500) -> list[Entry]:
-    rows = await conn.fetch("SELECT event_id, event_type, occurred_at, payload FROM timeline WHERE subject_type = $1 "
-                            "AND subject_id = $2 ORDER BY occurred_at, event_id LIMIT $3", subject_type, subject_id,
-                            limit)
-    return [Entry(r["event_id"], r["event_type"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
+async def timeline(
+    conn: asyncpg.Connection, subject_type: str, subject_id: str, limit: int = 500
+) -> list[Entry]:
+    rows = await conn.fetch(
+        "SELECT event_id, event_type, occurred_at, payload FROM timeline WHERE subject_type = $1 "
+        "AND subject_id = $2 ORDER BY occurred_at, event_id LIMIT $3",
+        subject_type,
+        subject_id,
+        limit,
+    )
+    return [
+        Entry(r["event_id"], r["event_type"], r["occurred_at"], json.loads(r["payload"]))
+        for r in rows
+    ]
 
 
-async def commands_on(conn: asyncpg.Connection, officer_id: str, subject_id: str, limit: int = 50) -> list[Command]:
+async def commands_on(
+    conn: asyncpg.Connection, officer_id: str, subject_id: str, limit: int = 50
+) -> list[Command]:
     """The officer's own commands on a subject, newest first."""
-    rows = await conn.fetch(f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND subject_id = $2 "
-                            "ORDER BY submitted_at DESC LIMIT $3", officer_id, subject_id, limit)
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND subject_id = $2 "
+        "ORDER BY submitted_at DESC LIMIT $3",
+        officer_id,
+        subject_id,
+        limit,
+    )
     return [Command.of(r) for r in rows]
 
 
-async def officer_seen(conn: asyncpg.Connection, officer_id: str, roles: list[str], seen_at: datetime) -> None:
+async def officer_seen(
+    conn: asyncpg.Connection, officer_id: str, roles: list[str], seen_at: datetime
+) -> None:
     """An officer's verified roles, as their latest token stated them."""
-    await conn.execute("INSERT INTO officers VALUES ($1, $2, $3) ON CONFLICT (officer_id) DO UPDATE SET "
-                       "roles = excluded.roles, seen_at = excluded.seen_at WHERE officers.seen_at <= excluded.seen_at",
-                       officer_id, roles, seen_at)
+    await conn.execute(
+        "INSERT INTO officers VALUES ($1, $2, $3) ON CONFLICT (officer_id) DO UPDATE SET "
+        "roles = excluded.roles, seen_at = excluded.seen_at WHERE officers.seen_at <= excluded.seen_at",
+        officer_id,
+        roles,
+        seen_at,
+    )
 
 
 async def officers_opening(conn: asyncpg.Connection, roles: list[str]) -> list[str]:
     """The officers whose latest verified roles hold one of ``roles``: whom an item of that queue may go to."""
-    found: list[str] = [r["officer_id"] for r in await conn.fetch(
-        "SELECT officer_id FROM officers WHERE roles && $1::text[] ORDER BY officer_id", roles)]
+    found: list[str] = [
+        r["officer_id"]
+        for r in await conn.fetch(
+            "SELECT officer_id FROM officers WHERE roles && $1::text[] ORDER BY officer_id", roles
+        )
+    ]
     return found
 
 
 async def officer_roles(conn: asyncpg.Connection, officer_id: str) -> list[str] | None:
     """The roles an officer's latest verified token stated; None for an officer never seen here."""
-    roles: list[str] | None = await conn.fetchval("SELECT roles FROM officers WHERE officer_id = $1", officer_id)
+    roles: list[str] | None = await conn.fetchval(
+        "SELECT roles FROM officers WHERE officer_id = $1", officer_id
+    )
     return roles

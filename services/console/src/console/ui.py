@@ -30,12 +30,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from console import api, pages, sessions, store, words
 from console.forms import FORM_FIELDS, Input, fields_of, inputs
 from console.handlers import SUBJECTS
-from console.views import NEXT_ACTIONS, STEP_ACTIONS, WORK_ITEM_ACTIONS, expense_actions, expense_view, msp_actions, msp_view
+from console.views import (
+    NEXT_ACTIONS,
+    STEP_ACTIONS,
+    WORK_ITEM_ACTIONS,
+    expense_actions,
+    expense_view,
+    msp_actions,
+    msp_view,
+)
 from contracts import expenses as x
 from contracts import notification as n
 from contracts.procedures import implements
-from contracts.roles import KNOWN_TO_EVERY_OFFICER, QUEUE_READERS, known_roles, may_issue, readable_queues, way_out
-from contracts.workitems import AssignWorkItem, Queue, TickOff, TickOffWorkItem, UnassignWorkItem, WorkItemCode, WorkItemStatus
+from contracts.roles import (
+    KNOWN_TO_EVERY_OFFICER,
+    QUEUE_READERS,
+    known_roles,
+    may_issue,
+    readable_queues,
+    way_out,
+)
+from contracts.workitems import (
+    AssignWorkItem,
+    Queue,
+    TickOff,
+    TickOffWorkItem,
+    UnassignWorkItem,
+    WorkItemCode,
+    WorkItemStatus,
+)
 from servicekit.http.auth import UnauthorizedError
 from servicekit.http.web import MAX_BODY_BYTES, Refused
 from servicekit.logs import get_logger
@@ -55,16 +78,25 @@ is refused before it reaches the database or a log line."""
 MAX_QUERY_FIELDS = 20
 MAX_FILTER_CHARS = 64
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors "
-                                 b"'none'; base-uri 'none'"),
-    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors "
+        b"'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
 ]
 SUBJECT_QUEUES = {"msp": Queue.MSP, "expense": Queue.INCOME_MANAGEMENT}
 """Who may open an MSP's or an expense's page: whoever may read the queue of its work."""
 SUBJECT_ACTIONS = {"msp": n.RecordPhoneContact.TYPE, "expense": x.CeaseExpense.TYPE}
-SUBJECT_READERS = {"msp": "MSP pages are for MSP officers and approved decision makers.",
-                   "expense": "Expense pages are for officers trained in Income Management."}
-KEY_FIELDS = {subject: key_field for key_field, subject in SUBJECTS.items()} | {"customer": "customer_ref"}
+SUBJECT_READERS = {
+    "msp": "MSP pages are for MSP officers and approved decision makers.",
+    "expense": "Expense pages are for officers trained in Income Management.",
+}
+KEY_FIELDS = {subject: key_field for key_field, subject in SUBJECTS.items()} | {
+    "customer": "customer_ref"
+}
 """A subject's id field (``msp`` -> ``msp_id``), as its events and the audit log name it."""
 
 
@@ -76,10 +108,22 @@ class PageRefused(Exception):  # noqa: N818 - an answer, not a fault
     """A page that cannot be shown, or a form that cannot be sent: the refusal page, with the way out where the
     procedure gives one."""
 
-    def __init__(self, status: int, title: str, reason: str, way_out: str | None = None,
-                 details: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        reason: str,
+        way_out: str | None = None,
+        details: Sequence[str] = (),
+    ) -> None:
         super().__init__(title)
-        self.status, self.title, self.reason, self.way_out, self.details = status, title, reason, way_out, details
+        self.status, self.title, self.reason, self.way_out, self.details = (
+            status,
+            title,
+            reason,
+            way_out,
+            details,
+        )
 
 
 class NotSignedIn(Exception):  # noqa: N818 - a redirect, not a fault
@@ -122,8 +166,12 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
             raise NotSignedIn
         request.scope["principal"] = {"sub": session.officer_id, "roles": list(session.roles)}
         request.state.session_id = session_id
-        request.state.officer = pages.Officer(session.officer_id, tuple(known_roles(session.roles)),
-                                              session.form_token, ZoneInfo(session.zone) if session.zone else None)
+        request.state.officer = pages.Officer(
+            session.officer_id,
+            tuple(known_roles(session.roles)),
+            session.form_token,
+            ZoneInfo(session.zone) if session.zone else None,
+        )
         return request.state.officer  # type: ignore[no-any-return]
 
     SignedIn = Annotated[pages.Officer, Depends(signed_in)]  # noqa: N806 - a parameter's type
@@ -133,13 +181,20 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
             form = await request.form(max_files=0, max_fields=100)
         except Exception:  # noqa: BLE001 - any form the parser refuses is not one of ours
             form = None
-        if form is None or any("\x00" in str(text) for name, value in form.multi_items() for text in (name, value)):
+        if form is None or any(
+            "\x00" in str(text) for name, value in form.multi_items() for text in (name, value)
+        ):
             raise PageRefused(400, "Not a form", "The request is not a form this console sent.")
         # The cookie comes with any request the browser makes; the form token only with a form this console served.
         if form.get("form_token") != officer.form_token:
-            log.info("form refused", officer_id=officer.officer_id, reason_code="form-token", status=403)
-            raise PageRefused(403, "Form refused", "This form was not served to your session: open the page again and "
-                                                   "resubmit.")
+            log.info(
+                "form refused", officer_id=officer.officer_id, reason_code="form-token", status=403
+            )
+            raise PageRefused(
+                403,
+                "Form refused",
+                "This form was not served to your session: open the page again and resubmit.",
+            )
         return form
 
     Form = Annotated[FormData, Depends(checked_form)]  # noqa: N806 - a parameter's type
@@ -148,8 +203,12 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
 
     def refusal(request: Request, refused: PageRefused) -> HTMLResponse:
         officer = getattr(request.state, "officer", None)
-        return html(pages.refused_page(officer, refused.title, refused.reason, refused.way_out, refused.details),
-                    refused.status)
+        return html(
+            pages.refused_page(
+                officer, refused.title, refused.reason, refused.way_out, refused.details
+            ),
+            refused.status,
+        )
 
     async def on_refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageRefused)
@@ -161,17 +220,26 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 405:
-            return refusal(request, PageRefused(405, "Not allowed", "Pages are read with GET, and forms sent with "
-                                                                    "POST."))
+            return refusal(
+                request,
+                PageRefused(
+                    405, "Not allowed", "Pages are read with GET, and forms sent with POST."
+                ),
+            )
         if exc.status_code == 413:
-            return refusal(request, PageRefused(413, "Too large", f"A form is at most {MAX_BODY_BYTES} bytes."))
+            return refusal(
+                request, PageRefused(413, "Too large", f"A form is at most {MAX_BODY_BYTES} bytes.")
+            )
         return refusal(request, PageRefused(exc.status_code, "Not found", "No such page."))
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if any(e["loc"][:1] == ("path",) for e in exc.errors()):
             return refusal(request, PageRefused(404, "Not found", "No such page."))
-        return refusal(request, PageRefused(400, "Bad filter", "A filter has a value this page does not offer."))
+        return refusal(
+            request,
+            PageRefused(400, "Bad filter", "A filter has a value this page does not offer."),
+        )
 
     ui.add_exception_handler(PageRefused, on_refused)
     ui.add_exception_handler(NotSignedIn, on_not_signed_in)
@@ -188,22 +256,33 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     async def sign_in_form(request: Request) -> Response:
         query = request.query_params
         if query.get("token"):
-            return html(pages.sign_in_page("Sign-in links no longer carry a token: ask for a new link."), 400)
+            return html(
+                pages.sign_in_page("Sign-in links no longer carry a token: ask for a new link."),
+                400,
+            )
         code = _one_field(query.get("code"))
         if code is None:
             return html(pages.sign_in_page(None))
         async with runtime.pool.acquire() as conn:
             officer_id = await sessions.code_for(conn, code)
         if officer_id is None:
-            return html(pages.sign_in_page("That link has been used or has expired. Ask for a new one."), 401)
+            return html(
+                pages.sign_in_page("That link has been used or has expired. Ask for a new one."),
+                401,
+            )
         return html(pages.sign_in_page(None, code=code, officer_id=officer_id))
 
     @ui.post("/sign-in")
     async def sign_in(request: Request) -> Response:
         if (why := cross_site(request.headers)) is not None:
             log.info("sign-in refused", reason_code="cross-site", status=403)
-            return html(pages.sign_in_page(f"A sign-in from another site is refused ({why}). Open your sign-in link "
-                                           "directly."), 403)
+            return html(
+                pages.sign_in_page(
+                    f"A sign-in from another site is refused ({why}). Open your sign-in link "
+                    "directly."
+                ),
+                403,
+            )
         try:
             form = await request.form(max_files=0, max_fields=4)
         except Exception:  # noqa: BLE001 - not a form the parser takes
@@ -216,17 +295,27 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
                     claims = auth.verify(f"Bearer {token}" if token else None)
                 except UnauthorizedError as exc:
                     log.info("sign-in refused", reason_code=exc.code, status=401)
-                    return html(pages.sign_in_page(f"That token was not accepted ({exc.code}). Ask for a new link."),
-                                401)
+                    return html(
+                        pages.sign_in_page(
+                            f"That token was not accepted ({exc.code}). Ask for a new link."
+                        ),
+                        401,
+                    )
                 code = await code_for_claims(runtime, conn, claims)
-            made = await sessions.exchange(conn, code, idle_s=settings.session_idle_s,
-                                           absolute_s=settings.session_absolute_s)
+            made = await sessions.exchange(
+                conn, code, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s
+            )
         if made is None:
             log.info("sign-in refused", reason_code="code-not-valid", status=401)
-            return html(pages.sign_in_page("That link has been used or has expired. Ask for a new one."), 401)
+            return html(
+                pages.sign_in_page("That link has been used or has expired. Ask for a new one."),
+                401,
+            )
         session_id, session, max_age = made
         log.info("signed in", officer_id=session.officer_id, status=303)
-        return RedirectResponse(f"{BASE}/", 303, headers={"set-cookie": cookie.set(session_id, max_age).decode()})
+        return RedirectResponse(
+            f"{BASE}/", 303, headers={"set-cookie": cookie.set(session_id, max_age).decode()}
+        )
 
     @ui.post("/sign-out")
     async def sign_out(request: Request, officer: SignedIn, form: Form) -> Response:  # noqa: ARG001 - checked
@@ -246,15 +335,33 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
         values = _lists(form)
         try:
             api.refuse_theirs(values)
-            fields = fields_of(_inputs(name, None), {k: v for k, v in values.items() if k not in FORM_FIELDS})
-            body, _ = await api.issue(runtime, officer.officer_id, frozenset(officer.roles), kind, fields,
-                                      key if key and len(key) <= api.MAX_KEY_CHARS else None)
+            fields = fields_of(
+                _inputs(name, None), {k: v for k, v in values.items() if k not in FORM_FIELDS}
+            )
+            body, _ = await api.issue(
+                runtime,
+                officer.officer_id,
+                frozenset(officer.roles),
+                kind,
+                fields,
+                key if key and len(key) <= api.MAX_KEY_CHARS else None,
+            )
         except Refused as exc:
-            log.info("command refused", officer_id=officer.officer_id, code=exc.body["error"],
-                     status=exc.status_code, reason_code=exc.body.get("reason_code"))
+            log.info(
+                "command refused",
+                officer_id=officer.officer_id,
+                code=exc.body["error"],
+                status=exc.status_code,
+                reason_code=exc.body.get("reason_code"),
+            )
             problems = [f"{p['field']}: {p['problem']}" for p in exc.body.get("problems", ())]
-            raise PageRefused(exc.status_code, f"{words.action(name)}: refused", exc.body["detail"],
-                              exc.body.get("way_out"), problems) from None
+            raise PageRefused(
+                exc.status_code,
+                f"{words.action(name)}: refused",
+                exc.body["detail"],
+                exc.body.get("way_out"),
+                problems,
+            ) from None
         return RedirectResponse(pages.link("/commands", body["command_id"]), 303)
 
     # -- pages ------------------------------------------------------------------------------------------
@@ -266,34 +373,67 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
         return pages.Due(settings.service_levels_h, now(), officer.zone)
 
     @ui.get("/")
-    async def queue(request: Request, officer: SignedIn,
-                    page: Annotated[str, Query()] = "1", status: Annotated[str | None, Query()] = None,
-                    queue: Annotated[str | None, Query()] = None, code: Annotated[str | None, Query()] = None,
-                    customer_ref: Annotated[str | None, Query()] = None, mine: Annotated[str | None, Query()] = None,
-                    q: Annotated[str | None, Query()] = None, order: Annotated[str | None, Query()] = None) -> Response:
+    async def queue(
+        request: Request,
+        officer: SignedIn,
+        page: Annotated[str, Query()] = "1",
+        status: Annotated[str | None, Query()] = None,
+        queue: Annotated[str | None, Query()] = None,
+        code: Annotated[str | None, Query()] = None,
+        customer_ref: Annotated[str | None, Query()] = None,
+        mine: Annotated[str | None, Query()] = None,
+        q: Annotated[str | None, Query()] = None,
+        order: Annotated[str | None, Query()] = None,
+    ) -> Response:
         """The officer's work: open items of their queues, most urgent first, unless the filters say otherwise."""
         if len(request.query_params.multi_items()) > MAX_QUERY_FIELDS:
-            raise PageRefused(400, "Bad address", f"A page takes at most {MAX_QUERY_FIELDS} filters.")
+            raise PageRefused(
+                400, "Bad address", f"A page takes at most {MAX_QUERY_FIELDS} filters."
+            )
         readable = _readable(officer)
         try:
             page_no = max(1, min(10_000, int(page)))
         except ValueError:
             page_no = 1
         wanted = pages.QueueQuery(
-            _filter("queue", queue, readable), _filter("status", status, [*(s.value for s in WorkItemStatus),
-                                                                             pages.ANY_STATUS]) or "open",
-            _filter("code", code, [c.value for c in WorkItemCode]), _filter("customer_ref", customer_ref), page_no,
-            PAGE_SIZE, mine=_filter("mine", mine, ["1"]) == "1", search=_filter("q", q),
-            order=_filter("order", order, list(store.ORDERS)) or "urgency")
+            _filter("queue", queue, readable),
+            _filter("status", status, [*(s.value for s in WorkItemStatus), pages.ANY_STATUS])
+            or "open",
+            _filter("code", code, [c.value for c in WorkItemCode]),
+            _filter("customer_ref", customer_ref),
+            page_no,
+            PAGE_SIZE,
+            mine=_filter("mine", mine, ["1"]) == "1",
+            search=_filter("q", q),
+            order=_filter("order", order, list(store.ORDERS)) or "urgency",
+        )
         filters = store.Filters(
-            (wanted.queue,) if wanted.queue else tuple(readable), None if wanted.status == pages.ANY_STATUS
-            else wanted.status, wanted.code, wanted.customer_ref, officer.officer_id if wanted.mine else None,
-            wanted.search, wanted.order, settings.service_levels_h, now())
+            (wanted.queue,) if wanted.queue else tuple(readable),
+            None if wanted.status == pages.ANY_STATUS else wanted.status,
+            wanted.code,
+            wanted.customer_ref,
+            officer.officer_id if wanted.mine else None,
+            wanted.search,
+            wanted.order,
+            settings.service_levels_h,
+            now(),
+        )
         async with runtime.pool.acquire() as conn:
-            items, total = await store.work_items(conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+            items, total = await store.work_items(
+                conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE
+            )
         log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
-        return html(pages.queue_page(officer, wanted, readable, [c.value for c in WorkItemCode], items, total,
-                                    due(officer)))
+        return html(
+            pages.queue_page(
+                officer,
+                wanted,
+                readable,
+                [c.value for c in WorkItemCode],
+                items,
+                total,
+                due(officer),
+            )
+        )
 
     @ui.get("/customers/{ident:path}")
     async def customer(officer: SignedIn, ident: str) -> Response:
@@ -301,15 +441,21 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
 
     @ui.get("/work-items/{ident:path}")
     async def work_item(officer: SignedIn, ident: str) -> Response:
-        return await _audited(officer, "work-item", ident, _work_item(runtime, officer, _id(ident), due(officer)))
+        return await _audited(
+            officer, "work-item", ident, _work_item(runtime, officer, _id(ident), due(officer))
+        )
 
     @ui.get("/msp/{ident:path}")
     async def msp(officer: SignedIn, ident: str) -> Response:
-        return await _audited(officer, "msp", ident, _subject(runtime, officer, "msp", _id(ident), now()))
+        return await _audited(
+            officer, "msp", ident, _subject(runtime, officer, "msp", _id(ident), now())
+        )
 
     @ui.get("/expenses/{ident:path}")
     async def expense(officer: SignedIn, ident: str) -> Response:
-        return await _audited(officer, "expense", ident, _subject(runtime, officer, "expense", _id(ident), now()))
+        return await _audited(
+            officer, "expense", ident, _subject(runtime, officer, "expense", _id(ident), now())
+        )
 
     @ui.get("/commands/{ident}")
     async def command(officer: SignedIn, ident: str) -> Response:
@@ -365,7 +511,11 @@ def _filter(name: str, value: str | None, allowed: Sequence[str] | None = None) 
     value = (value or "").strip()
     if not value:
         return None
-    if (allowed is not None and value not in allowed) or len(value) > MAX_FILTER_CHARS or not value.isprintable():
+    if (
+        (allowed is not None and value not in allowed)
+        or len(value) > MAX_FILTER_CHARS
+        or not value.isprintable()
+    ):
         raise PageRefused(400, "Bad filter", f"{name} has a value this page does not offer.")
     return value
 
@@ -374,16 +524,26 @@ def _readable(officer: pages.Officer) -> list[str]:
     return sorted(q.value for q in readable_queues(frozenset(officer.roles)))
 
 
-async def _audited(officer: pages.Officer, subject: str, ident: str, answer: Awaitable[str]) -> Response:
+async def _audited(
+    officer: pages.Officer, subject: str, ident: str, answer: Awaitable[str]
+) -> Response:
     """Every read of a customer's case, allowed or not, in the audit log."""
     ids = {KEY_FIELDS[subject]: ident[:MAX_ID_CHARS]}
     try:
         text = await answer
     except PageRefused as refused:
-        log.info("page read", officer_id=officer.officer_id, page=subject, status=refused.status, outcome="refused",
-                 **ids)
+        log.info(
+            "page read",
+            officer_id=officer.officer_id,
+            page=subject,
+            status=refused.status,
+            outcome="refused",
+            **ids,
+        )
         raise
-    log.info("page read", officer_id=officer.officer_id, page=subject, status=200, outcome="shown", **ids)
+    log.info(
+        "page read", officer_id=officer.officer_id, page=subject, status=200, outcome="shown", **ids
+    )
     return html(text)
 
 
@@ -394,9 +554,15 @@ def _inputs(name: str, subject: str | None) -> list[Input]:
     return inputs(kind, schema, nested, subject)
 
 
-def _actions(officer: pages.Officer, names: Sequence[str], subject: str, queue: Queue | None = None,
-             open_: frozenset[str] = frozenset(), prefill: Mapping[str, str] | None = None,
-             choices: Mapping[str, tuple[str, ...]] | None = None) -> list[pages.ActionForm]:
+def _actions(
+    officer: pages.Officer,
+    names: Sequence[str],
+    subject: str,
+    queue: Queue | None = None,
+    open_: frozenset[str] = frozenset(),
+    prefill: Mapping[str, str] | None = None,
+    choices: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[pages.ActionForm]:
     """The forms of the actions ``names`` the officer's roles allow; ``choices`` turns a field into a choice among
     known values (a colleague to assign to)."""
     prefill, choices = prefill or {}, choices or {}
@@ -404,38 +570,92 @@ def _actions(officer: pages.Officer, names: Sequence[str], subject: str, queue: 
     for name in names:
         if not may_issue(officer.roles, name, queue):
             continue
-        given = None if name == x.CodeOneOffExpense.TYPE else subject  # a new one-off is coded under its own id
-        fields = [replace(f, value=prefill[f.name]) if f.name in prefill else
-                  replace(f, kind="select", options=choices[f.name]) if f.name in choices else f
-                  for f in _inputs(name, given)]
-        forms.append(pages.ActionForm(name, words.action(name), fields, str(uuid.uuid4()),
-                                      open=name in open_))
+        given = (
+            None if name == x.CodeOneOffExpense.TYPE else subject
+        )  # a new one-off is coded under its own id
+        fields = [
+            replace(f, value=prefill[f.name])
+            if f.name in prefill
+            else replace(f, kind="select", options=choices[f.name])
+            if f.name in choices
+            else f
+            for f in _inputs(name, given)
+        ]
+        forms.append(
+            pages.ActionForm(
+                name, words.action(name), fields, str(uuid.uuid4()), open=name in open_
+            )
+        )
     return forms
 
 
-async def _work_item(runtime: "ServiceRuntime", officer: pages.Officer, ident: str, due: pages.Due) -> str:
+async def _work_item(
+    runtime: "ServiceRuntime", officer: pages.Officer, ident: str, due: pages.Due
+) -> str:
     readable = _readable(officer)
     async with runtime.pool.acquire() as conn:
         item = await store.work_item(conn, ident)
-        if item is None or (item.queue not in readable and Queue(item.queue) not in KNOWN_TO_EVERY_OFFICER):
-            raise PageRefused(404, "Not found", "No such work item in your queues (or not yet known here).")
+        if item is None or (
+            item.queue not in readable and Queue(item.queue) not in KNOWN_TO_EVERY_OFFICER
+        ):
+            raise PageRefused(
+                404, "Not found", "No such work item in your queues (or not yet known here)."
+            )
         queue = Queue(item.queue)
-        if item.queue not in readable:  # an Income Management item: every officer learns of it, and the way out
-            raise PageRefused(403, "Not in your queues", "This is an Income Management work item: only officers "
-                                                         "trained in Income Management work it.",
-                              way_out(TickOffWorkItem.TYPE, queue))
-        names = [] if item.status != WorkItemStatus.OPEN.value else [
-            n for n in WORK_ITEM_ACTIONS if (n != TickOffWorkItem.TYPE or item.details.get("tick_off") == TickOff.MANUAL.value)
-            and (n != UnassignWorkItem.TYPE or item.assignee_id is not None)]
+        if (
+            item.queue not in readable
+        ):  # an Income Management item: every officer learns of it, and the way out
+            raise PageRefused(
+                403,
+                "Not in your queues",
+                "This is an Income Management work item: only officers "
+                "trained in Income Management work it.",
+                way_out(TickOffWorkItem.TYPE, queue),
+            )
+        names = (
+            []
+            if item.status != WorkItemStatus.OPEN.value
+            else [
+                n
+                for n in WORK_ITEM_ACTIONS
+                if (
+                    n != TickOffWorkItem.TYPE
+                    or item.details.get("tick_off") == TickOff.MANUAL.value
+                )
+                and (n != UnassignWorkItem.TYPE or item.assignee_id is not None)
+            ]
+        )
         colleagues = await store.officers_opening(conn, [r.value for r in QUEUE_READERS[queue]])
-        actions = _actions(officer, names, item.work_item_id, queue, frozenset(names[:1]),
-                           choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)})
-        if AssignWorkItem.TYPE in names and item.assignee_id != officer.officer_id and may_issue(
-                officer.roles, AssignWorkItem.TYPE, queue):
-            mine = [Input(f.name, f.label, "hidden", value=officer.officer_id) if f.name == "assignee_id" else f
-                    for f in _inputs(AssignWorkItem.TYPE, item.work_item_id)]
-            actions.insert(0, pages.ActionForm(AssignWorkItem.TYPE, "Assign to me", mine, str(uuid.uuid4()), open=True,
-                                               form="AssignToMe"))
+        actions = _actions(
+            officer,
+            names,
+            item.work_item_id,
+            queue,
+            frozenset(names[:1]),
+            choices={"assignee_id": tuple(c for c in colleagues if c != item.assignee_id)},
+        )
+        if (
+            AssignWorkItem.TYPE in names
+            and item.assignee_id != officer.officer_id
+            and may_issue(officer.roles, AssignWorkItem.TYPE, queue)
+        ):
+            mine = [
+                Input(f.name, f.label, "hidden", value=officer.officer_id)
+                if f.name == "assignee_id"
+                else f
+                for f in _inputs(AssignWorkItem.TYPE, item.work_item_id)
+            ]
+            actions.insert(
+                0,
+                pages.ActionForm(
+                    AssignWorkItem.TYPE,
+                    "Assign to me",
+                    mine,
+                    str(uuid.uuid4()),
+                    open=True,
+                    form="AssignToMe",
+                ),
+            )
         entries = await store.timeline(conn, "work-item", ident)
         commands = await store.commands_on(conn, officer.officer_id, ident)
         notes = await _notes(conn, officer, "work-item", ident)
@@ -446,8 +666,13 @@ async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) ->
     """The notes colleagues wrote on a record the officer may open; every read audited (how many, never what)."""
     notes = await store.notes_on(conn, ident)
     if notes:
-        log.info("notes read", officer_id=officer.officer_id, page=subject, count=len(notes),
-                 **{KEY_FIELDS[subject]: ident})
+        log.info(
+            "notes read",
+            officer_id=officer.officer_id,
+            page=subject,
+            count=len(notes),
+            **{KEY_FIELDS[subject]: ident},
+        )
     return notes
 
 
@@ -465,16 +690,23 @@ async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_
         raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
     opened = frozenset(s for s, q in SUBJECT_QUEUES.items() if q.value in readable)
     not_theirs = {i.queue for i in items if i.queue not in readable}
-    guidance = way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT) if Queue.INCOME_MANAGEMENT.value in not_theirs \
+    guidance = (
+        way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT)
+        if Queue.INCOME_MANAGEMENT.value in not_theirs
         else None
+    )
     return pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance)
 
 
-async def _subject(runtime: "ServiceRuntime", officer: pages.Officer, subject: str, ident: str, now: datetime) -> str:
+async def _subject(
+    runtime: "ServiceRuntime", officer: pages.Officer, subject: str, ident: str, now: datetime
+) -> str:
     readable = _readable(officer)
     queue = SUBJECT_QUEUES[subject]
     if queue.value not in readable:
-        raise PageRefused(403, "Not in your queues", SUBJECT_READERS[subject], way_out(SUBJECT_ACTIONS[subject]))
+        raise PageRefused(
+            403, "Not in your queues", SUBJECT_READERS[subject], way_out(SUBJECT_ACTIONS[subject])
+        )
     async with runtime.pool.acquire() as conn:
         entries = await store.timeline(conn, subject, ident)
         if not entries:
@@ -488,8 +720,14 @@ async def _subject(runtime: "ServiceRuntime", officer: pages.Officer, subject: s
             actions = _actions(officer, msp_actions(view), ident, open_=wanted)
             return pages.msp_page(officer, view, entries, actions, commands, items, notes)
     expense = expense_view(ident, entries)
-    prefill: dict[str, str] = {k: str(expense.facts[k]) for k in ("customer_ref", "payee_id", "state") if k in expense.facts}
-    actions = _actions(officer, [*expense_actions(expense), "CodeOneOffExpense"], ident, prefill=prefill)
+    prefill: dict[str, str] = {
+        k: str(expense.facts[k])
+        for k in ("customer_ref", "payee_id", "state")
+        if k in expense.facts
+    }
+    actions = _actions(
+        officer, [*expense_actions(expense), "CodeOneOffExpense"], ident, prefill=prefill
+    )
     return pages.expense_page(officer, expense, entries, actions, commands, notes, now)
 
 
@@ -502,8 +740,11 @@ async def _command(runtime: "ServiceRuntime", officer: pages.Officer, ident: str
         command = await store.get(conn, command_id) if command_id else None
     if command is None or command.officer_id != officer.officer_id:
         raise PageRefused(404, "Not found", "No such command of yours.")
-    subject = SUBJECTS.get(api.COMMANDS[command.command_type].key_field) if command.command_type in api.COMMANDS \
+    subject = (
+        SUBJECTS.get(api.COMMANDS[command.command_type].key_field)
+        if command.command_type in api.COMMANDS
         else None
+    )
     back = pages.subject_link(subject, command.subject_id) if subject else None
     return pages.command_page(officer, command, back, _next_action(officer, command))
 
@@ -515,6 +756,8 @@ def _next_action(officer: pages.Officer, command: store.Command) -> pages.Action
     name, title, given = NEXT_ACTIONS[command.reason_code]
     if not may_issue(officer.roles, name):
         return None
-    fields = [Input(f.name, f.label, "hidden", value=given[f.name]) if f.name in given else f
-              for f in _inputs(name, command.subject_id)]
+    fields = [
+        Input(f.name, f.label, "hidden", value=given[f.name]) if f.name in given else f
+        for f in _inputs(name, command.subject_id)
+    ]
     return pages.ActionForm(name, title, fields, str(uuid.uuid4()), open=True, form="NextAction")

@@ -31,17 +31,25 @@ STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
 }
 """The staff actions that complete each step; ``RecordRiskFact`` belongs to none (a fact can arrive any time)."""
 MSP_ACTIONS = (*(a for actions in STEP_ACTIONS.values() for a in actions), n.RecordRiskFact.TYPE)
-EXPENSE_ACTIONS = tuple(t.TYPE for t in (x.CeaseExpense, x.VaryOneOffExpense, x.RecordMySupportJob,
-                                         x.RecordExpenseRemoval))
-ONE_OFF_ACTIONS = frozenset(t.TYPE for t in (x.VaryOneOffExpense, x.RecordMySupportJob, x.RecordExpenseRemoval))
+EXPENSE_ACTIONS = tuple(
+    t.TYPE
+    for t in (x.CeaseExpense, x.VaryOneOffExpense, x.RecordMySupportJob, x.RecordExpenseRemoval)
+)
+ONE_OFF_ACTIONS = frozenset(
+    t.TYPE for t in (x.VaryOneOffExpense, x.RecordMySupportJob, x.RecordExpenseRemoval)
+)
 """103-01050060 step 7: varying the amount and the day-2 removal (mySupport, the ICT Service Desk) are a
 one-off's; a regular expense is ceased (step 4)."""
 WORK_ITEM_ACTIONS = tuple(t.TYPE for t in (w.TickOffWorkItem, w.AssignWorkItem, w.UnassignWorkItem))
 
-STEP_NAMES = {Step.DESCRIBE: "Describe the behaviours (approving officer)",
-              Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
-              Step.SMS: "SMS decision (approved decision makers only)", Step.LETTER: "Signed and approved letter",
-              Step.INCIDENT: "Incident record", Step.RECORD_RESULT: "Record the result"}
+STEP_NAMES = {
+    Step.DESCRIBE: "Describe the behaviours (approving officer)",
+    Step.PHONE: "Phone the customer (or their nominee / power of attorney)",
+    Step.SMS: "SMS decision (approved decision makers only)",
+    Step.LETTER: "Signed and approved letter",
+    Step.INCIDENT: "Incident record",
+    Step.RECORD_RESULT: "Record the result",
+}
 
 
 @dataclass(frozen=True)
@@ -96,13 +104,24 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
         elif entry.event_type == "MspSmsWithheld":
             withheld.append(str(p.get("reason")))
     order = planned + [s for s in (*required, *done) if s not in planned]
-    steps = tuple(StepView(s, "done", outcome=done[s]) if s in done else
-                  StepView(s, "required", instructions=tuple(required[s].get("instructions") or ()),
-                           approved_decision_makers_only=bool(required[s].get("approved_decision_makers_only")),
-                           briefing=tuple(required[s].get("briefing") or ()))
-                  if s in required else StepView(s, "to come") for s in order)
+    steps = tuple(
+        StepView(s, "done", outcome=done[s])
+        if s in done
+        else StepView(
+            s,
+            "required",
+            instructions=tuple(required[s].get("instructions") or ()),
+            approved_decision_makers_only=bool(required[s].get("approved_decision_makers_only")),
+            briefing=tuple(required[s].get("briefing") or ()),
+        )
+        if s in required
+        else StepView(s, "to come")
+        for s in order
+    )
     completed = any(e.event_type == "MspNotificationCompleted" for e in entries)
-    return MspView(msp_id, facts.get("customer_ref"), facts.get("agency"), steps, completed, tuple(withheld))
+    return MspView(
+        msp_id, facts.get("customer_ref"), facts.get("agency"), steps, completed, tuple(withheld)
+    )
 
 
 @dataclass
@@ -144,14 +163,27 @@ def expense_view(expense_id: str, entries: Sequence[Entry]) -> ExpenseView:
     windows: dict[str, WindowView] = {}
     for entry in entries:
         p = entry.payload
-        view.facts |= {k: p[k] for k in ("customer_ref", "payee_id", "kind", "amount", "state") if p.get(k)}
+        view.facts |= {
+            k: p[k] for k in ("customer_ref", "payee_id", "kind", "amount", "state") if p.get(k)
+        }
         view.day_1, view.day_2 = p.get("day_1") or view.day_1, p.get("day_2") or view.day_2
         period = str(p.get("period_start"))
         if entry.event_type == "ExpenseUndelivered":
-            windows[period] = WindowView(period, p["status"], p["window_closes_at"], p["calendar"],
-                                         p["failure_explanation"], p["procedure_step"], tuple(p["officer_options"]),
-                                         day_1=p.get("day_1"), day_2=p.get("day_2"))
-        elif period in windows and entry.event_type in ("ExpenseDelivered", "ExpenseClosureReversed"):
+            windows[period] = WindowView(
+                period,
+                p["status"],
+                p["window_closes_at"],
+                p["calendar"],
+                p["failure_explanation"],
+                p["procedure_step"],
+                tuple(p["officer_options"]),
+                day_1=p.get("day_1"),
+                day_2=p.get("day_2"),
+            )
+        elif period in windows and entry.event_type in (
+            "ExpenseDelivered",
+            "ExpenseClosureReversed",
+        ):
             windows[period].outcome, windows[period].outcome_at = "delivered", p["delivered_at"]
         elif period in windows and entry.event_type == "UndeliveredExpensePeriodClosed":
             windows[period].outcome, windows[period].outcome_at = "closed unpaid", p["closed_at"]
@@ -172,7 +204,9 @@ def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
         value = entry.payload.get(name)
         if value in (None, "", []):
             continue
-        named = STEP_NAMES.get(value) if name == "step" else fact(name, value)  # a Step is its own value
+        named = (
+            STEP_NAMES.get(value) if name == "step" else fact(name, value)
+        )  # a Step is its own value
         shown_facts.append((label, named or shown(value, zone)))
     return shown_facts
 
@@ -183,7 +217,10 @@ def msp_actions(view: MspView) -> tuple[str, ...]:
     if view.completed:
         return ()
     done = {s.step for s in view.steps if s.status == "done"}
-    return (*(a for step, actions in STEP_ACTIONS.items() if step not in done for a in actions), n.RecordRiskFact.TYPE)
+    return (
+        *(a for step, actions in STEP_ACTIONS.items() if step not in done for a in actions),
+        n.RecordRiskFact.TYPE,
+    )
 
 
 def expense_actions(view: ExpenseView) -> tuple[str, ...]:
@@ -196,8 +233,11 @@ def expense_actions(view: ExpenseView) -> tuple[str, ...]:
 NEXT_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     # 103-01050060 step 7: "If unable to cease the expense as it is day 2 and there is extreme hardship requiring
     # the new expense to be coded immediately, raise a mySupport webform."
-    "one-off-day-2": (x.CeaseExpense.TYPE, "Escalate the removal: the customer is in extreme hardship",
-                      {"extreme_hardship": "true"}),
+    "one-off-day-2": (
+        x.CeaseExpense.TYPE,
+        "Escalate the removal: the customer is in extreme hardship",
+        {"extreme_hardship": "true"},
+    ),
 }
 """A refusal's way out as the next action to take (reason code -> the action, its title, the fields it sets)."""
 
@@ -214,10 +254,13 @@ def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
     if kind == "one-off" and window.day_1 and window.day_2:
         day_1, day_2 = date.fromisoformat(window.day_1), date.fromisoformat(window.day_2)
         passed = [day_1 + timedelta(days=n) for n in range(1, (day_2 - day_1).days)]
-        skipped = "; ".join(f"{day(d)} skipped ({'weekend' if d.weekday() >= 5 else 'public holiday'})"
-                            for d in passed)
-        why = (f"the end of day 2 ({day(day_2)}), 2 working days from day 1 ({day(day_1)})"
-               + (f"; {skipped}" if skipped else ""))
+        skipped = "; ".join(
+            f"{day(d)} skipped ({'weekend' if d.weekday() >= 5 else 'public holiday'})"
+            for d in passed
+        )
+        why = f"the end of day 2 ({day(day_2)}), 2 working days from day 1 ({day(day_1)})" + (
+            f"; {skipped}" if skipped else ""
+        )
     else:
         days = 14 if kind == "fortnightly" else 7
         why = f"{days} days from the scheduled payment date ({day(window.period_start)})"
@@ -235,9 +278,13 @@ def one_off_today(view: ExpenseView, today: date) -> str | None:
     if today == day_1:
         return "Today is day 1: the one-off can still be ceased or varied, today only."
     if today < day_2:
-        return (f"Today counts as day 1 (a weekend or public holiday before day 2, {day(day_2)}): the one-off can "
-                "still be ceased or varied.")
+        return (
+            f"Today counts as day 1 (a weekend or public holiday before day 2, {day(day_2)}): the one-off can "
+            "still be ceased or varied."
+        )
     if today == day_2:
         rule = BY_ID["IM-7.3"]
-        return f"Today is day 2: {rule.quote} ({rule.id}). In extreme hardship, escalate the removal."
+        return (
+            f"Today is day 2: {rule.quote} ({rule.id}). In extreme hardship, escalate the removal."
+        )
     return None

@@ -60,14 +60,23 @@ EVENTS = {
 }
 
 ACTIONS = {
-    "RecordPhoneContact": "Record the phone contact", "RecordIncident": "Record an incident",
-    "RecordRiskFact": "Record a risk fact", "AuthoriseMspSms": "Authorise the SMS", "DeclineMspSms": "Decline the SMS",
-    "AttachMspLetter": "Attach the letter", "RecordLetterDispatch": "Record the letter's dispatch",
-    "RecordMspResult": "Record the result", "CeaseExpense": "Cease the expense",
-    "VaryOneOffExpense": "Vary the one-off's amount", "CodeOneOffExpense": "Code a one-off expense",
-    "RecordExpenseRemoval": "Record the expense's removal", "TickOffWorkItem": "Tick off, with a DOC note",
-    "AssignWorkItem": "Assign to a colleague", "DescribeMspBehaviours": "Describe the behaviours",
-    "RecordMySupportJob": "Record the mySupport job number", "UnassignWorkItem": "Hand it back to the queue",
+    "RecordPhoneContact": "Record the phone contact",
+    "RecordIncident": "Record an incident",
+    "RecordRiskFact": "Record a risk fact",
+    "AuthoriseMspSms": "Authorise the SMS",
+    "DeclineMspSms": "Decline the SMS",
+    "AttachMspLetter": "Attach the letter",
+    "RecordLetterDispatch": "Record the letter's dispatch",
+    "RecordMspResult": "Record the result",
+    "CeaseExpense": "Cease the expense",
+    "VaryOneOffExpense": "Vary the one-off's amount",
+    "CodeOneOffExpense": "Code a one-off expense",
+    "RecordExpenseRemoval": "Record the expense's removal",
+    "TickOffWorkItem": "Tick off, with a DOC note",
+    "AssignWorkItem": "Assign to a colleague",
+    "DescribeMspBehaviours": "Describe the behaviours",
+    "RecordMySupportJob": "Record the mySupport job number",
+    "UnassignWorkItem": "Hand it back to the queue",
 }
 """Each staff action as the form that offers it is titled (its button's words)."""
 
@@ -77,16 +86,38 @@ def action(command_type: str) -> str:
     return ACTIONS.get(command_type) or event(command_type)
 
 
-QUEUES = {"income-management": "Income Management", "msp-implementation": "MSP implementation",
-          "msp-approved-decision-makers": "Approved decision makers"}
-TICK_OFF = {"manual": "By an officer, with a DOC note", "automatic": "By the system, when the step is done"}
+QUEUES = {
+    "income-management": "Income Management",
+    "msp-implementation": "MSP implementation",
+    "msp-approved-decision-makers": "Approved decision makers",
+}
+TICK_OFF = {
+    "manual": "By an officer, with a DOC note",
+    "automatic": "By the system, when the step is done",
+}
 FACTS = {
-    "step": "Step", "outcome": "Outcome", "status": "Status", "reason": "Reason", "way_out": "What to do instead",
-    "officer_id": "Officer", "assignee_id": "Assigned to", "previous_assignee_id": "Had it", "actor": "By",
-    "circumstance": "Circumstance", "letter_id": "Letter", "period_start": "Period starting",
-    "window_closes_at": "Retry window closes", "closed_at": "Closed", "delivered_at": "Delivered",
-    "new_amount": "New amount (AUD)", "old_amount": "Old amount (AUD)", "doc_recorded": "DOC note kept",
-    "queue": "Queue", "code": "Work item", "send_at": "Send at", "action": "Action",
+    "step": "Step",
+    "outcome": "Outcome",
+    "status": "Status",
+    "reason": "Reason",
+    "way_out": "What to do instead",
+    "officer_id": "Officer",
+    "assignee_id": "Assigned to",
+    "previous_assignee_id": "Had it",
+    "actor": "By",
+    "circumstance": "Circumstance",
+    "letter_id": "Letter",
+    "period_start": "Period starting",
+    "window_closes_at": "Retry window closes",
+    "closed_at": "Closed",
+    "delivered_at": "Delivered",
+    "new_amount": "New amount (AUD)",
+    "old_amount": "Old amount (AUD)",
+    "doc_recorded": "DOC note kept",
+    "queue": "Queue",
+    "code": "Work item",
+    "send_at": "Send at",
+    "action": "Action",
 }
 """What a timeline line shows of an event, where it has it (never a phone number, a name or a note), as the officer
 reads it."""
@@ -114,28 +145,43 @@ def roles(held: tuple[str, ...] | list[str]) -> str:
 
 CHOICES = {
     # 104-07050030 step 1: "contact the customer's Power of Attorney, nominee or person permitted to enquire"
-    "customer": "The customer", "power-of-attorney": "Their power of attorney", "nominee": "Their nominee",
+    "customer": "The customer",
+    "power-of-attorney": "Their power of attorney",
+    "nominee": "Their nominee",
     "person-permitted-to-enquire": "A person permitted to enquire",
-    "successful": "Successful", "unsuccessful": "Unsuccessful (no answer, no contact)",
+    "successful": "Successful",
+    "unsuccessful": "Unsuccessful (no answer, no contact)",
     "unproductive": "Unproductive (the discussion did not get anywhere)",
     # 104-07050030 step 2, the circumstances in which an approved decision maker may send an SMS, in its words
     "customer-cannot-be-contacted-by-phone": "customer cannot be contacted by phone.",
     "telephone-discussion-unproductive": "telephone discussion with the customer was unproductive.",
     "successful-contact-confirmation-helps": "telephone contact was successful and it was determined that the "
-                                             "customer may benefit from confirmation of MSP details by SMS.",
+    "customer may benefit from confirmation of MSP details by SMS.",
     "preliminary-message-before-next-day-call": "waiting until the next day to call the customer may result in a "
-                                                "more productive discussion and the customer would benefit from a "
-                                                "preliminary message.",
+    "more productive discussion and the customer would benefit from a "
+    "preliminary message.",
     "capture-omc-psso-number": "customer may benefit from having One Main Contact/Personalised Services Service "
-                               "Officer number(s) captured on their mobile phone",
+    "Officer number(s) captured on their mobile phone",
     "suicide-or-self-harm": "The customer is talking about suicide or self-harm",
     "family-domestic-violence-immediate-threat": "Family and domestic violence with an immediate threat to safety",
     "mobile-on-multiple-records": "The mobile number is recorded on multiple records",
-    "post": "By post", "local-police-hand-delivery": "Hand delivered by the local Police",
-    "staff-hand-delivery": "Hand delivered by staff", "security-guard-hand-delivery": "Hand delivered by a security guard",
-    "phone": "Phone", "in-person": "In person", "online": "Online", "mail": "Mail", "social-media": "Social media",
-    "ACT": "Australian Capital Territory", "NSW": "New South Wales", "NT": "Northern Territory", "QLD": "Queensland",
-    "SA": "South Australia", "TAS": "Tasmania", "VIC": "Victoria", "WA": "Western Australia",
+    "post": "By post",
+    "local-police-hand-delivery": "Hand delivered by the local Police",
+    "staff-hand-delivery": "Hand delivered by staff",
+    "security-guard-hand-delivery": "Hand delivered by a security guard",
+    "phone": "Phone",
+    "in-person": "In person",
+    "online": "Online",
+    "mail": "Mail",
+    "social-media": "Social media",
+    "ACT": "Australian Capital Territory",
+    "NSW": "New South Wales",
+    "NT": "Northern Territory",
+    "QLD": "Queensland",
+    "SA": "South Australia",
+    "TAS": "Tasmania",
+    "VIC": "Victoria",
+    "WA": "Western Australia",
 }
 """Each choice a form offers, as the officer reads it (the value sent stays the contract's)."""
 

@@ -23,13 +23,18 @@ SPEC = ServiceSpec(
     name="expenses",
     version="1.0.0",
     description="Undelivered Income Management expenses (103-01050060): retry windows of 7 days (weekly), "
-                "14 days (fortnightly) and 2 working days (one-off); UNDLVD RI / UNDLVD IM; cease rules.",
+    "14 days (fortnightly) and 2 working days (one-off); UNDLVD RI / UNDLVD IM; cease rules.",
     catalogue=CATALOGUE,
-    handlers={PAYMENT_ATTEMPTS.name: handlers.on_payment_attempts, EXPENSE_ACTIONS.name: handlers.on_staff_action},
+    handlers={
+        PAYMENT_ATTEMPTS.name: handlers.on_payment_attempts,
+        EXPENSE_ACTIONS.name: handlers.on_staff_action,
+    },
     migrations=MIGRATIONS,
     timers=handlers.window_timers,
 )
 
 
-def create_runtime(settings: ExpensesSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+def create_runtime(
+    settings: ExpensesSettings | None = None, clock: Clock | None = None
+) -> ServiceRuntime:
     return ServiceRuntime(SPEC, settings or ExpensesSettings(), clock)

@@ -13,7 +13,13 @@ from typing import Any
 
 import asyncpg
 
-from contracts.expenses import CeaseExpense, CodeOneOffExpense, ExpenseKind, PaymentAttempted, RecordExpenseRemoval
+from contracts.expenses import (
+    CeaseExpense,
+    CodeOneOffExpense,
+    ExpenseKind,
+    PaymentAttempted,
+    RecordExpenseRemoval,
+)
 from expenses import store
 from expenses.domain.decide import StaffAction, period_of
 from expenses.domain.decider import Expenses, WindowDue
@@ -27,14 +33,21 @@ log = get_logger("expenses")
 DECIDER = Expenses()
 
 
-async def _save(conn: asyncpg.Connection, changes: Sequence[Change[ExpenseState]],
-                handled: Sequence[tuple[Any, list[Any]]]) -> None:
-    await store.save(conn, [(c.before or ExpenseState(None), c.after) for c in changes if c.after is not None])
+async def _save(
+    conn: asyncpg.Connection,
+    changes: Sequence[Change[ExpenseState]],
+    handled: Sequence[tuple[Any, list[Any]]],
+) -> None:
+    await store.save(
+        conn, [(c.before or ExpenseState(None), c.after) for c in changes if c.after is not None]
+    )
     for _, outputs in handled:
         for doc in (o for o in outputs if isinstance(o, DocNote)):
             await store.keep_doc(conn, doc)
         for e in published(outputs):
-            log_transition(log, e, "expense_id", "customer_ref", "status", "procedure_step", "reason_code")
+            log_transition(
+                log, e, "expense_id", "customer_ref", "status", "procedure_step", "reason_code"
+            )
 
 
 class Attempts:
@@ -44,18 +57,29 @@ class Attempts:
     save = staticmethod(_save)
 
     @staticmethod
-    async def load(conn: asyncpg.Connection, attempts: Sequence[PaymentAttempted]) -> dict[str, ExpenseState | None]:
+    async def load(
+        conn: asyncpg.Connection, attempts: Sequence[PaymentAttempted]
+    ) -> dict[str, ExpenseState | None]:
         periods: dict[str, set[date]] = defaultdict(set)
         for a in attempts:
             periods[a.expense_id].add(period_of(a))
-        one_offs = {a.expense_id: (a.customer_ref, a.payee_id) for a in attempts if a.kind is ExpenseKind.ONE_OFF}
-        await store.lock_one_offs_of(conn, one_offs.values())  # before any row lock, as a coding officer's does
+        one_offs = {
+            a.expense_id: (a.customer_ref, a.payee_id)
+            for a in attempts
+            if a.kind is ExpenseKind.ONE_OFF
+        }
+        await store.lock_one_offs_of(
+            conn, one_offs.values()
+        )  # before any row lock, as a coding officer's does
         states: dict[str, ExpenseState | None] = dict(await store.load_many(conn, periods))
         for expense_id, (customer_ref, payee_id) in one_offs.items():
             state = states[expense_id]
-            if state is not None and state.expense is None:  # the payments system coded it: "cease first" too
-                states[expense_id] = replace(state, siblings=await store.siblings(conn, expense_id, customer_ref,
-                                                                                   payee_id))
+            if (
+                state is not None and state.expense is None
+            ):  # the payments system coded it: "cease first" too
+                states[expense_id] = replace(
+                    state, siblings=await store.siblings(conn, expense_id, customer_ref, payee_id)
+                )
         return states
 
 
@@ -67,11 +91,21 @@ class Actions:
     save = staticmethod(_save)
 
     @staticmethod
-    async def load(conn: asyncpg.Connection, actions: Sequence[StaffAction]) -> dict[str, ExpenseState | None]:
+    async def load(
+        conn: asyncpg.Connection, actions: Sequence[StaffAction]
+    ) -> dict[str, ExpenseState | None]:
         [action] = actions
-        of = (action.customer_ref, action.payee_id) if isinstance(action, CodeOneOffExpense) else None
-        state = await store.load(conn, action.expense_id,
-                                 open_windows=isinstance(action, CeaseExpense | RecordExpenseRemoval), siblings_of=of)
+        of = (
+            (action.customer_ref, action.payee_id)
+            if isinstance(action, CodeOneOffExpense)
+            else None
+        )
+        state = await store.load(
+            conn,
+            action.expense_id,
+            open_windows=isinstance(action, CeaseExpense | RecordExpenseRemoval),
+            siblings_of=of,
+        )
         states: dict[str, ExpenseState | None] = {action.expense_id: state}
         return states | {s.expense_id: ExpenseState(s) for s in state.siblings}
 
@@ -83,8 +117,7 @@ def _due(due: Due) -> tuple[dict[str, ExpenseState | None], WindowDue]:
 
 on_payment_attempts = batched(Attempts())
 on_staff_action = one_at_a_time(Actions())
-window_timers: TimerShell[ExpenseState] = TimerShell(Actions(), claim_due=store.claim_due, oldest=store.oldest_due,
-                                                     read=_due)
+window_timers: TimerShell[ExpenseState] = TimerShell(
+    Actions(), claim_due=store.claim_due, oldest=store.oldest_due, read=_due
+)
 """Retry windows whose deadline has passed: each is closed."""
-
-

@@ -11,7 +11,14 @@ import asyncpg
 
 from contracts.expenses import AustralianState, ExpenseKind, FailureReason
 from expenses.domain.calendar import OneOffDays, Window
-from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
+from expenses.domain.model import (
+    DocNote,
+    Expense,
+    ExpenseState,
+    ExpenseStatus,
+    PeriodWindow,
+    WindowStatus,
+)
 from servicekit.db import Migration, advisory_key, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
@@ -19,7 +26,11 @@ TIMER_KEY = "w.expense_id || '/' || w.period_start"
 """A retry window's timer key: the expense and its period."""
 
 MIGRATIONS = (
-    Migration("expenses", 1, "expenses_and_windows", """
+    Migration(
+        "expenses",
+        1,
+        "expenses_and_windows",
+        """
         CREATE TABLE expenses (
             expense_id   text PRIMARY KEY,
             customer_ref text NOT NULL,
@@ -46,8 +57,13 @@ MIGRATIONS = (
         );
         -- The scheduler's scan: open windows by deadline.
         CREATE INDEX windows_due ON windows (closes_at) WHERE status = 'open';
-    """),
-    Migration("expenses", 2, "doc_notes", """
+    """,
+    ),
+    Migration(
+        "expenses",
+        2,
+        "doc_notes",
+        """
         CREATE TABLE doc_notes (
             event_id    text PRIMARY KEY,
             expense_id  text NOT NULL,
@@ -57,8 +73,13 @@ MIGRATIONS = (
             recorded_at timestamptz NOT NULL
         );
         CREATE INDEX doc_notes_by_expense ON doc_notes (expense_id, recorded_at);
-    """),
-    Migration("expenses", 3, "one_off_days_and_escalations", """
+    """,
+    ),
+    Migration(
+        "expenses",
+        3,
+        "one_off_days_and_escalations",
+        """
         -- A one-off's days as computed once (decisions read them, never a recomputation), and the Service Desk
         -- escalation of its removal with the mySupport job number.
         ALTER TABLE expenses
@@ -68,37 +89,77 @@ MIGRATIONS = (
             ADD COLUMN calendar      text,
             ADD COLUMN escalated_at  timestamptz,
             ADD COLUMN mysupport_job text;
-    """),
+    """,
+    ),
 )
 
-_EXPENSE_COLS = ("expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status, day_1, day_2, ends_at, "
-                 "calendar, escalated_at, mysupport_job")
-_EXPENSE_TYPES = ("text", "text", "text", "text", "numeric", "text", "timestamptz", "text", "date", "date", "timestamptz",
-                  "text", "timestamptz", "text")
+_EXPENSE_COLS = (
+    "expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status, day_1, day_2, ends_at, "
+    "calendar, escalated_at, mysupport_job"
+)
+_EXPENSE_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "numeric",
+    "text",
+    "timestamptz",
+    "text",
+    "date",
+    "date",
+    "timestamptz",
+    "text",
+    "timestamptz",
+    "text",
+)
 _WINDOW_COLS = "expense_id, period_start, status, closes_at, calendar, failure_reason, opened_by, correlation_id"
 
 
 def _expense(r: Any) -> Expense:
-    days = (OneOffDays(r["day_1"], r["day_2"], Window(r["coded_at"], r["ends_at"], r["calendar"]))
-            if r["day_1"] is not None and r["coded_at"] is not None else None)
-    return Expense(r["expense_id"], r["customer_ref"], r["payee_id"], ExpenseKind(r["kind"]), r["amount"],
-                   AustralianState(r["state"]) if r["state"] else None, r["coded_at"], ExpenseStatus(r["status"]),
-                   days, r["escalated_at"], r["mysupport_job"])
+    days = (
+        OneOffDays(r["day_1"], r["day_2"], Window(r["coded_at"], r["ends_at"], r["calendar"]))
+        if r["day_1"] is not None and r["coded_at"] is not None
+        else None
+    )
+    return Expense(
+        r["expense_id"],
+        r["customer_ref"],
+        r["payee_id"],
+        ExpenseKind(r["kind"]),
+        r["amount"],
+        AustralianState(r["state"]) if r["state"] else None,
+        r["coded_at"],
+        ExpenseStatus(r["status"]),
+        days,
+        r["escalated_at"],
+        r["mysupport_job"],
+    )
 
 
 def _window(r: Any) -> PeriodWindow:
-    return PeriodWindow(r["expense_id"], r["period_start"], WindowStatus(r["status"]), r["closes_at"], r["calendar"],
-                        FailureReason(r["failure_reason"]) if r["failure_reason"] else None, r["opened_by"],
-                        r["correlation_id"])
+    return PeriodWindow(
+        r["expense_id"],
+        r["period_start"],
+        WindowStatus(r["status"]),
+        r["closes_at"],
+        r["calendar"],
+        FailureReason(r["failure_reason"]) if r["failure_reason"] else None,
+        r["opened_by"],
+        r["correlation_id"],
+    )
 
 
-async def load_many(conn: asyncpg.Connection, periods: Mapping[str, Iterable[date]], *,
-                    open_windows: bool = False) -> dict[str, ExpenseState]:
+async def load_many(
+    conn: asyncpg.Connection, periods: Mapping[str, Iterable[date]], *, open_windows: bool = False
+) -> dict[str, ExpenseState]:
     """Each expense of ``periods`` (row-locked for this transaction, in id order) with the windows of the
     periods asked for, and with every open window too if ``open_windows``. An unknown expense has no state."""
     ids = sorted(periods)
     rows = await conn.fetch(
-        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE expense_id = ANY($1::text[]) ORDER BY expense_id FOR UPDATE", ids)
+        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE expense_id = ANY($1::text[]) ORDER BY expense_id FOR UPDATE",
+        ids,
+    )
     expenses = {r["expense_id"]: _expense(r) for r in rows}
     wanted = [(i, p) for i in expenses for p in set(periods[i])]
     windows: dict[str, dict[date, PeriodWindow]] = {i: {} for i in ids}
@@ -109,7 +170,11 @@ async def load_many(conn: asyncpg.Connection, periods: Mapping[str, Iterable[dat
             "ON w.expense_id = k.expense_id AND w.period_start = k.period_start "
             "WHERE w.expense_id = ANY($3::text[]) AND (k.expense_id IS NOT NULL OR ($4 AND w.status = 'open')) "
             "ORDER BY w.expense_id, w.period_start FOR UPDATE OF w",
-            [i for i, _ in wanted], [p for _, p in wanted], list(expenses), open_windows)
+            [i for i, _ in wanted],
+            [p for _, p in wanted],
+            list(expenses),
+            open_windows,
+        )
         for r in rows:
             windows[r["expense_id"]][r["period_start"]] = _window(r)
     return {i: ExpenseState(expenses.get(i), windows[i]) for i in ids}
@@ -124,16 +189,28 @@ async def lock_one_offs_of(conn: asyncpg.Connection, pairs: Iterable[tuple[str, 
         await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(k,) for k in keys])
 
 
-async def siblings(conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str) -> tuple[Expense, ...]:
+async def siblings(
+    conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str
+) -> tuple[Expense, ...]:
     """The other active one-offs of the same customer and payee, locked (call :func:`lock_one_offs_of` first)."""
     rows = await conn.fetch(
         f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
-        "AND expense_id <> $3 AND status = 'active' ORDER BY expense_id FOR UPDATE", customer_ref, payee_id, expense_id)
+        "AND expense_id <> $3 AND status = 'active' ORDER BY expense_id FOR UPDATE",
+        customer_ref,
+        payee_id,
+        expense_id,
+    )
     return tuple(_expense(r) for r in rows)
 
 
-async def load(conn: asyncpg.Connection, expense_id: str, *, periods: Iterable[date] = (), open_windows: bool = False,
-               siblings_of: tuple[str, str] | None = None) -> ExpenseState:
+async def load(
+    conn: asyncpg.Connection,
+    expense_id: str,
+    *,
+    periods: Iterable[date] = (),
+    open_windows: bool = False,
+    siblings_of: tuple[str, str] | None = None,
+) -> ExpenseState:
     """One expense as :func:`load_many` reads it, and optionally its sibling one-offs (locked too, under the
     customer and payee's lock)."""
     if siblings_of is not None:
@@ -144,31 +221,64 @@ async def load(conn: asyncpg.Connection, expense_id: str, *, periods: Iterable[d
     return replace(state, siblings=await siblings(conn, expense_id, *siblings_of))
 
 
-async def save(conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, ExpenseState]]) -> None:
+async def save(
+    conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, ExpenseState]]
+) -> None:
     """Write what changed between each (before, after) pair: one statement per table, however many pairs."""
     expenses: dict[str, Expense] = {}  # the last state of each, should a pair repeat one
     windows: dict[tuple[str, date], PeriodWindow] = {}
     for before, after in changes:
         if after.expense is not None and after.expense != before.expense:
             expenses[after.expense.expense_id] = after.expense
-        windows |= {(w.expense_id, p): w for p, w in after.windows.items() if before.windows.get(p) != w}
+        windows |= {
+            (w.expense_id, p): w for p, w in after.windows.items() if before.windows.get(p) != w
+        }
     await execute_rows(
-        conn, f"INSERT INTO expenses ({_EXPENSE_COLS}) SELECT * FROM "
-              f"{unnest(*_EXPENSE_TYPES)} "
-              "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
-              "escalated_at = EXCLUDED.escalated_at, mysupport_job = EXCLUDED.mysupport_job, updated_at = now()",
-        [(e.expense_id, e.customer_ref, e.payee_id, e.kind.value, e.amount, e.state.value if e.state else None,
-          e.coded_at, e.status.value, e.days.day_1 if e.days else None, e.days.day_2 if e.days else None,
-          e.days.window.closes_at if e.days else None, e.days.window.calendar if e.days else None, e.escalated_at,
-          e.mysupport_job) for e in expenses.values()])
+        conn,
+        f"INSERT INTO expenses ({_EXPENSE_COLS}) SELECT * FROM "
+        f"{unnest(*_EXPENSE_TYPES)} "
+        "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
+        "escalated_at = EXCLUDED.escalated_at, mysupport_job = EXCLUDED.mysupport_job, updated_at = now()",
+        [
+            (
+                e.expense_id,
+                e.customer_ref,
+                e.payee_id,
+                e.kind.value,
+                e.amount,
+                e.state.value if e.state else None,
+                e.coded_at,
+                e.status.value,
+                e.days.day_1 if e.days else None,
+                e.days.day_2 if e.days else None,
+                e.days.window.closes_at if e.days else None,
+                e.days.window.calendar if e.days else None,
+                e.escalated_at,
+                e.mysupport_job,
+            )
+            for e in expenses.values()
+        ],
+    )
     await execute_rows(
-        conn, f"INSERT INTO windows ({_WINDOW_COLS}) SELECT * FROM "
-              f"{unnest('text', 'date', 'text', 'timestamptz', 'text', 'text', 'uuid', 'uuid')} "
-              "ON CONFLICT (expense_id, period_start) DO UPDATE SET status = EXCLUDED.status, "
-              "closes_at = COALESCE(EXCLUDED.closes_at, windows.closes_at), updated_at = now()",
-        [(w.expense_id, w.period_start, w.status.value, w.closes_at, w.calendar,
-          w.failure_reason.value if w.failure_reason else None, w.opened_by, w.correlation_id)
-         for w in windows.values()])
+        conn,
+        f"INSERT INTO windows ({_WINDOW_COLS}) SELECT * FROM "
+        f"{unnest('text', 'date', 'text', 'timestamptz', 'text', 'text', 'uuid', 'uuid')} "
+        "ON CONFLICT (expense_id, period_start) DO UPDATE SET status = EXCLUDED.status, "
+        "closes_at = COALESCE(EXCLUDED.closes_at, windows.closes_at), updated_at = now()",
+        [
+            (
+                w.expense_id,
+                w.period_start,
+                w.status.value,
+                w.closes_at,
+                w.calendar,
+                w.failure_reason.value if w.failure_reason else None,
+                w.opened_by,
+                w.correlation_id,
+            )
+            for w in windows.values()
+        ],
+    )
 
 
 _DUE = f"w.status = 'open' AND w.closes_at <= $1 AND {not_quarantined(TIMER_KEY)}"
@@ -181,29 +291,54 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequ
         "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status, e.day_1, e.day_2, "
         "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job "
         f"FROM windows w JOIN expenses e USING (expense_id) WHERE {_DUE} ORDER BY w.closes_at LIMIT $2 "
-        "FOR UPDATE OF w, e SKIP LOCKED", now, limit)
+        "FOR UPDATE OF w, e SKIP LOCKED",
+        now,
+        limit,
+    )
     return [Due(r["timer_key"], r) for r in rows]
 
 
 def due_window(row: Any) -> tuple[ExpenseState, PeriodWindow]:
     """A claimed row read into the expense's state with that one window (raises if the row no longer reads)."""
     window = _window(row)
-    expense = _expense({**dict(row), "status": row["expense_status"], "calendar": row["expense_calendar"]})
+    expense = _expense(
+        {**dict(row), "status": row["expense_status"], "calendar": row["expense_calendar"]}
+    )
     return ExpenseState(expense, {window.period_start: window}), window
 
 
 async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:
-    result: datetime | None = await conn.fetchval(f"SELECT min(w.closes_at) FROM windows w WHERE {_DUE}", now)
+    result: datetime | None = await conn.fetchval(
+        f"SELECT min(w.closes_at) FROM windows w WHERE {_DUE}", now
+    )
     return result
 
 
 async def keep_doc(conn: asyncpg.Connection, doc: DocNote) -> None:
     """The DOC note of an action carried out, in the expense's history (a redelivery keeps it once)."""
-    await conn.execute("INSERT INTO doc_notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-                       doc.event_id, doc.expense_id, doc.officer_id, doc.action, doc.note, doc.recorded_at)
+    await conn.execute(
+        "INSERT INTO doc_notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        doc.event_id,
+        doc.expense_id,
+        doc.officer_id,
+        doc.action,
+        doc.note,
+        doc.recorded_at,
+    )
 
 
 async def doc_notes(conn: asyncpg.Connection, expense_id: str) -> list[DocNote]:
-    rows = await conn.fetch("SELECT * FROM doc_notes WHERE expense_id = $1 ORDER BY recorded_at, event_id", expense_id)
-    return [DocNote(r["expense_id"], r["event_id"], r["officer_id"], r["action"], r["note"], r["recorded_at"])
-            for r in rows]
+    rows = await conn.fetch(
+        "SELECT * FROM doc_notes WHERE expense_id = $1 ORDER BY recorded_at, event_id", expense_id
+    )
+    return [
+        DocNote(
+            r["expense_id"],
+            r["event_id"],
+            r["officer_id"],
+            r["action"],
+            r["note"],
+            r["recorded_at"],
+        )
+        for r in rows
+    ]

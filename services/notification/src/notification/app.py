@@ -15,11 +15,15 @@ from servicekit.settings import ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFICATION_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = "notification"
     http_port: int = 8081
-    sms_max_fragments: int = Field(default=2, ge=1, le=10, description="Longest MSP SMS, in fragments.")
+    sms_max_fragments: int = Field(
+        default=2, ge=1, le=10, description="Longest MSP SMS, in fragments."
+    )
 
 
 def spec(settings: NotificationSettings) -> ServiceSpec:
@@ -28,7 +32,7 @@ def spec(settings: NotificationSettings) -> ServiceSpec:
         name="notification",
         version="1.0.0",
         description="MSP implementation (104-07050030): phone the customer or their representative, the guarded "
-                    "SMS (Centrelink only), the signed and approved letter, and recording the result.",
+        "SMS (Centrelink only), the signed and approved letter, and recording the result.",
         catalogue=CATALOGUE,
         handlers={MSP_APPROVALS.name: handlers.batched, MSP_STAFF_ACTIONS.name: handlers.batched},
         migrations=MIGRATIONS,
@@ -36,6 +40,8 @@ def spec(settings: NotificationSettings) -> ServiceSpec:
     )
 
 
-def create_runtime(settings: NotificationSettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
+def create_runtime(
+    settings: NotificationSettings | None = None, clock: Clock | None = None
+) -> ServiceRuntime:
     settings = settings or NotificationSettings()
     return ServiceRuntime(spec(settings), settings, clock)

@@ -45,12 +45,17 @@ class Shell:
         object.__setattr__(self, "decider", Notification(self.policy))
 
     @staticmethod
-    async def load(conn: asyncpg.Connection, messages: Sequence[Event]) -> dict[str, MspState | None]:
+    async def load(
+        conn: asyncpg.Connection, messages: Sequence[Event]
+    ) -> dict[str, MspState | None]:
         return await store.load(conn, (m.key for m in messages))
 
     @staticmethod
-    async def save(conn: asyncpg.Connection, changes: Sequence[Change[MspState]],
-                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
+    async def save(
+        conn: asyncpg.Connection,
+        changes: Sequence[Change[MspState]],
+        handled: Sequence[tuple[Any, list[Any]]],
+    ) -> None:
         await store.save(conn, [(c.before, c.after) for c in changes])
         for _, outputs in handled:
             _log(published(outputs))

@@ -12,7 +12,11 @@ from servicekit.db import Migration, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
 MIGRATIONS = (
-    Migration("notification", 1, "msps", """
+    Migration(
+        "notification",
+        1,
+        "msps",
+        """
         CREATE TABLE msps (
             msp_id      text PRIMARY KEY,
             state       jsonb NOT NULL,
@@ -21,29 +25,44 @@ MIGRATIONS = (
             updated_at  timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX msps_sms_due ON msps (sms_send_at) WHERE sms_send_at IS NOT NULL;
-    """),
+    """,
+    ),
 )
 
 
 async def load(conn: asyncpg.Connection, msp_ids: Iterable[str]) -> dict[str, MspState | None]:
     """The state of each MSP (row-locked for this transaction, in id order); None for one not seen before."""
     ids = sorted(set(msp_ids))
-    rows = await conn.fetch("SELECT msp_id, state FROM msps WHERE msp_id = ANY($1::text[]) ORDER BY msp_id FOR UPDATE",
-                            ids)
+    rows = await conn.fetch(
+        "SELECT msp_id, state FROM msps WHERE msp_id = ANY($1::text[]) ORDER BY msp_id FOR UPDATE",
+        ids,
+    )
     found = {r["msp_id"]: read_state(r["state"]) for r in rows}
     return {i: found.get(i) for i in ids}
 
 
-async def save(conn: asyncpg.Connection, changes: Iterable[tuple[MspState | None, MspState | None]]) -> None:
+async def save(
+    conn: asyncpg.Connection, changes: Iterable[tuple[MspState | None, MspState | None]]
+) -> None:
     """Write each state that changed between its (before, after) pair, in one statement."""
-    rows = {after.msp_id: (after.msp_id, after.model_dump_json(),
-                           after.sms.send_at if after.sms.status == "authorised" else None, after.completed)
-            for before, after in changes if after is not None and after != before}
+    rows = {
+        after.msp_id: (
+            after.msp_id,
+            after.model_dump_json(),
+            after.sms.send_at if after.sms.status == "authorised" else None,
+            after.completed,
+        )
+        for before, after in changes
+        if after is not None and after != before
+    }
     await execute_rows(
-        conn, "INSERT INTO msps (msp_id, state, sms_send_at, completed) SELECT i, s::jsonb, a, c FROM "
-              f"{unnest('text', 'text', 'timestamptz', 'bool')} AS u(i, s, a, c) "
-              "ON CONFLICT (msp_id) DO UPDATE SET state = EXCLUDED.state, sms_send_at = EXCLUDED.sms_send_at, "
-              "completed = EXCLUDED.completed, updated_at = now()", list(rows.values()))
+        conn,
+        "INSERT INTO msps (msp_id, state, sms_send_at, completed) SELECT i, s::jsonb, a, c FROM "
+        f"{unnest('text', 'text', 'timestamptz', 'bool')} AS u(i, s, a, c) "
+        "ON CONFLICT (msp_id) DO UPDATE SET state = EXCLUDED.state, sms_send_at = EXCLUDED.sms_send_at, "
+        "completed = EXCLUDED.completed, updated_at = now()",
+        list(rows.values()),
+    )
 
 
 _DUE = f"sms_send_at <= $1 AND {not_quarantined('msp_id')}"
@@ -51,8 +70,12 @@ _DUE = f"sms_send_at <= $1 AND {not_quarantined('msp_id')}"
 
 async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
     """MSPs whose authorised SMS is due, locked, oldest first; rows another instance holds are skipped."""
-    rows = await conn.fetch(f"SELECT msp_id, state FROM msps WHERE {_DUE} ORDER BY sms_send_at LIMIT $2 "
-                            "FOR UPDATE SKIP LOCKED", now, limit)
+    rows = await conn.fetch(
+        f"SELECT msp_id, state FROM msps WHERE {_DUE} ORDER BY sms_send_at LIMIT $2 "
+        "FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+    )
     return [Due(r["msp_id"], r["state"]) for r in rows]
 
 
@@ -61,5 +84,7 @@ def due_state(due: Due) -> MspState:
 
 
 async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:
-    result: datetime | None = await conn.fetchval(f"SELECT min(sms_send_at) FROM msps WHERE {_DUE}", now)
+    result: datetime | None = await conn.fetchval(
+        f"SELECT min(sms_send_at) FROM msps WHERE {_DUE}", now
+    )
     return result

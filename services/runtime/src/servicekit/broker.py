@@ -30,17 +30,28 @@ log = get_logger("servicekit.broker")
 def client_options(settings: ServiceSettings) -> dict[str, Any]:
     """The aiokafka keyword arguments that connect as the service's principal, as its settings say."""
     protocol = settings.kafka_security_protocol
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers, "security_protocol": protocol}
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": protocol,
+    }
     if protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = create_ssl_context(
-            cafile=settings.kafka_ssl_cafile, certfile=settings.kafka_ssl_certfile, keyfile=settings.kafka_ssl_keyfile)
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
     if protocol.startswith("SASL_"):
         password = settings.kafka_password()
         if password is None:
-            raise ValueError(f"{protocol} needs the principal's password: KAFKA_SASL_PASSWORD or "
-                             "KAFKA_SASL_PASSWORD_FILE (with the service's prefix)")
-        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism, "sasl_plain_username": settings.kafka_principal,
-                    "sasl_plain_password": password}
+            raise ValueError(
+                f"{protocol} needs the principal's password: KAFKA_SASL_PASSWORD or "
+                "KAFKA_SASL_PASSWORD_FILE (with the service's prefix)"
+            )
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_principal,
+            "sasl_plain_password": password,
+        }
     return options
 
 
@@ -51,15 +62,19 @@ def _faststream_security(settings: ServiceSettings) -> BaseSecurity | None:
     if settings.kafka_security_protocol == "SSL":
         return BaseSecurity(ssl_context=options["ssl_context"])
     kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
-    return kind[settings.kafka_sasl_mechanism](username=options["sasl_plain_username"],
-                                               password=options["sasl_plain_password"],
-                                               ssl_context=options.get("ssl_context"),
-                                               use_ssl=settings.kafka_security_protocol == "SASL_SSL")
+    return kind[settings.kafka_sasl_mechanism](
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        ssl_context=options.get("ssl_context"),
+        use_ssl=settings.kafka_security_protocol == "SASL_SSL",
+    )
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap_servers.split(","),  # faststream takes a comma-separated string for one host
+        settings.kafka_bootstrap_servers.split(
+            ","
+        ),  # faststream takes a comma-separated string for one host
         security=_faststream_security(settings),
         client_id=settings.service_name,
         acks="all",
@@ -96,8 +111,13 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(settings: ServiceSettings, topics: Sequence[tuple[str, int]], *, partitions: int,
-                        replication: int) -> list[str]:
+async def ensure_topics(
+    settings: ServiceSettings,
+    topics: Sequence[tuple[str, int]],
+    *,
+    partitions: int,
+    replication: int,
+) -> list[str]:
     """Create the (name, retention days) topics that do not exist yet; return the ones created. Existing topics
     are left as they are (changing a live topic's partitions or retention is an operator's decision)."""
     admin = AIOKafkaAdminClient(**client_options(settings), client_id="provisioner")
@@ -107,10 +127,19 @@ async def ensure_topics(settings: ServiceSettings, topics: Sequence[tuple[str, i
         missing = {n: days for n, days in topics if n not in existing}
         if missing:
             response = await admin.create_topics(
-                [NewTopic(n, num_partitions=partitions, replication_factor=replication,
-                          topic_configs={"retention.ms": str(days * 86_400_000)}) for n, days in missing.items()]
+                [
+                    NewTopic(
+                        n,
+                        num_partitions=partitions,
+                        replication_factor=replication,
+                        topic_configs={"retention.ms": str(days * 86_400_000)},
+                    )
+                    for n, days in missing.items()
+                ]
             )
-            for topic, code, *_ in getattr(response, "topic_errors", getattr(response, "topic_error_codes", [])):
+            for topic, code, *_ in getattr(
+                response, "topic_errors", getattr(response, "topic_error_codes", [])
+            ):
                 if code not in (0, TopicAlreadyExistsError.errno):
                     raise RuntimeError(f"could not create topic {topic}: error code {code}")
             log.info("topics created", topics=list(missing), count=len(missing))
@@ -132,14 +161,26 @@ class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]  # aioka
     API_KEY = 30
 
     def __init__(self, entries: Sequence[Acl]) -> None:
-        self.creations = [(_RESOURCE[a.resource], a.name, _LITERAL, a.kafka_principal, "*", _OPERATION[a.operation],
-                           _ALLOW) for a in entries]
+        self.creations = [
+            (
+                _RESOURCE[a.resource],
+                a.name,
+                _LITERAL,
+                a.kafka_principal,
+                "*",
+                _OPERATION[a.operation],
+                _ALLOW,
+            )
+            for a in entries
+        ]
 
     def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
         return request_struct_class(self.creations)
 
 
-async def create_acls(settings: ServiceSettings, entries: Sequence[Acl], *, timeout: float = 30.0) -> None:
+async def create_acls(
+    settings: ServiceSettings, entries: Sequence[Acl], *, timeout: float = 30.0
+) -> None:
     """Create each ALLOW entry (as the admin principal: nobody else may) and wait until the broker enforces
     them (its authoriser applies them from the metadata log, a moment later). Creating one that exists
     changes nothing, so this is safe to repeat; an entry the broker refuses raises."""
@@ -147,14 +188,19 @@ async def create_acls(settings: ServiceSettings, entries: Sequence[Acl], *, time
     await admin.start()
     try:
         response = await admin._send_request(_CreateAcls(entries))
-        refused = [(acl, code, message) for acl, (code, message) in zip(entries, response.creation_responses,
-                                                                         strict=True) if code != 0]
+        refused = [
+            (acl, code, message)
+            for acl, (code, message) in zip(entries, response.creation_responses, strict=True)
+            if code != 0
+        ]
         if refused:
             raise RuntimeError(f"the broker refused {len(refused)} ACLs, the first {refused[0]}")
         deadline = time.monotonic() + timeout
         while missing := set(entries) - await _described(admin):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(missing)} ACLs created but not in force after {timeout:.0f}s")
+                raise TimeoutError(
+                    f"{len(missing)} ACLs created but not in force after {timeout:.0f}s"
+                )
             await asyncio.sleep(0.05)
         log.info("ACLs created", count=len(entries))
     finally:
@@ -173,12 +219,19 @@ async def describe_acls(settings: ServiceSettings) -> set[Acl]:
 
 async def _described(admin: AIOKafkaAdminClient) -> set[Acl]:
     any_ = 1
-    response = await admin._send_request(DescribeAclsRequest(any_, None, any_, None, None, any_, any_))
+    response = await admin._send_request(
+        DescribeAclsRequest(any_, None, any_, None, None, any_, any_)
+    )
     if response.error_code:
-        raise RuntimeError(f"the broker refused to describe its ACLs: error code {response.error_code}")
+        raise RuntimeError(
+            f"the broker refused to describe its ACLs: error code {response.error_code}"
+        )
     resources = {code: r for r, code in _RESOURCE.items()}
     operations = {code: o for o, code in _OPERATION.items()}
-    return {Acl(principal.removeprefix("User:"), resources[rtype], name, operations[op])
-            for rtype, name, pattern, entries in response.resources
-            if rtype in resources and pattern == _LITERAL
-            for principal, _host, op, permission in entries if op in operations and permission == _ALLOW}
+    return {
+        Acl(principal.removeprefix("User:"), resources[rtype], name, operations[op])
+        for rtype, name, pattern, entries in response.resources
+        if rtype in resources and pattern == _LITERAL
+        for principal, _host, op, permission in entries
+        if op in operations and permission == _ALLOW
+    }

@@ -68,15 +68,24 @@ async def create_pool(url: str, schema: str, size: int) -> asyncpg.Pool:
     while True:
         try:
             await _ensure_schema(url, schema)
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=size, command_timeout=30,
-                                             server_settings={"search_path": schema, "application_name": schema})
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=size,
+                command_timeout=30,
+                server_settings={"search_path": schema, "application_name": schema},
+            )
             assert pool is not None
             return pool
         except TRANSIENT_DB_ERRORS as exc:
             attempt += 1
             delay = min(0.2 * 2**attempt, 5.0)
-            log.warning("database unavailable at start-up, retrying", error_type=type(exc).__name__,
-                        attempt=attempt, retry_in_s=delay)
+            log.warning(
+                "database unavailable at start-up, retrying",
+                error_type=type(exc).__name__,
+                attempt=attempt,
+                retry_in_s=delay,
+            )
             await asyncio.sleep(delay)
 
 
@@ -101,21 +110,32 @@ async def migrate(pool: asyncpg.Pool, schema: str, migrations: Sequence[Migratio
     applied: list[str] = []
     async with pool.acquire() as conn:
         key = advisory_key(f"migrate:{schema}")
-        await conn.execute("SELECT pg_advisory_lock($1)", key)  # before anything: CREATE ... IF NOT EXISTS races
+        await conn.execute(
+            "SELECT pg_advisory_lock($1)", key
+        )  # before anything: CREATE ... IF NOT EXISTS races
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " component text NOT NULL, version int NOT NULL, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
             )
-            done = {(r["component"], r["version"]) for r in await conn.fetch("SELECT component, version FROM schema_migrations")}
-            for m in sorted(migrations, key=lambda m: (m.component != "runtime", m.component, m.version)):
+            done = {
+                (r["component"], r["version"])
+                for r in await conn.fetch("SELECT component, version FROM schema_migrations")
+            }
+            for m in sorted(
+                migrations, key=lambda m: (m.component != "runtime", m.component, m.version)
+            ):
                 if (m.component, m.version) in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(m.sql)
-                    await conn.execute("INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
-                                       m.component, m.version, m.name)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
+                        m.component,
+                        m.version,
+                        m.name,
+                    )
                 applied.append(f"{m.component}/{m.version:03d}_{m.name}")
                 log.info("migration applied", schema=schema, migration=applied[-1])
         finally:
@@ -137,17 +157,24 @@ async def provision_roles(admin_url: str, roles: Sequence[ServiceRole]) -> None:
     nothing else (PUBLIC loses its default privileges on the database). Idempotent; a password is reset."""
     conn = await asyncpg.connect(admin_url)
     try:
+
         async def ddl(template: str, *names: str) -> None:
             """DDL takes no parameters: the server quotes each identifier (%I) and literal (%L) with format()."""
             placeholders = ", ".join(f"${i}::text" for i in range(1, len(names) + 1))
-            await conn.execute(await conn.fetchval(f"SELECT format('{template}', {placeholders})", *names))
+            await conn.execute(
+                await conn.fetchval(f"SELECT format('{template}', {placeholders})", *names)
+            )
 
         database = await conn.fetchval("SELECT current_database()")
         await ddl("REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
         for r in roles:
             exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", r.role)
-            await ddl(f"{'ALTER' if exists else 'CREATE'} ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                      "PASSWORD %L", r.role, r.password)
+            await ddl(
+                f"{'ALTER' if exists else 'CREATE'} ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                "PASSWORD %L",
+                r.role,
+                r.password,
+            )
             await ddl("GRANT CONNECT ON DATABASE %I TO %I", database, r.role)
             await ddl("CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I", r.schema, r.role)
             await ddl("ALTER SCHEMA %I OWNER TO %I", r.schema, r.role)

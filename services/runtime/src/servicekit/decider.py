@@ -58,14 +58,18 @@ class NoReactions:
         return ()
 
 
-def fold(decider: Decider[S], states: MutableMapping[str, S | None], outputs: Iterable[Any]) -> None:
+def fold(
+    decider: Decider[S], states: MutableMapping[str, S | None], outputs: Iterable[Any]
+) -> None:
     """Each output folded into the state it changes, in order."""
     for output in outputs:
         key = decider.key_of(output)
         states[key] = decider.evolve(states.get(key), output)
 
 
-def step(decider: Decider[S], states: MutableMapping[str, S | None], message: Any, now: datetime) -> list[Any]:
+def step(
+    decider: Decider[S], states: MutableMapping[str, S | None], message: Any, now: datetime
+) -> list[Any]:
     """One message: decide, fold, react until quiet. ``states`` is left as the message leaves it; the answer is every
     output in order (internal facts included: :func:`published` picks the events)."""
     outputs = list(decider.decide(states, message, now))
@@ -76,7 +80,9 @@ def step(decider: Decider[S], states: MutableMapping[str, S | None], message: An
             return outputs
         fold(decider, states, more)
         outputs += more
-    raise RuntimeError(f"the follow-ups of {type(message).__name__} did not settle in {MAX_REACTIONS} rounds")
+    raise RuntimeError(
+        f"the follow-ups of {type(message).__name__} did not settle in {MAX_REACTIONS} rounds"
+    )
 
 
 def published(outputs: Iterable[Any]) -> list[Event]:
@@ -112,5 +118,8 @@ class WorkingSet(Generic[S]):
 
     def changes(self) -> list[Change[S]]:
         """The states a step changed (a state left as it was is not written again)."""
-        return [Change(k, self.before.get(k), after) for k, after in self.after.items()
-                if after is not self.before.get(k) and after != self.before.get(k)]
+        return [
+            Change(k, self.before.get(k), after)
+            for k, after in self.after.items()
+            if after is not self.before.get(k) and after != self.before.get(k)
+        ]

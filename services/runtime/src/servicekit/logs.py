@@ -22,21 +22,70 @@ import structlog
 
 REDACTED = "[redacted]"
 
-ALLOWED_FIELDS = frozenset({
-    # structlog's own
-    "event", "level", "timestamp", "component",
-    # correlation
-    "service", "instance", "event_id", "event_type", "correlation_id", "causation_id", "message_id",
-    # transport
-    "topic", "partition", "offset", "group_id", "count", "batch", "pending", "published", "duplicates",
-    "dead_lettered", "handled", "attempt", "transient", "retry_in_s", "duration_ms", "port", "version", "bootstrap_servers",
-    "schema", "migration", "topics", "fired", "timer_key", "check", "checks",
-    # aggregates and outcomes (identifiers, never personal data)
-    "msp_id", "expense_id", "work_item_key", "work_item_id", "step", "procedure_step", "status", "outcome",
-    "reason", "reason_code", "error_type", "deadline", "kind", "queue", "agency", "code", "tick_off",
-    # staff identifiers (who read or changed what: the audit trail), never customers'
-    "officer_id", "page",
-})
+ALLOWED_FIELDS = frozenset(
+    {
+        # structlog's own
+        "event",
+        "level",
+        "timestamp",
+        "component",
+        # correlation
+        "service",
+        "instance",
+        "event_id",
+        "event_type",
+        "correlation_id",
+        "causation_id",
+        "message_id",
+        # transport
+        "topic",
+        "partition",
+        "offset",
+        "group_id",
+        "count",
+        "batch",
+        "pending",
+        "published",
+        "duplicates",
+        "dead_lettered",
+        "handled",
+        "attempt",
+        "transient",
+        "retry_in_s",
+        "duration_ms",
+        "port",
+        "version",
+        "bootstrap_servers",
+        "schema",
+        "migration",
+        "topics",
+        "fired",
+        "timer_key",
+        "check",
+        "checks",
+        # aggregates and outcomes (identifiers, never personal data)
+        "msp_id",
+        "expense_id",
+        "work_item_key",
+        "work_item_id",
+        "step",
+        "procedure_step",
+        "status",
+        "outcome",
+        "reason",
+        "reason_code",
+        "error_type",
+        "deadline",
+        "kind",
+        "queue",
+        "agency",
+        "code",
+        "tick_off",
+        # staff identifiers (who read or changed what: the audit trail), never customers'
+        "officer_id",
+        "page",
+    }
+)
 
 PSEUDONYMISED_FIELDS = frozenset({"customer_ref"})
 PSEUDONYMS_CACHED = 8192
@@ -49,7 +98,9 @@ class Redactor:
     def __init__(self, pseudonym_key: bytes, allowed: Iterable[str] = ALLOWED_FIELDS) -> None:
         self._key = pseudonym_key
         self._allowed = frozenset(allowed)
-        self._pseudonym = lru_cache(maxsize=PSEUDONYMS_CACHED)(self._hmac)  # a case's lines repeat its customer
+        self._pseudonym = lru_cache(maxsize=PSEUDONYMS_CACHED)(
+            self._hmac
+        )  # a case's lines repeat its customer
 
     def pseudonym(self, value: object) -> str:
         return self._pseudonym(str(value))
@@ -58,7 +109,9 @@ class Redactor:
         digest = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
         return f"cust-{digest[:12]}"
 
-    def __call__(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    def __call__(
+        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         for key in list(event_dict):
             if key in self._allowed:
                 continue
@@ -91,7 +144,9 @@ class LineSink:
         self._pending: list[bytes] = []
         self._scheduled = False
         if gather:
-            _GATHERING[:] = [self]  # the one flushed at exit: a reconfiguration replaces it, not adds to it
+            _GATHERING[:] = [
+                self
+            ]  # the one flushed at exit: a reconfiguration replaces it, not adds to it
 
     def write(self, line: bytes, *, now: bool = False) -> None:
         self._pending.append(line)
@@ -141,8 +196,14 @@ def render(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return orjson.dumps(event_dict, default=str)
 
 
-def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes, stream: Any = None,
-                      cache: bool = False) -> None:
+def configure_logging(
+    *,
+    service: str,
+    level: str = "INFO",
+    pseudonym_key: bytes,
+    stream: Any = None,
+    cache: bool = False,
+) -> None:
     """JSON lines on stdout. Safe to call again (tests reconfigure per service) unless ``cache``: a process that
     configures once caches each logger on first use, which saves rebuilding it for every line."""
     redactor = Redactor(pseudonym_key)
@@ -170,16 +231,25 @@ def configure_logging(*, service: str, level: str = "INFO", pseudonym_key: bytes
     root.setLevel(logging.WARNING)
 
 
-TRANSIENT_AT_START = ("GroupCoordinatorNotAvailableError", "not found in cluster metadata", "StaleMetadata",
-                      "NodeNotReadyError", "CoordinatorLoadInProgressError", "NotCoordinatorForGroupError")
+TRANSIENT_AT_START = (
+    "GroupCoordinatorNotAvailableError",
+    "not found in cluster metadata",
+    "StaleMetadata",
+    "NodeNotReadyError",
+    "CoordinatorLoadInProgressError",
+    "NotCoordinatorForGroupError",
+)
 """What aiokafka reports as an error while a cluster is starting, a group forming or a leader moving, and retries
 by itself: information for an operator, not an alarm."""
 
 
 def deserved_level(record: logging.LogRecord) -> int:
     """A library record's level as an operator should read it."""
-    if record.name.startswith("aiokafka") and record.levelno >= logging.WARNING and any(
-            marker in record.getMessage() for marker in TRANSIENT_AT_START):
+    if (
+        record.name.startswith("aiokafka")
+        and record.levelno >= logging.WARNING
+        and any(marker in record.getMessage() for marker in TRANSIENT_AT_START)
+    ):
         return logging.INFO
     return record.levelno
 
@@ -208,16 +278,25 @@ class LibraryHandler(logging.Handler):
             fields: dict[str, Any] = {"component": record.name}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["error_type"] = record.exc_info[0].__name__
-            structlog.get_logger().log(level, library_message(record.getMessage(), fields), **fields)
+            structlog.get_logger().log(
+                level, library_message(record.getMessage(), fields), **fields
+            )
         except Exception:  # noqa: BLE001 - logging must never break the code that logs
             self.handleError(record)
 
 
 def log_transition(log: Any, event: Any, *fields: str) -> None:
     """One line per state transition: the event's type and ids, plus the named fields it has."""
-    values = vars(event)  # a model's fields (a missing one costs pydantic an exception through getattr)
+    values = vars(
+        event
+    )  # a model's fields (a missing one costs pydantic an exception through getattr)
     extra = {f: v for f in fields if (v := values.get(f)) is not None}
-    log.info(event.event_type, event_id=str(event.event_id), correlation_id=str(event.correlation_id), **extra)
+    log.info(
+        event.event_type,
+        event_id=str(event.event_id),
+        correlation_id=str(event.correlation_id),
+        **extra,
+    )
 
 
 def get_logger(name: str = "service") -> Any:

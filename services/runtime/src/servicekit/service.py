@@ -27,9 +27,22 @@ from contracts.topics import Catalogue
 from servicekit.backoff import Backoff
 from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
-from servicekit.consume.consumer import Batched, BatchPipeline, ConsumerLoop, Handler, Route, to_outbound
+from servicekit.consume.consumer import (
+    Batched,
+    BatchPipeline,
+    ConsumerLoop,
+    Handler,
+    Route,
+    to_outbound,
+)
 from servicekit.db import Migration, create_pool, migrate
-from servicekit.delivery.outbox import RUNTIME_MIGRATIONS, OutboundMessage, Queued, backlog, purge_inbox
+from servicekit.delivery.outbox import (
+    RUNTIME_MIGRATIONS,
+    OutboundMessage,
+    Queued,
+    backlog,
+    purge_inbox,
+)
 from servicekit.delivery.relay import OutboxRelay
 from servicekit.http.auth import guarded, needs_role
 from servicekit.http.endpoints import operational_routes, with_timeout
@@ -59,8 +72,12 @@ class HttpApi:
     other path needs the bearer header."""
 
     @classmethod
-    def of(cls, make_api: Callable[[ServiceRuntime], ASGIApp], handles: Callable[[str], bool],
-           own_auth: Callable[[str], bool] | None = None) -> Callable[[ServiceRuntime], HttpApi]:
+    def of(
+        cls,
+        make_api: Callable[[ServiceRuntime], ASGIApp],
+        handles: Callable[[str], bool],
+        own_auth: Callable[[str], bool] | None = None,
+    ) -> Callable[[ServiceRuntime], HttpApi]:
         """What :attr:`ServiceSpec.api` takes: the API made for a runtime, and the paths it handles."""
         return lambda runtime: cls(app=make_api(runtime), handles=handles, own_auth=own_auth)
 
@@ -82,7 +99,9 @@ class ServiceSpec:
 
 
 class ServiceRuntime:
-    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None
+    ) -> None:
         self.spec, self.settings = spec, settings
         self.clock: Clock = clock or self._clock_of(settings)
         self.metrics = Metrics(spec.name)
@@ -95,9 +114,14 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self.consumer = self._consumer() if spec.handlers else None
         routes = [*operational_routes(self), *(spec.routes(self) if spec.routes else ())]
-        self.app = AsgiFastStream(self.broker, asgi_routes=routes, logger=None,
-                                  on_startup=[self._start_infrastructure], after_startup=[self._start_loops],
-                                  after_shutdown=[self._stop_infrastructure])
+        self.app = AsgiFastStream(
+            self.broker,
+            asgi_routes=routes,
+            logger=None,
+            on_startup=[self._start_infrastructure],
+            after_startup=[self._start_loops],
+            after_shutdown=[self._stop_infrastructure],
+        )
         self.api = spec.api(self) if spec.api else None
         self.http_app: ASGIApp = self._front()
 
@@ -105,19 +129,33 @@ class ServiceRuntime:
     def _clock_of(settings: ServiceSettings) -> Clock:
         if settings.clock == "system":
             return SystemClock()
-        return SimulatedClock.starting_at(settings.clock_start) if settings.clock_start else SimulatedClock()
+        return (
+            SimulatedClock.starting_at(settings.clock_start)
+            if settings.clock_start
+            else SimulatedClock()
+        )
 
     # -- wiring -------------------------------------------------------------------------------
 
     def _consumer(self) -> ConsumerLoop:
         """One consumer for all the service's topics: one group member per instance, so one join at start-up
         and one rebalance per instance joining or leaving, and one transaction per poll whatever the topics."""
-        routes = {self.settings.topic(name): Route.of(self.spec.catalogue[name], handler, self.settings)
-                  for name, handler in self.spec.handlers.items()}
-        pipeline = BatchPipeline(routes=routes, catalogue=self.spec.catalogue, settings=self.settings,
-                                 pool=lambda: self.pool, clock=self.clock, metrics=self.metrics,
-                                 on_committed=self.hand_to_relay)
-        return ConsumerLoop(topics=list(routes), settings=self.settings, pipeline=pipeline, metrics=self.metrics)
+        routes = {
+            self.settings.topic(name): Route.of(self.spec.catalogue[name], handler, self.settings)
+            for name, handler in self.spec.handlers.items()
+        }
+        pipeline = BatchPipeline(
+            routes=routes,
+            catalogue=self.spec.catalogue,
+            settings=self.settings,
+            pool=lambda: self.pool,
+            clock=self.clock,
+            metrics=self.metrics,
+            on_committed=self.hand_to_relay,
+        )
+        return ConsumerLoop(
+            topics=list(routes), settings=self.settings, pipeline=pipeline, metrics=self.metrics
+        )
 
     def _front(self) -> ASGIApp:
         """Every path but ``OPEN_PATHS`` needs a verified bearer token, in every service alike: ``/metrics``,
@@ -126,7 +164,9 @@ class ServiceRuntime:
         api, operational = self.api, needs_role(self.app, OPERATIONS, OPERATIONS_PATHS)
         auth = self.settings.bearer_auth()
         if not auth.configured:
-            log.warning("no JWT public key configured: every path but /health and /ready is refused (JWT_PUBLIC_KEYS)")
+            log.warning(
+                "no JWT public key configured: every path but /health and /ready is refused (JWT_PUBLIC_KEYS)"
+            )
         if api is None:
             return guarded(operational, auth, OPEN_PATHS)
 
@@ -170,15 +210,31 @@ class ServiceRuntime:
                         await self._producer.stop()
                     self._producer = None
                 delay = backoff.next()
-                log.warning("Kafka unavailable at start-up, retrying", error_type=type(exc).__name__,
-                            retry_in_s=round(delay, 2))
+                log.warning(
+                    "Kafka unavailable at start-up, retrying",
+                    error_type=type(exc).__name__,
+                    retry_in_s=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
-        self.relay = OutboxRelay(pool=self._pool, producer=self._producer, schema=s.schema_name, metrics=self.metrics,
-                                 batch=s.relay_batch, interval_s=s.relay_interval_s, renew=self._new_producer)
+        self.relay = OutboxRelay(
+            pool=self._pool,
+            producer=self._producer,
+            schema=s.schema_name,
+            metrics=self.metrics,
+            batch=s.relay_batch,
+            interval_s=s.relay_interval_s,
+            renew=self._new_producer,
+        )
         if self.spec.timers is not None:
-            self.scheduler = Scheduler(pool=self._pool, timers=self.spec.timers, clock=self.clock, metrics=self.metrics,
-                                       route=self.route, on_committed=self.hand_to_relay,
-                                       interval_s=s.scheduler_interval_s)
+            self.scheduler = Scheduler(
+                pool=self._pool,
+                timers=self.spec.timers,
+                clock=self.clock,
+                metrics=self.metrics,
+                route=self.route,
+                on_committed=self.hand_to_relay,
+                interval_s=s.scheduler_interval_s,
+            )
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = make_producer(self.settings)
@@ -199,8 +255,13 @@ class ServiceRuntime:
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
-        log.info("service started", version=self.spec.version, bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                 schema=self.settings.schema_name, group_id=self.settings.group_id)
+        log.info(
+            "service started",
+            version=self.spec.version,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            schema=self.settings.schema_name,
+            group_id=self.settings.group_id,
+        )
 
     async def _stop_infrastructure(self) -> None:
         """Stop consuming and firing timers (a pass cut short is rolled back and redone by the next start), let
@@ -248,8 +309,14 @@ class ServiceRuntime:
 
     def http_server(self) -> uvicorn.Server:
         """The HTTP server whose lifespan starts and stops the whole service."""
-        config = uvicorn.Config(self.http_app, host=self.settings.http_host, port=self.settings.http_port, lifespan="on",
-                                log_config=None, access_log=False)
+        config = uvicorn.Config(
+            self.http_app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+        )
         return uvicorn.Server(config)
 
     async def serve(self) -> None:
@@ -278,11 +345,15 @@ class ServiceRuntime:
             consumer = self.consumer.consumer
             checks["partitions_assigned"] = consumer is not None and bool(consumer.assignment())
             idle = time.monotonic() - self.consumer.progress_at
-            checks["consumer_progressing"] = gauges.get("consumer_lag") == 0 or idle < s.ready_stall_s
+            checks["consumer_progressing"] = (
+                gauges.get("consumer_lag") == 0 or idle < s.ready_stall_s
+            )
             checks["consumer_not_crashing"] = not self.consumer.crashing()
         checks["outbox_flowing"] = gauges.get("outbox_oldest_age_s", 0.0) < s.ready_outbox_age_s
         if self.scheduler is not None:
-            checks["timers_on_time"] = gauges.get("timers_oldest_overdue_s", 0.0) < s.ready_timer_overdue_s
+            checks["timers_on_time"] = (
+                gauges.get("timers_oldest_overdue_s", 0.0) < s.ready_timer_overdue_s
+            )
         for name, ok in checks.items():
             self.metrics.ready_check(check=name).set(int(ok))
         self.metrics.ready.set(int(all(checks.values())))
@@ -304,7 +375,9 @@ class ServiceRuntime:
         if self.consumer is not None:
             lags = await self._lags()
             for tp, lag in (lags or {}).items():
-                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    lag
+                )
             if lags is not None:
                 readings["consumer_lag"] = sum(lags.values())
             self.metrics.consumer_idle.set(time.monotonic() - self.consumer.progress_at)
@@ -321,11 +394,18 @@ class ServiceRuntime:
                     await self.spec.gauges(self, conn)
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
-                readings["timers_oldest_overdue_s"] = overdue = await self.scheduler.oldest_overdue_s()
+                readings["timers_oldest_overdue_s"] = (
+                    overdue
+                ) = await self.scheduler.oldest_overdue_s()
                 self.metrics.timers_overdue_age.set(overdue)
         return readings
 
     def asyncapi(self) -> dict[str, Any]:
-        doc: dict[str, Any] = document(self.spec.name, self.spec.catalogue, version=self.spec.version,
-                        prefix=self.settings.topic_prefix, description=self.spec.description)
+        doc: dict[str, Any] = document(
+            self.spec.name,
+            self.spec.catalogue,
+            version=self.spec.version,
+            prefix=self.settings.topic_prefix,
+            description=self.spec.description,
+        )
         return doc

@@ -12,10 +12,27 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.http.auth import ASYMMETRIC_ALGORITHMS, BearerAuth
 
-SHARED = ("kafka_bootstrap_servers", "database_url", "topic_prefix", "topic_partitions", "topic_replication",
-          "log_pseudonym_key", "log_pseudonym_key_file", "clock", "clock_start", "development", "jwt_public_keys",
-          "jwt_issuer", "jwt_algorithms", "jwt_leeway_s", "jwt_max_lifetime_s", "kafka_security_protocol", "kafka_sasl_mechanism",
-          "kafka_ssl_cafile", "event_loop")
+SHARED = (
+    "kafka_bootstrap_servers",
+    "database_url",
+    "topic_prefix",
+    "topic_partitions",
+    "topic_replication",
+    "log_pseudonym_key",
+    "log_pseudonym_key_file",
+    "clock",
+    "clock_start",
+    "development",
+    "jwt_public_keys",
+    "jwt_issuer",
+    "jwt_algorithms",
+    "jwt_leeway_s",
+    "jwt_max_lifetime_s",
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_ssl_cafile",
+    "event_loop",
+)
 """Settings every service also reads under an unprefixed name, so one variable can set them for the whole system."""
 
 
@@ -28,7 +45,9 @@ def _read_shared_names(cls: type[BaseSettings]) -> None:
     """Each shared setting is read from ``<PREFIX><NAME>`` first, then from ``<NAME>``: the service's own wins."""
     prefix = str(cls.model_config.get("env_prefix", ""))
     for name in SHARED:
-        cls.model_fields[name].validation_alias = AliasChoices(f"{prefix}{name}".upper(), name.upper())
+        cls.model_fields[name].validation_alias = AliasChoices(
+            f"{prefix}{name}".upper(), name.upper()
+        )
     cls.model_rebuild(force=True)
 
 
@@ -52,30 +71,48 @@ class ServiceSettings(BaseSettings):
         description="Kafka bootstrap servers, comma separated.",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        default="SASL_SSL", description="How the service's Kafka clients connect: authenticated (SASL) and "
-                                        "encrypted (TLS) unless said otherwise. PLAINTEXT only for a broker "
-                                        "nobody else can reach.")
+        default="SASL_SSL",
+        description="How the service's Kafka clients connect: authenticated (SASL) and "
+        "encrypted (TLS) unless said otherwise. PLAINTEXT only for a broker "
+        "nobody else can reach.",
+    )
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
-        default="SCRAM-SHA-512", description="SASL mechanism (with SASL_SSL or SASL_PLAINTEXT).")
-    kafka_sasl_username: str = Field(default="", description="The service's own Kafka principal; defaults to the "
-                                                             "service name, the principal the ACLs are made for.")
+        default="SCRAM-SHA-512", description="SASL mechanism (with SASL_SSL or SASL_PLAINTEXT)."
+    )
+    kafka_sasl_username: str = Field(
+        default="",
+        description="The service's own Kafka principal; defaults to the "
+        "service name, the principal the ACLs are made for.",
+    )
     kafka_sasl_password: SecretStr | None = Field(
-        default=None, description="Its password: a secret, never logged and never in /metrics.")
+        default=None, description="Its password: a secret, never logged and never in /metrics."
+    )
     kafka_sasl_password_file: Path | None = Field(
-        default=None, description="A file holding the password (a mounted secret), when KAFKA_SASL_PASSWORD is "
-                                  "not set.")
-    kafka_ssl_cafile: Path | None = Field(default=None, description="PEM CA bundle the broker's certificate is "
-                                                                    "checked against; the system's when unset.")
-    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
+        default=None,
+        description="A file holding the password (a mounted secret), when KAFKA_SASL_PASSWORD is "
+        "not set.",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM CA bundle the broker's certificate is "
+        "checked against; the system's when unset.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM), for mutual TLS."
+    )
     kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key (PEM).")
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         description="PostgreSQL URL; each service keeps its tables in its own schema.",
     )
     database_password_file: Path | None = Field(
-        default=None, description="A file holding the password of DATABASE_URL's user (a mounted secret), when the "
-                                  "URL carries none.")
-    db_schema: str = Field(default="", description="Schema for this service's tables; defaults to the service name.")
+        default=None,
+        description="A file holding the password of DATABASE_URL's user (a mounted secret), when the "
+        "URL carries none.",
+    )
+    db_schema: str = Field(
+        default="", description="Schema for this service's tables; defaults to the service name."
+    )
     db_pool_size: int = 10
     topic_prefix: str = Field(
         default="",
@@ -83,32 +120,54 @@ class ServiceSettings(BaseSettings):
     )
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
-    consumer_group: str = Field(default="", description="Kafka consumer group; defaults to the service name.")
-    max_batch: int = Field(default=500, ge=1, description="Most records handled in one database transaction.")
+    consumer_group: str = Field(
+        default="", description="Kafka consumer group; defaults to the service name."
+    )
+    max_batch: int = Field(
+        default=500, ge=1, description="Most records handled in one database transaction."
+    )
     poll_timeout_ms: int = Field(
-        default=10, ge=1,
+        default=10,
+        ge=1,
         description="How long a poll waits for records before the consumer idles as long again. Records that "
-                    "arrive are taken at once; this bounds the extra latency of a quiet topic.")
+        "arrive are taken at once; this bounds the extra latency of a quiet topic.",
+    )
     max_record_bytes: int = Field(
-        default=256 * 1024, ge=1024,
-        description="Largest record (key, value and headers) a consumer accepts; a larger one is dead-lettered.")
+        default=256 * 1024,
+        ge=1024,
+        description="Largest record (key, value and headers) a consumer accepts; a larger one is dead-lettered.",
+    )
     dlq_max_bytes: int = Field(
-        default=512 * 1024, ge=4096,
+        default=512 * 1024,
+        ge=4096,
         description="Largest dead letter written; past it the original is cut (the source topic keeps it whole). "
-                    "Must stay below the broker's message.max.bytes.")
+        "Must stay below the broker's message.max.bytes.",
+    )
     ready_stall_s: float = Field(
-        default=60.0, gt=0,
-        description="/ready fails when the consumer has lag and has made no progress for this long.")
+        default=60.0,
+        gt=0,
+        description="/ready fails when the consumer has lag and has made no progress for this long.",
+    )
     ready_outbox_age_s: float = Field(
-        default=60.0, gt=0, description="/ready fails when the oldest unpublished outbox row is older than this.")
+        default=60.0,
+        gt=0,
+        description="/ready fails when the oldest unpublished outbox row is older than this.",
+    )
     ready_timer_overdue_s: float = Field(
-        default=300.0, gt=0, description="/ready fails when a due timer has waited longer than this.")
-    relay_interval_s: float = Field(default=0.05, gt=0, description="Outbox relay poll interval when idle.")
+        default=300.0,
+        gt=0,
+        description="/ready fails when a due timer has waited longer than this.",
+    )
+    relay_interval_s: float = Field(
+        default=0.05, gt=0, description="Outbox relay poll interval when idle."
+    )
     relay_batch: int = Field(default=1000, ge=1)
     scheduler_interval_s: float = Field(default=0.25, gt=0)
     event_loop: Literal["uvloop", "asyncio"] = Field(
-        default="uvloop", description="The event loop: uvloop (libuv; less CPU per event, TLS included), or the "
-                                      "standard library's asyncio loop.")
+        default="uvloop",
+        description="The event loop: uvloop (libuv; less CPU per event, TLS included), or the "
+        "standard library's asyncio loop.",
+    )
     inbox_retention_days: int = Field(default=30, ge=1)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -116,15 +175,18 @@ class ServiceSettings(BaseSettings):
     log_pseudonym_key: SecretStr | None = Field(
         default=None,
         description="HMAC key that turns customer references into stable pseudonyms in logs (16 characters or "
-                    "more). There is no default: without it a service refuses to start, unless in development.",
+        "more). There is no default: without it a service refuses to start, unless in development.",
     )
     log_pseudonym_key_file: Path | None = Field(
-        default=None, description="A file holding the pseudonym key (a secret mounted into a container), when "
-                                  "LOG_PSEUDONYM_KEY is not set.")
+        default=None,
+        description="A file holding the pseudonym key (a secret mounted into a container), when "
+        "LOG_PSEUDONYM_KEY is not set.",
+    )
     development: bool = Field(
         default=False,
         description="Development: a missing pseudonym key is replaced by a random one per process. Implied by the "
-                    "simulated clock; never set in production.")
+        "simulated clock; never set in production.",
+    )
     clock: Literal["system", "simulated"] = Field(
         default="system",
         description="`simulated` lets demos and black-box tests move time; never set it in production.",
@@ -138,39 +200,72 @@ class ServiceSettings(BaseSettings):
     jwt_public_keys: list[str] = Field(
         default_factory=list,
         description="PEM public keys (inline, or paths of PEM files) whose signatures the HTTP endpoints accept, as a "
-                    "JSON list. None configured: every request but /health and /ready is refused.")
-    jwt_issuer: str = Field(default="https://login.internal/officers", description="Required `iss` of tokens.")
-    jwt_audience: str = Field(default="", description="Required `aud` of tokens; defaults to the service name.")
-    jwt_algorithms: list[str] = Field(default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
-                                      description="Accepted signature algorithms (asymmetric only).")
-    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
-    jwt_max_lifetime_s: float = Field(default=12 * 3600, gt=0, le=7 * 86400,
-                                      description="The longest a token may live (exp - iat; iat is required).")
+        "JSON list. None configured: every request but /health and /ready is refused.",
+    )
+    jwt_issuer: str = Field(
+        default="https://login.internal/officers", description="Required `iss` of tokens."
+    )
+    jwt_audience: str = Field(
+        default="", description="Required `aud` of tokens; defaults to the service name."
+    )
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
+        description="Accepted signature algorithms (asymmetric only).",
+    )
+    jwt_leeway_s: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew allowed on exp and nbf."
+    )
+    jwt_max_lifetime_s: float = Field(
+        default=12 * 3600,
+        gt=0,
+        le=7 * 86400,
+        description="The longest a token may live (exp - iat; iat is required).",
+    )
 
     def bearer_auth(self) -> BearerAuth:
-        return BearerAuth(public_keys=self.jwt_public_keys, issuer=self.jwt_issuer,
-                          audience=self.jwt_audience or self.service_name, algorithms=self.jwt_algorithms,
-                          leeway_s=self.jwt_leeway_s, max_lifetime_s=self.jwt_max_lifetime_s)
+        return BearerAuth(
+            public_keys=self.jwt_public_keys,
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience or self.service_name,
+            algorithms=self.jwt_algorithms,
+            leeway_s=self.jwt_leeway_s,
+            max_lifetime_s=self.jwt_max_lifetime_s,
+        )
 
-    @field_validator("clock_start", "log_pseudonym_key", "log_pseudonym_key_file", "kafka_sasl_password",
-                     "kafka_sasl_password_file", "kafka_ssl_cafile", "database_password_file", "kafka_ssl_certfile",
-                     "kafka_ssl_keyfile", mode="before")
+    @field_validator(
+        "clock_start",
+        "log_pseudonym_key",
+        "log_pseudonym_key_file",
+        "kafka_sasl_password",
+        "kafka_sasl_password_file",
+        "kafka_ssl_cafile",
+        "database_password_file",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        mode="before",
+    )
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
-        return None if value == "" else value  # CLOCK_START= (a compose file's empty default) means "not set"
+        return (
+            None if value == "" else value
+        )  # CLOCK_START= (a compose file's empty default) means "not set"
 
     def pseudonym_key(self) -> bytes:
         """The log pseudonym key; refuses (``ValueError``) a missing or short one outside development, where a
         missing one is a random key for this process only (pseudonyms then differ between processes)."""
-        key = self.log_pseudonym_key.get_secret_value() if self.log_pseudonym_key is not None else ""
+        key = (
+            self.log_pseudonym_key.get_secret_value() if self.log_pseudonym_key is not None else ""
+        )
         if not key and self.log_pseudonym_key_file is not None:
             key = self.log_pseudonym_key_file.read_text().strip()
         if len(key) >= MIN_PSEUDONYM_KEY_CHARS and key not in PUBLIC_KEYS:
             return key.encode()
         if self.development or self.clock == "simulated":
             return secrets.token_hex(32).encode()
-        raise ValueError(f"LOG_PSEUDONYM_KEY must be a secret of at least {MIN_PSEUDONYM_KEY_CHARS} characters (e.g. "
-                         "`openssl rand -hex 32`): a known or missing key lets anyone map pseudonyms back to customers")
+        raise ValueError(
+            f"LOG_PSEUDONYM_KEY must be a secret of at least {MIN_PSEUDONYM_KEY_CHARS} characters (e.g. "
+            "`openssl rand -hex 32`): a known or missing key lets anyone map pseudonyms back to customers"
+        )
 
     @property
     def kafka_principal(self) -> str:

@@ -27,8 +27,12 @@ class Shell(Protocol[S]):
         """The states ``messages`` concern (every key of ``decider.keys``), locked for the transaction."""
         ...
 
-    async def save(self, conn: asyncpg.Connection, changes: Sequence[Change[S]],
-                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
+    async def save(
+        self,
+        conn: asyncpg.Connection,
+        changes: Sequence[Change[S]],
+        handled: Sequence[tuple[Any, list[Any]]],
+    ) -> None:
         """Write the changed states, and whatever the service keeps of what the messages caused (a history)."""
         ...
 
@@ -85,7 +89,12 @@ class TimerShell(Generic[S]):
         events = working.step(message, now)
         return Fired((working.changes(), working.handled), events)
 
-    async def save(self, conn: asyncpg.Connection, changes: Sequence[tuple[list[Change[S]], list[Any]]]) -> None:
+    async def save(
+        self, conn: asyncpg.Connection, changes: Sequence[tuple[list[Change[S]], list[Any]]]
+    ) -> None:
         """Every fired timer's changes and what it caused, saved at once (the scheduler's ``Fired.change``)."""
-        await self.shell.save(conn, [c for fired, _ in changes for c in fired],
-                              [h for _, handled in changes for h in handled])
+        await self.shell.save(
+            conn,
+            [c for fired, _ in changes for c in fired],
+            [h for _, handled in changes for h in handled],
+        )

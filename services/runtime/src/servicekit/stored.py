@@ -20,12 +20,16 @@ class Stored(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def upcast_row(raw: str | bytes, current: int, upcasters: Mapping[int, Upcaster], what: str) -> dict[str, Any]:
+def upcast_row(
+    raw: str | bytes, current: int, upcasters: Mapping[int, Upcaster], what: str
+) -> dict[str, Any]:
     """``raw`` (a JSON object; one without ``version`` is of version 1) as a row of version ``current``."""
     row: dict[str, Any] = json.loads(raw)
     version = row.get("version", 1)
     if not isinstance(version, int) or not 1 <= version <= current:
-        raise ValueError(f"stored {what} of version {version!r}: this code reads versions 1 to {current}")
+        raise ValueError(
+            f"stored {what} of version {version!r}: this code reads versions 1 to {current}"
+        )
     while version < current:
         row = upcasters[version](row)
         version += 1

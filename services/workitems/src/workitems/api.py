@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 
 from contracts.roles import readable_queues
 from contracts.workitems import Queue, WorkItemCode, WorkItemStatus
-from servicekit.http.web import Principal, Refused, api_app, openapi_document, refused, render, snapshot_cli
+from servicekit.http.web import (
+    Principal,
+    Refused,
+    api_app,
+    openapi_document,
+    refused,
+    render,
+    snapshot_cli,
+)
 from servicekit.logs import get_logger
 from workitems import store
 from workitems.domain.model import HistoryEntry, WorkItem
@@ -33,10 +41,14 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
 MAX_VALUE_CHARS = 200
 """Longest query value or item id accepted (the longest work item id is well under it)."""
-QUERY_NAMES = frozenset({"customer_ref", "queue", "status", "code", "assignee_id", "after", "limit"})
-DESCRIPTION = ("Read-only API of the staff work items raised by the undelivered Income Management expenses procedure "
-               "(103-01050060) and the MSP implementation procedure (104-07050030). Work items are changed only "
-               "through the workitems.commands topic.")
+QUERY_NAMES = frozenset(
+    {"customer_ref", "queue", "status", "code", "assignee_id", "after", "limit"}
+)
+DESCRIPTION = (
+    "Read-only API of the staff work items raised by the undelivered Income Management expenses procedure "
+    "(103-01050060) and the MSP implementation procedure (104-07050030). Work items are changed only "
+    "through the workitems.commands topic."
+)
 
 
 class WorkItemPage(BaseModel):
@@ -46,8 +58,9 @@ class WorkItemPage(BaseModel):
 
 class WorkItemWithHistory(BaseModel):
     item: WorkItem
-    history: list[HistoryEntry] = Field(description="Every transition (raised, assigned, ticked off, cancelled), "
-                                                    "oldest first.")
+    history: list[HistoryEntry] = Field(
+        description="Every transition (raised, assigned, ticked off, cancelled), oldest first."
+    )
 
 
 def handles(path: str) -> bool:
@@ -57,7 +70,9 @@ def handles(path: str) -> bool:
 def _printable(value: str, name: str) -> str:
     """A value that reaches the database and the logs: bounded, with no NUL or other control character."""
     if len(value) > MAX_VALUE_CHARS or not value.isprintable():
-        raise Refused(400, "bad-request", f"{name} must be at most {MAX_VALUE_CHARS} printable characters")
+        raise Refused(
+            400, "bad-request", f"{name} must be at most {MAX_VALUE_CHARS} printable characters"
+        )
     return value
 
 
@@ -65,13 +80,18 @@ def strict_query(request: Request) -> None:
     """The query string as the framework does not check it: percent-encoded UTF-8, no unknown or repeated parameter,
     every value printable and bounded (the framework reads an undecodable byte as a replacement character)."""
     try:
-        query = parse_qs(request.scope.get("query_string", b"").decode("ascii"), errors="strict",
-                         max_num_fields=len(QUERY_NAMES) * 2)
+        query = parse_qs(
+            request.scope.get("query_string", b"").decode("ascii"),
+            errors="strict",
+            max_num_fields=len(QUERY_NAMES) * 2,
+        )
     except (UnicodeDecodeError, ValueError):
         raise Refused(400, "bad-request", "the query string is not percent-encoded UTF-8") from None
     unknown = set(query) - QUERY_NAMES
     if unknown:
-        raise Refused(400, "bad-request", f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+        raise Refused(
+            400, "bad-request", f"unknown query parameter(s): {', '.join(sorted(unknown))}"
+        )
     for name, values in query.items():
         if len(values) > 1:
             raise Refused(400, "bad-request", f"{name} is given more than once")
@@ -81,55 +101,98 @@ def strict_query(request: Request) -> None:
 def _allowed(readable: frozenset[Queue], wanted: str | None) -> tuple[str, ...]:
     """The queues a listing may show: the one asked for, if the officer may read it; else all they may."""
     if not readable:
-        raise Refused(403, "forbidden", "your roles open no work item queue", reason_code="no-queue-role")
+        raise Refused(
+            403, "forbidden", "your roles open no work item queue", reason_code="no-queue-role"
+        )
     if wanted is not None and wanted not in readable:
-        raise Refused(403, "forbidden", f"your roles do not open the {wanted} queue", reason_code="queue-not-allowed")
+        raise Refused(
+            403,
+            "forbidden",
+            f"your roles do not open the {wanted} queue",
+            reason_code="queue-not-allowed",
+        )
     return (wanted,) if wanted is not None else tuple(sorted(readable))
 
 
 def make_api(runtime: "ServiceRuntime") -> FastAPI:
     app = api_app("workitems", DESCRIPTION)
 
-    @app.get(PREFIX, dependencies=[Depends(strict_query)], response_model=WorkItemPage,
-             summary="List work items of the queues the officer's roles open, oldest raised first",
-             responses={400: refused("An unknown parameter or a value out of range."),
-                        403: refused("The token's roles open no queue (reason_code no-queue-role), or not the one "
-                                     "asked for (queue-not-allowed).")})
+    @app.get(
+        PREFIX,
+        dependencies=[Depends(strict_query)],
+        response_model=WorkItemPage,
+        summary="List work items of the queues the officer's roles open, oldest raised first",
+        responses={
+            400: refused("An unknown parameter or a value out of range."),
+            403: refused(
+                "The token's roles open no queue (reason_code no-queue-role), or not the one "
+                "asked for (queue-not-allowed)."
+            ),
+        },
+    )
     async def list_work_items(
-            officer: Principal,
-            customer_ref: Annotated[str | None, Query(description="Only this customer's items.",
-                                                      max_length=MAX_VALUE_CHARS)] = None,
-            queue: Annotated[Queue | None, Query(description="Only this queue's items.")] = None,
-            status: Annotated[WorkItemStatus | None, Query(description="Only items in this status.")] = None,
-            code: Annotated[WorkItemCode | None, Query(description="Only items of this kind.")] = None,
-            assignee_id: Annotated[str | None, Query(description="Only items assigned to this officer.",
-                                                     max_length=MAX_VALUE_CHARS)] = None,
-            after: Annotated[int, Query(description="Page cursor: the next_after of the previous page.", ge=0,
-                                        le=2**62)] = 0,
-            limit: Annotated[int, Query(description="Page size.", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        officer: Principal,
+        customer_ref: Annotated[
+            str | None, Query(description="Only this customer's items.", max_length=MAX_VALUE_CHARS)
+        ] = None,
+        queue: Annotated[Queue | None, Query(description="Only this queue's items.")] = None,
+        status: Annotated[
+            WorkItemStatus | None, Query(description="Only items in this status.")
+        ] = None,
+        code: Annotated[WorkItemCode | None, Query(description="Only items of this kind.")] = None,
+        assignee_id: Annotated[
+            str | None,
+            Query(description="Only items assigned to this officer.", max_length=MAX_VALUE_CHARS),
+        ] = None,
+        after: Annotated[
+            int,
+            Query(description="Page cursor: the next_after of the previous page.", ge=0, le=2**62),
+        ] = 0,
+        limit: Annotated[int, Query(description="Page size.", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
         officer_id, roles = officer
         wanted = queue.value if queue else None
-        filters = store.Filters(customer_ref=customer_ref, queue=wanted, status=status.value if status else None,
-                                code=code.value if code else None, assignee_id=assignee_id)
+        filters = store.Filters(
+            customer_ref=customer_ref,
+            queue=wanted,
+            status=status.value if status else None,
+            code=code.value if code else None,
+            assignee_id=assignee_id,
+        )
         try:
             filters = dataclasses.replace(filters, queues=_allowed(readable_queues(roles), wanted))
         except Refused as exc:
-            log.info("work items refused", officer_id=officer_id, reason_code=exc.body["reason_code"], status=403)
+            log.info(
+                "work items refused",
+                officer_id=officer_id,
+                reason_code=exc.body["reason_code"],
+                status=403,
+            )
             raise
         async with runtime.pool.acquire() as conn:
             items, next_after = await store.list_items(conn, filters, after, limit)
-        log.info("work items listed", officer_id=officer_id, count=len(items), queue=filters.queue,
-                 status=filters.status, customer_ref=filters.customer_ref)
+        log.info(
+            "work items listed",
+            officer_id=officer_id,
+            count=len(items),
+            queue=filters.queue,
+            status=filters.status,
+            customer_ref=filters.customer_ref,
+        )
         return {"items": items, "next_after": next_after}
 
-    @app.get(PREFIX + "/{work_item_id:path}", response_model=WorkItemWithHistory,
-             summary="One work item with its history (raised, assigned, ticked off, cancelled)",
-             responses={400: refused("An id that is too long or not printable."),
-                        404: refused("No such work item, or one in a queue the token's roles do not open.")})
+    @app.get(
+        PREFIX + "/{work_item_id:path}",
+        response_model=WorkItemWithHistory,
+        summary="One work item with its history (raised, assigned, ticked off, cancelled)",
+        responses={
+            400: refused("An id that is too long or not printable."),
+            404: refused("No such work item, or one in a queue the token's roles do not open."),
+        },
+    )
     async def get_work_item(
-            officer: Principal,
-            work_item_id: Annotated[str, PathParam(examples=["I059PL:EXP-000123:2026-11-02"])],
+        officer: Principal,
+        work_item_id: Annotated[str, PathParam(examples=["I059PL:EXP-000123:2026-11-02"])],
     ) -> dict[str, Any]:
         officer_id, roles = officer
         _printable(work_item_id, "the work item id")
@@ -138,8 +201,13 @@ def make_api(runtime: "ServiceRuntime") -> FastAPI:
         # An item of a queue the officer may not read is not found: its existence is not theirs to know.
         shown = found is not None and found[0].queue in readable_queues(roles)
         outcome = "shown" if shown else "not-found" if found is None else "outside-their-queues"
-        log.info("work item read", officer_id=officer_id, work_item_id=work_item_id, status=200 if shown else 404,
-                 outcome=outcome)
+        log.info(
+            "work item read",
+            officer_id=officer_id,
+            work_item_id=work_item_id,
+            status=200 if shown else 404,
+            outcome=outcome,
+        )
         if not shown or found is None:
             raise Refused(404, "not-found", "no such work item")
         item, history = found

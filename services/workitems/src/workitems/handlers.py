@@ -30,17 +30,26 @@ class Shell:
         return dict(await store.load(conn, (key for e in events for key in keys_of(e))))
 
     @staticmethod
-    async def save(conn: asyncpg.Connection, changes: Sequence[Change[WorkItem]],
-                   handled: Sequence[tuple[Any, list[Any]]]) -> None:
-        history = [entry for cause, outputs in handled for output in outputs
-                   if (entry := history_entry(output, cause)) is not None]
+    async def save(
+        conn: asyncpg.Connection,
+        changes: Sequence[Change[WorkItem]],
+        handled: Sequence[tuple[Any, list[Any]]],
+    ) -> None:
+        history = [
+            entry
+            for cause, outputs in handled
+            for output in outputs
+            if (entry := history_entry(output, cause)) is not None
+        ]
         await store.save(conn, {c.key: c.after for c in changes if c.after is not None}, history)
         for _, outputs in handled:
             for output in published(outputs):
                 if isinstance(output, WorkItemActionRejected):
                     log_transition(log, output, "work_item_id", "reason_code")
                 else:
-                    log_transition(log, output, "work_item_id", "code", "queue", "customer_ref", "tick_off")
+                    log_transition(
+                        log, output, "work_item_id", "code", "queue", "customer_ref", "tick_off"
+                    )
 
 
 on_events = batched(Shell())

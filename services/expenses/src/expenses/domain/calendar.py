@@ -92,8 +92,11 @@ class OneOffDays:
 def regular_window(scheduled_on: date, kind: ExpenseKind, state: AustralianState | None) -> Window:
     days = RETRY_DAYS[kind]
     tz = STATE_TIMEZONE[state or DEFAULT_STATE]
-    return Window(start_of(scheduled_on, state), start_of(scheduled_on + timedelta(days=days), state),
-                  f"{days} calendar days from the scheduled payment date, {tz}")
+    return Window(
+        start_of(scheduled_on, state),
+        start_of(scheduled_on + timedelta(days=days), state),
+        f"{days} calendar days from the scheduled payment date, {tz}",
+    )
 
 
 @implements("IM-6.1", "IM-7.1")
@@ -102,11 +105,16 @@ def one_off_days(coded_at: datetime, state: AustralianState) -> OneOffDays:
     next working day; the expense 'will automatically end on day 3', i.e. at the end of day 2."""
     day_1 = working_day_on_or_after(local_date(coded_at, state), state)
     day_2 = working_day_on_or_after(day_1 + timedelta(days=1), state)
-    return OneOffDays(day_1, day_2, Window(coded_at, start_of(day_2 + timedelta(days=1), state),
-                                           one_off_calendar(state)))
+    return OneOffDays(
+        day_1,
+        day_2,
+        Window(coded_at, start_of(day_2 + timedelta(days=1), state), one_off_calendar(state)),
+    )
 
 
 def one_off_calendar(state: AustralianState) -> str:
     """How a one-off's days are counted, and by which calendar data: stored with them."""
-    return (f"2 working days (Mon-Fri less {state.value} public holidays, holidays {_HOLIDAYS_VERSION}), "
-            f"{STATE_TIMEZONE[state]} (tzdata {TZDATA_VERSION})")
+    return (
+        f"2 working days (Mon-Fri less {state.value} public holidays, holidays {_HOLIDAYS_VERSION}), "
+        f"{STATE_TIMEZONE[state]} (tzdata {TZDATA_VERSION})"
+    )

@@ -38,8 +38,22 @@ from contracts.expenses import (
 )
 from contracts.procedures import implements
 from contracts.roles import may_issue, way_out
-from expenses.domain.calendar import RETRY_DAYS, OneOffDays, Window, local_date, one_off_days, regular_window
-from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, WindowStatus
+from expenses.domain.calendar import (
+    RETRY_DAYS,
+    OneOffDays,
+    Window,
+    local_date,
+    one_off_days,
+    regular_window,
+)
+from expenses.domain.model import (
+    DocNote,
+    Expense,
+    ExpenseState,
+    ExpenseStatus,
+    PeriodWindow,
+    WindowStatus,
+)
 
 PRODUCER = "expenses"
 
@@ -80,9 +94,11 @@ ESCALATION_STEPS = [
     "Phone the ICT Service Desk quoting the mySupport job number to request the removal of the existing expense.",
     "The ICT Service Desk will advise when another expense can be coded.",
 ]
-DAY_2_WAY_OUT = ("The expense cannot be ceased or varied on day 2; this must be done on day 1. If there is extreme "
-                 "hardship requiring a new expense to be coded immediately, raise a mySupport webform and phone the "
-                 "ICT Service Desk quoting the job number to request the removal of the existing expense.")
+DAY_2_WAY_OUT = (
+    "The expense cannot be ceased or varied on day 2; this must be done on day 1. If there is extreme "
+    "hardship requiring a new expense to be coded immediately, raise a mySupport webform and phone the "
+    "ICT Service Desk quoting the job number to request the removal of the existing expense."
+)
 
 
 # --------------------------------------------------------------------------- windows
@@ -98,13 +114,18 @@ def period_of(attempt: PaymentAttempted) -> date:
     return local_date(attempt.coded_at, attempt.state)
 
 
-def _schedule(kind: ExpenseKind, period: date, facts: dict[str, Any],
-              expense: Expense | None) -> tuple[Window, OneOffDays | None]:
+def _schedule(
+    kind: ExpenseKind, period: date, facts: dict[str, Any], expense: Expense | None
+) -> tuple[Window, OneOffDays | None]:
     """The period's retry window, and for a one-off its days: a known one-off's stored days, else computed once
     from the expense's facts (and then stored with the window they open)."""
     if kind.regular:
         return regular_window(period, kind, facts["state"]), None
-    days = one_off_days_of(expense) if expense is not None else one_off_days(facts["coded_at"], facts["state"])
+    days = (
+        one_off_days_of(expense)
+        if expense is not None
+        else one_off_days(facts["coded_at"], facts["state"])
+    )
     return days.window, days
 
 
@@ -112,7 +133,9 @@ def one_off_days_of(expense: Expense) -> OneOffDays:
     """A one-off's days as stored when it became known; computed only for a row stored before days were kept."""
     if expense.days is not None:
         return expense.days
-    assert expense.coded_at is not None  # a one-off is always stored with its coding instant and state
+    assert (
+        expense.coded_at is not None
+    )  # a one-off is always stored with its coding instant and state
     assert expense.state is not None
     return one_off_days(expense.coded_at, expense.state)
 
@@ -121,21 +144,39 @@ def _facts(expense: Expense | None, attempt: PaymentAttempted) -> dict[str, Any]
     """The expense's facts: as stored once it is known (a later attempt that says otherwise, such as a state given
     late, does not move its windows); from the attempt that makes it known."""
     source: Expense | PaymentAttempted = expense if expense is not None else attempt
-    return {"expense_id": attempt.expense_id, "customer_ref": source.customer_ref, "payee_id": source.payee_id,
-            "kind": attempt.kind, "amount": source.amount, "state": source.state, "coded_at": source.coded_at}
+    return {
+        "expense_id": attempt.expense_id,
+        "customer_ref": source.customer_ref,
+        "payee_id": source.payee_id,
+        "kind": attempt.kind,
+        "amount": source.amount,
+        "state": source.state,
+        "coded_at": source.coded_at,
+    }
 
 
 def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> list[Event]:
-    return [PaymentAttemptDisregarded.caused_by(attempt, producer=PRODUCER, occurred_at=now,
-                                                expense_id=attempt.expense_id, reason_code=reason_code,
-                                                attempted_event_id=str(attempt.event_id))]
+    return [
+        PaymentAttemptDisregarded.caused_by(
+            attempt,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=attempt.expense_id,
+            reason_code=reason_code,
+            attempted_event_id=str(attempt.event_id),
+        )
+    ]
 
 
 @implements("IM-3.1", "IM-3.5", "IM-4.3", "IM-6.1", "IM-7.2")
 def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
     events = _attempt_outcome(state, attempt, now)
-    if (state.expense is None and not attempt.kind.regular and events
-            and not isinstance(events[0], PaymentAttemptDisregarded)):
+    if (
+        state.expense is None
+        and not attempt.kind.regular
+        and events
+        and not isinstance(events[0], PaymentAttemptDisregarded)
+    ):
         events += _conflict(state, attempt, now)
     return events
 
@@ -153,15 +194,23 @@ CONFLICT_INSTRUCTIONS = [
 
 @implements("IM-7.2")
 def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
-    """"Cease first" on the payments system's path: a one-off it coded while a sibling still tries is recorded (a
+    """ "Cease first" on the payments system's path: a one-off it coded while a sibling still tries is recorded (a
     payment attempt is a fact) and handed to an officer."""
     existing = next((s for s in state.siblings if _still_trying(s, attempt.attempted_at)), None)
     if existing is None:
         return []
-    return [OneOffConflictDetected.caused_by(attempt, producer=PRODUCER, occurred_at=now, expense_id=attempt.expense_id,
-                                             customer_ref=attempt.customer_ref, payee_id=attempt.payee_id,
-                                             existing_expense_id=existing.expense_id,
-                                             instructions=CONFLICT_INSTRUCTIONS)]
+    return [
+        OneOffConflictDetected.caused_by(
+            attempt,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=attempt.expense_id,
+            customer_ref=attempt.customer_ref,
+            payee_id=attempt.payee_id,
+            existing_expense_id=existing.expense_id,
+            instructions=CONFLICT_INSTRUCTIONS,
+        )
+    ]
 
 
 def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
@@ -175,7 +224,11 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
     if attempt.attempted_at < window.opens_at:
         return _disregard(attempt, now, "before-retry-window")
     current = state.windows.get(period)
-    closes_at = current.closes_at if current is not None and current.closes_at is not None else window.closes_at
+    closes_at = (
+        current.closes_at
+        if current is not None and current.closes_at is not None
+        else window.closes_at
+    )
     in_window = attempt.attempted_at < closes_at  # a stored deadline is the deadline
     delivered = attempt.outcome == "delivered"
     if current is None or current.status is WindowStatus.OPEN:
@@ -190,9 +243,14 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
     if current.status is WindowStatus.CLOSED_UNPAID and delivered and in_window:
         # Event time: paid before the deadline, processed after the closure. Reverse it; cancel the I059PL.
         reversal = ExpenseClosureReversed.caused_by(
-            attempt, producer=PRODUCER, occurred_at=now, expense_id=attempt.expense_id,
-            customer_ref=facts["customer_ref"], period_start=period,
-            delivered_at=attempt.attempted_at)
+            attempt,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=attempt.expense_id,
+            customer_ref=facts["customer_ref"],
+            period_start=period,
+            delivered_at=attempt.attempted_at,
+        )
         return [reversal, _delivered(expense, attempt, period, was_undelivered=True)]
     if current.status is WindowStatus.CLOSED_UNPAID and delivered:
         return _disregard(attempt, now, "after-retry-window")
@@ -200,23 +258,45 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
 
 
 @implements("IM-2.1", "IM-2.2", "IM-4.1")
-def _undelivered(facts: dict[str, Any], attempt: PaymentAttempted, period: date, window: Window,
-                 days: OneOffDays | None) -> Event:
+def _undelivered(
+    facts: dict[str, Any],
+    attempt: PaymentAttempted,
+    period: date,
+    window: Window,
+    days: OneOffDays | None,
+) -> Event:
     assert attempt.failure_reason is not None
     one_off = not attempt.kind.regular
     return ExpenseUndelivered.caused_by(
-        attempt, producer=PRODUCER, occurred_at=attempt.attempted_at, **facts,
-        status=UNDELIVERED_ONE_OFF if one_off else UNDELIVERED_REGULAR, period_start=period,
-        failure_reason=attempt.failure_reason, failure_explanation=FAILURE_EXPLANATION[attempt.failure_reason],
-        window_closes_at=window.closes_at, calendar=window.calendar,
-        day_1=days.day_1 if days else None, day_2=days.day_2 if days else None,
-        procedure_step=7 if one_off else 4, officer_options=STEP_7_OPTIONS if one_off else STEP_4_OPTIONS)
+        attempt,
+        producer=PRODUCER,
+        occurred_at=attempt.attempted_at,
+        **facts,
+        status=UNDELIVERED_ONE_OFF if one_off else UNDELIVERED_REGULAR,
+        period_start=period,
+        failure_reason=attempt.failure_reason,
+        failure_explanation=FAILURE_EXPLANATION[attempt.failure_reason],
+        window_closes_at=window.closes_at,
+        calendar=window.calendar,
+        day_1=days.day_1 if days else None,
+        day_2=days.day_2 if days else None,
+        procedure_step=7 if one_off else 4,
+        officer_options=STEP_7_OPTIONS if one_off else STEP_4_OPTIONS,
+    )
 
 
-def _delivered(expense: Expense | None, attempt: PaymentAttempted, period: date, *, was_undelivered: bool) -> Event:
-    return ExpenseDelivered.caused_by(attempt, producer=PRODUCER, occurred_at=attempt.attempted_at,
-                                      **_facts(expense, attempt), period_start=period,
-                                      delivered_at=attempt.attempted_at, was_undelivered=was_undelivered)
+def _delivered(
+    expense: Expense | None, attempt: PaymentAttempted, period: date, *, was_undelivered: bool
+) -> Event:
+    return ExpenseDelivered.caused_by(
+        attempt,
+        producer=PRODUCER,
+        occurred_at=attempt.attempted_at,
+        **_facts(expense, attempt),
+        period_start=period,
+        delivered_at=attempt.attempted_at,
+        was_undelivered=was_undelivered,
+    )
 
 
 @implements("IM-3.2", "IM-3.3", "IM-3.6", "IM-3.7", "IM-6.2", "IM-7.1")
@@ -229,26 +309,54 @@ def decide_close(expense: Expense, window: PeriodWindow, now: datetime) -> list[
     assert window.correlation_id is not None
     assert window.failure_reason is not None
     regular = expense.kind.regular
-    return [UndeliveredExpensePeriodClosed.derived(
-        window.opened_by, window.correlation_id, producer=PRODUCER, occurred_at=window.closes_at,
-        expense_id=expense.expense_id, customer_ref=expense.customer_ref, payee_id=expense.payee_id,
-        kind=expense.kind, amount=expense.amount, state=expense.state, coded_at=expense.coded_at,
-        status=UNDELIVERED_REGULAR if regular else UNDELIVERED_ONE_OFF, period_start=window.period_start,
-        closed_at=window.closes_at, failure_reason=window.failure_reason,
-        next_period_start=window.period_start + timedelta(days=RETRY_DAYS[expense.kind]) if regular else None,
-        procedure_step=5 if regular else 8, officer_options=CLOSED_OPTIONS)]
+    return [
+        UndeliveredExpensePeriodClosed.derived(
+            window.opened_by,
+            window.correlation_id,
+            producer=PRODUCER,
+            occurred_at=window.closes_at,
+            expense_id=expense.expense_id,
+            customer_ref=expense.customer_ref,
+            payee_id=expense.payee_id,
+            kind=expense.kind,
+            amount=expense.amount,
+            state=expense.state,
+            coded_at=expense.coded_at,
+            status=UNDELIVERED_REGULAR if regular else UNDELIVERED_ONE_OFF,
+            period_start=window.period_start,
+            closed_at=window.closes_at,
+            failure_reason=window.failure_reason,
+            next_period_start=window.period_start + timedelta(days=RETRY_DAYS[expense.kind])
+            if regular
+            else None,
+            procedure_step=5 if regular else 8,
+            officer_options=CLOSED_OPTIONS,
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- staff actions
 
-StaffAction = CeaseExpense | VaryOneOffExpense | CodeOneOffExpense | RecordExpenseRemoval | RecordMySupportJob
+StaffAction = (
+    CeaseExpense | VaryOneOffExpense | CodeOneOffExpense | RecordExpenseRemoval | RecordMySupportJob
+)
 
 
-def _reject(action: StaffAction, now: datetime, code: str, reason: str, way_out: str | None = None) -> Event:
+def _reject(
+    action: StaffAction, now: datetime, code: str, reason: str, way_out: str | None = None
+) -> Event:
     return ExpenseActionRejected.caused_by(
-        action, producer=PRODUCER, occurred_at=now, expense_id=action.expense_id,
-        action=action.event_type, rejected_event_id=str(action.event_id), officer_id=action.officer_id,
-        reason_code=code, reason=reason, way_out=way_out)
+        action,
+        producer=PRODUCER,
+        occurred_at=now,
+        expense_id=action.expense_id,
+        action=action.event_type,
+        rejected_event_id=str(action.event_id),
+        officer_id=action.officer_id,
+        reason_code=code,
+        reason=reason,
+        way_out=way_out,
+    )
 
 
 @implements("IM-1.2", "IM-1.3")
@@ -257,39 +365,78 @@ def _unauthorised(action: StaffAction, now: datetime) -> list[Event]:
     the customer. Re-checked here from the verified roles the console wrote into the request."""
     if may_issue(action.officer_roles, action.event_type):
         return []
-    return [_reject(action, now, "role-required", "Only an officer trained in Income Management acts on expenses.",
-                    way_out(action.event_type))]
+    return [
+        _reject(
+            action,
+            now,
+            "role-required",
+            "Only an officer trained in Income Management acts on expenses.",
+            way_out(action.event_type),
+        )
+    ]
 
 
 def _escalate(action: StaffAction, expense: Expense, now: datetime) -> Event:
     return ExpenseRemovalEscalationRequested.caused_by(
-        action, producer=PRODUCER, occurred_at=now, expense_id=expense.expense_id,
-        customer_ref=expense.customer_ref, officer_id=action.officer_id, steps=ESCALATION_STEPS)
+        action,
+        producer=PRODUCER,
+        occurred_at=now,
+        expense_id=expense.expense_id,
+        customer_ref=expense.customer_ref,
+        officer_id=action.officer_id,
+        steps=ESCALATION_STEPS,
+    )
 
 
 @implements("IM-7.3")
 def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -> list[Event]:
     """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
     if expense.status is ExpenseStatus.DELIVERED:
-        return [_reject(action, now, "already-delivered", "The one-off expense has been delivered.")]
+        return [
+            _reject(action, now, "already-delivered", "The one-off expense has been delivered.")
+        ]
     days = one_off_days_of(expense)
     if expense.status is ExpenseStatus.ENDED or now >= days.window.closes_at:
-        return [_reject(action, now, "one-off-ended",
-                        "The one-off expense ended on day 3 and will not try to pay again.")]
+        return [
+            _reject(
+                action,
+                now,
+                "one-off-ended",
+                "The one-off expense ended on day 3 and will not try to pay again.",
+            )
+        ]
     if local_date(now, expense.state) >= days.day_2:
-        rejection = _reject(action, now, "one-off-day-2", f"It is day 2 ({in_words(days.day_2)}) of the one-off "
-                            "expense: it cannot be ceased or varied on day 2.", DAY_2_WAY_OUT)
-        return [rejection, _escalate(action, expense, now)] if action.extreme_hardship else [rejection]
+        rejection = _reject(
+            action,
+            now,
+            "one-off-day-2",
+            f"It is day 2 ({in_words(days.day_2)}) of the one-off "
+            "expense: it cannot be ceased or varied on day 2.",
+            DAY_2_WAY_OUT,
+        )
+        return (
+            [rejection, _escalate(action, expense, now)] if action.extreme_hardship else [rejection]
+        )
     return []
 
 
-def _gate_known(state: ExpenseState, action: StaffAction, now: datetime) -> tuple[Expense | None, list[Event]]:
+def _gate_known(
+    state: ExpenseState, action: StaffAction, now: datetime
+) -> tuple[Expense | None, list[Event]]:
     expense = state.expense
     if expense is None:
-        return None, [_reject(action, now, "unknown-expense", "No such expense is known to this service.")]
+        return None, [
+            _reject(action, now, "unknown-expense", "No such expense is known to this service.")
+        ]
     if expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
-        return None, [_reject(action, now, f"already-{expense.status.value}",
-                              f"The expense has already been {expense.status.value}.")]
+        return None, [
+            _reject(
+                action,
+                now,
+                f"already-{expense.status.value}",
+                f"The expense has already been {expense.status.value}.",
+            )
+        ]
     return expense, []
 
 
@@ -304,12 +451,22 @@ def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> li
         return rejected
     if not expense.kind.regular and (refused := _gate_one_off_change(expense, action, now)):
         return refused
-    return [ExpenseCeased.caused_by(action, producer=PRODUCER, occurred_at=now,
-                                    expense_id=expense.expense_id, customer_ref=expense.customer_ref,
-                                    officer_id=action.officer_id, closed_periods=state.open_periods())]
+    return [
+        ExpenseCeased.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=expense.expense_id,
+            customer_ref=expense.customer_ref,
+            officer_id=action.officer_id,
+            closed_periods=state.open_periods(),
+        )
+    ]
 
 
-VARY_WAY_OUT = "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
+VARY_WAY_OUT = (
+    "Cease this one-off expense (on day 1), then code a new one-off expense for the new amount."
+)
 
 
 @implements("IM-7.2", "IM-7.3")
@@ -323,12 +480,27 @@ def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -
     if expense is None:
         return rejected
     if expense.kind.regular:
-        return [_reject(action, now, "not-a-one-off", "Only a one-off expense's amount can be varied.",
-                        "Cease the regular expense and recommence for a future date.")]
+        return [
+            _reject(
+                action,
+                now,
+                "not-a-one-off",
+                "Only a one-off expense's amount can be varied.",
+                "Cease the regular expense and recommence for a future date.",
+            )
+        ]
     if refused := _gate_one_off_change(expense, action, now):
         return refused
-    return [_reject(action, now, "cease-and-recode", "A one-off expense's amount is not changed in place: the existing "
-                    "expense needs to be ceased before the new one-off expense can be coded.", VARY_WAY_OUT)]
+    return [
+        _reject(
+            action,
+            now,
+            "cease-and-recode",
+            "A one-off expense's amount is not changed in place: the existing "
+            "expense needs to be ceased before the new one-off expense can be coded.",
+            VARY_WAY_OUT,
+        )
+    ]
 
 
 def _still_trying(expense: Expense, at: datetime) -> bool:
@@ -350,26 +522,55 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
             continue
         days = one_off_days_of(existing)
         on_day_2 = local_date(now, existing.state) >= days.day_2
-        way_out = DAY_2_WAY_OUT if on_day_2 else f"Cease the existing one-off expense {existing.expense_id} first (day 1)."
-        rejection = _reject(action, now, "existing-one-off-still-trying",
-                            f"One-off expense {existing.expense_id} for the same customer and payee is still trying "
-                            "to pay; it must be ceased or removed before a new one-off can be coded.", way_out)
-        return [rejection, _escalate(action, existing, now)] if on_day_2 and action.extreme_hardship else [rejection]
+        way_out = (
+            DAY_2_WAY_OUT
+            if on_day_2
+            else f"Cease the existing one-off expense {existing.expense_id} first (day 1)."
+        )
+        rejection = _reject(
+            action,
+            now,
+            "existing-one-off-still-trying",
+            f"One-off expense {existing.expense_id} for the same customer and payee is still trying "
+            "to pay; it must be ceased or removed before a new one-off can be coded.",
+            way_out,
+        )
+        return (
+            [rejection, _escalate(action, existing, now)]
+            if on_day_2 and action.extreme_hardship
+            else [rejection]
+        )
     days = one_off_days(now, action.state)
-    return [OneOffExpenseCoded.caused_by(
-        action, producer=PRODUCER, occurred_at=now, expense_id=action.expense_id,
-        customer_ref=action.customer_ref, payee_id=action.payee_id, kind=ExpenseKind.ONE_OFF, amount=action.amount,
-        state=action.state, coded_at=now, officer_id=action.officer_id, day_1=days.day_1,
-        day_2=days.day_2, ends_at=days.window.closes_at)]
+    return [
+        OneOffExpenseCoded.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=action.expense_id,
+            customer_ref=action.customer_ref,
+            payee_id=action.payee_id,
+            kind=ExpenseKind.ONE_OFF,
+            amount=action.amount,
+            state=action.state,
+            coded_at=now,
+            officer_id=action.officer_id,
+            day_1=days.day_1,
+            day_2=days.day_2,
+            ends_at=days.window.closes_at,
+        )
+    ]
 
 
-REMOVAL_WAY_OUT = ("A removal is requested from the ICT Service Desk only for a one-off on day 2, in extreme "
-                   "hardship: ask for it (cease or code a one-off with extreme hardship on day 2), raise the mySupport "
-                   "webform and record its job number, then phone the ICT Service Desk quoting it.")
+REMOVAL_WAY_OUT = (
+    "A removal is requested from the ICT Service Desk only for a one-off on day 2, in extreme "
+    "hardship: ask for it (cease or code a one-off with extreme hardship on day 2), raise the mySupport "
+    "webform and record its job number, then phone the ICT Service Desk quoting it."
+)
 
 
-def _escalated(state: ExpenseState, action: RecordExpenseRemoval | RecordMySupportJob,
-               now: datetime) -> tuple[Expense | None, list[Event]]:
+def _escalated(
+    state: ExpenseState, action: RecordExpenseRemoval | RecordMySupportJob, now: datetime
+) -> tuple[Expense | None, list[Event]]:
     """The one-off whose removal was escalated (step 7), or the refusal: the Service Desk path is for a one-off on
     day 2 in extreme hardship, never for a regular expense, and only once escalated."""
     if refusal := _unauthorised(action, now):
@@ -378,14 +579,35 @@ def _escalated(state: ExpenseState, action: RecordExpenseRemoval | RecordMySuppo
     if expense is None:
         return None, rejected
     if expense.kind.regular:
-        return None, [_reject(action, now, "not-a-one-off", "Only a one-off expense is removed by the ICT Service "
-                              "Desk.", "Cease the regular expense.")]
+        return None, [
+            _reject(
+                action,
+                now,
+                "not-a-one-off",
+                "Only a one-off expense is removed by the ICT Service Desk.",
+                "Cease the regular expense.",
+            )
+        ]
     if expense.status is not ExpenseStatus.ACTIVE:
-        return None, [_reject(action, now, "nothing-to-remove", f"The one-off expense has {expense.status.value}: it "
-                              "will not try to pay again, so there is nothing to remove.")]
+        return None, [
+            _reject(
+                action,
+                now,
+                "nothing-to-remove",
+                f"The one-off expense has {expense.status.value}: it "
+                "will not try to pay again, so there is nothing to remove.",
+            )
+        ]
     if expense.escalated_at is None:
-        return None, [_reject(action, now, "no-escalation", "No removal of this expense was escalated to the ICT "
-                              "Service Desk.", REMOVAL_WAY_OUT)]
+        return None, [
+            _reject(
+                action,
+                now,
+                "no-escalation",
+                "No removal of this expense was escalated to the ICT Service Desk.",
+                REMOVAL_WAY_OUT,
+            )
+        ]
     return expense, []
 
 
@@ -397,11 +619,25 @@ def decide_job(state: ExpenseState, action: RecordMySupportJob, now: datetime) -
     if expense is None:
         return refused
     if expense.mysupport_job is not None:
-        return [_reject(action, now, "mysupport-job-already-recorded",
-                        f"The mySupport job {expense.mysupport_job} is already recorded for this removal.")]
-    return [MySupportJobRecorded.caused_by(action, producer=PRODUCER, occurred_at=now, expense_id=expense.expense_id,
-                                           customer_ref=expense.customer_ref, officer_id=action.officer_id,
-                                           mysupport_job=action.mysupport_job)]
+        return [
+            _reject(
+                action,
+                now,
+                "mysupport-job-already-recorded",
+                f"The mySupport job {expense.mysupport_job} is already recorded for this removal.",
+            )
+        ]
+    return [
+        MySupportJobRecorded.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=expense.expense_id,
+            customer_ref=expense.customer_ref,
+            officer_id=action.officer_id,
+            mysupport_job=action.mysupport_job,
+        )
+    ]
 
 
 @implements("IM-7.5")
@@ -412,19 +648,50 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
     if expense is None:
         return refused
     if expense.mysupport_job is None:
-        return [_reject(action, now, "mysupport-job-not-recorded", "Record the mySupport job number of the webform "
-                        "first: the ICT Service Desk is phoned quoting it.")]
+        return [
+            _reject(
+                action,
+                now,
+                "mysupport-job-not-recorded",
+                "Record the mySupport job number of the webform "
+                "first: the ICT Service Desk is phoned quoting it.",
+            )
+        ]
     if action.mysupport_job != expense.mysupport_job:
-        return [_reject(action, now, "mysupport-job-mismatch", "The removal does not quote the mySupport job "
-                        "recorded for this expense.", f"Quote the mySupport job number {expense.mysupport_job}.")]
-    return [ExpenseRemoved.caused_by(action, producer=PRODUCER, occurred_at=now,
-                                     expense_id=expense.expense_id, customer_ref=expense.customer_ref,
-                                     mysupport_job=action.mysupport_job, closed_periods=state.open_periods())]
+        return [
+            _reject(
+                action,
+                now,
+                "mysupport-job-mismatch",
+                "The removal does not quote the mySupport job recorded for this expense.",
+                f"Quote the mySupport job number {expense.mysupport_job}.",
+            )
+        ]
+    return [
+        ExpenseRemoved.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=expense.expense_id,
+            customer_ref=expense.customer_ref,
+            mysupport_job=action.mysupport_job,
+            closed_periods=state.open_periods(),
+        )
+    ]
 
 
 @implements("IM-4.5")
 def doc_to_keep(action: StaffAction, events: list[Event], now: datetime) -> DocNote | None:
-    if not (action.doc_note or "").strip() or any(isinstance(e, ExpenseActionRejected) for e in events):
+    if not (action.doc_note or "").strip() or any(
+        isinstance(e, ExpenseActionRejected) for e in events
+    ):
         return None
     assert action.doc_note is not None
-    return DocNote(action.expense_id, str(action.event_id), action.officer_id, action.event_type, action.doc_note, now)
+    return DocNote(
+        action.expense_id,
+        str(action.event_id),
+        action.officer_id,
+        action.event_type,
+        action.doc_note,
+        now,
+    )

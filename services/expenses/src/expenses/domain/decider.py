@@ -30,7 +30,14 @@ from expenses.domain.decide import (
     decide_vary,
     doc_to_keep,
 )
-from expenses.domain.model import DocNote, Expense, ExpenseState, ExpenseStatus, PeriodWindow, evolve
+from expenses.domain.model import (
+    DocNote,
+    Expense,
+    ExpenseState,
+    ExpenseStatus,
+    PeriodWindow,
+    evolve,
+)
 from servicekit.decider import NoReactions
 
 
@@ -46,14 +53,22 @@ Message = PaymentAttempted | StaffAction | WindowDue
 Output = Event | DocNote
 
 
-def siblings(states: Mapping[str, ExpenseState | None], attempt: PaymentAttempted) -> tuple[Expense, ...]:
+def siblings(
+    states: Mapping[str, ExpenseState | None], attempt: PaymentAttempted
+) -> tuple[Expense, ...]:
     """A one-off's siblings as this run has left them: those stored, and the one-offs of the same customer and payee
     that earlier messages of the run made known ("cease first" on the payments system's path)."""
     stored = (states.get(attempt.expense_id) or ExpenseState(None)).siblings
-    here = {i: s.expense for i, s in states.items()
-            if i != attempt.expense_id and s is not None and s.expense is not None
-            and s.expense.kind is ExpenseKind.ONE_OFF and s.expense.status is ExpenseStatus.ACTIVE
-            and (s.expense.customer_ref, s.expense.payee_id) == (attempt.customer_ref, attempt.payee_id)}
+    here = {
+        i: s.expense
+        for i, s in states.items()
+        if i != attempt.expense_id
+        and s is not None
+        and s.expense is not None
+        and s.expense.kind is ExpenseKind.ONE_OFF
+        and s.expense.status is ExpenseStatus.ACTIVE
+        and (s.expense.customer_ref, s.expense.payee_id) == (attempt.customer_ref, attempt.payee_id)
+    }
     return tuple(s for s in stored if s.expense_id not in here) + tuple(here.values())
 
 
@@ -63,7 +78,9 @@ class Expenses(NoReactions):
         return (message.expense_id,)
 
     @staticmethod
-    def decide(states: Mapping[str, ExpenseState | None], message: Message, now: datetime) -> Sequence[Output]:
+    def decide(
+        states: Mapping[str, ExpenseState | None], message: Message, now: datetime
+    ) -> Sequence[Output]:
         state = states.get(message.expense_id) or ExpenseState(None)
         match message:
             case WindowDue():
@@ -84,7 +101,9 @@ class Expenses(NoReactions):
             case RecordMySupportJob():
                 events = decide_job(state, message, now)
             case _:
-                raise TypeError(f"no decision for {type(message).__name__}")  # the catalogue and this match agree
+                raise TypeError(
+                    f"no decision for {type(message).__name__}"
+                )  # the catalogue and this match agree
         doc = doc_to_keep(message, events, now)
         return events if doc is None else [*events, doc]
 

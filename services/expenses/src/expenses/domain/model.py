@@ -101,15 +101,21 @@ class ExpenseState:
         return sorted(p for p, w in self.windows.items() if w.status is WindowStatus.OPEN)
 
 
-def _facts(e: ExpenseUndelivered | ExpenseDelivered | OneOffExpenseCoded, existing: Expense | None) -> Expense:
+def _facts(
+    e: ExpenseUndelivered | ExpenseDelivered | OneOffExpenseCoded, existing: Expense | None
+) -> Expense:
     if existing is not None:
         return existing
     days = None
     if isinstance(e, ExpenseUndelivered) and e.day_1 and e.day_2 and e.coded_at:
         days = OneOffDays(e.day_1, e.day_2, Window(e.coded_at, e.window_closes_at, e.calendar))
     elif isinstance(e, OneOffExpenseCoded) and e.coded_at and e.state:
-        days = OneOffDays(e.day_1, e.day_2, Window(e.coded_at, e.ends_at, one_off_calendar(e.state)))
-    return Expense(e.expense_id, e.customer_ref, e.payee_id, e.kind, e.amount, e.state, e.coded_at, days=days)
+        days = OneOffDays(
+            e.day_1, e.day_2, Window(e.coded_at, e.ends_at, one_off_calendar(e.state))
+        )
+    return Expense(
+        e.expense_id, e.customer_ref, e.payee_id, e.kind, e.amount, e.state, e.coded_at, days=days
+    )
 
 
 def _mine(state: ExpenseState, event: Event) -> Expense | None:
@@ -118,16 +124,29 @@ def _mine(state: ExpenseState, event: Event) -> Expense | None:
     return expense if expense is not None and event.key == expense.expense_id else None
 
 
-def _set_window(state: ExpenseState, period: date, status: WindowStatus, **changes: object) -> dict[date, PeriodWindow]:
+def _set_window(
+    state: ExpenseState, period: date, status: WindowStatus, **changes: object
+) -> dict[date, PeriodWindow]:
     windows = dict(state.windows)
-    current = windows.get(period) or PeriodWindow(state.expense.expense_id if state.expense else "", period, status,
-                                                  None, "", None, None, None)
+    current = windows.get(period) or PeriodWindow(
+        state.expense.expense_id if state.expense else "",
+        period,
+        status,
+        None,
+        "",
+        None,
+        None,
+        None,
+    )
     windows[period] = replace(current, status=status, **changes)  # type: ignore[arg-type]
     return windows
 
 
 def _close_open(state: ExpenseState, status: WindowStatus) -> dict[date, PeriodWindow]:
-    return {p: replace(w, status=status) if w.status is WindowStatus.OPEN else w for p, w in state.windows.items()}
+    return {
+        p: replace(w, status=status) if w.status is WindowStatus.OPEN else w
+        for p, w in state.windows.items()
+    }
 
 
 def evolve(state: ExpenseState, event: Event) -> ExpenseState:
@@ -135,43 +154,73 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
         case ExpenseUndelivered():
             expense = _facts(event, state.expense)
             state = replace(state, expense=expense)
-            return replace(state, windows=_set_window(
-                state, event.period_start, WindowStatus.OPEN, expense_id=expense.expense_id,
-                closes_at=event.window_closes_at, calendar=event.calendar, failure_reason=event.failure_reason,
-                opened_by=event.causation_id, correlation_id=event.correlation_id))
+            return replace(
+                state,
+                windows=_set_window(
+                    state,
+                    event.period_start,
+                    WindowStatus.OPEN,
+                    expense_id=expense.expense_id,
+                    closes_at=event.window_closes_at,
+                    calendar=event.calendar,
+                    failure_reason=event.failure_reason,
+                    opened_by=event.causation_id,
+                    correlation_id=event.correlation_id,
+                ),
+            )
         case ExpenseDelivered():
             expense = _facts(event, state.expense)
             if not expense.kind.regular:
                 expense = replace(expense, status=ExpenseStatus.DELIVERED)
             state = replace(state, expense=expense)
-            return replace(state, windows=_set_window(state, event.period_start, WindowStatus.DELIVERED,
-                                                      expense_id=expense.expense_id))
+            return replace(
+                state,
+                windows=_set_window(
+                    state, event.period_start, WindowStatus.DELIVERED, expense_id=expense.expense_id
+                ),
+            )
         case UndeliveredExpensePeriodClosed():
             ended = state.expense
             if ended is not None and not ended.kind.regular:
                 ended = replace(ended, status=ExpenseStatus.ENDED)
-            return replace(state, expense=ended,
-                           windows=_set_window(state, event.period_start, WindowStatus.CLOSED_UNPAID))
+            return replace(
+                state,
+                expense=ended,
+                windows=_set_window(state, event.period_start, WindowStatus.CLOSED_UNPAID),
+            )
         case ExpenseClosureReversed():
             paid = state.expense
             if paid is not None and not paid.kind.regular:
                 paid = replace(paid, status=ExpenseStatus.DELIVERED)
-            return replace(state, expense=paid)  # the ExpenseDelivered that follows marks the window
+            return replace(
+                state, expense=paid
+            )  # the ExpenseDelivered that follows marks the window
         case ExpenseCeased():
             assert state.expense is not None
-            return replace(state, expense=replace(state.expense, status=ExpenseStatus.CEASED),
-                           windows=_close_open(state, WindowStatus.CEASED))
+            return replace(
+                state,
+                expense=replace(state.expense, status=ExpenseStatus.CEASED),
+                windows=_close_open(state, WindowStatus.CEASED),
+            )
         case ExpenseRemoved():
             assert state.expense is not None
-            return replace(state, expense=replace(state.expense, status=ExpenseStatus.REMOVED),
-                           windows=_close_open(state, WindowStatus.REMOVED))
+            return replace(
+                state,
+                expense=replace(state.expense, status=ExpenseStatus.REMOVED),
+                windows=_close_open(state, WindowStatus.REMOVED),
+            )
         case OneOffExpenseVaried():
             assert state.expense is not None
             return replace(state, expense=replace(state.expense, amount=event.new_amount))
         case OneOffExpenseCoded():
             return replace(state, expense=_facts(event, None))
         case ExpenseRemovalEscalationRequested() if (escalated := _mine(state, event)) is not None:
-            return replace(state, expense=replace(escalated, escalated_at=escalated.escalated_at or event.occurred_at))
+            return replace(
+                state,
+                expense=replace(
+                    escalated, escalated_at=escalated.escalated_at or event.occurred_at
+                ),
+            )
         case MySupportJobRecorded() if (job_of := _mine(state, event)) is not None:
             return replace(state, expense=replace(job_of, mysupport_job=event.mysupport_job))
         case _:

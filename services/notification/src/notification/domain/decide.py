@@ -97,7 +97,9 @@ LETTER_INSTRUCTIONS = [
     "cases the letter may be hand delivered by the local Police (where these arrangements exist): record this in "
     "the MSP notes.",
 ]
-INCIDENT_INSTRUCTIONS = ["Record a new incident in the Customer Incident Management System (CIMS) and link it to the MSP."]
+INCIDENT_INSTRUCTIONS = [
+    "Record a new incident in the Customer Incident Management System (CIMS) and link it to the MSP."
+]
 DESCRIBE_INSTRUCTIONS = [
     "Describe the behaviours taken into consideration: what happened, when, and on which channel. The officer who "
     "phones the customer must explain the reasons the MSP has been implemented, including a description of the "
@@ -107,28 +109,48 @@ DESCRIBE_INSTRUCTIONS = [
     "are described.",
 ]
 RESULT_INSTRUCTIONS = ["Record the result of the customer contact in the MSP record."]
-CHILD_SUPPORT_NOTE = ("For Child Support customers, see the Proposing/reviewing an MSP to include service channel "
-                      "restriction table in Personalised Services.")
+CHILD_SUPPORT_NOTE = (
+    "For Child Support customers, see the Proposing/reviewing an MSP to include service channel "
+    "restriction table in Personalised Services."
+)
 
 REPRESENTATIVE_ORDER = (Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE)
 
-MOBILE_ON_MULTIPLE_RECORDS = ("mobile-on-multiple-records", "The mobile number on file is recorded on multiple "
-                              "records: the SMS must not be sent and existing phone and letter notification "
-                              "provisions apply.")
+MOBILE_ON_MULTIPLE_RECORDS = (
+    "mobile-on-multiple-records",
+    "The mobile number on file is recorded on multiple "
+    "records: the SMS must not be sent and existing phone and letter notification "
+    "provisions apply.",
+)
 GUARDS = (  # (fact, reason code, the procedure's words)
-    (RiskFact.SUICIDE_SELF_HARM, "suicide-or-self-harm",
-     "A MSP SMS should not be sent to customers talking about suicide or self-harm."),
-    (RiskFact.FAMILY_DOMESTIC_VIOLENCE, "family-domestic-violence",
-     "Family and domestic violence involving an immediate threat to safety was witnessed: an MSP SMS should not "
-     "be sent."),
+    (
+        RiskFact.SUICIDE_SELF_HARM,
+        "suicide-or-self-harm",
+        "A MSP SMS should not be sent to customers talking about suicide or self-harm.",
+    ),
+    (
+        RiskFact.FAMILY_DOMESTIC_VIOLENCE,
+        "family-domestic-violence",
+        "Family and domestic violence involving an immediate threat to safety was witnessed: an MSP SMS should not "
+        "be sent.",
+    ),
     (RiskFact.MOBILE_ON_MULTIPLE_RECORDS, *MOBILE_ON_MULTIPLE_RECORDS),
 )
 
 
 def _reject(action: Event, state_msp_id: str, now: datetime, code: str, reason: str) -> list[Event]:
-    return [MspActionRejected.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state_msp_id,
-                                        action=action.event_type, rejected_event_id=str(action.event_id),
-                                        reason_code=code, reason=reason)]
+    return [
+        MspActionRejected.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            msp_id=state_msp_id,
+            action=action.event_type,
+            rejected_event_id=str(action.event_id),
+            reason_code=code,
+            reason=reason,
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -144,20 +166,50 @@ def _cause(of: Event | Cause | SmsDue) -> Cause:
     return of if isinstance(of, Cause) else Cause(of.event_id, of.correlation_id)
 
 
-def _required(cause: Event | Cause, state: MspState | MspCase, now: datetime, step: Step, instructions: list[str],
-              **extra: object) -> Event:
+def _required(
+    cause: Event | Cause,
+    state: MspState | MspCase,
+    now: datetime,
+    step: Step,
+    instructions: list[str],
+    **extra: object,
+) -> Event:
     c = _cause(cause)
-    return MspStepRequired.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now,
-                                   variant=step.value, msp_id=state.msp_id, customer_ref=state.customer_ref, step=step,
-                                   instructions=instructions, **extra)
+    return MspStepRequired.derived(
+        c.event_id,
+        c.correlation_id,
+        producer=PRODUCER,
+        occurred_at=now,
+        variant=step.value,
+        msp_id=state.msp_id,
+        customer_ref=state.customer_ref,
+        step=step,
+        instructions=instructions,
+        **extra,
+    )
 
 
-def _done(cause: Event | Cause, state: MspState | MspCase, now: datetime, step: Step, outcome: str,
-          reason_code: str | None = None) -> Event:
+def _done(
+    cause: Event | Cause,
+    state: MspState | MspCase,
+    now: datetime,
+    step: Step,
+    outcome: str,
+    reason_code: str | None = None,
+) -> Event:
     c = _cause(cause)
-    return MspStepDone.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now, variant=step.value,
-                               msp_id=state.msp_id, customer_ref=state.customer_ref, step=step, outcome=outcome,
-                               reason_code=reason_code)
+    return MspStepDone.derived(
+        c.event_id,
+        c.correlation_id,
+        producer=PRODUCER,
+        occurred_at=now,
+        variant=step.value,
+        msp_id=state.msp_id,
+        customer_ref=state.customer_ref,
+        step=step,
+        outcome=outcome,
+        reason_code=reason_code,
+    )
 
 
 @implements("MSP-1.1", "MSP-1.3", "MSP-1.4")
@@ -166,10 +218,16 @@ def phone_briefing(approval: MspCase) -> list[str]:
     description of the behaviours taken into consideration", "explain the reasons for the duration of the MSP and
     how the customer can access services for its duration", and the contact details to give."""
     contact = approval.contact
-    voicemail = (f"; urgent query voicemail {national(contact.urgent_query_voicemail)}"
-                 if contact.urgent_query_voicemail else "")
-    restrictions = (" Channel restrictions: " + "; ".join(approval.channel_restrictions) + "."
-                    if approval.channel_restrictions else "")
+    voicemail = (
+        f"; urgent query voicemail {national(contact.urgent_query_voicemail)}"
+        if contact.urgent_query_voicemail
+        else ""
+    )
+    restrictions = (
+        " Channel restrictions: " + "; ".join(approval.channel_restrictions) + "."
+        if approval.channel_restrictions
+        else ""
+    )
     return [
         f"Reasons the MSP has been implemented: {approval.reasons}",
         *(f"Behaviour taken into consideration: {_behaviour(b)}" for b in approval.behaviours),
@@ -182,7 +240,9 @@ def phone_briefing(approval: MspCase) -> list[str]:
 
 def _behaviour(b: Behaviour) -> str:
     when = [f"on {in_words(b.occurred_on)}"] if b.occurred_on else []
-    return f"{b.what} ({', '.join([*when, b.channel.value if b.channel else 'channel not stated'])})"
+    return (
+        f"{b.what} ({', '.join([*when, b.channel.value if b.channel else 'channel not stated'])})"
+    )
 
 
 @implements("MSP-1.8", "MSP-1.9")
@@ -202,10 +262,24 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     out: list[Event] = []
     if state.case.agency is not Agency.CENTRELINK and state.sms.status == "pending":
         out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
-    if state.phone.status is not PhoneStatus.PENDING or state.phone.attempts:  # resolved, or a call was made
-        if (state.case.agency is Agency.CENTRELINK and Step.SMS not in state.requested
-                and state.sms.status == "pending"):
-            out.append(_required(cause, state, now, Step.SMS, SMS_INSTRUCTIONS, approved_decision_makers_only=True))
+    if (
+        state.phone.status is not PhoneStatus.PENDING or state.phone.attempts
+    ):  # resolved, or a call was made
+        if (
+            state.case.agency is Agency.CENTRELINK
+            and Step.SMS not in state.requested
+            and state.sms.status == "pending"
+        ):
+            out.append(
+                _required(
+                    cause,
+                    state,
+                    now,
+                    Step.SMS,
+                    SMS_INSTRUCTIONS,
+                    approved_decision_makers_only=True,
+                )
+            )
         if Step.LETTER not in state.requested and state.letter_dispatch is None:
             out.append(_required(cause, state, now, Step.LETTER, LETTER_INSTRUCTIONS))
     return out
@@ -213,7 +287,9 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
 
 def _result_due(state: MspState, cause: Event | Cause, now: datetime) -> list[Event]:
     if not unresolved(state) and Step.RECORD_RESULT not in state.requested and not state.completed:
-        instructions = RESULT_INSTRUCTIONS + ([CHILD_SUPPORT_NOTE] if state.case.agency is Agency.CHILD_SUPPORT else [])
+        instructions = RESULT_INSTRUCTIONS + (
+            [CHILD_SUPPORT_NOTE] if state.case.agency is Agency.CHILD_SUPPORT else []
+        )
         return [_required(cause, state, now, Step.RECORD_RESULT, instructions)]
     return []
 
@@ -243,21 +319,43 @@ def unresolved(state: MspState) -> list[str]:
 
 
 @implements("MSP-1.2", "MSP-3.1")
-def decide_approval(state: MspState | None, approval: MspApproved, now: datetime) -> Sequence[Output]:
+def decide_approval(
+    state: MspState | None, approval: MspApproved, now: datetime
+) -> Sequence[Output]:
     """Plan the steps. Behaviours only labelled (or without a date or channel) do not end the procedure: "Customers
     must be advised of their MSP in writing", so the steps are planned and the approving officer is asked to
     describe them; the customer is phoned, and then written to, once they are."""
     if state is not None:
-        return _reject(approval, approval.msp_id, now, "already-approved", "This MSP was already approved.")
+        return _reject(
+            approval, approval.msp_id, now, "already-approved", "This MSP was already approved."
+        )
     case = MspCase.of(approval)
     gaps = case.gaps()
     steps = [Step.PHONE, Step.SMS, Step.LETTER, Step.RECORD_RESULT]
-    events: list[Output] = [CaseOpened(case.msp_id, case, described=not gaps), MspNotificationPlanned.caused_by(
-        approval, producer=PRODUCER, occurred_at=now, msp_id=approval.msp_id, customer_ref=approval.customer_ref,
-        agency=approval.agency, steps=[Step.DESCRIBE, *steps] if gaps else steps)]
+    events: list[Output] = [
+        CaseOpened(case.msp_id, case, described=not gaps),
+        MspNotificationPlanned.caused_by(
+            approval,
+            producer=PRODUCER,
+            occurred_at=now,
+            msp_id=approval.msp_id,
+            customer_ref=approval.customer_ref,
+            agency=approval.agency,
+            steps=[Step.DESCRIBE, *steps] if gaps else steps,
+        ),
+    ]
     if gaps:
-        events.append(_required(approval, case, now, Step.DESCRIBE, DESCRIBE_INSTRUCTIONS,
-                                for_officer=approval.approving_officer_id, briefing=gaps[:40]))
+        events.append(
+            _required(
+                approval,
+                case,
+                now,
+                Step.DESCRIBE,
+                DESCRIBE_INSTRUCTIONS,
+                for_officer=approval.approving_officer_id,
+                briefing=gaps[:40],
+            )
+        )
     else:
         events += _start_contact(approval, case, now)
     return events
@@ -268,21 +366,44 @@ def _start_contact(cause: Event, case: MspCase, now: datetime) -> list[Event]:
     target = phone_target(case)
     if target is None:
         return [_done(cause, case, now, Step.PHONE, "skipped", "no-one-to-phone")]
-    return [_required(cause, case, now, Step.PHONE, PHONE_INSTRUCTIONS, contact_role=target,
-                      briefing=phone_briefing(case))]
+    return [
+        _required(
+            cause,
+            case,
+            now,
+            Step.PHONE,
+            PHONE_INSTRUCTIONS,
+            contact_role=target,
+            briefing=phone_briefing(case),
+        )
+    ]
 
 
 @implements("MSP-1.1", "MSP-1.2")
 def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> Sequence[Output]:
     if state.described:
-        return _reject(action, state.msp_id, now, "behaviours-already-described",
-                       "The behaviours of this MSP are already described.")
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "behaviours-already-described",
+            "The behaviours of this MSP are already described.",
+        )
     case = described(state.case, action)
     if gaps := case.gaps():
-        return _reject(action, state.msp_id, now, "behaviour-not-described",
-                       "Describe the behaviours taken into consideration; still missing: " + "; ".join(gaps[:5]))
-    return [BehavioursDescribed(state.msp_id, case), _done(action, case, now, Step.DESCRIBE, "described"),
-            *_start_contact(action, case, now)]
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "behaviour-not-described",
+            "Describe the behaviours taken into consideration; still missing: "
+            + "; ".join(gaps[:5]),
+        )
+    return [
+        BehavioursDescribed(state.msp_id, case),
+        _done(action, case, now, Step.DESCRIBE, "described"),
+        *_start_contact(action, case, now),
+    ]
 
 
 _NEEDS_DESCRIPTION = (RecordPhoneContact, AuthoriseMspSms, AttachMspLetter, RecordLetterDispatch)
@@ -292,18 +413,33 @@ _NEEDS_DESCRIPTION = (RecordPhoneContact, AuthoriseMspSms, AttachMspLetter, Reco
 # --------------------------------------------------------------------------- staff actions
 
 
-def decide_action(state: MspState | None, action: Event, now: datetime, policy: Policy) -> Sequence[Output]:
+def decide_action(
+    state: MspState | None, action: Event, now: datetime, policy: Policy
+) -> Sequence[Output]:
     msp_id: str = action.key
     if state is None:
         return _reject(action, msp_id, now, "unknown-msp", "No approved MSP with this id.")
-    if isinstance(action, RecordRiskFact):  # recorded in the state: it stops an SMS, now or when about to be sent
+    if isinstance(
+        action, RecordRiskFact
+    ):  # recorded in the state: it stops an SMS, now or when about to be sent
         return [*_risk_response(state, action, now), RiskRecorded(state.msp_id, action.fact)]
     if state.completed:
-        return _reject(action, msp_id, now, "msp-notification-completed", "The MSP notification is already complete.")
+        return _reject(
+            action,
+            msp_id,
+            now,
+            "msp-notification-completed",
+            "The MSP notification is already complete.",
+        )
     if not state.described and isinstance(action, _NEEDS_DESCRIPTION):
-        return _reject(action, msp_id, now, "behaviours-not-described",
-                       "The approving officer is to describe the behaviours taken into consideration first: the "
-                       "customer is told the reasons, including a description of the behaviours.")
+        return _reject(
+            action,
+            msp_id,
+            now,
+            "behaviours-not-described",
+            "The approving officer is to describe the behaviours taken into consideration first: the "
+            "customer is told the reasons, including a description of the behaviours.",
+        )
     match action:
         case DescribeMspBehaviours():
             return _describe(state, action, now)
@@ -314,9 +450,15 @@ def decide_action(state: MspState | None, action: Event, now: datetime, policy: 
         case AuthoriseMspSms():
             return _authorise_sms(state, action, now, policy)
         case DeclineMspSms():
-            return (_reject(action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}.")
-                    if state.sms.status != "pending" else
-                    [_done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")])
+            return (
+                _reject(
+                    action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}."
+                )
+                if state.sms.status != "pending"
+                else [
+                    _done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")
+                ]
+            )
         case AttachMspLetter():
             return _attach_letter(state, action, now)
         case RecordLetterDispatch():
@@ -333,14 +475,24 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequen
     stays open for the next one unless the officer records that none will be made. Aggression during any call asks
     for the incident, even when the record itself is refused: "Record a new incident and link it to the MSP"."""
     refusal = _phone_refusal(state, action)
-    incident = ([_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
-                if action.aggression_displayed and state.incident == "not-required" else [])
+    incident = (
+        [_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
+        if action.aggression_displayed and state.incident == "not-required"
+        else []
+    )
     if refusal is not None:
         return [*_reject(action, state.msp_id, now, *refusal), *incident]
     resolves = action.outcome != "unsuccessful" or action.no_more_attempts
-    done = [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")] if resolves else []
-    return [PhoneAttempted(state.msp_id, PhoneCall(outcome=action.outcome, contacted=action.contacted)), *done,
-            *incident]
+    done = (
+        [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")]
+        if resolves
+        else []
+    )
+    return [
+        PhoneAttempted(state.msp_id, PhoneCall(outcome=action.outcome, contacted=action.contacted)),
+        *done,
+        *incident,
+    ]
 
 
 @implements("MSP-1.1", "MSP-1.3", "MSP-1.4", "MSP-1.5", "MSP-1.9")
@@ -349,14 +501,22 @@ def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, st
     if state.phone.status is not PhoneStatus.PENDING:
         return "phone-already-resolved", "The phone step is already resolved."
     if action.contacted is Role.CUSTOMER and not approval.phone_customer_appropriate:
-        return ("customer-contact-not-appropriate", "A decision was made not to contact the customer directly: "
-                "contact their Power of Attorney, nominee or person permitted to enquire.")
-    if action.contacted is not Role.CUSTOMER and action.contacted not in {r.role for r in approval.representatives}:
+        return (
+            "customer-contact-not-appropriate",
+            "A decision was made not to contact the customer directly: "
+            "contact their Power of Attorney, nominee or person permitted to enquire.",
+        )
+    if action.contacted is not Role.CUSTOMER and action.contacted not in {
+        r.role for r in approval.representatives
+    }:
         return "unknown-representative", f"The customer has no {action.contacted.value} on the MSP."
     explained = action.explained
     if action.outcome == "successful" and not (explained and all(explained.model_dump().values())):
-        return ("explanation-incomplete", "A successful contact must explain the reasons and behaviours, the duration "
-                "and access to services, the contact details, and the letter to follow.")
+        return (
+            "explanation-incomplete",
+            "A successful contact must explain the reasons and behaviours, the duration "
+            "and access to services, the contact details, and the letter to follow.",
+        )
     return None
 
 
@@ -377,22 +537,45 @@ RISK_RESPONSES = {
 @implements("MSP-2.12", "MSP-2.13")
 def _risk_response(state: MspState, action: RecordRiskFact, now: datetime) -> list[Event]:
     instructions = RISK_RESPONSES.get(action.fact)
-    if instructions is None or action.fact in state.risks:  # nothing more to do, or already asked for
+    if (
+        instructions is None or action.fact in state.risks
+    ):  # nothing more to do, or already asked for
         return []
     number = 1 + sum(1 for r in state.risks if r in RISK_RESPONSES)
-    return [MspRiskResponseRequired.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id,
-                                              customer_ref=state.customer_ref, fact=action.fact, number=number,
-                                              instructions=instructions)]
+    return [
+        MspRiskResponseRequired.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            msp_id=state.msp_id,
+            customer_ref=state.customer_ref,
+            fact=action.fact,
+            number=number,
+            instructions=instructions,
+        )
+    ]
 
 
 @implements("MSP-1.7")
 def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:
     if state.incident != "required":
-        return _reject(action, state.msp_id, now, "no-incident-required",
-                       "No incident is awaited for this MSP." if state.incident == "not-required"
-                       else "The incident is already recorded.")
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "no-incident-required",
+            "No incident is awaited for this MSP."
+            if state.incident == "not-required"
+            else "The incident is already recorded.",
+        )
     if not action.linked_to_msp:
-        return _reject(action, state.msp_id, now, "incident-not-linked", "Record the incident and link it to the MSP.")
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "incident-not-linked",
+            "Record the incident and link it to the MSP.",
+        )
     return [_done(action, state, now, Step.INCIDENT, "recorded")]
 
 
@@ -407,7 +590,10 @@ _CIRCUMSTANCE_NEEDS: dict[SmsCircumstance, tuple[PhoneOutcome | PhoneStatus, ...
     SmsCircumstance.CONFIRMATION_HELPS: (PhoneOutcome.SUCCESSFUL,),
     # "waiting until the next day to call the customer may result in a more productive discussion": the call that
     # matters is still to come, so not after a successful or unproductive one
-    SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL: (PhoneStatus.PENDING, PhoneOutcome.UNSUCCESSFUL),
+    SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL: (
+        PhoneStatus.PENDING,
+        PhoneOutcome.UNSUCCESSFUL,
+    ),
 }
 
 
@@ -420,8 +606,12 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
         return True
     resolution = state.phone.resolution
     phone_outcome = state.phone.last_outcome
-    if (circumstance is SmsCircumstance.CANNOT_BE_CONTACTED and state.phone.status is PhoneStatus.DONE
-            and resolution is not None and resolution.contacted is not Role.CUSTOMER):
+    if (
+        circumstance is SmsCircumstance.CANNOT_BE_CONTACTED
+        and state.phone.status is PhoneStatus.DONE
+        and resolution is not None
+        and resolution.contacted is not Role.CUSTOMER
+    ):
         return True  # a representative was phoned: the customer themselves could not be contacted by phone
     return phone_outcome in needs
 
@@ -431,23 +621,37 @@ def _guard(state: MspState) -> tuple[str, str] | None:
     if not state.case.customer_mobile:
         return "no-mobile-on-record", "There is no mobile number on the customer's record."
     if not is_mobile(state.case.customer_mobile):
-        return "not-a-mobile", "The number on the customer's record is not a mobile number: an SMS cannot reach it."
+        return (
+            "not-a-mobile",
+            "The number on the customer's record is not a mobile number: an SMS cannot reach it.",
+        )
     for fact, code, reason in GUARDS:
         if fact in state.risks:
             return code, reason
     return None
 
 
-def _withhold(cause: Event | Cause, state: MspState, now: datetime, code: str, reason: str) -> list[Event]:
+def _withhold(
+    cause: Event | Cause, state: MspState, now: datetime, code: str, reason: str
+) -> list[Event]:
     c = _cause(cause)
-    withheld = MspSmsWithheld.derived(c.event_id, c.correlation_id, producer=PRODUCER, occurred_at=now,
-                                      msp_id=state.msp_id, customer_ref=state.customer_ref, reason_code=code,
-                                      reason=reason)
+    withheld = MspSmsWithheld.derived(
+        c.event_id,
+        c.correlation_id,
+        producer=PRODUCER,
+        occurred_at=now,
+        msp_id=state.msp_id,
+        customer_ref=state.customer_ref,
+        reason_code=code,
+        reason=reason,
+    )
     return [withheld, _done(c, state, now, Step.SMS, "withheld", code)]
 
 
 @implements("MSP-2.1", "MSP-2.2", "MSP-2.8", "MSP-2.9", "MSP-2.10")
-def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, policy: Policy) -> list[Event]:
+def _authorise_sms(
+    state: MspState, action: AuthoriseMspSms, now: datetime, policy: Policy
+) -> list[Event]:
     def no(code: str, reason: str) -> list[Event]:
         return _reject(action, state.msp_id, now, code, reason)
 
@@ -456,27 +660,57 @@ def _authorise_sms(state: MspState, action: AuthoriseMspSms, now: datetime, poli
     if state.sms.status != "pending":
         return no("sms-already-decided", f"The SMS is already {state.sms.status}.")
     if OfficerRole.MSP_APPROVED_DECISION_MAKER not in action.officer_roles:
-        return no("not-approved-decision-maker", "SMS can only be sent by approved decision makers.")
+        return no(
+            "not-approved-decision-maker", "SMS can only be sent by approved decision makers."
+        )
     if not action.smem_checked:
-        return no("smem-not-checked", "See the SMS/Email Search (SMEM) screen before sending an aggression related "
-                                      "Desktop Electronic message.")
+        return no(
+            "smem-not-checked",
+            "See the SMS/Email Search (SMEM) screen before sending an aggression related "
+            "Desktop Electronic message.",
+        )
     if not action.mobile_checked:
-        return no("mobile-not-checked", "Make sure the mobile number on file is not recorded on multiple records.")
-    if action.mobile_on_multiple_records:  # "If it is, the SMS must not be sent": withheld, the step resolved
+        return no(
+            "mobile-not-checked",
+            "Make sure the mobile number on file is not recorded on multiple records.",
+        )
+    if (
+        action.mobile_on_multiple_records
+    ):  # "If it is, the SMS must not be sent": withheld, the step resolved
         code, reason = MOBILE_ON_MULTIPLE_RECORDS
         return _withhold(action, state, now, code, reason)
     if not circumstance_met(state, action.circumstance):
-        return no("circumstance-not-met", f"'{action.circumstance.value}' does not match the phone step "
-                                          f"({state.phone.status}).")
+        return no(
+            "circumstance-not-met",
+            f"'{action.circumstance.value}' does not match the phone step ({state.phone.status}).",
+        )
     if (guard := _guard(state)) is not None:
         return _withhold(action, state, now, *guard)
-    text = msp_sms_text(state.case.contact.kind, national(state.case.contact.phone), state.case.starts_on.isoformat())
+    text = msp_sms_text(
+        state.case.contact.kind,
+        national(state.case.contact.phone),
+        state.case.starts_on.isoformat(),
+    )
     if sms_size(text).fragments > policy.sms_max_fragments:
-        return _withhold(action, state, now, "sms-too-long",
-                         f"The SMS would need more than {policy.sms_max_fragments} fragments.")
+        return _withhold(
+            action,
+            state,
+            now,
+            "sms-too-long",
+            f"The SMS would need more than {policy.sms_max_fragments} fragments.",
+        )
     send_at = max(action.send_at or now, now)
-    return [MspSmsAuthorised.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id,
-                                       officer_id=action.officer_id, circumstance=action.circumstance, send_at=send_at)]
+    return [
+        MspSmsAuthorised.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            msp_id=state.msp_id,
+            officer_id=action.officer_id,
+            circumstance=action.circumstance,
+            send_at=send_at,
+        )
+    ]
 
 
 def sms_due(state: MspState) -> SmsDue:
@@ -495,66 +729,141 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
         return []
     cause = _cause(due)  # the authorisation that set this send time
     approval = state.case
-    text = msp_sms_text(approval.contact.kind, national(approval.contact.phone), approval.starts_on.isoformat())
+    text = msp_sms_text(
+        approval.contact.kind, national(approval.contact.phone), approval.starts_on.isoformat()
+    )
     size = sms_size(text)
     if (guard := _guard(state)) is not None:
         events = _withhold(cause, state, now, *guard)
     elif size.fragments > policy.sms_max_fragments:
-        events = _withhold(cause, state, now, "sms-too-long", f"More than {policy.sms_max_fragments} fragments.")
+        events = _withhold(
+            cause, state, now, "sms-too-long", f"More than {policy.sms_max_fragments} fragments."
+        )
     else:
         assert approval.customer_mobile is not None
-        events = [SmsDispatchRequested.derived(cause.event_id, cause.correlation_id, producer=PRODUCER,
-                                               occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
-                                               mobile=approval.customer_mobile, text=text, encoding=size.encoding,
-                                               fragments=size.fragments),
-                  _done(cause, state, now, Step.SMS, "sent")]
+        events = [
+            SmsDispatchRequested.derived(
+                cause.event_id,
+                cause.correlation_id,
+                producer=PRODUCER,
+                occurred_at=now,
+                msp_id=state.msp_id,
+                customer_ref=state.customer_ref,
+                mobile=approval.customer_mobile,
+                text=text,
+                encoding=size.encoding,
+                fragments=size.fragments,
+            ),
+            _done(cause, state, now, Step.SMS, "sent"),
+        ]
     return events
 
 
 @implements("MSP-3.2", "MSP-3.3")
 def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> list[Event]:
     if state.letter_id is not None:
-        return _reject(action, state.msp_id, now, "letter-already-attached",
-                       "Ensure that only the final approved letter is attached to the MSP.")
-    for ok, code, reason in ((action.final, "letter-not-final", "Only the final letter may be attached."),
-                             (action.signed, "letter-not-signed", "The MSP letter must be signed."),
-                             (action.approved, "letter-not-approved", "The MSP letter must be approved."),
-                             (action.includes_contact_card, "contact-card-missing",
-                              "The letter must include the OMC/PSSO contact card.")):
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "letter-already-attached",
+            "Ensure that only the final approved letter is attached to the MSP.",
+        )
+    for ok, code, reason in (
+        (action.final, "letter-not-final", "Only the final letter may be attached."),
+        (action.signed, "letter-not-signed", "The MSP letter must be signed."),
+        (action.approved, "letter-not-approved", "The MSP letter must be approved."),
+        (
+            action.includes_contact_card,
+            "contact-card-missing",
+            "The letter must include the OMC/PSSO contact card.",
+        ),
+    ):
         if not ok:
             return _reject(action, state.msp_id, now, code, reason)
-    return [MspLetterAccepted.caused_by(action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id,
-                                        letter_id=action.letter_id)]
+    return [
+        MspLetterAccepted.caused_by(
+            action,
+            producer=PRODUCER,
+            occurred_at=now,
+            msp_id=state.msp_id,
+            letter_id=action.letter_id,
+        )
+    ]
 
 
 @implements("MSP-3.4", "MSP-3.5", "MSP-3.6")
-def _dispatch_letter(state: MspState, action: RecordLetterDispatch, now: datetime) -> Sequence[Output]:
+def _dispatch_letter(
+    state: MspState, action: RecordLetterDispatch, now: datetime
+) -> Sequence[Output]:
     if action.method in ("staff-hand-delivery", "security-guard-hand-delivery"):
-        return _reject(action, state.msp_id, now, "hand-delivery-by-staff-forbidden",
-                       "Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.")
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "hand-delivery-by-staff-forbidden",
+            "Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.",
+        )
     if state.letter_dispatch is not None:
-        return _reject(action, state.msp_id, now, "letter-already-dispatched", "The letter was already sent.")
+        return _reject(
+            action, state.msp_id, now, "letter-already-dispatched", "The letter was already sent."
+        )
     if state.letter_id is None:
-        return _reject(action, state.msp_id, now, "no-approved-letter",
-                       "Attach the signed and approved MSP letter before sending it.")
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "no-approved-letter",
+            "Attach the signed and approved MSP letter before sending it.",
+        )
     if action.method == "local-police-hand-delivery" and not (action.msp_note or "").strip():
-        return _reject(action, state.msp_id, now, "police-delivery-not-recorded",
-                       "Hand delivery by the local Police must be recorded in the MSP notes: give the note.")
-    note = ([NoteKept(state.msp_id, MspNote(at=action.occurred_at, officer_id=action.officer_id, about=action.method,
-                                            text=action.msp_note))] if action.msp_note else [])
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "police-delivery-not-recorded",
+            "Hand delivery by the local Police must be recorded in the MSP notes: give the note.",
+        )
+    note = (
+        [
+            NoteKept(
+                state.msp_id,
+                MspNote(
+                    at=action.occurred_at,
+                    officer_id=action.officer_id,
+                    about=action.method,
+                    text=action.msp_note,
+                ),
+            )
+        ]
+        if action.msp_note
+        else []
+    )
     return [*note, _done(action, state, now, Step.LETTER, action.method)]
 
 
 @implements("MSP-4.1", "MSP-4.2", "MSP-2.15")
 def _record_result(state: MspState, action: RecordMspResult, now: datetime) -> list[Event]:
     if missing := unresolved(state):
-        return _reject(action, state.msp_id, now, "steps-unresolved",
-                       f"The notification is not complete: {', '.join(missing)}.")
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            "steps-unresolved",
+            f"The notification is not complete: {', '.join(missing)}.",
+        )
     approval = state.case
     summary = MspNotificationCompleted.caused_by(
-        action, producer=PRODUCER, occurred_at=now, msp_id=state.msp_id, customer_ref=state.customer_ref,
-        agency=approval.agency, phone=f"{state.phone.status}: {state.phone.resolution or state.phone.status}",
+        action,
+        producer=PRODUCER,
+        occurred_at=now,
+        msp_id=state.msp_id,
+        customer_ref=state.customer_ref,
+        agency=approval.agency,
+        phone=f"{state.phone.status}: {state.phone.resolution or state.phone.status}",
         sms=state.sms.status + (f": {state.sms.reason_code}" if state.sms.reason_code else ""),
-        letter=f"dispatched: {state.letter_dispatch}", incident=state.incident,
-        child_support_note=CHILD_SUPPORT_NOTE if approval.agency is Agency.CHILD_SUPPORT else None)
+        letter=f"dispatched: {state.letter_dispatch}",
+        incident=state.incident,
+        child_support_note=CHILD_SUPPORT_NOTE if approval.agency is Agency.CHILD_SUPPORT else None,
+    )
     return [summary, _done(action, state, now, Step.RECORD_RESULT, "recorded")]

@@ -25,8 +25,9 @@ class Notification:
     def keys(message: Event | SmsDue) -> tuple[str]:
         return (message.msp_id if isinstance(message, SmsDue) else message.key,)
 
-    def decide(self, states: Mapping[str, MspState | None], message: Event | SmsDue,
-               now: datetime) -> Sequence[Output]:
+    def decide(
+        self, states: Mapping[str, MspState | None], message: Event | SmsDue, now: datetime
+    ) -> Sequence[Output]:
         state = states.get(self.keys(message)[0])
         if isinstance(message, SmsDue):
             return decide_send(state, message, now, self.policy) if state is not None else []
@@ -40,6 +41,7 @@ class Notification:
 
     evolve = staticmethod(evolve)
 
-    def react(self, states: Mapping[str, MspState | None], cause: Event | SmsDue,
-              now: datetime) -> Sequence[Event]:
+    def react(
+        self, states: Mapping[str, MspState | None], cause: Event | SmsDue, now: datetime
+    ) -> Sequence[Event]:
         return react(states.get(self.keys(cause)[0]), cause, now)

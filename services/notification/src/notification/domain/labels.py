@@ -9,18 +9,88 @@ import re
 from contracts.notification import Behaviour
 from contracts.procedures import implements
 
-LABELS = frozenset({
-    "inappropriate", "aggressive", "aggression", "aggressively", "counterproductive", "unacceptable", "abusive",
-    "rude", "hostile", "threatening", "offensive", "disruptive", "difficult", "unreasonable", "challenging", "violent",
-    "behaviour", "behaviours", "behavior", "behaviors", "conduct", "manner", "language", "verbally", "very",
-    "extremely", "displayed", "showed", "shown", "exhibited", "demonstrated",
-})
+LABELS = frozenset(
+    {
+        "inappropriate",
+        "aggressive",
+        "aggression",
+        "aggressively",
+        "counterproductive",
+        "unacceptable",
+        "abusive",
+        "rude",
+        "hostile",
+        "threatening",
+        "offensive",
+        "disruptive",
+        "difficult",
+        "unreasonable",
+        "challenging",
+        "violent",
+        "behaviour",
+        "behaviours",
+        "behavior",
+        "behaviors",
+        "conduct",
+        "manner",
+        "language",
+        "verbally",
+        "very",
+        "extremely",
+        "displayed",
+        "showed",
+        "shown",
+        "exhibited",
+        "demonstrated",
+    }
+)
 """Words that summarise a behaviour without describing it: 'inappropriate', 'aggressive' and their kin."""
-FILLER = frozenset({
-    "the", "a", "an", "and", "or", "was", "were", "is", "are", "be", "being", "been", "has", "had", "have", "his",
-    "her", "their", "they", "he", "she", "customer", "customers", "staff", "officer", "officers", "member", "members",
-    "towards", "toward", "to", "at", "with", "in", "on", "of", "by", "for", "today", "yesterday", "again", "some",
-})
+FILLER = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "was",
+        "were",
+        "is",
+        "are",
+        "be",
+        "being",
+        "been",
+        "has",
+        "had",
+        "have",
+        "his",
+        "her",
+        "their",
+        "they",
+        "he",
+        "she",
+        "customer",
+        "customers",
+        "staff",
+        "officer",
+        "officers",
+        "member",
+        "members",
+        "towards",
+        "toward",
+        "to",
+        "at",
+        "with",
+        "in",
+        "on",
+        "of",
+        "by",
+        "for",
+        "today",
+        "yesterday",
+        "again",
+        "some",
+    }
+)
 """Words that carry no account of what happened (who, the day, the grammar)."""
 
 
@@ -36,11 +106,17 @@ def only_a_label(text: str) -> bool:
     return len(substance(text)) < 2
 
 
-
-
 def behaviour_gaps(behaviour: Behaviour) -> list[str]:
     """What a behaviour's description lacks, in words for the officer who completes it (empty: described)."""
-    return [gap for gap, missing in (
-        ("what happened, not only a label such as 'inappropriate' or 'aggressive'", only_a_label(behaviour.what)),
-        ("when it happened", behaviour.occurred_on is None),
-        ("on which channel", behaviour.channel is None)) if missing]
+    return [
+        gap
+        for gap, missing in (
+            (
+                "what happened, not only a label such as 'inappropriate' or 'aggressive'",
+                only_a_label(behaviour.what),
+            ),
+            ("when it happened", behaviour.occurred_on is None),
+            ("on which channel", behaviour.channel is None),
+        )
+        if missing
+    ]

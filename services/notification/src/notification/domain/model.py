@@ -71,7 +71,9 @@ class PhoneState(Stored):
 
 
 class SmsState(Stored):
-    status: Literal["pending", "not-applicable", "authorised", "sent", "withheld", "declined"] = "pending"
+    status: Literal["pending", "not-applicable", "authorised", "sent", "withheld", "declined"] = (
+        "pending"
+    )
     reason_code: str | None = None
     send_at: datetime | None = None
     circumstance: SmsCircumstance | None = None
@@ -120,10 +122,16 @@ class MspCase(Stored):
 
     def gaps(self) -> list[str]:
         """What the approving officer still has to describe (empty: the behaviours and reasons are described)."""
-        reasons = ["the reasons: not only a label such as 'inappropriate' or 'aggressive'"] if only_a_label(
-            self.reasons) else []
-        return reasons + [f"behaviour {n} ({b.what[:60]}): {gap}" for n, b in enumerate(self.behaviours, 1)
-                          for gap in behaviour_gaps(b)]
+        reasons = (
+            ["the reasons: not only a label such as 'inappropriate' or 'aggressive'"]
+            if only_a_label(self.reasons)
+            else []
+        )
+        return reasons + [
+            f"behaviour {n} ({b.what[:60]}): {gap}"
+            for n, b in enumerate(self.behaviours, 1)
+            for gap in behaviour_gaps(b)
+        ]
 
 
 _SEQUENCES = ("behaviours", "channel_restrictions", "representatives")
@@ -159,7 +167,9 @@ class MspState(Stored):
 def _state_v1_to_v2(row: dict[str, Any]) -> dict[str, Any]:
     """v1 embedded the MspApproved event (v1, behaviours a line each): the case keeps its facts, each behaviour its
     words with no date or channel; such an MSP was approved under the label rule alone, so it stays described."""
-    approval = approval_v1_to_v2(row["approval"])  # the behaviours as the contract's own upcaster reads them
+    approval = approval_v1_to_v2(
+        row["approval"]
+    )  # the behaviours as the contract's own upcaster reads them
     case = {k: v for k, v in approval.items() if k in MspCase.model_fields}
     case["customer_mobile"] = _e164_or_none(case.get("customer_mobile"))
     rest = {k: v for k, v in row.items() if k != "approval"}
@@ -200,7 +210,11 @@ def read_state(raw: str | bytes) -> MspState:
 
 
 _SMS_STATUS: dict[str, Literal["sent", "withheld", "declined", "not-applicable"]] = {
-    "sent": "sent", "withheld": "withheld", "declined": "declined", "not-applicable": "not-applicable"}
+    "sent": "sent",
+    "withheld": "withheld",
+    "declined": "declined",
+    "not-applicable": "not-applicable",
+}
 
 
 def _done(state: MspState, event: MspStepDone) -> MspState:
@@ -209,11 +223,22 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
             return state  # the description itself changed the case
         case Step.PHONE:  # the call that resolved it is the last recorded (decided just before); none when skipped
             skipped = event.outcome == PhoneStatus.SKIPPED
-            return state.model_copy(update={"phone": state.phone.model_copy(update={
-                "status": PhoneStatus.SKIPPED if skipped else PhoneStatus.DONE,
-                "resolution": None if skipped or not state.phone.attempts else state.phone.attempts[-1]})})
+            return state.model_copy(
+                update={
+                    "phone": state.phone.model_copy(
+                        update={
+                            "status": PhoneStatus.SKIPPED if skipped else PhoneStatus.DONE,
+                            "resolution": None
+                            if skipped or not state.phone.attempts
+                            else state.phone.attempts[-1],
+                        }
+                    )
+                }
+            )
         case Step.SMS:
-            sms = state.sms.model_copy(update={"status": _SMS_STATUS[event.outcome], "reason_code": event.reason_code})
+            sms = state.sms.model_copy(
+                update={"status": _SMS_STATUS[event.outcome], "reason_code": event.reason_code}
+            )
             return state.model_copy(update={"sms": sms})
         case Step.LETTER:
             return state.model_copy(update={"letter_dispatch": event.outcome})
@@ -284,7 +309,9 @@ Output = Event | Fact
 
 def described(case: MspCase, action: DescribeMspBehaviours) -> MspCase:
     """The case with the approving officer's description of the behaviours (and the reasons, where given)."""
-    return case.model_copy(update={"behaviours": tuple(action.behaviours), "reasons": action.reasons or case.reasons})
+    return case.model_copy(
+        update={"behaviours": tuple(action.behaviours), "reasons": action.reasons or case.reasons}
+    )
 
 
 def evolve(state: MspState | None, output: Output) -> MspState | None:
@@ -296,22 +323,36 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
     match output:
         case MspStepRequired():
             incident = "required" if output.step is Step.INCIDENT else state.incident
-            return state.model_copy(update={"requested": (*state.requested, output.step), "incident": incident})
+            return state.model_copy(
+                update={"requested": (*state.requested, output.step), "incident": incident}
+            )
         case MspStepDone():
             return _done(state, output)
         case MspSmsAuthorised():
-            sms = SmsState(status="authorised", send_at=output.send_at, circumstance=output.circumstance,
-                           authorised_by_event=output.causation_id, correlation_id=output.correlation_id)
+            sms = SmsState(
+                status="authorised",
+                send_at=output.send_at,
+                circumstance=output.circumstance,
+                authorised_by_event=output.causation_id,
+                correlation_id=output.correlation_id,
+            )
             return state.model_copy(update={"sms": sms})
         case RiskRecorded() if output.fact not in state.risks:
             return state.model_copy(update={"risks": (*state.risks, output.fact)})
         case PhoneAttempted():
-            return state.model_copy(update={"phone": state.phone.model_copy(
-                update={"attempts": (*state.phone.attempts, output.call)})})
+            return state.model_copy(
+                update={
+                    "phone": state.phone.model_copy(
+                        update={"attempts": (*state.phone.attempts, output.call)}
+                    )
+                }
+            )
         case NoteKept():
             return state.model_copy(update={"notes": (*state.notes, output.note)})
         case BehavioursDescribed():
-            return state.model_copy(update={"case": output.case, "described": not output.case.gaps()})
+            return state.model_copy(
+                update={"case": output.case, "described": not output.case.gaps()}
+            )
         case MspLetterAccepted():
             return state.model_copy(update={"letter_id": output.letter_id})
         case MspNotificationCompleted():

@@ -49,5 +49,7 @@ def msp_sms_text(contact_kind: str, contact_phone: str, starts_on: str) -> str:
     Sending an SMS will complement, not replace the corresponding letter.'
     """
     who = "One Main Contact" if contact_kind == "OMC" else "Personalised Services Service Officer"
-    return (f"Services Australia: from {starts_on} how you contact us has changed. Please call your {who} on "
-            f"{contact_phone}. A letter with the details will follow.")
+    return (
+        f"Services Australia: from {starts_on} how you contact us has changed. Please call your {who} on "
+        f"{contact_phone}. A letter with the details will follow."
+    )

@@ -28,8 +28,12 @@ _BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")
 maxTimestamp, producerId, producerEpoch, baseSequence, recordCount (the v2 record batch, 61 bytes)."""
 _LOG_OVERHEAD = 12  # baseOffset and batchLength: what precedes the rest of every batch
 _CODEC_MASK, _TIMESTAMP_TYPE_MASK = 0x07, 0x08
-_DECOMPRESS = {1: codec.gzip_decode, 2: lambda b: codec.snappy_decode(bytes(b)), 3: lambda b: codec.lz4_decode(bytes(b)),
-               4: lambda b: codec.zstd_decode(bytes(b))}
+_DECOMPRESS = {
+    1: codec.gzip_decode,
+    2: lambda b: codec.snappy_decode(bytes(b)),
+    3: lambda b: codec.lz4_decode(bytes(b)),
+    4: lambda b: codec.zstd_decode(bytes(b)),
+}
 
 
 def header_name_bytes(name: str) -> bytes:
@@ -39,9 +43,22 @@ def header_name_bytes(name: str) -> bytes:
 
 def read_records(raw: bytes) -> list[DefaultRecord]:
     """Every record of one v2 batch (``raw`` from its first byte to its last), header names never refused."""
-    (base_offset, _length, _epoch, _magic, _crc, attributes, _last_delta, base_ts, max_ts, _pid, _pepoch, _seq,
-     count) = _BATCH_HEADER.unpack_from(raw)
-    body: Any = memoryview(raw)[_BATCH_HEADER.size:]
+    (
+        base_offset,
+        _length,
+        _epoch,
+        _magic,
+        _crc,
+        attributes,
+        _last_delta,
+        base_ts,
+        max_ts,
+        _pid,
+        _pepoch,
+        _seq,
+        count,
+    ) = _BATCH_HEADER.unpack_from(raw)
+    body: Any = memoryview(raw)[_BATCH_HEADER.size :]
     if attributes & _CODEC_MASK:
         body = _DECOMPRESS[attributes & _CODEC_MASK](body)
     buffer = bytearray(body)
@@ -61,7 +78,11 @@ def read_records(raw: bytes) -> list[DefaultRecord]:
             header_value, pos = _read_bytes(buffer, pos)
             headers.append(((name or b"").decode("utf-8", "surrogateescape"), header_value))
         timestamp = max_ts if log_append_time else base_ts + ts_delta
-        records.append(DefaultRecord(base_offset + offset_delta, timestamp, int(log_append_time), key, value, headers))
+        records.append(
+            DefaultRecord(
+                base_offset + offset_delta, timestamp, int(log_append_time), key, value, headers
+            )
+        )
     return records
 
 
@@ -69,7 +90,7 @@ def _read_bytes(buffer: bytearray, pos: int) -> tuple[bytes | None, int]:
     length, pos = decode_varint(buffer, pos)
     if length < 0:
         return None, pos
-    return bytes(buffer[pos:pos + length]), pos + length
+    return bytes(buffer[pos : pos + length]), pos + length
 
 
 class _TolerantBatch:
@@ -109,7 +130,7 @@ class TolerantMemoryRecords:
         self._pos = start + _LOG_OVERHEAD + length
         if batch.magic < 2:  # the legacy formats have no headers
             return batch
-        return _TolerantBatch(batch, bytes(self._data[start:self._pos]))
+        return _TolerantBatch(batch, bytes(self._data[start : self._pos]))
 
 
 def install() -> None:
@@ -120,8 +141,10 @@ def install() -> None:
     if current is TolerantMemoryRecords:
         return
     if current is not MemoryRecords:
-        raise RuntimeError("aiokafka's fetcher no longer reads records through MemoryRecords: "
-                           "servicekit.consume.aiokafka_patches must be revisited for this aiokafka version")
+        raise RuntimeError(
+            "aiokafka's fetcher no longer reads records through MemoryRecords: "
+            "servicekit.consume.aiokafka_patches must be revisited for this aiokafka version"
+        )
     fetcher.MemoryRecords = TolerantMemoryRecords  # type: ignore[misc,assignment]
 
 
@@ -138,11 +161,17 @@ def install_leader_refresh() -> None:
 
     original = getattr(fetcher.Fetcher, "_proc_offset_request", None)
     if original is None:
-        raise RuntimeError("aiokafka's fetcher no longer looks offsets up in _proc_offset_request: "
-                           "servicekit.consume.aiokafka_patches must be revisited for this aiokafka version")
+        raise RuntimeError(
+            "aiokafka's fetcher no longer looks offsets up in _proc_offset_request: "
+            "servicekit.consume.aiokafka_patches must be revisited for this aiokafka version"
+        )
     if getattr(original, _REFRESHING, False):
         return
-    moved = (errors.NotLeaderForPartitionError, errors.LeaderNotAvailableError, errors.StaleMetadata)
+    moved = (
+        errors.NotLeaderForPartitionError,
+        errors.LeaderNotAvailableError,
+        errors.StaleMetadata,
+    )
 
     async def refreshing(self: Any, node_id: int, topic_data: Any) -> Any:
         try:

@@ -78,6 +78,7 @@ class Batched:
         await batch.save(conn)
         return outputs
 
+
 log = get_logger("servicekit.consume.consumer")
 
 DETAIL_LIMIT = 1000
@@ -93,8 +94,11 @@ def to_outbound(event: Event, catalogue: Catalogue, settings: ServiceSettings) -
         topic=settings.topic(topic.name),
         key=event.key.encode(),
         value=event.to_json(),
-        headers=((b"content-type", b"application/json"), (b"event_type", event.event_type.encode()),
-                 (b"correlation_id", str(event.correlation_id).encode())),
+        headers=(
+            (b"content-type", b"application/json"),
+            (b"event_type", event.event_type.encode()),
+            (b"correlation_id", str(event.correlation_id).encode()),
+        ),
     )
 
 
@@ -103,8 +107,15 @@ def origin_id(record: ConsumerRecord[Any, Any]) -> str:
     return f"dlq:{record.topic}/{record.partition}/{record.offset}"
 
 
-def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str, detail: str, consumer: str,
-                max_bytes: int) -> OutboundMessage:
+def dead_letter(
+    record: ConsumerRecord[Any, Any],
+    dlq_topic: str,
+    *,
+    reason: str,
+    detail: str,
+    consumer: str,
+    max_bytes: int,
+) -> OutboundMessage:
     """The original key, headers and value as bytes, plus why and where from, in at most ``max_bytes``.
 
     What does not fit is cut, and a ``dlq.truncated.*`` header says how large it was; the original stays on
@@ -112,11 +123,21 @@ def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str
     the way out (Kafka clients write names as text): it is carried as ``dlq.original-header-hex.<hex>``; an
     original name that starts with ``dlq.`` as ``dlq.original-header.<name>``, so no record can forge a reason.
     """
-    meta: list[Header] = [(name.encode(), text.encode("utf-8", "backslashreplace")) for name, text in (
-        ("dlq.reason", reason), ("dlq.detail", detail[:DETAIL_LIMIT]), ("dlq.consumer", consumer),
-        ("dlq.origin.topic", record.topic), ("dlq.origin.partition", str(record.partition)),
-        ("dlq.origin.offset", str(record.offset)), ("dlq.origin.timestamp", str(record.timestamp)))]
-    budget = max_bytes - sum(len(n) + len(v or b"") for n, v in meta) - 256  # room for the dlq.truncated.* headers
+    meta: list[Header] = [
+        (name.encode(), text.encode("utf-8", "backslashreplace"))
+        for name, text in (
+            ("dlq.reason", reason),
+            ("dlq.detail", detail[:DETAIL_LIMIT]),
+            ("dlq.consumer", consumer),
+            ("dlq.origin.topic", record.topic),
+            ("dlq.origin.partition", str(record.partition)),
+            ("dlq.origin.offset", str(record.offset)),
+            ("dlq.origin.timestamp", str(record.timestamp)),
+        )
+    ]
+    budget = (
+        max_bytes - sum(len(n) + len(v or b"") for n, v in meta) - 256
+    )  # room for the dlq.truncated.* headers
     key = record.key
     if key is not None and len(key) > KEY_LIMIT:
         meta.append((b"dlq.truncated.key", str(len(key)).encode()))
@@ -141,9 +162,10 @@ def dead_letter(record: ConsumerRecord[Any, Any], dlq_topic: str, *, reason: str
     value = record.value
     if value is not None and len(value) > max(budget, 0):
         meta.append((b"dlq.truncated.value", str(len(value)).encode()))
-        value = value[:max(budget, 0)]
-    return OutboundMessage(event_id=origin_id(record), topic=dlq_topic, key=key, value=value,
-                           headers=(*carried, *meta))
+        value = value[: max(budget, 0)]
+    return OutboundMessage(
+        event_id=origin_id(record), topic=dlq_topic, key=key, value=value, headers=(*carried, *meta)
+    )
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -168,13 +190,20 @@ def screen(record: ConsumerRecord[Any, Any], topic: Topic, max_bytes: int) -> Ev
         names = [header_name_bytes(name) for name, _ in headers]
         if not all(raw.isascii() or _is_utf8(raw) for raw in names):
             raise ContractError("header-name-not-utf8", "a header name is not UTF-8")
-        size = len(record.key or b"") + len(record.value or b"") + sum(
-            len(raw) + len(v or b"") for raw, (_, v) in zip(names, headers, strict=True))
+        size = (
+            len(record.key or b"")
+            + len(record.value or b"")
+            + sum(len(raw) + len(v or b"") for raw, (_, v) in zip(names, headers, strict=True))
+        )
         if size > max_bytes:
-            raise ContractError("too-large", f"{size} bytes with key and headers; at most {max_bytes}")
+            raise ContractError(
+                "too-large", f"{size} bytes with key and headers; at most {max_bytes}"
+            )
         for name, value in headers:
             if name.lower() == "content-type" and not _is_json_content_type(value):
-                raise ContractError("content-type-not-json", "the content-type header is not application/json")
+                raise ContractError(
+                    "content-type-not-json", "the content-type header is not application/json"
+                )
         event = topic.parse(record.value)
         if record.key != event.key.encode():
             raise ContractError("key-mismatch", f"the record key is not the event's {topic.key}")
@@ -215,9 +244,17 @@ class BatchPipeline:
     handled before with the same content); a transient failure raises, and the caller retries the poll.
     """
 
-    def __init__(self, *, routes: Mapping[str, Route], catalogue: Catalogue, settings: ServiceSettings,
-                 pool: Callable[[], asyncpg.Pool], clock: Clock, metrics: Metrics,
-                 on_committed: Callable[[Sequence[Queued]], None]) -> None:
+    def __init__(
+        self,
+        *,
+        routes: Mapping[str, Route],
+        catalogue: Catalogue,
+        settings: ServiceSettings,
+        pool: Callable[[], asyncpg.Pool],
+        clock: Clock,
+        metrics: Metrics,
+        on_committed: Callable[[Sequence[Queued]], None],
+    ) -> None:
         self.routes, self.catalogue, self.settings = routes, catalogue, settings
         self._pool, self.clock, self.metrics = pool, clock, metrics
         self.on_committed = on_committed
@@ -226,14 +263,21 @@ class BatchPipeline:
         """This poll's events a handler failed on (dead-lettered): their inbox claims are released."""
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> Counts:
-        screened = [(r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes)) for r in records]
+        screened = [
+            (r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes))
+            for r in records
+        ]
         counts: Counts = collections.Counter()
         self._released = []
         now = self.clock.now()
-        outbox: list[list[OutboundMessage]] = [[] for _ in screened]  # what each record sends, dead letters included
+        outbox: list[list[OutboundMessage]] = [
+            [] for _ in screened
+        ]  # what each record sends, dead letters included
         async with self._pool().acquire() as conn, conn.transaction():
             verdicts = await self._admit(conn, screened)
-            runs: dict[str, list[tuple[int, ConsumerRecord[Any, Any], Event]]] = collections.defaultdict(list)
+            runs: dict[str, list[tuple[int, ConsumerRecord[Any, Any], Event]]] = (
+                collections.defaultdict(list)
+            )
             for n, ((record, _), verdict) in enumerate(zip(screened, verdicts, strict=True)):
                 if verdict is None:
                     counts[record.topic, "duplicate"] += 1
@@ -242,7 +286,10 @@ class BatchPipeline:
                     counts[record.topic, "dead_lettered"] += 1
                 else:
                     runs[record.topic].append((n, record, verdict))
-            for topic, run in runs.items():  # topics are independent; each topic's messages stay in order
+            for (
+                topic,
+                run,
+            ) in runs.items():  # topics are independent; each topic's messages stay in order
                 route = self.routes[topic]
                 if route.batched is not None and len(run) > 1:
                     await self._handle_run(conn, route, run, now, outbox, counts)
@@ -255,19 +302,28 @@ class BatchPipeline:
         self.on_committed(queued)
         return counts
 
-    async def _admit(self, conn: asyncpg.Connection, screened: Sequence[tuple[ConsumerRecord[Any, Any],
-                     Event | ContractError]]) -> list[Event | ContractError | None]:
+    async def _admit(
+        self,
+        conn: asyncpg.Connection,
+        screened: Sequence[tuple[ConsumerRecord[Any, Any], Event | ContractError]],
+    ) -> list[Event | ContractError | None]:
         """Claim every record in the inbox; ``None`` for a duplicate. An event is claimed by its id with its
         fingerprint, anything else by its origin: a redelivered dead letter is a duplicate too. An id claimed
         before with other content is the reason ``event-id-reused``, claimed by its origin in turn."""
-        claims = [(str(item.event_id), r.topic, fingerprint(item)) if isinstance(item, Event) else (origin_id(r), r.topic, None)
-                  for r, item in screened]
+        claims = [
+            (str(item.event_id), r.topic, fingerprint(item))
+            if isinstance(item, Event)
+            else (origin_id(r), r.topic, None)
+            for r, item in screened
+        ]
         fresh = await claim(conn, claims)
         verdicts: list[Event | ContractError | None] = []
         again: list[int] = []
         for n, ((_, item), (message_id, _, _)) in enumerate(zip(screened, claims, strict=True)):
             if message_id in fresh:
-                fresh.discard(message_id)  # a second record with this id in the same poll is not fresh
+                fresh.discard(
+                    message_id
+                )  # a second record with this id in the same poll is not fresh
                 verdicts.append(item)
             else:
                 verdicts.append(None)
@@ -277,20 +333,32 @@ class BatchPipeline:
             stored = await fingerprints(conn, [claims[n][0] for n in again])
             reused = [n for n in again if stored.get(claims[n][0]) not in (None, claims[n][2])]
             if reused:
-                fresh = await claim(conn, [(origin_id(screened[n][0]), screened[n][0].topic, None) for n in reused])
+                fresh = await claim(
+                    conn, [(origin_id(screened[n][0]), screened[n][0].topic, None) for n in reused]
+                )
                 for n in reused:
                     if origin_id(screened[n][0]) in fresh:
-                        verdicts[n] = ContractError("event-id-reused",
-                                                    "this event_id was handled before with different content")
+                        verdicts[n] = ContractError(
+                            "event-id-reused",
+                            "this event_id was handled before with different content",
+                        )
         return verdicts
 
-    async def _handle_run(self, conn: asyncpg.Connection, route: Route,
-                          run: Sequence[tuple[int, ConsumerRecord[Any, Any], Event]], now: datetime,
-                          outbox: list[list[OutboundMessage]], counts: Counts) -> None:
+    async def _handle_run(
+        self,
+        conn: asyncpg.Connection,
+        route: Route,
+        run: Sequence[tuple[int, ConsumerRecord[Any, Any], Event]],
+        now: datetime,
+        outbox: list[list[OutboundMessage]],
+        counts: Counts,
+    ) -> None:
         assert route.batched is not None
         topic = run[0][1].topic
         try:
-            async with conn.transaction():  # a savepoint: a failed load or save is retried one by one
+            async with (
+                conn.transaction()
+            ):  # a savepoint: a failed load or save is retried one by one
                 batch = await route.batched.load(conn, [event for _, _, event in run])
                 failed = 0
                 for n, record, event in run:
@@ -307,14 +375,26 @@ class BatchPipeline:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning("batch could not be handled as one; handling its messages one by one", topic=topic,
-                        count=len(run), error_type=type(exc).__name__)
+            log.warning(
+                "batch could not be handled as one; handling its messages one by one",
+                topic=topic,
+                count=len(run),
+                error_type=type(exc).__name__,
+            )
             for n, record, event in run:
                 outbox[n].clear()
                 await self._handle_one(conn, route, record, event, now, outbox[n], counts)
 
-    async def _handle_one(self, conn: asyncpg.Connection, route: Route, record: ConsumerRecord[Any, Any],
-                          event: Event, now: datetime, outbox: list[OutboundMessage], counts: Counts) -> None:
+    async def _handle_one(
+        self,
+        conn: asyncpg.Connection,
+        route: Route,
+        record: ConsumerRecord[Any, Any],
+        event: Event,
+        now: datetime,
+        outbox: list[OutboundMessage],
+        counts: Counts,
+    ) -> None:
         try:
             async with conn.transaction():  # a savepoint: one message's failure is its own
                 outputs = await route.handler(conn, event, now)
@@ -326,13 +406,21 @@ class BatchPipeline:
             outbox.append(self._failed(route, record, event, exc))
             counts[record.topic, "dead_lettered"] += 1
 
-    async def _release(self, conn: asyncpg.Connection, screened: Sequence[tuple[ConsumerRecord[Any, Any], Any]],
-                       outbox: list[list[OutboundMessage]], counts: Counts) -> None:
+    async def _release(
+        self,
+        conn: asyncpg.Connection,
+        screened: Sequence[tuple[ConsumerRecord[Any, Any], Any]],
+        outbox: list[list[OutboundMessage]],
+        counts: Counts,
+    ) -> None:
         """An event its handler failed on is not handled: its id leaves the inbox (a replay of it, once the cause
         is fixed, is handled) and the record is claimed by its origin instead. A record whose origin was claimed
         before was dead-lettered before (a redelivery): it is a duplicate, and sends nothing again."""
         released, self._released = self._released, []
-        await conn.execute("DELETE FROM inbox WHERE message_id = ANY($1::text[])", [str(e.event_id) for _, e in released])
+        await conn.execute(
+            "DELETE FROM inbox WHERE message_id = ANY($1::text[])",
+            [str(e.event_id) for _, e in released],
+        )
         fresh = await claim(conn, [(origin_id(r), r.topic, None) for r, _ in released])
         index = {(r.topic, r.partition, r.offset): n for n, (r, _) in enumerate(screened)}
         for record, _ in released:
@@ -341,28 +429,51 @@ class BatchPipeline:
                 counts[record.topic, "dead_lettered"] -= 1
                 counts[record.topic, "duplicate"] += 1
 
-    def _failed(self, route: Route, record: ConsumerRecord[Any, Any], event: Event, exc: Exception) -> OutboundMessage:
+    def _failed(
+        self, route: Route, record: ConsumerRecord[Any, Any], event: Event, exc: Exception
+    ) -> OutboundMessage:
         self._released.append((record, event))
         reason = exc.reason if isinstance(exc, ContractError) else "handler-failed"
         detail = exc.detail if isinstance(exc, ContractError) else type(exc).__name__
-        log.error("message could not be handled; dead-lettered", topic=record.topic, partition=record.partition,
-                  offset=record.offset, event_id=str(event.event_id), reason=reason, error_type=type(exc).__name__)
+        log.error(
+            "message could not be handled; dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            event_id=str(event.event_id),
+            reason=reason,
+            error_type=type(exc).__name__,
+        )
         return self._dead_letter(record, reason, detail, route)
 
-    def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str, detail: str,
-                     route: Route | None = None) -> OutboundMessage:
-        log.warning("message dead-lettered", topic=record.topic, partition=record.partition, offset=record.offset,
-                    reason=reason)
+    def _dead_letter(
+        self, record: ConsumerRecord[Any, Any], reason: str, detail: str, route: Route | None = None
+    ) -> OutboundMessage:
+        log.warning(
+            "message dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+        )
         self.metrics.dead_letters(topic=record.topic, reason=reason).inc()
         dlq = (route or self.routes[record.topic]).dlq
-        return dead_letter(record, dlq, reason=reason, detail=detail, consumer=self.settings.service_name,
-                           max_bytes=self.settings.dlq_max_bytes)
+        return dead_letter(
+            record,
+            dlq,
+            reason=reason,
+            detail=detail,
+            consumer=self.settings.service_name,
+            max_bytes=self.settings.dlq_max_bytes,
+        )
 
 
 def _retriable(exc: BaseException) -> bool:
     """The database or the broker is away for now: a retry, not a crash."""
-    return is_transient(exc) or (isinstance(exc, KafkaError) and (
-        exc.retriable or isinstance(exc, NoBrokersAvailable | KafkaTimeoutError)))
+    return is_transient(exc) or (
+        isinstance(exc, KafkaError)
+        and (exc.retriable or isinstance(exc, NoBrokersAvailable | KafkaTimeoutError))
+    )
 
 
 class ConsumerLoop:
@@ -379,9 +490,20 @@ class ConsumerLoop:
     CRASH_WINDOW_S = 60.0
     CRASHES_NOT_READY = 3
 
-    def __init__(self, *, topics: Sequence[str], settings: ServiceSettings, pipeline: BatchPipeline,
-                 metrics: Metrics) -> None:
-        self.topics, self.settings, self.pipeline, self.metrics = tuple(topics), settings, pipeline, metrics
+    def __init__(
+        self,
+        *,
+        topics: Sequence[str],
+        settings: ServiceSettings,
+        pipeline: BatchPipeline,
+        metrics: Metrics,
+    ) -> None:
+        self.topics, self.settings, self.pipeline, self.metrics = (
+            tuple(topics),
+            settings,
+            pipeline,
+            metrics,
+        )
         self.consumer: AIOKafkaConsumer | None = None
         self.progress_at = time.monotonic()
         """When the loop last committed a poll or found nothing to do."""
@@ -389,7 +511,10 @@ class ConsumerLoop:
 
     def crashing(self) -> bool:
         """Crashed ``CRASHES_NOT_READY`` times within the last ``CRASH_WINDOW_S`` seconds."""
-        return len(self.crashes) == self.crashes.maxlen and time.monotonic() - self.crashes[0] < self.CRASH_WINDOW_S
+        return (
+            len(self.crashes) == self.crashes.maxlen
+            and time.monotonic() - self.crashes[0] < self.CRASH_WINDOW_S
+        )
 
     async def run(self) -> None:
         install_tolerant_records()
@@ -408,20 +533,31 @@ class ConsumerLoop:
                 delay = backoff.next()
                 if _retriable(exc):
                     self.metrics.transient_failures(stage="consume").inc()
-                    log.warning("poll not handled; rewound to retry", error_type=type(exc).__name__,
-                                retry_in_s=round(delay, 2))
+                    log.warning(
+                        "poll not handled; rewound to retry",
+                        error_type=type(exc).__name__,
+                        retry_in_s=round(delay, 2),
+                    )
                 else:
                     self.crashes.append(time.monotonic())
                     self.metrics.consumer_crashes.inc()
-                    log.error("consumer crashed; rewound to retry", error_type=type(exc).__name__,
-                              retry_in_s=round(delay, 2))
+                    log.error(
+                        "consumer crashed; rewound to retry",
+                        error_type=type(exc).__name__,
+                        retry_in_s=round(delay, 2),
+                    )
                 await asyncio.sleep(delay)
 
     async def _start_consumer(self) -> AIOKafkaConsumer:
         s = self.settings
-        consumer = AIOKafkaConsumer(*self.topics, **client_options(s), group_id=s.group_id,
-                                    client_id=f"{s.service_name}-consumer", enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            **client_options(s),
+            group_id=s.group_id,
+            client_id=f"{s.service_name}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         try:
             await consumer.start()
         except BaseException:
@@ -431,7 +567,9 @@ class ConsumerLoop:
 
     async def _cycle(self, consumer: AIOKafkaConsumer) -> bool:
         """One poll, handled and committed; whether it held any record."""
-        polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
+        polled = await consumer.getmany(
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
+        )
         batch = [r for partition in polled.values() for r in partition]
         if not batch:
             self.progress_at = time.monotonic()
@@ -449,10 +587,14 @@ class ConsumerLoop:
             self.metrics.consumed(topic=topic, outcome=outcome).inc(n)
         self.progress_at = time.monotonic()
         try:
-            await consumer.commit({tp: partition[-1].offset + 1 for tp, partition in polled.items() if partition})
+            await consumer.commit(
+                {tp: partition[-1].offset + 1 for tp, partition in polled.items() if partition}
+            )
         except Exception as exc:  # noqa: BLE001 - e.g. a rebalance; the inbox absorbs the redelivery
-            log.warning("offset commit failed; the poll will be redelivered and skipped as duplicates",
-                        error_type=type(exc).__name__)
+            log.warning(
+                "offset commit failed; the poll will be redelivered and skipped as duplicates",
+                error_type=type(exc).__name__,
+            )
         return True
 
     async def stop(self) -> None:

@@ -17,7 +17,11 @@ import asyncpg
 from servicekit.db import Migration, unnest
 
 RUNTIME_MIGRATIONS = (
-    Migration("runtime", 1, "inbox_outbox", """
+    Migration(
+        "runtime",
+        1,
+        "inbox_outbox",
+        """
         CREATE TABLE inbox (
             message_id text PRIMARY KEY,
             topic      text NOT NULL,
@@ -33,8 +37,13 @@ RUNTIME_MIGRATIONS = (
             headers    jsonb NOT NULL DEFAULT '[]',
             created_at timestamptz NOT NULL DEFAULT now()
         );
-    """),
-    Migration("runtime", 2, "bytes_headers_fingerprints_parking", """
+    """,
+    ),
+    Migration(
+        "runtime",
+        2,
+        "bytes_headers_fingerprints_parking",
+        """
         -- Headers as bytes (servicekit.delivery.outbox.pack_headers): jsonb refuses NUL and a text round trip can
         -- refuse bytes that are not UTF-8, so a dead letter of such a record could not be written at all.
         ALTER TABLE outbox ADD COLUMN header_bytes bytea;
@@ -63,7 +72,8 @@ RUNTIME_MIGRATIONS = (
             error_type     text NOT NULL,
             quarantined_at timestamptz NOT NULL DEFAULT now()
         );
-    """),
+    """,
+    ),
 )
 
 Header = tuple[bytes, bytes | None]
@@ -84,9 +94,9 @@ def unpack_headers(data: bytes) -> list[Header]:
     headers, pos = [], 0
     while pos < len(data):
         (n,) = _LENGTH.unpack_from(data, pos)
-        name, pos = data[pos + 4:pos + 4 + n], pos + 4 + n
+        name, pos = data[pos + 4 : pos + 4 + n], pos + 4 + n
         (n,) = _LENGTH.unpack_from(data, pos)
-        value, pos = (None, pos + 4) if n < 0 else (data[pos + 4:pos + 4 + n], pos + 4 + n)
+        value, pos = (None, pos + 4) if n < 0 else (data[pos + 4 : pos + 4 + n], pos + 4 + n)
         headers.append((name, value))
     return headers
 
@@ -102,7 +112,9 @@ class OutboundMessage:
     headers: tuple[Header, ...] = ()
 
 
-async def claim(conn: asyncpg.Connection, messages: Sequence[tuple[str, str, bytes | None]]) -> set[str]:
+async def claim(
+    conn: asyncpg.Connection, messages: Sequence[tuple[str, str, bytes | None]]
+) -> set[str]:
     """Record each (message id, topic, content fingerprint) as handled, in one statement; returns the ids not
     handled before. An id absent from the answer was claimed earlier (a redelivery, a replay or a reused id) or
     twice in ``messages``: :func:`fingerprints` tells which content claimed it.
@@ -112,13 +124,19 @@ async def claim(conn: asyncpg.Connection, messages: Sequence[tuple[str, str, byt
     ids, topics, prints = zip(*messages, strict=True)
     rows = await conn.fetch(
         "INSERT INTO inbox (message_id, topic, fingerprint) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) "
-        "ON CONFLICT DO NOTHING RETURNING message_id", list(ids), list(topics), list(prints))
+        "ON CONFLICT DO NOTHING RETURNING message_id",
+        list(ids),
+        list(topics),
+        list(prints),
+    )
     return {r["message_id"] for r in rows}
 
 
 async def fingerprints(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, bytes | None]:
     """The content fingerprint each id was claimed with (``None`` for rows claimed before fingerprints)."""
-    rows = await conn.fetch("SELECT message_id, fingerprint FROM inbox WHERE message_id = ANY($1::text[])", list(ids))
+    rows = await conn.fetch(
+        "SELECT message_id, fingerprint FROM inbox WHERE message_id = ANY($1::text[])", list(ids)
+    )
     return {r["message_id"]: r["fingerprint"] for r in rows}
 
 
@@ -133,10 +151,12 @@ async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage])
     if not messages:
         return []
     rows = [(m.event_id, m.topic, m.key, m.value, pack_headers(m.headers)) for m in messages]
-    ids = await conn.fetch("INSERT INTO outbox (event_id, topic, key, value, header_bytes) "
-                           f"SELECT e, t, k, v, h FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea')} "
-                           "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n RETURNING id",
-                           *(list(column) for column in zip(*rows, strict=True)))
+    ids = await conn.fetch(
+        "INSERT INTO outbox (event_id, topic, key, value, header_bytes) "
+        f"SELECT e, t, k, v, h FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea')} "
+        "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n RETURNING id",
+        *(list(column) for column in zip(*rows, strict=True)),
+    )
     return list(zip(sorted(r["id"] for r in ids), messages, strict=True))
 
 
@@ -145,7 +165,8 @@ async def backlog(conn: asyncpg.Connection) -> tuple[int, float, int]:
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM outbox) AS pending, "
         "COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(created_at) FROM outbox)), 0)::float8 AS oldest, "
-        "(SELECT count(*) FROM outbox_parked) AS parked")
+        "(SELECT count(*) FROM outbox_parked) AS parked"
+    )
     return int(row["pending"]), float(row["oldest"]), int(row["parked"])
 
 
@@ -156,19 +177,28 @@ async def park(conn: asyncpg.Connection, reasons: dict[int, str]) -> None:
         "RETURNING o.*, r.reason) INSERT INTO outbox_parked "
         "(id, event_id, topic, key, value, headers, header_bytes, created_at, reason) "
         "SELECT id, event_id, topic, key, value, headers, header_bytes, created_at, reason FROM moved",
-        list(reasons), list(reasons.values()))
+        list(reasons),
+        list(reasons.values()),
+    )
 
 
-async def park_messages(conn: asyncpg.Connection, refused: Sequence[tuple[int, OutboundMessage, datetime, str]]) -> None:
+async def park_messages(
+    conn: asyncpg.Connection, refused: Sequence[tuple[int, OutboundMessage, datetime, str]]
+) -> None:
     """Keep rows the broker refused for good in ``outbox_parked`` from memory (their outbox rows already deleted):
     (row id, message, when it was written, why)."""
     await conn.execute(
         "INSERT INTO outbox_parked (id, event_id, topic, key, value, header_bytes, created_at, reason) "
         f"SELECT * FROM {unnest('bigint', 'text', 'text', 'bytea', 'bytea', 'bytea', 'timestamptz', 'text')}",
-        [i for i, _, _, _ in refused], [m.event_id for _, m, _, _ in refused], [m.topic for _, m, _, _ in refused],
-        [m.key for _, m, _, _ in refused], [m.value for _, m, _, _ in refused],
-        [pack_headers(m.headers) for _, m, _, _ in refused], [at for _, _, at, _ in refused],
-        [reason for _, _, _, reason in refused])
+        [i for i, _, _, _ in refused],
+        [m.event_id for _, m, _, _ in refused],
+        [m.topic for _, m, _, _ in refused],
+        [m.key for _, m, _, _ in refused],
+        [m.value for _, m, _, _ in refused],
+        [pack_headers(m.headers) for _, m, _, _ in refused],
+        [at for _, _, at, _ in refused],
+        [reason for _, _, _, reason in refused],
+    )
 
 
 async def purge_inbox(conn: asyncpg.Connection, retention_days: int) -> int:

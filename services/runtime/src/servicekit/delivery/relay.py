@@ -50,15 +50,25 @@ from servicekit.metrics import Metrics
 log = get_logger("servicekit.delivery.relay")
 
 PERMANENT: dict[type[BaseException], str] = {
-    MessageSizeTooLargeError: "too-large", RecordTooLargeError: "too-large", RecordListTooLargeError: "too-large",
-    InvalidTopicError: "invalid-topic", TopicAuthorizationFailedError: "not-authorised",
-    TypeError: "unsendable", ValueError: "unsendable",  # the client refuses the arguments themselves
+    MessageSizeTooLargeError: "too-large",
+    RecordTooLargeError: "too-large",
+    RecordListTooLargeError: "too-large",
+    InvalidTopicError: "invalid-topic",
+    TopicAuthorizationFailedError: "not-authorised",
+    TypeError: "unsendable",
+    ValueError: "unsendable",  # the client refuses the arguments themselves
 }
 """Broker or client answers that sending again can never change: the row is parked with this reason."""
 
 
-PRODUCER_SPENT = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, InvalidProducerIdMapping,
-                  ProducerFenced, ProducerClosed)
+PRODUCER_SPENT = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+    ProducerClosed,
+)
 """The idempotent producer's own state is no longer accepted (seen after a broker outage under load): retrying
 with it fails forever; a new producer (a new producer id) is the way on."""
 
@@ -80,9 +90,17 @@ def permanent_reason(exc: BaseException) -> str | None:
 
 
 class OutboxRelay:
-    def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, schema: str, metrics: Metrics,
-                 batch: int = 1000, interval_s: float = 0.05,
-                 renew: Callable[[], Awaitable[AIOKafkaProducer]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        schema: str,
+        metrics: Metrics,
+        batch: int = 1000,
+        interval_s: float = 0.05,
+        renew: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
+    ) -> None:
         self.pool, self.producer, self.metrics, self.renew = pool, producer, metrics, renew
         self.batch, self.interval_s = batch, interval_s
         self._lock_key = advisory_key(f"outbox-relay:{schema}")
@@ -108,47 +126,75 @@ class OutboxRelay:
         handed, self._handed = sorted(self._handed, key=lambda q: q[0]), []
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
-                self._handed[:0] = handed  # another relay's turn; they may be theirs to publish by then
+                self._handed[:0] = (
+                    handed  # another relay's turn; they may be theirs to publish by then
+                )
                 return 0
-            if handed and (published := await self._publish_handed(conn, handed[:self.batch])) is not None:
-                self._handed[:0] = handed[self.batch:]
+            if (
+                handed
+                and (published := await self._publish_handed(conn, handed[: self.batch]))
+                is not None
+            ):
+                self._handed[:0] = handed[self.batch :]
                 return published
             published, retriable = await self._publish_stored(conn)
         if retriable is not None:  # raised once the parking committed: the pass is retried
             raise retriable
         return published
 
-    async def _publish_handed(self, conn: asyncpg.Connection, handed: Sequence[Queued]) -> int | None:
+    async def _publish_handed(
+        self, conn: asyncpg.Connection, handed: Sequence[Queued]
+    ) -> int | None:
         """The fast path: delete the handed rows still there, if no older row waits, and send them from memory; a row
         the broker refuses for good is parked from memory. ``None`` when it cannot be taken (an older row waits, or
         the broker is away): the rows are then read back from the table, every one still there, as any other."""
         try:
-            async with conn.transaction():  # a savepoint: a failure puts the rows back for the table's path
-                created = {r["id"]: r["created_at"] for r in await conn.fetch(
-                    "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND NOT EXISTS "
-                    "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id, created_at", [i for i, _ in handed],
-                    handed[0][0])}
+            async with (
+                conn.transaction()
+            ):  # a savepoint: a failure puts the rows back for the table's path
+                created = {
+                    r["id"]: r["created_at"]
+                    for r in await conn.fetch(
+                        "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND NOT EXISTS "
+                        "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id, created_at",
+                        [i for i, _ in handed],
+                        handed[0][0],
+                    )
+                }
                 if not created:
-                    return None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
+                    return (
+                        None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
+                    )
                 kept = [(i, m) for i, m in handed if i in created]
-                outcomes = await self._send([(m.topic, m.key, m.value, list(m.headers)) for _, m in kept])
+                outcomes = await self._send(
+                    [(m.topic, m.key, m.value, list(m.headers)) for _, m in kept]
+                )
                 if any(o is not None and permanent_reason(o) is None for o in outcomes):
                     raise _Fallback  # the broker away: the table's path retries, and backs off
-                refused = [(i, m, created[i], self._refused(m.topic, o)) for (i, m), o in zip(kept, outcomes, strict=True)
-                           if o is not None]
+                refused = [
+                    (i, m, created[i], self._refused(m.topic, o))
+                    for (i, m), o in zip(kept, outcomes, strict=True)
+                    if o is not None
+                ]
                 if refused:
                     await park_messages(conn, refused)
         except _Fallback:
             return None
-        self._count_published(m.topic for (_, m), o in zip(kept, outcomes, strict=True) if o is None)
+        self._count_published(
+            m.topic for (_, m), o in zip(kept, outcomes, strict=True) if o is None
+        )
         return len(kept)
 
     def _refused(self, topic: str, outcome: BaseException) -> str:
         """Log and count a row the broker refused for good; its reason."""
         reason = permanent_reason(outcome)
         assert reason is not None
-        log.error("outbox row refused by the broker for good; parked", topic=topic, reason=reason,
-                  error_type=type(outcome).__name__)
+        log.error(
+            "outbox row refused by the broker for good; parked",
+            topic=topic,
+            reason=reason,
+            error_type=type(outcome).__name__,
+        )
         self.metrics.parked(topic=topic, reason=reason).inc()
         return reason
 
@@ -156,12 +202,18 @@ class OutboxRelay:
         """The rows in the table, oldest first: (how many left it, a retriable failure that stopped the pass)."""
         parked: dict[int, str] = {}
         retriable: BaseException | None = None
-        rows = await conn.fetch("SELECT id, topic, key, value, header_bytes, headers FROM outbox ORDER BY id LIMIT $1",
-                                self.batch)
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, header_bytes, headers FROM outbox ORDER BY id LIMIT $1",
+            self.batch,
+        )
         if not rows:
             return 0, None
-        outcomes = await self._send([(r["topic"], r["key"], r["value"], stored_headers(r["header_bytes"], r["headers"]))
-                                     for r in rows])
+        outcomes = await self._send(
+            [
+                (r["topic"], r["key"], r["value"], stored_headers(r["header_bytes"], r["headers"]))
+                for r in rows
+            ]
+        )
         for row, outcome in zip(rows, outcomes, strict=True):
             if outcome is not None:
                 if permanent_reason(outcome) is None:
@@ -172,7 +224,9 @@ class OutboxRelay:
             await park(conn, parked)
         if retriable is not None:
             return len(parked), retriable  # the parking commits, nothing else
-        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        await conn.execute(
+            "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
         self._count_published(r["topic"] for r in rows if r["id"] not in parked)
         return len(rows), None
 
@@ -180,21 +234,30 @@ class OutboxRelay:
         for topic, n in collections.Counter(topics).items():
             self.metrics.published(topic=topic).inc(n)
 
-    async def _send(self, rows: Sequence[tuple[str, bytes | None, bytes | None, list[Header]]]
-                    ) -> list[BaseException | None]:
+    async def _send(
+        self, rows: Sequence[tuple[str, bytes | None, bytes | None, list[Header]]]
+    ) -> list[BaseException | None]:
         """Hand (topic, key, value, headers) to the producer in order, then wait for every acknowledgement; one
         outcome per row."""
         handed: list[asyncio.Future[Any] | BaseException] = []
         for topic, key, value, headers in rows:
             try:
-                handed.append(await self.producer.send(topic, value, key=key,
-                                                       headers=[(name.decode(), v) for name, v in headers]))
+                handed.append(
+                    await self.producer.send(
+                        topic, value, key=key, headers=[(name.decode(), v) for name, v in headers]
+                    )
+                )
             except Exception as exc:
                 if permanent_reason(exc) is None:
                     raise
-                handed.append(exc)  # refused before it left: the size check, an argument the client rejects
-        acked = iter(await asyncio.gather(*(h for h in handed if not isinstance(h, BaseException)),
-                                          return_exceptions=True))
+                handed.append(
+                    exc
+                )  # refused before it left: the size check, an argument the client rejects
+        acked = iter(
+            await asyncio.gather(
+                *(h for h in handed if not isinstance(h, BaseException)), return_exceptions=True
+            )
+        )
         return [h if isinstance(h, BaseException) else _failure(next(acked)) for h in handed]
 
     async def run(self) -> None:
@@ -209,7 +272,11 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - broker or database away: retry, never drop
                 delay = backoff.next()
                 self.metrics.transient_failures(stage="relay").inc()
-                log.warning("outbox relay failed; retrying", error_type=type(exc).__name__, retry_in_s=round(delay, 2))
+                log.warning(
+                    "outbox relay failed; retrying",
+                    error_type=type(exc).__name__,
+                    retry_in_s=round(delay, 2),
+                )
                 if isinstance(exc, PRODUCER_SPENT) and self.renew is not None:
                     await self._renew_producer()
                 with contextlib.suppress(TimeoutError):  # a stop ends the wait
@@ -228,7 +295,9 @@ class OutboxRelay:
         try:
             self.producer = await self.renew()
         except Exception as exc:  # noqa: BLE001 - the broker may be away still: keep the old one, try again later
-            log.warning("a new producer could not be started; retrying", error_type=type(exc).__name__)
+            log.warning(
+                "a new producer could not be started; retrying", error_type=type(exc).__name__
+            )
             return
         self.metrics.producers_renewed.inc()
         log.warning("producer renewed: the broker refused the old one's sequence state")

@@ -80,11 +80,19 @@ class BearerAuth:
         for key in keys:
             try:
                 claims: dict[str, Any] = jwt.decode(
-                    token.strip(), key, algorithms=list(self.algorithms), audience=self.audience, issuer=self.issuer,
-                    leeway=self.leeway_s, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+                    token.strip(),
+                    key,
+                    algorithms=list(self.algorithms),
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    leeway=self.leeway_s,
+                    options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                )
                 return _with_valid_roles(_with_valid_subject(self._with_bounded_lifetime(claims)))
             except jwt.ExpiredSignatureError:
-                expired = True  # right key, but too late; keep looking in case another key says otherwise
+                expired = (
+                    True  # right key, but too late; keep looking in case another key says otherwise
+                )
             except (jwt.InvalidSignatureError, jwt.InvalidKeyError, TypeError):
                 continue  # signed by another key (or a key of another type): try the next
             except jwt.DecodeError:
@@ -92,7 +100,6 @@ class BearerAuth:
             except jwt.InvalidTokenError:
                 raise UnauthorizedError("invalid-token") from None
         raise UnauthorizedError("expired-token" if expired else "invalid-token")
-
 
     def _with_bounded_lifetime(self, claims: dict[str, Any]) -> dict[str, Any]:
         """A token issued at ``iat`` (PyJWT refuses one from the future) that expires within the longest lifetime."""
@@ -104,7 +111,12 @@ class BearerAuth:
 def _with_valid_subject(claims: dict[str, Any]) -> dict[str, Any]:
     """The officer is the subject: it is logged and recorded, so it is a short printable identifier."""
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUBJECT_CHARS or not sub.isprintable() or sub.strip() != sub:
+    if (
+        not isinstance(sub, str)
+        or not 0 < len(sub) <= MAX_SUBJECT_CHARS
+        or not sub.isprintable()
+        or sub.strip() != sub
+    ):
         raise UnauthorizedError("invalid-subject")
     return claims
 
@@ -112,8 +124,13 @@ def _with_valid_subject(claims: dict[str, Any]) -> dict[str, Any]:
 def _with_valid_roles(claims: dict[str, Any]) -> dict[str, Any]:
     """The officer's authority is the token's ``roles`` claim (none: no role): a short list of short names."""
     roles = claims.get("roles", [])
-    if (not isinstance(roles, list) or len(roles) > MAX_ROLES
-            or not all(isinstance(r, str) and 0 < len(r) <= MAX_ROLE_CHARS and r.isprintable() for r in roles)):
+    if (
+        not isinstance(roles, list)
+        or len(roles) > MAX_ROLES
+        or not all(
+            isinstance(r, str) and 0 < len(r) <= MAX_ROLE_CHARS and r.isprintable() for r in roles
+        )
+    ):
         raise UnauthorizedError("invalid-roles")
     return claims
 
@@ -123,14 +140,22 @@ def roles_of(scope: Scope) -> frozenset[str]:
     return frozenset(scope.get("principal", {}).get("roles", []))
 
 
-def guarded(app: ASGIApp, auth: BearerAuth, open_paths: frozenset[str],
-            own_auth: Callable[[str], bool] | None = None) -> ASGIApp:
+def guarded(
+    app: ASGIApp,
+    auth: BearerAuth,
+    open_paths: frozenset[str],
+    own_auth: Callable[[str], bool] | None = None,
+) -> ASGIApp:
     """``app`` behind ``auth`` for every HTTP path but ``open_paths`` and those ``own_auth`` says authenticate
     themselves (a console's pages, by session); the claims go to ``scope['principal']``."""
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
-        if scope["type"] != "http" or path in open_paths or (own_auth is not None and own_auth(path)):
+        if (
+            scope["type"] != "http"
+            or path in open_paths
+            or (own_auth is not None and own_auth(path))
+        ):
             await app(scope, receive, send)
             return
         raw = dict(scope.get("headers") or []).get(b"authorization")
@@ -151,11 +176,24 @@ def needs_role(app: ASGIApp, role: str, paths: frozenset[str]) -> ASGIApp:
     async def check(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in paths and role not in roles_of(scope):
             log.info("request refused", reason_code="needs-role", status=403)
-            body = json.dumps({"error": "forbidden", "reason_code": "needs-role",
-                               "detail": f"This needs the {role!r} role, which the token does not hold."}).encode()
-            await send({"type": "http.response.start", "status": 403, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store")]})
+            body = json.dumps(
+                {
+                    "error": "forbidden",
+                    "reason_code": "needs-role",
+                    "detail": f"This needs the {role!r} role, which the token does not hold.",
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await app(scope, receive, send)
@@ -165,8 +203,19 @@ def needs_role(app: ASGIApp, role: str, paths: frozenset[str]) -> ASGIApp:
 
 async def unauthorized(send: Send, code: str) -> None:
     body = json.dumps({"error": "unauthorized", "reason_code": code}).encode()
-    await send({"type": "http.response.start", "status": 401, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", f'Bearer error="invalid_token", error_description="{code}"'.encode()),
-        (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (
+                    b"www-authenticate",
+                    f'Bearer error="invalid_token", error_description="{code}"'.encode(),
+                ),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 def json_response(body: Any, status: int = 200) -> AsgiResponse:
-    return AsgiResponse(json.dumps(body, default=str).encode(), status, headers={"content-type": "application/json"})
+    return AsgiResponse(
+        json.dumps(body, default=str).encode(), status, headers={"content-type": "application/json"}
+    )
 
 
 def operational_routes(runtime: ServiceRuntime) -> Sequence[tuple[str, ASGIApp]]:
@@ -33,21 +35,32 @@ def operational_routes(runtime: ServiceRuntime) -> Sequence[tuple[str, ASGIApp]]
     async def ready(scope: Scope) -> AsgiResponse:  # noqa: ARG001
         """Ready: broker reachable, database reachable, partitions assigned."""
         checks = await runtime.readiness()
-        return json_response({"ready": all(checks.values()), "checks": checks}, 200 if all(checks.values()) else 503)
+        return json_response(
+            {"ready": all(checks.values()), "checks": checks}, 200 if all(checks.values()) else 503
+        )
 
     @get(include_in_schema=False)
     async def metrics(scope: Scope) -> AsgiResponse:  # noqa: ARG001
         await runtime.readiness()  # the gauges, and the readiness an alert rule can read
-        return AsgiResponse(generate_latest(runtime.metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST})
+        return AsgiResponse(
+            generate_latest(runtime.metrics.registry),
+            200,
+            headers={"content-type": CONTENT_TYPE_LATEST},
+        )
 
     @get(include_in_schema=False)
     async def asyncapi(scope: Scope) -> AsgiResponse:  # noqa: ARG001
         return json_response(runtime.asyncapi())
 
-    routes: list[tuple[str, ASGIApp]] = [("/health", health), ("/ready", ready), ("/metrics", metrics),
-                                         ("/asyncapi.json", asyncapi)]
+    routes: list[tuple[str, ASGIApp]] = [
+        ("/health", health),
+        ("/ready", ready),
+        ("/metrics", metrics),
+        ("/asyncapi.json", asyncapi),
+    ]
     clock = runtime.clock
     if isinstance(clock, SimulatedClock):
+
         @post(include_in_schema=False)
         async def advance_clock(scope: Scope) -> AsgiResponse:
             """Simulated clock only: ``POST /clock?advance_s=N`` or ``POST /clock?to=<ISO 8601 instant>`` moves time
@@ -55,10 +68,14 @@ def operational_routes(runtime: ServiceRuntime) -> Sequence[tuple[str, ASGIApp]]
             query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
             try:
                 if "to" in query:
-                    target = datetime.fromisoformat(query["to"].replace(" ", "+"))  # an unencoded "+11:00"
+                    target = datetime.fromisoformat(
+                        query["to"].replace(" ", "+")
+                    )  # an unencoded "+11:00"
                     if target.tzinfo is None:
                         raise ValueError("`to` needs a timezone offset")
-                    now = clock.set(target)  # an instant already passed leaves the clock as it is: never back
+                    now = clock.set(
+                        target
+                    )  # an instant already passed leaves the clock as it is: never back
                 else:
                     now = clock.advance(timedelta(seconds=float(query.get("advance_s", "0"))))
             except ValueError as exc:

@@ -26,11 +26,21 @@ from contracts.topics import ContractError, load_json
 
 REF = "#/components/schemas/"
 MAX_BODY_BYTES = 64 * 1024
-STATUS_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                405: "method-not-allowed", 409: "conflict", 413: "too-large", 422: "invalid-request"}
-UNAUTHORIZED_TEXT = ("No token, or a token that is expired, malformed, or not signed by a configured key, or for "
-                     "another issuer or audience, or with a malformed subject or roles claim. The body carries only "
-                     "a reason code.")
+STATUS_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    422: "invalid-request",
+}
+UNAUTHORIZED_TEXT = (
+    "No token, or a token that is expired, malformed, or not signed by a configured key, or for "
+    "another issuer or audience, or with a malformed subject or roles claim. The body carries only "
+    "a reason code."
+)
 
 
 class Problem(BaseModel):
@@ -41,11 +51,19 @@ class Problem(BaseModel):
 class Error(BaseModel):
     """Every refusal's body."""
 
-    error: str = Field(description="What kind of refusal: bad-request, forbidden, not-found, invalid-command, ...")
+    error: str = Field(
+        description="What kind of refusal: bad-request, forbidden, not-found, invalid-command, ..."
+    )
     detail: str | None = None
-    reason_code: str | None = Field(default=None, description="Why, where the procedure or the access rules say.")
-    way_out: str | None = Field(default=None, description="What the procedure says to do instead, where it says.")
-    problems: list[Problem] | None = Field(default=None, description="Each field that does not match, and why.")
+    reason_code: str | None = Field(
+        default=None, description="Why, where the procedure or the access rules say."
+    )
+    way_out: str | None = Field(
+        default=None, description="What the procedure says to do instead, where it says."
+    )
+    problems: list[Problem] | None = Field(
+        default=None, description="Each field that does not match, and why."
+    )
 
 
 class Refused(HTTPException):
@@ -57,8 +75,11 @@ class Refused(HTTPException):
 
 
 def error_response(status: int, body: Mapping[str, Any]) -> JSONResponse:
-    return JSONResponse({k: v for k, v in body.items() if v is not None}, status,
-                        headers={"cache-control": "no-store"})
+    return JSONResponse(
+        {k: v for k, v in body.items() if v is not None},
+        status,
+        headers={"cache-control": "no-store"},
+    )
 
 
 def refused(description: str) -> dict[str, Any]:
@@ -75,7 +96,9 @@ class StrictJsonRequest(Request):
             try:
                 self._json = load_json(await self.body())
             except ContractError as exc:
-                raise Refused(400, "bad-request", f"the body is not JSON within limits: {exc}") from None
+                raise Refused(
+                    400, "bad-request", f"the body is not JSON within limits: {exc}"
+                ) from None
         return self._json
 
 
@@ -101,48 +124,84 @@ Principal = Annotated[tuple[str, frozenset[str]], Depends(principal)]
 
 def problems_of(errors: Sequence[Mapping[str, Any]], skip: int = 1) -> list[dict[str, str]]:
     """Each validation error as the field it is about (its location past ``skip`` parts) and the problem."""
-    return [{"field": ".".join(str(p) for p in e["loc"][skip:]) or str(e["loc"][0]), "problem": str(e["msg"])}
-            for e in errors]
+    return [
+        {
+            "field": ".".join(str(p) for p in e["loc"][skip:]) or str(e["loc"][0]),
+            "problem": str(e["msg"]),
+        }
+        for e in errors
+    ]
 
 
-def api_app(title: str, description: str, version: str = "1.0.0", *,
-            on_invalid_body: Callable[[RequestValidationError], JSONResponse] | None = None) -> FastAPI:
+def api_app(
+    title: str,
+    description: str,
+    version: str = "1.0.0",
+    *,
+    on_invalid_body: Callable[[RequestValidationError], JSONResponse] | None = None,
+) -> FastAPI:
     """A service's JSON API: no interactive docs (the OpenAPI document is served by the service), strict JSON,
     bodies at most :data:`MAX_BODY_BYTES`, and every refusal an :class:`Error`. ``on_invalid_body`` answers a
     body that does not validate (a query, header or path parameter that does not is a 400)."""
-    app = FastAPI(title=title, description=description, version=version, openapi_url=None, docs_url=None,
-                  redoc_url=None, max_body_size=MAX_BODY_BYTES)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=MAX_BODY_BYTES,
+    )
     app.router.route_class = StrictJsonRoute
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
         assert isinstance(exc, StarletteHTTPException)
-        body = exc.body if isinstance(exc, Refused) else {"error": STATUS_CODES.get(exc.status_code, "error"),
-                                                          "detail": str(exc.detail)}
+        body = (
+            exc.body
+            if isinstance(exc, Refused)
+            else {"error": STATUS_CODES.get(exc.status_code, "error"), "detail": str(exc.detail)}
+        )
         return error_response(exc.status_code, body)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
-        if on_invalid_body is not None and errors and all(e["loc"][:1] == ("body",) for e in errors) \
-                and not any(e["type"] == "json_invalid" for e in errors):
+        if (
+            on_invalid_body is not None
+            and errors
+            and all(e["loc"][:1] == ("body",) for e in errors)
+            and not any(e["type"] == "json_invalid" for e in errors)
+        ):
             return on_invalid_body(exc)
-        return error_response(400, {"error": "bad-request", "detail": "the request does not match this API",
-                                    "problems": problems_of(errors)})
+        return error_response(
+            400,
+            {
+                "error": "bad-request",
+                "detail": "the request does not match this API",
+                "problems": problems_of(errors),
+            },
+        )
 
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     return app
 
 
-def openapi_document(app: FastAPI, *, extra_schemas: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def openapi_document(
+    app: FastAPI, *, extra_schemas: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The API's OpenAPI 3.1 document, generated from its routes and their pydantic models, behind the bearer guard
     every service applies: a 401 on every operation, and every refusal (the framework's 422 included) an Error."""
-    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas |= dict(extra_schemas or {})
-    if "Error" not in schemas:  # an API that documents no refusal of its own still answers 401 with it
+    if (
+        "Error" not in schemas
+    ):  # an API that documents no refusal of its own still answers 401 with it
         error_schema = Error.model_json_schema(ref_template=REF + "{model}")
         schemas |= error_schema.pop("$defs", {}) | {"Error": error_schema}
     error = {"application/json": {"schema": {"$ref": REF + "Error"}}}
@@ -152,13 +211,20 @@ def openapi_document(app: FastAPI, *, extra_schemas: Mapping[str, Any] | None = 
             if "422" in responses and "HTTPValidationError" in json.dumps(responses["422"]):
                 del responses["422"]
                 responses["400"] = responses.get("400") or {
-                    "description": "A query, header or path parameter that does not match.", "content": error}
+                    "description": "A query, header or path parameter that does not match.",
+                    "content": error,
+                }
             responses["401"] = {"description": UNAUTHORIZED_TEXT, "content": error}
     doc["security"] = [{"bearer": []}]
-    doc["components"]["securitySchemes"] = {"bearer": {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-        "description": "Signed (RS/PS/ES/EdDSA) by a configured key; iss, aud, exp, iat and sub required; the "
-                       "officer's authority is its roles claim."}}
+    doc["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Signed (RS/PS/ES/EdDSA) by a configured key; iss, aud, exp, iat and sub required; the "
+            "officer's authority is its roles claim.",
+        }
+    }
     return doc
 
 
@@ -166,7 +232,9 @@ def render(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def snapshot_cli(make: Callable[[], Mapping[str, Any]], snapshot: Path, argv: Sequence[str] = sys.argv) -> None:
+def snapshot_cli(
+    make: Callable[[], Mapping[str, Any]], snapshot: Path, argv: Sequence[str] = sys.argv
+) -> None:
     """``python -m <service>.api [--write]``: print the document, or refresh the committed snapshot."""
     if "--write" in argv:
         snapshot.write_text(render(make()))

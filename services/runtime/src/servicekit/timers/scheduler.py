@@ -72,11 +72,25 @@ async def quarantined(conn: asyncpg.Connection) -> int:
 
 
 class Scheduler:
-    def __init__(self, *, pool: asyncpg.Pool, timers: Timers, clock: Clock, metrics: Metrics,
-                 route: Callable[[Event], OutboundMessage], on_committed: Callable[[Sequence[Queued]], None],
-                 interval_s: float = 0.25, batch: int = 500) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        timers: Timers,
+        clock: Clock,
+        metrics: Metrics,
+        route: Callable[[Event], OutboundMessage],
+        on_committed: Callable[[Sequence[Queued]], None],
+        interval_s: float = 0.25,
+        batch: int = 500,
+    ) -> None:
         self.pool, self.timers, self.clock, self.metrics = pool, timers, clock, metrics
-        self.route, self.on_committed, self.interval_s, self.batch = route, on_committed, interval_s, batch
+        self.route, self.on_committed, self.interval_s, self.batch = (
+            route,
+            on_committed,
+            interval_s,
+            batch,
+        )
 
     async def fire_due(self) -> int:
         """Fire every deadline that has passed; returns how many fired (quarantined ones are not counted)."""
@@ -91,11 +105,18 @@ class Scheduler:
                     await conn.execute(
                         "INSERT INTO timer_quarantine (timer_key, reason, error_type) "
                         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
-                        list(failed), ["timer-failed"] * len(failed), [type(e).__name__ for e in failed.values()])
+                        list(failed),
+                        ["timer-failed"] * len(failed),
+                        [type(e).__name__ for e in failed.values()],
+                    )
                 queued = await enqueue(conn, [self.route(e) for f in fired for e in f.events])
             for key, exc in failed.items():
-                log.error("timer could not be fired; quarantined", timer_key=key, reason="timer-failed",
-                          error_type=type(exc).__name__)
+                log.error(
+                    "timer could not be fired; quarantined",
+                    timer_key=key,
+                    reason="timer-failed",
+                    error_type=type(exc).__name__,
+                )
             self.metrics.timers_quarantined.inc(len(failed))
             if fired:
                 total += len(fired)
@@ -104,7 +125,9 @@ class Scheduler:
             if len(due) < self.batch:
                 return total
 
-    def _fire(self, due: Sequence[Due], now: datetime) -> tuple[list[tuple[Due, Fired]], dict[str, Exception]]:
+    def _fire(
+        self, due: Sequence[Due], now: datetime
+    ) -> tuple[list[tuple[Due, Fired]], dict[str, Exception]]:
         fired: list[tuple[Due, Fired]] = []
         failed: dict[str, Exception] = {}
         for timer in due:
@@ -114,8 +137,9 @@ class Scheduler:
                 failed[timer.key] = exc
         return fired, failed
 
-    async def _save(self, conn: asyncpg.Connection, fired: list[tuple[Due, Fired]],
-                    failed: dict[str, Exception]) -> list[Fired]:
+    async def _save(
+        self, conn: asyncpg.Connection, fired: list[tuple[Due, Fired]], failed: dict[str, Exception]
+    ) -> list[Fired]:
         """Save all at once; if that is refused, one at a time, quarantining each one refused."""
         try:
             async with conn.transaction():
@@ -155,5 +179,9 @@ class Scheduler:
             except Exception as exc:  # noqa: BLE001 - retried; a deadline is never skipped
                 delay = backoff.next()
                 self.metrics.transient_failures(stage="scheduler").inc()
-                log.warning("scheduler pass failed; retrying", error_type=type(exc).__name__, retry_in_s=round(delay, 2))
+                log.warning(
+                    "scheduler pass failed; retrying",
+                    error_type=type(exc).__name__,
+                    retry_in_s=round(delay, 2),
+                )
                 await asyncio.sleep(delay)

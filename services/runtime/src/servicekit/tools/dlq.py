@@ -70,14 +70,27 @@ class DlqSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="DLQ_", extra="ignore", populate_by_name=True)
     service_name: str = "dlq"
-    kafka_sasl_username: str = Field(default=DLQ_REPLAYER, description="The dead-letter replayer's principal.")
-    operator_token: SecretStr | None = Field(default=None, description="The operator's bearer token (operations role).")
-    operator_token_file: Path | None = Field(default=None, description="A file holding it, when the token is not set.")
+    kafka_sasl_username: str = Field(
+        default=DLQ_REPLAYER, description="The dead-letter replayer's principal."
+    )
+    operator_token: SecretStr | None = Field(
+        default=None, description="The operator's bearer token (operations role)."
+    )
+    operator_token_file: Path | None = Field(
+        default=None, description="A file holding it, when the token is not set."
+    )
 
     def operator(self) -> str:
         """The verified operator: the token's subject, when it holds the operations role; else ``UnauthorizedError``."""
-        token = self.operator_token.get_secret_value() if self.operator_token is not None else (
-            self.operator_token_file.read_text().strip() if self.operator_token_file is not None else "")
+        token = (
+            self.operator_token.get_secret_value()
+            if self.operator_token is not None
+            else (
+                self.operator_token_file.read_text().strip()
+                if self.operator_token_file is not None
+                else ""
+            )
+        )
         claims = self.bearer_auth().verify(f"Bearer {token}" if token else None)
         if OPERATIONS not in claims.get("roles", []):
             raise UnauthorizedError("needs-role")
@@ -122,21 +135,30 @@ def _text(value: bytes | None) -> str:
 
 
 def _meta(record: ConsumerRecord[Any, Any]) -> dict[bytes, bytes | None]:
-    return {name: value for name, value in ((header_name_bytes(n), v) for n, v in record.headers or ())
-            if name.startswith(b"dlq.") and not name.startswith((ORIGINAL, ORIGINAL_HEX))}
+    return {
+        name: value
+        for name, value in ((header_name_bytes(n), v) for n, v in record.headers or ())
+        if name.startswith(b"dlq.") and not name.startswith((ORIGINAL, ORIGINAL_HEX))
+    }
 
 
 def read(record: ConsumerRecord[Any, Any]) -> DeadLetter | Replay | None:
     """What a record of a dead-letter topic is: a dead letter, a replay marker, or neither (``None``)."""
     meta = _meta(record)
     if MARKER in meta:
-        return Replay(_text(meta.get(b"dlq.replay-of")), _text(meta.get(b"dlq.replayed-by")),
-                      _text(meta.get(b"dlq.replayed-at")))
+        return Replay(
+            _text(meta.get(b"dlq.replay-of")),
+            _text(meta.get(b"dlq.replayed-by")),
+            _text(meta.get(b"dlq.replayed-at")),
+        )
     if b"dlq.reason" not in meta:
         return None
     try:
-        origin = (_text(meta[b"dlq.origin.topic"]), int(_text(meta[b"dlq.origin.partition"])),
-                  int(_text(meta[b"dlq.origin.offset"])))
+        origin = (
+            _text(meta[b"dlq.origin.topic"]),
+            int(_text(meta[b"dlq.origin.partition"])),
+            int(_text(meta[b"dlq.origin.offset"])),
+        )
     except (KeyError, ValueError):
         origin = ("", -1, -1)
     event_id = event_type = None
@@ -148,12 +170,25 @@ def read(record: ConsumerRecord[Any, Any]) -> DeadLetter | Replay | None:
     except ValueError:
         pass
     return DeadLetter(
-        topic=record.topic, partition=record.partition, offset=record.offset, timestamp=record.timestamp,
-        reason=_text(meta[b"dlq.reason"]), detail=_text(meta.get(b"dlq.detail")), consumer=_text(meta.get(b"dlq.consumer")),
-        origin=origin, key_bytes=len(record.key or b""), value_bytes=len(record.value or b""),
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp=record.timestamp,
+        reason=_text(meta[b"dlq.reason"]),
+        detail=_text(meta.get(b"dlq.detail")),
+        consumer=_text(meta.get(b"dlq.consumer")),
+        origin=origin,
+        key_bytes=len(record.key or b""),
+        value_bytes=len(record.value or b""),
         headers=len(record.headers or ()) - len(meta),
-        truncated=tuple(n.decode().removeprefix("dlq.truncated.") for n in meta if n.startswith(b"dlq.truncated.")),
-        event_id=event_id, event_type=event_type)
+        truncated=tuple(
+            n.decode().removeprefix("dlq.truncated.")
+            for n in meta
+            if n.startswith(b"dlq.truncated.")
+        ),
+        event_id=event_id,
+        event_type=event_type,
+    )
 
 
 def original_headers(headers: Iterable[tuple[Any, bytes | None]]) -> list[Header]:
@@ -162,21 +197,32 @@ def original_headers(headers: Iterable[tuple[Any, bytes | None]]) -> list[Header
     for name, value in headers:
         raw = header_name_bytes(name)
         if raw.startswith(ORIGINAL_HEX):
-            restored.append((bytes.fromhex(raw[len(ORIGINAL_HEX):].decode()), value))
+            restored.append((bytes.fromhex(raw[len(ORIGINAL_HEX) :].decode()), value))
         elif raw.startswith(ORIGINAL):
-            restored.append((raw[len(ORIGINAL):], value))
+            restored.append((raw[len(ORIGINAL) :], value))
         elif not raw.startswith(b"dlq."):
             restored.append((raw, value))
     return restored
 
 
-def selected(letters: Iterable[DeadLetter], replays: Iterable[Replay], *, reason: str | None,
-             offsets: Sequence[tuple[int, int]], again: bool) -> list[DeadLetter]:
+def selected(
+    letters: Iterable[DeadLetter],
+    replays: Iterable[Replay],
+    *,
+    reason: str | None,
+    offsets: Sequence[tuple[int, int]],
+    again: bool,
+) -> list[DeadLetter]:
     """The dead letters a replay takes: of ``reason`` (any if ``None``), at ``offsets`` (partition, offset; any
     if empty), not replayed before unless ``again``."""
     done = {r.replay_of for r in replays}
-    return [d for d in letters if (reason is None or d.reason == reason)
-            and (not offsets or (d.partition, d.offset) in offsets) and (again or d.coordinates not in done)]
+    return [
+        d
+        for d in letters
+        if (reason is None or d.reason == reason)
+        and (not offsets or (d.partition, d.offset) in offsets)
+        and (again or d.coordinates not in done)
+    ]
 
 
 # --------------------------------------------------------------------------- the broker's side
@@ -191,7 +237,9 @@ class DeadLetters:
 
     def dlq_topic(self, name: str) -> str:
         """The deployment's dead-letter topic for a catalogue topic or its dead-letter topic."""
-        return self.settings.topic(self.catalogue[name.removesuffix(DLQ_SUFFIX)].dlq)  # KeyError: not ours
+        return self.settings.topic(
+            self.catalogue[name.removesuffix(DLQ_SUFFIX)].dlq
+        )  # KeyError: not ours
 
     def all_topics(self) -> list[str]:
         return [self.settings.topic(t.dlq) for t in self.catalogue.topics if t.consumers]
@@ -199,8 +247,14 @@ class DeadLetters:
     def suspicion(self, letter: DeadLetter) -> str | None:
         """Why the dead letter's headers contradict the catalogue, or ``None``: the origin must be the topic whose
         dead-letter topic holds it, and the consumer one that consumes it."""
-        topic = next((t for t in self.catalogue.topics if t.consumers and self.settings.topic(t.dlq) == letter.topic),
-                     None)
+        topic = next(
+            (
+                t
+                for t in self.catalogue.topics
+                if t.consumers and self.settings.topic(t.dlq) == letter.topic
+            ),
+            None,
+        )
         if topic is None:
             return "its topic is no dead-letter topic of the catalogue"
         if letter.origin[0] != self.settings.topic(topic.name) or min(letter.origin[1:]) < 0:
@@ -210,8 +264,12 @@ class DeadLetters:
         return None
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(**client_options(self.settings), group_id=None, enable_auto_commit=False,
-                                client_id="dlq-tool")
+        return AIOKafkaConsumer(
+            **client_options(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="dlq-tool",
+        )
 
     async def records(self, topics: Sequence[str]) -> list[ConsumerRecord[Any, Any]]:
         """Every record now on ``topics``, from the first to the end offset as of the call."""
@@ -221,7 +279,11 @@ class DeadLetters:
             # the client's own metadata, so the topics' partitions are known (consumer.topics() fetches a copy only;
             # aiokafka is pinned)
             await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            partitions = [
+                TopicPartition(t, p)
+                for t in topics
+                for p in sorted(consumer.partitions_for_topic(t) or ())
+            ]
             if not partitions:
                 return []
             ends = await consumer.end_offsets(partitions)
@@ -246,7 +308,9 @@ class DeadLetters:
                     replays.append(replay)
         return letters, replays
 
-    async def record_at(self, topic: str, partition: int, offset: int) -> tuple[ConsumerRecord[Any, Any] | None, str]:
+    async def record_at(
+        self, topic: str, partition: int, offset: int
+    ) -> tuple[ConsumerRecord[Any, Any] | None, str]:
         """The record at those coordinates and ``"found"``; else ``None`` and why: ``"expired"`` (before the
         partition's first offset: past its retention), ``"beyond-end"`` (no record was ever written there) or
         ``"missing"`` (no such partition, or no record at that offset)."""
@@ -257,7 +321,10 @@ class DeadLetters:
             await consumer._client.force_metadata_update()
             if partition not in (consumer.partitions_for_topic(topic) or ()):
                 return None, "missing"
-            first, end = (await consumer.beginning_offsets([tp]))[tp], (await consumer.end_offsets([tp]))[tp]
+            first, end = (
+                (await consumer.beginning_offsets([tp]))[tp],
+                (await consumer.end_offsets([tp]))[tp],
+            )
             if offset < first:
                 return None, "expired"
             if offset >= end:
@@ -270,23 +337,34 @@ class DeadLetters:
         finally:
             await consumer.stop()
 
-    async def replay(self, letters: Sequence[DeadLetter], operator: str,
-                     confirmed: Sequence[tuple[int, int]] = ()) -> list[tuple[DeadLetter, str]]:
+    async def replay(
+        self,
+        letters: Sequence[DeadLetter],
+        operator: str,
+        confirmed: Sequence[tuple[int, int]] = (),
+    ) -> list[tuple[DeadLetter, str]]:
         """Re-send each dead letter's original to its origin; (dead letter, outcome) for each. ``confirmed``: the
         (partition, offset) of dead letters whose own copy the operator accepts where the original has expired."""
-        producer = AIOKafkaProducer(**client_options(self.settings), acks="all", enable_idempotence=True,
-                                    client_id="dlq-tool")
+        producer = AIOKafkaProducer(
+            **client_options(self.settings),
+            acks="all",
+            enable_idempotence=True,
+            client_id="dlq-tool",
+        )
         await producer.start()
         outcomes: list[tuple[DeadLetter, str]] = []
         try:
             for letter in letters:
-                outcomes.append((letter, await self._replay_one(producer, letter, operator, confirmed)))
+                outcomes.append(
+                    (letter, await self._replay_one(producer, letter, operator, confirmed))
+                )
         finally:
             await producer.stop()
         return outcomes
 
-    async def _original(self, letter: DeadLetter, confirmed: Sequence[tuple[int, int]]
-                        ) -> tuple[bytes | None, bytes | None, list[Header]] | str:
+    async def _original(
+        self, letter: DeadLetter, confirmed: Sequence[tuple[int, int]]
+    ) -> tuple[bytes | None, bytes | None, list[Header]] | str:
         """The key, value and headers to re-send, or why nothing is."""
         if (why := self.suspicion(letter)) is not None:
             return f"refused, suspect: {why}"
@@ -297,39 +375,83 @@ class DeadLetters:
         if source is not None:
             if not letter.truncated and (source.key, source.value) != (copy.key, copy.value):
                 return "refused, suspect: its copy differs from the record at its origin"
-            return source.key, source.value, [(header_name_bytes(n), v) for n, v in source.headers or ()
-                                              if header_name_bytes(n) not in STAMPS]
+            return (
+                source.key,
+                source.value,
+                [
+                    (header_name_bytes(n), v)
+                    for n, v in source.headers or ()
+                    if header_name_bytes(n) not in STAMPS
+                ],
+            )
         if status != "expired":
             return f"refused, suspect: no record was ever at its origin ({status})"
         if letter.truncated:
             return "skipped: the dead letter was cut and the original is past its topic's retention"
         if (letter.partition, letter.offset) not in confirmed:
-            return (f"held: the original is past its topic's retention; read `show {letter.topic} {letter.partition} "
-                    f"{letter.offset}`, then replay with --confirm-copy {letter.partition}:{letter.offset} to send "
-                    "the dead letter's own copy")
-        return copy.key, copy.value, [h for h in original_headers(copy.headers or ()) if h[0] not in STAMPS]
+            return (
+                f"held: the original is past its topic's retention; read `show {letter.topic} {letter.partition} "
+                f"{letter.offset}`, then replay with --confirm-copy {letter.partition}:{letter.offset} to send "
+                "the dead letter's own copy"
+            )
+        return (
+            copy.key,
+            copy.value,
+            [h for h in original_headers(copy.headers or ()) if h[0] not in STAMPS],
+        )
 
-    async def _replay_one(self, producer: AIOKafkaProducer, letter: DeadLetter, operator: str,
-                          confirmed: Sequence[tuple[int, int]]) -> str:
+    async def _replay_one(
+        self,
+        producer: AIOKafkaProducer,
+        letter: DeadLetter,
+        operator: str,
+        confirmed: Sequence[tuple[int, int]],
+    ) -> str:
         original = await self._original(letter, confirmed)
         if isinstance(original, str):
             return original
         key, value, headers = original
         at = datetime.now(UTC).isoformat()
-        stamp: list[Header] = [(b"dlq.replay-of", letter.coordinates.encode()), (b"dlq.replayed-by", operator.encode()),
-                               (b"dlq.replayed-at", at.encode())]
-        sent = await (await producer.send(letter.origin[0], value, key=key, headers=[
-            (n.decode("utf-8", "backslashreplace"), v) for n, v in [*headers, *stamp]]))
-        await (await producer.send(letter.topic, None, key=key, headers=[
-            (n.decode(), v) for n, v in [(MARKER, b"1"), *stamp,
-                                         (b"dlq.replayed-to", f"{sent.topic}/{sent.partition}/{sent.offset}".encode())]]))
+        stamp: list[Header] = [
+            (b"dlq.replay-of", letter.coordinates.encode()),
+            (b"dlq.replayed-by", operator.encode()),
+            (b"dlq.replayed-at", at.encode()),
+        ]
+        sent = await (
+            await producer.send(
+                letter.origin[0],
+                value,
+                key=key,
+                headers=[(n.decode("utf-8", "backslashreplace"), v) for n, v in [*headers, *stamp]],
+            )
+        )
+        await (
+            await producer.send(
+                letter.topic,
+                None,
+                key=key,
+                headers=[
+                    (n.decode(), v)
+                    for n, v in [
+                        (MARKER, b"1"),
+                        *stamp,
+                        (
+                            b"dlq.replayed-to",
+                            f"{sent.topic}/{sent.partition}/{sent.offset}".encode(),
+                        ),
+                    ]
+                ],
+            )
+        )
         return f"replayed to {sent.topic}/{sent.partition}/{sent.offset}"
 
 
 # --------------------------------------------------------------------------- the command line
 
 
-def table(letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Iterable[DeadLetter] = ()) -> list[str]:
+def table(
+    letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Iterable[DeadLetter] = ()
+) -> list[str]:
     done = {r.replay_of for r in replays}
     suspected = {d.coordinates for d in suspect}
     rows: collections.Counter[tuple[str, str, str]] = collections.Counter()
@@ -339,20 +461,30 @@ def table(letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Ite
         rows[d.topic, d.reason, d.consumer] += 1
         replayed[d.topic, d.reason, d.consumer] += d.coordinates in done
         suspects[d.topic, d.reason, d.consumer] += d.coordinates in suspected
-    lines = ["| dead-letter topic | reason | consumer | dead letters | replayed | suspect |", "|---|---|---|---:|---:|---:|"]
-    lines += [f"| {t} | {r} | {c} | {n} | {replayed[t, r, c]} | {suspects[t, r, c]} |"
-              for (t, r, c), n in sorted(rows.items())]
+    lines = [
+        "| dead-letter topic | reason | consumer | dead letters | replayed | suspect |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {t} | {r} | {c} | {n} | {replayed[t, r, c]} | {suspects[t, r, c]} |"
+        for (t, r, c), n in sorted(rows.items())
+    ]
     return lines
 
 
 def particulars(d: DeadLetter, suspicion: str | None = None) -> list[str]:
-    return [f"dead letter   {d.coordinates}", f"reason        {d.reason}", f"detail        {d.detail or '-'}",
-            f"consumer      {d.consumer or '-'}", f"came from     {'/'.join(str(x) for x in d.origin)}",
-            f"written at    {datetime.fromtimestamp(d.timestamp / 1000, UTC).isoformat()}",
-            f"event         {d.event_type or '-'} {d.event_id or ''}".rstrip(),
-            f"size          key {d.key_bytes} B, value {d.value_bytes} B, {d.headers} original headers",
-            f"cut           {', '.join(d.truncated) or 'no'}",
-            f"suspect       {suspicion or 'no'}"]
+    return [
+        f"dead letter   {d.coordinates}",
+        f"reason        {d.reason}",
+        f"detail        {d.detail or '-'}",
+        f"consumer      {d.consumer or '-'}",
+        f"came from     {'/'.join(str(x) for x in d.origin)}",
+        f"written at    {datetime.fromtimestamp(d.timestamp / 1000, UTC).isoformat()}",
+        f"event         {d.event_type or '-'} {d.event_id or ''}".rstrip(),
+        f"size          key {d.key_bytes} B, value {d.value_bytes} B, {d.headers} original headers",
+        f"cut           {', '.join(d.truncated) or 'no'}",
+        f"suspect       {suspicion or 'no'}",
+    ]
 
 
 def _offsets(texts: Sequence[str]) -> list[tuple[int, int]]:
@@ -363,35 +495,60 @@ def _offsets(texts: Sequence[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-async def main(argv: Sequence[str] | None = None, settings: DlqSettings | None = None,
-               catalogue: Catalogue = CATALOGUE) -> int:
-    parser = argparse.ArgumentParser(prog="python -m servicekit.tools.dlq",
-                                     description=__doc__.split("\n\n")[0] if __doc__ else "")
+async def main(
+    argv: Sequence[str] | None = None,
+    settings: DlqSettings | None = None,
+    catalogue: Catalogue = CATALOGUE,
+) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m servicekit.tools.dlq",
+        description=__doc__.split("\n\n")[0] if __doc__ else "",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="dead letters by topic, reason and consumer, with counts")
+    listing = commands.add_parser(
+        "list", help="dead letters by topic, reason and consumer, with counts"
+    )
     listing.add_argument("--topic", help="only this topic's dead letters")
     show = commands.add_parser("show", help="one dead letter's particulars (never its content)")
     show.add_argument("topic")
     show.add_argument("partition", type=int)
     show.add_argument("offset", type=int)
-    replay = commands.add_parser("replay", help="re-send dead letters' originals to the topic they came from")
+    replay = commands.add_parser(
+        "replay", help="re-send dead letters' originals to the topic they came from"
+    )
     replay.add_argument("--topic", required=True)
     replay.add_argument("--reason")
-    replay.add_argument("--offset", action="append", default=[], help="PARTITION:OFFSET of a dead letter (repeat)")
-    replay.add_argument("--again", action="store_true", help="replay dead letters replayed before, too")
-    replay.add_argument("--confirm-copy", action="append", default=[], metavar="PARTITION:OFFSET",
-                        help="send this dead letter's own copy where its original has expired (after `show`)")
+    replay.add_argument(
+        "--offset", action="append", default=[], help="PARTITION:OFFSET of a dead letter (repeat)"
+    )
+    replay.add_argument(
+        "--again", action="store_true", help="replay dead letters replayed before, too"
+    )
+    replay.add_argument(
+        "--confirm-copy",
+        action="append",
+        default=[],
+        metavar="PARTITION:OFFSET",
+        help="send this dead letter's own copy where its original has expired (after `show`)",
+    )
     args = parser.parse_args(argv)
     settings = settings or DlqSettings()
     try:
         operator = settings.operator()
     except UnauthorizedError as exc:
-        print(f"refused: the dead-letter tools need an operator's token with the {OPERATIONS!r} role in "
-              f"DLQ_OPERATOR_TOKEN or DLQ_OPERATOR_TOKEN_FILE ({exc.code})", file=sys.stderr)
+        print(
+            f"refused: the dead-letter tools need an operator's token with the {OPERATIONS!r} role in "
+            f"DLQ_OPERATOR_TOKEN or DLQ_OPERATOR_TOKEN_FILE ({exc.code})",
+            file=sys.stderr,
+        )
         return 2
     tool = DeadLetters(settings, catalogue)
     try:
-        topics = [tool.dlq_topic(args.topic)] if getattr(args, "topic", None) and args.command != "show" else tool.all_topics()
+        topics = (
+            [tool.dlq_topic(args.topic)]
+            if getattr(args, "topic", None) and args.command != "show"
+            else tool.all_topics()
+        )
     except KeyError:
         print(f"no topic {args.topic!r} in the catalogue", file=sys.stderr)
         return 2
@@ -399,8 +556,10 @@ async def main(argv: Sequence[str] | None = None, settings: DlqSettings | None =
         letters, replays = await tool.read_topics(topics)
         suspect = [d for d in letters if tool.suspicion(d) is not None]
         print("\n".join(table(letters, replays, suspect)))
-        print(f"{len(letters)} dead letters, {len({r.replay_of for r in replays})} of them replayed, {len(suspect)} "
-              "suspect (never replayed)")
+        print(
+            f"{len(letters)} dead letters, {len({r.replay_of for r in replays})} of them replayed, {len(suspect)} "
+            "suspect (never replayed)"
+        )
         return 0
     if args.command == "show":
         record, _ = await tool.record_at(tool.dlq_topic(args.topic), args.partition, args.offset)
@@ -411,7 +570,9 @@ async def main(argv: Sequence[str] | None = None, settings: DlqSettings | None =
         print("\n".join(particulars(letter, tool.suspicion(letter))))
         return 0
     letters, replays = await tool.read_topics(topics)
-    chosen = selected(letters, replays, reason=args.reason, offsets=_offsets(args.offset), again=args.again)
+    chosen = selected(
+        letters, replays, reason=args.reason, offsets=_offsets(args.offset), again=args.again
+    )
     for letter, outcome in await tool.replay(chosen, operator, _offsets(args.confirm_copy)):
         print(f"{letter.coordinates} ({letter.reason}): {outcome}")
     print(f"{len(chosen)} dead letters selected, by {operator}")

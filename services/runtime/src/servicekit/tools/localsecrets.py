@@ -94,7 +94,9 @@ class KafkaSecrets:
         return sorted(p.stem for p in (self.directory / "users").glob("*.password"))
 
     @classmethod
-    def ensure(cls, directory: Path, users: Iterable[str], hosts: Sequence[str] = BROKER_HOSTS) -> KafkaSecrets:
+    def ensure(
+        cls, directory: Path, users: Iterable[str], hosts: Sequence[str] = BROKER_HOSTS
+    ) -> KafkaSecrets:
         """Make what is missing: the CA and broker certificate (once), a password per user (once each)."""
         made = cls(directory)
         if not made.keystore.exists():
@@ -121,34 +123,65 @@ def _broker_certificate(hosts: Sequence[str]) -> tuple[bytes, bytes]:
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"msp-im throw-away CA {secrets.token_hex(4)}")
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-          .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     names: list[x509.GeneralName] = []
     for host in hosts:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             names.append(x509.DNSName(host))
-    cert = (x509.CertificateBuilder().subject_name(_name("broker")).issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
-                                                  x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("broker"))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     ca_pem = ca.public_bytes(pem)
-    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return ca_pem, key_pem + cert.public_bytes(pem) + ca_pem
 
 
-def ensure_deployment(directory: Path, *, services: Sequence[str], broker_hosts: Sequence[str]) -> None:
+def ensure_deployment(
+    directory: Path, *, services: Sequence[str], broker_hosts: Sequence[str]
+) -> None:
     """Everything a self-contained deployment needs, made once: see the module's layout."""
     secret(directory, "log-pseudonym.key")
     KafkaSecrets.ensure(directory / "kafka", default_users(), broker_hosts)
@@ -157,14 +190,24 @@ def ensure_deployment(directory: Path, *, services: Sequence[str], broker_hosts:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m servicekit.tools.localsecrets", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m servicekit.tools.localsecrets", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--broker-host", action="append", default=[],
-                        help="a name or address the broker's certificate is valid for (repeatable); "
-                             "localhost and 127.0.0.1 always")
-    parser.add_argument("--service", action="append", default=[], help="a service given a database role")
+    parser.add_argument(
+        "--broker-host",
+        action="append",
+        default=[],
+        help="a name or address the broker's certificate is valid for (repeatable); "
+        "localhost and 127.0.0.1 always",
+    )
+    parser.add_argument(
+        "--service", action="append", default=[], help="a service given a database role"
+    )
     args = parser.parse_args(argv)
-    ensure_deployment(args.directory, services=args.service, broker_hosts=[*BROKER_HOSTS, *args.broker_host])
+    ensure_deployment(
+        args.directory, services=args.service, broker_hosts=[*BROKER_HOSTS, *args.broker_host]
+    )
 
 
 if __name__ == "__main__":

@@ -118,39 +118,90 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
         case UndeliveredExpensePeriodClosed():
             out = _raise_i059pl(items, event, now)
             if event.kind is ExpenseKind.ONE_OFF:
-                out += _cancel(items, removal_id(event.expense_id), event, now, "expense-ended",
-                               "The one-off expense ended undelivered (day 3): it will not pay again, so no removal "
-                               "is needed before a new expense is coded.")
+                out += _cancel(
+                    items,
+                    removal_id(event.expense_id),
+                    event,
+                    now,
+                    "expense-ended",
+                    "The one-off expense ended undelivered (day 3): it will not pay again, so no removal "
+                    "is needed before a new expense is coded.",
+                )
             return out
         case ExpenseClosureReversed():
-            return _cancel(items, i059pl_id(event.expense_id, event.period_start), event, now, "period-paid-late",
-                           f"A delivery attempted before the window closed was processed late: the period starting "
-                           f"{in_words(event.period_start)} was paid, so the expense was not undelivered after all.")
+            return _cancel(
+                items,
+                i059pl_id(event.expense_id, event.period_start),
+                event,
+                now,
+                "period-paid-late",
+                f"A delivery attempted before the window closed was processed late: the period starting "
+                f"{in_words(event.period_start)} was paid, so the expense was not undelivered after all.",
+            )
         case ExpenseRemovalEscalationRequested():
             return _raise_removal(items, event, now)
         case OneOffConflictDetected():
-            return _raised(items, event, now, conflict_id(event.expense_id), code=WorkItemCode.ONE_OFF_CONFLICT,
-                           title=CONFLICT_TITLE, queue=Queue.INCOME_MANAGEMENT, customer_ref=event.customer_ref,
-                           subject_type="expense", subject_id=event.expense_id, procedure=im.PROCEDURE,
-                           procedure_step=7, instructions=event.instructions, guidance=NOT_TRAINED_GUIDANCE,
-                           tick_off=TickOff.MANUAL)
+            return _raised(
+                items,
+                event,
+                now,
+                conflict_id(event.expense_id),
+                code=WorkItemCode.ONE_OFF_CONFLICT,
+                title=CONFLICT_TITLE,
+                queue=Queue.INCOME_MANAGEMENT,
+                customer_ref=event.customer_ref,
+                subject_type="expense",
+                subject_id=event.expense_id,
+                procedure=im.PROCEDURE,
+                procedure_step=7,
+                instructions=event.instructions,
+                guidance=NOT_TRAINED_GUIDANCE,
+                tick_off=TickOff.MANUAL,
+            )
         case ExpenseRemoved():
-            return _tick_automatically(items, removal_id(event.expense_id), event, now, "removed-by-service-desk")
+            return _tick_automatically(
+                items, removal_id(event.expense_id), event, now, "removed-by-service-desk"
+            )
         case ExpenseCeased():
-            return _cancel(items, removal_id(event.expense_id), event, now, "expense-ceased",
-                           "The expense was ceased: no removal is needed before a new expense is coded.")
+            return _cancel(
+                items,
+                removal_id(event.expense_id),
+                event,
+                now,
+                "expense-ceased",
+                "The expense was ceased: no removal is needed before a new expense is coded.",
+            )
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
-            return _cancel(items, removal_id(event.expense_id), event, now, "expense-delivered",
-                           "The one-off expense was delivered: there is nothing to remove.")
+            return _cancel(
+                items,
+                removal_id(event.expense_id),
+                event,
+                now,
+                "expense-delivered",
+                "The one-off expense was delivered: there is nothing to remove.",
+            )
         case MspStepRequired():
             return _raise_msp_task(items, event, now)
         case MspRiskResponseRequired():
-            return _raised(items, event, now, risk_response_id(event),
-                           code=WorkItemCode.MSP_RISK_RESPONSE, title=RISK_RESPONSE_TITLE, queue=Queue.MSP,
-                           customer_ref=event.customer_ref, subject_type="msp", subject_id=event.msp_id,
-                           procedure=MSP_PROCEDURE, instructions=event.instructions, tick_off=TickOff.MANUAL)
+            return _raised(
+                items,
+                event,
+                now,
+                risk_response_id(event),
+                code=WorkItemCode.MSP_RISK_RESPONSE,
+                title=RISK_RESPONSE_TITLE,
+                queue=Queue.MSP,
+                customer_ref=event.customer_ref,
+                subject_type="msp",
+                subject_id=event.msp_id,
+                procedure=MSP_PROCEDURE,
+                instructions=event.instructions,
+                tick_off=TickOff.MANUAL,
+            )
         case MspStepDone():
-            return _tick_automatically(items, msp_item_id(event.msp_id, event.step), event, now, event.outcome)
+            return _tick_automatically(
+                items, msp_item_id(event.msp_id, event.step), event, now, event.outcome
+            )
         case TickOffWorkItem():
             return _tick_off_by_officer(items.get(event.work_item_id), event, now)
         case AssignWorkItem():
@@ -160,37 +211,78 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
     return []
 
 
-def _raised(items: Items, cause: Event, now: datetime, work_item_id: str, **fields: object) -> list[Event]:
-    if work_item_id in items:  # already raised (a replay, or the same fact published again): nothing new
+def _raised(
+    items: Items, cause: Event, now: datetime, work_item_id: str, **fields: object
+) -> list[Event]:
+    if (
+        work_item_id in items
+    ):  # already raised (a replay, or the same fact published again): nothing new
         return []
-    return [WorkItemRaised.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=work_item_id,
-                                     work_item_id=work_item_id, actor=cause.producer, **fields)]
+    return [
+        WorkItemRaised.caused_by(
+            cause,
+            producer=PRODUCER,
+            occurred_at=now,
+            variant=work_item_id,
+            work_item_id=work_item_id,
+            actor=cause.producer,
+            **fields,
+        )
+    ]
 
 
 @implements("IM-1.1", "IM-1.4", "IM-3.4", "IM-5.1", "IM-5.2", "IM-5.3", "IM-8.1")
-def _raise_i059pl(items: Items, closed: UndeliveredExpensePeriodClosed, now: datetime) -> list[Event]:
+def _raise_i059pl(
+    items: Items, closed: UndeliveredExpensePeriodClosed, now: datetime
+) -> list[Event]:
     """103-01050060 steps 3 and 6: when the window closes unpaid (regular) or the one-off ends undelivered,
     'I059PL - A previous expense was not delivered, please discuss with customer' is created."""
     period = in_words(closed.period_start)
     return _raised(
-        items, closed, now, i059pl_id(closed.expense_id, closed.period_start),
-        code=WorkItemCode.I059PL, title=I059PL_TITLE, queue=Queue.INCOME_MANAGEMENT, customer_ref=closed.customer_ref,
-        subject_type="expense", subject_id=closed.expense_id, procedure=im.PROCEDURE,
-        procedure_step=closed.procedure_step, period_start=closed.period_start,
-        instructions=i059pl_instructions(closed.procedure_step, closed.kind, f"the period starting {period}"),
-        guidance=NOT_TRAINED_GUIDANCE, tick_off=TickOff.MANUAL)
+        items,
+        closed,
+        now,
+        i059pl_id(closed.expense_id, closed.period_start),
+        code=WorkItemCode.I059PL,
+        title=I059PL_TITLE,
+        queue=Queue.INCOME_MANAGEMENT,
+        customer_ref=closed.customer_ref,
+        subject_type="expense",
+        subject_id=closed.expense_id,
+        procedure=im.PROCEDURE,
+        procedure_step=closed.procedure_step,
+        period_start=closed.period_start,
+        instructions=i059pl_instructions(
+            closed.procedure_step, closed.kind, f"the period starting {period}"
+        ),
+        guidance=NOT_TRAINED_GUIDANCE,
+        tick_off=TickOff.MANUAL,
+    )
 
 
 @implements("IM-7.4", "IM-7.5")
-def _raise_removal(items: Items, request: ExpenseRemovalEscalationRequested, now: datetime) -> list[Event]:
+def _raise_removal(
+    items: Items, request: ExpenseRemovalEscalationRequested, now: datetime
+) -> list[Event]:
     """103-01050060 step 7: day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service
     Desk quoting the job number to request the removal of the existing expense."""
     return _raised(
-        items, request, now, removal_id(request.expense_id),
-        code=WorkItemCode.REMOVAL_ESCALATION, title=REMOVAL_TITLE, queue=Queue.INCOME_MANAGEMENT,
-        customer_ref=request.customer_ref, subject_type="expense", subject_id=request.expense_id,
-        procedure=im.PROCEDURE, procedure_step=7, instructions=request.steps, guidance=NOT_TRAINED_GUIDANCE,
-        tick_off=TickOff.AUTOMATIC)
+        items,
+        request,
+        now,
+        removal_id(request.expense_id),
+        code=WorkItemCode.REMOVAL_ESCALATION,
+        title=REMOVAL_TITLE,
+        queue=Queue.INCOME_MANAGEMENT,
+        customer_ref=request.customer_ref,
+        subject_type="expense",
+        subject_id=request.expense_id,
+        procedure=im.PROCEDURE,
+        procedure_step=7,
+        instructions=request.steps,
+        guidance=NOT_TRAINED_GUIDANCE,
+        tick_off=TickOff.AUTOMATIC,
+    )
 
 
 @implements("MSP-1.6")
@@ -199,46 +291,104 @@ def _raise_msp_task(items: Items, required: MspStepRequired, now: datetime) -> l
     the approving officer's own task, assigned to them, to describe behaviours an approval only labelled."""
     work_item_id = msp_item_id(required.msp_id, required.step)
     raised = _raised(
-        items, required, now, work_item_id,
-        code=MSP_CODES[required.step], title=msp_title(required.step, required.contact_role),
-        queue=msp_queue(required.approved_decision_makers_only), customer_ref=required.customer_ref,
-        subject_type="msp", subject_id=required.msp_id, procedure=MSP_PROCEDURE, instructions=required.instructions,
-        briefing=required.briefing, tick_off=TickOff.AUTOMATIC,
-        approved_decision_makers_only=required.approved_decision_makers_only)
+        items,
+        required,
+        now,
+        work_item_id,
+        code=MSP_CODES[required.step],
+        title=msp_title(required.step, required.contact_role),
+        queue=msp_queue(required.approved_decision_makers_only),
+        customer_ref=required.customer_ref,
+        subject_type="msp",
+        subject_id=required.msp_id,
+        procedure=MSP_PROCEDURE,
+        instructions=required.instructions,
+        briefing=required.briefing,
+        tick_off=TickOff.AUTOMATIC,
+        approved_decision_makers_only=required.approved_decision_makers_only,
+    )
     if raised and required.for_officer:
-        raised.append(WorkItemAssigned.caused_by(
-            required, producer=PRODUCER, occurred_at=now, variant=f"{work_item_id}:assigned", work_item_id=work_item_id,
-            code=MSP_CODES[required.step], assignee_id=required.for_officer, actor=required.producer))
+        raised.append(
+            WorkItemAssigned.caused_by(
+                required,
+                producer=PRODUCER,
+                occurred_at=now,
+                variant=f"{work_item_id}:assigned",
+                work_item_id=work_item_id,
+                code=MSP_CODES[required.step],
+                assignee_id=required.for_officer,
+                actor=required.producer,
+            )
+        )
     return raised
 
 
-def _tick_automatically(items: Items, work_item_id: str, done: Event, now: datetime, outcome: str) -> list[Event]:
+def _tick_automatically(
+    items: Items, work_item_id: str, done: Event, now: datetime, outcome: str
+) -> list[Event]:
     item = items.get(work_item_id)
-    if item is None or item.closed:  # nothing was raised for it (a skipped step), or it is already closed
+    if (
+        item is None or item.closed
+    ):  # nothing was raised for it (a skipped step), or it is already closed
         return []
-    return [WorkItemTickedOff.caused_by(done, producer=PRODUCER, occurred_at=now, variant=work_item_id,
-                                        work_item_id=work_item_id, code=item.code, customer_ref=item.customer_ref,
-                                        actor=done.producer, tick_off=TickOff.AUTOMATIC, outcome=outcome)]
+    return [
+        WorkItemTickedOff.caused_by(
+            done,
+            producer=PRODUCER,
+            occurred_at=now,
+            variant=work_item_id,
+            work_item_id=work_item_id,
+            code=item.code,
+            customer_ref=item.customer_ref,
+            actor=done.producer,
+            tick_off=TickOff.AUTOMATIC,
+            outcome=outcome,
+        )
+    ]
 
 
-def _cancel(items: Items, work_item_id: str, cause: Event, now: datetime, reason_code: str, reason: str) -> list[Event]:
+def _cancel(
+    items: Items, work_item_id: str, cause: Event, now: datetime, reason_code: str, reason: str
+) -> list[Event]:
     item = items.get(work_item_id)
     if item is None or item.closed:
         return []
-    return [WorkItemCancelled.caused_by(cause, producer=PRODUCER, occurred_at=now, variant=work_item_id,
-                                        work_item_id=work_item_id, code=item.code, customer_ref=item.customer_ref,
-                                        actor=cause.producer, reason_code=reason_code, reason=reason)]
+    return [
+        WorkItemCancelled.caused_by(
+            cause,
+            producer=PRODUCER,
+            occurred_at=now,
+            variant=work_item_id,
+            work_item_id=work_item_id,
+            code=item.code,
+            customer_ref=item.customer_ref,
+            actor=cause.producer,
+            reason_code=reason_code,
+            reason=reason,
+        )
+    ]
 
 
 OfficerRequest = TickOffWorkItem | AssignWorkItem | UnassignWorkItem
 
 
-def _rejected(request: OfficerRequest, now: datetime, code: str, reason: str,
-              way_out: str | None = None) -> list[Event]:
-    return [WorkItemActionRejected.caused_by(
-        request, producer=PRODUCER, occurred_at=now, work_item_id=request.work_item_id, action=request.event_type,
-        rejected_event_id=str(request.event_id), officer_id=request.officer_id, reason_code=code, reason=reason,
-        way_out=way_out)]
+def _rejected(
+    request: OfficerRequest, now: datetime, code: str, reason: str, way_out: str | None = None
+) -> list[Event]:
+    return [
+        WorkItemActionRejected.caused_by(
+            request,
+            producer=PRODUCER,
+            occurred_at=now,
+            work_item_id=request.work_item_id,
+            action=request.event_type,
+            rejected_event_id=str(request.event_id),
+            officer_id=request.officer_id,
+            reason_code=code,
+            reason=reason,
+            way_out=way_out,
+        )
+    ]
 
 
 @implements("IM-1.2", "IM-1.3")
@@ -247,36 +397,66 @@ def _refusal(item: WorkItem | None, request: OfficerRequest, now: datetime) -> l
     roles must open its queue (103-01050060 step 1: "For Service Officers trained in Income Management, go to
     Step 2"; the others transfer the customer)."""
     if item is None:
-        return _rejected(request, now, "unknown-work-item", f"There is no work item {request.work_item_id}.")
+        return _rejected(
+            request, now, "unknown-work-item", f"There is no work item {request.work_item_id}."
+        )
     if item.closed:
         when = in_words(item.closed_at.date()) if item.closed_at else "earlier"
-        return _rejected(request, now, "already-closed",
-                         f"The work item was {item.status.value.replace('-', ' ')} on {when}; a closed work item cannot be "
-                         "changed.")
+        return _rejected(
+            request,
+            now,
+            "already-closed",
+            f"The work item was {item.status.value.replace('-', ' ')} on {when}; a closed work item cannot be "
+            "changed.",
+        )
     if not may_issue(request.officer_roles, request.event_type, item.queue):
-        return _rejected(request, now, "role-required",
-                         f"The officer's roles do not open the {item.queue.value} queue of this work item.",
-                         way_out(request.event_type, item.queue))
+        return _rejected(
+            request,
+            now,
+            "role-required",
+            f"The officer's roles do not open the {item.queue.value} queue of this work item.",
+            way_out(request.event_type, item.queue),
+        )
     return []
 
 
 @implements("IM-4.5", "IM-5.4")
-def _tick_off_by_officer(item: WorkItem | None, request: TickOffWorkItem, now: datetime) -> list[Event]:
+def _tick_off_by_officer(
+    item: WorkItem | None, request: TickOffWorkItem, now: datetime
+) -> list[Event]:
     """103-01050060 steps 5 and 8: 'Manually tick off the Work Item. Record details on a DOC.'"""
     if refusal := _refusal(item, request, now):
         return refusal
     assert item is not None
     if item.tick_off is TickOff.AUTOMATIC:
-        return _rejected(request, now, "ticked-off-automatically",
-                         f"This work item is ticked off automatically when {AUTOMATIC_COMPLETION[item.code]}; "
-                         "record that instead.")
+        return _rejected(
+            request,
+            now,
+            "ticked-off-automatically",
+            f"This work item is ticked off automatically when {AUTOMATIC_COMPLETION[item.code]}; "
+            "record that instead.",
+        )
     if not (request.doc_note or "").strip():
-        return _rejected(request, now, "doc-note-required",
-                         "Record details on a DOC: a work item is ticked off with the DOC note of the discussion "
-                         "with the customer.")
-    return [WorkItemTickedOff.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
-                                        code=item.code, customer_ref=item.customer_ref, actor=request.officer_id,
-                                        tick_off=TickOff.MANUAL, doc_recorded=True)]
+        return _rejected(
+            request,
+            now,
+            "doc-note-required",
+            "Record details on a DOC: a work item is ticked off with the DOC note of the discussion "
+            "with the customer.",
+        )
+    return [
+        WorkItemTickedOff.caused_by(
+            request,
+            producer=PRODUCER,
+            occurred_at=now,
+            work_item_id=item.work_item_id,
+            code=item.code,
+            customer_ref=item.customer_ref,
+            actor=request.officer_id,
+            tick_off=TickOff.MANUAL,
+            doc_recorded=True,
+        )
+    ]
 
 
 def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> list[Event]:
@@ -285,8 +465,17 @@ def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> li
     assert item is not None
     if item.assignee_id == request.assignee_id:
         return []  # already theirs: asking again changes nothing
-    return [WorkItemAssigned.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
-                                       code=item.code, assignee_id=request.assignee_id, actor=request.officer_id)]
+    return [
+        WorkItemAssigned.caused_by(
+            request,
+            producer=PRODUCER,
+            occurred_at=now,
+            work_item_id=item.work_item_id,
+            code=item.code,
+            assignee_id=request.assignee_id,
+            actor=request.officer_id,
+        )
+    ]
 
 
 def _unassign(item: WorkItem | None, request: UnassignWorkItem, now: datetime) -> list[Event]:
@@ -296,6 +485,14 @@ def _unassign(item: WorkItem | None, request: UnassignWorkItem, now: datetime) -
     assert item is not None
     if item.assignee_id is None:
         return []  # nobody has it: handing it back again changes nothing
-    return [WorkItemUnassigned.caused_by(request, producer=PRODUCER, occurred_at=now, work_item_id=item.work_item_id,
-                                         code=item.code, previous_assignee_id=item.assignee_id,
-                                         actor=request.officer_id)]
+    return [
+        WorkItemUnassigned.caused_by(
+            request,
+            producer=PRODUCER,
+            occurred_at=now,
+            work_item_id=item.work_item_id,
+            code=item.code,
+            previous_assignee_id=item.assignee_id,
+            actor=request.officer_id,
+        )
+    ]

@@ -20,8 +20,12 @@ class WorkItems(NoReactions):
     keys = staticmethod(keys_of)
 
     @staticmethod
-    def decide(items: Mapping[str, WorkItem | None], event: Event, now: datetime) -> Sequence[Event]:
-        return decide({k: item for k in keys_of(event) if (item := items.get(k)) is not None}, event, now)
+    def decide(
+        items: Mapping[str, WorkItem | None], event: Event, now: datetime
+    ) -> Sequence[Event]:
+        return decide(
+            {k: item for k in keys_of(event) if (item := items.get(k)) is not None}, event, now
+        )
 
     @staticmethod
     def key_of(output: WorkItemEvent) -> str:

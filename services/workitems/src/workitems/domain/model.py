@@ -64,13 +64,25 @@ class WorkItem(Stored):
 
 def raised_item(event: WorkItemRaised) -> WorkItem:
     """A raised item as workitems keeps it: each field mapped from the event by name here, not by a shared shape."""
-    return WorkItem(work_item_id=event.work_item_id, code=event.code, title=event.title, queue=event.queue,
-                    customer_ref=event.customer_ref, subject_type=event.subject_type, subject_id=event.subject_id,
-                    procedure=event.procedure, procedure_step=event.procedure_step, period_start=event.period_start,
-                    instructions=list(event.instructions), guidance=list(event.guidance),
-                    briefing=list(event.briefing), tick_off=event.tick_off,
-                    approved_decision_makers_only=event.approved_decision_makers_only, raised_at=event.occurred_at,
-                    correlation_id=event.correlation_id)
+    return WorkItem(
+        work_item_id=event.work_item_id,
+        code=event.code,
+        title=event.title,
+        queue=event.queue,
+        customer_ref=event.customer_ref,
+        subject_type=event.subject_type,
+        subject_id=event.subject_id,
+        procedure=event.procedure,
+        procedure_step=event.procedure_step,
+        period_start=event.period_start,
+        instructions=list(event.instructions),
+        guidance=list(event.guidance),
+        briefing=list(event.briefing),
+        tick_off=event.tick_off,
+        approved_decision_makers_only=event.approved_decision_makers_only,
+        raised_at=event.occurred_at,
+        correlation_id=event.correlation_id,
+    )
 
 
 def read_item(raw: str | bytes) -> WorkItem:
@@ -100,9 +112,13 @@ def evolve(item: WorkItem | None, event: Event) -> WorkItem | None:
         case WorkItemUnassigned() if item is not None:
             return item.model_copy(update={"assignee_id": None})
         case WorkItemTickedOff() if item is not None:
-            return item.model_copy(update={"status": WorkItemStatus.TICKED_OFF, "closed_at": event.occurred_at})
+            return item.model_copy(
+                update={"status": WorkItemStatus.TICKED_OFF, "closed_at": event.occurred_at}
+            )
         case WorkItemCancelled() if item is not None:
-            return item.model_copy(update={"status": WorkItemStatus.CANCELLED, "closed_at": event.occurred_at})
+            return item.model_copy(
+                update={"status": WorkItemStatus.CANCELLED, "closed_at": event.occurred_at}
+            )
     return item
 
 
@@ -124,8 +140,18 @@ def history_entry(event: Event, cause: Event) -> HistoryEntry | None:
             else:
                 detail = {"outcome": event.outcome or "", "cause": cause.event_type}
         case WorkItemCancelled():
-            transition, detail = "cancelled", {"reason_code": event.reason_code, "reason": event.reason}
+            transition, detail = (
+                "cancelled",
+                {"reason_code": event.reason_code, "reason": event.reason},
+            )
         case _:
             return None
-    return HistoryEntry(work_item_id=event.work_item_id, transition=transition, actor=event.actor,
-                        at=event.occurred_at, event_id=event.event_id, cause_event_id=cause.event_id, detail=detail)
+    return HistoryEntry(
+        work_item_id=event.work_item_id,
+        transition=transition,
+        actor=event.actor,
+        at=event.occurred_at,
+        event_id=event.event_id,
+        cause_event_id=cause.event_id,
+        detail=detail,
+    )

@@ -31,17 +31,25 @@ _NEXT_PERIOD = {
 
 def i059pl_instructions(step: int, kind: ExpenseKind, period: str) -> list[str]:
     """Step 5 (regular, window closed unpaid) or step 8 (one-off over 2 days old)."""
-    advise = (f"Advise the customer of the period that the payment was not delivered ({period}) and discuss "
-              "options if appropriate.")
+    advise = (
+        f"Advise the customer of the period that the payment was not delivered ({period}) and discuss "
+        "options if appropriate."
+    )
     if step == 5:
         next_period = [_NEXT_PERIOD[kind]] if kind in _NEXT_PERIOD else []
-        return ["The payment is undelivered and will not be paid for that period.", *next_period, advise,
-                TICK_OFF_WITH_DOC]
+        return [
+            "The payment is undelivered and will not be paid for that period.",
+            *next_period,
+            advise,
+            TICK_OFF_WITH_DOC,
+        ]
     return ["The payment is undelivered and will not pay again.", advise, TICK_OFF_WITH_DOC]
 
 
 REMOVAL_TITLE = "Request removal of the one-off expense (day 2, extreme hardship)"
-CONFLICT_TITLE = "Two one-off expenses for the same customer and payee are trying to pay: cease one first"
+CONFLICT_TITLE = (
+    "Two one-off expenses for the same customer and payee are trying to pay: cease one first"
+)
 RISK_RESPONSE_TITLE = "Follow the guidelines the procedure refers to for a risk recorded on the MSP"
 
 MSP_TITLES = {
@@ -64,7 +72,11 @@ MSP_CODES = {
 
 
 def msp_title(step: Step, contact_role: Role | None) -> str:
-    whom = "the customer" if contact_role in (None, Role.CUSTOMER) else f"the customer's {contact_role.value.replace('-', ' ')}"
+    whom = (
+        "the customer"
+        if contact_role in (None, Role.CUSTOMER)
+        else f"the customer's {contact_role.value.replace('-', ' ')}"
+    )
     return MSP_TITLES[step].format(whom=whom)
 
 
@@ -74,6 +86,8 @@ def msp_queue(approved_decision_makers_only: bool) -> Queue:
 
 AUTOMATIC_COMPLETION = {
     WorkItemCode.REMOVAL_ESCALATION: "the ICT Service Desk's removal of the expense is recorded",
-    **{code: "the MSP step is recorded (phone contact, SMS decision, letter dispatch, incident or result)"
-       for code in MSP_CODES.values()},
+    **{
+        code: "the MSP step is recorded (phone contact, SMS decision, letter dispatch, incident or result)"
+        for code in MSP_CODES.values()
+    },
 }
