@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from notification.domain.model import MspState, read_state
+from notification.domain.model import MspState, SmsStatus, read_state
 from servicekit.db import Migration, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
@@ -49,7 +49,7 @@ async def save(
         after.msp_id: (
             after.msp_id,
             after.model_dump_json(),
-            after.sms.send_at if after.sms.status == "authorised" else None,
+            after.sms.send_at if after.sms.status is SmsStatus.AUTHORISED else None,
             after.completed,
         )
         for before, after in changes

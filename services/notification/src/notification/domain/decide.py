@@ -49,6 +49,7 @@ from contracts.roles import OfficerRole
 from notification.domain.model import (
     BehavioursDescribed,
     CaseOpened,
+    IncidentStatus,
     MspCase,
     MspNote,
     MspState,
@@ -59,6 +60,7 @@ from notification.domain.model import (
     PhoneStatus,
     RiskRecorded,
     SmsDue,
+    SmsStatus,
     described,
 )
 from notification.domain.sms import msp_sms_text, sms_size
@@ -260,7 +262,7 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     """The steps that became due: SMS consideration and letter once the phone step is resolved; recording the
     result once phone, SMS, letter (and any incident) are resolved."""
     out: list[Event] = []
-    if state.case.agency is not Agency.CENTRELINK and state.sms.status == "pending":
+    if state.case.agency is not Agency.CENTRELINK and state.sms.status is SmsStatus.PENDING:
         out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
     if (
         state.phone.status is not PhoneStatus.PENDING or state.phone.attempts
@@ -268,7 +270,7 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
         if (
             state.case.agency is Agency.CENTRELINK
             and Step.SMS not in state.requested
-            and state.sms.status == "pending"
+            and state.sms.status is SmsStatus.PENDING
         ):
             out.append(
                 _required(
@@ -310,7 +312,7 @@ def unresolved(state: MspState) -> list[str]:
         missing.append("sms")
     if state.letter_dispatch is None:
         missing.append("letter not dispatched")
-    if state.incident == "required":
+    if state.incident is IncidentStatus.REQUIRED:
         missing.append("incident not recorded")
     return missing
 
@@ -454,7 +456,7 @@ def decide_action(
                 _reject(
                     action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}."
                 )
-                if state.sms.status != "pending"
+                if state.sms.status is not SmsStatus.PENDING
                 else [
                     _done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")
                 ]
@@ -477,7 +479,7 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequen
     refusal = _phone_refusal(state, action)
     incident = (
         [_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
-        if action.aggression_displayed and state.incident == "not-required"
+        if action.aggression_displayed and state.incident is IncidentStatus.NOT_REQUIRED
         else []
     )
     if refusal is not None:
@@ -558,14 +560,14 @@ def _risk_response(state: MspState, action: RecordRiskFact, now: datetime) -> li
 
 @implements("MSP-1.7")
 def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:
-    if state.incident != "required":
+    if state.incident is not IncidentStatus.REQUIRED:
         return _reject(
             action,
             state.msp_id,
             now,
             "no-incident-required",
             "No incident is awaited for this MSP."
-            if state.incident == "not-required"
+            if state.incident is IncidentStatus.NOT_REQUIRED
             else "The incident is already recorded.",
         )
     if not action.linked_to_msp:
@@ -657,7 +659,7 @@ def _authorise_sms(
 
     if state.case.agency is not Agency.CENTRELINK:
         return no("not-centrelink", "An MSP SMS is for Centrelink customers only.")
-    if state.sms.status != "pending":
+    if state.sms.status is not SmsStatus.PENDING:
         return no("sms-already-decided", f"The SMS is already {state.sms.status}.")
     if OfficerRole.MSP_APPROVED_DECISION_MAKER not in action.officer_roles:
         return no(
@@ -725,7 +727,7 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
     """At the moment of sending the guards are checked again: a risk fact recorded after the authorisation
     still stops the SMS."""
     sms = state.sms
-    if sms.status != "authorised" or sms.send_at is None or now < sms.send_at:
+    if sms.status is not SmsStatus.AUTHORISED or sms.send_at is None or now < sms.send_at:
         return []
     cause = _cause(due)  # the authorisation that set this send time
     approval = state.case

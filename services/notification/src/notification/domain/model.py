@@ -70,10 +70,23 @@ class PhoneState(Stored):
         return latest.outcome if latest is not None else self.status
 
 
+class SmsStatus(StrEnum):
+    PENDING = "pending"
+    NOT_APPLICABLE = "not-applicable"
+    AUTHORISED = "authorised"
+    SENT = "sent"
+    WITHHELD = "withheld"
+    DECLINED = "declined"
+
+
+class IncidentStatus(StrEnum):
+    NOT_REQUIRED = "not-required"
+    REQUIRED = "required"
+    RECORDED = "recorded"
+
+
 class SmsState(Stored):
-    status: Literal["pending", "not-applicable", "authorised", "sent", "withheld", "declined"] = (
-        "pending"
-    )
+    status: SmsStatus = SmsStatus.PENDING
     reason_code: str | None = None
     send_at: datetime | None = None
     circumstance: SmsCircumstance | None = None
@@ -82,7 +95,12 @@ class SmsState(Stored):
 
     @property
     def resolved(self) -> bool:
-        return self.status in ("not-applicable", "sent", "withheld", "declined")
+        return self.status in (
+            SmsStatus.NOT_APPLICABLE,
+            SmsStatus.SENT,
+            SmsStatus.WITHHELD,
+            SmsStatus.DECLINED,
+        )
 
 
 class MspNote(Stored):
@@ -150,7 +168,7 @@ class MspState(Stored):
     sms: SmsState = SmsState()
     letter_id: str | None = None
     letter_dispatch: str | None = None
-    incident: Literal["not-required", "required", "recorded"] = "not-required"
+    incident: IncidentStatus = IncidentStatus.NOT_REQUIRED
     risks: tuple[RiskFact, ...] = ()
     completed: bool = False
     notes: tuple[MspNote, ...] = ()
@@ -209,14 +227,6 @@ def read_state(raw: str | bytes) -> MspState:
     return MspState.model_validate(upcast_row(raw, STATE_VERSION, STATE_UPCASTERS, "MSP state"))
 
 
-_SMS_STATUS: dict[str, Literal["sent", "withheld", "declined", "not-applicable"]] = {
-    "sent": "sent",
-    "withheld": "withheld",
-    "declined": "declined",
-    "not-applicable": "not-applicable",
-}
-
-
 def _done(state: MspState, event: MspStepDone) -> MspState:
     match event.step:
         case Step.DESCRIBE:
@@ -237,13 +247,13 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
             )
         case Step.SMS:
             sms = state.sms.model_copy(
-                update={"status": _SMS_STATUS[event.outcome], "reason_code": event.reason_code}
+                update={"status": SmsStatus(event.outcome), "reason_code": event.reason_code}
             )
             return state.model_copy(update={"sms": sms})
         case Step.LETTER:
             return state.model_copy(update={"letter_dispatch": event.outcome})
         case Step.INCIDENT:
-            return state.model_copy(update={"incident": "recorded"})
+            return state.model_copy(update={"incident": IncidentStatus.RECORDED})
         case Step.RECORD_RESULT:
             return state.model_copy(update={"completed": True})
     return state  # pragma: no cover - Step is closed
@@ -322,7 +332,7 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
         return None
     match output:
         case MspStepRequired():
-            incident = "required" if output.step is Step.INCIDENT else state.incident
+            incident = IncidentStatus.REQUIRED if output.step is Step.INCIDENT else state.incident
             return state.model_copy(
                 update={"requested": (*state.requested, output.step), "incident": incident}
             )
@@ -330,7 +340,7 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
             return _done(state, output)
         case MspSmsAuthorised():
             sms = SmsState(
-                status="authorised",
+                status=SmsStatus.AUTHORISED,
                 send_at=output.send_at,
                 circumstance=output.circumstance,
                 authorised_by_event=output.causation_id,
