@@ -13,9 +13,10 @@ import uuid
 import pytest
 
 from contracts.catalogue import CATALOGUE, MSP_APPROVALS, MSP_STAFF_ACTIONS
-from contracts.docs import README, SCHEMA_DIR, events, readme_with_tables, schema_file, schema_of
+from contracts.docs import events, readme_with_tables, schema_file, schema_of
 from contracts.notification import AuthoriseMspSms, MspApproved, RecordLetterDispatch
 from contracts.topics import ContractError
+from devstack.contract_docs import README, SCHEMA_DIR
 from notification.domain.labels import behaviour_gaps
 
 pytestmark = pytest.mark.unit
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.unit
 def test_the_json_schema_of_each_event_matches_its_snapshot(model):
     path = SCHEMA_DIR / schema_file(model)
     assert path.exists(), (
-        f"no snapshot {path.name}: a new event or version; run contracts.docs --write"
+        f"no snapshot {path.name}: a new event or version; run devstack.contract_docs --write"
     )
     assert schema_of(model) == json.loads(path.read_text()), (
         f"{model.__name__} changed (see this module's docstring)"
@@ -132,7 +133,9 @@ def test_a_letter_dispatch_of_v1_keeps_no_vouched_for_flag_the_police_note_is_th
 
 def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():
     text = README.read_text()
-    assert readme_with_tables(text) == text, "README tables are stale: run contracts.docs --write"
+    assert readme_with_tables(text) == text, (
+        "README tables are stale: run devstack.contract_docs --write"
+    )
 
 
 @pytest.mark.rule("MSP-1.1")

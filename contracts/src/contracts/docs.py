@@ -1,15 +1,10 @@
-"""Generated documentation: JSON Schema snapshots, and the README's topic and ACL tables.
-
-python -m contracts.docs --write    regenerate contracts/schemas/ and the README's topic and ACL tables
-"""
+"""Generated documentation, as text: each event's JSON Schema, and the README's topic and ACL tables. Pure: the
+repository's files are written by ``python -m devstack.contract_docs --write``, not by the contracts."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 from contracts.access import acl_table
@@ -17,9 +12,6 @@ from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.topics import Catalogue
 
-ROOT = Path(__file__).resolve().parents[3]
-SCHEMA_DIR = ROOT / "contracts" / "schemas"
-README = ROOT / "README.md"
 SERVICES = {"notification", "expenses", "workitems"}
 START, END = "<!-- topic-catalogue:start -->", "<!-- topic-catalogue:end -->"
 ACL_MARKERS = ("<!-- acls:start -->", "<!-- acls:end -->")
@@ -64,26 +56,6 @@ def readme_with_tables(text: str) -> str:
     )
 
 
-def write() -> None:
-    SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
-    for model in events():
-        (SCHEMA_DIR / schema_file(model)).write_text(
-            json.dumps(schema_of(model), indent=2, sort_keys=True) + "\n"
-        )
-    README.write_text(readme_with_tables(README.read_text()))
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--write", action="store_true")
-    if parser.parse_args().write:
-        write()
-        return 0
-    print(topic_table())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def schema_text(model: type[Event]) -> str:
+    """A model's JSON Schema as its committed snapshot reads."""
+    return json.dumps(schema_of(model), indent=2, sort_keys=True) + "\n"
