@@ -20,6 +20,7 @@ from console.ui import cross_site
 from console.views import expense_actions, expense_view, msp_actions, msp_view, one_off_today
 from starlette.datastructures import Headers
 
+from contracts.catalogue import CATALOGUE
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
 from notification.domain.labels import behaviour_gaps
 
@@ -30,7 +31,9 @@ OFFICER = pages.Officer("OFF-1", ("msp-officer",), "f" * 32)
 
 
 def entry(event_type: str, **payload: Any) -> Entry:
-    return Entry(uuid.uuid4(), event_type, NOW, payload)
+    """An event as the console's read model gives it: its contract's model, with the fields a test names."""
+    kind = CATALOGUE.topic_of(event_type).model_of(event_type)
+    return Entry(uuid.uuid4(), event_type, NOW, kind.model_construct(**payload))
 
 
 def test_an_msps_steps_say_what_is_done_what_is_required_now_and_what_is_to_come():

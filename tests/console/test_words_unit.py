@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from console import words
@@ -50,18 +51,20 @@ def test_a_timeline_line_speaks_the_officers_words_never_a_class_name_a_code_or_
         uuid.uuid4(),
         "WorkItemActionRejected",
         datetime(2026, 12, 2, 13, 0, tzinfo=UTC),
-        {
-            "action": "TickOffWorkItem",
-            "queue": "income-management",
-            "reason_code": "doc-note-required",
-            "reason": "Record details on a DOC.",
-            "step": "phone",
-            "doc_recorded": True,
-            "circumstance": "customer-cannot-be-contacted-by-phone",
-            "window_closes_at": "2026-12-02T13:00:00Z",
-            "period_start": "2026-12-01",
-            "customer_ref": "CRN-1",
-        },
+        SimpleNamespace(
+            **{
+                "action": "TickOffWorkItem",
+                "queue": "income-management",
+                "reason_code": "doc-note-required",
+                "reason": "Record details on a DOC.",
+                "step": "phone",
+                "doc_recorded": True,
+                "circumstance": "customer-cannot-be-contacted-by-phone",
+                "window_closes_at": "2026-12-02T13:00:00Z",
+                "period_start": "2026-12-01",
+                "customer_ref": "CRN-1",
+            }
+        ),  # the facts of several events at once: a line reads whatever its event has
     )
     facts = dict(timeline_facts(entry, zone_for("ACT")))
     assert facts == {

@@ -31,6 +31,7 @@ from contracts.notification import (
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
 from notification.domain.labels import behaviour_gaps, only_a_label
+from notification.domain.model import CaseBehaviour
 from servicekit.decider import published, step
 from tests.notification.builders import (
     BEHAVIOUR,
@@ -200,7 +201,9 @@ def test_once_described_the_task_is_done_and_the_customer_is_phoned_with_the_des
     )
     assert after is not None
     assert after.described
-    assert after.case.behaviours == (told,)
+    assert after.case.behaviours == (CaseBehaviour.of(told),), (
+        "the case keeps the description in its own model"
+    )
     assert rejected(act(after, action)[0]) == "behaviours-already-described"
 
 

@@ -62,6 +62,10 @@ class Topic:
     def event_types(self) -> tuple[str, ...]:
         return tuple(self._by_type)
 
+    def model_of(self, event_type: str) -> type[Event]:
+        """The model of one of this topic's event types."""
+        return self._by_type[event_type]
+
     def parse(self, raw: bytes | None) -> Event:
         """Decode and validate one message value, upcasting old schema versions; raise ContractError."""
         if raw is None:

@@ -24,7 +24,6 @@ from servicekit.logs import get_logger
 
 log = get_logger("console")
 
-ENVELOPE = frozenset(Event.model_fields) - {"producer"}
 SUBJECTS = {"msp_id": "msp", "expense_id": "expense", "work_item_id": "work-item"}
 """The subject of an event, by its key field: what page shows it."""
 
@@ -59,15 +58,9 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
 
 
 async def _remember(conn: asyncpg.Connection, event: Event) -> None:
-    payload = event.model_dump(mode="json", exclude=set(ENVELOPE))
     subject = SUBJECTS.get(type(event).key_field)
     if subject is not None:
-        await store.remember(
-            conn,
-            subject,
-            event.key,
-            store.Entry(event.event_id, event.event_type, event.occurred_at, payload),
-        )
+        await store.remember(conn, subject, event.key, event)
     if isinstance(event, WorkItemRaised):
         await store.work_item_raised(
             conn,
@@ -77,7 +70,7 @@ async def _remember(conn: asyncpg.Connection, event: Event) -> None:
             customer_ref=event.customer_ref,
             title=event.title,
             raised_at=event.occurred_at,
-            details=payload,
+            raised=event,
         )
     elif isinstance(event, WorkItemAssigned):
         await store.work_item_changed(conn, event.work_item_id, assignee_id=event.assignee_id)

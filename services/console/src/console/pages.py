@@ -329,7 +329,7 @@ def work_item_page(
         commands=commands,
         notes=notes,
         due=due,
-        zone=zone_for(item.details.get("state")),
+        zone=ZoneInfo(AGENCY_ZONE),  # a work item says no state: the agency's time
     )
 
 

@@ -14,7 +14,9 @@ import asyncpg
 
 from console.sessions import MIGRATION as SESSIONS
 from console.sessions import ZONES
-from contracts.workitems import WorkItemCode
+from contracts.catalogue import CATALOGUE
+from contracts.envelope import Event
+from contracts.workitems import WorkItemCode, WorkItemRaised
 from servicekit.db import Migration
 
 MIGRATIONS = (
@@ -95,7 +97,16 @@ MIGRATIONS = (
         CREATE INDEX notes_by_subject ON notes (subject_id, written_at)""",
     ),
     ZONES,
+    Migration(
+        "console",
+        10,
+        "read_model_versions",
+        "ALTER TABLE timeline ADD COLUMN schema_version int",
+    ),
 )
+"""From 10 on, a timeline row and a work item's details keep the whole event as published, with its schema
+version, and are read back through the catalogue (upcast and validated): the read model is the contracts' events,
+never a dict read by string keys. A row from before keeps its payload without the envelope and no version."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +266,7 @@ async def work_item_raised(
     customer_ref: str,
     title: str,
     raised_at: datetime,
-    details: dict[str, Any],
+    raised: WorkItemRaised,
 ) -> None:
     await conn.execute(
         "INSERT INTO work_items (work_item_id, queue, code, customer_ref, title, raised_at, details) "
@@ -266,7 +277,7 @@ async def work_item_raised(
         customer_ref,
         title,
         raised_at,
-        json.dumps(details),
+        raised.model_dump_json(),
     )
 
 
@@ -299,7 +310,8 @@ class WorkItem:
     status: str
     assignee_id: str | None
     raised_at: datetime | None
-    details: dict[str, Any]
+    raised: WorkItemRaised
+    """The event that raised it, read through the contract."""
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> WorkItem:
@@ -312,7 +324,7 @@ class WorkItem:
             row["status"],
             row["assignee_id"],
             row["raised_at"],
-            json.loads(row["details"]),
+            read_raised(row["details"], row["raised_at"]),
         )
 
 
@@ -457,25 +469,58 @@ async def work_items_about(
 
 @dataclass(frozen=True)
 class Entry:
-    """One event about a subject, as the services published it (envelope aside)."""
+    """One event about a subject, as the services published it, read through its contract."""
 
     event_id: uuid.UUID
     event_type: str
     occurred_at: datetime
-    payload: dict[str, Any]
+    event: Event
+
+
+def read_event(
+    event_type: str, raw: str, *, event_id: uuid.UUID | None, occurred_at: datetime
+) -> Event:
+    """A stored event as its contract reads it now: upcast from the version it was published at, and validated. A
+    row kept before versions were (its payload without the envelope) is validated with the envelope its columns
+    give; one no longer valid is taken as it was written."""
+    data = json.loads(raw)
+    topic = CATALOGUE.topic_of(event_type)
+    if "event_id" in data:
+        return topic.parse(raw.encode())
+    kind = topic.model_of(event_type)
+    envelope = {
+        "event_id": event_id or uuid.uuid5(uuid.NAMESPACE_URL, raw),
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+        "correlation_id": event_id or uuid.uuid5(uuid.NAMESPACE_URL, raw),
+        "producer": data.pop("producer", "unknown"),
+    }
+    try:
+        return kind.model_validate(data | envelope)
+    except ValueError:
+        return kind.model_construct(**data, **envelope)
+
+
+def read_raised(raw: str, raised_at: datetime) -> WorkItemRaised:
+    raised = read_event(WorkItemRaised.TYPE, raw, event_id=None, occurred_at=raised_at)
+    assert isinstance(raised, WorkItemRaised)
+    return raised
 
 
 async def remember(
-    conn: asyncpg.Connection, subject_type: str, subject_id: str, entry: Entry
+    conn: asyncpg.Connection, subject_type: str, subject_id: str, event: Event
 ) -> None:
+    """The whole event, with the version it was published at."""
     await conn.execute(
-        "INSERT INTO timeline VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-        entry.event_id,
+        "INSERT INTO timeline (event_id, subject_type, subject_id, event_type, occurred_at, payload, "
+        "schema_version) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+        event.event_id,
         subject_type,
         subject_id,
-        entry.event_type,
-        entry.occurred_at,
-        json.dumps(entry.payload),
+        event.event_type,
+        event.occurred_at,
+        event.model_dump_json(),
+        event.schema_version,
     )
 
 
@@ -490,7 +535,14 @@ async def timeline(
         limit,
     )
     return [
-        Entry(r["event_id"], r["event_type"], r["occurred_at"], json.loads(r["payload"]))
+        Entry(
+            r["event_id"],
+            r["event_type"],
+            r["occurred_at"],
+            read_event(
+                r["event_type"], r["payload"], event_id=r["event_id"], occurred_at=r["occurred_at"]
+            ),
+        )
         for r in rows
     ]
 

@@ -618,10 +618,7 @@ async def _work_item(
             else [
                 n
                 for n in WORK_ITEM_ACTIONS
-                if (
-                    n != TickOffWorkItem.TYPE
-                    or item.details.get("tick_off") == TickOff.MANUAL.value
-                )
+                if (n != TickOffWorkItem.TYPE or item.raised.tick_off is TickOff.MANUAL)
                 and (n != UnassignWorkItem.TYPE or item.assignee_id is not None)
             ]
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,21 +88,22 @@ class MspView:
 
 def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
     planned: list[Step] = []
-    required: dict[Step, dict[str, Any]] = {}
+    required: dict[Step, n.MspStepRequired] = {}
     done: dict[Step, str] = {}
     facts: dict[str, Any] = {}
     withheld: list[str] = []
     for entry in entries:
-        p = entry.payload
-        facts |= {k: p[k] for k in ("customer_ref", "agency") if p.get(k)}
-        if entry.event_type == "MspNotificationPlanned":
-            planned = [Step(s) for s in p["steps"]]
-        elif entry.event_type == "MspStepRequired":
-            required[Step(p["step"])] = p
-        elif entry.event_type == "MspStepDone":
-            done[Step(p["step"])] = str(p.get("outcome"))
-        elif entry.event_type == "MspSmsWithheld":
-            withheld.append(str(p.get("reason")))
+        event = entry.event
+        facts |= {k: v for k in ("customer_ref", "agency") if (v := getattr(event, k, None))}
+        match event:
+            case n.MspNotificationPlanned():
+                planned = [Step(s) for s in event.steps]
+            case n.MspStepRequired():
+                required[Step(event.step)] = event
+            case n.MspStepDone():
+                done[Step(event.step)] = str(event.outcome)
+            case n.MspSmsWithheld():
+                withheld.append(event.reason)
     order = planned + [s for s in (*required, *done) if s not in planned]
     steps = tuple(
         StepView(s, "done", outcome=done[s])
@@ -110,17 +111,23 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
         else StepView(
             s,
             "required",
-            instructions=tuple(required[s].get("instructions") or ()),
-            approved_decision_makers_only=bool(required[s].get("approved_decision_makers_only")),
-            briefing=tuple(required[s].get("briefing") or ()),
+            instructions=tuple(required[s].instructions),
+            approved_decision_makers_only=required[s].approved_decision_makers_only,
+            briefing=tuple(required[s].briefing or ()),
         )
         if s in required
         else StepView(s, "to come")
         for s in order
     )
-    completed = any(e.event_type == "MspNotificationCompleted" for e in entries)
+    completed = any(isinstance(e.event, n.MspNotificationCompleted) for e in entries)
+    agency = facts.get("agency")
     return MspView(
-        msp_id, facts.get("customer_ref"), facts.get("agency"), steps, completed, tuple(withheld)
+        msp_id,
+        facts.get("customer_ref"),
+        str(agency) if agency else None,
+        steps,
+        completed,
+        tuple(withheld),
     )
 
 
@@ -158,40 +165,51 @@ class ExpenseView:
         return self.facts.get("kind") == "one-off"
 
 
+def _iso(value: object) -> str:
+    """A date or an instant as the views keep it (ISO text, shown in words and local time by the pages)."""
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
 def expense_view(expense_id: str, entries: Sequence[Entry]) -> ExpenseView:
     view = ExpenseView(expense_id)
     windows: dict[str, WindowView] = {}
     for entry in entries:
-        p = entry.payload
+        event = entry.event
         view.facts |= {
-            k: p[k] for k in ("customer_ref", "payee_id", "kind", "amount", "state") if p.get(k)
+            k: v
+            for k in ("customer_ref", "payee_id", "kind", "amount", "state")
+            if (v := getattr(event, k, None)) is not None and v != ""
         }
-        view.day_1, view.day_2 = p.get("day_1") or view.day_1, p.get("day_2") or view.day_2
-        period = str(p.get("period_start"))
-        if entry.event_type == "ExpenseUndelivered":
-            windows[period] = WindowView(
-                period,
-                p["status"],
-                p["window_closes_at"],
-                p["calendar"],
-                p["failure_explanation"],
-                p["procedure_step"],
-                tuple(p["officer_options"]),
-                day_1=p.get("day_1"),
-                day_2=p.get("day_2"),
-            )
-        elif period in windows and entry.event_type in (
-            "ExpenseDelivered",
-            "ExpenseClosureReversed",
-        ):
-            windows[period].outcome, windows[period].outcome_at = "delivered", p["delivered_at"]
-        elif period in windows and entry.event_type == "UndeliveredExpensePeriodClosed":
-            windows[period].outcome, windows[period].outcome_at = "closed unpaid", p["closed_at"]
-        elif entry.event_type in ("ExpenseCeased", "ExpenseRemoved"):
-            view.ended = "ceased" if entry.event_type == "ExpenseCeased" else "removed"
-            for closed in p.get("closed_periods") or ():
-                if closed in windows and windows[closed].outcome == "retrying":
-                    windows[closed].outcome = view.ended
+        day_1, day_2 = getattr(event, "day_1", None), getattr(event, "day_2", None)
+        view.day_1 = _iso(day_1) if day_1 else view.day_1
+        view.day_2 = _iso(day_2) if day_2 else view.day_2
+        period = _iso(getattr(event, "period_start", None))
+        match event:
+            case x.ExpenseUndelivered():
+                windows[period] = WindowView(
+                    period,
+                    event.status,
+                    _iso(event.window_closes_at),
+                    event.calendar,
+                    event.failure_explanation,
+                    event.procedure_step,
+                    tuple(event.officer_options),
+                    day_1=_iso(event.day_1) if event.day_1 else None,
+                    day_2=_iso(event.day_2) if event.day_2 else None,
+                )
+            case x.ExpenseDelivered() | x.ExpenseClosureReversed() if period in windows:
+                windows[period].outcome = "delivered"
+                windows[period].outcome_at = _iso(event.delivered_at)
+            case x.UndeliveredExpensePeriodClosed() if period in windows:
+                windows[period].outcome, windows[period].outcome_at = (
+                    "closed unpaid",
+                    _iso(event.closed_at),
+                )
+            case x.ExpenseCeased() | x.ExpenseRemoved():
+                view.ended = "ceased" if isinstance(event, x.ExpenseCeased) else "removed"
+                for closed in map(_iso, event.closed_periods or ()):
+                    if closed in windows and windows[closed].outcome == "retrying":
+                        windows[closed].outcome = view.ended
     view.windows = sorted(windows.values(), key=lambda w: w.period_start)
     return view
 
@@ -201,8 +219,8 @@ def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
     action, a queue or a choice as the officer reads it, its instants in ``zone`` and its dates in words."""
     shown_facts = []
     for name, label in FACTS.items():
-        value = entry.payload.get(name)
-        if value in (None, "", []):
+        value = getattr(entry.event, name, None)
+        if value is None or value in ("", []):
             continue
         named = (
             STEP_NAMES.get(value) if name == "step" else fact(name, value)

@@ -18,7 +18,6 @@ from contracts.notification import (
     Agency,
     AttachMspLetter,
     AuthoriseMspSms,
-    Behaviour,
     DeclineMspSms,
     DescribeMspBehaviours,
     MspActionRejected,
@@ -48,6 +47,7 @@ from contracts.procedures import implements
 from contracts.roles import OfficerRole
 from notification.domain.model import (
     BehavioursDescribed,
+    CaseBehaviour,
     CaseOpened,
     IncidentStatus,
     MspCase,
@@ -240,7 +240,7 @@ def phone_briefing(approval: MspCase) -> list[str]:
     ]
 
 
-def _behaviour(b: Behaviour) -> str:
+def _behaviour(b: CaseBehaviour) -> str:
     when = [f"on {in_words(b.occurred_on)}"] if b.occurred_on else []
     return (
         f"{b.what} ({', '.join([*when, b.channel.value if b.channel else 'channel not stated'])})"

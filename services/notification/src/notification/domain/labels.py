@@ -5,8 +5,10 @@ is the notification's; the contracts keep only the shape of a behaviour."""
 from __future__ import annotations
 
 import re
+from datetime import date
+from typing import Protocol
 
-from contracts.notification import Behaviour
+from contracts.notification import Behaviour, Channel
 from contracts.procedures import implements
 
 LABELS = frozenset(
@@ -106,7 +108,18 @@ def only_a_label(text: str) -> bool:
     return len(substance(text)) < 2
 
 
-def behaviour_gaps(behaviour: Behaviour) -> list[str]:
+class Described(Protocol):
+    """A behaviour as a case keeps it: what happened, when, on which channel."""
+
+    @property
+    def what(self) -> str: ...
+    @property
+    def occurred_on(self) -> date | None: ...
+    @property
+    def channel(self) -> Channel | None: ...
+
+
+def behaviour_gaps(behaviour: Behaviour | Described) -> list[str]:
     """What a behaviour's description lacks, in words for the officer who completes it (empty: described)."""
     return [
         gap

@@ -19,7 +19,7 @@ from contracts.envelope import Event
 from contracts.notification import (
     Agency,
     Behaviour,
-    ContactDetails,
+    Channel,
     DescribeMspBehaviours,
     MspApproved,
     MspLetterAccepted,
@@ -28,7 +28,6 @@ from contracts.notification import (
     MspStepDone,
     MspStepRequired,
     PhoneOutcome,
-    Representative,
     RiskFact,
     Role,
     SmsCircumstance,
@@ -112,31 +111,85 @@ class MspNote(Stored):
     text: str
 
 
+class CaseBehaviour(Stored):
+    """A behaviour taken into consideration, as the case keeps it."""
+
+    what: str
+    occurred_on: date | None = None
+    channel: Channel | None = None
+
+    @classmethod
+    def of(cls, behaviour: Behaviour) -> CaseBehaviour:
+        return cls.model_construct(
+            what=behaviour.what, occurred_on=behaviour.occurred_on, channel=behaviour.channel
+        )
+
+
+class CaseContact(Stored):
+    """The One Main Contact or Personalised Services Service Officer the customer is given."""
+
+    kind: Literal["OMC", "PSSO"]
+    name: str
+    phone: str
+    urgent_query_voicemail: str | None = None
+
+
+class CaseRepresentative(Stored):
+    role: Role
+    name: str
+    phone: str
+
+
 class MspCase(Stored):
-    """What the approval said of the MSP, as the state keeps it (the behaviours as last described)."""
+    """What the approval said of the MSP, as the state keeps it (the behaviours as last described): the service's
+    own model, mapped from the approval field by field."""
 
     msp_id: str
     customer_ref: str
     agency: Agency
     approving_officer_id: str
-    behaviours: tuple[Behaviour, ...]
+    behaviours: tuple[CaseBehaviour, ...]
     reasons: str
     starts_on: date
     ends_on: date
     duration_reasons: str
     service_access: str
     channel_restrictions: tuple[str, ...] = ()
-    contact: ContactDetails
+    contact: CaseContact
     customer_mobile: str | None = None
-    representatives: tuple[Representative, ...] = ()
+    representatives: tuple[CaseRepresentative, ...] = ()
     phone_customer_appropriate: bool
 
     @classmethod
     def of(cls, approval: MspApproved) -> MspCase:
         """The approval's facts as they are: its contract validated them on the way in (phone numbers parsed and
         all), and validating them again cost more than the rest of the decision."""
-        fields = {name: getattr(approval, name) for name in cls.model_fields}
-        return cls.model_construct(**fields | {name: tuple(fields[name]) for name in _SEQUENCES})
+        c = approval.contact
+        return cls.model_construct(
+            msp_id=approval.msp_id,
+            customer_ref=approval.customer_ref,
+            agency=approval.agency,
+            approving_officer_id=approval.approving_officer_id,
+            behaviours=tuple(CaseBehaviour.of(b) for b in approval.behaviours),
+            reasons=approval.reasons,
+            starts_on=approval.starts_on,
+            ends_on=approval.ends_on,
+            duration_reasons=approval.duration_reasons,
+            service_access=approval.service_access,
+            channel_restrictions=tuple(approval.channel_restrictions),
+            contact=CaseContact.model_construct(
+                kind=c.kind,
+                name=c.name,
+                phone=c.phone,
+                urgent_query_voicemail=c.urgent_query_voicemail,
+            ),
+            customer_mobile=approval.customer_mobile,
+            representatives=tuple(
+                CaseRepresentative.model_construct(role=r.role, name=r.name, phone=r.phone)
+                for r in approval.representatives
+            ),
+            phone_customer_appropriate=approval.phone_customer_appropriate,
+        )
 
     def gaps(self) -> list[str]:
         """What the approving officer still has to describe (empty: the behaviours and reasons are described)."""
@@ -151,9 +204,6 @@ class MspCase(Stored):
             for gap in behaviour_gaps(b)
         ]
 
-
-_SEQUENCES = ("behaviours", "channel_restrictions", "representatives")
-"""The case's fields that the approval carries as lists."""
 
 STATE_VERSION: Literal[3] = 3
 
@@ -320,7 +370,10 @@ Output = Event | Fact
 def described(case: MspCase, action: DescribeMspBehaviours) -> MspCase:
     """The case with the approving officer's description of the behaviours (and the reasons, where given)."""
     return case.model_copy(
-        update={"behaviours": tuple(action.behaviours), "reasons": action.reasons or case.reasons}
+        update={
+            "behaviours": tuple(CaseBehaviour.of(b) for b in action.behaviours),
+            "reasons": action.reasons or case.reasons,
+        }
     )
 
 
