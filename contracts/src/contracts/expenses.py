@@ -325,3 +325,28 @@ class PaymentAttemptDisregarded(_ExpenseEvent):
     event_type: Literal["PaymentAttemptDisregarded"] = "PaymentAttemptDisregarded"
     reason_code: Name
     attempted_event_id: Name
+
+
+class ExpenseReason(StrEnum):
+    """Why an expense action was refused, an attempt set aside, or a removal asked for (the reason_code values)."""
+
+    AFTER_RETRY_WINDOW = "after-retry-window"
+    ALREADY_DELIVERED = "already-delivered"
+    BEFORE_RETRY_WINDOW = "before-retry-window"
+    CEASE_AND_RECODE = "cease-and-recode"
+    EXISTING_ONE_OFF_STILL_TRYING = "existing-one-off-still-trying"
+    EXPENSE_EXISTS = "expense-exists"
+    MYSUPPORT_JOB_ALREADY_RECORDED = "mysupport-job-already-recorded"
+    MYSUPPORT_JOB_MISMATCH = "mysupport-job-mismatch"
+    MYSUPPORT_JOB_NOT_RECORDED = "mysupport-job-not-recorded"
+    NO_ESCALATION = "no-escalation"
+    NOT_A_ONE_OFF = "not-a-one-off"
+    NOTHING_TO_REMOVE = "nothing-to-remove"
+    ONE_OFF_DAY_2 = "one-off-day-2"
+    ONE_OFF_ENDED = "one-off-ended"
+    ROLE_REQUIRED = "role-required"
+    UNKNOWN_EXPENSE = "unknown-expense"
+    EXPENSE_CEASED = "expense-ceased"
+    EXPENSE_REMOVED = "expense-removed"
+    ALREADY_CEASED = "already-ceased"
+    ALREADY_REMOVED = "already-removed"

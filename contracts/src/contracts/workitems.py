@@ -182,3 +182,18 @@ class WorkItemActionRejected(WorkItemEvent):
     way_out: Text | None = Field(
         default=None, description="What the procedure says to do instead, where it says."
     )
+
+
+class WorkItemReason(StrEnum):
+    """Why a work item request was refused or an item cancelled (the reason_code values)."""
+
+    ALREADY_CLOSED = "already-closed"
+    DOC_NOTE_REQUIRED = "doc-note-required"
+    EXPENSE_CEASED = "expense-ceased"
+    EXPENSE_DELIVERED = "expense-delivered"
+    EXPENSE_ENDED = "expense-ended"
+    PERIOD_PAID_LATE = "period-paid-late"
+    REMOVED_BY_SERVICE_DESK = "removed-by-service-desk"
+    ROLE_REQUIRED = "role-required"
+    TICKED_OFF_AUTOMATICALLY = "ticked-off-automatically"
+    UNKNOWN_WORK_ITEM = "unknown-work-item"

@@ -251,7 +251,7 @@ def expense_actions(view: ExpenseView) -> tuple[str, ...]:
 NEXT_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     # 103-01050060 step 7: "If unable to cease the expense as it is day 2 and there is extreme hardship requiring
     # the new expense to be coded immediately, raise a mySupport webform."
-    "one-off-day-2": (
+    x.ExpenseReason.ONE_OFF_DAY_2: (
         x.CeaseExpense.TYPE,
         "Escalate the removal: the customer is in extreme hardship",
         {"extreme_hardship": "true"},

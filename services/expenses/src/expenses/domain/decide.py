@@ -22,6 +22,7 @@ from contracts.expenses import (
     ExpenseClosureReversed,
     ExpenseDelivered,
     ExpenseKind,
+    ExpenseReason,
     ExpenseRemovalEscalationRequested,
     ExpenseRemoved,
     ExpenseUndelivered,
@@ -155,7 +156,7 @@ def _facts(expense: Expense | None, attempt: PaymentAttempted) -> dict[str, Any]
     }
 
 
-def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: str) -> list[Event]:
+def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: ExpenseReason) -> list[Event]:
     return [
         PaymentAttemptDisregarded.caused_by(
             attempt,
@@ -217,12 +218,12 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
     """What one attempt changes for its period, judged against the stored deadline once a window is open."""
     expense = state.expense
     if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
-        return _disregard(attempt, now, f"expense-{expense.status.value}")
+        return _disregard(attempt, now, ExpenseReason(f"expense-{expense.status.value}"))
     period = period_of(attempt)
     facts = _facts(expense, attempt)
     window, days = _schedule(attempt.kind, period, facts, expense)
     if attempt.attempted_at < window.opens_at:
-        return _disregard(attempt, now, "before-retry-window")
+        return _disregard(attempt, now, ExpenseReason.BEFORE_RETRY_WINDOW)
     current = state.windows.get(period)
     closes_at = (
         current.closes_at
@@ -234,7 +235,7 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
     if current is None or current.status is WindowStatus.OPEN:
         if not in_window:
             # The system stops trying when the window closes; an attempt after it changes nothing.
-            return _disregard(attempt, now, "after-retry-window")
+            return _disregard(attempt, now, ExpenseReason.AFTER_RETRY_WINDOW)
         if delivered:
             return [_delivered(expense, attempt, period, was_undelivered=current is not None)]
         if current is not None:
@@ -253,7 +254,7 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
         )
         return [reversal, _delivered(expense, attempt, period, was_undelivered=True)]
     if current.status is WindowStatus.CLOSED_UNPAID and delivered:
-        return _disregard(attempt, now, "after-retry-window")
+        return _disregard(attempt, now, ExpenseReason.AFTER_RETRY_WINDOW)
     return []  # already delivered, or a late failure for a closed period: nothing changes
 
 
@@ -343,7 +344,7 @@ StaffAction = (
 
 
 def _reject(
-    action: StaffAction, now: datetime, code: str, reason: str, way_out: str | None = None
+    action: StaffAction, now: datetime, code: ExpenseReason, reason: str, way_out: str | None = None
 ) -> Event:
     return ExpenseActionRejected.caused_by(
         action,
@@ -369,7 +370,7 @@ def _unauthorised(action: StaffAction, now: datetime) -> list[Event]:
         _reject(
             action,
             now,
-            "role-required",
+            ExpenseReason.ROLE_REQUIRED,
             "Only an officer trained in Income Management acts on expenses.",
             way_out(action.event_type),
         )
@@ -393,7 +394,12 @@ def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -
     """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.'"""
     if expense.status is ExpenseStatus.DELIVERED:
         return [
-            _reject(action, now, "already-delivered", "The one-off expense has been delivered.")
+            _reject(
+                action,
+                now,
+                ExpenseReason.ALREADY_DELIVERED,
+                "The one-off expense has been delivered.",
+            )
         ]
     days = one_off_days_of(expense)
     if expense.status is ExpenseStatus.ENDED or now >= days.window.closes_at:
@@ -401,7 +407,7 @@ def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -
             _reject(
                 action,
                 now,
-                "one-off-ended",
+                ExpenseReason.ONE_OFF_ENDED,
                 "The one-off expense ended on day 3 and will not try to pay again.",
             )
         ]
@@ -409,7 +415,7 @@ def _gate_one_off_change(expense: Expense, action: StaffAction, now: datetime) -
         rejection = _reject(
             action,
             now,
-            "one-off-day-2",
+            ExpenseReason.ONE_OFF_DAY_2,
             f"It is day 2 ({in_words(days.day_2)}) of the one-off "
             "expense: it cannot be ceased or varied on day 2.",
             DAY_2_WAY_OUT,
@@ -426,14 +432,19 @@ def _gate_known(
     expense = state.expense
     if expense is None:
         return None, [
-            _reject(action, now, "unknown-expense", "No such expense is known to this service.")
+            _reject(
+                action,
+                now,
+                ExpenseReason.UNKNOWN_EXPENSE,
+                "No such expense is known to this service.",
+            )
         ]
     if expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
         return None, [
             _reject(
                 action,
                 now,
-                f"already-{expense.status.value}",
+                ExpenseReason(f"already-{expense.status.value}"),
                 f"The expense has already been {expense.status.value}.",
             )
         ]
@@ -484,7 +495,7 @@ def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -
             _reject(
                 action,
                 now,
-                "not-a-one-off",
+                ExpenseReason.NOT_A_ONE_OFF,
                 "Only a one-off expense's amount can be varied.",
                 "Cease the regular expense and recommence for a future date.",
             )
@@ -495,7 +506,7 @@ def decide_vary(state: ExpenseState, action: VaryOneOffExpense, now: datetime) -
         _reject(
             action,
             now,
-            "cease-and-recode",
+            ExpenseReason.CEASE_AND_RECODE,
             "A one-off expense's amount is not changed in place: the existing "
             "expense needs to be ceased before the new one-off expense can be coded.",
             VARY_WAY_OUT,
@@ -516,7 +527,11 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
     if refusal := _unauthorised(action, now):
         return refusal
     if state.expense is not None:
-        return [_reject(action, now, "expense-exists", "An expense with this id already exists.")]
+        return [
+            _reject(
+                action, now, ExpenseReason.EXPENSE_EXISTS, "An expense with this id already exists."
+            )
+        ]
     for existing in state.siblings:
         if not _still_trying(existing, now):
             continue
@@ -530,7 +545,7 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
         rejection = _reject(
             action,
             now,
-            "existing-one-off-still-trying",
+            ExpenseReason.EXISTING_ONE_OFF_STILL_TRYING,
             f"One-off expense {existing.expense_id} for the same customer and payee is still trying "
             "to pay; it must be ceased or removed before a new one-off can be coded.",
             way_out,
@@ -583,7 +598,7 @@ def _escalated(
             _reject(
                 action,
                 now,
-                "not-a-one-off",
+                ExpenseReason.NOT_A_ONE_OFF,
                 "Only a one-off expense is removed by the ICT Service Desk.",
                 "Cease the regular expense.",
             )
@@ -593,7 +608,7 @@ def _escalated(
             _reject(
                 action,
                 now,
-                "nothing-to-remove",
+                ExpenseReason.NOTHING_TO_REMOVE,
                 f"The one-off expense has {expense.status.value}: it "
                 "will not try to pay again, so there is nothing to remove.",
             )
@@ -603,7 +618,7 @@ def _escalated(
             _reject(
                 action,
                 now,
-                "no-escalation",
+                ExpenseReason.NO_ESCALATION,
                 "No removal of this expense was escalated to the ICT Service Desk.",
                 REMOVAL_WAY_OUT,
             )
@@ -623,7 +638,7 @@ def decide_job(state: ExpenseState, action: RecordMySupportJob, now: datetime) -
             _reject(
                 action,
                 now,
-                "mysupport-job-already-recorded",
+                ExpenseReason.MYSUPPORT_JOB_ALREADY_RECORDED,
                 f"The mySupport job {expense.mysupport_job} is already recorded for this removal.",
             )
         ]
@@ -652,7 +667,7 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
             _reject(
                 action,
                 now,
-                "mysupport-job-not-recorded",
+                ExpenseReason.MYSUPPORT_JOB_NOT_RECORDED,
                 "Record the mySupport job number of the webform "
                 "first: the ICT Service Desk is phoned quoting it.",
             )
@@ -662,7 +677,7 @@ def decide_removal(state: ExpenseState, action: RecordExpenseRemoval, now: datet
             _reject(
                 action,
                 now,
-                "mysupport-job-mismatch",
+                ExpenseReason.MYSUPPORT_JOB_MISMATCH,
                 "The removal does not quote the mySupport job recorded for this expense.",
                 f"Quote the mySupport job number {expense.mysupport_job}.",
             )

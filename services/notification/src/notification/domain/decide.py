@@ -25,6 +25,7 @@ from contracts.notification import (
     MspLetterAccepted,
     MspNotificationCompleted,
     MspNotificationPlanned,
+    MspReason,
     MspRiskResponseRequired,
     MspSmsAuthorised,
     MspSmsWithheld,
@@ -119,7 +120,7 @@ CHILD_SUPPORT_NOTE = (
 REPRESENTATIVE_ORDER = (Role.POWER_OF_ATTORNEY, Role.NOMINEE, Role.PERSON_PERMITTED_TO_ENQUIRE)
 
 MOBILE_ON_MULTIPLE_RECORDS = (
-    "mobile-on-multiple-records",
+    MspReason.MOBILE_ON_MULTIPLE_RECORDS,
     "The mobile number on file is recorded on multiple "
     "records: the SMS must not be sent and existing phone and letter notification "
     "provisions apply.",
@@ -127,12 +128,12 @@ MOBILE_ON_MULTIPLE_RECORDS = (
 GUARDS = (  # (fact, reason code, the procedure's words)
     (
         RiskFact.SUICIDE_SELF_HARM,
-        "suicide-or-self-harm",
+        MspReason.SUICIDE_OR_SELF_HARM,
         "A MSP SMS should not be sent to customers talking about suicide or self-harm.",
     ),
     (
         RiskFact.FAMILY_DOMESTIC_VIOLENCE,
-        "family-domestic-violence",
+        MspReason.FAMILY_DOMESTIC_VIOLENCE,
         "Family and domestic violence involving an immediate threat to safety was witnessed: an MSP SMS should not "
         "be sent.",
     ),
@@ -140,7 +141,9 @@ GUARDS = (  # (fact, reason code, the procedure's words)
 )
 
 
-def _reject(action: Event, state_msp_id: str, now: datetime, code: str, reason: str) -> list[Event]:
+def _reject(
+    action: Event, state_msp_id: str, now: datetime, code: MspReason, reason: str
+) -> list[Event]:
     return [
         MspActionRejected.caused_by(
             action,
@@ -197,7 +200,7 @@ def _done(
     now: datetime,
     step: Step,
     outcome: str,
-    reason_code: str | None = None,
+    reason_code: MspReason | None = None,
 ) -> Event:
     c = _cause(cause)
     return MspStepDone.derived(
@@ -263,7 +266,7 @@ def _follow_ups(state: MspState, cause: Event | Cause, now: datetime) -> list[Ev
     result once phone, SMS, letter (and any incident) are resolved."""
     out: list[Event] = []
     if state.case.agency is not Agency.CENTRELINK and state.sms.status is SmsStatus.PENDING:
-        out.append(_done(cause, state, now, Step.SMS, "not-applicable", "not-centrelink"))
+        out.append(_done(cause, state, now, Step.SMS, "not-applicable", MspReason.NOT_CENTRELINK))
     if (
         state.phone.status is not PhoneStatus.PENDING or state.phone.attempts
     ):  # resolved, or a call was made
@@ -329,7 +332,11 @@ def decide_approval(
     describe them; the customer is phoned, and then written to, once they are."""
     if state is not None:
         return _reject(
-            approval, approval.msp_id, now, "already-approved", "This MSP was already approved."
+            approval,
+            approval.msp_id,
+            now,
+            MspReason.ALREADY_APPROVED,
+            "This MSP was already approved.",
         )
     case = MspCase.of(approval)
     gaps = case.gaps()
@@ -367,7 +374,7 @@ def _start_contact(cause: Event, case: MspCase, now: datetime) -> list[Event]:
     """Step 1 begins: the phone task with what to explain, or the step skipped when there is no one to phone."""
     target = phone_target(case)
     if target is None:
-        return [_done(cause, case, now, Step.PHONE, "skipped", "no-one-to-phone")]
+        return [_done(cause, case, now, Step.PHONE, "skipped", MspReason.NO_ONE_TO_PHONE)]
     return [
         _required(
             cause,
@@ -388,7 +395,7 @@ def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> 
             action,
             state.msp_id,
             now,
-            "behaviours-already-described",
+            MspReason.BEHAVIOURS_ALREADY_DESCRIBED,
             "The behaviours of this MSP are already described.",
         )
     case = described(state.case, action)
@@ -397,7 +404,7 @@ def _describe(state: MspState, action: DescribeMspBehaviours, now: datetime) -> 
             action,
             state.msp_id,
             now,
-            "behaviour-not-described",
+            MspReason.BEHAVIOUR_NOT_DESCRIBED,
             "Describe the behaviours taken into consideration; still missing: "
             + "; ".join(gaps[:5]),
         )
@@ -420,7 +427,7 @@ def decide_action(
 ) -> Sequence[Output]:
     msp_id: str = action.key
     if state is None:
-        return _reject(action, msp_id, now, "unknown-msp", "No approved MSP with this id.")
+        return _reject(action, msp_id, now, MspReason.UNKNOWN_MSP, "No approved MSP with this id.")
     if isinstance(
         action, RecordRiskFact
     ):  # recorded in the state: it stops an SMS, now or when about to be sent
@@ -430,7 +437,7 @@ def decide_action(
             action,
             msp_id,
             now,
-            "msp-notification-completed",
+            MspReason.MSP_NOTIFICATION_COMPLETED,
             "The MSP notification is already complete.",
         )
     if not state.described and isinstance(action, _NEEDS_DESCRIPTION):
@@ -438,7 +445,7 @@ def decide_action(
             action,
             msp_id,
             now,
-            "behaviours-not-described",
+            MspReason.BEHAVIOURS_NOT_DESCRIBED,
             "The approving officer is to describe the behaviours taken into consideration first: the "
             "customer is told the reasons, including a description of the behaviours.",
         )
@@ -454,11 +461,22 @@ def decide_action(
         case DeclineMspSms():
             return (
                 _reject(
-                    action, msp_id, now, "sms-already-decided", f"The SMS is {state.sms.status}."
+                    action,
+                    msp_id,
+                    now,
+                    MspReason.SMS_ALREADY_DECIDED,
+                    f"The SMS is {state.sms.status}.",
                 )
                 if state.sms.status is not SmsStatus.PENDING
                 else [
-                    _done(action, state, now, Step.SMS, "declined", "officer-decided-not-to-send")
+                    _done(
+                        action,
+                        state,
+                        now,
+                        Step.SMS,
+                        "declined",
+                        MspReason.OFFICER_DECIDED_NOT_TO_SEND,
+                    )
                 ]
             )
         case AttachMspLetter():
@@ -498,24 +516,27 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequen
 
 
 @implements("MSP-1.1", "MSP-1.3", "MSP-1.4", "MSP-1.5", "MSP-1.9")
-def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[str, str] | None:
+def _phone_refusal(state: MspState, action: RecordPhoneContact) -> tuple[MspReason, str] | None:
     approval = state.case
     if state.phone.status is not PhoneStatus.PENDING:
-        return "phone-already-resolved", "The phone step is already resolved."
+        return MspReason.PHONE_ALREADY_RESOLVED, "The phone step is already resolved."
     if action.contacted is Role.CUSTOMER and not approval.phone_customer_appropriate:
         return (
-            "customer-contact-not-appropriate",
+            MspReason.CUSTOMER_CONTACT_NOT_APPROPRIATE,
             "A decision was made not to contact the customer directly: "
             "contact their Power of Attorney, nominee or person permitted to enquire.",
         )
     if action.contacted is not Role.CUSTOMER and action.contacted not in {
         r.role for r in approval.representatives
     }:
-        return "unknown-representative", f"The customer has no {action.contacted.value} on the MSP."
+        return (
+            MspReason.UNKNOWN_REPRESENTATIVE,
+            f"The customer has no {action.contacted.value} on the MSP.",
+        )
     explained = action.explained
     if action.outcome == "successful" and not (explained and all(explained.model_dump().values())):
         return (
-            "explanation-incomplete",
+            MspReason.EXPLANATION_INCOMPLETE,
             "A successful contact must explain the reasons and behaviours, the duration "
             "and access to services, the contact details, and the letter to follow.",
         )
@@ -565,7 +586,7 @@ def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Ev
             action,
             state.msp_id,
             now,
-            "no-incident-required",
+            MspReason.NO_INCIDENT_REQUIRED,
             "No incident is awaited for this MSP."
             if state.incident is IncidentStatus.NOT_REQUIRED
             else "The incident is already recorded.",
@@ -575,7 +596,7 @@ def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Ev
             action,
             state.msp_id,
             now,
-            "incident-not-linked",
+            MspReason.INCIDENT_NOT_LINKED,
             "Record the incident and link it to the MSP.",
         )
     return [_done(action, state, now, Step.INCIDENT, "recorded")]
@@ -619,12 +640,12 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
 
 
 @implements("MSP-2.9", "MSP-2.11", "MSP-2.13")
-def _guard(state: MspState) -> tuple[str, str] | None:
+def _guard(state: MspState) -> tuple[MspReason, str] | None:
     if not state.case.customer_mobile:
-        return "no-mobile-on-record", "There is no mobile number on the customer's record."
+        return MspReason.NO_MOBILE_ON_RECORD, "There is no mobile number on the customer's record."
     if not is_mobile(state.case.customer_mobile):
         return (
-            "not-a-mobile",
+            MspReason.NOT_A_MOBILE,
             "The number on the customer's record is not a mobile number: an SMS cannot reach it.",
         )
     for fact, code, reason in GUARDS:
@@ -634,7 +655,7 @@ def _guard(state: MspState) -> tuple[str, str] | None:
 
 
 def _withhold(
-    cause: Event | Cause, state: MspState, now: datetime, code: str, reason: str
+    cause: Event | Cause, state: MspState, now: datetime, code: MspReason, reason: str
 ) -> list[Event]:
     c = _cause(cause)
     withheld = MspSmsWithheld.derived(
@@ -654,26 +675,27 @@ def _withhold(
 def _authorise_sms(
     state: MspState, action: AuthoriseMspSms, now: datetime, policy: Policy
 ) -> list[Event]:
-    def no(code: str, reason: str) -> list[Event]:
+    def no(code: MspReason, reason: str) -> list[Event]:
         return _reject(action, state.msp_id, now, code, reason)
 
     if state.case.agency is not Agency.CENTRELINK:
-        return no("not-centrelink", "An MSP SMS is for Centrelink customers only.")
+        return no(MspReason.NOT_CENTRELINK, "An MSP SMS is for Centrelink customers only.")
     if state.sms.status is not SmsStatus.PENDING:
-        return no("sms-already-decided", f"The SMS is already {state.sms.status}.")
+        return no(MspReason.SMS_ALREADY_DECIDED, f"The SMS is already {state.sms.status}.")
     if OfficerRole.MSP_APPROVED_DECISION_MAKER not in action.officer_roles:
         return no(
-            "not-approved-decision-maker", "SMS can only be sent by approved decision makers."
+            MspReason.NOT_APPROVED_DECISION_MAKER,
+            "SMS can only be sent by approved decision makers.",
         )
     if not action.smem_checked:
         return no(
-            "smem-not-checked",
+            MspReason.SMEM_NOT_CHECKED,
             "See the SMS/Email Search (SMEM) screen before sending an aggression related "
             "Desktop Electronic message.",
         )
     if not action.mobile_checked:
         return no(
-            "mobile-not-checked",
+            MspReason.MOBILE_NOT_CHECKED,
             "Make sure the mobile number on file is not recorded on multiple records.",
         )
     if (
@@ -683,7 +705,7 @@ def _authorise_sms(
         return _withhold(action, state, now, code, reason)
     if not circumstance_met(state, action.circumstance):
         return no(
-            "circumstance-not-met",
+            MspReason.CIRCUMSTANCE_NOT_MET,
             f"'{action.circumstance.value}' does not match the phone step ({state.phone.status}).",
         )
     if (guard := _guard(state)) is not None:
@@ -698,7 +720,7 @@ def _authorise_sms(
             action,
             state,
             now,
-            "sms-too-long",
+            MspReason.SMS_TOO_LONG,
             f"The SMS would need more than {policy.sms_max_fragments} fragments.",
         )
     send_at = max(action.send_at or now, now)
@@ -739,7 +761,11 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
         events = _withhold(cause, state, now, *guard)
     elif size.fragments > policy.sms_max_fragments:
         events = _withhold(
-            cause, state, now, "sms-too-long", f"More than {policy.sms_max_fragments} fragments."
+            cause,
+            state,
+            now,
+            MspReason.SMS_TOO_LONG,
+            f"More than {policy.sms_max_fragments} fragments.",
         )
     else:
         assert approval.customer_mobile is not None
@@ -768,16 +794,16 @@ def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> l
             action,
             state.msp_id,
             now,
-            "letter-already-attached",
+            MspReason.LETTER_ALREADY_ATTACHED,
             "Ensure that only the final approved letter is attached to the MSP.",
         )
     for ok, code, reason in (
-        (action.final, "letter-not-final", "Only the final letter may be attached."),
-        (action.signed, "letter-not-signed", "The MSP letter must be signed."),
-        (action.approved, "letter-not-approved", "The MSP letter must be approved."),
+        (action.final, MspReason.LETTER_NOT_FINAL, "Only the final letter may be attached."),
+        (action.signed, MspReason.LETTER_NOT_SIGNED, "The MSP letter must be signed."),
+        (action.approved, MspReason.LETTER_NOT_APPROVED, "The MSP letter must be approved."),
         (
             action.includes_contact_card,
-            "contact-card-missing",
+            MspReason.CONTACT_CARD_MISSING,
             "The letter must include the OMC/PSSO contact card.",
         ),
     ):
@@ -803,19 +829,23 @@ def _dispatch_letter(
             action,
             state.msp_id,
             now,
-            "hand-delivery-by-staff-forbidden",
+            MspReason.HAND_DELIVERY_BY_STAFF_FORBIDDEN,
             "Staff/Security Guards must not exit the premises to hand deliver the letter to the customer.",
         )
     if state.letter_dispatch is not None:
         return _reject(
-            action, state.msp_id, now, "letter-already-dispatched", "The letter was already sent."
+            action,
+            state.msp_id,
+            now,
+            MspReason.LETTER_ALREADY_DISPATCHED,
+            "The letter was already sent.",
         )
     if state.letter_id is None:
         return _reject(
             action,
             state.msp_id,
             now,
-            "no-approved-letter",
+            MspReason.NO_APPROVED_LETTER,
             "Attach the signed and approved MSP letter before sending it.",
         )
     if action.method == "local-police-hand-delivery" and not (action.msp_note or "").strip():
@@ -823,7 +853,7 @@ def _dispatch_letter(
             action,
             state.msp_id,
             now,
-            "police-delivery-not-recorded",
+            MspReason.POLICE_DELIVERY_NOT_RECORDED,
             "Hand delivery by the local Police must be recorded in the MSP notes: give the note.",
         )
     note = (
@@ -851,7 +881,7 @@ def _record_result(state: MspState, action: RecordMspResult, now: datetime) -> l
             action,
             state.msp_id,
             now,
-            "steps-unresolved",
+            MspReason.STEPS_UNRESOLVED,
             f"The notification is not complete: {', '.join(missing)}.",
         )
     approval = state.case

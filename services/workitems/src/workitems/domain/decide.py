@@ -38,6 +38,7 @@ from contracts.workitems import (
     WorkItemCancelled,
     WorkItemCode,
     WorkItemRaised,
+    WorkItemReason,
     WorkItemTickedOff,
     WorkItemUnassigned,
 )
@@ -123,7 +124,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                     removal_id(event.expense_id),
                     event,
                     now,
-                    "expense-ended",
+                    WorkItemReason.EXPENSE_ENDED,
                     "The one-off expense ended undelivered (day 3): it will not pay again, so no removal "
                     "is needed before a new expense is coded.",
                 )
@@ -134,7 +135,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 i059pl_id(event.expense_id, event.period_start),
                 event,
                 now,
-                "period-paid-late",
+                WorkItemReason.PERIOD_PAID_LATE,
                 f"A delivery attempted before the window closed was processed late: the period starting "
                 f"{in_words(event.period_start)} was paid, so the expense was not undelivered after all.",
             )
@@ -160,7 +161,11 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
             )
         case ExpenseRemoved():
             return _tick_automatically(
-                items, removal_id(event.expense_id), event, now, "removed-by-service-desk"
+                items,
+                removal_id(event.expense_id),
+                event,
+                now,
+                WorkItemReason.REMOVED_BY_SERVICE_DESK,
             )
         case ExpenseCeased():
             return _cancel(
@@ -168,7 +173,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 removal_id(event.expense_id),
                 event,
                 now,
-                "expense-ceased",
+                WorkItemReason.EXPENSE_CEASED,
                 "The expense was ceased: no removal is needed before a new expense is coded.",
             )
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
@@ -177,7 +182,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 removal_id(event.expense_id),
                 event,
                 now,
-                "expense-delivered",
+                WorkItemReason.EXPENSE_DELIVERED,
                 "The one-off expense was delivered: there is nothing to remove.",
             )
         case MspStepRequired():
@@ -348,7 +353,12 @@ def _tick_automatically(
 
 
 def _cancel(
-    items: Items, work_item_id: str, cause: Event, now: datetime, reason_code: str, reason: str
+    items: Items,
+    work_item_id: str,
+    cause: Event,
+    now: datetime,
+    reason_code: WorkItemReason,
+    reason: str,
 ) -> list[Event]:
     item = items.get(work_item_id)
     if item is None or item.closed:
@@ -373,7 +383,11 @@ OfficerRequest = TickOffWorkItem | AssignWorkItem | UnassignWorkItem
 
 
 def _rejected(
-    request: OfficerRequest, now: datetime, code: str, reason: str, way_out: str | None = None
+    request: OfficerRequest,
+    now: datetime,
+    code: WorkItemReason,
+    reason: str,
+    way_out: str | None = None,
 ) -> list[Event]:
     return [
         WorkItemActionRejected.caused_by(
@@ -398,14 +412,17 @@ def _refusal(item: WorkItem | None, request: OfficerRequest, now: datetime) -> l
     Step 2"; the others transfer the customer)."""
     if item is None:
         return _rejected(
-            request, now, "unknown-work-item", f"There is no work item {request.work_item_id}."
+            request,
+            now,
+            WorkItemReason.UNKNOWN_WORK_ITEM,
+            f"There is no work item {request.work_item_id}.",
         )
     if item.closed:
         when = in_words(item.closed_at.date()) if item.closed_at else "earlier"
         return _rejected(
             request,
             now,
-            "already-closed",
+            WorkItemReason.ALREADY_CLOSED,
             f"The work item was {item.status.value.replace('-', ' ')} on {when}; a closed work item cannot be "
             "changed.",
         )
@@ -413,7 +430,7 @@ def _refusal(item: WorkItem | None, request: OfficerRequest, now: datetime) -> l
         return _rejected(
             request,
             now,
-            "role-required",
+            WorkItemReason.ROLE_REQUIRED,
             f"The officer's roles do not open the {item.queue.value} queue of this work item.",
             way_out(request.event_type, item.queue),
         )
@@ -432,7 +449,7 @@ def _tick_off_by_officer(
         return _rejected(
             request,
             now,
-            "ticked-off-automatically",
+            WorkItemReason.TICKED_OFF_AUTOMATICALLY,
             f"This work item is ticked off automatically when {AUTOMATIC_COMPLETION[item.code]}; "
             "record that instead.",
         )
@@ -440,7 +457,7 @@ def _tick_off_by_officer(
         return _rejected(
             request,
             now,
-            "doc-note-required",
+            WorkItemReason.DOC_NOTE_REQUIRED,
             "Record details on a DOC: a work item is ticked off with the DOC note of the discussion "
             "with the customer.",
         )
