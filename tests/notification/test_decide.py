@@ -372,6 +372,33 @@ def test_aggression_is_never_lost_even_when_the_contacts_record_is_refused():
     assert done(done_events) == [(Step.INCIDENT, "recorded", None)]
 
 
+@pytest.mark.rule("MSP-1.7")
+def test_aggression_asks_for_the_incident_when_the_behaviours_are_not_described_or_the_msp_is_complete():
+    """ "Record a new incident and link it to the MSP." (issue 28: a call refused for another reason, or after the
+    notification completed, asked for nothing). The incident is asked for, and can be recorded, whatever became of
+    the call's record."""
+    _, undescribed = start(reasons="inappropriate")
+    events, after = act(undescribed, phone(explained=None, aggression=True))
+    assert events[0].reason_code == "behaviours-not-described"
+    assert required(events) == [(Step.INCIDENT, None)]
+    assert after.incident == "required"
+    assert after.phone.attempts == (), "the call itself is not recorded"
+
+    _, state = start()
+    _, state = act(state, phone())
+    _, state = complete(state)
+    _, state = act(state, result())
+    assert state.completed
+    events, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    assert events[0].reason_code == "msp-notification-completed"
+    assert required(events) == [(Step.INCIDENT, None)], (
+        "an aggressive call after completion still asks for it"
+    )
+    events, state = act(state, incident())
+    assert done(events) == [(Step.INCIDENT, "recorded", None)], "and it can be recorded"
+    assert state.incident == "recorded"
+
+
 # ----------------------------------------------------------------------------- rule 4: SMS
 
 

@@ -432,23 +432,31 @@ def decide_action(
         action, RecordRiskFact
     ):  # recorded in the state: it stops an SMS, now or when about to be sent
         return [*_risk_response(state, action, now), RiskRecorded(state.msp_id, action.fact)]
-    if state.completed:
-        return _reject(
-            action,
-            msp_id,
-            now,
-            MspReason.MSP_NOTIFICATION_COMPLETED,
-            "The MSP notification is already complete.",
-        )
+    if state.completed and not isinstance(
+        action, RecordIncident
+    ):  # an incident asked for is still recorded
+        return [
+            *_reject(
+                action,
+                msp_id,
+                now,
+                MspReason.MSP_NOTIFICATION_COMPLETED,
+                "The MSP notification is already complete.",
+            ),
+            *_aggression(state, action, now),
+        ]
     if not state.described and isinstance(action, _NEEDS_DESCRIPTION):
-        return _reject(
-            action,
-            msp_id,
-            now,
-            MspReason.BEHAVIOURS_NOT_DESCRIBED,
-            "The approving officer is to describe the behaviours taken into consideration first: the "
-            "customer is told the reasons, including a description of the behaviours.",
-        )
+        return [
+            *_reject(
+                action,
+                msp_id,
+                now,
+                MspReason.BEHAVIOURS_NOT_DESCRIBED,
+                "The approving officer is to describe the behaviours taken into consideration first: the "
+                "customer is told the reasons, including a description of the behaviours.",
+            ),
+            *_aggression(state, action, now),
+        ]
     match action:
         case DescribeMspBehaviours():
             return _describe(state, action, now)
@@ -488,6 +496,18 @@ def decide_action(
     raise TypeError(f"no decision for {action.event_type}")
 
 
+@implements("MSP-1.6", "MSP-1.7")
+def _aggression(state: MspState, action: Event, now: datetime) -> list[Event]:
+    """ "If the customer displays aggression or counterproductive behaviour see Customer aggression - Response. Record
+    a new incident and link it to the MSP": whatever becomes of the call's record (refused, the behaviours not yet
+    described, the notification already complete), the incident is asked for."""
+    if not isinstance(action, RecordPhoneContact) or not action.aggression_displayed:
+        return []
+    if state.incident is not IncidentStatus.NOT_REQUIRED:
+        return []
+    return [_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
+
+
 @implements("MSP-1.7", "MSP-2.6")
 def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequence[Output]:
     """Step 1. A call that was successful or unproductive resolves the step; an unsuccessful one is an attempt
@@ -495,11 +515,7 @@ def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequen
     stays open for the next one unless the officer records that none will be made. Aggression during any call asks
     for the incident, even when the record itself is refused: "Record a new incident and link it to the MSP"."""
     refusal = _phone_refusal(state, action)
-    incident = (
-        [_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
-        if action.aggression_displayed and state.incident is IncidentStatus.NOT_REQUIRED
-        else []
-    )
+    incident = _aggression(state, action, now)
     if refusal is not None:
         return [*_reject(action, state.msp_id, now, *refusal), *incident]
     resolves = action.outcome != "unsuccessful" or action.no_more_attempts
