@@ -567,6 +567,44 @@ def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_
     assert state.sms.status == "withheld"
 
 
+@pytest.mark.rule("MSP-2.1")
+def test_an_sms_is_scheduled_no_later_than_the_agencys_as_soon_as_possible_and_never_past_the_msp():
+    """Step 2: "it is important that customers are notified of the MSP decisions as soon as possible." (issue 28:
+    an SMS scheduled past the MSP's end was accepted, and the result waited for it)."""
+    state = centrelink_after_unsuccessful_call()
+    events, unchanged = act(state, authorise(send_at=T0 + timedelta(hours=49)))
+    assert rejected(events) == "send-at-too-late"
+    assert unchanged.sms.status == "pending"
+    assert isinstance(
+        act(state, authorise(send_at=T0 + timedelta(hours=47)))[0][0], MspSmsAuthorised
+    )
+    ending = run(None, approval())[1]
+    ending = ending.model_copy(
+        update={"case": ending.case.model_copy(update={"ends_on": T0.date()})}
+    )
+    _, ending = act(ending, phone(outcome="unsuccessful", explained=None))
+    events, _ = act(ending, authorise(send_at=T0 + timedelta(hours=30)))
+    assert rejected(events) == "send-at-too-late", "never after the MSP's last day"
+
+
+@pytest.mark.rule("MSP-2.6")
+def test_a_preliminary_message_is_not_sent_once_the_call_it_prepared_has_succeeded():
+    """ "waiting until the next day to call the customer may result in a more productive discussion and the
+    customer would benefit from a preliminary message." Once that call has succeeded, the message is not sent."""
+    state = centrelink_after_unsuccessful_call()
+    _, state = act(
+        state,
+        authorise(
+            SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, send_at=T0 + timedelta(hours=20)
+        ),
+    )
+    _, state = act(state, phone(), T0 + timedelta(hours=2))
+    events, state = send(state, T0 + timedelta(hours=20))
+    assert [type(e) for e in events[:2]] == [MspSmsWithheld, MspStepDone]
+    assert events[0].reason_code == "preliminary-no-longer-needed"
+    assert state.sms.status == "withheld"
+
+
 @pytest.mark.rule("MSP-2.8", "MSP-2.9")
 def test_an_officer_who_finds_the_mobile_on_multiple_records_has_the_sms_withheld_not_refused():
     """'the approved decision maker needs to make sure the mobile number on file is not recorded on multiple

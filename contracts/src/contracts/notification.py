@@ -425,3 +425,5 @@ class MspReason(StrEnum):
     SUICIDE_OR_SELF_HARM = "suicide-or-self-harm"
     UNKNOWN_MSP = "unknown-msp"
     UNKNOWN_REPRESENTATIVE = "unknown-representative"
+    SEND_AT_TOO_LATE = "send-at-too-late"
+    PRELIMINARY_NO_LONGER_NEEDED = "preliminary-no-longer-needed"

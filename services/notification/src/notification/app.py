@@ -24,10 +24,20 @@ class NotificationSettings(ServiceSettings):
     sms_max_fragments: int = Field(
         default=2, ge=1, le=10, description="Longest MSP SMS, in fragments."
     )
+    sms_max_delay_h: float = Field(
+        default=48,
+        gt=0,
+        le=24 * 14,
+        description="The agency's 'as soon as possible': the latest an authorised SMS may be scheduled, in hours.",
+    )
 
 
 def spec(settings: NotificationSettings) -> ServiceSpec:
-    handlers = Shell(Policy(sms_max_fragments=settings.sms_max_fragments))
+    handlers = Shell(
+        Policy(
+            sms_max_fragments=settings.sms_max_fragments, sms_max_delay_h=settings.sms_max_delay_h
+        )
+    )
     return ServiceSpec(
         name="notification",
         version="1.0.0",

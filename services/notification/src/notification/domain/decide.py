@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from contracts.dates import in_words
 from contracts.envelope import Event
@@ -72,6 +73,8 @@ PRODUCER = "notification"
 @dataclass(frozen=True)
 class Policy:
     sms_max_fragments: int = 2
+    sms_max_delay_h: float = 48
+    """The agency's reading of "as soon as possible": the latest an authorised SMS may be scheduled, in hours."""
 
 
 PHONE_INSTRUCTIONS = [
@@ -740,6 +743,13 @@ def _authorise_sms(
             f"The SMS would need more than {policy.sms_max_fragments} fragments.",
         )
     send_at = max(action.send_at or now, now)
+    latest = min(now + timedelta(hours=policy.sms_max_delay_h), _end_of(state.case))
+    if send_at > latest:
+        return no(
+            MspReason.SEND_AT_TOO_LATE,
+            "It is important that customers are notified of the MSP decisions as soon as possible: schedule the SMS "
+            f"within {policy.sms_max_delay_h:g} hours, and before the MSP ends.",
+        )
     return [
         MspSmsAuthorised.caused_by(
             action,
@@ -751,6 +761,11 @@ def _authorise_sms(
             send_at=send_at,
         )
     ]
+
+
+def _end_of(case: MspCase) -> datetime:
+    """The end of the MSP's last day, in Canberra (the agency's time; an SMS is never scheduled past the MSP)."""
+    return datetime.combine(case.ends_on + timedelta(days=1), time(0), ZoneInfo("Australia/Sydney"))
 
 
 def sms_due(state: MspState) -> SmsDue:
@@ -775,6 +790,18 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
     size = sms_size(text)
     if (guard := _guard(state)) is not None:
         events = _withhold(cause, state, now, *guard)
+    elif (
+        sms.circumstance is SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL
+        and state.phone.resolution is not None
+        and state.phone.resolution.outcome is PhoneOutcome.SUCCESSFUL
+    ):
+        events = _withhold(
+            cause,
+            state,
+            now,
+            MspReason.PRELIMINARY_NO_LONGER_NEEDED,
+            "The call the preliminary message was to prepare has since succeeded: the message is not sent.",
+        )
     elif size.fragments > policy.sms_max_fragments:
         events = _withhold(
             cause,
