@@ -577,3 +577,41 @@ def test_a_one_off_the_payments_system_codes_while_another_still_tries_is_handed
         utc(at(2026, 11, 26, 9)),
     )
     assert [type(e) for e in ended] == [ExpenseUndelivered], "the first ended on day 3: no conflict"
+
+
+# ----------------------------------------------------------------------------- issue 28: attempts that contradict
+
+
+def test_an_expense_id_the_payments_system_reuses_for_another_customer_is_set_aside_with_its_reason():
+    """Issue 28: a reused id was disregarded with no reason an operator could tell apart."""
+    _, state = undelivered(WEEKLY)
+    reused = attempt(when=at(2026, 11, 24, 9), outcome="delivered").model_copy(
+        update={"customer_ref": "CRN-SYNTH-OTHER"}
+    )
+    [event], after = run(state, reused)
+    assert isinstance(event, PaymentAttemptDisregarded)
+    assert event.reason_code == "expense-id-reused"
+    assert after == state, "the stored expense is not touched"
+    [kind], _ = run(state, attempt(kind=ONE_OFF, when=at(2026, 11, 24, 9), outcome="delivered"))
+    assert kind.reason_code == "kind-contradicts-stored", "a weekly id is not a one-off's"
+
+
+@pytest.mark.rule("IM-6.1")
+def test_a_later_attempt_naming_another_state_does_not_move_a_known_one_offs_period():
+    """103-01050060: "When the one-off expense is coded, the expense will attempt to deliver for the next 2 working
+    days." Its period and days are those stored when it became known (issue 28: a second attempt naming WA landed
+    on another period)."""
+    [opened], state = one_off_state()
+    moved = attempt(
+        kind=ONE_OFF,
+        when=at(2026, 11, 25, 9),
+        outcome="delivered",
+        state=AustralianState.WA,
+        coded_at=at(2026, 11, 25, 9),
+    )
+    [delivered], after = run(state, moved)
+    assert isinstance(delivered, ExpenseDelivered)
+    assert delivered.period_start == opened.period_start, (
+        "the stored period, not one from the attempt"
+    )
+    assert after.windows[opened.period_start].status is WindowStatus.DELIVERED

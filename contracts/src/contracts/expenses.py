@@ -350,3 +350,5 @@ class ExpenseReason(StrEnum):
     EXPENSE_REMOVED = "expense-removed"
     ALREADY_CEASED = "already-ceased"
     ALREADY_REMOVED = "already-removed"
+    EXPENSE_ID_REUSED = "expense-id-reused"
+    KIND_CONTRADICTS_STORED = "kind-contradicts-stored"

@@ -21,7 +21,7 @@ from contracts.expenses import (
     RecordExpenseRemoval,
 )
 from expenses import store
-from expenses.domain.decide import StaffAction, period_of
+from expenses.domain.decide import StaffAction, period_of, stored_period
 from expenses.domain.decider import Expenses, WindowDue
 from expenses.domain.model import DocNote, ExpenseState
 from servicekit.decider import Change, published
@@ -72,6 +72,18 @@ class Attempts:
             conn, one_offs.values()
         )  # before any row lock, as a coding officer's does
         states: dict[str, ExpenseState | None] = dict(await store.load_many(conn, periods))
+        # A known one-off's period is the stored one, whatever an attempt says: load that window too.
+        stored = {
+            i: {stored_period(st.expense)}
+            for i, st in states.items()
+            if i in one_offs
+            and st is not None
+            and st.expense is not None
+            and not st.expense.kind.regular
+            and stored_period(st.expense) not in st.windows
+        }
+        if stored:
+            states |= await store.load_many(conn, stored)
         for expense_id, (customer_ref, payee_id) in one_offs.items():
             state = states[expense_id]
             if (

@@ -156,6 +156,24 @@ def _facts(expense: Expense | None, attempt: PaymentAttempted) -> dict[str, Any]
     }
 
 
+def stored_period(one_off: Expense) -> date:
+    """A known one-off's one period, from what was stored when it became known: a later attempt that names another
+    state or coding time does not move it."""
+    assert one_off.coded_at is not None
+    assert one_off.state is not None
+    return local_date(one_off.coded_at, one_off.state)
+
+
+def _contradicts(expense: Expense, attempt: PaymentAttempted) -> ExpenseReason | None:
+    """An attempt that is not about the stored expense: another customer or payee under its id (an id the payments
+    system reused), or another kind. Set aside with its reason, never used to open a window."""
+    if (attempt.customer_ref, attempt.payee_id) != (expense.customer_ref, expense.payee_id):
+        return ExpenseReason.EXPENSE_ID_REUSED
+    if attempt.kind is not expense.kind:
+        return ExpenseReason.KIND_CONTRADICTS_STORED
+    return None
+
+
 def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: ExpenseReason) -> list[Event]:
     return [
         PaymentAttemptDisregarded.caused_by(
@@ -219,7 +237,13 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
     expense = state.expense
     if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
         return _disregard(attempt, now, ExpenseReason(f"expense-{expense.status.value}"))
-    period = period_of(attempt)
+    if expense is not None and (refused := _contradicts(expense, attempt)) is not None:
+        return _disregard(attempt, now, refused)
+    period = (
+        stored_period(expense)
+        if expense is not None and not expense.kind.regular
+        else period_of(attempt)
+    )
     facts = _facts(expense, attempt)
     window, days = _schedule(attempt.kind, period, facts, expense)
     if attempt.attempted_at < window.opens_at:
