@@ -82,8 +82,9 @@ def test_a_one_offs_window_says_when_it_closes_in_the_customers_zone_why_and_whi
     assert due.startswith(
         "Closes Tue 8 Dec 2026, 00:00 AEDT: the end of day 2 (Monday 7 December 2026), 2 working "
         "days from day 1 (Friday 4 December 2026); Saturday 5 December 2026 skipped (weekend); "
-        "Sunday 6 December 2026 skipped (weekend)."
-    )
+        "Sunday 6 December 2026 skipped (weekend): until day 2 begins it still counts as day 1 (it can be "
+        "ceased or varied)."
+    ), "issue 28: the weekend between day 1 and day 2 counts as day 1, and the page says so"
     assert (
         "IM-6.1: “When the one-off expense is coded, the expense will attempt to deliver for the next 2 working "
         "days.”" in due

@@ -277,7 +277,9 @@ def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
             for d in passed
         )
         why = f"the end of day 2 ({day(day_2)}), 2 working days from day 1 ({day(day_1)})" + (
-            f"; {skipped}" if skipped else ""
+            f"; {skipped}: until day 2 begins it still counts as day 1 (it can be ceased or varied)"
+            if skipped
+            else ""
         )
     else:
         days = 14 if kind == "fortnightly" else 7
