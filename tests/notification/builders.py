@@ -158,7 +158,7 @@ def incident(linked: bool = True) -> RecordIncident:
     )
 
 
-def letter(msp_id: str = "MSP-1", **flags: bool) -> AttachMspLetter:
+def letter(msp_id: str = "MSP-1", letter_id: str = "L-1", **flags: bool) -> AttachMspLetter:
     fields = {
         "final": True,
         "signed": True,
@@ -171,7 +171,7 @@ def letter(msp_id: str = "MSP-1", **flags: bool) -> AttachMspLetter:
             event_type="AttachMspLetter",
             msp_id=msp_id,
             officer_id="OFF-2",
-            letter_id="L-1",
+            letter_id=letter_id,
             **fields,
         )
     )

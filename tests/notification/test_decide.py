@@ -666,6 +666,24 @@ def test_only_the_final_signed_and_approved_letter_with_the_contact_card_may_be_
     assert rejected(act(state, letter())[0]) == "letter-already-attached"
 
 
+@pytest.mark.rule("MSP-3.3")
+def test_a_letter_attached_by_mistake_is_replaced_until_one_is_sent_and_none_is_sent_before_the_call():
+    """'Ensure that only the final approved letter is attached to the MSP.' (issue 28: a final letter attached by
+    mistake could not be replaced, and a letter could be sent before any call)."""
+    _, state = start()
+    _, state = act(state, letter(letter_id="L-MISTAKE"))
+    assert rejected(act(state, dispatch())[0]) == "letter-not-yet-due", (
+        "the letter follows the call"
+    )
+    [replaced], state = act(state, letter(letter_id="L-FINAL"))
+    assert isinstance(replaced, MspLetterAccepted)
+    assert state.letter_id == "L-FINAL", "only the final approved letter is attached"
+    _, state = act(state, phone())
+    events, state = act(state, dispatch())
+    assert done(events) == [(Step.LETTER, "post", None)]
+    assert rejected(act(state, letter(letter_id="L-LATER"))[0]) == "letter-already-dispatched"
+
+
 @pytest.mark.rule("MSP-3.4")
 @pytest.mark.parametrize("method", ["staff-hand-delivery", "security-guard-hand-delivery"])
 def test_hand_delivery_by_staff_or_security_guards_is_rejected(method):
@@ -679,6 +697,7 @@ def test_hand_delivery_by_staff_or_security_guards_is_rejected(method):
 def test_police_hand_delivery_must_be_recorded_in_the_msp_notes():
     """'In some serious cases, the letter may be hand delivered by the local Police ... Record this in the MSP notes.'"""
     _, state = start()
+    _, state = act(state, phone())
     _, state = act(state, letter())
     assert (
         rejected(act(state, dispatch("local-police-hand-delivery"))[0])

@@ -832,13 +832,24 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
 
 @implements("MSP-3.2", "MSP-3.3")
 def _attach_letter(state: MspState, action: AttachMspLetter, now: datetime) -> list[Event]:
-    if state.letter_id is not None:
+    """ "Ensure that only the final approved letter is attached to the MSP." Our reading: one letter is attached at a
+    time, and until it is sent another final approved letter replaces it (a letter attached by mistake is not stuck
+    there); once sent, the letter attached is the one that went."""
+    if state.letter_dispatch is not None:
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            MspReason.LETTER_ALREADY_DISPATCHED,
+            "The letter was already sent: the letter attached is the one that went.",
+        )
+    if state.letter_id == action.letter_id:
         return _reject(
             action,
             state.msp_id,
             now,
             MspReason.LETTER_ALREADY_ATTACHED,
-            "Ensure that only the final approved letter is attached to the MSP.",
+            "Ensure that only the final approved letter is attached to the MSP: this one already is.",
         )
     for ok, code, reason in (
         (action.final, MspReason.LETTER_NOT_FINAL, "Only the final letter may be attached."),
@@ -890,6 +901,14 @@ def _dispatch_letter(
             now,
             MspReason.NO_APPROVED_LETTER,
             "Attach the signed and approved MSP letter before sending it.",
+        )
+    if Step.LETTER not in state.requested:
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            MspReason.LETTER_NOT_YET_DUE,
+            "The letter follows the call: send it once the customer has been phoned (or the phone step resolved).",
         )
     if action.method == "local-police-hand-delivery" and not (action.msp_note or "").strip():
         return _reject(
