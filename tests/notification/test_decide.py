@@ -110,7 +110,20 @@ LABELS = [
     "inappropriate and aggressive conduct",
     "Aggressive towards staff",
     "Inappropriate conduct today",
+    "Inappropriate behaviour on several occasions",
+    "Aggressive and inappropriate at Parramatta office",
+    "Was rude on the phone",
 ]
+"""Real phrasings that only label (issue 28: the two before last passed the old word count)."""
+DESCRIPTIONS = [
+    "Swore at staff",
+    "Threatened staff",
+    "Aggressive: shouted threats at staff and threw a chair",
+    "Threatened to harm a staff member",
+    "Spat at the counter officer in Parramatta",
+    "Made 40 abusive calls in one day",
+]
+"""Real phrasings that describe (issue 28: the first two were refused by the old word count)."""
 
 
 @pytest.mark.rule("MSP-1.2", "MSP-3.1")
@@ -159,10 +172,15 @@ def test_a_described_behaviour_says_what_happened_when_and_on_which_channel(miss
     assert any(gap in line for line in task.briefing)
 
 
-def test_only_a_label_is_fewer_than_two_words_that_say_what_happened():
-    assert all(only_a_label(text) for text in LABELS)
-    assert not only_a_label("Aggressive: shouted threats at staff and threw a chair")
-    assert not only_a_label("Threatened to harm a staff member")
+@pytest.mark.rule("MSP-1.2")
+@pytest.mark.parametrize(
+    ("text", "label"), [(t, True) for t in LABELS] + [(t, False) for t in DESCRIPTIONS]
+)
+def test_a_text_is_only_a_label_when_no_word_of_it_says_what_the_customer_did(text, label):
+    """Step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining
+    why". The rule an officer can predict: one word of what the customer did makes a description; labels, where
+    and how often do not."""
+    assert only_a_label(text) is label
 
 
 @pytest.mark.rule("MSP-1.1")

@@ -51,8 +51,8 @@ RULES: tuple[Rule, ...] = (
         MSP,
         "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without "
         "explaining why",
-        note="Only a label: fewer than two words that say what happened. Such an approval is planned with the "
-        "approving officer's task to describe the behaviours first.",
+        note="Only a label: no word that says what the customer did (labels, where and how often set aside). "
+        "Such an approval is planned with the approving officer's task to describe the behaviours first.",
     ),
     Rule(
         "MSP-1.3",

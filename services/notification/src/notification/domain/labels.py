@@ -96,16 +96,62 @@ FILLER = frozenset(
 """Words that carry no account of what happened (who, the day, the grammar)."""
 
 
+PLACE_AND_FREQUENCY = frozenset(
+    {
+        "office",
+        "offices",
+        "centre",
+        "center",
+        "branch",
+        "counter",
+        "desk",
+        "site",
+        "premises",
+        "phone",
+        "phones",
+        "online",
+        "call",
+        "calls",
+        "visit",
+        "visits",
+        "occasion",
+        "occasions",
+        "time",
+        "times",
+        "several",
+        "many",
+        "multiple",
+        "numerous",
+        "repeated",
+        "repeatedly",
+        "often",
+        "frequently",
+        "recently",
+        "various",
+        "different",
+    }
+)
+"""Words that say where or how often, not what the customer did (an office, several occasions)."""
+
+
 def substance(text: str) -> list[str]:
-    """The words of ``text`` that say what happened: neither a label nor filler."""
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in LABELS and w not in FILLER]
+    """The words of ``text`` that say what the customer did: not a label, not filler, not where or how often, and
+    not a name (a capitalised word after the first: "Parramatta")."""
+    words = re.findall(r"[A-Za-z]+", text)
+    return [
+        w.lower()
+        for n, w in enumerate(words)
+        if w.lower() not in LABELS | FILLER | PLACE_AND_FREQUENCY and not (n > 0 and w[0].isupper())
+    ]
 
 
 @implements("MSP-1.2")
 def only_a_label(text: str) -> bool:
     """104-07050030 step 1: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without
-    explaining why". A text is only a label when fewer than two of its words say what happened."""
-    return len(substance(text)) < 2
+    explaining why". The rule an officer can predict: a text is only a label when no word of it says what the
+    customer did. Labels ('inappropriate', 'aggressive' and their kin), where (an office, a place's name) and how
+    often (several occasions) do not count; one word that does ("swore", "threatened") is a description."""
+    return not substance(text)
 
 
 class Described(Protocol):
