@@ -585,6 +585,24 @@ def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_
     assert state.sms.status == "withheld"
 
 
+@pytest.mark.rule("MSP-2.8", "MSP-2.9")
+def test_a_mobile_the_system_knows_to_be_on_another_record_is_never_texted():
+    """Step 2: "the approved decision maker needs to make sure the mobile number on file is not recorded on multiple
+    records." "Where this does occur, the SMS must not be sent and existing phone and letter notification provisions
+    apply." (issue 28: the numbers were held but never compared).
+    The customer's mobile equal to their nominee's number, or on another customer's MSP, withholds the SMS."""
+    state = centrelink_after_unsuccessful_call(reps=(Role.NOMINEE,), mobile="0491 570 110")
+    events, state = act(state, authorise())
+    assert [type(e) for e in events[:2]] == [MspSmsWithheld, MspStepDone]
+    assert events[0].reason_code == "mobile-on-multiple-records"
+    assert "representative" in events[0].reason
+    shared = centrelink_after_unsuccessful_call().model_copy(update={"mobile_elsewhere": True})
+    events, after = act(shared, authorise())
+    assert events[0].reason_code == "mobile-on-multiple-records"
+    assert "another customer's MSP" in events[0].reason
+    assert "mobile_elsewhere" not in after.model_dump_json(), "known when loaded, never stored"
+
+
 @pytest.mark.rule("MSP-2.1")
 def test_an_sms_is_scheduled_no_later_than_the_agencys_as_soon_as_possible_and_never_past_the_msp():
     """Step 2: "it is important that customers are notified of the MSP decisions as soon as possible." (issue 28:

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from contracts.envelope import Event
-from contracts.notification import MspActionRejected
+from contracts.notification import AuthoriseMspSms, MspActionRejected
 from notification import store
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
@@ -48,7 +48,18 @@ class Shell:
     async def load(
         conn: asyncpg.Connection, messages: Sequence[Event]
     ) -> dict[str, MspState | None]:
-        return await store.load(conn, (m.key for m in messages))
+        """The MSPs of the run; for an SMS authorisation, whether another customer's MSP has the same mobile."""
+        states = await store.load(conn, (m.key for m in messages))
+        asked = {m.key for m in messages if isinstance(m, AuthoriseMspSms)}
+        shared = await store.mobiles_elsewhere(
+            conn, (s for k, s in states.items() if k in asked and s is not None)
+        )
+        return {
+            k: s.model_copy(update={"mobile_elsewhere": True})
+            if s is not None and k in shared
+            else s
+            for k, s in states.items()
+        }
 
     @staticmethod
     async def save(

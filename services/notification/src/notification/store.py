@@ -27,6 +27,12 @@ MIGRATIONS = (
         CREATE INDEX msps_sms_due ON msps (sms_send_at) WHERE sms_send_at IS NOT NULL;
     """,
     ),
+    Migration(
+        "notification",
+        2,
+        "mobiles",
+        "CREATE INDEX msps_by_mobile ON msps ((state->'case'->>'customer_mobile'))",
+    ),
 )
 
 
@@ -39,6 +45,26 @@ async def load(conn: asyncpg.Connection, msp_ids: Iterable[str]) -> dict[str, Ms
     )
     found = {r["msp_id"]: read_state(r["state"]) for r in rows}
     return {i: found.get(i) for i in ids}
+
+
+async def mobiles_elsewhere(conn: asyncpg.Connection, states: Iterable[MspState]) -> set[str]:
+    """Which of ``states`` have a customer mobile another customer's MSP also has on file (numbers in E.164)."""
+    wanted = {
+        s.msp_id: (s.case.customer_mobile, s.customer_ref) for s in states if s.case.customer_mobile
+    }
+    if not wanted:
+        return set()
+    rows = await conn.fetch(
+        "SELECT state->'case'->>'customer_mobile' AS mobile, state->'case'->>'customer_ref' AS customer "
+        "FROM msps WHERE state->'case'->>'customer_mobile' = ANY($1::text[])",
+        sorted({m for m, _ in wanted.values()}),
+    )
+    elsewhere = {(r["mobile"], r["customer"]) for r in rows}
+    return {
+        msp_id
+        for msp_id, (mobile, customer) in wanted.items()
+        if any(m == mobile and c != customer for m, c in elsewhere)
+    }
 
 
 async def save(

@@ -670,6 +670,28 @@ def _guard(state: MspState) -> tuple[MspReason, str] | None:
     for fact, code, reason in GUARDS:
         if fact in state.risks:
             return code, reason
+    return _shared(state)
+
+
+@implements("MSP-2.8", "MSP-2.9")
+def _shared(state: MspState) -> tuple[MspReason, str] | None:
+    """ "the approved decision maker needs to make sure the mobile number on file is not recorded on multiple
+    records": what the system itself knows, it checks (numbers compared in E.164): the customer's mobile is also a
+    representative's number on this MSP, or on another customer's MSP. What it cannot know (records in other
+    systems) stays the approved decision maker's check."""
+    mobile = state.case.customer_mobile
+    if any(r.phone == mobile for r in state.case.representatives):
+        return (
+            MspReason.MOBILE_ON_MULTIPLE_RECORDS,
+            "The mobile number on file is also the number of the customer's representative: the SMS must not be "
+            "sent and existing phone and letter notification provisions apply.",
+        )
+    if state.mobile_elsewhere:
+        return (
+            MspReason.MOBILE_ON_MULTIPLE_RECORDS,
+            "The mobile number on file is also on another customer's MSP: the SMS must not be sent and existing "
+            "phone and letter notification provisions apply.",
+        )
     return None
 
 

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import Field
+
 from contracts.catalogue import approval_v1_to_v2
 from contracts.envelope import Event
 from contracts.notification import (
@@ -222,6 +224,8 @@ class MspState(Stored):
     risks: tuple[RiskFact, ...] = ()
     completed: bool = False
     notes: tuple[MspNote, ...] = ()
+    mobile_elsewhere: bool = Field(default=False, exclude=True)
+    """Known when loaded, never stored: another customer's MSP has this customer's mobile on file."""
 
     @property
     def msp_id(self) -> str:
