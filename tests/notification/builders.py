@@ -30,6 +30,8 @@ from contracts.notification import (
 
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 MOBILE = "0491 570 006"
+WORKER = ["msp-officer"]
+"""The roles of the MSP officer who records the steps (the console writes them from the verified token)."""
 NOMINEE_NAME = "Alex Example-Nominee"
 BEHAVIOUR = Behaviour(
     what="Shouted threats at counter staff and threw a chair in the service centre.",
@@ -103,6 +105,7 @@ def phone(
             event_type="RecordPhoneContact",
             msp_id=msp_id,
             officer_id="OFF-2",
+            officer_roles=WORKER,
             contacted=contacted,
             outcome=outcome,
             explained=explained,
@@ -138,12 +141,24 @@ def authorise(
 
 
 def decline() -> DeclineMspSms:
-    return DeclineMspSms(**env(event_type="DeclineMspSms", officer_id="ADM-3"))
+    return DeclineMspSms(
+        **env(
+            event_type="DeclineMspSms",
+            officer_id="ADM-3",
+            officer_roles=["msp-approved-decision-maker"],
+        )
+    )
 
 
 def risk(fact: RiskFact, msp_id: str = "MSP-1") -> RecordRiskFact:
     return RecordRiskFact(
-        **env(event_type="RecordRiskFact", msp_id=msp_id, officer_id="OFF-2", fact=fact)
+        **env(
+            event_type="RecordRiskFact",
+            msp_id=msp_id,
+            officer_id="OFF-2",
+            officer_roles=WORKER,
+            fact=fact,
+        )
     )
 
 
@@ -152,6 +167,7 @@ def incident(linked: bool = True) -> RecordIncident:
         **env(
             event_type="RecordIncident",
             officer_id="OFF-2",
+            officer_roles=WORKER,
             incident_id="CIMS-77",
             linked_to_msp=linked,
         )
@@ -171,6 +187,7 @@ def letter(msp_id: str = "MSP-1", letter_id: str = "L-1", **flags: bool) -> Atta
             event_type="AttachMspLetter",
             msp_id=msp_id,
             officer_id="OFF-2",
+            officer_roles=WORKER,
             letter_id=letter_id,
             **fields,
         )
@@ -190,6 +207,7 @@ def dispatch(
             event_type="RecordLetterDispatch",
             msp_id=msp_id,
             officer_id="OFF-2",
+            officer_roles=WORKER,
             method=method,
             msp_note=POLICE_NOTE if noted else None,
         )
@@ -197,7 +215,9 @@ def dispatch(
 
 
 def result(msp_id: str = "MSP-1") -> RecordMspResult:
-    return RecordMspResult(**env(event_type="RecordMspResult", msp_id=msp_id, officer_id="OFF-2"))
+    return RecordMspResult(
+        **env(event_type="RecordMspResult", msp_id=msp_id, officer_id="OFF-2", officer_roles=WORKER)
+    )
 
 
 def describe(

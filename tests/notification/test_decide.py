@@ -585,6 +585,18 @@ def test_a_risk_fact_arriving_between_authorisation_and_sending_still_stops_the_
     assert state.sms.status == "withheld"
 
 
+@pytest.mark.rule("MSP-2.2")
+def test_the_officers_roles_are_checked_again_here_for_the_sms_decision_and_the_recordings():
+    """Step 2: "SMS can only be sent by approved decision makers" (issue 28: a decline and the MSP officers'
+    recordings were not re-checked in the domain, as the expenses and work items services do)."""
+    state = centrelink_after_unsuccessful_call()
+    by_an_officer = decline().model_copy(update={"officer_roles": ["msp-officer"]})
+    assert rejected(act(state, by_an_officer)[0]) == "not-approved-decision-maker"
+    no_role = phone().model_copy(update={"officer_roles": ["im-trained"]})
+    assert rejected(act(state, no_role)[0]) == "role-required"
+    assert done(act(state, decline())[0]) == [(Step.SMS, "declined", "officer-decided-not-to-send")]
+
+
 @pytest.mark.rule("MSP-2.8", "MSP-2.9")
 def test_a_mobile_the_system_knows_to_be_on_another_record_is_never_texted():
     """Step 2: "the approved decision maker needs to make sure the mobile number on file is not recorded on multiple

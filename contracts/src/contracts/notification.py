@@ -428,3 +428,4 @@ class MspReason(StrEnum):
     SEND_AT_TOO_LATE = "send-at-too-late"
     PRELIMINARY_NO_LONGER_NEEDED = "preliminary-no-longer-needed"
     LETTER_NOT_YET_DUE = "letter-not-yet-due"
+    ROLE_REQUIRED = "role-required"

@@ -46,7 +46,7 @@ from contracts.notification import (
 )
 from contracts.phones import is_mobile, national
 from contracts.procedures import implements
-from contracts.roles import OfficerRole
+from contracts.roles import OfficerRole, may_issue
 from notification.domain.model import (
     BehavioursDescribed,
     CaseBehaviour,
@@ -425,12 +425,40 @@ _NEEDS_DESCRIPTION = (RecordPhoneContact, AuthoriseMspSms, AttachMspLetter, Reco
 # --------------------------------------------------------------------------- staff actions
 
 
+@implements("MSP-2.2")
+def _unauthorised(action: Event, msp_id: str, now: datetime) -> list[Event] | None:
+    """The officer's verified roles, re-checked here as the expenses and work items services do (the console checks
+    them first): the SMS decision is for approved decision makers only ("SMS can only be sent by approved decision
+    makers"), the recordings for the MSP officers. The authorisation answers with its own words below."""
+    if isinstance(action, AuthoriseMspSms) or may_issue(
+        getattr(action, "officer_roles", ()), action.event_type
+    ):
+        return None
+    if isinstance(action, DeclineMspSms):
+        return _reject(
+            action,
+            msp_id,
+            now,
+            MspReason.NOT_APPROVED_DECISION_MAKER,
+            "SMS can only be sent by approved decision makers: the decision not to send it is theirs too.",
+        )
+    return _reject(
+        action,
+        msp_id,
+        now,
+        MspReason.ROLE_REQUIRED,
+        "Only an MSP officer or an approved decision maker records this.",
+    )
+
+
 def decide_action(
     state: MspState | None, action: Event, now: datetime, policy: Policy
 ) -> Sequence[Output]:
     msp_id: str = action.key
     if state is None:
         return _reject(action, msp_id, now, MspReason.UNKNOWN_MSP, "No approved MSP with this id.")
+    if (refusal := _unauthorised(action, msp_id, now)) is not None:
+        return refusal
     if isinstance(
         action, RecordRiskFact
     ):  # recorded in the state: it stops an SMS, now or when about to be sent
