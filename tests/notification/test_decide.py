@@ -357,6 +357,26 @@ def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
     assert state.incident == "recorded"
 
 
+@pytest.mark.rule("MSP-2.6")
+def test_an_unproductive_call_leaves_room_for_the_next_day_call_and_a_preliminary_message():
+    """Step 2: "waiting until the next day to call the customer may result in a more productive discussion and the
+    customer would benefit from a preliminary message." (issue 28: after an unproductive call the message was
+    refused and the next-day call refused as the step was already resolved)."""
+    _, state = start()
+    _, state = act(state, phone(outcome="unproductive", explained=None))
+    assert state.phone.status == "pending", "the step stays open for the next-day call"
+    [authorised], state = act(state, authorise(SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL))
+    assert isinstance(authorised, MspSmsAuthorised)
+    events, state = act(state, phone())
+    assert done(events) == [(Step.PHONE, "successful: customer", None)], (
+        "the next-day call is taken"
+    )
+    _, stopped = act(
+        start()[1], phone(outcome="unproductive", explained=None, no_more_attempts=True)
+    )
+    assert stopped.phone.status == "done", "an officer who will not call again resolves it"
+
+
 @pytest.mark.rule("MSP-1.6", "MSP-1.7", "MSP-2.6")
 def test_aggression_during_a_later_attempt_after_a_preliminary_sms_asks_for_the_incident():
     """ "waiting until the next day to call the customer may result in a more productive discussion and the
@@ -480,7 +500,7 @@ def test_the_authorisation_confirms_the_smem_check():
         (SmsCircumstance.CONFIRMATION_HELPS, "unproductive", False),
         (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unsuccessful", True),
         (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "successful", False),
-        (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unproductive", False),
+        (SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL, "unproductive", True),
         (SmsCircumstance.CAPTURE_CONTACT_NUMBER, "successful", True),
     ],
 )
@@ -837,7 +857,7 @@ def test_every_required_step_has_a_matching_done_event_on_the_way_to_completion(
     events, state = start()
     events_all += events
     for action in (
-        phone(outcome="unproductive", explained=None, aggression=True),
+        phone(outcome="unproductive", explained=None, aggression=True, no_more_attempts=True),
         incident(),
         authorise(SmsCircumstance.UNPRODUCTIVE),
     ):

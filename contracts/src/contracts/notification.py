@@ -181,7 +181,7 @@ class RecordPhoneContact(_StaffAction):
     aggression_displayed: bool = False
     no_more_attempts: bool = Field(
         default=False,
-        description="An unsuccessful call after which the officer will "
+        description="An unsuccessful or unproductive call after which the officer will "
         "make no further attempt: the phone step resolves.",
     )
 

@@ -26,7 +26,8 @@ LABELS = {
     "extreme_hardship": "The customer is in extreme hardship",
     "linked_to_msp": "The incident is linked to the MSP",
     "aggression_displayed": "The customer displayed aggression",
-    "no_more_attempts": "No further call will be made (an unsuccessful call resolves the phone step)",
+    "no_more_attempts": "No further call will be made (an unsuccessful or unproductive call then resolves the "
+    "phone step)",
     "msp_note": "MSP note (a hand delivery by the local Police: record it here)",
     "includes_contact_card": "Includes the contact card",
     "mysupport_job": "mySupport job number",

@@ -541,15 +541,16 @@ def _aggression(state: MspState, action: Event, now: datetime) -> list[Event]:
 
 @implements("MSP-1.7", "MSP-2.6")
 def _phone(state: MspState, action: RecordPhoneContact, now: datetime) -> Sequence[Output]:
-    """Step 1. A call that was successful or unproductive resolves the step; an unsuccessful one is an attempt
-    ("waiting until the next day to call the customer may result in a more productive discussion"), and the step
+    """Step 1. A successful call resolves the step; an unsuccessful or unproductive one is an attempt ("waiting
+    until the next day to call the customer may result in a more productive discussion": our reading is that the
+    next-day call follows a discussion that was not productive, as much as one that never connected), and the step
     stays open for the next one unless the officer records that none will be made. Aggression during any call asks
     for the incident, even when the record itself is refused: "Record a new incident and link it to the MSP"."""
     refusal = _phone_refusal(state, action)
     incident = _aggression(state, action, now)
     if refusal is not None:
         return [*_reject(action, state.msp_id, now, *refusal), *incident]
-    resolves = action.outcome != "unsuccessful" or action.no_more_attempts
+    resolves = action.outcome is PhoneOutcome.SUCCESSFUL or action.no_more_attempts
     done = (
         [_done(action, state, now, Step.PHONE, f"{action.outcome}: {action.contacted.value}")]
         if resolves
@@ -663,6 +664,7 @@ _CIRCUMSTANCE_NEEDS: dict[SmsCircumstance, tuple[PhoneOutcome | PhoneStatus, ...
     SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL: (
         PhoneStatus.PENDING,
         PhoneOutcome.UNSUCCESSFUL,
+        PhoneOutcome.UNPRODUCTIVE,
     ),
 }
 
