@@ -524,15 +524,30 @@ def test_the_sms_is_authorised_only_in_the_procedures_circumstances(
         assert rejected(events) == "circumstance-not-met"
 
 
-@pytest.mark.rule("MSP-1.8", "MSP-2.3")
+@pytest.mark.rule("MSP-1.8", "MSP-2.3", "MSP-2.4")
 def test_a_customer_reached_only_through_their_representative_could_not_be_contacted_by_phone():
     """ "There are limited circumstances where it is not appropriate to phone a customer. Wherever possible contact
     the customer's Power of Attorney, nominee or person permitted to enquire"; the SMS may then be sent where the
-    "customer cannot be contacted by phone." (our reading: the customer themselves was not phoned)."""
-    _, state = start(phone_ok=False, reps=(Role.NOMINEE,))
-    _, state = act(state, phone(contacted=Role.NOMINEE))
-    [authorised], _ = act(state, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))
+    "customer cannot be contacted by phone." Our reading (issue 28): where a decision was made not to contact the
+    customer directly, a text to their own mobile is direct contact too, and is refused; where phoning them was
+    appropriate but only their representative was reached, they could not be contacted by phone, but a call with
+    the representative is no "telephone discussion with the customer"."""
+    _, not_directly = start(phone_ok=False, reps=(Role.NOMINEE,))
+    _, not_directly = act(not_directly, phone(contacted=Role.NOMINEE))
+    assert (
+        rejected(act(not_directly, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))[0])
+        == "customer-contact-not-appropriate"
+    )
+    _, via_nominee = start(reps=(Role.NOMINEE,))
+    _, via_nominee = act(via_nominee, phone(contacted=Role.NOMINEE))
+    [authorised], _ = act(via_nominee, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))
     assert isinstance(authorised, MspSmsAuthorised)
+    _, unproductive = start(reps=(Role.NOMINEE,))
+    _, unproductive = act(unproductive, phone("unproductive", Role.NOMINEE, explained=None))
+    assert (
+        rejected(act(unproductive, authorise(SmsCircumstance.UNPRODUCTIVE))[0])
+        == "circumstance-not-met"
+    )
     _, reached = act(start()[1], phone())
     assert (
         rejected(act(reached, authorise(SmsCircumstance.CANNOT_BE_CONTACTED))[0])

@@ -669,6 +669,10 @@ _CIRCUMSTANCE_NEEDS: dict[SmsCircumstance, tuple[PhoneOutcome | PhoneStatus, ...
 }
 
 
+_WITH_THE_CUSTOMER = frozenset({SmsCircumstance.UNPRODUCTIVE, SmsCircumstance.CONFIRMATION_HELPS})
+"""The circumstances about a discussion with the customer themselves: a call with a representative is not one."""
+
+
 @implements("MSP-2.3", "MSP-2.4", "MSP-2.5", "MSP-2.6", "MSP-2.7")
 def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
     """Whether the phone step bears out the circumstance the approved decision maker gave (the fifth, capturing the
@@ -678,6 +682,7 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
         return True
     resolution = state.phone.resolution
     phone_outcome = state.phone.last_outcome
+    latest = resolution or (state.phone.attempts[-1] if state.phone.attempts else None)
     if (
         circumstance is SmsCircumstance.CANNOT_BE_CONTACTED
         and state.phone.status is PhoneStatus.DONE
@@ -685,6 +690,10 @@ def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
         and resolution.contacted is not Role.CUSTOMER
     ):
         return True  # a representative was phoned: the customer themselves could not be contacted by phone
+    if circumstance in _WITH_THE_CUSTOMER and (
+        latest is None or latest.contacted is not Role.CUSTOMER
+    ):
+        return False  # "telephone discussion with the customer", "contact was successful": the customer's own
     return phone_outcome in needs
 
 
@@ -774,6 +783,12 @@ def _authorise_sms(
     ):  # "If it is, the SMS must not be sent": withheld, the step resolved
         code, reason = MOBILE_ON_MULTIPLE_RECORDS
         return _withhold(action, state, now, code, reason)
+    if not state.case.phone_customer_appropriate:
+        return no(
+            MspReason.CUSTOMER_CONTACT_NOT_APPROPRIATE,
+            "A decision was made not to contact the customer directly: an SMS to their mobile is direct contact. "
+            "Decline the SMS; the letter advises them in writing.",
+        )
     if not circumstance_met(state, action.circumstance):
         return no(
             MspReason.CIRCUMSTANCE_NOT_MET,
