@@ -264,6 +264,13 @@ WINDOW_RULES = {"one-off": "IM-6.1", "weekly": "IM-3.1", "fortnightly": "IM-3.5"
 """The rule that sets each kind's retry window (its words are quoted from the registry, the one place they live)."""
 
 
+APPROXIMATION = (
+    "The customer's record gives their state only: the state's capital's time and the state-wide public holidays "
+    "are used (a region's own time or holidays, such as Broken Hill's or a show day, are not known)."
+)
+"""Said beside every window's explanation: what the record cannot tell (issue 28)."""
+
+
 def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
     """When a retry window closes and why, in the customer's time: the rule's id and words, the days counted, the
     days a one-off's count passed over, and the calendar the deadline was worked out with (stored with it)."""
@@ -285,7 +292,7 @@ def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
         days = 14 if kind == "fortnightly" else 7
         why = f"{days} days from the scheduled payment date ({day(window.period_start)})"
     cited = f" {rule.id}: “{rule.quote}”" if rule else ""
-    return f"Closes {closes}: {why}.{cited} Calendar: {window.calendar}."
+    return f"Closes {closes}: {why}.{cited} Calendar: {window.calendar}. {APPROXIMATION}"
 
 
 def one_off_today(view: ExpenseView, today: date) -> str | None:
