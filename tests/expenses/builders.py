@@ -77,7 +77,15 @@ def attempt(
 IM_TRAINED = ["im-trained"]
 
 
-def cease(when: datetime, expense_id: str = "EXP-1", hardship: bool = False) -> CeaseExpense:
+CEASE_DOC = "Discussed the undelivered payment with the customer; agreed to cease the expense."
+
+
+def cease(
+    when: datetime,
+    expense_id: str = "EXP-1",
+    hardship: bool = False,
+    doc_note: str | None = CEASE_DOC,
+) -> CeaseExpense:
     return CeaseExpense(
         **envelope(
             when,
@@ -87,6 +95,7 @@ def cease(when: datetime, expense_id: str = "EXP-1", hardship: bool = False) -> 
             officer_id="OFF-7",
             officer_roles=IM_TRAINED,
             extreme_hardship=hardship,
+            doc_note=doc_note,
         )
     )
 

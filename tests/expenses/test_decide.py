@@ -615,3 +615,19 @@ def test_a_later_attempt_naming_another_state_does_not_move_a_known_one_offs_per
         "the stored period, not one from the attempt"
     )
     assert after.windows[opened.period_start].status is WindowStatus.DELIVERED
+
+
+@pytest.mark.rule("IM-4.5")
+def test_a_regular_expense_is_ceased_with_the_doc_note_of_the_discussion_and_a_one_off_without_one():
+    """Step 4: "Record details on a DOC." (issue 28: the registry marked it automated while the note was optional).
+    A regular expense's cease (step 4) needs the note; a one-off's (step 7) keeps one when given."""
+    _, state = undelivered(WEEKLY)
+    [refused], unchanged = run(state, cease(at(2026, 11, 24, 9), doc_note=None))
+    assert isinstance(refused, ExpenseActionRejected)
+    assert refused.reason_code == "doc-note-required"
+    assert unchanged == state
+    [ceased], _ = run(state, cease(at(2026, 11, 24, 9)))
+    assert isinstance(ceased, ExpenseCeased)
+    _, one_off = one_off_state()
+    [one_off_ceased], _ = run(one_off, cease(at(2026, 11, 24, 11), doc_note=None))
+    assert isinstance(one_off_ceased, ExpenseCeased)

@@ -352,3 +352,4 @@ class ExpenseReason(StrEnum):
     ALREADY_REMOVED = "already-removed"
     EXPENSE_ID_REUSED = "expense-id-reused"
     KIND_CONTRADICTS_STORED = "kind-contradicts-stored"
+    DOC_NOTE_REQUIRED = "doc-note-required"

@@ -298,7 +298,9 @@ RULES: tuple[Rule, ...] = (
         "IM-4.5",
         IM,
         "Record details on a DOC.",
-        note="Every action on an expense and every manual tick-off keeps its DOC note, never published.",
+        note="Steps 4, 5 and 8 end with it: a regular expense is ceased (step 4) and an I059PL ticked off (steps 5 "
+        "and 8) only with the DOC note (refused doc-note-required without one); a one-off's actions (step 7 asks "
+        "for none) keep one when given. Every note is kept in the record's history, never published.",
     ),
     Rule(
         "IM-5.1",

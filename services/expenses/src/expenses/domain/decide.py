@@ -476,9 +476,11 @@ def _gate_known(
 
 
 @implements("IM-4.2", "IM-4.3")
+@implements("IM-4.5")
 def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> list[Event]:
     """'If appropriate, the expense can be ceased. This will stop any further payments for the expense,
-    including the current period.'"""
+    including the current period.' Step 4 ends 'Record details on a DOC.': a regular expense is ceased with the
+    DOC note (step 7, a one-off's, asks for none: there the note is kept when given)."""
     if refusal := _unauthorised(action, now):
         return refusal
     expense, rejected = _gate_known(state, action, now)
@@ -486,6 +488,16 @@ def decide_cease(state: ExpenseState, action: CeaseExpense, now: datetime) -> li
         return rejected
     if not expense.kind.regular and (refused := _gate_one_off_change(expense, action, now)):
         return refused
+    if expense.kind.regular and not (action.doc_note or "").strip():
+        return [
+            _reject(
+                action,
+                now,
+                ExpenseReason.DOC_NOTE_REQUIRED,
+                "Record details on a DOC: ceasing a regular expense (step 4) is done with the DOC note of the "
+                "discussion with the customer.",
+            )
+        ]
     return [
         ExpenseCeased.caused_by(
             action,
