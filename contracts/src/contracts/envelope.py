@@ -135,7 +135,7 @@ class Event(Contract):
         **fields: Any,
     ) -> Self:
         """As :meth:`caused_by`, from the cause's ids alone (a timer fires long after its cause was handled)."""
-        event_type = cls.model_fields["event_type"].default
+        event_type = cls.TYPE
         return cls(
             event_id=derived_event_id(
                 cause_id, f"{event_type}/{variant}" if variant else event_type

@@ -56,7 +56,7 @@ class Topic:
 
     @cached_property
     def _by_type(self) -> dict[str, type[Event]]:
-        return {e.model_fields["event_type"].default: e for e in self.events}
+        return {e.TYPE: e for e in self.events}
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -70,7 +70,11 @@ class Topic:
         """Decode and validate one message value, upcasting old schema versions; raise ContractError."""
         if raw is None:
             raise ContractError("empty-message", "the message has no value")
-        data = load_json(raw)
+        return self.parse_object(load_json(raw))
+
+    def parse_object(self, data: Any) -> Event:
+        """Validate one decoded message (a stored event read back, say), upcasting old schema versions; raise
+        ContractError."""
         if not isinstance(data, dict):
             raise ContractError(
                 "not-an-object", f"expected a JSON object, got {type(data).__name__}"

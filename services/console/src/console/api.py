@@ -120,7 +120,7 @@ class SignInCode(BaseModel):
 @functools.cache
 def request_model(kind: type[Event]) -> type[BaseModel]:
     """The action's contract without what the console sets: the body ``POST /commands/{type}`` takes."""
-    name = kind.model_fields["event_type"].default
+    name = kind.TYPE
     fields: dict[str, Any] = {
         k: (f.annotation, f) for k, f in kind.model_fields.items() if k not in NOT_THE_SENDERS
     }
@@ -306,7 +306,7 @@ async def issue(
 ) -> tuple[dict[str, Any], int]:
     """The one way a command is issued, from the API or a console page: checked against the officer's verified
     roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not."""
-    command_type = kind.model_fields["event_type"].default
+    command_type = kind.TYPE
     fingerprint = hashlib.sha256(
         json.dumps([command_type, fields], sort_keys=True).encode()
     ).hexdigest()

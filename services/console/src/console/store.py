@@ -486,13 +486,16 @@ def read_event(
     data = json.loads(raw)
     topic = CATALOGUE.topic_of(event_type)
     if "event_id" in data:
-        return topic.parse(raw.encode())
+        return topic.parse_object(data)
     kind = topic.model_of(event_type)
+    stand_in = event_id or uuid.uuid5(
+        uuid.NAMESPACE_URL, raw
+    )  # a work item's row keeps no event id
     envelope = {
-        "event_id": event_id or uuid.uuid5(uuid.NAMESPACE_URL, raw),
+        "event_id": stand_in,
         "event_type": event_type,
         "occurred_at": occurred_at,
-        "correlation_id": event_id or uuid.uuid5(uuid.NAMESPACE_URL, raw),
+        "correlation_id": stand_in,
         "producer": data.pop("producer", "unknown"),
     }
     try:

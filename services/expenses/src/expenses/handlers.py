@@ -73,15 +73,15 @@ class Attempts:
         )  # before any row lock, as a coding officer's does
         states: dict[str, ExpenseState | None] = dict(await store.load_many(conn, periods))
         # A known one-off's period is the stored one, whatever an attempt says: load that window too.
-        stored = {
-            i: {stored_period(st.expense)}
+        known = {
+            i: (st, stored_period(st.expense))
             for i, st in states.items()
             if i in one_offs
             and st is not None
             and st.expense is not None
             and not st.expense.kind.regular
-            and stored_period(st.expense) not in st.windows
         }
+        stored = {i: {period} for i, (st, period) in known.items() if period not in st.windows}
         if stored:
             states |= await store.load_many(conn, stored)
         for expense_id, (customer_ref, payee_id) in one_offs.items():
