@@ -518,3 +518,14 @@ def test_a_one_offs_page_says_whether_today_is_day_1_or_day_2_from_its_stored_da
         "(IM-7.3). In extreme hardship, escalate the removal."
     )
     assert one_off_today(view, date(2027, 3, 9)) is None
+
+
+def test_the_doc_note_hint_speaks_to_officers_not_integrators():
+    """Issue 31 item 7: the tick-off form's hint spoke of rejection and dead letters, to integrators."""
+    for command in ("TickOffWorkItem", "CeaseExpense"):
+        schema, nested = request_schema(COMMANDS[command])
+        [doc] = [f for f in inputs(COMMANDS[command], schema, nested, "X") if f.name == "doc_note"]
+        assert doc.hint is not None
+        assert doc.hint.startswith("Record details on a DOC")
+        assert "dead-letter" not in doc.hint
+        assert "rejected" not in doc.hint

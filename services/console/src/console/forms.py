@@ -33,6 +33,11 @@ LABELS = {
     "mysupport_job": "mySupport job number",
     "send_at": "Send at (leave empty to send now)",
 }
+HINTS = {
+    "doc_note": "Record details on a DOC: what was discussed with the customer and done. Colleagues whose roles "
+    "open the record can read it; it is never published.",
+}
+"""Officer-facing hints where a contract's description speaks to integrators (what is rejected, dead-lettered)."""
 LIST_ITEMS = 3
 """How many items a list's form offers (a list of behaviours: each one its own group)."""
 FORM_FIELDS = frozenset({"form_token", "idempotency_key"})
@@ -72,7 +77,9 @@ def _input(
     not_null = [s for s in choices if s.get("type") != "null"]
     numeric = {s.get("type") for s in not_null} >= {"number", "string"}
     schema = not_null[0] if len(not_null) == 1 else _resolve(schema, nested)
-    hint = outer.get("description") or schema.get("description")
+    hint = (
+        HINTS.get(name.rsplit(".", 1)[-1]) or outer.get("description") or schema.get("description")
+    )
     hint = str(hint).split("\n")[0] if hint else None
     label = _label(name.rsplit(".", 1)[-1], outer)
     if schema.get("type") == "object":
