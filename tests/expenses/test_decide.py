@@ -22,6 +22,7 @@ from contracts.expenses import (
     MySupportJobRecorded,
     OneOffConflictDetected,
     OneOffExpenseCoded,
+    OneOffPaidTwice,
     PaymentAttemptDisregarded,
     UndeliveredExpensePeriodClosed,
 )
@@ -631,3 +632,108 @@ def test_a_regular_expense_is_ceased_with_the_doc_note_of_the_discussion_and_a_o
     _, one_off = one_off_state()
     [one_off_ceased], _ = run(one_off, cease(at(2026, 11, 24, 11), doc_note=None))
     assert isinstance(one_off_ceased, ExpenseCeased)
+
+
+# ----------------------------------------------------------------------------- issue 28: paid twice
+
+
+def _replacement(ceased_one: ExpenseState, when: datetime) -> ExpenseState:
+    """The one-off an officer codes once the existing one is ceased or ended: accepted on what is known."""
+    assert ceased_one.expense is not None
+    [coded], replacement = run(
+        ExpenseState(expense=None, siblings=(ceased_one.expense,)), code(when)
+    )
+    assert isinstance(coded, OneOffExpenseCoded)
+    return replacement
+
+
+@pytest.mark.rule("IM-7.2")
+def test_a_delivery_attempted_before_a_cease_but_handled_after_it_is_recorded_and_a_replacement_is_flagged():
+    """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
+    to be ceased before the new one-off expense can be coded." Issue 28: a delivery attempted at 11:00, handled after
+    a 12:00 cease, was disregarded; the 13:00 replacement was accepted and both paid with nothing said."""
+    _, existing = one_off_state()
+    _, ceased = run(existing, cease(at(2026, 11, 24, 12)))
+    assert ceased.expense.ended_at == at(2026, 11, 24, 12)
+    replacement = _replacement(ceased, at(2026, 11, 24, 13))
+    late = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 24, 11), outcome="delivered", coded_at=at(2026, 11, 24, 10)
+    )
+    events, after = run(
+        replace(ceased, siblings=(replacement.expense,)), late, utc(at(2026, 11, 24, 14))
+    )
+    assert [type(e) for e in events] == [ExpenseDelivered, OneOffPaidTwice]
+    delivered, flagged = events
+    assert delivered.delivered_at == at(2026, 11, 24, 11), "judged by when it was attempted"
+    assert (flagged.expense_id, flagged.other_expense_ids) == ("EXP-1", ["EXP-2"])
+    assert flagged.delivered_at == at(2026, 11, 24, 11)
+    assert after.windows[date(2026, 11, 24)].status is WindowStatus.DELIVERED
+    assert after.expense.status is ExpenseStatus.CEASED, (
+        "the officer's cease stands; the payment is recorded"
+    )
+
+
+@pytest.mark.rule("IM-4.3")
+def test_a_delivery_attempted_after_the_cease_is_still_stopped_by_it():
+    """Step 4: "This will stop any further payments for the expense, including the current period." """
+    _, existing = one_off_state()
+    _, ceased = run(existing, cease(at(2026, 11, 24, 12)))
+    after_cease = attempt(
+        kind=ONE_OFF,
+        when=at(2026, 11, 24, 12, 30),
+        outcome="delivered",
+        coded_at=at(2026, 11, 24, 10),
+    )
+    [disregarded], unchanged = run(ceased, after_cease, utc(at(2026, 11, 24, 14)))
+    assert isinstance(disregarded, PaymentAttemptDisregarded)
+    assert disregarded.reason_code == "expense-ceased"
+    assert unchanged == ceased
+    failed_before = attempt(kind=ONE_OFF, when=at(2026, 11, 24, 11), coded_at=at(2026, 11, 24, 10))
+    [also], _ = run(ceased, failed_before, utc(at(2026, 11, 24, 14)))
+    assert also.reason_code == "expense-ceased", (
+        "a failure before the cease changes nothing after it"
+    )
+
+
+def test_a_regular_expenses_delivery_attempted_before_its_cease_is_recorded_without_a_conflict():
+    """A payment attempt is a fact judged by its event time, for a regular expense too."""
+    _, state = undelivered(WEEKLY)
+    _, ceased = run(state, cease(at(2026, 11, 24, 12)))
+    late = attempt(kind=WEEKLY, when=at(2026, 11, 24, 11), outcome="delivered")
+    [delivered], after = run(ceased, late, utc(at(2026, 11, 24, 14)))
+    assert isinstance(delivered, ExpenseDelivered)
+    assert after.windows[MONDAY].status is WindowStatus.DELIVERED
+    assert after.expense.status is ExpenseStatus.CEASED, "later periods stay stopped"
+
+
+@pytest.mark.rule("IM-7.2")
+def test_a_closure_reversed_by_a_late_delivery_flags_the_replacement_coded_the_next_morning():
+    """Step 7: "the existing expense needs to be ceased before the new one-off expense can be coded". Issue 28: a
+    one-off's window closes, a replacement is coded the next morning, then the first one-off's delivery from before
+    the closure arrives: the closure is reversed, and now an officer is told both may pay."""
+    [opened], existing = one_off_state()
+    _, ended = close_due(existing, opened.window_closes_at)
+    assert ended.expense.status is ExpenseStatus.ENDED
+    replacement = _replacement(ended, at(2026, 11, 27, 9))
+    late = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 25, 16), outcome="delivered", coded_at=at(2026, 11, 24, 10)
+    )
+    events, after = run(
+        replace(ended, siblings=(replacement.expense,)), late, utc(at(2026, 11, 27, 10))
+    )
+    assert [type(e) for e in events] == [ExpenseClosureReversed, ExpenseDelivered, OneOffPaidTwice]
+    assert events[2].other_expense_ids == ["EXP-2"]
+    assert after.expense.status is ExpenseStatus.DELIVERED
+    ceased_replacement = replace(replacement.expense, status=ExpenseStatus.CEASED)
+    quiet, _ = run(replace(ended, siblings=(ceased_replacement,)), late, utc(at(2026, 11, 27, 10)))
+    assert [type(e) for e in quiet] == [ExpenseClosureReversed, ExpenseDelivered], (
+        "a replacement already ceased will not pay: nothing to resolve"
+    )
+    earlier = replace(replacement.expense, coded_at=at(2026, 11, 25, 15))
+    before, _ = run(replace(ended, siblings=(earlier,)), late, utc(at(2026, 11, 27, 10)))
+    assert OneOffPaidTwice not in [type(e) for e in before], (
+        "coded before the payment, while the first still tried: 'cease first' already handled that"
+    )
+    after_payment = replace(replacement.expense, coded_at=at(2026, 11, 25, 17))
+    flagged, _ = run(replace(ended, siblings=(after_payment,)), late, utc(at(2026, 11, 27, 10)))
+    assert type(flagged[-1]) is OneOffPaidTwice

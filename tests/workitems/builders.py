@@ -16,6 +16,7 @@ from contracts.expenses import (
     ExpenseRemovalEscalationRequested,
     ExpenseRemoved,
     FailureReason,
+    OneOffPaidTwice,
     UndeliveredExpensePeriodClosed,
 )
 from contracts.notification import MspStepDone, MspStepRequired, Role, Step
@@ -95,6 +96,21 @@ def escalation(expense_id: str = "EXP-9") -> ExpenseRemovalEscalationRequested:
                 "Raise a mySupport webform.",
                 "Phone the ICT Service Desk quoting the mySupport job number.",
             ],
+        )
+    )
+
+
+def paid_twice(expense_id: str = "EXP-9", others: tuple[str, ...] = ("EXP-10",)) -> OneOffPaidTwice:
+    return OneOffPaidTwice(
+        **env(
+            "expenses",
+            event_type="OneOffPaidTwice",
+            expense_id=expense_id,
+            customer_ref=CUSTOMER,
+            payee_id="PAYEE-7",
+            delivered_at=T0,
+            other_expense_ids=list(others),
+            instructions=["Check both expenses with the customer."],
         )
     )
 

@@ -34,6 +34,7 @@ from tests.workitems.builders import (
     delivered,
     env,
     escalation,
+    paid_twice,
     period_closed,
     removed,
     step_done,
@@ -554,3 +555,23 @@ def test_a_cancellation_is_kept_in_the_history_with_its_reason():
     desk.handle(closure_reversed())
     assert desk.history[-1].transition == "cancelled"
     assert desk.history[-1].detail["reason_code"] == "period-paid-late"
+
+
+@pytest.mark.rule("IM-7.2")
+def test_a_one_off_paid_twice_raises_a_manual_item_for_an_officer_trained_in_income_management():
+    """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs
+    to be ceased before the new one-off expense can be coded." Issue 28: when a late delivery shows the ceased or
+    ended one-off paid after all, the one-off coded meanwhile may pay too, and an officer is told."""
+    desk = Desk()
+    raised = desk.only(paid_twice())
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.work_item_id == "IM-PAID-TWICE:EXP-9"
+    assert (raised.code, raised.queue, raised.tick_off) == (
+        WorkItemCode.PAID_TWICE,
+        Queue.INCOME_MANAGEMENT,
+        TickOff.MANUAL,
+    )
+    assert "EXP-10" in raised.instructions[-1]
+    assert desk.handle(paid_twice()) == [], "the same finding again raises nothing new"
+    done = desk.only(tick_off("IM-PAID-TWICE:EXP-9"))
+    assert isinstance(done, WorkItemTickedOff)

@@ -20,6 +20,7 @@ from contracts.expenses import (
     OneOffConflictDetected,
     OneOffExpenseCoded,
     OneOffExpenseVaried,
+    OneOffPaidTwice,
     PaymentAttemptDisregarded,
     PaymentAttempted,
     RecordExpenseRemoval,
@@ -205,12 +206,14 @@ EXPENSE_EVENTS = Topic(
         ExpenseRemovalEscalationRequested,
         MySupportJobRecorded,
         OneOffConflictDetected,
+        OneOffPaidTwice,
         PaymentAttemptDisregarded,
     ),
     "expenses",
     ("workitems", "console"),
     "What the expenses procedure decided: undelivered (UNDLVD RI / UNDLVD IM), delivered, windows closed "
-    "unpaid (I059PL), reversals, ceases, rejections, escalations and their mySupport jobs, one-off conflicts.",
+    "unpaid (I059PL), reversals, ceases, rejections, escalations and their mySupport jobs, one-off conflicts, "
+    "one-offs paid twice.",
 )
 
 WORKITEM_COMMANDS = Topic(

@@ -319,6 +319,21 @@ class OneOffConflictDetected(_ExpenseEvent):
     instructions: Lines
 
 
+class OneOffPaidTwice(_ExpenseEvent):
+    """A one-off (``expense_id``) was paid, by a delivery attempted before it was ceased or before its window closed
+    but processed after, and one-offs for the same customer and payee were coded after that payment
+    (``other_expense_ids``): "the existing expense needs to be ceased before the new one-off expense can be coded"
+    was followed on what was known, yet both may pay. The delivery is recorded (a payment attempt is a fact judged by
+    its event time) and an officer is asked to resolve it (workitems raises IM-PAID-TWICE)."""
+
+    event_type: Literal["OneOffPaidTwice"] = "OneOffPaidTwice"
+    customer_ref: CustomerRef
+    payee_id: Name
+    delivered_at: AwareDatetime
+    other_expense_ids: list[Name] = Field(min_length=1, max_length=50)
+    instructions: Lines
+
+
 class PaymentAttemptDisregarded(_ExpenseEvent):
     """An attempt that changes nothing (outside its window, after a cease or removal), kept visible for operations."""
 

@@ -19,6 +19,9 @@ class WorkItemCode(StrEnum):
     ONE_OFF_CONFLICT = "IM-ONE-OFF-CONFLICT"
     """103-01050060 step 7: two one-offs for the same customer and payee trying at once (the payments system coded
     the second before the first was ceased): an officer resolves it, with a DOC note."""
+    PAID_TWICE = "IM-PAID-TWICE"
+    """103-01050060 step 7: a one-off paid by a delivery processed late (after it was ceased or its window closed)
+    while a replacement was coded meanwhile: both may pay; an officer resolves it, with a DOC note."""
     MSP_DESCRIBE_BEHAVIOURS = "MSP-DESCRIBE-BEHAVIOURS"
     """104-07050030 step 1: the approving officer describes the behaviours an approval only labelled."""
     MSP_PHONE = "MSP-PHONE"

@@ -23,7 +23,7 @@ from contracts.expenses import (
 from expenses import store
 from expenses.domain.decide import StaffAction, period_of, stored_period
 from expenses.domain.decider import Expenses, WindowDue
-from expenses.domain.model import DocNote, ExpenseState
+from expenses.domain.model import DocNote, ExpenseState, ExpenseStatus
 from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
 from servicekit.shell import TimerShell, batched, one_at_a_time
@@ -84,11 +84,14 @@ class Attempts:
         stored = {i: {period} for i, (st, period) in known.items() if period not in st.windows}
         if stored:
             states |= await store.load_many(conn, stored)
+        paying = {a.expense_id for a in attempts if a.outcome == "delivered"}
         for expense_id, (customer_ref, payee_id) in one_offs.items():
             state = states[expense_id]
-            if (
-                state is not None and state.expense is None
-            ):  # the payments system coded it: "cease first" too
+            # The payments system coded it ("cease first" too), or it ended and a delivery may be late (paid twice).
+            if state is not None and (
+                state.expense is None
+                or (state.expense.status is not ExpenseStatus.ACTIVE and expense_id in paying)
+            ):
                 states[expense_id] = replace(
                     state, siblings=await store.siblings(conn, expense_id, customer_ref, payee_id)
                 )

@@ -91,11 +91,21 @@ MIGRATIONS = (
             ADD COLUMN mysupport_job text;
     """,
     ),
+    Migration(
+        "expenses",
+        4,
+        "ended_at",
+        """
+        -- When an expense was ceased or removed: a delivery attempted before then is recorded (it paid), one after is
+        -- not. Expenses ended before this migration keep NULL: nothing is recorded against them, as before.
+        ALTER TABLE expenses ADD COLUMN ended_at timestamptz;
+    """,
+    ),
 )
 
 _EXPENSE_COLS = (
     "expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status, day_1, day_2, ends_at, "
-    "calendar, escalated_at, mysupport_job"
+    "calendar, escalated_at, mysupport_job, ended_at"
 )
 _EXPENSE_TYPES = (
     "text",
@@ -112,6 +122,7 @@ _EXPENSE_TYPES = (
     "text",
     "timestamptz",
     "text",
+    "timestamptz",
 )
 _WINDOW_COLS = "expense_id, period_start, status, closes_at, calendar, failure_reason, opened_by, correlation_id"
 
@@ -134,6 +145,7 @@ def _expense(r: Any) -> Expense:
         days,
         r["escalated_at"],
         r["mysupport_job"],
+        r["ended_at"],
     )
 
 
@@ -192,10 +204,11 @@ async def lock_one_offs_of(conn: asyncpg.Connection, pairs: Iterable[tuple[str, 
 async def siblings(
     conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str
 ) -> tuple[Expense, ...]:
-    """The other active one-offs of the same customer and payee, locked (call :func:`lock_one_offs_of` first)."""
+    """The other one-offs of the same customer and payee that pay or may pay (active or delivered), locked (call
+    :func:`lock_one_offs_of` first)."""
     rows = await conn.fetch(
         f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
-        "AND expense_id <> $3 AND status = 'active' ORDER BY expense_id FOR UPDATE",
+        "AND expense_id <> $3 AND status IN ('active', 'delivered') ORDER BY expense_id FOR UPDATE",
         customer_ref,
         payee_id,
         expense_id,
@@ -238,7 +251,8 @@ async def save(
         f"INSERT INTO expenses ({_EXPENSE_COLS}) SELECT * FROM "
         f"{unnest(*_EXPENSE_TYPES)} "
         "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
-        "escalated_at = EXCLUDED.escalated_at, mysupport_job = EXCLUDED.mysupport_job, updated_at = now()",
+        "escalated_at = EXCLUDED.escalated_at, mysupport_job = EXCLUDED.mysupport_job, "
+        "ended_at = EXCLUDED.ended_at, updated_at = now()",
         [
             (
                 e.expense_id,
@@ -255,6 +269,7 @@ async def save(
                 e.days.window.calendar if e.days else None,
                 e.escalated_at,
                 e.mysupport_job,
+                e.ended_at,
             )
             for e in expenses.values()
         ],
@@ -289,7 +304,7 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequ
     rows = await conn.fetch(
         f"SELECT {TIMER_KEY} AS timer_key, {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))}, e.customer_ref, "
         "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status, e.day_1, e.day_2, "
-        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job "
+        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job, e.ended_at "
         f"FROM windows w JOIN expenses e USING (expense_id) WHERE {_DUE} ORDER BY w.closes_at LIMIT $2 "
         "FOR UPDATE OF w, e SKIP LOCKED",
         now,

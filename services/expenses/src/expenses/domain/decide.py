@@ -30,6 +30,7 @@ from contracts.expenses import (
     MySupportJobRecorded,
     OneOffConflictDetected,
     OneOffExpenseCoded,
+    OneOffPaidTwice,
     PaymentAttemptDisregarded,
     PaymentAttempted,
     RecordExpenseRemoval,
@@ -189,14 +190,15 @@ def _disregard(attempt: PaymentAttempted, now: datetime, reason_code: ExpenseRea
 
 @implements("IM-3.1", "IM-3.5", "IM-4.3", "IM-6.1", "IM-7.2")
 def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
+    """An attempt is a fact judged by its event time: a delivery attempted before a cease, a removal or a window's
+    closure was paid, however late it is processed, and is recorded; a one-off coded meanwhile may pay too."""
     events = _attempt_outcome(state, attempt, now)
-    if (
-        state.expense is None
-        and not attempt.kind.regular
-        and events
-        and not isinstance(events[0], PaymentAttemptDisregarded)
-    ):
-        events += _conflict(state, attempt, now)
+    if attempt.kind.regular or not events or isinstance(events[0], PaymentAttemptDisregarded):
+        return events
+    if state.expense is None:
+        return events + _conflict(state, attempt, now)
+    if state.expense.status is not ExpenseStatus.ACTIVE:
+        return events + _paid_twice(state.expense, state.siblings, attempt, now)
     return events
 
 
@@ -232,10 +234,64 @@ def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> 
     ]
 
 
+PAID_TWICE_INSTRUCTIONS = [
+    "A delivery of this one-off expense, attempted before it was ceased or before its window closed, was processed "
+    "late: the expense was paid.",
+    "Another one-off for the same customer and payee was coded after that payment, while this one was thought "
+    "unpaid: both may pay.",
+    "Check both expenses with the customer: if the later one has not paid, cease it (it cannot be ceased or varied "
+    "on day 2; this must be done on day 1), or on day 2 in extreme hardship request its removal through the ICT "
+    "Service Desk.",
+    "Manually tick off the Work Item. Record details on a DOC.",
+]
+
+
+@implements("IM-7.2")
+def _paid_twice(
+    paid: Expense, siblings: tuple[Expense, ...], attempt: PaymentAttempted, now: datetime
+) -> list[Event]:
+    """ "the existing expense needs to be ceased before the new one-off expense can be coded": it was, on what was
+    known, but the existing one had paid. The one-offs coded after that payment that pay or may pay are handed to an
+    officer with it."""
+    later = sorted(
+        s.expense_id
+        for s in siblings
+        if s.coded_at is not None
+        and s.coded_at > attempt.attempted_at
+        and s.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED)
+    )
+    if not later:
+        return []
+    return [
+        OneOffPaidTwice.caused_by(
+            attempt,
+            producer=PRODUCER,
+            occurred_at=now,
+            expense_id=paid.expense_id,
+            customer_ref=paid.customer_ref,
+            payee_id=paid.payee_id,
+            delivered_at=attempt.attempted_at,
+            other_expense_ids=later,
+            instructions=PAID_TWICE_INSTRUCTIONS,
+        )
+    ]
+
+
 def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> list[Event]:
     """What one attempt changes for its period, judged against the stored deadline once a window is open."""
     expense = state.expense
-    if expense is not None and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED):
+    delivered = attempt.outcome == "delivered"
+    paid_before_it_ended = (
+        expense is not None
+        and delivered
+        and expense.ended_at is not None
+        and attempt.attempted_at < expense.ended_at
+    )
+    if (
+        expense is not None
+        and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED)
+        and not paid_before_it_ended
+    ):
         return _disregard(attempt, now, ExpenseReason(f"expense-{expense.status.value}"))
     if expense is not None and (refused := _contradicts(expense, attempt)) is not None:
         return _disregard(attempt, now, refused)
@@ -255,8 +311,12 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
         else window.closes_at
     )
     in_window = attempt.attempted_at < closes_at  # a stored deadline is the deadline
-    delivered = attempt.outcome == "delivered"
-    if current is None or current.status is WindowStatus.OPEN:
+    stopped = (WindowStatus.CEASED, WindowStatus.REMOVED)
+    if (
+        current is None
+        or current.status is WindowStatus.OPEN
+        or (paid_before_it_ended and current.status in stopped)
+    ):
         if not in_window:
             # The system stops trying when the window closes; an attempt after it changes nothing.
             return _disregard(attempt, now, ExpenseReason.AFTER_RETRY_WINDOW)

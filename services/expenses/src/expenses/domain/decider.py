@@ -57,7 +57,7 @@ def siblings(
     states: Mapping[str, ExpenseState | None], attempt: PaymentAttempted
 ) -> tuple[Expense, ...]:
     """A one-off's siblings as this run has left them: those stored, and the one-offs of the same customer and payee
-    that earlier messages of the run made known ("cease first" on the payments system's path)."""
+    that earlier messages of the run made known ("cease first" on the payments system's path; paid twice)."""
     stored = (states.get(attempt.expense_id) or ExpenseState(None)).siblings
     here = {
         i: s.expense
@@ -66,7 +66,7 @@ def siblings(
         and s is not None
         and s.expense is not None
         and s.expense.kind is ExpenseKind.ONE_OFF
-        and s.expense.status is ExpenseStatus.ACTIVE
+        and s.expense.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED)
         and (s.expense.customer_ref, s.expense.payee_id) == (attempt.customer_ref, attempt.payee_id)
     }
     return tuple(s for s in stored if s.expense_id not in here) + tuple(here.values())
@@ -87,7 +87,9 @@ class Expenses(NoReactions):
                 assert state.expense is not None
                 return decide_close(state.expense, message.window, now)
             case PaymentAttempted():
-                if state.expense is None and message.kind is ExpenseKind.ONE_OFF:
+                if message.kind is ExpenseKind.ONE_OFF and (
+                    state.expense is None or state.expense.status is not ExpenseStatus.ACTIVE
+                ):
                     state = replace(state, siblings=siblings(states, message))
                 return decide_attempt(state, message, now)
             case CeaseExpense():

@@ -61,6 +61,10 @@ class Expense:
     """Step 7: when the removal of this one-off was escalated to the ICT Service Desk (day 2, extreme hardship)."""
     mysupport_job: str | None = None
     """The mySupport job number of that escalation's webform, once recorded."""
+    ended_at: datetime | None = None
+    """When it was ceased or removed: a delivery attempted before then still paid (a fact judged by its event time),
+    one attempted after was stopped. Unknown (None) for an expense ended before this was kept: nothing is recorded
+    against it then."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ class ExpenseState:
     expense: Expense | None
     windows: Mapping[date, PeriodWindow] = field(default_factory=dict)
     siblings: tuple[Expense, ...] = ()
-    """Other one-offs of the same customer and payee (for coding a replacement)."""
+    """Other one-offs of the same customer and payee that pay or may pay (active or delivered): for coding a
+    replacement ("cease first") and for a one-off paid late (paid twice)."""
 
     def open_periods(self) -> list[date]:
         return sorted(p for p, w in self.windows.items() if w.status is WindowStatus.OPEN)
@@ -170,7 +175,7 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             )
         case ExpenseDelivered():
             expense = _facts(event, state.expense)
-            if not expense.kind.regular:
+            if not expense.kind.regular and expense.status is ExpenseStatus.ACTIVE:
                 expense = replace(expense, status=ExpenseStatus.DELIVERED)
             state = replace(state, expense=expense)
             return replace(
@@ -199,14 +204,18 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             assert state.expense is not None
             return replace(
                 state,
-                expense=replace(state.expense, status=ExpenseStatus.CEASED),
+                expense=replace(
+                    state.expense, status=ExpenseStatus.CEASED, ended_at=event.occurred_at
+                ),
                 windows=_close_open(state, WindowStatus.CEASED),
             )
         case ExpenseRemoved():
             assert state.expense is not None
             return replace(
                 state,
-                expense=replace(state.expense, status=ExpenseStatus.REMOVED),
+                expense=replace(
+                    state.expense, status=ExpenseStatus.REMOVED, ended_at=event.occurred_at
+                ),
                 windows=_close_open(state, WindowStatus.REMOVED),
             )
         case OneOffExpenseVaried():

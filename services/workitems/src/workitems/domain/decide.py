@@ -21,6 +21,7 @@ from contracts.expenses import (
     ExpenseRemovalEscalationRequested,
     ExpenseRemoved,
     OneOffConflictDetected,
+    OneOffPaidTwice,
     UndeliveredExpensePeriodClosed,
 )
 from contracts.notification import PROCEDURE as MSP_PROCEDURE
@@ -49,6 +50,7 @@ from workitems.domain.texts import (
     I059PL_TITLE,
     MSP_CODES,
     NOT_TRAINED_GUIDANCE,
+    PAID_TWICE_TITLE,
     REMOVAL_TITLE,
     RISK_RESPONSE_TITLE,
     i059pl_instructions,
@@ -78,6 +80,11 @@ def conflict_id(expense_id: str) -> str:
     return f"{WorkItemCode.ONE_OFF_CONFLICT}:{expense_id}"
 
 
+def paid_twice_id(expense_id: str) -> str:
+    """One per one-off found paid late while one-offs coded after that payment may pay too."""
+    return f"{WorkItemCode.PAID_TWICE}:{expense_id}"
+
+
 def msp_item_id(msp_id: str, step: Step) -> str:
     return f"{MSP_CODES[step]}:{msp_id}"
 
@@ -99,6 +106,8 @@ def keys_of(event: Event) -> tuple[str, ...]:
             return (removal_id(event.expense_id),)
         case OneOffConflictDetected():
             return (conflict_id(event.expense_id),)
+        case OneOffPaidTwice():
+            return (paid_twice_id(event.expense_id),)
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
             return (removal_id(event.expense_id),)
         case MspStepRequired() | MspStepDone():
@@ -156,6 +165,28 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 procedure=im.PROCEDURE,
                 procedure_step=7,
                 instructions=event.instructions,
+                guidance=NOT_TRAINED_GUIDANCE,
+                tick_off=TickOff.MANUAL,
+            )
+        case OneOffPaidTwice():
+            return _raised(
+                items,
+                event,
+                now,
+                paid_twice_id(event.expense_id),
+                code=WorkItemCode.PAID_TWICE,
+                title=PAID_TWICE_TITLE,
+                queue=Queue.INCOME_MANAGEMENT,
+                customer_ref=event.customer_ref,
+                subject_type="expense",
+                subject_id=event.expense_id,
+                procedure=im.PROCEDURE,
+                procedure_step=7,
+                instructions=[
+                    *event.instructions,
+                    f"Paid {in_words(event.delivered_at)}; coded after it: "
+                    f"{', '.join(event.other_expense_ids)}.",
+                ],
                 guidance=NOT_TRAINED_GUIDANCE,
                 tick_off=TickOff.MANUAL,
             )

@@ -50,6 +50,7 @@ REMOVAL_TITLE = "Request removal of the one-off expense (day 2, extreme hardship
 CONFLICT_TITLE = (
     "Two one-off expenses for the same customer and payee are trying to pay: cease one first"
 )
+PAID_TWICE_TITLE = "A one-off expense was paid late while another was coded after it: both may pay"
 RISK_RESPONSE_TITLE = "Follow the guidelines the procedure refers to for a risk recorded on the MSP"
 
 MSP_TITLES = {
