@@ -162,14 +162,15 @@ def risk(fact: RiskFact, msp_id: str = "MSP-1") -> RecordRiskFact:
     )
 
 
-def incident(linked: bool = True) -> RecordIncident:
+def incident(linked: bool = True, incident_id: str = "CIMS-77", **extra: Any) -> RecordIncident:
     return RecordIncident(
         **env(
             event_type="RecordIncident",
             officer_id="OFF-2",
             officer_roles=WORKER,
-            incident_id="CIMS-77",
+            incident_id=incident_id,
             linked_to_msp=linked,
+            **extra,
         )
     )
 

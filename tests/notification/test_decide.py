@@ -437,6 +437,59 @@ def test_aggression_asks_for_the_incident_when_the_behaviours_are_not_described_
     assert state.incident == "recorded"
 
 
+def numbered(events):
+    return [
+        (e.step, e.number)
+        for e in events
+        if isinstance(e, MspStepRequired | MspStepDone) and e.step is Step.INCIDENT
+    ]
+
+
+@pytest.mark.rule("MSP-1.7")
+def test_every_aggressive_call_asks_for_a_new_incident_each_recorded_once():
+    """ "Record a new incident and link it to the MSP." (issue 28: one incident per MSP: a second aggressive call
+    asked for nothing and the officer could not record one)."""
+    _, state = start()
+    first, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    second, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    assert numbered(first) == [(Step.INCIDENT, 1)]
+    assert numbered(second) == [(Step.INCIDENT, 2)], "the second call asks for its own"
+    assert state.incidents_asked == 2
+    recorded, state = act(state, incident(incident_id="CIMS-1"))
+    assert numbered(recorded) == [(Step.INCIDENT, 1)]
+    assert state.incident == "required", "the second call's incident is still awaited"
+    assert rejected(act(state, incident(incident_id="CIMS-1"))[0]) == "incident-already-recorded", (
+        "the same CIMS incident is not a new one"
+    )
+    waiting = act(state, result())[0]
+    assert rejected(waiting) == "steps-unresolved"
+    assert "incident not recorded" in waiting[0].reason, "the result waits for it"
+    recorded, state = act(state, incident(incident_id="CIMS-2"))
+    assert numbered(recorded) == [(Step.INCIDENT, 2)]
+    assert (state.incident, state.incidents) == ("recorded", ("CIMS-1", "CIMS-2"))
+    assert rejected(act(state, incident(incident_id="CIMS-3"))[0]) == "no-incident-required"
+
+
+@pytest.mark.rule("MSP-1.7")
+def test_a_cims_incident_linked_to_another_msp_is_not_recorded_for_this_one():
+    """ "Record a new incident and link it to the MSP." (issue 28: one CIMS incident id was accepted for two MSPs).
+    The shell says which ids another MSP has; the run's own earlier records count too."""
+    _, state = start()
+    _, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
+    loaded = state.model_copy(update={"incidents_elsewhere": frozenset({"CIMS-9"})})
+    refused = act(loaded, incident(incident_id="CIMS-9"))[0]
+    assert rejected(refused) == "incident-already-recorded"
+    assert "another MSP" in refused[0].reason
+    _, other = start(msp_id="MSP-2")
+    other = other.model_copy(update={"incidents_asked": 1, "incidents": ("CIMS-9",)})
+    states = {"MSP-1": state, "MSP-2": other}
+    [rejection] = published(step(DECIDER, states, incident(incident_id="CIMS-9"), T0))
+    assert rejection.reason_code == "incident-already-recorded", (
+        "another MSP of the same run has it"
+    )
+    assert "incidents_elsewhere" not in state.model_dump(), "what was loaded is never stored"
+
+
 # ----------------------------------------------------------------------------- rule 4: SMS
 
 

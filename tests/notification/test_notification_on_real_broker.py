@@ -25,6 +25,7 @@ from tests.notification.builders import (
     approval,
     authorise,
     dispatch,
+    incident,
     letter,
     phone,
     result,
@@ -177,6 +178,31 @@ async def test_a_centrelink_msp_whose_mobile_is_on_several_records_withholds_the
     logs = captured_logs.getvalue()
     assert "multiple-records" not in logs, "risk facts never reach a log line"
     assert '"MspSmsWithheld"' in logs
+
+
+@pytest.mark.rule("MSP-1.7")
+async def test_a_cims_incident_recorded_for_one_msp_is_refused_for_another(
+    kafka, database_url, topic_prefix
+):
+    """104-07050030: "Record a new incident and link it to the MSP." (issue 28: one CIMS incident id was accepted
+    for two MSPs). The store finds it on the other MSP's row, under a lock on the id."""
+    msp = Msp(kafka, topic_prefix)
+    runtime = create_runtime(
+        settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0)
+    )
+    async with running(runtime):
+        for msp_id, mobile in (("MSP-1", MOBILE), ("MSP-2", "0491 570 159")):
+            await msp.send(MSP_APPROVALS.name, approval(msp_id=msp_id, mobile=mobile))
+            msp.seen += 2
+            await msp.events(msp.seen)
+            await msp.act(phone(aggression=True, msp_id=msp_id), 4)
+        first = await msp.act(incident(incident_id="CIMS-5150"), 1)
+        second = await msp.act(incident(incident_id="CIMS-5150", msp_id="MSP-2"), 1)
+        third = await msp.act(incident(incident_id="CIMS-5151", msp_id="MSP-2"), 1)
+    assert summary(first) == ["MspStepDone:incident"]
+    assert second[0].reason_code == "incident-already-recorded"  # type: ignore[attr-defined]
+    assert "another MSP" in second[0].reason  # type: ignore[attr-defined]
+    assert summary(third) == ["MspStepDone:incident"]
 
 
 async def test_a_malformed_approval_goes_to_the_dead_letter_topic(

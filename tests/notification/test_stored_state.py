@@ -124,3 +124,22 @@ def test_a_v2_row_keeps_each_call_as_its_outcome_and_who_was_contacted(
     assert phone_state.status == status
     assert (str(phone_state.resolution) if phone_state.resolution else None) == resolution
     assert [str(a) for a in phone_state.attempts] == attempts
+
+
+@pytest.mark.parametrize(
+    ("v3", "asked", "recorded", "status"),
+    [
+        ("not-required", 0, (), "not-required"),
+        ("required", 1, (), "required"),
+        ("recorded", 1, ("",), "recorded"),
+    ],
+)
+def test_a_v3_row_kept_one_incident_status_and_reads_as_one_incident_asked(
+    v3, asked, recorded, status
+):
+    """v4 counts an incident per aggressive call (issue 28 item 8); a v3 row's one status reads as one or none."""
+    current = json.loads(read_state(v1_row()).model_dump_json())
+    row = {k: v for k, v in current.items() if k not in ("incidents_asked", "incidents")}
+    row |= {"version": 3, "incident": v3}
+    state = read_state(json.dumps(row))
+    assert (state.incidents_asked, state.incidents, state.incident) == (asked, recorded, status)

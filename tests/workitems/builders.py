@@ -164,6 +164,7 @@ def step_required(
     contact_role: Role | None = None,
     briefing: list[str] | None = None,
     for_officer: str | None = None,
+    number: int | None = None,
 ) -> MspStepRequired:
     return MspStepRequired(
         **env(
@@ -177,11 +178,14 @@ def step_required(
             approved_decision_makers_only=adm,
             briefing=briefing or [],
             for_officer=for_officer,
+            number=number,
         )
     )
 
 
-def step_done(step: Step, msp_id: str = "MSP-1", outcome: str = "done") -> MspStepDone:
+def step_done(
+    step: Step, msp_id: str = "MSP-1", outcome: str = "done", number: int | None = None
+) -> MspStepDone:
     return MspStepDone(
         **env(
             "notification",
@@ -190,6 +194,7 @@ def step_done(step: Step, msp_id: str = "MSP-1", outcome: str = "done") -> MspSt
             customer_ref=CUSTOMER,
             step=step,
             outcome=outcome,
+            number=number,
         )
     )
 

@@ -354,6 +354,25 @@ def test_each_msp_task_is_ticked_off_automatically_when_its_step_is_done(step):
     assert desk.items[done.work_item_id].status is WorkItemStatus.TICKED_OFF
 
 
+@pytest.mark.rule("MSP-1.7")
+def test_each_aggressive_calls_incident_is_its_own_task_ticked_off_when_its_incident_is_recorded():
+    """ "Record a new incident and link it to the MSP." (issue 28: one MSP-INCIDENT task per MSP, so a second
+    aggressive call raised nothing)."""
+    desk = Desk()
+    first = desk.only(step_required(Step.INCIDENT, number=1))
+    second = desk.only(step_required(Step.INCIDENT, number=2))
+    assert [first.work_item_id, second.work_item_id] == [
+        "MSP-INCIDENT:MSP-1:1",
+        "MSP-INCIDENT:MSP-1:2",
+    ]
+    assert second.title.endswith("(aggressive call 2)")
+    done = desk.only(step_done(Step.INCIDENT, outcome="recorded", number=1))
+    assert done.work_item_id == "MSP-INCIDENT:MSP-1:1"
+    assert desk.items["MSP-INCIDENT:MSP-1:2"].status is WorkItemStatus.OPEN, (
+        "the second still awaits its own"
+    )
+
+
 def test_a_step_done_without_a_task_raised_ticks_nothing():
     """A Medicare MSP's SMS is 'not-applicable' and is never raised as a task."""
     assert Desk().handle(step_done(Step.SMS, outcome="not-applicable")) == []

@@ -200,7 +200,8 @@ class DescribeMspBehaviours(_StaffAction):
 
 
 class RecordIncident(_StaffAction):
-    """An incident was recorded in CIMS and linked to the MSP."""
+    """An incident was recorded in CIMS and linked to the MSP: the oldest aggressive call's still awaited. A CIMS
+    incident id is recorded once, for one MSP."""
 
     event_type: Literal["RecordIncident"] = "RecordIncident"
     incident_id: str = Field(min_length=1, max_length=64)
@@ -305,6 +306,13 @@ class MspStepRequired(_MspEvent):
         "reasons, each behaviour, the duration and its "
         "reasons, service access, the contact details).",
     )
+    number: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Incident step: which aggressive call of the MSP (1, 2, ...) this incident is for; each "
+        "asks for a new incident, and workitems raises a task for each.",
+    )
 
 
 class MspStepDone(_MspEvent):
@@ -315,6 +323,12 @@ class MspStepDone(_MspEvent):
     step: Step
     outcome: Name
     reason_code: Name | None = None
+    number: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Incident step: which aggressive call's incident was recorded (see MspStepRequired).",
+    )
 
 
 class MspSmsWithheld(_MspEvent):
@@ -399,6 +413,7 @@ class MspReason(StrEnum):
     EXPLANATION_INCOMPLETE = "explanation-incomplete"
     FAMILY_DOMESTIC_VIOLENCE = "family-domestic-violence"
     HAND_DELIVERY_BY_STAFF_FORBIDDEN = "hand-delivery-by-staff-forbidden"
+    INCIDENT_ALREADY_RECORDED = "incident-already-recorded"
     INCIDENT_NOT_LINKED = "incident-not-linked"
     LETTER_ALREADY_ATTACHED = "letter-already-attached"
     LETTER_ALREADY_DISPATCHED = "letter-already-dispatched"

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from contracts.envelope import Event
-from contracts.notification import AuthoriseMspSms, MspActionRejected
+from contracts.notification import AuthoriseMspSms, MspActionRejected, RecordIncident
 from notification import store
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
@@ -48,15 +48,26 @@ class Shell:
     async def load(
         conn: asyncpg.Connection, messages: Sequence[Event]
     ) -> dict[str, MspState | None]:
-        """The MSPs of the run; for an SMS authorisation, whether another customer's MSP has the same mobile."""
+        """The MSPs of the run; for an SMS authorisation, whether another customer's MSP has the same mobile; for
+        an incident being recorded, whether another MSP already has that CIMS incident."""
+        recording: dict[str, set[str]] = {}
+        for m in messages:
+            if isinstance(m, RecordIncident):
+                recording.setdefault(m.key, set()).add(m.incident_id)
+        elsewhere = await store.incidents_elsewhere(conn, recording)  # locks before the rows
         states = await store.load(conn, (m.key for m in messages))
         asked = {m.key for m in messages if isinstance(m, AuthoriseMspSms)}
         shared = await store.mobiles_elsewhere(
             conn, (s for k, s in states.items() if k in asked and s is not None)
         )
         return {
-            k: s.model_copy(update={"mobile_elsewhere": True})
-            if s is not None and k in shared
+            k: s.model_copy(
+                update={
+                    "mobile_elsewhere": k in shared,
+                    "incidents_elsewhere": elsewhere.get(k, frozenset()),
+                }
+            )
+            if s is not None and (k in shared or elsewhere.get(k))
             else s
             for k, s in states.items()
         }

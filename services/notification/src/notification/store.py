@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from notification.domain.model import MspState, SmsStatus, read_state
-from servicekit.db import Migration, execute_rows, unnest
+from servicekit.db import Migration, advisory_key, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
 MIGRATIONS = (
@@ -32,6 +32,12 @@ MIGRATIONS = (
         2,
         "mobiles",
         "CREATE INDEX msps_by_mobile ON msps ((state->'case'->>'customer_mobile'))",
+    ),
+    Migration(
+        "notification",
+        3,
+        "incidents",
+        "CREATE INDEX msps_by_incident ON msps USING gin ((state->'incidents'))",
     ),
 )
 
@@ -64,6 +70,29 @@ async def mobiles_elsewhere(conn: asyncpg.Connection, states: Iterable[MspState]
         msp_id
         for msp_id, (mobile, customer) in wanted.items()
         if any(m == mobile and c != customer for m, c in elsewhere)
+    }
+
+
+async def incidents_elsewhere(
+    conn: asyncpg.Connection, recording: Mapping[str, Iterable[str]]
+) -> dict[str, frozenset[str]]:
+    """For each MSP, which of the CIMS incident ids being recorded for it another MSP already has. Each id is locked
+    for the transaction first (advisory, in one order), so two MSPs recording one id at once are decided one after
+    the other and the second sees the first."""
+    ids = sorted({i for wanted in recording.values() for i in wanted})
+    if not ids:
+        return {}
+    keys = sorted({advisory_key(f"cims-incident:{i}") for i in ids})
+    await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(k,) for k in keys])
+    rows = await conn.fetch(
+        "SELECT msp_id, i AS incident_id FROM msps, jsonb_array_elements_text(state->'incidents') AS i "
+        "WHERE state->'incidents' ?| $1::text[] AND i = ANY($1::text[])",
+        ids,
+    )
+    found = [(r["msp_id"], r["incident_id"]) for r in rows]
+    return {
+        msp: frozenset(i for other, i in found if other != msp and i in set(wanted))
+        for msp, wanted in recording.items()
     }
 
 

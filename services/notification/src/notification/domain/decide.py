@@ -51,6 +51,7 @@ from notification.domain.model import (
     BehavioursDescribed,
     CaseBehaviour,
     CaseOpened,
+    IncidentRecorded,
     IncidentStatus,
     MspCase,
     MspNote,
@@ -183,12 +184,13 @@ def _required(
     **extra: object,
 ) -> Event:
     c = _cause(cause)
+    number = extra.get("number")
     return MspStepRequired.derived(
         c.event_id,
         c.correlation_id,
         producer=PRODUCER,
         occurred_at=now,
-        variant=step.value,
+        variant=step.value if number is None else f"{step.value}:{number}",
         msp_id=state.msp_id,
         customer_ref=state.customer_ref,
         step=step,
@@ -204,6 +206,7 @@ def _done(
     step: Step,
     outcome: str,
     reason_code: MspReason | None = None,
+    number: int | None = None,
 ) -> Event:
     c = _cause(cause)
     return MspStepDone.derived(
@@ -211,12 +214,13 @@ def _done(
         c.correlation_id,
         producer=PRODUCER,
         occurred_at=now,
-        variant=step.value,
+        variant=step.value if number is None else f"{step.value}:{number}",
         msp_id=state.msp_id,
         customer_ref=state.customer_ref,
         step=step,
         outcome=outcome,
         reason_code=reason_code,
+        number=number,
     )
 
 
@@ -531,12 +535,11 @@ def decide_action(
 def _aggression(state: MspState, action: Event, now: datetime) -> list[Event]:
     """ "If the customer displays aggression or counterproductive behaviour see Customer aggression - Response. Record
     a new incident and link it to the MSP": whatever becomes of the call's record (refused, the behaviours not yet
-    described, the notification already complete), the incident is asked for."""
+    described, the notification already complete), the incident is asked for, a new one for each aggressive call."""
     if not isinstance(action, RecordPhoneContact) or not action.aggression_displayed:
         return []
-    if state.incident is not IncidentStatus.NOT_REQUIRED:
-        return []
-    return [_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS)]
+    number = state.incidents_asked + 1
+    return [_required(action, state, now, Step.INCIDENT, INCIDENT_INSTRUCTIONS, number=number)]
 
 
 @implements("MSP-1.7", "MSP-2.6")
@@ -628,26 +631,33 @@ def _risk_response(state: MspState, action: RecordRiskFact, now: datetime) -> li
 
 
 @implements("MSP-1.7")
-def _incident(state: MspState, action: RecordIncident, now: datetime) -> list[Event]:
+def _incident(state: MspState, action: RecordIncident, now: datetime) -> Sequence[Output]:
+    """ "Record a new incident and link it to the MSP": the oldest aggressive call still awaiting its incident gets
+    this one; a CIMS incident already recorded (for this MSP's other call, or for another MSP) is not new."""
+    refusal: tuple[MspReason, str] | None = None
     if state.incident is not IncidentStatus.REQUIRED:
-        return _reject(
-            action,
-            state.msp_id,
-            now,
+        refusal = (
             MspReason.NO_INCIDENT_REQUIRED,
             "No incident is awaited for this MSP."
             if state.incident is IncidentStatus.NOT_REQUIRED
-            else "The incident is already recorded.",
+            else "Every incident asked for is recorded.",
         )
-    if not action.linked_to_msp:
-        return _reject(
-            action,
-            state.msp_id,
-            now,
-            MspReason.INCIDENT_NOT_LINKED,
-            "Record the incident and link it to the MSP.",
+    elif not action.linked_to_msp:
+        refusal = (MspReason.INCIDENT_NOT_LINKED, "Record the incident and link it to the MSP.")
+    elif action.incident_id in state.incidents or action.incident_id in state.incidents_elsewhere:
+        refusal = (
+            MspReason.INCIDENT_ALREADY_RECORDED,
+            "This CIMS incident is already recorded"
+            + (" for this MSP" if action.incident_id in state.incidents else " for another MSP")
+            + ": each aggressive call needs a new incident, linked to its MSP.",
         )
-    return [_done(action, state, now, Step.INCIDENT, "recorded")]
+    if refusal is not None:
+        return _reject(action, state.msp_id, now, *refusal)
+    number = len(state.incidents) + 1
+    return [
+        IncidentRecorded(state.msp_id, action.incident_id),
+        _done(action, state, now, Step.INCIDENT, "recorded", number=number),
+    ]
 
 
 _CIRCUMSTANCE_NEEDS: dict[SmsCircumstance, tuple[PhoneOutcome | PhoneStatus, ...]] = {

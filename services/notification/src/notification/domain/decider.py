@@ -9,9 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.envelope import Event
-from contracts.notification import MspApproved
+from contracts.notification import MspApproved, RecordIncident
 from notification.domain.decide import Policy, decide_action, decide_approval, decide_send, react
 from notification.domain.model import MspState, Output, SmsDue, evolve
+
+
+def _with_incidents_elsewhere(
+    states: Mapping[str, MspState | None], state: MspState, action: RecordIncident
+) -> MspState:
+    """The MSP as loaded, and as this run has left the others: a CIMS incident an earlier message of the run
+    recorded for another MSP is elsewhere too."""
+    here = {
+        i for k, s in states.items() if k != state.msp_id and s is not None for i in s.incidents
+    }
+    if action.incident_id not in here:
+        return state
+    return state.model_copy(
+        update={"incidents_elsewhere": state.incidents_elsewhere | {action.incident_id}}
+    )
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,8 @@ class Notification:
             return decide_send(state, message, now, self.policy) if state is not None else []
         if isinstance(message, MspApproved):
             return decide_approval(state, message, now)
+        if isinstance(message, RecordIncident) and state is not None:
+            state = _with_incidents_elsewhere(states, state, message)
         return decide_action(state, message, now, self.policy)
 
     @staticmethod

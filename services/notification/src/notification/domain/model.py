@@ -207,11 +207,11 @@ class MspCase(Stored):
         ]
 
 
-STATE_VERSION: Literal[3] = 3
+STATE_VERSION: Literal[4] = 4
 
 
 class MspState(Stored):
-    version: Literal[3] = STATE_VERSION
+    version: Literal[4] = STATE_VERSION
     case: MspCase
     described: bool = True
     """The behaviours and reasons are described; until they are, the customer is not phoned or written to."""
@@ -220,12 +220,27 @@ class MspState(Stored):
     sms: SmsState = SmsState()
     letter_id: str | None = None
     letter_dispatch: str | None = None
-    incident: IncidentStatus = IncidentStatus.NOT_REQUIRED
+    incidents_asked: int = 0
+    """Aggressive calls: each asks for a new incident ("Record a new incident and link it to the MSP")."""
+    incidents: tuple[str, ...] = ()
+    """The CIMS incident ids recorded, in the order of the calls they answer ("" for one recorded before ids were
+    kept, state v3)."""
     risks: tuple[RiskFact, ...] = ()
     completed: bool = False
     notes: tuple[MspNote, ...] = ()
     mobile_elsewhere: bool = Field(default=False, exclude=True)
     """Known when loaded, never stored: another customer's MSP has this customer's mobile on file."""
+    incidents_elsewhere: frozenset[str] = Field(default=frozenset(), exclude=True)
+    """Known when loaded, never stored: of the CIMS incident ids being recorded, those already linked to another
+    MSP."""
+
+    @property
+    def incident(self) -> IncidentStatus:
+        if not self.incidents_asked:
+            return IncidentStatus.NOT_REQUIRED
+        if len(self.incidents) < self.incidents_asked:
+            return IncidentStatus.REQUIRED
+        return IncidentStatus.RECORDED
 
     @property
     def msp_id(self) -> str:
@@ -272,7 +287,20 @@ def _state_v2_to_v3(row: dict[str, Any]) -> dict[str, Any]:
     return row | {"phone": phone}
 
 
-STATE_UPCASTERS: Mapping[int, Upcaster] = {1: _state_v1_to_v2, 2: _state_v2_to_v3}
+def _state_v3_to_v4(row: dict[str, Any]) -> dict[str, Any]:
+    """v3 kept one incident per MSP as a status: asked for once, and recorded (its CIMS id not kept) or not."""
+    status = row.get("incident", IncidentStatus.NOT_REQUIRED.value)
+    rest = {k: v for k, v in row.items() if k != "incident"}
+    asked = 0 if status == IncidentStatus.NOT_REQUIRED.value else 1
+    recorded = [""] if status == IncidentStatus.RECORDED.value else []
+    return rest | {"incidents_asked": asked, "incidents": recorded}
+
+
+STATE_UPCASTERS: Mapping[int, Upcaster] = {
+    1: _state_v1_to_v2,
+    2: _state_v2_to_v3,
+    3: _state_v3_to_v4,
+}
 """Stored version -> the function that reads it as the next version (a row without ``version`` is of 1)."""
 
 
@@ -307,7 +335,7 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
         case Step.LETTER:
             return state.model_copy(update={"letter_dispatch": event.outcome})
         case Step.INCIDENT:
-            return state.model_copy(update={"incident": IncidentStatus.RECORDED})
+            return state  # the incident itself is an internal fact (IncidentRecorded)
         case Step.RECORD_RESULT:
             return state.model_copy(update={"completed": True})
     return state  # pragma: no cover - Step is closed
@@ -348,6 +376,14 @@ class NoteKept:
 
 
 @dataclass(frozen=True)
+class IncidentRecorded:
+    """The CIMS incident recorded for the oldest aggressive call still awaiting one."""
+
+    msp_id: str
+    incident_id: str
+
+
+@dataclass(frozen=True)
 class BehavioursDescribed:
     """The approving officer's description: the case as it now reads."""
 
@@ -365,7 +401,9 @@ class SmsDue:
     correlation_id: uuid.UUID
 
 
-Fact = CaseOpened | PhoneAttempted | RiskRecorded | NoteKept | BehavioursDescribed
+Fact = (
+    CaseOpened | PhoneAttempted | RiskRecorded | NoteKept | BehavioursDescribed | IncidentRecorded
+)
 """The internal facts."""
 Output = Event | Fact
 """What ``decide`` answers: events to publish, and internal facts."""
@@ -389,9 +427,9 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
         return None
     match output:
         case MspStepRequired():
-            incident = IncidentStatus.REQUIRED if output.step is Step.INCIDENT else state.incident
+            asked = state.incidents_asked + (output.step is Step.INCIDENT)
             return state.model_copy(
-                update={"requested": (*state.requested, output.step), "incident": incident}
+                update={"requested": (*state.requested, output.step), "incidents_asked": asked}
             )
         case MspStepDone():
             return _done(state, output)
@@ -416,6 +454,8 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
             )
         case NoteKept():
             return state.model_copy(update={"notes": (*state.notes, output.note)})
+        case IncidentRecorded():
+            return state.model_copy(update={"incidents": (*state.incidents, output.incident_id)})
         case BehavioursDescribed():
             return state.model_copy(
                 update={"case": output.case, "described": not output.case.gaps()}

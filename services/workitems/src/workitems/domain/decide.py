@@ -85,8 +85,10 @@ def paid_twice_id(expense_id: str) -> str:
     return f"{WorkItemCode.PAID_TWICE}:{expense_id}"
 
 
-def msp_item_id(msp_id: str, step: Step) -> str:
-    return f"{MSP_CODES[step]}:{msp_id}"
+def msp_item_id(msp_id: str, step: Step, number: int | None = None) -> str:
+    """One task per MSP and step; for the incident step one per aggressive call ("Record a new incident"), numbered
+    (an incident asked for before calls were numbered keeps the MSP's one id)."""
+    return f"{MSP_CODES[step]}:{msp_id}" + ("" if number is None else f":{number}")
 
 
 def risk_response_id(required: MspRiskResponseRequired) -> str:
@@ -111,7 +113,7 @@ def keys_of(event: Event) -> tuple[str, ...]:
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
             return (removal_id(event.expense_id),)
         case MspStepRequired() | MspStepDone():
-            return (msp_item_id(event.msp_id, event.step),)
+            return (msp_item_id(event.msp_id, event.step, event.number),)
         case MspRiskResponseRequired():
             return (risk_response_id(event),)
         case TickOffWorkItem() | AssignWorkItem() | UnassignWorkItem():
@@ -236,7 +238,11 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
             )
         case MspStepDone():
             return _tick_automatically(
-                items, msp_item_id(event.msp_id, event.step), event, now, event.outcome
+                items,
+                msp_item_id(event.msp_id, event.step, event.number),
+                event,
+                now,
+                event.outcome,
             )
         case TickOffWorkItem():
             return _tick_off_by_officer(items.get(event.work_item_id), event, now)
@@ -325,14 +331,15 @@ def _raise_removal(
 def _raise_msp_task(items: Items, required: MspStepRequired, now: datetime) -> list[Event]:
     """104-07050030: phone, SMS decision (approved decision makers only), letter, incident, record the result; and
     the approving officer's own task, assigned to them, to describe behaviours an approval only labelled."""
-    work_item_id = msp_item_id(required.msp_id, required.step)
+    work_item_id = msp_item_id(required.msp_id, required.step, required.number)
+    title = msp_title(required.step, required.contact_role)
     raised = _raised(
         items,
         required,
         now,
         work_item_id,
         code=MSP_CODES[required.step],
-        title=msp_title(required.step, required.contact_role),
+        title=title if required.number is None else f"{title} (aggressive call {required.number})",
         queue=msp_queue(required.approved_decision_makers_only),
         customer_ref=required.customer_ref,
         subject_type="msp",
