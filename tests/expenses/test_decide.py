@@ -402,11 +402,10 @@ def test_varying_a_regular_expense_is_rejected():
     assert rejected.reason_code == "not-a-one-off"
 
 
-@pytest.mark.rule("IM-3.4", "IM-6.2")
+@pytest.mark.rule("IM-6.2")
 def test_a_one_off_not_delivered_by_the_end_of_day_2_ends_and_raises_I059PL_at_step_8():
-    """Step 6: "If the expense does not deliver within the 2 days, the expense will not try to pay again. The work
-    item 'I059PL - A previous expense was not delivered, please discuss with customer' is created on the Income
-    Management Summary screen." """
+    """Step 6: "If the expense does not deliver within the 2 days, the expense will not try to pay again." (the
+    closure raises the I059PL in workitems)."""
     [opened], state = one_off_state()
     assert opened.window_closes_at == utc(at(2026, 11, 26, 0))
     assert close_due(state, utc(at(2026, 11, 25, 23, 59)))[0] == []
@@ -737,3 +736,36 @@ def test_a_closure_reversed_by_a_late_delivery_flags_the_replacement_coded_the_n
     after_payment = replace(replacement.expense, coded_at=at(2026, 11, 25, 17))
     flagged, _ = run(replace(ended, siblings=(after_payment,)), late, utc(at(2026, 11, 27, 10)))
     assert type(flagged[-1]) is OneOffPaidTwice
+
+
+@pytest.mark.rule("IM-7.1")
+def test_a_one_off_automatically_ends_at_the_start_of_day_3_in_its_states_time():
+    """Step 7: "This expense will attempt to pay for 2 days then it will be unpaid, that is, it will automatically end
+    on day 3." """
+    [opened], state = one_off_state()
+    day_3 = date(2026, 11, 26)
+    assert (opened.day_1, opened.day_2) == (date(2026, 11, 24), date(2026, 11, 25))
+    assert opened.window_closes_at == utc(at(2026, 11, 26, 0)), "day 3 begins at Sydney's midnight"
+    last_moment = attempt(
+        kind=ONE_OFF,
+        when=at(2026, 11, 25, 23, 59),
+        outcome="delivered",
+        coded_at=at(2026, 11, 24, 10),
+    )
+    assert isinstance(
+        decide_attempt(state, last_moment, utc(at(2026, 11, 26, 1)))[0], ExpenseDelivered
+    )
+    on_day_3 = attempt(
+        kind=ONE_OFF,
+        when=at(2026, 11, 26, 0, 0),
+        outcome="delivered",
+        coded_at=at(2026, 11, 24, 10),
+    )
+    [set_aside] = decide_attempt(state, on_day_3, utc(at(2026, 11, 26, 1)))
+    assert set_aside.reason_code == "after-retry-window"
+    [ended], after = close_due(state, utc(at(2026, 11, 26, 0)))
+    assert (ended.closed_at, after.expense.status) == (
+        utc(at(2026, 11, 26, 0)),
+        ExpenseStatus.ENDED,
+    )
+    assert after.expense.days.day_2 + timedelta(days=1) == day_3

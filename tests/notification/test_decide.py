@@ -28,6 +28,7 @@ from contracts.notification import (
     SmsDispatchRequested,
     Step,
 )
+from contracts.procedures import BY_ID
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
 from notification.domain.labels import behaviour_gaps, only_a_label
@@ -348,7 +349,11 @@ def test_an_officer_who_will_make_no_more_attempts_resolves_the_phone_step_as_un
 def test_aggression_during_contact_requires_an_incident_linked_to_the_msp():
     """'If the customer displays aggression or counterproductive behaviour see Customer aggression - Response.
     Record a new incident and link it to the MSP.'"""
-    _, state = start()
+    events, state = start()
+    [phone_task] = [e for e in events if isinstance(e, MspStepRequired)]
+    assert any(BY_ID["MSP-1.6"].quote in line for line in phone_task.instructions), (
+        "the phone task points the officer to the aggression response"
+    )
     events, state = act(state, phone(outcome="unproductive", explained=None, aggression=True))
     assert (Step.INCIDENT, None) in required(events)
     assert rejected(act(state, incident(linked=False))[0]) == "incident-not-linked"

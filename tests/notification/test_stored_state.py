@@ -143,3 +143,9 @@ def test_a_v3_row_kept_one_incident_status_and_reads_as_one_incident_asked(
     row |= {"version": 3, "incident": v3}
     state = read_state(json.dumps(row))
     assert (state.incidents_asked, state.incidents, state.incident) == (asked, recorded, status)
+
+
+def test_a_v1_mobile_that_is_not_text_reads_as_no_mobile_on_record():
+    row = json.loads(v1_row())
+    row["approval"]["customer_mobile"] = 491570006
+    assert read_state(json.dumps(row)).case.customer_mobile is None

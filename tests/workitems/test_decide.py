@@ -9,6 +9,7 @@ import pytest
 from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
 from contracts.notification import MspRiskResponseRequired, RiskFact, Role, Step
+from contracts.procedures import BY_ID
 from contracts.workitems import (
     Queue,
     TickOff,
@@ -45,6 +46,7 @@ from tests.workitems.builders import (
 from workitems.domain.decide import decide, i059pl_id, keys_of, msp_item_id, removal_id
 from workitems.domain.decider import WorkItems
 from workitems.domain.model import HistoryEntry, WorkItem, history_entry
+from workitems.domain.texts import NOT_TRAINED_GUIDANCE
 
 pytestmark = pytest.mark.unit
 
@@ -92,12 +94,13 @@ def types(events: list[Event]) -> list[str]:
 # --------------------------------------------------------------------------- rule 1: I059PL
 
 
-@pytest.mark.rule("IM-3.2", "IM-5.1", "IM-5.2")
+@pytest.mark.rule("IM-3.2", "IM-3.4", "IM-5.1", "IM-5.2")
 def test_a_weekly_window_closed_unpaid_raises_i059pl_for_that_period_with_step_5():
     """103-01050060: "If the expense is not paid by the end of the 7 days, the system will stop attempting to pay
-    the expense for this period, and it will remain as unpaid." Step 5: a weekly period over 7 days old, "(work
-    item I059PL exists)": "The payment is undelivered and will not be paid for that period. The 1 week expense will
-    now try to pay for the next week." """
+    the expense for this period, and it will remain as unpaid." "Work Item 'I059PL - A previous expense was not
+    delivered, please discuss with customer' is created on the Income Management Summary screen." Step 5: a weekly
+    period over 7 days old, "(work item I059PL exists)": "The payment is undelivered and will not be paid for that
+    period. The 1 week expense will now try to pay for the next week." """
     raised = Desk().only(period_closed(ExpenseKind.WEEKLY))
     assert isinstance(raised, WorkItemRaised)
     assert raised.work_item_id == "I059PL:EXP-1:2027-03-01"
@@ -112,6 +115,7 @@ def test_a_weekly_window_closed_unpaid_raises_i059pl_for_that_period_with_step_5
         PERIOD,
         "103-01050060",
     )
+    assert raised.instructions[0] == BY_ID["IM-5.1"].quote
     assert "The 1 week expense will now try to pay for the next week." in raised.instructions
     assert raised.instructions[-1] == "Manually tick off the Work Item. Record details on a DOC."
     assert raised.tick_off is TickOff.MANUAL
@@ -153,6 +157,9 @@ def test_i059pl_carries_the_guidance_for_officers_not_trained_in_income_manageme
     Officer (if available) or Service Support Officer"."""
     raised = Desk().only(period_closed())
     assert isinstance(raised, WorkItemRaised)
+    guidance = " ".join(raised.guidance)
+    assert BY_ID["IM-1.1"].quote in guidance
+    assert BY_ID["IM-1.4"].quote in guidance
     transfer = next(g for g in raised.guidance if "cold transfer" in g)
     for where in (
         "the Income Management Line",
@@ -591,6 +598,7 @@ def test_a_one_off_paid_twice_raises_a_manual_item_for_an_officer_trained_in_inc
         TickOff.MANUAL,
     )
     assert "EXP-10" in raised.instructions[-1]
+    assert (raised.procedure_step, raised.guidance) == (7, NOT_TRAINED_GUIDANCE)
     assert desk.handle(paid_twice()) == [], "the same finding again raises nothing new"
     done = desk.only(tick_off("IM-PAID-TWICE:EXP-9"))
     assert isinstance(done, WorkItemTickedOff)

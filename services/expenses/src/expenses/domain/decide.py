@@ -387,7 +387,7 @@ def _delivered(
 @implements("IM-3.2", "IM-3.3", "IM-3.6", "IM-3.7", "IM-6.2", "IM-7.1")
 def decide_close(expense: Expense, window: PeriodWindow, now: datetime) -> list[Event]:
     """The deadline passed with no delivery: 'the system will stop attempting to pay the expense for this
-    period, and it will remain as unpaid' (regular, step 5) / 'the expense will not try again' (one-off, step 8)."""
+    period, and it will remain as unpaid' (regular, step 5) / 'the expense will not try to pay again' (one-off, step 8)."""
     if window.status is not WindowStatus.OPEN or window.closes_at is None or now < window.closes_at:
         return []
     assert window.opened_by is not None

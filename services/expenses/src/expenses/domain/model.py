@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,7 +22,6 @@ from contracts.expenses import (
     FailureReason,
     MySupportJobRecorded,
     OneOffExpenseCoded,
-    OneOffExpenseVaried,
     UndeliveredExpensePeriodClosed,
 )
 from expenses.domain.calendar import OneOffDays, Window, one_off_calendar
@@ -218,9 +217,6 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
                 ),
                 windows=_close_open(state, WindowStatus.REMOVED),
             )
-        case OneOffExpenseVaried():
-            assert state.expense is not None
-            return replace(state, expense=replace(state.expense, amount=event.new_amount))
         case OneOffExpenseCoded():
             return replace(state, expense=_facts(event, None))
         case ExpenseRemovalEscalationRequested() if (escalated := _mine(state, event)) is not None:
@@ -234,9 +230,3 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             return replace(state, expense=replace(job_of, mysupport_job=event.mysupport_job))
         case _:
             return state  # rejections, escalations, disregarded attempts change nothing
-
-
-def evolve_all(state: ExpenseState, events: Iterable[Event]) -> ExpenseState:
-    for event in events:
-        state = evolve(state, event)
-    return state

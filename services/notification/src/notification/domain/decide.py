@@ -86,8 +86,8 @@ PHONE_INSTRUCTIONS = [
     "Provide contact details: One Main Contact (OMC), Personalised Services Service Officer (PSSO) or urgent "
     "query voicemail number.",
     "Advise they will receive a letter explaining the MSP.",
-    "If the customer displays aggression or counterproductive behaviour, see Customer aggression - Response: "
-    "record a new incident and link it to the MSP.",
+    "If the customer displays aggression or counterproductive behaviour see Customer aggression - Response. "
+    "Record a new incident and link it to the MSP.",
 ]
 SMS_INSTRUCTIONS = [
     "SMS can only be sent by approved decision makers, in the procedure's circumstances.",
@@ -508,7 +508,7 @@ def decide_action(
                     msp_id,
                     now,
                     MspReason.SMS_ALREADY_DECIDED,
-                    f"The SMS is {state.sms.status}.",
+                    f"The SMS is already {state.sms.status}.",
                 )
                 if state.sms.status is not SmsStatus.PENDING
                 else [

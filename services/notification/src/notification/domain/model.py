@@ -311,8 +311,6 @@ def read_state(raw: str | bytes) -> MspState:
 
 def _done(state: MspState, event: MspStepDone) -> MspState:
     match event.step:
-        case Step.DESCRIBE:
-            return state  # the description itself changed the case
         case Step.PHONE:  # the call that resolved it is the last recorded (decided just before); none when skipped
             skipped = event.outcome == PhoneStatus.SKIPPED
             return state.model_copy(
@@ -334,11 +332,9 @@ def _done(state: MspState, event: MspStepDone) -> MspState:
             return state.model_copy(update={"sms": sms})
         case Step.LETTER:
             return state.model_copy(update={"letter_dispatch": event.outcome})
-        case Step.INCIDENT:
-            return state  # the incident itself is an internal fact (IncidentRecorded)
-        case Step.RECORD_RESULT:
-            return state.model_copy(update={"completed": True})
-    return state  # pragma: no cover - Step is closed
+    # describe: the description itself changed the case (BehavioursDescribed); incident: IncidentRecorded;
+    # record-result: MspNotificationCompleted, decided just before it
+    return state
 
 
 # --------------------------------------------------------------------------- internal facts
