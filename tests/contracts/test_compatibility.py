@@ -1,4 +1,4 @@
-"""Contracts change only on purpose: JSON Schemas are snapshotted, and the README's topic table is generated.
+"""Contracts change only on purpose: JSON Schemas are snapshotted, and the integration guide's topic table is generated.
 
 A failing test here means a contract changed. If the change is compatible, regenerate with
 `.venv/bin/python -m contracts.docs --write` and commit the snapshot with the change. If it is
@@ -134,7 +134,7 @@ def test_a_letter_dispatch_of_v1_keeps_no_vouched_for_flag_the_police_note_is_th
 def test_the_readme_topic_and_acl_tables_are_generated_from_the_catalogue():
     text = README.read_text()
     assert readme_with_tables(text) == text, (
-        "README tables are stale: run devstack.contract_docs --write"
+        "docs/integration.md tables are stale: run devstack.contract_docs --write"
     )
 
 

@@ -1,4 +1,4 @@
-"""Settings precedence, as the README's Configuration section says: the service's own prefix wins over the
+"""Settings precedence, as docs/operations.md's Configuration section says: the service's own prefix wins over the
 unprefixed shared name, which sets the whole system at once."""
 
 from __future__ import annotations

@@ -134,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     sign_in.add_argument(
         "officer", nargs="?", help="OFF-MSP-1, OFF-ADM-1 or OFF-IM-1 (all, when left out)"
     )
+    publish = sub.add_parser(
+        "publish",
+        help="publish an upstream event (a JSON body: docs/examples/) to `./dev run`, as its upstream system",
+    )
+    publish.add_argument(
+        "files", nargs="+", help='JSON bodies without the envelope ("now" is the current instant)'
+    )
     images = sub.add_parser(
         "images", help="build the container images (deploy/images) with the local Docker engine"
     )
@@ -158,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.system import sign_in_links
 
         return sign_in_links(args.officer)
+    if args.what == "publish":
+        from devstack.system import publish as publish_events
+
+        return publish_events(args.files)
     if args.what == "dlq":
         from devstack.system import dead_letters
 

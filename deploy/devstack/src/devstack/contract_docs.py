@@ -1,5 +1,5 @@
 """The contracts' generated files in this repository: each event's JSON Schema snapshot (``contracts/schemas/``)
-and the README's topic and ACL tables, made from the catalogue by :mod:`contracts.docs`.
+and the topic and ACL tables of docs/integration.md, made from the catalogue by :mod:`contracts.docs`.
 
 python -m devstack.contract_docs --write    regenerate them (a test fails while they are stale)
 """
@@ -14,7 +14,8 @@ from contracts.docs import events, readme_with_tables, schema_file, schema_text,
 
 ROOT = Path(__file__).resolve().parents[4]
 SCHEMA_DIR = ROOT / "contracts" / "schemas"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "integration.md"
+"""Where the topic and ACL tables live (between their markers)."""
 
 
 def write() -> None:

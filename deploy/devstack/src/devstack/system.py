@@ -15,13 +15,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from contracts.access import DLQ_REPLAYER
 from contracts.roles import OPERATIONS
+from contracts.topics import Topic
 from devstack.kafka import KafkaAccess
 from devstack.procs import die_with_parent, private_log, stop_process, stop_requested
 from devstack.state import read_state, state_file, write_state, write_token
@@ -412,3 +415,78 @@ def dead_letters(argv: list[str]) -> int:
         jwt_issuer=state.get("jwt_issuer", ""),
     )
     return asyncio.run(dlq(argv, settings))
+
+
+UPSTREAM = ("payments-system", "msp-approvals")
+"""The principals of the systems upstream of ours: ``./dev publish`` writes as these, never as a service or the
+console (an officer's request carries a verified identity only when the console writes it)."""
+
+
+def upstream_topic(event_type: str) -> Topic:
+    """The catalogue topic an upstream system publishes ``event_type`` on."""
+    from contracts.catalogue import CATALOGUE
+
+    for topic in CATALOGUE.topics:
+        if topic.producer in UPSTREAM and event_type in topic.event_types:
+            return topic
+    raise SystemExit(
+        f"{event_type!r} is not an upstream event: ./dev publish sends PaymentAttempted or MspApproved "
+        "(staff actions go through the console)"
+    )
+
+
+def with_envelope(body: dict[str, Any], producer: str, now: str) -> dict[str, Any]:
+    """An example's body as its producer sends it: a fresh id and correlation, the producer, ``occurred_at`` now,
+    and every field whose value is the word ``"now"`` at the current instant."""
+    filled = {k: now if v == "now" else v for k, v in body.items()}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": now,
+        "correlation_id": str(uuid.uuid4()),
+        "producer": producer,
+    } | filled
+
+
+def publish(files: list[str]) -> int:
+    """``./dev publish FILE...``: each file's event, as its upstream system would send it, to the system ``./dev
+    run`` started: on its topic, keyed by its key field, as the topic's producer (``payments-system`` or
+    ``msp-approvals``), checked against its contract first."""
+    from aiokafka import AIOKafkaProducer
+
+    from servicekit.tools.localsecrets import KafkaSecrets
+
+    state = read_state("system")
+    if state is None:
+        print("system: not running (`./dev run` starts it)", file=sys.stderr)
+        return 1
+    secrets = KafkaSecrets(Path(state["kafka_secrets_dir"])) if state["kafka_secrets_dir"] else None
+    access = KafkaAccess(state["kafka"], secrets)
+    now = datetime.now(UTC).isoformat()
+
+    async def send(principal: str, topic: str, key: bytes, value: bytes) -> None:
+        producer = AIOKafkaProducer(**access.client(principal), acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topic, value, key=key, headers=[("content-type", b"application/json")]
+            )
+        finally:
+            await producer.stop()
+
+    for path in files:
+        body = json.loads(Path(path).read_text())
+        topic = upstream_topic(str(body.get("event_type")))
+        event = topic.parse(json.dumps(with_envelope(body, topic.producer, now)).encode())
+        asyncio.run(
+            send(
+                topic.producer,
+                state["topic_prefix"] + topic.name,
+                event.key.encode(),
+                event.to_json(),
+            )
+        )
+        print(
+            f"published {event.event_type} {event.key} on {topic.name} as {topic.producer} "
+            f"(correlation {event.correlation_id})"
+        )
+    return 0

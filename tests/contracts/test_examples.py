@@ -1,0 +1,35 @@
+"""The example events of docs/examples/ are what an upstream system sends, and `./dev publish` sends them so:
+each, with the envelope the tool adds, is accepted by its topic's contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devstack.system import UPSTREAM, upstream_topic, with_envelope
+
+pytestmark = pytest.mark.unit
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "docs" / "examples").glob("*.json"))
+
+
+def test_there_is_an_example_of_each_upstream_event():
+    types = {json.loads(p.read_text())["event_type"] for p in EXAMPLES}
+    assert types == {"PaymentAttempted", "MspApproved"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_each_example_is_accepted_by_its_topics_contract_as_its_upstream_system_sends_it(path):
+    body = json.loads(path.read_text())
+    topic = upstream_topic(body["event_type"])
+    assert topic.producer in UPSTREAM
+    now = "2026-12-02T10:00:00+00:00"
+    event = topic.parse(json.dumps(with_envelope(body, topic.producer, now)).encode())
+    assert event.producer == topic.producer
+    assert "now" not in event.model_dump_json(), "every 'now' is the current instant"
+
+
+def test_a_staff_action_is_not_published_as_an_upstream_event():
+    with pytest.raises(SystemExit, match="staff actions go through the console"):
+        upstream_topic("CeaseExpense")
