@@ -110,11 +110,13 @@ async def fault(
     await load.publish(IN_FLIGHT // 2)
     await stack.busy("expenses", before)
     start()
-    started = asyncio.get_running_loop().time()
-    await load.publish(IN_FLIGHT // 2)
-    if (left := hold_s - (asyncio.get_running_loop().time() - started)) > 0:
-        await asyncio.sleep(left)
-    end()
+    try:  # the fault ends whatever happens during it: a node left paused would fail every test after this one
+        started = asyncio.get_running_loop().time()
+        await load.publish(IN_FLIGHT // 2)
+        if (left := hold_s - (asyncio.get_running_loop().time() - started)) > 0:
+            await asyncio.sleep(left)
+    finally:
+        end()
     await all_ready(stack)
     await stack.check(load)
     report(

@@ -26,7 +26,41 @@ def schema_file(model: type[Event]) -> str:
 
 
 def schema_of(model: type[Event]) -> dict[str, Any]:
-    return model.model_json_schema()
+    """The schema of what a topic's reader accepts for this event type and version: ``event_type`` is required (the
+    reader chooses the contract by it), and ``schema_version`` is this version's number, required from version 2
+    on (a message without it is read as version 1)."""
+    schema = model.model_json_schema()
+    properties, required = schema["properties"], schema.setdefault("required", [])
+    properties["event_type"].pop("default", None)
+    version = model.schema_version_current
+    properties["schema_version"] = {
+        "const": version,
+        "description": f"This schema's version: {version}"
+        + ("." if version > 1 else " (a message without it is of version 1)."),
+        "title": "Schema Version",
+    }
+    required[:0] = ["event_type", *(["schema_version"] if version > 1 else [])]
+    _no_nul(schema)
+    return schema
+
+
+NO_NUL = "^[^\\u0000]*$"
+"""No string of any message may hold the NUL character (the reader refuses the message, ``nul-character``)."""
+
+
+def _no_nul(node: Any) -> None:
+    """Every free string of the schema says it: a string that is not already a pattern, a format or a choice."""
+    if isinstance(node, dict):
+        if (
+            node.get("type") == "string"
+            and not {"pattern", "format", "enum", "const"} & node.keys()
+        ):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _no_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value)
 
 
 def topic_table(catalogue: Catalogue = CATALOGUE) -> str:

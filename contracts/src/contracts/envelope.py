@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 # Namespace for deterministic output ids: uuid5(cause, kind) is the same every time the same
 # message is handled, so a re-published output is recognisably the same event downstream.
@@ -27,8 +36,43 @@ Briefing = Annotated[list[Text], Field(max_length=40)]
 """What an officer is to explain, from the case itself (its reasons and each behaviour: up to 20 of them)."""
 Dates = Annotated[list[date], Field(max_length=60)]
 """The periods of one expense (a year of weekly periods, and more)."""
-Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
-"""An amount in AUD."""
+MONEY_PATTERN = r"^(?!0(\.0{1,2})?$)(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
+"""An amount written as text: more than 0, digits, at most 2 decimal places, no sign, exponent, space or leading
+zero."""
+
+
+def _money(value: Any) -> Any:
+    """An amount as text is read only in its plain form, so the published schema's pattern says exactly what is
+    accepted (a JSON number goes on to the decimal checks)."""
+    if isinstance(value, bool) or (
+        isinstance(value, str) and not re.fullmatch(MONEY_PATTERN, value)
+    ):
+        raise ValueError(
+            "an amount is written like 120 or 120.50: digits, at most 2 decimal places"
+        )
+    return value
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    Field(gt=0, max_digits=12, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 9999999999.99,
+                    "description": "At most 2 decimal places (the text form says so exactly).",
+                },
+                {"type": "string", "pattern": MONEY_PATTERN},
+            ]
+        }
+    ),
+]
+"""An amount in AUD, greater than 0, at most 2 decimal places: as a JSON string (the schema's pattern) or a
+number."""
 OfficerRoles = Annotated[
     list[Name],
     Field(

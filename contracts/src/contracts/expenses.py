@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from contracts.envelope import CustomerRef, Dates, Event, Lines, Money, Name, OfficerRoles, Text
 
@@ -69,7 +68,7 @@ class PaymentAttempted(_ExpenseEvent):
     payee_id: str = Field(
         min_length=1, max_length=64, description="The payee (merchant or biller) id."
     )
-    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="Amount in AUD.")
+    amount: Money = Field(description="Amount in AUD.")
     kind: ExpenseKind
     scheduled_on: date | None = Field(
         default=None, description="Regular: the period's scheduled payment date."
@@ -85,6 +84,36 @@ class PaymentAttempted(_ExpenseEvent):
     outcome: Literal["delivered", "failed"]
     failure_reason: FailureReason | None = Field(
         default=None, description="Required when the outcome is failed."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "properties": {"kind": {"enum": ["regular-weekly", "regular-fortnightly"]}}
+                    },
+                    "then": {
+                        "required": ["scheduled_on"],
+                        "properties": {"scheduled_on": {"type": "string"}},
+                    },
+                },
+                {
+                    "if": {"properties": {"kind": {"const": "one-off"}}},
+                    "then": {
+                        "required": ["coded_at", "state"],
+                        "properties": {"coded_at": {"type": "string"}, "state": {"type": "string"}},
+                    },
+                },
+                {
+                    "if": {"properties": {"outcome": {"const": "failed"}}},
+                    "then": {
+                        "required": ["failure_reason"],
+                        "properties": {"failure_reason": {"type": "string"}},
+                    },
+                },
+            ]
+        }
     )
 
     @model_validator(mode="after")
@@ -133,7 +162,7 @@ class VaryOneOffExpense(_StaffAction):
     existing expense needs to be ceased before the new one-off expense can be coded" (day 1 only)."""
 
     event_type: Literal["VaryOneOffExpense"] = "VaryOneOffExpense"
-    new_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    new_amount: Money
 
 
 class CodeOneOffExpense(_StaffAction):
@@ -142,7 +171,7 @@ class CodeOneOffExpense(_StaffAction):
     event_type: Literal["CodeOneOffExpense"] = "CodeOneOffExpense"
     customer_ref: str = Field(min_length=1, max_length=32)
     payee_id: str = Field(min_length=1, max_length=64)
-    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    amount: Money
     state: AustralianState
 
 

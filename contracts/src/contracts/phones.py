@@ -52,7 +52,14 @@ def is_mobile(number: str) -> bool:
 
 PhoneNumber = Annotated[
     str,
-    Field(min_length=3, max_length=32, examples=["+61412345678", "02 6123 4567"]),
+    Field(
+        min_length=3,
+        max_length=32,
+        examples=["+61412345678", "02 6123 4567"],
+        description="A valid phone number by libphonenumber's rules (Australian unless it starts with +): a "
+        "message with a number that is not one is refused, 'not a valid phone number'. No pattern can say which "
+        "numbers are valid.",
+    ),
     AfterValidator(e164),
 ]
 """A valid phone number, Australian unless it says its country; kept in E.164."""
