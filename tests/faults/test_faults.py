@@ -61,7 +61,14 @@ class Load:
         self.poison = 0
 
     async def publish(self, count: int) -> None:
-        producer = AIOKafkaProducer(**client(self.bootstrap), acks="all", enable_idempotence=True)
+        # An upstream system waits out a paused or failing-over leader: a send may wait for its batch to drain for
+        # longer than a 30 s pause on a busy machine (the default 40 s is not enough there).
+        producer = AIOKafkaProducer(
+            **client(self.bootstrap),
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=180_000,
+        )
         await producer.start()
         try:
             for i in range(self.sent, self.sent + count):
