@@ -225,3 +225,34 @@ async def test_the_tools_refuse_an_operator_without_the_operations_role(
     assert "need an operator's token with the 'ops' role" in capsys.readouterr().err
     unsigned = admin(kafka, topic_prefix).model_copy(update={"operator_token": None})
     assert await dlq.main(["list"], unsigned, CATALOGUE) == 2
+
+
+@pytest.mark.unit
+def test_the_list_names_each_dead_letter_by_the_coordinates_show_and_replay_take():
+    from servicekit.tools.dlq import DeadLetter, coordinates
+
+    def letter(offset: int) -> DeadLetter:
+        return DeadLetter(
+            "im.payment-attempts.dlq",
+            2,
+            offset,
+            1_000 + offset,
+            "not-json",
+            "",
+            "expenses",
+            ("im.payment-attempts", 2, 40 + offset),
+            5,
+            9,
+            0,
+            (),
+            None,
+            None,
+        )
+
+    lines = coordinates([letter(n) for n in range(3)])
+    assert lines[1:] == [f"  im.payment-attempts.dlq 2 {n}  not-json" for n in (2, 1, 0)], (
+        "newest first"
+    )
+    many = coordinates([letter(n) for n in range(60)], shown=50)
+    assert many[-1] == "  ... and 10 more (--topic narrows the list)"
+    assert len(many) == 52

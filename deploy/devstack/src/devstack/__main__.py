@@ -90,6 +90,11 @@ def _stop(kind: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["dlq"]:  # its own options and --help are the dead-letter tool's
+        from devstack.system import dead_letters
+
+        return dead_letters(given[1:])
     parser = argparse.ArgumentParser(
         prog="devstack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

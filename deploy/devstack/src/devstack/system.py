@@ -385,6 +385,12 @@ def status() -> int:
         except OSError as exc:
             answer, ready = f"not answering ({type(exc).__name__})", False
         print(f"{name}: {answer}")
+    if "console" in state["services"] and state_file("system").with_name(
+        f"officer-{next(iter(DEMO_OFFICERS))}.token"
+    ).exists():
+        print(f"the officers' console: {state['services']['console']}/ui/ ; a one-time sign-in link for:")
+        for officer, roles in DEMO_OFFICERS.items():
+            print(f"  ./dev sign-in {officer}   ({', '.join(roles)})")
     return 0 if ready else 1
 
 
@@ -395,6 +401,8 @@ def dead_letters(argv: list[str]) -> int:
     from servicekit.tools.dlq import main as dlq
     from servicekit.tools.localsecrets import KafkaSecrets
 
+    if {"-h", "--help"} & set(argv) or not argv:
+        return asyncio.run(dlq(argv or ["--help"]))
     state = read_state("system")
     if state is None:
         print(

@@ -472,6 +472,22 @@ def table(
     return lines
 
 
+SHOWN = 50
+"""How many dead letters ``list`` names one by one (the newest), beyond its counts."""
+
+
+def coordinates(letters: Sequence[DeadLetter], shown: int = SHOWN) -> list[str]:
+    """Each dead letter as ``show`` and ``replay --offset`` take it: topic, partition, offset, and its reason."""
+    newest = sorted(letters, key=lambda d: d.timestamp, reverse=True)[:shown]
+    more = len(letters) - len(newest)
+    return [
+        f"the {'newest ' + str(len(newest)) if more else str(len(newest))} one by one "
+        "(`show TOPIC PARTITION OFFSET`, `replay --topic TOPIC --offset PARTITION:OFFSET`):",
+        *(f"  {d.topic} {d.partition} {d.offset}  {d.reason}" for d in newest),
+        *([f"  ... and {more} more (--topic narrows the list)"] if more else []),
+    ]
+
+
 def particulars(d: DeadLetter, suspicion: str | None = None) -> list[str]:
     return [
         f"dead letter   {d.coordinates}",
@@ -560,6 +576,8 @@ async def main(
             f"{len(letters)} dead letters, {len({r.replay_of for r in replays})} of them replayed, {len(suspect)} "
             "suspect (never replayed)"
         )
+        if letters:
+            print("\n".join(coordinates(letters)))
         return 0
     if args.command == "show":
         record, _ = await tool.record_at(tool.dlq_topic(args.topic), args.partition, args.offset)
