@@ -1,8 +1,9 @@
 """What a running launcher tells the others: a small JSON file per kind (``kafka``, ``postgres``, ``system``) in the
-cache, mode 0600, valid while the launcher that wrote it lives."""
+cache, per checkout, mode 0600, valid while the launcher that wrote it lives."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 from devstack.procs import cache_root
 from servicekit.tools.localsecrets import private_dir, write_private
 
-STATE_DIR = cache_root() / "run"
+CHECKOUT = Path(__file__).resolve().parents[4]
+STATE_DIR = cache_root() / "run" / hashlib.sha256(str(CHECKOUT).encode()).hexdigest()[:12]
+"""One per checkout: two checkouts' systems on one machine never read each other's state or tokens."""
 
 
 def state_file(kind: str) -> Path:
