@@ -468,6 +468,11 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         ).text
         assert 'work_items_overdue{queue="msp-implementation"} 4.0' in metrics
         assert 'work_items_overdue{queue="income-management"} 0.0' in metrics
+        assert 'work_items_overdue_by_code{code="MSP-RISK-RESPONSE"} 1.0' in metrics, (
+            "the risk response's own alert reads this"
+        )
+        assert 'work_items_overdue_by_code{code="MSP-PHONE"} 3.0' in metrics
+        assert "commands_awaiting_outcome_oldest_seconds 0.0" in metrics, "no command waits"
         newest = (await http.get("/ui/", params={"order": "raised-desc"})).text
         assert "(newest first)" in newest
         assert re.findall(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from console.app import OWN_GAUGES as CONSOLE_GAUGES
 
 from servicekit.metrics import Metrics
 
@@ -48,7 +49,7 @@ def exposed() -> set[str]:
                 names |= {f"{family.name}_{part}" for part in ("bucket", "count", "sum", "created")}
             case _:
                 names.add(family.name)
-    return names
+    return names | set(CONSOLE_GAUGES)
 
 
 def metrics_in(expr: str) -> set[str]:

@@ -385,10 +385,13 @@ def status() -> int:
         except OSError as exc:
             answer, ready = f"not answering ({type(exc).__name__})", False
         print(f"{name}: {answer}")
-    if "console" in state["services"] and state_file("system").with_name(
-        f"officer-{next(iter(DEMO_OFFICERS))}.token"
-    ).exists():
-        print(f"the officers' console: {state['services']['console']}/ui/ ; a one-time sign-in link for:")
+    if (
+        "console" in state["services"]
+        and state_file("system").with_name(f"officer-{next(iter(DEMO_OFFICERS))}.token").exists()
+    ):
+        print(
+            f"the officers' console: {state['services']['console']}/ui/ ; a one-time sign-in link for:"
+        )
         for officer, roles in DEMO_OFFICERS.items():
             print(f"  ./dev sign-in {officer}   ({', '.join(roles)})")
     return 0 if ready else 1

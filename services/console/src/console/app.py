@@ -13,7 +13,7 @@ from console.due import SERVICE_LEVELS_H
 from console.handlers import on_outcome
 from console.store import MIGRATIONS
 from contracts.catalogue import CATALOGUE, EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITEM_EVENTS
-from contracts.workitems import Queue
+from contracts.workitems import Queue, WorkItemCode
 from servicekit.clock import Clock
 from servicekit.service import HttpApi, ServiceRuntime, ServiceSpec
 from servicekit.settings import ServiceSettings
@@ -56,17 +56,41 @@ class ConsoleSettings(ServiceSettings):
     )
 
 
-async def overdue_gauges(runtime: ServiceRuntime, conn: Any) -> None:
-    """``work_items_overdue{queue}``: open items past their due time, set whenever /metrics is read."""
-    settings: Any = runtime.settings
-    counts = await store.overdue_counts(conn, settings.service_levels_h, runtime.clock.now())
-    gauge = runtime.metrics.own_gauge(
-        "work_items_overdue",
+OWN_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "work_items_overdue": (
         "Open work items past their due time (the agency's service levels).",
         ("queue",),
-    )
+    ),
+    "work_items_overdue_by_code": (
+        "Open work items past their due time, by work item code (I059PL, MSP-RISK-RESPONSE, ...).",
+        ("code",),
+    ),
+    "commands_awaiting_outcome_oldest_seconds": (
+        "Seconds the oldest officer's command has waited for its outcome from the services (0: none waits).",
+        (),
+    ),
+}
+"""The console's own gauges: name -> (documentation, labels). The alert rules may query these."""
+
+
+async def overdue_gauges(runtime: ServiceRuntime, conn: Any) -> None:
+    """Open items past their due time, by queue and by code, and how long the oldest command has waited for its
+    outcome; set whenever /metrics is read."""
+    settings: Any = runtime.settings
+    now = runtime.clock.now()
+
+    def gauge(name: str) -> Any:
+        return runtime.metrics.own_gauge(name, *OWN_GAUGES[name])
+
+    by_queue = await store.overdue_counts(conn, settings.service_levels_h, now)
     for queue in Queue:
-        gauge.labels(queue=queue.value).set(counts.get(queue.value, 0))
+        gauge("work_items_overdue").labels(queue=queue.value).set(by_queue.get(queue.value, 0))
+    by_code = await store.overdue_counts(conn, settings.service_levels_h, now, by="code")
+    for code in WorkItemCode:
+        gauge("work_items_overdue_by_code").labels(code=code.value).set(by_code.get(code.value, 0))
+    gauge("commands_awaiting_outcome_oldest_seconds").set(
+        await store.oldest_pending_command_age(conn, now)
+    )
 
 
 def make_front(runtime: ServiceRuntime) -> ASGIApp:

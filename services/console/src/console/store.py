@@ -414,17 +414,25 @@ async def work_items(
 
 
 async def overdue_counts(
-    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime
+    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime, *, by: str = "queue"
 ) -> dict[str, int]:
-    """How many open items of each queue are past their due time (the agency's service levels)."""
+    """How many open items of each queue (or each ``code``) are past their due time (the agency's service
+    levels)."""
+    assert by in ("queue", "code")
     rows = await conn.fetch(
-        f"SELECT queue, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
-        "GROUP BY queue",
+        f"SELECT {by} AS k, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
+        f"GROUP BY {by}",
         list(levels),
         list(levels.values()),
         now,
     )
-    return {r["queue"]: int(r["n"]) for r in rows}
+    return {r["k"]: int(r["n"]) for r in rows}
+
+
+async def oldest_pending_command_age(conn: asyncpg.Connection, now: datetime) -> float:
+    """Seconds since the oldest command still waiting for its outcome was submitted (0 when none waits)."""
+    oldest = await conn.fetchval("SELECT min(submitted_at) FROM commands WHERE status = 'pending'")
+    return max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
 
 
 async def work_item(conn: asyncpg.Connection, work_item_id: str) -> WorkItem | None:
