@@ -173,3 +173,10 @@ def test_an_approval_of_v1_keeps_each_behaviours_words_with_no_date_or_channel_s
     )
     assert behaviour_gaps(behaviour) == ["when it happened", "on which channel"]
     assert upcast.contact.phone == "+611800555061"
+
+
+def test_the_committed_examples_and_asyncapi_documents_are_current():
+    from devstack.contract_docs import generated
+
+    stale = [str(p) for p, text in generated().items() if not p.exists() or p.read_text() != text]
+    assert stale == [], "stale: run python -m devstack.contract_docs --write"

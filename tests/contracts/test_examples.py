@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.system import UPSTREAM, upstream_topic, with_envelope
+from contracts.examples import with_envelope
+from devstack.system import UPSTREAM, upstream_topic
 
 pytestmark = pytest.mark.unit
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "docs" / "examples").glob("*.json"))

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 from contracts.catalogue import CATALOGUE
 from contracts.docs import NO_NUL
+from contracts.examples import with_envelope
 from contracts.topics import ContractError
 from devstack.scenarios import load_all
-from devstack.system import upstream_topic, with_envelope
+from devstack.system import upstream_topic
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]

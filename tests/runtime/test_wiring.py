@@ -33,7 +33,7 @@ def test_one_consumer_reads_every_handled_topic_in_the_service_group():
 
 def test_the_asyncapi_document_describes_received_and_sent_channels_with_payload_schemas():
     doc = runtime().asyncapi()
-    assert doc["asyncapi"] == "3.0.0"
+    assert doc["asyncapi"] == "3.1.0"
     assert doc["channels"]["probe_in"]["address"] == "dev.probe.in"
     assert doc["channels"]["probe_in"]["x-dead-letter-topic"] == "dev.probe.in.dlq"
     assert {op["action"] for op in doc["operations"].values()} == {"receive", "send"}

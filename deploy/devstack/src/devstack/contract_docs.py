@@ -7,10 +7,14 @@ python -m devstack.contract_docs --write    regenerate them (a test fails while 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from contracts.asyncapi import document
+from contracts.catalogue import CATALOGUE
 from contracts.docs import events, readme_with_tables, schema_file, schema_text, topic_table
+from contracts.examples import BODIES
 
 ROOT = Path(__file__).resolve().parents[4]
 SCHEMA_DIR = ROOT / "contracts" / "schemas"
@@ -18,11 +22,46 @@ README = ROOT / "docs" / "integration.md"
 """Where the topic and ACL tables live (between their markers)."""
 
 
+EXAMPLE_DIR = ROOT / "docs" / "examples"
+ASYNCAPI_DIR = ROOT / "docs" / "asyncapi"
+SERVICES = ("notification", "expenses", "workitems", "console")
+
+
+def generated() -> dict[Path, str]:
+    """Every generated file but the tables: the example bodies and the AsyncAPI documents (the system's, each
+    service's), as their committed copies must read."""
+    files = {EXAMPLE_DIR / name: json.dumps(body, indent=2) + "\n" for name, body in BODIES.items()}
+    docs = {
+        "system": document(
+            "system", CATALOGUE, version=VERSION, everything=True, description=SYSTEM
+        )
+    }
+    docs |= {
+        s: document(s, CATALOGUE, version=VERSION, description=f"The {s} service.")
+        for s in SERVICES
+    }
+    files |= {
+        ASYNCAPI_DIR / f"{name}.json": json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        for name, doc in docs.items()
+    }
+    return files
+
+
+VERSION = "1.0.0"
+SYSTEM = (
+    "Every topic of the MSP notification, Income Management expenses and work items services: who sends what, "
+    "keyed how, on which topic, with which schema. Upstream systems send PaymentAttempted and MspApproved."
+)
+
+
 def write() -> None:
     SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
     for model in events():
         (SCHEMA_DIR / schema_file(model)).write_text(schema_text(model))
     README.write_text(readme_with_tables(README.read_text()))
+    for path, text in generated().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 def main() -> int:

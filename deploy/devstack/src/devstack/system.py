@@ -15,7 +15,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from contracts.access import DLQ_REPLAYER
+from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
 from contracts.topics import Topic
 from devstack.kafka import KafkaAccess
@@ -444,18 +444,6 @@ def upstream_topic(event_type: str) -> Topic:
         f"{event_type!r} is not an upstream event: ./dev publish sends PaymentAttempted or MspApproved "
         "(staff actions go through the console)"
     )
-
-
-def with_envelope(body: dict[str, Any], producer: str, now: str) -> dict[str, Any]:
-    """An example's body as its producer sends it: a fresh id and correlation, the producer, ``occurred_at`` now,
-    and every field whose value is the word ``"now"`` at the current instant."""
-    filled = {k: now if v == "now" else v for k, v in body.items()}
-    return {
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": now,
-        "correlation_id": str(uuid.uuid4()),
-        "producer": producer,
-    } | filled
 
 
 def publish(files: list[str]) -> int:
