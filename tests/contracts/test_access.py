@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from contracts.access import DLQ_REPLAYER, Acl, Operation, Resource, acls, principals
+from contracts.access import DLQ_REPLAYER, Acl, Operation, Resource, acls, principals, upstream
 from contracts.catalogue import CATALOGUE, PAYMENT_ATTEMPTS
 from contracts.topics import Catalogue
 
@@ -40,10 +40,17 @@ def test_each_service_writes_what_it_produces_and_its_dead_letters_and_reads_onl
     }
 
 
-def test_an_upstream_principal_may_write_only_its_topic_and_read_nothing():
+def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_dead_letters():
     assert may("payments-system", Operation.WRITE) == {"im.payment-attempts"}
     assert may("msp-approvals", Operation.WRITE) == {"msp.approvals"}
-    assert may("payments-system", Operation.READ) == may("msp-approvals", Operation.READ) == set()
+    assert may("payments-system", Operation.READ) == {"im.payment-attempts.dlq"}
+    assert may("msp-approvals", Operation.READ) == {"msp.approvals.dlq"}
+    assert upstream(CATALOGUE) == {"payments-system", "msp-approvals"}
+    assert not [
+        a
+        for a in acls(CATALOGUE)
+        if a.principal in upstream(CATALOGUE) and a.resource is Resource.GROUP
+    ]
 
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():

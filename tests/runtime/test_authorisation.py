@@ -181,7 +181,7 @@ async def test_a_service_cannot_join_another_services_consumer_group(kafka: Kafk
     assert isinstance(error, GroupAuthorizationFailedError)
 
 
-async def test_an_upstream_principal_writes_only_its_topic_and_reads_nothing(
+async def test_an_upstream_principal_writes_only_its_topic_and_reads_only_its_own_dead_letters(
     kafka: KafkaInfo, prefix: str
 ):
     payments = kafka.access.client("payments-system")
@@ -192,6 +192,15 @@ async def test_an_upstream_principal_writes_only_its_topic_and_reads_nothing(
     )
     error = await refused(consume(payments, prefix + "im.payment-attempts"))
     assert isinstance(error, TopicAuthorizationFailedError)
+    await consume(
+        payments, prefix + "im.payment-attempts.dlq"
+    )  # what of its own was refused, and why
+    for others in ("msp.approvals.dlq", "im.expense-actions.dlq", "im.expense-events"):
+        assert await topic_error(payments, prefix + others) == TOPIC_AUTHORIZATION_FAILED, others
+    error = await refused(
+        consume(payments, prefix + "im.payment-attempts.dlq", prefix + "expenses")
+    )
+    assert isinstance(error, GroupAuthorizationFailedError), "it reads assigned, in no group"
 
 
 async def test_no_principal_but_the_admin_creates_or_deletes_topics(kafka: KafkaInfo, prefix: str):

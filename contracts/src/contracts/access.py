@@ -13,6 +13,9 @@ operators' replay therefore runs as its own principal, :data:`DLQ_REPLAYER`: it 
 and its dead-letter topic, and write exactly those (a replay to the input, a marker to the dead-letter topic);
 it re-sends the record found at the dead letter's origin, never the dead letter's own copy unless an operator
 confirmed it (``servicekit.tools.dlq``). It belongs to no consumer group and may create nothing.
+
+An upstream system (a producer that consumes nothing) may read the dead-letter topic of each topic it produces, so
+that it learns which of its records were refused and why (the ``dlq.reason`` header); see :func:`upstream`.
 """
 
 from __future__ import annotations
@@ -77,7 +80,21 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
                 for op in (Operation.WRITE, Operation.DESCRIBE)
             }
             found.add(Acl(consumer, Resource.GROUP, prefix + consumer, Operation.READ))
+    found |= {
+        Acl(topic.producer, Resource.TOPIC, prefix + topic.dlq, op)
+        for topic in catalogue.topics
+        if topic.consumers and topic.producer in upstream(catalogue)
+        for op in (Operation.READ, Operation.DESCRIBE)
+    }
     return sorted(found)
+
+
+def upstream(catalogue: Catalogue) -> set[str]:
+    """The systems upstream of ours: principals that produce topics and consume none (``payments-system``,
+    ``msp-approvals``). Each may read the dead letters of the topics it produces (assigned, with no consumer
+    group): what of its own was refused, and why. Only it writes those topics, so nobody else's data is there."""
+    consumers = {c for t in catalogue.topics for c in t.consumers}
+    return {t.producer for t in catalogue.topics} - consumers
 
 
 def principals(catalogue: Catalogue) -> list[str]:
