@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -118,6 +119,34 @@ def child_environment(
     return child
 
 
+SHOWN_FIRST = ("timestamp", "level", "event", "service", "component")
+
+
+def readable_line(service: str, line: str) -> str:
+    """One of a service's JSON log lines as a person reads it in a terminal: who, when, how grave, what, then the
+    rest as key=value (a line that is not JSON as it is). The JSON stays the format of files and of production."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return f"[{service}] {line}"
+    if not isinstance(record, dict):
+        return f"[{service}] {line}"
+    when = str(record.get("timestamp", ""))[11:19]
+    rest = " ".join(f"{k}={v}" for k, v in record.items() if k not in SHOWN_FIRST)
+    component = f" ({record['component']})" if record.get("component") else ""
+    return (
+        f"[{service}] {when} {record.get('level', '')!s:<7} {record.get('event', '')}{component}"
+        + (f"  {rest}" if rest else "")
+    )
+
+
+def relay_readably(service: str, child: subprocess.Popen[bytes]) -> None:
+    """Each line the service writes, readably, on the launcher's terminal, until the service ends."""
+    assert child.stdout is not None
+    for raw in child.stdout:
+        print(readable_line(service, raw.decode("utf-8", "replace").rstrip("\n")), flush=True)
+
+
 def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
     """As the admin: the catalogue's topics under the deployment's prefix, and its ACLs on a secured broker."""
     given: dict[str, Any] = {
@@ -137,6 +166,7 @@ def running_system(
     log_dir: Path | None = None,
     say: Any = None,
     brokers: int = 1,
+    readable: bool = False,
 ) -> Iterator[RunningSystem]:
     """Start what is not given by the environment (broker, database), then every installed service as a child
     process; stop them all, in order, on the way out. With ``log_dir`` each service logs to its own file."""
@@ -196,7 +226,7 @@ def running_system(
         system.ports = installed_services(env)
         for name, port in system.ports.items():
             child_env = child_environment(name, env, system.kafka, own_urls.get(name), port)
-            out: Any = None
+            out: Any = subprocess.PIPE if readable else None
             if log_dir is not None:
                 out = os.fdopen(private_log(private_dir(log_dir) / f"{name}.log"), "wb")
                 logs.append(out)
@@ -207,6 +237,10 @@ def running_system(
                 stderr=subprocess.STDOUT if out else None,
                 preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509
             )
+            if readable:
+                threading.Thread(
+                    target=relay_readably, args=(name, system.children[name]), daemon=True
+                ).start()
             say(f"[system] {name}: http://127.0.0.1:{port}/ready")
         yield system
     finally:
@@ -335,7 +369,13 @@ def run_system(*, clock: str = "system", data_dir: Path | None = None, brokers: 
     stopping = stop_requested()
     extra: dict[str, str] = {}
     signer = development_officers(extra)
-    with running_system(clock=clock, data_dir=data_dir, extra_env=extra, brokers=brokers) as system:
+    with running_system(
+        clock=clock,
+        data_dir=data_dir,
+        extra_env=extra,
+        brokers=brokers,
+        readable=sys.stdout.isatty(),
+    ) as system:
         state = summary(system, clock)
         write_state("system", **state)
         try:
