@@ -63,6 +63,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_taken_by(port: int, host: str = "127.0.0.1") -> str | None:
+    """Who holds ``port`` (a process, named by its pid and command, where the system says), or ``None`` when it
+    is free to bind."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as the services' server binds (TIME_WAIT is free)
+        try:
+            s.bind((host, port))
+        except OSError:
+            pass
+        else:
+            return None
+    import psutil
+
+    try:
+        holders = {
+            c.pid
+            for c in psutil.net_connections(kind="tcp")
+            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid
+        }
+    except (psutil.AccessDenied, OSError):
+        holders = set()
+    for pid in sorted(holders):
+        try:
+            return f"pid {pid} ({' '.join(psutil.Process(pid).cmdline())[:120]})"
+        except psutil.Error:
+            return f"pid {pid}"
+    return "another process (the system does not say which)"
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)

@@ -27,7 +27,7 @@ from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
 from contracts.topics import Topic
 from devstack.kafka import KafkaAccess
-from devstack.procs import die_with_parent, private_log, stop_process, stop_requested
+from devstack.procs import die_with_parent, port_taken_by, private_log, stop_process, stop_requested
 from devstack.state import read_state, state_file, write_state, write_token
 from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
 from servicekit.db import ServiceRole, provision_roles
@@ -157,6 +157,18 @@ def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
     asyncio.run(kafka.provision(**given))
 
 
+def refuse_taken_ports(ports: Mapping[str, int]) -> None:
+    """Start nothing when a service's port is taken: say which, and by whom (a service that cannot bind would
+    otherwise start, fail and stop the whole system)."""
+    taken = {name: who for name, port in ports.items() if (who := port_taken_by(port)) is not None}
+    if taken:
+        raise SystemExit(
+            "[system] not started: "
+            + "; ".join(f"{n}'s port {ports[n]} is taken by {who}" for n, who in taken.items())
+            + ". Stop that, or give this system other ports (<SERVICE>_HTTP_PORT, e.g. NOTIFICATION_HTTP_PORT=9081)."
+        )
+
+
 @contextlib.contextmanager
 def running_system(
     *,
@@ -173,6 +185,7 @@ def running_system(
     say = say or (lambda line: print(line, flush=True))
     started: list[Any] = []
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
+    refuse_taken_ports(installed_services(env))  # before anything starts
     # The run's own secrets (the pseudonym key, the services' database passwords) are 0600 files: in the data
     # directory, or in a private folder removed at the end; a service is given the file, never the secret.
     secrets_dir = (
