@@ -153,44 +153,30 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
         case ExpenseRemovalEscalationRequested():
             return _raise_removal(items, event, now)
         case OneOffConflictDetected():
-            return _raised(
+            return _step_7_item(
                 items,
                 event,
                 now,
                 conflict_id(event.expense_id),
-                code=WorkItemCode.ONE_OFF_CONFLICT,
-                title=CONFLICT_TITLE,
-                queue=Queue.INCOME_MANAGEMENT,
-                customer_ref=event.customer_ref,
-                subject_type="expense",
-                subject_id=event.expense_id,
-                procedure=im.PROCEDURE,
-                procedure_step=7,
-                instructions=event.instructions,
-                guidance=NOT_TRAINED_GUIDANCE,
-                tick_off=TickOff.MANUAL,
+                WorkItemCode.ONE_OFF_CONFLICT,
+                CONFLICT_TITLE,
+                event.instructions,
+                TickOff.MANUAL,
             )
         case OneOffPaidTwice():
-            return _raised(
+            return _step_7_item(
                 items,
                 event,
                 now,
                 paid_twice_id(event.expense_id),
-                code=WorkItemCode.PAID_TWICE,
-                title=PAID_TWICE_TITLE,
-                queue=Queue.INCOME_MANAGEMENT,
-                customer_ref=event.customer_ref,
-                subject_type="expense",
-                subject_id=event.expense_id,
-                procedure=im.PROCEDURE,
-                procedure_step=7,
-                instructions=[
+                WorkItemCode.PAID_TWICE,
+                PAID_TWICE_TITLE,
+                [
                     *event.instructions,
                     f"Paid {in_words(event.delivered_at)}; coded after it: "
                     f"{', '.join(event.other_expense_ids)}.",
                 ],
-                guidance=NOT_TRAINED_GUIDANCE,
-                tick_off=TickOff.MANUAL,
+                TickOff.MANUAL,
             )
         case ExpenseRemoved():
             return _tick_automatically(
@@ -308,22 +294,46 @@ def _raise_removal(
 ) -> list[Event]:
     """103-01050060 step 7: day 2 and extreme hardship: raise a mySupport webform, then phone the ICT Service
     Desk quoting the job number to request the removal of the existing expense."""
-    return _raised(
+    return _step_7_item(
         items,
         request,
         now,
         removal_id(request.expense_id),
-        code=WorkItemCode.REMOVAL_ESCALATION,
-        title=REMOVAL_TITLE,
+        WorkItemCode.REMOVAL_ESCALATION,
+        REMOVAL_TITLE,
+        request.steps,
+        TickOff.AUTOMATIC,
+    )
+
+
+def _step_7_item(
+    items: Items,
+    cause: ExpenseRemovalEscalationRequested | OneOffConflictDetected | OneOffPaidTwice,
+    now: datetime,
+    work_item_id: str,
+    code: WorkItemCode,
+    title: str,
+    instructions: list[str],
+    tick_off: TickOff,
+) -> list[Event]:
+    """A step-7 item about one expense on the Income Management queue, with the guidance for officers not trained
+    in Income Management: the removal escalation, a one-off conflict, a one-off paid twice."""
+    return _raised(
+        items,
+        cause,
+        now,
+        work_item_id,
+        code=code,
+        title=title,
         queue=Queue.INCOME_MANAGEMENT,
-        customer_ref=request.customer_ref,
+        customer_ref=cause.customer_ref,
         subject_type="expense",
-        subject_id=request.expense_id,
+        subject_id=cause.expense_id,
         procedure=im.PROCEDURE,
         procedure_step=7,
-        instructions=request.steps,
+        instructions=instructions,
         guidance=NOT_TRAINED_GUIDANCE,
-        tick_off=TickOff.AUTOMATIC,
+        tick_off=tick_off,
     )
 
 
