@@ -19,7 +19,7 @@ from expenses.domain.model import (
     PeriodWindow,
     WindowStatus,
 )
-from servicekit.db import Migration, advisory_key, execute_rows, unnest
+from servicekit.db import Migration, advisory_locks, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
 TIMER_KEY = "w.expense_id || '/' || w.period_start"
@@ -196,9 +196,7 @@ async def lock_one_offs_of(conn: asyncpg.Connection, pairs: Iterable[tuple[str, 
     """Serialise every decision about the one-offs of each (customer, payee): "cease first" is checked against the
     siblings that exist, so two one-offs coded at once (on different partitions, by officers or by the payments
     system) must not both see none. Transaction-scoped advisory locks, taken before any row lock, in one order."""
-    keys = sorted({advisory_key(f"one-offs:{customer}:{payee}") for customer, payee in pairs})
-    if keys:
-        await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(k,) for k in keys])
+    await advisory_locks(conn, (f"one-offs:{customer}:{payee}" for customer, payee in pairs))
 
 
 async def siblings(

@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from notification.domain.model import MspState, SmsStatus, read_state
-from servicekit.db import Migration, advisory_key, execute_rows, unnest
+from servicekit.db import Migration, advisory_locks, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
 MIGRATIONS = (
@@ -82,8 +82,7 @@ async def incidents_elsewhere(
     ids = sorted({i for wanted in recording.values() for i in wanted})
     if not ids:
         return {}
-    keys = sorted({advisory_key(f"cims-incident:{i}") for i in ids})
-    await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(k,) for k in keys])
+    await advisory_locks(conn, (f"cims-incident:{i}" for i in ids))
     rows = await conn.fetch(
         "SELECT msp_id, i AS incident_id FROM msps, jsonb_array_elements_text(state->'incidents') AS i "
         "WHERE state->'incidents' ?| $1::text[] AND i = ANY($1::text[])",

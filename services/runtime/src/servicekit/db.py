@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,15 @@ async def execute_rows(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequen
 def advisory_key(text: str) -> int:
     """A stable signed 64-bit key for ``pg_advisory_lock`` derived from a name."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+async def advisory_locks(conn: asyncpg.Connection, names: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks on ``names``, each once, in one global order (their keys'), so that any
+    two transactions locking overlapping names wait for each other and never deadlock. Take them before any row
+    lock."""
+    keys = sorted({advisory_key(n) for n in names})
+    if keys:
+        await conn.executemany("SELECT pg_advisory_xact_lock($1)", [(k,) for k in keys])
 
 
 async def create_pool(url: str, schema: str, size: int) -> asyncpg.Pool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from servicekit.db import Migration, advisory_key, execute_rows, unnest
+from servicekit.db import Migration, advisory_locks, execute_rows, unnest
 from workitems.domain.model import HistoryEntry, WorkItem, read_item
 
 MIGRATIONS = (
@@ -58,9 +58,7 @@ async def load(conn: asyncpg.Connection, work_item_ids: Iterable[str]) -> dict[s
     ids = sorted(set(work_item_ids))
     if not ids:
         return {}
-    await conn.executemany(
-        "SELECT pg_advisory_xact_lock($1)", [(advisory_key(f"work-item:{i}"),) for i in ids]
-    )
+    await advisory_locks(conn, (f"work-item:{i}" for i in ids))
     rows = await conn.fetch(
         "SELECT item FROM work_items WHERE work_item_id = ANY($1::text[]) FOR UPDATE", ids
     )
