@@ -7,7 +7,6 @@ topic's reader."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.catalogue import CATALOGUE
 from contracts.docs import NO_NUL
 from contracts.examples import with_envelope
 from contracts.topics import ContractError
-from devstack.scenarios import load_all
+from devstack.scenarios import load_all, message
 from devstack.system import upstream_topic
 
 pytestmark = pytest.mark.unit
@@ -44,16 +42,7 @@ def check(message: dict[str, Any], event_type: str | None = None) -> None:
 
 def scenario_messages() -> list[tuple[str, dict[str, Any]]]:
     return [
-        (
-            f"{scenario.id}:{n}",
-            {
-                "event_id": str(uuid.uuid4()),
-                "occurred_at": step.at.isoformat(),
-                "correlation_id": str(scenario.correlation_id),
-                "producer": CATALOGUE[step.topic].producer,
-                **step.event,
-            },
-        )
+        (f"{scenario.id}:{n}", message(scenario, step))
         for scenario in load_all()
         for n, step in enumerate(scenario.steps)
         if step.event is not None and step.topic is not None

@@ -153,18 +153,25 @@ def load_all(directory: Path = SCENARIO_DIR) -> list[Scenario]:
     return scenarios
 
 
-def build(scenario: Scenario, step: Step) -> Event:
-    """The step's event with its envelope: a fresh id, the step's time, the scenario's correlation id."""
+def message(scenario: Scenario, step: Step) -> dict[str, Any]:
+    """The step's message as its producer sends it: the envelope (a fresh id, the step's time, the scenario's
+    correlation id, the topic's producer) and the step's event."""
     assert step.topic is not None
     assert step.event is not None
-    topic = CATALOGUE[step.topic]
-    data = {
+    return {
         "event_id": str(uuid.uuid4()),
         "occurred_at": step.at.isoformat(),
         "correlation_id": str(scenario.correlation_id),
-        "producer": topic.producer,
+        "producer": CATALOGUE[step.topic].producer,
         **step.event,
     }
+
+
+def build(scenario: Scenario, step: Step) -> Event:
+    """The step's message read by its topic's contract."""
+    assert step.topic is not None
+    topic = CATALOGUE[step.topic]
+    data = message(scenario, step)
     try:
         return topic.parse(json.dumps(data).encode())
     except ContractError as exc:
