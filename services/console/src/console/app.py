@@ -82,12 +82,15 @@ async def overdue_gauges(runtime: ServiceRuntime, conn: Any) -> None:
     def gauge(name: str) -> Any:
         return runtime.metrics.own_gauge(name, *OWN_GAUGES[name])
 
-    by_queue = await store.overdue_counts(conn, settings.service_levels_h, now)
+    overdue = await store.overdue_counts(conn, settings.service_levels_h, now)
     for queue in Queue:
-        gauge("work_items_overdue").labels(queue=queue.value).set(by_queue.get(queue.value, 0))
-    by_code = await store.overdue_counts(conn, settings.service_levels_h, now, by="code")
+        gauge("work_items_overdue").labels(queue=queue.value).set(
+            sum(n for (q, _), n in overdue.items() if q == queue.value)
+        )
     for code in WorkItemCode:
-        gauge("work_items_overdue_by_code").labels(code=code.value).set(by_code.get(code.value, 0))
+        gauge("work_items_overdue_by_code").labels(code=code.value).set(
+            sum(n for (_, c), n in overdue.items() if c == code.value)
+        )
     gauge("commands_awaiting_outcome_oldest_seconds").set(
         await store.oldest_pending_command_age(conn, now)
     )

@@ -414,19 +414,17 @@ async def work_items(
 
 
 async def overdue_counts(
-    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime, *, by: str = "queue"
-) -> dict[str, int]:
-    """How many open items of each queue (or each ``code``) are past their due time (the agency's service
-    levels)."""
-    assert by in ("queue", "code")
+    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime
+) -> dict[tuple[str, str], int]:
+    """How many open items of each (queue, code) are past their due time (the agency's service levels)."""
     rows = await conn.fetch(
-        f"SELECT {by} AS k, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
-        f"GROUP BY {by}",
+        f"SELECT queue, code, count(*) AS n FROM ({_with_due(1)}) AS x WHERE status = 'open' AND due < $3 "
+        "GROUP BY queue, code",
         list(levels),
         list(levels.values()),
         now,
     )
-    return {r["k"]: int(r["n"]) for r in rows}
+    return {(r["queue"], r["code"]): int(r["n"]) for r in rows}
 
 
 async def oldest_pending_command_age(conn: asyncpg.Connection, now: datetime) -> float:
