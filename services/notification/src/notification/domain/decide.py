@@ -181,22 +181,29 @@ def _required(
     now: datetime,
     step: Step,
     instructions: list[str],
+    number: int | None = None,
     **extra: object,
 ) -> Event:
     c = _cause(cause)
-    number = extra.get("number")
     return MspStepRequired.derived(
         c.event_id,
         c.correlation_id,
         producer=PRODUCER,
         occurred_at=now,
-        variant=step.value if number is None else f"{step.value}:{number}",
+        variant=_variant(step, number),
         msp_id=state.msp_id,
         customer_ref=state.customer_ref,
         step=step,
         instructions=instructions,
+        number=number,
         **extra,
     )
+
+
+def _variant(step: Step, number: int | None) -> str:
+    """What tells one derived step event of a cause from another: the step, and a numbered incident's number (an
+    unnumbered step keeps the id it had before steps were numbered)."""
+    return step.value if number is None else f"{step.value}:{number}"
 
 
 def _done(
@@ -214,7 +221,7 @@ def _done(
         c.correlation_id,
         producer=PRODUCER,
         occurred_at=now,
-        variant=step.value if number is None else f"{step.value}:{number}",
+        variant=_variant(step, number),
         msp_id=state.msp_id,
         customer_ref=state.customer_ref,
         step=step,
