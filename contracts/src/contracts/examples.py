@@ -66,7 +66,9 @@ def with_envelope(body: dict[str, Any], producer: str, now: str) -> dict[str, An
 
 def example_messages() -> dict[str, dict[str, Any]]:
     """Each upstream event type's example, complete with a fixed envelope (for the AsyncAPI documents)."""
-    producers = {"PaymentAttempted": "payments-system", "MspApproved": "msp-approvals"}
+    from contracts.catalogue import CATALOGUE
+
+    producers = {t: topic.producer for topic in CATALOGUE.topics for t in topic.event_types}
     out = {}
     for n, body in enumerate(BODIES.values(), 1):
         message = with_envelope(body, producers[body["event_type"]], EXAMPLE_INSTANT)

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from contracts.access import DLQ_REPLAYER
+from contracts.access import DLQ_REPLAYER, upstream
+from contracts.catalogue import CATALOGUE
 from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
 from contracts.topics import Topic
@@ -481,15 +482,14 @@ def dead_letters(argv: list[str]) -> int:
     return asyncio.run(dlq(argv, settings))
 
 
-UPSTREAM = ("payments-system", "msp-approvals")
-"""The principals of the systems upstream of ours: ``./dev publish`` writes as these, never as a service or the
-console (an officer's request carries a verified identity only when the console writes it)."""
+UPSTREAM = frozenset(upstream(CATALOGUE))
+"""The principals of the systems upstream of ours (``contracts.access.upstream``): ``./dev publish`` writes as
+these, never as a service or the console (an officer's request carries a verified identity only when the console
+writes it)."""
 
 
 def upstream_topic(event_type: str) -> Topic:
     """The catalogue topic an upstream system publishes ``event_type`` on."""
-    from contracts.catalogue import CATALOGUE
-
     for topic in CATALOGUE.topics:
         if topic.producer in UPSTREAM and event_type in topic.event_types:
             return topic
