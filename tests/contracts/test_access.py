@@ -6,7 +6,16 @@ import dataclasses
 
 import pytest
 
-from contracts.access import DLQ_REPLAYER, Acl, Operation, Resource, acls, principals, upstream
+from contracts.access import (
+    DLQ_REPLAYER,
+    Acl,
+    Operation,
+    Resource,
+    acls,
+    downstream,
+    principals,
+    upstream,
+)
 from contracts.catalogue import CATALOGUE, PAYMENT_ATTEMPTS
 from contracts.topics import Catalogue
 
@@ -74,7 +83,9 @@ def test_the_dead_letter_replayer_may_use_exactly_the_consumed_topics_and_their_
 
 def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():
     groups = {
-        (a.principal, a.name) for a in acls(CATALOGUE, "prod.") if a.resource is Resource.GROUP
+        (a.principal, a.name)
+        for a in acls(CATALOGUE, "prod.")
+        if a.resource is Resource.GROUP and a.operation is not Operation.DESCRIBE
     }
     assert {g for g in groups if g[0] in ("expenses", "notification", "workitems")} == {
         ("expenses", "prod.expenses"),
@@ -96,8 +107,25 @@ def test_a_consumer_added_to_the_catalogue_changes_the_acls_with_no_other_edit()
         Acl("audit", Resource.TOPIC, "im.payment-attempts.dlq", Operation.WRITE),
         Acl("audit", Resource.TOPIC, "im.payment-attempts.dlq", Operation.DESCRIBE),
         Acl("audit", Resource.GROUP, "audit", Operation.READ),
+        Acl("payments-system", Resource.GROUP, "audit", Operation.DESCRIBE),
     }
     assert "audit" in principals(catalogue)
+
+
+def test_a_producer_may_describe_only_the_group_of_a_downstream_system_reading_its_topic():
+    """Issue 29: SMS requests the gateway does not read must be alerted on, and only notification, which writes
+    them, can tell: it may describe the gateway's group (its offsets). Likewise workitems and the operations
+    team's reader of its events; no one may describe any other group."""
+    assert downstream(CATALOGUE) == {"desktop-messaging-gateway", "operations"}
+    described = {
+        (a.principal, a.name)
+        for a in acls(CATALOGUE, "prod.")
+        if a.resource is Resource.GROUP and a.operation is Operation.DESCRIBE
+    }
+    assert described == {
+        ("notification", "prod.desktop-messaging-gateway"),
+        ("workitems", "prod.operations"),
+    }
 
 
 def test_nothing_is_granted_that_no_topic_of_the_catalogue_implies():

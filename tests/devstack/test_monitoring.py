@@ -13,6 +13,7 @@ import pytest
 import yaml
 from console.app import OWN_GAUGES as CONSOLE_GAUGES
 
+from devstack import system
 from servicekit.metrics import Metrics
 
 pytestmark = pytest.mark.unit
@@ -141,8 +142,6 @@ def test_the_scrape_example_is_a_valid_configuration_that_sends_an_operations_to
     tmp_path,
 ):
     """Issue 26: /metrics opens to the operations role only, so the example scrape must carry such a token."""
-    promtool = shutil.which("promtool")
-    assert promtool, "the test command installs Debian's prometheus package, which has promtool"
     example = yaml.safe_load((RULES.parent / "prometheus.yml").read_text())
     [job] = example["scrape_configs"]
     assert job["authorization"]["type"] == "Bearer"
@@ -151,18 +150,43 @@ def test_the_scrape_example_is_a_valid_configuration_that_sends_an_operations_to
     )
     ports = sorted(t.split(":")[1] for c in job["static_configs"] for t in c["targets"])
     assert ports == ["8081", "8082", "8083", "8084"], (
-        "the four services where ./dev run serves them"
+        "the four services where compose publishes them"
     )
     token = tmp_path / "ops.token"
     token.write_text("a-token")
     job["authorization"]["credentials_file"] = str(token)
     example["rule_files"] = [str(RULES)]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(example))
+    promtool_accepts(tmp_path / "prometheus.yml")
+
+
+def promtool_accepts(config: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "the test command installs Debian's prometheus package, which has promtool"
     checked = subprocess.run(
-        [promtool, "check", "config", "prometheus.yml"],
-        cwd=tmp_path,
+        [promtool, "check", "config", config.name],
+        cwd=config.parent,
         capture_output=True,
         text=True,
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_dev_run_writes_a_scrape_of_its_own_free_ports_with_its_token_file(tmp_path, monkeypatch):
+    """Issue 29: the services of ./dev run take free ports, so the scrape it prints must name them."""
+    monkeypatch.setattr(system, "STATE_DIR", tmp_path / "state")
+    token = tmp_path / "operations.token"
+    token.write_text("a-token")
+    urls = {"expenses": "http://127.0.0.1:40123", "console": "http://127.0.0.1:40999"}
+    written = system.prometheus_config(urls, token)
+    assert written.parent == tmp_path / "state"
+    config = yaml.safe_load(written.read_text())
+    [job] = config["scrape_configs"]
+    assert job["static_configs"] == [
+        {"targets": ["127.0.0.1:40123"], "labels": {"service": "expenses"}},
+        {"targets": ["127.0.0.1:40999"], "labels": {"service": "console"}},
+    ]
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": str(token)}
+    assert config["rule_files"] == [str(RULES)]
+    promtool_accepts(written)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from contracts.access import Acl, Operation, Resource, acls
 from contracts.roles import OPERATIONS, OfficerRole
+from contracts.topics import Catalogue
 from devstack.procs import free_port
 from devstack.tokens import Signer
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.runtime.probe import SPEC
 from tests.runtime.test_runtime_on_real_broker import recorded
+from tests.support.bus import running
 from tests.support.http import served
-from tests.support.kafka_tools import eventually, partition_of, publish, read_topic
+from tests.support.kafka_tools import client, eventually, partition_of, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +172,59 @@ async def test_every_path_but_health_and_ready_needs_a_token_in_every_service(
             assert (bad.status_code, bad.json()["reason_code"]) == (401, "invalid-subject"), repr(
                 sub
             )
+
+
+async def test_a_producer_says_how_far_behind_a_downstream_system_is_from_its_groups_offsets(
+    kafka, database_url, topic_prefix
+):
+    """Issue 29: "SMS dispatch requests not consumed by the gateway". A system that reads what a service writes and
+    writes nothing back (here ``probe-reader`` on probe.out, as the desktop messaging gateway on the SMS dispatch
+    topic) is watched through its consumer group's committed offsets, which the catalogue's ACLs let the producer
+    describe, and nothing more."""
+    [inbound, outbound] = SPEC.catalogue.topics
+    catalogue = Catalogue(
+        (inbound, replace(outbound, consumers=(*outbound.consumers, "probe-reader")))
+    )
+    assert Acl("probe", Resource.GROUP, f"{topic_prefix}probe-reader", Operation.DESCRIBE) in acls(
+        catalogue, topic_prefix
+    )
+    runtime = ServiceRuntime(
+        replace(SPEC, catalogue=catalogue),
+        ServiceSettings(
+            service_name="probe",
+            **kafka.settings("probe"),
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            http_port=free_port(),
+            topic_partitions=1,
+        ),
+    )
+    labels = {"topic": f"{topic_prefix}probe.out", "group": f"{topic_prefix}probe-reader"}
+
+    async def behind(n: int) -> bool:
+        await runtime.refresh_gauges()
+        return runtime.metrics.registry.get_sample_value("downstream_lag", labels) == n
+
+    async with running(runtime):
+        await publish(
+            kafka.bootstrap_servers,
+            f"{topic_prefix}probe.in",
+            [recorded("m", 1), recorded("m", 2), recorded("m", 3)],
+            key=b"m",
+        )
+        await eventually(lambda: behind(3), what="three totals unread by probe-reader")
+        reader = AIOKafkaConsumer(
+            group_id=f"{topic_prefix}probe-reader",
+            enable_auto_commit=False,
+            **client(kafka.bootstrap_servers),
+        )
+        await reader.start()
+        try:
+            part = TopicPartition(f"{topic_prefix}probe.out", 0)
+            reader.assign([part])
+            await reader.commit({part: 2})
+            await eventually(lambda: behind(1), what="one total unread after probe-reader read two")
+            await reader.commit({part: 3})
+            await eventually(lambda: behind(0), what="probe-reader caught up")
+        finally:
+            await reader.stop()

@@ -15,7 +15,8 @@ it re-sends the record found at the dead letter's origin, never the dead letter'
 confirmed it (``servicekit.tools.dlq``). It belongs to no consumer group and may create nothing.
 
 An upstream system (a producer that consumes nothing) may read the dead-letter topic of each topic it produces, so
-that it learns which of its records were refused and why (the ``dlq.reason`` header); see :func:`upstream`.
+that it learns which of its records were refused and why (the ``dlq.reason`` header); see :func:`upstream`. The
+producer of a topic a downstream system reads may describe that system's consumer group; see :func:`downstream`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,21 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
         if topic.consumers and topic.producer in upstream(catalogue)
         for op in (Operation.READ, Operation.DESCRIBE)
     }
+    found |= {
+        Acl(topic.producer, Resource.GROUP, prefix + consumer, Operation.DESCRIBE)
+        for topic in catalogue.topics
+        for consumer in topic.consumers
+        if consumer in downstream(catalogue)
+    }
     return sorted(found)
+
+
+def downstream(catalogue: Catalogue) -> set[str]:
+    """The systems downstream of ours: principals that consume topics and produce none (the
+    ``desktop-messaging-gateway``). The producer of a topic one reads may describe its consumer group (its offsets,
+    never a record): the only way to learn that what it asked for is not being done (``servicekit.downstream``)."""
+    producers = {t.producer for t in catalogue.topics}
+    return {c for t in catalogue.topics for c in t.consumers} - producers
 
 
 def upstream(catalogue: Catalogue) -> set[str]:
@@ -107,7 +122,8 @@ def principals(catalogue: Catalogue) -> list[str]:
 
 
 def acl_table(catalogue: Catalogue) -> str:
-    """The README's table: per principal, what it may write, read, and which group it uses."""
+    """The manual's table: per principal, what it may write, read, which group it uses, and which downstream
+    system's group it may describe."""
     entries = acls(catalogue)
     lines = ["| principal | may write | may read | consumer group |", "|---|---|---|---|"]
     for principal in principals(catalogue):
@@ -123,7 +139,21 @@ def acl_table(catalogue: Catalogue) -> str:
                 or "–"
             )
 
-        group = next((f"`{a.name}`" for a in mine if a.resource is Resource.GROUP), "–")
+        group = next(
+            (
+                f"`{a.name}`"
+                for a in mine
+                if a.resource is Resource.GROUP and a.operation is Operation.READ
+            ),
+            "–",
+        )
+        watched = [
+            f"`{a.name}`"
+            for a in mine
+            if a.resource is Resource.GROUP and a.operation is Operation.DESCRIBE
+        ]
+        if watched:
+            group += f" (and describes {', '.join(watched)})"
         lines.append(
             f"| {principal} | {names(Operation.WRITE)} | {names(Operation.READ)} | {group} |"
         )

@@ -94,6 +94,20 @@ def port_taken_by(port: int, host: str = "127.0.0.1") -> str | None:
     return "another process (the system does not say which)"
 
 
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on (what a child given port 0 took)."""
+    import psutil
+
+    try:
+        return {
+            c.laddr.port
+            for c in psutil.Process(pid).net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr
+        }
+    except psutil.Error:
+        return set()
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)

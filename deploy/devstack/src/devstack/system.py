@@ -28,22 +28,31 @@ from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
 from contracts.topics import Topic
 from devstack.kafka import KafkaAccess
-from devstack.procs import die_with_parent, port_taken_by, private_log, stop_process, stop_requested
-from devstack.state import read_state, state_file, write_state, write_token
+from devstack.procs import (
+    die_with_parent,
+    listening_ports,
+    port_taken_by,
+    private_log,
+    stop_process,
+    stop_requested,
+)
+from devstack.state import CHECKOUT, STATE_DIR, read_state, state_file, write_state, write_token
 from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.tools.localsecrets import private_dir, secret
 
-# service package -> HTTP port for /health, /ready, /metrics, /asyncapi.json
-SERVICES = {"notification": 8081, "expenses": 8082, "workitems": 8083, "console": 8084}
+SERVICES = ("notification", "expenses", "workitems", "console")
+"""The service packages a launcher starts, where installed; each serves /health, /ready, /metrics and its API on
+one HTTP port."""
 
 
 def installed_services(env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """Each installed service and its HTTP port: ``<SERVICE>_HTTP_PORT`` where the environment gives one."""
+    """Each installed service and its HTTP port: ``<SERVICE>_HTTP_PORT`` where the environment gives one, else 0
+    (a free port, which the service takes and the launcher reads off it: two systems on one machine never meet)."""
     given: Mapping[str, str] = os.environ if env is None else env
     return {
-        name: int(given.get(f"{name.upper()}_HTTP_PORT") or port)
-        for name, port in SERVICES.items()
+        name: int(given.get(f"{name.upper()}_HTTP_PORT") or 0)
+        for name in SERVICES
         if importlib.util.find_spec(name) is not None
     }
 
@@ -65,14 +74,36 @@ class RunningSystem:
         """The name of a service that stopped by itself, if any."""
         return next((name for name, c in self.children.items() if c.poll() is not None), None)
 
+    def _check_alive(self) -> None:
+        if (gone := self.exited()) is not None:
+            raise RuntimeError(
+                f"{gone} exited with code {self.children[gone].returncode} while starting"
+            )
+
+    def find_ports(self, given: Mapping[str, int], timeout: float = 120.0) -> None:
+        """Each child's HTTP port, read off the child itself (what it listens on): a port given is trusted only
+        once the launcher's own child holds it, so another system's service on it is never taken for ours."""
+        deadline = time.monotonic() + timeout
+        for name, child in self.children.items():
+            while True:
+                self._check_alive()
+                held = listening_ports(child.pid)
+                if held and (not given.get(name) or given[name] in held):
+                    self.ports[name] = given.get(name) or min(held)
+                    break
+                if time.monotonic() > deadline:
+                    where = f"port {given[name]}" if given.get(name) else "any port"
+                    raise TimeoutError(
+                        f"{name} (pid {child.pid}) is not listening on {where} after {timeout:.0f}s"
+                    )
+                time.sleep(0.1)
+
     def wait_ready(self, timeout: float = 180.0) -> None:
+        """Until each child's own port answers /ready 200 (its port found by :meth:`find_ports`)."""
         deadline = time.monotonic() + timeout
         for name, url in self.urls.items():
             while True:
-                if (gone := self.exited()) is not None:
-                    raise RuntimeError(
-                        f"{gone} exited with code {self.children[gone].returncode} while starting"
-                    )
+                self._check_alive()
                 with (
                     contextlib.suppress(OSError),
                     urllib.request.urlopen(f"{url}/ready", timeout=2) as response,  # noqa: S310
@@ -161,12 +192,17 @@ def provision_bus(kafka: KafkaAccess, env: dict[str, str]) -> None:
 def refuse_taken_ports(ports: Mapping[str, int]) -> None:
     """Start nothing when a service's port is taken: say which, and by whom (a service that cannot bind would
     otherwise start, fail and stop the whole system)."""
-    taken = {name: who for name, port in ports.items() if (who := port_taken_by(port)) is not None}
+    taken = {
+        name: who
+        for name, port in ports.items()
+        if port and (who := port_taken_by(port)) is not None
+    }
     if taken:
         raise SystemExit(
             "[system] not started: "
             + "; ".join(f"{n}'s port {ports[n]} is taken by {who}" for n, who in taken.items())
-            + ". Stop that, or give this system other ports (<SERVICE>_HTTP_PORT, e.g. NOTIFICATION_HTTP_PORT=9081)."
+            + ". Stop that, or give this system other ports (<SERVICE>_HTTP_PORT, e.g. NOTIFICATION_HTTP_PORT=9081; "
+            "unset, each service takes a free one)."
         )
 
 
@@ -237,8 +273,8 @@ def running_system(
             say(
                 f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema"
             )
-        system.ports = installed_services(env)
-        for name, port in system.ports.items():
+        given = installed_services(env)
+        for name, port in given.items():
             child_env = child_environment(name, env, system.kafka, own_urls.get(name), port)
             out: Any = subprocess.PIPE if readable else None
             if log_dir is not None:
@@ -255,7 +291,9 @@ def running_system(
                 threading.Thread(
                     target=relay_readably, args=(name, system.children[name]), daemon=True
                 ).start()
-            say(f"[system] {name}: http://127.0.0.1:{port}/ready")
+        system.find_ports(given)
+        for name, url in system.urls.items():
+            say(f"[system] {name}: {url}/ready")
         yield system
     finally:
         say("[system] stopping ...")
@@ -341,12 +379,34 @@ def operations_token(signer: Signer | None, system: RunningSystem, say: Any = No
         OPERATOR, expires_in=12 * 3600, roles=[OPERATIONS], aud=[*SYSTEM_AUDIENCES, "dlq"]
     )
     path = write_token("operations", token)
-    example = next(iter(system.urls.values()), "http://127.0.0.1:8082")
+    example = next(iter(system.urls.values()), "http://127.0.0.1:<port>")
+    scrape = prometheus_config(system.urls, path)
     say(
         f"[system] operators: a development token with the 'ops' role (12 h) is in {path}; e.g. curl -H "
-        f'"Authorization: Bearer $(cat {path})" {example}/metrics; `./dev dlq` uses it; deploy/prometheus/'
-        "prometheus.yml scrapes with it"
+        f'"Authorization: Bearer $(cat {path})" {example}/metrics; `./dev dlq` uses it; so does a Prometheus '
+        f"scrape of this system: prometheus --config.file={scrape} --web.listen-address=127.0.0.1:0"
     )
+    return path
+
+
+PROMETHEUS = CHECKOUT / "deploy" / "prometheus"
+
+
+def prometheus_config(urls: Mapping[str, str], token: Path) -> Path:
+    """``deploy/prometheus/prometheus.yml`` (written for compose's published ports) pointed at this run's services,
+    its token file and its alert rules, in the run's own state directory."""
+    import yaml
+
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    job["static_configs"] = [
+        {"targets": [url.removeprefix("http://")], "labels": {"service": name}}
+        for name, url in urls.items()
+    ]
+    job["authorization"]["credentials_file"] = str(token)
+    config["rule_files"] = [str(PROMETHEUS / name) for name in config["rule_files"]]
+    path = private_dir(STATE_DIR) / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 

@@ -40,6 +40,13 @@ class Metrics:
             ["topic", "partition"],
             registry=self.registry,
         )
+        self.downstream_lag = Gauge(
+            "downstream_lag",
+            "Records on a topic this service writes that a downstream system's consumer group has not yet "
+            "committed (the desktop messaging gateway on the SMS dispatch topic).",
+            ["topic", "group"],
+            registry=self.registry,
+        )
         self.timers_fired = Counter(
             "timers_fired", "Scheduler deadlines fired.", registry=self.registry
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from servicekit.delivery.outbox import (
     purge_inbox,
 )
 from servicekit.delivery.relay import OutboxRelay
+from servicekit.downstream import DownstreamWatch, watched
 from servicekit.http.auth import guarded, needs_role
 from servicekit.http.endpoints import operational_routes, with_timeout
 from servicekit.logs import get_logger
@@ -110,6 +112,7 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.scheduler: Scheduler | None = None
+        self.downstream: DownstreamWatch | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._relay_task: asyncio.Task[None] | None = None
         self.consumer = self._consumer() if spec.handlers else None
@@ -216,6 +219,9 @@ class ServiceRuntime:
                     retry_in_s=round(delay, 2),
                 )
                 await asyncio.sleep(delay)
+        self.downstream = DownstreamWatch(
+            s, watched(self.spec.catalogue, self.spec.name, s.topic_prefix)
+        )
         self.relay = OutboxRelay(
             pool=self._pool,
             producer=self._producer,
@@ -281,6 +287,9 @@ class ServiceRuntime:
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
+        if self.downstream is not None:
+            await self.downstream.close()
+            self.downstream = None
         if self._pool is not None:
             await self._pool.close()
         self._pool = self._producer = self.relay = self.scheduler = None
@@ -319,9 +328,29 @@ class ServiceRuntime:
         )
         return uvicorn.Server(config)
 
+    def http_socket(self) -> socket.socket:
+        """The HTTP port, bound and listening before anything else starts: a port that is taken stops the service at
+        once, with the port named (not after it has joined its consumer group). Port 0 takes a free one, which
+        whoever started the process reads from the system (``devstack.procs.listening_ports``)."""
+        host, port = self.settings.http_host, self.settings.http_port
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise SystemExit(
+                f"{self.spec.name}: not started: cannot listen on {host}:{port} ({exc.strerror}); another process "
+                f"holds it, or give this service another ({self.spec.name.upper()}_HTTP_PORT, 0 for a free one)"
+            ) from None
+        sock.listen(2048)
+        sock.set_inheritable(False)
+        log.info("http listening", host=host, port=sock.getsockname()[1])
+        return sock
+
     async def serve(self) -> None:
         """Run until SIGINT/SIGTERM: HTTP endpoints, consumers, relay, scheduler; then shut down in order."""
-        await self.http_server().serve()
+        await self.http_server().serve(sockets=[self.http_socket()])
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -392,6 +421,12 @@ class ServiceRuntime:
                     self.metrics.timers_quarantined_rows.set(await quarantined(conn))
                 if self.spec.gauges is not None:
                     await self.spec.gauges(self, conn)
+        if self.downstream is not None:
+            with contextlib.suppress(Exception):
+                for (topic, group), lag in (
+                    await asyncio.wait_for(self.downstream.lags(), 5.0)
+                ).items():
+                    self.metrics.downstream_lag.labels(topic=topic, group=group).set(lag)
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 readings["timers_oldest_overdue_s"] = (

@@ -1,0 +1,89 @@
+"""How far behind a downstream system is: one that reads a topic this service writes and writes nothing back (the
+desktop messaging gateway reading ``msp.sms-dispatch``). Nothing else tells the service that what it asked for (an
+SMS to send) is not being done: the gateway's consumer group's committed offsets against the topic's end, per
+topic, as the gauge ``downstream_lag{topic, group}``. The catalogue's ACLs let a producer describe that group
+(``contracts.access``); offsets only, never a record."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from contracts.access import downstream
+from contracts.topics import Catalogue
+from servicekit.broker import client_options
+from servicekit.settings import ServiceSettings
+
+
+def watched(catalogue: Catalogue, producer: str, prefix: str) -> list[tuple[str, str]]:
+    """(topic, consumer group) for each downstream system reading a topic ``producer`` writes, prefix applied."""
+    outside = downstream(catalogue)
+    return [
+        (prefix + topic.name, prefix + consumer)
+        for topic in catalogue.topics
+        if topic.producer == producer
+        for consumer in topic.consumers
+        if consumer in outside
+    ]
+
+
+@dataclass
+class DownstreamWatch:
+    settings: ServiceSettings
+    pairs: list[tuple[str, str]]
+    _admin: AIOKafkaAdminClient | None = field(default=None, init=False)
+    _reader: AIOKafkaConsumer | None = field(default=None, init=False)
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._reader is None:
+            options = client_options(self.settings)
+            admin = AIOKafkaAdminClient(**options, client_id=f"{self.settings.service_name}-watch")
+            reader = AIOKafkaConsumer(
+                **options,
+                group_id=None,
+                enable_auto_commit=False,
+                client_id=f"{self.settings.service_name}-watch",
+            )
+            try:
+                await admin.start()
+                await reader.start()
+            except BaseException:
+                await self._close(admin, reader)
+                raise
+            self._admin, self._reader = admin, reader
+        return self._admin, self._reader
+
+    async def lags(self) -> dict[tuple[str, str], int]:
+        """Records written and not yet committed by the group, per (topic, group); a group that never committed
+        has read nothing. Raises when the broker cannot say (the gauge then keeps its last value)."""
+        if not self.pairs:
+            return {}
+        admin, reader = await self._clients()
+        found: dict[tuple[str, str], int] = {}
+        for topic, group in self.pairs:
+            [described] = await admin.describe_topics([topic])
+            parts = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            ends = await reader.end_offsets(parts)
+            committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+            found[(topic, group)] = sum(
+                max(ends[tp] - max(committed[tp].offset if tp in committed else 0, 0), 0)
+                for tp in parts
+            )
+        return found
+
+    @staticmethod
+    async def _close(admin: AIOKafkaAdminClient | None, reader: AIOKafkaConsumer | None) -> None:
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.stop(), 10)
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(admin.close(), 10)
+
+    async def close(self) -> None:
+        await self._close(self._admin, self._reader)
+        self._admin = self._reader = None
