@@ -141,20 +141,28 @@ def test_the_metric_check_sees_a_misspelt_name():
 def test_the_scrape_example_is_a_valid_configuration_that_sends_an_operations_token_from_a_file(
     tmp_path,
 ):
-    """Issue 26: /metrics opens to the operations role only, so the example scrape must carry such a token."""
+    """Issue 26: /metrics opens to the operations role only, so the example scrape must carry such a token. One
+    job per service: the alerts name the service by `job` (PaymentAttemptsStopped reads job="expenses")."""
     example = yaml.safe_load((RULES.parent / "prometheus.yml").read_text())
-    [job] = example["scrape_configs"]
-    assert job["authorization"]["type"] == "Bearer"
-    assert "credentials" not in job["authorization"], (
-        "a token is read from a file, never written in the config"
-    )
-    ports = sorted(t.split(":")[1] for c in job["static_configs"] for t in c["targets"])
-    assert ports == ["8081", "8082", "8083", "8084"], (
-        "the four services where compose publishes them"
-    )
+    jobs = {job["job_name"]: job for job in example["scrape_configs"]}
+    assert set(jobs) == {"notification", "expenses", "workitems", "console"}
+    assert 'job="expenses"' in RULES.read_text(), "the alerts read the service from job"
+    for job in jobs.values():
+        assert job["authorization"]["type"] == "Bearer"
+        assert "credentials" not in job["authorization"], (
+            "a token is read from a file, never written in the config"
+        )
+    ports = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
+    assert ports == {
+        "notification": ["127.0.0.1:8081"],
+        "expenses": ["127.0.0.1:8082"],
+        "workitems": ["127.0.0.1:8083"],
+        "console": ["127.0.0.1:8084"],
+    }, "the four services where compose publishes them"
     token = tmp_path / "ops.token"
     token.write_text("a-token")
-    job["authorization"]["credentials_file"] = str(token)
+    for job in jobs.values():
+        job["authorization"]["credentials_file"] = str(token)
     example["rule_files"] = [str(RULES)]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(example))
     promtool_accepts(tmp_path / "prometheus.yml")
@@ -182,11 +190,12 @@ def test_dev_run_writes_a_scrape_of_its_own_free_ports_with_its_token_file(tmp_p
     written = system.prometheus_config(urls, token)
     assert written.parent == tmp_path / "state"
     config = yaml.safe_load(written.read_text())
-    [job] = config["scrape_configs"]
-    assert job["static_configs"] == [
-        {"targets": ["127.0.0.1:40123"], "labels": {"service": "expenses"}},
-        {"targets": ["127.0.0.1:40999"], "labels": {"service": "console"}},
+    assert [
+        (job["job_name"], job["static_configs"], job["authorization"])
+        for job in config["scrape_configs"]
+    ] == [
+        (name, [{"targets": [target]}], {"type": "Bearer", "credentials_file": str(token)})
+        for name, target in (("expenses", "127.0.0.1:40123"), ("console", "127.0.0.1:40999"))
     ]
-    assert job["authorization"] == {"type": "Bearer", "credentials_file": str(token)}
     assert config["rule_files"] == [str(RULES)]
     promtool_accepts(written)

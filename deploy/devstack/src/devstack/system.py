@@ -384,7 +384,7 @@ def operations_token(signer: Signer | None, system: RunningSystem, say: Any = No
     say(
         f"[system] operators: a development token with the 'ops' role (12 h) is in {path}; e.g. curl -H "
         f'"Authorization: Bearer $(cat {path})" {example}/metrics; `./dev dlq` uses it; so does a Prometheus '
-        f"scrape of this system: prometheus --config.file={scrape} --web.listen-address=127.0.0.1:0"
+        f"scrape of this system: prometheus --config.file={scrape} --web.listen-address=127.0.0.1:9090"
     )
     return path
 
@@ -398,12 +398,15 @@ def prometheus_config(urls: Mapping[str, str], token: Path) -> Path:
     import yaml
 
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    [job] = config["scrape_configs"]
-    job["static_configs"] = [
-        {"targets": [url.removeprefix("http://")], "labels": {"service": name}}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    config["scrape_configs"] = [
+        {
+            **jobs[name],
+            "authorization": {**jobs[name]["authorization"], "credentials_file": str(token)},
+            "static_configs": [{"targets": [url.removeprefix("http://")]}],
+        }
         for name, url in urls.items()
     ]
-    job["authorization"]["credentials_file"] = str(token)
     config["rule_files"] = [str(PROMETHEUS / name) for name in config["rule_files"]]
     path = private_dir(STATE_DIR) / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
