@@ -1,8 +1,8 @@
 """A published schema accepts what the service accepts (issue 29): checked both ways with third-party tools.
 Every example and every scenario message validates against the published schema of its version (jsonschema, a
-third-party validator), and instances made from each upstream event's published schema alone (hypothesis, read
-by the small generator below; hypothesis-jsonschema does not run with the locked hypothesis) are accepted by the
-topic's reader."""
+third-party validator), and instances made from each published schema alone, every version of every event type
+(hypothesis, read by the small generator below; hypothesis-jsonschema does not run with the locked hypothesis), are
+accepted by the topic's reader."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.catalogue import CATALOGUE
 from contracts.docs import NO_NUL
 from contracts.examples import with_envelope
-from contracts.topics import ContractError
+from contracts.topics import ContractError, Topic
 from devstack.scenarios import load_all, message
 from devstack.system import upstream_topic
 
@@ -148,18 +149,28 @@ def instances(node: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[A
     raise AssertionError(f"a schema node this generator does not know: {node}")
 
 
-@pytest.mark.parametrize(("event_type", "version"), UPSTREAM)
-def test_instances_of_an_upstream_events_published_schema_are_accepted_by_its_reader(
-    event_type, version
-):
-    """Made from the published schema alone (and valid against it, conditions included), each is read."""
+PUBLISHED = sorted(
+    (path.name.partition(".")[0], int(path.name.split(".")[1][1:]))
+    for path in SCHEMAS.glob("*.json")
+)
+
+
+def topic_of(event_type: str) -> Topic:
+    return next(t for t in CATALOGUE.topics if event_type in t.event_types)
+
+
+@pytest.mark.parametrize(("event_type", "version"), PUBLISHED)
+def test_instances_of_every_published_schema_are_accepted_by_its_topics_reader(event_type, version):
+    """Made from the published schema alone (and valid against it, conditions included), each is read: every
+    version of every event type (an older one is upcast), more examples for what upstream systems send."""
     schema = published(event_type, version)
     valid = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.FormatChecker()
     ).is_valid
-    topic = upstream_topic(event_type)
+    topic = topic_of(event_type)
+    examples = 150 if (event_type, version) in UPSTREAM else 30
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(instances(schema, schema).filter(valid))
     def accepted(instance: dict[str, Any]) -> None:
         refusal = None
@@ -170,6 +181,11 @@ def test_instances_of_an_upstream_events_published_schema_are_accepted_by_its_re
         assert refusal is None or any(reason in refusal for reason in STATED), refusal
 
     accepted()
+
+
+def test_every_published_schema_is_tried_the_two_upstream_events_among_them():
+    assert set(UPSTREAM) <= set(PUBLISHED)
+    assert {e for e, _ in PUBLISHED} == {m.__name__ for t in CATALOGUE.topics for m in t.events}
 
 
 STATED = ("not a valid phone number", "not a phone number")

@@ -26,20 +26,28 @@ def schema_file(model: type[Event]) -> str:
 
 
 def schema_of(model: type[Event]) -> dict[str, Any]:
-    """The schema of what a topic's reader accepts for this event type and version: ``event_type`` is required (the
-    reader chooses the contract by it), and ``schema_version`` is this version's number, required from version 2
-    on (a message without it is read as version 1)."""
-    schema = model.model_json_schema()
+    """The schema of what a topic's reader accepts for this event type and version (:func:`as_read`)."""
+    return as_read(model.model_json_schema(), model.schema_version_current)
+
+
+def as_read(schema: dict[str, Any], version: int) -> dict[str, Any]:
+    """``schema`` of version ``version`` as the topic's reader reads it: ``event_type`` is required (the reader
+    chooses the contract by it), ``schema_version`` is this version's number, required from version 2 on (a
+    message without it is read as version 1), and no string holds NUL. The snapshot of an older version gets the
+    same (its upcaster reads what it says), so every published version tells what is accepted today."""
     properties, required = schema["properties"], schema.setdefault("required", [])
     properties["event_type"].pop("default", None)
-    version = model.schema_version_current
     properties["schema_version"] = {
         "const": version,
         "description": f"This schema's version: {version}"
         + ("." if version > 1 else " (a message without it is of version 1)."),
         "title": "Schema Version",
     }
-    required[:0] = ["event_type", *(["schema_version"] if version > 1 else [])]
+    required[:] = [
+        "event_type",
+        *(["schema_version"] if version > 1 else []),
+        *(r for r in required if r not in ("event_type", "schema_version")),
+    ]
     _no_nul(schema)
     return schema
 

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from contracts.asyncapi import document
 from contracts.catalogue import CATALOGUE
-from contracts.docs import events, readme_with_tables, schema_file, schema_text, topic_table
+from contracts.docs import (
+    as_read,
+    events,
+    readme_with_tables,
+    schema_file,
+    schema_of,
+    schema_text,
+    topic_table,
+)
+from contracts.envelope import MONEY_PATTERN
 from contracts.examples import BODIES
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -44,7 +53,26 @@ def generated() -> dict[Path, str]:
         ASYNCAPI_DIR / f"{name}.json": json.dumps(doc, indent=2, sort_keys=True) + "\n"
         for name, doc in docs.items()
     }
-    return files
+    return files | older_snapshots()
+
+
+def older_snapshots() -> dict[Path, str]:
+    """Each superseded version's snapshot, its fields as published, but its envelope and its amounts as the reader
+    reads them today (an old version is upcast, then read by today's model: an amount is refused by today's rule)."""
+    current = {model.__name__: schema_of(model) for model in events()}
+    found = {}
+    for path in sorted(SCHEMA_DIR.glob("*.v*.json")):
+        event_type, _, version = path.name.removesuffix(".json").rpartition(".v")
+        today = current[event_type]
+        if int(version) == today["properties"]["schema_version"]["const"]:
+            continue
+        schema = as_read(json.loads(path.read_text()), int(version))
+        for name in schema["properties"]:
+            now = today["properties"].get(name)
+            if now is not None and json.dumps(MONEY_PATTERN) in json.dumps(now):
+                schema["properties"][name] = now
+        found[path] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return found
 
 
 VERSION = "1.0.0"
