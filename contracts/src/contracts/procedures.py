@@ -12,9 +12,11 @@ does not decide it; it puts the procedure's words or a task in front of the offi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 MSP = "104-07050030"
 IM = "103-01050060"
@@ -436,8 +438,13 @@ IMPLEMENTED: dict[str, list[str]] = {}
 """Rule id -> the ``module.function`` names that implement it (filled as the modules are imported)."""
 
 
+APPLIED: ContextVar[set[str] | None] = ContextVar("rules_applied", default=None)
+"""While a decision is traced (``servicekit.tracing.decision``), the ids of the rules whose code ran in it."""
+
+
 def implements(*rule_ids: str) -> Callable[[F], F]:
-    """Mark a domain function as carrying out these rules (an unknown id fails at import)."""
+    """Mark a domain function as carrying out these rules (an unknown id fails at import); while a decision is
+    traced, a call adds them to :data:`APPLIED`."""
     unknown = [i for i in rule_ids if i not in BY_ID]
     if unknown:
         raise KeyError(f"no such rule: {', '.join(unknown)}")
@@ -446,6 +453,14 @@ def implements(*rule_ids: str) -> Callable[[F], F]:
         name = f"{function.__module__}.{getattr(function, '__qualname__', repr(function))}"
         for rule_id in rule_ids:
             IMPLEMENTED.setdefault(rule_id, []).append(name)
-        return function
+
+        @functools.wraps(function)
+        def applied(*args: Any, **kwargs: Any) -> Any:
+            seen = APPLIED.get()
+            if seen is not None:
+                seen.update(rule_ids)
+            return function(*args, **kwargs)
+
+        return cast("F", applied)
 
     return mark

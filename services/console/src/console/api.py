@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from console import store
@@ -31,6 +33,7 @@ from contracts.envelope import Event
 from contracts.procedures import implements
 from contracts.roles import COMMAND_ROLES, known_roles, may_issue, way_out
 from contracts.workitems import AssignWorkItem, Queue, TickOffWorkItem
+from servicekit import tracing
 from servicekit.delivery.outbox import enqueue
 from servicekit.http.web import (
     REF,
@@ -305,7 +308,32 @@ async def issue(
     key: str | None,
 ) -> tuple[dict[str, Any], int]:
     """The one way a command is issued, from the API or a console page: checked against the officer's verified
-    roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not."""
+    roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not. The
+    officer's action starts a trace (``officer command``): the command goes out in it, and so does all it causes."""
+    with tracing.TRACER.start_as_current_span(
+        f"officer command {kind.TYPE}",
+        context=Context(),
+        kind=SpanKind.SERVER,
+        attributes={"msp_im.command_type": kind.TYPE},
+    ) as span:
+        try:
+            body, status = await _issue(runtime, officer, roles, kind, fields, key)
+        except Refused as refused:
+            tracing.failed(span, str(refused.body.get("reason_code") or refused.body["error"]))
+            raise
+        span.set_attribute("messaging.message.id", body["command_id"])
+        span.set_attribute("msp_im.outcome", body["status"])
+        return body, status
+
+
+async def _issue(
+    runtime: "ServiceRuntime",
+    officer: str,
+    roles: frozenset[str],
+    kind: type[Event],
+    fields: dict[str, Any],
+    key: str | None,
+) -> tuple[dict[str, Any], int]:
     command_type = kind.TYPE
     fingerprint = hashlib.sha256(
         json.dumps([command_type, fields], sort_keys=True).encode()

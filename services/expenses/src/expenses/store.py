@@ -19,6 +19,7 @@ from expenses.domain.model import (
     PeriodWindow,
     WindowStatus,
 )
+from servicekit import tracing
 from servicekit.db import Migration, advisory_locks, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
@@ -99,6 +100,16 @@ MIGRATIONS = (
         -- When an expense was ceased or removed: a delivery attempted before then is recorded (it paid), one after is
         -- not. Expenses ended before this migration keep NULL: nothing is recorded against them, as before.
         ALTER TABLE expenses ADD COLUMN ended_at timestamptz;
+    """,
+    ),
+    Migration(
+        "expenses",
+        5,
+        "window_trace_context",
+        """
+        -- The trace context of the attempt that opened a window (servicekit.tracing): its closing, days later, is
+        -- traced as linked to that attempt.
+        ALTER TABLE windows ADD COLUMN trace_context text;
     """,
     ),
 )
@@ -274,10 +285,11 @@ async def save(
     )
     await execute_rows(
         conn,
-        f"INSERT INTO windows ({_WINDOW_COLS}) SELECT * FROM "
-        f"{unnest('text', 'date', 'text', 'timestamptz', 'text', 'text', 'uuid', 'uuid')} "
+        f"INSERT INTO windows ({_WINDOW_COLS}, trace_context) SELECT * FROM "
+        f"{unnest('text', 'date', 'text', 'timestamptz', 'text', 'text', 'uuid', 'uuid', 'text')} "
         "ON CONFLICT (expense_id, period_start) DO UPDATE SET status = EXCLUDED.status, "
-        "closes_at = COALESCE(EXCLUDED.closes_at, windows.closes_at), updated_at = now()",
+        "closes_at = COALESCE(EXCLUDED.closes_at, windows.closes_at), "
+        "trace_context = COALESCE(windows.trace_context, EXCLUDED.trace_context), updated_at = now()",
         [
             (
                 w.expense_id,
@@ -288,6 +300,7 @@ async def save(
                 w.failure_reason.value if w.failure_reason else None,
                 w.opened_by,
                 w.correlation_id,
+                tracing.cause(w.opened_by),
             )
             for w in windows.values()
         ],
@@ -302,13 +315,13 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequ
     rows = await conn.fetch(
         f"SELECT {TIMER_KEY} AS timer_key, {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))}, e.customer_ref, "
         "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status, e.day_1, e.day_2, "
-        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job, e.ended_at "
+        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job, e.ended_at, w.trace_context "
         f"FROM windows w JOIN expenses e USING (expense_id) WHERE {_DUE} ORDER BY w.closes_at LIMIT $2 "
         "FOR UPDATE OF w, e SKIP LOCKED",
         now,
         limit,
     )
-    return [Due(r["timer_key"], r) for r in rows]
+    return [Due(r["timer_key"], r, r["trace_context"]) for r in rows]
 
 
 def due_window(row: Any) -> tuple[ExpenseState, PeriodWindow]:

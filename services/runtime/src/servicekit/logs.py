@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 import structlog
 
+from servicekit.tracing import add_trace_ids
+
 REDACTED = "[redacted]"
 
 ALLOWED_FIELDS = frozenset(
@@ -36,6 +38,8 @@ ALLOWED_FIELDS = frozenset(
         "event_type",
         "correlation_id",
         "causation_id",
+        "trace_id",
+        "span_id",
         "message_id",
         # transport
         "topic",
@@ -214,6 +218,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            add_trace_ids,
             redactor,
             render,
         ],

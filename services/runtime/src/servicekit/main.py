@@ -9,6 +9,8 @@ import uvloop
 from servicekit.logs import configure_logging
 from servicekit.service import ServiceRuntime, ServiceSpec
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import configure_tracing
+from servicekit.tracing import shutdown as shutdown_tracing
 
 
 def run(spec: ServiceSpec, settings: ServiceSettings) -> None:
@@ -17,6 +19,10 @@ def run(spec: ServiceSpec, settings: ServiceSettings) -> None:
     except ValueError as exc:
         raise SystemExit(f"{spec.name}: not started: {exc}") from None
     configure_logging(service=spec.name, level=settings.log_level, pseudonym_key=key, cache=True)
+    configure_tracing(spec.name)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT names a collector
     loop_factory = uvloop.new_event_loop if settings.event_loop == "uvloop" else None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(ServiceRuntime(spec, settings).serve())
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(ServiceRuntime(spec, settings).serve())
+    finally:
+        shutdown_tracing()  # what is buffered is exported before the process ends

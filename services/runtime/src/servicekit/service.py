@@ -11,7 +11,7 @@ import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -25,6 +25,7 @@ from contracts.asyncapi import document
 from contracts.envelope import Event
 from contracts.roles import OPERATIONS
 from contracts.topics import Catalogue
+from servicekit import tracing
 from servicekit.backoff import Backoff
 from servicekit.broker import make_broker, make_producer
 from servicekit.clock import Clock, SimulatedClock, SystemClock
@@ -188,7 +189,11 @@ class ServiceRuntime:
         return self._pool
 
     def route(self, event: Event) -> OutboundMessage:
-        return to_outbound(event, self.spec.catalogue, self.settings)
+        """``event`` addressed to its topic, in the current span's trace (an officer's request, a timer's firing)."""
+        return replace(
+            to_outbound(event, self.spec.catalogue, self.settings),
+            trace=tracing.stored(tracing.current_carrier()),
+        )
 
     def hand_to_relay(self, queued: Sequence[Queued]) -> None:
         """A transaction's outbox rows, just committed: the relay publishes them without reading them back."""

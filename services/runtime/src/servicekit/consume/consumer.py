@@ -28,16 +28,19 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span
 
 from contracts.envelope import Event
 from contracts.topics import Catalogue, ContractError, Topic
+from servicekit import tracing
 from servicekit.backoff import Backoff
 from servicekit.broker import client_options
 from servicekit.clock import Clock
@@ -261,46 +264,147 @@ class BatchPipeline:
         """Given each poll's outbox rows once its transaction has committed (the relay publishes them)."""
         self._released: list[tuple[ConsumerRecord[Any, Any], Event]] = []
         """This poll's events a handler failed on (dead-lettered): their inbox claims are released."""
+        self._redelivered: set[int] = set()
+        """Of those, the ones dead-lettered before (a redelivery): duplicates after all."""
+        self._spans: dict[tuple[str, int, int], Span] = {}
+        """This poll's ``process`` span of each record, by where the record is."""
+
+    def _span_of(self, record: ConsumerRecord[Any, Any]) -> Span:
+        return self._spans.get((record.topic, record.partition, record.offset), INVALID_SPAN)
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> Counts:
+        spans = [self._process_span(r) for r in records]
+        self._spans = {
+            (r.topic, r.partition, r.offset): span for r, span in zip(records, spans, strict=True)
+        }
+        try:
+            counts, screened, verdicts, outbox = await self._handle(records, spans)
+        except BaseException as exc:
+            for span in spans:
+                span.set_attribute("msp_im.outcome", "retried")
+                span.set_attribute("error.type", type(exc).__name__)
+                span.end()
+            raise
+        for n, ((record, _), verdict) in enumerate(zip(screened, verdicts, strict=True)):
+            self._ended(spans[n], record, verdict, outbox[n])
+        return counts
+
+    def _process_span(self, record: ConsumerRecord[Any, Any]) -> Span:
+        carrier = tracing.carrier_from_headers(
+            (header_name_bytes(name), value) for name, value in record.headers or ()
+        )
+        return tracing.consume_span(
+            record.topic, record.partition, record.offset, carrier, self.settings.group_id
+        )
+
+    def _ended(
+        self,
+        span: Span,
+        record: ConsumerRecord[Any, Any],
+        verdict: Event | ContractError | None,
+        sent: Sequence[OutboundMessage],
+    ) -> None:
+        """What became of the record, on its span: handled, duplicate, or dead-lettered and why."""
+        if isinstance(verdict, Event):
+            span.set_attribute("messaging.message.id", str(verdict.event_id))
+            span.set_attribute("msp_im.event_type", verdict.event_type)
+        dlq = self.routes[record.topic].dlq
+        letter = next((m for m in sent if m.topic == dlq), None)
+        if letter is not None:
+            span.set_attribute("msp_im.outcome", "dead_lettered")
+            reason = dict(letter.headers).get(b"dlq.reason") or b""
+            tracing.failed(span, reason.decode("utf-8", "replace"))
+        elif verdict is None or (
+            isinstance(verdict, Event) and not sent and id(verdict) in self._redelivered
+        ):
+            span.set_attribute("msp_im.outcome", "duplicate")
+        else:
+            span.set_attribute("msp_im.outcome", "handled")
+        span.end()
+
+    async def _handle(
+        self, records: Sequence[ConsumerRecord[Any, Any]], spans: Sequence[Span]
+    ) -> tuple[
+        Counts,
+        list[tuple[ConsumerRecord[Any, Any], Event | ContractError]],
+        list[Event | ContractError | None],
+        list[list[OutboundMessage]],
+    ]:
         screened = [
             (r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes))
             for r in records
         ]
         counts: Counts = collections.Counter()
-        self._released = []
+        self._released, self._redelivered = [], set()
         now = self.clock.now()
         outbox: list[list[OutboundMessage]] = [
             [] for _ in screened
         ]  # what each record sends, dead letters included
-        async with self._pool().acquire() as conn, conn.transaction():
-            verdicts = await self._admit(conn, screened)
-            runs: dict[str, list[tuple[int, ConsumerRecord[Any, Any], Event]]] = (
-                collections.defaultdict(list)
-            )
-            for n, ((record, _), verdict) in enumerate(zip(screened, verdicts, strict=True)):
-                if verdict is None:
-                    counts[record.topic, "duplicate"] += 1
-                elif isinstance(verdict, ContractError):
-                    outbox[n].append(self._dead_letter(record, verdict.reason, verdict.detail))
-                    counts[record.topic, "dead_lettered"] += 1
-                else:
-                    runs[record.topic].append((n, record, verdict))
-            for (
-                topic,
-                run,
-            ) in runs.items():  # topics are independent; each topic's messages stay in order
-                route = self.routes[topic]
-                if route.batched is not None and len(run) > 1:
-                    await self._handle_run(conn, route, run, now, outbox, counts)
-                else:
-                    for n, record, event in run:
-                        await self._handle_one(conn, route, record, event, now, outbox[n], counts)
-            if self._released:
-                await self._release(conn, screened, outbox, counts)
-            queued = await enqueue(conn, (m for sent in outbox for m in sent))
+        causes = [tracing.stored(tracing.carrier_of(span)) for span in spans]
+        token = tracing.CAUSES.set(
+            {
+                str(item.event_id): cause
+                for (_, item), cause in zip(screened, causes, strict=True)
+                if isinstance(item, Event) and cause is not None
+            }
+        )
+        transaction = tracing.transaction_span(spans)
+        try:
+            async with self._pool().acquire() as conn, conn.transaction():
+                verdicts = await self._run(conn, screened, spans, now, outbox, counts)
+                queued = await enqueue(
+                    conn,
+                    (
+                        replace(m, trace=m.trace or causes[n])
+                        for n, sent in enumerate(outbox)
+                        for m in sent
+                    ),
+                )
+        except BaseException as exc:
+            tracing.failed(transaction, type(exc).__name__)
+            raise
+        finally:
+            transaction.end()
+            tracing.CAUSES.reset(token)
         self.on_committed(queued)
-        return counts
+        return counts, screened, verdicts, outbox
+
+    async def _run(
+        self,
+        conn: asyncpg.Connection,
+        screened: list[tuple[ConsumerRecord[Any, Any], Event | ContractError]],
+        spans: Sequence[Span],
+        now: datetime,
+        outbox: list[list[OutboundMessage]],
+        counts: Counts,
+    ) -> list[Event | ContractError | None]:
+        verdicts = await self._admit(conn, screened)
+        runs: dict[str, list[tuple[int, ConsumerRecord[Any, Any], Event]]] = (
+            collections.defaultdict(list)
+        )
+        for n, ((record, _), verdict) in enumerate(zip(screened, verdicts, strict=True)):
+            if verdict is None:
+                counts[record.topic, "duplicate"] += 1
+            elif isinstance(verdict, ContractError):
+                outbox[n].append(self._dead_letter(record, verdict.reason, verdict.detail))
+                counts[record.topic, "dead_lettered"] += 1
+            else:
+                runs[record.topic].append((n, record, verdict))
+        for (
+            topic,
+            run,
+        ) in runs.items():  # topics are independent; each topic's messages stay in order
+            route = self.routes[topic]
+            if route.batched is not None and len(run) > 1:
+                await self._handle_run(conn, route, run, now, outbox, counts, spans)
+            else:
+                for n, record, event in run:
+                    await self._handle_one(
+                        conn, route, record, event, now, outbox[n], counts, spans[n]
+                    )
+        if self._released:
+            await self._release(conn, screened, outbox, counts)
+        return verdicts
 
     async def _admit(
         self,
@@ -352,6 +456,7 @@ class BatchPipeline:
         now: datetime,
         outbox: list[list[OutboundMessage]],
         counts: Counts,
+        spans: Sequence[Span],
     ) -> None:
         assert route.batched is not None
         topic = run[0][1].topic
@@ -363,7 +468,9 @@ class BatchPipeline:
                 failed = 0
                 for n, record, event in run:
                     try:
-                        outputs = batch.step(event, now)
+                        with tracing.decision(spans[n], event.event_type) as decided:
+                            outputs = batch.step(event, now)
+                            tracing.decided(decided, outputs)
                     except Exception as exc:  # noqa: BLE001 - pure code: a defect, never transient
                         outbox[n].append(self._failed(route, record, event, exc))
                         failed += 1
@@ -383,7 +490,7 @@ class BatchPipeline:
             )
             for n, record, event in run:
                 outbox[n].clear()
-                await self._handle_one(conn, route, record, event, now, outbox[n], counts)
+                await self._handle_one(conn, route, record, event, now, outbox[n], counts, spans[n])
 
     async def _handle_one(
         self,
@@ -394,10 +501,13 @@ class BatchPipeline:
         now: datetime,
         outbox: list[OutboundMessage],
         counts: Counts,
+        span: Span,
     ) -> None:
         try:
             async with conn.transaction():  # a savepoint: one message's failure is its own
-                outputs = await route.handler(conn, event, now)
+                with tracing.decision(span, event.event_type) as decided:
+                    outputs = await route.handler(conn, event, now)
+                    tracing.decided(decided, outputs)
             outbox.extend(to_outbound(e, self.catalogue, self.settings) for e in outputs)
             counts[record.topic, "handled"] += 1
         except Exception as exc:
@@ -423,8 +533,9 @@ class BatchPipeline:
         )
         fresh = await claim(conn, [(origin_id(r), r.topic, None) for r, _ in released])
         index = {(r.topic, r.partition, r.offset): n for n, (r, _) in enumerate(screened)}
-        for record, _ in released:
+        for record, event in released:
             if origin_id(record) not in fresh:
+                self._redelivered.add(id(event))
                 outbox[index[record.topic, record.partition, record.offset]].clear()
                 counts[record.topic, "dead_lettered"] -= 1
                 counts[record.topic, "duplicate"] += 1
@@ -449,13 +560,14 @@ class BatchPipeline:
     def _dead_letter(
         self, record: ConsumerRecord[Any, Any], reason: str, detail: str, route: Route | None = None
     ) -> OutboundMessage:
-        log.warning(
-            "message dead-lettered",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason,
-        )
+        with trace.use_span(self._span_of(record), end_on_exit=False):
+            log.warning(
+                "message dead-lettered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=reason,
+            )
         self.metrics.dead_letters(topic=record.topic, reason=reason).inc()
         dlq = (route or self.routes[record.topic]).dlq
         return dead_letter(

@@ -74,6 +74,15 @@ RUNTIME_MIGRATIONS = (
         );
     """,
     ),
+    Migration(
+        "runtime",
+        3,
+        "outbox_trace_context",
+        """
+        -- The trace context of what caused the row (servicekit.tracing): the relay sends the record in that trace.
+        ALTER TABLE outbox ADD COLUMN trace_context text;
+    """,
+    ),
 )
 
 Header = tuple[bytes, bytes | None]
@@ -110,6 +119,8 @@ class OutboundMessage:
     key: bytes | None
     value: bytes | None
     headers: tuple[Header, ...] = ()
+    trace: str | None = None
+    """The stored trace context of its cause (``servicekit.tracing.stored``); the relay sends it in that trace."""
 
 
 async def claim(
@@ -150,11 +161,13 @@ async def enqueue(conn: asyncpg.Connection, messages: Iterable[OutboundMessage])
     messages = list(messages)
     if not messages:
         return []
-    rows = [(m.event_id, m.topic, m.key, m.value, pack_headers(m.headers)) for m in messages]
+    rows = [
+        (m.event_id, m.topic, m.key, m.value, pack_headers(m.headers), m.trace) for m in messages
+    ]
     ids = await conn.fetch(
-        "INSERT INTO outbox (event_id, topic, key, value, header_bytes) "
-        f"SELECT e, t, k, v, h FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea')} "
-        "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n RETURNING id",
+        "INSERT INTO outbox (event_id, topic, key, value, header_bytes, trace_context) "
+        f"SELECT e, t, k, v, h, c FROM {unnest('text', 'text', 'bytea', 'bytea', 'bytea', 'text')} "
+        "WITH ORDINALITY AS u(e, t, k, v, h, c, n) ORDER BY n RETURNING id",
         *(list(column) for column in zip(*rows, strict=True)),
     )
     return list(zip(sorted(r["id"] for r in ids), messages, strict=True))

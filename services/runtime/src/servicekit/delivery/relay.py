@@ -40,7 +40,9 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownProducerId,
 )
+from opentelemetry.trace import Span
 
+from servicekit import tracing
 from servicekit.backoff import Backoff
 from servicekit.db import advisory_key
 from servicekit.delivery.outbox import Header, Queued, park, park_messages, stored_headers
@@ -48,6 +50,9 @@ from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
 
 log = get_logger("servicekit.delivery.relay")
+
+Row = tuple[str, bytes | None, bytes | None, list[Header], str | None, str]
+"""What the relay sends of an outbox row: topic, key, value, headers, stored trace context, event id."""
 
 PERMANENT: dict[type[BaseException], str] = {
     MessageSizeTooLargeError: "too-large",
@@ -167,7 +172,10 @@ class OutboxRelay:
                     )
                 kept = [(i, m) for i, m in handed if i in created]
                 outcomes = await self._send(
-                    [(m.topic, m.key, m.value, list(m.headers)) for _, m in kept]
+                    [
+                        (m.topic, m.key, m.value, list(m.headers), m.trace, m.event_id)
+                        for _, m in kept
+                    ]
                 )
                 if any(o is not None and permanent_reason(o) is None for o in outcomes):
                     raise _Fallback  # the broker away: the table's path retries, and backs off
@@ -203,14 +211,22 @@ class OutboxRelay:
         parked: dict[int, str] = {}
         retriable: BaseException | None = None
         rows = await conn.fetch(
-            "SELECT id, topic, key, value, header_bytes, headers FROM outbox ORDER BY id LIMIT $1",
+            "SELECT id, event_id, topic, key, value, header_bytes, headers, trace_context FROM outbox "
+            "ORDER BY id LIMIT $1",
             self.batch,
         )
         if not rows:
             return 0, None
         outcomes = await self._send(
             [
-                (r["topic"], r["key"], r["value"], stored_headers(r["header_bytes"], r["headers"]))
+                (
+                    r["topic"],
+                    r["key"],
+                    r["value"],
+                    stored_headers(r["header_bytes"], r["headers"]),
+                    r["trace_context"],
+                    r["event_id"],
+                )
                 for r in rows
             ]
         )
@@ -234,31 +250,53 @@ class OutboxRelay:
         for topic, n in collections.Counter(topics).items():
             self.metrics.published(topic=topic).inc(n)
 
-    async def _send(
-        self, rows: Sequence[tuple[str, bytes | None, bytes | None, list[Header]]]
-    ) -> list[BaseException | None]:
-        """Hand (topic, key, value, headers) to the producer in order, then wait for every acknowledgement; one
-        outcome per row."""
+    async def _send(self, rows: Sequence[Row]) -> list[BaseException | None]:
+        """Hand (topic, key, value, headers, stored trace context, event id) to the producer in order, then wait
+        for every acknowledgement; one outcome per row. A row with a trace context goes out in that trace: its
+        ``send`` span's context (or, tracing off, the context itself) in the ``traceparent`` / ``tracestate``
+        headers, unless the row carries its own (a dead letter keeps the original record's)."""
         handed: list[asyncio.Future[Any] | BaseException] = []
-        for topic, key, value, headers in rows:
-            try:
-                handed.append(
-                    await self.producer.send(
-                        topic, value, key=key, headers=[(name.decode(), v) for name, v in headers]
-                    )
+        spans: list[Span | None] = []
+        try:
+            for topic, key, value, headers, cause, event_id in rows:
+                out = [(name.decode(), v) for name, v in headers]
+                carrier, span = tracing.loaded(cause), None
+                if carrier:
+                    if tracing.enabled():
+                        span = tracing.send_span(topic, carrier, event_id)
+                        carrier = tracing.carrier_of(span)
+                    present = {name.lower() for name, _ in out}
+                    out += [(k, v.encode()) for k, v in carrier.items() if k not in present]
+                spans.append(span)
+                try:
+                    handed.append(await self.producer.send(topic, value, key=key, headers=out))
+                except Exception as exc:
+                    if permanent_reason(exc) is None:
+                        raise
+                    handed.append(
+                        exc
+                    )  # refused before it left: the size check, an argument the client rejects
+            acked = iter(
+                await asyncio.gather(
+                    *(h for h in handed if not isinstance(h, BaseException)), return_exceptions=True
                 )
-            except Exception as exc:
-                if permanent_reason(exc) is None:
-                    raise
-                handed.append(
-                    exc
-                )  # refused before it left: the size check, an argument the client rejects
-        acked = iter(
-            await asyncio.gather(
-                *(h for h in handed if not isinstance(h, BaseException)), return_exceptions=True
             )
-        )
-        return [h if isinstance(h, BaseException) else _failure(next(acked)) for h in handed]
+            outcomes = [
+                h if isinstance(h, BaseException) else _failure(next(acked)) for h in handed
+            ]
+        except BaseException as exc:
+            for span in spans:
+                if span is not None:
+                    tracing.failed(span, "broker-unavailable")
+                    span.record_exception(exc)
+                    span.end()
+            raise
+        for span, outcome in zip(spans, outcomes, strict=False):
+            if span is not None:
+                if outcome is not None:
+                    tracing.failed(span, permanent_reason(outcome) or "broker-unavailable")
+                span.end()
+        return outcomes
 
     async def run(self) -> None:
         backoff = Backoff()

@@ -12,14 +12,17 @@ the others fire. A transient failure (database away) rolls the pass back and it 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
 from contracts.envelope import Event
+from servicekit import tracing
 from servicekit.backoff import Backoff
 from servicekit.clock import Clock
 from servicekit.db import is_transient
@@ -36,6 +39,8 @@ class Due:
 
     key: str
     row: Any
+    trace: str | None = None
+    """The stored trace context of the message that set the deadline (``servicekit.tracing.cause``)."""
 
 
 @dataclass(frozen=True)
@@ -93,30 +98,43 @@ class Scheduler:
         )
 
     async def fire_due(self) -> int:
-        """Fire every deadline that has passed; returns how many fired (quarantined ones are not counted)."""
+        """Fire every deadline that has passed; returns how many fired (quarantined ones are not counted). Each
+        firing is a ``fire`` span of a trace of its own, linked to the message that set the deadline."""
         total = 0
         while True:
             now = self.clock.now()
-            async with self.pool.acquire() as conn, conn.transaction():
-                due = await self.timers.claim(conn, now, self.batch)
-                decided, failed = self._fire(due, now)
-                fired = await self._save(conn, decided, failed)
-                if failed:
-                    await conn.execute(
-                        "INSERT INTO timer_quarantine (timer_key, reason, error_type) "
-                        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
-                        list(failed),
-                        ["timer-failed"] * len(failed),
-                        [type(e).__name__ for e in failed.values()],
+            spans: dict[str, Span] = {}
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    due = await self.timers.claim(conn, now, self.batch)
+                    spans = {t.key: tracing.fire_span(t.key, t.trace) for t in due}
+                    decided, failed = self._fire(due, now, spans)
+                    fired = await self._save(conn, decided, failed)
+                    if failed:
+                        await conn.execute(
+                            "INSERT INTO timer_quarantine (timer_key, reason, error_type) "
+                            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+                            list(failed),
+                            ["timer-failed"] * len(failed),
+                            [type(e).__name__ for e in failed.values()],
+                        )
+                    queued = await enqueue(conn, self._routed(fired, spans))
+            except BaseException as exc:
+                for span in spans.values():
+                    tracing.failed(span, type(exc).__name__)
+                    span.end()
+                raise
+            for key, error in failed.items():
+                with trace.use_span(spans[key], end_on_exit=False):
+                    log.error(
+                        "timer could not be fired; quarantined",
+                        timer_key=key,
+                        reason="timer-failed",
+                        error_type=type(error).__name__,
                     )
-                queued = await enqueue(conn, [self.route(e) for f in fired for e in f.events])
-            for key, exc in failed.items():
-                log.error(
-                    "timer could not be fired; quarantined",
-                    timer_key=key,
-                    reason="timer-failed",
-                    error_type=type(exc).__name__,
-                )
+                tracing.failed(spans[key], "timer-failed")
+            for span in spans.values():
+                span.end()
             self.metrics.timers_quarantined.inc(len(failed))
             if fired:
                 total += len(fired)
@@ -125,26 +143,39 @@ class Scheduler:
             if len(due) < self.batch:
                 return total
 
+    def _routed(
+        self, fired: Sequence[tuple[Due, Fired]], spans: Mapping[str, Span]
+    ) -> list[OutboundMessage]:
+        """Each fired timer's events, in its ``fire`` span's trace."""
+        routed = []
+        for timer, f in fired:
+            with trace.use_span(spans[timer.key], end_on_exit=False):
+                routed += [self.route(e) for e in f.events]
+        return routed
+
     def _fire(
-        self, due: Sequence[Due], now: datetime
+        self, due: Sequence[Due], now: datetime, spans: Mapping[str, Span]
     ) -> tuple[list[tuple[Due, Fired]], dict[str, Exception]]:
         fired: list[tuple[Due, Fired]] = []
         failed: dict[str, Exception] = {}
         for timer in due:
             try:
-                fired.append((timer, self.timers.fire(timer, now)))
+                with tracing.decision(spans[timer.key], "timer") as decided:
+                    outcome = self.timers.fire(timer, now)
+                    tracing.decided(decided, outcome.events)
+                fired.append((timer, outcome))
             except Exception as exc:  # noqa: BLE001 - pure code: the row or the decision is at fault, not the database
                 failed[timer.key] = exc
         return fired, failed
 
     async def _save(
         self, conn: asyncpg.Connection, fired: list[tuple[Due, Fired]], failed: dict[str, Exception]
-    ) -> list[Fired]:
+    ) -> list[tuple[Due, Fired]]:
         """Save all at once; if that is refused, one at a time, quarantining each one refused."""
         try:
             async with conn.transaction():
                 await self.timers.save(conn, [f.change for _, f in fired])
-            return [f for _, f in fired]
+            return list(fired)
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -153,7 +184,7 @@ class Scheduler:
             try:
                 async with conn.transaction():
                     await self.timers.save(conn, [f.change])
-                saved.append(f)
+                saved.append((timer, f))
             except Exception as exc:
                 if is_transient(exc):
                     raise

@@ -1,0 +1,263 @@
+"""OpenTelemetry traces across the services: W3C trace context in Kafka headers, kept through the outbox and the
+timers, exported over OTLP when (and only when) an endpoint is configured.
+
+The runtime owns every seam, so the context is never lost where a framework would lose it:
+
+* a consumed record's ``traceparent`` / ``tracestate`` headers continue its trace (hostile bytes start a new one);
+  its ``process`` span says what became of it (handled, duplicate, dead-lettered and why);
+* what a decision sends is written to the outbox with the context of the record (or the officer's request, or the
+  timer) that caused it, in the row (``outbox.trace_context``); the relay's ``send`` span is that context's child,
+  linked to it, and the record goes out with the ``send`` span's context;
+* a timer stores the context of the message that set it; its firing, days later, starts a trace of its own,
+  linked to that one.
+
+Standard configuration, read from the environment by the SDK: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) switches tracing on (OTLP over HTTP/protobuf), ``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``; the sampler is parent-based with a ratio
+(``OTEL_TRACES_SAMPLER_ARG``, 1.0 unless set) unless ``OTEL_TRACES_SAMPLER`` names another; ``OTEL_SDK_DISABLED=true``
+turns it off. Off, no span is recorded, but a record's context still passes through to what it causes.
+
+No attribute holds personal data: topics, partitions, offsets, event types and ids, reason codes and rule ids only
+(``tests/runtime/test_tracing.py`` checks the spans of real messages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from contracts.procedures import APPLIED
+
+PROPAGATOR = TraceContextTextMapPropagator()
+HEADERS = ("traceparent", "tracestate")
+MAX_HEADER = 512
+"""Longest trace header value read (W3C allows tracestate up to 512 characters); a longer one is ignored."""
+TRACER = trace.get_tracer("servicekit")
+_provider: Any = None
+
+Carrier = dict[str, str]
+
+
+def enabled() -> bool:
+    """Whether spans are recorded and exported (an OTLP endpoint configured)."""
+    return _provider is not None
+
+
+def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> bool:
+    """Install the SDK's tracer provider with the OTLP exporter when the environment names an endpoint. Returns
+    whether it did."""
+    global _provider  # noqa: PLW0603 - one provider per process, as the SDK has it
+    given = os.environ if env is None else env
+    endpoint = given.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or given.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if not endpoint or given.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    sampler = None  # the SDK's choice from OTEL_TRACES_SAMPLER
+    if not given.get("OTEL_TRACES_SAMPLER"):
+        sampler = ParentBased(TraceIdRatioBased(float(given.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)))
+    resource = Resource.create({"service.name": given.get("OTEL_SERVICE_NAME") or service})
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    return True
+
+
+def shutdown() -> None:
+    """Export what is buffered (a stopping service)."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def carrier_from_headers(headers: Iterable[tuple[bytes, bytes | None]]) -> Carrier:
+    """The trace headers of a record, read as bytes: names compared without case, values kept only when ASCII and
+    short. Anything else is ignored (a new trace starts), never raised."""
+    found: Carrier = {}
+    for name, value in headers:
+        wanted = name.lower().decode("ascii", "replace")
+        if wanted in HEADERS and value is not None and len(value) <= MAX_HEADER and value.isascii():
+            found.setdefault(wanted, value.decode("ascii"))
+    return found
+
+
+def context_of(carrier: Mapping[str, str] | None) -> Context:
+    """The context a carrier names; an empty one when it names none (or an invalid one)."""
+    return PROPAGATOR.extract(dict(carrier)) if carrier else Context()
+
+
+def carrier_of(span: Span) -> Carrier:
+    """``span``'s context as trace headers (empty when it has no valid context)."""
+    carrier: Carrier = {}
+    PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
+    return carrier
+
+
+def stored(carrier: Mapping[str, str]) -> str | None:
+    """A carrier as the outbox and timer rows keep it."""
+    return json.dumps(dict(carrier), separators=(",", ":")) if carrier else None
+
+
+def loaded(text: str | None) -> Carrier:
+    """A stored carrier (``None``, or text that does not read as one, is none)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if k in HEADERS and isinstance(v, str)}
+
+
+def current_carrier() -> Carrier:
+    """The current span's context as trace headers (what an officer's request, say, passes to its command)."""
+    return carrier_of(trace.get_current_span())
+
+
+def link_to(carrier: Mapping[str, str]) -> list[Link]:
+    """A link to the span a carrier names, if it names a valid one."""
+    context = trace.get_current_span(context_of(carrier)).get_span_context()
+    return [Link(context)] if context.is_valid else []
+
+
+def ids(span: Span | None = None) -> tuple[str, str] | None:
+    """(trace id, span id) of ``span`` (the current one by default), as hex; ``None`` without a valid context."""
+    context = (span or trace.get_current_span()).get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current span's ``trace_id`` and ``span_id`` on every line written inside one."""
+    found = ids()
+    if found is not None:
+        event_dict.setdefault("trace_id", found[0])
+        event_dict.setdefault("span_id", found[1])
+    return event_dict
+
+
+def failed(span: Span, reason: str) -> None:
+    """Mark ``span`` as not done, with the reason code (never a value of the message)."""
+    span.set_attribute("msp_im.reason", reason)
+    span.set_status(Status(StatusCode.ERROR, reason))
+
+
+@contextlib.contextmanager
+def decision(parent: Span, event_type: str) -> Iterator[Span]:
+    """A ``decide`` span under ``parent`` (current while it runs, so log lines carry it), with the rules whose code
+    ran and the kinds of event decided (:func:`decided`)."""
+    with TRACER.start_as_current_span(
+        f"decide {event_type}",
+        context=trace.set_span_in_context(parent),
+        attributes={"msp_im.event_type": event_type},
+    ) as span:
+        token = APPLIED.set(set()) if span.is_recording() else None
+        try:
+            yield span
+        finally:
+            if token is not None:
+                span.set_attribute("msp_im.rules", sorted(APPLIED.get() or ()))
+                APPLIED.reset(token)
+
+
+def decided(span: Span, outputs: Iterable[Any]) -> None:
+    if span.is_recording():
+        span.set_attribute("msp_im.outputs", [type(e).__name__ for e in outputs])
+
+
+def consume_span(topic: str, partition: int, offset: int, carrier: Carrier, group: str) -> Span:
+    """A consumed record's ``process`` span, continuing the trace its headers name (OpenTelemetry's messaging
+    conventions); not current: the pipeline makes it current where it works on that record."""
+    return TRACER.start_span(
+        f"{topic} process",
+        context=context_of(carrier),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": topic,
+            "messaging.destination.partition.id": str(partition),
+            "messaging.kafka.offset": offset,
+            "messaging.consumer.group.name": group,
+        },
+    )
+
+
+def send_span(topic: str, carrier: Carrier, event_id: str) -> Span:
+    """The relay's ``send`` span of one outbox row: a child of the context stored with the row (the record, the
+    request or the timer that caused it), and linked to it."""
+    return TRACER.start_span(
+        f"{topic} send",
+        context=context_of(carrier),
+        kind=SpanKind.PRODUCER,
+        links=link_to(carrier),
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "send",
+            "messaging.destination.name": topic,
+            "messaging.message.id": event_id,
+        },
+    )
+
+
+CAUSES: ContextVar[Mapping[str, str] | None] = ContextVar("trace_causes", default=None)
+"""While a poll is handled: each handled event's id -> the stored context of its ``process`` span (what a service
+keeps with a timer the event sets, :func:`cause`)."""
+
+
+def cause(event_id: object) -> str | None:
+    """The stored trace context of the event ``event_id`` being handled now, if any."""
+    return (CAUSES.get() or {}).get(str(event_id))
+
+
+def transaction_span(records: Iterable[Span]) -> Span:
+    """A poll's database transaction: one span of its own (the poll mixes traces), linked to each record's
+    ``process`` span. Recorded only while tracing is on."""
+    if not enabled():
+        return INVALID_SPAN
+    links = [Link(s.get_span_context()) for s in records if s.get_span_context().is_valid]
+    return TRACER.start_span(
+        "transaction",
+        context=Context(),
+        kind=SpanKind.CLIENT,
+        links=links,
+        attributes={
+            "db.system.name": "postgresql",
+            "db.operation.name": "transaction",
+            "messaging.batch.message_count": len(links),
+        },
+    )
+
+
+def fire_span(key: str, cause: str | None) -> Span:
+    """A timer's ``fire`` span: a trace of its own (days may have passed), linked to the stored context of the
+    message that set the deadline. ``key`` is the timer's key (an aggregate id and a period: no personal data)."""
+    return TRACER.start_span(
+        "timer fire",
+        context=Context(),
+        kind=SpanKind.INTERNAL,
+        links=link_to(loaded(cause)),
+        attributes={"msp_im.timer.key": key},
+    )
