@@ -1,0 +1,253 @@
+"""Issue 30: one case followed across the services. The four services run as separate processes on the real broker
+and database and export OTLP to a receiver this test runs (``devstack.otlp``, decoding the real protocol)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from contracts.roles import OPERATIONS
+from devstack.otlp import Receiver
+from devstack.processes import ServiceProcess
+from devstack.synthetic import failed_weekly_attempt, medicare_approval
+from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from tests.support.bus import provision_catalogue
+from tests.support.kafka_tools import eventually, publish
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ("notification", "expenses", "workitems", "console")
+T0 = datetime(2027, 3, 1, 9, 12, tzinfo=ZoneInfo("Australia/Sydney"))
+PARENT = "00f067aa0ba902b7"
+UPSTREAM_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+class Traced:
+    def __init__(self, kafka: Any, database_url: str, prefix: str, log_dir: Path) -> None:
+        self.receiver = Receiver().start()
+        self.signer = Signer(audience=SYSTEM_AUDIENCES)
+        env = {
+            **kafka.access.env(SERVICES),
+            "DATABASE_URL": database_url,
+            "TOPIC_PREFIX": prefix,
+            "CLOCK": "simulated",
+            "CLOCK_START": T0.isoformat(),
+            **self.signer.env(),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": self.receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        }
+        self.services = {n: ServiceProcess(n, env, log_dir) for n in SERVICES}
+        self.auth = {
+            "Authorization": f"Bearer {self.signer.token('OPS-1', expires_in=3600, roles=[OPERATIONS])}"
+        }
+        self.prefix = prefix
+
+    async def start(self) -> None:
+        await provision_catalogue(self.prefix)
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            await service.ready(self.auth)
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+        self.receiver.stop()
+
+    def spans(self, **wanted: Any) -> list[dict[str, Any]]:
+        return [
+            s
+            for s in self.receiver.snapshot()
+            if all(s.get(k) == v or s["attributes"].get(k) == v for k, v in wanted.items())
+        ]
+
+
+@pytest.fixture
+async def traced(kafka, database_url, topic_prefix, tmp_path) -> AsyncIterator[Traced]:
+    system = Traced(kafka, database_url, topic_prefix, tmp_path)
+    await system.start()
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def _services_in(spans: list[dict[str, Any]]) -> set[str]:
+    return {s["service"] for s in spans}
+
+
+async def test_one_approval_is_one_trace_across_the_services_and_no_span_carries_personal_data(
+    traced: Traced, kafka
+):
+    approval = medicare_approval("MSP-TRACE-1", "CRN-TRACE-1", T0)
+    traceparent = f"00-{UPSTREAM_TRACE}-{PARENT}-01"
+    await publish(
+        kafka.bootstrap_servers,
+        f"{traced.prefix}msp.approvals",
+        [approval.to_json()],
+        key=b"MSP-TRACE-1",
+        headers=[("traceparent", traceparent.encode()), ("tracestate", b"upstream=1")],
+    )
+
+    async def whole() -> bool:
+        spans = traced.spans(trace_id=UPSTREAM_TRACE)
+        consumed = {s["service"] for s in spans if s["kind"] == "consumer"}
+        return {"notification", "workitems", "console"} <= consumed
+
+    await eventually(
+        whole, timeout=120, what="the approval's trace in notification, workitems and console"
+    )
+    spans = traced.spans(trace_id=UPSTREAM_TRACE)
+    by_id = {s["span_id"]: s for s in spans}
+    [first] = [s for s in spans if s["name"].endswith("msp.approvals process")]
+    assert first["service"] == "notification"
+    assert first["parent_span_id"] == PARENT, (
+        "the upstream system's context is continued, not replaced"
+    )
+    assert first["attributes"]["msp_im.outcome"] == "handled"
+    assert first["attributes"]["msp_im.event_type"] == "MspApproved"
+    assert first["attributes"]["messaging.message.id"] == str(approval.event_id)
+    assert first["attributes"]["messaging.destination.name"] == f"{traced.prefix}msp.approvals"
+    [decide] = [
+        s
+        for s in spans
+        if s["parent_span_id"] == first["span_id"] and s["name"].startswith("decide")
+    ]
+    assert "MspNotificationPlanned" in decide["attributes"]["msp_im.outputs"]
+    assert decide["attributes"]["msp_im.rules"], "the rules whose code decided it"
+    sends = [s for s in spans if s["kind"] == "producer" and s["service"] == "notification"]
+    assert sends, "the relay's send spans are in the trace"
+    for send in sends:
+        assert send["parent_span_id"] == first["span_id"]
+        assert {"trace_id": UPSTREAM_TRACE, "span_id": first["span_id"]} in send["links"]
+    downstream = [
+        s for s in spans if s["kind"] == "consumer" and s["service"] in ("workitems", "console")
+    ]
+    assert all(by_id[s["parent_span_id"]]["kind"] == "producer" for s in downstream), (
+        "each downstream record continues from the send span that published it"
+    )
+    phone_task = [
+        s
+        for s in spans
+        if s["service"] == "workitems"
+        and "WorkItemRaised" in s["attributes"].get("msp_im.outputs", [])
+    ]
+    assert phone_task, "the phone task is raised in the approval's trace"
+
+    logged = [
+        json.loads(line)
+        for line in traced.services["notification"].log_path.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    joined = [line for line in logged if line.get("trace_id") == UPSTREAM_TRACE]
+    assert joined, "log lines written while the approval was handled carry its trace"
+    assert all(line["span_id"] in by_id for line in joined), "and a span of it"
+
+    everything = json.dumps(traced.receiver.snapshot())
+    for personal in (
+        approval.contact.name,
+        approval.contact.phone,
+        approval.customer_ref,
+        approval.reasons,
+        approval.behaviours[0].what,
+        approval.service_access,
+    ):
+        assert personal not in everything, f"{personal!r} is in a span"
+
+
+async def test_a_window_closing_days_later_is_a_timer_span_linked_to_the_attempt(
+    traced: Traced, kafka
+):
+    attempt = failed_weekly_attempt("EXP-TRACE-1", "CRN-TRACE-2", T0)
+    await publish(
+        kafka.bootstrap_servers,
+        f"{traced.prefix}im.payment-attempts",
+        [attempt.to_json()],
+        key=b"EXP-TRACE-1",
+    )
+
+    async def processed() -> list[dict[str, Any]]:
+        return traced.spans(**{"messaging.message.id": str(attempt.event_id)})
+
+    async def seen() -> bool:
+        return bool(await processed())
+
+    await eventually(seen, timeout=60, what="the attempt's process span")
+    [consumed] = await processed()
+    assert consumed["parent_span_id"] == "", "no context came with it: its trace starts here"
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(
+            f"{traced.services['expenses'].url}/clock",
+            params={"to": (T0 + timedelta(days=8)).isoformat()},
+            headers=traced.auth,
+        )
+        assert answer.status_code == 200, answer.text
+
+    async def fired() -> bool:
+        return any(
+            {"trace_id": consumed["trace_id"], "span_id": consumed["span_id"]} in s["links"]
+            for s in traced.spans(name="timer fire")
+        )
+
+    await eventually(fired, timeout=60, what="a timer span linked to the attempt")
+    [fire] = [
+        s
+        for s in traced.spans(name="timer fire")
+        if {"trace_id": consumed["trace_id"], "span_id": consumed["span_id"]} in s["links"]
+    ]
+    assert fire["service"] == "expenses"
+    assert fire["trace_id"] != consumed["trace_id"], "days later: a trace of its own, linked"
+    assert fire["attributes"]["msp_im.timer.key"].startswith("EXP-TRACE-1/")
+
+    async def i059pl() -> bool:
+        return any(
+            "WorkItemRaised" in s["attributes"].get("msp_im.outputs", [])
+            for s in traced.spans(trace_id=fire["trace_id"], service="workitems")
+        )
+
+    await eventually(i059pl, timeout=60, what="the I059PL raised in the timer's trace")
+
+
+async def test_a_dead_lettered_record_says_why_and_a_hostile_traceparent_starts_a_new_trace(
+    traced: Traced, kafka
+):
+    await publish(
+        kafka.bootstrap_servers,
+        f"{traced.prefix}msp.approvals",
+        [b"{not json"],
+        key=b"MSP-TRACE-POISON",
+        headers=[("traceparent", b"\xff\xfe-not-a-context"), ("tracestate", b"\x00" * 600)],
+    )
+
+    async def refused() -> list[dict[str, Any]]:
+        return [
+            s
+            for s in traced.spans(service="notification", kind="consumer")
+            if s["attributes"].get("msp_im.outcome") == "dead_lettered"
+        ]
+
+    async def seen() -> bool:
+        return bool(await refused())
+
+    await eventually(seen, timeout=60, what="the dead-lettered record's span")
+    [span] = await refused()
+    assert span["attributes"]["msp_im.reason"] == "not-json"
+    assert span["status"] == {"code": 2, "message": "not-json"}
+    assert span["parent_span_id"] == "", "bytes that are no context start a trace of their own"
+    [line] = [
+        json.loads(line)
+        for line in traced.services["notification"].log_path.read_text().splitlines()
+        if '"message dead-lettered"' in line
+    ]
+    assert (line["trace_id"], line["span_id"]) == (span["trace_id"], span["span_id"])
+    sends = [s for s in traced.spans(trace_id=span["trace_id"]) if s["kind"] == "producer"]
+    assert [s["attributes"]["messaging.destination.name"] for s in sends] == [
+        f"{traced.prefix}msp.approvals.dlq"
+    ]

@@ -1,0 +1,56 @@
+"""The trace context's edges (issue 30): hostile header bytes, stored carriers that do not read, and the standard
+switch (off unless an OTLP endpoint is set)."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import trace
+
+from servicekit import tracing
+
+pytestmark = pytest.mark.unit
+
+VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_trace_headers_are_read_from_bytes_and_anything_else_is_ignored():
+    assert tracing.carrier_from_headers(
+        [(b"TraceParent", VALID.encode()), (b"tracestate", b"a=1"), (b"other", b"x")]
+    ) == {"traceparent": VALID, "tracestate": "a=1"}
+    hostile = [
+        (b"traceparent", b"\xff\xfe"),
+        (b"tracestate", b"a" * 600),
+        (b"\xff", b"x"),
+        (b"traceparent", None),
+    ]
+    assert tracing.carrier_from_headers(hostile) == {}
+    assert tracing.carrier_from_headers([(b"traceparent", b"garbage")]) == {
+        "traceparent": "garbage"
+    }
+    context = tracing.context_of({"traceparent": "garbage"})
+    assert not trace.get_current_span(context).get_span_context().is_valid, (
+        "garbage starts a new trace"
+    )
+
+
+def test_a_valid_context_passes_through_even_with_tracing_off():
+    assert not tracing.enabled()
+    span = tracing.consume_span("t", 0, 1, {"traceparent": VALID}, "g")
+    assert tracing.carrier_of(span)["traceparent"] == VALID
+    assert tracing.loaded(tracing.stored(tracing.carrier_of(span))) == {"traceparent": VALID}
+
+
+@pytest.mark.parametrize("text", [None, "", "not json", "[1]", '{"traceparent": 5, "x": "y"}'])
+def test_a_stored_carrier_that_does_not_read_is_none(text):
+    assert tracing.loaded(text) == {}
+
+
+def test_tracing_is_off_unless_an_endpoint_is_set_and_not_disabled():
+    assert tracing.configure_tracing("s", {}) is False
+    assert (
+        tracing.configure_tracing(
+            "s", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_SDK_DISABLED": "true"}
+        )
+        is False
+    )
+    assert not tracing.enabled()
