@@ -31,6 +31,8 @@ import platform
 import secrets
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -56,6 +58,7 @@ from contracts.catalogue import (
 from contracts.envelope import Event
 from devstack import LocalKafka, LocalPostgres
 from devstack.processes import ServiceProcess
+from devstack.procs import free_port
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.system import SERVICES
 from servicekit.broker import ensure_topics
@@ -514,7 +517,7 @@ def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
-SECTIONS = ("stages", "throughput", "latency", "rising", "growth", "scale-out")
+SECTIONS = ("stages", "throughput", "tracing", "latency", "rising", "growth", "scale-out")
 KNEE_S = 1.0
 """The rising-load table names the first offered rate at which the two-hop p99 passes this."""
 
@@ -545,6 +548,8 @@ async def main(args: argparse.Namespace) -> None:
             await stages_table(bench, args.stage_events)
         if "throughput" in sections:
             await throughput_table(bench, n)
+        if "tracing" in sections:
+            await tracing_table(bench, args.stage_events)
         if "latency" in sections:
             await latency_table(bench, args.rate, args.duration)
         if "rising" in sections:
@@ -670,6 +675,90 @@ async def stages_table(bench: Bench, n: int) -> None:
         + " |",
         flush=True,
     )
+
+
+TRACING: tuple[tuple[str, dict[str, str]], ...] = (
+    ("off", {}),
+    ("on, 10% sampled", {"OTEL_TRACES_SAMPLER_ARG": "0.1"}),
+    ("on, every trace", {"OTEL_TRACES_SAMPLER_ARG": "1.0"}),
+)
+"""The tracing settings the tracing table compares: off (no endpoint), and parent-based ratio sampling at 10% and
+100% exporting OTLP to a receiver of the bench's own (``servicekit.tools.otlp``, a process of its own)."""
+
+
+async def traced_backlog(
+    bench: Bench,
+    service: str,
+    n: int,
+    make: Callable[[int], Event],
+    in_topic: str,
+    out_topic: str,
+    per: int,
+    otel: dict[str, str],
+    collector: subprocess.Popen[bytes],
+    endpoint: str,
+) -> tuple[int, float, float, float]:
+    """A backlog of ``n`` events through ``service`` with tracing set as ``otel``: (events counted, events/s, the
+    service's CPU seconds, the collector's CPU seconds) from the moment the service is ready."""
+    prefix, env = await bench.fresh()
+    if otel:
+        env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "500", **otel}
+    await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
+    process = bench.service(service, env)
+    async with bench.running(process):
+        before = (process.cpu_seconds(), tree_cpu_seconds(collector.pid))
+        since_ms = time.time() * 1000
+        written = await stamps(bench.client, prefix + out_topic, n * per)
+        await asyncio.sleep(1.0)  # the exporter's last batch (500 ms) reaches the collector
+        after = (process.cpu_seconds(), tree_cpu_seconds(collector.pid))
+    sampled = [t for t in written if t >= since_ms]
+    return len(sampled) // per, rate_of(sampled) / per, after[0] - before[0], after[1] - before[1]
+
+
+async def tracing_table(bench: Bench, n: int) -> None:
+    port = free_port()
+    collector = subprocess.Popen(  # noqa: ASYNC220 - a start, not a wait
+        [sys.executable, "-m", "servicekit.tools.otlp", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    rows = []
+    try:
+        for service, make, in_topic, out_topic, per in (
+            ("expenses", attempt, PAYMENT_ATTEMPTS.name, EXPENSE_EVENTS.name, 1),
+            ("notification", approval, MSP_APPROVALS.name, MSP_NOTIFICATION_EVENTS.name, 3),
+        ):
+            for setting, otel in TRACING:
+                say(f"tracing: {service}, {setting} ...")
+                events, rate, own, collected = await traced_backlog(
+                    bench,
+                    service,
+                    n,
+                    make,
+                    in_topic,
+                    out_topic,
+                    per,
+                    otel,
+                    collector,
+                    f"http://127.0.0.1:{port}",
+                )
+                rows.append((service, setting, events, rate, own, collected))
+    finally:
+        collector.terminate()
+        collector.wait()
+    print(
+        f"\nTracing's cost: a backlog of {n:,} events through each service, tracing off and on (OTLP over HTTP to "
+        "a receiver process of the bench's own, `servicekit.tools.otlp`, which decodes every span); CPU from /proc from the "
+        "moment the service is ready\n"
+    )
+    print(
+        "| service | tracing | service µs/event | collector µs/event | events/s |\n|---|---|---:|---:|---:|"
+    )
+    for service, setting, events, rate, own, collected in rows:
+        print(
+            f"| {service} | {setting} | {own / events * 1e6:,.0f} | {collected / events * 1e6:,.0f} | {rate:,.0f} |",
+            flush=True,
+        )
 
 
 async def latency_table(bench: Bench, rate: float, duration: float) -> None:

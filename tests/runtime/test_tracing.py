@@ -1,5 +1,5 @@
 """Issue 30: one case followed across the services. The four services run as separate processes on the real broker
-and database and export OTLP to a receiver this test runs (``devstack.otlp``, decoding the real protocol)."""
+and database and export OTLP to a receiver this test runs (``servicekit.tools.otlp``, decoding the real protocol)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from contracts.roles import OPERATIONS
-from devstack.otlp import Receiver
 from devstack.processes import ServiceProcess
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from servicekit.tools.otlp import Receiver
 from tests.support.bus import provision_catalogue
 from tests.support.kafka_tools import eventually, publish
 

@@ -2,7 +2,7 @@
 stand-in collector. It decodes the real protocol (``ExportTraceServiceRequest`` in protobuf, optionally gzip), keeps
 the spans in memory as plain dicts and, run as a program, writes each as one JSON line.
 
-    python -m devstack.otlp [--listen 127.0.0.1:4318]
+    python -m servicekit.tools.otlp [--listen 127.0.0.1:4318]
 
 Point a service at it with ``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318``. For a real backend (Jaeger,
 Tempo, an OpenTelemetry Collector) point the services there instead: see docs/operations.md, "Traces"."""
