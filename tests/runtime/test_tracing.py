@@ -15,8 +15,9 @@ import pytest
 
 from contracts.roles import OPERATIONS
 from devstack.processes import ServiceProcess
+from devstack.scenarios import Runner, SystemUnderTest, load_all
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
-from devstack.tokens import SYSTEM_AUDIENCES, Signer
+from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from servicekit.tools.otlp import Receiver
 from tests.support.bus import provision_catalogue
 from tests.support.kafka_tools import eventually, publish
@@ -251,3 +252,39 @@ async def test_a_dead_lettered_record_says_why_and_a_hostile_traceparent_starts_
     assert [s["attributes"]["messaging.destination.name"] for s in sends] == [
         f"{traced.prefix}msp.approvals.dlq"
     ]
+
+
+async def test_a_scheduled_sms_fires_in_a_trace_linked_to_the_authorisation(traced: Traced, kafka):
+    """Scenario msp-14: the approved decision maker schedules a preliminary SMS for the next morning; its firing
+    (withheld then: the call succeeded first) is linked to the authorisation's span."""
+    [scenario] = [s for s in load_all() if s.id.startswith("msp-14")]
+    token = traced.signer.token("OFF-TRACE", expires_in=3600, roles=EVERY_ROLE)
+    urls = {n: s.url for n, s in traced.services.items()}
+    async with Runner(SystemUnderTest(kafka.access, traced.prefix, urls, token)) as runner:
+        outcome = await runner.run(scenario)
+    assert outcome.ok, "\n".join(outcome.summary())
+
+    def authorised() -> dict[str, Any]:
+        [span] = traced.spans(
+            service="notification", kind="consumer", **{"msp_im.event_type": "AuthoriseMspSms"}
+        )
+        return span
+
+    async def fired() -> bool:
+        if not traced.spans(
+            service="notification", kind="consumer", **{"msp_im.event_type": "AuthoriseMspSms"}
+        ):
+            return False
+        link = {"trace_id": authorised()["trace_id"], "span_id": authorised()["span_id"]}
+        return any(
+            link in s["links"] for s in traced.spans(service="notification", name="timer fire")
+        )
+
+    await eventually(fired, timeout=60, what="the SMS's timer span linked to its authorisation")
+    link = {"trace_id": authorised()["trace_id"], "span_id": authorised()["span_id"]}
+    [fire] = [
+        s for s in traced.spans(service="notification", name="timer fire") if link in s["links"]
+    ]
+    decided = [s for s in traced.spans(trace_id=fire["trace_id"]) if s["name"] == "decide timer"]
+    assert decided
+    assert "MspSmsWithheld" in decided[0]["attributes"]["msp_im.outputs"]

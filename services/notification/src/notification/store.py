@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from notification.domain.model import MspState, SmsStatus, read_state
+from servicekit import tracing
 from servicekit.db import Migration, advisory_locks, execute_rows, unnest
 from servicekit.timers.scheduler import Due, not_quarantined
 
@@ -38,6 +39,14 @@ MIGRATIONS = (
         3,
         "incidents",
         "CREATE INDEX msps_by_incident ON msps USING gin ((state->'incidents'))",
+    ),
+    Migration(
+        "notification",
+        4,
+        "sms_trace_context",
+        # The trace context of the authorisation that scheduled the SMS (servicekit.tracing): its sending is
+        # traced as linked to that authorisation.
+        "ALTER TABLE msps ADD COLUMN sms_trace_context text",
     ),
 )
 
@@ -105,15 +114,20 @@ async def save(
             after.model_dump_json(),
             after.sms.send_at if after.sms.status is SmsStatus.AUTHORISED else None,
             after.completed,
+            tracing.cause(after.sms.authorised_by_event)
+            if after.sms.status is SmsStatus.AUTHORISED
+            else None,
         )
         for before, after in changes
         if after is not None and after != before
     }
     await execute_rows(
         conn,
-        "INSERT INTO msps (msp_id, state, sms_send_at, completed) SELECT i, s::jsonb, a, c FROM "
-        f"{unnest('text', 'text', 'timestamptz', 'bool')} AS u(i, s, a, c) "
+        "INSERT INTO msps (msp_id, state, sms_send_at, completed, sms_trace_context) SELECT i, s::jsonb, a, c, t "
+        f"FROM {unnest('text', 'text', 'timestamptz', 'bool', 'text')} AS u(i, s, a, c, t) "
         "ON CONFLICT (msp_id) DO UPDATE SET state = EXCLUDED.state, sms_send_at = EXCLUDED.sms_send_at, "
+        "sms_trace_context = CASE WHEN EXCLUDED.sms_send_at IS NULL THEN NULL "
+        "ELSE COALESCE(EXCLUDED.sms_trace_context, msps.sms_trace_context) END, "
         "completed = EXCLUDED.completed, updated_at = now()",
         list(rows.values()),
     )
@@ -125,12 +139,12 @@ _DUE = f"sms_send_at <= $1 AND {not_quarantined('msp_id')}"
 async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
     """MSPs whose authorised SMS is due, locked, oldest first; rows another instance holds are skipped."""
     rows = await conn.fetch(
-        f"SELECT msp_id, state FROM msps WHERE {_DUE} ORDER BY sms_send_at LIMIT $2 "
+        f"SELECT msp_id, state, sms_trace_context FROM msps WHERE {_DUE} ORDER BY sms_send_at LIMIT $2 "
         "FOR UPDATE SKIP LOCKED",
         now,
         limit,
     )
-    return [Due(r["msp_id"], r["state"]) for r in rows]
+    return [Due(r["msp_id"], r["state"], r["sms_trace_context"]) for r in rows]
 
 
 def due_state(due: Due) -> MspState:
