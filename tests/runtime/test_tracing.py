@@ -105,9 +105,30 @@ async def test_one_approval_is_one_trace_across_the_services_and_no_span_carries
     await eventually(
         whole, timeout=120, what="the approval's trace in notification, workitems and console"
     )
+    await publish(  # the same approval again: a duplicate, and its span says so
+        kafka.bootstrap_servers,
+        f"{traced.prefix}msp.approvals",
+        [approval.to_json()],
+        key=b"MSP-TRACE-1",
+    )
+
+    async def twice() -> bool:
+        outcomes = [
+            s["attributes"]["msp_im.outcome"]
+            for s in traced.spans(
+                kind="consumer", **{"messaging.message.id": str(approval.event_id)}
+            )
+        ]
+        return sorted(outcomes) == ["duplicate", "handled"]
+
+    await eventually(twice, timeout=60, what="the redelivered approval's span saying duplicate")
     spans = traced.spans(trace_id=UPSTREAM_TRACE)
     by_id = {s["span_id"]: s for s in spans}
-    [first] = [s for s in spans if s["name"].endswith("msp.approvals process")]
+    [first] = [
+        s
+        for s in spans
+        if s["name"].endswith("msp.approvals process") and s["parent_span_id"] == PARENT
+    ]
     assert first["service"] == "notification"
     assert first["parent_span_id"] == PARENT, (
         "the upstream system's context is continued, not replaced"
