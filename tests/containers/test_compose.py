@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,6 +26,7 @@ from devstack.procs import free_port
 from devstack.scenarios import Runner, Scenario, SystemUnderTest, load_all
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from servicekit.tools.localsecrets import KafkaSecrets
+from tests.support.kafka_tools import eventually
 
 pytestmark = [pytest.mark.container, pytest.mark.asyncio(loop_scope="module")]
 
@@ -175,21 +177,33 @@ async def test_the_tracing_profile_collects_each_services_spans_with_no_personal
     compose: Compose,
 ) -> None:
     """Issue 30: "compose gets an optional collector profile where an image can be built locally". Runs after the
-    scenarios (file order): their approval's trace reached the profile's receiver from every service."""
+    scenarios (file order): their approval's trace reaches the profile's receiver from every service (the services
+    export in batches, every few seconds: polled, not assumed)."""
+
+    def spans() -> list[dict[str, Any]]:
+        logged = compose("logs", "--no-color", "otlp-receiver").stdout
+        return [json.loads(line.partition("|")[2]) for line in logged.splitlines() if "| {" in line]
+
+    def approval_traced() -> bool:
+        found = spans()
+        approvals = {
+            s["trace_id"]
+            for s in found
+            if s["name"] == "msp.approvals process"
+            and s["attributes"]["msp_im.outcome"] == "handled"
+        }
+        return len(approvals) == 1 and {"notification", "workitems", "console"} <= {
+            s["service"] for s in found if s["trace_id"] in approvals
+        }
+
+    async def traced() -> bool:
+        return approval_traced()
+
+    await eventually(
+        traced, timeout=120, what="the approval's trace from notification, workitems and console"
+    )
+    assert "expenses" in {s["service"] for s in spans()}
     logged = compose("logs", "--no-color", "otlp-receiver").stdout
-    spans = [
-        json.loads(line.partition("|")[2])
-        for line in logged.splitlines()
-        if "|" in line and "{" in line
-    ]
-    assert {"notification", "expenses", "workitems", "console"} <= {s["service"] for s in spans}
-    [approval] = [
-        s
-        for s in spans
-        if s["name"] == "msp.approvals process" and s["attributes"]["msp_im.outcome"] == "handled"
-    ]
-    trace = {s["service"] for s in spans if s["trace_id"] == approval["trace_id"]}
-    assert {"notification", "workitems", "console"} <= trace
     assert "Morgan Demo-Officer" not in logged
     assert "0491 570 156" not in logged
 
