@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from contracts.roles import OPERATIONS
+from contracts.roles import OPERATIONS, OfficerRole
 from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest, load_all
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
@@ -309,3 +309,43 @@ async def test_a_scheduled_sms_fires_in_a_trace_linked_to_the_authorisation(trac
     decided = [s for s in traced.spans(trace_id=fire["trace_id"]) if s["name"] == "decide timer"]
     assert decided
     assert "MspSmsWithheld" in decided[0]["attributes"]["msp_im.outputs"]
+
+
+async def test_an_officers_command_starts_the_trace_the_service_continues(traced: Traced):
+    """Issue 30: "the console's command API starts the trace of an officer's action"."""
+    async with httpx.AsyncClient(base_url=traced.services["console"].url, timeout=30) as http:
+        answer = await http.post(
+            "/commands/RecordPhoneContact",
+            json={
+                "msp_id": "MSP-TRACE-CMD",
+                "contacted": "customer",
+                "outcome": "unsuccessful",
+                "aggression_displayed": False,
+                "no_more_attempts": True,
+            },
+            headers=traced.signer.bearer("OFF-TRACE-1", roles=[OfficerRole.MSP_OFFICER.value]),
+        )
+    assert answer.status_code == 202, answer.text
+    command_id = answer.json()["command_id"]
+
+    async def continued() -> bool:
+        return bool(
+            traced.spans(
+                service="notification", kind="consumer", **{"messaging.message.id": command_id}
+            )
+        )
+
+    await eventually(continued, timeout=60, what="notification's span of the officer's command")
+    [started] = traced.spans(
+        service="console", kind="server", **{"messaging.message.id": command_id}
+    )
+    assert started["name"] == "officer command RecordPhoneContact"
+    assert started["parent_span_id"] == "", "the officer's action begins the trace"
+    [handled] = traced.spans(
+        service="notification", kind="consumer", **{"messaging.message.id": command_id}
+    )
+    assert handled["trace_id"] == started["trace_id"]
+    sent = {s["span_id"]: s for s in traced.spans(trace_id=started["trace_id"], kind="producer")}
+    assert sent[handled["parent_span_id"]]["parent_span_id"] == started["span_id"], (
+        "the command went out in a send span under the officer's"
+    )
