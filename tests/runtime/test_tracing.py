@@ -349,3 +349,49 @@ async def test_an_officers_command_starts_the_trace_the_service_continues(traced
     assert sent[handled["parent_span_id"]]["parent_span_id"] == started["span_id"], (
         "the command went out in a send span under the officer's"
     )
+
+
+async def test_a_record_met_by_a_database_outage_says_retried_then_handled(
+    traced: Traced, kafka, postgres
+):
+    """Issue 30: the consume span's outcome "retried": the poll is read again once the database is back."""
+    if postgres.local is None:
+        pytest.fail(
+            "this test stops and restarts the database: it needs the local server (unset DATABASE_URL)"
+        )
+    attempt = failed_weekly_attempt("EXP-TRACE-OUTAGE", "CRN-TRACE-3", T0)
+
+    def outcomes() -> list[str]:
+        return [
+            s["attributes"]["msp_im.outcome"]
+            for s in traced.spans(
+                kind="consumer", **{"messaging.message.id": str(attempt.event_id)}
+            )
+        ]
+
+    postgres.local.stop(keep_data=True)
+    try:
+        await publish(
+            kafka.bootstrap_servers,
+            f"{traced.prefix}im.payment-attempts",
+            [attempt.to_json()],
+            key=b"EXP-TRACE-OUTAGE",
+        )
+
+        async def retried() -> bool:
+            return "retried" in outcomes()
+
+        await eventually(retried, timeout=120, what="a process span saying retried")
+    finally:
+        postgres.local.restart()
+
+    async def handled() -> bool:
+        return "handled" in outcomes()
+
+    await eventually(handled, timeout=180, what="the same record handled once the database is back")
+    [span] = [
+        s
+        for s in traced.spans(kind="consumer", **{"messaging.message.id": str(attempt.event_id)})
+        if s["attributes"]["msp_im.outcome"] == "retried"
+    ][:1]
+    assert span["attributes"]["error.type"]

@@ -285,8 +285,8 @@ class BatchPipeline:
                 span.set_attribute("error.type", type(exc).__name__)
                 span.end()
             raise
-        for n, ((record, item), verdict) in enumerate(zip(screened, verdicts, strict=True)):
-            self._ended(spans[n], record, item, verdict, outbox[n])
+        for n, ((record, _), verdict) in enumerate(zip(screened, verdicts, strict=True)):
+            self._ended(spans[n], record, verdict, outbox[n])
         return counts
 
     def _process_span(self, record: ConsumerRecord[Any, Any]) -> Span:
@@ -301,14 +301,10 @@ class BatchPipeline:
         self,
         span: Span,
         record: ConsumerRecord[Any, Any],
-        item: Event | ContractError,
         verdict: Event | ContractError | None,
         sent: Sequence[OutboundMessage],
     ) -> None:
         """What became of the record, on its span: handled, duplicate, or dead-lettered and why."""
-        if isinstance(item, Event):
-            span.set_attribute("messaging.message.id", str(item.event_id))
-            span.set_attribute("msp_im.event_type", item.event_type)
         dlq = self.routes[record.topic].dlq
         letter = next((m for m in sent if m.topic == dlq), None)
         if letter is not None:
@@ -335,6 +331,10 @@ class BatchPipeline:
             (r, screen(r, self.routes[r.topic].topic, self.settings.max_record_bytes))
             for r in records
         ]
+        for span, (_, item) in zip(spans, screened, strict=True):
+            if isinstance(item, Event) and span.is_recording():
+                span.set_attribute("messaging.message.id", str(item.event_id))
+                span.set_attribute("msp_im.event_type", item.event_type)
         counts: Counts = collections.Counter()
         self._released, self._redelivered = [], set()
         now = self.clock.now()
