@@ -54,3 +54,26 @@ def test_tracing_is_off_unless_an_endpoint_is_set_and_not_disabled():
         is False
     )
     assert not tracing.enabled()
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "expected"),
+    [
+        (VALID, True),
+        (VALID[:-2] + "00", False),
+        (VALID[:-2] + "03", True),
+        ("", False),
+        ("x-zz", False),
+    ],
+)
+def test_a_row_is_sent_with_a_span_of_its_own_only_when_its_trace_is_sampled(traceparent, expected):
+    assert tracing.sampled({"traceparent": traceparent} if traceparent else {}) is expected
+
+
+def test_a_decision_under_a_span_not_recorded_makes_no_child_and_keeps_the_parent_current():
+    parent = tracing.consume_span("t", 0, 1, {"traceparent": VALID}, "g")
+    assert not parent.is_recording()
+    with tracing.decision(parent, "X") as decided:
+        assert decided is parent
+        assert trace.get_current_span() is parent
+    assert tracing.transaction_span([parent]) is trace.INVALID_SPAN

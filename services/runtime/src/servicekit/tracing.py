@@ -165,7 +165,12 @@ def failed(span: Span, reason: str) -> None:
 @contextlib.contextmanager
 def decision(parent: Span, event_type: str) -> Iterator[Span]:
     """A ``decide`` span under ``parent`` (current while it runs, so log lines carry it), with the rules whose code
-    ran and the kinds of event decided (:func:`decided`)."""
+    ran and the kinds of event decided (:func:`decided`). Under a span that is not recorded (tracing off, or a trace
+    not sampled) no child is made: ``parent`` is current instead, and costs nothing more."""
+    if not parent.is_recording():
+        with trace.use_span(parent, end_on_exit=False):
+            yield parent
+        return
     with TRACER.start_as_current_span(
         f"decide {event_type}",
         context=trace.set_span_in_context(parent),
@@ -204,6 +209,16 @@ def consume_span(topic: str, partition: int, offset: int, carrier: Carrier, grou
     )
 
 
+def sampled(carrier: Mapping[str, str]) -> bool:
+    """Whether the context a carrier names is sampled (its ``traceparent`` flags): a row caused in a trace that is
+    not sampled is sent with that context as it is, with no span of its own."""
+    flags = carrier.get("traceparent", "")[-2:]
+    try:
+        return bool(int(flags, 16) & 1)
+    except ValueError:
+        return False
+
+
 def send_span(topic: str, carrier: Carrier, event_id: str) -> Span:
     """The relay's ``send`` span of one outbox row: a child of the context stored with the row (the record, the
     request or the timer that caused it), and linked to it."""
@@ -234,10 +249,10 @@ def cause(event_id: object) -> str | None:
 
 def transaction_span(records: Iterable[Span]) -> Span:
     """A poll's database transaction: one span of its own (the poll mixes traces), linked to each record's
-    ``process`` span. Recorded only while tracing is on."""
-    if not enabled():
+    ``process`` span that is recorded; none when no record of the poll is (tracing off, or none sampled)."""
+    links = [Link(s.get_span_context()) for s in records if s.is_recording()]
+    if not links:  # tracing off, or none of the poll's records sampled
         return INVALID_SPAN
-    links = [Link(s.get_span_context()) for s in records if s.get_span_context().is_valid]
     return TRACER.start_span(
         "transaction",
         context=Context(),

@@ -262,7 +262,7 @@ class OutboxRelay:
                 out = [(name.decode(), v) for name, v in headers]
                 carrier, span = tracing.loaded(cause), None
                 if carrier:
-                    if tracing.enabled():
+                    if tracing.enabled() and tracing.sampled(carrier):
                         span = tracing.send_span(topic, carrier, event_id)
                         carrier = tracing.carrier_of(span)
                     present = {name.lower() for name, _ in out}
