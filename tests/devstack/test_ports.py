@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from devstack.kafka import KafkaAccess
-from devstack.procs import free_port, listening_ports, port_taken_by
+from devstack.procs import ephemeral_ports, free_port, listening_ports, port_taken_by
 from devstack.system import RunningSystem, child_environment, refuse_taken_ports
 from servicekit.tools.localsecrets import KafkaSecrets
 
@@ -94,3 +94,13 @@ def test_the_launcher_reads_a_free_port_off_its_own_child_and_never_trusts_anoth
         child.wait()
     with pytest.raises(RuntimeError, match="expenses exited with code"):
         system.find_ports({"expenses": 0}, timeout=5)
+
+
+def test_a_free_port_for_a_server_is_drawn_outside_the_range_clients_connect_from():
+    """A port the kernel hands out for bind(0) is also the kind a client's connection takes: a cluster node
+    once lost its port that way between choosing and binding it."""
+    low, high = ephemeral_ports()
+    ports = {free_port() for _ in range(20)}
+    assert all(10000 <= p < low or p > high for p in ports), sorted(ports)
+    for port in ports:
+        assert port_taken_by(port) is None

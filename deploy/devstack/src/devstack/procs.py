@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -57,7 +58,29 @@ def stop_requested() -> threading.Event:
     return stop
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes a client connection's local port from (Linux; the usual one elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A loopback port free to listen on, for a server started next (a broker node, a service). Drawn from outside the
+    kernel's ephemeral range: a port the kernel chose (``bind(0)``) can be taken by any client's outgoing
+    connection before the server binds it (seen: a cluster node failing with "Address already in use" while the
+    test suite's clients were busy); one below the range never is."""
+    low, _ = ephemeral_ports()
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))  # noqa: S311 - a port, not a secret
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
