@@ -197,12 +197,12 @@ async def test_a_producer_says_how_far_behind_a_downstream_system_is_from_its_gr
             topic_prefix=topic_prefix,
             http_port=free_port(),
             topic_partitions=1,
+            downstream_interval_s=0.2,
         ),
     )
     labels = {"topic": f"{topic_prefix}probe.out", "group": f"{topic_prefix}probe-reader"}
 
-    async def behind(n: int) -> bool:
-        await runtime.refresh_gauges()
+    async def behind(n: int) -> bool:  # the watch reads the group every downstream_interval_s
         return runtime.metrics.registry.get_sample_value("downstream_lag", labels) == n
 
     async with running(runtime):

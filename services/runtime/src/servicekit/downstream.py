@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from contracts.access import downstream
 from contracts.topics import Catalogue
 from servicekit.broker import client_options
+from servicekit.metrics import Metrics
 from servicekit.settings import ServiceSettings
 
 
@@ -37,6 +38,18 @@ class DownstreamWatch:
     pairs: list[tuple[str, str]]
     _admin: AIOKafkaAdminClient | None = field(default=None, init=False)
     _reader: AIOKafkaConsumer | None = field(default=None, init=False)
+    _partitions: dict[str, list[TopicPartition]] = field(default_factory=dict, init=False)
+    """Each watched topic's partitions, read once (a topic's partitions are only ever added by an operator, who
+    restarts the services)."""
+
+    async def run(self, metrics: Metrics, interval_s: float) -> None:
+        """Set ``downstream_lag`` every ``interval_s``, off the readiness path: an answer the broker is slow to give
+        delays no ``/ready`` and no scrape. A reading that fails leaves the gauge as it was, and is tried again."""
+        while True:
+            with contextlib.suppress(Exception):
+                for (topic, group), lag in (await asyncio.wait_for(self.lags(), 10.0)).items():
+                    metrics.downstream_lag.labels(topic=topic, group=group).set(lag)
+            await asyncio.sleep(interval_s)
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._reader is None:
@@ -65,8 +78,12 @@ class DownstreamWatch:
         admin, reader = await self._clients()
         found: dict[tuple[str, str], int] = {}
         for topic, group in self.pairs:
-            [described] = await admin.describe_topics([topic])
-            parts = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            parts = self._partitions.get(topic)
+            if not parts:  # not read yet, or the topic had none then (not yet created)
+                [described] = await admin.describe_topics([topic])
+                parts = self._partitions[topic] = [
+                    TopicPartition(topic, p["partition"]) for p in described["partitions"]
+                ]
             ends = await reader.end_offsets(parts)
             committed = await admin.list_consumer_group_offsets(group, partitions=parts)
             found[(topic, group)] = sum(

@@ -266,6 +266,13 @@ class ServiceRuntime:
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="consumer"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        if self.downstream is not None and self.downstream.pairs:
+            self._tasks.append(
+                asyncio.create_task(
+                    self.downstream.run(self.metrics, self.settings.downstream_interval_s),
+                    name="downstream-watch",
+                )
+            )
         log.info(
             "service started",
             version=self.spec.version,
@@ -426,12 +433,6 @@ class ServiceRuntime:
                     self.metrics.timers_quarantined_rows.set(await quarantined(conn))
                 if self.spec.gauges is not None:
                     await self.spec.gauges(self, conn)
-        if self.downstream is not None:
-            with contextlib.suppress(Exception):
-                for (topic, group), lag in (
-                    await asyncio.wait_for(self.downstream.lags(), 5.0)
-                ).items():
-                    self.metrics.downstream_lag.labels(topic=topic, group=group).set(lag)
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 readings["timers_oldest_overdue_s"] = (

@@ -163,6 +163,11 @@ class ServiceSettings(BaseSettings):
     )
     relay_batch: int = Field(default=1000, ge=1)
     scheduler_interval_s: float = Field(default=0.25, gt=0)
+    downstream_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the consumer groups of downstream systems are read (the gauge downstream_lag).",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description="The event loop: uvloop (libuv; less CPU per event, TLS included), or the "
