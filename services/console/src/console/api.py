@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from opentelemetry.context import Context
-from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from console import store
@@ -310,12 +308,7 @@ async def issue(
     """The one way a command is issued, from the API or a console page: checked against the officer's verified
     roles, then recorded and written through the outbox in one transaction. :class:`Refused` says why not. The
     officer's action starts a trace (``officer command``): the command goes out in it, and so does all it causes."""
-    with tracing.TRACER.start_as_current_span(
-        f"officer command {kind.TYPE}",
-        context=Context(),
-        kind=SpanKind.SERVER,
-        attributes={"msp_im.command_type": kind.TYPE},
-    ) as span:
+    with tracing.officer_command(kind.TYPE) as span:
         try:
             body, status = await _issue(runtime, officer, roles, kind, fields, key)
         except Refused as refused:

@@ -131,10 +131,10 @@ def current_carrier() -> Carrier:
     return carrier_of(trace.get_current_span())
 
 
-def link_to(carrier: Mapping[str, str]) -> list[Link]:
-    """A link to the span a carrier names, if it names a valid one."""
-    context = trace.get_current_span(context_of(carrier)).get_span_context()
-    return [Link(context)] if context.is_valid else []
+def link_to(context: Context) -> list[Link]:
+    """A link to the span ``context`` names, if it names a valid one."""
+    span_context = trace.get_current_span(context).get_span_context()
+    return [Link(span_context)] if span_context.is_valid else []
 
 
 def ids(span: Span | None = None) -> tuple[str, str] | None:
@@ -222,11 +222,12 @@ def sampled(carrier: Mapping[str, str]) -> bool:
 def send_span(topic: str, carrier: Carrier, event_id: str) -> Span:
     """The relay's ``send`` span of one outbox row: a child of the context stored with the row (the record, the
     request or the timer that caused it), and linked to it."""
+    cause = context_of(carrier)
     return TRACER.start_span(
         f"{topic} send",
-        context=context_of(carrier),
+        context=cause,
         kind=SpanKind.PRODUCER,
-        links=link_to(carrier),
+        links=link_to(cause),
         attributes={
             "messaging.system": "kafka",
             "messaging.operation.type": "send",
@@ -273,6 +274,19 @@ def fire_span(key: str, cause: str | None) -> Span:
         "timer fire",
         context=Context(),
         kind=SpanKind.INTERNAL,
-        links=link_to(loaded(cause)),
+        links=link_to(context_of(loaded(cause))),
         attributes={"msp_im.timer.key": key},
     )
+
+
+@contextlib.contextmanager
+def officer_command(command_type: str) -> Iterator[Span]:
+    """An officer's action (the console's command API or a page): a ``server`` span that begins a trace of its own,
+    current while the command is checked and written, so the command goes out in it."""
+    with TRACER.start_as_current_span(
+        f"officer command {command_type}",
+        context=Context(),
+        kind=SpanKind.SERVER,
+        attributes={"msp_im.command_type": command_type},
+    ) as span:
+        yield span
