@@ -131,6 +131,12 @@ class Bench:
             "EVENT_LOOP": self.loop,
         }
 
+    async def backlog(self, topic: str, events: Sequence[Event]) -> tuple[str, dict[str, str]]:
+        """:meth:`fresh`, with ``events`` already waiting on ``topic`` (under the new prefix)."""
+        prefix, env = await self.fresh()
+        await produce(self.client, prefix + topic, events)
+        return prefix, env
+
     def service(self, name: str, env: dict[str, str], instance: str = "") -> ServiceProcess:
         return ServiceProcess(name, env, self.log_dir, instance or f"{name}-{uuid.uuid4().hex[:4]}")
 
@@ -332,8 +338,7 @@ async def throughput(
     instances: int = 1,
 ) -> tuple[float, float, int]:
     """A backlog of ``n`` through ``instances`` of ``service``: (events/s, seconds to ready, peak RSS bytes)."""
-    prefix, env = await bench.fresh()
-    await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
+    prefix, env = await bench.backlog(in_topic, [make(i) for i in range(n)])
     processes = [bench.service(service, env) for _ in range(instances)]
     async with bench.running(*processes) as ready_s:
         rate = await steady_rate(bench.client, prefix + out_topic, n * outputs_per_input)
@@ -343,8 +348,7 @@ async def throughput(
 
 async def peer_throughput(bench: Bench, n: int) -> float:
     """The same backlog of payment attempts through the peer (``bench/peer.py``): events/s."""
-    prefix, env = await bench.fresh()
-    await produce(bench.client, prefix + PAYMENT_ATTEMPTS.name, [attempt(i) for i in range(n)])
+    prefix, env = await bench.backlog(PAYMENT_ATTEMPTS.name, [attempt(i) for i in range(n)])
     peer = bench.service("bench.peer", env, instance=f"peer-{uuid.uuid4().hex[:4]}")
     peer.start()
     try:
@@ -479,8 +483,7 @@ async def stage_profile(
 ) -> Sampled:
     """A backlog of ``n`` events through ``service``, as in the throughput table, under py-spy from the moment the
     service is ready; only the outputs written from then on are counted, so start-up is not in it."""
-    prefix, env = await bench.fresh()
-    await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
+    prefix, env = await bench.backlog(in_topic, [make(i) for i in range(n)])
     process = bench.service(service, env)
     async with bench.running(process):
         sampler = Sampler(process.pid, bench.profiles / f"{service}.spy")
@@ -700,10 +703,9 @@ async def traced_backlog(
 ) -> tuple[int, float, float, float]:
     """A backlog of ``n`` events through ``service`` with tracing set as ``otel``: (events counted, events/s, the
     service's CPU seconds, the collector's CPU seconds) from the moment the service is ready."""
-    prefix, env = await bench.fresh()
+    prefix, env = await bench.backlog(in_topic, [make(i) for i in range(n)])
     if otel:
         env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "500", **otel}
-    await produce(bench.client, prefix + in_topic, [make(i) for i in range(n)])
     process = bench.service(service, env)
     async with bench.running(process):
         before = (process.cpu_seconds(), tree_cpu_seconds(collector.pid))

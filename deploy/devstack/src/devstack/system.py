@@ -222,7 +222,8 @@ def running_system(
     say = say or (lambda line: print(line, flush=True))
     started: list[Any] = []
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
-    refuse_taken_ports(installed_services(env))  # before anything starts
+    given = installed_services(env)  # each service's port: given, or 0 for a free one
+    refuse_taken_ports(given)  # before anything starts
     # The run's own secrets (the pseudonym key, the services' database passwords) are 0600 files: in the data
     # directory, or in a private folder removed at the end; a service is given the file, never the secret.
     secrets_dir = (
@@ -273,7 +274,6 @@ def running_system(
             say(
                 f"[system] PostgreSQL {pg.version} at 127.0.0.1:{pg.port}, a role per service confined to its schema"
             )
-        given = installed_services(env)
         for name, port in given.items():
             child_env = child_environment(name, env, system.kafka, own_urls.get(name), port)
             out: Any = subprocess.PIPE if readable else None
