@@ -31,7 +31,7 @@ from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
-from tests.support.bus import provision_catalogue
+from tests.support.bus import provision_catalogue, start_processes, stop_processes
 from tests.support.kafka_tools import client, eventually
 
 pytestmark = pytest.mark.e2e
@@ -152,15 +152,10 @@ class Stack:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def start(self) -> None:
-        await provision_catalogue(self.prefix)
-        for service in self.services.values():
-            service.start()
-        for service in self.services.values():
-            await service.ready(self.auth)
+        await start_processes(self.prefix, self.services.values(), self.auth)
 
     def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
+        stop_processes(self.services.values())
 
     async def metric(self, name: str, metric: str) -> float:
         """The sum of ``metric``'s samples on service ``name``'s /metrics."""

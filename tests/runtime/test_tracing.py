@@ -19,7 +19,7 @@ from devstack.scenarios import Runner, SystemUnderTest, load_all
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from servicekit.tools.otlp import Receiver
-from tests.support.bus import provision_catalogue
+from tests.support.bus import start_processes, stop_processes
 from tests.support.kafka_tools import eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -51,15 +51,10 @@ class Traced:
         self.prefix = prefix
 
     async def start(self) -> None:
-        await provision_catalogue(self.prefix)
-        for service in self.services.values():
-            service.start()
-        for service in self.services.values():
-            await service.ready(self.auth)
+        await start_processes(self.prefix, self.services.values(), self.auth)
 
     def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
+        stop_processes(self.services.values())
         self.receiver.stop()
 
     def spans(self, **wanted: Any) -> list[dict[str, Any]]:
@@ -98,9 +93,14 @@ async def test_one_approval_is_one_trace_across_the_services_and_no_span_carries
     )
 
     async def whole() -> bool:
+        """Each service's part has arrived: every process exports on its own schedule, so a span's parent (a
+        send span of notification) may arrive after its child."""
         spans = traced.spans(trace_id=UPSTREAM_TRACE)
-        consumed = {s["service"] for s in spans if s["kind"] == "consumer"}
-        return {"notification", "workitems", "console"} <= consumed
+        consumed = [s for s in spans if s["kind"] == "consumer"]
+        arrived = {s["span_id"] for s in spans} | {PARENT}
+        return {"notification", "workitems", "console"} <= {s["service"] for s in consumed} and all(
+            s["parent_span_id"] in arrived for s in consumed
+        )
 
     await eventually(
         whole, timeout=120, what="the approval's trace in notification, workitems and console"
@@ -260,6 +260,13 @@ async def test_a_dead_lettered_record_says_why_and_a_hostile_traceparent_starts_
 
     await eventually(seen, timeout=60, what="the dead-lettered record's span")
     [span] = await refused()
+
+    async def sent() -> bool:
+        return any(s["kind"] == "producer" for s in traced.spans(trace_id=span["trace_id"]))
+
+    await eventually(
+        sent, timeout=60, what="the dead letter's send span (the relay exports on its own)"
+    )
     assert span["attributes"]["msp_im.reason"] == "not-json"
     assert span["status"] == {"code": 2, "message": "not-json"}
     assert span["parent_span_id"] == "", "bytes that are no context start a trace of their own"
@@ -329,10 +336,13 @@ async def test_an_officers_command_starts_the_trace_the_service_continues(traced
     command_id = answer.json()["command_id"]
 
     async def continued() -> bool:
-        return bool(
-            traced.spans(
-                service="notification", kind="consumer", **{"messaging.message.id": command_id}
-            )
+        """notification's span of the command, and the console's spans it descends from, have all arrived."""
+        handled = traced.spans(
+            service="notification", kind="consumer", **{"messaging.message.id": command_id}
+        )
+        arrived = {s["span_id"] for s in traced.spans(service="console")}
+        return any(h["parent_span_id"] in arrived for h in handled) and bool(
+            traced.spans(service="console", kind="server", **{"messaging.message.id": command_id})
         )
 
     await eventually(continued, timeout=60, what="notification's span of the officer's command")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from contracts.catalogue import CATALOGUE
 from contracts.topics import Catalogue
+from devstack.processes import ServiceProcess
 from servicekit.service import ServiceRuntime
 from tests.support.kafka_tools import harness
 
@@ -36,3 +37,21 @@ async def running(runtime: ServiceRuntime) -> AsyncIterator[ServiceRuntime]:
     await provisioned(runtime)
     async with runtime.running():
         yield runtime
+
+
+async def start_processes(
+    prefix: str, services: Iterable[ServiceProcess], auth: dict[str, str]
+) -> None:
+    """Services as processes (``python -m <service>``) on the catalogue's topics under ``prefix``: provisioned, all
+    started, then each waited for until ready (``auth`` opens its ``/ready`` details)."""
+    await provision_catalogue(prefix)
+    services = list(services)
+    for service in services:
+        service.start()
+    for service in services:
+        await service.ready(auth)
+
+
+def stop_processes(services: Iterable[ServiceProcess]) -> None:
+    for service in services:
+        service.stop()
