@@ -24,8 +24,7 @@ from servicekit.logs import get_logger
 
 log = get_logger("console")
 
-SUBJECTS = {"msp_id": "msp", "expense_id": "expense", "work_item_id": "work-item"}
-"""The subject of an event, by its key field: what page shows it."""
+SUBJECTS = store.SUBJECTS
 
 
 async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> Sequence[Event]:  # noqa: ARG001
@@ -58,8 +57,13 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
 
 
 async def _remember(conn: asyncpg.Connection, event: Event) -> None:
+    """Every event under its record; a refusal only under a record already known (a command on an id the service
+    does not know, or on an id of another kind, makes no page)."""
     subject = SUBJECTS.get(type(event).key_field)
-    if subject is not None:
+    if subject is not None and (
+        getattr(event, "rejected_event_id", None) is None
+        or await store.known(conn, subject, event.key)
+    ):
         await store.remember(conn, subject, event.key, event)
     if isinstance(event, WorkItemRaised):
         await store.work_item_raised(

@@ -14,10 +14,26 @@ import asyncpg
 
 from console.sessions import MIGRATION as SESSIONS
 from console.sessions import ZONES
-from contracts.catalogue import CATALOGUE
+from contracts.catalogue import CATALOGUE, STAFF_ACTIONS
 from contracts.envelope import Event
 from contracts.workitems import WorkItemCode, WorkItemRaised
 from servicekit.db import Migration
+
+SUBJECTS = {"msp_id": "msp", "expense_id": "expense", "work_item_id": "work-item"}
+"""The kind of record an event or a command is about, by its key field: what page shows it."""
+
+
+def subject_of(command_type: str) -> str | None:
+    """The kind of record a staff action acts on (``None`` for a type the catalogue does not know)."""
+    kind = STAFF_ACTIONS.get(command_type)
+    return SUBJECTS.get(kind.key_field) if kind is not None else None
+
+
+def _subject_case() -> str:
+    """SQL: a command type's kind of record, for the notes kept before notes knew theirs."""
+    whens = " ".join(f"WHEN '{name}' THEN '{subject_of(name)}'" for name in sorted(STAFF_ACTIONS))
+    return f"CASE c.command_type {whens} ELSE 'unknown' END"
+
 
 MIGRATIONS = (
     Migration(
@@ -102,6 +118,17 @@ MIGRATIONS = (
         10,
         "read_model_versions",
         "ALTER TABLE timeline ADD COLUMN schema_version int",
+    ),
+    Migration(
+        "console",
+        11,
+        "notes_by_kind",
+        f"""
+        ALTER TABLE notes ADD COLUMN subject_type text;
+        UPDATE notes n SET subject_type = {_subject_case()} FROM commands c WHERE c.command_id = n.command_id;
+        ALTER TABLE notes ALTER COLUMN subject_type SET NOT NULL;
+        DROP INDEX notes_by_subject;
+        CREATE INDEX notes_by_subject ON notes (subject_type, subject_id, written_at)""",
     ),
 )
 """From 10 on, a timeline row and a work item's details keep the whole event as published, with its schema
@@ -193,25 +220,35 @@ class Note:
 
 
 async def keep_notes(conn: asyncpg.Connection, command: Command, fields: dict[str, Any]) -> None:
-    """The notes a command carries (one row per command: its DOC note, MSP note or incident reference)."""
+    """The notes a command carries (one row per command: its DOC note, MSP note or incident reference), under the
+    kind of record the command acts on: a note is that record's only once the service accepted the command
+    (:func:`notes_on`), so a note sent with a command on an unknown record, or on an id of another kind, is never
+    any record's."""
+    subject_type = subject_of(command.command_type)
     for name, kind in NOTE_FIELDS.items():
-        if isinstance(fields.get(name), str) and fields[name].strip():
+        if subject_type is not None and isinstance(fields.get(name), str) and fields[name].strip():
             await conn.execute(
-                "INSERT INTO notes VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                "INSERT INTO notes (command_id, subject_id, kind, body, officer_id, written_at, subject_type) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 command.command_id,
                 command.subject_id,
                 kind,
                 fields[name].strip(),
                 command.officer_id,
                 command.submitted_at,
+                subject_type,
             )
             return
 
 
-async def notes_on(conn: asyncpg.Connection, subject_id: str) -> list[Note]:
+async def notes_on(conn: asyncpg.Connection, subject_type: str, subject_id: str) -> list[Note]:
+    """The notes of one record of one kind: those whose command the service accepted, and those still awaiting
+    its answer (shown as such); never a refused command's."""
     rows = await conn.fetch(
         "SELECT n.kind, n.body, n.officer_id, n.written_at, n.command_id, c.status FROM notes n "
-        "JOIN commands c USING (command_id) WHERE n.subject_id = $1 ORDER BY n.written_at",
+        "JOIN commands c USING (command_id) WHERE n.subject_type = $1 AND n.subject_id = $2 "
+        "AND c.status <> 'rejected' ORDER BY n.written_at",
+        subject_type,
         subject_id,
     )
     return [
@@ -531,6 +568,28 @@ async def remember(
         event.model_dump_json(),
         event.schema_version,
     )
+
+
+async def known(conn: asyncpg.Connection, subject_type: str, subject_id: str) -> bool:
+    """Whether the service published anything of this record but a refusal: a refused command on an id the
+    service does not know (or an id of another kind) makes no record here."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM timeline WHERE subject_type = $1 AND subject_id = $2 "
+        "AND NOT payload ? 'rejected_event_id')",
+        subject_type,
+        subject_id,
+    )
+    return found
+
+
+async def kinds_of(conn: asyncpg.Connection, subject_id: str) -> list[str]:
+    """The kinds of record known by this id (a page asked for under another kind is a cross-kind read)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT subject_type FROM timeline WHERE subject_id = $1 "
+        "AND NOT payload ? 'rejected_event_id' ORDER BY subject_type",
+        subject_id,
+    )
+    return [r["subject_type"] for r in rows]
 
 
 async def timeline(

@@ -661,7 +661,7 @@ async def _work_item(
 
 async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) -> list[store.Note]:
     """The notes colleagues wrote on a record the officer may open; every read audited (how many, never what)."""
-    notes = await store.notes_on(conn, ident)
+    notes = await store.notes_on(conn, subject, ident)
     if notes:
         log.info(
             "notes read",
@@ -705,9 +705,18 @@ async def _subject(
             403, "Not in your queues", SUBJECT_READERS[subject], way_out(SUBJECT_ACTIONS[subject])
         )
     async with runtime.pool.acquire() as conn:
-        entries = await store.timeline(conn, subject, ident)
-        if not entries:
+        if not await store.known(conn, subject, ident):
+            if others := [k for k in await store.kinds_of(conn, ident) if k != subject]:
+                log.warning(
+                    "cross-kind read refused",
+                    officer_id=officer.officer_id,
+                    page=subject,
+                    kind=others[0],
+                    status=404,
+                    **{KEY_FIELDS[subject]: ident},
+                )
             raise PageRefused(404, "Not found", f"No such {subject} (or not yet known here).")
+        entries = await store.timeline(conn, subject, ident)
         commands = await store.commands_on(conn, officer.officer_id, ident)
         notes = await _notes(conn, officer, subject, ident)
         if subject == "msp":
