@@ -234,3 +234,50 @@ def describe(
             reasons=reasons,
         )
     )
+
+
+def at_limit(sentence: str, limit: int = 2000) -> str:
+    """``sentence`` repeated to exactly ``limit`` characters: a field at its contract's bound."""
+    return (sentence * (limit // len(sentence) + 1))[:limit]
+
+
+def maximal_approval(msp_id: str = "MSP-MAX") -> MspApproved:
+    """An approval with every field at its contract's bound (issue 37, finding 4): the longest texts, the most
+    behaviours, restrictions and representatives, the longest names and ids."""
+    told = "The customer phoned the service centre and threatened to hurt the counter staff. "
+    return MspApproved(
+        **env(
+            event_type="MspApproved",
+            producer="msp-approvals",
+            msp_id=msp_id.ljust(64, "9"),
+            customer_ref="CRN-SYNTH-".ljust(32, "7"),
+            agency=Agency.CENTRELINK,
+            approving_officer_id="OFF-".ljust(64, "1"),
+            behaviours=[
+                Behaviour(what=at_limit(told), occurred_on=date(2027, 2, n), channel=Channel.PHONE)
+                for n in range(1, 21)
+            ],
+            reasons=at_limit("Repeated threats to staff safety during visits and calls. "),
+            starts_on=date(2027, 3, 1),
+            ends_on=date(2027, 8, 31),
+            duration_reasons=at_limit("Six months, matching the pattern of incidents. "),
+            service_access=at_limit("By phone with the One Main Contact only. "),
+            channel_restrictions=[
+                at_limit(f"No face to face contact at site {n}. ") for n in range(20)
+            ],
+            contact=ContactDetails(
+                kind="PSSO",
+                name="Pat Officer-Example".ljust(120, "x"),
+                phone="1800 555 010",
+                urgent_query_voicemail="1800 555 011",
+            ),
+            customer_mobile=MOBILE,
+            representatives=[
+                Representative(
+                    role=Role.NOMINEE, name=NOMINEE_NAME.ljust(120, "y"), phone="0491 570 110"
+                )
+                for _ in range(10)
+            ],
+            phone_customer_appropriate=True,
+        )
+    )

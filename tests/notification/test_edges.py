@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contracts.envelope import derived_event_id
+from contracts.envelope import CUT, TEXT_CHARS, clipped, derived_event_id
 from contracts.notification import (
     Channel,
     ContactDetails,
@@ -23,13 +23,23 @@ from notification.domain.decide import phone_briefing, sms_due
 from notification.domain.decider import Notification
 from notification.domain.labels import only_a_label
 from notification.domain.model import CaseBehaviour, MspCase, read_state
-from tests.notification.builders import approval, authorise, decline, incident, phone, result, risk
+from tests.notification.builders import (
+    approval,
+    authorise,
+    decline,
+    incident,
+    maximal_approval,
+    phone,
+    result,
+    risk,
+)
 from tests.notification.test_decide import (
     POLICY,
     act,
     centrelink_after_unsuccessful_call,
     complete,
     rejected,
+    run,
     start,
 )
 
@@ -199,3 +209,28 @@ def test_a_result_recorded_too_early_names_every_step_still_open():
     _, state = start()
     [refused], _ = act(state, result())
     assert refused.reason == "The notification is not complete: phone, sms, letter not dispatched."
+
+
+def test_an_approval_with_every_field_at_its_bound_is_implemented_and_what_is_built_from_it_is_cut_visibly():
+    """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
+    behaviours taken into consideration": a briefing line is a label and the customer's text, so a text at its
+    bound made a line over the bound and the approval failed inside decide (issue 37, finding 4)."""
+    events, _ = run(None, maximal_approval())
+    [required] = [e for e in events if isinstance(e, MspStepRequired)]
+    assert required.step is Step.PHONE, "implemented: the phone step is asked for"
+    assert len(required.briefing) == 24
+    assert all(len(line) <= TEXT_CHARS for line in required.briefing)
+    cut = [line for line in required.briefing if line.endswith(CUT)]
+    assert cut, "a line over the bound is cut, and says so"
+    assert required.briefing[0].startswith(
+        "Reasons the MSP has been implemented: Repeated threats"
+    ), "a cut line keeps its start"
+    assert MspStepRequired.model_validate_json(required.to_json()) == required
+
+
+def test_a_text_is_cut_only_past_its_bound_and_then_to_exactly_its_bound():
+    assert clipped("x" * TEXT_CHARS) == "x" * TEXT_CHARS
+    longer = clipped("x" * (TEXT_CHARS + 1))
+    assert len(longer) == TEXT_CHARS
+    assert longer.endswith(CUT)
+    assert longer.startswith("x" * (TEXT_CHARS - len(CUT)))

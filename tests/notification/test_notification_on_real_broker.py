@@ -12,7 +12,7 @@ from contracts.catalogue import (
     MSP_STAFF_ACTIONS,
     SMS_DISPATCH,
 )
-from contracts.envelope import Event
+from contracts.envelope import CUT, Event
 from contracts.notification import Agency, RiskFact, Role, SmsCircumstance, Step
 from contracts.phones import e164
 from notification.app import NotificationSettings, create_runtime
@@ -27,13 +27,14 @@ from tests.notification.builders import (
     dispatch,
     incident,
     letter,
+    maximal_approval,
     phone,
     result,
     risk,
 )
 from tests.support.bus import running
 from tests.support.drain import read_settled
-from tests.support.kafka_tools import header, publish, read_topic
+from tests.support.kafka_tools import header, publish, read_all, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +233,24 @@ async def test_a_malformed_approval_goes_to_the_dead_letter_topic(
     assert "Tax Office" not in (header(dead, "dlq.detail") or ""), (
         "the reason names the field, not the value"
     )
+
+
+@pytest.mark.rule("MSP-1.1")
+async def test_an_approval_with_every_field_at_its_bound_is_implemented_through_the_broker(
+    kafka, database_url, topic_prefix
+):
+    """Issue 37, finding 4: a schema-valid approval at its bounds was dead-lettered from inside decide (the MSP
+    never implemented, and replay failed the same way). 104-07050030 step 1: "explain the reasons the MSP has been
+    implemented, including a description of the behaviours taken into consideration"."""
+    msp = Msp(kafka, topic_prefix)
+    maximal = maximal_approval()
+    async with running(
+        create_runtime(settings(kafka, database_url, topic_prefix), SimulatedClock.starting_at(T0))
+    ):
+        await msp.send(MSP_APPROVALS.name, maximal)
+        events = await msp.events(2)
+    assert summary(events) == ["MspNotificationPlanned", "MspStepRequired:phone"]
+    assert events[1].msp_id == maximal.msp_id
+    assert any(line.endswith(CUT) for line in events[1].briefing)  # type: ignore[attr-defined]
+    dead = await read_all(kafka.bootstrap_servers, topic_prefix + MSP_APPROVALS.dlq)
+    assert dead == [], "nothing dead-lettered"

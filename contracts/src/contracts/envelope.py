@@ -28,8 +28,20 @@ Name = Annotated[str, Field(max_length=64)]
 """An id, a code or a label: officer and event ids, reason codes, outcomes."""
 CustomerRef = Annotated[str, Field(max_length=32)]
 """A customer reference number (CRN)."""
-Text = Annotated[str, Field(max_length=2000)]
+TEXT_CHARS = 2000
+Text = Annotated[str, Field(max_length=TEXT_CHARS)]
 """Free text: a reason, an explanation, an instruction."""
+CUT = " … (cut here: the rest is in the approved MSP)"
+"""What ends a text a service built from longer input, cut to its field's bound (:func:`clipped`)."""
+
+
+def clipped(text: str, limit: int = TEXT_CHARS, marker: str = CUT) -> str:
+    """``text`` as it is when it fits ``limit`` characters; else its start and ``marker``, ``limit`` in all. A text
+    built from several bounded fields (a label and a customer's reasons) can exceed the bound of the field it goes
+    into: it is cut, visibly, rather than refused."""
+    return text if len(text) <= limit else text[: limit - len(marker)] + marker
+
+
 Lines = Annotated[list[Text], Field(max_length=20)]
 """A few lines of free text."""
 Briefing = Annotated[list[Text], Field(max_length=40)]

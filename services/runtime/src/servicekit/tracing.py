@@ -162,23 +162,50 @@ def failed(span: Span, reason: str) -> None:
     span.set_status(Status(StatusCode.ERROR, reason))
 
 
+def raised(span: Span, exc: BaseException) -> None:
+    """An exception on ``span``: its type only. An exception's message may quote what it was given (a field of the
+    message, a customer's text), so it never leaves the process in a span: the SDK's ``record_exception`` (the
+    message and the stack) is never used."""
+    span.set_attribute("error.type", type(exc).__name__)
+    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+
+@contextlib.contextmanager
+def current(span: Span) -> Iterator[Span]:
+    """``span`` current for a while (log lines written meanwhile carry it), not ended; an exception that passes is
+    recorded by its type only (:func:`raised`)."""
+    with trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    ):
+        try:
+            yield span
+        except BaseException as exc:
+            raised(span, exc)
+            raise
+
+
 @contextlib.contextmanager
 def decision(parent: Span, event_type: str) -> Iterator[Span]:
     """A ``decide`` span under ``parent`` (current while it runs, so log lines carry it), with the rules whose code
     ran and the kinds of event decided (:func:`decided`). Under a span that is not recorded (tracing off, or a trace
     not sampled) no child is made: ``parent`` is current instead, and costs nothing more."""
     if not parent.is_recording():
-        with trace.use_span(parent, end_on_exit=False):
+        with current(parent):
             yield parent
         return
     with TRACER.start_as_current_span(
         f"decide {event_type}",
         context=trace.set_span_in_context(parent),
         attributes={"msp_im.event_type": event_type},
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
         token = APPLIED.set(set()) if span.is_recording() else None
         try:
             yield span
+        except BaseException as exc:
+            raised(span, exc)
+            raise
         finally:
             if token is not None:
                 span.set_attribute("msp_im.rules", sorted(APPLIED.get() or ()))
@@ -288,5 +315,13 @@ def officer_command(command_type: str) -> Iterator[Span]:
         context=Context(),
         kind=SpanKind.SERVER,
         attributes={"msp_im.command_type": command_type},
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
-        yield span
+        try:
+            yield span
+        except BaseException as exc:
+            status = getattr(span, "status", None)  # the SDK's recorded span; the API's has none
+            if status is None or status.status_code is not StatusCode.ERROR:
+                raised(span, exc)  # a refusal has said its reason code already
+            raise

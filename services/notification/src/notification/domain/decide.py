@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts.dates import in_words
-from contracts.envelope import Event
+from contracts.envelope import Event, clipped
 from contracts.notification import (
     Agency,
     AttachMspLetter,
@@ -247,7 +247,7 @@ def phone_briefing(approval: MspCase) -> list[str]:
         if approval.channel_restrictions
         else ""
     )
-    return [
+    lines = [
         f"Reasons the MSP has been implemented: {approval.reasons}",
         *(f"Behaviour taken into consideration: {_behaviour(b)}" for b in approval.behaviours),
         f"Duration: {in_words(approval.starts_on)} to {in_words(approval.ends_on)}. Reasons for the duration: "
@@ -255,6 +255,7 @@ def phone_briefing(approval: MspCase) -> list[str]:
         f"How the customer can access services for its duration: {approval.service_access}{restrictions}",
         f"Contact details to provide: {contact.kind} {contact.name}, {national(contact.phone)}{voicemail}",
     ]
+    return [clipped(line) for line in lines]
 
 
 def _behaviour(b: CaseBehaviour) -> str:

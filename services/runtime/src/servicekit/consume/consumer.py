@@ -35,7 +35,6 @@ from typing import Any, Protocol
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
-from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span
 
 from contracts.envelope import Event
@@ -561,7 +560,7 @@ class BatchPipeline:
     def _dead_letter(
         self, record: ConsumerRecord[Any, Any], reason: str, detail: str, route: Route | None = None
     ) -> OutboundMessage:
-        with trace.use_span(self._span_of(record), end_on_exit=False):
+        with tracing.current(self._span_of(record)):
             log.warning(
                 "message dead-lettered",
                 topic=record.topic,

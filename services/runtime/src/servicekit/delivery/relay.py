@@ -288,7 +288,7 @@ class OutboxRelay:
             for span in spans:
                 if span is not None:
                     tracing.failed(span, "broker-unavailable")
-                    span.record_exception(exc)
+                    span.set_attribute("error.type", type(exc).__name__)
                     span.end()
             raise
         for span, outcome in zip(spans, outcomes, strict=False):

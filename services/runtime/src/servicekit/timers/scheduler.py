@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
-from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from contracts.envelope import Event
@@ -125,7 +124,7 @@ class Scheduler:
                     span.end()
                 raise
             for key, error in failed.items():
-                with trace.use_span(spans[key], end_on_exit=False):
+                with tracing.current(spans[key]):
                     log.error(
                         "timer could not be fired; quarantined",
                         timer_key=key,
@@ -149,7 +148,7 @@ class Scheduler:
         """Each fired timer's events, in its ``fire`` span's trace."""
         routed = []
         for timer, f in fired:
-            with trace.use_span(spans[timer.key], end_on_exit=False):
+            with tracing.current(spans[timer.key]):
                 routed += [self.route(e) for e in f.events]
         return routed
 
