@@ -20,7 +20,8 @@ from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
 from servicekit.tools.otlp import Receiver
 from tests.support.bus import start_processes, stop_processes
-from tests.support.kafka_tools import eventually, publish
+from tests.support.kafka_tools import eventually, header, publish, read_all
+from tests.support.signin import code_of, keep_cookie, press_sign_in, sign_in_link
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,9 @@ async def test_one_approval_is_one_trace_across_the_services_and_no_span_carries
     traced: Traced, kafka
 ):
     approval = medicare_approval("MSP-TRACE-1", "CRN-TRACE-1", T0)
-    traceparent = f"00-{UPSTREAM_TRACE}-{PARENT}-01"
+    # the upstream says "not sampled" and sends a tracestate: sampling is decided here (1.0 by default), and its
+    # state rides on nothing downstream (issue 37, finding 8)
+    traceparent = f"00-{UPSTREAM_TRACE}-{PARENT}-00"
     await publish(
         kafka.bootstrap_servers,
         f"{traced.prefix}msp.approvals",
@@ -171,6 +174,15 @@ async def test_one_approval_is_one_trace_across_the_services_and_no_span_carries
     joined = [line for line in logged if line.get("trace_id") == UPSTREAM_TRACE]
     assert joined, "log lines written while the approval was handled carry its trace"
     assert all(line["span_id"] in by_id for line in joined), "and a span of it"
+
+    downstream_records = await read_all(
+        kafka.bootstrap_servers, f"{traced.prefix}msp.notification-events"
+    )
+    assert downstream_records
+    for record in downstream_records:
+        names = {n for n, _ in record.headers or ()}
+        assert "tracestate" not in names, "the upstream's tracestate rides on nothing downstream"
+        assert (header(record, "traceparent") or "").endswith("-01"), "sampled here"
 
     everything = json.dumps(traced.receiver.snapshot())
     for personal in (
@@ -405,3 +417,61 @@ async def test_a_record_met_by_a_database_outage_says_retried_then_handled(
         if s["attributes"]["msp_im.outcome"] == "retried"
     ][:1]
     assert span["attributes"]["error.type"]
+
+
+async def test_no_exported_span_of_an_officers_day_carries_a_code_a_customer_reference_or_a_note(
+    traced: Traced, kafka
+):
+    """Issue 37, finding 2: the web framework's own HTTP spans exported ``url.query``: a sign-in code taken from the
+    trace backend signed the prober in as the officer, and customer references in searches reached it too. A whole
+    story (an approval, a failed payment, an officer signing in, searching, reading a customer and acting with a
+    note) exports nothing of the kind."""
+    approval = medicare_approval("MSP-TRACE-DAY", "CRN-TRACE-DAY", T0)
+    attempt = failed_weekly_attempt("EXP-TRACE-DAY", "CRN-TRACE-DAY", T0)
+    for topic, event in (("msp.approvals", approval), ("im.payment-attempts", attempt)):
+        await publish(
+            kafka.bootstrap_servers,
+            f"{traced.prefix}{topic}",
+            [event.to_json()],
+            key=event.key.encode(),
+        )
+    note = "DOC: the customer's nephew Jordan Example-Relative phoned on 0491 570 156."
+    im = traced.signer.token("OFF-TRACE-DAY", expires_in=3600, roles=[OfficerRole.IM_TRAINED.value])
+    async with httpx.AsyncClient(base_url=traced.services["console"].url, timeout=30) as http:
+        link = await sign_in_link(http, im)
+        code = code_of(link)
+        assert (await http.get(link)).status_code == 200
+        keep_cookie(http, (await press_sign_in(http, code)).headers["set-cookie"])
+        searched = await http.get("/ui/", params={"q": "CRN-TRACE-DAY"})
+        assert searched.status_code == 200
+        await http.get("/ui/customers/CRN-TRACE-DAY")
+        acted = await http.post(
+            "/commands/CeaseExpense",
+            json={"expense_id": "EXP-TRACE-DAY", "doc_note": note},
+            headers={"Authorization": f"Bearer {im}"},
+        )
+        assert acted.status_code == 202, acted.text
+    command_id = acted.json()["command_id"]
+
+    async def handled() -> bool:
+        return bool(
+            traced.spans(
+                service="expenses", kind="consumer", **{"messaging.message.id": command_id}
+            )
+        ) and set(SERVICES) <= _services_in(traced.spans())
+
+    await eventually(handled, timeout=120, what="the day's spans from every service")
+    spans = traced.receiver.snapshot()
+    everything = json.dumps(spans)
+    assert not [s for s in spans if "url.query" in s["attributes"] or "url.path" in s["attributes"]]
+    for secret in (
+        code,
+        "CRN-TRACE-DAY",
+        note,
+        "Jordan Example-Relative",
+        "0491 570 156",
+        approval.contact.name,
+        approval.contact.phone,
+        approval.reasons,
+    ):
+        assert secret not in everything, f"{secret!r} is in a span"

@@ -14,9 +14,10 @@ VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def test_trace_headers_are_read_from_bytes_and_anything_else_is_ignored():
+    """Issue 37, finding 8: an upstream's ``tracestate`` is not carried onto every record downstream."""
     assert tracing.carrier_from_headers(
         [(b"TraceParent", VALID.encode()), (b"tracestate", b"a=1"), (b"other", b"x")]
-    ) == {"traceparent": VALID, "tracestate": "a=1"}
+    ) == {"traceparent": VALID}
     hostile = [
         (b"traceparent", b"\xff\xfe"),
         (b"tracestate", b"a" * 600),
@@ -77,3 +78,17 @@ def test_a_decision_under_a_span_not_recorded_makes_no_child_and_keeps_the_paren
         assert decided is parent
         assert trace.get_current_span() is parent
     assert tracing.transaction_span([parent]) is trace.INVALID_SPAN
+
+
+@pytest.mark.parametrize("flag", ["00", "01"])
+def test_sampling_is_decided_here_whatever_the_parents_flag_says(flag):
+    """Issue 37, finding 8: the upstream's sampled flag decided (16 of 16 recorded, or 0 of 16); the trace id
+    decides now, by the configured ratio, the same in every service."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind
+
+    parent = tracing.context_of({"traceparent": VALID[:-2] + flag})
+    kept = TracerProvider(sampler=tracing.our_sampler(1.0)).get_tracer("t")
+    dropped = TracerProvider(sampler=tracing.our_sampler(0.0)).get_tracer("t")
+    assert kept.start_span("p", context=parent, kind=SpanKind.CONSUMER).is_recording()
+    assert not dropped.start_span("p", context=parent, kind=SpanKind.CONSUMER).is_recording()

@@ -60,7 +60,7 @@ from contracts.workitems import (
     WorkItemStatus,
 )
 from servicekit.http.auth import UnauthorizedError
-from servicekit.http.web import MAX_BODY_BYTES, Refused
+from servicekit.http.web import MAX_BODY_BYTES, TELEMETRY, Refused
 from servicekit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -152,7 +152,13 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     auth = runtime.settings.bearer_auth()
     settings: Any = runtime.settings
     cookie = sessions.SessionCookie(secure=settings.secure_cookies)
-    ui = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, max_body_size=MAX_BODY_BYTES)
+    ui = FastAPI(
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=MAX_BODY_BYTES,
+        telemetry=TELEMETRY,
+    )
 
     # -- what every page needs: the signed-in officer, and (for a form) the checked form ------------------
 

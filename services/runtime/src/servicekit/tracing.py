@@ -3,7 +3,8 @@ timers, exported over OTLP when (and only when) an endpoint is configured.
 
 The runtime owns every seam, so the context is never lost where a framework would lose it:
 
-* a consumed record's ``traceparent`` / ``tracestate`` headers continue its trace (hostile bytes start a new one);
+* a consumed record's ``traceparent`` header continues its trace (hostile bytes start a new one); its sampled flag
+  and any ``tracestate`` are ignored: sampling is decided here (:func:`our_sampler`);
   its ``process`` span says what became of it (handled, duplicate, dead-lettered and why);
 * what a decision sends is written to the outbox with the context of the record (or the officer's request, or the
   timer) that caused it, in the row (``outbox.trace_context``); the relay's ``send`` span is that context's child,
@@ -13,9 +14,11 @@ The runtime owns every seam, so the context is never lost where a framework woul
 
 Standard configuration, read from the environment by the SDK: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) switches tracing on (OTLP over HTTP/protobuf), ``OTEL_SERVICE_NAME``,
-``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``; the sampler is parent-based with a ratio
-(``OTEL_TRACES_SAMPLER_ARG``, 1.0 unless set) unless ``OTEL_TRACES_SAMPLER`` names another; ``OTEL_SDK_DISABLED=true``
-turns it off. Off, no span is recorded, but a record's context still passes through to what it causes.
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``; the sampler is the trace id's ratio
+(``OTEL_TRACES_SAMPLER_ARG``, 1.0 unless set) whatever the parent's flag, unless ``OTEL_TRACES_SAMPLER`` names another;
+``OTEL_SDK_DISABLED=true`` turns it off. The web framework's own instrumentation is off
+(:data:`servicekit.http.web.TELEMETRY`): its HTTP spans carry the path and query, where sign-in codes and customer
+references travel. Off, no span is recorded, but a record's context still passes through to what it causes.
 
 No attribute holds personal data: topics, partitions, offsets, event types and ids, reason codes and rule ids only
 (``tests/runtime/test_tracing.py`` checks the spans of real messages).
@@ -38,7 +41,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from contracts.procedures import APPLIED
 
 PROPAGATOR = TraceContextTextMapPropagator()
-HEADERS = ("traceparent", "tracestate")
+HEADERS = ("traceparent",)
+"""The trace header read from a record and kept with what it causes. ``tracestate`` is not: it is another vendor's
+opaque state, which an upstream system could otherwise have ride on every record downstream."""
 MAX_HEADER = 512
 """Longest trace header value read (W3C allows tracestate up to 512 characters); a longer one is ignored."""
 TRACER = trace.get_tracer("servicekit")
@@ -66,17 +71,26 @@ def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> boo
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     sampler = None  # the SDK's choice from OTEL_TRACES_SAMPLER
     if not given.get("OTEL_TRACES_SAMPLER"):
-        sampler = ParentBased(TraceIdRatioBased(float(given.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)))
+        sampler = our_sampler(float(given.get("OTEL_TRACES_SAMPLER_ARG") or 1.0))
     resource = Resource.create({"service.name": given.get("OTEL_SERVICE_NAME") or service})
     provider = TracerProvider(resource=resource, sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _provider = provider
     return True
+
+
+def our_sampler(ratio: float) -> Any:
+    """Sampling decided here, never by whoever sent a record: a record's ``traceparent`` names its parent, but its
+    sampled flag is ignored (an upstream system could otherwise have every trace recorded, or none). The trace id
+    decides, by ``ratio``: each service decides the same for one trace, so a trace is whole or absent."""
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    ours = TraceIdRatioBased(ratio)
+    return ParentBased(ours, remote_parent_sampled=ours, remote_parent_not_sampled=ours)
 
 
 def shutdown() -> None:

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -133,6 +134,18 @@ def problems_of(errors: Sequence[Mapping[str, Any]], skip: int = 1) -> list[dict
     ]
 
 
+TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+"""FastAPI's own OpenTelemetry instrumentation, off: its HTTP spans carry ``url.path`` and ``url.query`` (sign-in codes,
+customer references in a search or a customer's page), its logs the messages of validation errors (the values
+sent). The runtime makes the spans that matter itself (an officer's command, every record), with ids and codes only."""
+
+
 def api_app(
     title: str,
     description: str,
@@ -151,6 +164,7 @@ def api_app(
         docs_url=None,
         redoc_url=None,
         max_body_size=MAX_BODY_BYTES,
+        telemetry=TELEMETRY,
     )
     app.router.route_class = StrictJsonRoute
 
