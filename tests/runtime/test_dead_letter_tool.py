@@ -5,7 +5,8 @@ for a verified operator (issue 26: "The dead-letter replay is a way around the A
 from __future__ import annotations
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from contracts.access import DLQ_REPLAYER
 from contracts.roles import OPERATIONS
@@ -35,6 +36,7 @@ def admin(
     return dlq.DlqSettings(
         **kafka.settings(DLQ_REPLAYER),
         topic_prefix=prefix,
+        seal_keys_dir=kafka.access.secrets.seals if kafka.access.secrets else None,
         operator_token=SIGNER.token(operator, roles=list(roles)),
         jwt_public_keys=[SIGNER.public_pem],
         jwt_issuer=SIGNER.issuer,
@@ -190,21 +192,30 @@ async def test_a_planted_dead_letter_is_suspect_and_never_published(
         **{**origin, "origin_partition": str(partition_of(b"real", 3))},
         origin_topic=f"{topic_prefix}probe.in",
     )  # a real origin, a forged copy
+    await plant(
+        kafka,
+        topic_prefix,
+        forged,
+        **{**origin, "origin_partition": str(partition_of(b"real", 3)), "truncated_value": "9"},
+        origin_topic=f"{topic_prefix}probe.in",
+    )  # issue 37, finding 3: a forged truncation header skipped the copy check
 
     assert await dlq.main(["list"], admin(kafka, topic_prefix), CATALOGUE) == 0
     listed = capsys.readouterr().out
-    assert "4 dead letters, 0 of them replayed, 2 suspect" in listed, (
+    assert "5 dead letters, 0 of them replayed, 2 suspect" in listed, (
         "list reads the headers against the catalogue"
     )
     assert "| console | 1 | 0 | 1 |" in listed
     out = await replay(kafka, topic_prefix, capsys)
     outcomes = [line for line in out.splitlines() if "probe.in.dlq/" in line]
-    assert len(outcomes) == 4
+    assert len(outcomes) == 5
     assert all("refused, suspect" in line for line in outcomes), out
     assert "origin other than" in out
     assert "consumer that does not consume" in out
     assert "no record was ever at its origin (beyond-end)" in out
-    assert "its copy differs from the record at its origin" in out
+    assert out.count("its copy differs from the record at its origin") == 2, (
+        "a copy that says it was cut is still compared with its origin"
+    )
     tool = dlq.DeadLetters(admin(kafka, topic_prefix), CATALOGUE)
     inputs = await tool.records([f"{topic_prefix}probe.in", f"{topic_prefix}probe.out"])
     assert [r.value for r in inputs if b"forged" in (r.value or b"")] == [], (
@@ -212,6 +223,104 @@ async def test_a_planted_dead_letter_is_suspect_and_never_published(
     )
     _, replays = await tool.read_topics(tool.all_topics())
     assert replays == [], "no marker either"
+
+
+async def expire(kafka: KafkaInfo, topic: str) -> None:
+    """Every record of ``topic`` past its retention, as time would make it: deleted up to each partition's end."""
+    admin_client = AIOKafkaAdminClient(**kafka.access.client())
+    consumer = AIOKafkaConsumer(**kafka.access.client())
+    await admin_client.start()
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        await admin_client.delete_records({tp: RecordsToDelete(end) for tp, end in ends.items()})
+    finally:
+        await consumer.stop()
+        await admin_client.close()
+
+
+async def test_a_copy_whose_original_expired_goes_only_under_its_consumers_seal_once_the_operator_read_it(
+    kafka, database_url, topic_prefix, capsys
+):
+    """Issue 37, finding 3: where the origin had expired, `show` printed only the type, id and size, and a dead
+    letter planted by a principal that may write the dead-letter topic was published once confirmed. A consumer
+    now seals what it dead-letters with its own key; the replay holds only the public keys."""
+    too_low = settings(kafka, database_url, topic_prefix).model_copy(
+        update={"max_record_bytes": 1024}
+    )
+    runtime = ServiceRuntime(SPEC, too_low)
+    async with running(runtime):
+        await publish(
+            kafka.bootstrap_servers,
+            f"{topic_prefix}probe.in",
+            [recorded(LONG_ID, 5)],
+            key=LONG_ID.encode(),
+        )
+        [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
+    assert header(dead, "dlq.seal"), "sealed by the consumer that wrote it"
+    origin = {
+        "reason": "too-large",
+        "consumer": "probe",
+        "origin_partition": header(dead, "dlq.origin.partition") or "",
+        "origin_offset": header(dead, "dlq.origin.offset") or "",
+    }
+    await (
+        plant(  # the same coordinates and consumer, written by the principal itself without its key
+            kafka,
+            topic_prefix,
+            recorded("forged", 999),
+            **origin,
+            origin_topic=f"{topic_prefix}probe.in",
+        )
+    )
+    await expire(kafka, f"{topic_prefix}probe.in")
+    tool = dlq.DeadLetters(admin(kafka, topic_prefix), CATALOGUE)
+    letters, _ = await tool.read_topics(tool.all_topics())
+    [genuine, planted] = sorted(letters, key=lambda d: d.offset)
+    assert (genuine.writer, planted.writer) == ("probe", None)
+
+    settings_ = admin(kafka, topic_prefix)
+    assert (
+        await dlq.main(
+            ["show", "probe.in", str(dead.partition), str(dead.offset)], settings_, CATALOGUE
+        )
+        == 0
+    )
+    brief = capsys.readouterr().out
+    assert "written by    probe (its seal holds)" in brief
+    assert LONG_ID not in brief, "no content unless asked"
+    assert (
+        await dlq.main(
+            ["show", "probe.in", str(dead.partition), str(dead.offset), "--copy"],
+            settings_,
+            CATALOGUE,
+        )
+        == 0
+    )
+    assert LONG_ID in capsys.readouterr().out, "the whole copy, decoded, for the operator to judge"
+    assert (
+        await dlq.main(
+            ["show", "probe.in", str(planted.partition), str(planted.offset)], settings_, CATALOGUE
+        )
+        == 0
+    )
+    assert "written by    not proven" in capsys.readouterr().out
+
+    held = await replay(kafka, topic_prefix, capsys)
+    assert "held: the original is past its topic's retention" in held
+    assert "not sealed by a consumer of probe.in" in held
+    both = [f"{d.partition}:{d.offset}" for d in (genuine, planted)]
+    sent = await replay(
+        kafka, topic_prefix, capsys, "--confirm-copy", both[0], "--confirm-copy", both[1]
+    )
+    assert f"probe.in.dlq/{genuine.partition}/{genuine.offset} (too-large): replayed to" in sent
+    assert f"probe.in.dlq/{planted.partition}/{planted.offset} (too-large): refused" in sent
+    inputs = await tool.records([f"{topic_prefix}probe.in"])
+    assert [r.key for r in inputs] == [LONG_ID.encode()], (
+        "the sealed copy went; the planted one never"
+    )
 
 
 async def test_the_tools_refuse_an_operator_without_the_operations_role(

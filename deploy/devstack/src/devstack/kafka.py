@@ -194,6 +194,9 @@ class KafkaAccess:
             "kafka_ssl_cafile": self.secrets.ca,
             "kafka_sasl_username": principal,
             "kafka_sasl_password_file": self.secrets.password_file(principal),
+            "dlq_seal_key_file": self.secrets.seal_key_file(principal)
+            if self.secrets.seal_key_file(principal).exists()
+            else None,  # a cluster whose secrets predate seals: its dead letters go unsealed
         }
 
     def admin_settings(self, **settings: Any) -> ServiceSettings:
@@ -218,7 +221,8 @@ class KafkaAccess:
 
     def env(self, services: Iterable[str] = ()) -> dict[str, str]:
         """Environment for service processes: the shared address, protocol and CA, and for each of ``services``
-        its own password file (``<SERVICE>_KAFKA_SASL_PASSWORD_FILE``); never a password itself."""
+        its own password file (``<SERVICE>_KAFKA_SASL_PASSWORD_FILE``) and dead-letter seal key
+        (``<SERVICE>_DLQ_SEAL_KEY_FILE``); never a password or a key itself."""
         shared = self.settings(ADMIN)
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
@@ -229,6 +233,11 @@ class KafkaAccess:
             env |= {
                 f"{s.upper()}_KAFKA_SASL_PASSWORD_FILE": str(self.secrets.password_file(s))
                 for s in services
+            }
+            env |= {
+                f"{s.upper()}_DLQ_SEAL_KEY_FILE": str(self.secrets.seal_key_file(s))
+                for s in services
+                if self.secrets.seal_key_file(s).exists()
             }
         return env
 

@@ -539,6 +539,7 @@ def dead_letters(argv: list[str]) -> int:
         **KafkaAccess(state["kafka"], secrets).settings(DLQ_REPLAYER),
         topic_prefix=state["topic_prefix"],
         operator_token_file=Path(token),
+        seal_keys_dir=secrets.seals if secrets is not None else None,
         jwt_public_keys=json.loads(state.get("jwt_public_keys", "[]")),
         jwt_issuer=state.get("jwt_issuer", ""),
     )

@@ -143,6 +143,12 @@ class ServiceSettings(BaseSettings):
         description="Largest dead letter written; past it the original is cut (the source topic keeps it whole). "
         "Must stay below the broker's message.max.bytes.",
     )
+    dlq_seal_key_file: Path | None = Field(
+        default=None,
+        description="This service's Ed25519 private key (PEM), with which it seals each dead letter it writes, so "
+        "that the operators' replay can tell it wrote it (servicekit.seal). Unset: dead letters go unsealed, and "
+        "their own copies are never replayed.",
+    )
     ready_stall_s: float = Field(
         default=60.0,
         gt=0,
@@ -247,6 +253,7 @@ class ServiceSettings(BaseSettings):
         "database_password_file",
         "kafka_ssl_certfile",
         "kafka_ssl_keyfile",
+        "dlq_seal_key_file",
         mode="before",
     )
     @classmethod

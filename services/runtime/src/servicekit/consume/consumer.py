@@ -49,6 +49,7 @@ from servicekit.db import is_transient
 from servicekit.delivery.outbox import Header, OutboundMessage, Queued, claim, enqueue, fingerprints
 from servicekit.logs import get_logger
 from servicekit.metrics import Metrics
+from servicekit.seal import Sealer, sealer
 from servicekit.settings import ServiceSettings
 
 Handler = Callable[[asyncpg.Connection, Any, datetime], Awaitable[Sequence[Event]]]
@@ -117,6 +118,7 @@ def dead_letter(
     detail: str,
     consumer: str,
     max_bytes: int,
+    seal: Sealer | None = None,
 ) -> OutboundMessage:
     """The original key, headers and value as bytes, plus why and where from, in at most ``max_bytes``.
 
@@ -124,6 +126,7 @@ def dead_letter(
     its source topic for the topic's retention. A header name that is not UTF-8 cannot be a header name on
     the way out (Kafka clients write names as text): it is carried as ``dlq.original-header-hex.<hex>``; an
     original name that starts with ``dlq.`` as ``dlq.original-header.<name>``, so no record can forge a reason.
+    With ``seal`` (the consumer's key, :mod:`servicekit.seal`), the last header seals all of it as this consumer's.
     """
     meta: list[Header] = [
         (name.encode(), text.encode("utf-8", "backslashreplace"))
@@ -165,8 +168,11 @@ def dead_letter(
     if value is not None and len(value) > max(budget, 0):
         meta.append((b"dlq.truncated.value", str(len(value)).encode()))
         value = value[: max(budget, 0)]
+    headers = (*carried, *meta)
+    if seal is not None:
+        headers = (*headers, seal(dlq_topic, key, value, headers))
     return OutboundMessage(
-        event_id=origin_id(record), topic=dlq_topic, key=key, value=value, headers=(*carried, *meta)
+        event_id=origin_id(record), topic=dlq_topic, key=key, value=value, headers=headers
     )
 
 
@@ -577,6 +583,7 @@ class BatchPipeline:
             detail=detail,
             consumer=self.settings.service_name,
             max_bytes=self.settings.dlq_max_bytes,
+            seal=sealer(key) if (key := self.settings.dlq_seal_key_file) is not None else None,
         )
 
 

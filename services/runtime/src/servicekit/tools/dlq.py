@@ -1,7 +1,7 @@
 """Dead letters for operators: what is there and why, one record's particulars, and sending records back.
 
     python -m servicekit.tools.dlq list   [--topic T]
-    python -m servicekit.tools.dlq show   DLQ_TOPIC PARTITION OFFSET
+    python -m servicekit.tools.dlq show   DLQ_TOPIC PARTITION OFFSET [--copy]
     python -m servicekit.tools.dlq replay --topic T [--reason R] [--offset P:O ...] [--again] [--confirm-copy P:O ...]
 
 Run as the ``dlq-replayer`` principal (``DLQ_*`` settings, or the shared names; ``./dev dlq`` sets them for the
@@ -11,16 +11,21 @@ and write exactly those. The operator is whoever the token in ``DLQ_OPERATOR_TOK
 names are the catalogue's, without the deployment's prefix; ``--topic`` takes an input topic or its dead-letter
 topic.
 
-Nothing here prints a record's content: ``show`` gives the reason, the validation summary the consumer wrote
-(field paths and messages, never values), where the record came from, who dead-lettered it and its sizes.
+Nothing here prints a record's content unless asked: ``show`` gives the reason, the validation summary the consumer
+wrote (field paths and messages, never values), where the record came from, which consumer it names and whether its
+seal proves that consumer wrote it (:mod:`servicekit.seal`), and its sizes; ``show --copy`` adds the copy itself,
+decoded, for an operator deciding whether to send it.
 
 A dead letter is a consumer's word (every consumer may write its inputs' dead-letter topics), so ``replay`` never
 trusts its copy. It re-sends the record found at the dead letter's origin, byte for byte, and only to the
 catalogue topic whose dead-letter topic holds it. A dead letter whose headers contradict the catalogue (an
 origin that is not that topic, a consumer that does not consume it), whose origin lies past the topic's end, or
 whose copy differs from the record at its origin is *suspect*: listed as such and never replayed. Where the
-origin has passed its topic's retention, the dead letter's own copy is sent only when the operator, having read
-its particulars (``show``), names it with ``--confirm-copy``. The replayed record keeps its ``event_id``, so the
+origin has passed its topic's retention, the dead letter's own copy is sent only when its seal proves that a
+consumer of the origin topic wrote it and the operator, having read it (``show --copy``), names it with
+``--confirm-copy``; an unsealed copy, or one sealed by anyone else, is refused. A ``dlq.truncated.*`` header is its
+writer's word too: a cut copy must still be the start of the original, cut at the size it says.
+The replayed record keeps its ``event_id``, so the
 consumer's inbox recognises one it has handled since; it carries ``dlq.replay-of``, ``dlq.replayed-by`` and
 ``dlq.replayed-at``; and each replay is recorded on the dead-letter topic as a marker record (who, when, which
 dead letter, where the copy went), so ``list`` counts what was replayed and a second ``replay`` of the same
@@ -53,6 +58,7 @@ from servicekit.consume.aiokafka_patches import header_name_bytes
 from servicekit.consume.aiokafka_patches import install as install_tolerant_records
 from servicekit.delivery.outbox import Header
 from servicekit.http.auth import UnauthorizedError
+from servicekit.seal import Seals
 from servicekit.settings import ServiceSettings
 
 MARKER = b"dlq.replay-marker"
@@ -78,6 +84,11 @@ class DlqSettings(ServiceSettings):
     )
     operator_token_file: Path | None = Field(
         default=None, description="A file holding it, when the token is not set."
+    )
+    seal_keys_dir: Path | None = Field(
+        default=None,
+        description="The consumers' public seal keys (<principal>.pub): who wrote a dead letter "
+        "(servicekit.seal). Unset: no writer is proven, and no dead letter's own copy is ever sent.",
     )
 
     def operator(self) -> str:
@@ -115,6 +126,8 @@ class DeadLetter:
     truncated: tuple[str, ...]
     event_id: str | None
     event_type: str | None
+    writer: str | None = None
+    """The consumer whose seal the dead letter carries (:mod:`servicekit.seal`); ``None``: nobody is proven."""
 
     @property
     def coordinates(self) -> str:
@@ -142,8 +155,11 @@ def _meta(record: ConsumerRecord[Any, Any]) -> dict[bytes, bytes | None]:
     }
 
 
-def read(record: ConsumerRecord[Any, Any]) -> DeadLetter | Replay | None:
-    """What a record of a dead-letter topic is: a dead letter, a replay marker, or neither (``None``)."""
+def read(
+    record: ConsumerRecord[Any, Any], seals: Seals | None = None
+) -> DeadLetter | Replay | None:
+    """What a record of a dead-letter topic is: a dead letter, a replay marker, or neither (``None``); a dead
+    letter's writer is proven by its seal against ``seals``."""
     meta = _meta(record)
     if MARKER in meta:
         return Replay(
@@ -169,14 +185,19 @@ def read(record: ConsumerRecord[Any, Any]) -> DeadLetter | Replay | None:
             event_type = str(body["event_type"])[:64] if "event_type" in body else None
     except ValueError:
         pass
+    consumer = _text(meta.get(b"dlq.consumer"))
+    headers = [(header_name_bytes(n), v) for n, v in record.headers or ()]
     return DeadLetter(
+        writer=seals.writer(record.topic, record.key, record.value, headers, consumer)
+        if seals is not None
+        else None,
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         timestamp=record.timestamp,
         reason=_text(meta[b"dlq.reason"]),
         detail=_text(meta.get(b"dlq.detail")),
-        consumer=_text(meta.get(b"dlq.consumer")),
+        consumer=consumer,
         origin=origin,
         key_bytes=len(record.key or b""),
         value_bytes=len(record.value or b""),
@@ -228,11 +249,31 @@ def selected(
 # --------------------------------------------------------------------------- the broker's side
 
 
+def _copy_of(copy: ConsumerRecord[Any, Any], source: ConsumerRecord[Any, Any]) -> bool:
+    """Whether a dead letter's key and value are the record at its origin's: equal, or, where the dead letter says
+    it was cut (a header its writer sets, so not trusted), the start of it, cut where and at the size it says."""
+    meta = _meta(copy)
+    for part, mine, theirs in (
+        (b"key", copy.key, source.key),
+        (b"value", copy.value, source.value),
+    ):
+        said = meta.get(b"dlq.truncated." + part)
+        if said is None:
+            if mine != theirs:
+                return False
+            continue
+        whole = theirs or b""
+        if _text(said) != str(len(whole)) or not whole.startswith(mine or b"") or mine == whole:
+            return False
+    return True
+
+
 class DeadLetters:
     """The dead-letter topics of one deployment, read and replayed as the dead-letter replayer."""
 
     def __init__(self, settings: ServiceSettings, catalogue: Catalogue = CATALOGUE) -> None:
         self.settings, self.catalogue = settings, catalogue
+        self.seals = Seals(getattr(settings, "seal_keys_dir", None))
         install_tolerant_records()  # a dead letter may carry the header name that was not UTF-8
 
     def dlq_topic(self, name: str) -> str:
@@ -301,7 +342,7 @@ class DeadLetters:
         letters: list[DeadLetter] = []
         replays: list[Replay] = []
         for record in await self.records(topics):
-            match read(record):
+            match read(record, self.seals):
                 case DeadLetter() as letter:
                     letters.append(letter)
                 case Replay() as replay:
@@ -373,7 +414,7 @@ class DeadLetters:
             return "skipped: the dead letter is no longer on its topic"
         source, status = await self.record_at(*letter.origin)
         if source is not None:
-            if not letter.truncated and (source.key, source.value) != (copy.key, copy.value):
+            if not _copy_of(copy, source):
                 return "refused, suspect: its copy differs from the record at its origin"
             return (
                 source.key,
@@ -388,11 +429,18 @@ class DeadLetters:
             return f"refused, suspect: no record was ever at its origin ({status})"
         if letter.truncated:
             return "skipped: the dead letter was cut and the original is past its topic's retention"
+        origin_topic = letter.origin[0].removeprefix(self.settings.topic_prefix)
+        if letter.writer is None or letter.writer not in self.catalogue[origin_topic].consumers:
+            return (
+                "refused: the original is past its topic's retention and the dead letter's own copy is not "
+                f"sealed by a consumer of {origin_topic} (anyone who may write {letter.topic} could have written "
+                "it); ask the producer to publish the event again"
+            )
         if (letter.partition, letter.offset) not in confirmed:
             return (
                 f"held: the original is past its topic's retention; read `show {letter.topic} {letter.partition} "
-                f"{letter.offset}`, then replay with --confirm-copy {letter.partition}:{letter.offset} to send "
-                "the dead letter's own copy"
+                f"{letter.offset} --copy` (written by {letter.writer}, sealed), then replay with --confirm-copy "
+                f"{letter.partition}:{letter.offset} to send the dead letter's own copy"
             )
         return (
             copy.key,
@@ -494,6 +542,7 @@ def particulars(d: DeadLetter, suspicion: str | None = None) -> list[str]:
         f"reason        {d.reason}",
         f"detail        {d.detail or '-'}",
         f"consumer      {d.consumer or '-'}",
+        f"written by    {f'{d.writer} (its seal holds)' if d.writer else 'not proven (no seal of that consumer holds)'}",
         f"came from     {'/'.join(str(x) for x in d.origin)}",
         f"written at    {datetime.fromtimestamp(d.timestamp / 1000, UTC).isoformat()}",
         f"event         {d.event_type or '-'} {d.event_id or ''}".rstrip(),
@@ -501,6 +550,24 @@ def particulars(d: DeadLetter, suspicion: str | None = None) -> list[str]:
         f"cut           {', '.join(d.truncated) or 'no'}",
         f"suspect       {suspicion or 'no'}",
     ]
+
+
+def decoded_copy(record: ConsumerRecord[Any, Any]) -> list[str]:
+    """A dead letter's own copy as text, for the operator deciding whether to send it: its key, the headers it
+    carried and its value (JSON indented where it is JSON); bytes that are not UTF-8 escaped, never dropped."""
+    lines = [
+        "copy          (the record as this dead letter holds it: personal data, read it here only)"
+    ]
+    lines.append(f"key           {_text(record.key)!r}")
+    for name, value in original_headers(record.headers or ()):
+        lines.append(f"header        {_text(name)!r}: {_text(value)!r}")
+    text = _text(record.value)
+    try:
+        body = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        body = text
+    lines += ["value", *("  " + line for line in body.splitlines())]
+    return lines
 
 
 def _offsets(texts: Sequence[str]) -> list[tuple[int, int]]:
@@ -529,6 +596,12 @@ async def main(
     show.add_argument("topic")
     show.add_argument("partition", type=int)
     show.add_argument("offset", type=int)
+    show.add_argument(
+        "--copy",
+        action="store_true",
+        help="also print the dead letter's own copy, decoded (it holds the record's content: what an operator "
+        "reads before --confirm-copy)",
+    )
     replay = commands.add_parser(
         "replay", help="re-send dead letters' originals to the topic they came from"
     )
@@ -581,11 +654,14 @@ async def main(
         return 0
     if args.command == "show":
         record, _ = await tool.record_at(tool.dlq_topic(args.topic), args.partition, args.offset)
-        letter = read(record) if record is not None else None
+        letter = read(record, tool.seals) if record is not None else None
         if not isinstance(letter, DeadLetter):
             print("no dead letter there", file=sys.stderr)
             return 1
         print("\n".join(particulars(letter, tool.suspicion(letter))))
+        if args.copy:
+            assert record is not None
+            print("\n".join(decoded_copy(record)))
         return 0
     letters, replays = await tool.read_topics(topics)
     chosen = selected(

@@ -14,6 +14,7 @@ Layout (what the broker, the provisioning step and the services are pointed at):
     kafka/ca.pem                  the CA certificate every client trusts
     kafka/broker.pem              the broker's key, certificate and CA (a PEM key store)
     kafka/users/<principal>.password
+    kafka/seals/<principal>.key   its dead-letter seal key (Ed25519), and .pub, what the dead-letter replay reads
     postgres/<role>.password      the superuser's (postgres) and one per service
 """
 
@@ -35,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from contracts.access import principals
 from contracts.catalogue import CATALOGUE
+from servicekit.seal import new_key_pair
 
 ADMIN = "admin"
 """The principal that provisions topics and ACLs: a super user of the cluster, used by nothing else."""
@@ -93,6 +95,15 @@ class KafkaSecrets:
     def users(self) -> list[str]:
         return sorted(p.stem for p in (self.directory / "users").glob("*.password"))
 
+    @property
+    def seals(self) -> Path:
+        """The consumers' dead-letter seal keys (:mod:`servicekit.seal`): ``<principal>.key`` (private, that
+        service's only) and ``<principal>.pub`` (what the operators' replay reads)."""
+        return self.directory / "seals"
+
+    def seal_key_file(self, principal: str) -> Path:
+        return self.seals / f"{principal}.key"
+
     @classmethod
     def ensure(
         cls, directory: Path, users: Iterable[str], hosts: Sequence[str] = BROKER_HOSTS
@@ -105,6 +116,10 @@ class KafkaSecrets:
             write_private(made.keystore, keystore_pem)
         for user in users:
             secret(directory, f"users/{user}.password")
+            if not made.seal_key_file(user).exists():
+                private, public = new_key_pair()
+                write_private(made.seal_key_file(user), private)
+                write_private(made.seals / f"{user}.pub", public)
         return made
 
 
