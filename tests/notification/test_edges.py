@@ -211,6 +211,7 @@ def test_a_result_recorded_too_early_names_every_step_still_open():
     assert refused.reason == "The notification is not complete: phone, sms, letter not dispatched."
 
 
+@pytest.mark.rule("MSP-1.1")
 def test_an_approval_with_every_field_at_its_bound_is_implemented_and_what_is_built_from_it_is_cut_visibly():
     """104-07050030 step 1: "explain the reasons the MSP has been implemented, including a description of the
     behaviours taken into consideration": a briefing line is a label and the customer's text, so a text at its

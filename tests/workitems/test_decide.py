@@ -542,11 +542,16 @@ def test_every_transition_is_kept_with_actor_time_and_cause():
     assert desk.items[I059PL].assignee_id == "OFF-6"
 
 
-def test_assigning_a_closed_item_is_rejected_and_assigning_it_again_to_the_same_officer_changes_nothing():
+def test_assigning_a_closed_item_is_rejected_and_assigning_it_again_to_the_same_officer_is_answered_nothing_to_do():
     desk = Desk()
     desk.handle(period_closed())
     assert isinstance(desk.only(assign(I059PL)), WorkItemAssigned)
-    assert desk.handle(assign(I059PL)) == []
+    again = desk.only(assign(I059PL))
+    assert isinstance(again, WorkItemActionRejected), (
+        "issue 37, finding 11: a command that changes nothing is answered, never left pending"
+    )
+    assert again.reason_code == "nothing-to-do"
+    assert "already assigned to OFF-6" in again.reason
     desk.handle(tick_off(I059PL))
     rejected = desk.only(assign(I059PL, assignee="OFF-8"))
     assert isinstance(rejected, WorkItemActionRejected)
@@ -557,7 +562,11 @@ def test_an_item_handed_back_is_in_its_queue_for_anyone_and_only_an_officer_of_t
     """Issue 31: an officer could take an item but never give it back to the queue."""
     desk = Desk()
     desk.handle(period_closed())
-    assert desk.handle(unassign(I059PL)) == [], "nobody has it: nothing to hand back"
+    nothing = desk.only(unassign(I059PL))
+    assert isinstance(nothing, WorkItemActionRejected), (
+        "nobody has it: nothing to hand back, and said"
+    )
+    assert nothing.reason_code == "nothing-to-do"
     desk.handle(assign(I059PL, assignee="OFF-6"))
     refused = desk.only(unassign(I059PL, officer="OFF-9", roles=[]))
     assert isinstance(refused, WorkItemActionRejected)

@@ -195,6 +195,7 @@ class WorkItemReason(StrEnum):
     EXPENSE_CEASED = "expense-ceased"
     EXPENSE_DELIVERED = "expense-delivered"
     EXPENSE_ENDED = "expense-ended"
+    NOTHING_TO_DO = "nothing-to-do"
     PERIOD_PAID_LATE = "period-paid-late"
     REMOVED_BY_SERVICE_DESK = "removed-by-service-desk"
     ROLE_REQUIRED = "role-required"

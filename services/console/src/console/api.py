@@ -238,6 +238,7 @@ def make_api(runtime: "ServiceRuntime") -> FastAPI:
         status_code=201,
         response_model=SignInCode,
         summary="A one-time sign-in link for the bearer token's officer (the token never rides in a URL)",
+        responses={403: refused("An operator's token (reason_code operators-not-officers).")},
         response_description="The link; it works once, until it expires, and signs in only from the officer's "
         "own browser (no other site may submit it).",
     )
@@ -288,7 +289,12 @@ async def _sign_in_code(runtime: "ServiceRuntime", claims: dict[str, Any]) -> di
     from console import ui
 
     async with runtime.pool.acquire() as conn:
-        code = await ui.code_for_claims(runtime, conn, claims)
+        try:
+            code = await ui.code_for_claims(runtime, conn, claims)
+        except ui.NotAnOfficerError:
+            raise Refused(
+                403, "forbidden", ui.OPERATORS_NOT_OFFICERS, reason_code="operators-not-officers"
+            ) from None
     settings: Any = runtime.settings
     log.info("sign-in code issued", officer_id=str(claims.get("sub", "")), status=201)
     return {

@@ -290,14 +290,13 @@ def queue_page(
 def customer_page(
     officer: Officer,
     customer_ref: str,
-    subjects: Sequence[tuple[str, str]],
-    opened: frozenset[str],
+    records: Sequence[tuple[str, str]],
     items: Sequence[WorkItem],
     readable: Sequence[str],
     guidance: str | None,
 ) -> str:
-    """A customer's MSPs, expenses and work items: what every officer must know when the customer calls."""
-    records = [(t, i) for t, i in subjects if t in opened]
+    """A customer's MSPs, expenses and work items: what every officer must know when the customer calls. Only the
+    records the officer's roles open: a page never tells that others exist (an MSP says much of a customer)."""
     return render(
         "customer.html",
         f"Customer {customer_ref}",
@@ -305,7 +304,6 @@ def customer_page(
         items=items,
         readable=readable,
         records=records,
-        hidden=len(subjects) - len(records),
         guidance=guidance,
     )
 

@@ -111,7 +111,7 @@ class Session:
 
 
 def _hash(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("latin-1")).digest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 def form_token(session_id: str) -> str:

@@ -242,12 +242,14 @@ async def keep_notes(conn: asyncpg.Connection, command: Command, fields: dict[st
 
 
 async def notes_on(conn: asyncpg.Connection, subject_type: str, subject_id: str) -> list[Note]:
-    """The notes of one record of one kind: those whose command the service accepted, and those still awaiting
-    its answer (shown as such); never a refused command's."""
+    """The notes of one record of one kind whose command the service acted on: accepted, or refused but with what
+    it started (a day-2 cease in extreme hardship, refused, raises the escalation its DOC note explains). A note
+    is never shown while its command awaits the service, nor when the command changed nothing."""
     rows = await conn.fetch(
         "SELECT n.kind, n.body, n.officer_id, n.written_at, n.command_id, c.status FROM notes n "
         "JOIN commands c USING (command_id) WHERE n.subject_type = $1 AND n.subject_id = $2 "
-        "AND c.status <> 'rejected' ORDER BY n.written_at",
+        "AND (c.status = 'accepted' OR (c.status = 'rejected' AND c.outcomes <> '[]'::jsonb)) "
+        "ORDER BY n.written_at",
         subject_type,
         subject_id,
     )

@@ -44,6 +44,7 @@ from contracts import notification as n
 from contracts.procedures import implements
 from contracts.roles import (
     KNOWN_TO_EVERY_OFFICER,
+    OPERATIONS,
     QUEUE_READERS,
     known_roles,
     may_issue,
@@ -72,6 +73,10 @@ BASE = pages.BASE
 SIGN_IN = f"{BASE}/sign-in"
 PAGE_SIZE = 25
 MAX_SESSION_ID_CHARS = 64
+OPERATORS_NOT_OFFICERS = (
+    "An operator's token opens no console session: the console is for officers working cases. Sign in with your "
+    "officer's account."
+)
 MAX_ID_CHARS = 200
 """The longest id a page is asked for (a work item's, an MSP's, an expense's): a longer one is no id of ours, and
 is refused before it reaches the database or a log line."""
@@ -307,7 +312,11 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
                         ),
                         401,
                     )
-                code = await code_for_claims(runtime, conn, claims)
+                try:
+                    code = await code_for_claims(runtime, conn, claims)
+                except NotAnOfficerError:
+                    log.info("sign-in refused", reason_code="operators-not-officers", status=403)
+                    return html(pages.sign_in_page(OPERATORS_NOT_OFFICERS), 403)
             made = await sessions.exchange(
                 conn, code, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s
             )
@@ -470,8 +479,16 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     return secured(ui)
 
 
+class NotAnOfficerError(Exception):
+    """A verified token that opens no console session: an operator's (the operations role). Operators read metrics
+    and dead letters, never a customer's case; a person who is both signs in to the console as an officer."""
+
+
 async def code_for_claims(runtime: "ServiceRuntime", conn: Any, claims: dict[str, Any]) -> str:
-    """A one-time sign-in code for a verified token's officer; their roles recorded, for assigning work to them."""
+    """A one-time sign-in code for a verified token's officer; their roles recorded, for assigning work to them.
+    :class:`NotAnOfficerError` for an operator's token."""
+    if OPERATIONS in (claims.get("roles") or ()):
+        raise NotAnOfficerError
     roles = known_roles(claims.get("roles", []))
     await store.officer_seen(conn, str(claims["sub"]), roles, runtime.clock.now())
     settings: Any = runtime.settings
@@ -493,9 +510,13 @@ def cross_site(headers: Mapping[str, str]) -> str | None:
 
 
 def _one_field(value: object) -> str | None:
-    """A short printable value (a sign-in code), or ``None``."""
+    """A short printable ASCII value (a sign-in code is URL-safe base64), or ``None``."""
     text = value.strip() if isinstance(value, str) else ""
-    return text if text and len(text) <= MAX_SESSION_ID_CHARS and text.isprintable() else None
+    return (
+        text
+        if text and len(text) <= MAX_SESSION_ID_CHARS and text.isascii() and text.isprintable()
+        else None
+    )
 
 
 def _lists(form: FormData) -> dict[str, list[str]]:
@@ -686,19 +707,21 @@ async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_
     no action), with the transfer guidance for an officer not trained; another queue's items only to its readers."""
     readable = _readable(officer)
     known = tuple(sorted({*readable, *(q.value for q in KNOWN_TO_EVERY_OFFICER)}))
+    opened = frozenset(s for s, q in SUBJECT_QUEUES.items() if q.value in readable)
     async with runtime.pool.acquire() as conn:
         items = await store.customer_items(conn, customer_ref, known)
-        subjects = await store.customer_subjects(conn, customer_ref)
-    if not items and not subjects:
+        subjects = [s for s in await store.customer_subjects(conn, customer_ref) if s[0] in opened]
+    if (
+        not items and not subjects
+    ):  # the same answer whatever records the officer's roles do not open
         raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
-    opened = frozenset(s for s, q in SUBJECT_QUEUES.items() if q.value in readable)
     not_theirs = {i.queue for i in items if i.queue not in readable}
     guidance = (
         way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT)
         if Queue.INCOME_MANAGEMENT.value in not_theirs
         else None
     )
-    return pages.customer_page(officer, customer_ref, subjects, opened, items, readable, guidance)
+    return pages.customer_page(officer, customer_ref, subjects, items, readable, guidance)
 
 
 async def _subject(

@@ -528,8 +528,15 @@ def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> li
     if refusal := _refusal(item, request, now):
         return refusal
     assert item is not None
-    if item.assignee_id == request.assignee_id:
-        return []  # already theirs: asking again changes nothing
+    if (
+        item.assignee_id == request.assignee_id
+    ):  # already theirs: answered, so nobody waits for ever
+        return _rejected(
+            request,
+            now,
+            WorkItemReason.NOTHING_TO_DO,
+            f"Nothing to do: the work item is already assigned to {request.assignee_id}.",
+        )
     return [
         WorkItemAssigned.caused_by(
             request,
@@ -548,8 +555,13 @@ def _unassign(item: WorkItem | None, request: UnassignWorkItem, now: datetime) -
     if refusal := _refusal(item, request, now):
         return refusal
     assert item is not None
-    if item.assignee_id is None:
-        return []  # nobody has it: handing it back again changes nothing
+    if item.assignee_id is None:  # nobody has it: answered, so nobody waits for ever
+        return _rejected(
+            request,
+            now,
+            WorkItemReason.NOTHING_TO_DO,
+            "Nothing to do: the work item is assigned to nobody; it is in its queue already.",
+        )
     return [
         WorkItemUnassigned.caused_by(
             request,
