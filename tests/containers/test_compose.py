@@ -88,6 +88,7 @@ class Compose:
             # the tracing profile's stand-in collector, and the services pointed at it (docs/operations.md)
             "COMPOSE_PROFILES": "tracing",
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otlp-receiver:4318",
+            "OTEL_EXPORTER_OTLP_BEARER_TOKEN_FILE": "/run/msp-im/otlp-receiver.token",
         }
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,8 @@ The runtime owns every seam, so the context is never lost where a framework woul
 
 Standard configuration, read from the environment by the SDK: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) switches tracing on (OTLP over HTTP/protobuf), ``OTEL_SERVICE_NAME``,
-``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``; the sampler is the trace id's ratio
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``, and ours,
+``OTEL_EXPORTER_OTLP_BEARER_TOKEN_FILE`` (a mounted secret sent as a bearer token: the stand-in receiver's); the sampler is the trace id's ratio
 (``OTEL_TRACES_SAMPLER_ARG``, 1.0 unless set) whatever the parent's flag, unless ``OTEL_TRACES_SAMPLER`` names another;
 ``OTEL_SDK_DISABLED=true`` turns it off. The web framework's own instrumentation is off
 (:data:`servicekit.http.web.TELEMETRY`): its HTTP spans carry the path and query, where sign-in codes and customer
@@ -31,6 +32,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -77,7 +79,11 @@ def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> boo
         sampler = our_sampler(float(given.get("OTEL_TRACES_SAMPLER_ARG") or 1.0))
     resource = Resource.create({"service.name": given.get("OTEL_SERVICE_NAME") or service})
     provider = TracerProvider(resource=resource, sampler=sampler)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    token_file = given.get("OTEL_EXPORTER_OTLP_BEARER_TOKEN_FILE")
+    headers = (
+        {"Authorization": f"Bearer {Path(token_file).read_text().strip()}"} if token_file else None
+    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(headers=headers)))
     trace.set_tracer_provider(provider)
     _provider = provider
     return True

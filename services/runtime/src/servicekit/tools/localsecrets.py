@@ -11,6 +11,7 @@ certificates and passwords from its secret store instead and never runs this.
 Layout (what the broker, the provisioning step and the services are pointed at)::
 
     log-pseudonym.key
+    otlp-receiver.token           the bearer token of compose's stand-in trace receiver (its tracing profile)
     kafka/ca.pem                  the CA certificate every client trusts
     kafka/broker.pem              the broker's key, certificate and CA (a PEM key store)
     kafka/users/<principal>.password
@@ -199,6 +200,7 @@ def ensure_deployment(
 ) -> None:
     """Everything a self-contained deployment needs, made once: see the module's layout."""
     secret(directory, "log-pseudonym.key")
+    secret(directory, "otlp-receiver.token")
     KafkaSecrets.ensure(directory / "kafka", default_users(), broker_hosts)
     for role in ("postgres", *services):
         secret(directory, f"postgres/{role}.password")
