@@ -15,7 +15,8 @@ The runtime owns every seam, so the context is never lost where a framework woul
 Standard configuration, read from the environment by the SDK: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) switches tracing on (OTLP over HTTP/protobuf), ``OTEL_SERVICE_NAME``,
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``, and ours,
-``OTEL_EXPORTER_OTLP_BEARER_TOKEN_FILE`` (a mounted secret sent as a bearer token: the stand-in receiver's); the sampler is the trace id's ratio
+``OTEL_EXPORTER_OTLP_BEARER_TOKEN_FILE`` (a mounted secret sent as a bearer token: the stand-in receiver's);
+the sampler is the trace id's ratio
 (``OTEL_TRACES_SAMPLER_ARG``, 1.0 unless set) whatever the parent's flag, unless ``OTEL_TRACES_SAMPLER`` names another;
 ``OTEL_SDK_DISABLED=true`` turns it off. The web framework's own instrumentation is off
 (:data:`servicekit.http.web.TELEMETRY`): its HTTP spans carry the path and query, where sign-in codes and customer
