@@ -9,6 +9,7 @@ and joined the `expenses` consumer group, committing past a payment attempt that
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from typing import Any
 
@@ -252,3 +253,41 @@ async def test_the_broker_logs_every_failed_login_and_every_denied_operation_for
     await refused(produce(kafka.access.client("expenses"), forged))
     line = await broker_logs(kafka, 0, "User:expenses", "Denied", forged)
     assert "WRITE" in line or "DESCRIBE" in line, line
+
+
+async def test_the_security_log_names_a_client_that_never_authenticates_and_a_flood_of_refusals_is_bounded(
+    kafka: KafkaInfo, prefix: str
+):
+    """Issue 37, finding 10: "any authenticated principal can flood the broker's security log (about 100,000 lines
+    a minute, no rotation); a client that completes TLS but never authenticates leaves no line"."""
+    host, port = kafka.bootstrap_servers.split(",")[0].rsplit(":", 1)
+    assert kafka.access.secrets is not None
+    since = len(broker_log(kafka))
+    context = ssl.create_default_context(cafile=str(kafka.access.secrets.ca))
+    with context.wrap_socket(
+        await asyncio.to_thread(socket.create_connection, (host, int(port)), BOUND_S),
+        server_hostname=host,
+    ) as tls:
+        assert tls.version()  # the handshake completed; nothing more is said
+    await broker_logs(kafka, since, "disconnected", "KafkaChannel.prepare")
+
+    forbidden = prefix + "workitems.commands"
+    since = len(broker_log(kafka))
+    client = AIOKafkaClient(**kafka.access.client("expenses"))
+    try:
+        await asyncio.wait_for(client.bootstrap(), BOUND_S)
+        node = client.get_random_node()
+        started = asyncio.get_running_loop().time()
+        for _ in range(2000):  # each one denied, each one a line were nothing bounding them
+            await client.send(node, MetadataRequest([forbidden], allow_auto_topic_creation=False))
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        await client.close()
+    await broker_logs(kafka, since, "User:expenses", "Denied", forbidden)
+    denied = [
+        line
+        for line in broker_log(kafka)[since:].splitlines()
+        if "Denied" in line and forbidden in line
+    ]
+    assert len(denied) <= 200 + 20 * (took + 5), (len(denied), took)
+    assert len(denied) < 2000, "the flood was cut"

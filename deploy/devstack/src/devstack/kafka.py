@@ -390,12 +390,17 @@ def _format(jars: Path, props: Path, cluster_id: str, secrets: KafkaSecrets | No
 
 
 def _launch(jars: Path, props: Path, log_path: Path, heap_mb: int) -> subprocess.Popen[bytes]:
-    """Start a node. Its segments hold customers' data: every file and folder it makes is its owner's only."""
-    log = private_log(log_path)
+    """Start a node. Its segments hold customers' data: every file and folder it makes is its owner's only. Its log
+    is ``log_path``, which log4j rolls over by size (``deploy/kafka/log4j2.xml``); what the JVM itself prints (a
+    crash) goes to ``broker.out`` beside it."""
+    os.close(private_log(log_path))  # made its owner's only before log4j appends to it
+    log = private_log(log_path.with_name("broker.out"))
     try:
         proc = subprocess.Popen(
             [
                 *_java(jars),
+                "-Dmsp.kafka.log.to=file",
+                f"-Dmsp.kafka.log.file={log_path}",
                 f"-Xmx{heap_mb}m",
                 f"-Xms{heap_mb // 2}m",
                 "-XX:+UseSerialGC",
