@@ -189,6 +189,8 @@ def test_dev_run_writes_a_scrape_of_its_own_free_ports_with_its_token_file(tmp_p
     urls = {"expenses": "http://127.0.0.1:40123", "console": "http://127.0.0.1:40999"}
     written = system.prometheus_config(urls, token)
     assert written.parent == tmp_path / "state"
+    assert written.stat().st_mode & 0o777 == 0o600, "issue 37: it was 0644"
+    assert system.prometheus_config(urls, token).stat().st_mode & 0o777 == 0o600, "and again"
     config = yaml.safe_load(written.read_text())
     assert [
         (job["job_name"], job["static_configs"], job["authorization"])

@@ -39,7 +39,7 @@ from devstack.procs import (
 from devstack.state import CHECKOUT, STATE_DIR, read_state, state_file, write_state, write_token
 from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
 from servicekit.db import ServiceRole, provision_roles
-from servicekit.tools.localsecrets import private_dir, secret
+from servicekit.tools.localsecrets import private_dir, secret, write_private
 
 SERVICES = ("notification", "expenses", "workitems", "console")
 """The service packages a launcher starts, where installed; each serves /health, /ready, /metrics and its API on
@@ -409,7 +409,10 @@ def prometheus_config(urls: Mapping[str, str], token: Path) -> Path:
     ]
     config["rule_files"] = [str(PROMETHEUS / name) for name in config["rule_files"]]
     path = private_dir(STATE_DIR) / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.unlink(
+        missing_ok=True
+    )  # made anew, its owner's only: it names the token file and every target
+    write_private(path, yaml.safe_dump(config, sort_keys=False).encode())
     return path
 
 
