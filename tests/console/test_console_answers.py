@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS, WORKITEM_EVENTS
+from contracts.catalogue import WORKITEM_EVENTS
 from contracts.expenses import ExpenseKind
 from contracts.roles import OPERATIONS, OfficerRole
 from devstack.procs import free_port
@@ -21,7 +21,7 @@ from tests.console.test_console_on_real_broker import console, officer
 from tests.console.test_notes_across_roles import settled
 from tests.expenses.builders import attempt
 from tests.notification.builders import T0, approval
-from tests.support.kafka_tools import publish, read_topic
+from tests.support.kafka_tools import publish_events, read_topic
 from tests.support.signin import BROWSER, sign_in
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
@@ -64,13 +64,7 @@ async def test_the_console_answers_operators_hostile_codes_unseen_records_and_co
         expense = attempt(
             kind=ExpenseKind.WEEKLY, expense_id="EXP-A1", when=T0, scheduled_on=T0.date()
         )  # customer CRN-SYNTH-1
-        for topic, event in ((MSP_APPROVALS, msp_only), (PAYMENT_ATTEMPTS, expense)):
-            await publish(
-                kafka.bootstrap_servers,
-                topic_prefix + topic.name,
-                [event.to_json()],
-                key=event.key.encode(),
-            )
+        await publish_events(kafka.bootstrap_servers, topic_prefix, [msp_only, expense])
         await read_topic(kafka.bootstrap_servers, topic_prefix + WORKITEM_EVENTS.name, at_least=1)
 
         # finding 5: the operator's token opens no console session, by link or pasted

@@ -14,13 +14,12 @@ import httpx
 import pytest
 from console.api import COMMANDS
 
-from contracts.catalogue import WORKITEM_EVENTS
 from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised
 from devstack.tokens import Signer
 from servicekit.clock import SimulatedClock
 from tests.console.test_console_on_real_broker import console, officer
-from tests.support.kafka_tools import eventually, publish
+from tests.support.kafka_tools import eventually, publish_events
 from tests.support.signin import BROWSER, code_of, keep_cookie, press_sign_in, sign_in, sign_in_link
 from tests.workitems.builders import env
 
@@ -139,13 +138,7 @@ def raised(
 
 
 async def publish_all(kafka: Any, prefix: str, events: list[WorkItemRaised]) -> None:
-    for event in events:
-        await publish(
-            kafka.bootstrap_servers,
-            prefix + WORKITEM_EVENTS.name,
-            [event.to_json()],
-            key=event.key.encode(),
-        )
+    await publish_events(kafka.bootstrap_servers, prefix, events)
 
 
 async def known(http: httpx.AsyncClient, signer: Signer, *items: str) -> None:

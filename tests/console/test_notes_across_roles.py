@@ -15,9 +15,7 @@ import pytest
 
 from contracts.catalogue import (
     EXPENSE_EVENTS,
-    MSP_APPROVALS,
     MSP_NOTIFICATION_EVENTS,
-    PAYMENT_ATTEMPTS,
 )
 from contracts.expenses import ExpenseKind
 from contracts.roles import OfficerRole
@@ -31,7 +29,7 @@ from servicekit.clock import SimulatedClock
 from tests.console.test_console_on_real_broker import console, officer
 from tests.expenses.builders import attempt
 from tests.notification.builders import T0, approval
-from tests.support.kafka_tools import eventually, publish, read_topic
+from tests.support.kafka_tools import eventually, publish_events, read_topic
 from tests.support.signin import sign_in
 
 pytestmark = pytest.mark.integration
@@ -91,13 +89,7 @@ async def test_notes_never_cross_from_one_kind_of_record_or_role_to_another(
         failed = attempt(
             kind=ExpenseKind.WEEKLY, expense_id="EXP-N1", when=T0, scheduled_on=T0.date()
         )
-        for topic, event in ((MSP_APPROVALS, approved), (PAYMENT_ATTEMPTS, failed)):
-            await publish(
-                kafka.bootstrap_servers,
-                topic_prefix + topic.name,
-                [event.to_json()],
-                key=event.key.encode(),
-            )
+        await publish_events(kafka.bootstrap_servers, topic_prefix, [approved, failed])
         for topic in (
             EXPENSE_EVENTS,
             MSP_NOTIFICATION_EVENTS,

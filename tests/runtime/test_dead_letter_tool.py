@@ -4,6 +4,8 @@ for a verified operator (issue 26: "The dead-letter replay is a way around the A
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
@@ -51,9 +53,8 @@ async def replay(kafka, prefix, capsys, *args: str) -> str:
     return capsys.readouterr().out
 
 
-async def test_a_record_dead_lettered_by_a_limit_set_too_low_is_replayed_after_the_fix_and_handled_once(
-    kafka, database_url, topic_prefix, capsys
-):
+async def dead_letter_too_large(kafka, database_url: str, topic_prefix: str) -> Any:
+    """A record over a limit set too low (1 KiB), dead-lettered by the probe service: the dead letter."""
     too_low = settings(kafka, database_url, topic_prefix).model_copy(
         update={"max_record_bytes": 1024}
     )
@@ -66,6 +67,13 @@ async def test_a_record_dead_lettered_by_a_limit_set_too_low_is_replayed_after_t
             key=LONG_ID.encode(),
         )
         [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
+    return dead
+
+
+async def test_a_record_dead_lettered_by_a_limit_set_too_low_is_replayed_after_the_fix_and_handled_once(
+    kafka, database_url, topic_prefix, capsys
+):
+    dead = await dead_letter_too_large(kafka, database_url, topic_prefix)
     assert header(dead, "dlq.reason") == "too-large"
 
     assert await dlq.main(["list"], admin(kafka, topic_prefix), CATALOGUE) == 0
@@ -247,18 +255,7 @@ async def test_a_copy_whose_original_expired_goes_only_under_its_consumers_seal_
     """Issue 37, finding 3: where the origin had expired, `show` printed only the type, id and size, and a dead
     letter planted by a principal that may write the dead-letter topic was published once confirmed. A consumer
     now seals what it dead-letters with its own key; the replay holds only the public keys."""
-    too_low = settings(kafka, database_url, topic_prefix).model_copy(
-        update={"max_record_bytes": 1024}
-    )
-    runtime = ServiceRuntime(SPEC, too_low)
-    async with running(runtime):
-        await publish(
-            kafka.bootstrap_servers,
-            f"{topic_prefix}probe.in",
-            [recorded(LONG_ID, 5)],
-            key=LONG_ID.encode(),
-        )
-        [dead] = await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
+    dead = await dead_letter_too_large(kafka, database_url, topic_prefix)
     assert header(dead, "dlq.seal"), "sealed by the consumer that wrote it"
     origin = {
         "reason": "too-large",

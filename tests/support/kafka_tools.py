@@ -16,6 +16,8 @@ from aiokafka.partitioner import murmur2
 from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.util import calc_crc32c
 
+from contracts.catalogue import CATALOGUE
+from contracts.envelope import Event
 from devstack.kafka import KafkaAccess
 
 _HARNESS: list[KafkaAccess] = []
@@ -107,6 +109,17 @@ def encode_batch(records: Sequence[RawRecord]) -> bytes:
 
 RETRIABLE_PRODUCE_ERRORS = {3, 5, 6}
 """UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER: a topic just created, a leader moving."""
+
+
+async def publish_events(bootstrap: str, prefix: str, events: Sequence[Event]) -> None:
+    """Each event on its catalogue topic (under ``prefix``), keyed by its aggregate, as its producer would."""
+    for event in events:
+        await publish(
+            bootstrap,
+            prefix + CATALOGUE.topic_of(event).name,
+            [event.to_json()],
+            key=event.key.encode(),
+        )
 
 
 async def publish_raw(

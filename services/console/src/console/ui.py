@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -61,7 +61,7 @@ from contracts.workitems import (
     WorkItemStatus,
 )
 from servicekit.http.auth import UnauthorizedError
-from servicekit.http.web import MAX_BODY_BYTES, TELEMETRY, Refused
+from servicekit.http.web import MAX_BODY_BYTES, Refused, served_app
 from servicekit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -157,13 +157,7 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     auth = runtime.settings.bearer_auth()
     settings: Any = runtime.settings
     cookie = sessions.SessionCookie(secure=settings.secure_cookies)
-    ui = FastAPI(
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        max_body_size=MAX_BODY_BYTES,
-        telemetry=TELEMETRY,
-    )
+    ui = served_app()
 
     # -- what every page needs: the signed-in officer, and (for a form) the checked form ------------------
 

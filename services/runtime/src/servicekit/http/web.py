@@ -146,6 +146,19 @@ customer references in a search or a customer's page), its logs the messages of 
 sent). The runtime makes the spans that matter itself (an officer's command, every record), with ids and codes only."""
 
 
+def served_app(**kwargs: Any) -> FastAPI:
+    """Every FastAPI app the services serve: no interactive docs or document of the framework's (a service serves
+    its own), bodies at most :data:`MAX_BODY_BYTES`, the framework's own telemetry off (:data:`TELEMETRY`)."""
+    return FastAPI(
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=MAX_BODY_BYTES,
+        telemetry=TELEMETRY,
+        **kwargs,
+    )
+
+
 def api_app(
     title: str,
     description: str,
@@ -156,16 +169,7 @@ def api_app(
     """A service's JSON API: no interactive docs (the OpenAPI document is served by the service), strict JSON,
     bodies at most :data:`MAX_BODY_BYTES`, and every refusal an :class:`Error`. ``on_invalid_body`` answers a
     body that does not validate (a query, header or path parameter that does not is a 400)."""
-    app = FastAPI(
-        title=title,
-        description=description,
-        version=version,
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        max_body_size=MAX_BODY_BYTES,
-        telemetry=TELEMETRY,
-    )
+    app = served_app(title=title, description=description, version=version)
     app.router.route_class = StrictJsonRoute
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
