@@ -181,10 +181,18 @@ def test_closing_is_idempotent():
     assert close_due(state, opened.window_closes_at + timedelta(days=3))[0] == []
 
 
-def test_a_repeated_failed_attempt_changes_nothing():
+@pytest.mark.rule("IM-2.1")
+def test_a_repeated_failed_attempt_changes_nothing_and_is_answered_as_a_retry_that_failed():
+    """''UNDLVD RI' for all undelivered regular expenses': the period is undelivered already; the retry's failure is
+    answered (issue 38: every fact is answered), and the period stays as it was."""
     _, state = undelivered(WEEKLY)
-    events, again = run(state, attempt(when=at(2026, 11, 25, 9)))
-    assert events == []
+    retry = attempt(when=at(2026, 11, 25, 9))
+    [answered], again = run(state, retry)
+    assert isinstance(answered, PaymentAttemptDisregarded)
+    assert (answered.reason_code, answered.attempted_event_id) == (
+        "retry-failed",
+        str(retry.event_id),
+    )
     assert again == state
 
 

@@ -129,13 +129,19 @@ def test_a_later_attempt_with_another_amount_is_delivered_on_the_stored_facts():
     assert (paid.amount, paid.was_undelivered) == (Decimal("85.00"), True)
 
 
-def test_a_second_delivery_or_a_late_failure_for_a_settled_period_changes_nothing():
+def test_a_second_delivery_or_a_late_failure_for_a_settled_period_changes_nothing_and_says_why():
     _, state = undelivered(WEEKLY)
     _, paid = run(state, attempt(when=at(2026, 11, 24, 9), outcome="delivered"))
-    assert run(paid, attempt(when=at(2026, 11, 25, 9), outcome="delivered"))[0] == []
+    [again], unchanged = run(paid, attempt(when=at(2026, 11, 25, 9), outcome="delivered"))
+    assert (again.event_type, again.reason_code, unchanged) == (
+        "PaymentAttemptDisregarded",
+        "already-delivered",
+        paid,
+    )
     [opened], state = undelivered(WEEKLY)
     _, closed = close_due(state, opened.window_closes_at)
-    assert run(closed, attempt(when=at(2026, 11, 24, 9)))[0] == [], "a failure before the deadline"
+    [late], still = run(closed, attempt(when=at(2026, 11, 24, 9)))
+    assert (late.reason_code, still) == ("period-closed", closed), "a failure before the deadline"
 
 
 def test_a_closure_reversed_keeps_the_one_offs_stored_days():

@@ -600,7 +600,7 @@ def test_a_one_off_paid_twice_raises_a_manual_item_for_an_officer_trained_in_inc
     desk = Desk()
     raised = desk.only(paid_twice())
     assert isinstance(raised, WorkItemRaised)
-    assert raised.work_item_id == "IM-PAID-TWICE:EXP-9"
+    assert raised.work_item_id == "IM-PAID-TWICE:EXP-9:EXP-10"
     assert (raised.code, raised.queue, raised.tick_off) == (
         WorkItemCode.PAID_TWICE,
         Queue.INCOME_MANAGEMENT,
@@ -609,5 +609,5 @@ def test_a_one_off_paid_twice_raises_a_manual_item_for_an_officer_trained_in_inc
     assert "EXP-10" in raised.instructions[-1]
     assert (raised.procedure_step, raised.guidance) == (7, NOT_TRAINED_GUIDANCE)
     assert desk.handle(paid_twice()) == [], "the same finding again raises nothing new"
-    done = desk.only(tick_off("IM-PAID-TWICE:EXP-9"))
+    done = desk.only(tick_off("IM-PAID-TWICE:EXP-9:EXP-10"))
     assert isinstance(done, WorkItemTickedOff)

@@ -397,3 +397,7 @@ class ExpenseReason(StrEnum):
     EXPENSE_ID_REUSED = "expense-id-reused"
     KIND_CONTRADICTS_STORED = "kind-contradicts-stored"
     DOC_NOTE_REQUIRED = "doc-note-required"
+    RETRY_FAILED = "retry-failed"
+    """An attempt that failed again while its period's window is open: the period stays undelivered."""
+    PERIOD_CLOSED = "period-closed"
+    """A failed attempt for a period already closed (unpaid, ceased or removed): it changes nothing."""

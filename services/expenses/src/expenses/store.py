@@ -112,11 +112,24 @@ MIGRATIONS = (
         ALTER TABLE windows ADD COLUMN trace_context text;
     """,
     ),
+    Migration(
+        "expenses",
+        6,
+        "late_paid_at",
+        """
+        -- A one-off given up (ceased, removed, ended unpaid) that turned out to have paid: it pays, so it is one of the
+        -- siblings a one-off coded for the same customer and payee is checked against (paid twice).
+        ALTER TABLE expenses ADD COLUMN late_paid_at timestamptz;
+        UPDATE expenses e SET late_paid_at = w.updated_at FROM windows w
+            WHERE w.expense_id = e.expense_id AND e.kind = 'one-off' AND e.status IN ('ceased', 'removed')
+            AND w.status = 'delivered';
+    """,
+    ),
 )
 
 _EXPENSE_COLS = (
     "expense_id, customer_ref, payee_id, kind, amount, state, coded_at, status, day_1, day_2, ends_at, "
-    "calendar, escalated_at, mysupport_job, ended_at"
+    "calendar, escalated_at, mysupport_job, ended_at, late_paid_at"
 )
 _EXPENSE_TYPES = (
     "text",
@@ -133,6 +146,7 @@ _EXPENSE_TYPES = (
     "text",
     "timestamptz",
     "text",
+    "timestamptz",
     "timestamptz",
 )
 _WINDOW_COLS = "expense_id, period_start, status, closes_at, calendar, failure_reason, opened_by, correlation_id"
@@ -157,6 +171,7 @@ def _expense(r: Any) -> Expense:
         r["escalated_at"],
         r["mysupport_job"],
         r["ended_at"],
+        r["late_paid_at"],
     )
 
 
@@ -213,11 +228,12 @@ async def lock_one_offs_of(conn: asyncpg.Connection, pairs: Iterable[tuple[str, 
 async def siblings(
     conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str
 ) -> tuple[Expense, ...]:
-    """The other one-offs of the same customer and payee that pay or may pay (active or delivered), locked (call
-    :func:`lock_one_offs_of` first)."""
+    """The other one-offs of the same customer and payee that pay or may pay (active or delivered, or given up and
+    paid after all: ``Expense.pays``), locked (call :func:`lock_one_offs_of` first)."""
     rows = await conn.fetch(
         f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
-        "AND expense_id <> $3 AND status IN ('active', 'delivered') ORDER BY expense_id FOR UPDATE",
+        "AND expense_id <> $3 AND (status IN ('active', 'delivered') OR late_paid_at IS NOT NULL) "
+        "ORDER BY expense_id FOR UPDATE",
         customer_ref,
         payee_id,
         expense_id,
@@ -261,7 +277,7 @@ async def save(
         f"{unnest(*_EXPENSE_TYPES)} "
         "ON CONFLICT (expense_id) DO UPDATE SET amount = EXCLUDED.amount, status = EXCLUDED.status, "
         "escalated_at = EXCLUDED.escalated_at, mysupport_job = EXCLUDED.mysupport_job, "
-        "ended_at = EXCLUDED.ended_at, updated_at = now()",
+        "ended_at = EXCLUDED.ended_at, late_paid_at = EXCLUDED.late_paid_at, updated_at = now()",
         [
             (
                 e.expense_id,
@@ -279,6 +295,7 @@ async def save(
                 e.escalated_at,
                 e.mysupport_job,
                 e.ended_at,
+                e.late_paid_at,
             )
             for e in expenses.values()
         ],
@@ -315,7 +332,8 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequ
     rows = await conn.fetch(
         f"SELECT {TIMER_KEY} AS timer_key, {', '.join('w.' + c for c in _WINDOW_COLS.split(', '))}, e.customer_ref, "
         "e.payee_id, e.kind, e.amount, e.state, e.coded_at, e.status AS expense_status, e.day_1, e.day_2, "
-        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job, e.ended_at, w.trace_context "
+        "e.ends_at, e.calendar AS expense_calendar, e.escalated_at, e.mysupport_job, e.ended_at, e.late_paid_at, "
+        "w.trace_context "
         f"FROM windows w JOIN expenses e USING (expense_id) WHERE {_DUE} ORDER BY w.closes_at LIMIT $2 "
         "FOR UPDATE OF w, e SKIP LOCKED",
         now,

@@ -195,8 +195,16 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
     events = _attempt_outcome(state, attempt, now)
     if attempt.kind.regular or not events or isinstance(events[0], PaymentAttemptDisregarded):
         return events
-    if state.expense is None:
-        return events + _conflict(state, attempt, now)
+    if (
+        state.expense is None
+    ):  # the payments system coded it: "cease first" and paid twice, as for an officer's
+        return (
+            events
+            + _conflict(state, attempt, now)
+            + _replaces_a_paid_one(
+                state.siblings, attempt, attempt.coded_at or attempt.attempted_at, now
+            )
+        )
     if state.expense.status is not ExpenseStatus.ACTIVE:
         return events + _paid_twice(state.expense, state.siblings, attempt, now)
     return events
@@ -256,24 +264,45 @@ def _paid_twice(
     later = sorted(
         s.expense_id
         for s in siblings
-        if s.coded_at is not None
-        and s.coded_at > attempt.attempted_at
-        and s.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED)
+        if s.coded_at is not None and s.coded_at > attempt.attempted_at and s.pays
     )
-    if not later:
-        return []
+    return [_paid_twice_item(attempt, paid, attempt.attempted_at, later, now)] if later else []
+
+
+def _paid_twice_item(
+    cause: Event,
+    paid: Expense,
+    delivered_at: datetime,
+    others: list[str],
+    now: datetime,
+    variant: str = "",
+) -> OneOffPaidTwice:
+    """The one-off ``paid`` at ``delivered_at`` though thought unpaid, and the ``others`` coded to replace it."""
+    return OneOffPaidTwice.caused_by(
+        cause,
+        producer=PRODUCER,
+        occurred_at=now,
+        variant=variant,
+        expense_id=paid.expense_id,
+        customer_ref=paid.customer_ref,
+        payee_id=paid.payee_id,
+        delivered_at=delivered_at,
+        other_expense_ids=others,
+        instructions=PAID_TWICE_INSTRUCTIONS,
+    )
+
+
+@implements("IM-7.2")
+def _replaces_a_paid_one(
+    siblings: tuple[Expense, ...], cause: Event, coded_at: datetime, now: datetime
+) -> list[Event]:
+    """The other order of paid twice: a one-off coded after a sibling that was given up (ceased, removed or ended
+    unpaid) had been found paid after all. "the existing expense needs to be ceased before the new one-off expense
+    can be coded": it was, but it had paid; both pay, and an officer is told, whichever of the two was known first."""
     return [
-        OneOffPaidTwice.caused_by(
-            attempt,
-            producer=PRODUCER,
-            occurred_at=now,
-            expense_id=paid.expense_id,
-            customer_ref=paid.customer_ref,
-            payee_id=paid.payee_id,
-            delivered_at=attempt.attempted_at,
-            other_expense_ids=later,
-            instructions=PAID_TWICE_INSTRUCTIONS,
-        )
+        _paid_twice_item(cause, paid, paid.late_paid_at, [cause.key], now, variant=paid.expense_id)
+        for paid in siblings
+        if paid.late_paid_at is not None and paid.late_paid_at < coded_at
     ]
 
 
@@ -322,8 +351,10 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
             return _disregard(attempt, now, ExpenseReason.AFTER_RETRY_WINDOW)
         if delivered:
             return [_delivered(expense, attempt, period, was_undelivered=current is not None)]
-        if current is not None:
-            return []  # a repeated failure changes nothing
+        if (
+            current is not None
+        ):  # a retry that failed again: the period stays as it is, and is answered so
+            return _disregard(attempt, now, ExpenseReason.RETRY_FAILED)
         return [_undelivered(facts, attempt, period, window, days)]
     if current.status is WindowStatus.CLOSED_UNPAID and delivered and in_window:
         # Event time: paid before the deadline, processed after the closure. Reverse it; cancel the I059PL.
@@ -339,7 +370,14 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
         return [reversal, _delivered(expense, attempt, period, was_undelivered=True)]
     if current.status is WindowStatus.CLOSED_UNPAID and delivered:
         return _disregard(attempt, now, ExpenseReason.AFTER_RETRY_WINDOW)
-    return []  # already delivered, or a late failure for a closed period: nothing changes
+    # Every attempt is answered: a period already paid, or a failure for a period already closed.
+    return _disregard(
+        attempt,
+        now,
+        ExpenseReason.ALREADY_DELIVERED
+        if current.status is WindowStatus.DELIVERED
+        else ExpenseReason.PERIOD_CLOSED,
+    )
 
 
 @implements("IM-2.1", "IM-2.2", "IM-4.1")
@@ -652,7 +690,7 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
             else [rejection]
         )
     days = one_off_days(now, action.state)
-    return [
+    coded: list[Event] = [
         OneOffExpenseCoded.caused_by(
             action,
             producer=PRODUCER,
@@ -670,6 +708,7 @@ def decide_code(state: ExpenseState, action: CodeOneOffExpense, now: datetime) -
             ends_at=days.window.closes_at,
         )
     ]
+    return coded + _replaces_a_paid_one(state.siblings, action, now, now)
 
 
 REMOVAL_WAY_OUT = (

@@ -66,7 +66,7 @@ def siblings(
         and s is not None
         and s.expense is not None
         and s.expense.kind is ExpenseKind.ONE_OFF
-        and s.expense.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED)
+        and s.expense.pays
         and (s.expense.customer_ref, s.expense.payee_id) == (attempt.customer_ref, attempt.payee_id)
     }
     return tuple(s for s in stored if s.expense_id not in here) + tuple(here.values())

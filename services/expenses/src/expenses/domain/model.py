@@ -64,6 +64,17 @@ class Expense:
     """When it was ceased or removed: a delivery attempted before then still paid (a fact judged by its event time),
     one attempted after was stopped. Unknown (None) for an expense ended before this was kept: nothing is recorded
     against it then."""
+    late_paid_at: datetime | None = None
+    """A one-off given up (ceased, removed, or ended unpaid on day 3) that turned out to have paid: when that delivery
+    was attempted. It pays like any delivered one-off, so a one-off coded after it to replace it pays twice."""
+
+    @property
+    def pays(self) -> bool:
+        """Whether it pays or may pay (active, delivered, or given up and paid after all): a one-off coded for the
+        same customer and payee meanwhile may pay for the same need."""
+        return self.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED) or (
+            self.late_paid_at is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -176,6 +187,11 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             expense = _facts(event, state.expense)
             if not expense.kind.regular and expense.status is ExpenseStatus.ACTIVE:
                 expense = replace(expense, status=ExpenseStatus.DELIVERED)
+            elif not expense.kind.regular and expense.status in (
+                ExpenseStatus.CEASED,
+                ExpenseStatus.REMOVED,
+            ):  # given up, and paid after all (a delivery attempted before its end, processed late)
+                expense = replace(expense, late_paid_at=event.delivered_at)
             state = replace(state, expense=expense)
             return replace(
                 state,
@@ -194,8 +210,12 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             )
         case ExpenseClosureReversed():
             paid = state.expense
-            if paid is not None and not paid.kind.regular:
-                paid = replace(paid, status=ExpenseStatus.DELIVERED)
+            if (
+                paid is not None and not paid.kind.regular
+            ):  # ended unpaid on day 3, and paid after all
+                paid = replace(
+                    paid, status=ExpenseStatus.DELIVERED, late_paid_at=event.delivered_at
+                )
             return replace(
                 state, expense=paid
             )  # the ExpenseDelivered that follows marks the window

@@ -7,7 +7,7 @@ raised and raises nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from contracts import expenses as im
@@ -80,9 +80,10 @@ def conflict_id(expense_id: str) -> str:
     return f"{WorkItemCode.ONE_OFF_CONFLICT}:{expense_id}"
 
 
-def paid_twice_id(expense_id: str) -> str:
-    """One per one-off found paid late while one-offs coded after that payment may pay too."""
-    return f"{WorkItemCode.PAID_TWICE}:{expense_id}"
+def paid_twice_id(expense_id: str, others: Sequence[str]) -> str:
+    """One per one-off found paid after it was given up and the one-offs coded to replace it that it names: a
+    replacement coded later still is named by an item of its own (issue 38)."""
+    return f"{WorkItemCode.PAID_TWICE}:{expense_id}:{'+'.join(sorted(others))}"
 
 
 def msp_item_id(msp_id: str, step: Step, number: int | None = None) -> str:
@@ -109,7 +110,7 @@ def keys_of(event: Event) -> tuple[str, ...]:
         case OneOffConflictDetected():
             return (conflict_id(event.expense_id),)
         case OneOffPaidTwice():
-            return (paid_twice_id(event.expense_id),)
+            return (paid_twice_id(event.expense_id, event.other_expense_ids),)
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
             return (removal_id(event.expense_id),)
         case MspStepRequired() | MspStepDone():
@@ -168,7 +169,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 items,
                 event,
                 now,
-                paid_twice_id(event.expense_id),
+                paid_twice_id(event.expense_id, event.other_expense_ids),
                 WorkItemCode.PAID_TWICE,
                 PAID_TWICE_TITLE,
                 [

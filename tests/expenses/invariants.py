@@ -1,0 +1,133 @@
+"""What 103-01050060 promises, whatever arrives and in whatever order: written once, checked after every step of the
+model (``tests/expenses/test_model.py``). Each reads only what the system published and what it stores, never how
+it decided, and names the rule and the sentence it comes from.
+
+A violation is an ``AssertionError`` whose message says which promise broke and for which records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.envelope import Event
+from contracts.expenses import (
+    ExpenseClosureReversed,
+    ExpenseDelivered,
+    OneOffConflictDetected,
+    OneOffExpenseCoded,
+    OneOffPaidTwice,
+    PaymentAttempted,
+    UndeliveredExpensePeriodClosed,
+)
+from contracts.workitems import WorkItemStatus
+from expenses.domain.model import Expense
+from workitems.domain.decide import i059pl_id
+from workitems.domain.model import WorkItem
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One fact or command the service handled (not a redelivery its inbox set aside) and all it published."""
+
+    message: object
+    published: Sequence[Event]
+
+
+def every_fact_is_answered(handled: Sequence[Handled]) -> None:
+    """IM-2.1, IM-2.2: "'UNDLVD RI' for all undelivered regular expenses", "'UNDLVD IM' for all undelivered one-off
+    expenses": every payment attempt has a visible outcome on its expense (an undelivered or delivered period, a
+    closure reversed, a conflict, or an attempt set aside with its reason); none vanishes."""
+    for h in handled:
+        if isinstance(h.message, PaymentAttempted):
+            about = [e for e in h.published if e.key == h.message.expense_id]
+            assert about, (
+                f"IM-2: the attempt {h.message.event_id} on {h.message.expense_id} "
+                f"({h.message.kind.value}, {h.message.outcome}) was answered by nothing"
+            )
+
+
+def each_closed_period_has_one_i059pl(
+    published: Sequence[Event], items: Mapping[str, WorkItem]
+) -> None:
+    """IM-3.2, IM-6.2: "the work item 'I059PL - A previous expense was not delivered, please discuss with customer'
+    is created": every period that closed unpaid has its I059PL (one: its id is the expense's and the period's); a
+    later proof that it was paid cancels it while it is open."""
+    closed = {
+        (e.expense_id, e.period_start)
+        for e in published
+        if isinstance(e, UndeliveredExpensePeriodClosed)
+    }
+    reversed_at = {
+        (e.expense_id, e.period_start): e.occurred_at
+        for e in published
+        if isinstance(e, ExpenseClosureReversed)
+    }
+    for expense_id, period in sorted(closed):
+        item = items.get(i059pl_id(expense_id, period))
+        assert item is not None, f"IM-3.2: no I059PL for {expense_id}'s period of {period}"
+        if (expense_id, period) in reversed_at and item.status is WorkItemStatus.OPEN:
+            raise AssertionError(
+                f"IM-3.2: {expense_id}'s period of {period} was paid, and its I059PL is still open"
+            )
+
+
+def _flagged(published: Sequence[Event]) -> set[frozenset[str]]:
+    """The pairs of one-offs an officer's item names together."""
+    pairs: set[frozenset[str]] = set()
+    for e in published:
+        if isinstance(e, OneOffPaidTwice):
+            pairs |= {frozenset((e.expense_id, other)) for other in e.other_expense_ids}
+        elif isinstance(e, OneOffConflictDetected):
+            pairs.add(frozenset((e.expense_id, e.existing_expense_id)))
+    return pairs
+
+
+def _given_up(expense: Expense, published: Sequence[Event]) -> datetime | None:
+    """When a one-off stopped being expected to pay: ceased or removed (its end), or ended on day 3 (its window's
+    closing)."""
+    if expense.ended_at is not None:
+        return expense.ended_at
+    closings = [
+        e.closed_at
+        for e in published
+        if isinstance(e, UndeliveredExpensePeriodClosed) and e.expense_id == expense.expense_id
+    ]
+    return min(closings) if closings else None
+
+
+def nobody_is_paid_twice_unseen(
+    published: Sequence[Event], expenses: Mapping[str, Expense]
+) -> None:
+    """IM-7.2: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to
+    be ceased before the new one-off expense can be coded." The new one-off replaces the existing one: where the
+    existing one turns out to have paid after all (a delivery attempted before it was ceased or ended, processed
+    late), the two pay for one need, and an officer's item must name both, whichever was known first."""
+    delivered: dict[str, datetime] = {}
+    for e in published:
+        if isinstance(e, ExpenseDelivered) and not e.kind.regular:
+            delivered.setdefault(e.expense_id, e.delivered_at)
+    coded = {e.expense_id: e.coded_at for e in published if isinstance(e, OneOffExpenseCoded)}
+    flagged = _flagged(published)
+    for existing_id, paid_at in sorted(delivered.items()):
+        existing = expenses.get(existing_id)
+        if existing is None:
+            continue
+        given_up = _given_up(existing, published)
+        if given_up is None or paid_at >= given_up:
+            continue  # it paid while it was expected to: no other one-off replaced it
+        for new_id, coded_at in sorted(coded.items()):
+            new = expenses.get(new_id)
+            if (
+                new is None
+                or new_id == existing_id
+                or new_id not in delivered
+                or (new.customer_ref, new.payee_id) != (existing.customer_ref, existing.payee_id)
+                or coded_at is None
+                or coded_at < given_up
+            ):
+                continue
+            assert frozenset((existing_id, new_id)) in flagged, (
+                f"IM-7.2: {existing_id} paid at {paid_at} (before it was given up at {given_up}) and {new_id}, "
+                f"coded at {coded_at} to replace it, paid too: no officer's item names both"
+            )
