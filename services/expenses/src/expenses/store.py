@@ -118,7 +118,9 @@ MIGRATIONS = (
         "late_paid_at",
         """
         -- A one-off given up (ceased, removed, ended unpaid) that turned out to have paid: it pays, so it is one of the
-        -- siblings a one-off coded for the same customer and payee is checked against (paid twice).
+        -- siblings a one-off coded for the same customer and payee is checked against (paid twice). Kept from now on
+        -- with the delivery's own time; for those recorded before, the time their window was last written stands in
+        -- (no earlier than the delivery). A one-off ended and reversed before this is not told from one paid in time.
         ALTER TABLE expenses ADD COLUMN late_paid_at timestamptz;
         UPDATE expenses e SET late_paid_at = w.updated_at FROM windows w
             WHERE w.expense_id = e.expense_id AND e.kind = 'one-off' AND e.status IN ('ceased', 'removed')
