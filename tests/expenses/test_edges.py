@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.envelope import derived_event_id
 from contracts.expenses import (
     AustralianState,
     ExpenseActionRejected,
     ExpenseDelivered,
+    OneOffExpenseCoded,
     OneOffExpenseVaried,
     OneOffPaidTwice,
     PaymentAttemptDisregarded,
@@ -344,3 +346,69 @@ def test_a_doc_note_is_kept_with_the_time_the_action_was_handled():
     outputs = Expenses().decide({"EXP-1": state}, cease(at(2026, 11, 24, 11)), handled)
     [doc] = [o for o in outputs if isinstance(o, DocNote)]
     assert doc.recorded_at == handled
+
+
+def test_a_one_off_given_up_and_paid_after_all_keeps_when_it_paid_and_a_regular_expense_keeps_nothing():
+    """Issue 38: the one-off ceased or ended and then found paid stays among the siblings a replacement is checked
+    against (``late_paid_at``); a regular expense is never a one-off's sibling, so nothing is kept for it."""
+    _, existing = one_off_state()
+    _, ceased = run(existing, cease(at(2026, 11, 24, 12)))
+    late = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 24, 11), outcome="delivered", coded_at=at(2026, 11, 24, 10)
+    )
+    _, paid = run(ceased, late, utc(at(2026, 11, 24, 14)))
+    assert (paid.expense.status, paid.expense.late_paid_at) == (
+        ExpenseStatus.CEASED,
+        utc(at(2026, 11, 24, 11)),
+    )
+    assert paid.expense.pays
+    [opened], ended_state = one_off_state()
+    _, ended = close_due(ended_state, opened.window_closes_at)
+    in_time = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 25, 16), outcome="delivered", coded_at=at(2026, 11, 24, 10)
+    )
+    _, reversed_ = run(ended, in_time, utc(at(2026, 11, 27)))
+    assert (reversed_.expense.status, reversed_.expense.late_paid_at) == (
+        ExpenseStatus.DELIVERED,
+        utc(at(2026, 11, 25, 16)),
+    )
+    _, weekly = undelivered(WEEKLY)
+    _, weekly_ceased = run(weekly, cease(at(2026, 11, 24, 12)))
+    _, weekly_paid = run(
+        weekly_ceased,
+        attempt(when=at(2026, 11, 24, 11), outcome="delivered"),
+        utc(at(2026, 11, 24, 14)),
+    )
+    assert weekly_paid.expense.late_paid_at is None
+
+
+@pytest.mark.rule("IM-7.2")
+def test_each_paid_twice_finding_has_its_own_id_whichever_order_found_it():
+    """Step 7: "the existing expense needs to be ceased before the new one-off expense can be coded". A late delivery
+    that finds the replacements is one finding; a replacement coded after each of two one-offs found paid late is one
+    finding per paid one-off: each its own event, each named again the same on a redelivery."""
+    _, existing = one_off_state()
+    _, ceased = run(existing, cease(at(2026, 11, 24, 12)))
+    _, replacement = run(ExpenseState(None, siblings=(ceased.expense,)), code(at(2026, 11, 24, 13)))
+    late = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 24, 11), outcome="delivered", coded_at=at(2026, 11, 24, 10)
+    )
+    found = step(
+        Expenses(), {"EXP-1": ceased, "EXP-2": replacement}, late, utc(at(2026, 11, 24, 14))
+    )
+    assert found[1].event_id == derived_event_id(late.event_id, "OneOffPaidTwice")
+    paid_late = replace(ceased.expense, late_paid_at=utc(at(2026, 11, 24, 11)))
+    other = replace(paid_late, expense_id="EXP-9")
+    coding = code(at(2026, 11, 24, 15), expense_id="EXP-3")
+    coded, first, second = decide_code(
+        ExpenseState(None, siblings=(paid_late, other)), coding, utc(at(2026, 11, 24, 15))
+    )
+    assert isinstance(coded, OneOffExpenseCoded)
+    assert [(e.expense_id, e.other_expense_ids) for e in (first, second)] == [
+        ("EXP-1", ["EXP-3"]),
+        ("EXP-9", ["EXP-3"]),
+    ]
+    assert [e.event_id for e in (first, second)] == [
+        derived_event_id(coding.event_id, "OneOffPaidTwice/EXP-1"),
+        derived_event_id(coding.event_id, "OneOffPaidTwice/EXP-9"),
+    ]

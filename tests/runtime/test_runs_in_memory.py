@@ -5,20 +5,18 @@ messages give one at a time, each saved before the next: the batch is an optimis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from contracts.expenses import ExpenseKind, OneOffConflictDetected, PaymentAttempted
+from contracts.expenses import ExpenseKind, OneOffConflictDetected
 from contracts.notification import MspSmsAuthorised, MspStepRequired
-from expenses.domain.decider import Expenses
-from expenses.domain.model import ExpenseState, ExpenseStatus
+from expenses import handlers
 from notification.domain.decide import Policy
 from notification.domain.decider import Notification
-from servicekit.decider import Change
 from tests.expenses.builders import at, attempt, cease
+from tests.expenses.fake_store import FakeStore, installed
 from tests.notification.builders import T0, approval, authorise, phone
 from tests.support.memory import MemoryShell
 from tests.workitems.builders import assign, period_closed, tick_off
@@ -55,42 +53,20 @@ async def test_work_items_raised_assigned_and_ticked_off_in_one_run_are_what_the
     assert batch.rows[item].status.value == "ticked-off"
 
 
-class MemoryExpenses(MemoryShell[ExpenseState]):
-    """The expenses' store as the database answers it: a one-off the payments system codes is loaded with its
-    stored siblings (the other active one-offs of the customer and payee)."""
+async def expenses_run(fake: FakeStore, messages: Sequence[Any], now: Any) -> list[list[Any]]:
+    """One run of payment attempts through the real shell (``expenses.handlers``) over the store fake that
+    ``tests/expenses/test_store_contract.py`` holds to PostgreSQL: loaded once, stepped through, saved once."""
+    with installed(fake):
+        loaded = await handlers.on_payment_attempts.load(None, messages)
+        outputs = [list(loaded.step(m, now)) for m in messages]
+        await loaded.save(None)
+    return outputs
 
-    async def load(self, conn: Any, messages: Sequence[Any]) -> dict[str, ExpenseState | None]:
-        states = await super().load(conn, messages)
-        for m in messages:
-            if (
-                isinstance(m, PaymentAttempted)
-                and m.kind is ExpenseKind.ONE_OFF
-                and states.get(m.expense_id) is None
-            ):
-                siblings = tuple(
-                    s.expense
-                    for k, s in self.rows.items()
-                    if k != m.expense_id
-                    and s.expense is not None
-                    and s.expense.kind is ExpenseKind.ONE_OFF
-                    and s.expense.status is ExpenseStatus.ACTIVE
-                    and (s.expense.customer_ref, s.expense.payee_id) == (m.customer_ref, m.payee_id)
-                )
-                states[m.expense_id] = ExpenseState(None, siblings=siblings)
-        return states
 
-    async def save(
-        self,
-        conn: Any,
-        changes: Sequence[Change[ExpenseState]],
-        handled: Sequence[tuple[Any, list[Any]]],
-    ) -> None:
-        """The expense and its windows are stored; the siblings a decision was given are not."""
-        await super().save(
-            conn,
-            [replace(c, after=replace(c.after, siblings=())) if c.after else c for c in changes],
-            handled,
-        )
+async def expenses_one_by_one(
+    fake: FakeStore, messages: Sequence[Any], now: Any
+) -> list[list[Any]]:
+    return [(await expenses_run(fake, [m], now))[0] for m in messages]
 
 
 async def test_two_one_offs_the_payments_system_codes_in_one_run_see_each_other_cease_first():
@@ -100,11 +76,12 @@ async def test_two_one_offs_the_payments_system_codes_in_one_run_see_each_other_
     first = attempt(kind=ExpenseKind.ONE_OFF, when=at(2026, 11, 24, 9), expense_id="EXP-A")
     second = attempt(kind=ExpenseKind.ONE_OFF, when=at(2026, 11, 24, 9, 5), expense_id="EXP-B")
     later = cease(at(2026, 11, 24, 9, 10), expense_id="EXP-A")
-    batch, single = MemoryExpenses(Expenses()), MemoryExpenses(Expenses())
+    batch, single = FakeStore(), FakeStore()
     now = at(2026, 11, 24, 9, 10)
-    together = await batch.run([first, second], now)
-    assert shape(together) == shape(await single.one_by_one([first, second], now))
+    together = await expenses_run(batch, [first, second], now)
+    assert shape(together) == shape(await expenses_one_by_one(single, [first, second], now))
     assert [type(e) for e in together[1]][-1] is OneOffConflictDetected
-    assert batch.rows == single.rows
-    [ceased] = (await batch.run([later], now + timedelta(minutes=1)))[0]
+    assert (batch.expenses, batch.windows) == (single.expenses, single.windows)
+    with installed(batch):
+        [ceased] = await handlers.on_staff_action(None, later, now + timedelta(minutes=1))
     assert ceased.event_type == "ExpenseCeased"

@@ -609,5 +609,9 @@ def test_a_one_off_paid_twice_raises_a_manual_item_for_an_officer_trained_in_inc
     assert "EXP-10" in raised.instructions[-1]
     assert (raised.procedure_step, raised.guidance) == (7, NOT_TRAINED_GUIDANCE)
     assert desk.handle(paid_twice()) == [], "the same finding again raises nothing new"
+    another = desk.only(paid_twice(others=("EXP-11", "EXP-10")))
+    assert another.work_item_id == "IM-PAID-TWICE:EXP-9:EXP-10+EXP-11", (
+        "another finding for the same one-off is an item of its own, naming its replacements"
+    )
     done = desk.only(tick_off("IM-PAID-TWICE:EXP-9:EXP-10"))
     assert isinstance(done, WorkItemTickedOff)
