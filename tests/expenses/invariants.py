@@ -22,7 +22,7 @@ from contracts.expenses import (
 )
 from contracts.workitems import WorkItemStatus
 from expenses.domain.model import Expense
-from workitems.domain.decide import i059pl_id
+from workitems.domain.decide import advice_wrong_id, i059pl_id
 from workitems.domain.model import WorkItem
 
 
@@ -52,7 +52,8 @@ def each_closed_period_has_one_i059pl(
 ) -> None:
     """IM-3.2, IM-6.2: "the work item 'I059PL - A previous expense was not delivered, please discuss with customer'
     is created": every period that closed unpaid has its I059PL (one: its id is the expense's and the period's); a
-    later proof that it was paid cancels it while it is open."""
+    later proof that it was paid cancels it while it is open, and once ticked off (IM-5.3: "Advise the customer of
+    the period that the payment was not delivered") raises an item asking an officer to correct that advice."""
     closed = {
         (e.expense_id, e.period_start)
         for e in published
@@ -66,9 +67,16 @@ def each_closed_period_has_one_i059pl(
     for expense_id, period in sorted(closed):
         item = items.get(i059pl_id(expense_id, period))
         assert item is not None, f"IM-3.2: no I059PL for {expense_id}'s period of {period}"
-        if (expense_id, period) in reversed_at and item.status is WorkItemStatus.OPEN:
+        if (expense_id, period) not in reversed_at:
+            continue
+        if item.status is WorkItemStatus.OPEN:
             raise AssertionError(
                 f"IM-3.2: {expense_id}'s period of {period} was paid, and its I059PL is still open"
+            )
+        if item.status is WorkItemStatus.TICKED_OFF:
+            assert advice_wrong_id(expense_id, period) in items, (
+                f"IM-5.3: the customer was advised that {expense_id}'s period of {period} was not delivered, and "
+                "it was paid: nobody was asked to correct the advice"
             )
 
 

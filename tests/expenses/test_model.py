@@ -367,3 +367,19 @@ def test_pinned_a_failure_published_again_under_a_new_id_is_answered():
         ("publish_again", Drawn(0), False),  # the same failure, published anew
         ("process", Drawn(0)),
     )
+
+
+@pytest.mark.rule("IM-5.3")
+def test_pinned_a_weekly_period_advised_as_not_delivered_and_then_found_paid_asks_for_the_advice_corrected():
+    """Issue 38: "Advise the customer of the period that the payment was not delivered" was done and the I059PL
+    ticked off; the weekly's delivery, attempted before the deadline, was processed after."""
+    pinned(
+        ("attempt", Drawn("EXP-1"), ExpenseKind.WEEKLY, A, False),
+        ("process", Drawn(0)),
+        ("advance", 60 * 24),
+        ("attempt", Drawn("EXP-1"), ExpenseKind.WEEKLY, A, True),
+        ("advance", 60 * 24 * 8),
+        ("fire_timers",),
+        ("tick_off", Drawn("I059PL:EXP-1:2026-11-23")),
+        ("process", Drawn(0)),
+    )

@@ -472,12 +472,26 @@ def test_a_late_delivery_that_reopens_the_period_as_paid_cancels_i059pl_rather_t
     assert rejected.reason_code == "already-closed"
 
 
-def test_a_reversal_after_the_officer_ticked_off_changes_nothing():
+@pytest.mark.rule("IM-5.3")
+def test_a_reversal_after_the_officer_ticked_off_asks_an_officer_to_correct_the_advice():
+    """Step 5: "Advise the customer of the period that the payment was not delivered and discuss options if
+    appropriate." Issue 38: the officer did, and ticked the I059PL off; then the period proved paid. The tick-off
+    stands, and an item asks an officer to tell the customer (and to check a one-off issued in its place)."""
     desk = Desk()
     desk.handle(period_closed())
     desk.handle(tick_off(I059PL))
-    assert desk.handle(closure_reversed()) == []
-    assert desk.items[I059PL].status is WorkItemStatus.TICKED_OFF
+    raised = desk.only(closure_reversed())
+    assert isinstance(raised, WorkItemRaised)
+    assert raised.work_item_id == f"IM-ADVICE-WRONG:{I059PL.split(':', 1)[1]}"
+    assert (raised.code, raised.queue, raised.tick_off, raised.subject_id) == (
+        WorkItemCode.ADVICE_WRONG,
+        Queue.INCOME_MANAGEMENT,
+        TickOff.MANUAL,
+        "EXP-1",
+    )
+    assert any("both may pay" in line for line in raised.instructions)
+    assert desk.items[I059PL].status is WorkItemStatus.TICKED_OFF, "the tick-off stands"
+    assert desk.handle(closure_reversed()) == [], "the same reversal again raises nothing new"
 
 
 # --------------------------------------------------------------------------- rule 5: deterministic keys

@@ -22,6 +22,10 @@ class WorkItemCode(StrEnum):
     PAID_TWICE = "IM-PAID-TWICE"
     """103-01050060 step 7: a one-off paid by a delivery processed late (after it was ceased or its window closed)
     while a replacement was coded meanwhile: both may pay; an officer resolves it, with a DOC note."""
+    ADVICE_WRONG = "IM-ADVICE-WRONG"
+    """103-01050060 steps 5 and 8: the officer advised the customer that a period was not delivered and ticked the
+    I059PL off; a delivery attempted before the window closed, processed later, shows it was paid: the customer is
+    told, and a one-off issued in its place is checked (issue 38)."""
     MSP_DESCRIBE_BEHAVIOURS = "MSP-DESCRIBE-BEHAVIOURS"
     """104-07050030 step 1: the approving officer describes the behaviours an approval only labelled."""
     MSP_PHONE = "MSP-PHONE"

@@ -40,11 +40,13 @@ from contracts.workitems import (
     WorkItemCode,
     WorkItemRaised,
     WorkItemReason,
+    WorkItemStatus,
     WorkItemTickedOff,
     WorkItemUnassigned,
 )
 from workitems.domain.model import WorkItem
 from workitems.domain.texts import (
+    ADVICE_WRONG_TITLE,
     AUTOMATIC_COMPLETION,
     CONFLICT_TITLE,
     I059PL_TITLE,
@@ -80,6 +82,11 @@ def conflict_id(expense_id: str) -> str:
     return f"{WorkItemCode.ONE_OFF_CONFLICT}:{expense_id}"
 
 
+def advice_wrong_id(expense_id: str, period_start: date) -> str:
+    """One per period whose I059PL was ticked off before the period proved paid."""
+    return f"{WorkItemCode.ADVICE_WRONG}:{expense_id}:{period_start.isoformat()}"
+
+
 def paid_twice_id(expense_id: str, others: Sequence[str]) -> str:
     """One per one-off found paid after it was given up and the one-offs coded to replace it that it names: a
     replacement coded later still is named by an item of its own (issue 38)."""
@@ -104,7 +111,10 @@ def keys_of(event: Event) -> tuple[str, ...]:
             one_off = (removal_id(event.expense_id),) if event.kind is ExpenseKind.ONE_OFF else ()
             return i059pl_id(event.expense_id, event.period_start), *one_off
         case ExpenseClosureReversed():
-            return (i059pl_id(event.expense_id, event.period_start),)
+            return (
+                i059pl_id(event.expense_id, event.period_start),
+                advice_wrong_id(event.expense_id, event.period_start),
+            )
         case ExpenseRemovalEscalationRequested() | ExpenseRemoved() | ExpenseCeased():
             return (removal_id(event.expense_id),)
         case OneOffConflictDetected():
@@ -150,7 +160,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 WorkItemReason.PERIOD_PAID_LATE,
                 f"A delivery attempted before the window closed was processed late: the period starting "
                 f"{in_words(event.period_start)} was paid, so the expense was not undelivered after all.",
-            )
+            ) or _advice_wrong(items, event, now)
         case ExpenseRemovalEscalationRequested():
             return _raise_removal(items, event, now)
         case OneOffConflictDetected():
@@ -267,25 +277,82 @@ def _raise_i059pl(
     """103-01050060 steps 3 and 6: when the window closes unpaid (regular) or the one-off ends undelivered,
     'I059PL - A previous expense was not delivered, please discuss with customer' is created."""
     period = in_words(closed.period_start)
-    return _raised(
+    return _expense_item(
         items,
         closed,
         now,
         i059pl_id(closed.expense_id, closed.period_start),
-        code=WorkItemCode.I059PL,
-        title=I059PL_TITLE,
+        WorkItemCode.I059PL,
+        I059PL_TITLE,
+        closed.procedure_step,
+        i059pl_instructions(closed.procedure_step, closed.kind, f"the period starting {period}"),
+    )
+
+
+def _expense_item(
+    items: Items,
+    cause: UndeliveredExpensePeriodClosed
+    | ExpenseClosureReversed
+    | ExpenseRemovalEscalationRequested
+    | OneOffConflictDetected
+    | OneOffPaidTwice,
+    now: datetime,
+    work_item_id: str,
+    code: WorkItemCode,
+    title: str,
+    step: int,
+    instructions: list[str],
+    tick_off: TickOff = TickOff.MANUAL,
+) -> list[Event]:
+    """An item about one expense (and its period, where the cause names one) on the Income Management queue, with
+    the guidance for officers not trained in Income Management: an I059PL, the advice to correct, the removal
+    escalation, a one-off conflict, a one-off paid twice."""
+    period = getattr(cause, "period_start", None)
+    return _raised(
+        items,
+        cause,
+        now,
+        work_item_id,
+        code=code,
+        title=title,
         queue=Queue.INCOME_MANAGEMENT,
-        customer_ref=closed.customer_ref,
+        customer_ref=cause.customer_ref,
         subject_type="expense",
-        subject_id=closed.expense_id,
+        subject_id=cause.expense_id,
         procedure=im.PROCEDURE,
-        procedure_step=closed.procedure_step,
-        period_start=closed.period_start,
-        instructions=i059pl_instructions(
-            closed.procedure_step, closed.kind, f"the period starting {period}"
-        ),
+        procedure_step=step,
+        **({"period_start": period} if period is not None else {}),
+        instructions=instructions,
         guidance=NOT_TRAINED_GUIDANCE,
-        tick_off=TickOff.MANUAL,
+        tick_off=tick_off,
+    )
+
+
+ADVICE_WRONG_INSTRUCTIONS = [
+    "Advise the customer of the period that the payment was not delivered: that advice was given for this period "
+    "and the work item ticked off, but a delivery attempted before the window closed was processed later: the "
+    "period was paid.",
+    "Tell the customer the payment was delivered after all. If a one-off payment was issued in its place, check "
+    "both with the customer: both may pay.",
+    "Manually tick off the Work Item. Record details on a DOC.",
+]
+
+
+def _advice_wrong(items: Items, reversed_: ExpenseClosureReversed, now: datetime) -> list[Event]:
+    """Steps 5 and 8: "Advise the customer of the period that the payment was not delivered". Where the I059PL was
+    already ticked off (the advice given) when the period proved paid, an officer is asked to correct it."""
+    advised = items.get(i059pl_id(reversed_.expense_id, reversed_.period_start))
+    if advised is None or advised.status is not WorkItemStatus.TICKED_OFF:
+        return []
+    return _expense_item(
+        items,
+        reversed_,
+        now,
+        advice_wrong_id(reversed_.expense_id, reversed_.period_start),
+        WorkItemCode.ADVICE_WRONG,
+        ADVICE_WRONG_TITLE,
+        advised.procedure_step or 5,
+        [f"The period starting {in_words(reversed_.period_start)}.", *ADVICE_WRONG_INSTRUCTIONS],
     )
 
 
@@ -317,25 +384,8 @@ def _step_7_item(
     instructions: list[str],
     tick_off: TickOff,
 ) -> list[Event]:
-    """A step-7 item about one expense on the Income Management queue, with the guidance for officers not trained
-    in Income Management: the removal escalation, a one-off conflict, a one-off paid twice."""
-    return _raised(
-        items,
-        cause,
-        now,
-        work_item_id,
-        code=code,
-        title=title,
-        queue=Queue.INCOME_MANAGEMENT,
-        customer_ref=cause.customer_ref,
-        subject_type="expense",
-        subject_id=cause.expense_id,
-        procedure=im.PROCEDURE,
-        procedure_step=7,
-        instructions=instructions,
-        guidance=NOT_TRAINED_GUIDANCE,
-        tick_off=tick_off,
-    )
+    """A step-7 item: the removal escalation, a one-off conflict, a one-off paid twice."""
+    return _expense_item(items, cause, now, work_item_id, code, title, 7, instructions, tick_off)
 
 
 @implements("MSP-1.6")
