@@ -491,7 +491,23 @@ def test_a_reversal_after_the_officer_ticked_off_asks_an_officer_to_correct_the_
     )
     assert any("both may pay" in line for line in raised.instructions)
     assert desk.items[I059PL].status is WorkItemStatus.TICKED_OFF, "the tick-off stands"
+    assert raised.procedure_step == 5, "the step the I059PL was raised at"
+    assert raised.period_start == PERIOD
     assert desk.handle(closure_reversed()) == [], "the same reversal again raises nothing new"
+
+
+def test_a_reversal_corrects_only_advice_given_never_a_cancelled_or_missing_i059pl():
+    """Issue 38: only a ticked-off I059PL means the customer was advised; a reversal of an open one cancels it, a
+    second reversal of a cancelled one and a reversal with no I059PL at all ask nobody to correct anything."""
+    desk = Desk()
+    desk.handle(period_closed())
+    [cancelled] = desk.handle(closure_reversed())
+    assert isinstance(cancelled, WorkItemCancelled)
+    assert desk.handle(closure_reversed()) == [], "cancelled: no advice was given"
+    assert desk.handle(closure_reversed(expense_id="EXP-NONE")) == [], (
+        "no I059PL: nothing to correct"
+    )
+    assert not any(k.startswith("IM-ADVICE-WRONG") for k in desk.items)
 
 
 # --------------------------------------------------------------------------- rule 5: deterministic keys

@@ -300,14 +300,13 @@ def _expense_item(
     work_item_id: str,
     code: WorkItemCode,
     title: str,
-    step: int,
+    step: int | None,
     instructions: list[str],
     tick_off: TickOff = TickOff.MANUAL,
 ) -> list[Event]:
     """An item about one expense (and its period, where the cause names one) on the Income Management queue, with
     the guidance for officers not trained in Income Management: an I059PL, the advice to correct, the removal
     escalation, a one-off conflict, a one-off paid twice."""
-    period = getattr(cause, "period_start", None)
     return _raised(
         items,
         cause,
@@ -321,7 +320,7 @@ def _expense_item(
         subject_id=cause.expense_id,
         procedure=im.PROCEDURE,
         procedure_step=step,
-        **({"period_start": period} if period is not None else {}),
+        period_start=getattr(cause, "period_start", None),
         instructions=instructions,
         guidance=NOT_TRAINED_GUIDANCE,
         tick_off=tick_off,
@@ -351,7 +350,7 @@ def _advice_wrong(items: Items, reversed_: ExpenseClosureReversed, now: datetime
         advice_wrong_id(reversed_.expense_id, reversed_.period_start),
         WorkItemCode.ADVICE_WRONG,
         ADVICE_WRONG_TITLE,
-        advised.procedure_step or 5,
+        advised.procedure_step,
         [f"The period starting {in_words(reversed_.period_start)}.", *ADVICE_WRONG_INSTRUCTIONS],
     )
 
