@@ -194,9 +194,7 @@ class KafkaAccess:
             "kafka_ssl_cafile": self.secrets.ca,
             "kafka_sasl_username": principal,
             "kafka_sasl_password_file": self.secrets.password_file(principal),
-            "dlq_seal_key_file": self.secrets.seal_key_file(principal)
-            if self.secrets.seal_key_file(principal).exists()
-            else None,  # a cluster whose secrets predate seals: its dead letters go unsealed
+            "dlq_seal_key_file": self.secrets.seal_key(principal),
         }
 
     def admin_settings(self, **settings: Any) -> ServiceSettings:
@@ -235,9 +233,9 @@ class KafkaAccess:
                 for s in services
             }
             env |= {
-                f"{s.upper()}_DLQ_SEAL_KEY_FILE": str(self.secrets.seal_key_file(s))
+                f"{s.upper()}_DLQ_SEAL_KEY_FILE": str(key)
                 for s in services
-                if self.secrets.seal_key_file(s).exists()
+                if (key := self.secrets.seal_key(s)) is not None
             }
         return env
 

@@ -409,9 +409,8 @@ def prometheus_config(urls: Mapping[str, str], token: Path) -> Path:
     ]
     config["rule_files"] = [str(PROMETHEUS / name) for name in config["rule_files"]]
     path = private_dir(STATE_DIR) / "prometheus.yml"
-    path.unlink(
-        missing_ok=True
-    )  # made anew, its owner's only: it names the token file and every target
+    # made anew, its owner's only: it names the token file and every target
+    path.unlink(missing_ok=True)
     write_private(path, yaml.safe_dump(config, sort_keys=False).encode())
     return path
 

@@ -61,8 +61,7 @@ async def _remember(conn: asyncpg.Connection, event: Event) -> None:
     does not know, or on an id of another kind, makes no page)."""
     subject = SUBJECTS.get(type(event).key_field)
     if subject is not None and (
-        getattr(event, "rejected_event_id", None) is None
-        or await store.known(conn, subject, event.key)
+        not store.refusal(event) or await store.known(conn, subject, event.key)
     ):
         await store.remember(conn, subject, event.key, event)
     if isinstance(event, WorkItemRaised):

@@ -572,6 +572,11 @@ async def remember(
     )
 
 
+def refusal(event: Event) -> bool:
+    """Whether an event is a service's refusal of a command (what :func:`known` and a page do not count)."""
+    return getattr(event, "rejected_event_id", None) is not None
+
+
 async def known(conn: asyncpg.Connection, subject_type: str, subject_id: str) -> bool:
     """Whether the service published anything of this record but a refusal: a refused command on an id the
     service does not know (or an id of another kind) makes no record here."""

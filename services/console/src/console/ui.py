@@ -705,9 +705,8 @@ async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_
     async with runtime.pool.acquire() as conn:
         items = await store.customer_items(conn, customer_ref, known)
         subjects = [s for s in await store.customer_subjects(conn, customer_ref) if s[0] in opened]
-    if (
-        not items and not subjects
-    ):  # the same answer whatever records the officer's roles do not open
+    # the same answer whatever records the officer's roles do not open
+    if not items and not subjects:
         raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
     not_theirs = {i.queue for i in items if i.queue not in readable}
     guidance = (
@@ -728,7 +727,10 @@ async def _subject(
             403, "Not in your queues", SUBJECT_READERS[subject], way_out(SUBJECT_ACTIONS[subject])
         )
     async with runtime.pool.acquire() as conn:
-        if not await store.known(conn, subject, ident):
+        entries = await store.timeline(conn, subject, ident)
+        if all(
+            store.refusal(e.event) for e in entries
+        ):  # nothing but refusals: no such record here
             if others := [k for k in await store.kinds_of(conn, ident) if k != subject]:
                 log.warning(
                     "cross-kind read refused",
@@ -739,7 +741,6 @@ async def _subject(
                     **{KEY_FIELDS[subject]: ident},
                 )
             raise PageRefused(404, "Not found", f"No such {subject} (or not yet known here).")
-        entries = await store.timeline(conn, subject, ident)
         commands = await store.commands_on(conn, officer.officer_id, ident)
         notes = await _notes(conn, officer, subject, ident)
         if subject == "msp":

@@ -52,7 +52,7 @@ from pydantic_settings import SettingsConfigDict
 from contracts.access import DLQ_REPLAYER
 from contracts.catalogue import CATALOGUE
 from contracts.roles import OPERATIONS
-from contracts.topics import DLQ_SUFFIX, Catalogue
+from contracts.topics import DLQ_SUFFIX, Catalogue, Topic
 from servicekit.broker import client_options
 from servicekit.consume.aiokafka_patches import header_name_bytes
 from servicekit.consume.aiokafka_patches import install as install_tolerant_records
@@ -285,10 +285,9 @@ class DeadLetters:
     def all_topics(self) -> list[str]:
         return [self.settings.topic(t.dlq) for t in self.catalogue.topics if t.consumers]
 
-    def suspicion(self, letter: DeadLetter) -> str | None:
-        """Why the dead letter's headers contradict the catalogue, or ``None``: the origin must be the topic whose
-        dead-letter topic holds it, and the consumer one that consumes it."""
-        topic = next(
+    def topic_of(self, letter: DeadLetter) -> Topic | None:
+        """The catalogue topic whose dead-letter topic holds ``letter`` (where it came from, unless suspect)."""
+        return next(
             (
                 t
                 for t in self.catalogue.topics
@@ -296,6 +295,11 @@ class DeadLetters:
             ),
             None,
         )
+
+    def suspicion(self, letter: DeadLetter) -> str | None:
+        """Why the dead letter's headers contradict the catalogue, or ``None``: the origin must be the topic whose
+        dead-letter topic holds it, and the consumer one that consumes it."""
+        topic = self.topic_of(letter)
         if topic is None:
             return "its topic is no dead-letter topic of the catalogue"
         if letter.origin[0] != self.settings.topic(topic.name) or min(letter.origin[1:]) < 0:
@@ -429,11 +433,12 @@ class DeadLetters:
             return f"refused, suspect: no record was ever at its origin ({status})"
         if letter.truncated:
             return "skipped: the dead letter was cut and the original is past its topic's retention"
-        origin_topic = letter.origin[0].removeprefix(self.settings.topic_prefix)
-        if letter.writer is None or letter.writer not in self.catalogue[origin_topic].consumers:
+        origin = self.topic_of(letter)  # not suspect: the topic its origin names
+        assert origin is not None
+        if letter.writer is None or letter.writer not in origin.consumers:
             return (
                 "refused: the original is past its topic's retention and the dead letter's own copy is not "
-                f"sealed by a consumer of {origin_topic} (anyone who may write {letter.topic} could have written "
+                f"sealed by a consumer of {origin.name} (anyone who may write {letter.topic} could have written "
                 "it); ask the producer to publish the event again"
             )
         if (letter.partition, letter.offset) not in confirmed:

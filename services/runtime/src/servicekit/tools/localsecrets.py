@@ -105,6 +105,12 @@ class KafkaSecrets:
     def seal_key_file(self, principal: str) -> Path:
         return self.seals / f"{principal}.key"
 
+    def seal_key(self, principal: str) -> Path | None:
+        """``principal``'s seal key file, where one was made (secrets made before seals have none: its dead letters
+        go unsealed)."""
+        path = self.seal_key_file(principal)
+        return path if path.exists() else None
+
     @classmethod
     def ensure(
         cls, directory: Path, users: Iterable[str], hosts: Sequence[str] = BROKER_HOSTS
