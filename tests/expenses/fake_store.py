@@ -62,11 +62,13 @@ class FakeStore:
         return tuple(
             e
             for i, e in sorted(self.expenses.items())
-            if e.kind is ExpenseKind.ONE_OFF
-            and (e.customer_ref, e.payee_id) == (customer_ref, payee_id)
+            if (e.customer_ref, e.payee_id) == (customer_ref, payee_id)
             and i != expense_id
             and (
-                e.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED)
+                (
+                    e.kind is ExpenseKind.ONE_OFF
+                    and e.status in (ExpenseStatus.ACTIVE, ExpenseStatus.DELIVERED)
+                )
                 or e.late_paid_at is not None
             )
         )

@@ -7,13 +7,16 @@ A violation is an ``AssertionError`` whose message says which promise broke and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.envelope import Event
 from contracts.expenses import (
+    ExpenseCeased,
     ExpenseClosureReversed,
     ExpenseDelivered,
+    ExpenseRemoved,
     OneOffConflictDetected,
     OneOffExpenseCoded,
     OneOffPaidTwice,
@@ -34,10 +37,14 @@ class Handled:
     published: Sequence[Event]
 
 
-def every_fact_is_answered(handled: Sequence[Handled]) -> None:
+def every_fact_is_answered(
+    handled: Sequence[Handled], reused: Mapping[uuid.UUID, str] | None = None
+) -> None:
     """IM-2.1, IM-2.2: "'UNDLVD RI' for all undelivered regular expenses", "'UNDLVD IM' for all undelivered one-off
     expenses": every payment attempt has a visible outcome on its expense (an undelivered or delivered period, a
-    closure reversed, a conflict, or an attempt set aside with its reason); none vanishes."""
+    closure reversed, a conflict, or an attempt set aside with its reason); none vanishes. An attempt under an id
+    the system knows as another expense (``reused``: its event id and the true reason) is set aside with that
+    reason, not one that hides it."""
     for h in handled:
         if isinstance(h.message, PaymentAttempted):
             about = [e for e in h.published if e.key == h.message.expense_id]
@@ -45,6 +52,13 @@ def every_fact_is_answered(handled: Sequence[Handled]) -> None:
                 f"IM-2: the attempt {h.message.event_id} on {h.message.expense_id} "
                 f"({h.message.kind.value}, {h.message.outcome}) was answered by nothing"
             )
+            true_reason = (reused or {}).get(h.message.event_id)
+            if true_reason is not None:
+                given = [getattr(e, "reason_code", None) for e in about]
+                assert given == [true_reason], (
+                    f"IM-2: the attempt {h.message.event_id} on {h.message.expense_id} names another expense "
+                    f"({true_reason}) and was answered {given}"
+                )
 
 
 def each_closed_period_has_one_i059pl(
@@ -104,35 +118,65 @@ def _given_up(expense: Expense, published: Sequence[Event]) -> datetime | None:
     return min(closings) if closings else None
 
 
+def _paid_after_given_up(
+    published: Sequence[Event], expenses: Mapping[str, Expense]
+) -> list[tuple[str, datetime, datetime, datetime | None]]:
+    """Each payment found after its expense was given up: (expense, paid at, given up at, known at). A one-off
+    ceased, removed or ended on day 3 that paid before that (known whenever); a regular expense's period paid before
+    the expense was ceased or removed, processed after that; a regular period closed unpaid and then found paid
+    (known when the closure was reversed: a one-off coded after that was coded knowing it)."""
+    found: list[tuple[str, datetime, datetime, datetime | None]] = []
+    ended: dict[str, int] = {}
+    closings = {
+        (e.expense_id, e.period_start): e.closed_at
+        for e in published
+        if isinstance(e, UndeliveredExpensePeriodClosed)
+    }
+    for i, e in enumerate(published):
+        expense = expenses.get(e.key)
+        if expense is None:
+            continue
+        if isinstance(e, ExpenseCeased | ExpenseRemoved):
+            ended.setdefault(e.expense_id, i)
+        elif isinstance(e, ExpenseDelivered) and not e.kind.regular:
+            given_up = _given_up(expense, published)
+            if given_up is not None and e.delivered_at < given_up:
+                found.append((e.expense_id, e.delivered_at, given_up, None))
+        elif isinstance(e, ExpenseDelivered) and e.expense_id in ended:
+            if expense.ended_at is not None and e.delivered_at < expense.ended_at:
+                found.append((e.expense_id, e.delivered_at, expense.ended_at, None))
+        elif isinstance(e, ExpenseClosureReversed) and expense.kind.regular:
+            closed_at = closings[(e.expense_id, e.period_start)]
+            found.append((e.expense_id, e.delivered_at, closed_at, e.occurred_at))
+    return found
+
+
 def nobody_is_paid_twice_unseen(
     published: Sequence[Event], expenses: Mapping[str, Expense]
 ) -> None:
     """IM-7.2: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs to
-    be ceased before the new one-off expense can be coded." The new one-off replaces the existing one: where the
-    existing one turns out to have paid after all (a delivery attempted before it was ceased or ended, processed
-    late), the two pay for one need, and an officer's item must name both, whichever was known first."""
-    delivered: dict[str, datetime] = {}
-    for e in published:
-        if isinstance(e, ExpenseDelivered) and not e.kind.regular:
-            delivered.setdefault(e.expense_id, e.delivered_at)
+    be ceased before the new one-off expense can be coded." IM-4.4: "Determine the most appropriate action to be
+    taken after discussing with the customer, and update as appropriate", for example cease the regular expense or
+    issue a one-off payment. A one-off coded replaces the expense given up: where that one turns out to have paid
+    after all (a delivery attempted before it was ceased or ended, processed late), the two pay for one need, and an
+    officer's item must name both, whichever was known first."""
+    one_offs_paid = {
+        e.expense_id for e in published if isinstance(e, ExpenseDelivered) and not e.kind.regular
+    }
     coded = {e.expense_id: e.coded_at for e in published if isinstance(e, OneOffExpenseCoded)}
     flagged = _flagged(published)
-    for existing_id, paid_at in sorted(delivered.items()):
-        existing = expenses.get(existing_id)
-        if existing is None:
-            continue
-        given_up = _given_up(existing, published)
-        if given_up is None or paid_at >= given_up:
-            continue  # it paid while it was expected to: no other one-off replaced it
+    for existing_id, paid_at, given_up, known_at in _paid_after_given_up(published, expenses):
+        existing = expenses[existing_id]
         for new_id, coded_at in sorted(coded.items()):
             new = expenses.get(new_id)
             if (
                 new is None
                 or new_id == existing_id
-                or new_id not in delivered
+                or new_id not in one_offs_paid
                 or (new.customer_ref, new.payee_id) != (existing.customer_ref, existing.payee_id)
                 or coded_at is None
                 or coded_at < given_up
+                or (known_at is not None and coded_at >= known_at)
             ):
                 continue
             assert frozenset((existing_id, new_id)) in flagged, (

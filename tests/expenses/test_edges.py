@@ -348,9 +348,11 @@ def test_a_doc_note_is_kept_with_the_time_the_action_was_handled():
     assert doc.recorded_at == handled
 
 
-def test_a_one_off_given_up_and_paid_after_all_keeps_when_it_paid_and_a_regular_expense_keeps_nothing():
+def test_an_expense_given_up_and_paid_after_all_keeps_when_it_paid_and_an_active_one_keeps_nothing():
     """Issue 38: the one-off ceased or ended and then found paid stays among the siblings a replacement is checked
-    against (``late_paid_at``); a regular expense is never a one-off's sibling, so nothing is kept for it."""
+    against (``late_paid_at``); so does a regular expense ceased and then found paid (a one-off coded in its
+    period's place pays twice); a regular expense still active whose closure is reversed keeps nothing (it is not
+    given up: every later one-off would otherwise be taken for a replacement)."""
     _, existing = one_off_state()
     _, ceased = run(existing, cease(at(2026, 11, 24, 12)))
     late = attempt(
@@ -379,7 +381,16 @@ def test_a_one_off_given_up_and_paid_after_all_keeps_when_it_paid_and_a_regular_
         attempt(when=at(2026, 11, 24, 11), outcome="delivered"),
         utc(at(2026, 11, 24, 14)),
     )
-    assert weekly_paid.expense.late_paid_at is None
+    assert weekly_paid.expense.late_paid_at == utc(at(2026, 11, 24, 11))
+    [opened_weekly], closing = undelivered(WEEKLY)
+    _, closed_weekly = close_due(closing, opened_weekly.window_closes_at)
+    _, reversed_weekly = run(
+        closed_weekly,
+        attempt(when=at(2026, 11, 24, 11), outcome="delivered"),
+        utc(at(2026, 12, 3)),
+    )
+    assert reversed_weekly.expense.status is ExpenseStatus.ACTIVE
+    assert reversed_weekly.expense.late_paid_at is None
 
 
 @pytest.mark.rule("IM-7.2")
@@ -412,3 +423,56 @@ def test_each_paid_twice_finding_has_its_own_id_whichever_order_found_it():
         derived_event_id(coding.event_id, "OneOffPaidTwice/EXP-1"),
         derived_event_id(coding.event_id, "OneOffPaidTwice/EXP-9"),
     ]
+
+
+@pytest.mark.rule("IM-4.4", "IM-7.2")
+def test_a_regular_period_found_paid_after_a_one_off_was_coded_in_its_place_is_flagged_whichever_is_known_first():
+    """Step 4: "Determine the most appropriate action to be taken after discussing with the customer, and update as
+    appropriate", for example cease the regular expense or issue a one-off payment; step 7: "the existing expense
+    needs to be ceased before the new one-off expense can be coded". Issue 38: a weekly ceased at 12:00 whose
+    delivery attempted at 11:00 is processed at 12:30, after a one-off was coded at 12:05 in the period's place:
+    both pay, and an officer is told, in either order. The date the officer reads is the customer's (a
+    Wednesday 08:30 in Sydney is Tuesday in UTC)."""
+    _, weekly = undelivered(WEEKLY)
+    _, ceased = run(weekly, cease(at(2026, 11, 25, 8)))
+    [coded], one_off = run(EMPTY, code(at(2026, 11, 25, 8, 5)))
+    assert isinstance(coded, OneOffExpenseCoded)
+    late = attempt(when=at(2026, 11, 25, 7, 30), outcome="delivered")
+    events, paid = run(
+        replace(ceased, siblings=(one_off.expense,)), late, utc(at(2026, 11, 25, 8, 30))
+    )
+    assert [type(e) for e in events] == [ExpenseDelivered, OneOffPaidTwice]
+    flagged = events[1]
+    assert (flagged.expense_id, flagged.other_expense_ids) == ("EXP-1", ["EXP-2"])
+    assert "regular expense" in flagged.instructions[0]
+    assert flagged.instructions[-1] == "Paid Wednesday 25 November 2026; coded after it: EXP-2."
+    # the other order: the late delivery first, the one-off coded after it
+    [delivered], found = run(ceased, late, utc(at(2026, 11, 25, 8, 30)))
+    assert isinstance(delivered, ExpenseDelivered)
+    assert found.expense.late_paid_at == at(2026, 11, 25, 7, 30)
+    replacement = decide_code(
+        replace(EMPTY, siblings=(found.expense,)),
+        code(at(2026, 11, 25, 9)),
+        utc(at(2026, 11, 25, 9)),
+    )
+    assert [type(e) for e in replacement] == [OneOffExpenseCoded, OneOffPaidTwice]
+    assert (replacement[1].expense_id, replacement[1].other_expense_ids) == ("EXP-1", ["EXP-2"])
+
+
+@pytest.mark.rule("IM-6.1")
+def test_a_one_off_id_the_payments_system_reuses_after_its_days_is_set_aside_as_reused():
+    """Step 6: "When the one-off expense is coded, the expense will attempt to deliver for the next 2 working days."
+    Issue 38: the payments system reused a finished one-off's id for a new one-off of the same customer and payee;
+    its failure was set aside as after the retry window, which is not why."""
+    [opened], state = one_off_state()
+    reused = attempt(kind=ONE_OFF, when=at(2026, 12, 1, 10), coded_at=at(2026, 12, 1, 10))
+    [answer], after = run(state, reused)
+    assert isinstance(answer, PaymentAttemptDisregarded)
+    assert answer.reason_code == "expense-id-reused"
+    assert after == state
+    still_its_days = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 25, 9), outcome="delivered", coded_at=at(2026, 11, 25, 9)
+    )
+    [delivered], _ = run(state, still_its_days)
+    assert isinstance(delivered, ExpenseDelivered), "within its days it is the same one-off"
+    assert delivered.period_start == opened.period_start

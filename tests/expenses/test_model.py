@@ -93,6 +93,8 @@ class IncomeManagement(RuleBasedStateMachine):
         self.done: list[PaymentAttempted] = []
         self.inbox: set[uuid.UUID] = set()
         self.handled: list[invariants.Handled] = []
+        self.reused: dict[uuid.UUID, str] = {}
+        """Attempts under an id the system knows as another expense, and the reason they must be set aside with."""
         self.published: list[Event] = []
         self.desk: WorkingSet[WorkItem] = WorkingSet(WorkItems(), {})
         self.coded = 0
@@ -183,7 +185,28 @@ class IncomeManagement(RuleBasedStateMachine):
         index = data.draw(st.integers(0, len(self.pending) - 1), label="which")
         message = self.pending.pop(index)
         self.done.append(message)
+        self.reused.update(self._reuse_of(message))
         self._handle(message, handlers.on_payment_attempts.one)
+
+    def _reuse_of(self, message: PaymentAttempted) -> dict[uuid.UUID, str]:
+        """The true reason for setting aside an attempt the system cannot take for its stored expense: another
+        customer or payee, or a one-off coded after the stored one's days, under its id (an id reused); another
+        kind."""
+        stored = self.store.expenses.get(message.expense_id)
+        if stored is None:
+            return {}
+        if (message.customer_ref, message.payee_id) != (stored.customer_ref, stored.payee_id):
+            return {message.event_id: "expense-id-reused"}
+        if message.kind is not stored.kind:
+            return {message.event_id: "kind-contradicts-stored"}
+        days = stored.days
+        if (
+            days is not None
+            and message.coded_at is not None
+            and message.coded_at >= days.window.closes_at
+        ):
+            return {message.event_id: "expense-id-reused"}
+        return {}
 
     @precondition(lambda self: bool(self.done))
     @rule(data=st.data(), again=st.booleans())
@@ -291,7 +314,7 @@ class IncomeManagement(RuleBasedStateMachine):
     @invariant()
     def promises(self) -> None:
         STATS["steps"] += 1
-        invariants.every_fact_is_answered(self.handled)
+        invariants.every_fact_is_answered(self.handled, self.reused)
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.each_closed_period_has_one_i059pl(self.published, items)
         invariants.nobody_is_paid_twice_unseen(self.published, self.store.expenses)
@@ -381,5 +404,57 @@ def test_pinned_a_weekly_period_advised_as_not_delivered_and_then_found_paid_ask
         ("advance", 60 * 24 * 8),
         ("fire_timers",),
         ("tick_off", Drawn("I059PL:EXP-1:2026-11-23")),
+        ("process", Drawn(0)),
+    )
+
+
+@pytest.mark.rule("IM-4.4", "IM-7.2")
+def test_pinned_a_weekly_ceased_then_found_paid_after_a_one_off_was_coded_in_its_place_is_flagged():
+    """Issue 38 (paid twice, a regular expense): "Determine the most appropriate action to be taken after discussing
+    with the customer, and update as appropriate", for example cease the regular expense or issue a one-off
+    payment; "the existing expense needs to be ceased before the new one-off expense can be coded". The weekly's
+    delivery, attempted before the cease, is processed after the one-off coded in its place."""
+    pinned(
+        ("attempt", Drawn("EXP-1"), ExpenseKind.WEEKLY, A, False),
+        ("process", Drawn(0)),
+        ("attempt", Drawn("EXP-1"), ExpenseKind.WEEKLY, A, True),
+        ("advance", 30),
+        ("cease", Drawn("EXP-1"), False),
+        ("code", A, False, True),
+        ("process", Drawn(1)),  # the one-off's delivery
+        ("process", Drawn(0)),  # the weekly's, late
+    )
+
+
+@pytest.mark.rule("IM-7.2")
+def test_pinned_a_one_off_found_paid_after_the_one_it_replaced_was_found_paid_is_flagged():
+    """A counterexample the model found (issue 38): a one-off ends unpaid on day 3 and its delivery from day 1 is
+    processed late; a replacement coded meanwhile and ceased at once turns out paid too. "the existing expense needs
+    to be ceased before the new one-off expense can be coded": both were, and both paid."""
+    pinned(
+        ("code", A, False, False),
+        ("process", Drawn(0)),
+        ("attempt", Drawn("EXP-C1"), ExpenseKind.ONE_OFF, A, True),
+        ("advance", 60 * 24 * 3),
+        ("fire_timers",),
+        ("code", A, False, True),
+        ("advance", 30),
+        ("cease", Drawn("EXP-C2"), False),
+        ("process", Drawn(0)),  # the first one-off's day-1 delivery, late
+        ("process", Drawn(0)),  # the replacement's, before its cease, late too
+    )
+
+
+@pytest.mark.rule("IM-6.1")
+def test_pinned_a_one_off_id_reused_after_its_days_is_answered_as_reused():
+    """Issue 38 (a failure that vanishes): "When the one-off expense is coded, the expense will attempt to deliver
+    for the next 2 working days." The payments system codes a new one-off for the same customer and payee under a
+    finished one's id: its failure is set aside as an id reused, not as after a retry window."""
+    pinned(
+        ("attempt", Drawn("EXP-1"), ExpenseKind.ONE_OFF, A, False),
+        ("process", Drawn(0)),
+        ("advance", 60 * 24 * 8),
+        ("fire_timers",),
+        ("reuse", "EXP-1", ExpenseKind.ONE_OFF, A),
         ("process", Drawn(0)),
     )

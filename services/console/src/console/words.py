@@ -41,7 +41,7 @@ EVENTS = {
     "ExpenseRemovalEscalationRequested": "Removal escalated (mySupport, ICT Service Desk)",
     "MySupportJobRecorded": "mySupport job number recorded",
     "OneOffConflictDetected": "Two one-offs trying at once",
-    "OneOffPaidTwice": "One-off paid late while another was coded: both may pay",
+    "OneOffPaidTwice": "Paid late while a one-off was coded after it: both may pay",
     "PaymentAttemptDisregarded": "Payment attempt set aside",
     "CeaseExpense": "Cease the expense",
     "VaryOneOffExpense": "Vary the one-off's amount",

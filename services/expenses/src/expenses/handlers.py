@@ -23,7 +23,7 @@ from contracts.expenses import (
 from expenses import store
 from expenses.domain.decide import StaffAction, period_of, stored_period
 from expenses.domain.decider import Expenses, WindowDue
-from expenses.domain.model import DocNote, ExpenseState, ExpenseStatus
+from expenses.domain.model import DocNote, ExpenseState, ExpenseStatus, WindowStatus
 from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
 from servicekit.shell import TimerShell, batched, one_at_a_time
@@ -63,10 +63,11 @@ class Attempts:
         periods: dict[str, set[date]] = defaultdict(set)
         for a in attempts:
             periods[a.expense_id].add(period_of(a))
+        # One-offs, and regular deliveries (one may turn out paid after a one-off was coded in its period's place).
         one_offs = {
             a.expense_id: (a.customer_ref, a.payee_id)
             for a in attempts
-            if a.kind is ExpenseKind.ONE_OFF
+            if a.kind is ExpenseKind.ONE_OFF or a.outcome == "delivered"
         }
         await store.lock_one_offs_of(
             conn, one_offs.values()
@@ -85,12 +86,23 @@ class Attempts:
         if stored:
             states |= await store.load_many(conn, stored)
         paying = {a.expense_id for a in attempts if a.outcome == "delivered"}
+        regular = {a.expense_id for a in attempts if a.kind.regular}
         for expense_id, (customer_ref, payee_id) in one_offs.items():
             state = states[expense_id]
-            # The payments system coded it ("cease first" too), or it ended and a delivery may be late (paid twice).
+            # The payments system coded it ("cease first" too), or it ended or its period closed and a delivery may
+            # be late (paid twice).
             if state is not None and (
-                state.expense is None
-                or (state.expense.status is not ExpenseStatus.ACTIVE and expense_id in paying)
+                (state.expense is None and expense_id not in regular)
+                or (
+                    expense_id in paying
+                    and state.expense is not None
+                    and (
+                        state.expense.status is not ExpenseStatus.ACTIVE
+                        or any(
+                            w.status is WindowStatus.CLOSED_UNPAID for w in state.windows.values()
+                        )
+                    )
+                )
             ):
                 states[expense_id] = replace(
                     state, siblings=await store.siblings(conn, expense_id, customer_ref, payee_id)

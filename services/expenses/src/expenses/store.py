@@ -127,6 +127,20 @@ MIGRATIONS = (
             AND w.status = 'delivered';
     """,
     ),
+    Migration(
+        "expenses",
+        7,
+        "late_paid_regular",
+        """
+        -- A regular expense ceased or removed whose period turned out paid is a sibling too: a one-off coded in that
+        -- period's place pays twice. Those recorded before are marked as migration 6 marked one-offs.
+        UPDATE expenses e SET late_paid_at = w.updated_at FROM windows w
+            WHERE w.expense_id = e.expense_id AND e.kind <> 'one-off' AND e.status IN ('ceased', 'removed')
+            AND w.status = 'delivered' AND w.updated_at > e.ended_at AND e.late_paid_at IS NULL;
+        CREATE INDEX expenses_late_paid_by_customer_payee ON expenses (customer_ref, payee_id)
+            WHERE late_paid_at IS NOT NULL;
+    """,
+    ),
 )
 
 _EXPENSE_COLS = (
@@ -230,11 +244,12 @@ async def lock_one_offs_of(conn: asyncpg.Connection, pairs: Iterable[tuple[str, 
 async def siblings(
     conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str
 ) -> tuple[Expense, ...]:
-    """The other one-offs of the same customer and payee that pay or may pay (active or delivered, or given up and
-    paid after all: ``Expense.pays``), locked (call :func:`lock_one_offs_of` first)."""
+    """The other expenses of the same customer and payee that pay or may pay: one-offs active or delivered, and any
+    expense given up and paid after all (``Expense.pays``; a regular expense still active is not "in a one-off's
+    place"), locked (call :func:`lock_one_offs_of` first)."""
     rows = await conn.fetch(
-        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE kind = 'one-off' AND customer_ref = $1 AND payee_id = $2 "
-        "AND expense_id <> $3 AND (status IN ('active', 'delivered') OR late_paid_at IS NOT NULL) "
+        f"SELECT {_EXPENSE_COLS} FROM expenses WHERE customer_ref = $1 AND payee_id = $2 AND expense_id <> $3 "
+        "AND ((kind = 'one-off' AND status IN ('active', 'delivered')) OR late_paid_at IS NOT NULL) "
         "ORDER BY expense_id FOR UPDATE",
         customer_ref,
         payee_id,

@@ -166,9 +166,16 @@ def stored_period(one_off: Expense) -> date:
 
 
 def _contradicts(expense: Expense, attempt: PaymentAttempted) -> ExpenseReason | None:
-    """An attempt that is not about the stored expense: another customer or payee under its id (an id the payments
-    system reused), or another kind. Set aside with its reason, never used to open a window."""
+    """An attempt that is not about the stored expense: another customer or payee under its id, or a one-off coded
+    after the stored one had stopped trying (an id the payments system reused), or another kind. Set aside with its
+    reason, never used to open a window."""
     if (attempt.customer_ref, attempt.payee_id) != (expense.customer_ref, expense.payee_id):
+        return ExpenseReason.EXPENSE_ID_REUSED
+    if (
+        not expense.kind.regular
+        and attempt.coded_at is not None
+        and attempt.coded_at >= one_off_days_of(expense).window.closes_at
+    ):  # "the expense will attempt to deliver for the next 2 working days": coded after them, it is another one
         return ExpenseReason.EXPENSE_ID_REUSED
     if attempt.kind is not expense.kind:
         return ExpenseReason.KIND_CONTRADICTS_STORED
@@ -193,8 +200,16 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
     """An attempt is a fact judged by its event time: a delivery attempted before a cease, a removal or a window's
     closure was paid, however late it is processed, and is recorded; a one-off coded meanwhile may pay too."""
     events = _attempt_outcome(state, attempt, now)
-    if attempt.kind.regular or not events or isinstance(events[0], PaymentAttemptDisregarded):
+    if not events or isinstance(events[0], PaymentAttemptDisregarded):
         return events
+    if attempt.kind.regular:
+        # Step 4 offers "issue a one-off payment" in a period's place: a period found paid after its expense was
+        # ceased or its closure advised may have been paid twice.
+        paid = state.expense
+        late = paid is not None and (
+            paid.status is not ExpenseStatus.ACTIVE or isinstance(events[0], ExpenseClosureReversed)
+        )
+        return events + _paid_twice(paid, state.siblings, attempt, now) if paid and late else events
     if (
         state.expense is None
     ):  # the payments system coded it: "cease first" and paid twice, as for an officer's
@@ -206,7 +221,14 @@ def decide_attempt(state: ExpenseState, attempt: PaymentAttempted, now: datetime
             )
         )
     if state.expense.status is not ExpenseStatus.ACTIVE:
-        return events + _paid_twice(state.expense, state.siblings, attempt, now)
+        # Given up and paid after all: it pays twice with one coded in its place, and with one it was coded to
+        # replace that had itself paid after all.
+        replaced = state.expense.coded_at or attempt.attempted_at
+        return (
+            events
+            + _paid_twice(state.expense, state.siblings, attempt, now)
+            + _replaces_a_paid_one(state.siblings, attempt, replaced, now)
+        )
     return events
 
 
@@ -242,11 +264,27 @@ def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> 
     ]
 
 
-PAID_TWICE_INSTRUCTIONS = [
-    "A delivery of this one-off expense, attempted before it was ceased or before its window closed, was processed "
-    "late: the expense was paid.",
-    "Another one-off for the same customer and payee was coded after that payment, while this one was thought "
-    "unpaid: both may pay.",
+def _paid_twice_instructions(paid: Expense) -> list[str]:
+    """What the officer is told: the one-off (step 7) or the regular expense's period (step 4) paid late, and the
+    one-off coded in its place."""
+    if paid.kind.regular:
+        first = [
+            "A delivery of this regular expense, attempted before it was ceased or before its period's retry window "
+            "closed, was processed late: the period was paid.",
+            "A one-off for the same customer and payee was coded after that payment, in the period's place, while "
+            "the period was thought unpaid: both may pay.",
+        ]
+    else:
+        first = [
+            "A delivery of this one-off expense, attempted before it was ceased or before its window closed, was "
+            "processed late: the expense was paid.",
+            "Another one-off for the same customer and payee was coded after that payment, while this one was "
+            "thought unpaid: both may pay.",
+        ]
+    return first + _PAID_TWICE_RESOLUTION
+
+
+_PAID_TWICE_RESOLUTION = [
     "Check both expenses with the customer: if the later one has not paid, cease it (it cannot be ceased or varied "
     "on day 2; this must be done on day 1), or on day 2 in extreme hardship request its removal through the ICT "
     "Service Desk.",
@@ -288,7 +326,11 @@ def _paid_twice_item(
         payee_id=paid.payee_id,
         delivered_at=delivered_at,
         other_expense_ids=others,
-        instructions=PAID_TWICE_INSTRUCTIONS,
+        instructions=[
+            *_paid_twice_instructions(paid),
+            # the customer's date, as the officer tells it to them
+            f"Paid {in_words(local_date(delivered_at, paid.state))}; coded after it: {', '.join(others)}.",
+        ],
     )
 
 
@@ -316,14 +358,14 @@ def _attempt_outcome(state: ExpenseState, attempt: PaymentAttempted, now: dateti
         and expense.ended_at is not None
         and attempt.attempted_at < expense.ended_at
     )
+    if expense is not None and (refused := _contradicts(expense, attempt)) is not None:
+        return _disregard(attempt, now, refused)
     if (
         expense is not None
         and expense.status in (ExpenseStatus.CEASED, ExpenseStatus.REMOVED)
         and not paid_before_it_ended
     ):
         return _disregard(attempt, now, ExpenseReason(f"expense-{expense.status.value}"))
-    if expense is not None and (refused := _contradicts(expense, attempt)) is not None:
-        return _disregard(attempt, now, refused)
     period = (
         stored_period(expense)
         if expense is not None and not expense.kind.regular

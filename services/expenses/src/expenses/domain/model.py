@@ -65,8 +65,9 @@ class Expense:
     one attempted after was stopped. Unknown (None) for an expense ended before this was kept: nothing is recorded
     against it then."""
     late_paid_at: datetime | None = None
-    """A one-off given up (ceased, removed, or ended unpaid on day 3) that turned out to have paid: when that delivery
-    was attempted. It pays like any delivered one-off, so a one-off coded after it to replace it pays twice."""
+    """An expense given up (ceased or removed; a one-off also ended unpaid on day 3) that turned out to have paid:
+    when that delivery was attempted. It pays like any delivered one-off, so a one-off coded after it to replace it
+    (or, for a regular expense, in its period's place) pays twice."""
 
     @property
     def pays(self) -> bool:
@@ -109,8 +110,9 @@ class ExpenseState:
     expense: Expense | None
     windows: Mapping[date, PeriodWindow] = field(default_factory=dict)
     siblings: tuple[Expense, ...] = ()
-    """Other one-offs of the same customer and payee that pay or may pay (active or delivered): for coding a
-    replacement ("cease first") and for a one-off paid late (paid twice)."""
+    """Other expenses of the same customer and payee that pay or may pay (one-offs active or delivered, and any
+    expense given up and paid after all): for coding a replacement ("cease first") and for an expense paid late
+    (paid twice)."""
 
     def open_periods(self) -> list[date]:
         return sorted(p for p, w in self.windows.items() if w.status is WindowStatus.OPEN)
@@ -187,7 +189,7 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
             expense = _facts(event, state.expense)
             if not expense.kind.regular and expense.status is ExpenseStatus.ACTIVE:
                 expense = replace(expense, status=ExpenseStatus.DELIVERED)
-            elif not expense.kind.regular and expense.status in (
+            elif expense.status in (
                 ExpenseStatus.CEASED,
                 ExpenseStatus.REMOVED,
             ):  # given up, and paid after all (a delivery attempted before its end, processed late)

@@ -182,11 +182,7 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 paid_twice_id(event.expense_id, event.other_expense_ids),
                 WorkItemCode.PAID_TWICE,
                 PAID_TWICE_TITLE,
-                [
-                    *event.instructions,
-                    f"Paid {in_words(event.delivered_at)}; coded after it: "
-                    f"{', '.join(event.other_expense_ids)}.",
-                ],
+                event.instructions,
                 TickOff.MANUAL,
             )
         case ExpenseRemoved():

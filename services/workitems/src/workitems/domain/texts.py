@@ -50,7 +50,7 @@ REMOVAL_TITLE = "Request removal of the one-off expense (day 2, extreme hardship
 CONFLICT_TITLE = (
     "Two one-off expenses for the same customer and payee are trying to pay: cease one first"
 )
-PAID_TWICE_TITLE = "A one-off expense was paid late while another was coded after it: both may pay"
+PAID_TWICE_TITLE = "An expense was paid late while a one-off was coded after it: both may pay"
 ADVICE_WRONG_TITLE = "A period advised as not delivered was paid after all: tell the customer"
 RISK_RESPONSE_TITLE = "Follow the guidelines the procedure refers to for a risk recorded on the MSP"
 
