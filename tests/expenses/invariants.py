@@ -6,8 +6,8 @@ A violation is an ``AssertionError`` whose message says which promise broke and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 

@@ -438,7 +438,7 @@ def test_a_regular_period_found_paid_after_a_one_off_was_coded_in_its_place_is_f
     [coded], one_off = run(EMPTY, code(at(2026, 11, 25, 8, 5)))
     assert isinstance(coded, OneOffExpenseCoded)
     late = attempt(when=at(2026, 11, 25, 7, 30), outcome="delivered")
-    events, paid = run(
+    events, _ = run(
         replace(ceased, siblings=(one_off.expense,)), late, utc(at(2026, 11, 25, 8, 30))
     )
     assert [type(e) for e in events] == [ExpenseDelivered, OneOffPaidTwice]

@@ -26,6 +26,7 @@ from contracts.notification import (
     RiskFact,
     Role,
     SmsCircumstance,
+    WithdrawMspIncident,
 )
 
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
@@ -158,6 +159,20 @@ def risk(fact: RiskFact, msp_id: str = "MSP-1") -> RecordRiskFact:
             officer_id="OFF-2",
             officer_roles=WORKER,
             fact=fact,
+        )
+    )
+
+
+def withdraw(
+    number: int = 1, *, adm: bool = True, reason: str = "The same call was recorded twice."
+) -> WithdrawMspIncident:
+    return WithdrawMspIncident(
+        **env(
+            event_type="WithdrawMspIncident",
+            officer_id="OFF-3",
+            officer_roles=["msp-approved-decision-maker"] if adm else WORKER,
+            number=number,
+            withdrawal_reason=reason,
         )
     )
 

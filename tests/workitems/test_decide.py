@@ -380,6 +380,26 @@ def test_each_aggressive_calls_incident_is_its_own_task_ticked_off_when_its_inci
     )
 
 
+@pytest.mark.rule("MSP-1.7")
+def test_an_incident_task_raised_before_calls_were_numbered_is_ticked_off_by_the_first_incident():
+    """ "Record a new incident and link it to the MSP." Issue 38: an MSP awaiting its incident when numbered incidents
+    shipped kept MSP-INCIDENT:<msp>; its incident, recorded after the upgrade as incident 1, ticked off nothing, and
+    the task refused a manual tick-off."""
+    desk = Desk()
+    old = desk.only(step_required(Step.INCIDENT))
+    assert old.work_item_id == "MSP-INCIDENT:MSP-1"
+    done = desk.only(step_done(Step.INCIDENT, outcome="recorded", number=1))
+    assert done.work_item_id == "MSP-INCIDENT:MSP-1"
+    assert desk.items["MSP-INCIDENT:MSP-1"].status is WorkItemStatus.TICKED_OFF
+    second = Desk()
+    second.only(step_required(Step.INCIDENT, number=2))
+    assert second.handle(step_done(Step.INCIDENT, outcome="recorded", number=2))
+    assert keys_of(step_done(Step.INCIDENT, number=2)) == ("MSP-INCIDENT:MSP-1:2",), (
+        "only the first incident answers the old task"
+    )
+    assert keys_of(step_done(Step.PHONE, number=1)) == ("MSP-PHONE:MSP-1:1",)
+
+
 def test_a_step_done_without_a_task_raised_ticks_nothing():
     """A Medicare MSP's SMS is 'not-applicable' and is never raised as a task."""
     assert Desk().handle(step_done(Step.SMS, outcome="not-applicable")) == []

@@ -49,6 +49,7 @@ from contracts.notification import (
     RecordPhoneContact,
     RecordRiskFact,
     SmsDispatchRequested,
+    WithdrawMspIncident,
 )
 from contracts.roles import OfficerRole
 from contracts.topics import Catalogue, Topic
@@ -123,6 +124,7 @@ MSP_STAFF_ACTIONS = Topic(
     (
         RecordPhoneContact,
         RecordIncident,
+        WithdrawMspIncident,
         AuthoriseMspSms,
         DeclineMspSms,
         RecordRiskFact,

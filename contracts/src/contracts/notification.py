@@ -208,6 +208,22 @@ class RecordIncident(_StaffAction):
     linked_to_msp: bool
 
 
+class WithdrawMspIncident(_StaffAction):
+    """An approved decision maker withdraws an incident asked for in error (the same call recorded twice, say): the
+    numbered incident (``MspStepRequired.number``) is no longer awaited. The reason is kept in the MSP notes, never
+    published."""
+
+    event_type: Literal["WithdrawMspIncident"] = "WithdrawMspIncident"
+    number: int = Field(
+        ge=1, le=1000, description="The aggressive call's number, as its incident task gives it."
+    )
+    withdrawal_reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why no incident is needed for this call: kept in the MSP notes, never published.",
+    )
+
+
 class AuthoriseMspSms(_StaffAction):
     """v3: that the mobile number was checked and what the check found are two fields (v2's
     ``mobile_checked_not_on_multiple_records`` said both at once, so an officer who found the number on several
@@ -444,3 +460,5 @@ class MspReason(StrEnum):
     PRELIMINARY_NO_LONGER_NEEDED = "preliminary-no-longer-needed"
     LETTER_NOT_YET_DUE = "letter-not-yet-due"
     ROLE_REQUIRED = "role-required"
+    INCIDENT_WITHDRAWN = "incident-withdrawn"
+    INCIDENT_NOT_AWAITED = "incident-not-awaited"

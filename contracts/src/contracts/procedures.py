@@ -109,7 +109,8 @@ RULES: tuple[Rule, ...] = (
         "MSP-2.3",
         MSP,
         "customer cannot be contacted by phone.",
-        note="After an unsuccessful call, with no one to phone, or when only a representative was phoned.",
+        note="Only after the customer was phoned and not reached, or when there was no one to phone: a "
+        "representative phoned instead is not a try.",
     ),
     Rule("MSP-2.4", MSP, "telephone discussion with the customer was unproductive."),
     Rule(
@@ -123,7 +124,8 @@ RULES: tuple[Rule, ...] = (
         MSP,
         "waiting until the next day to call the customer may result in a more productive "
         "discussion and the customer would benefit from a preliminary message.",
-        note="Only while that call is still to come: before any call or after an unsuccessful one.",
+        note="Only while that call is still to come: before any call or after an unsuccessful one; a message "
+        "authorised for it is withheld if a call is recorded before it is sent.",
     ),
     Rule(
         "MSP-2.7",

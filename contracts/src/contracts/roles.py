@@ -78,6 +78,8 @@ COMMAND_ROLES: Mapping[str, frozenset[OfficerRole]] = {
     # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
     n.AuthoriseMspSms.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
     n.DeclineMspSms.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
+    # an incident asked for in error is withdrawn by an approved decision maker, with the reason on the record
+    n.WithdrawMspIncident.TYPE: frozenset({OfficerRole.MSP_APPROVED_DECISION_MAKER}),
     **{
         t.TYPE: frozenset({OfficerRole.IM_TRAINED})
         for t in (

@@ -32,6 +32,8 @@ LABELS = {
     "includes_contact_card": "Includes the contact card",
     "mysupport_job": "mySupport job number",
     "send_at": "Send at (leave empty to send now)",
+    "number": "Aggressive call number (as its incident task gives it)",
+    "withdrawal_reason": "Why no incident is needed for this call",
 }
 HINTS = {
     "doc_note": "Record details on a DOC: what was discussed with the customer and done. Colleagues whose roles "

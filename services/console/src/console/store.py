@@ -203,7 +203,12 @@ async def insert(conn: asyncpg.Connection, command: Command, key: str | None) ->
     return bool(done.endswith(" 1"))
 
 
-NOTE_FIELDS = {"doc_note": "DOC note", "msp_note": "MSP note", "incident_id": "CIMS incident"}
+NOTE_FIELDS = {
+    "doc_note": "DOC note",
+    "msp_note": "MSP note",
+    "incident_id": "CIMS incident",
+    "withdrawal_reason": "Why no incident is needed",
+}
 """What officers write that colleagues must be able to read back (103-01050060 "Record details on a DOC";
 104-07050030 "Record this in the MSP notes"; an incident "linked to the MSP"): kept here from the command that
 carried it, shown to officers whose roles open the record, never published or logged."""

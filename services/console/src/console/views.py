@@ -26,7 +26,7 @@ STEP_ACTIONS: dict[Step, tuple[str, ...]] = {
     Step.PHONE: (n.RecordPhoneContact.TYPE,),
     Step.SMS: (n.AuthoriseMspSms.TYPE, n.DeclineMspSms.TYPE),
     Step.LETTER: (n.AttachMspLetter.TYPE, n.RecordLetterDispatch.TYPE),
-    Step.INCIDENT: (n.RecordIncident.TYPE,),
+    Step.INCIDENT: (n.RecordIncident.TYPE, n.WithdrawMspIncident.TYPE),
     Step.RECORD_RESULT: (n.RecordMspResult.TYPE,),
 }
 """The staff actions that complete each step; ``RecordRiskFact`` belongs to none (a fact can arrive any time)."""

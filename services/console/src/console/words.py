@@ -20,6 +20,7 @@ EVENTS = {
     "SmsDispatchRequested": "SMS sent to desktop messaging",
     "RecordPhoneContact": "Phone contact recorded",
     "RecordIncident": "Incident recorded",
+    "WithdrawMspIncident": "Incident withdrawn (asked for in error)",
     "AuthoriseMspSms": "SMS authorisation",
     "DeclineMspSms": "SMS declined",
     "RecordRiskFact": "Risk recorded",
@@ -63,6 +64,7 @@ EVENTS = {
 ACTIONS = {
     "RecordPhoneContact": "Record the phone contact",
     "RecordIncident": "Record an incident",
+    "WithdrawMspIncident": "Withdraw an incident asked for in error",
     "RecordRiskFact": "Record a risk fact",
     "AuthoriseMspSms": "Authorise the SMS",
     "DeclineMspSms": "Decline the SMS",

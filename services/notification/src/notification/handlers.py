@@ -48,29 +48,22 @@ class Shell:
     async def load(
         conn: asyncpg.Connection, messages: Sequence[Event]
     ) -> dict[str, MspState | None]:
-        """The MSPs of the run; for an SMS authorisation, whether another customer's MSP has the same mobile; for
-        an incident being recorded, whether another MSP already has that CIMS incident."""
-        recording: dict[str, set[str]] = {}
-        for m in messages:
-            if isinstance(m, RecordIncident):
-                recording.setdefault(m.key, set()).add(m.incident_id)
-        elsewhere = await store.incidents_elsewhere(conn, recording)  # locks before the rows
+        """The MSPs of the run (locked); for an incident being recorded, the MSPs that already have that CIMS
+        incident; for an SMS authorisation, the MSPs that hold the same mobile. The decider reads the others from
+        the working set (``mobile_held_elsewhere``, ``incident_held_elsewhere``)."""
+        recording = {m.incident_id for m in messages if isinstance(m, RecordIncident)}
+        holding_incidents = await store.holding_incidents(conn, recording)  # locks before the rows
         states = await store.load(conn, (m.key for m in messages))
         asked = {m.key for m in messages if isinstance(m, AuthoriseMspSms)}
-        shared = await store.mobiles_elsewhere(
-            conn, (s for k, s in states.items() if k in asked and s is not None)
+        holding_mobiles = await store.holding_mobiles(
+            conn,
+            (
+                m
+                for k, s in states.items()
+                if k in asked and s is not None and (m := s.case.customer_mobile)
+            ),
         )
-        return {
-            k: s.model_copy(
-                update={
-                    "mobile_elsewhere": k in shared,
-                    "incidents_elsewhere": elsewhere.get(k, frozenset()),
-                }
-            )
-            if s is not None and (k in shared or elsewhere.get(k))
-            else s
-            for k, s in states.items()
-        }
+        return {**holding_incidents, **holding_mobiles, **states}
 
     @staticmethod
     async def save(
@@ -93,5 +86,5 @@ class Shell:
 
 
 def _due(due: Due) -> tuple[dict[str, MspState | None], SmsDue]:
-    state = store.due_state(due)
-    return {state.msp_id: state}, sms_due(state)
+    state, working = store.due_states(due)
+    return working, sms_due(state)

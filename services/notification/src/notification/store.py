@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -48,6 +49,13 @@ MIGRATIONS = (
         # traced as linked to that authorisation.
         "ALTER TABLE msps ADD COLUMN sms_trace_context text",
     ),
+    Migration(
+        "notification",
+        5,
+        "representative_phones",
+        # A customer's mobile that is a representative's number on another MSP is on multiple records too.
+        "CREATE INDEX msps_by_representative ON msps USING gin ((state->'case'->'representatives') jsonb_path_ops)",
+    ),
 )
 
 
@@ -62,46 +70,36 @@ async def load(conn: asyncpg.Connection, msp_ids: Iterable[str]) -> dict[str, Ms
     return {i: found.get(i) for i in ids}
 
 
-async def mobiles_elsewhere(conn: asyncpg.Connection, states: Iterable[MspState]) -> set[str]:
-    """Which of ``states`` have a customer mobile another customer's MSP also has on file (numbers in E.164)."""
-    wanted = {
-        s.msp_id: (s.case.customer_mobile, s.customer_ref) for s in states if s.case.customer_mobile
-    }
+async def holding_mobiles(conn: asyncpg.Connection, mobiles: Iterable[str]) -> dict[str, MspState]:
+    """Every MSP that has one of ``mobiles`` on file (numbers in E.164): as the customer's mobile, or as a
+    representative's number. Read, not locked: the decider tells from them whether a number is on multiple
+    records (``notification.domain.decide.mobile_held_elsewhere``)."""
+    wanted = sorted(set(mobiles))
     if not wanted:
-        return set()
+        return {}
     rows = await conn.fetch(
-        "SELECT state->'case'->>'customer_mobile' AS mobile, state->'case'->>'customer_ref' AS customer "
-        "FROM msps WHERE state->'case'->>'customer_mobile' = ANY($1::text[])",
-        sorted({m for m, _ in wanted.values()}),
+        "SELECT msp_id, state FROM msps WHERE state->'case'->>'customer_mobile' = ANY($1::text[]) "
+        "UNION SELECT m.msp_id, m.state FROM unnest($1::text[]) AS n(mobile), msps m "
+        "WHERE m.state->'case'->'representatives' @> jsonb_build_array(jsonb_build_object('phone', n.mobile))",
+        wanted,
     )
-    elsewhere = {(r["mobile"], r["customer"]) for r in rows}
-    return {
-        msp_id
-        for msp_id, (mobile, customer) in wanted.items()
-        if any(m == mobile and c != customer for m, c in elsewhere)
-    }
+    return {r["msp_id"]: read_state(r["state"]) for r in sorted(rows, key=lambda r: r["msp_id"])}
 
 
-async def incidents_elsewhere(
-    conn: asyncpg.Connection, recording: Mapping[str, Iterable[str]]
-) -> dict[str, frozenset[str]]:
-    """For each MSP, which of the CIMS incident ids being recorded for it another MSP already has. Each id is locked
-    for the transaction first (advisory, in one order), so two MSPs recording one id at once are decided one after
-    the other and the second sees the first."""
-    ids = sorted({i for wanted in recording.values() for i in wanted})
+async def holding_incidents(
+    conn: asyncpg.Connection, incident_ids: Iterable[str]
+) -> dict[str, MspState]:
+    """Every MSP that has one of the CIMS ``incident_ids`` recorded. Each id is locked for the transaction first
+    (advisory, in one order), so two MSPs recording one id at once are decided one after the other and the second
+    sees the first."""
+    ids = sorted(set(incident_ids))
     if not ids:
         return {}
     await advisory_locks(conn, (f"cims-incident:{i}" for i in ids))
     rows = await conn.fetch(
-        "SELECT msp_id, i AS incident_id FROM msps, jsonb_array_elements_text(state->'incidents') AS i "
-        "WHERE state->'incidents' ?| $1::text[] AND i = ANY($1::text[])",
-        ids,
+        "SELECT msp_id, state FROM msps WHERE state->'incidents' ?| $1::text[] ORDER BY msp_id", ids
     )
-    found = [(r["msp_id"], r["incident_id"]) for r in rows]
-    return {
-        msp: frozenset(i for other, i in found if other != msp and i in set(wanted))
-        for msp, wanted in recording.items()
-    }
+    return {r["msp_id"]: read_state(r["state"]) for r in rows}
 
 
 async def save(
@@ -137,18 +135,40 @@ _DUE = f"sms_send_at <= $1 AND {not_quarantined('msp_id')}"
 
 
 async def claim_due_sms(conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
-    """MSPs whose authorised SMS is due, locked, oldest first; rows another instance holds are skipped."""
+    """MSPs whose authorised SMS is due, locked, oldest first (rows another instance holds are skipped), each with
+    the MSPs that hold its mobile too: the guard is checked again when the SMS is sent."""
     rows = await conn.fetch(
         f"SELECT msp_id, state, sms_trace_context FROM msps WHERE {_DUE} ORDER BY sms_send_at LIMIT $2 "
         "FOR UPDATE SKIP LOCKED",
         now,
         limit,
     )
-    return [Due(r["msp_id"], r["state"], r["sms_trace_context"]) for r in rows]
+    states = {r["msp_id"]: read_state(r["state"]) for r in rows}
+    holding = await holding_mobiles(
+        conn, (m for s in states.values() if (m := s.case.customer_mobile))
+    )
+    return [
+        Due(
+            r["msp_id"],
+            DueSms(states[r["msp_id"]], {k: s for k, s in holding.items() if k != r["msp_id"]}),
+            r["sms_trace_context"],
+        )
+        for r in rows
+    ]
 
 
-def due_state(due: Due) -> MspState:
-    return read_state(due.row)
+@dataclass(frozen=True)
+class DueSms:
+    """A due SMS's MSP, and the other MSPs that hold its mobile."""
+
+    state: MspState
+    holding: Mapping[str, MspState]
+
+
+def due_states(due: Due) -> tuple[MspState, dict[str, MspState | None]]:
+    """A claimed SMS's MSP, and its working set: the MSP and those holding its mobile."""
+    row: DueSms = due.row
+    return row.state, {**row.holding, row.state.msp_id: row.state}
 
 
 async def oldest_due(conn: asyncpg.Connection, now: datetime) -> datetime | None:

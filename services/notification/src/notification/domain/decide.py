@@ -8,7 +8,7 @@ guarded), 3 the signed and approved letter, 4 record the result. Each step has a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ from contracts.notification import (
     SmsCircumstance,
     SmsDispatchRequested,
     Step,
+    WithdrawMspIncident,
 )
 from contracts.phones import is_mobile, national
 from contracts.procedures import implements
@@ -53,6 +54,7 @@ from notification.domain.model import (
     CaseOpened,
     IncidentRecorded,
     IncidentStatus,
+    IncidentWithdrawn,
     MspCase,
     MspNote,
     MspState,
@@ -454,6 +456,14 @@ def _unauthorised(action: Event, msp_id: str, now: datetime) -> list[Event] | No
             MspReason.NOT_APPROVED_DECISION_MAKER,
             "SMS can only be sent by approved decision makers: the decision not to send it is theirs too.",
         )
+    if isinstance(action, WithdrawMspIncident):
+        return _reject(
+            action,
+            msp_id,
+            now,
+            MspReason.NOT_APPROVED_DECISION_MAKER,
+            "Only an approved decision maker withdraws an incident asked for in error.",
+        )
     return _reject(
         action,
         msp_id,
@@ -470,14 +480,14 @@ def decide_action(
     if state is None:
         return _reject(action, msp_id, now, MspReason.UNKNOWN_MSP, "No approved MSP with this id.")
     if (refusal := _unauthorised(action, msp_id, now)) is not None:
-        return refusal
+        return [*refusal, *_aggression(state, action, now)]
     if isinstance(
         action, RecordRiskFact
     ):  # recorded in the state: it stops an SMS, now or when about to be sent
         return [*_risk_response(state, action, now), RiskRecorded(state.msp_id, action.fact)]
     if state.completed and not isinstance(
-        action, RecordIncident
-    ):  # an incident asked for is still recorded
+        action, RecordIncident | WithdrawMspIncident
+    ):  # an incident asked for is still recorded (or withdrawn)
         return [
             *_reject(
                 action,
@@ -507,6 +517,8 @@ def decide_action(
             return _phone(state, action, now)
         case RecordIncident():
             return _incident(state, action, now)
+        case WithdrawMspIncident():
+            return _withdraw_incident(state, action, now)
         case AuthoriseMspSms():
             return _authorise_sms(state, action, now, policy)
         case DeclineMspSms():
@@ -661,18 +673,52 @@ def _incident(state: MspState, action: RecordIncident, now: datetime) -> Sequenc
         )
     if refusal is not None:
         return _reject(action, state.msp_id, now, *refusal)
-    number = len(state.incidents) + 1
     return [
         IncidentRecorded(state.msp_id, action.incident_id),
-        _done(action, state, now, Step.INCIDENT, "recorded", number=number),
+        _done(action, state, now, Step.INCIDENT, "recorded", number=state.awaited[0]),
+    ]
+
+
+@implements("MSP-1.7")
+def _withdraw_incident(
+    state: MspState, action: WithdrawMspIncident, now: datetime
+) -> Sequence[Output]:
+    """ "Record a new incident and link it to the MSP" is asked for each aggressive call; one asked for in error (the
+    same call recorded twice, say) is withdrawn by an approved decision maker with the reason, kept in the MSP
+    notes, and its task is ticked off. Only an incident still awaited can be withdrawn: one recorded stands."""
+    if action.number not in state.awaited:
+        return _reject(
+            action,
+            state.msp_id,
+            now,
+            MspReason.INCIDENT_NOT_AWAITED,
+            f"No incident is awaited for aggressive call {action.number}: only one asked for and not yet "
+            "recorded or withdrawn can be withdrawn.",
+        )
+    note = MspNote(
+        at=action.occurred_at,
+        officer_id=action.officer_id,
+        about=f"incident {action.number} withdrawn",
+        text=action.withdrawal_reason,
+    )
+    return [
+        IncidentWithdrawn(state.msp_id, action.number),
+        NoteKept(state.msp_id, note),
+        _done(
+            action,
+            state,
+            now,
+            Step.INCIDENT,
+            "withdrawn",
+            MspReason.INCIDENT_WITHDRAWN,
+            number=action.number,
+        ),
     ]
 
 
 _CIRCUMSTANCE_NEEDS: dict[SmsCircumstance, tuple[PhoneOutcome | PhoneStatus, ...]] = {
     # which phone outcomes make each circumstance true (pending: no call made yet)
-    # "customer cannot be contacted by phone": the call failed, there was no one to phone, or (below) only a
-    # representative could be phoned because phoning the customer was not appropriate
-    SmsCircumstance.CANNOT_BE_CONTACTED: (PhoneOutcome.UNSUCCESSFUL, PhoneStatus.SKIPPED),
+    # (CANNOT_BE_CONTACTED: see circumstance_met, which reads every call, not the last)
     # "telephone discussion with the customer was unproductive"
     SmsCircumstance.UNPRODUCTIVE: (PhoneOutcome.UNPRODUCTIVE,),
     # "telephone contact was successful and [...] the customer may benefit from confirmation of MSP details by SMS"
@@ -695,19 +741,19 @@ _WITH_THE_CUSTOMER = frozenset({SmsCircumstance.UNPRODUCTIVE, SmsCircumstance.CO
 def circumstance_met(state: MspState, circumstance: SmsCircumstance) -> bool:
     """Whether the phone step bears out the circumstance the approved decision maker gave (the fifth, capturing the
     OMC/PSSO number, holds whatever the call)."""
+    if circumstance is SmsCircumstance.CANNOT_BE_CONTACTED:
+        # "customer cannot be contacted by phone": the customer was tried and not reached (a representative phoned
+        # instead is not a try), or there was no one to phone
+        return state.phone.status is PhoneStatus.SKIPPED or any(
+            call.contacted is Role.CUSTOMER and call.outcome is PhoneOutcome.UNSUCCESSFUL
+            for call in state.phone.attempts
+        )
     needs = _CIRCUMSTANCE_NEEDS.get(circumstance)
     if needs is None:
         return True
     resolution = state.phone.resolution
     phone_outcome = state.phone.last_outcome
     latest = resolution or (state.phone.attempts[-1] if state.phone.attempts else None)
-    if (
-        circumstance is SmsCircumstance.CANNOT_BE_CONTACTED
-        and state.phone.status is PhoneStatus.DONE
-        and resolution is not None
-        and resolution.contacted is not Role.CUSTOMER
-    ):
-        return True  # a representative was phoned: the customer themselves could not be contacted by phone
     if circumstance in _WITH_THE_CUSTOMER and (
         latest is None or latest.contacted is not Role.CUSTOMER
     ):
@@ -746,10 +792,30 @@ def _shared(state: MspState) -> tuple[MspReason, str] | None:
     if state.mobile_elsewhere:
         return (
             MspReason.MOBILE_ON_MULTIPLE_RECORDS,
-            "The mobile number on file is also on another customer's MSP: the SMS must not be sent and existing "
-            "phone and letter notification provisions apply.",
+            "The mobile number on file is also on another MSP (another customer's mobile, or a representative's "
+            "number): the SMS must not be sent and existing phone and letter notification provisions apply.",
         )
     return None
+
+
+@implements("MSP-2.8", "MSP-2.9")
+def mobile_held_elsewhere(state: MspState, others: Iterable[MspState]) -> bool:
+    """Whether the customer's mobile is recorded on another of ``others``: as another customer's mobile, or as a
+    representative's number on any other MSP (the customer's own MSPs included: the number is then the
+    representative's)."""
+    mobile = state.case.customer_mobile
+    return bool(mobile) and any(
+        (o.case.customer_mobile == mobile and o.customer_ref != state.customer_ref)
+        or any(r.phone == mobile for r in o.case.representatives)
+        for o in others
+        if o.msp_id != state.msp_id
+    )
+
+
+@implements("MSP-1.7")
+def incident_held_elsewhere(incident_id: str, others: Iterable[MspState]) -> bool:
+    """ "Record a new incident and link it to the MSP": a CIMS incident another MSP has is not new."""
+    return any(incident_id in o.incidents for o in others)
 
 
 def _withhold(
@@ -875,17 +941,15 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
     size = sms_size(text)
     if (guard := _guard(state)) is not None:
         events = _withhold(cause, state, now, *guard)
-    elif (
-        sms.circumstance is SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL
-        and state.phone.resolution is not None
-        and state.phone.resolution.outcome is PhoneOutcome.SUCCESSFUL
+    elif sms.circumstance is SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL and _call_made_since(
+        state
     ):
         events = _withhold(
             cause,
             state,
             now,
             MspReason.PRELIMINARY_NO_LONGER_NEEDED,
-            "The call the preliminary message was to prepare has since succeeded: the message is not sent.",
+            "The call the preliminary message was to prepare has since been made: the message is not sent.",
         )
     elif size.fragments > policy.sms_max_fragments:
         events = _withhold(
@@ -913,6 +977,18 @@ def decide_send(state: MspState, due: SmsDue, now: datetime, policy: Policy) -> 
             _done(cause, state, now, Step.SMS, "sent"),
         ]
     return events
+
+
+@implements("MSP-2.6")
+def _call_made_since(state: MspState) -> bool:
+    """ "waiting until the next day to call the customer may result in a more productive discussion": a call recorded
+    since the preliminary message was authorised is that call (for one authorised before the count was kept, a
+    successful call is)."""
+    before = state.sms.calls_at_authorisation
+    if before is None:
+        resolution = state.phone.resolution
+        return resolution is not None and resolution.outcome is PhoneOutcome.SUCCESSFUL
+    return len(state.phone.attempts) > before
 
 
 @implements("MSP-3.2", "MSP-3.3")

@@ -9,24 +9,32 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.envelope import Event
-from contracts.notification import MspApproved, RecordIncident
-from notification.domain.decide import Policy, decide_action, decide_approval, decide_send, react
+from contracts.notification import AuthoriseMspSms, MspApproved, RecordIncident
+from notification.domain.decide import (
+    Policy,
+    decide_action,
+    decide_approval,
+    decide_send,
+    incident_held_elsewhere,
+    mobile_held_elsewhere,
+    react,
+)
 from notification.domain.model import MspState, Output, SmsDue, evolve
 
 
-def _with_incidents_elsewhere(
-    states: Mapping[str, MspState | None], state: MspState, action: RecordIncident
+def _with_records_elsewhere(
+    states: Mapping[str, MspState | None], state: MspState, message: Event | SmsDue
 ) -> MspState:
-    """The MSP as loaded, and as this run has left the others: a CIMS incident an earlier message of the run
-    recorded for another MSP is elsewhere too."""
-    here = {
-        i for k, s in states.items() if k != state.msp_id and s is not None for i in s.incidents
-    }
-    if action.incident_id not in here:
-        return state
-    return state.model_copy(
-        update={"incidents_elsewhere": state.incidents_elsewhere | {action.incident_id}}
-    )
+    """The MSP as loaded, with what the other MSPs of the working set (loaded for the rule, or left so by an earlier
+    message of the run) say of it: whether its mobile is on another record, whether a CIMS incident being recorded
+    is another MSP's."""
+    others = [s for k, s in states.items() if k != state.msp_id and s is not None]
+    update: dict[str, object] = {}
+    if isinstance(message, AuthoriseMspSms | SmsDue):
+        update["mobile_elsewhere"] = mobile_held_elsewhere(state, others)
+    if isinstance(message, RecordIncident) and incident_held_elsewhere(message.incident_id, others):
+        update["incidents_elsewhere"] = frozenset({message.incident_id})
+    return state.model_copy(update=update) if update else state
 
 
 @dataclass(frozen=True)
@@ -44,12 +52,12 @@ class Notification:
         self, states: Mapping[str, MspState | None], message: Event | SmsDue, now: datetime
     ) -> Sequence[Output]:
         state = states.get(self.keys(message)[0])
-        if isinstance(message, SmsDue):
-            return decide_send(state, message, now, self.policy) if state is not None else []
         if isinstance(message, MspApproved):
             return decide_approval(state, message, now)
-        if isinstance(message, RecordIncident) and state is not None:
-            state = _with_incidents_elsewhere(states, state, message)
+        if state is not None:
+            state = _with_records_elsewhere(states, state, message)
+        if isinstance(message, SmsDue):
+            return decide_send(state, message, now, self.policy) if state is not None else []
         return decide_action(state, message, now, self.policy)
 
     @staticmethod

@@ -44,6 +44,22 @@ LABELS = frozenset(
         "shown",
         "exhibited",
         "demonstrated",
+        "behaved",
+        "behaving",
+        "behave",
+        "behaves",
+        "acted",
+        "acting",
+        "act",
+        "acts",
+        "became",
+        "become",
+        "got",
+        "getting",
+        "quite",
+        "really",
+        "extremely",
+        "highly",
     }
 )
 """Words that summarise a behaviour without describing it: 'inappropriate', 'aggressive' and their kin."""
@@ -91,6 +107,18 @@ FILLER = frozenset(
         "yesterday",
         "again",
         "some",
+        "over",
+        "during",
+        "via",
+        "through",
+        "from",
+        "while",
+        "whilst",
+        "when",
+        "who",
+        "him",
+        "them",
+        "it",
     }
 )
 """Words that carry no account of what happened (who, the day, the grammar)."""
@@ -134,15 +162,25 @@ PLACE_AND_FREQUENCY = frozenset(
 """Words that say where or how often, not what the customer did (an office, several occasions)."""
 
 
+def _label(word: str) -> bool:
+    """A label, or a label made an adverb ('inappropriately', 'abusively')."""
+    return word in LABELS or (word.endswith("ly") and word[:-2] in LABELS)
+
+
 def substance(text: str) -> list[str]:
     """The words of ``text`` that say what the customer did: not a label, not filler, not where or how often, and
-    not a name (a capitalised word after the first: "Parramatta")."""
-    words = re.findall(r"[A-Za-z]+", text)
-    return [
-        w.lower()
-        for n, w in enumerate(words)
-        if w.lower() not in LABELS | FILLER | PLACE_AND_FREQUENCY and not (n > 0 and w[0].isupper())
-    ]
+    not a name (a capitalised word inside a sentence: "Parramatta"; a sentence's first word is no name)."""
+    found: list[str] = []
+    for sentence in re.split(r"[.!?;:]+", text):
+        words = re.findall(r"[A-Za-z]+", sentence)
+        found += [
+            w.lower()
+            for n, w in enumerate(words)
+            if not _label(w.lower())
+            and w.lower() not in FILLER | PLACE_AND_FREQUENCY
+            and not (n > 0 and w[0].isupper())
+        ]
+    return found
 
 
 @implements("MSP-1.2")

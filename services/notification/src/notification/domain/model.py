@@ -93,6 +93,9 @@ class SmsState(Stored):
     circumstance: SmsCircumstance | None = None
     authorised_by_event: uuid.UUID | None = None
     correlation_id: uuid.UUID | None = None
+    calls_at_authorisation: int | None = None
+    """How many calls were recorded when the SMS was authorised (None for one authorised before this was kept): a
+    preliminary message is for a call still to come."""
 
     @property
     def resolved(self) -> bool:
@@ -225,6 +228,10 @@ class MspState(Stored):
     incidents: tuple[str, ...] = ()
     """The CIMS incident ids recorded, in the order of the calls they answer ("" for one recorded before ids were
     kept, state v3)."""
+    incidents_withdrawn: tuple[int, ...] = ()
+    """The numbers of the aggressive calls whose incident an approved decision maker withdrew, asked for in error.
+    An incident recorded answers the oldest call neither recorded nor withdrawn, so the recorded ones are always the
+    first of the calls not withdrawn (:meth:`awaited`)."""
     risks: tuple[RiskFact, ...] = ()
     completed: bool = False
     notes: tuple[MspNote, ...] = ()
@@ -238,9 +245,15 @@ class MspState(Stored):
     def incident(self) -> IncidentStatus:
         if not self.incidents_asked:
             return IncidentStatus.NOT_REQUIRED
-        if len(self.incidents) < self.incidents_asked:
+        if self.awaited:
             return IncidentStatus.REQUIRED
         return IncidentStatus.RECORDED
+
+    @property
+    def awaited(self) -> tuple[int, ...]:
+        """The numbers of the aggressive calls still awaiting their incident, oldest first."""
+        kept = [n for n in range(1, self.incidents_asked + 1) if n not in self.incidents_withdrawn]
+        return tuple(kept[len(self.incidents) :])
 
     @property
     def msp_id(self) -> str:
@@ -380,6 +393,14 @@ class IncidentRecorded:
 
 
 @dataclass(frozen=True)
+class IncidentWithdrawn:
+    """An approved decision maker withdrew the incident asked for after aggressive call ``number``."""
+
+    msp_id: str
+    number: int
+
+
+@dataclass(frozen=True)
 class BehavioursDescribed:
     """The approving officer's description: the case as it now reads."""
 
@@ -398,7 +419,13 @@ class SmsDue:
 
 
 Fact = (
-    CaseOpened | PhoneAttempted | RiskRecorded | NoteKept | BehavioursDescribed | IncidentRecorded
+    CaseOpened
+    | PhoneAttempted
+    | RiskRecorded
+    | NoteKept
+    | BehavioursDescribed
+    | IncidentRecorded
+    | IncidentWithdrawn
 )
 """The internal facts."""
 Output = Event | Fact
@@ -436,6 +463,7 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
                 circumstance=output.circumstance,
                 authorised_by_event=output.causation_id,
                 correlation_id=output.correlation_id,
+                calls_at_authorisation=len(state.phone.attempts),
             )
             return state.model_copy(update={"sms": sms})
         case RiskRecorded() if output.fact not in state.risks:
@@ -452,6 +480,10 @@ def evolve(state: MspState | None, output: Output) -> MspState | None:
             return state.model_copy(update={"notes": (*state.notes, output.note)})
         case IncidentRecorded():
             return state.model_copy(update={"incidents": (*state.incidents, output.incident_id)})
+        case IncidentWithdrawn():
+            return state.model_copy(
+                update={"incidents_withdrawn": (*state.incidents_withdrawn, output.number)}
+            )
         case BehavioursDescribed():
             return state.model_copy(
                 update={"case": output.case, "described": not output.case.gaps()}

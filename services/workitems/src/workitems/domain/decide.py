@@ -123,6 +123,8 @@ def keys_of(event: Event) -> tuple[str, ...]:
             return (paid_twice_id(event.expense_id, event.other_expense_ids),)
         case ExpenseDelivered() if event.kind is ExpenseKind.ONE_OFF:
             return (removal_id(event.expense_id),)
+        case MspStepDone() if event.step is Step.INCIDENT and event.number == 1:
+            return (msp_item_id(event.msp_id, event.step, 1), msp_item_id(event.msp_id, event.step))
         case MspStepRequired() | MspStepDone():
             return (msp_item_id(event.msp_id, event.step, event.number),)
         case MspRiskResponseRequired():
@@ -230,13 +232,13 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 tick_off=TickOff.MANUAL,
             )
         case MspStepDone():
-            return _tick_automatically(
-                items,
-                msp_item_id(event.msp_id, event.step, event.number),
-                event,
-                now,
-                event.outcome,
-            )
+            # The first incident also answers the one task an MSP had before calls were numbered
+            # (MSP-INCIDENT:<msp>): an MSP awaiting it across the upgrade records it as incident 1.
+            return [
+                ticked
+                for work_item_id in keys_of(event)
+                for ticked in _tick_automatically(items, work_item_id, event, now, event.outcome)
+            ]
         case TickOffWorkItem():
             return _tick_off_by_officer(items.get(event.work_item_id), event, now)
         case AssignWorkItem():
