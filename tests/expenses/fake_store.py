@@ -3,19 +3,17 @@ call (:mod:`expenses.handlers`), with the SQL's own semantics written out (which
 order, and what an upsert keeps of the row it meets). ``tests/expenses/test_store_contract.py`` runs the same
 operations against PostgreSQL and this fake and compares every answer, so the fake cannot drift from it.
 
-The model tests (issue 38) put it in place of the module (:func:`installed`), so that the real shells (their loads,
-their sibling queries, their saves) run over it in milliseconds."""
+The model tests (issue 38) put it in place of the module (``tests.support.model.installed``), so that the real
+shells (their loads, their sibling queries, their saves) run over it in milliseconds."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from contracts.expenses import ExpenseKind
-from expenses import handlers
 from expenses.domain.model import (
     DocNote,
     Expense,
@@ -157,14 +155,3 @@ class FakeStore:
             self.expenses.get(expense_id),
             {p: w for (i, p), w in sorted(self.windows.items()) if i == expense_id},
         )
-
-
-@contextlib.contextmanager
-def installed(fake: FakeStore) -> Iterator[FakeStore]:
-    """The shells of :mod:`expenses.handlers` reading and writing ``fake`` instead of PostgreSQL."""
-    real = vars(handlers)["store"]
-    setattr(handlers, "store", fake)  # noqa: B010 - the module's global, which the shells read at each call
-    try:
-        yield fake
-    finally:
-        setattr(handlers, "store", real)  # noqa: B010

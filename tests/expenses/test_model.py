@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -31,7 +28,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from contracts.envelope import Event
@@ -44,12 +40,14 @@ from contracts.expenses import (
     OneOffExpenseCoded,
     PaymentAttempted,
 )
-from contracts.workitems import TickOff, TickOffWorkItem, WorkItemStatus
+from contracts.workitems import TickOffWorkItem
 from expenses import handlers
 from servicekit.decider import WorkingSet
 from tests.expenses import invariants
 from tests.expenses.builders import SYDNEY
-from tests.expenses.fake_store import FakeStore, installed
+from tests.expenses.fake_store import FakeStore
+from tests.support import model
+from tests.support.model import Drawn, Reach, explore, installed, open_manual_items
 from workitems.domain.decider import WorkItems
 from workitems.domain.model import WorkItem
 
@@ -61,8 +59,7 @@ PAIRS = (("CRN-A", "PAYEE-1"), ("CRN-A", "PAYEE-1"), ("CRN-B", "PAYEE-1"))
 """Few ids and few customers and payees: collisions (a replacement, a reused id, siblings) are the common case."""
 KINDS = (ExpenseKind.ONE_OFF, ExpenseKind.WEEKLY)
 IM = ["im-trained"]
-EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "60"))
-STATS: dict[str, Any] = {"runs": 0, "steps": 0, "orders": set()}
+REACH = Reach()
 """What a model run reached, for its closing line."""
 
 
@@ -85,7 +82,7 @@ class IncomeManagement(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.store = FakeStore()
-        self._installed = installed(self.store)
+        self._installed = installed(handlers, self.store)
         self._installed.__enter__()
         self.now = START.astimezone(UTC)
         self.upstream: dict[str, Upstream] = {}
@@ -110,8 +107,7 @@ class IncomeManagement(RuleBasedStateMachine):
         }
 
     def teardown(self) -> None:
-        STATS["runs"] += 1
-        STATS["orders"].add(tuple(e.event_type for e in self.published))
+        REACH.ended(self.published)
         self._installed.__exit__(None, None, None)
         self.loop.close()
 
@@ -269,13 +265,7 @@ class IncomeManagement(RuleBasedStateMachine):
     @rule(data=st.data())
     def tick_off(self, data: st.DataObject) -> None:
         """An officer ticks off an open manual item with the DOC note of the discussion."""
-        open_manual = sorted(
-            k
-            for k, item in self.desk.after.items()
-            if item is not None
-            and item.status is WorkItemStatus.OPEN
-            and item.tick_off is TickOff.MANUAL
-        )
+        open_manual = open_manual_items(self.desk.after)
         if not open_manual:
             return
         item = data.draw(st.sampled_from(open_manual), label="item")
@@ -313,52 +303,21 @@ class IncomeManagement(RuleBasedStateMachine):
 
     @invariant()
     def promises(self) -> None:
-        STATS["steps"] += 1
+        REACH.steps += 1
         invariants.every_fact_is_answered(self.handled, self.reused)
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.each_closed_period_has_one_i059pl(self.published, items)
         invariants.nobody_is_paid_twice_unseen(self.published, self.store.expenses)
 
 
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-
-
 def test_the_procedure_keeps_its_promises_in_every_order_explored(report):
     """The model run: ``EXAMPLES`` runs of up to 100 steps, every promise checked after every step."""
-    STATS.update(runs=0, steps=0, orders=set())
-    started = time.monotonic()
-    run_state_machine_as_test(IncomeManagement, settings=SETTINGS)
-    report(
-        f"model of 103-01050060: {STATS['runs']} runs, {STATS['steps']} steps, "
-        f"{len(STATS['orders'])} distinct orders of what was published, {time.monotonic() - started:.1f} s"
-    )
-
-
-class Drawn:
-    """A pinned example's draws, in the order the steps ask for them."""
-
-    def __init__(self, *values: Any) -> None:
-        self.values = list(values)
-
-    def draw(self, strategy: Any, label: str | None = None) -> Any:
-        return self.values.pop(0)
+    explore(IncomeManagement, REACH, 100, "103-01050060", report)
 
 
 def pinned(*steps: Any) -> None:
     """Run ``steps`` (method name and arguments) through the model, every promise checked after each."""
-    model = IncomeManagement()
-    try:
-        model.start()
-        for name, *args in steps:
-            getattr(model, name)(*args)
-            model.promises()
-    finally:
-        model.teardown()
+    model.pinned(IncomeManagement, *steps)
 
 
 A = ("CRN-A", "PAYEE-1")

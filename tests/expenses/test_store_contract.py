@@ -24,10 +24,9 @@ from expenses.domain.model import (
     PeriodWindow,
     WindowStatus,
 )
-from servicekit.db import create_pool, migrate
-from servicekit.delivery.outbox import RUNTIME_MIGRATIONS
 from tests.expenses.builders import at
 from tests.expenses.fake_store import FakeStore
+from tests.support.model import held_to_postgresql
 
 pytestmark = pytest.mark.integration
 
@@ -90,10 +89,15 @@ FIRST = [
     ),
 ]
 THEN = [
-    (  # a window closed with no new deadline known keeps its deadline; a status and an end change
+    (  # a window closed with no new deadline known keeps its deadline; a status, an end and a late payment change
         FIRST[0][1],
         ExpenseState(
-            replace(WEEKLY, status=ExpenseStatus.CEASED, ended_at=T + timedelta(days=1)),
+            replace(
+                WEEKLY,
+                status=ExpenseStatus.CEASED,
+                ended_at=T + timedelta(days=1),
+                late_paid_at=T + timedelta(hours=20),
+            ),
             {P1: window("EXP-W", P1, WindowStatus.CLOSED_UNPAID, None)},
         ),
     ),
@@ -123,20 +127,14 @@ async def answers(s: Any, conn: Any) -> list[Any]:
 
 
 async def test_the_fake_answers_as_postgresql_does(database_url):
-    pool = await create_pool(database_url, "expenses_contract", 2)
     fake = FakeStore()
-    try:
-        await migrate(pool, "expenses_contract", (*RUNTIME_MIGRATIONS, *store.MIGRATIONS))
-        async with pool.acquire() as conn, conn.transaction():
-            for changes in (FIRST, THEN):
-                await store.save(conn, changes)
-                await fake.save(None, changes)
-                real, faked = await answers(store, conn), await answers(fake, None)
-                for n, (r, f) in enumerate(zip(real, faked, strict=True)):
-                    assert r == f, f"answer {n} differs after {len(changes)} changes"
-    finally:
-        await pool.close()
+    await held_to_postgresql(
+        database_url, "expenses_contract", store.MIGRATIONS, store, fake, (FIRST, THEN), answers
+    )
     assert [e.expense_id for e in await fake.siblings(None, "EXP-NEW", "CRN-1", "PAYEE-1")] == [
         "EXP-A",
         "EXP-B",
-    ], "the one-offs that pay or may pay: active or delivered"
+        "EXP-W",
+    ], (
+        "the one-offs that pay or may pay (active or delivered), and a regular expense ceased and paid after all"
+    )

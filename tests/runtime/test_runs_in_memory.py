@@ -16,9 +16,10 @@ from expenses import handlers
 from notification.domain.decide import Policy
 from notification.domain.decider import Notification
 from tests.expenses.builders import at, attempt, cease
-from tests.expenses.fake_store import FakeStore, installed
+from tests.expenses.fake_store import FakeStore
 from tests.notification.builders import T0, approval, authorise, phone
 from tests.support.memory import MemoryShell
+from tests.support.model import installed
 from tests.workitems.builders import assign, period_closed, tick_off
 from workitems.domain.decide import i059pl_id
 from workitems.domain.decider import WorkItems
@@ -56,7 +57,7 @@ async def test_work_items_raised_assigned_and_ticked_off_in_one_run_are_what_the
 async def expenses_run(fake: FakeStore, messages: Sequence[Any], now: Any) -> list[list[Any]]:
     """One run of payment attempts through the real shell (``expenses.handlers``) over the store fake that
     ``tests/expenses/test_store_contract.py`` holds to PostgreSQL: loaded once, stepped through, saved once."""
-    with installed(fake):
+    with installed(handlers, fake):
         loaded = await handlers.on_payment_attempts.load(None, messages)
         outputs = [list(loaded.step(m, now)) for m in messages]
         await loaded.save(None)
@@ -82,6 +83,6 @@ async def test_two_one_offs_the_payments_system_codes_in_one_run_see_each_other_
     assert shape(together) == shape(await expenses_one_by_one(single, [first, second], now))
     assert [type(e) for e in together[1]][-1] is OneOffConflictDetected
     assert (batch.expenses, batch.windows) == (single.expenses, single.windows)
-    with installed(batch):
+    with installed(handlers, batch):
         [ceased] = await handlers.on_staff_action(None, later, now + timedelta(minutes=1))
     assert ceased.event_type == "ExpenseCeased"
