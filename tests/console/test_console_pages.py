@@ -38,6 +38,7 @@ ITEMS = {
 BODIES: dict[str, dict[str, Any]] = {
     "RecordPhoneContact": {"msp_id": "MSP-R", "contacted": "customer", "outcome": "unsuccessful"},
     "RecordIncident": {"msp_id": "MSP-R", "incident_id": "INC-1", "linked_to_msp": True},
+    "WithdrawMspIncident": {"msp_id": "MSP-R", "number": 1, "withdrawal_reason": "Recorded twice."},
     "RecordRiskFact": {"msp_id": "MSP-R", "fact": "mobile-on-multiple-records"},
     "AuthoriseMspSms": {
         "msp_id": "MSP-R",
@@ -96,6 +97,8 @@ WHO_MAY: dict[str, set[str]] = {
     # 104-07050030 step 2: "SMS can only be sent by approved decision makers"
     "AuthoriseMspSms": {ADM},
     "DeclineMspSms": {ADM},
+    # an incident asked for in error is withdrawn by an approved decision maker (issue 38)
+    "WithdrawMspIncident": {ADM},
     # 103-01050060 step 1: "For Service Officers trained in Income Management, go to Step 2"
     **{
         c: {IM}

@@ -21,11 +21,16 @@ from contracts.expenses import (
     OneOffExpenseCoded,
     OneOffPaidTwice,
     PaymentAttempted,
+    RecordExpenseRemoval,
+    RecordMySupportJob,
     UndeliveredExpensePeriodClosed,
 )
-from contracts.workitems import WorkItemStatus
-from expenses.domain.model import Expense
+from contracts.workitems import TickOff, TickOffWorkItem, WorkItemStatus
+from expenses.domain.decider import Expenses
+from expenses.domain.model import Expense, ExpenseState
+from servicekit.decider import WorkingSet
 from workitems.domain.decide import advice_wrong_id, i059pl_id
+from workitems.domain.decider import WorkItems
 from workitems.domain.model import WorkItem
 
 
@@ -183,3 +188,57 @@ def nobody_is_paid_twice_unseen(
                 f"IM-7.2: {existing_id} paid at {paid_at} (before it was given up at {given_up}) and {new_id}, "
                 f"coded at {coded_at} to replace it, paid too: no officer's item names both"
             )
+
+
+def every_open_item_can_be_closed(
+    items: Mapping[str, WorkItem], expenses: Mapping[str, ExpenseState], now: datetime
+) -> None:
+    """IM-4.5, IM-5.4: "Manually tick off the Work Item. Record details on a DOC." In every state reached, each open
+    Income Management item can be closed by an action an officer trained in Income Management is offered: a manual
+    one ticked off with a DOC note; the removal escalation (ticked off automatically) by recording the mySupport
+    job and the Service Desk's removal. Tried on copies, never on the desk or the expense themselves."""
+    for work_item_id, item in sorted(items.items()):
+        if item.closed:
+            continue
+        desk = WorkingSet(WorkItems(), dict(items))
+        if item.tick_off is TickOff.MANUAL:
+            closing: list[Event] = [
+                _officer(TickOffWorkItem, now, work_item_id=work_item_id, doc_note="Done.")
+            ]
+        else:
+            trial = WorkingSet(Expenses(), {item.subject_id: expenses.get(item.subject_id)})
+            closing = [
+                e
+                for action in (
+                    _officer(
+                        RecordMySupportJob, now, expense_id=item.subject_id, mysupport_job="MS-1"
+                    ),
+                    _officer(
+                        RecordExpenseRemoval, now, expense_id=item.subject_id, mysupport_job="MS-1"
+                    ),
+                )
+                for e in trial.step(action, now)
+            ]
+        for event in closing:
+            desk.step(event, now)
+        after = desk.after[work_item_id]
+        assert after is not None
+        assert after.closed, (
+            f"IM-4.5: {work_item_id} ({item.tick_off.value}) cannot be closed by an Income Management officer's "
+            "actions"
+        )
+
+
+def _officer(kind: type[Event], now: datetime, **fields: object) -> Event:
+    return kind.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "event_type": kind.__name__,
+            "occurred_at": now,
+            "correlation_id": uuid.uuid4(),
+            "producer": "console",
+            "officer_id": "OFF-IM",
+            "officer_roles": ["im-trained"],
+            **fields,
+        }
+    )

@@ -39,6 +39,8 @@ from contracts.expenses import (
     FailureReason,
     OneOffExpenseCoded,
     PaymentAttempted,
+    RecordExpenseRemoval,
+    RecordMySupportJob,
 )
 from contracts.workitems import TickOffWorkItem
 from expenses import handlers
@@ -59,6 +61,10 @@ PAIRS = (("CRN-A", "PAYEE-1"), ("CRN-A", "PAYEE-1"), ("CRN-B", "PAYEE-1"))
 """Few ids and few customers and payees: collisions (a replacement, a reused id, siblings) are the common case."""
 KINDS = (ExpenseKind.ONE_OFF, ExpenseKind.WEEKLY)
 IM = ["im-trained"]
+ROLES = (IM, IM, ["msp-officer"])
+"""Officers trained in Income Management, mostly; one who is not (every action refused, with the way out)."""
+STATES = tuple(AustralianState)
+"""All eight states and territories, with their holidays and weekends."""
 REACH = Reach()
 """What a model run reached, for its closing line."""
 
@@ -70,6 +76,7 @@ class Upstream:
     kind: ExpenseKind
     pair: tuple[str, str]
     coded_at: datetime
+    state: AustralianState = AustralianState.NSW
 
 
 def monday_of(now: datetime) -> date:
@@ -138,14 +145,20 @@ class IncomeManagement(RuleBasedStateMachine):
         kind=st.sampled_from(KINDS),
         pair=st.sampled_from(PAIRS),
         delivered=st.booleans(),
+        state=st.sampled_from(STATES),
     )
     def attempt(
-        self, data: st.DataObject, kind: ExpenseKind, pair: tuple[str, str], delivered: bool
+        self,
+        data: st.DataObject,
+        kind: ExpenseKind,
+        pair: tuple[str, str],
+        delivered: bool,
+        state: AustralianState = AustralianState.NSW,
     ) -> None:
         """The payments system attempts a payment now (of an expense it knows, an officer's one-off included, or a
         new one); it is published, not yet processed."""
         expense_id = data.draw(st.sampled_from(sorted({*IDS, *self.upstream})), label="expense")
-        known = self.upstream.setdefault(expense_id, Upstream(kind, pair, self.now))
+        known = self.upstream.setdefault(expense_id, Upstream(kind, pair, self.now, state))
         self._publish_attempt(expense_id, known, delivered)
 
     @rule(expense_id=st.sampled_from(IDS), kind=st.sampled_from(KINDS), pair=st.sampled_from(PAIRS))
@@ -167,7 +180,7 @@ class IncomeManagement(RuleBasedStateMachine):
                 kind=known.kind,
                 scheduled_on=None if one_off else monday_of(self.now),
                 coded_at=known.coded_at if one_off else None,
-                state=AustralianState.NSW,
+                state=known.state,
                 attempted_at=self.now,
                 outcome="delivered" if delivered else "failed",
                 failure_reason=None if delivered else FailureReason.NOT_REPORTED,
@@ -218,8 +231,8 @@ class IncomeManagement(RuleBasedStateMachine):
 
     # ----------------------------------------------------------------------------------- officers
 
-    @rule(data=st.data(), hardship=st.booleans())
-    def cease(self, data: st.DataObject, hardship: bool) -> None:
+    @rule(data=st.data(), hardship=st.booleans(), roles=st.sampled_from(ROLES))
+    def cease(self, data: st.DataObject, hardship: bool, roles: list[str] = IM) -> None:
         """An officer ceases an expense (one the system knows, mostly; an unknown id is refused)."""
         expense_id = data.draw(
             st.sampled_from(sorted({*IDS, *self.store.expenses})), label="expense"
@@ -230,15 +243,28 @@ class IncomeManagement(RuleBasedStateMachine):
                 event_type="CeaseExpense",
                 expense_id=expense_id,
                 officer_id="OFF-IM",
-                officer_roles=IM,
+                officer_roles=roles,
                 extreme_hardship=hardship,
                 doc_note="Discussed with the customer.",
             ),
             handlers.on_staff_action,
         )
 
-    @rule(pair=st.sampled_from(PAIRS), hardship=st.booleans(), paid=st.booleans())
-    def code(self, pair: tuple[str, str], hardship: bool, paid: bool) -> None:
+    @rule(
+        pair=st.sampled_from(PAIRS),
+        hardship=st.booleans(),
+        paid=st.booleans(),
+        state=st.sampled_from(STATES),
+        roles=st.sampled_from(ROLES),
+    )
+    def code(
+        self,
+        pair: tuple[str, str],
+        hardship: bool,
+        paid: bool,
+        state: AustralianState = AustralianState.NSW,
+        roles: list[str] = IM,
+    ) -> None:
         """An officer codes a new one-off (a replacement, or another need); the payments system then pays it."""
         self.coded += 1
         expense_id = f"EXP-C{self.coded}"
@@ -248,19 +274,39 @@ class IncomeManagement(RuleBasedStateMachine):
                 event_type="CodeOneOffExpense",
                 expense_id=expense_id,
                 officer_id="OFF-IM",
-                officer_roles=IM,
+                officer_roles=roles,
                 customer_ref=pair[0],
                 payee_id=pair[1],
                 amount=Decimal("40.00"),
-                state=AustralianState.NSW,
+                state=state,
                 extreme_hardship=hardship,
             ),
             handlers.on_staff_action,
         )
         if any(isinstance(e, OneOffExpenseCoded) for e in out):
-            self.upstream[expense_id] = Upstream(ExpenseKind.ONE_OFF, pair, self.now)
+            self.upstream[expense_id] = Upstream(ExpenseKind.ONE_OFF, pair, self.now, state)
             # the payments system attempts it at once: published now, processed whenever
             self._publish_attempt(expense_id, self.upstream[expense_id], delivered=paid)
+
+    @rule(data=st.data())
+    def remove(self, data: st.DataObject) -> None:
+        """Day 2, extreme hardship: the officer records the mySupport job, then the Service Desk's removal (refused
+        for an expense not escalated)."""
+        expense_id = data.draw(
+            st.sampled_from(sorted({*IDS, *self.store.expenses})), label="expense"
+        )
+        for kind in (RecordMySupportJob, RecordExpenseRemoval):
+            self._handle(
+                kind(
+                    **self._envelope("console"),
+                    event_type=kind.__name__,
+                    expense_id=expense_id,
+                    officer_id="OFF-IM",
+                    officer_roles=IM,
+                    mysupport_job="MS-4411",
+                ),
+                handlers.on_staff_action,
+            )
 
     @rule(data=st.data())
     def tick_off(self, data: st.DataObject) -> None:
@@ -308,6 +354,8 @@ class IncomeManagement(RuleBasedStateMachine):
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.each_closed_period_has_one_i059pl(self.published, items)
         invariants.nobody_is_paid_twice_unseen(self.published, self.store.expenses)
+        expenses = {i: self.store.state(i) for i in self.store.expenses}
+        invariants.every_open_item_can_be_closed(items, expenses, self.now)
 
 
 def test_the_procedure_keeps_its_promises_in_every_order_explored(report):

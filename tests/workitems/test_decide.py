@@ -450,6 +450,31 @@ def test_a_second_tick_off_is_rejected_as_already_closed():
     )
 
 
+def test_the_day_an_item_was_closed_is_read_on_the_customers_day():
+    """Issue 38: the day a refusal gave for a closed item was the UTC instant's: an item ticked off at 08:30 on a
+    Wednesday in Sydney read as ticked off on Tuesday. The customer's state, where its cause names it, gives the
+    day; else Canberra's, named."""
+    desk = Desk()
+    desk.handle(period_closed(ExpenseKind.ONE_OFF))  # a one-off in NSW
+    assert desk.items[I059PL].time_zone == "Australia/Sydney"
+    wednesday_morning = T0.replace(
+        day=9, hour=21, minute=30
+    )  # Tuesday in UTC; 08:30 Wednesday in Sydney
+    desk.now = wednesday_morning
+    desk.handle(tick_off(I059PL))
+    rejected = desk.only(tick_off(I059PL, officer="OFF-7"))
+    assert "ticked off on Wednesday 10 March 2027" in rejected.reason
+    assert "Canberra time" not in rejected.reason
+    msp = Desk()
+    msp.handle(step_required(Step.LETTER))
+    msp.now = wednesday_morning
+    msp.handle(step_done(Step.LETTER))
+    again = msp.only(tick_off("MSP-LETTER:MSP-1", roles=["msp-officer"]))
+    assert "Wednesday 10 March 2027 (Canberra time)" in again.reason, (
+        "an MSP names no state: the agency's day"
+    )
+
+
 def test_an_msp_task_cannot_be_ticked_off_by_hand():
     desk = Desk()
     desk.handle(step_required(Step.LETTER))

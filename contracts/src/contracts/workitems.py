@@ -136,6 +136,11 @@ class WorkItemRaised(WorkItemEvent):
     tick_off: TickOff
     approved_decision_makers_only: bool = False
     actor: Name = Field(description="Who raised it: the producing service of the cause.")
+    time_zone: Name | None = Field(
+        default=None,
+        description="The customer's time zone (IANA, from their state) where the cause names it: the item's dates "
+        "are read on the customer's day. None: the agency's (Canberra's) time.",
+    )
 
 
 class WorkItemAssigned(WorkItemEvent):

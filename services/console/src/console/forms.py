@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from console.localtime import AGENCY_ZONE
+from contracts.dates import AGENCY_ZONE
 from contracts.envelope import Event
 from servicekit.http.web import REF
 

@@ -13,25 +13,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from contracts.dates import in_words
-
-STATE_ZONES = {
-    "ACT": "Australia/Sydney",
-    "NSW": "Australia/Sydney",
-    "VIC": "Australia/Melbourne",
-    "QLD": "Australia/Brisbane",
-    "SA": "Australia/Adelaide",
-    "WA": "Australia/Perth",
-    "TAS": "Australia/Hobart",
-    "NT": "Australia/Darwin",
-}
-AGENCY_ZONE = "Australia/Sydney"
-"""Canberra's time: the agency's, for what is about no state in particular."""
+from contracts.dates import in_words, zone_name
 
 
 def zone_for(state: object) -> ZoneInfo:
     """The time zone of an Australian state or territory's capital; the agency's for anything else."""
-    return ZoneInfo(STATE_ZONES.get(str(state or "").upper(), AGENCY_ZONE))
+    return ZoneInfo(zone_name(state))
 
 
 def when(instant: datetime | None, zone: ZoneInfo, officers: ZoneInfo | None = None) -> str:

@@ -21,12 +21,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from console.due import due_at, due_text
 from console.forms import Input
-from console.localtime import AGENCY_ZONE, day, shown, when, zone_for
+from console.localtime import day, shown, when, zone_for
 from console.store import SAFETY_CODES, SORT_COLUMNS, Command, Entry, Note, WorkItem
 from console.views import ExpenseView, MspView, one_off_today, timeline_facts, window_due
 from console.words import QUEUES, TICK_OFF, choice
 from console.words import event as label
 from console.words import roles as role_words
+from contracts.dates import AGENCY_ZONE
 
 BASE = "/ui"
 STYLESHEET = f"{BASE}/console.css"

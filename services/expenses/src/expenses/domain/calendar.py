@@ -16,22 +16,14 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from contracts.dates import zone_name
 from contracts.expenses import AustralianState, ExpenseKind
 from contracts.procedures import implements
 
 _HOLIDAYS_VERSION = metadata.version("holidays")
 TZDATA_VERSION = metadata.version("tzdata")
 
-STATE_TIMEZONE = {
-    AustralianState.ACT: "Australia/Sydney",
-    AustralianState.NSW: "Australia/Sydney",
-    AustralianState.NT: "Australia/Darwin",
-    AustralianState.QLD: "Australia/Brisbane",
-    AustralianState.SA: "Australia/Adelaide",
-    AustralianState.TAS: "Australia/Hobart",
-    AustralianState.VIC: "Australia/Melbourne",
-    AustralianState.WA: "Australia/Perth",
-}
+STATE_TIMEZONE = {state: zone_name(state) for state in AustralianState}
 # A regular expense's window is counted in calendar days; without a state, in Canberra time.
 DEFAULT_STATE = AustralianState.ACT
 

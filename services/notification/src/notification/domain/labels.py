@@ -58,7 +58,6 @@ LABELS = frozenset(
         "getting",
         "quite",
         "really",
-        "extremely",
         "highly",
     }
 )

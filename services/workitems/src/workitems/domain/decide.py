@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from contracts import expenses as im
-from contracts.dates import in_words
+from contracts.dates import day_in_words, in_words, zone_name
 from contracts.envelope import Event
 from contracts.expenses import (
     ExpenseCeased,
@@ -322,7 +322,19 @@ def _expense_item(
         instructions=instructions,
         guidance=NOT_TRAINED_GUIDANCE,
         tick_off=tick_off,
+        time_zone=_customers_zone(items, cause),
     )
+
+
+def _customers_zone(items: Items, cause: Event) -> str | None:
+    """The customer's time zone: from their state where the cause names it (a period closed), else from the I059PL
+    of the period it is about (the advice to correct); None (the agency's) where neither says."""
+    state = getattr(cause, "state", None)
+    if state is not None:
+        return zone_name(state)
+    period = getattr(cause, "period_start", None)
+    earlier = items.get(i059pl_id(cause.key, period)) if period is not None else None
+    return earlier.time_zone if earlier is not None else None
 
 
 ADVICE_WRONG_INSTRUCTIONS = [
@@ -514,7 +526,7 @@ def _refusal(item: WorkItem | None, request: OfficerRequest, now: datetime) -> l
             f"There is no work item {request.work_item_id}.",
         )
     if item.closed:
-        when = in_words(item.closed_at.date()) if item.closed_at else "earlier"
+        when = day_in_words(item.closed_at, item.time_zone) if item.closed_at else "earlier"
         return _rejected(
             request,
             now,

@@ -56,6 +56,8 @@ class WorkItem(Stored):
     raised_at: AwareDatetime
     closed_at: AwareDatetime | None = None
     correlation_id: uuid.UUID
+    time_zone: str | None = None
+    """The customer's time zone where the cause named their state; None: the agency's."""
 
     @property
     def closed(self) -> bool:
@@ -82,6 +84,7 @@ def raised_item(event: WorkItemRaised) -> WorkItem:
         approved_decision_makers_only=event.approved_decision_makers_only,
         raised_at=event.occurred_at,
         correlation_id=event.correlation_id,
+        time_zone=event.time_zone,
     )
 
 
