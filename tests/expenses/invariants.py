@@ -10,7 +10,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from contracts.dates import in_words, zone_name
 from contracts.envelope import Event
 from contracts.expenses import (
     ExpenseCeased,
@@ -242,3 +244,17 @@ def _officer(kind: type[Event], now: datetime, **fields: object) -> Event:
             **fields,
         }
     )
+
+
+def officers_read_the_customers_day(
+    published: Sequence[Event], expenses: Mapping[str, Expense]
+) -> None:
+    """Every date an officer reads is the customer's: the day a paid-twice item says the expense paid is the day
+    in the customer's state (a Wednesday 08:30 delivery in Sydney is Tuesday in UTC)."""
+    for e in published:
+        if isinstance(e, OneOffPaidTwice) and e.expense_id in expenses:
+            zone = ZoneInfo(zone_name(expenses[e.expense_id].state))
+            day = in_words(e.delivered_at.astimezone(zone).date())
+            assert f"Paid {day};" in e.instructions[-1], (
+                f"the officer reads {e.instructions[-1]!r} for a payment on the customer's {day}"
+            )

@@ -354,6 +354,7 @@ class IncomeManagement(RuleBasedStateMachine):
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.each_closed_period_has_one_i059pl(self.published, items)
         invariants.nobody_is_paid_twice_unseen(self.published, self.store.expenses)
+        invariants.officers_read_the_customers_day(self.published, self.store.expenses)
         expenses = {i: self.store.state(i) for i in self.store.expenses}
         invariants.every_open_item_can_be_closed(items, expenses, self.now)
 
