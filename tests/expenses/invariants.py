@@ -31,9 +31,12 @@ from contracts.workitems import TickOff, TickOffWorkItem, WorkItemStatus
 from expenses.domain.decider import Expenses
 from expenses.domain.model import Expense, ExpenseState
 from servicekit.decider import WorkingSet
+from tests.support.model import officer_command
 from workitems.domain.decide import advice_wrong_id, i059pl_id
 from workitems.domain.decider import WorkItems
 from workitems.domain.model import WorkItem
+
+IM = ["im-trained"]
 
 
 @dataclass(frozen=True)
@@ -205,18 +208,28 @@ def every_open_item_can_be_closed(
         desk = WorkingSet(WorkItems(), dict(items))
         if item.tick_off is TickOff.MANUAL:
             closing: list[Event] = [
-                _officer(TickOffWorkItem, now, work_item_id=work_item_id, doc_note="Done.")
+                officer_command(
+                    TickOffWorkItem, now, IM, work_item_id=work_item_id, doc_note="Done."
+                )
             ]
         else:
             trial = WorkingSet(Expenses(), {item.subject_id: expenses.get(item.subject_id)})
             closing = [
                 e
                 for action in (
-                    _officer(
-                        RecordMySupportJob, now, expense_id=item.subject_id, mysupport_job="MS-1"
+                    officer_command(
+                        RecordMySupportJob,
+                        now,
+                        IM,
+                        expense_id=item.subject_id,
+                        mysupport_job="MS-1",
                     ),
-                    _officer(
-                        RecordExpenseRemoval, now, expense_id=item.subject_id, mysupport_job="MS-1"
+                    officer_command(
+                        RecordExpenseRemoval,
+                        now,
+                        IM,
+                        expense_id=item.subject_id,
+                        mysupport_job="MS-1",
                     ),
                 )
                 for e in trial.step(action, now)
@@ -229,21 +242,6 @@ def every_open_item_can_be_closed(
             f"IM-4.5: {work_item_id} ({item.tick_off.value}) cannot be closed by an Income Management officer's "
             "actions"
         )
-
-
-def _officer(kind: type[Event], now: datetime, **fields: object) -> Event:
-    return kind.model_validate(
-        {
-            "event_id": uuid.uuid4(),
-            "event_type": kind.__name__,
-            "occurred_at": now,
-            "correlation_id": uuid.uuid4(),
-            "producer": "console",
-            "officer_id": "OFF-IM",
-            "officer_roles": ["im-trained"],
-            **fields,
-        }
-    )
 
 
 def officers_read_the_customers_day(

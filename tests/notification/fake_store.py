@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from notification import handlers
 from notification.domain.model import MspState, SmsStatus, read_state
 from notification.store import DueSms, due_states
 from servicekit.timers.scheduler import Due
@@ -77,3 +78,8 @@ class FakeStore:
     async def oldest_due(self, conn: Any, now: datetime) -> datetime | None:
         due = self._due(now)
         return due[0].sms.send_at if due else None
+
+
+def _answers_as_the_store(fake: FakeStore) -> handlers.Store:
+    """The fake is a store the shell can read through (mypy holds it to the protocol)."""
+    return fake

@@ -38,6 +38,7 @@ from notification.domain.decide import phone_target, sms_due
 from notification.domain.decider import Notification
 from notification.domain.model import MspState, PhoneStatus, SmsStatus
 from servicekit.decider import WorkingSet
+from tests.support.model import officer_command
 from workitems.domain.decider import WorkItems
 from workitems.domain.model import WorkItem
 
@@ -234,15 +235,11 @@ def every_msp_and_its_items_can_be_completed(
                 f"MSP-4.1: {work_item_id} is still open once {msp_id} is complete, and only its step closes it"
             )
             [ticked] = desk.step(
-                TickOffWorkItem(
-                    event_id=uuid.uuid4(),
-                    event_type="TickOffWorkItem",
-                    occurred_at=later,
-                    correlation_id=uuid.uuid4(),
-                    producer="console",
+                officer_command(
+                    TickOffWorkItem,
+                    later,
+                    ["msp-officer"],
                     work_item_id=work_item_id,
-                    officer_id="OFF-MSP",
-                    officer_roles=["msp-officer"],
                     doc_note="Done.",
                 ),
                 later,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -81,6 +82,22 @@ def pinned(machine: type[RuleBasedStateMachine], *steps: Any, before: Any = None
             model.promises()
     finally:
         model.teardown()
+
+
+def officer_command(kind: type[Any], now: Any, roles: Sequence[str], **fields: object) -> Any:
+    """A staff action ``kind`` (a contract class) as the console would publish it for an officer with ``roles``."""
+    return kind.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "event_type": kind.__name__,
+            "occurred_at": now,
+            "correlation_id": uuid.uuid4(),
+            "producer": "console",
+            "officer_id": "OFF-TRIAL",
+            "officer_roles": list(roles),
+            **fields,
+        }
+    )
 
 
 def open_manual_items(items: Mapping[str, WorkItem | None]) -> list[str]:

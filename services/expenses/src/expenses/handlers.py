@@ -6,10 +6,10 @@ does the inbox, the outbox and the commit."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -20,10 +20,17 @@ from contracts.expenses import (
     PaymentAttempted,
     RecordExpenseRemoval,
 )
-from expenses import store
+from expenses import store as database
 from expenses.domain.decide import StaffAction, period_of, stored_period
 from expenses.domain.decider import Expenses, WindowDue
-from expenses.domain.model import DocNote, ExpenseState, ExpenseStatus, WindowStatus
+from expenses.domain.model import (
+    DocNote,
+    Expense,
+    ExpenseState,
+    ExpenseStatus,
+    PeriodWindow,
+    WindowStatus,
+)
 from servicekit.decider import Change, published
 from servicekit.logs import get_logger, log_transition
 from servicekit.shell import TimerShell, batched, one_at_a_time
@@ -31,6 +38,46 @@ from servicekit.timers.scheduler import Due
 
 log = get_logger("expenses")
 DECIDER = Expenses()
+
+
+class Store(Protocol):
+    """What the shells read and write: ``expenses.store`` over PostgreSQL, or a fake that answers as it does (the
+    model test's, held to it by a contract test)."""
+
+    async def lock_one_offs_of(
+        self, conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]]
+    ) -> None: ...
+    async def load_many(
+        self,
+        conn: asyncpg.Connection,
+        periods: Mapping[str, Iterable[date]],
+        *,
+        open_windows: bool = False,
+    ) -> dict[str, ExpenseState]: ...
+    async def siblings(
+        self, conn: asyncpg.Connection, expense_id: str, customer_ref: str, payee_id: str
+    ) -> tuple[Expense, ...]: ...
+    async def load(
+        self,
+        conn: asyncpg.Connection,
+        expense_id: str,
+        *,
+        periods: Iterable[date] = (),
+        open_windows: bool = False,
+        siblings_of: tuple[str, str] | None = None,
+    ) -> ExpenseState: ...
+    async def save(
+        self, conn: asyncpg.Connection, changes: Iterable[tuple[ExpenseState, ExpenseState]]
+    ) -> None: ...
+    async def keep_doc(self, conn: asyncpg.Connection, doc: DocNote) -> None: ...
+    async def claim_due(
+        self, conn: asyncpg.Connection, now: datetime, limit: int
+    ) -> Sequence[Due]: ...
+    async def oldest_due(self, conn: asyncpg.Connection, now: datetime) -> datetime | None: ...
+    def due_window(self, row: Any) -> tuple[ExpenseState, PeriodWindow]: ...
+
+
+store: Store = database
 
 
 async def _save(

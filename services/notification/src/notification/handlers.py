@@ -4,15 +4,16 @@ each message (:mod:`servicekit.decider`), and does the inbox, the outbox and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import asyncpg
 
 from contracts.envelope import Event
 from contracts.notification import AuthoriseMspSms, MspActionRejected, RecordIncident
-from notification import store
+from notification import store as database
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
 from notification.domain.model import MspState, SmsDue
@@ -23,6 +24,32 @@ from servicekit.shell import TimerShell, batched
 from servicekit.timers.scheduler import Due
 
 log = get_logger("notification")
+
+
+class Store(Protocol):
+    """What the shell reads and writes: ``notification.store`` over PostgreSQL, or a fake that answers as it does
+    (the model test's, held to it by a contract test)."""
+
+    async def load(
+        self, conn: asyncpg.Connection, msp_ids: Iterable[str]
+    ) -> dict[str, MspState | None]: ...
+    async def holding_mobiles(
+        self, conn: asyncpg.Connection, mobiles: Iterable[str]
+    ) -> dict[str, MspState]: ...
+    async def holding_incidents(
+        self, conn: asyncpg.Connection, incident_ids: Iterable[str]
+    ) -> dict[str, MspState]: ...
+    async def save(
+        self, conn: asyncpg.Connection, changes: Iterable[tuple[MspState | None, MspState | None]]
+    ) -> None: ...
+    async def claim_due_sms(
+        self, conn: asyncpg.Connection, now: datetime, limit: int
+    ) -> Sequence[Due]: ...
+    async def oldest_due(self, conn: asyncpg.Connection, now: datetime) -> datetime | None: ...
+    def due_states(self, due: Due) -> tuple[MspState, dict[str, MspState | None]]: ...
+
+
+store: Store = database
 
 
 def _log(events: Sequence[Event]) -> None:
