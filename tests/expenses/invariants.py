@@ -27,7 +27,7 @@ from contracts.expenses import (
     RecordMySupportJob,
     UndeliveredExpensePeriodClosed,
 )
-from contracts.workitems import TickOff, TickOffWorkItem, WorkItemStatus
+from contracts.workitems import TickOff, TickOffWorkItem, WorkItemActionRejected, WorkItemStatus
 from expenses.domain.decider import Expenses
 from expenses.domain.model import Expense, ExpenseState
 from servicekit.decider import WorkingSet
@@ -245,10 +245,23 @@ def every_open_item_can_be_closed(
 
 
 def officers_read_the_customers_day(
-    published: Sequence[Event], expenses: Mapping[str, Expense]
+    published: Sequence[Event],
+    expenses: Mapping[str, Expense],
+    answers: Sequence[Event] = (),
+    items: Mapping[str, WorkItem] | None = None,
 ) -> None:
-    """Every date an officer reads is the customer's: the day a paid-twice item says the expense paid is the day
-    in the customer's state (a Wednesday 08:30 delivery in Sydney is Tuesday in UTC)."""
+    """Every date an officer reads is the customer's: the day a paid-twice item says the expense paid, and the day
+    a refused tick-off says the item was closed, are days in the customer's state (a Wednesday 08:30 in Sydney is
+    Tuesday in UTC)."""
+    for answer in answers:
+        if isinstance(answer, WorkItemActionRejected) and answer.reason_code == "already-closed":
+            item = (items or {})[answer.work_item_id]
+            assert item.closed_at is not None
+            zone = ZoneInfo(zone_name(expenses[item.subject_id].state))
+            closed_on = in_words(item.closed_at.astimezone(zone).date())
+            assert f"on {closed_on}" in answer.reason, (
+                f"the officer reads {answer.reason!r} for an item closed on the customer's {closed_on}"
+            )
     for e in published:
         if isinstance(e, OneOffPaidTwice) and e.expense_id in expenses:
             zone = ZoneInfo(zone_name(expenses[e.expense_id].state))

@@ -42,14 +42,14 @@ from contracts.expenses import (
     RecordExpenseRemoval,
     RecordMySupportJob,
 )
-from contracts.workitems import TickOffWorkItem
+from contracts.workitems import TickOff, TickOffWorkItem
 from expenses import handlers
 from servicekit.decider import WorkingSet
 from tests.expenses import invariants
 from tests.expenses.builders import SYDNEY
 from tests.expenses.fake_store import FakeStore
 from tests.support import model
-from tests.support.model import Drawn, Reach, explore, installed, open_manual_items
+from tests.support.model import Drawn, Reach, explore, installed
 from workitems.domain.decider import WorkItems
 from workitems.domain.model import WorkItem
 
@@ -97,6 +97,8 @@ class IncomeManagement(RuleBasedStateMachine):
         self.done: list[PaymentAttempted] = []
         self.inbox: set[uuid.UUID] = set()
         self.handled: list[invariants.Handled] = []
+        self.answers: list[Event] = []
+        """What the work items' decider answered officers' commands."""
         self.reused: dict[uuid.UUID, str] = {}
         """Attempts under an id the system knows as another expense, and the reason they must be set aside with."""
         self.published: list[Event] = []
@@ -310,15 +312,20 @@ class IncomeManagement(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def tick_off(self, data: st.DataObject) -> None:
-        """An officer ticks off an open manual item with the DOC note of the discussion."""
-        open_manual = open_manual_items(self.desk.after)
-        if not open_manual:
+        """An officer ticks off a manual item with the DOC note of the discussion (one already closed, now and then:
+        refused, saying when it was)."""
+        manual = sorted(
+            k
+            for k, item in self.desk.after.items()
+            if item is not None and item.tick_off is TickOff.MANUAL
+        )
+        if not manual:
             return
-        item = data.draw(st.sampled_from(open_manual), label="item")
+        item = data.draw(st.sampled_from(manual), label="item")
         self._published_command(item)
 
     def _published_command(self, work_item_id: str) -> None:
-        self.desk.step(
+        self.answers += self.desk.step(
             TickOffWorkItem(
                 **self._envelope("console"),
                 event_type="TickOffWorkItem",
@@ -354,7 +361,9 @@ class IncomeManagement(RuleBasedStateMachine):
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.each_closed_period_has_one_i059pl(self.published, items)
         invariants.nobody_is_paid_twice_unseen(self.published, self.store.expenses)
-        invariants.officers_read_the_customers_day(self.published, self.store.expenses)
+        invariants.officers_read_the_customers_day(
+            self.published, self.store.expenses, self.answers, items
+        )
         expenses = {i: self.store.state(i) for i in self.store.expenses}
         invariants.every_open_item_can_be_closed(items, expenses, self.now)
 
