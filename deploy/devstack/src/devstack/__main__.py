@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack.backup import redacted
+from devstack.postgres import PASSWORD_FILE
 from devstack.procs import port_open, stop_requested
 from devstack.state import read_state as _read_state
 from devstack.state import state_file as _state_file
@@ -49,7 +51,11 @@ def _start(kind: str, data_dir: str | None, port: int | None) -> int:
 
         server = LocalPostgres.start(workdir, port)
         address = server.url
-        print(f"PostgreSQL {server.version} ready\n  export DATABASE_URL={address}")
+        print(
+            f"PostgreSQL {server.version} ready at {redacted(address)}\n"
+            f"  its superuser's password is in {server.workdir / PASSWORD_FILE} (yours only); the tools of this "
+            "checkout (`./dev backup`, `./dev run`'s services) find it themselves"
+        )
     print("Ctrl-C (or `stop` from another terminal) stops it.", flush=True)
     _write_state(kind, address=address, port=server.port, log=str(server.log_path))
     try:
@@ -68,7 +74,7 @@ def _status(kind: str) -> int:
         return 1
     answering = port_open(int(state["port"]))
     print(
-        f"{kind}: running (launcher pid {state['pid']}) at {state['address']}, "
+        f"{kind}: running (launcher pid {state['pid']}) at {redacted(str(state['address']))}, "
         f"{'answering' if answering else 'NOT answering'}; log {state['log']}"
     )
     return 0 if answering else 1
@@ -91,6 +97,13 @@ def _stop(kind: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
+    if given[:1] in (
+        ["backup"],
+        ["restore"],
+    ):  # the services' schemas, with the embedded server's tools
+        from devstack.backup import main as backup_main
+
+        return backup_main(given)
     if given[:1] == ["dlq"]:  # its own options and --help are the dead-letter tool's
         from devstack.system import dead_letters
 

@@ -27,6 +27,7 @@ from contracts.catalogue import CATALOGUE
 from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
 from contracts.topics import Topic
+from devstack.backup import redacted
 from devstack.kafka import KafkaAccess
 from devstack.procs import (
     die_with_parent,
@@ -435,7 +436,7 @@ def summary(system: RunningSystem, clock: str) -> dict[str, Any]:
 def summary_lines(state: dict[str, Any]) -> list[str]:
     lines = [
         f"[system] Kafka {state['kafka']} (SASL_SSL; CA and passwords in {state['kafka_secrets_dir']}), "
-        f"PostgreSQL {state['database']}, topic prefix {state['topic_prefix']!r}, clock {state['clock']}"
+        f"PostgreSQL {redacted(state['database'])}, topic prefix {state['topic_prefix']!r}, clock {state['clock']}"
     ]
     lines += [
         f"[system]   {name}: {url} (/ready, /metrics with a token)"

@@ -67,6 +67,13 @@ class Metrics:
             "Relay producers replaced after the broker refused their sequence state.",
             registry=self.registry,
         )
+        self.positions_lost = Counter(
+            "consumer_positions_lost",
+            "Partitions whose stored position is older than the topic's earliest record (a restore behind the "
+            "topic's retention): the consumer stops rather than skip what it can no longer read.",
+            ["topic"],
+            registry=self.registry,
+        ).labels
         self.consumer_crashes = Counter(
             "consumer_crashes",
             "Consume-loop failures that were not transient.",

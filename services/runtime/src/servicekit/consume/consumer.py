@@ -43,6 +43,7 @@ from servicekit import tracing
 from servicekit.backoff import Backoff
 from servicekit.broker import client_options
 from servicekit.clock import Clock
+from servicekit.consume import positions
 from servicekit.consume.aiokafka_patches import header_name_bytes, install_leader_refresh
 from servicekit.consume.aiokafka_patches import install as install_tolerant_records
 from servicekit.db import is_transient
@@ -221,8 +222,22 @@ def screen(record: ConsumerRecord[Any, Any], topic: Topic, max_bytes: int) -> Ev
 
 
 def fingerprint(event: Event) -> bytes:
-    """What an event says, as validated: a reused id with other content is not a duplicate."""
-    return hashlib.blake2b(event.to_json(), digest_size=16).digest()
+    """What an event says, as validated, but for when it was said (``occurred_at``): a reused id with other content
+    is not a duplicate, while the same output derived again later (a restored producer re-reading what its backup
+    did not know: same id, same content, another ``occurred_at``) is."""
+    return hashlib.blake2b(
+        event.model_dump_json(exclude={"occurred_at"}).encode(), digest_size=16
+    ).digest()
+
+
+def _fingerprint_v1(item: Event | ContractError) -> bytes | None:
+    """The fingerprint inbox rows were claimed with before ``occurred_at`` was left out: a redelivery of an event
+    handled then still matches."""
+    return (
+        hashlib.blake2b(item.to_json(), digest_size=16).digest()
+        if isinstance(item, Event)
+        else None
+    )
 
 
 @dataclass(frozen=True)
@@ -264,7 +279,7 @@ class BatchPipeline:
         on_committed: Callable[[Sequence[Queued]], None],
     ) -> None:
         self.routes, self.catalogue, self.settings = routes, catalogue, settings
-        self._pool, self.clock, self.metrics = pool, clock, metrics
+        self.pool, self.clock, self.metrics = pool, clock, metrics
         self.on_committed = on_committed
         """Given each poll's outbox rows once its transaction has committed (the relay publishes them)."""
         self._released: list[tuple[ConsumerRecord[Any, Any], Event]] = []
@@ -356,7 +371,7 @@ class BatchPipeline:
         )
         transaction = tracing.transaction_span(spans)
         try:
-            async with self._pool().acquire() as conn, conn.transaction():
+            async with self.pool().acquire() as conn, conn.transaction():
                 verdicts = await self._run(conn, screened, spans, now, outbox, counts)
                 queued = await enqueue(
                     conn,
@@ -366,6 +381,7 @@ class BatchPipeline:
                         for m in sent
                     ),
                 )
+                await positions.keep(conn, self.settings.group_id, positions.next_offsets(records))
         except BaseException as exc:
             tracing.failed(transaction, type(exc).__name__)
             raise
@@ -441,7 +457,12 @@ class BatchPipeline:
                     again.append(n)
         if again:
             stored = await fingerprints(conn, [claims[n][0] for n in again])
-            reused = [n for n in again if stored.get(claims[n][0]) not in (None, claims[n][2])]
+            reused = [
+                n
+                for n in again
+                if stored.get(claims[n][0]) not in (None, claims[n][2])
+                and stored.get(claims[n][0]) != _fingerprint_v1(screened[n][1])
+            ]
             if reused:
                 fresh = await claim(
                     conn, [(origin_id(screened[n][0]), screened[n][0].topic, None) for n in reused]
@@ -624,6 +645,7 @@ class ConsumerLoop:
             metrics,
         )
         self.consumer: AIOKafkaConsumer | None = None
+        self.positions: positions.Positions | None = None
         self.progress_at = time.monotonic()
         """When the loop last committed a poll or found nothing to do."""
         self.crashes: collections.deque[float] = collections.deque(maxlen=self.CRASHES_NOT_READY)
@@ -670,13 +692,15 @@ class ConsumerLoop:
     async def _start_consumer(self) -> AIOKafkaConsumer:
         s = self.settings
         consumer = AIOKafkaConsumer(
-            *self.topics,
             **client_options(s),
             group_id=s.group_id,
             client_id=f"{s.service_name}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        # Each assigned partition is read from where the database says this group is (issue 39).
+        self.positions = positions.Positions(consumer, self.pipeline.pool, s.group_id, self.metrics)
+        consumer.subscribe(list(self.topics), listener=self.positions)
         try:
             await consumer.start()
         except BaseException:
@@ -686,6 +710,8 @@ class ConsumerLoop:
 
     async def _cycle(self, consumer: AIOKafkaConsumer) -> bool:
         """One poll, handled and committed; whether it held any record."""
+        if self.positions is not None:
+            await self.positions.place_pending()  # partitions the last assignment could not place
         polled = await consumer.getmany(
             timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
         )

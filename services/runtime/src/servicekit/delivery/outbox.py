@@ -83,6 +83,25 @@ RUNTIME_MIGRATIONS = (
         ALTER TABLE outbox ADD COLUMN trace_context text;
     """,
     ),
+    Migration(
+        "runtime",
+        4,
+        "consumer_positions",
+        """
+        -- Where each consumer group is in each partition: the next offset to read, written in the transaction that
+        -- handled the records before it (with the state, the inbox and the outbox). On assignment the consumer
+        -- seeks here, so a database restored from a backup re-reads what it no longer knows (Kafka's committed
+        -- offsets are a copy, for lag and monitoring).
+        CREATE TABLE consumer_positions (
+            group_id    text NOT NULL,
+            topic       text NOT NULL,
+            partition   integer NOT NULL,
+            next_offset bigint NOT NULL,
+            updated_at  timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (group_id, topic, partition)
+        );
+    """,
+    ),
 )
 
 Header = tuple[bytes, bytes | None]
