@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from servicekit.delivery.outbox import OutboundMessage, enqueue
 from servicekit.delivery.relay import OutboxRelay
@@ -23,10 +25,12 @@ from tests.runtime.probe import BATCHED_SPEC, SPEC, ProbeCounted, ProbeRecorded
 from tests.support.bus import running
 from tests.support.drain import read_settled
 from tests.support.kafka_tools import (
+    client,
     committed_offsets,
     eventually,
     header,
     metric_sum,
+    partition_of,
     publish,
     read_topic,
 )
@@ -297,3 +301,86 @@ async def test_a_handler_whose_database_is_down_commits_no_offset_and_handles_th
 
 async def _committed_is(kafka: KafkaInfo, group: str, topic: str, expected: int) -> bool:
     return await committed_offsets(kafka.bootstrap_servers, group, topic) == expected
+
+
+async def test_a_position_behind_the_topics_earliest_record_is_never_skipped_past(
+    kafka, database_url, topic_prefix
+):
+    """Issue 39: a database restored further back than the topic keeps records holds a position whose records are
+    gone. The consumer does not skip to the earliest record: it reports the partition
+    (``consumer_positions_lost_total``), handles nothing of it, and goes on once an operator moves the position."""
+    topic = f"{topic_prefix}probe.in"
+    key = b"p-lost"
+    tp = TopicPartition(topic, partition_of(key, 3))
+    first = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    async with running(first):
+        await publish(
+            kafka.bootstrap_servers, topic, [recorded("p-lost", 1), recorded("p-lost", 2)], key=key
+        )
+        await eventually(lambda: _total_is(database_url, "p-lost", 3), what="both handled")
+    stored = await _position(database_url, first.settings.group_id, tp)
+    admin = AIOKafkaAdminClient(**client(kafka.bootstrap_servers))
+    await admin.start()
+    try:
+        await admin.delete_records({tp: RecordsToDelete(before_offset=stored)})
+    finally:
+        await admin.close()
+    await _set_position(
+        database_url, first.settings.group_id, tp, stored - 1
+    )  # "restored" one record back
+    await publish(kafka.bootstrap_servers, topic, [recorded("p-lost", 10)], key=key)
+    again = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    async with running(again):
+
+        async def reported() -> bool:
+            return metric_sum(again.metrics.registry, "consumer_positions_lost_total") >= 1
+
+        await eventually(reported, what="the lost position reported")
+        await eventually(
+            lambda: _crashed(again), what="the consumer crashing on it, not consuming past it"
+        )
+        assert await total(database_url, "p-lost") == 3, (
+            "nothing after the lost records was handled"
+        )
+        await _set_position(
+            database_url, again.settings.group_id, tp, stored
+        )  # the operator's decision
+        await eventually(
+            lambda: _total_is(database_url, "p-lost", 13), timeout=60, what="handled again"
+        )
+
+
+async def _crashed(runtime: ServiceRuntime) -> bool:
+    return metric_sum(runtime.metrics.registry, "consumer_crashes_total") >= 1
+
+
+async def _total_is(database_url: str, probe_id: str, expected: int) -> bool:
+    return await total(database_url, probe_id) == expected
+
+
+async def _position(database_url: str, group: str, tp: TopicPartition) -> int:
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "probe"})
+    try:
+        offset: int = await conn.fetchval(
+            "SELECT next_offset FROM consumer_positions WHERE group_id = $1 AND topic = $2 AND partition = $3",
+            group,
+            tp.topic,
+            tp.partition,
+        )
+        return offset
+    finally:
+        await conn.close()
+
+
+async def _set_position(database_url: str, group: str, tp: TopicPartition, offset: int) -> None:
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "probe"})
+    try:
+        await conn.execute(
+            "UPDATE consumer_positions SET next_offset = $4 WHERE group_id = $1 AND topic = $2 AND partition = $3",
+            group,
+            tp.topic,
+            tp.partition,
+            offset,
+        )
+    finally:
+        await conn.close()
