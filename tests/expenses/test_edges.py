@@ -20,7 +20,13 @@ from contracts.expenses import (
     PaymentAttemptDisregarded,
 )
 from expenses.domain.calendar import start_of, working_day_on_or_after
-from expenses.domain.decide import decide_attempt, decide_code, decide_job, decide_removal
+from expenses.domain.decide import (
+    _paid_twice_item,
+    decide_attempt,
+    decide_code,
+    decide_job,
+    decide_removal,
+)
 from expenses.domain.decider import Expenses
 from expenses.domain.model import DocNote, ExpenseState, ExpenseStatus, WindowStatus, evolve
 from servicekit.decider import step
@@ -470,9 +476,27 @@ def test_a_one_off_id_the_payments_system_reuses_after_its_days_is_set_aside_as_
     assert isinstance(answer, PaymentAttemptDisregarded)
     assert answer.reason_code == "expense-id-reused"
     assert after == state
+    at_its_end = attempt(
+        kind=ONE_OFF,
+        when=opened.window_closes_at,
+        coded_at=opened.window_closes_at,
+    )
+    assert run(state, at_its_end)[0][0].reason_code == "expense-id-reused", (
+        "coded at the instant its days end: another one-off"
+    )
     still_its_days = attempt(
         kind=ONE_OFF, when=at(2026, 11, 25, 9), outcome="delivered", coded_at=at(2026, 11, 25, 9)
     )
     [delivered], _ = run(state, still_its_days)
     assert isinstance(delivered, ExpenseDelivered), "within its days it is the same one-off"
     assert delivered.period_start == opened.period_start
+
+
+def test_a_paid_twice_item_gives_the_day_it_paid_in_the_customers_own_state():
+    """A WA customer's one-off delivered at 22:30 on Tuesday in Perth (01:30 Wednesday in Canberra): the officer
+    reads Tuesday."""
+    _, existing = one_off_state()
+    paid = replace(existing.expense, state=AustralianState.WA)
+    late = attempt(kind=ONE_OFF, when=at(2026, 11, 24, 22, 30, tz=PERTH), outcome="delivered")
+    item = _paid_twice_item(late, paid, late.attempted_at, ["EXP-2"], utc(at(2026, 11, 25, 9)))
+    assert item.instructions[-1] == "Paid Tuesday 24 November 2026; coded after it: EXP-2."

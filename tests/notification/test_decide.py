@@ -31,7 +31,7 @@ from contracts.notification import (
 from contracts.procedures import BY_ID
 from notification.domain.decide import Policy, sms_due
 from notification.domain.decider import Notification
-from notification.domain.labels import behaviour_gaps, only_a_label
+from notification.domain.labels import behaviour_gaps, only_a_label, substance
 from notification.domain.model import CaseBehaviour
 from servicekit.decider import published, step
 from tests.notification.builders import (
@@ -189,6 +189,12 @@ def test_a_text_is_only_a_label_when_no_word_of_it_says_what_the_customer_did(te
     why". The rule an officer can predict: one word of what the customer did makes a description; labels, where
     and how often do not."""
     assert only_a_label(text) is label
+
+
+def test_an_adverb_is_a_label_only_when_it_is_made_from_one():
+    """An adverb made from a label (inappropriately) is a label; one that says how (loudly) is not."""
+    assert substance("Swore loudly") == ["swore", "loudly"]
+    assert substance("Behaved inappropriately") == []
 
 
 @pytest.mark.rule("MSP-1.1")

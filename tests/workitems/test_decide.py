@@ -450,6 +450,29 @@ def test_a_second_tick_off_is_rejected_as_already_closed():
     )
 
 
+def test_the_advice_to_correct_keeps_the_customers_zone_of_its_i059pl():
+    """The item asking to correct the advice names no state of its own: it keeps the one its period's I059PL was
+    raised with (a one-off in NSW: Sydney's); with no I059PL in sight, and for a cause without a state, the
+    agency's (None)."""
+    desk = Desk()
+    desk.handle(period_closed(ExpenseKind.ONE_OFF))
+    desk.handle(tick_off(I059PL))
+    desk.handle(closure_reversed())
+    [advice] = [i for k, i in desk.items.items() if k.startswith("IM-ADVICE-WRONG:")]
+    assert advice.time_zone == "Australia/Sydney"
+    weekly = Desk()
+    weekly.handle(period_closed())  # a weekly with no state: the agency's time
+    weekly.handle(tick_off(I059PL))
+    weekly.handle(closure_reversed())
+    [other] = [i for k, i in weekly.items.items() if k.startswith("IM-ADVICE-WRONG:")]
+    assert other.time_zone is None
+    flagged = Desk()
+    flagged.handle(paid_twice())
+    assert flagged.items["IM-PAID-TWICE:EXP-9:EXP-10"].time_zone is None, (
+        "no period, no state: the agency's"
+    )
+
+
 def test_the_day_an_item_was_closed_is_read_on_the_customers_day():
     """Issue 38: the day a refusal gave for a closed item was the UTC instant's: an item ticked off at 08:30 on a
     Wednesday in Sydney read as ticked off on Tuesday. The customer's state, where its cause names it, gives the
