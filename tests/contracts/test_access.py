@@ -135,4 +135,19 @@ def test_nothing_is_granted_that_no_topic_of_the_catalogue_implies():
         Operation.READ,
         Operation.WRITE,
         Operation.DESCRIBE,
+        Operation.DESCRIBE_CONFIGS,
     }
+
+
+def test_each_service_may_read_the_retention_of_the_topics_it_reads_and_no_other():
+    """Issue 39: a service refuses to start on a topic kept for less than the restore window, so it reads its
+    topics' configuration; systems downstream of ours do not."""
+    reading = {
+        (a.principal, a.name) for a in acls(CATALOGUE) if a.operation is Operation.DESCRIBE_CONFIGS
+    }
+    consumed = {
+        (c, t.name) for t in CATALOGUE.topics for c in t.consumers if c not in downstream(CATALOGUE)
+    }
+    assert reading == consumed
+    assert {p for p, _ in reading} >= {"expenses", "notification", "workitems"}
+    assert not {p for p, _ in reading} & downstream(CATALOGUE)

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from servicekit.delivery.outbox import OutboundMessage, enqueue
 from servicekit.delivery.relay import OutboxRelay
@@ -22,7 +23,7 @@ from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from tests.conftest import KafkaInfo, PostgresInfo
 from tests.runtime.probe import BATCHED_SPEC, SPEC, ProbeCounted, ProbeRecorded
-from tests.support.bus import running
+from tests.support.bus import provisioned, running
 from tests.support.drain import read_settled
 from tests.support.kafka_tools import (
     client,
@@ -384,3 +385,41 @@ async def _set_position(database_url: str, group: str, tp: TopicPartition, offse
         )
     finally:
         await conn.close()
+
+
+async def test_a_service_refuses_to_start_on_a_topic_kept_for_less_than_the_restore_window(
+    kafka, database_url, topic_prefix
+):
+    """Issue 39: a topic must keep its records longer than the oldest backup an operator may restore. A topic kept
+    for one hour stops the service at start, named, before it reads anything."""
+    topic = f"{topic_prefix}probe.in"
+    runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
+    await provisioned(runtime)
+    admin = AIOKafkaAdminClient(**client(kafka.bootstrap_servers))
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "3600000"})]
+        )
+        with pytest.raises(
+            SystemExit, match=rf"{topic} keeps records 1 h, less than the restore window of 168 h"
+        ):
+            await runtime.start()
+        await runtime.stop()
+    finally:
+        await admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(30 * 86_400_000)}
+                )
+            ]
+        )
+        await admin.close()
+    accepting = ServiceRuntime(
+        SPEC,
+        settings(kafka, database_url, topic_prefix).model_copy(
+            update={"restore_window_h": 24 * 30}
+        ),
+    )
+    async with running(accepting):
+        assert accepting.relay is not None, "30 days kept, a 30-day window: it starts"

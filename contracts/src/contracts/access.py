@@ -31,6 +31,8 @@ class Operation(StrEnum):
     READ = "READ"
     WRITE = "WRITE"
     DESCRIBE = "DESCRIBE"
+    DESCRIBE_CONFIGS = "DESCRIBE_CONFIGS"
+    """A consumer reads its topics' retention at start (it must outlast the oldest backup it may be restored to)."""
 
 
 class Resource(StrEnum):
@@ -69,13 +71,15 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
             found |= {
                 Acl(DLQ_REPLAYER, Resource.TOPIC, t, op)
                 for t in (name, prefix + topic.dlq)
-                for op in Operation
+                for op in (Operation.READ, Operation.WRITE, Operation.DESCRIBE)
             }
         for consumer in topic.consumers:
             found |= {
                 Acl(consumer, Resource.TOPIC, name, op)
                 for op in (Operation.READ, Operation.DESCRIBE)
             }
+            if consumer not in downstream(catalogue):  # one of our services: it checks the retention at start
+                found.add(Acl(consumer, Resource.TOPIC, name, Operation.DESCRIBE_CONFIGS))
             found |= {
                 Acl(consumer, Resource.TOPIC, prefix + topic.dlq, op)
                 for op in (Operation.WRITE, Operation.DESCRIBE)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner, murmur2
@@ -150,7 +151,12 @@ async def ensure_topics(
 
 # Kafka's wire codes (org.apache.kafka.common.acl / resource): resource type, pattern type, operation, permission.
 _RESOURCE = {Resource.TOPIC: 2, Resource.GROUP: 3}
-_OPERATION = {Operation.READ: 3, Operation.WRITE: 4, Operation.DESCRIBE: 8}
+_OPERATION = {
+    Operation.READ: 3,
+    Operation.WRITE: 4,
+    Operation.DESCRIBE: 8,
+    Operation.DESCRIBE_CONFIGS: 10,
+}
 _LITERAL, _ALLOW = 3, 3
 
 
@@ -235,3 +241,34 @@ async def _described(admin: AIOKafkaAdminClient) -> set[Acl]:
         for principal, _host, op, permission in entries
         if op in operations and permission == _ALLOW
     }
+
+
+async def too_short_retention(
+    settings: ServiceSettings, topics: Sequence[str], hours: float
+) -> dict[str, float]:
+    """Of ``topics``, those that keep records for less than ``hours`` (a restore further back would find its
+    position gone), with what they keep, in hours; a topic kept for ever (``retention.ms`` -1) is not one."""
+    admin = AIOKafkaAdminClient(
+        **client_options(settings), client_id=f"{settings.service_name}-retention"
+    )
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, t, configs={"retention.ms": None})
+                for t in topics
+            ]
+        )
+    finally:
+        await admin.close()
+    kept: dict[str, float] = {}
+    for response in responses:
+        for error_code, error_message, _kind, name, entries in response.resources:
+            if error_code != 0:
+                raise RuntimeError(
+                    f"could not read the retention of {name}: {error_message or error_code}"
+                )
+            for entry in entries:
+                if entry[0] == "retention.ms" and entry[1] is not None and int(entry[1]) >= 0:
+                    kept[name] = int(entry[1]) / 3_600_000
+    return {t: h for t, h in sorted(kept.items()) if h < hours}

@@ -27,7 +27,7 @@ from contracts.roles import OPERATIONS
 from contracts.topics import Catalogue
 from servicekit import tracing
 from servicekit.backoff import Backoff
-from servicekit.broker import make_broker, make_producer
+from servicekit.broker import make_broker, make_producer, too_short_retention
 from servicekit.clock import Clock, SimulatedClock, SystemClock
 from servicekit.consume.consumer import (
     Batched,
@@ -224,6 +224,7 @@ class ServiceRuntime:
                     retry_in_s=round(delay, 2),
                 )
                 await asyncio.sleep(delay)
+        await self._check_retention()
         self.downstream = DownstreamWatch(
             s, watched(self.spec.catalogue, self.spec.name, s.topic_prefix)
         )
@@ -245,6 +246,22 @@ class ServiceRuntime:
                 route=self.route,
                 on_committed=self.hand_to_relay,
                 interval_s=s.scheduler_interval_s,
+            )
+
+    async def _check_retention(self) -> None:
+        """Every topic the service reads keeps its records at least ``RESTORE_WINDOW_H``: a database restored from
+        a backup that old re-reads from its stored positions, which must still be on the topics."""
+        s = self.settings
+        short = await too_short_retention(
+            s, [s.topic_prefix + t for t in self.spec.handlers], s.restore_window_h
+        )
+        if short:
+            named = ", ".join(f"{t} keeps records {h:g} h" for t, h in short.items())
+            raise SystemExit(
+                f"{self.spec.name}: not started: {named}, less than the restore window of {s.restore_window_h:g} h "
+                f"({self.spec.name.upper()}_RESTORE_WINDOW_H): a database restored from an older backup would "
+                "find the records it must re-read gone. Raise the topic's retention.ms, or shorten the window "
+                "to the oldest backup you keep."
             )
 
     async def _new_producer(self) -> AIOKafkaProducer:

@@ -180,6 +180,12 @@ class ServiceSettings(BaseSettings):
         "standard library's asyncio loop.",
     )
     inbox_retention_days: int = Field(default=30, ge=1)
+    restore_window_h: float = Field(
+        default=168,
+        ge=0,
+        description="The oldest database backup an operator may restore, in hours: every topic the service reads "
+        "must keep its records at least this long (retention.ms), or the service refuses to start, naming it.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
