@@ -4,7 +4,7 @@ latest time, what a case keeps, the ids that tie an output to its cause, and a s
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,11 +54,26 @@ def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
 def test_an_sms_may_be_scheduled_up_to_the_end_of_the_msps_last_day_in_canberra_and_not_after():
     """ "as soon as possible", and never past the MSP: its last day is 31 August 2027."""
     state = centrelink_after_unsuccessful_call()
-    before_end = authorise(send_at=at(2027, 8, 31, 23, 30))
+    before_end = authorise(send_at=at(2027, 8, 31, 23, 30)).model_copy(
+        update={"occurred_at": at(2027, 8, 31, 20, 0)}
+    )
     [authorised], _ = act(state, before_end, at(2027, 8, 31, 20, 0))
     assert isinstance(authorised, MspSmsAuthorised)
-    after_end = authorise(send_at=at(2027, 9, 1, 0, 30))
+    after_end = authorise(send_at=at(2027, 9, 1, 0, 30)).model_copy(
+        update={"occurred_at": at(2027, 8, 31, 23, 0)}
+    )
     assert rejected(act(state, after_end, at(2027, 8, 31, 23, 0))[0]) == "send-at-too-late"
+
+
+def test_an_sms_authorisation_decided_again_later_schedules_the_same_sms():
+    """Issue 39: a database restored from a backup decides an authorisation again, later: "at once" is when the
+    approved decision maker authorised it, so the event it publishes is the same (its readers absorb it)."""
+    state = centrelink_after_unsuccessful_call()
+    authorisation = authorise()
+    [first], _ = act(state, authorisation, authorisation.occurred_at)
+    [again], _ = act(state, authorisation, authorisation.occurred_at + timedelta(hours=6))
+    assert (again.event_id, again.send_at) == (first.event_id, first.send_at)
+    assert again.send_at == authorisation.occurred_at
 
 
 def test_an_sms_decision_is_taken_once():

@@ -893,8 +893,11 @@ def _authorise_sms(
             MspReason.SMS_TOO_LONG,
             f"The SMS would need more than {policy.sms_max_fragments} fragments.",
         )
-    send_at = max(action.send_at or now, now)
-    latest = min(now + timedelta(hours=policy.sms_max_delay_h), _end_of(state.case))
+    # From when the decision maker authorised it (the command's time), not when it was handled: the same
+    # authorisation decided again (a database restored from a backup) schedules the same SMS.
+    decided = action.occurred_at
+    send_at = max(action.send_at or decided, decided)
+    latest = min(decided + timedelta(hours=policy.sms_max_delay_h), _end_of(state.case))
     if send_at > latest:
         return no(
             MspReason.SEND_AT_TOO_LATE,
