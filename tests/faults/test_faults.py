@@ -11,6 +11,7 @@ would be a duplicate.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -392,3 +393,97 @@ async def test_a_database_restored_from_a_backup_rereads_what_it_no_longer_knows
     async with stack.runner() as runner:
         await runner.move_clocks(later)
     await stack.check(load, closed=True)
+
+
+async def test_a_rolling_release_under_load_answers_every_input_exactly_once(
+    kafka, database_url, topic_prefix, tmp_path, report
+) -> None:
+    """Issue 39: two instances each of expenses and notification share their groups' partitions while inputs flow.
+    One instance of each is released in turn: expenses' stopped with SIGTERM (a release) and started again, then
+    notification's killed with SIGKILL (a crash mid-release) and started again. Every input is answered exactly
+    once, and the longest pause in either service's outputs while it rolled is reported."""
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    env = {
+        **kafka.access.env(SERVICES),
+        "DATABASE_URL": database_url,
+        "TOPIC_PREFIX": topic_prefix,
+        "TOPIC_PARTITIONS": "6",
+        "CLOCK": "simulated",
+        "CLOCK_START": T0.isoformat(),
+        **signer.env(),
+    }
+    await provision_catalogue(topic_prefix, partitions=6)
+    instances = {
+        (name, n): ServiceProcess(name, env, tmp_path, f"{name}-{n}")
+        for name in ("expenses", "notification")
+        for n in ("a", "b")
+    }
+    for process in instances.values():
+        process.start()
+    try:
+        for process in instances.values():
+            await process.ready()
+        load = Load(kafka.bootstrap_servers, topic_prefix)
+        await load.publish(60)
+        rolled = asyncio.Event()
+        flowing = asyncio.create_task(_keep_publishing(load, until=rolled, size=20))
+        rolls: list[tuple[str, float, float]] = []
+        for (name, n), how in ((("expenses", "a"), "stop"), (("notification", "b"), "kill")):
+            process = instances[(name, n)]
+            began = asyncio.get_running_loop().time()
+            getattr(process, how)()  # SIGTERM, or SIGKILL
+            await asyncio.sleep(1.0)  # the group rebalances onto the other instance meanwhile
+            await process.start().ready()
+            rolls.append((name, began, asyncio.get_running_loop().time()))
+        await asyncio.sleep(2.0)  # inputs flow on a little after the last roll
+        rolled.set()
+        await flowing
+        urls = {
+            "expenses": instances[("expenses", "a")].url,
+            "notification": instances[("notification", "a")].url,
+        }
+        system = SystemUnderTest(
+            kafka.access,
+            topic_prefix,
+            urls,
+            signer.token("OFF-FAULTS", expires_in=600, roles=EVERY_ROLE),
+        )
+        async with Runner(system, services=("expenses", "notification")) as runner:
+            await runner.settle()
+            assert_exactly_once(
+                distinct(runner, "ExpenseUndelivered", lambda e: e.key),
+                {f"EXP-F{i:05d}" for i in range(load.sent)},
+                "UNDLVD RI",
+            )
+            assert_exactly_once(
+                distinct(runner, "MspNotificationPlanned", lambda e: e.key),
+                {f"MSP-F{i:05d}" for i in range(load.sent)},
+                "MSP planned",
+            )
+            gaps = {
+                topic: _longest_gap(runner, topic)
+                for topic in ("im.expense-events", "msp.notification-events")
+            }
+        report(
+            f"rolling release under load: {2 * load.sent + load.poison} inputs, each answered once; longest pause in "
+            f"outputs: expenses {gaps['im.expense-events']:.1f} s (SIGTERM), notification "
+            f"{gaps['msp.notification-events']:.1f} s (SIGKILL); roll durations "
+            + ", ".join(f"{name} {end - began:.1f} s" for name, began, end in rolls)
+        )
+    finally:
+        for process in instances.values():
+            process.stop()
+
+
+async def _keep_publishing(load: Load, *, until: asyncio.Event, size: int) -> None:
+    """Inputs every half second until ``until`` is set: the outputs' pauses then measure the rolls, not idleness."""
+    while not until.is_set():
+        await load.publish(size)
+        await asyncio.sleep(0.5)
+
+
+def _longest_gap(runner: Runner, topic: str) -> float:
+    """The longest time between two successive outputs on ``topic`` (by the broker's timestamps), in seconds."""
+    name = runner.system.topic_prefix + topic
+    stamps = sorted(r.timestamp for r in runner.outputs if r.topic == name)
+    return max((b - a for a, b in itertools.pairwise(stamps)), default=0) / 1000

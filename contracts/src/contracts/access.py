@@ -78,7 +78,8 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
                 Acl(consumer, Resource.TOPIC, name, op)
                 for op in (Operation.READ, Operation.DESCRIBE)
             }
-            if consumer not in downstream(catalogue):  # one of our services: it checks the retention at start
+            # one of our services: it checks its topics' retention at start
+            if consumer not in downstream(catalogue):
                 found.add(Acl(consumer, Resource.TOPIC, name, Operation.DESCRIBE_CONFIGS))
             found |= {
                 Acl(consumer, Resource.TOPIC, prefix + topic.dlq, op)
