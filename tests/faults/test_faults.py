@@ -302,12 +302,12 @@ async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(
     await stack.check(load, closed=True)
 
 
-async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_is_killed(
-    kafka, database_url, topic_prefix, tmp_path
-) -> None:
-    signer = Signer(audience=SYSTEM_AUDIENCES)
-    auth = signer.bearer("OFF-FAULTS", roles=[OPERATIONS])
-    env = {
+async def _six_partitions(
+    kafka, database_url: str, topic_prefix: str, signer: Signer
+) -> dict[str, str]:
+    """The catalogue's topics with six partitions, and the environment of service instances that share them."""
+    await provision_catalogue(topic_prefix, partitions=6)
+    return {
         **kafka.access.env(SERVICES),
         "DATABASE_URL": database_url,
         "TOPIC_PREFIX": topic_prefix,
@@ -316,7 +316,14 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         "CLOCK_START": T0.isoformat(),
         **signer.env(),
     }
-    await provision_catalogue(topic_prefix, partitions=6)
+
+
+async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_is_killed(
+    kafka, database_url, topic_prefix, tmp_path
+) -> None:
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    auth = signer.bearer("OFF-FAULTS", roles=[OPERATIONS])
+    env = await _six_partitions(kafka, database_url, topic_prefix, signer)
     first = ServiceProcess("expenses", env, tmp_path, "expenses-a").start()
     await first.ready()
     second = ServiceProcess("expenses", env, tmp_path, "expenses-b").start()
@@ -403,16 +410,7 @@ async def test_a_rolling_release_under_load_answers_every_input_exactly_once(
     notification's killed with SIGKILL (a crash mid-release) and started again. Every input is answered exactly
     once, and the longest pause in either service's outputs while it rolled is reported."""
     signer = Signer(audience=SYSTEM_AUDIENCES)
-    env = {
-        **kafka.access.env(SERVICES),
-        "DATABASE_URL": database_url,
-        "TOPIC_PREFIX": topic_prefix,
-        "TOPIC_PARTITIONS": "6",
-        "CLOCK": "simulated",
-        "CLOCK_START": T0.isoformat(),
-        **signer.env(),
-    }
-    await provision_catalogue(topic_prefix, partitions=6)
+    env = await _six_partitions(kafka, database_url, topic_prefix, signer)
     instances = {
         (name, n): ServiceProcess(name, env, tmp_path, f"{name}-{n}")
         for name in ("expenses", "notification")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from contracts.envelope import Event
-from contracts.expenses import ExpenseKind
+from contracts.expenses import AustralianState, ExpenseKind
 from contracts.notification import MspRiskResponseRequired, RiskFact, Role, Step
 from contracts.procedures import BY_ID
 from contracts.workitems import (
@@ -391,6 +391,12 @@ def test_an_incident_task_raised_before_calls_were_numbered_is_ticked_off_by_the
     done = desk.only(step_done(Step.INCIDENT, outcome="recorded", number=1))
     assert done.work_item_id == "MSP-INCIDENT:MSP-1"
     assert desk.items["MSP-INCIDENT:MSP-1"].status is WorkItemStatus.TICKED_OFF
+    both = Desk()
+    both.handle(step_required(Step.INCIDENT))
+    both.handle(step_required(Step.INCIDENT, number=1))
+    ticked = both.handle(step_done(Step.INCIDENT, outcome="recorded", number=1))
+    assert sorted(t.work_item_id for t in ticked) == ["MSP-INCIDENT:MSP-1", "MSP-INCIDENT:MSP-1:1"]
+    assert len({t.event_id for t in ticked}) == 2, "one cause, two tick-offs: each its own id"
     second = Desk()
     second.only(step_required(Step.INCIDENT, number=2))
     assert second.handle(step_done(Step.INCIDENT, outcome="recorded", number=2))
@@ -460,6 +466,11 @@ def test_the_advice_to_correct_keeps_the_customers_zone_of_its_i059pl():
     desk.handle(closure_reversed())
     [advice] = [i for k, i in desk.items.items() if k.startswith("IM-ADVICE-WRONG:")]
     assert advice.time_zone == "Australia/Sydney"
+    perth = Desk()
+    perth.handle(
+        period_closed(ExpenseKind.ONE_OFF).model_copy(update={"state": AustralianState.WA})
+    )
+    assert perth.items[I059PL].time_zone == "Australia/Perth"
     weekly = Desk()
     weekly.handle(period_closed())  # a weekly with no state: the agency's time
     weekly.handle(tick_off(I059PL))
