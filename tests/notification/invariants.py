@@ -140,16 +140,22 @@ def a_preliminary_message_goes_only_before_its_call(handled: Sequence[Handled]) 
 
 
 def behaviours_only_labelled_are_never_taken_as_described(
-    states: Mapping[str, MspState], labels: frozenset[str]
+    states: Mapping[str, MspState],
+    labels: frozenset[str],
+    descriptions: frozenset[str] = frozenset(),
 ) -> None:
     """MSP-1.2: "Do not summarise the customer's behaviours as 'inappropriate' or 'aggressive' without explaining
     why": an MSP whose behaviours are phrasings known to be only labels is not described, one whose behaviours are
-    all known descriptions is."""
+    all known descriptions is (its officer is not asked again for what they already explained)."""
     for msp_id, state in states.items():
         whats = {b.what for b in state.case.behaviours}
         if whats & labels:
             assert not state.described, (
                 f"MSP-1.2: {msp_id}'s behaviour {sorted(whats & labels)} was taken as described"
+            )
+        elif whats and whats <= descriptions:
+            assert state.described, (
+                f"MSP-1.2: {msp_id}'s behaviour {sorted(whats)} was taken for a label"
             )
 
 

@@ -296,7 +296,7 @@ class MspImplementation(RuleBasedStateMachine):
         invariants.every_aggressive_call_has_its_own_incident(self.handled, states)
         invariants.a_preliminary_message_goes_only_before_its_call(self.handled)
         invariants.behaviours_only_labelled_are_never_taken_as_described(
-            states, frozenset(LABELLED)
+            states, frozenset(LABELLED), frozenset(DESCRIBED)
         )
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.every_msp_and_its_items_can_be_completed(
