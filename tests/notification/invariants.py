@@ -7,7 +7,6 @@ A violation is an ``AssertionError`` whose message says which promise broke and 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -255,22 +254,14 @@ def every_msp_and_its_items_can_be_completed(
             )
 
 
+EVERY_MSP_ROLE = ["msp-officer", "msp-approved-decision-maker"]
+
+
 def _completion(state: MspState, now: datetime) -> list[Event]:
     """What officers would do, in order, to complete the MSP from ``state``."""
-    base = {
-        "event_id": uuid.uuid4(),
-        "occurred_at": now,
-        "correlation_id": uuid.uuid4(),
-        "producer": "console",
-        "msp_id": state.msp_id,
-        "officer_id": "OFF-ADM",
-        "officer_roles": ["msp-officer", "msp-approved-decision-maker"],
-    }
 
     def new(kind: type[Event], **fields: object) -> Event:
-        return kind.model_validate(
-            {**base, "event_id": uuid.uuid4(), "event_type": kind.__name__, **fields}
-        )
+        return officer_command(kind, now, EVERY_MSP_ROLE, msp_id=state.msp_id, **fields)
 
     out: list[Event] = []
     if state.completed:  # an incident asked for after completion is still recorded, or withdrawn
