@@ -111,20 +111,20 @@ class Attempts:
         for a in attempts:
             periods[a.expense_id].add(period_of(a))
         # One-offs, and regular deliveries (one may turn out paid after a one-off was coded in its period's place).
-        one_offs = {
+        with_siblings = {
             a.expense_id: (a.customer_ref, a.payee_id)
             for a in attempts
             if a.kind is ExpenseKind.ONE_OFF or a.outcome == "delivered"
         }
         await store.lock_one_offs_of(
-            conn, one_offs.values()
+            conn, with_siblings.values()
         )  # before any row lock, as a coding officer's does
         states: dict[str, ExpenseState | None] = dict(await store.load_many(conn, periods))
         # A known one-off's period is the stored one, whatever an attempt says: load that window too.
         known = {
             i: (st, stored_period(st.expense))
             for i, st in states.items()
-            if i in one_offs
+            if i in with_siblings
             and st is not None
             and st.expense is not None
             and not st.expense.kind.regular
@@ -134,7 +134,7 @@ class Attempts:
             states |= await store.load_many(conn, stored)
         paying = {a.expense_id for a in attempts if a.outcome == "delivered"}
         regular = {a.expense_id for a in attempts if a.kind.regular}
-        for expense_id, (customer_ref, payee_id) in one_offs.items():
+        for expense_id, (customer_ref, payee_id) in with_siblings.items():
             state = states[expense_id]
             # The payments system coded it ("cease first" too), or it ended or its period closed and a delivery may
             # be late (paid twice).
