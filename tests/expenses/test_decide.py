@@ -304,16 +304,22 @@ def test_a_one_off_cannot_be_ceased_on_day_2():
 
 
 @pytest.mark.rule("IM-7.3")
-def test_day_1_or_day_2_is_judged_when_the_request_is_handled_not_by_the_clients_stamp():
-    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' The request's
-    occurred_at is stamped by the client; what counts is when the service handles it."""
+def test_day_1_or_day_2_is_the_officers_not_when_the_service_handles_the_request():
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' An officer who ceases
+    on day 1 has done it on day 1, however late the service handles it; a stamp ahead of the service's clock
+    counts as the handling time."""
     _, state = one_off_state()
-    [rejected] = decide_cease(state, cease(at(2026, 11, 24, 23, 59)), utc(at(2026, 11, 25, 0, 5)))
-    assert isinstance(rejected, ExpenseActionRejected)
-    assert rejected.reason_code == "one-off-day-2", "stamped 23:59 on day 1, handled on day 2"
-    [ceased] = decide_cease(state, cease(at(2026, 11, 25, 9)), utc(at(2026, 11, 24, 16)))
-    assert isinstance(ceased, ExpenseCeased), "a client clock ahead does not move the day"
-    assert ceased.occurred_at == utc(at(2026, 11, 24, 16)), "ceased when handled"
+    [ceased], _ = run(state, cease(at(2026, 11, 24, 23, 59)), utc(at(2026, 11, 25, 0, 5)))
+    assert isinstance(ceased, ExpenseCeased), "ceased at 23:59 on day 1, handled on day 2"
+    assert ceased.occurred_at == utc(at(2026, 11, 24, 23, 59)), "ceased when the officer ceased it"
+    [refused, *_], _ = run(state, cease(at(2026, 11, 25, 9)), utc(at(2026, 11, 25, 16)))
+    assert isinstance(refused, ExpenseActionRejected), "ceased on day 2"
+    assert refused.reason_code == "one-off-day-2"
+    [ceased], _ = run(state, cease(at(2026, 11, 25, 9)), utc(at(2026, 11, 24, 16)))
+    assert isinstance(ceased, ExpenseCeased), (
+        "a stamp ahead of the service's clock does not move the day"
+    )
+    assert ceased.occurred_at == utc(at(2026, 11, 24, 16)), "held to the handling time"
 
 
 @pytest.mark.rule("IM-1.3")

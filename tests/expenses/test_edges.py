@@ -346,12 +346,13 @@ def test_a_service_desk_recording_by_an_untrained_officer_or_for_an_unknown_expe
     assert (unknown.reason_code, unknown.occurred_at) == ("unknown-expense", handled)
 
 
-def test_a_doc_note_is_kept_with_the_time_the_action_was_handled():
+def test_a_doc_note_is_kept_with_the_officers_time_not_the_handling_time():
     _, state = one_off_state()
-    handled = utc(at(2026, 11, 24, 11, 5))
-    outputs = Expenses().decide({"EXP-1": state}, cease(at(2026, 11, 24, 11)), handled)
+    outputs = Expenses().decide(
+        {"EXP-1": state}, cease(at(2026, 11, 24, 11)), utc(at(2026, 11, 24, 11, 5))
+    )
     [doc] = [o for o in outputs if isinstance(o, DocNote)]
-    assert doc.recorded_at == handled
+    assert doc.recorded_at == utc(at(2026, 11, 24, 11))
 
 
 def test_an_expense_given_up_and_paid_after_all_keeps_when_it_paid_and_an_active_one_keeps_nothing():

@@ -19,11 +19,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from contracts.catalogue import CATALOGUE, MSP_APPROVALS, PAYMENT_ATTEMPTS
+from contracts.catalogue import (
+    CATALOGUE,
+    EXPENSE_ACTIONS,
+    EXPENSE_EVENTS,
+    MSP_APPROVALS,
+    PAYMENT_ATTEMPTS,
+)
 from contracts.envelope import Event
 from contracts.expenses import PaymentAttempted
 from contracts.notification import MspApproved
@@ -33,6 +40,7 @@ from devstack.processes import ServiceProcess
 from devstack.scenarios import Runner, SystemUnderTest
 from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from devstack.tokens import EVERY_ROLE, SYSTEM_AUDIENCES, Signer
+from tests.expenses.builders import code
 from tests.support.bus import provision_catalogue, start_processes, stop_processes
 from tests.support.kafka_tools import client, eventually
 
@@ -377,6 +385,51 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_ot
         second.stop()
 
 
+async def code_one_offs(bootstrap: str, prefix: str, count: int) -> list[str]:
+    """``count`` officers' requests to code a one-off, each for a customer of its own, as the console writes them
+    (stamped when the officer made them: before now, as a request waits on the bus)."""
+    producer = AIOKafkaProducer(**client(bootstrap), acks="all", enable_idempotence=True)
+    await producer.start()
+    ids = [f"EXP-C{i:03d}" for i in range(count)]
+    try:
+        for i, expense_id in enumerate(ids):
+            request = code(T0 - timedelta(minutes=count - i), expense_id).model_copy(
+                update={"customer_ref": f"CRN-CODED-{i:03d}"}
+            )
+            await producer.send_and_wait(
+                prefix + EXPENSE_ACTIONS.name, request.to_json(), key=request.key.encode()
+            )
+    finally:
+        await producer.stop()
+    return ids
+
+
+async def coded_one_offs(stack: Stack, ids: list[str]) -> dict[str, str]:
+    """Each coded one-off's OneOffExpenseCoded as published (one per id), by expense id."""
+    async with stack.runner() as runner:
+        await runner.settle()
+        found: dict[str, set[str]] = defaultdict(set)
+        for record in runner.outputs:
+            if record.topic == stack.prefix + EXPENSE_EVENTS.name:
+                event = EXPENSE_EVENTS.parse(record.value)
+                if event.event_type == "OneOffExpenseCoded":
+                    found[event.key].add(event.model_dump_json(exclude={"occurred_at"}))
+    assert set(found) == set(ids), "every coding answered"
+    assert all(len(v) == 1 for v in found.values()), "one coding per request, whenever decided"
+    return {k: next(iter(v)) for k, v in found.items()}
+
+
+async def known_expenses(database_url: str, ids: list[str]) -> set[str]:
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "expenses"})
+    try:
+        rows = await conn.fetch(
+            "SELECT expense_id FROM expenses WHERE expense_id = ANY($1::text[])", ids
+        )
+    finally:
+        await conn.close()
+    return {r["expense_id"] for r in rows}
+
+
 async def test_a_database_restored_from_a_backup_rereads_what_it_no_longer_knows(
     stack: Stack, kafka, postgres, database_url, tmp_path
 ) -> None:
@@ -391,11 +444,21 @@ async def test_a_database_restored_from_a_backup_rereads_what_it_no_longer_knows
     dump = tmp_path / "services.dump"
     backup.backup(dump, database_url)  # what `./dev backup` runs
     await load.publish(PER_PHASE // 2)  # handled, then forgotten by the restore
+    coded = await code_one_offs(
+        kafka.bootstrap_servers, stack.prefix, 10
+    )  # officers' requests, likewise
     await stack.check(load)
+    first = await coded_one_offs(stack, coded)
     stack.stop()
     backup.restore(dump, database_url)  # what `./dev restore` runs
     await stack.start()
+    # The officers' requests are decided again, later: at the officers' time, the same coding (its time, day 1
+    # and day 2); decided at the handling time, every reader dead-lettered the second as an id reused (check).
     await stack.check(load)
+    assert await coded_one_offs(stack, coded) == first
+    assert await known_expenses(database_url, coded) == set(coded), (
+        "the codings handled again, not skipped"
+    )
     later = T0 + timedelta(days=8)
     async with stack.runner() as runner:
         await runner.move_clocks(later)

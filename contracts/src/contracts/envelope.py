@@ -207,3 +207,12 @@ class Event(Contract):
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+def officers_time(request: Event, handled_at: datetime) -> datetime:
+    """The time an officer's request is decided at: when the console accepted it (its ``occurred_at``: only the
+    console writes staff actions, and it stamps them when the verified officer's command arrives), never later than
+    it is handled. So the same request decided again, its service's database restored from a backup, decides the
+    same (the same day 1 or day 2, the same coding time), and a stamp ahead of the service's clock counts as the
+    handling time."""
+    return min(request.occurred_at, handled_at)

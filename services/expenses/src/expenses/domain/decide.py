@@ -2,9 +2,10 @@
 
 Each ``decide_*`` takes the state, the message and ``now`` and returns the output events; nothing
 here reads a clock or touches I/O. A payment attempt is a fact and is judged by event time (``attempted_at``), so an
-attempt processed late is judged by when it happened. An officer's request is judged when it is handled (``now``):
-its ``occurred_at`` is stamped by the client, and a cease stamped 23:59 on day 1 but handled on day 2 is a cease on
-day 2 ("the expense cannot be ceased or varied on day 2").
+attempt processed late is judged by when it happened. An officer's request is judged at the officer's time, which
+the decider passes as ``now`` (``contracts.envelope.officers_time``: when the console accepted it, never later than
+it is handled), so a cease made at 23:59 on day 1 is a cease on day 1 however late it is handled, and the same
+request decided again after a restore decides the same.
 """
 
 from __future__ import annotations

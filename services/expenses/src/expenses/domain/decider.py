@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from contracts.envelope import Event
+from contracts.envelope import Event, officers_time
 from contracts.expenses import (
     CeaseExpense,
     CodeOneOffExpense,
@@ -72,6 +72,31 @@ def siblings(
     return tuple(s for s in stored if s.expense_id not in here) + tuple(here.values())
 
 
+def decide_request(state: ExpenseState, request: StaffAction, now: datetime) -> list[Output]:
+    """An officer's request, decided at the officer's time (:func:`contracts.envelope.officers_time`), with the DOC
+    note it leaves on the expense's history."""
+    if not isinstance(request, StaffAction):
+        raise TypeError(f"no decision for {type(request).__name__}")  # the catalogue and this agree
+    at = officers_time(request, now)
+    match request:
+        case CeaseExpense():
+            events = decide_cease(state, request, at)
+        case VaryOneOffExpense():
+            events = decide_vary(state, request, at)
+        case CodeOneOffExpense():
+            events = decide_code(state, request, at)
+        case RecordExpenseRemoval():
+            events = decide_removal(state, request, at)
+        case RecordMySupportJob():
+            events = decide_job(state, request, at)
+        case _:
+            raise TypeError(
+                f"no decision for {type(request).__name__}"
+            )  # the catalogue and this agree
+    doc = doc_to_keep(request, events, at)
+    return [*events] if doc is None else [*events, doc]
+
+
 class Expenses(NoReactions):
     @staticmethod
     def keys(message: Message) -> tuple[str]:
@@ -92,22 +117,8 @@ class Expenses(NoReactions):
                 ):
                     state = replace(state, siblings=siblings(states, message))
                 return decide_attempt(state, message, now)
-            case CeaseExpense():
-                events = decide_cease(state, message, now)
-            case VaryOneOffExpense():
-                events = decide_vary(state, message, now)
-            case CodeOneOffExpense():
-                events = decide_code(state, message, now)
-            case RecordExpenseRemoval():
-                events = decide_removal(state, message, now)
-            case RecordMySupportJob():
-                events = decide_job(state, message, now)
             case _:
-                raise TypeError(
-                    f"no decision for {type(message).__name__}"
-                )  # the catalogue and this match agree
-        doc = doc_to_keep(message, events, now)
-        return events if doc is None else [*events, doc]
+                return decide_request(state, message, now)
 
     @staticmethod
     def key_of(output: Output) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts.dates import in_words
-from contracts.envelope import Event, clipped
+from contracts.envelope import Event, clipped, officers_time
 from contracts.notification import (
     Agency,
     AttachMspLetter,
@@ -893,9 +893,9 @@ def _authorise_sms(
             MspReason.SMS_TOO_LONG,
             f"The SMS would need more than {policy.sms_max_fragments} fragments.",
         )
-    # From when the decision maker authorised it (the command's time), not when it was handled: the same
+    # From when the decision maker authorised it (the officer's time), not when it was handled: the same
     # authorisation decided again (a database restored from a backup) schedules the same SMS.
-    decided = action.occurred_at
+    decided = officers_time(action, now)
     send_at = max(action.send_at or decided, decided)
     latest = min(decided + timedelta(hours=policy.sms_max_delay_h), _end_of(state.case))
     if send_at > latest:

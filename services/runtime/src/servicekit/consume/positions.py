@@ -4,9 +4,11 @@ consumer seeks to it. A database restored from a backup therefore re-reads what 
 absorbs what it still does; Kafka's committed offsets stay a copy, for lag and monitoring.
 
 A partition with no stored position (a new group, or a database from before positions were kept) starts from the
-group's committed offset, as before. A stored position older than the partition's earliest record (a restore
-further back than the topic keeps records) is never skipped past: the partition stays paused, the consumer
-reports it and crashes on every poll until an operator acts (``consumer_positions_lost``)."""
+group's committed offset, as before, and that start is stored at once, before its first record is read: a backup
+taken from then on holds a position for every partition the group was given. A stored position older than the
+partition's earliest record (a restore further back than the topic keeps records) is never skipped past: the
+partition stays paused, the consumer reports it and crashes on every poll until an operator acts
+(``consumer_positions_lost``)."""
 
 from __future__ import annotations
 
@@ -64,6 +66,19 @@ async def stored(
     return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
+async def starts(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Where the group starts in partitions it has no stored position for: its committed offset, else the earliest
+    (the consumer's reset policy)."""
+    earliest = await consumer.beginning_offsets(partitions)
+    out = {}
+    for tp in partitions:
+        committed = await consumer.committed(tp)
+        out[tp] = earliest[tp] if committed is None else committed
+    return out
+
+
 class PositionLostError(RuntimeError):
     """A stored position is older than its partition's earliest record: what lies between is gone from Kafka."""
 
@@ -82,6 +97,18 @@ class Positions(ConsumerRebalanceListener):  # type: ignore[misc]
     ) -> None:
         self.consumer, self._pool, self.group_id, self.metrics = consumer, pool, group_id, metrics
         self.pending: set[TopicPartition] = set()
+
+    async def _record_starts(self, partitions: list[TopicPartition]) -> None:
+        """Store where the group starts in each partition without a stored position, before reading it: a backup
+        taken from then on holds a position for it, even before its first record (else a restore would start it
+        from Kafka's committed offset, past what the backup never saw)."""
+        if not partitions:
+            return
+        begun = await starts(self.consumer, partitions)
+        for tp, offset in begun.items():
+            self.consumer.seek(tp, offset)
+        async with self._pool().acquire() as conn, conn.transaction():
+            await keep(conn, self.group_id, begun)
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         self.pending -= set(revoked)
@@ -122,6 +149,7 @@ class Positions(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in placed:
             if tp in positions:
                 self.consumer.seek(tp, positions[tp])
+        await self._record_starts([tp for tp in placed if tp not in positions])
         self.consumer.resume(*placed)
         self.pending = set(lost) | (self.pending - set(pending))
         if lost:
