@@ -58,6 +58,7 @@ from tests.notification import builders as notification
 from tests.support.bus import provisioned
 from tests.support.drain import drained
 from tests.support.kafka_tools import (
+    RawPublisher,
     RawRecord,
     eventually,
     metric_sum,
@@ -299,16 +300,16 @@ class System:
         for runtime in self.services.values():
             await provisioned(runtime)
             await runtime.start()
+        self.publisher = await RawPublisher(self.kafka.bootstrap_servers).__aenter__()
 
     async def stop(self) -> None:
+        await self.publisher.__aexit__()
         for runtime in self.services.values():
             await runtime.stop()
 
     async def publish(self, topic: str, record: RawRecord) -> Sent:
         partition = partition_of(record.key, PARTITIONS) if record.key else 0
-        offset = await publish_raw(
-            self.kafka.bootstrap_servers, self.prefix + topic, [record], partition=partition
-        )
+        offset = await self.publisher.publish(self.prefix + topic, [record], partition=partition)
         return Sent(topic, partition, offset, "", None)
 
     async def quiet(self) -> bool:

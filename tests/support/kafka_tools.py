@@ -122,6 +122,45 @@ async def publish_events(bootstrap: str, prefix: str, events: Sequence[Event]) -
         )
 
 
+class RawPublisher:
+    """One connection that writes batches as they are, bypassing every client-side check a producer makes: for a
+    test that writes many (each new connection costs a TLS and SCRAM handshake)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.raw = AIOKafkaClient(**client(bootstrap))
+
+    async def __aenter__(self) -> RawPublisher:
+        await self.raw.bootstrap()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.raw.close()
+
+    async def publish(
+        self, topic: str, records: Sequence[RawRecord], *, partition: int = 0, timeout: float = 30.0
+    ) -> int:
+        """Write ``records`` to one partition as one batch; returns the offset of the first. Retries what a
+        producer retries (fresh metadata), up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.raw._wait_on_metadata(topic)
+            leader = self.raw.cluster.leader_for_partition(TopicPartition(topic, partition))
+            request = ProduceRequest(
+                transactional_id=None,
+                required_acks=-1,
+                timeout=30000,
+                topics=[(topic, [(partition, encode_batch(records))])],
+            )
+            response = await self.raw.send(leader, request)
+            [(_, [(_, error_code, offset, *_)])] = response.topics
+            if error_code == 0:
+                return int(offset)
+            if error_code not in RETRIABLE_PRODUCE_ERRORS or time.monotonic() > deadline:
+                raise RuntimeError(f"the broker refused the batch: error code {error_code}")
+            await self.raw.force_metadata_update()
+            await asyncio.sleep(0.1)
+
+
 async def publish_raw(
     bootstrap: str,
     topic: str,
@@ -130,31 +169,9 @@ async def publish_raw(
     partition: int = 0,
     timeout: float = 30.0,
 ) -> int:
-    """Write ``records`` to one partition as one batch, bypassing every client-side check a producer makes;
-    returns the offset of the first. Retries what a producer retries (fresh metadata), up to ``timeout``."""
-    raw = AIOKafkaClient(**client(bootstrap))
-    await raw.bootstrap()
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            await raw._wait_on_metadata(topic)
-            leader = raw.cluster.leader_for_partition(TopicPartition(topic, partition))
-            request = ProduceRequest(
-                transactional_id=None,
-                required_acks=-1,
-                timeout=30000,
-                topics=[(topic, [(partition, encode_batch(records))])],
-            )
-            response = await raw.send(leader, request)
-            [(_, [(_, error_code, offset, *_)])] = response.topics
-            if error_code == 0:
-                return int(offset)
-            if error_code not in RETRIABLE_PRODUCE_ERRORS or time.monotonic() > deadline:
-                raise RuntimeError(f"the broker refused the batch: error code {error_code}")
-            await raw.force_metadata_update()
-            await asyncio.sleep(0.1)
-    finally:
-        await raw.close()
+    """:meth:`RawPublisher.publish` over a connection of its own."""
+    async with RawPublisher(bootstrap) as publisher:
+        return await publisher.publish(topic, records, partition=partition, timeout=timeout)
 
 
 async def read_topic(
