@@ -13,6 +13,8 @@ INFO to files, as deployed), each section on a fresh database and fresh topics:
 2. throughput of expenses and notification over a backlog, each as a ratio to the ceiling;
 3. end-to-end latency at a fixed offered rate, MSP approval published -> work item raised;
 3b. latency under rising load (100, 500, 1,000/s by default), and the rate at which the two-hop p99 passes 1 s;
+3c. a rolling release under load: two instances each of notification and workitems, one of each stopped (SIGTERM,
+    then SIGKILL) and started again while approvals flow at 100/s: the two-hop p99 during the rolls;
 4. growth: restart-to-ready, latency and throughput of expenses with N open retry windows;
 5. scale-out: one and two expenses instances on a six-partition topic.
 
@@ -36,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
@@ -232,9 +234,14 @@ async def latency(
     checkpoints: Sequence[tuple[str, str]],
     rate: float,
     duration: float,
+    *,
+    during: Callable[[], Coroutine[Any, Any, list[tuple[float, float]]]] | None = None,
 ) -> list[Latency]:
     """Publish ``make(i)`` at ``rate`` per second for ``duration`` seconds; for each event and each (topic, event
-    type) checkpoint, the time until the first record of that type with the event's correlation id is read."""
+    type) checkpoint, the time until the first record of that type with the event's correlation id is read.
+
+    ``during``: something done while the load runs (a rolling release), which returns the spans of time
+    (``time.perf_counter()``) it disturbed; each checkpoint then also gets a row of the events sent inside them."""
     sent: dict[str, float] = {}
     seen: list[dict[str, float]] = [{} for _ in checkpoints]
     wanted = {
@@ -266,6 +273,7 @@ async def latency(
                         seen[i].setdefault(body["correlation_id"], now)
 
     receiver = asyncio.create_task(receive())
+    disturbing = asyncio.create_task(during()) if during is not None else None
     try:
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -275,19 +283,27 @@ async def latency(
             sent[str(e.correlation_id)] = time.perf_counter()
             await producer.send(in_topic, e.to_json(), key=e.key.encode())
         offered = total / (loop.time() - start)
+        spans = await disturbing if disturbing is not None else []
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(receiver), timeout=30)
     finally:
         receiver.cancel()
         await asyncio.gather(receiver, return_exceptions=True)
+        if disturbing is not None and not disturbing.done():
+            disturbing.cancel()
         await producer.stop()
         await consumer.stop()
-    measured = []
-    for arrivals in seen:
-        waits = sorted(arrivals[c] - t for c, t in sent.items() if c in arrivals)
-        q = statistics.quantiles(waits, n=100, method="inclusive")
-        measured.append(Latency(offered, len(waits), total, q[49], q[94], q[98], waits[-1]))
+    measured = [_summary(sent, arrivals, offered) for arrivals in seen]
+    if spans:
+        inside = {c: t for c, t in sent.items() if any(a <= t <= b for a, b in spans)}
+        measured += [_summary(inside, arrivals, offered) for arrivals in seen]
     return measured
+
+
+def _summary(sent: dict[str, float], arrivals: dict[str, float], offered: float) -> Latency:
+    waits = sorted(arrivals[c] - t for c, t in sent.items() if c in arrivals)
+    q = statistics.quantiles(waits, n=100, method="inclusive")
+    return Latency(offered, len(waits), len(sent), q[49], q[94], q[98], waits[-1])
 
 
 # --------------------------------------------------------------------------- the sections
@@ -520,7 +536,7 @@ def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
-SECTIONS = ("stages", "throughput", "tracing", "latency", "rising", "growth", "scale-out")
+SECTIONS = ("stages", "throughput", "tracing", "latency", "rising", "roll", "growth", "scale-out")
 KNEE_S = 1.0
 """The rising-load table names the first offered rate at which the two-hop p99 passes this."""
 
@@ -557,6 +573,8 @@ async def main(args: argparse.Namespace) -> None:
             await latency_table(bench, args.rate, args.duration)
         if "rising" in sections:
             await rising_table(bench, args.rates, args.rising_duration)
+        if "roll" in sections:
+            await roll_table(bench, args.roll_rate, args.roll_duration)
         if "growth" in sections:
             await growth_table(bench, n, args.growth, args.rate, args.growth_duration)
         if "scale-out" in sections:
@@ -789,6 +807,75 @@ async def latency_table(bench: Bench, rate: float, duration: float) -> None:
     )
 
 
+ROLL_SETTLE_S = 3.0
+"""How long after a rolled instance is ready the roll still counts (its partitions moving back to it)."""
+
+
+async def roll_table(bench: Bench, rate: float, duration: float) -> None:
+    """Two instances each of notification and workitems share their groups while approvals flow at ``rate``; a
+    third of the way in, one notification instance is stopped (SIGTERM, a release) and started again; two thirds
+    in, one workitems instance is killed (SIGKILL, a crash mid-release) and started again. The two-hop latency of
+    the events sent while either rolled, against the whole run's."""
+    say(f"rolling release at {rate:g}/s for {duration:g}s ...")
+    prefix, env = await bench.fresh()
+    instances = {
+        (name, n): bench.service(name, env, f"{name}-{n}")
+        for name in ("notification", "workitems")
+        for n in ("a", "b")
+    }
+    rolls: list[tuple[str, float, float]] = []
+
+    async def roll() -> list[tuple[float, float]]:
+        start = time.perf_counter()
+        for (name, n), how, at in (
+            (("notification", "a"), "stop", 1 / 3),
+            (("workitems", "b"), "kill", 2 / 3),
+        ):
+            await asyncio.sleep(max(0.0, start + duration * at - time.perf_counter()))
+            process = instances[(name, n)]
+            began = time.perf_counter()
+            getattr(process, how)()  # SIGTERM, or SIGKILL
+            await process.start().ready(interval=0.05)
+            rolls.append(
+                (f"{name} {'SIGTERM' if how == 'stop' else 'SIGKILL'}", began, time.perf_counter())
+            )
+        return [(began, ready + ROLL_SETTLE_S) for _, began, ready in rolls]
+
+    async with bench.running(bench.service("expenses", env), *instances.values()):
+        measured = await latency(
+            bench.client,
+            prefix + MSP_APPROVALS.name,
+            lambda i: approval(i, "R"),
+            [
+                (prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
+                (prefix + WORKITEM_EVENTS.name, "WorkItemRaised"),
+            ],
+            rate,
+            duration,
+            during=roll,
+        )
+    print(
+        f"\nA rolling release under load: approvals at {measured[0].offered:,.0f}/s for {duration:g} s, two "
+        "instances each of notification and workitems; "
+        + "; ".join(
+            f"{what} and started again ({ready - began:.1f} s to ready)"
+            for what, began, ready in rolls
+        )
+        + f". 'During the rolls': events sent from each stop until {ROLL_SETTLE_S:g} s after its restart was "
+        "ready\n"
+    )
+    print(
+        "| published -> | events | p50 ms | p95 ms | p99 ms | max ms | received |\n|---|---|---:|---:|---:|---:|---:|"
+    )
+    for label, row in zip(
+        ("MspStepRequired", "WorkItemRaised", "MspStepRequired", "WorkItemRaised"),
+        measured,
+        strict=True,
+    ):
+        which = "all" if row is measured[0] or row is measured[1] else "during the rolls"
+        print(f"| {label} | {which} | {row.cells()} |", flush=True)
+
+
 def knee(rows: Sequence[tuple[float, Latency]]) -> str:
     """Where the two-hop p99 first passes ``KNEE_S``, in words."""
     past = next((rate for rate, two_hop in rows if two_hop.p99 > KNEE_S), None)
@@ -898,6 +985,15 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--rising-duration", type=float, default=30.0, help="seconds of load per rising-load row"
+    )
+    parser.add_argument(
+        "--roll-rate",
+        type=float,
+        default=100.0,
+        help="offered events per second during the rolling release",
+    )
+    parser.add_argument(
+        "--roll-duration", type=float, default=45.0, help="seconds of load for the rolling release"
     )
     parser.add_argument(
         "--growth",
