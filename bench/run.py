@@ -380,6 +380,30 @@ async def peer_throughput(bench: Bench, n: int) -> float:
         peer.stop()
 
 
+async def two_hops(
+    bench: Bench,
+    prefix: str,
+    series: str,
+    rate: float,
+    duration: float,
+    during: Callable[[], Coroutine[Any, Any, list[tuple[float, float]]]] | None = None,
+) -> list[Latency]:
+    """:func:`latency` of MSP approvals: published -> MspStepRequired (notification), and -> WorkItemRaised (then
+    workitems)."""
+    return await latency(
+        bench.client,
+        prefix + MSP_APPROVALS.name,
+        lambda i: approval(i, series),
+        [
+            (prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
+            (prefix + WORKITEM_EVENTS.name, "WorkItemRaised"),
+        ],
+        rate,
+        duration,
+        during=during,
+    )
+
+
 async def end_to_end(
     bench: Bench, rate: float, duration: float
 ) -> tuple[list[Latency], dict[str, tuple[int, float]]]:
@@ -394,17 +418,7 @@ async def end_to_end(
         }
         cpu["bench"] = time.process_time()
         started = time.perf_counter()
-        measured = await latency(
-            bench.client,
-            prefix + MSP_APPROVALS.name,
-            lambda i: approval(i, "L"),
-            [
-                (prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
-                (prefix + WORKITEM_EVENTS.name, "WorkItemRaised"),
-            ],
-            rate,
-            duration,
-        )
+        measured = await two_hops(bench, prefix, "L", rate, duration)
         elapsed = time.perf_counter() - started
         usage = {
             s.name: (s.rss_bytes(), (s.cpu_seconds() - cpu[s.name]) / elapsed) for s in services
@@ -842,18 +856,7 @@ async def roll_table(bench: Bench, rate: float, duration: float) -> None:
         return [(began, ready + ROLL_SETTLE_S) for _, began, ready in rolls]
 
     async with bench.running(bench.service("expenses", env), *instances.values()):
-        measured = await latency(
-            bench.client,
-            prefix + MSP_APPROVALS.name,
-            lambda i: approval(i, "R"),
-            [
-                (prefix + MSP_NOTIFICATION_EVENTS.name, "MspStepRequired"),
-                (prefix + WORKITEM_EVENTS.name, "WorkItemRaised"),
-            ],
-            rate,
-            duration,
-            during=roll,
-        )
+        measured = await two_hops(bench, prefix, "R", rate, duration, during=roll)
     print(
         f"\nA rolling release under load: approvals at {measured[0].offered:,.0f}/s for {duration:g} s, two "
         "instances each of notification and workitems; "
