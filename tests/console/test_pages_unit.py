@@ -328,6 +328,39 @@ def test_a_list_of_behaviours_is_a_group_per_item_and_reads_back_into_the_descri
     assert behaviour_gaps(action.behaviours[0]) == []
 
 
+@pytest.mark.rule("MSP-1.7")
+def test_each_aggressive_calls_incident_is_a_step_of_its_own_until_its_own_is_recorded():
+    """'Record a new incident and link it to the MSP.' Issue 40: the page keyed steps by name, so once the first
+    call's incident was recorded the second showed as done and no form recorded it; one incident was listed twice."""
+    planned = entry(
+        "MspNotificationPlanned",
+        customer_ref="CRN-1",
+        agency="Centrelink",
+        steps=["phone", "incident", "letter", "record-result"],
+    )
+    one = [planned, entry("MspStepRequired", step="incident", number=1, instructions=[])]
+    assert [(s.step, s.number, s.status) for s in msp_view("MSP-1", one).steps] == [
+        (Step.PHONE, None, "to come"),
+        (Step.INCIDENT, 1, "required"),
+        (Step.LETTER, None, "to come"),
+        (Step.RECORD_RESULT, None, "to come"),
+    ]
+    two = [
+        *one,
+        entry("MspStepRequired", step="incident", number=2, instructions=[]),
+        entry("MspStepDone", step="incident", number=1, outcome="recorded"),
+    ]
+    view = msp_view("MSP-1", two)
+    incidents = [(s.name, s.status) for s in view.steps if s.step is Step.INCIDENT]
+    assert incidents == [
+        ("Incident record for aggressive call 1", "done"),
+        ("Incident record for aggressive call 2", "required"),
+    ]
+    assert {"RecordIncident", "WithdrawMspIncident"} <= set(msp_actions(view))
+    both = [*two, entry("MspStepDone", step="incident", number=2, outcome="recorded")]
+    assert "RecordIncident" not in msp_actions(msp_view("MSP-1", both))
+
+
 def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_complete():
     """Issue 31: finished MSPs still offered the SMS and phone actions."""
     planned = entry(

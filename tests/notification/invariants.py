@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from console.views import MSP_ACTIONS
+from console.store import Entry
+from console.views import msp_actions, msp_view
 
+from contracts.catalogue import MSP_NOTIFICATION_EVENTS
 from contracts.envelope import Event
 from contracts.notification import (
     AttachMspLetter,
@@ -201,24 +203,41 @@ def every_aggressive_call_has_its_own_incident(
         )
 
 
+MSP_EVENTS = frozenset(MSP_NOTIFICATION_EVENTS.event_types)
+
+
+def _entries(msp_id: str, published: Sequence[Event]) -> list[Entry]:
+    """The MSP's events as the console reads them."""
+    return [
+        Entry(e.event_id, e.event_type, e.occurred_at, e)
+        for e in published
+        if e.event_type in MSP_EVENTS and e.key == msp_id
+    ]
+
+
 def every_msp_and_its_items_can_be_completed(
     states: Mapping[str, MspState],
     items: Mapping[str, WorkItem],
     decider: Notification,
     now: datetime,
+    published: Sequence[Event],
 ) -> None:
     """MSP-4.1: "Record the result of the customer contact in the MSP record." In every state reached, each MSP can
-    still reach that through actions the console offers, whatever was done, refused or asked for (an incident asked
-    for in error included); and once it is, none of its work items is left open that no officer can close (its
-    tasks ticked off by the steps done, the manual ones by an MSP officer). Tried on copies, never on the MSP or
-    the desk themselves."""
+    still reach that through the actions the console's MSP page offers at each point (worked out from the MSP's
+    events as the console reads them), whatever was done, refused or asked for (two aggressive calls, an incident
+    asked for in error included); and once it is, none of its work items is left open that no officer can close
+    (its tasks ticked off by the steps done, the manual ones by an MSP officer). Tried on copies, never on the MSP
+    or the desk themselves."""
     for msp_id, state in states.items():
         trial = WorkingSet(decider, dict(states))
         desk = WorkingSet(WorkItems(), dict(items))
         later = now + timedelta(days=3)
+        seen = _entries(msp_id, published)
         for command in _completion(state, now):
-            assert command.event_type in MSP_ACTIONS, (
-                f"MSP-4.1: completing {msp_id} needs {command.event_type}, which the console does not offer"
+            offered = msp_actions(msp_view(msp_id, seen))
+            assert command.event_type in offered, (
+                f"MSP-4.1: completing {msp_id} needs {command.event_type}, which its page does not offer "
+                f"(it offers {offered})"
             )
             events = list(trial.step(command, later))
             current = trial.after[msp_id]
@@ -227,6 +246,7 @@ def every_msp_and_its_items_can_be_completed(
                 events += trial.step(sms_due(current), max(later, current.sms.send_at or later))
             for e in events:
                 desk.step(e, later)
+            seen += _entries(msp_id, events)
         done = trial.after[msp_id]
         assert done is not None
         assert done.completed, (

@@ -300,7 +300,7 @@ class MspImplementation(RuleBasedStateMachine):
         )
         items = {k: v for k, v in self.desk.after.items() if v is not None}
         invariants.every_msp_and_its_items_can_be_completed(
-            states, items, self.shell.decider, self.now
+            states, items, self.shell.decider, self.now, self.published
         )
 
 

@@ -62,10 +62,13 @@ class StepView:
     approved_decision_makers_only: bool = False
     briefing: tuple[str, ...] = ()
     """The phone step: what this MSP says to explain."""
+    number: int | None = None
+    """The incident step: which aggressive call's incident (each is a step of its own)."""
 
     @property
     def name(self) -> str:
-        return STEP_NAMES[self.step]
+        named = STEP_NAMES[self.step]
+        return named if self.number is None else f"{named} for aggressive call {self.number}"
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -86,10 +89,28 @@ class MspView:
         return tuple(s for s in self.steps if s.status == "required")
 
 
+StepKey = tuple[Step, int | None]
+"""A step, and for an incident the aggressive call's number: each numbered incident is a step of its own."""
+
+
+def _in_order(planned: Sequence[Step], seen: Sequence[StepKey]) -> list[StepKey]:
+    """The plan's steps in its order, each planned step that came numbered replaced by its numbered instances (in
+    number order), then any step the plan did not name, as it came."""
+    numbered = {
+        step: sorted({n for s, n in seen if s is step and n is not None}) for step in planned
+    }
+    order: list[StepKey] = []
+    for step in planned:
+        order += [(step, n) for n in numbered[step]] or [(step, None)]
+    return order + [k for k in dict.fromkeys(seen) if k not in order and k[0] not in numbered]
+
+
 def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
+    """104-07050030: the MSP's steps as its events give them. Each aggressive call asks for its own incident (MSP-1.7:
+    "Record a new incident and link it to the MSP."), so each numbered incident is a step of its own."""
     planned: list[Step] = []
-    required: dict[Step, n.MspStepRequired] = {}
-    done: dict[Step, str] = {}
+    required: dict[StepKey, n.MspStepRequired] = {}
+    done: dict[StepKey, str] = {}
     facts: dict[str, Any] = {}
     withheld: list[str] = []
     for entry in entries:
@@ -99,25 +120,25 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
             case n.MspNotificationPlanned():
                 planned = [Step(s) for s in event.steps]
             case n.MspStepRequired():
-                required[Step(event.step)] = event
+                required[(Step(event.step), event.number)] = event
             case n.MspStepDone():
-                done[Step(event.step)] = str(event.outcome)
+                done[(Step(event.step), event.number)] = str(event.outcome)
             case n.MspSmsWithheld():
                 withheld.append(event.reason)
-    order = planned + [s for s in (*required, *done) if s not in planned]
     steps = tuple(
-        StepView(s, "done", outcome=done[s])
-        if s in done
+        StepView(s, "done", outcome=done[(s, number)], number=number)
+        if (s, number) in done
         else StepView(
             s,
             "required",
-            instructions=tuple(required[s].instructions),
-            approved_decision_makers_only=required[s].approved_decision_makers_only,
-            briefing=tuple(required[s].briefing or ()),
+            instructions=tuple(required[(s, number)].instructions),
+            approved_decision_makers_only=required[(s, number)].approved_decision_makers_only,
+            briefing=tuple(required[(s, number)].briefing or ()),
+            number=number,
         )
-        if s in required
-        else StepView(s, "to come")
-        for s in order
+        if (s, number) in required
+        else StepView(s, "to come", number=number)
+        for s, number in _in_order(planned, [*required, *done])
     )
     completed = any(isinstance(e.event, n.MspNotificationCompleted) for e in entries)
     agency = facts.get("agency")
@@ -230,13 +251,13 @@ def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
 
 
 def msp_actions(view: MspView) -> tuple[str, ...]:
-    """The actions that can apply to the MSP now: those of its steps not yet done, and a risk fact (it can come
-    at any time); none once its notification is complete."""
+    """The actions that can apply to the MSP now: those of a step still to do (one numbered incident still
+    awaited is enough), and a risk fact (it can come at any time); none once its notification is complete."""
     if view.completed:
         return ()
-    done = {s.step for s in view.steps if s.status == "done"}
+    open_steps = {s.step for s in view.steps if s.status != "done"}
     return (
-        *(a for step, actions in STEP_ACTIONS.items() if step not in done for a in actions),
+        *(a for step, actions in STEP_ACTIONS.items() if step in open_steps for a in actions),
         n.RecordRiskFact.TYPE,
     )
 
