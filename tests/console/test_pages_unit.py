@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +22,28 @@ from starlette.datastructures import Headers
 
 from contracts.catalogue import CATALOGUE
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
+from contracts.workitems import WorkItemRaised
 from notification.domain.labels import behaviour_gaps
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 OFFICER = pages.Officer("OFF-1", ("msp-officer",), "f" * 32)
+
+
+def work_item(
+    work_item_id: str, code: str, status: str, raised_at: datetime, **fields: Any
+) -> WorkItem:
+    """An item as the console's read model gives it, on its code's queue, for customer CRN-1."""
+    queue = "msp-implementation" if code.startswith("MSP-") else "income-management"
+    return WorkItem(
+        work_item_id, queue, code, "CRN-1", code, status, None, raised_at, raised(**fields)
+    )
+
+
+def raised(**fields: Any) -> WorkItemRaised:
+    """The event that raised an item, with the fields a test names (the rest as their defaults)."""
+    return WorkItemRaised.model_construct(**fields)
 
 
 def entry(event_type: str, **payload: Any) -> Entry:
@@ -207,7 +223,7 @@ def test_every_value_is_escaped():
         "open",
         None,
         NOW,
-        {"subject_id": "EXP-1"},
+        raised(subject_id="EXP-1"),
     )
     html = pages.queue_page(
         OFFICER,
@@ -460,52 +476,45 @@ def test_an_msp_task_is_due_by_the_agencys_service_level_and_says_so_and_an_inco
     possible." How soon is the agency's: a setting, named as such on the page."""
     due = pages.Due(SERVICE_LEVELS_H, NOW)
     zone = ZoneInfo("Australia/Sydney")
-    phone = WorkItem(
-        "MSP-PHONE:M1",
-        "msp-implementation",
-        "MSP-PHONE",
-        "CRN-1",
-        "Phone",
-        "open",
-        None,
-        datetime(2027, 2, 27, 0, 0, tzinfo=UTC),
-        {},
-    )
+    phone = work_item("MSP-PHONE:M1", "MSP-PHONE", "open", datetime(2027, 2, 27, 0, 0, tzinfo=UTC))
     text = due.text(phone, zone)
     assert text.startswith(
         "Due Sun 28 Feb 2027, 11:00 AEDT (overdue): the agency's service level for this task is "
         "24 hours from when it was raised (Sat 27 Feb 2027, 11:00 AEDT). MSP-2.1:"
     )
     assert due.when(phone, zone) == "Sun 28 Feb 2027, 11:00 AEDT (overdue)"
-    done = WorkItem(
-        "MSP-PHONE:M2",
-        "msp-implementation",
-        "MSP-PHONE",
-        "CRN-1",
-        "Phone",
-        "ticked-off",
-        None,
-        datetime(2027, 2, 27, 0, 0, tzinfo=UTC),
-        {},
+    done = work_item(
+        "MSP-PHONE:M2", "MSP-PHONE", "ticked-off", datetime(2027, 2, 27, 0, 0, tzinfo=UTC)
     )
     assert "(overdue)" not in due.when(done, zone), "a finished task is not late"
-    fresh = WorkItem(
-        "MSP-PHONE:M3", "msp-implementation", "MSP-PHONE", "CRN-1", "Phone", "open", None, NOW, {}
-    )
+    fresh = work_item("MSP-PHONE:M3", "MSP-PHONE", "open", NOW)
     assert "(overdue)" not in due.when(fresh, zone)
-    i059pl = WorkItem(
-        "I059PL:E1:2027-03-01",
-        "income-management",
-        "I059PL",
-        "CRN-1",
-        "I059PL",
-        "open",
-        None,
-        NOW,
-        {},
-    )
+    i059pl = work_item("I059PL:E1:2027-03-01", "I059PL", "open", NOW)
     assert due.when(i059pl, zone) == "at the customer's next contact"
     assert due.text(i059pl, zone).startswith("No due time: IM-1.1")
+
+
+@pytest.mark.rule("IM-7.3")
+def test_a_paid_twice_item_is_due_when_the_later_one_offs_day_2_begins_and_says_why():
+    """103-01050060 step 7: "Note: the expense cannot be ceased or varied on day 2. This must be done on day 1."
+    Issue 40: the paid-twice, conflict and removal items had no due time and sank behind older I059PLs."""
+    due = pages.Due(SERVICE_LEVELS_H, datetime(2027, 2, 28, 2, 0, tzinfo=UTC))
+    perth = ZoneInfo("Australia/Perth")
+    day_2 = datetime(2027, 2, 28, 16, 0, tzinfo=UTC)  # Monday 1 March 00:00 in Perth
+    item = work_item(
+        "IM-PAID-TWICE:E1:E2",
+        "IM-PAID-TWICE",
+        "open",
+        datetime(2027, 2, 28, 1, 0, tzinfo=UTC),
+        due_at=day_2,
+    )
+    assert due.when(item, perth) == "Mon 1 Mar 2027, 00:00 AWST"
+    assert due.text(item, perth) == (
+        "Due Mon 1 Mar 2027, 00:00 AWST: the later one-off can be ceased only until its day 2 begins, in the "
+        "customer's state. IM-7.3: “the expense cannot be ceased or varied on day 2.”"
+    )
+    late = pages.Due(SERVICE_LEVELS_H, day_2 + timedelta(minutes=1))
+    assert late.when(item, perth).endswith("(overdue)"), "once day 2 has begun it is too late"
 
 
 @pytest.mark.rule("IM-7.3")

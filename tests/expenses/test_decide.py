@@ -593,6 +593,36 @@ def test_a_one_off_the_payments_system_codes_while_another_still_tries_is_handed
     assert [type(e) for e in ended] == [ExpenseUndelivered], "the first ended on day 3: no conflict"
 
 
+@pytest.mark.rule("IM-7.3", "IM-7.4")
+def test_the_time_critical_items_say_until_when_an_officer_can_still_act_on_the_customers_days():
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' and 'If unable to cease
+    the expense as it is day 2 and there is extreme hardship requiring the new expense to be coded immediately,
+    raise a mySupport webform.' Issue 40: the paid-twice, conflict and removal items had no due time and sank behind
+    every older I059PL. A later one-off can be ceased until its day 2 begins; the removal of a one-off helps until
+    its day 2 ends (it ends on day 3)."""
+    _, existing = one_off_state()  # coded Tuesday 24 November 10:00 in Sydney: day 2 Wednesday
+    [_, conflict] = decide_attempt(
+        ExpenseState(expense=None, siblings=(existing.expense,)),
+        attempt(kind=ONE_OFF, when=at(2026, 11, 24, 15), expense_id="EXP-2"),
+        utc(at(2026, 11, 24, 15)),
+    )
+    assert conflict.act_by == at(2026, 11, 25, 0), "the new one-off's day 2 begins Wednesday"
+    _, ceased = run(existing, cease(at(2026, 11, 24, 12)))
+    late = attempt(
+        kind=ONE_OFF, when=at(2026, 11, 24, 11), outcome="delivered", coded_at=at(2026, 11, 24, 10)
+    )
+    [_, paid_twice], _ = run(
+        replace(ceased, siblings=(_replacement(ceased, at(2026, 11, 24, 13)).expense,)),
+        late,
+        utc(at(2026, 11, 24, 14)),
+    )
+    assert paid_twice.act_by == at(2026, 11, 25, 0), "the replacement's day 2 begins Wednesday"
+    [_, escalation] = decide_cease(
+        existing, cease(at(2026, 11, 25, 9), hardship=True), utc(at(2026, 11, 25, 9))
+    )
+    assert escalation.act_by == at(2026, 11, 26, 0), "its day 2 ends as Thursday begins"
+
+
 # ----------------------------------------------------------------------------- issue 28: attempts that contradict
 
 

@@ -499,5 +499,7 @@ def test_a_paid_twice_item_gives_the_day_it_paid_in_the_customers_own_state():
     _, existing = one_off_state()
     paid = replace(existing.expense, state=AustralianState.WA)
     late = attempt(kind=ONE_OFF, when=at(2026, 11, 24, 22, 30, tz=PERTH), outcome="delivered")
-    item = _paid_twice_item(late, paid, late.attempted_at, ["EXP-2"], utc(at(2026, 11, 25, 9)))
+    item = _paid_twice_item(
+        late, paid, late.attempted_at, ["EXP-2"], utc(at(2026, 11, 25, 9)), None
+    )
     assert item.instructions[-1] == "Paid Tuesday 24 November 2026; coded after it: EXP-2."

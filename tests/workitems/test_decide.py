@@ -701,6 +701,20 @@ def test_a_cancellation_is_kept_in_the_history_with_its_reason():
     assert desk.history[-1].detail["reason_code"] == "period-paid-late"
 
 
+@pytest.mark.rule("IM-7.3")
+def test_a_step_7_item_carries_the_deadline_its_cause_gives_and_an_i059pl_none():
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' Issue 40: these items
+    had no due time. The expenses service knows the customer's day 1 and day 2; the item carries what it says."""
+    desk = Desk()
+    deadline = T0 + timedelta(hours=14)
+    raised = desk.only(paid_twice().model_copy(update={"act_by": deadline}))
+    assert raised.due_at == deadline
+    assert desk.only(escalation().model_copy(update={"act_by": deadline})).due_at == deadline
+    assert Desk().only(paid_twice()).due_at is None, (
+        "a cause from before deadlines were given: none"
+    )
+
+
 @pytest.mark.rule("IM-7.2")
 def test_a_one_off_paid_twice_raises_a_manual_item_for_an_officer_trained_in_income_management():
     """Step 7: "If the expense is to be coded or the customer wants to vary the amount, the existing expense needs

@@ -325,6 +325,11 @@ class ExpenseRemovalEscalationRequested(_ExpenseEvent):
     customer_ref: CustomerRef
     officer_id: Name
     steps: Lines
+    act_by: AwareDatetime | None = Field(
+        default=None,
+        description="The last moment the removal helps: the end of the one-off's day 2 in the customer's state "
+        "(it ends, or pays, on day 3). Unset on events published before it was given.",
+    )
 
 
 class MySupportJobRecorded(_ExpenseEvent):
@@ -346,6 +351,12 @@ class OneOffConflictDetected(_ExpenseEvent):
     payee_id: Name
     existing_expense_id: Name
     instructions: Lines
+    act_by: AwareDatetime | None = Field(
+        default=None,
+        description="The last moment an officer can still cease the later one-off: when its day 2 begins in the "
+        "customer's state ('the expense cannot be ceased or varied on day 2'). Unset on events published before "
+        "it was given.",
+    )
 
 
 class OneOffPaidTwice(_ExpenseEvent):
@@ -361,6 +372,12 @@ class OneOffPaidTwice(_ExpenseEvent):
     delivered_at: AwareDatetime
     other_expense_ids: list[Name] = Field(min_length=1, max_length=50)
     instructions: Lines
+    act_by: AwareDatetime | None = Field(
+        default=None,
+        description="The last moment an officer can still cease the later one-off: when its day 2 begins in the "
+        "customer's state ('the expense cannot be ceased or varied on day 2'). Unset on events published before "
+        "it was given.",
+    )
 
 
 class PaymentAttemptDisregarded(_ExpenseEvent):

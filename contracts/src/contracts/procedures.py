@@ -358,7 +358,8 @@ RULES: tuple[Rule, ...] = (
         "IM-7.3",
         IM,
         "the expense cannot be ceased or varied on day 2.",
-        note="Judged when the request is handled.",
+        note="Judged at the officer's time (when the console accepted the request), never later than it is "
+        "handled.",
     ),
     Rule("IM-7.4", IM, "raise a mySupport webform."),
     Rule(

@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.envelope import Briefing, CustomerRef, Event, Lines, Name, OfficerRoles, Text
 
@@ -136,6 +136,12 @@ class WorkItemRaised(WorkItemEvent):
     tick_off: TickOff
     approved_decision_makers_only: bool = False
     actor: Name = Field(description="Who raised it: the producing service of the cause.")
+    due_at: AwareDatetime | None = Field(
+        default=None,
+        description="A deadline the procedure itself gives (103-01050060 step 7: a later one-off can be ceased "
+        "until its day 2 begins, a removal helps until day 2 ends), from the cause's act_by. None: the agency's "
+        "service levels, if any, set the due time.",
+    )
     time_zone: Name | None = Field(
         default=None,
         description="The customer's time zone (IANA, from their state) where the cause names it: the item's dates "

@@ -118,12 +118,19 @@ class Due:
 
     def text(self, item: WorkItem, zone: ZoneInfo) -> str:
         return due_text(
-            item.code, item.raised_at, item.status, self.levels, self.now, zone, self.officers
+            item.code,
+            item.raised_at,
+            item.status,
+            self.levels,
+            self.now,
+            zone,
+            self.officers,
+            item.raised.due_at,
         )
 
     def when(self, item: WorkItem, zone: ZoneInfo) -> str:
         """The queue's short form: the due time, and whether it has passed."""
-        at = due_at(item.code, item.raised_at, self.levels)
+        at = due_at(item.code, item.raised_at, self.levels, item.raised.due_at)
         if at is None:
             return "at the customer's next contact"
         return when(at, zone, self.officers) + (

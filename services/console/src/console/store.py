@@ -400,10 +400,12 @@ then the longest waiting), or by any column, either way."""
 
 
 def _with_due(first: int) -> str:
-    """Work items (``w``) with their due time (``due``: raised plus the service level of their code, where one is
-    set), the levels passed as two arrays from parameter ``first`` on (codes, hours)."""
+    """Work items (``w``) with their due time (``due``: the procedure's own deadline the item carries, else raised
+    plus the service level of their code, where one is set), the levels passed as two arrays from parameter
+    ``first`` on (codes, hours)."""
     return (
-        f"SELECT w.*, w.raised_at + make_interval(secs => sl.hours * 3600) AS due FROM work_items w "
+        "SELECT w.*, COALESCE((w.details->>'due_at')::timestamptz, "
+        "w.raised_at + make_interval(secs => sl.hours * 3600)) AS due FROM work_items w "
         f"LEFT JOIN unnest(${first}::text[], ${first + 1}::float8[]) AS sl(level_code, hours) "
         "ON sl.level_code = w.code"
     )

@@ -16,6 +16,7 @@ from typing import Any
 from contracts.dates import in_words
 from contracts.envelope import Event
 from contracts.expenses import (
+    AustralianState,
     CeaseExpense,
     CodeOneOffExpense,
     ExpenseActionRejected,
@@ -48,6 +49,7 @@ from expenses.domain.calendar import (
     local_date,
     one_off_days,
     regular_window,
+    start_of,
 )
 from expenses.domain.model import (
     DocNote,
@@ -251,6 +253,7 @@ def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> 
     existing = next((s for s in state.siblings if _still_trying(s, attempt.attempted_at)), None)
     if existing is None:
         return []
+    facts = _facts(state.expense, attempt)
     return [
         OneOffConflictDetected.caused_by(
             attempt,
@@ -261,8 +264,16 @@ def _conflict(state: ExpenseState, attempt: PaymentAttempted, now: datetime) -> 
             payee_id=attempt.payee_id,
             existing_expense_id=existing.expense_id,
             instructions=CONFLICT_INSTRUCTIONS,
+            act_by=_day_2_begins(one_off_days(facts["coded_at"], facts["state"]), facts["state"]),
         )
     ]
+
+
+@implements("IM-7.3")
+def _day_2_begins(days: OneOffDays, state: AustralianState) -> datetime:
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' The last moment an
+    officer can still cease a one-off: when its day 2 begins, in the customer's state."""
+    return start_of(days.day_2, state)
 
 
 def _paid_twice_instructions(paid: Expense) -> list[str]:
@@ -301,11 +312,26 @@ def _paid_twice(
     known, but the existing one had paid. The one-offs coded after that payment that pay or may pay are handed to an
     officer with it."""
     later = sorted(
-        s.expense_id
-        for s in siblings
-        if s.coded_at is not None and s.coded_at > attempt.attempted_at and s.pays
+        (
+            s
+            for s in siblings
+            if s.coded_at is not None and s.coded_at > attempt.attempted_at and s.pays
+        ),
+        key=lambda s: s.expense_id,
     )
-    return [_paid_twice_item(attempt, paid, attempt.attempted_at, later, now)] if later else []
+    if not later:
+        return []
+    act_by = min(_day_2_begins(one_off_days_of(s), _state_of(s)) for s in later)
+    return [
+        _paid_twice_item(
+            attempt, paid, attempt.attempted_at, [s.expense_id for s in later], now, act_by
+        )
+    ]
+
+
+def _state_of(one_off: Expense) -> AustralianState:
+    assert one_off.state is not None  # a one-off is always stored with its state
+    return one_off.state
 
 
 def _paid_twice_item(
@@ -314,9 +340,11 @@ def _paid_twice_item(
     delivered_at: datetime,
     others: list[str],
     now: datetime,
+    act_by: datetime | None,
     variant: str = "",
 ) -> OneOffPaidTwice:
-    """The one-off ``paid`` at ``delivered_at`` though thought unpaid, and the ``others`` coded to replace it."""
+    """The one-off ``paid`` at ``delivered_at`` though thought unpaid, and the ``others`` coded to replace it, the
+    first of which can be ceased until ``act_by``."""
     return OneOffPaidTwice.caused_by(
         cause,
         producer=PRODUCER,
@@ -327,6 +355,7 @@ def _paid_twice_item(
         payee_id=paid.payee_id,
         delivered_at=delivered_at,
         other_expense_ids=others,
+        act_by=act_by,
         instructions=[
             *_paid_twice_instructions(paid),
             # the customer's date, as the officer tells it to them
@@ -342,10 +371,18 @@ def _replaces_a_paid_one(
     """The other order of paid twice: a one-off coded after a sibling that was given up (ceased, removed or ended
     unpaid) had been found paid after all. "the existing expense needs to be ceased before the new one-off expense
     can be coded": it was, but it had paid; both pay, and an officer is told, whichever of the two was known first."""
+    paid_ones = [p for p in siblings if p.late_paid_at is not None and p.late_paid_at < coded_at]
+    if not paid_ones:
+        return []
+    # the one-off coded (an attempt or an officer's coding names its state); no state, no day to give
+    state: AustralianState | None = getattr(cause, "state", None)
+    act_by = _day_2_begins(one_off_days(coded_at, state), state) if state is not None else None
     return [
-        _paid_twice_item(cause, paid, paid.late_paid_at, [cause.key], now, variant=paid.expense_id)
-        for paid in siblings
-        if paid.late_paid_at is not None and paid.late_paid_at < coded_at
+        _paid_twice_item(
+            cause, paid, paid.late_paid_at, [cause.key], now, act_by, variant=paid.expense_id
+        )
+        for paid in paid_ones
+        if paid.late_paid_at is not None
     ]
 
 
@@ -551,6 +588,8 @@ def _escalate(action: StaffAction, expense: Expense, now: datetime) -> Event:
         customer_ref=expense.customer_ref,
         officer_id=action.officer_id,
         steps=ESCALATION_STEPS,
+        # the one-off ends, or pays, on day 3: the removal helps until day 2 ends
+        act_by=one_off_days_of(expense).window.closes_at,
     )
 
 

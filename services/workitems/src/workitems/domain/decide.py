@@ -323,6 +323,7 @@ def _expense_item(
         guidance=NOT_TRAINED_GUIDANCE,
         tick_off=tick_off,
         time_zone=_customers_zone(items, cause),
+        due_at=getattr(cause, "act_by", None),
     )
 
 
