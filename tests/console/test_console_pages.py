@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -507,6 +507,36 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         assert len(re.findall(r'id="(f-[^"]+)"', item)) == len(
             set(re.findall(r'id="(f-[^"]+)"', item))
         ), "every control's id is its own"
+
+
+@pytest.mark.rule("IM-7.3")
+async def test_a_paid_twice_item_comes_before_an_older_i059pl_with_its_deadline_and_why(
+    kafka, database_url, topic_prefix
+):
+    """'Note: the expense cannot be ceased or varied on day 2. This must be done on day 1.' Issue 40: the
+    paid-twice item had no due time and sank behind every older I059PL."""
+    signer = Signer(audience=["console", "console-ops"])
+    clock = SimulatedClock.starting_at(datetime(2027, 3, 10, 3, tzinfo=UTC))
+    deadline = datetime(2027, 3, 10, 13, tzinfo=UTC)  # Thursday 11 March 00:00 in Sydney
+    async with console(kafka, database_url, topic_prefix, signer, clock=clock) as http:
+        older = raised("I059PL:EXP-A:2027-03-08", Queue.INCOME_MANAGEMENT, WorkItemCode.I059PL)
+        paid_twice = raised(
+            "IM-PAID-TWICE:EXP-B:EXP-C", Queue.INCOME_MANAGEMENT, WorkItemCode.PAID_TWICE
+        ).model_copy(
+            update={"due_at": deadline, "occurred_at": older.occurred_at + timedelta(hours=1)}
+        )
+        await publish_all(kafka, topic_prefix, [older, paid_twice])
+        await known(http, signer, older.work_item_id, paid_twice.work_item_id)
+        await sign_in(http, signer.token("OFF-IM", roles=[IM]))
+        queue = (await http.get("/ui/")).text
+        rows = re.findall(r'href="/ui/work-items/([^"]+)"', queue)
+        assert rows.index("IM-PAID-TWICE%3AEXP-B%3AEXP-C") < rows.index(
+            "I059PL%3AEXP-A%3A2027-03-08"
+        )
+        assert "Thu 11 Mar 2027, 00:00 AEDT" in queue
+        item = (await http.get("/ui/work-items/IM-PAID-TWICE:EXP-B:EXP-C")).text
+        assert "the later one-off can be ceased only until its day 2 begins" in item
+        assert "IM-7.3" in item
 
 
 @pytest.mark.rule("IM-1.1")

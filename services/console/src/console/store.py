@@ -387,7 +387,9 @@ SORT_COLUMNS: dict[str, str] = {
 """The queue's sortable columns: each its SQL expression (an ascending order is ``raised``, a descending one
 ``raised-desc``; ties go to the longest waiting)."""
 ORDERS: dict[str, str] = {
-    "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, (due < $10) DESC, due ASC NULLS LAST, "
+    # (an item with no due time is not overdue: a bare "due < now" is NULL for it, which DESC puts first)
+    "urgency": "(code = ANY($7::text[])) DESC, (status = 'open') DESC, COALESCE(due < $10, false) DESC, "
+    "due ASC NULLS LAST, "
     "raised_at ASC NULLS LAST, work_item_id",
     **{
         f"{name}{suffix}": f"{sql} {direction} NULLS LAST, raised_at ASC NULLS LAST, work_item_id"
