@@ -216,7 +216,10 @@ async def test_a_reused_event_id_with_other_content_is_dead_lettered_and_an_exac
     assert [header(r, "dlq.reason") for r in dead] == ["event-id-reused", "event-id-reused"]
     assert [header(r, "dlq.origin.offset") for r in dead] == ["2", "3"]
     assert ProbeCounted.model_validate_json(out.value).total == 1, "the first content stands"
-    assert metric(runtime, "messages_consumed_total", outcome="duplicate") == 2
+    # Each exact repeat (offsets 1 and 4) is a duplicate. Once, with the machine saturated, the first poll was
+    # delivered again (as after a rebalance while it was handled): 5, its copies absorbed as duplicates too, and
+    # nothing dead-lettered twice. So never fewer than two.
+    assert metric(runtime, "messages_consumed_total", outcome="duplicate") >= 2
 
 
 async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_behind_it_are_published(
