@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from console.api import COMMANDS, OPENAPI_SNAPSHOT, openapi, render_openapi
+from console.api import OPENAPI_SNAPSHOT, openapi, render_openapi
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
+from console.issue import COMMANDS
 
 from contracts.catalogue import (
     EXPENSE_EVENTS,

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console.api import COMMANDS
+from console.issue import COMMANDS
 
 from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from console import pages
-from console.api import COMMANDS, request_schema
 from console.due import SERVICE_LEVELS_H
 from console.forms import fields_of, inputs
+from console.issue import COMMANDS, request_schema
 from console.sessions import SessionCookie, form_token
 from console.store import Entry, WorkItem
 from console.ui import cross_site

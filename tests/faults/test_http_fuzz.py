@@ -24,9 +24,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from console.api import COMMANDS
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
+from console.issue import COMMANDS
 from console.sessions import form_token
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st

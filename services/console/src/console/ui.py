@@ -5,7 +5,7 @@ the officer's token) or a token pasted into the sign-in form; either becomes a s
 (:mod:`console.sessions`) whose random id is the cookie. The pages authenticate themselves by that session, not
 by the services' bearer guard. A sign-in from another site is refused (``Sec-Fetch-Site``, ``Origin``), so no
 page elsewhere can sign an officer's browser in as someone else. Every form carries the session's form token and
-a fresh idempotency key, and is issued through :func:`console.api.issue`: the same roles check, the same outbox,
+a fresh idempotency key, and is issued through :func:`console.issue.issue`: the same roles check, the same outbox,
 the same refusals as the API. Reads are scoped like the work items API: an officer sees the queues, MSPs and
 expenses their roles open, and every read is in the audit log.
 
@@ -27,7 +27,8 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console import api, pages, sessions, store, words
+from console import issue as issuing
+from console import pages, sessions, signin, store, words
 from console.forms import FORM_FIELDS, Input, fields_of, inputs
 from console.handlers import SUBJECTS
 from console.views import (
@@ -44,7 +45,6 @@ from contracts import notification as n
 from contracts.procedures import implements
 from contracts.roles import (
     KNOWN_TO_EVERY_OFFICER,
-    OPERATIONS,
     QUEUE_READERS,
     known_roles,
     may_issue,
@@ -70,13 +70,9 @@ if TYPE_CHECKING:
 log = get_logger("console.ui")
 
 BASE = pages.BASE
-SIGN_IN = f"{BASE}/sign-in"
+SIGN_IN = signin.SIGN_IN
 PAGE_SIZE = 25
 MAX_SESSION_ID_CHARS = 64
-OPERATORS_NOT_OFFICERS = (
-    "An operator's token opens no console session: the console is for officers working cases. Sign in with your "
-    "officer's account."
-)
 MAX_ID_CHARS = 200
 """The longest id a page is asked for (a work item's, an MSP's, an expense's): a longer one is no id of ours, and
 is refused before it reaches the database or a log line."""
@@ -307,10 +303,10 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
                         401,
                     )
                 try:
-                    code = await code_for_claims(runtime, conn, claims)
-                except NotAnOfficerError:
+                    code = await signin.code_for_claims(runtime, conn, claims)
+                except signin.NotAnOfficerError:
                     log.info("sign-in refused", reason_code="operators-not-officers", status=403)
-                    return html(pages.sign_in_page(OPERATORS_NOT_OFFICERS), 403)
+                    return html(pages.sign_in_page(signin.OPERATORS_NOT_OFFICERS), 403)
             made = await sessions.exchange(
                 conn, code, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s
             )
@@ -337,23 +333,23 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
 
     @ui.post("/commands/{name}")
     async def issue(officer: SignedIn, form: Form, name: str) -> Response:
-        kind = api.COMMANDS.get(name)
+        kind = issuing.COMMANDS.get(name)
         if kind is None:
             raise PageRefused(404, "Not found", "No such action.")
         key = str(form.get("idempotency_key") or "") or None
         values = _lists(form)
         try:
-            api.refuse_theirs(values)
+            issuing.refuse_theirs(values)
             fields = fields_of(
                 _inputs(name, None), {k: v for k, v in values.items() if k not in FORM_FIELDS}
             )
-            body, _ = await api.issue(
+            body, _ = await issuing.issue(
                 runtime,
                 officer.officer_id,
                 frozenset(officer.roles),
                 kind,
                 fields,
-                key if key and len(key) <= api.MAX_KEY_CHARS else None,
+                key if key and len(key) <= issuing.MAX_KEY_CHARS else None,
             )
         except Refused as exc:
             log.info(
@@ -473,22 +469,6 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     return secured(ui)
 
 
-class NotAnOfficerError(Exception):
-    """A verified token that opens no console session: an operator's (the operations role). Operators read metrics
-    and dead letters, never a customer's case; a person who is both signs in to the console as an officer."""
-
-
-async def code_for_claims(runtime: "ServiceRuntime", conn: Any, claims: dict[str, Any]) -> str:
-    """A one-time sign-in code for a verified token's officer; their roles recorded, for assigning work to them.
-    :class:`NotAnOfficerError` for an operator's token."""
-    if OPERATIONS in (claims.get("roles") or ()):
-        raise NotAnOfficerError
-    roles = known_roles(claims.get("roles", []))
-    await store.officer_seen(conn, str(claims["sub"]), roles, runtime.clock.now())
-    settings: Any = runtime.settings
-    return await sessions.new_code(conn, claims, roles, settings.sign_in_code_ttl_s)
-
-
 def cross_site(headers: Mapping[str, str]) -> str | None:
     """Why a sign-in request comes from another site, or ``None``. A current browser says where a request comes
     from (``Sec-Fetch-Site``: this console's own page, or the address bar); where a browser does not, a form post's
@@ -570,8 +550,8 @@ async def _audited(
 
 def _inputs(name: str, subject: str | None) -> list[Input]:
     """The form fields of the action ``name`` (its key field hidden and set to ``subject``, where given)."""
-    kind = api.COMMANDS[name]
-    schema, nested = api.request_schema(kind)
+    kind = issuing.COMMANDS[name]
+    schema, nested = issuing.request_schema(kind)
     return inputs(kind, schema, nested, subject)
 
 
@@ -771,8 +751,8 @@ async def _command(runtime: "ServiceRuntime", officer: pages.Officer, ident: str
     if command is None or command.officer_id != officer.officer_id:
         raise PageRefused(404, "Not found", "No such command of yours.")
     subject = (
-        SUBJECTS.get(api.COMMANDS[command.command_type].key_field)
-        if command.command_type in api.COMMANDS
+        SUBJECTS.get(issuing.COMMANDS[command.command_type].key_field)
+        if command.command_type in issuing.COMMANDS
         else None
     )
     back = pages.subject_link(subject, command.subject_id) if subject else None
