@@ -377,8 +377,11 @@ def test_each_aggressive_calls_incident_is_a_step_of_its_own_until_its_own_is_re
     assert "RecordIncident" not in msp_actions(msp_view("MSP-1", both))
 
 
-def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_complete():
-    """Issue 31: finished MSPs still offered the SMS and phone actions."""
+@pytest.mark.rule("MSP-2.2")
+def test_an_msp_offers_only_what_its_steps_ask_now_and_an_authorised_sms_reads_as_decided():
+    """'SMS can only be sent by approved decision makers', and once one has authorised it, it is decided. Issue 31: finished MSPs still offered the SMS and phone
+    actions. Issue 40: the letter's dispatch and the result were offered before a letter existed, and an SMS
+    authorised for later still read as a decision required now, with Authorise and Decline offered."""
     planned = entry(
         "MspNotificationPlanned",
         customer_ref="CRN-1",
@@ -387,18 +390,34 @@ def test_an_msp_offers_only_the_actions_of_its_steps_not_yet_done_and_none_once_
     )
     phoned = [
         planned,
-        entry("MspStepRequired", step="phone"),
+        entry("MspStepRequired", step="phone", instructions=[]),
         entry("MspStepDone", step="phone", outcome="x"),
-        entry("MspStepRequired", step="sms-decision"),
-        entry("MspStepDone", step="sms-decision", outcome="y"),
+        entry("MspStepRequired", step="sms-decision", instructions=[]),
     ]
-    offered = msp_actions(msp_view("MSP-1", phoned))
-    assert "RecordPhoneContact" not in offered
-    assert "AuthoriseMspSms" not in offered
-    assert {"AttachMspLetter", "RecordLetterDispatch", "RecordMspResult", "RecordRiskFact"} <= set(
-        offered
+    assert msp_actions(msp_view("MSP-1", phoned)) == (
+        "AuthoriseMspSms",
+        "DeclineMspSms",
+        "RecordRiskFact",
+    ), "the step required now, and a risk fact at any time"
+    authorised = [
+        *phoned,
+        entry("MspSmsAuthorised", send_at=datetime(2027, 3, 1, 0, 10, tzinfo=UTC)),
+        entry("MspStepRequired", step="letter", instructions=[]),
+    ]
+    view = msp_view("MSP-1", authorised)
+    [sms] = [s for s in view.steps if s.step is Step.SMS]
+    assert (sms.status, sms.outcome) == (
+        "scheduled",
+        "authorised, to be sent Mon 1 Mar 2027, 11:10 AEDT",
     )
-    assert msp_actions(msp_view("MSP-1", [*phoned, entry("MspNotificationCompleted")])) == ()
+    assert msp_actions(view) == ("AttachMspLetter", "RecordRiskFact"), "no dispatch before a letter"
+    attached = [*authorised, entry("MspLetterAccepted", letter_id="L-1")]
+    assert msp_actions(msp_view("MSP-1", attached)) == (
+        "AttachMspLetter",
+        "RecordLetterDispatch",
+        "RecordRiskFact",
+    ), "once attached it may be sent, or replaced until it is"
+    assert msp_actions(msp_view("MSP-1", [*attached, entry("MspNotificationCompleted")])) == ()
 
 
 @pytest.mark.rule("IM-7.4")

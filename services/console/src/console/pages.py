@@ -79,7 +79,12 @@ STATUS_TEXT = {
     "accepted": "Accepted",
     "rejected": "Refused",
 }
-STEP_STATUS = {"done": "Done", "required": "Required now", "to come": "To come"}
+STEP_STATUS = {
+    "done": "Done",
+    "required": "Required now",
+    "scheduled": "Decided",
+    "to come": "To come",
+}
 QUEUE_TEXT = QUEUES
 ANY_STATUS = "any"
 COLUMN_TEXT = {

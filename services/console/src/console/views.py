@@ -18,6 +18,7 @@ from console.words import FACTS, fact
 from contracts import expenses as x
 from contracts import notification as n
 from contracts import workitems as w
+from contracts.dates import AGENCY_ZONE
 from contracts.notification import Step
 from contracts.procedures import BY_ID
 
@@ -56,7 +57,8 @@ STEP_NAMES = {
 class StepView:
     step: Step
     status: str
-    """``done``, ``required`` (now) or ``to come``."""
+    """``done``, ``required`` (now), ``scheduled`` (decided, to happen at a time: an authorised SMS) or
+    ``to come``."""
     outcome: str | None = None
     instructions: tuple[str, ...] = ()
     approved_decision_makers_only: bool = False
@@ -83,6 +85,8 @@ class MspView:
     steps: tuple[StepView, ...]
     completed: bool
     withheld: tuple[str, ...] = ()
+    letter_accepted: bool = False
+    """The signed and approved letter is attached: what remains of the letter step is its dispatch."""
 
     @property
     def required(self) -> tuple[StepView, ...]:
@@ -113,6 +117,8 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
     done: dict[StepKey, str] = {}
     facts: dict[str, Any] = {}
     withheld: list[str] = []
+    scheduled: dict[StepKey, str] = {}
+    letter_accepted = False
     for entry in entries:
         event = entry.event
         facts |= {k: v for k in ("customer_ref", "agency") if (v := getattr(event, k, None))}
@@ -125,9 +131,15 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
                 done[(Step(event.step), event.number)] = str(event.outcome)
             case n.MspSmsWithheld():
                 withheld.append(event.reason)
+            case n.MspSmsAuthorised():
+                scheduled[(Step.SMS, None)] = shown(event.send_at, ZoneInfo(AGENCY_ZONE))
+            case n.MspLetterAccepted():
+                letter_accepted = True
     steps = tuple(
         StepView(s, "done", outcome=done[(s, number)], number=number)
         if (s, number) in done
+        else StepView(s, "scheduled", outcome=f"authorised, to be sent {scheduled[(s, number)]}")
+        if (s, number) in scheduled
         else StepView(
             s,
             "required",
@@ -149,6 +161,7 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
         steps,
         completed,
         tuple(withheld),
+        letter_accepted,
     )
 
 
@@ -251,13 +264,21 @@ def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
 
 
 def msp_actions(view: MspView) -> tuple[str, ...]:
-    """The actions that can apply to the MSP now: those of a step still to do (one numbered incident still
-    awaited is enough), and a risk fact (it can come at any time); none once its notification is complete."""
+    """The actions that can apply to the MSP now: those of a step required now (one numbered incident still
+    awaited is enough), the letter's dispatch once a letter is attached (another may replace it until it is sent),
+    and a risk fact (it can come at any time);
+    none once its notification is complete. An SMS authorised for later is decided: nothing is asked of it."""
     if view.completed:
         return ()
-    open_steps = {s.step for s in view.steps if s.status != "done"}
+    required = {s.step for s in view.required}
     return (
-        *(a for step, actions in STEP_ACTIONS.items() if step in open_steps for a in actions),
+        *(
+            a
+            for step, actions in STEP_ACTIONS.items()
+            if step in required
+            for a in actions
+            if view.letter_accepted or a != n.RecordLetterDispatch.TYPE
+        ),
         n.RecordRiskFact.TYPE,
     )
 
