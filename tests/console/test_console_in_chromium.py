@@ -264,7 +264,10 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         await sign_in(browser, console, signer, "OFF-IM-1", IM)
         await browser.open(f"{base_of(console)}/ui/expenses/EXP-UI-O")
         text = await browser.until("UNDLVD IM", what="the one-off's retry window")
-        assert "Today is day 1: the one-off can still be ceased or varied, today only." in text
+        assert (
+            "Today is day 1: the one-off can still be ceased or varied until day 2, Tuesday 2 March 2027, begins."
+            in text
+        )
         assert "Day 1 (cease or vary allowed)\nMonday 1 March 2027" in text, "dates in words"
         assert "Day 2 (it cannot be ceased or varied)\nTuesday 2 March 2027" in text
         assert "Wed 3 Mar 2027, 00:00 AEDT" in text, (

@@ -379,9 +379,10 @@ def test_each_aggressive_calls_incident_is_a_step_of_its_own_until_its_own_is_re
 
 @pytest.mark.rule("MSP-2.2")
 def test_an_msp_offers_only_what_its_steps_ask_now_and_an_authorised_sms_reads_as_decided():
-    """'SMS can only be sent by approved decision makers', and once one has authorised it, it is decided. Issue 31: finished MSPs still offered the SMS and phone
-    actions. Issue 40: the letter's dispatch and the result were offered before a letter existed, and an SMS
-    authorised for later still read as a decision required now, with Authorise and Decline offered."""
+    """'SMS can only be sent by approved decision makers', and once one has authorised it, it is decided. Issue 31:
+    finished MSPs still offered the SMS and phone actions. Issue 40: the letter's dispatch and the result were
+    offered before a letter existed, and an SMS authorised for later still read as a decision required now, with
+    Authorise and Decline offered."""
     planned = entry(
         "MspNotificationPlanned",
         customer_ref="CRN-1",
@@ -442,29 +443,36 @@ def test_a_regular_expense_is_not_offered_a_one_offs_variation_or_removal():
         ],
     )
     assert expense_actions(weekly) == ("CeaseExpense",)
-    one_off = expense_view(
-        "EXP-2",
-        [
-            entry(
-                "ExpenseUndelivered",
-                customer_ref="CRN-1",
-                kind="one-off",
-                period_start="2027-03-01",
-                window_closes_at="2027-03-03T13:00:00Z",
-                status="UNDLVD IM",
-                calendar="2 working days",
-                failure_explanation=".",
-                procedure_step=7,
-                officer_options=[],
-            )
-        ],
-    )
+    one_off_entries = [
+        entry(
+            "ExpenseUndelivered",
+            customer_ref="CRN-1",
+            kind="one-off",
+            period_start="2027-03-01",
+            window_closes_at="2027-03-03T13:00:00Z",
+            status="UNDLVD IM",
+            calendar="2 working days",
+            failure_explanation=".",
+            procedure_step=7,
+            officer_options=[],
+        )
+    ]
+    one_off = expense_view("EXP-2", one_off_entries)
     assert expense_actions(one_off) == (
         "CeaseExpense",
-        "VaryOneOffExpense",
         "RecordMySupportJob",
         "RecordExpenseRemoval",
+    ), "varying is answered only with cease-and-code: it is not offered"
+    delivered = expense_view(
+        "EXP-2",
+        [
+            *one_off_entries,
+            entry(
+                "ExpenseDelivered", period_start="2027-03-01", delivered_at="2027-03-01T03:00:00Z"
+            ),
+        ],
     )
+    assert expense_actions(delivered) == (), "a delivered one-off can no longer be changed"
 
 
 def test_a_send_at_control_takes_canberra_time_and_choices_read_in_the_procedures_words():
@@ -540,25 +548,23 @@ def test_a_paid_twice_item_is_due_when_the_later_one_offs_day_2_begins_and_says_
 def test_a_one_offs_page_says_whether_today_is_day_1_or_day_2_from_its_stored_days():
     """103-01050060 step 7: "Note: the expense cannot be ceased or varied on day 2. This must be done on day 1." The
     customer's today, against the days stored when the window opened."""
-    view = expense_view(
-        "EXP-2",
-        [
-            entry(
-                "ExpenseUndelivered",
-                customer_ref="CRN-1",
-                kind="one-off",
-                period_start="2027-03-05",
-                window_closes_at="2027-03-08T13:00:00Z",
-                status="UNDLVD IM",
-                calendar="2 working days",
-                failure_explanation=".",
-                procedure_step=7,
-                officer_options=[],
-                day_1="2027-03-05",
-                day_2="2027-03-08",
-            )
-        ],
-    )
+    view_entries = [
+        entry(
+            "ExpenseUndelivered",
+            customer_ref="CRN-1",
+            kind="one-off",
+            period_start="2027-03-05",
+            window_closes_at="2027-03-08T13:00:00Z",
+            status="UNDLVD IM",
+            calendar="2 working days",
+            failure_explanation=".",
+            procedure_step=7,
+            officer_options=[],
+            day_1="2027-03-05",
+            day_2="2027-03-08",
+        )
+    ]
+    view = expense_view("EXP-2", view_entries)
     assert (
         one_off_today(view, date(2027, 3, 4))
         == "Day 1 is Friday 5 March 2027: the one-off can be ceased or "
@@ -566,9 +572,9 @@ def test_a_one_offs_page_says_whether_today_is_day_1_or_day_2_from_its_stored_da
     )
     assert (
         one_off_today(view, date(2027, 3, 5))
-        == "Today is day 1: the one-off can still be ceased or varied, "
-        "today only."
-    )
+        == "Today is day 1: the one-off can still be ceased or varied until day 2, Monday 8 March 2027, "
+        "begins."
+    ), "on a Friday, Saturday and Sunday still count as day 1: not 'today only'"
     assert one_off_today(view, date(2027, 3, 6)) == (
         "Today counts as day 1 (a weekend or public holiday before "
         "day 2, Monday 8 March 2027): the one-off can still be ceased or "
@@ -579,6 +585,18 @@ def test_a_one_offs_page_says_whether_today_is_day_1_or_day_2_from_its_stored_da
         "(IM-7.3). In extreme hardship, escalate the removal."
     )
     assert one_off_today(view, date(2027, 3, 9)) is None
+    paid = expense_view(
+        "EXP-3",
+        [
+            *view_entries,
+            entry(
+                "ExpenseDelivered", period_start="2027-03-05", delivered_at="2027-03-05T03:00:00Z"
+            ),
+        ],
+    )
+    assert one_off_today(paid, date(2027, 3, 5)) == (
+        "The one-off was delivered: it can no longer be ceased, varied or removed."
+    ), "not 'Today is day 1' with cease, vary and removal each then refused"
 
 
 def test_the_doc_note_hint_speaks_to_officers_not_integrators():

@@ -198,6 +198,13 @@ class ExpenseView:
     def one_off(self) -> bool:
         return self.facts.get("kind") == "one-off"
 
+    @property
+    def paid(self) -> str | None:
+        """When a one-off was delivered (it has one period): then nothing more can be done to it."""
+        if not self.one_off:
+            return None
+        return next((w.outcome_at for w in self.windows if w.outcome == "delivered"), None)
+
 
 def _iso(value: object) -> str:
     """A date or an instant as the views keep it (ISO text, shown in words and local time by the pages)."""
@@ -284,10 +291,17 @@ def msp_actions(view: MspView) -> tuple[str, ...]:
 
 
 def expense_actions(view: ExpenseView) -> tuple[str, ...]:
-    """The actions that can apply to the expense now: none once it ended; a one-off's only on a one-off."""
-    if view.ended:
+    """The actions that can apply to the expense now: none once it ended, or once a one-off was delivered; a
+    one-off's only on a one-off. Varying a one-off's amount is never offered: the expenses service answers it only
+    with the procedure's way ("the existing expense needs to be ceased before the new one-off expense can be
+    coded"), which is cease, then code (the command stays in the API for those who send it)."""
+    if view.ended or view.paid:
         return ()
-    return tuple(a for a in EXPENSE_ACTIONS if view.one_off or a not in ONE_OFF_ACTIONS)
+    return tuple(
+        a
+        for a in EXPENSE_ACTIONS
+        if a != x.VaryOneOffExpense.TYPE and (view.one_off or a not in ONE_OFF_ACTIONS)
+    )
 
 
 NEXT_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -341,11 +355,15 @@ def one_off_today(view: ExpenseView, today: date) -> str | None:
     """The banner of a one-off's page, from its stored days and the customer's today: what may be done today."""
     if not view.one_off or not view.day_1 or view.ended:
         return None
+    if view.paid:
+        return "The one-off was delivered: it can no longer be ceased, varied or removed."
     day_1, day_2 = date.fromisoformat(view.day_1), date.fromisoformat(view.day_2 or view.day_1)
     if today < day_1:
         return f"Day 1 is {day(day_1)}: the one-off can be ceased or varied then."
     if today == day_1:
-        return "Today is day 1: the one-off can still be ceased or varied, today only."
+        return (
+            f"Today is day 1: the one-off can still be ceased or varied until day 2, {day(day_2)}, begins."
+        )
     if today < day_2:
         return (
             f"Today counts as day 1 (a weekend or public holiday before day 2, {day(day_2)}): the one-off can "
