@@ -17,7 +17,14 @@ from console.issue import COMMANDS, request_schema
 from console.sessions import SessionCookie, form_token
 from console.store import Entry, WorkItem
 from console.ui import cross_site
-from console.views import expense_actions, expense_view, msp_actions, msp_view, one_off_today
+from console.views import (
+    expense_actions,
+    expense_view,
+    msp_actions,
+    msp_view,
+    one_off_today,
+    said,
+)
 from starlette.datastructures import Headers
 
 from contracts.catalogue import CATALOGUE
@@ -608,3 +615,17 @@ def test_the_doc_note_hint_speaks_to_officers_not_integrators():
         assert doc.hint.startswith("Record details on a DOC")
         assert "dead-letter" not in doc.hint
         assert "rejected" not in doc.hint
+
+
+def test_what_a_command_caused_names_the_step_or_item_it_was_about():
+    """Issue 40: after a call the result page listed 'A step was done / A step is required', not which."""
+    assert said(entry("MspStepDone", step="phone", outcome="x").event) == (
+        "Done: Phone the customer (or their nominee / power of attorney)"
+    )
+    assert said(entry("MspStepRequired", step="incident", number=2, instructions=[]).event) == (
+        "Now required: Incident record for aggressive call 2"
+    )
+    assert said(entry("WorkItemRaised", title="Phone the customer").event) == (
+        "Work item raised: Phone the customer"
+    )
+    assert said(entry("MspNotificationCompleted").event) == "Notification steps done", "the rest in words"

@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from console import store
+from console.views import said
 from contracts.envelope import Event
 from contracts.workitems import (
     WorkItemAssigned,
@@ -51,7 +52,7 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
         await store.accepted(
             conn,
             event.causation_id,
-            {"event_type": event.event_type, "event_id": str(event.event_id)},
+            {"event_type": event.event_type, "event_id": str(event.event_id), "said": said(event)},
         )
     return []
 

@@ -416,7 +416,8 @@ def command_page(
         command=command,
         back=back,
         next_action=next_action,
-        caused=[label(o.get("event_type", "")) for o in command.outcomes],
+        # what each caused, as it was said when it came (an outcome kept before then: by its kind)
+        caused=[o.get("said") or label(o.get("event_type", "")) for o in command.outcomes],
         refresh=2 if command.status == "pending" else None,
     )
 

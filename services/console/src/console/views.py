@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 from console.localtime import day, shown
 from console.store import Entry
 from console.words import FACTS, fact
+from console.words import event as event_words
 from contracts import expenses as x
 from contracts import notification as n
 from contracts import workitems as w
 from contracts.dates import AGENCY_ZONE
+from contracts.envelope import Event
 from contracts.notification import Step
 from contracts.procedures import BY_ID
 
@@ -361,9 +363,7 @@ def one_off_today(view: ExpenseView, today: date) -> str | None:
     if today < day_1:
         return f"Day 1 is {day(day_1)}: the one-off can be ceased or varied then."
     if today == day_1:
-        return (
-            f"Today is day 1: the one-off can still be ceased or varied until day 2, {day(day_2)}, begins."
-        )
+        return f"Today is day 1: the one-off can still be ceased or varied until day 2, {day(day_2)}, begins."
     if today < day_2:
         return (
             f"Today counts as day 1 (a weekend or public holiday before day 2, {day(day_2)}): the one-off can "
@@ -375,3 +375,23 @@ def one_off_today(view: ExpenseView, today: date) -> str | None:
             f"Today is day 2: {rule.quote} ({rule.id}). In extreme hardship, escalate the removal."
         )
     return None
+
+
+def said(event: Event) -> str:
+    """What an event a command caused did, in the officer's words and naming which step or item: the result page
+    lists these (issue 40: it read "A step was done / A step is required", not which)."""
+    match event:
+        case n.MspStepDone():
+            return f"Done: {StepView(Step(event.step), 'done', number=event.number).name}"
+        case n.MspStepRequired():
+            return (
+                f"Now required: {StepView(Step(event.step), 'required', number=event.number).name}"
+            )
+        case n.MspSmsAuthorised():
+            return f"SMS authorised, to be sent {shown(event.send_at, ZoneInfo(AGENCY_ZONE))}"
+        case w.WorkItemRaised():
+            return f"Work item raised: {event.title}"
+        case w.WorkItemAssigned():
+            return f"Work item assigned to {event.assignee_id}"
+        case _:
+            return event_words(event.event_type)
