@@ -618,7 +618,7 @@ def test_the_doc_note_hint_speaks_to_officers_not_integrators():
 
 
 def test_what_a_command_caused_names_the_step_or_item_it_was_about():
-    """Issue 40: after a call the result page listed 'A step was done / A step is required', not which."""
+    """Issue 40: after a call the result page said only that a step was done and a step is required, not which."""
     assert said(entry("MspStepDone", step="phone", outcome="x").event) == (
         "Done: Phone the customer (or their nominee / power of attorney)"
     )
