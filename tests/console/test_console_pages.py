@@ -15,7 +15,7 @@ import pytest
 from console.issue import COMMANDS
 
 from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
-from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised
+from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised, WorkItemTickedOff
 from devstack.tokens import Signer
 from servicekit.clock import SimulatedClock
 from tests.console.test_console_on_real_broker import console, officer
@@ -585,3 +585,36 @@ async def test_every_officer_sees_a_customers_income_management_items_and_the_wa
         assert html.escape(TRANSFER_GUIDANCE) not in trained, "and needs no transfer"
         item = (await http.get("/ui/work-items/I059PL:EXP-C1:2027-03-01")).text
         assert 'href="/ui/customers/CRN-R"' in item, "every record links to its customer"
+
+        # Issue 40: an officer with none of the roles (the front line: all staff) had no search at all
+        await sign_in(http, signer.token("OFF-FRONT", roles=[]))
+        desk = (await http.get("/ui/")).text
+        assert '<label for="q-q">Find a customer: CRN</label>' in desk
+        found = await http.get("/ui/", params={"q": "CRN-R"}, follow_redirects=False)
+        assert (found.status_code, found.headers["location"]) == (303, "/ui/customers/CRN-R")
+        front = (await http.get("/ui/customers/CRN-R")).text
+        assert "I059PL &lt;b&gt;" in front, "the I059PL shows to all staff, by its title"
+        assert html.escape(TRANSFER_GUIDANCE) in front, "with the way on while it is open"
+        assert "MSP-SMS-DECISION &lt;b&gt;" not in front
+        closed = WorkItemTickedOff(
+            **env(
+                "workitems",
+                event_type="WorkItemTickedOff",
+                work_item_id=i059pl.work_item_id,
+                code=WorkItemCode.I059PL,
+                customer_ref="CRN-R",
+                actor="OFF-IM",
+                tick_off=TickOff.MANUAL,
+                doc_recorded=True,
+            )
+        )
+        await publish_events(kafka.bootstrap_servers, topic_prefix, [closed])
+
+        async def guidance_gone() -> bool:
+            return (
+                html.escape(TRANSFER_GUIDANCE) not in (await http.get("/ui/customers/CRN-R")).text
+            )
+
+        await eventually(
+            guidance_gone, what="no transfer once every Income Management item is closed"
+        )

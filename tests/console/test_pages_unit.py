@@ -628,4 +628,6 @@ def test_what_a_command_caused_names_the_step_or_item_it_was_about():
     assert said(entry("WorkItemRaised", title="Phone the customer").event) == (
         "Work item raised: Phone the customer"
     )
-    assert said(entry("MspNotificationCompleted").event) == "Notification steps done", "the rest in words"
+    assert said(entry("MspNotificationCompleted").event) == "Notification steps done", (
+        "the rest in words"
+    )

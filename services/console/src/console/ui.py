@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
@@ -396,6 +397,9 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
                 400, "Bad address", f"A page takes at most {MAX_QUERY_FIELDS} filters."
             )
         readable = _readable(officer)
+        if not readable and (wanted_customer := _filter("q", q)):
+            # All staff (103-01050060 step 1) find a customer's record: its work items, and the way on
+            return RedirectResponse(f"{BASE}/customers/{quote(wanted_customer, safe='')}", 303)
         try:
             page_no = max(1, min(10_000, int(page)))
         except ValueError:
@@ -688,7 +692,8 @@ async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_
     # the same answer whatever records the officer's roles do not open
     if not items and not subjects:
         raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
-    not_theirs = {i.queue for i in items if i.queue not in readable}
+    # the transfer guidance while an item the officer cannot work is still open (none once all are closed)
+    not_theirs = {i.queue for i in items if i.queue not in readable and i.status == "open"}
     guidance = (
         way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT)
         if Queue.INCOME_MANAGEMENT.value in not_theirs
