@@ -279,6 +279,63 @@ async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained
         assert [json.loads(r.value)["officer_id"] for r in records] == ["OFF-6", "OFF-6"]
 
 
+async def test_two_officers_taking_one_item_as_they_saw_it_one_wins_and_the_other_is_told_who_has_it(
+    kafka, database_url, topic_prefix
+):
+    """Issue 40: two officers pressing Assign to me on one item were both told Accepted; the last won, and the
+    other never knew. Each says whom they saw holding it (nobody); the second learns who has it now."""
+    signer = Signer(audience=["console", "workitems"])
+    item = i059pl_id("EXP-1", PERIOD)
+    workitems = workitems_runtime(
+        WorkitemsSettings(
+            **kafka.settings("workitems"),
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            http_port=free_port(),
+            jwt_public_keys=[signer.public_pem],
+            jwt_issuer=signer.issuer,
+        )
+    )
+    async with console(kafka, database_url, topic_prefix, signer, workitems) as http:
+        closed = period_closed(ExpenseKind.WEEKLY)
+        await publish(
+            kafka.bootstrap_servers,
+            topic_prefix + EXPENSE_EVENTS.name,
+            [closed.to_json()],
+            key=closed.key.encode(),
+        )
+
+        async def take(who: str) -> str:
+            answer = await http.post(
+                "/commands/AssignWorkItem",
+                json={"work_item_id": item, "assignee_id": who, "expects_nobody": True},
+                headers=officer(signer, who, IM),
+            )
+            return str(answer.json().get("command_id", ""))
+
+        async def status_of(who: str, command_id: str) -> dict[str, Any]:
+            answer = await http.get(f"/commands/{command_id}", headers=officer(signer, who, IM))
+            return dict(answer.json())
+
+        first: list[str] = []
+
+        async def taken() -> bool:
+            if not first or not first[0]:  # refused 404 until the console knows the item
+                first[:] = [await take("OFF-A")]
+            return bool(first[0]) and (await status_of("OFF-A", first[0]))["status"] == "accepted"
+
+        await eventually(taken, what="the first officer's assignment, once the item is known")
+        second = await take("OFF-B")
+
+        async def told() -> bool:
+            return (await status_of("OFF-B", second))["status"] == "rejected"
+
+        await eventually(told, what="the second officer's answer")
+        lost = await status_of("OFF-B", second)
+        assert lost["reason_code"] == "assigned-meanwhile"
+        assert "OFF-A has it now" in lost["reason"]
+
+
 @pytest.mark.rule("IM-7.3")
 async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_way_out(
     kafka, database_url, topic_prefix

@@ -667,6 +667,27 @@ def test_assigning_a_closed_item_is_rejected_and_assigning_it_again_to_the_same_
     assert rejected.reason_code == "already-closed"
 
 
+def test_of_two_officers_taking_one_item_as_they_saw_it_one_wins_and_the_other_is_told_who_has_it():
+    """Issue 40: two officers pressing Assign to me on one item were both told Accepted; the last won unseen."""
+    desk = Desk()
+    desk.handle(period_closed())
+    seen_free = {"expects_nobody": True}
+    first = assign(I059PL, assignee="OFF-6", officer="OFF-6").model_copy(update=seen_free)
+    second = assign(I059PL, assignee="OFF-7", officer="OFF-7").model_copy(update=seen_free)
+    assert isinstance(desk.only(first), WorkItemAssigned)
+    lost = desk.only(second)
+    assert isinstance(lost, WorkItemActionRejected)
+    assert lost.reason_code == "assigned-meanwhile"
+    assert "OFF-6 has it now" in lost.reason
+    taken = assign(I059PL, assignee="OFF-7", officer="OFF-7").model_copy(
+        update={"expected_assignee_id": "OFF-6"}
+    )
+    assert isinstance(desk.only(taken), WorkItemAssigned), "taken from whom they saw holding it"
+    assert isinstance(desk.only(assign(I059PL, assignee="OFF-8")), WorkItemAssigned), (
+        "a request that says nothing of whom it saw (an older client) is not checked"
+    )
+
+
 def test_an_item_handed_back_is_in_its_queue_for_anyone_and_only_an_officer_of_the_queue_may_hand_it_back():
     """Issue 31: an officer could take an item but never give it back to the queue."""
     desk = Desk()

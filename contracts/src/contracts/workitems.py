@@ -95,6 +95,18 @@ class AssignWorkItem(WorkItemEvent):
     officer_id: str = Field(min_length=1, max_length=64, description="Who assigns.")
     officer_roles: OfficerRoles
     assignee_id: str = Field(min_length=1, max_length=64, description="Who will action the item.")
+    expected_assignee_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Who the officer saw holding the item when they asked. Given (or expects_nobody): the "
+        "request is refused, naming who holds it now, when that has changed meanwhile (two officers taking one "
+        "item: one wins, the other is told). Neither: not checked (a client from before it was given).",
+    )
+    expects_nobody: bool = Field(
+        default=False,
+        description="The officer saw the item held by nobody (see expected_assignee_id).",
+    )
 
 
 class UnassignWorkItem(WorkItemEvent):
@@ -206,6 +218,7 @@ class WorkItemReason(StrEnum):
     """Why a work item request was refused or an item cancelled (the reason_code values)."""
 
     ALREADY_CLOSED = "already-closed"
+    ASSIGNED_MEANWHILE = "assigned-meanwhile"
     DOC_NOTE_REQUIRED = "doc-note-required"
     EXPENSE_CEASED = "expense-ceased"
     EXPENSE_DELIVERED = "expense-delivered"

@@ -658,10 +658,27 @@ async def _work_item(
                     form="AssignToMe",
                 ),
             )
+        actions = [
+            replace(a, inputs=held_as_seen(a.inputs, item.assignee_id))
+            if a.command_type == AssignWorkItem.TYPE
+            else a
+            for a in actions
+        ]
         entries = await store.timeline(conn, "work-item", ident)
         commands = await store.commands_on(conn, officer.officer_id, ident)
         notes = await _notes(conn, officer, "work-item", ident)
     return pages.work_item_page(officer, item, entries, actions, commands, notes, due)
+
+
+def held_as_seen(fields: Sequence[Input], assignee: str | None) -> list[Input]:
+    """An assignment's form says who the officer saw holding the item (hidden): if it changed hands meanwhile,
+    the work items service refuses it and says who has it now, instead of the last to press winning unseen."""
+    seen = {"expects_nobody": "true"} if assignee is None else {"expected_assignee_id": assignee}
+    return [
+        Input(f.name, f.label, "hidden", value=seen[f.name]) if f.name in seen else f
+        for f in fields
+        if f.name not in ("expected_assignee_id", "expects_nobody") or f.name in seen
+    ]
 
 
 async def _notes(conn: Any, officer: pages.Officer, subject: str, ident: str) -> list[store.Note]:

@@ -586,9 +586,20 @@ def _tick_off_by_officer(
 
 
 def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> list[Event]:
+    """The officer's assignment, unless the item changed hands since they looked: then they are told who has it."""
     if refusal := _refusal(item, request, now):
         return refusal
     assert item is not None
+    expected = None if request.expects_nobody else request.expected_assignee_id
+    if (request.expects_nobody or expected is not None) and item.assignee_id != expected:
+        holder = item.assignee_id or "nobody (it was handed back to its queue)"
+        return _rejected(
+            request,
+            now,
+            WorkItemReason.ASSIGNED_MEANWHILE,
+            f"The work item changed hands since you looked: {holder} has it now.",
+            "Open the work item again to see who has it before you take or give it.",
+        )
     if (
         item.assignee_id == request.assignee_id
     ):  # already theirs: answered, so nobody waits for ever
