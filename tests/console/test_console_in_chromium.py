@@ -20,7 +20,6 @@ from selenium.webdriver.common.by import By
 from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS, SMS_DISPATCH
 from contracts.expenses import ExpenseKind
 from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
-from devstack.procs import free_port
 from devstack.tokens import SYSTEM_AUDIENCES, Signer
 from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
@@ -29,6 +28,7 @@ from notification.app import NotificationSettings
 from notification.app import create_runtime as notification_runtime
 from servicekit.clock import SimulatedClock
 from servicekit.service import ServiceRuntime
+from tests.console.test_console_on_real_broker import signed_settings
 from tests.expenses.builders import at, attempt
 from tests.notification.builders import T0, approval
 from tests.support import axe
@@ -66,15 +66,7 @@ async def system(
         for name in (*names, "console"):
             settings_type, create = SETTINGS[name]
             runtimes[name] = create(
-                settings_type(
-                    **kafka.settings(name),
-                    database_url=database_url,
-                    topic_prefix=prefix,
-                    http_port=free_port(),
-                    jwt_public_keys=[signer.public_pem],
-                    jwt_issuer=signer.issuer,
-                ),
-                clock,
+                signed_settings(settings_type, name, kafka, database_url, prefix, signer), clock
             )
             await stack.enter_async_context(served(runtimes[name]))
         yield runtimes

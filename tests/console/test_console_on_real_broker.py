@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -30,6 +30,7 @@ from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
 from servicekit.clock import Clock, SimulatedClock
 from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
 from tests.expenses.builders import at, attempt
 from tests.support.http import served
 from tests.support.kafka_tools import eventually, publish, read_all, read_topic
@@ -53,6 +54,25 @@ SMS = {
 }
 
 
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def signed_settings(
+    kind: type[S], name: str, kafka: Any, database_url: str, prefix: str, signer: Signer
+) -> S:
+    """Service ``name``'s settings for a test: this run's broker, database and topics, a free port, and tokens from
+    ``signer`` accepted (its audience the service's name)."""
+    return kind(
+        **kafka.settings(name),
+        database_url=database_url,
+        topic_prefix=prefix,
+        http_port=free_port(),
+        jwt_public_keys=[signer.public_pem],
+        jwt_issuer=signer.issuer,
+        jwt_audience=name,
+    )
+
+
 @contextlib.asynccontextmanager
 async def console(
     kafka: Any,
@@ -63,21 +83,31 @@ async def console(
     clock: Clock | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     runtime = console_runtime(
-        ConsoleSettings(
-            **kafka.settings("console"),
-            database_url=database_url,
-            topic_prefix=prefix,
-            http_port=free_port(),
-            jwt_public_keys=[signer.public_pem],
-            jwt_issuer=signer.issuer,
-            jwt_audience="console",
-        ),
-        clock,
+        signed_settings(ConsoleSettings, "console", kafka, database_url, prefix, signer), clock
     )
     async with contextlib.AsyncExitStack() as stack:
         for other in others:
             await stack.enter_async_context(served(other))
         yield await stack.enter_async_context(served(runtime))
+
+
+@contextlib.asynccontextmanager
+async def with_an_i059pl(
+    kafka: Any, database_url: str, prefix: str, signer: Signer
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The console beside the work items service, and a weekly expense's period closed unpaid (its I059PL)."""
+    workitems = workitems_runtime(
+        signed_settings(WorkitemsSettings, "workitems", kafka, database_url, prefix, signer)
+    )
+    async with console(kafka, database_url, prefix, signer, workitems) as http:
+        closed = period_closed(ExpenseKind.WEEKLY)
+        await publish(
+            kafka.bootstrap_servers,
+            prefix + EXPENSE_EVENTS.name,
+            [closed.to_json()],
+            key=closed.key.encode(),
+        )
+        yield http
 
 
 def officer(signer: Signer, sub: str, *roles: str, key: str | None = None) -> dict[str, str]:
@@ -210,24 +240,7 @@ async def test_an_untrained_officer_is_given_the_transfer_guidance_and_a_trained
     a DOC." The console learns the item's queue and the command's outcome from workitems' events."""
     signer = Signer(audience=["console", "workitems"])
     item = i059pl_id("EXP-1", PERIOD)
-    workitems = workitems_runtime(
-        WorkitemsSettings(
-            **kafka.settings("workitems"),
-            database_url=database_url,
-            topic_prefix=topic_prefix,
-            http_port=free_port(),
-            jwt_public_keys=[signer.public_pem],
-            jwt_issuer=signer.issuer,
-        )
-    )
-    async with console(kafka, database_url, topic_prefix, signer, workitems) as http:
-        closed = period_closed(ExpenseKind.WEEKLY)
-        await publish(
-            kafka.bootstrap_servers,
-            topic_prefix + EXPENSE_EVENTS.name,
-            [closed.to_json()],
-            key=closed.key.encode(),
-        )
+    async with with_an_i059pl(kafka, database_url, topic_prefix, signer) as http:
 
         async def known() -> bool:
             response = await http.post(
@@ -286,24 +299,7 @@ async def test_two_officers_taking_one_item_as_they_saw_it_one_wins_and_the_othe
     other never knew. Each says whom they saw holding it (nobody); the second learns who has it now."""
     signer = Signer(audience=["console", "workitems"])
     item = i059pl_id("EXP-1", PERIOD)
-    workitems = workitems_runtime(
-        WorkitemsSettings(
-            **kafka.settings("workitems"),
-            database_url=database_url,
-            topic_prefix=topic_prefix,
-            http_port=free_port(),
-            jwt_public_keys=[signer.public_pem],
-            jwt_issuer=signer.issuer,
-        )
-    )
-    async with console(kafka, database_url, topic_prefix, signer, workitems) as http:
-        closed = period_closed(ExpenseKind.WEEKLY)
-        await publish(
-            kafka.bootstrap_servers,
-            topic_prefix + EXPENSE_EVENTS.name,
-            [closed.to_json()],
-            key=closed.key.encode(),
-        )
+    async with with_an_i059pl(kafka, database_url, topic_prefix, signer) as http:
 
         async def take(who: str) -> str:
             answer = await http.post(
