@@ -25,6 +25,7 @@ from console.views import (
     one_off_today,
     said,
 )
+from jinja2 import UndefinedError
 from starlette.datastructures import Headers
 
 from contracts.catalogue import CATALOGUE
@@ -230,7 +231,7 @@ def test_every_value_is_escaped():
         "open",
         None,
         NOW,
-        raised(subject_id="EXP-1"),
+        raised(subject_id="EXP-1", subject_type="expense"),
     )
     html = pages.queue_page(
         OFFICER,
@@ -244,6 +245,36 @@ def test_every_value_is_escaped():
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert 'href="/ui/work-items/I059PL%3A%3Cx%3E"' in html
+
+
+def test_each_queue_row_has_a_cell_per_header_and_names_its_record_and_customer_as_links(
+    monkeypatch,
+):
+    """Issue 40: the queue's cells were written by hand while its headers came from a list, so a forgotten cell
+    shifted every later column; the About and Customer cells were text, not links."""
+    item = work_item(
+        "I059PL:E1:2027-03-01", "I059PL", "open", NOW, subject_id="EXP-1", subject_type="expense"
+    )
+
+    def queue(*extra: str) -> str:
+        monkeypatch.setattr(pages, "COLUMN_TEXT", {**pages.COLUMN_TEXT, **{e: e for e in extra}})
+        return pages.queue_page(
+            OFFICER,
+            pages.QueueQuery(None, "open", None, None, 1, 25),
+            ["income-management"],
+            ["I059PL"],
+            [item],
+            1,
+            pages.Due(SERVICE_LEVELS_H, NOW),
+        )
+
+    html = queue()
+    [row] = re.findall(r"<tbody>(.*?)</tbody>", html, re.S)
+    assert row.count("<td>") == html.count('<th scope="col"') == len(pages.COLUMN_TEXT)
+    assert '<a href="/ui/expenses/EXP-1">EXP-1</a>' in row
+    assert '<a href="/ui/customers/CRN-1">CRN-1</a>' in row
+    with pytest.raises(UndefinedError, match="no_cell_for"):
+        queue("a-new-column")  # a column with no cell fails loudly, it does not shift the others
 
 
 def test_the_session_cookie_is_read_from_the_cookie_header_and_its_form_token_is_its_own():

@@ -175,6 +175,8 @@ class QueueQuery:
 
 @dataclass(frozen=True)
 class Column:
+    name: str
+    """Its key in :data:`COLUMN_TEXT` (and :data:`console.store.SORT_COLUMNS`): the header and each row's cell."""
     text: str
     href: str
     sorted: str | None
@@ -194,6 +196,7 @@ def columns(query: QueueQuery) -> list[Column]:
         )
         made.append(
             Column(
+                name,
                 text,
                 query.href(order=f"{name}-desc" if direction == "ascending" else name),
                 direction,
