@@ -221,6 +221,19 @@ def test_every_actions_form_labels_every_control(command: str):
     assert 'name="form_token" value="' + "f" * 32 in html
 
 
+def queue_of(*items: WorkItem) -> str:
+    """The first page of an Income Management officer's open work, holding ``items``."""
+    return pages.queue_page(
+        OFFICER,
+        pages.QueueQuery(None, "open", None, None, 1, 25),
+        ["income-management"],
+        ["I059PL"],
+        list(items),
+        len(items),
+        pages.Due(SERVICE_LEVELS_H, NOW),
+    )
+
+
 def test_every_value_is_escaped():
     item = WorkItem(
         "I059PL:<x>",
@@ -233,15 +246,7 @@ def test_every_value_is_escaped():
         NOW,
         raised(subject_id="EXP-1", subject_type="expense"),
     )
-    html = pages.queue_page(
-        OFFICER,
-        pages.QueueQuery(None, "open", None, None, 1, 25),
-        ["income-management"],
-        ["I059PL"],
-        [item],
-        1,
-        pages.Due(SERVICE_LEVELS_H, NOW),
-    )
+    html = queue_of(item)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert 'href="/ui/work-items/I059PL%3A%3Cx%3E"' in html
@@ -258,15 +263,7 @@ def test_each_queue_row_has_a_cell_per_header_and_names_its_record_and_customer_
 
     def queue(*extra: str) -> str:
         monkeypatch.setattr(pages, "COLUMN_TEXT", {**pages.COLUMN_TEXT, **{e: e for e in extra}})
-        return pages.queue_page(
-            OFFICER,
-            pages.QueueQuery(None, "open", None, None, 1, 25),
-            ["income-management"],
-            ["I059PL"],
-            [item],
-            1,
-            pages.Due(SERVICE_LEVELS_H, NOW),
-        )
+        return queue_of(item)
 
     html = queue()
     [row] = re.findall(r"<tbody>(.*?)</tbody>", html, re.S)
