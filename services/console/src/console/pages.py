@@ -24,7 +24,7 @@ from console.forms import Input
 from console.localtime import day, shown, when, zone_for
 from console.store import SAFETY_CODES, SORT_COLUMNS, Command, Entry, Note, WorkItem
 from console.views import ExpenseView, MspView, one_off_today, timeline_facts, window_due
-from console.words import QUEUES, TICK_OFF, choice
+from console.words import KINDS, OUTCOMES, QUEUES, TICK_OFF, choice
 from console.words import event as label
 from console.words import roles as role_words
 from contracts.dates import AGENCY_ZONE
@@ -233,6 +233,8 @@ _ENV.globals.update(
     timeline_facts=timeline_facts,
     window_due=window_due,
     agency_zone=ZoneInfo(AGENCY_ZONE),
+    KINDS=KINDS,
+    OUTCOMES=OUTCOMES,
 )
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from console.localtime import day, shown
 from console.store import Entry
 from console.words import FACTS, fact
+from console.words import calendar as calendar_words
 from console.words import event as event_words
 from contracts import expenses as x
 from contracts import notification as n
@@ -350,7 +351,7 @@ def window_due(window: WindowView, kind: str | None, zone: ZoneInfo) -> str:
         days = 14 if kind == "fortnightly" else 7
         why = f"{days} days from the scheduled payment date ({day(window.period_start)})"
     cited = f" {rule.id}: “{rule.quote}”" if rule else ""
-    return f"Closes {closes}: {why}.{cited} Calendar: {window.calendar}. {APPROXIMATION}"
+    return f"Closes {closes}: {why}.{cited} Calendar: {calendar_words(window.calendar)}. {APPROXIMATION}"
 
 
 def one_off_today(view: ExpenseView, today: date) -> str | None:

@@ -203,3 +203,26 @@ def fact(name: str, value: object) -> str | None:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return CHOICES.get(value) if isinstance(value, str) else None
+
+
+KINDS = {
+    "regular-weekly": "Regular, weekly",
+    "regular-fortnightly": "Regular, fortnightly",
+    "one-off": "One-off",
+}
+"""An expense's kind as the officer reads it (103-01050060: "weekly regular expenses", "fortnightly", "one-off")."""
+OUTCOMES = {
+    "retrying": "Still trying",
+    "delivered": "Delivered",
+    "closed unpaid": "Closed unpaid",
+    "ceased": "Ceased",
+    "removed": "Removed",
+}
+"""A retry window's outcome as the officer reads it."""
+
+
+def calendar(text: str) -> str:
+    """A stored calendar as the officer reads it: the days it counts and the customer's time zone, without the
+    versions of the packages it was worked out with (kept with the window for the audit, not for the officer)."""
+    without = re.sub(r", holidays [0-9][0-9.a-z]*", "", text)
+    return re.sub(r" \(tzdata [0-9][0-9.a-z]*\)", "", without)
