@@ -34,6 +34,7 @@ from servicekit.settings import ServiceSettings
 from tests.expenses.builders import at, attempt
 from tests.support.http import served
 from tests.support.kafka_tools import eventually, publish, read_all, read_topic
+from tests.support.signin import sign_in
 from tests.workitems.builders import DOC_NOTE, PERIOD, period_closed
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
@@ -373,6 +374,11 @@ async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_
 
         await eventually(rejected, what="the day-2 refusal learnt")
         answer = (await http.get(command, headers=trained)).json()
+        # Issue 40: searching for an expense that has no work item answered only "No work item matches"
+        await sign_in(http, signer.token("OFF-IM-UI", roles=[IM]))
+        found = (await http.get("/ui/", params={"q": "EXP-O"})).text
+        assert '<a href="/ui/expenses/EXP-O">The expense EXP-O</a>' in found
+        assert "Everything of customer EXP-O" not in found, "an expense id is no customer"
     assert answer["reason_code"] == "one-off-day-2"
     assert answer["way_out"], "the procedure's way out is shown, not only the refusal"
 

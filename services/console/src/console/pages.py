@@ -275,6 +275,7 @@ def queue_page(
     items: Sequence[WorkItem],
     total: int,
     due: Due,
+    records: Sequence[tuple[str, str]] = (),
 ) -> str:
     statuses = [
         ("open", "Open"),
@@ -302,6 +303,7 @@ def queue_page(
             if query.order not in ("urgency", "raised", "raised-desc", "due")
             else []
         ),
+        records=records,
     )
 
 

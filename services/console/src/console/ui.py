@@ -431,6 +431,14 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
             items, total = await store.work_items(
                 conn, filters, PAGE_SIZE, (page_no - 1) * PAGE_SIZE
             )
+            # a search for an MSP's or an expense's id: its page, where the officer's roles open it (an expense
+            # with no work item is no dead end)
+            searched = wanted.search or ""
+            records = [
+                (kind, searched)
+                for kind in (await store.kinds_of(conn, searched) if searched else [])
+                if kind in SUBJECT_QUEUES and SUBJECT_QUEUES[kind].value in readable
+            ]
         log.info("work items listed", officer_id=officer.officer_id, page="queue", status=200)
         return html(
             pages.queue_page(
@@ -441,6 +449,7 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
                 items,
                 total,
                 due(officer),
+                records,
             )
         )
 
