@@ -38,7 +38,7 @@ from devstack.procs import (
     stop_requested,
 )
 from devstack.state import CHECKOUT, STATE_DIR, read_state, state_file, write_state, write_token
-from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer
+from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer, demo_claims
 from servicekit.db import ServiceRole, provision_roles
 from servicekit.tools.localsecrets import private_dir, secret, write_private
 
@@ -325,14 +325,17 @@ def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = N
     say = say or (lambda line: print(line, flush=True))
     if signer is None or "console" not in system.children:
         return
-    for officer, roles in DEMO_OFFICERS.items():
-        write_token(f"officer-{officer}", signer.token(officer, expires_in=12 * 3600, roles=roles))
+    for officer in DEMO_OFFICERS:
+        write_token(
+            f"officer-{officer}",
+            signer.token(officer, expires_in=12 * 3600, **demo_claims(officer)),
+        )
     say(
         f"[system] the officers' console: {system.urls['console']}/ui/ ; `./dev sign-in OFFICER` prints a one-time "
         "sign-in link (2 minutes, used once) for a demo officer, one per role:"
     )
     for officer, roles in DEMO_OFFICERS.items():
-        say(f"  ./dev sign-in {officer}   ({', '.join(roles)})")
+        say(f"  ./dev sign-in {officer}   ({', '.join(roles) or 'no role: all staff'})")
     if system.env.get("CONSOLE_SECURE_COOKIES") == "false":
         say(
             "[system] the console's session cookie is not `Secure` here: it is served over plain HTTP on loopback, "
@@ -513,7 +516,7 @@ def status() -> int:
             f"the officers' console: {state['services']['console']}/ui/ ; a one-time sign-in link for:"
         )
         for officer, roles in DEMO_OFFICERS.items():
-            print(f"  ./dev sign-in {officer}   ({', '.join(roles)})")
+            print(f"  ./dev sign-in {officer}   ({', '.join(roles) or 'no role: all staff'})")
     return 0 if ready else 1
 
 

@@ -24,8 +24,23 @@ DEMO_OFFICERS: dict[str, list[str]] = {
     "OFF-MSP-1": [OfficerRole.MSP_OFFICER.value],
     "OFF-ADM-1": [OfficerRole.MSP_APPROVED_DECISION_MAKER.value],
     "OFF-IM-1": [OfficerRole.IM_TRAINED.value],
+    "OFF-IM-2": [OfficerRole.IM_TRAINED.value],
+    "OFF-FRONT-1": [],
 }
-"""One development officer per role: what ``./dev run`` and ``./dev demo`` print sign-in links for."""
+"""The development officers ``./dev run`` and ``./dev demo`` print sign-in links for: one per role, a second
+officer trained in Income Management (to assign an item to a colleague, and read a colleague's DOC note), and one
+with none of the roles (the front line: all staff, who find a customer's work items)."""
+DEMO_ZONES: dict[str, str] = {
+    "OFF-MSP-1": "Australia/Brisbane",
+    "OFF-IM-2": "Australia/Perth",
+}
+"""Where some demo officers work (their token's ``zoneinfo`` claim): their pages add their own time to Canberra's."""
+
+
+def demo_claims(officer: str) -> dict[str, Any]:
+    """A demo officer's claims: their roles, and their time zone where :data:`DEMO_ZONES` gives one."""
+    zone = DEMO_ZONES.get(officer)
+    return {"roles": DEMO_OFFICERS[officer], **({"zoneinfo": zone} if zone else {})}
 
 
 class Signer:
