@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from console.issue import COMMANDS
+from console.sessions import SessionCookie, system_mark
 
 from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised, WorkItemTickedOff
@@ -293,8 +294,10 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         signed_in = await press_sign_in(http, code_of(link))
         assert signed_in.status_code == 303
         cookie = signed_in.headers["set-cookie"]
+        named = SessionCookie(True, system_mark(database_url, topic_prefix)).name
+        assert named.startswith("__Host-officer_session_"), "a cookie of this system's own"
         for attribute in (
-            "__Host-officer_session=",
+            f"{named}=",
             "Path=/;",
             "HttpOnly",
             "SameSite=Strict",
@@ -352,7 +355,7 @@ async def test_the_browser_session_its_form_token_and_reads_scoped_by_role_every
         signed_out = await http.post("/ui/sign-out", data={"form_token": _form_token(page_1.text)})
         assert signed_out.status_code == 303
         assert "Max-Age=0" in signed_out.headers["set-cookie"]
-        http.cookies.set("__Host-officer_session", im_session)  # the old cookie, kept by a thief
+        http.cookies.set(named, im_session)  # the old cookie, kept by a thief
         assert (await http.get("/ui/")).status_code == 303, "signing out revoked the session itself"
     logs = [
         json.loads(line) for line in captured_logs.getvalue().splitlines() if line.startswith("{")

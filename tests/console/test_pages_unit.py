@@ -14,7 +14,7 @@ from console import pages
 from console.due import SERVICE_LEVELS_H
 from console.forms import fields_of, inputs
 from console.issue import COMMANDS, request_schema
-from console.sessions import SessionCookie, form_token
+from console.sessions import SessionCookie, form_token, system_mark
 from console.store import Entry, WorkItem
 from console.ui import cross_site
 from console.views import (
@@ -659,3 +659,14 @@ def test_what_a_command_caused_names_the_step_or_item_it_was_about():
     assert said(entry("MspNotificationCompleted").event) == "Notification steps done", (
         "the rest in words"
     )
+
+
+def test_each_systems_console_has_a_session_cookie_of_its_own():
+    """Issue 40: two systems' consoles on one machine shared the session cookie, so signing in to one signed the
+    officer out of the other. The name carries a mark of the system (its database and topics, never credentials)."""
+    one = system_mark("postgresql://console:secret@127.0.0.1:5432/postgres", "")
+    assert one == system_mark("postgresql://console:other@127.0.0.1:5432/postgres", "")
+    assert one != system_mark("postgresql://console:secret@127.0.0.1:5433/postgres", "")
+    assert one != system_mark("postgresql://console:secret@127.0.0.1:5432/postgres", "staging.")
+    assert SessionCookie(True, one).name == f"__Host-officer_session_{one}"
+    assert SessionCookie(False, one).name == f"officer_session_{one}"

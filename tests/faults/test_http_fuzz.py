@@ -27,7 +27,7 @@ import pytest
 from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
 from console.issue import COMMANDS
-from console.sessions import form_token
+from console.sessions import SessionCookie, form_token, system_mark
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -228,7 +228,7 @@ def test_no_hostile_request_to_the_console_gets_a_500_and_no_id_reaches_a_log_un
             sign_in(clients[0], signer.token("OFF-FUZZ", roles=EVERY_OFFICER_ROLE))
         )
         return {
-            "Cookie": f"__Host-officer_session={session_id}",
+            "Cookie": f"{SessionCookie(True, system_mark(database_url, topic_prefix)).name}={session_id}",
             "Sec-Fetch-Site": "same-origin",
             "form_token": form_token(session_id),
         }

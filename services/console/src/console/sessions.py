@@ -20,6 +20,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -72,10 +73,14 @@ class SessionCookie:
     ``HttpOnly`` (no script reads it) and ``SameSite=Strict`` (no other site's request carries it)."""
 
     secure: bool
+    system: str = ""
+    """Which system's console this is, in the name (see :func:`system_mark`): two systems served from one host on
+    loopback ports share a browser's cookies, so each needs its own, or signing in to one signs out of the other."""
 
     @property
     def name(self) -> str:
-        return "__Host-officer_session" if self.secure else "officer_session"
+        plain = f"officer_session{'_' + self.system if self.system else ''}"
+        return f"__Host-{plain}" if self.secure else plain
 
     def value(self, scope: MutableMapping[str, Any]) -> str | None:
         for key, value in scope.get("headers") or []:
@@ -211,3 +216,11 @@ async def revoke(conn: asyncpg.Connection, session_id: str) -> None:
         _hash(session_id),
         _at(time.time()),
     )
+
+
+def system_mark(database_url: str, topic_prefix: str) -> str:
+    """A short mark of the system a console belongs to: its database (host, port and name, never the credentials)
+    and its topics' prefix. Two systems on one machine differ in at least one."""
+    place = urlsplit(database_url)
+    where = f"{place.hostname}:{place.port}{place.path}|{topic_prefix}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]

@@ -153,7 +153,10 @@ def html(text: str, status: int = 200) -> HTMLResponse:
 def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     auth = runtime.settings.bearer_auth()
     settings: Any = runtime.settings
-    cookie = sessions.SessionCookie(secure=settings.secure_cookies)
+    cookie = sessions.SessionCookie(
+        secure=settings.secure_cookies,
+        system=sessions.system_mark(settings.database_url, settings.topic_prefix),
+    )
     ui = served_app()
 
     # -- what every page needs: the signed-in officer, and (for a form) the checked form ------------------
