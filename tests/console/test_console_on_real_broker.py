@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -379,6 +380,12 @@ async def test_a_cease_refused_on_day_2_reaches_the_officer_with_the_procedures_
         found = (await http.get("/ui/", params={"q": "EXP-O"})).text
         assert '<a href="/ui/expenses/EXP-O">The expense EXP-O</a>' in found
         assert "Everything of customer EXP-O" not in found, "an expense id is no customer"
+        page = (await http.get("/ui/expenses/EXP-O")).text
+        coding = re.search(r'action="/ui/commands/CodeOneOffExpense">(.*?)</form>', page, re.S)
+        assert coding is not None, "a one-off can be coded from the expense's page"
+        assert re.search(
+            r'<input type="hidden" name="expense_id" value="EXP-[0-9A-F]{10}">', coding.group(1)
+        ), "its id made by the console, never invented by the officer"
     assert answer["reason_code"] == "one-off-day-2"
     assert answer["way_out"], "the procedure's way out is shown, not only the refusal"
 

@@ -571,6 +571,11 @@ def _inputs(name: str, subject: str | None) -> list[Input]:
     return inputs(kind, schema, nested, subject)
 
 
+def new_expense_id() -> str:
+    """The id of a one-off an officer codes: made here, never invented by the officer (issue 40)."""
+    return f"EXP-{uuid.uuid4().hex[:10].upper()}"
+
+
 def _actions(
     officer: pages.Officer,
     names: Sequence[str],
@@ -590,8 +595,11 @@ def _actions(
         given = (
             None if name == x.CodeOneOffExpense.TYPE else subject
         )  # a new one-off is coded under its own id
+        made = {"expense_id": new_expense_id()} if given is None else {}
         fields = [
-            replace(f, value=prefill[f.name])
+            Input(f.name, f.label, "hidden", value=made[f.name])
+            if f.name in made
+            else replace(f, value=prefill[f.name])
             if f.name in prefill
             else replace(f, kind="select", options=choices[f.name])
             if f.name in choices
