@@ -293,6 +293,10 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         assert "Removal escalated (mySupport, ICT Service Desk)" in escalated, (
             "what the refused cease did cause"
         )
+        assert "Removal escalated for extreme hardship: raised" in escalated, (
+            "issue 40: headed as the escalation it is, not as a refused cease"
+        )
+        assert "The cease itself" in escalated
         await browser.shot("escalation-taken-from-the-refusal")
 
         clock.set(at(2027, 3, 9, 10))  # the weekly window (7 days) has closed unpaid

@@ -18,6 +18,7 @@ from console.sessions import SessionCookie, form_token, system_mark
 from console.store import Entry, WorkItem
 from console.ui import cross_site
 from console.views import (
+    escalated,
     expense_actions,
     expense_view,
     msp_actions,
@@ -670,3 +671,13 @@ def test_each_systems_console_has_a_session_cookie_of_its_own():
     assert one != system_mark("postgresql://console:secret@127.0.0.1:5432/postgres", "staging.")
     assert SessionCookie(True, one).name == f"__Host-officer_session_{one}"
     assert SessionCookie(False, one).name == f"officer_session_{one}"
+
+
+@pytest.mark.rule("IM-7.4")
+def test_a_day_2_cease_in_extreme_hardship_is_named_as_the_escalation_it_raised():
+    """103-01050060 step 7: 'If unable to cease the expense as it is day 2 and there is extreme hardship requiring
+    the new expense to be coded immediately, raise a mySupport webform.' Issue 40: it came back headed as a refused
+    cease, and was listed as one."""
+    assert escalated("CeaseExpense", ["ExpenseActionRejected", "ExpenseRemovalEscalationRequested"])
+    assert not escalated("CeaseExpense", ["ExpenseActionRejected"]), "a plain refusal stays one"
+    assert not escalated("VaryOneOffExpense", ["ExpenseRemovalEscalationRequested"])

@@ -23,7 +23,15 @@ from console.due import due_at, due_text
 from console.forms import Input
 from console.localtime import day, shown, when, zone_for
 from console.store import SAFETY_CODES, SORT_COLUMNS, Command, Entry, Note, WorkItem
-from console.views import ExpenseView, MspView, one_off_today, timeline_facts, window_due
+from console.views import (
+    ESCALATED,
+    ExpenseView,
+    MspView,
+    escalated,
+    one_off_today,
+    timeline_facts,
+    window_due,
+)
 from console.words import KINDS, OUTCOMES, QUEUES, TICK_OFF, choice
 from console.words import event as label
 from console.words import roles as role_words
@@ -235,6 +243,8 @@ _ENV.globals.update(
     agency_zone=ZoneInfo(AGENCY_ZONE),
     KINDS=KINDS,
     OUTCOMES=OUTCOMES,
+    ESCALATED=ESCALATED,
+    escalated=escalated,
 )
 
 
@@ -415,7 +425,12 @@ def expense_page(
 def command_page(
     officer: Officer, command: Command, back: str | None, next_action: ActionForm | None = None
 ) -> str:
-    title = f"{label(command.command_type)}: {STATUS_TEXT.get(command.status, command.status)}"
+    raised = escalated(command.command_type, [o.get("event_type", "") for o in command.outcomes])
+    title = (
+        f"{ESCALATED}: raised"
+        if raised
+        else f"{label(command.command_type)}: {STATUS_TEXT.get(command.status, command.status)}"
+    )
     return render(
         "command.html",
         title,
@@ -426,6 +441,7 @@ def command_page(
         # what each caused, as it was said when it came (an outcome kept before then: by its kind)
         caused=[o.get("said") or label(o.get("event_type", "")) for o in command.outcomes],
         refresh=2 if command.status == "pending" else None,
+        escalated=raised,
     )
 
 

@@ -396,3 +396,16 @@ def said(event: Event) -> str:
             return f"Work item assigned to {event.assignee_id}"
         case _:
             return event_words(event.event_type)
+
+
+ESCALATED = "Removal escalated for extreme hardship"
+"""A day-2 cease in extreme hardship: refused as a cease ("the expense cannot be ceased or varied on day 2"), it
+raises the removal escalation (103-01050060 step 7: "raise a mySupport webform"), which is what the officer did."""
+
+
+def escalated(command_type: str, caused: Sequence[str]) -> bool:
+    """A day-2 cease in extreme hardship: its page and the officer's list name it as the escalation it started
+    (raised, and due when the one-off's day 2 ends), not as a refused cease."""
+    return (
+        command_type == x.CeaseExpense.TYPE and x.ExpenseRemovalEscalationRequested.TYPE in caused
+    )
