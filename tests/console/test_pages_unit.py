@@ -18,6 +18,7 @@ from console.sessions import SessionCookie, form_token, system_mark
 from console.store import Entry, WorkItem
 from console.ui import cross_site
 from console.views import (
+    codes_for,
     escalated,
     expense_actions,
     expense_view,
@@ -681,3 +682,18 @@ def test_a_day_2_cease_in_extreme_hardship_is_named_as_the_escalation_it_raised(
     assert escalated("CeaseExpense", ["ExpenseActionRejected", "ExpenseRemovalEscalationRequested"])
     assert not escalated("CeaseExpense", ["ExpenseActionRejected"]), "a plain refusal stays one"
     assert not escalated("VaryOneOffExpense", ["ExpenseRemovalEscalationRequested"])
+
+
+def test_the_code_filter_lists_only_the_codes_of_the_officers_queues():
+    """Issue 40: the Code filter listed codes the officer could never see."""
+    assert codes_for(["income-management"]) == [
+        "I059PL",
+        "IM-REMOVAL-ESCALATION",
+        "IM-ONE-OFF-CONFLICT",
+        "IM-PAID-TWICE",
+        "IM-ADVICE-WRONG",
+    ]
+    msp = codes_for(["msp-approved-decision-makers"])
+    assert "MSP-SMS-DECISION" in msp
+    assert [c for c in msp if not c.startswith("MSP-")] == []
+    assert codes_for([]) == []

@@ -36,6 +36,7 @@ from console.views import (
     NEXT_ACTIONS,
     STEP_ACTIONS,
     WORK_ITEM_ACTIONS,
+    codes_for,
     expense_actions,
     expense_view,
     msp_actions,
@@ -448,7 +449,7 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
                 officer,
                 wanted,
                 readable,
-                [c.value for c in WorkItemCode],
+                codes_for(readable),
                 items,
                 total,
                 due(officer),
@@ -681,6 +682,12 @@ async def _work_item(
         actions = [
             replace(a, inputs=held_as_seen(a.inputs, item.assignee_id))
             if a.command_type == AssignWorkItem.TYPE
+            else replace(
+                a,
+                inputs=[replace(f, required=f.required or f.name == "doc_note") for f in a.inputs],
+            )
+            if a.command_type
+            == TickOffWorkItem.TYPE  # offered only where an officer ticks it off, with a DOC
             else a
             for a in actions
         ]

@@ -409,3 +409,14 @@ def escalated(command_type: str, caused: Sequence[str]) -> bool:
     return (
         command_type == x.CeaseExpense.TYPE and x.ExpenseRemovalEscalationRequested.TYPE in caused
     )
+
+
+def codes_for(readable: Sequence[str]) -> list[str]:
+    """The work item codes an officer may filter their queue by: those of the queues their roles open (an MSP
+    task is on the MSP officers' or the approved decision makers' queue; every other item on Income Management's),
+    never a code they can never see (issue 40)."""
+    msp = any(
+        q in readable for q in (w.Queue.MSP.value, w.Queue.MSP_APPROVED_DECISION_MAKERS.value)
+    )
+    im = w.Queue.INCOME_MANAGEMENT.value in readable
+    return [c.value for c in w.WorkItemCode if (msp if c.value.startswith("MSP-") else im)]
