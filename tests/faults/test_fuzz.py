@@ -300,10 +300,10 @@ class System:
         for runtime in self.services.values():
             await provisioned(runtime)
             await runtime.start()
-        self.publisher = await RawPublisher(self.kafka.bootstrap_servers).__aenter__()
+        self.publisher = await RawPublisher(self.kafka.bootstrap_servers).start()
 
     async def stop(self) -> None:
-        await self.publisher.__aexit__()
+        await self.publisher.close()
         for runtime in self.services.values():
             await runtime.stop()
 

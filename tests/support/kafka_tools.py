@@ -129,12 +129,18 @@ class RawPublisher:
     def __init__(self, bootstrap: str) -> None:
         self.raw = AIOKafkaClient(**client(bootstrap))
 
-    async def __aenter__(self) -> RawPublisher:
+    async def start(self) -> RawPublisher:
         await self.raw.bootstrap()
         return self
 
-    async def __aexit__(self, *_: object) -> None:
+    async def close(self) -> None:
         await self.raw.close()
+
+    async def __aenter__(self) -> RawPublisher:
+        return await self.start()
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
 
     async def publish(
         self, topic: str, records: Sequence[RawRecord], *, partition: int = 0, timeout: float = 30.0

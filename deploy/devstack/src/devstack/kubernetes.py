@@ -36,6 +36,8 @@ SETTINGS = "msp-im-settings"
 """The ConfigMap of the settings every service shares (the overlays set the addresses in it)."""
 SHARED_SECRET = "msp-im-shared"  # noqa: S105 - a Secret's name, not its value
 PART_OF = "msp-im"
+MONITORING_SECRET = "msp-im-monitoring"  # noqa: S105 - a Secret's name, not its value
+"""The scrape's token (the ``ops`` role, from the identity provider's monitoring account)."""
 MAX_REPLICAS = 6
 """A consumer group shares its partitions among its instances: more than a topic's partitions (TOPIC_PARTITIONS,
 6) would sit idle."""
@@ -98,6 +100,7 @@ def secret_keys() -> dict[str, set[str]]:
         keys.setdefault(f.secret, set()).add(f.key)
     for service in consumers():
         keys[service_secret(service)].add("kafka.username")
+    keys[MONITORING_SECRET] = {"token"}
     return keys
 
 
@@ -437,7 +440,7 @@ def service_monitor() -> dict[str, Any]:
                     "interval": "30s",
                     "authorization": {
                         "type": "Bearer",
-                        "credentials": {"name": "msp-im-monitoring", "key": "token"},
+                        "credentials": {"name": MONITORING_SECRET, "key": "token"},
                     },
                 }
             ],

@@ -31,15 +31,13 @@ SERVICE_LEVELS_H: dict[str, float] = {
 within two, the result within three."""
 
 
+_CEASE_BY_DAY_2 = (
+    "the later one-off can be ceased only until its day 2 begins, in the customer's state",
+    "IM-7.3",
+)
 OWN_DEADLINES: dict[str, tuple[str, str]] = {
-    WorkItemCode.PAID_TWICE.value: (
-        "the later one-off can be ceased only until its day 2 begins, in the customer's state",
-        "IM-7.3",
-    ),
-    WorkItemCode.ONE_OFF_CONFLICT.value: (
-        "the later one-off can be ceased only until its day 2 begins, in the customer's state",
-        "IM-7.3",
-    ),
+    WorkItemCode.PAID_TWICE.value: _CEASE_BY_DAY_2,
+    WorkItemCode.ONE_OFF_CONFLICT.value: _CEASE_BY_DAY_2,
     WorkItemCode.REMOVAL_ESCALATION.value: (
         "the removal helps only until the one-off's day 2 ends, in the customer's state (it ends on day 3)",
         "IM-7.4",

@@ -10,7 +10,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -84,17 +83,6 @@ def refuse_theirs(fields: Iterable[str]) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _Order:
-    """A command as asked: by whom (the token's officer and verified roles), what, and its idempotency key."""
-
-    officer: str
-    roles: frozenset[str]
-    kind: type[Event]
-    fields: dict[str, Any]
-    key: str | None
-
-
 async def issue(
     runtime: ServiceRuntime,
     officer: str,
@@ -108,7 +96,7 @@ async def issue(
     officer's action starts a trace (``officer command``): the command goes out in it, and so does all it causes."""
     with tracing.officer_command(kind.TYPE) as span:
         try:
-            body, status = await _issue(runtime, _Order(officer, roles, kind, fields, key))
+            body, status = await _issue(runtime, officer, roles, kind, fields, key)
         except Refused as refused:
             tracing.failed(span, str(refused.body.get("reason_code") or refused.body["error"]))
             raise
@@ -117,14 +105,14 @@ async def issue(
         return body, status
 
 
-async def _issue(runtime: ServiceRuntime, order: _Order) -> tuple[dict[str, Any], int]:
-    officer, roles, kind, fields, key = (
-        order.officer,
-        order.roles,
-        order.kind,
-        order.fields,
-        order.key,
-    )
+async def _issue(
+    runtime: ServiceRuntime,
+    officer: str,
+    roles: frozenset[str],
+    kind: type[Event],
+    fields: dict[str, Any],
+    key: str | None,
+) -> tuple[dict[str, Any], int]:
     command_type = kind.TYPE
     fingerprint = hashlib.sha256(
         json.dumps([command_type, fields], sort_keys=True).encode()

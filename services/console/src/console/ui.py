@@ -679,22 +679,24 @@ async def _work_item(
                     form="AssignToMe",
                 ),
             )
-        actions = [
-            replace(a, inputs=held_as_seen(a.inputs, item.assignee_id))
-            if a.command_type == AssignWorkItem.TYPE
-            else replace(
-                a,
-                inputs=[replace(f, required=f.required or f.name == "doc_note") for f in a.inputs],
-            )
-            if a.command_type
-            == TickOffWorkItem.TYPE  # offered only where an officer ticks it off, with a DOC
-            else a
-            for a in actions
-        ]
+        actions = [as_seen(a, item.assignee_id) for a in actions]
         entries = await store.timeline(conn, "work-item", ident)
         commands = await store.commands_on(conn, officer.officer_id, ident)
         notes = await _notes(conn, officer, "work-item", ident)
     return pages.work_item_page(officer, item, entries, actions, commands, notes, due)
+
+
+def as_seen(action: pages.ActionForm, assignee: str | None) -> pages.ActionForm:
+    """A work item's action as its page offers it: an assignment says whom the officer saw holding the item; a
+    tick-off (offered only where an officer ticks it off) asks for its DOC note."""
+    if action.command_type == AssignWorkItem.TYPE:
+        return replace(action, inputs=held_as_seen(action.inputs, assignee))
+    if action.command_type == TickOffWorkItem.TYPE:
+        return replace(
+            action,
+            inputs=[replace(f, required=f.required or f.name == "doc_note") for f in action.inputs],
+        )
+    return action
 
 
 def held_as_seen(fields: Sequence[Input], assignee: str | None) -> list[Input]:
@@ -737,7 +739,9 @@ async def _customer(runtime: "ServiceRuntime", officer: pages.Officer, customer_
     if not items and not subjects:
         raise PageRefused(404, "Not found", "Nothing is known here of this customer.")
     # the transfer guidance while an item the officer cannot work is still open (none once all are closed)
-    not_theirs = {i.queue for i in items if i.queue not in readable and i.status == "open"}
+    not_theirs = {
+        i.queue for i in items if i.queue not in readable and i.status == WorkItemStatus.OPEN.value
+    }
     guidance = (
         way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT)
         if Queue.INCOME_MANAGEMENT.value in not_theirs

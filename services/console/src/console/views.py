@@ -135,7 +135,7 @@ def msp_view(msp_id: str, entries: Sequence[Entry]) -> MspView:
             case n.MspSmsWithheld():
                 withheld.append(event.reason)
             case n.MspSmsAuthorised():
-                scheduled[(Step.SMS, None)] = shown(event.send_at, ZoneInfo(AGENCY_ZONE))
+                scheduled[(Step.SMS, None)] = _send_time(event)
             case n.MspLetterAccepted():
                 letter_accepted = True
     steps = tuple(
@@ -378,6 +378,11 @@ def one_off_today(view: ExpenseView, today: date) -> str | None:
     return None
 
 
+def _send_time(authorised: n.MspSmsAuthorised) -> str:
+    """When an authorised SMS goes, in Canberra's time (an MSP names no state)."""
+    return shown(authorised.send_at, ZoneInfo(AGENCY_ZONE))
+
+
 def said(event: Event) -> str:
     """What an event a command caused did, in the officer's words and naming which step or item: the result page
     lists these (issue 40: it read "A step was done / A step is required", not which)."""
@@ -389,7 +394,7 @@ def said(event: Event) -> str:
                 f"Now required: {StepView(Step(event.step), 'required', number=event.number).name}"
             )
         case n.MspSmsAuthorised():
-            return f"SMS authorised, to be sent {shown(event.send_at, ZoneInfo(AGENCY_ZONE))}"
+            return f"SMS authorised, to be sent {_send_time(event)}"
         case w.WorkItemRaised():
             return f"Work item raised: {event.title}"
         case w.WorkItemAssigned():

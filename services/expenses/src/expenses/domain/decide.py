@@ -366,23 +366,27 @@ def _paid_twice_item(
 
 @implements("IM-7.2")
 def _replaces_a_paid_one(
-    siblings: tuple[Expense, ...], cause: Event, coded_at: datetime, now: datetime
+    siblings: tuple[Expense, ...],
+    cause: PaymentAttempted | CodeOneOffExpense,
+    coded_at: datetime,
+    now: datetime,
 ) -> list[Event]:
     """The other order of paid twice: a one-off coded after a sibling that was given up (ceased, removed or ended
     unpaid) had been found paid after all. "the existing expense needs to be ceased before the new one-off expense
     can be coded": it was, but it had paid; both pay, and an officer is told, whichever of the two was known first."""
-    paid_ones = [p for p in siblings if p.late_paid_at is not None and p.late_paid_at < coded_at]
+    paid_ones = [
+        (p, p.late_paid_at)
+        for p in siblings
+        if p.late_paid_at is not None and p.late_paid_at < coded_at
+    ]
     if not paid_ones:
         return []
-    # the one-off coded (an attempt or an officer's coding names its state); no state, no day to give
-    state: AustralianState | None = getattr(cause, "state", None)
+    # the one-off coded: its state gives its day 2 (an attempt that names no state gives no day)
+    state = cause.state
     act_by = _day_2_begins(one_off_days(coded_at, state), state) if state is not None else None
     return [
-        _paid_twice_item(
-            cause, paid, paid.late_paid_at, [cause.key], now, act_by, variant=paid.expense_id
-        )
-        for paid in paid_ones
-        if paid.late_paid_at is not None
+        _paid_twice_item(cause, paid, paid_at, [cause.key], now, act_by, variant=paid.expense_id)
+        for paid, paid_at in paid_ones
     ]
 
 
