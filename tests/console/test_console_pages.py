@@ -454,7 +454,7 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         assert "Wed 10 Mar 2027, 12:00 AEDT (Wed 10 Mar 2027, 09:00 AWST your time)" in queue, (
             "the officer in Perth (their token's zoneinfo) reads their own time beside Canberra's"
         )
-        rows = re.findall(r'<tr( class="safety")?><td>(.*?)</td>', queue)
+        rows = re.findall(r'<tr( class="safety")?>\s*<td>(.*?)</td>', queue, re.S)
         assert rows[0][0] == ' class="safety"', "the risk response is the first row"
         assert "Safety first" in rows[0][1]
         assert len(rows) == 4
@@ -501,7 +501,7 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         assert 'id="action-AssignToMe"' in item, "one press takes the item"
         assert 'name="assignee_id" value="OFF-ADM"' in item
         colleagues = re.search(
-            r'<select id="f-AssignWorkItem-assignee_id"[^>]*>(.*?)</select>', item
+            r'<select id="f-AssignWorkItem-assignee_id"[^>]*>(.*?)</select>', item, re.S
         )
         assert colleagues is not None, "a colleague is chosen, not typed"
         assert re.findall(r'<option value="([^"]+)"', colleagues.group(1)) == ["OFF-ADM"], (

@@ -7,9 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from console.localtime import day, shown, when, zone_for
+from console.desk.localtime import day, shown, when, zone_for
+from console.desk.views import WindowView, window_due
 from console.sessions import officer_zone
-from console.views import WindowView, window_due
 
 pytestmark = pytest.mark.unit
 

@@ -6,18 +6,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from console import pages
-from console.due import SERVICE_LEVELS_H
-from console.forms import fields_of, inputs
-from console.issue import COMMANDS, request_schema
-from console.sessions import SessionCookie, form_token, system_mark
-from console.store import Entry, WorkItem
-from console.ui import cross_site
-from console.views import (
+from console.desk.due import SERVICE_LEVELS_H
+from console.desk.records import WorkItem
+from console.desk.views import (
     codes_for,
     escalated,
     expense_actions,
@@ -27,39 +22,20 @@ from console.views import (
     one_off_today,
     said,
 )
+from console.forms import fields_of, inputs
+from console.issue import COMMANDS, request_schema
+from console.sessions import SessionCookie, form_token, system_mark
+from console.web.signing import cross_site
 from jinja2 import UndefinedError
 from starlette.datastructures import Headers
 
-from contracts.catalogue import CATALOGUE
 from contracts.notification import DescribeMspBehaviours, RecordPhoneContact, Step
-from contracts.workitems import WorkItemRaised
 from notification.domain.labels import behaviour_gaps
+from tests.console.records import NOW, ONE_OFF, entry, raised, work_item
 
 pytestmark = pytest.mark.unit
 
-NOW = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 OFFICER = pages.Officer("OFF-1", ("msp-officer",), "f" * 32)
-
-
-def work_item(
-    work_item_id: str, code: str, status: str, raised_at: datetime, **fields: Any
-) -> WorkItem:
-    """An item as the console's read model gives it, on its code's queue, for customer CRN-1."""
-    queue = "msp-implementation" if code.startswith("MSP-") else "income-management"
-    return WorkItem(
-        work_item_id, queue, code, "CRN-1", code, status, None, raised_at, raised(**fields)
-    )
-
-
-def raised(**fields: Any) -> WorkItemRaised:
-    """The event that raised an item, with the fields a test names (the rest as their defaults)."""
-    return WorkItemRaised.model_construct(**fields)
-
-
-def entry(event_type: str, **payload: Any) -> Entry:
-    """An event as the console's read model gives it: its contract's model, with the fields a test names."""
-    kind = CATALOGUE.topic_of(event_type).model_of(event_type)
-    return Entry(uuid.uuid4(), event_type, NOW, kind.model_construct(**payload))
 
 
 def test_an_msps_steps_say_what_is_done_what_is_required_now_and_what_is_to_come():
@@ -480,26 +456,11 @@ def test_a_regular_expense_is_not_offered_a_one_offs_variation_or_removal():
         ],
     )
     assert expense_actions(weekly) == ("CeaseExpense",)
-    one_off_entries = [
-        entry(
-            "ExpenseUndelivered",
-            customer_ref="CRN-1",
-            kind="one-off",
-            period_start="2027-03-01",
-            window_closes_at="2027-03-03T13:00:00Z",
-            status="UNDLVD IM",
-            calendar="2 working days",
-            failure_explanation=".",
-            procedure_step=7,
-            officer_options=[],
-        )
-    ]
+    one_off_entries = [ONE_OFF]
     one_off = expense_view("EXP-2", one_off_entries)
-    assert expense_actions(one_off) == (
-        "CeaseExpense",
-        "RecordMySupportJob",
-        "RecordExpenseRemoval",
-    ), "varying is answered only with cease-and-code: it is not offered"
+    assert expense_actions(one_off) == ("CeaseExpense",), (
+        "varying is answered only with cease-and-code: it is not offered; the removal's steps only once escalated"
+    )
     delivered = expense_view(
         "EXP-2",
         [

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from console import words
-from console.localtime import zone_for
-from console.store import Entry
-from console.views import timeline_facts
+from console.desk import words
+from console.desk.localtime import zone_for
+from console.desk.records import Entry
+from console.desk.views import timeline_facts
 
 from contracts.catalogue import CATALOGUE, STAFF_ACTIONS
 from contracts.roles import OPERATIONS, OfficerRole

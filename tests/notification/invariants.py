@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from console.store import Entry
-from console.views import msp_actions, msp_view
+from console.desk.records import Entry
+from console.desk.views import msp_actions, msp_view
 
 from contracts.catalogue import MSP_NOTIFICATION_EVENTS
 from contracts.envelope import Event

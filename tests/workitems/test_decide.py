@@ -11,6 +11,7 @@ from contracts.expenses import AustralianState, ExpenseKind
 from contracts.notification import MspRiskResponseRequired, RiskFact, Role, Step
 from contracts.procedures import BY_ID
 from contracts.workitems import (
+    HandOverReason,
     Queue,
     TickOff,
     WorkItemActionRejected,
@@ -712,6 +713,28 @@ def test_an_item_handed_back_is_in_its_queue_for_anyone_and_only_an_officer_of_t
     )
     desk.handle(assign(I059PL, assignee="OFF-7"))
     assert desk.items[I059PL].assignee_id == "OFF-7", "taken again by a colleague"
+
+
+def test_a_hand_back_and_a_reassignment_record_why_and_who_had_the_item():
+    """Issue 40: a hand-back and an item given away while someone holds it say why (a choice, not free text), and
+    the reassignment names who had it."""
+    desk = Desk()
+    desk.handle(period_closed())
+    taken = desk.only(assign(I059PL, assignee="OFF-6"))
+    assert isinstance(taken, WorkItemAssigned)
+    assert (taken.previous_assignee_id, taken.reason) == (None, None), (
+        "taken from the queue: no one had it"
+    )
+    given = desk.only(
+        assign(I059PL, assignee="OFF-7").model_copy(update={"reason": HandOverReason.AWAY})
+    )
+    assert isinstance(given, WorkItemAssigned)
+    assert (given.previous_assignee_id, given.reason) == ("OFF-6", HandOverReason.AWAY)
+    back = desk.only(
+        unassign(I059PL, officer="OFF-7").model_copy(update={"reason": HandOverReason.SKILLS})
+    )
+    assert isinstance(back, WorkItemUnassigned)
+    assert (back.previous_assignee_id, back.reason) == ("OFF-7", HandOverReason.SKILLS)
 
 
 def test_a_cancellation_is_kept_in_the_history_with_its_reason():

@@ -87,6 +87,17 @@ class TickOffWorkItem(WorkItemEvent):
     )
 
 
+class HandOverReason(StrEnum):
+    """Why an item changes hands: a hand-back to the queue, or an item given to another officer while someone holds
+    it (a choice, not free text: it goes with the published events)."""
+
+    WORKLOAD = "workload"
+    AWAY = "away"
+    SKILLS = "skills"
+    CONFLICT = "conflict-of-interest"
+    CUSTOMER_CONTACT = "customer-contact"
+
+
 class AssignWorkItem(WorkItemEvent):
     """An officer takes (or gives) an open work item."""
 
@@ -107,6 +118,11 @@ class AssignWorkItem(WorkItemEvent):
         default=False,
         description="The officer saw the item held by nobody (see expected_assignee_id).",
     )
+    reason: HandOverReason | None = Field(
+        default=None,
+        description="Why the item is given to another officer while someone holds it (the console asks for it "
+        "then); recorded on WorkItemAssigned.",
+    )
 
 
 class UnassignWorkItem(WorkItemEvent):
@@ -116,6 +132,10 @@ class UnassignWorkItem(WorkItemEvent):
     event_type: Literal["UnassignWorkItem"] = "UnassignWorkItem"
     officer_id: str = Field(min_length=1, max_length=64, description="Who hands it back.")
     officer_roles: OfficerRoles
+    reason: HandOverReason | None = Field(
+        default=None,
+        description="Why it is handed back (the console asks for it); recorded on WorkItemUnassigned.",
+    )
 
 
 # --------------------------------------------------------------------------- outputs
@@ -166,6 +186,12 @@ class WorkItemAssigned(WorkItemEvent):
     code: WorkItemCode
     assignee_id: Name
     actor: Name
+    previous_assignee_id: Name | None = Field(
+        default=None, description="Who held it before: set when it changed hands (a reassignment)."
+    )
+    reason: HandOverReason | None = Field(
+        default=None, description="Why it changed hands, where said."
+    )
 
 
 class WorkItemUnassigned(WorkItemEvent):
@@ -175,6 +201,9 @@ class WorkItemUnassigned(WorkItemEvent):
     code: WorkItemCode
     previous_assignee_id: Name = Field(description="Who had it.")
     actor: Name
+    reason: HandOverReason | None = Field(
+        default=None, description="Why it was handed back, where said."
+    )
 
 
 class WorkItemTickedOff(WorkItemEvent):

@@ -37,7 +37,8 @@ DOMAINS = (
     "contracts.roles",
     "contracts.notification",
     "contracts.phones",
-    "console.ui",
+    "console.desk.offers",
+    "console.issue",
 )
 """The modules whose functions carry ``@implements`` (imported so that their marks are read)."""
 MIN_OVERLAP = 20

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from console import api, store, ui
-from console.due import SERVICE_LEVELS_H
+from console.desk.due import SERVICE_LEVELS_H
 from console.handlers import on_outcome
 from console.store import MIGRATIONS
 from contracts.catalogue import CATALOGUE, EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITEM_EVENTS

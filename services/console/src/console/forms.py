@@ -92,21 +92,14 @@ def _input(
         return Input(name, label, "group", required, hint=hint, children=children)
     item = _resolve(schema.get("items", {}), nested)
     if schema.get("type") == "array" and item.get("type") == "object":
-        groups = tuple(
-            _input(f"{name}.{n}", item, nested, required and n == 1)
-            for n in range(1, LIST_ITEMS + 1)
+        return Input(
+            name,
+            label,
+            "list",
+            required,
+            hint=hint,
+            children=_groups(name, label, item, nested, required),
         )
-        groups = tuple(
-            Input(
-                g.name,
-                f"{label} {g.name.rsplit('.', 1)[-1]}",
-                g.kind,
-                g.required,
-                children=g.children if g.required else tuple(_optional(c) for c in g.children),
-            )
-            for g in groups
-        )
-        return Input(name, label, "list", required, hint=hint, children=groups)
     if "enum" in schema:
         return Input(
             name,
@@ -132,6 +125,26 @@ def _input(
         required,
         hint=hint,
         max_length=max_length,
+    )
+
+
+def _groups(
+    name: str, label: str, item: Mapping[str, Any], nested: Mapping[str, Any], required: bool
+) -> tuple[Input, ...]:
+    """A list of objects as :data:`LIST_ITEMS` numbered groups: the first required where the list is, the others
+    optional in every field."""
+    groups = (
+        _input(f"{name}.{n}", item, nested, required and n == 1) for n in range(1, LIST_ITEMS + 1)
+    )
+    return tuple(
+        Input(
+            g.name,
+            f"{label} {g.name.rsplit('.', 1)[-1]}",
+            g.kind,
+            g.required,
+            children=g.children if g.required else tuple(_optional(c) for c in g.children),
+        )
+        for g in groups
     )
 
 

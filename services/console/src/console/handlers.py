@@ -11,7 +11,9 @@ from datetime import datetime
 import asyncpg
 
 from console import store
-from console.views import said
+from console.desk.live import Change
+from console.desk.records import refusal
+from console.desk.views import said
 from contracts.envelope import Event
 from contracts.workitems import (
     WorkItemAssigned,
@@ -30,6 +32,7 @@ SUBJECTS = store.SUBJECTS
 
 async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> Sequence[Event]:  # noqa: ARG001
     await _remember(conn, event)
+    await store.announce(conn, (await _change(conn, event)).payload())
     rejected_id = getattr(event, "rejected_event_id", None)
     if rejected_id is not None:
         try:
@@ -57,13 +60,31 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
     return []
 
 
+async def _change(conn: asyncpg.Connection, event: Event) -> Change:
+    """What the event changed, for the pages that watch it: its record, the work item's queue and the record it is
+    about, the command it answers."""
+    subject = SUBJECTS.get(type(event).key_field)
+    command = getattr(event, "rejected_event_id", None) or event.causation_id
+    place = None
+    if isinstance(event, WorkItemRaised):
+        place = (event.queue.value, f"{event.subject_type}:{event.subject_id}")
+    elif subject == "work-item":
+        place = await store.place_of(conn, event.key)
+    return Change(
+        0.0,
+        subject,
+        event.key if subject else None,
+        place[0] if place else None,
+        str(command) if command is not None else None,
+        place[1] if place else None,
+    )
+
+
 async def _remember(conn: asyncpg.Connection, event: Event) -> None:
     """Every event under its record; a refusal only under a record already known (a command on an id the service
     does not know, or on an id of another kind, makes no page)."""
     subject = SUBJECTS.get(type(event).key_field)
-    if subject is not None and (
-        not store.refusal(event) or await store.known(conn, subject, event.key)
-    ):
+    if subject is not None and (not refusal(event) or await store.known(conn, subject, event.key)):
         await store.remember(conn, subject, event.key, event)
     if isinstance(event, WorkItemRaised):
         await store.work_item_raised(

@@ -10,11 +10,13 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from console import store
+from console.desk.records import Command
 from contracts.catalogue import STAFF_ACTIONS
 from contracts.envelope import Event
 from contracts.procedures import implements
@@ -114,32 +116,11 @@ async def _issue(
     key: str | None,
 ) -> tuple[dict[str, Any], int]:
     command_type = kind.TYPE
-    fingerprint = hashlib.sha256(
-        json.dumps([command_type, fields], sort_keys=True).encode()
-    ).hexdigest()
+    fingerprint = _fingerprint(command_type, fields)
     command_id, now = uuid.uuid4(), runtime.clock.now()
     # The verified roles this system knows go with the action, for the service to re-check what it can.
     verified = known_roles(roles)
-    try:
-        event = kind.model_validate(
-            {
-                **fields,
-                "event_id": command_id,
-                "event_type": command_type,
-                "occurred_at": now,
-                "correlation_id": uuid.uuid4(),
-                "producer": PRODUCER,
-                "officer_id": officer,
-                "officer_roles": verified,
-            }
-        )
-    except ValidationError as exc:
-        raise Refused(
-            422,
-            "invalid-command",
-            "the action's fields do not match its contract",
-            problems=problems_of(exc.errors(), skip=0),
-        ) from None
+    event = _command_event(kind, fields, command_id, now, officer, verified)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if key is not None and (earlier := await store.by_key(conn, officer, key)) is not None:
             if earlier.fingerprint != fingerprint:
@@ -150,18 +131,8 @@ async def _issue(
                 )
             return {"command_id": str(earlier.command_id), "status": earlier.status}, 202
         await store.officer_seen(conn, officer, verified, now)
-        queue = await _queue(conn, command_type, event)
-        if not may_issue(roles, command_type, queue):
-            raise Refused(
-                403,
-                "forbidden",
-                f"your roles do not allow {command_type}",
-                reason_code="role-required",
-                way_out=way_out(command_type, queue),
-            )
-        if isinstance(event, AssignWorkItem):
-            await _check_assignee(conn, event.assignee_id, queue)
-        command = store.Command(
+        await _check_allowed(conn, roles, event)
+        command = Command(
             command_id,
             officer,
             command_type,
@@ -187,6 +158,59 @@ async def _issue(
         event_id=str(command_id),
     )
     return {"command_id": str(command_id), "status": "pending"}, 202
+
+
+async def _check_allowed(conn: Any, roles: frozenset[str], event: Event) -> None:
+    """Refused unless the officer's roles allow the action (on the queue of the item it acts on), and an
+    assignment's assignee may work that queue."""
+    queue = await _queue(conn, event.event_type, event)
+    if not may_issue(roles, event.event_type, queue):
+        raise Refused(
+            403,
+            "forbidden",
+            f"your roles do not allow {event.event_type}",
+            reason_code="role-required",
+            way_out=way_out(event.event_type, queue),
+        )
+    if isinstance(event, AssignWorkItem):
+        await _check_assignee(conn, event.assignee_id, queue)
+
+
+def _fingerprint(command_type: str, fields: dict[str, Any]) -> str:
+    """What makes two sends of an action the same one (an idempotency key reused for another is refused)."""
+    return hashlib.sha256(json.dumps([command_type, fields], sort_keys=True).encode()).hexdigest()
+
+
+def _command_event(
+    kind: type[Event],
+    fields: dict[str, Any],
+    command_id: uuid.UUID,
+    now: datetime,
+    officer: str,
+    verified: list[str],
+) -> Event:
+    """The action as its contract reads it, stamped with the officer and their verified roles, or refused with
+    the fields' problems."""
+    try:
+        return kind.model_validate(
+            {
+                **fields,
+                "event_id": command_id,
+                "event_type": kind.TYPE,
+                "occurred_at": now,
+                "correlation_id": uuid.uuid4(),
+                "producer": PRODUCER,
+                "officer_id": officer,
+                "officer_roles": verified,
+            }
+        )
+    except ValidationError as exc:
+        raise Refused(
+            422,
+            "invalid-command",
+            "the action's fields do not match its contract",
+            problems=problems_of(exc.errors(), skip=0),
+        ) from None
 
 
 async def _queue(conn: Any, command_type: str, event: Event) -> Queue | None:

@@ -9,7 +9,10 @@ words (colour only repeats them) and refusals announced (``role="alert"``). This
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
@@ -19,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from console.due import due_at, due_text
-from console.forms import Input
-from console.localtime import day, shown, when, zone_for
-from console.store import SAFETY_CODES, SORT_COLUMNS, Command, Entry, Note, WorkItem
-from console.views import (
+from console.desk.due import due_at, due_text
+from console.desk.localtime import day, shown, when, zone_for
+from console.desk.offers import RISK_RULES
+from console.desk.records import SAFETY_CODES, Command, Entry, Note, WorkItem
+from console.desk.views import (
     ESCALATED,
     ExpenseView,
     MspView,
@@ -32,10 +35,13 @@ from console.views import (
     timeline_facts,
     window_due,
 )
-from console.words import KINDS, OUTCOMES, QUEUES, TICK_OFF, choice
-from console.words import event as label
-from console.words import roles as role_words
+from console.desk.words import KINDS, OUTCOMES, QUEUES, TICK_OFF, choice
+from console.desk.words import event as label
+from console.desk.words import roles as role_words
+from console.forms import Input
+from console.store import SORT_COLUMNS
 from contracts.dates import AGENCY_ZONE
+from contracts.notification import RiskFact
 
 BASE = "/ui"
 STYLESHEET = f"{BASE}/console.css"
@@ -129,7 +135,7 @@ class Due:
     officers: ZoneInfo | None = None
     """The officer's own time zone, where known."""
 
-    def text(self, item: WorkItem, zone: ZoneInfo) -> str:
+    def text(self, item: WorkItem, zone: ZoneInfo, rule_id: str = "MSP-2.1") -> str:
         return due_text(
             item.code,
             item.raised_at,
@@ -139,6 +145,7 @@ class Due:
             zone,
             self.officers,
             item.raised.due_at,
+            rule_id,
         )
 
     def when(self, item: WorkItem, zone: ZoneInfo) -> str:
@@ -248,29 +255,55 @@ _ENV.globals.update(
 )
 
 
+READ_AT: ContextVar[float | None] = ContextVar("read_at", default=None)
+"""When the request that renders a page began (before its reads): the moment its live updates start from."""
+
+
 def render(
     template: str,
     title: str,
     officer: Officer | None,
     *,
     refresh: int | None = None,
+    watch: str | None = None,
     **context: Any,
 ) -> str:
     """A page: its template with the officer (and their time zone: every instant is shown in the customer's time,
-    and the officer's too where it reads otherwise)."""
+    and the officer's too where it reads otherwise). A page that ``watch``es something is kept up to date from the
+    moment its request began (:mod:`console.web.live`)."""
     officers = officer.zone if officer is not None else None
-    return _ENV.get_template(template).render(
-        title=title,
-        officer=officer,
-        refresh_s=refresh,
-        when=lambda instant, zone: when(instant, zone, officers),
-        **context,
+    return tidy(
+        _ENV.get_template(template).render(
+            title=title,
+            officer=officer,
+            refresh_s=refresh,
+            watch=watch,
+            since=f"{READ_AT.get() or time.time():.3f}",
+            when=lambda instant, zone: when(instant, zone, officers),
+            **context,
+        )
+    )
+
+
+_TAG = re.compile(r"<[a-zA-Z/][^<>]*>")
+_QUOTED = re.compile(r'("[^"]*")')
+
+
+def tidy(page: str) -> str:
+    """A rendered page with each tag on one line: the templates break a long tag between its attributes (a diff
+    reads one element per line); the page says each tag as one. Quoted values are kept as they are."""
+    return _TAG.sub(
+        lambda tag: "".join(
+            part if part.startswith('"') else re.sub(r"\s+", " ", part)
+            for part in _QUOTED.split(tag.group())
+        ),
+        page,
     )
 
 
 def action_form(form: ActionForm, officer: Officer) -> str:
     """One action's form alone (the page templates place them)."""
-    return str(_ENV.get_template("_macros.html").module.action_form(form, officer))  # type: ignore[attr-defined]
+    return tidy(_ENV.get_template("_macros.html").module.action_form(form, officer))  # type: ignore[attr-defined]
 
 
 def control(field: Input, form: str) -> str:
@@ -297,6 +330,7 @@ def queue_page(
         "queue.html",
         "Work items",
         officer,
+        watch="queue",
         query=query,
         readable=readable,
         items=items,
@@ -346,18 +380,24 @@ def work_item_page(
     commands: Sequence[Command],
     notes: Sequence[Note],
     due: Due,
+    risk: RiskFact | None = None,
 ) -> str:
+    """A work item: what it asks, by when and why, its actions, notes and history. Its times are the customer's
+    (the zone the item carries), else the agency's; a risk response says which risk and the rule it answers."""
     return render(
         "work_item.html",
-        f"{item.code}: {item.title or item.work_item_id}",
+        item.title or item.work_item_id,
         officer,
+        watch=f"work-item:{item.work_item_id}",
         item=item,
         entries=entries,
         actions=actions,
         commands=commands,
         notes=notes,
         due=due,
-        zone=ZoneInfo(AGENCY_ZONE),  # a work item says no state: the agency's time
+        zone=ZoneInfo(item.raised.time_zone or AGENCY_ZONE),
+        risk=choice(risk) if risk else None,
+        rule_id=RISK_RULES.get(risk, "MSP-2.1") if risk else "MSP-2.1",
     )
 
 
@@ -386,6 +426,7 @@ def msp_page(
         "msp.html",
         f"MSP {view.msp_id}",
         officer,
+        watch=f"msp:{view.msp_id}",
         view=view,
         entries=entries,
         actions=actions,
@@ -411,6 +452,7 @@ def expense_page(
         "expense.html",
         f"Expense {view.expense_id}",
         officer,
+        watch=f"expense:{view.expense_id}",
         view=view,
         entries=entries,
         actions=actions,
@@ -441,6 +483,7 @@ def command_page(
         # what each caused, as it was said when it came (an outcome kept before then: by its kind)
         caused=[o.get("said") or label(o.get("event_type", "")) for o in command.outcomes],
         refresh=2 if command.status == "pending" else None,
+        watch=f"command:{command.command_id}",
         escalated=raised,
     )
 

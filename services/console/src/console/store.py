@@ -12,11 +12,12 @@ from typing import Any
 
 import asyncpg
 
+from console.desk.records import SAFETY_CODES, Command, Entry, Note, WorkItem
 from console.sessions import MIGRATION as SESSIONS
 from console.sessions import ZONES
 from contracts.catalogue import CATALOGUE, STAFF_ACTIONS
 from contracts.envelope import Event
-from contracts.workitems import WorkItemCode, WorkItemRaised
+from contracts.workitems import WorkItemRaised
 from servicekit.db import Migration
 
 SUBJECTS = {"msp_id": "msp", "expense_id": "expense", "work_item_id": "work-item"}
@@ -136,35 +137,20 @@ version, and are read back through the catalogue (upcast and validated): the rea
 never a dict read by string keys. A row from before keeps its payload without the envelope and no version."""
 
 
-@dataclass(frozen=True)
-class Command:
-    command_id: uuid.UUID
-    officer_id: str
-    command_type: str
-    subject_id: str
-    submitted_at: datetime
-    status: str
-    outcomes: list[dict[str, Any]]
-    reason_code: str | None
-    reason: str | None
-    fingerprint: str
-    way_out: str | None = None
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> Command:
-        return cls(
-            row["command_id"],
-            row["officer_id"],
-            row["command_type"],
-            row["subject_id"],
-            row["submitted_at"],
-            row["status"],
-            json.loads(row["outcomes"]),
-            row["reason_code"],
-            row["reason"],
-            row["fingerprint"],
-            row["way_out"],
-        )
+def command_of(row: asyncpg.Record) -> Command:
+    return Command(
+        row["command_id"],
+        row["officer_id"],
+        row["command_type"],
+        row["subject_id"],
+        row["submitted_at"],
+        row["status"],
+        json.loads(row["outcomes"]),
+        row["reason_code"],
+        row["reason"],
+        row["fingerprint"],
+        row["way_out"],
+    )
 
 
 COLUMNS = (
@@ -179,12 +165,12 @@ async def by_key(conn: asyncpg.Connection, officer_id: str, key: str) -> Command
         officer_id,
         key,
     )
-    return Command.of(row) if row else None
+    return command_of(row) if row else None
 
 
 async def get(conn: asyncpg.Connection, command_id: uuid.UUID) -> Command | None:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE command_id = $1", command_id)
-    return Command.of(row) if row else None
+    return command_of(row) if row else None
 
 
 async def insert(conn: asyncpg.Connection, command: Command, key: str | None) -> bool:
@@ -212,16 +198,6 @@ NOTE_FIELDS = {
 """What officers write that colleagues must be able to read back (103-01050060 "Record details on a DOC";
 104-07050030 "Record this in the MSP notes"; an incident "linked to the MSP"): kept here from the command that
 carried it, shown to officers whose roles open the record, never published or logged."""
-
-
-@dataclass(frozen=True)
-class Note:
-    kind: str
-    body: str
-    officer_id: str
-    written_at: datetime
-    command_id: uuid.UUID
-    status: str
 
 
 async def keep_notes(conn: asyncpg.Connection, command: Command, fields: dict[str, Any]) -> None:
@@ -264,6 +240,18 @@ async def notes_on(conn: asyncpg.Connection, subject_type: str, subject_id: str)
     ]
 
 
+async def own_note(conn: asyncpg.Connection, command: Command) -> str | None:
+    """The DOC note the officer typed into their own command, refused or not (read back only to them, to carry
+    into the action that takes the refusal's way out)."""
+    body: str | None = await conn.fetchval(
+        "SELECT body FROM notes WHERE command_id = $1 AND kind = $2 AND officer_id = $3",
+        command.command_id,
+        NOTE_FIELDS["doc_note"],
+        command.officer_id,
+    )
+    return body
+
+
 async def accepted(
     conn: asyncpg.Connection, command_id: uuid.UUID, outcome: dict[str, Any]
 ) -> None:
@@ -292,6 +280,26 @@ async def rejected(
         reason,
         way_out,
     )
+
+
+LIVE_CHANNEL = "console_live_"
+"""The channel (with the schema's name: two systems may share a database) on which committed changes are announced
+to the pages that watch them (:mod:`console.web.live`)."""
+
+
+async def announce(conn: asyncpg.Connection, payload: str) -> None:
+    """A change, announced when (and only if) the transaction that made it commits."""
+    await conn.execute("SELECT pg_notify($1 || current_schema(), $2)", LIVE_CHANNEL, payload)
+
+
+async def place_of(conn: asyncpg.Connection, work_item_id: str) -> tuple[str, str] | None:
+    """A work item's queue, and the record it is about (``msp:MSP-1``)."""
+    row = await conn.fetchrow(
+        "SELECT queue, COALESCE(details->>'subject_type', '') || ':' || COALESCE(details->>'subject_id', '') "
+        "AS about FROM work_items WHERE work_item_id = $1",
+        work_item_id,
+    )
+    return (row["queue"], row["about"]) if row else None
 
 
 async def queue_of(conn: asyncpg.Connection, work_item_id: str) -> str | None:
@@ -344,36 +352,20 @@ async def work_item_changed(
     )
 
 
-@dataclass(frozen=True)
-class WorkItem:
-    work_item_id: str
-    queue: str
-    code: str
-    customer_ref: str | None
-    title: str | None
-    status: str
-    assignee_id: str | None
-    raised_at: datetime | None
-    raised: WorkItemRaised
-    """The event that raised it, read through the contract."""
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> WorkItem:
-        return cls(
-            row["work_item_id"],
-            row["queue"],
-            row["code"],
-            row["customer_ref"],
-            row["title"],
-            row["status"],
-            row["assignee_id"],
-            row["raised_at"],
-            read_raised(row["details"], row["raised_at"]),
-        )
+def work_item_of(row: asyncpg.Record) -> WorkItem:
+    return WorkItem(
+        row["work_item_id"],
+        row["queue"],
+        row["code"],
+        row["customer_ref"],
+        row["title"],
+        row["status"],
+        row["assignee_id"],
+        row["raised_at"],
+        read_raised(row["details"], row["raised_at"]),
+    )
 
 
-SAFETY_CODES = (WorkItemCode.MSP_RISK_RESPONSE.value,)
-"""Items about a customer's or an officer's safety: first in every queue, whatever else is waiting."""
 SORT_COLUMNS: dict[str, str] = {
     "item": "COALESCE(title, code)",
     "about": "details->>'subject_id'",
@@ -458,7 +450,7 @@ async def work_items(
         list(levels),
         list(levels.values()),
     )
-    return [WorkItem.of(r) for r in rows], int(total)
+    return [work_item_of(r) for r in rows], int(total)
 
 
 async def overdue_counts(
@@ -483,7 +475,7 @@ async def oldest_pending_command_age(conn: asyncpg.Connection, now: datetime) ->
 
 async def work_item(conn: asyncpg.Connection, work_item_id: str) -> WorkItem | None:
     row = await conn.fetchrow("SELECT * FROM work_items WHERE work_item_id = $1", work_item_id)
-    return WorkItem.of(row) if row else None
+    return work_item_of(row) if row else None
 
 
 async def customer_items(
@@ -496,7 +488,7 @@ async def customer_items(
         customer_ref,
         list(queues),
     )
-    return [WorkItem.of(r) for r in rows]
+    return [work_item_of(r) for r in rows]
 
 
 async def customer_subjects(conn: asyncpg.Connection, customer_ref: str) -> list[tuple[str, str]]:
@@ -518,17 +510,7 @@ async def work_items_about(
         subject_id,
         list(queues),
     )
-    return [WorkItem.of(r) for r in rows]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One event about a subject, as the services published it, read through its contract."""
-
-    event_id: uuid.UUID
-    event_type: str
-    occurred_at: datetime
-    event: Event
+    return [work_item_of(r) for r in rows]
 
 
 def read_event(
@@ -579,11 +561,6 @@ async def remember(
         event.model_dump_json(),
         event.schema_version,
     )
-
-
-def refusal(event: Event) -> bool:
-    """Whether an event is a service's refusal of a command (what :func:`known` and a page do not count)."""
-    return getattr(event, "rejected_event_id", None) is not None
 
 
 async def known(conn: asyncpg.Connection, subject_type: str, subject_id: str) -> bool:
@@ -642,7 +619,7 @@ async def commands_on(
         subject_id,
         limit,
     )
-    return [Command.of(r) for r in rows]
+    return [command_of(r) for r in rows]
 
 
 async def officer_seen(

@@ -101,6 +101,18 @@ class ServiceSpec:
     """The service's own gauges, set from its database whenever /metrics is read (the console's overdue items)."""
 
 
+class _DrainingServer(uvicorn.Server):
+    """The HTTP server, which says when it begins to shut down (before it waits for open answers to end)."""
+
+    def __init__(self, config: uvicorn.Config, draining: asyncio.Event) -> None:
+        super().__init__(config)
+        self.draining = draining
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.draining.set()
+        await super().shutdown(sockets)
+
+
 class ServiceRuntime:
     def __init__(
         self, spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None
@@ -115,6 +127,9 @@ class ServiceRuntime:
         self.scheduler: Scheduler | None = None
         self.downstream: DownstreamWatch | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.draining = asyncio.Event()
+        """Set when the HTTP server begins to shut down: a long-lived answer (the console's live updates) ends
+        then, so that the server need not wait for it."""
         self._relay_task: asyncio.Task[None] | None = None
         self.consumer = self._consumer() if spec.handlers else None
         routes = [*operational_routes(self), *(spec.routes(self) if spec.routes else ())]
@@ -355,7 +370,8 @@ class ServiceRuntime:
             log_config=None,
             access_log=False,
         )
-        return uvicorn.Server(config)
+        self.draining.clear()
+        return _DrainingServer(config, self.draining)
 
     def http_socket(self) -> socket.socket:
         """The HTTP port, bound and listening before anything else starts: a port that is taken stops the service at

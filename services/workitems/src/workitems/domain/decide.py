@@ -618,6 +618,8 @@ def _assign(item: WorkItem | None, request: AssignWorkItem, now: datetime) -> li
             code=item.code,
             assignee_id=request.assignee_id,
             actor=request.officer_id,
+            previous_assignee_id=item.assignee_id,
+            reason=request.reason,
         )
     ]
 
@@ -643,5 +645,6 @@ def _unassign(item: WorkItem | None, request: UnassignWorkItem, now: datetime) -
             code=item.code,
             previous_assignee_id=item.assignee_id,
             actor=request.officer_id,
+            reason=request.reason,
         )
     ]

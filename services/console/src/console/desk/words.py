@@ -168,6 +168,12 @@ CHOICES = {
     "suicide-or-self-harm": "The customer is talking about suicide or self-harm",
     "family-domestic-violence-immediate-threat": "Family and domestic violence with an immediate threat to safety",
     "mobile-on-multiple-records": "The mobile number is recorded on multiple records",
+    # why a work item changes hands (a hand-back, or a reassignment while someone holds it)
+    "workload": "Balancing the team's workload",
+    "away": "The officer holding it is away",
+    "skills": "It needs another officer's training or delegation",
+    "conflict-of-interest": "A conflict of interest",
+    "customer-contact": "The customer is in contact with another officer",
     "post": "By post",
     "local-police-hand-delivery": "Hand delivered by the local Police",
     "staff-hand-delivery": "Hand delivered by staff",

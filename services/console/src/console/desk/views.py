@@ -12,11 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from console.localtime import day, shown
-from console.store import Entry
-from console.words import FACTS, fact
-from console.words import calendar as calendar_words
-from console.words import event as event_words
+from console.desk.localtime import day, shown
+from console.desk.records import Entry
+from console.desk.words import FACTS, fact
+from console.desk.words import calendar as calendar_words
+from console.desk.words import event as event_words
 from contracts import expenses as x
 from contracts import notification as n
 from contracts import workitems as w
@@ -196,6 +196,10 @@ class ExpenseView:
     day_2: str | None = None
     ended: str | None = None
     """``ceased`` or ``removed``, once it is."""
+    escalated: bool = False
+    """A day-2 removal was escalated for extreme hardship."""
+    mysupport_job: str | None = None
+    """The job number of the mySupport webform raised for it, once recorded."""
 
     @property
     def one_off(self) -> bool:
@@ -249,6 +253,10 @@ def expense_view(expense_id: str, entries: Sequence[Entry]) -> ExpenseView:
                     "closed unpaid",
                     _iso(event.closed_at),
                 )
+            case x.ExpenseRemovalEscalationRequested():
+                view.escalated = True
+            case x.MySupportJobRecorded():
+                view.mysupport_job = event.mysupport_job
             case x.ExpenseCeased() | x.ExpenseRemoved():
                 view.ended = "ceased" if isinstance(event, x.ExpenseCeased) else "removed"
                 for closed in map(_iso, event.closed_periods or ()):
@@ -259,7 +267,7 @@ def expense_view(expense_id: str, entries: Sequence[Entry]) -> ExpenseView:
 
 
 def timeline_facts(entry: Entry, zone: ZoneInfo) -> list[tuple[str, str]]:
-    """What a timeline line shows of an event (:data:`console.words.FACTS`), in words: a step by its name, an
+    """What a timeline line shows of an event (:data:`console.desk.words.FACTS`), in words: a step by its name, an
     action, a queue or a choice as the officer reads it, its instants in ``zone`` and its dates in words."""
     shown_facts = []
     for name, label in FACTS.items():
@@ -295,7 +303,8 @@ def msp_actions(view: MspView) -> tuple[str, ...]:
 
 def expense_actions(view: ExpenseView) -> tuple[str, ...]:
     """The actions that can apply to the expense now: none once it ended, or once a one-off was delivered; a
-    one-off's only on a one-off. Varying a one-off's amount is never offered: the expenses service answers it only
+    one-off's only on a one-off; the mySupport job number once its removal was escalated (until it is recorded),
+    the removal once the job number is known. Varying a one-off's amount is never offered: the expenses service answers it only
     with the procedure's way ("the existing expense needs to be ceased before the new one-off expense can be
     coded"), which is cease, then code (the command stays in the API for those who send it)."""
     if view.ended or view.paid:
@@ -303,7 +312,10 @@ def expense_actions(view: ExpenseView) -> tuple[str, ...]:
     return tuple(
         a
         for a in EXPENSE_ACTIONS
-        if a != x.VaryOneOffExpense.TYPE and (view.one_off or a not in ONE_OFF_ACTIONS)
+        if a != x.VaryOneOffExpense.TYPE
+        and (view.one_off or a not in ONE_OFF_ACTIONS)
+        and (a != x.RecordMySupportJob.TYPE or (view.escalated and not view.mysupport_job))
+        and (a != x.RecordExpenseRemoval.TYPE or view.mysupport_job is not None)
     )
 
 

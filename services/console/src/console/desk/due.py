@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from console.localtime import when
+from console.desk.localtime import when
 from contracts.procedures import BY_ID
 from contracts.workitems import WorkItemCode
 
@@ -71,9 +71,11 @@ def due_text(
     zone: ZoneInfo,
     officers: ZoneInfo | None = None,
     own: datetime | None = None,
+    rule_id: str = "MSP-2.1",
 ) -> str:
     """``Due … (overdue)``, the procedure's deadline or the agency's service level it comes from, and the
-    procedure's words it serves."""
+    procedure's words it serves (``rule_id``: the rule a service level serves, where it is not MSP-2.1's "as soon
+    as possible": a risk response serves the guidelines its risk refers to)."""
     due = due_at(code, raised_at, levels, own)
     if due is None:
         rule = BY_ID["IM-1.1"]
@@ -83,7 +85,7 @@ def due_text(
         why, rule_id = OWN_DEADLINES.get(code, ("the procedure's deadline", "IM-7.3"))
         rule = BY_ID[rule_id]
         return f"Due {when(due, zone, officers)}{late}: {why}. {rule.id}: “{rule.quote}”"
-    rule = BY_ID["MSP-2.1"]
+    rule = BY_ID[rule_id]
     hours = levels[code]
     return (
         f"Due {when(due, zone, officers)}{late}: the agency's service level for this task is {hours:g} "
