@@ -17,8 +17,9 @@ from console.app import ConsoleSettings
 from console.app import create_runtime as console_runtime
 from console.sessions import form_token
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
-from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS, SMS_DISPATCH
+from contracts.catalogue import EXPENSE_EVENTS, MSP_APPROVALS, PAYMENT_ATTEMPTS, SMS_DISPATCH
 from contracts.expenses import ExpenseKind
 from contracts.roles import TRANSFER_GUIDANCE, OfficerRole
 from devstack.tokens import SYSTEM_AUDIENCES, Signer
@@ -35,19 +36,21 @@ from tests.notification.builders import T0, approval
 from tests.support import axe
 from tests.support.browser import Browser
 from tests.support.http import served
-from tests.support.kafka_tools import publish, read_topic
+from tests.support.kafka_tools import eventually, publish, read_topic
 from tests.support.signin import sign_in as signed_in
 from tests.support.signin import sign_in_link
+from tests.workitems.builders import PERIOD, period_closed
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
 from workitems.domain.decide import i059pl_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-MSP_OFFICER, ADM, IM = (
+MSP_OFFICER, ADM, IM, TEAM_LEADER = (
     OfficerRole.MSP_OFFICER.value,
     OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
     OfficerRole.IM_TRAINED.value,
+    OfficerRole.TEAM_LEADER.value,
 )
 SETTINGS: dict[str, tuple[Any, Any]] = {
     "notification": (NotificationSettings, notification_runtime),
@@ -462,6 +465,27 @@ async def mark(browser: Browser) -> None:
     )
 
 
+async def at_a_phones_width(browser: Browser) -> None:
+    """Issue 40: at 400 px the queue scrolled sideways, its due time and status off the screen. Nothing is wider
+    than the screen now, and every cell of the first item (due and status too) is on it."""
+    size = await browser._run(browser.driver.get_window_size)
+    await browser._run(lambda: browser.driver.set_window_size(400, 900))
+    try:
+        found = await browser._run(
+            lambda: browser.driver.execute_script(
+                "const row = document.querySelector('table.queue tbody tr');"
+                "return {wide: document.documentElement.scrollWidth, screen: window.innerWidth,"
+                " cells: [...row.cells].map(c => [c.dataset.label, Math.round(c.getBoundingClientRect().right)])};"
+            )
+        )
+        assert found["wide"] <= found["screen"], found
+        assert {"Due", "Status"} <= {label for label, _ in found["cells"]}, found
+        assert all(right <= found["screen"] for _, right in found["cells"]), found
+        await browser.shot("queue-at-400-px")
+    finally:
+        await browser._run(lambda: browser.driver.set_window_size(size["width"], size["height"]))
+
+
 async def test_an_open_queue_shows_a_new_approval_and_a_commands_page_its_outcome_without_a_reload(
     kafka, database_url, topic_prefix, browser: Browser, report
 ):
@@ -488,6 +512,7 @@ async def test_an_open_queue_shows_a_new_approval_and_a_commands_page_its_outcom
         await browser.until("MSP-LIVE-2", reload=False, what="the new approval, in the open queue")
         assert await marked(browser) == "yes", "shown without loading the page again"
         await browser.shot("queue-told-of-a-new-approval")
+        await at_a_phones_width(browser)
 
         await browser.open(f"{base_of(console)}/ui/msp/MSP-LIVE-2")
         await browser.until("Record the phone contact", reload=False)
@@ -504,3 +529,71 @@ async def test_an_open_queue_shows_a_new_approval_and_a_commands_page_its_outcom
             "the outcome came to the page: it was not loaded again"
         )
         await browser.shot("command-page-told-of-its-outcome")
+
+
+async def test_a_team_leader_gives_three_items_in_one_action_and_each_is_answered_on_its_own(
+    kafka, database_url, topic_prefix, browser: Browser
+):
+    """Issue 40: a team leader sees the open, overdue and assigned items per queue and per officer, and gives three
+    Income Management items to an officer in one action. A colleague takes the third meanwhile: it is not given,
+    and the page says who has it now; the other two are given."""
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    async with system(
+        kafka, database_url, topic_prefix, signer, SimulatedClock.starting_at(T0), "workitems"
+    ) as services:
+        console = services["console"]
+        expenses = ("EXP-TL-1", "EXP-TL-2", "EXP-TL-3")
+        for expense_id in expenses:
+            closed = period_closed(ExpenseKind.WEEKLY, expense_id)
+            await publish(
+                kafka.bootstrap_servers,
+                topic_prefix + EXPENSE_EVENTS.name,
+                [closed.to_json()],
+                key=closed.key.encode(),
+            )
+        items = [i059pl_id(e, PERIOD) for e in expenses]
+        async with httpx.AsyncClient(base_url=base_of(console)) as http:
+            for colleague in ("OFF-IM-1", "OFF-IM-2"):  # known to the console, with their roles
+                await sign_in_link(http, signer.token(colleague, roles=[IM]))
+            await sign_in(browser, console, signer, "OFF-TL-1", TEAM_LEADER, IM)
+            await browser.open(f"{base_of(console)}/ui/team")
+            team = await browser.until("EXP-TL-3", what="the three items, on the team's page")
+            assert re.search(r"Income Management\s+3\s+0\s+0\s+3", team), (
+                "open, overdue, assigned, nobody"
+            )
+            await browser.shot("team-leader-view")
+
+            def choose_all() -> None:
+                for n in (1, 2, 3):
+                    browser.driver.find_element(By.ID, f"give-{n}").click()
+
+            await browser._run(choose_all)
+            await browser._run(
+                lambda: Select(browser.driver.find_element(By.ID, "give-to")).select_by_value(
+                    "OFF-IM-2"
+                )
+            )
+            taken = await http.post(
+                "/commands/AssignWorkItem",
+                json={"work_item_id": items[2], "assignee_id": "OFF-IM-1", "expects_nobody": True},
+                headers=signer.bearer("OFF-IM-1", roles=[IM]),
+            )
+            assert taken.status_code == 202, taken.text
+
+            async def answered() -> bool:
+                status = await http.get(
+                    f"/commands/{taken.json()['command_id']}",
+                    headers=signer.bearer("OFF-IM-1", roles=[IM]),
+                )
+                return bool(status.json()["status"] == "accepted")
+
+            await eventually(answered, what="the colleague's taking of the third item")
+        await browser.press("Give the chosen items")
+        given = await browser.until(
+            re.compile(r"(given\.[\s\S]*){2}"), reload=False, what="two items given"
+        )
+        await browser.until("OFF-IM-1 has it now", reload=False, what="the third, refused, and why")
+        given = await browser.text()
+        assert given.count(": given.") == 2, given
+        assert f"{items[2]}: not given: The work item changed hands since you looked" in given
+        await browser.shot("team-leader-given-two-of-three")

@@ -15,14 +15,15 @@ import pytest
 from console.issue import COMMANDS
 from console.sessions import SessionCookie, system_mark
 
+from contracts.catalogue import TEAM_NOTIFICATIONS
 from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
 from contracts.workitems import Queue, TickOff, WorkItemCode, WorkItemRaised, WorkItemTickedOff
 from devstack.tokens import Signer
 from servicekit.clock import SimulatedClock
 from tests.console.test_console_on_real_broker import console, officer
-from tests.support.kafka_tools import eventually, publish_events
+from tests.support.kafka_tools import eventually, publish_events, read_topic
 from tests.support.signin import BROWSER, code_of, keep_cookie, press_sign_in, sign_in, sign_in_link
-from tests.workitems.builders import env
+from tests.workitems.builders import T0, env
 
 pytestmark = pytest.mark.integration
 
@@ -454,7 +455,7 @@ async def test_the_queue_opens_on_the_open_work_most_urgent_first_with_safety_it
         assert "Wed 10 Mar 2027, 12:00 AEDT (Wed 10 Mar 2027, 09:00 AWST your time)" in queue, (
             "the officer in Perth (their token's zoneinfo) reads their own time beside Canberra's"
         )
-        rows = re.findall(r'<tr( class="safety")?>\s*<td>(.*?)</td>', queue, re.S)
+        rows = re.findall(r'<tr( class="safety")?>\s*<td[^>]*>(.*?)</td>', queue, re.S)
         assert rows[0][0] == ' class="safety"', "the risk response is the first row"
         assert "Safety first" in rows[0][1]
         assert len(rows) == 4
@@ -621,3 +622,59 @@ async def test_every_officer_sees_a_customers_income_management_items_and_the_wa
         await eventually(
             guidance_gone, what="no transfer once every Income Management item is closed"
         )
+
+
+async def test_a_safety_item_and_an_overdue_one_are_pushed_to_their_team_once_and_a_closed_one_never(
+    kafka, database_url, topic_prefix
+):
+    """Issue 40: nothing told the MSP team a safety item was raised or an item was overdue (only the operator's
+    pager, 65 minutes later). The console asks the messaging gateway to tell the team that works the queue, team
+    leaders first: a safety item at once, any item when it falls due if it is still open; once each; the team
+    leader's page lists them. No customer goes out: ids, code, title and times only."""
+    signer = Signer(audience=["console"])
+    clock = SimulatedClock.starting_at(T0)
+    risk = raised("MSP-RISK-RESPONSE:MSP-N:1", Queue.MSP, WorkItemCode.MSP_RISK_RESPONSE, "MSP-N")
+    phone = raised("MSP-PHONE:MSP-N", Queue.MSP, WorkItemCode.MSP_PHONE, "MSP-N")
+    letter = raised("MSP-LETTER:MSP-N", Queue.MSP, WorkItemCode.MSP_LETTER, "MSP-N")
+    async with console(kafka, database_url, topic_prefix, signer, clock=clock) as http:
+        await publish_all(kafka, topic_prefix, [risk, phone, letter])
+        topic = topic_prefix + TEAM_NOTIFICATIONS.name
+        [safety] = await read_topic(kafka.bootstrap_servers, topic, at_least=1)
+        told = json.loads(safety.value)
+        assert (told["work_item_id"], told["reason"]) == (risk.work_item_id, "safety-item-raised")
+        assert told["notify"][0] == "team-leader"
+        assert "customer_ref" not in told, "no customer goes out"
+        ticked = WorkItemTickedOff(
+            **env(
+                "workitems",
+                event_type="WorkItemTickedOff",
+                work_item_id=letter.work_item_id,
+                code=WorkItemCode.MSP_LETTER,
+                customer_ref="CRN-R",
+                actor="notification",
+                tick_off=TickOff.AUTOMATIC,
+            )
+        )
+        await publish_events(kafka.bootstrap_servers, topic_prefix, [ticked])
+
+        await sign_in(http, signer.token("OFF-TL", roles=["team-leader", MSP]))
+        assert "Safety item raised:" in (await http.get("/ui/team")).text
+
+        async def letter_closed() -> bool:
+            page = (await http.get(f"/ui/work-items/{letter.work_item_id}")).text
+            return "Ticked off" in page
+
+        await eventually(letter_closed, what="the letter's item closed")
+        clock.advance(timedelta(hours=49))  # past the phone's 24 h and the letter's 48 h
+        notices = await read_topic(kafka.bootstrap_servers, topic, at_least=3, settle=2.0)
+        by_reason = sorted(
+            (json.loads(r.value)["reason"], json.loads(r.value)["work_item_id"]) for r in notices
+        )
+        assert by_reason == [
+            ("overdue", phone.work_item_id),
+            ("overdue", risk.work_item_id),
+            ("safety-item-raised", risk.work_item_id),
+        ], "each once; the letter, closed before it fell due, never"
+        team = (await http.get("/ui/team")).text
+        assert team.count("Overdue:") == 2, team
+        assert "Safety item raised:" not in team, "told more than a day ago"

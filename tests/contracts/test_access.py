@@ -114,8 +114,9 @@ def test_a_consumer_added_to_the_catalogue_changes_the_acls_with_no_other_edit()
 
 def test_a_producer_may_describe_only_the_group_of_a_downstream_system_reading_its_topic():
     """Issue 29: SMS requests the gateway does not read must be alerted on, and only notification, which writes
-    them, can tell: it may describe the gateway's group (its offsets). Likewise workitems and the operations
-    team's reader of its events; no one may describe any other group."""
+    them, can tell: it may describe the gateway's group (its offsets). Likewise the console, for the team notices
+    the gateway reads (issue 40), and workitems and the operations team's reader of its events; no one may
+    describe any other group."""
     assert downstream(CATALOGUE) == {"desktop-messaging-gateway", "operations"}
     described = {
         (a.principal, a.name)
@@ -124,6 +125,7 @@ def test_a_producer_may_describe_only_the_group_of_a_downstream_system_reading_i
     }
     assert described == {
         ("notification", "prod.desktop-messaging-gateway"),
+        ("console", "prod.desktop-messaging-gateway"),
         ("workitems", "prod.operations"),
     }
 

@@ -55,6 +55,7 @@ from contracts.roles import OfficerRole
 from contracts.topics import Catalogue, Topic
 from contracts.workitems import (
     AssignWorkItem,
+    TeamNotificationRequested,
     TickOffWorkItem,
     UnassignWorkItem,
     WorkItemActionRejected,
@@ -247,6 +248,16 @@ WORKITEM_EVENTS = Topic(
     "Every work item transition (raised, assigned, unassigned, ticked off, cancelled) and every rejected request.",
 )
 
+TEAM_NOTIFICATIONS = Topic(
+    "workitems.team-notifications",
+    "work_item_id",
+    (TeamNotificationRequested,),
+    "console",
+    ("desktop-messaging-gateway",),
+    "For the desktop messaging gateway: tell the team that works a queue that a safety item was raised or an "
+    "item is overdue (issue 40: work pushed to people, not only to the operator's pager).",
+)
+
 CATALOGUE = Catalogue(
     (
         MSP_APPROVALS,
@@ -258,10 +269,14 @@ CATALOGUE = Catalogue(
         EXPENSE_EVENTS,
         WORKITEM_COMMANDS,
         WORKITEM_EVENTS,
+        TEAM_NOTIFICATIONS,
     )
 )
 
 STAFF_ACTIONS: Mapping[str, type[Event]] = {
-    e.TYPE: e for t in CATALOGUE.topics if t.producer == "console" for e in t.events
+    e.TYPE: e
+    for t in CATALOGUE.topics
+    if t.producer == "console" and t is not TEAM_NOTIFICATIONS
+    for e in t.events
 }
 """Every staff action: the requests of the topics the officers' console writes (the one list, by type name)."""

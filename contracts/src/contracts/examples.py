@@ -28,7 +28,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "msp_id": "MSP-EXAMPLE-1",
         "customer_ref": "CRN-EXAMPLE-2",
         "agency": "Centrelink",
-        "approving_officer_id": "OFF-MSP-APPROVER",
+        "approving_officer_id": "OFF-ADM-1",  # a demo officer, who signs in
         "behaviours": [
             {
                 "what": "Made repeated threats to harm counter staff at the service centre on 3 November.",

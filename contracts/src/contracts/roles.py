@@ -25,6 +25,9 @@ class OfficerRole(StrEnum):
     """An approved decision maker: may send (or decline) an MSP SMS, works their own queue and the MSP one."""
     IM_TRAINED = "im-trained"
     """Trained in Income Management: works undelivered expenses (103-01050060), ticks off I059PL."""
+    TEAM_LEADER = "team-leader"
+    """Leads a team: sees, for the queues their other roles open, the open, overdue and assigned items per queue and
+    per officer, and gives several items to an officer in one action. It opens no queue by itself."""
 
 
 OPERATIONS = "ops"

@@ -206,6 +206,30 @@ class WorkItemUnassigned(WorkItemEvent):
     )
 
 
+class NoticeReason(StrEnum):
+    SAFETY_ITEM_RAISED = "safety-item-raised"
+    """An item about a customer's or an officer's safety was raised: the team acts on it first."""
+    OVERDUE = "overdue"
+    """An open item passed its due time (the procedure's deadline or the agency's service level)."""
+
+
+class TeamNotificationRequested(WorkItemEvent):
+    """For the messaging gateway: tell the team that works a queue (the officers whose roles open it, its team
+    leader first) that a safety item was raised or an item is overdue. Ids, the procedure's title and times only:
+    no customer, no note."""
+
+    event_type: Literal["TeamNotificationRequested"] = "TeamNotificationRequested"
+    code: WorkItemCode
+    queue: Queue
+    title: Text
+    reason: NoticeReason
+    due_at: AwareDatetime | None = Field(default=None, description="When the item is (or was) due.")
+    notify: list[Name] = Field(
+        description="The roles whose officers work the queue (the team to tell), team leaders first.",
+        max_length=8,
+    )
+
+
 class WorkItemTickedOff(WorkItemEvent):
     """Done. ``doc_recorded`` says a DOC note was kept; the note itself stays in the service (it is free text)."""
 

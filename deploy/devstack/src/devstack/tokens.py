@@ -26,10 +26,16 @@ DEMO_OFFICERS: dict[str, list[str]] = {
     "OFF-IM-1": [OfficerRole.IM_TRAINED.value],
     "OFF-IM-2": [OfficerRole.IM_TRAINED.value],
     "OFF-FRONT-1": [],
+    "OFF-TL-1": [
+        OfficerRole.TEAM_LEADER.value,
+        OfficerRole.MSP_APPROVED_DECISION_MAKER.value,
+        OfficerRole.IM_TRAINED.value,
+    ],
 }
 """The development officers ``./dev run`` and ``./dev demo`` print sign-in links for: one per role, a second
-officer trained in Income Management (to assign an item to a colleague, and read a colleague's DOC note), and one
-with none of the roles (the front line: all staff, who find a customer's work items)."""
+officer trained in Income Management (to assign an item to a colleague, and read a colleague's DOC note), one
+with none of the roles (the front line: all staff, who find a customer's work items) and a team leader of every
+queue."""
 DEMO_ZONES: dict[str, str] = {
     "OFF-MSP-1": "Australia/Brisbane",
     "OFF-IM-2": "Australia/Perth",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from faststream.asgi.types import ASGIApp
@@ -11,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from console import api, store, ui
 from console.desk.due import SERVICE_LEVELS_H
 from console.handlers import on_outcome
+from console.notices import Notices
 from console.store import MIGRATIONS
 from contracts.catalogue import CATALOGUE, EXPENSE_EVENTS, MSP_NOTIFICATION_EVENTS, WORKITEM_EVENTS
 from contracts.workitems import Queue, WorkItemCode
@@ -126,4 +128,6 @@ SPEC = ServiceSpec(
 def create_runtime(
     settings: ConsoleSettings | None = None, clock: Clock | None = None
 ) -> ServiceRuntime:
-    return ServiceRuntime(SPEC, settings or ConsoleSettings(), clock)
+    settings = settings or ConsoleSettings()
+    # the overdue notices fall due by the service levels this deployment sets
+    return ServiceRuntime(replace(SPEC, timers=Notices(settings.service_levels_h)), settings, clock)

@@ -11,11 +11,13 @@ from datetime import datetime
 import asyncpg
 
 from console import store
+from console.desk import notices
 from console.desk.live import Change
 from console.desk.records import refusal
 from console.desk.views import said
 from contracts.envelope import Event
 from contracts.workitems import (
+    NoticeReason,
     WorkItemAssigned,
     WorkItemCancelled,
     WorkItemRaised,
@@ -30,9 +32,15 @@ log = get_logger("console")
 SUBJECTS = store.SUBJECTS
 
 
-async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> Sequence[Event]:  # noqa: ARG001
+async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> Sequence[Event]:
     await _remember(conn, event)
     await store.announce(conn, (await _change(conn, event)).payload())
+    told: Sequence[Event] = []
+    if isinstance(event, WorkItemRaised):
+        told = notices.on_raising(event, now)
+        await store.plan_notice(conn, event, NoticeReason.OVERDUE.value, None)
+        if told:
+            await store.plan_notice(conn, event, NoticeReason.SAFETY_ITEM_RAISED.value, now)
     rejected_id = getattr(event, "rejected_event_id", None)
     if rejected_id is not None:
         try:
@@ -57,7 +65,7 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
             event.causation_id,
             {"event_type": event.event_type, "event_id": str(event.event_id), "said": said(event)},
         )
-    return []
+    return told
 
 
 async def _change(conn: asyncpg.Connection, event: Event) -> Change:

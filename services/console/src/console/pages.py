@@ -26,6 +26,7 @@ from console.desk.due import due_at, due_text
 from console.desk.localtime import day, shown, when, zone_for
 from console.desk.offers import RISK_RULES
 from console.desk.records import SAFETY_CODES, Command, Entry, Note, WorkItem
+from console.desk.team import MAX_BULK, Counts
 from console.desk.views import (
     ESCALATED,
     ExpenseView,
@@ -227,7 +228,10 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+NOTICE_TEXT = {"safety-item-raised": "Safety item raised", "overdue": "Overdue"}
+"""What the team was told, in words (:class:`contracts.workitems.NoticeReason`)."""
 _ENV.globals.update(
+    NOTICE_TEXT=NOTICE_TEXT,
     BASE=BASE,
     STYLESHEET=STYLESHEET,
     STATUS_TEXT=STATUS_TEXT,
@@ -485,6 +489,56 @@ def command_page(
         refresh=2 if command.status == "pending" else None,
         watch=f"command:{command.command_id}",
         escalated=raised,
+    )
+
+
+def team_page(
+    officer: Officer,
+    queues: Mapping[str, Counts],
+    officers: Mapping[str, Counts],
+    items: Sequence[WorkItem],
+    total: int,
+    colleagues: Sequence[str],
+    reasons: Sequence[str],
+    due: Due,
+    queue: str | None,
+    holder: str | None,
+    notices: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """A team leader's view: what the team was told lately (first: a safety item raised, an item overdue), counts
+    per queue and per officer, and the open items (of one queue, or one officer's) to give in one action."""
+    return render(
+        "team.html",
+        "Your team",
+        officer,
+        watch="queue",
+        queues=queues,
+        officers=officers,
+        items=items,
+        total=total,
+        colleagues=colleagues,
+        reasons=reasons,
+        due=due,
+        queue=queue,
+        holder=holder,
+        zone=ZoneInfo(AGENCY_ZONE),
+        max_bulk=MAX_BULK,
+        notices=notices,
+    )
+
+
+def given_page(
+    officer: Officer, commands: Sequence[Command], not_sent: Sequence[tuple[str, str]]
+) -> str:
+    """What became of each item a team leader gave in one action, kept up to date as the answers come."""
+    ids = ",".join(str(c.command_id) for c in commands)
+    return render(
+        "given.html",
+        "Items given",
+        officer,
+        watch=f"commands:{ids}" if commands else None,
+        commands=commands,
+        not_sent=not_sent,
     )
 
 

@@ -131,6 +131,24 @@ MIGRATIONS = (
         DROP INDEX notes_by_subject;
         CREATE INDEX notes_by_subject ON notes (subject_type, subject_id, written_at)""",
     ),
+    Migration(
+        "console",
+        12,
+        "team_notices",
+        """
+        CREATE TABLE team_notices (
+            work_item_id text NOT NULL,
+            reason text NOT NULL,
+            cause_id uuid NOT NULL,
+            correlation_id uuid NOT NULL,
+            planned_at timestamptz NOT NULL,
+            sent_at timestamptz,
+            sent boolean NOT NULL DEFAULT false,
+            PRIMARY KEY (work_item_id, reason)
+        );
+        CREATE INDEX team_notices_unsent ON team_notices (work_item_id) WHERE sent_at IS NULL;
+        CREATE INDEX team_notices_recent ON team_notices (sent_at) WHERE sent""",
+    ),
 )
 """From 10 on, a timeline row and a work item's details keep the whole event as published, with its schema
 version, and are read back through the catalogue (upcast and validated): the read model is the contracts' events,
@@ -467,6 +485,100 @@ async def overdue_counts(
     return {(r["queue"], r["code"]): int(r["n"]) for r in rows}
 
 
+async def team_counts(
+    conn: asyncpg.Connection, queues: list[str], levels: Mapping[str, float], now: datetime
+) -> list[asyncpg.Record]:
+    """Per queue and holder (``assignee_id`` NULL: nobody), the open items and how many are past their due time."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT queue, assignee_id, count(*) AS open, count(*) FILTER (WHERE due < $3) AS overdue "
+        f"FROM ({_with_due(1)}) AS x WHERE status = 'open' AND queue = ANY($4::text[]) "
+        "GROUP BY queue, assignee_id ORDER BY queue, assignee_id NULLS FIRST",
+        list(levels),
+        list(levels.values()),
+        now,
+        queues,
+    )
+    return rows
+
+
+async def plan_notice(
+    conn: asyncpg.Connection, raised: WorkItemRaised, reason: str, sent_at: datetime | None
+) -> None:
+    """A notice to the item's team: sent now (a safety item raised), or planned for when the item falls due (sent
+    then if it is still open; see :class:`console.notices.Notices`)."""
+    await conn.execute(
+        "INSERT INTO team_notices (work_item_id, reason, cause_id, correlation_id, planned_at, sent_at, sent) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        raised.work_item_id,
+        reason,
+        raised.event_id,
+        raised.correlation_id,
+        raised.occurred_at,
+        sent_at,
+        sent_at is not None,
+    )
+
+
+async def due_notices(
+    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Planned notices whose item has fallen due (locked; a quarantined one never), soonest due first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT n.work_item_id, n.reason, n.cause_id, n.correlation_id, w.queue, w.code, w.title, w.status, w.due "
+        f"FROM team_notices n JOIN ({_with_due(1)}) AS w USING (work_item_id) "
+        "WHERE n.sent_at IS NULL AND w.due <= $3 AND NOT EXISTS (SELECT 1 FROM timer_quarantine q "
+        "WHERE q.timer_key = 'notice:' || n.work_item_id) ORDER BY w.due LIMIT $4 FOR UPDATE OF n SKIP LOCKED",
+        list(levels),
+        list(levels.values()),
+        now,
+        limit,
+    )
+    return rows
+
+
+async def oldest_due_notice(
+    conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime
+) -> datetime | None:
+    oldest: datetime | None = await conn.fetchval(
+        f"SELECT min(w.due) FROM team_notices n JOIN ({_with_due(1)}) AS w USING (work_item_id) "
+        "WHERE n.sent_at IS NULL AND w.due <= $3",
+        list(levels),
+        list(levels.values()),
+        now,
+    )
+    return oldest
+
+
+async def notices_done(
+    conn: asyncpg.Connection, done: list[tuple[str, str, bool, datetime]]
+) -> None:
+    """Notices handled: each sent (or not, its item no longer open), when it was."""
+    await conn.execute(
+        "UPDATE team_notices n SET sent_at = d.at, sent = d.sent FROM unnest($1::text[], $2::text[], "
+        "$3::bool[], $4::timestamptz[]) AS d(work_item_id, reason, sent, at) "
+        "WHERE n.work_item_id = d.work_item_id AND n.reason = d.reason",
+        [d[0] for d in done],
+        [d[1] for d in done],
+        [d[2] for d in done],
+        [d[3] for d in done],
+    )
+
+
+async def recent_notices(
+    conn: asyncpg.Connection, queues: list[str], since: datetime, limit: int = 20
+) -> list[asyncpg.Record]:
+    """The notices sent to the teams of ``queues`` since ``since``, newest first, with their item."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT n.reason, n.sent_at, w.work_item_id, w.title, w.code, w.queue, w.status, w.assignee_id "
+        "FROM team_notices n JOIN work_items w USING (work_item_id) WHERE n.sent AND n.sent_at >= $1 "
+        "AND w.queue = ANY($2::text[]) ORDER BY n.sent_at DESC LIMIT $3",
+        since,
+        queues,
+        limit,
+    )
+    return rows
+
+
 async def oldest_pending_command_age(conn: asyncpg.Connection, now: datetime) -> float:
     """Seconds since the oldest command still waiting for its outcome was submitted (0 when none waits)."""
     oldest = await conn.fetchval("SELECT min(submitted_at) FROM commands WHERE status = 'pending'")
@@ -606,6 +718,18 @@ async def timeline(
         )
         for r in rows
     ]
+
+
+async def commands_of(
+    conn: asyncpg.Connection, officer_id: str, command_ids: list[uuid.UUID]
+) -> list[Command]:
+    """Those of ``command_ids`` the officer issued."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM commands WHERE officer_id = $1 AND command_id = ANY($2::uuid[])",
+        officer_id,
+        command_ids,
+    )
+    return [command_of(r) for r in rows]
 
 
 async def commands_on(

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console import pages, sessions, signin
-from console.web import commands, live, queue, records, signing
+from console.web import commands, live, queue, records, signing, team
 from console.web.common import NotSignedIn, PageRefused, html
 from servicekit.http.web import MAX_BODY_BYTES, served_app
 
@@ -77,7 +77,14 @@ def make_ui(runtime: "ServiceRuntime") -> ASGIApp:
     ui.add_exception_handler(NotSignedIn, on_not_signed_in)
     ui.add_exception_handler(StarletteHTTPException, on_http)
     ui.add_exception_handler(RequestValidationError, on_invalid)
-    for router in (signing.router, queue.router, records.router, commands.router, live.router):
+    for router in (
+        signing.router,
+        queue.router,
+        records.router,
+        commands.router,
+        live.router,
+        team.router,
+    ):
         ui.include_router(router)
     return secured(ui)
 

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 RECORD_KINDS = ("msp", "expense", "work-item")
-MAX_WATCH_CHARS = 220
+MAX_COMMANDS = 20
+"""The commands one page watches at most (a team leader's items given in one action)."""
+MAX_WATCH_CHARS = 9 + MAX_COMMANDS * 37
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Watch:
-    """What one open page watches: ``queue`` (the officer's queues), ``command`` (one of their commands) or a
-    record (``msp``, ``expense``, ``work-item``) by id."""
+    """What one open page watches: ``queue`` (the officer's queues), ``command`` (one of their commands),
+    ``commands`` (several, by commas) or a record (``msp``, ``expense``, ``work-item``) by id."""
 
     kind: str
     ident: str | None = None
@@ -65,11 +67,14 @@ class Watch:
         if text == "queue":
             return cls("queue")
         kind, _, ident = text.partition(":")
-        if kind == "command":
+        if kind in ("command", "commands"):
             try:
-                return cls(kind, str(uuid.UUID(ident)))
+                ids = [str(uuid.UUID(i)) for i in ident.split(",")]
             except ValueError:
                 return None
+            if (kind == "command" and len(ids) != 1) or len(ids) > MAX_COMMANDS:
+                return None
+            return cls(kind, ",".join(ids))
         return cls(kind, ident) if kind in RECORD_KINDS and ident else None
 
     def text(self) -> str:
@@ -81,8 +86,8 @@ def concerns(watch: Watch, change: Change, queues: Sequence[str]) -> bool:
     queue; the command itself; the record, or a work item raised about it."""
     if watch.kind == "queue":
         return change.queue is not None and change.queue in queues
-    if watch.kind == "command":
-        return change.command == watch.ident
+    if watch.kind in ("command", "commands"):
+        return change.command is not None and change.command in (watch.ident or "").split(",")
     return (change.kind == watch.kind and change.ident == watch.ident) or (
         change.about == f"{watch.kind}:{watch.ident}"
     )

@@ -16,6 +16,7 @@ EVENTS = {
     "MspLetterAccepted": "Letter accepted",
     "MspNotificationCompleted": "Notification steps done",
     "MspRiskResponseRequired": "A risk needs a response",
+    "TeamNotificationRequested": "The team was told",
     "MspActionRejected": "Action refused",
     "SmsDispatchRequested": "SMS sent to desktop messaging",
     "RecordPhoneContact": "Phone contact recorded",
@@ -130,6 +131,7 @@ ROLES = {
     "msp-officer": "MSP officer",
     "msp-approved-decision-maker": "approved decision maker",
     "im-trained": "trained in Income Management",
+    "team-leader": "team leader",
     "ops": "operations",
 }
 

@@ -172,8 +172,8 @@ async def _may_watch(runtime: Any, officer_id: str, roles: tuple[str, ...], want
     if wanted.kind in SUBJECT_QUEUES:
         return SUBJECT_QUEUES[wanted.kind].value in queues
     async with runtime.pool.acquire() as conn:
-        if wanted.kind == "command":
-            found = await store.get(conn, uuid.UUID(wanted.ident))
-            return found is not None and found.officer_id == officer_id
+        if wanted.kind in ("command", "commands"):
+            ids = [uuid.UUID(i) for i in str(wanted.ident).split(",")]
+            return len(await store.commands_of(conn, officer_id, ids)) == len(ids)
         queue = await store.queue_of(conn, str(wanted.ident))
     return queue is not None and queue in queues
