@@ -8,7 +8,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ from tests.support.http import served
 from tests.support.kafka_tools import eventually, publish, read_topic
 from tests.support.signin import sign_in as signed_in
 from tests.support.signin import sign_in_link
-from tests.workitems.builders import PERIOD, period_closed
+from tests.workitems.builders import PERIOD, paid_twice, period_closed
 from workitems.app import WorkitemsSettings
 from workitems.app import create_runtime as workitems_runtime
 from workitems.domain.decide import i059pl_id
@@ -241,7 +241,11 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
     """103-01050060: a one-off "cannot be ceased or varied on day 2" and the officer is shown what to do instead,
     and takes it: "raise a mySupport webform.";
     step 1, "For Service Officers not trained in Income Management: [...] Cold transfer the customer to: the Income
-    Management Line"; steps 5 and 8: "Manually tick off the Work Item. Record details on a DOC." """
+    Management Line"; steps 5 and 8: "Manually tick off the Work Item. Record details on a DOC."
+    Issue 40 besides: the DOC note typed into the refused cease is carried into the escalation, whose item is due
+    by the end of day 2 and asks for the mySupport job number, then the removal; an officer with no role finds the
+    customer's I059PL by CRN; a paid-twice item leads the queue with its due time and why; of two officers taking
+    one item, the one who loses is told who has it."""
     signer = Signer(audience=SYSTEM_AUDIENCES)
     monday = at(2027, 3, 1, 10)
     clock = SimulatedClock.starting_at(monday)
@@ -287,16 +291,19 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         )
         await browser.shot("one-off-on-day-2")
         await browser.expand("CeaseExpense")
+        hardship = "Customer in extreme hardship: new one-off needed today."
+        await browser.type("CeaseExpense", "doc_note", hardship)
         await browser.submit("CeaseExpense")
         refused = await browser.until("Refused", what="the day-2 refusal")
         assert "it cannot be ceased or varied on day 2" in refused
         assert "one-off-day-2" not in refused, "the reason in words, not its code"
         assert f"What to do instead\n{DAY_2_WAY_OUT}" in refused
         await browser.shot("cease-refused-on-day-2-with-way-out")
-        # the way out is the next action: the escalation, from the refusal itself
-        await browser.type(
-            "NextAction", "doc_note", "Customer in extreme hardship: new one-off needed today."
+        # the way out is the next action: the escalation, from the refusal itself, the note typed once
+        carried = await browser._run(
+            lambda: browser._field("NextAction", "doc_note").get_attribute("value")
         )
+        assert carried == hardship, "the note typed into the refused cease is carried into it"
         await browser.submit("NextAction")
         escalated = await browser.until(
             "It did start this", what="the escalation the refusal offered"
@@ -308,14 +315,27 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
             "issue 40: headed as the escalation it is, not as a refused cease"
         )
         assert "The cease itself" in escalated
+        assert "What to do next" in escalated, "the way on, once the escalation is raised"
         await browser.shot("escalation-taken-from-the-refusal")
+        await browser.open(f"{base_of(console)}/ui/work-items/IM-REMOVAL-ESCALATION:EXP-UI-O")
+        escalation = await browser.until("Record the mySupport job number", what="its next step")
+        assert "Due Wed 3 Mar 2027, 00:00 AEDT" in escalation, "due by the end of day 2, its day"
+        await browser.expand("RecordMySupportJob")
+        await browser.type("RecordMySupportJob", "mysupport_job", "MS-4711")
+        await browser.submit("RecordMySupportJob")
+        await accepted(browser, "the mySupport job number")
+        await browser.open(f"{base_of(console)}/ui/work-items/IM-REMOVAL-ESCALATION:EXP-UI-O")
+        await browser.until("Record the expense's removal", what="the removal, quoting the job")
+        assert not await browser.has_action("RecordMySupportJob"), "recorded: not asked again"
+        await browser.shot("escalation-item-asks-for-the-removal")
 
         clock.set(at(2027, 3, 9, 10))  # the weekly window (7 days) has closed unpaid
         await services["expenses"].fire_timers()
         item = i059pl_id("EXP-UI-W", date(2027, 3, 1))
-        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
-        await browser.open(f"{base_of(console)}/ui/?q={weekly.customer_ref}")
-        await browser.click_link(f"Everything of customer {weekly.customer_ref}")
+        await sign_in(browser, console, signer, "OFF-FRONT-1")  # all staff: no role
+        await browser.until("Find a customer", reload=False)
+        await browser.type_into("q-q", weekly.customer_ref)
+        await browser.press("Find")
         customer = await browser.until(
             "I059PL - A previous expense was not delivered", what="the customer's I059PL"
         )
@@ -338,14 +358,58 @@ async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_g
         assert TRANSFER_GUIDANCE in forged
         await browser.shot("untrained-tick-off-refused")
 
+        # a one-off found paid twice (as the expenses service reports it): to be acted on by its day
+        twice = paid_twice("EXP-UI-P", ("EXP-UI-Q",)).model_copy(
+            update={"act_by": at(2027, 3, 10, 0), "occurred_at": at(2027, 3, 9, 10)}
+        )
+        await publish(
+            kafka.bootstrap_servers,
+            topic_prefix + EXPENSE_EVENTS.name,
+            [twice.to_json()],
+            key=twice.key.encode(),
+        )
         await sign_in(browser, console, signer, "OFF-IM-1", IM)
+        await browser.until_link("An expense was paid late")
         await browser.until_link("I059PL")
         await browser.shot("queue-im-trained")
+        rows = await browser._run(
+            lambda: [r.text for r in browser.driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        )
+        assert rows[0].startswith("An expense was paid late"), rows
+        assert "Wed 10 Mar 2027, 00:00 AEDT" in rows[0], "its due time, its day's"
         assert "EXP-UI-W" in await browser.text(), "the queue says what each item is about"
+        await browser.click_link("An expense was paid late")
+        why = await browser.until("the later one-off can be ceased only until its day 2 begins")
+        assert "IM-7.3" in why, "and the rule it comes from"
+        await browser.shot("paid-twice-item-due-and-why")
         await browser.open(f"{base_of(console)}/ui/work-items/{item}")
         await browser.until("Assign to me", reload=False)
+        # OFF-IM-1 is choosing a colleague (typing: the page is not swapped) when OFF-IM-2 takes the item first
+        async with httpx.AsyncClient(base_url=base_of(console)) as http:
+            await sign_in_link(
+                http, signer.token("OFF-IM-2", roles=[IM])
+            )  # known, with their roles
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        await browser.until("Assign to me", reload=False)
+        await browser.expand("AssignWorkItem")
+        await browser.choose("AssignWorkItem", "assignee_id", "OFF-IM-2")
+        async with httpx.AsyncClient(base_url=base_of(console)) as http:
+            taken = await http.post(
+                "/commands/AssignWorkItem",
+                json={"work_item_id": item, "assignee_id": "OFF-IM-2", "expects_nobody": True},
+                headers=signer.bearer("OFF-IM-2", roles=[IM]),
+            )
+            assert taken.status_code == 202, taken.text
+        await browser.until("This page has changed since you opened it", reload=False)
         await browser.submit("AssignToMe")
-        await accepted(browser, "the assignment to themselves")
+        lost = await browser.until("Refused", reload=False, what="the race lost, and to whom")
+        assert "The work item changed hands since you looked: OFF-IM-2 has it now." in lost
+        await browser.shot("race-lost-told-who-has-it")
+        await browser.open(f"{base_of(console)}/ui/work-items/{item}")
+        await browser.until("Assigned to\nOFF-IM-2", reload=False)
+        await browser.choose("AssignToMe", "reason", "away")
+        await browser.submit("AssignToMe")
+        await accepted(browser, "the assignment to themselves, with why")
         await browser.open(f"{base_of(console)}/ui/?mine=1")
         await browser.until_link("I059PL")
         await browser.shot("my-work-after-assign-to-me")
@@ -597,3 +661,112 @@ async def test_a_team_leader_gives_three_items_in_one_action_and_each_is_answere
         assert given.count(": given.") == 2, given
         assert f"{items[2]}: not given: The work item changed hands since you looked" in given
         await browser.shot("team-leader-given-two-of-three")
+
+
+@pytest.mark.rule("MSP-1.6", "MSP-1.7")
+async def test_an_msp_with_two_aggressive_calls_and_an_sms_for_later_is_completed_from_the_console_alone(
+    kafka, database_url, topic_prefix, browser: Browser
+):
+    """104-07050030: "If the customer displays aggression or counterproductive behaviour see Customer aggression -
+    Response. Record a new incident and link it to the MSP." Issue 40: with two aggressive calls, the second
+    incident showed as done, no form recorded it and the result was refused. Each call's incident is a step of its
+    own, with its own form; an SMS the approved decision maker authorised for later shows as decided, to be sent
+    then, never as still required; and the MSP is completed from the console alone."""
+    signer = Signer(audience=SYSTEM_AUDIENCES)
+    clock = SimulatedClock.starting_at(T0)
+    async with system(
+        kafka, database_url, topic_prefix, signer, clock, "notification", "workitems"
+    ) as services:
+        console = services["console"]
+        await publish(
+            kafka.bootstrap_servers,
+            topic_prefix + MSP_APPROVALS.name,
+            [approval(msp_id="MSP-UI-2C").to_json()],
+            key=b"MSP-UI-2C",
+        )
+        page = f"{base_of(console)}/ui/msp/MSP-UI-2C"
+        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.open(page)
+        await browser.until("Record the phone contact", what="the MSP's phone step")
+
+        async def phoned(outcome: str, *explained: str) -> None:
+            await browser.open(page)
+            await browser.until("Record the phone contact", reload=False)
+            await browser.expand("RecordPhoneContact")
+            await browser.choose("RecordPhoneContact", "contacted", "customer")
+            await browser.choose("RecordPhoneContact", "outcome", outcome)
+            await browser.tick("RecordPhoneContact", "aggression_displayed", *explained)
+            await browser.submit("RecordPhoneContact")
+            await accepted(browser, f"an aggressive {outcome} call")
+
+        await phoned("unproductive")
+        await phoned(
+            "successful",
+            "explained.reasons_and_behaviours",
+            "explained.duration_and_service_access",
+            "explained.contact_details",
+            "explained.letter_to_follow",
+        )
+        await browser.open(page)
+        steps = await browser.until("for aggressive call 2", what="the second call's incident")
+        assert re.search(r"Required now\s+Incident record for aggressive call 1", steps), steps
+        assert re.search(r"Required now\s+Incident record for aggressive call 2", steps), steps
+        await browser.shot("two-aggressive-calls-two-incidents")
+        for number in (1, 2):
+            await browser.open(page)
+            await browser.until("Record an incident", reload=False)
+            await browser.expand("RecordIncident")
+            await browser.type("RecordIncident", "incident_id", f"CIMS-{number}")
+            await browser.tick("RecordIncident", "linked_to_msp")
+            await browser.submit("RecordIncident")
+            await accepted(browser, f"incident {number}")
+        await browser.open(page)
+        steps = await browser.until(re.compile(r"Done\s+Incident record for aggressive call 2"))
+        assert re.search(r"Done\s+Incident record for aggressive call 1", steps), steps
+
+        await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
+        await browser.open(page)
+        await browser.until("Authorise the SMS", reload=False)
+        await browser.expand("AuthoriseMspSms")
+        await browser.choose(
+            "AuthoriseMspSms", "circumstance", "successful-contact-confirmation-helps"
+        )
+        await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked")
+        later = browser._field("AuthoriseMspSms", "send_at")
+        await browser._run(
+            lambda: browser.driver.execute_script("arguments[0].value = '2027-03-01T15:00'", later)
+        )
+        await browser.submit("AuthoriseMspSms")
+        await accepted(browser, "the SMS for later")
+        await browser.open(page)
+        decided = await browser.until(re.compile(r"Decided\s+SMS decision"), reload=False)
+        assert "Mon 1 Mar 2027, 15:00 AEDT" in decided, "to be sent then, in Canberra's time"
+        assert not await browser.has_action("AuthoriseMspSms"), "decided: nothing more is asked"
+        assert "Required now\nSMS decision" not in decided
+        await browser.shot("sms-authorised-for-later-shown-as-decided")
+        clock.set(datetime(2027, 3, 1, 4, 30, tzinfo=UTC))  # 15:30 in Canberra
+        await services["notification"].fire_timers()
+        await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
+
+        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
+        await browser.open(page)
+        await browser.until("Attach the letter", reload=False)
+        await browser.expand("AttachMspLetter")
+        await browser.type("AttachMspLetter", "letter_id", "LTR-UI-2C")
+        await browser.tick(
+            "AttachMspLetter", "final", "signed", "approved", "includes_contact_card"
+        )
+        await browser.submit("AttachMspLetter")
+        await accepted(browser, "the letter")
+        await browser.open(page)
+        await browser.expand("RecordLetterDispatch")
+        await browser.choose("RecordLetterDispatch", "method", "post")
+        await browser.submit("RecordLetterDispatch")
+        await accepted(browser, "the letter's dispatch")
+        await browser.open(page)
+        await browser.until("Required next: Record the result", what="the result step required")
+        await browser.submit("RecordMspResult")
+        await accepted(browser, "the result")
+        await browser.open(page)
+        await browser.until("The notification is complete.", what="the MSP's notification complete")
+        await browser.shot("msp-with-two-incidents-complete")

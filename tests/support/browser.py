@@ -166,6 +166,10 @@ class Browser:
     async def type(self, action: str, name: str, value: str) -> None:
         await self._run(lambda: self._field(action, name).send_keys(value))
 
+    async def type_into(self, ident: str, value: str) -> None:
+        """Type into the page's control ``ident`` (a filter's, a search's: one of no action's form)."""
+        await self._run(lambda: self.driver.find_element(By.ID, ident).send_keys(value))
+
     async def tick(self, action: str, *names: str) -> None:
         def run() -> None:
             for name in names:
