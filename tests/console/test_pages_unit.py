@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from console import pages
 from console.desk.due import SERVICE_LEVELS_H
-from console.desk.records import WorkItem
+from console.desk.records import Command, WorkItem
 from console.desk.views import (
     codes_for,
     escalated,
@@ -658,3 +658,38 @@ def test_the_code_filter_lists_only_the_codes_of_the_officers_queues():
     assert "MSP-SMS-DECISION" in msp
     assert [c for c in msp if not c.startswith("MSP-")] == []
     assert codes_for([]) == []
+
+
+def test_a_commands_result_names_what_it_caused_and_links_each_record_it_names():
+    """Issue 40: the result of an action says what it did, with links: each outcome names its step or item, and
+    opens the record it is about; an outcome kept before links were (no record named) is said without one."""
+    command = Command(
+        uuid.uuid4(),
+        "OFF-1",
+        "RecordPhoneContact",
+        "MSP-1",
+        NOW,
+        "accepted",
+        [
+            {
+                "event_type": "MspStepDone",
+                "said": "Done: Phone the customer",
+                "subject": "msp",
+                "key": "MSP-1",
+            },
+            {
+                "event_type": "WorkItemRaised",
+                "said": "Work item raised: MSP: send the letter",
+                "subject": "work-item",
+                "key": "MSP-LETTER:MSP-1",
+            },
+            {"event_type": "MspStepRequired", "said": "Now required: Signed and approved letter"},
+        ],
+        None,
+        None,
+        "f",
+    )
+    page = pages.command_page(OFFICER, command, "/ui/msp/MSP-1", None)
+    assert '<li>Done: Phone the customer:\n<a href="/ui/msp/MSP-1">open it</a></li>' in page
+    assert 'href="/ui/work-items/MSP-LETTER%3AMSP-1"' in page
+    assert "<li>Now required: Signed and approved letter</li>" in page

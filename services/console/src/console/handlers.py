@@ -63,7 +63,14 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
         await store.accepted(
             conn,
             event.causation_id,
-            {"event_type": event.event_type, "event_id": str(event.event_id), "said": said(event)},
+            {
+                "event_type": event.event_type,
+                "event_id": str(event.event_id),
+                "said": said(event),
+                # the record it is about, for the result page's link
+                "subject": SUBJECTS.get(type(event).key_field),
+                "key": event.key,
+            },
         )
     return told
 

@@ -486,6 +486,10 @@ def command_page(
         next_action=next_action,
         # what each caused, as it was said when it came (an outcome kept before then: by its kind)
         caused=[o.get("said") or label(o.get("event_type", "")) for o in command.outcomes],
+        links=[
+            subject_link(o["subject"], o["key"]) if o.get("subject") and o.get("key") else None
+            for o in command.outcomes
+        ],
         refresh=2 if command.status == "pending" else None,
         watch=f"command:{command.command_id}",
         escalated=raised,
