@@ -15,7 +15,7 @@ from contracts.catalogue import (
 from contracts.envelope import Event
 from contracts.expenses import ExpenseKind
 from contracts.notification import Step
-from contracts.roles import OPERATIONS, OfficerRole
+from contracts.roles import OPERATIONS, TRANSFER_GUIDANCE, OfficerRole
 from devstack.procs import free_port
 from devstack.tokens import Signer
 from servicekit.service import ServiceRuntime
@@ -238,6 +238,32 @@ async def test_the_api_refuses_requests_without_a_valid_token_and_pages_and_vali
             "EXP-2",
         }
 
+        # all staff (IM-1.1): an officer with no role learns of the customer's Income Management items and the
+        # way on; their details stay with the roles that open the queue; an operator reads no customer's case
+        everyone = (
+            await http.get(f"/customers/{CUSTOMER}/work-items", headers=signer.bearer(roles=[]))
+        ).json()
+        assert {(i["code"], i["status"], i["workable"]) for i in everyone["items"]} == {
+            ("I059PL", "open", False)
+        }
+        assert len(everyone["items"]) == 3
+        assert set(everyone["items"][0]) == {
+            "work_item_id",
+            "code",
+            "title",
+            "queue",
+            "status",
+            "raised_at",
+            "workable",
+        }, "what it is and where it stands, no details"
+        assert everyone["transfer_guidance"] == TRANSFER_GUIDANCE
+        trained = (await http.get(f"/customers/{CUSTOMER}/work-items", headers=auth)).json()
+        assert {i["workable"] for i in trained["items"]} == {True}
+        assert trained["transfer_guidance"] is None
+        operator = await http.get(
+            f"/customers/{CUSTOMER}/work-items", headers=signer.bearer("OPS-1", roles=[OPERATIONS])
+        )
+        assert operator.status_code == 403
         assert (
             await http.get("/work-items/I059PL:EXP-404:2027-03-01", headers=auth)
         ).status_code == 404

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from contracts.roles import readable_queues
-from contracts.workitems import Queue, WorkItemCode, WorkItemStatus
+from contracts.roles import KNOWN_TO_EVERY_OFFICER, OPERATIONS, readable_queues, way_out
+from contracts.workitems import Queue, TickOffWorkItem, WorkItemCode, WorkItemStatus
 from servicekit.http.web import (
     Principal,
     Refused,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = get_logger("workitems.api")
 
 PREFIX = "/work-items"
+CUSTOMERS = "/customers"
 OPENAPI_PATH = "/openapi.json"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 OPENAPI_SNAPSHOT = Path(__file__).resolve().parents[2] / "openapi.json"
@@ -63,8 +64,35 @@ class WorkItemWithHistory(BaseModel):
     )
 
 
+class KnownItem(BaseModel):
+    """A work item on a customer's record as an officer may know it: what it is and where it stands."""
+
+    work_item_id: str
+    code: WorkItemCode
+    title: str
+    queue: Queue
+    status: WorkItemStatus
+    raised_at: AwareDatetime
+    workable: bool = Field(
+        description="Whether the officer's roles open its queue (then GET /work-items/{id} gives its details)."
+    )
+
+
+class CustomerItems(BaseModel):
+    customer_ref: str
+    items: list[KnownItem] = Field(description="Oldest raised first (at most 500).")
+    transfer_guidance: str | None = Field(
+        description="103-01050060 step 1, while an Income Management item the officer may not work is open: "
+        "the customer is transferred to an officer who may."
+    )
+
+
 def handles(path: str) -> bool:
-    return path in (PREFIX, OPENAPI_PATH) or path.startswith(PREFIX + "/")
+    return (
+        path in (PREFIX, OPENAPI_PATH)
+        or path.startswith(PREFIX + "/")
+        or path.startswith(CUSTOMERS + "/")
+    )
 
 
 def _printable(value: str, name: str) -> str:
@@ -212,6 +240,57 @@ def make_api(runtime: "ServiceRuntime") -> FastAPI:
             raise Refused(404, "not-found", "no such work item")
         item, history = found
         return {"item": item, "history": history}
+
+    @app.get(
+        CUSTOMERS + "/{customer_ref}/work-items",
+        response_model=CustomerItems,
+        summary="The work items on a customer's record that any officer may know of (all staff, IM-1.1)",
+        responses={
+            400: refused("A customer reference that is too long or not printable."),
+            403: refused("An operator's token: operators read no customer's case."),
+        },
+    )
+    async def customer_items(
+        officer: Principal, customer_ref: Annotated[str, PathParam(examples=["CRN-000123"])]
+    ) -> dict[str, Any]:
+        """103-01050060 step 1: "All staff must investigate any Work Items which present on a customer's record".
+        Every officer, with or without a queue role, learns of the customer's Income Management items (what and
+        where they stand; their details only with the roles that open the queue) and of the items of their own
+        queues; the transfer guidance while one they may not work is open."""
+        officer_id, roles = officer
+        _printable(customer_ref, "the customer reference")
+        if OPERATIONS in roles:
+            raise Refused(
+                403,
+                "forbidden",
+                "operators read no customer's case",
+                reason_code="operators-not-officers",
+            )
+        readable = readable_queues(roles)
+        known = sorted(q.value for q in readable | KNOWN_TO_EVERY_OFFICER)
+        filters = store.Filters(customer_ref=customer_ref, queues=tuple(known))
+        async with runtime.pool.acquire() as conn:
+            items, _ = await store.list_items(conn, filters, 0, MAX_LIMIT)
+        log.info(
+            "customer work items listed",
+            officer_id=officer_id,
+            customer_ref=customer_ref,
+            count=len(items),
+        )
+        untransferred = any(i.queue not in readable and not i.closed for i in items)
+        return {
+            "customer_ref": customer_ref,
+            "items": [
+                {
+                    **i.model_dump(include=set(KnownItem.model_fields)),
+                    "workable": i.queue in readable,
+                }
+                for i in items
+            ],
+            "transfer_guidance": way_out(TickOffWorkItem.TYPE, Queue.INCOME_MANAGEMENT)
+            if untransferred
+            else None,
+        }
 
     @app.get(OPENAPI_PATH, summary="This document", include_in_schema=True)
     async def openapi_json() -> dict[str, Any]:
