@@ -743,6 +743,10 @@ async def test_an_msp_with_two_aggressive_calls_and_an_sms_for_later_is_complete
         assert "Mon 1 Mar 2027, 15:00 AEDT" in decided, "to be sent then, in Canberra's time"
         assert not await browser.has_action("AuthoriseMspSms"), "decided: nothing more is asked"
         assert "Required now\nSMS decision" not in decided
+        await browser.until(
+            "MSP: decide on the SMS (approved decision makers only) (Ticked off)",
+            what="its task closed when decided, not at the send",
+        )
         await browser.shot("sms-authorised-for-later-shown-as-decided")
         clock.set(datetime(2027, 3, 1, 4, 30, tzinfo=UTC))  # 15:30 in Canberra
         await services["notification"].fire_timers()

@@ -8,7 +8,14 @@ import pytest
 
 from contracts.envelope import Event
 from contracts.expenses import AustralianState, ExpenseKind
-from contracts.notification import MspRiskResponseRequired, RiskFact, Role, Step
+from contracts.notification import (
+    MspRiskResponseRequired,
+    MspSmsAuthorised,
+    RiskFact,
+    Role,
+    SmsCircumstance,
+    Step,
+)
 from contracts.procedures import BY_ID
 from contracts.workitems import (
     HandOverReason,
@@ -735,6 +742,29 @@ def test_a_hand_back_and_a_reassignment_record_why_and_who_had_the_item():
     )
     assert isinstance(back, WorkItemUnassigned)
     assert (back.previous_assignee_id, back.reason) == ("OFF-7", HandOverReason.SKILLS)
+
+
+def test_an_sms_authorised_for_later_closes_its_decision_task_at_once_and_the_send_adds_nothing():
+    """Issue 40: an SMS the approved decision maker had authorised for 10 minutes later kept its task open in the
+    queue, as if still to decide, until the send. The decision is taken when it is authorised."""
+    desk = Desk()
+    desk.handle(step_required(Step.SMS, adm=True))
+    authorised = MspSmsAuthorised(
+        **env(
+            "notification",
+            event_type="MspSmsAuthorised",
+            msp_id="MSP-1",
+            officer_id="OFF-ADM-1",
+            circumstance=SmsCircumstance.PRELIMINARY_BEFORE_NEXT_DAY_CALL,
+            send_at=T0 + timedelta(minutes=10),
+        )
+    )
+    ticked = desk.only(authorised)
+    assert isinstance(ticked, WorkItemTickedOff)
+    assert (ticked.work_item_id, ticked.outcome) == (msp_item_id("MSP-1", Step.SMS), "authorised")
+    assert desk.handle(step_done(Step.SMS, outcome="sent")) == [], (
+        "sent later: nothing more to close"
+    )
 
 
 def test_a_cancellation_is_kept_in_the_history_with_its_reason():

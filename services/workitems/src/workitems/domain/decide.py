@@ -25,7 +25,13 @@ from contracts.expenses import (
     UndeliveredExpensePeriodClosed,
 )
 from contracts.notification import PROCEDURE as MSP_PROCEDURE
-from contracts.notification import MspRiskResponseRequired, MspStepDone, MspStepRequired, Step
+from contracts.notification import (
+    MspRiskResponseRequired,
+    MspSmsAuthorised,
+    MspStepDone,
+    MspStepRequired,
+    Step,
+)
 from contracts.procedures import implements
 from contracts.roles import may_issue, way_out
 from contracts.workitems import (
@@ -127,6 +133,8 @@ def keys_of(event: Event) -> tuple[str, ...]:
             return (msp_item_id(event.msp_id, event.step, 1), msp_item_id(event.msp_id, event.step))
         case MspStepRequired() | MspStepDone():
             return (msp_item_id(event.msp_id, event.step, event.number),)
+        case MspSmsAuthorised():
+            return (msp_item_id(event.msp_id, Step.SMS),)
         case MspRiskResponseRequired():
             return (risk_response_id(event),)
         case TickOffWorkItem() | AssignWorkItem() | UnassignWorkItem():
@@ -239,6 +247,11 @@ def decide(items: Items, event: Event, now: datetime) -> list[Event]:
                 for work_item_id in keys_of(event)
                 for ticked in _tick_automatically(items, work_item_id, event, now, event.outcome)
             ]
+        case MspSmsAuthorised():
+            # the decision is taken when it is authorised, even for a later send (issue 40): the task is done
+            return _tick_automatically(
+                items, msp_item_id(event.msp_id, Step.SMS), event, now, "authorised"
+            )
         case TickOffWorkItem():
             return _tick_off_by_officer(items.get(event.work_item_id), event, now)
         case AssignWorkItem():
