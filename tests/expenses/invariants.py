@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from console.desk.offers import record_steps_on_item
+from console.desk.records import Entry
+from console.desk.records import WorkItem as ConsoleItem
+from console.desk.views import expense_view
+
+from contracts.catalogue import EXPENSE_EVENTS
 from contracts.dates import in_words, zone_name
 from contracts.envelope import Event
 from contracts.expenses import (
@@ -27,7 +33,13 @@ from contracts.expenses import (
     RecordMySupportJob,
     UndeliveredExpensePeriodClosed,
 )
-from contracts.workitems import TickOff, TickOffWorkItem, WorkItemActionRejected, WorkItemStatus
+from contracts.workitems import (
+    TickOff,
+    TickOffWorkItem,
+    WorkItemActionRejected,
+    WorkItemRaised,
+    WorkItemStatus,
+)
 from expenses.domain.decider import Expenses
 from expenses.domain.model import Expense, ExpenseState
 from servicekit.decider import WorkingSet
@@ -196,52 +208,106 @@ def nobody_is_paid_twice_unseen(
 
 
 def every_open_item_can_be_closed(
-    items: Mapping[str, WorkItem], expenses: Mapping[str, ExpenseState], now: datetime
+    items: Mapping[str, WorkItem],
+    expenses: Mapping[str, ExpenseState],
+    now: datetime,
+    published: Sequence[Event],
 ) -> None:
     """IM-4.5, IM-5.4: "Manually tick off the Work Item. Record details on a DOC." In every state reached, each open
     Income Management item can be closed by an action an officer trained in Income Management is offered: a manual
-    one ticked off with a DOC note; the removal escalation (ticked off automatically) by recording the mySupport
-    job and the Service Desk's removal. Tried on copies, never on the desk or the expense themselves."""
+    one ticked off with a DOC note; the removal escalation (ticked off automatically) by the steps its page offers
+    at each point (worked out by the console's desk from the expense's events as the console reads them): the
+    mySupport job, then the Service Desk's removal. Tried on copies, never on the desk or the expense themselves."""
     for work_item_id, item in sorted(items.items()):
         if item.closed:
             continue
         desk = WorkingSet(WorkItems(), dict(items))
         if item.tick_off is TickOff.MANUAL:
-            closing: list[Event] = [
+            desk.step(
                 officer_command(
                     TickOffWorkItem, now, IM, work_item_id=work_item_id, doc_note="Done."
-                )
-            ]
+                ),
+                now,
+            )
         else:
             trial = WorkingSet(Expenses(), {item.subject_id: expenses.get(item.subject_id)})
-            closing = [
-                e
-                for action in (
-                    officer_command(
-                        RecordMySupportJob,
-                        now,
-                        IM,
-                        expense_id=item.subject_id,
-                        mysupport_job="MS-1",
-                    ),
-                    officer_command(
-                        RecordExpenseRemoval,
-                        now,
-                        IM,
-                        expense_id=item.subject_id,
-                        mysupport_job="MS-1",
-                    ),
+            seen = _entries(item.subject_id, published)
+            for _ in range(3):
+                current = desk.after[work_item_id]
+                assert current is not None
+                if current.closed:
+                    break
+                offered = record_steps_on_item(
+                    _as_the_console_reads(current), expense_view(item.subject_id, seen)
                 )
-                for e in trial.step(action, now)
-            ]
-        for event in closing:
-            desk.step(event, now)
+                assert offered, f"IM-7.4: {work_item_id} is open and its page offers no step"
+                action = OFFERED_ACTIONS[offered[0]]
+                events = list(
+                    trial.step(
+                        officer_command(
+                            action, now, IM, expense_id=item.subject_id, mysupport_job="MS-1"
+                        ),
+                        now,
+                    )
+                )
+                seen += _entries(item.subject_id, events)
+                for event in events:
+                    desk.step(event, now)
         after = desk.after[work_item_id]
         assert after is not None
         assert after.closed, (
             f"IM-4.5: {work_item_id} ({item.tick_off.value}) cannot be closed by an Income Management officer's "
             "actions"
         )
+
+
+EXPENSE_EVENT_TYPES = frozenset(EXPENSE_EVENTS.event_types)
+OFFERED_ACTIONS: Mapping[str, type[Event]] = {
+    RecordMySupportJob.TYPE: RecordMySupportJob,
+    RecordExpenseRemoval.TYPE: RecordExpenseRemoval,
+}
+
+
+def _entries(expense_id: str, published: Sequence[Event]) -> list[Entry]:
+    """The expense's events as the console reads them."""
+    return [
+        Entry(e.event_id, e.event_type, e.occurred_at, e)
+        for e in published
+        if e.event_type in EXPENSE_EVENT_TYPES and e.key == expense_id
+    ]
+
+
+def _as_the_console_reads(item: WorkItem) -> ConsoleItem:
+    """What the console's desk needs of an item: its id, code and status."""
+    return ConsoleItem(
+        item.work_item_id,
+        item.queue.value,
+        item.code.value,
+        item.customer_ref,
+        item.title,
+        item.status.value,
+        item.assignee_id,
+        item.raised_at,
+        WorkItemRaised.model_validate(
+            {
+                "event_id": uuid.uuid4(),
+                "occurred_at": item.raised_at,
+                "correlation_id": item.correlation_id,
+                "producer": "workitems",
+                "work_item_id": item.work_item_id,
+                "code": item.code,
+                "title": item.title,
+                "queue": item.queue,
+                "customer_ref": item.customer_ref,
+                "subject_type": item.subject_type,
+                "subject_id": item.subject_id,
+                "procedure": item.procedure,
+                "instructions": item.instructions,
+                "tick_off": item.tick_off,
+                "actor": "workitems",
+            }
+        ),
+    )
 
 
 def officers_read_the_customers_day(

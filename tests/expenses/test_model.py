@@ -365,7 +365,7 @@ class IncomeManagement(RuleBasedStateMachine):
             self.published, self.store.expenses, self.answers, items
         )
         expenses = {i: self.store.state(i) for i in self.store.expenses}
-        invariants.every_open_item_can_be_closed(items, expenses, self.now)
+        invariants.every_open_item_can_be_closed(items, expenses, self.now, self.published)
 
 
 def test_the_procedure_keeps_its_promises_in_every_order_explored(report):
