@@ -120,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         p.add_argument("--port", type=int)
     system = sub.add_parser("system", help="broker, database and all services until Ctrl-C")
-    system.add_argument("--clock", choices=["system", "simulated"], default="system")
+    system.add_argument(
+        "--clock",
+        choices=["system", "simulated"],
+        default="system",
+        help="system: the real time; simulated: each service's own clock, moved by POST /clock with an "
+        "operator's token (the demo's runner does)",
+    )
     system.add_argument("--data-dir", help="keep the broker's and database's data here across runs")
     system.add_argument(
         "--brokers",
