@@ -58,6 +58,7 @@ ALLOWED_FIELDS = frozenset(
         "retry_in_s",
         "duration_ms",
         "port",
+        "host",
         "version",
         "bootstrap_servers",
         "schema",
