@@ -138,10 +138,33 @@ async def test_a_replayed_record_its_handler_failed_on_reaches_the_handler_again
             for r in await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
             if header(r, "dlq.reason")
         ]
+        # issue 41: the same command again selected the copy, and every replay multiplied the dead letters
+        dry = await replay(kafka, topic_prefix, capsys, "--reason", "handler-failed", "--dry-run")
+        again = await replay(kafka, topic_prefix, capsys, "--reason", "handler-failed")
+        after = [
+            r
+            for r in await read_settled(runtime, f"{topic_prefix}probe.in.dlq")
+            if header(r, "dlq.reason")
+        ]
+        listed = await dlq_list(kafka, topic_prefix, capsys)
     assert [header(r, "dlq.reason") for r in dead] == ["handler-failed", "handler-failed"]
     assert header(dead[1], "dlq.original-header.dlq.replayed-by") == "OPS-7", (
         "the replay, failing again"
     )
+    assert "0 dead letters selected" in dry
+    assert "0 dead letters selected" in again, (
+        "the same command selects neither it again nor its copy"
+    )
+    assert len(after) == 2, "nothing multiplied"
+    assert "| handler-failed | probe | 1 | 1 | 1 | 0 |" in listed, (
+        "one dead letter, replayed, failed again once: its copy counted under it"
+    )
+    assert f"a replay of {topic_prefix}probe.in.dlq/" in listed
+
+
+async def dlq_list(kafka, prefix, capsys) -> str:
+    assert await dlq.main(["list", "--topic", "probe.in"], admin(kafka, prefix), CATALOGUE) == 0
+    return capsys.readouterr().out
 
 
 async def plant(kafka: KafkaInfo, prefix: str, value: bytes, **headers: str) -> None:
@@ -213,7 +236,7 @@ async def test_a_planted_dead_letter_is_suspect_and_never_published(
     assert "5 dead letters, 0 of them replayed, 2 suspect" in listed, (
         "list reads the headers against the catalogue"
     )
-    assert "| console | 1 | 0 | 1 |" in listed
+    assert "| console | 1 | 0 | 0 | 1 |" in listed, "none failed again; one suspect"
     out = await replay(kafka, topic_prefix, capsys)
     outcomes = [line for line in out.splitlines() if "probe.in.dlq/" in line]
     assert len(outcomes) == 5
@@ -334,6 +357,52 @@ async def test_the_tools_refuse_an_operator_without_the_operations_role(
 
 
 @pytest.mark.unit
+@pytest.mark.unit
+def test_a_replay_never_takes_a_copy_nor_a_record_that_would_fail_the_same_way_unless_told():
+    """Issue 41: replaying schema-invalid records re-sent the same bytes, which failed again as new dead letters
+    that the same command then selected: 10 dead letters from 4 bad records."""
+    from servicekit.tools.dlq import DeadLetter, Replay, left_unfixed, selected, table
+
+    def letter(offset: int, reason: str, copy_of: str | None = None) -> DeadLetter:
+        return DeadLetter(
+            "t.dlq",
+            0,
+            offset,
+            offset,
+            reason,
+            "",
+            "c",
+            ("t", 0, offset),
+            1,
+            1,
+            0,
+            (),
+            None,
+            None,
+            None,
+            copy_of,
+        )
+
+    bad, failed, copy = (
+        letter(1, "schema-invalid"),
+        letter(2, "handler-failed"),
+        letter(3, "handler-failed", "t.dlq/0/2"),
+    )
+    letters = [bad, failed, copy]
+    assert selected(letters, [], reason=None, offsets=[], again=False) == [failed]
+    assert selected(letters, [], reason=None, offsets=[], again=False, unfixed=True) == [
+        bad,
+        failed,
+    ]
+    done = [Replay("t.dlq/0/2", "OPS-1", "now")]
+    assert selected(letters, done, reason=None, offsets=[], again=False) == []
+    assert selected(letters, done, reason=None, offsets=[], again=True) == [failed], (
+        "its first, never the copy"
+    )
+    assert left_unfixed(letters, reason=None, offsets=[]) == [bad]
+    assert "| t.dlq | handler-failed | c | 1 | 1 | 1 | 0 |" in table(letters, done)
+
+
 def test_the_list_names_each_dead_letter_by_the_coordinates_show_and_replay_take():
     from servicekit.tools.dlq import DeadLetter, coordinates
 

@@ -19,10 +19,17 @@ from servicekit.broker import client_options
 from servicekit.metrics import Metrics
 from servicekit.settings import ServiceSettings
 
+UNWATCHED = frozenset({"operations"})
+"""Downstream readers whose lag is their own concern: the operations team's reader of ``workitems.events`` reads
+what it likes when it likes, and a lag that only grows (under ``./dev run``, where nobody reads it) means nothing
+to an officer or a customer (issue 41). The gateway's groups are watched: an SMS or a notice unread is a customer
+or a team not told."""
+
 
 def watched(catalogue: Catalogue, producer: str, prefix: str) -> list[tuple[str, str]]:
-    """(topic, consumer group) for each downstream system reading a topic ``producer`` writes, prefix applied."""
-    outside = downstream(catalogue)
+    """(topic, consumer group) for each downstream system reading a topic ``producer`` writes, prefix applied; not
+    the :data:`UNWATCHED`."""
+    outside = downstream(catalogue) - UNWATCHED
     return [
         (prefix + topic.name, prefix + consumer)
         for topic in catalogue.topics

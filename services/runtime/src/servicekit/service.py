@@ -57,6 +57,8 @@ from servicekit.timers.scheduler import Scheduler, Timers, quarantined
 log = get_logger("servicekit.service")
 
 Routes = Callable[["ServiceRuntime"], Sequence[tuple[str, ASGIApp]]]
+CONSUME_OUTCOMES = ("handled", "duplicate", "dead_lettered")
+"""What becomes of a consumed message (``messages_consumed_total{outcome}``)."""
 OPEN_PATHS = frozenset({"/health", "/ready"})
 """Liveness and readiness answer without a token, whatever the service's API guard."""
 OPERATIONS_PATHS = frozenset({"/metrics", "/asyncapi.json", "/clock"})
@@ -172,6 +174,11 @@ class ServiceRuntime:
             metrics=self.metrics,
             on_committed=self.hand_to_relay,
         )
+        for (
+            topic
+        ) in routes:  # each series from the start, at 0: silence after a restart is seen (issue 41)
+            for outcome in CONSUME_OUTCOMES:
+                self.metrics.consumed(topic=topic, outcome=outcome)
         return ConsumerLoop(
             topics=list(routes), settings=self.settings, pipeline=pipeline, metrics=self.metrics
         )

@@ -2,7 +2,8 @@
 
     python -m servicekit.tools.dlq list   [--topic T]
     python -m servicekit.tools.dlq show   DLQ_TOPIC PARTITION OFFSET [--copy]
-    python -m servicekit.tools.dlq replay --topic T [--reason R] [--offset P:O ...] [--again] [--confirm-copy P:O ...]
+    python -m servicekit.tools.dlq replay --topic T [--reason R] [--offset P:O ...] [--again] [--dry-run]
+                                          [--even-if-unfixed] [--confirm-copy P:O ...]
 
 Run as the ``dlq-replayer`` principal (``DLQ_*`` settings, or the shared names; ``./dev dlq`` sets them for the
 system ``./dev run`` started), never as the admin: it may read the consumed topics and their dead-letter topics
@@ -29,7 +30,12 @@ The replayed record keeps its ``event_id``, so the
 consumer's inbox recognises one it has handled since; it carries ``dlq.replay-of``, ``dlq.replayed-by`` and
 ``dlq.replayed-at``; and each replay is recorded on the dead-letter topic as a marker record (who, when, which
 dead letter, where the copy went), so ``list`` counts what was replayed and a second ``replay`` of the same
-selection does nothing unless ``--again``.
+selection does nothing unless ``--again``. A replayed record that fails again is dead-lettered carrying the first
+dead letter's coordinates (its ``dlq.replay-of``, kept as ``dlq.original-header.dlq.replay-of``): it is that dead
+letter's copy, counted under it ("failed again"), and never selected by a replay, so replaying converges. A dead
+letter whose reason is in the record itself (:data:`UNFIXED`) would fail again byte for byte: a replay leaves it out
+and says to ask its producer for a corrected event under a new ``event_id``, unless ``--even-if-unfixed``.
+``--dry-run`` lists what a replay would send.
 """
 
 from __future__ import annotations
@@ -128,6 +134,9 @@ class DeadLetter:
     event_type: str | None
     writer: str | None = None
     """The consumer whose seal the dead letter carries (:mod:`servicekit.seal`); ``None``: nobody is proven."""
+    copy_of: str | None = None
+    """The dead letter whose replay this one is (the replayed record failed again): a copy, grouped under it and
+    never selected by a replay (its first dead letter is what one replays, with ``--again``)."""
 
     @property
     def coordinates(self) -> str:
@@ -187,7 +196,9 @@ def read(
         pass
     consumer = _text(meta.get(b"dlq.consumer"))
     headers = [(header_name_bytes(n), v) for n, v in record.headers or ()]
+    replay_of = next((v for n, v in headers if n == ORIGINAL + b"dlq.replay-of"), None)
     return DeadLetter(
+        copy_of=_text(replay_of) if replay_of is not None else None,
         writer=seals.writer(record.topic, record.key, record.value, headers, consumer)
         if seals is not None
         else None,
@@ -226,6 +237,33 @@ def original_headers(headers: Iterable[tuple[Any, bytes | None]]) -> list[Header
     return restored
 
 
+UNFIXED = frozenset(
+    {
+        "header-name-not-utf8",
+        "content-type-not-json",
+        "empty-message",
+        "key-mismatch",
+        "not-json",
+        "not-an-object",
+        "schema-invalid",
+        "too-deep",
+        "number-too-long",
+        "nul-character",
+        "event-id-reused",
+    }
+)
+"""Reasons in the record's own bytes: sent again byte for byte, it fails the same way. Its producer sends a corrected
+event, under a new ``event_id`` (docs/integration.md, "Dead letters"); a replay takes one only when told
+(``--even-if-unfixed``). The other reasons (``handler-failed``, ``unknown-event-type``,
+``unsupported-schema-version``) may pass once a fix or a newer version is deployed here, and ``too-large`` once the
+limit is raised."""
+ASK_UPSTREAM = (
+    "{n} dead letters were left out: their reason is in the record itself ({reasons}), so it would fail again "
+    "byte for byte. Ask the topic's producer to send a corrected event under a new event_id; or, knowing that, "
+    "replay with --even-if-unfixed."
+)
+
+
 def selected(
     letters: Iterable[DeadLetter],
     replays: Iterable[Replay],
@@ -233,9 +271,11 @@ def selected(
     reason: str | None,
     offsets: Sequence[tuple[int, int]],
     again: bool,
+    unfixed: bool = False,
 ) -> list[DeadLetter]:
     """The dead letters a replay takes: of ``reason`` (any if ``None``), at ``offsets`` (partition, offset; any
-    if empty), not replayed before unless ``again``."""
+    if empty), not replayed before unless ``again``, never a copy (a replay that failed again: its first dead
+    letter is the one to replay), and none whose reason is in the record itself unless ``unfixed``."""
     done = {r.replay_of for r in replays}
     return [
         d
@@ -243,6 +283,22 @@ def selected(
         if (reason is None or d.reason == reason)
         and (not offsets or (d.partition, d.offset) in offsets)
         and (again or d.coordinates not in done)
+        and d.copy_of is None
+        and (unfixed or d.reason not in UNFIXED)
+    ]
+
+
+def left_unfixed(
+    letters: Iterable[DeadLetter], *, reason: str | None, offsets: Sequence[tuple[int, int]]
+) -> list[DeadLetter]:
+    """The first dead letters a replay of this selection left out because their reason is in the record itself."""
+    return [
+        d
+        for d in letters
+        if (reason is None or d.reason == reason)
+        and (not offsets or (d.partition, d.offset) in offsets)
+        and d.copy_of is None
+        and d.reason in UNFIXED
     ]
 
 
@@ -505,22 +561,30 @@ class DeadLetters:
 def table(
     letters: Sequence[DeadLetter], replays: Sequence[Replay], suspect: Iterable[DeadLetter] = ()
 ) -> list[str]:
+    """Dead letters by topic, reason and consumer: how many (a replay that failed again is a copy, counted under
+    its first dead letter, not as one more), how many were replayed, and how many are suspect."""
     done = {r.replay_of for r in replays}
     suspected = {d.coordinates for d in suspect}
     rows: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    copies: collections.Counter[tuple[str, str, str]] = collections.Counter()
     replayed: collections.Counter[tuple[str, str, str]] = collections.Counter()
     suspects: collections.Counter[tuple[str, str, str]] = collections.Counter()
     for d in letters:
-        rows[d.topic, d.reason, d.consumer] += 1
-        replayed[d.topic, d.reason, d.consumer] += d.coordinates in done
-        suspects[d.topic, d.reason, d.consumer] += d.coordinates in suspected
+        row = (d.topic, d.reason, d.consumer)
+        if d.copy_of is not None:
+            copies[row] += 1
+            continue
+        rows[row] += 1
+        replayed[row] += d.coordinates in done
+        suspects[row] += d.coordinates in suspected
     lines = [
-        "| dead-letter topic | reason | consumer | dead letters | replayed | suspect |",
-        "|---|---|---|---:|---:|---:|",
+        "| dead-letter topic | reason | consumer | dead letters | replayed | failed again | suspect |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {t} | {r} | {c} | {n} | {replayed[t, r, c]} | {suspects[t, r, c]} |"
-        for (t, r, c), n in sorted(rows.items())
+        f"| {t} | {r} | {c} | {rows[t, r, c]} | {replayed[t, r, c]} | {copies[t, r, c]} | "
+        f"{suspects[t, r, c]} |"
+        for (t, r, c) in sorted(rows.keys() | copies.keys())
     ]
     return lines
 
@@ -536,7 +600,11 @@ def coordinates(letters: Sequence[DeadLetter], shown: int = SHOWN) -> list[str]:
     return [
         f"the {'newest ' + str(len(newest)) if more else str(len(newest))} one by one "
         "(`show TOPIC PARTITION OFFSET`, `replay --topic TOPIC --offset PARTITION:OFFSET`):",
-        *(f"  {d.topic} {d.partition} {d.offset}  {d.reason}" for d in newest),
+        *(
+            f"  {d.topic} {d.partition} {d.offset}  {d.reason}"
+            + (f"  (a replay of {d.copy_of} that failed again)" if d.copy_of else "")
+            for d in newest
+        ),
         *([f"  ... and {more} more (--topic narrows the list)"] if more else []),
     ]
 
@@ -619,6 +687,14 @@ async def main(
         "--again", action="store_true", help="replay dead letters replayed before, too"
     )
     replay.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent, and send nothing"
+    )
+    replay.add_argument(
+        "--even-if-unfixed",
+        action="store_true",
+        help="take dead letters whose reason is in the record itself (they fail again byte for byte)",
+    )
+    replay.add_argument(
         "--confirm-copy",
         action="append",
         default=[],
@@ -668,13 +744,38 @@ async def main(
             assert record is not None
             print("\n".join(decoded_copy(record)))
         return 0
+    return await _replay(tool, topics, args, operator)
+
+
+async def _replay(
+    tool: DeadLetters, topics: Sequence[str], args: argparse.Namespace, operator: str
+) -> int:
     letters, replays = await tool.read_topics(topics)
+    offsets = _offsets(args.offset)
     chosen = selected(
-        letters, replays, reason=args.reason, offsets=_offsets(args.offset), again=args.again
+        letters,
+        replays,
+        reason=args.reason,
+        offsets=offsets,
+        again=args.again,
+        unfixed=args.even_if_unfixed,
     )
-    for letter, outcome in await tool.replay(chosen, operator, _offsets(args.confirm_copy)):
-        print(f"{letter.coordinates} ({letter.reason}): {outcome}")
-    print(f"{len(chosen)} dead letters selected, by {operator}")
+    if args.dry_run:
+        for letter in chosen:
+            print(f"{letter.coordinates} ({letter.reason}): would be sent")
+    else:
+        for letter, outcome in await tool.replay(chosen, operator, _offsets(args.confirm_copy)):
+            print(f"{letter.coordinates} ({letter.reason}): {outcome}")
+    unfixed = (
+        [] if args.even_if_unfixed else left_unfixed(letters, reason=args.reason, offsets=offsets)
+    )
+    if unfixed:
+        reasons = ", ".join(sorted({d.reason for d in unfixed}))
+        print(ASK_UPSTREAM.format(n=len(unfixed), reasons=reasons))
+    print(
+        f"{len(chosen)} dead letters selected, by {operator}"
+        + (" (dry run: none sent)" if args.dry_run else "")
+    )
     return 0
 
 
