@@ -371,6 +371,23 @@ async def test_an_officers_command_starts_the_trace_the_service_continues(traced
     assert sent[handled["parent_span_id"]]["parent_span_id"] == started["span_id"], (
         "the command went out in a send span under the officer's"
     )
+    # issue 41: a case's traces are found by its id, which every span about it carries (never a customer's)
+    assert (started["attributes"]["msp_im.case_id"], started["attributes"]["msp_im.case_kind"]) == (
+        "MSP-TRACE-CMD",
+        "msp",
+    )
+    assert handled["attributes"]["msp_im.case_id"] == "MSP-TRACE-CMD"
+
+    async def found_by_case() -> bool:
+        spans = traced.spans(**{"msp_im.case_id": "MSP-TRACE-CMD"})
+        return {"console", "notification"} <= {s["service"] for s in spans}
+
+    await eventually(found_by_case, timeout=60, what="the MSP's spans, found by its id")
+    by_case = traced.spans(**{"msp_im.case_id": "MSP-TRACE-CMD"})
+    assert {s["trace_id"] for s in by_case} == {started["trace_id"]}, "one case, one trace"
+    assert any(s["kind"] == "producer" for s in by_case), "the sends about it too"
+    roots = [s for s in traced.spans(name="transaction") if s["parent_span_id"] == ""]
+    assert roots == [], "a poll's transaction is no trace of its own"
 
 
 async def test_a_record_met_by_a_database_outage_says_retried_then_handled(

@@ -121,6 +121,7 @@ async def _issue(
     # The verified roles this system knows go with the action, for the service to re-check what it can.
     verified = known_roles(roles)
     event = _command_event(kind, fields, command_id, now, officer, verified)
+    tracing.case(tracing.current_span(), kind.key_field, event.key)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if key is not None and (earlier := await store.by_key(conn, officer, key)) is not None:
             if earlier.fingerprint != fingerprint:

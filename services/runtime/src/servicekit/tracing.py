@@ -177,6 +177,36 @@ def add_trace_ids(
     return event_dict
 
 
+CASE_FIELDS = frozenset({"msp_id", "expense_id", "work_item_id"})
+"""The ids a span may name its case by (issue 41: find a case's traces by its id). Never a customer reference:
+an MSP's, an expense's or a work item's id is the system's own, and no personal data."""
+MAX_CASE_CHARS = 200
+
+
+def case(span: Span, key_field: str, key: str) -> None:
+    """Name the case a span is about (``msp_im.case_id``, and its kind in ``msp_im.case_kind``), where ``key_field``
+    is one of :data:`CASE_FIELDS` and the id is printable and bounded; nothing otherwise."""
+    if (
+        span.is_recording()
+        and key_field in CASE_FIELDS
+        and 0 < len(key) <= MAX_CASE_CHARS
+        and key.isprintable()
+    ):
+        span.set_attribute("msp_im.case_id", key)
+        span.set_attribute("msp_im.case_kind", key_field.removesuffix("_id"))
+
+
+def current_span() -> Span:
+    return trace.get_current_span()
+
+
+def case_key(span: Span, key: str) -> None:
+    """Name the case of a record the service itself keyed (its output's key is the aggregate id the catalogue names:
+    an MSP's, an expense's or a work item's), where the kind is not known here."""
+    if span.is_recording() and 0 < len(key) <= MAX_CASE_CHARS and key.isprintable():
+        span.set_attribute("msp_im.case_id", key)
+
+
 def failed(span: Span, reason: str) -> None:
     """Mark ``span`` as not done, with the reason code (never a value of the message)."""
     span.set_attribute("msp_im.reason", reason)
@@ -297,14 +327,18 @@ def cause(event_id: object) -> str | None:
 
 
 def transaction_span(records: Iterable[Span]) -> Span:
-    """A poll's database transaction: one span of its own (the poll mixes traces), linked to each record's
-    ``process`` span that is recorded; none when no record of the poll is (tracing off, or none sampled)."""
-    links = [Link(s.get_span_context()) for s in records if s.is_recording()]
-    if not links:  # tracing off, or none of the poll's records sampled
+    """A poll's database transaction: one span (the poll mixes traces), under the first recorded record's
+    ``process`` span and linked to each that is recorded; none when no record of the poll is (tracing off, or none
+    sampled)."""
+    recorded = [s for s in records if s.is_recording()]
+    if not recorded:  # tracing off, or none of the poll's records sampled
         return INVALID_SPAN
+    links = [Link(s.get_span_context()) for s in recorded]
+    # under the poll's first recorded record, linked to each: no trace of its own (issue 41: a trace list of
+    # single-span "transaction" roots)
     return TRACER.start_span(
         "transaction",
-        context=Context(),
+        context=trace.set_span_in_context(recorded[0]),
         kind=SpanKind.CLIENT,
         links=links,
         attributes={

@@ -355,6 +355,7 @@ class BatchPipeline:
             if isinstance(item, Event) and span.is_recording():
                 span.set_attribute("messaging.message.id", str(item.event_id))
                 span.set_attribute("msp_im.event_type", item.event_type)
+                tracing.case(span, item.key_field, item.key)
         counts: Counts = collections.Counter()
         self._released, self._redelivered = [], set()
         now = self.clock.now()

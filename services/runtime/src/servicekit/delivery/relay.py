@@ -42,6 +42,7 @@ from aiokafka.errors import (
 )
 from opentelemetry.trace import Span
 
+from contracts.topics import DLQ_SUFFIX
 from servicekit import tracing
 from servicekit.backoff import Backoff
 from servicekit.db import advisory_key
@@ -264,6 +265,9 @@ class OutboxRelay:
                 if carrier:
                     if tracing.enabled() and tracing.sampled(carrier):
                         span = tracing.send_span(topic, carrier, event_id)
+                        if key is not None and not topic.endswith(DLQ_SUFFIX):
+                            # our own output's key: its aggregate's id (a dead letter keeps a stranger's key)
+                            tracing.case_key(span, key.decode("utf-8", "replace"))
                         carrier = tracing.carrier_of(span)
                     present = {name.lower() for name, _ in out}
                     out += [(k, v.encode()) for k, v in carrier.items() if k not in present]
