@@ -72,4 +72,29 @@ def test_the_upstream_events_carry_a_complete_example_and_the_system_document_ev
         assert example["payload"]["event_type"] == name
     assert system["servers"]["cluster"]["protocol"] == "kafka-secure"
     assert system["components"]["securitySchemes"]["scramSha512"]["type"] == "scramSha512"
-    assert len(system["channels"]) == len(CATALOGUE.topics) == 10
+    consumed = [t for t in CATALOGUE.topics if t.consumers]
+    assert len(system["channels"]) == len(CATALOGUE.topics) + len(consumed), (
+        "each topic, and its dead letters"
+    )
+    # issue 41: for consumers too: bindings (the key, each reader's group), a side per operation, dead letters
+    attempts = system["channels"]["im_payment_attempts"]
+    assert attempts["bindings"]["kafka"]["topic"] == "im.payment-attempts"
+    assert messages["PaymentAttempted"]["bindings"]["kafka"]["key"]["type"] == "string"
+    operations = system["operations"]
+    assert operations["send_im_payment_attempts"]["action"] == "send"
+    reading = operations["receive_im_payment_attempts_expenses"]
+    assert (reading["action"], reading["bindings"]["kafka"]["groupId"]["enum"]) == (
+        "receive",
+        ["expenses"],
+    )
+    assert {o["action"] for o in operations.values()} == {"send", "receive"}
+    dead = system["channels"]["im_payment_attempts_dlq"]
+    assert dead["address"] == "im.payment-attempts.dlq"
+    headers = messages["DeadLetter"]["headers"]
+    assert {"dlq.reason", "dlq.detail", "dlq.origin.topic"} <= set(headers["properties"])
+    assert operations["receive_im_payment_attempts_dlq"]["action"] == "receive", (
+        "the upstream producer reads its dead letters"
+    )
+    assert "receive_msp_notification_events_dlq" not in operations, (
+        "a service reads none of its outputs' dead letters"
+    )
