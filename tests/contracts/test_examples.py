@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.examples import with_envelope
+from contracts.catalogue import CATALOGUE
+from contracts.examples import example_messages, with_envelope
 from devstack.system import UPSTREAM, upstream_topic
 
 pytestmark = pytest.mark.unit
@@ -34,3 +35,21 @@ def test_each_example_is_accepted_by_its_topics_contract_as_its_upstream_system_
 def test_a_staff_action_is_not_published_as_an_upstream_event():
     with pytest.raises(SystemExit, match="staff actions go through the console"):
         upstream_topic("CeaseExpense")
+
+
+def test_every_event_a_consumer_reads_has_an_example_its_topic_accepts():
+    """Issue 41: the AsyncAPI documents gave examples only for the upstream events; a consumer of any topic now reads
+    one for every event, made from the published schema (fictional values), and accepted by the topic's reader."""
+    examples = example_messages()
+    for topic in CATALOGUE.topics:
+        for model in topic.events:
+            event = topic.parse_object(examples[model.TYPE])
+            assert event.event_type == model.TYPE
+            assert event.producer == topic.producer
+    system = json.loads((EXAMPLES[0].parents[1] / "asyncapi" / "system.json").read_text())
+    without = [
+        name
+        for name, message in system["components"]["messages"].items()
+        if name != "DeadLetter" and not message.get("examples")
+    ]
+    assert without == []
