@@ -1,5 +1,6 @@
-// Publish one upstream event with the Java kafka-clients of the broker's release: the same settings and envelope as
-// publish_with_aiokafka.py. With the kafka-clients jar and its dependencies on the class path:
+// Publish one upstream event with the Java kafka-clients of the broker's release (Maven:
+// org.apache.kafka:kafka-clients:4.3.1): the same settings and envelope as publish_with_aiokafka.py. With the
+// kafka-clients jar and its dependencies on the class path:
 //
 //   javac -cp 'libs/*' PublishExample.java
 //   KAFKA_BOOTSTRAP_SERVERS=host:port KAFKA_SSL_CAFILE=ca.pem KAFKA_SASL_USERNAME=payments-system \

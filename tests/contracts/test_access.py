@@ -55,11 +55,14 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_de
     assert may("payments-system", Operation.READ) == {"im.payment-attempts.dlq"}
     assert may("msp-approvals", Operation.READ) == {"msp.approvals.dlq"}
     assert upstream(CATALOGUE) == {"payments-system", "msp-approvals"}
-    assert not [
-        a
-        for a in acls(CATALOGUE)
+    assert {
+        (a.principal, a.name, a.operation)
+        for a in acls(CATALOGUE, "prod.")
         if a.principal in upstream(CATALOGUE) and a.resource is Resource.GROUP
-    ]
+    } == {
+        ("payments-system", "prod.payments-system.dead-letters", Operation.READ),
+        ("msp-approvals", "prod.msp-approvals.dead-letters", Operation.READ),
+    }, "a group of its own for its dead letters (librdkafka needs one), and none other"
 
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
@@ -92,7 +95,10 @@ def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():
         ("notification", "prod.notification"),
         ("workitems", "prod.workitems"),
     }
-    assert all(name == "prod." + principal for principal, name in groups)
+    assert all(
+        name in ("prod." + principal, f"prod.{principal}.dead-letters")
+        for principal, name in groups
+    ), "its own, or an upstream system's for its dead letters"
 
 
 def test_a_consumer_added_to_the_catalogue_changes_the_acls_with_no_other_edit():

@@ -92,6 +92,11 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
         if topic.consumers and topic.producer in upstream(catalogue)
         for op in (Operation.READ, Operation.DESCRIBE)
     }
+    # and with a consumer group of its own, which every client's recipe may use (librdkafka needs one)
+    found |= {
+        Acl(principal, Resource.GROUP, prefix + dead_letter_group(principal), Operation.READ)
+        for principal in upstream(catalogue)
+    }
     found |= {
         Acl(topic.producer, Resource.GROUP, prefix + consumer, Operation.DESCRIBE)
         for topic in catalogue.topics
@@ -99,6 +104,11 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
         if consumer in downstream(catalogue)
     }
     return sorted(found)
+
+
+def dead_letter_group(principal: str) -> str:
+    """The consumer group an upstream system reads its dead letters with (the deployment's prefix before it)."""
+    return f"{principal}.dead-letters"
 
 
 def downstream(catalogue: Catalogue) -> set[str]:
@@ -111,8 +121,8 @@ def downstream(catalogue: Catalogue) -> set[str]:
 
 def upstream(catalogue: Catalogue) -> set[str]:
     """The systems upstream of ours: principals that produce topics and consume none (``payments-system``,
-    ``msp-approvals``). Each may read the dead letters of the topics it produces (assigned, with no consumer
-    group): what of its own was refused, and why. Only it writes those topics, so nobody else's data is there."""
+    ``msp-approvals``). Each may read the dead letters of the topics it produces, with its own consumer group
+    (:func:`dead_letter_group`) or none: what of its own was refused, and why. Only it writes those topics, so nobody else's data is there."""
     consumers = {c for t in catalogue.topics for c in t.consumers}
     return {t.producer for t in catalogue.topics} - consumers
 
