@@ -35,3 +35,17 @@ def test_the_gateways_groups_are_watched_and_the_operations_reader_is_not():
     assert watched(CATALOGUE, "console", "p.") == [
         ("p.workitems.team-notifications", "p.desktop-messaging-gateway")
     ]
+
+
+def test_a_dead_letters_log_line_names_the_event_id_and_nothing_else_of_the_record():
+    """Issue 41: "message dead-lettered" gave no key or event id. It gives the event id when the record's first
+    bytes name one as a UUID; nothing else of the record (any other value could be personal data)."""
+    from servicekit.consume.consumer import event_id_in
+
+    event_id = "0d7c6e1a-0000-4000-8000-000000000041"
+    assert event_id_in(f'{{"event_type": "X", "event_id": "{event_id}", "x": '.encode()) == event_id
+    assert event_id_in(b'{"event_id": "Jane Citizen 0491 570 156"}') is None, (
+        "not a UUID: not logged"
+    )
+    assert event_id_in(b"[" * 100_000) is None
+    assert event_id_in(None) is None

@@ -122,7 +122,8 @@ def downstream(catalogue: Catalogue) -> set[str]:
 def upstream(catalogue: Catalogue) -> set[str]:
     """The systems upstream of ours: principals that produce topics and consume none (``payments-system``,
     ``msp-approvals``). Each may read the dead letters of the topics it produces, with its own consumer group
-    (:func:`dead_letter_group`) or none: what of its own was refused, and why. Only it writes those topics, so nobody else's data is there."""
+    (:func:`dead_letter_group`) or none: what of its own was refused, and why. Only it writes those topics, so
+    nobody else's data is there."""
     consumers = {c for t in catalogue.topics for c in t.consumers}
     return {t.producer for t in catalogue.topics} - consumers
 

@@ -246,7 +246,8 @@ TRANSIENT_AT_START = (
     "NotCoordinatorForGroupError",
 )
 """What aiokafka reports as an error while a cluster is starting, a group forming or a leader moving, and retries
-by itself: information for an operator, not an alarm."""
+by itself: not an alarm, nor news (issue 41: "Group Coordinator Request failed: [Error 15]" at info was noise in
+every start). Written at debug: a service's readiness says whether the group formed."""
 
 
 def deserved_level(record: logging.LogRecord) -> int:
@@ -256,7 +257,7 @@ def deserved_level(record: logging.LogRecord) -> int:
         and record.levelno >= logging.WARNING
         and any(marker in record.getMessage() for marker in TRANSIENT_AT_START)
     ):
-        return logging.INFO
+        return logging.DEBUG
     return record.levelno
 
 
