@@ -113,127 +113,6 @@ async def accepted(browser: Browser, what: str) -> None:
     assert "Refused" not in await browser.text()
 
 
-@pytest.mark.rule("MSP-2.2")
-async def test_an_msp_worked_through_the_console_where_only_an_approved_decision_maker_may_send_the_sms(
-    kafka, database_url, topic_prefix, browser: Browser
-):
-    """104-07050030 step 2: "SMS can only be sent by approved decision makers". The MSP officer phones the
-    customer and is offered no SMS action (a forged one is refused 403); the approved decision maker authorises
-    the SMS and its dispatch is requested; the officer then attaches the letter, records its dispatch and the
-    result."""
-    signer = Signer(audience=SYSTEM_AUDIENCES)
-    async with msp_desk(kafka, database_url, topic_prefix, signer) as services:
-        console = services["console"]
-        msp = approval(msp_id="MSP-UI-1")
-        await publish(
-            kafka.bootstrap_servers,
-            topic_prefix + MSP_APPROVALS.name,
-            [msp.to_json()],
-            key=b"MSP-UI-1",
-        )
-
-        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
-        await browser.until_link("MSP: phone")
-        assert await browser.labelled() == [], "every filter has its label"
-        await browser.shot("queue-msp-officer")
-        await browser.click_link("MSP: phone")
-        await browser.shot("work-item-phone")
-        await browser.click_link("msp MSP-UI-1")
-        text = await browser.until("Required now", what="the MSP's steps")
-        assert "Required next: Phone the customer" in text
-        assert not await browser.has_action("AuthoriseMspSms"), (
-            "an MSP officer is offered no SMS action"
-        )
-        assert await browser.labelled() == [], "every form control has its label"
-        await browser.shot("msp-officer-sees-no-sms-action")
-        await browser.expand("RecordPhoneContact")
-        await browser.choose("RecordPhoneContact", "contacted", "customer")
-        await browser.choose("RecordPhoneContact", "outcome", "successful")
-        await browser.tick(
-            "RecordPhoneContact",
-            "explained.reasons_and_behaviours",
-            "explained.duration_and_service_access",
-            "explained.contact_details",
-            "explained.letter_to_follow",
-        )
-        await browser.submit("RecordPhoneContact")
-        await accepted(browser, "the phone contact")
-        await browser.shot("phone-contact-accepted")
-
-        sms = {
-            "msp_id": "MSP-UI-1",
-            "circumstance": "successful-contact-confirmation-helps",
-            "smem_checked": "true",
-            "mobile_checked": "true",
-        }
-        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
-        await browser.forge("/ui/commands/AuthoriseMspSms", {**sms, "idempotency_key": "forged-1"})
-        refused = await browser.text()
-        assert "Authorise the SMS: refused" in refused
-        assert "Refer the MSP to an approved decision maker" in refused, (
-            "the way out, not only the refusal"
-        )
-        await browser.shot("forged-sms-refused")
-        async with httpx.AsyncClient(base_url=base_of(console)) as http:
-            session_id = await signed_in(http, signer.token("OFF-MSP-1", roles=[MSP_OFFICER]))
-            forged = await http.post(
-                "/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(session_id)}
-            )
-            assert forged.status_code == 403, (
-                "refused by the verified roles, whatever the page offered"
-            )
-            no_token = await http.post("/ui/commands/RecordMspResult", data={"msp_id": "MSP-UI-1"})
-            assert no_token.status_code == 403, (
-                "a form without the session's form token is not the officer's"
-            )
-
-        await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
-        await browser.until_link("MSP: decide on the SMS")
-        await browser.shot("queue-approved-decision-maker")
-        await browser.click_link("MSP: decide on the SMS")
-        await browser.click_link("msp MSP-UI-1")
-        await browser.until("Required now")
-        await browser.expand("AuthoriseMspSms")
-        await browser.shot("adm-authorises-sms")
-        await browser.choose(
-            "AuthoriseMspSms", "circumstance", "successful-contact-confirmation-helps"
-        )
-        await browser.tick("AuthoriseMspSms", "smem_checked", "mobile_checked")
-        await browser.submit("AuthoriseMspSms")
-        await accepted(browser, "the SMS authorisation")
-        assert "SMS authorised" in await browser.text()
-        await browser.shot("sms-authorised")
-        [dispatch] = await read_topic(
-            kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1
-        )
-        assert (dispatch.key, json.loads(dispatch.value)["event_type"]) == (
-            b"MSP-UI-1",
-            "SmsDispatchRequested",
-        )
-
-        await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
-        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
-        await browser.expand("AttachMspLetter")
-        await browser.type("AttachMspLetter", "letter_id", "LTR-UI-1")
-        await browser.tick(
-            "AttachMspLetter", "final", "signed", "approved", "includes_contact_card"
-        )
-        await browser.submit("AttachMspLetter")
-        await accepted(browser, "the letter")
-        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
-        await browser.expand("RecordLetterDispatch")
-        await browser.choose("RecordLetterDispatch", "method", "post")
-        await browser.submit("RecordLetterDispatch")
-        await accepted(browser, "the letter's dispatch")
-        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
-        await browser.until("Required next: Record the result", what="the result step required")
-        await browser.submit("RecordMspResult")
-        await accepted(browser, "the result")
-        await browser.open(f"{base_of(console)}/ui/msp/MSP-UI-1")
-        await browser.until("The notification is complete.", what="the MSP's notification complete")
-        await browser.shot("msp-complete-timeline")
-
-
 @pytest.mark.rule("IM-1.3", "IM-4.5", "IM-5.4", "IM-7.3", "IM-7.4")
 async def test_undelivered_expenses_through_the_console_day_2_refusal_transfer_guidance_and_i059pl_tick_off(
     kafka, database_url, topic_prefix, browser: Browser
@@ -514,6 +393,34 @@ async def test_the_approved_decision_maker_opens_the_console_on_the_risk_respons
         await browser.shot("risk-response-due-and-why")
 
 
+async def refused_a_forged_sms(browser: Browser, console: ServiceRuntime, signer: Signer) -> None:
+    """An MSP officer's forged SMS authorisation, from the page and over HTTP: refused by the verified roles, with
+    the way out; a form without the session's form token is not the officer's."""
+    sms = {
+        "msp_id": "MSP-UI-2C",
+        "circumstance": "successful-contact-confirmation-helps",
+        "smem_checked": "true",
+        "mobile_checked": "true",
+    }
+    await browser.forge("/ui/commands/AuthoriseMspSms", {**sms, "idempotency_key": "forged-1"})
+    refused = await browser.text()
+    assert "Authorise the SMS: refused" in refused
+    assert "Refer the MSP to an approved decision maker" in refused, (
+        "the way out, not only the refusal"
+    )
+    await browser.shot("forged-sms-refused")
+    async with httpx.AsyncClient(base_url=base_of(console)) as http:
+        session_id = await signed_in(http, signer.token("OFF-MSP-1", roles=[MSP_OFFICER]))
+        forged = await http.post(
+            "/ui/commands/AuthoriseMspSms", data={**sms, "form_token": form_token(session_id)}
+        )
+        assert forged.status_code == 403, "refused by the verified roles, whatever the page offered"
+        no_token = await http.post("/ui/commands/RecordMspResult", data={"msp_id": "MSP-UI-2C"})
+        assert no_token.status_code == 403, (
+            "a form without the session's form token is not the officer's"
+        )
+
+
 async def marked(browser: Browser) -> str | None:
     """The mark left on the document the browser shows (gone if the page was loaded again)."""
     return await browser._run(
@@ -663,15 +570,16 @@ async def test_a_team_leader_gives_three_items_in_one_action_and_each_is_answere
         await browser.shot("team-leader-given-two-of-three")
 
 
-@pytest.mark.rule("MSP-1.6", "MSP-1.7")
+@pytest.mark.rule("MSP-1.6", "MSP-1.7", "MSP-2.2")
 async def test_an_msp_with_two_aggressive_calls_and_an_sms_for_later_is_completed_from_the_console_alone(
     kafka, database_url, topic_prefix, browser: Browser
 ):
     """104-07050030: "If the customer displays aggression or counterproductive behaviour see Customer aggression -
-    Response. Record a new incident and link it to the MSP." Issue 40: with two aggressive calls, the second
-    incident showed as done, no form recorded it and the result was refused. Each call's incident is a step of its
-    own, with its own form; an SMS the approved decision maker authorised for later shows as decided, to be sent
-    then, never as still required; and the MSP is completed from the console alone."""
+    Response. Record a new incident and link it to the MSP." and step 2: "SMS can only be sent by approved decision
+    makers". The MSP officer is offered no SMS action (a forged one is refused 403). Issue 40: with two aggressive
+    calls, the second incident showed as done, no form recorded it and the result was refused. Each call's incident
+    is a step of its own, with its own form; an SMS the approved decision maker authorised for later shows as
+    decided, to be sent then, never as still required; and the MSP is completed from the console alone."""
     signer = Signer(audience=SYSTEM_AUDIENCES)
     clock = SimulatedClock.starting_at(T0)
     async with system(
@@ -686,8 +594,20 @@ async def test_an_msp_with_two_aggressive_calls_and_an_sms_for_later_is_complete
         )
         page = f"{base_of(console)}/ui/msp/MSP-UI-2C"
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
-        await browser.open(page)
-        await browser.until("Record the phone contact", what="the MSP's phone step")
+        await browser.until_link("MSP: phone")
+        assert await browser.labelled() == [], "every filter has its label"
+        await browser.shot("queue-msp-officer")
+        await browser.click_link("MSP: phone")
+        await browser.shot("work-item-phone")
+        await browser.click_link("msp MSP-UI-2C")
+        text = await browser.until("Required now", what="the MSP's steps")
+        assert "Required next: Phone the customer" in text
+        assert not await browser.has_action("AuthoriseMspSms"), (
+            "an MSP officer is offered no SMS action"
+        )
+        assert await browser.labelled() == [], "every form control has its label"
+        await browser.shot("msp-officer-sees-no-sms-action")
+        await refused_a_forged_sms(browser, console, signer)
 
         async def phoned(outcome: str, *explained: str) -> None:
             await browser.open(page)
@@ -725,7 +645,10 @@ async def test_an_msp_with_two_aggressive_calls_and_an_sms_for_later_is_complete
         assert re.search(r"Done\s+Incident record for aggressive call 1", steps), steps
 
         await sign_in(browser, console, signer, "OFF-ADM-1", ADM)
-        await browser.open(page)
+        await browser.until_link("MSP: decide on the SMS")
+        await browser.shot("queue-approved-decision-maker")
+        await browser.click_link("MSP: decide on the SMS")
+        await browser.click_link("msp MSP-UI-2C")
         await browser.until("Authorise the SMS", reload=False)
         await browser.expand("AuthoriseMspSms")
         await browser.choose(
@@ -750,7 +673,13 @@ async def test_an_msp_with_two_aggressive_calls_and_an_sms_for_later_is_complete
         await browser.shot("sms-authorised-for-later-shown-as-decided")
         clock.set(datetime(2027, 3, 1, 4, 30, tzinfo=UTC))  # 15:30 in Canberra
         await services["notification"].fire_timers()
-        await read_topic(kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1)
+        [dispatch] = await read_topic(
+            kafka.bootstrap_servers, topic_prefix + SMS_DISPATCH.name, at_least=1
+        )
+        assert (dispatch.key, json.loads(dispatch.value)["event_type"]) == (
+            b"MSP-UI-2C",
+            "SmsDispatchRequested",
+        ), "sent at its time, for the desktop messaging gateway"
 
         await sign_in(browser, console, signer, "OFF-MSP-1", MSP_OFFICER)
         await browser.open(page)

@@ -152,7 +152,9 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
         for s in m.samples
         if s.name.endswith("_total")
     }
-    assert samples == {"handled": 2.0, "duplicate": 2.0}
+    assert samples == {"handled": 2.0, "duplicate": 2.0, "dead_lettered": 0.0}, (
+        "every outcome's series from the start (issue 41), and each counted once"
+    )
 
 
 async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_message_is_dead_lettered_alone(

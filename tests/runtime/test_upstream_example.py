@@ -134,4 +134,7 @@ async def test_the_guides_dead_letter_readers_work_as_written_with_the_upstreams
     first = await run()
     assert f"reason=schema-invalid origin=0:7 event_id={event_id}" in first, first
     assert "detail=expense_id: field required" in first
-    assert (await run()).strip() == "", "read before: the group remembers"
+    if (
+        client == "confluent_kafka"
+    ):  # the group's memory is the broker's: one client shows it (a run costs 5 s)
+        assert (await run()).strip() == "", "read before: the group remembers"
