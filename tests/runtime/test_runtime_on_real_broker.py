@@ -152,9 +152,13 @@ async def test_a_message_delivered_twice_changes_state_once(kafka, database_url,
         for s in m.samples
         if s.name.endswith("_total")
     }
-    assert samples == {"handled": 2.0, "duplicate": 2.0, "dead_lettered": 0.0}, (
-        "every outcome's series from the start (issue 41), and each counted once"
+    assert set(samples) == {"handled", "duplicate", "dead_lettered"}, (
+        "every outcome's series from the start (issue 41)"
     )
+    assert (samples["handled"], samples["dead_lettered"]) == (2.0, 0.0), "each fact handled once"
+    # a poll read again (the group rebalancing as the service starts, on a busy machine) counts its records again
+    # as duplicates: seen once in a fresh-clone run (6); the state changed once all the same (above)
+    assert samples["duplicate"] >= 2.0
 
 
 async def test_a_batch_handler_decides_a_whole_poll_in_order_and_a_failing_message_is_dead_lettered_alone(
