@@ -25,15 +25,23 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
-def command(client: str, example: Path, build: Path) -> list[str]:
-    """How the guide says to run its example for ``client`` (the Java one compiled first, into ``build``)."""
-    if client == "java":
-        jars = f"{resolve_jars()}/*"
-        source = EXAMPLES / "PublishExample.java"
+def compiled(name: str) -> str:
+    """The class path that runs the guide's Java example ``name``: the broker's client jars and the example,
+    compiled once per version of its source (outside the repository)."""
+    jars = f"{resolve_jars()}/*"
+    source = EXAMPLES / f"{name}.java"
+    build = cache_root() / f"java-{name}-{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}"
+    if not (build / f"{name}.class").exists():
         subprocess.run(
             ["javac", "-d", str(build), "-cp", jars, str(source)], check=True, timeout=300
         )
-        return ["java", "-cp", f"{jars}:{build}", "PublishExample", str(example)]
+    return f"{jars}:{build}"
+
+
+def command(client: str, example: Path, build: Path) -> list[str]:
+    """How the guide says to run its example for ``client`` (the Java one compiled first, into ``build``)."""
+    if client == "java":
+        return ["java", "-cp", compiled("PublishExample"), "PublishExample", str(example)]
     return [sys.executable, str(EXAMPLES / f"publish_with_{client}.py"), str(example)]
 
 
@@ -73,16 +81,7 @@ async def test_the_guides_examples_publish_what_the_reader_accepts(
 def reader(client: str, topic: str, build: Path) -> list[str]:
     """How the guide says to run its dead-letter reader for ``client`` (the Java one compiled first)."""
     if client == "java":
-        jars = f"{resolve_jars()}/*"
-        source = EXAMPLES / "ReadDeadLetters.java"
-        build = cache_root() / f"java-{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}"
-        if not (
-            build / "ReadDeadLetters.class"
-        ).exists():  # compiled once per version of the source
-            subprocess.run(
-                ["javac", "-d", str(build), "-cp", jars, str(source)], check=True, timeout=300
-            )
-        return ["java", "-cp", f"{jars}:{build}", "ReadDeadLetters", topic]
+        return ["java", "-cp", compiled("ReadDeadLetters"), "ReadDeadLetters", topic]
     return [sys.executable, str(EXAMPLES / f"read_dead_letters_with_{client}.py"), topic]
 
 
