@@ -33,8 +33,8 @@ SUBJECTS = store.SUBJECTS
 
 
 async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> Sequence[Event]:
-    await _remember(conn, event)
-    await store.announce(conn, (await _change(conn, event)).payload())
+    place = await _remember(conn, event)
+    await store.announce(conn, (await _change(conn, event, place)).payload())
     told: Sequence[Event] = []
     if isinstance(event, WorkItemRaised):
         told = notices.on_raising(event, now)
@@ -75,15 +75,12 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
     return told
 
 
-async def _change(conn: asyncpg.Connection, event: Event) -> Change:
+async def _change(conn: asyncpg.Connection, event: Event, place: tuple[str, str] | None) -> Change:
     """What the event changed, for the pages that watch it: its record, the work item's queue and the record it is
-    about, the command it answers."""
+    about (``place``, where :func:`_remember` learnt it), the command it answers."""
     subject = SUBJECTS.get(type(event).key_field)
     command = getattr(event, "rejected_event_id", None) or event.causation_id
-    place = None
-    if isinstance(event, WorkItemRaised):
-        place = (event.queue.value, f"{event.subject_type}:{event.subject_id}")
-    elif subject == "work-item":
+    if place is None and subject == "work-item":  # a refusal (or an item not known here): as it is
         place = await store.place_of(conn, event.key)
     return Change(
         0.0,
@@ -95,9 +92,9 @@ async def _change(conn: asyncpg.Connection, event: Event) -> Change:
     )
 
 
-async def _remember(conn: asyncpg.Connection, event: Event) -> None:
+async def _remember(conn: asyncpg.Connection, event: Event) -> tuple[str, str] | None:
     """Every event under its record; a refusal only under a record already known (a command on an id the service
-    does not know, or on an id of another kind, makes no page)."""
+    does not know, or on an id of another kind, makes no page). A work item's event: its place, as written."""
     subject = SUBJECTS.get(type(event).key_field)
     if subject is not None and (not refusal(event) or await store.known(conn, subject, event.key)):
         await store.remember(conn, subject, event.key, event)
@@ -112,15 +109,19 @@ async def _remember(conn: asyncpg.Connection, event: Event) -> None:
             raised_at=event.occurred_at,
             raised=event,
         )
-    elif isinstance(event, WorkItemAssigned):
-        await store.work_item_changed(conn, event.work_item_id, assignee_id=event.assignee_id)
-    elif isinstance(event, WorkItemUnassigned):
-        await store.work_item_changed(conn, event.work_item_id, unassigned=True)
-    elif isinstance(event, WorkItemTickedOff):
-        await store.work_item_changed(
+        return (event.queue.value, f"{event.subject_type}:{event.subject_id}")
+    if isinstance(event, WorkItemAssigned):
+        return await store.work_item_changed(
+            conn, event.work_item_id, assignee_id=event.assignee_id
+        )
+    if isinstance(event, WorkItemUnassigned):
+        return await store.work_item_changed(conn, event.work_item_id, unassigned=True)
+    if isinstance(event, WorkItemTickedOff):
+        return await store.work_item_changed(
             conn, event.work_item_id, status=WorkItemStatus.TICKED_OFF.value
         )
-    elif isinstance(event, WorkItemCancelled):
-        await store.work_item_changed(
+    if isinstance(event, WorkItemCancelled):
+        return await store.work_item_changed(
             conn, event.work_item_id, status=WorkItemStatus.CANCELLED.value
         )
+    return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -16,13 +16,23 @@ from console.desk.notices import on_falling_due
 from servicekit.timers.scheduler import Due, Fired
 
 
+class Handled(NamedTuple):
+    """What became of one due notice: sent to its team (its item still open) or not, and when."""
+
+    work_item_id: str
+    reason: str
+    sent: bool
+    queue: str
+    at: datetime
+
+
 class Notices:
     def __init__(self, levels: Mapping[str, float]) -> None:
         self.levels = dict(levels)
 
     async def claim(self, conn: asyncpg.Connection, now: datetime, limit: int) -> Sequence[Due]:
         rows = await store.due_notices(conn, self.levels, now, limit)
-        return [Due(f"notice:{r['work_item_id']}", r) for r in rows]
+        return [Due(f"{store.NOTICE_KEY}{r['work_item_id']}", r) for r in rows]
 
     def fire(self, due: Due, now: datetime) -> Fired:
         row: Any = due.row
@@ -30,13 +40,17 @@ class Notices:
         events = on_falling_due(
             row["work_item_id"], row["cause_id"], row["correlation_id"], item, now
         )
-        return Fired((row["work_item_id"], row["reason"], bool(events), row["queue"], now), events)
+        return Fired(
+            Handled(row["work_item_id"], row["reason"], bool(events), row["queue"], now), events
+        )
 
-    async def save(self, conn: asyncpg.Connection, changes: Sequence[Any]) -> None:
-        await store.notices_done(conn, [(c[0], c[1], c[2], c[4]) for c in changes])
-        for work_item_id, _, sent, queue, _ in changes:
-            if sent:  # the team's page lists it: tell the pages that watch the queue
-                await store.announce(conn, Change(0.0, "work-item", work_item_id, queue).payload())
+    async def save(self, conn: asyncpg.Connection, changes: Sequence[Handled]) -> None:
+        await store.notices_done(conn, [(c.work_item_id, c.reason, c.sent, c.at) for c in changes])
+        for c in changes:
+            if c.sent:  # the team's page lists it: tell the pages that watch the queue
+                await store.announce(
+                    conn, Change(0.0, "work-item", c.work_item_id, c.queue).payload()
+                )
 
     async def oldest_due(self, conn: asyncpg.Connection, now: datetime) -> datetime | None:
         return await store.oldest_due_notice(conn, self.levels, now)

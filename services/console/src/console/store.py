@@ -310,14 +310,19 @@ async def announce(conn: asyncpg.Connection, payload: str) -> None:
     await conn.execute("SELECT pg_notify($1 || current_schema(), $2)", LIVE_CHANNEL, payload)
 
 
+PLACE = "queue, COALESCE(details->>'subject_type', '') || ':' || COALESCE(details->>'subject_id', '') AS about"
+"""SQL: a work item's queue, and the record it is about (``msp:MSP-1``): what a live page watching it needs."""
+
+
+def _place(row: asyncpg.Record | None) -> tuple[str, str] | None:
+    return (row["queue"], row["about"]) if row else None
+
+
 async def place_of(conn: asyncpg.Connection, work_item_id: str) -> tuple[str, str] | None:
     """A work item's queue, and the record it is about (``msp:MSP-1``)."""
-    row = await conn.fetchrow(
-        "SELECT queue, COALESCE(details->>'subject_type', '') || ':' || COALESCE(details->>'subject_id', '') "
-        "AS about FROM work_items WHERE work_item_id = $1",
-        work_item_id,
+    return _place(
+        await conn.fetchrow(f"SELECT {PLACE} FROM work_items WHERE work_item_id = $1", work_item_id)
     )
-    return (row["queue"], row["about"]) if row else None
 
 
 async def queue_of(conn: asyncpg.Connection, work_item_id: str) -> str | None:
@@ -358,15 +363,18 @@ async def work_item_changed(
     status: str | None = None,
     assignee_id: str | None = None,
     unassigned: bool = False,
-) -> None:
-    """A work item's new status or assignee (``unassigned``: nobody's now)."""
-    await conn.execute(
-        "UPDATE work_items SET status = coalesce($2, status), assignee_id = CASE WHEN $4 THEN NULL "
-        "ELSE coalesce($3, assignee_id) END WHERE work_item_id = $1",
-        work_item_id,
-        status,
-        assignee_id,
-        unassigned,
+) -> tuple[str, str] | None:
+    """A work item's new status or assignee (``unassigned``: nobody's now); its place (:func:`place_of`), read in
+    the same statement."""
+    return _place(
+        await conn.fetchrow(
+            "UPDATE work_items SET status = coalesce($2, status), assignee_id = CASE WHEN $4 THEN NULL "
+            f"ELSE coalesce($3, assignee_id) END WHERE work_item_id = $1 RETURNING {PLACE}",
+            work_item_id,
+            status,
+            assignee_id,
+            unassigned,
+        )
     )
 
 
@@ -519,15 +527,22 @@ async def plan_notice(
     )
 
 
+NOTICE_KEY = "notice:"
+"""A planned notice's timer key (``notice:<work item id>``), which quarantine names."""
+_DUE_NOTICES = (
+    f"FROM team_notices n JOIN ({_with_due(1)}) AS w USING (work_item_id) WHERE n.sent_at IS NULL AND w.due <= $3 "
+    f"AND NOT EXISTS (SELECT 1 FROM timer_quarantine q WHERE q.timer_key = '{NOTICE_KEY}' || n.work_item_id)"
+)
+"""SQL: the planned notices whose item has fallen due, but a quarantined one (levels from $1, now $3)."""
+
+
 async def due_notices(
     conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime, limit: int
 ) -> list[asyncpg.Record]:
     """Planned notices whose item has fallen due (locked; a quarantined one never), soonest due first."""
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT n.work_item_id, n.reason, n.cause_id, n.correlation_id, w.queue, w.code, w.title, w.status, w.due "
-        f"FROM team_notices n JOIN ({_with_due(1)}) AS w USING (work_item_id) "
-        "WHERE n.sent_at IS NULL AND w.due <= $3 AND NOT EXISTS (SELECT 1 FROM timer_quarantine q "
-        "WHERE q.timer_key = 'notice:' || n.work_item_id) ORDER BY w.due LIMIT $4 FOR UPDATE OF n SKIP LOCKED",
+        f"{_DUE_NOTICES} ORDER BY w.due LIMIT $4 FOR UPDATE OF n SKIP LOCKED",
         list(levels),
         list(levels.values()),
         now,
@@ -539,9 +554,9 @@ async def due_notices(
 async def oldest_due_notice(
     conn: asyncpg.Connection, levels: Mapping[str, float], now: datetime
 ) -> datetime | None:
+    """When the oldest of :data:`_DUE_NOTICES` fell due (``None``: none is)."""
     oldest: datetime | None = await conn.fetchval(
-        f"SELECT min(w.due) FROM team_notices n JOIN ({_with_due(1)}) AS w USING (work_item_id) "
-        "WHERE n.sent_at IS NULL AND w.due <= $3",
+        f"SELECT min(w.due) {_DUE_NOTICES}",
         list(levels),
         list(levels.values()),
         now,

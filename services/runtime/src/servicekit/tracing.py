@@ -186,13 +186,7 @@ MAX_CASE_CHARS = 200
 def case(span: Span, key_field: str, key: str) -> None:
     """Name the case a span is about (``msp_im.case_id``, and its kind in ``msp_im.case_kind``), where ``key_field``
     is one of :data:`CASE_FIELDS` and the id is printable and bounded; nothing otherwise."""
-    if (
-        span.is_recording()
-        and key_field in CASE_FIELDS
-        and 0 < len(key) <= MAX_CASE_CHARS
-        and key.isprintable()
-    ):
-        span.set_attribute("msp_im.case_id", key)
+    if key_field in CASE_FIELDS and case_key(span, key):
         span.set_attribute("msp_im.case_kind", key_field.removesuffix("_id"))
 
 
@@ -200,11 +194,14 @@ def current_span() -> Span:
     return trace.get_current_span()
 
 
-def case_key(span: Span, key: str) -> None:
+def case_key(span: Span, key: str) -> bool:
     """Name the case of a record the service itself keyed (its output's key is the aggregate id the catalogue names:
-    an MSP's, an expense's or a work item's), where the kind is not known here."""
-    if span.is_recording() and 0 < len(key) <= MAX_CASE_CHARS and key.isprintable():
+    an MSP's, an expense's or a work item's), where the kind is not known here; whether it was named (a span that
+    is recorded, an id printable and bounded)."""
+    named = span.is_recording() and 0 < len(key) <= MAX_CASE_CHARS and key.isprintable()
+    if named:
         span.set_attribute("msp_im.case_id", key)
+    return named
 
 
 def failed(span: Span, reason: str) -> None:

@@ -280,10 +280,8 @@ def selected(
     return [
         d
         for d in letters
-        if (reason is None or d.reason == reason)
-        and (not offsets or (d.partition, d.offset) in offsets)
+        if _asked(d, reason, offsets)
         and (again or d.coordinates not in done)
-        and d.copy_of is None
         and (unfixed or d.reason not in UNFIXED)
     ]
 
@@ -292,14 +290,17 @@ def left_unfixed(
     letters: Iterable[DeadLetter], *, reason: str | None, offsets: Sequence[tuple[int, int]]
 ) -> list[DeadLetter]:
     """The first dead letters a replay of this selection left out because their reason is in the record itself."""
-    return [
-        d
-        for d in letters
-        if (reason is None or d.reason == reason)
-        and (not offsets or (d.partition, d.offset) in offsets)
-        and d.copy_of is None
-        and d.reason in UNFIXED
-    ]
+    return [d for d in letters if _asked(d, reason, offsets) and d.reason in UNFIXED]
+
+
+def _asked(letter: DeadLetter, reason: str | None, offsets: Sequence[tuple[int, int]]) -> bool:
+    """Whether a replay's selection names a dead letter: of ``reason`` (any if ``None``), at ``offsets`` (any if
+    empty), and a first dead letter, not a copy (a replay that failed again)."""
+    return (
+        (reason is None or letter.reason == reason)
+        and (not offsets or (letter.partition, letter.offset) in offsets)
+        and letter.copy_of is None
+    )
 
 
 # --------------------------------------------------------------------------- the broker's side
