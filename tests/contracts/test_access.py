@@ -33,6 +33,7 @@ def may(principal: str, operation: Operation, prefix: str = "") -> set[str]:
 def test_each_service_writes_what_it_produces_and_its_dead_letters_and_reads_only_what_it_consumes():
     assert may("expenses", Operation.WRITE) == {
         "im.expense-events",
+        "im.payment-attempts.outcomes",
         "im.payment-attempts.dlq",
         "im.expense-actions.dlq",
     }
@@ -49,11 +50,26 @@ def test_each_service_writes_what_it_produces_and_its_dead_letters_and_reads_onl
     }
 
 
-def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_dead_letters():
+def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_dead_letters_and_outcomes():
+    """Issue 41: each upstream principal may read an outcome channel for its own events, and nobody else's."""
     assert may("payments-system", Operation.WRITE) == {"im.payment-attempts"}
     assert may("msp-approvals", Operation.WRITE) == {"msp.approvals"}
-    assert may("payments-system", Operation.READ) == {"im.payment-attempts.dlq"}
-    assert may("msp-approvals", Operation.READ) == {"msp.approvals.dlq"}
+    assert may("payments-system", Operation.READ) == {
+        "im.payment-attempts.dlq",
+        "im.payment-attempts.outcomes",
+    }
+    assert may("msp-approvals", Operation.READ) == {"msp.approvals.dlq", "msp.approvals.outcomes"}
+    readers = {
+        (a.principal, a.name)
+        for a in acls(CATALOGUE)
+        if a.operation is Operation.READ and a.name.endswith(".outcomes")
+    }
+    assert readers == {
+        ("payments-system", "im.payment-attempts.outcomes"),
+        ("msp-approvals", "msp.approvals.outcomes"),
+        ("payments-system", "payments-system.outcomes"),
+        ("msp-approvals", "msp-approvals.outcomes"),
+    }, "an outcome is read by the system whose record it answers, with its own group, and by no one else"
     assert upstream(CATALOGUE) == {"payments-system", "msp-approvals"}
     assert {
         (a.principal, a.name, a.operation)
@@ -62,7 +78,9 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_de
     } == {
         ("payments-system", "prod.payments-system.dead-letters", Operation.READ),
         ("msp-approvals", "prod.msp-approvals.dead-letters", Operation.READ),
-    }, "a group of its own for its dead letters (librdkafka needs one), and none other"
+        ("payments-system", "prod.payments-system.outcomes", Operation.READ),
+        ("msp-approvals", "prod.msp-approvals.outcomes", Operation.READ),
+    }, "a group of its own for its dead letters (librdkafka needs one) and one for its outcomes, and none other"
 
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
@@ -96,9 +114,9 @@ def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():
         ("workitems", "prod.workitems"),
     }
     assert all(
-        name in ("prod." + principal, f"prod.{principal}.dead-letters")
+        name in ("prod." + principal, f"prod.{principal}.dead-letters", f"prod.{principal}.outcomes")
         for principal, name in groups
-    ), "its own, or an upstream system's for its dead letters"
+    ), "its own, or an upstream system's for its dead letters or its outcomes"
 
 
 def test_a_consumer_added_to_the_catalogue_changes_the_acls_with_no_other_edit():

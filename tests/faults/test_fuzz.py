@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import pytest
@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contracts.catalogue import (
+    CATALOGUE,
     EXPENSE_ACTIONS,
     EXPENSE_EVENTS,
     MSP_APPROVALS,
@@ -46,7 +47,8 @@ from contracts.catalogue import (
 )
 from contracts.envelope import Event
 from contracts.notification import RiskFact, Step
-from contracts.topics import MAX_JSON_DEPTH, MAX_NUMBER_CHARS
+from contracts.outcomes import InputOutcome, Outcome
+from contracts.topics import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, Topic
 from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
 from notification.app import NotificationSettings
@@ -440,10 +442,35 @@ def check(loop: Loop, system: System, sent: list[Sent], repeats: int) -> None:
             if (r.topic, r.partition, r.offset) not in ours
         ]
         assert len(outputs) == len(set(outputs)), f"no output published twice on {topic}"
+    for upstream in (PAYMENT_ATTEMPTS, MSP_APPROVALS):
+        answered(loop, system, sent, upstream)
     assert system.metric("consumer_crashes_total") == 0, "no consumer crashed"
     for name, runtime in system.services.items():
         checks = loop.run(runtime.readiness())
         assert all(checks.values()), f"{name} ready: {checks}"
+
+
+def answered(loop: Loop, system: System, sent: list[Sent], upstream: Topic) -> None:
+    """Issue 41: every record an upstream system wrote is answered on its outcome channel, once (a repeat is not
+    answered again), and dead-lettered there exactly when it was faulty."""
+    answers = CATALOGUE.outcomes_of(upstream.name)
+    assert answers is not None
+    told: collections.Counter[tuple[str, int, int]] = collections.Counter()
+    dead: set[tuple[str, int, int]] = set()
+    for r in loop.run(read_all(system.kafka.bootstrap_servers, system.prefix + answers.name)):
+        outcome = cast(InputOutcome, answers.parse(r.value))
+        where = (outcome.origin.topic, outcome.origin.partition, outcome.origin.offset)
+        told[where] += 1
+        if outcome.outcome is Outcome.DEAD_LETTERED:
+            dead.add(where)
+    mine = [s for s in sent if s.topic == upstream.name and s.kind != "repeat"]
+    assert set(told) == {(system.prefix + s.topic, s.partition, s.offset) for s in mine}, (
+        f"each record of {upstream.name} answered, a repeat not again"
+    )
+    assert set(told.values()) <= {1}, "answered once"
+    assert dead == {
+        (system.prefix + s.topic, s.partition, s.offset) for s in mine if s.kind in FAULTS
+    }, "dead-lettered exactly when it was faulty"
 
 
 async def test_a_record_over_the_brokers_limit_is_refused_to_its_producer_and_never_reaches_a_consumer(

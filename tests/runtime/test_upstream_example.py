@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS
+from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPT_OUTCOMES, PAYMENT_ATTEMPTS
+from contracts.outcomes import Outcome
 from devstack.kafka import resolve_jars
 from devstack.procs import cache_root
-from tests.support.bus import provision_catalogue
+from expenses.app import ExpensesSettings, create_runtime
+from servicekit.clock import SimulatedClock
+from tests.expenses.builders import at, attempt
+from tests.support.bus import provision_catalogue, running
 from tests.support.kafka_tools import read_topic
 
 pytestmark = pytest.mark.integration
@@ -78,40 +84,56 @@ async def test_the_guides_examples_publish_what_the_reader_accepts(
     assert event.producer == principal
 
 
-def reader(client: str, topic: str, build: Path) -> list[str]:
-    """How the guide says to run its dead-letter reader for ``client`` (the Java one compiled first)."""
+def reader(client: str, kind: str, topic: str) -> list[str]:
+    """How the guide says to run its reader of ``kind`` (dead letters, outcomes) for ``client`` (Java compiled
+    first)."""
     if client == "java":
-        return ["java", "-cp", compiled("ReadDeadLetters"), "ReadDeadLetters", topic]
-    return [sys.executable, str(EXAMPLES / f"read_dead_letters_with_{client}.py"), topic]
+        name = {"dead_letters": "ReadDeadLetters", "outcomes": "ReadOutcomes"}[kind]
+        return ["java", "-cp", compiled(name), name, topic]
+    return [sys.executable, str(EXAMPLES / f"read_{kind}_with_{client}.py"), topic]
 
 
 @pytest.mark.parametrize("client", ["aiokafka", "confluent_kafka", "java"])
-async def test_the_guides_dead_letter_readers_work_as_written_with_the_upstreams_own_group(
-    kafka, topic_prefix, tmp_path, client
+async def test_the_guides_readers_tell_the_upstream_what_became_of_each_record_with_its_own_groups(
+    kafka, database_url, topic_prefix, client
 ):
-    """Issue 41: the recipe (assign, no group) failed as written with confluent-kafka: librdkafka needs a group, and
-    a made-up one is refused. Each upstream system has a group of its own for its dead letters; each client's reader
-    reads them with it, says why and where, and on its next run reads only what is new."""
-    await provision_catalogue(topic_prefix)
-    event_id = "0d7c6e1a-0000-4000-8000-000000000041"
-    producer = AIOKafkaProducer(**kafka.access.client("expenses"), acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            f"{topic_prefix}im.payment-attempts.dlq",
-            f'{{"event_id": "{event_id}", "event_type": "PaymentAttempted"}}'.encode(),
-            key=b"EXP-DLQ-1",
-            headers=[
-                ("dlq.reason", b"schema-invalid"),
-                ("dlq.detail", b"expense_id: field required"),
-                ("dlq.consumer", b"expenses"),
-                ("dlq.origin.topic", f"{topic_prefix}im.payment-attempts".encode()),
-                ("dlq.origin.partition", b"0"),
-                ("dlq.origin.offset", b"7"),
-            ],
+    """Issue 41: "Upstream teams have no feedback loop": the only thing an upstream team could see about its messages
+    was its dead letters, and the recipe for those failed as written with confluent-kafka (librdkafka needs a group).
+    The payments system writes three attempts, as itself; the real expenses service takes one, sets one aside and
+    dead-letters one. Each client's two readers, run as the guide says with the payments system's own groups, tell
+    it: the outcome of each (accepted; set aside and why; dead-lettered and why, and which field), and the dead
+    letter with where the record was; read again, the groups remember."""
+    weekly = attempt(when=at(2026, 11, 24, 9), expense_id="EXP-OUT-1")
+    early = attempt(
+        when=at(2026, 11, 22, 23), expense_id="EXP-OUT-2"
+    )  # before its period: set aside
+    broken = {**json.loads(weekly.to_json()), "event_id": str(uuid.uuid4()), "amount": "-1"}
+    runtime = create_runtime(
+        ExpensesSettings(
+            **kafka.settings("expenses"), database_url=database_url, topic_prefix=topic_prefix
+        ),
+        SimulatedClock.starting_at(at(2026, 11, 24, 10)),
+    )
+    async with running(runtime):
+        producer = AIOKafkaProducer(**kafka.access.client("payments-system"), acks="all")
+        await producer.start()
+        try:
+            for value, key in (
+                (weekly.to_json(), b"EXP-OUT-1"),
+                (early.to_json(), b"EXP-OUT-2"),
+                (json.dumps(broken).encode(), b"EXP-OUT-1"),
+            ):
+                await producer.send_and_wait(f"{topic_prefix}im.payment-attempts", value, key=key)
+        finally:
+            await producer.stop()
+        answered = await read_topic(
+            kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPT_OUTCOMES.name}", at_least=3
         )
-    finally:
-        await producer.stop()
+    assert {PAYMENT_ATTEMPT_OUTCOMES.parse(r.value).outcome for r in answered} == {
+        Outcome.ACCEPTED,
+        Outcome.SET_ASIDE,
+        Outcome.DEAD_LETTERED,
+    }
     settings = kafka.settings("payments-system")
     env = os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": settings["kafka_bootstrap_servers"],
@@ -120,9 +142,9 @@ async def test_the_guides_dead_letter_readers_work_as_written_with_the_upstreams
         "KAFKA_SASL_PASSWORD_FILE": str(settings["kafka_sasl_password_file"]),
         "TOPIC_PREFIX": topic_prefix,
     }
-    argv = await asyncio.to_thread(reader, client, "im.payment-attempts", tmp_path)
 
-    async def run() -> str:
+    async def run(kind: str) -> str:
+        argv = await asyncio.to_thread(reader, client, kind, "im.payment-attempts")
         process = await asyncio.create_subprocess_exec(
             *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
@@ -130,10 +152,20 @@ async def test_the_guides_dead_letter_readers_work_as_written_with_the_upstreams
         assert process.returncode == 0, err.decode()[-2000:]
         return out.decode()
 
-    first = await run()
-    assert f"reason=schema-invalid origin=0:7 event_id={event_id}" in first, first
-    assert "detail=expense_id: field required" in first
+    outcomes, letters = await asyncio.gather(run("outcomes"), run("dead_letters"))
+    assert f"event_id={weekly.event_id} outcome=accepted reason=-" in outcomes, outcomes
+    assert f"event_id={early.event_id} outcome=set-aside reason=before-retry-window" in outcomes
+    assert f"event_id={broken['event_id']} outcome=dead-lettered reason=schema-invalid" in outcomes
+    assert "detail=amount:" in outcomes, "which field, never its value"
+    assert "CRN-SYNTH-1" not in outcomes + letters, (
+        "never the record's content: no customer reference"
+    )
+    [letter] = letters.splitlines()
+    assert "reason=schema-invalid origin=" in letter
+    assert f"event_id={broken['event_id']}" in letter
+    assert "detail=amount:" in letter
     if (
         client == "confluent_kafka"
-    ):  # the group's memory is the broker's: one client shows it (a run costs 5 s)
-        assert (await run()).strip() == "", "read before: the group remembers"
+    ):  # the groups' memory is the broker's: one client shows it (a run costs 5 s)
+        again = await asyncio.gather(run("outcomes"), run("dead_letters"))
+        assert [text.strip() for text in again] == ["", ""], "read before: the groups remember"

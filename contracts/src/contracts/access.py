@@ -15,7 +15,9 @@ it re-sends the record found at the dead letter's origin, never the dead letter'
 confirmed it (``servicekit.tools.dlq``). It belongs to no consumer group and may create nothing.
 
 An upstream system (a producer that consumes nothing) may read the dead-letter topic of each topic it produces, so
-that it learns which of its records were refused and why (the ``dlq.reason`` header); see :func:`upstream`. The
+that it learns which of its records were refused and why (the ``dlq.reason`` header); see :func:`upstream`. It may
+read the outcome of each of its records too (the topic that answers its topic, :mod:`contracts.outcomes`), with a
+group of its own (:func:`outcome_group`). The
 producer of a topic a downstream system reads may describe that system's consumer group; see :func:`downstream`.
 """
 
@@ -97,6 +99,15 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
         Acl(principal, Resource.GROUP, prefix + dead_letter_group(principal), Operation.READ)
         for principal in upstream(catalogue)
     }
+    # and the outcome of each of its records (contracts.outcomes), with a group of its own for that
+    for topic in catalogue.topics:
+        reader = catalogue.reader_of(topic)
+        if reader is not None:
+            found |= {
+                Acl(reader, Resource.TOPIC, prefix + topic.name, op)
+                for op in (Operation.READ, Operation.DESCRIBE)
+            }
+            found.add(Acl(reader, Resource.GROUP, prefix + outcome_group(reader), Operation.READ))
     found |= {
         Acl(topic.producer, Resource.GROUP, prefix + consumer, Operation.DESCRIBE)
         for topic in catalogue.topics
@@ -109,6 +120,11 @@ def acls(catalogue: Catalogue, prefix: str = "") -> list[Acl]:
 def dead_letter_group(principal: str) -> str:
     """The consumer group an upstream system reads its dead letters with (the deployment's prefix before it)."""
     return f"{principal}.dead-letters"
+
+
+def outcome_group(principal: str) -> str:
+    """The consumer group an upstream system reads its records' outcomes with (the deployment's prefix before it)."""
+    return f"{principal}.outcomes"
 
 
 def downstream(catalogue: Catalogue) -> set[str]:
@@ -155,13 +171,13 @@ def acl_table(catalogue: Catalogue) -> str:
                 or "–"
             )
 
-        group = next(
-            (
+        group = (
+            ", ".join(
                 f"`{a.name}`"
                 for a in mine
                 if a.resource is Resource.GROUP and a.operation is Operation.READ
-            ),
-            "–",
+            )
+            or "–"
         )
         watched = [
             f"`{a.name}`"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.access import outcome_group
 from contracts.topics import Catalogue, Topic
 
 
@@ -193,6 +194,8 @@ def document(
             "x-producer": topic.producer,
             "x-consumers": list(topic.consumers),
         }
+        if topic.answers is not None:
+            channels[cid]["x-answers"] = prefix + topic.answers
         if topic.consumers:
             messages["DeadLetter"] = DEAD_LETTER
             channels[f"{cid}_dlq"] = {
@@ -216,8 +219,12 @@ def document(
                 operation["summary"] = f"{topic.producer} writes it."
                 operations[f"{action}_{cid}"] = operation
             else:
+                name = group.removeprefix(prefix)
                 operation["summary"] = (
-                    f"{group.removeprefix(prefix)} reads it, with its own consumer group."
+                    f"{catalogue.reader_of(topic)} reads the outcomes of its records, with "
+                    f"its group {name}."
+                    if topic.answers is not None
+                    else f"{name} reads it, with its own consumer group."
                 )
                 operation["bindings"] = _group_binding(group)
                 operations[f"{action}_{cid}_{_channel_id(group.removeprefix(prefix))}"] = operation
@@ -242,9 +249,15 @@ def document(
 
     if everything:
         for topic in catalogue.topics:
+            reader = catalogue.reader_of(topic)  # an outcome topic: the upstream system whose records it answers
+            readers = [prefix + outcome_group(reader)] if reader is not None else []
             add(
                 topic,
-                [("send", None), *(("receive", prefix + c) for c in topic.consumers)],
+                [
+                    ("send", None),
+                    *(("receive", prefix + c) for c in topic.consumers),
+                    *(("receive", group) for group in readers),
+                ],
             )
     else:
         for topic in catalogue.consumed_by(service):

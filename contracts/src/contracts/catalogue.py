@@ -51,6 +51,7 @@ from contracts.notification import (
     SmsDispatchRequested,
     WithdrawMspIncident,
 )
+from contracts.outcomes import MspApprovalOutcome, PaymentAttemptOutcome
 from contracts.roles import OfficerRole
 from contracts.topics import Catalogue, Topic
 from contracts.workitems import (
@@ -119,6 +120,16 @@ MSP_APPROVALS = Topic(
     "Managed Service Plans approved: the notification procedure starts.",
     upcasters={("MspApproved", 1): approval_v1_to_v2},
 )
+MSP_APPROVAL_OUTCOMES = Topic(
+    "msp.approvals.outcomes",
+    "answered_event_id",
+    (MspApprovalOutcome,),
+    "notification",
+    (),
+    "What became of each MSP approval the approvals system wrote: accepted, rejected or dead-lettered, and why "
+    "(ids and codes only). The approvals system reads it.",
+    answers="msp.approvals",
+)
 MSP_STAFF_ACTIONS = Topic(
     "msp.staff-actions",
     "msp_id",
@@ -179,6 +190,16 @@ PAYMENT_ATTEMPTS = Topic(
     "payments-system",
     ("expenses",),
     "Every attempt to pay an Income Management expense, delivered or failed.",
+)
+PAYMENT_ATTEMPT_OUTCOMES = Topic(
+    "im.payment-attempts.outcomes",
+    "answered_event_id",
+    (PaymentAttemptOutcome,),
+    "expenses",
+    (),
+    "What became of each payment attempt the payments system wrote: accepted, set aside, or dead-lettered, and "
+    "why (ids and codes only). The payments system reads it.",
+    answers="im.payment-attempts",
 )
 EXPENSE_ACTIONS = Topic(
     "im.expense-actions",
@@ -261,10 +282,12 @@ TEAM_NOTIFICATIONS = Topic(
 CATALOGUE = Catalogue(
     (
         MSP_APPROVALS,
+        MSP_APPROVAL_OUTCOMES,
         MSP_STAFF_ACTIONS,
         MSP_NOTIFICATION_EVENTS,
         SMS_DISPATCH,
         PAYMENT_ATTEMPTS,
+        PAYMENT_ATTEMPT_OUTCOMES,
         EXPENSE_ACTIONS,
         EXPENSE_EVENTS,
         WORKITEM_COMMANDS,

@@ -10,7 +10,7 @@ from typing import Any
 from contracts.access import acl_table
 from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
-from contracts.topics import Catalogue
+from contracts.topics import Catalogue, Topic
 
 SERVICES = {"notification", "expenses", "workitems"}
 START, END = "<!-- topic-catalogue:start -->", "<!-- topic-catalogue:end -->"
@@ -80,9 +80,14 @@ def topic_table(catalogue: Catalogue = CATALOGUE) -> str:
         dlq = f"`{t.dlq}`" if set(t.consumers) & SERVICES else "–"
         lines.append(
             f"| `{t.name}` | `{t.key}` | {', '.join(f'`{e}`' for e in t.event_types)} | {t.producer} "
-            f"| {', '.join(t.consumers) or '–'} | {dlq} |"
+            f"| {', '.join(t.consumers) or _reader(catalogue, t)} | {dlq} |"
         )
     return "\n".join(lines)
+
+
+def _reader(catalogue: Catalogue, topic: Topic) -> str:
+    reader = catalogue.reader_of(topic)
+    return f"{reader}, the outcomes of its records" if reader else "–"
 
 
 def readme_with_table(text: str, table: str, markers: tuple[str, str] = (START, END)) -> str:

@@ -76,11 +76,12 @@ def example_messages() -> dict[str, dict[str, Any]]:
         message = with_envelope(body, producers[body["event_type"]], EXAMPLE_INSTANT)
         fixed = uuid.UUID(int=n)
         out[body["event_type"]] = message | {"event_id": str(fixed), "correlation_id": str(fixed)}
-    for n, model in enumerate((m for t in CATALOGUE.topics for m in t.events), 1000):
+    for model in (m for t in CATALOGUE.topics for m in t.events):
         if model.TYPE not in out:
+            fixed = uuid.uuid5(uuid.NAMESPACE_URL, f"example:{model.TYPE}")  # an event added moves no other's
             out[model.TYPE] = generated(model) | {
-                "event_id": str(uuid.UUID(int=n)),
-                "correlation_id": str(uuid.UUID(int=n)),
+                "event_id": str(fixed),
+                "correlation_id": str(fixed),
                 "occurred_at": EXAMPLE_INSTANT,
                 "producer": producers[model.TYPE],
             }

@@ -43,6 +43,9 @@ class Topic:
     """(event_type, from_version) -> function turning that version's payload into the next version's."""
     retention_days: int = 30
     """How long the broker keeps the topic's records (longer than the 14-day retry window, for replays)."""
+    answers: str | None = None
+    """The upstream topic whose every record this topic answers with its outcome (:mod:`contracts.outcomes`), for
+    that topic's producer to read with its own group (``contracts.access.outcome_group``); unset for the others."""
 
     @property
     def dlq(self) -> str:
@@ -226,6 +229,14 @@ class Catalogue:
             return self._route[event_type]
         except KeyError:
             raise KeyError(f"{event_type} is on no topic of the catalogue") from None
+
+    def outcomes_of(self, name: str) -> Topic | None:
+        """The topic that answers each record of topic ``name``, if one does."""
+        return next((t for t in self.topics if t.answers == name), None)
+
+    def reader_of(self, topic: Topic) -> str | None:
+        """Who reads an outcome topic: the upstream system whose records it answers."""
+        return self[topic.answers].producer if topic.answers is not None else None
 
     def produced_by(self, service: str) -> tuple[Topic, ...]:
         return tuple(t for t in self.topics if t.producer == service)

@@ -162,7 +162,9 @@ class ServiceRuntime:
         """One consumer for all the service's topics: one group member per instance, so one join at start-up
         and one rebalance per instance joining or leaving, and one transaction per poll whatever the topics."""
         routes = {
-            self.settings.topic(name): Route.of(self.spec.catalogue[name], handler, self.settings)
+            self.settings.topic(name): Route.of(
+                self.spec.catalogue[name], handler, self.settings, self.spec.catalogue
+            )
             for name, handler in self.spec.handlers.items()
         }
         pipeline = BatchPipeline(
@@ -194,7 +196,7 @@ class ServiceRuntime:
                 "no JWT public key configured: every path but /health and /ready is refused (JWT_PUBLIC_KEYS)"
             )
         if api is None:
-            return guarded(operational, auth, OPEN_PATHS)
+            return tracing.requests(guarded(operational, auth, OPEN_PATHS))
 
         async def front(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http" and api.handles(scope["path"]):
@@ -202,7 +204,7 @@ class ServiceRuntime:
             else:
                 await operational(scope, receive, send)
 
-        return guarded(front, auth, OPEN_PATHS, api.own_auth)
+        return tracing.requests(guarded(front, auth, OPEN_PATHS, api.own_auth))
 
     @property
     def pool(self) -> asyncpg.Pool:

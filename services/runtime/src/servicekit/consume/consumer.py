@@ -39,6 +39,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
 from opentelemetry.trace import INVALID_SPAN, Span
 
 from contracts.envelope import Event
+from contracts.outcomes import InputOutcome, Outcome, RecordOrigin, judged
 from contracts.topics import Catalogue, ContractError, Topic
 from servicekit import tracing
 from servicekit.backoff import Backoff
@@ -260,12 +261,23 @@ class Route:
     handler: Handler
     batched: Batched | None
     dlq: str
+    outcomes: type[InputOutcome] | None = None
+    """The outcome each record gets on the channel its upstream producer reads (:mod:`contracts.outcomes`)."""
 
     @classmethod
-    def of(cls, topic: Topic, handler: Handler | Batched, settings: ServiceSettings) -> Route:
+    def of(
+        cls,
+        topic: Topic,
+        handler: Handler | Batched,
+        settings: ServiceSettings,
+        catalogue: Catalogue,
+    ) -> Route:
+        answers = catalogue.outcomes_of(topic.name)
+        outcome = answers.events[0] if answers is not None else None
+        assert outcome is None or issubclass(outcome, InputOutcome)
         if isinstance(handler, Batched):
-            return cls(topic, handler.one, handler, settings.topic(topic.dlq))
-        return cls(topic, handler, None, settings.topic(topic.dlq))
+            return cls(topic, handler.one, handler, settings.topic(topic.dlq), outcome)
+        return cls(topic, handler, None, settings.topic(topic.dlq), outcome)
 
 
 Counts = collections.Counter[tuple[str, str]]
@@ -421,7 +433,7 @@ class BatchPipeline:
             if verdict is None:
                 counts[record.topic, "duplicate"] += 1
             elif isinstance(verdict, ContractError):
-                outbox[n].append(self._dead_letter(record, verdict.reason, verdict.detail))
+                outbox[n].extend(self._dead_letter(record, verdict.reason, verdict.detail, now))
                 counts[record.topic, "dead_lettered"] += 1
             else:
                 runs[record.topic].append((n, record, verdict))
@@ -512,10 +524,10 @@ class BatchPipeline:
                             outputs = batch.step(event, now)
                             tracing.decided(decided, outputs)
                     except Exception as exc:  # noqa: BLE001 - pure code: a defect, never transient
-                        outbox[n].append(self._failed(route, record, event, exc))
+                        outbox[n].extend(self._failed(route, record, event, exc, now))
                         failed += 1
                         continue
-                    outbox[n].extend(to_outbound(e, self.catalogue, self.settings) for e in outputs)
+                    outbox[n].extend(self._sent(route, record, event, outputs, now))
                 await batch.save(conn)
             counts[topic, "handled"] += len(run) - failed
             counts[topic, "dead_lettered"] += failed
@@ -548,12 +560,12 @@ class BatchPipeline:
                 with tracing.decision(span, event.event_type) as decided:
                     outputs = await route.handler(conn, event, now)
                     tracing.decided(decided, outputs)
-            outbox.extend(to_outbound(e, self.catalogue, self.settings) for e in outputs)
+            outbox.extend(self._sent(route, record, event, outputs, now))
             counts[record.topic, "handled"] += 1
         except Exception as exc:
             if is_transient(exc):
                 raise
-            outbox.append(self._failed(route, record, event, exc))
+            outbox.extend(self._failed(route, record, event, exc, now))
             counts[record.topic, "dead_lettered"] += 1
 
     async def _release(
@@ -580,9 +592,37 @@ class BatchPipeline:
                 counts[record.topic, "dead_lettered"] -= 1
                 counts[record.topic, "duplicate"] += 1
 
+    def _sent(
+        self,
+        route: Route,
+        record: ConsumerRecord[Any, Any],
+        event: Event,
+        outputs: Sequence[Event],
+        now: datetime,
+    ) -> list[OutboundMessage]:
+        """What a handled message sends: its outputs, and its outcome where its producer reads one."""
+        sent = [to_outbound(e, self.catalogue, self.settings) for e in outputs]
+        if route.outcomes is not None:
+            outcome, reason = judged(event, outputs)
+            answer = route.outcomes.of_event(
+                event,
+                _origin(record),
+                outcome,
+                producer=self.settings.service_name,
+                now=now,
+                reason_code=reason,
+            )
+            sent.append(to_outbound(answer, self.catalogue, self.settings))
+        return sent
+
     def _failed(
-        self, route: Route, record: ConsumerRecord[Any, Any], event: Event, exc: Exception
-    ) -> OutboundMessage:
+        self,
+        route: Route,
+        record: ConsumerRecord[Any, Any],
+        event: Event,
+        exc: Exception,
+        now: datetime,
+    ) -> list[OutboundMessage]:
         self._released.append((record, event))
         reason = exc.reason if isinstance(exc, ContractError) else "handler-failed"
         detail = exc.detail if isinstance(exc, ContractError) else type(exc).__name__
@@ -595,11 +635,18 @@ class BatchPipeline:
             reason=reason,
             error_type=type(exc).__name__,
         )
-        return self._dead_letter(record, reason, detail, route)
+        return self._dead_letter(record, reason, detail, now, route, event)
 
     def _dead_letter(
-        self, record: ConsumerRecord[Any, Any], reason: str, detail: str, route: Route | None = None
-    ) -> OutboundMessage:
+        self,
+        record: ConsumerRecord[Any, Any],
+        reason: str,
+        detail: str,
+        now: datetime,
+        route: Route | None = None,
+        event: Event | None = None,
+    ) -> list[OutboundMessage]:
+        """The record's dead letter, and its outcome where its producer reads one."""
         with tracing.current(self._span_of(record)):
             log.warning(
                 "message dead-lettered",
@@ -610,16 +657,45 @@ class BatchPipeline:
                 reason=reason,
             )
         self.metrics.dead_letters(topic=record.topic, reason=reason).inc()
-        dlq = (route or self.routes[record.topic]).dlq
-        return dead_letter(
+        route = route or self.routes[record.topic]
+        letter = dead_letter(
             record,
-            dlq,
+            route.dlq,
             reason=reason,
             detail=detail,
             consumer=self.settings.service_name,
             max_bytes=self.settings.dlq_max_bytes,
             seal=sealer(key) if (key := self.settings.dlq_seal_key_file) is not None else None,
         )
+        if route.outcomes is None:
+            return [letter]
+        # as the header says it: cut, and any character JSON cannot carry escaped (the detail may quote the record)
+        said = (dict(letter.headers).get(b"dlq.detail") or b"").decode("utf-8", "replace")
+        answer = (
+            route.outcomes.of_event(
+                event,
+                _origin(record),
+                Outcome.DEAD_LETTERED,
+                producer=self.settings.service_name,
+                now=now,
+                reason_code=reason,
+                detail=said,
+            )
+            if event is not None
+            else route.outcomes.of_record(
+                event_id_in(record.value),
+                _origin(record),
+                producer=self.settings.service_name,
+                now=now,
+                reason_code=reason,
+                detail=said,
+            )
+        )
+        return [letter, to_outbound(answer, self.catalogue, self.settings)]
+
+
+def _origin(record: ConsumerRecord[Any, Any]) -> RecordOrigin:
+    return RecordOrigin(topic=record.topic, partition=record.partition, offset=record.offset)
 
 
 def _retriable(exc: BaseException) -> bool:
