@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from contracts.access import DLQ_REPLAYER, upstream
 from contracts.catalogue import CATALOGUE
+from contracts.envelope import Event
 from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
 from contracts.topics import Topic
@@ -173,6 +174,23 @@ def readable_line(service: str, line: str) -> str:
     )
 
 
+def system_line(text: str, *, readable: bool, at: datetime | None = None) -> str:
+    """One of the launcher's own lines in the format of the services' beside it (issue 41: three log formats in one
+    terminal): on a terminal, as :func:`readable_line` shows theirs; piped, a JSON line like theirs."""
+    record = {
+        "timestamp": (at or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        "level": "info",
+        "event": text.removeprefix("[system] ").strip(),
+        "service": "system",
+    }
+    return readable_line("system", json.dumps(record)) if readable else json.dumps(record)
+
+
+def announce(text: str) -> None:
+    """Say ``text`` as the launcher, in the terminal's one format (:func:`system_line`)."""
+    print(system_line(text, readable=sys.stdout.isatty()), flush=True)
+
+
 def relay_readably(service: str, child: subprocess.Popen[bytes]) -> None:
     """Each line the service writes, readably, on the launcher's terminal, until the service ends."""
     assert child.stdout is not None
@@ -220,7 +238,7 @@ def running_system(
 ) -> Iterator[RunningSystem]:
     """Start what is not given by the environment (broker, database), then every installed service as a child
     process; stop them all, in order, on the way out. With ``log_dir`` each service logs to its own file."""
-    say = say or (lambda line: print(line, flush=True))
+    say = say or announce
     started: list[Any] = []
     env = dict(os.environ, CLOCK=clock, **(extra_env or {}))
     given = installed_services(env)  # each service's port: given, or 0 for a free one
@@ -322,7 +340,7 @@ def development_officers(env: dict[str, str]) -> Signer | None:
 def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = None) -> None:
     """Each demo officer's development token (12 h) kept in a 0600 file, never printed: ``./dev sign-in`` turns
     it into a one-time link when the officer wants one."""
-    say = say or (lambda line: print(line, flush=True))
+    say = say or announce
     if signer is None or "console" not in system.children:
         return
     for officer in DEMO_OFFICERS:
@@ -335,7 +353,7 @@ def say_sign_in_links(signer: Signer | None, system: RunningSystem, say: Any = N
         "sign-in link (2 minutes, used once) for a demo officer, one per role:"
     )
     for officer, roles in DEMO_OFFICERS.items():
-        say(f"  ./dev sign-in {officer}   ({', '.join(roles) or 'no role: all staff'})")
+        say(f"./dev sign-in {officer}   ({', '.join(roles) or 'no role: all staff'})")
     if system.env.get("CONSOLE_SECURE_COOKIES") == "false":
         say(
             "[system] the console's session cookie is not `Secure` here: it is served over plain HTTP on loopback, "
@@ -372,7 +390,7 @@ def operations_token(signer: Signer | None, system: RunningSystem, say: Any = No
     """A development operator's token (the operations role only, 12 h) in a 0600 file: what ``/metrics``,
     ``/asyncapi.json`` and ``./dev dlq`` take. Returns the file (``None`` with a real identity provider, whose
     operators sign in there)."""
-    say = say or (lambda line: print(line, flush=True))
+    say = say or announce
     if signer is None:
         say(
             "[system] operators: /metrics, /asyncapi.json and the dead-letter tools need a token with the 'ops' role "
@@ -462,20 +480,18 @@ def run_system(*, clock: str = "system", data_dir: Path | None = None, brokers: 
         state = summary(system, clock)
         write_state("system", **state)
         try:
-            print(
+            announce(
                 f"[system] running {', '.join(system.children) or 'no services'} (clock: {clock}); Ctrl-C stops "
-                "everything; `./dev status` prints where each part is",
-                flush=True,
+                "everything; `./dev status` prints where each part is"
             )
             for line in summary_lines(state):
-                print(line, flush=True)
+                announce(line)
             say_sign_in_links(signer, system)
             operations_token(signer, system)
             while not stopping.wait(1.0):
                 if (gone := system.exited()) is not None:
-                    print(
-                        f"[system] {gone} exited with code {system.children[gone].returncode}; stopping",
-                        flush=True,
+                    announce(
+                        f"[system] {gone} exited with code {system.children[gone].returncode}; stopping"
                     )
                     stopping.set()
             return (
@@ -558,6 +574,20 @@ these, never as a service or the console (an officer's request carries a verifie
 writes it)."""
 
 
+async def outcome_of(reader: Any, event_id: str, timeout_s: float = 30.0) -> str:
+    """What became of event ``event_id``, as its outcome says it (docs/integration.md), once it arrives."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for records in (await reader.getmany(timeout_ms=500)).values():
+            for record in records:
+                told = json.loads(record.value)
+                if told.get("answered_event_id") == event_id:
+                    reason = f" ({told['reason_code']})" if told.get("reason_code") else ""
+                    detail = f": {told['detail']}" if told.get("detail") else ""
+                    return f"answered: {told['outcome']}{reason}{detail}"
+    return f"no answer within {timeout_s:.0f} s: is the service that reads it running? (`./dev status`)"
+
+
 def upstream_topic(event_type: str) -> Topic:
     """The catalogue topic an upstream system publishes ``event_type`` on."""
     for topic in CATALOGUE.topics:
@@ -573,7 +603,7 @@ def publish(files: list[str]) -> int:
     """``./dev publish FILE...``: each file's event, as its upstream system would send it, to the system ``./dev
     run`` started: on its topic, keyed by its key field, as the topic's producer (``payments-system`` or
     ``msp-approvals``), checked against its contract first."""
-    from aiokafka import AIOKafkaProducer
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     from servicekit.tools.localsecrets import KafkaSecrets
 
@@ -585,30 +615,49 @@ def publish(files: list[str]) -> int:
     access = KafkaAccess(state["kafka"], secrets)
     now = datetime.now(UTC).isoformat()
 
-    async def send(principal: str, topic: str, key: bytes, value: bytes) -> None:
+    async def send(principal: str, topic: str, event: Event, answers: str) -> str:
+        """Publish, as ``principal``, and wait for the record's outcome on ``answers`` (read as the principal, with
+        no group: nothing of the upstream's own group is moved)."""
+        reader = AIOKafkaConsumer(
+            **access.client(principal), group_id=None, enable_auto_commit=False
+        )
         producer = AIOKafkaProducer(**access.client(principal), acks="all", enable_idempotence=True)
+        await reader.start()
         await producer.start()
         try:
-            await producer.send_and_wait(
-                topic, value, key=key, headers=[("content-type", b"application/json")]
+            reader.assign(
+                [TopicPartition(answers, p) for p in await producer.partitions_for(answers)]
             )
+            await reader.seek_to_end()
+            await producer.send_and_wait(
+                topic,
+                event.to_json(),
+                key=event.key.encode(),
+                headers=[("content-type", b"application/json")],
+            )
+            return await outcome_of(reader, str(event.event_id))
         finally:
             await producer.stop()
+            await reader.stop()
 
     for path in files:
         body = json.loads(Path(path).read_text())
         topic = upstream_topic(str(body.get("event_type")))
+        answers = CATALOGUE.outcomes_of(topic.name)
+        assert answers is not None  # an upstream topic is answered
         event = topic.parse(json.dumps(with_envelope(body, topic.producer, now)).encode())
-        asyncio.run(
+        print(
+            f"publishing {event.event_type} {event.key} on {topic.name} as {topic.producer} "
+            f"(event {event.event_id}, correlation {event.correlation_id})",
+            flush=True,
+        )
+        told = asyncio.run(
             send(
                 topic.producer,
                 state["topic_prefix"] + topic.name,
-                event.key.encode(),
-                event.to_json(),
+                event,
+                state["topic_prefix"] + answers.name,
             )
         )
-        print(
-            f"published {event.event_type} {event.key} on {topic.name} as {topic.producer} "
-            f"(correlation {event.correlation_id})"
-        )
+        print(told, flush=True)
     return 0
