@@ -25,6 +25,7 @@ from contracts.workitems import (
     WorkItemTickedOff,
     WorkItemUnassigned,
 )
+from servicekit import tracing
 from servicekit.logs import get_logger
 
 log = get_logger("console")
@@ -47,20 +48,18 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
             command_id = uuid.UUID(str(rejected_id))
         except ValueError:
             return []  # a request not issued here (a test's, an older client's): nobody here waits for it
-        await store.rejected(
+        reason_code = str(getattr(event, "reason_code", ""))
+        first = await store.rejected(
             conn,
             command_id,
-            str(getattr(event, "reason_code", "")),
+            reason_code,
             str(getattr(event, "reason", "")),
             getattr(event, "way_out", None),
         )
-        log.info(
-            "command rejected",
-            event_type=event.event_type,
-            reason_code=getattr(event, "reason_code", None),
-        )
+        log.info("command rejected", event_type=event.event_type, reason_code=reason_code)
+        _answered(first, command_id, now, "rejected", reason_code)
     elif event.causation_id is not None:
-        await store.accepted(
+        first = await store.accepted(
             conn,
             event.causation_id,
             {
@@ -72,7 +71,22 @@ async def on_outcome(conn: asyncpg.Connection, event: Event, now: datetime) -> S
                 "key": event.key,
             },
         )
+        _answered(first, event.causation_id, now, "accepted", None)
     return told
+
+
+def _answered(
+    first: store.Answered | None,
+    command_id: uuid.UUID,
+    now: datetime,
+    outcome: str,
+    reason: str | None,
+) -> None:
+    """A command's first answer, in its trace (issue 41: the command's span said "pending" for ever)."""
+    if first is not None:
+        command_type, sent_at = first
+        waited = max((now - sent_at).total_seconds(), 0.0)
+        tracing.command_answered(command_type, str(command_id), waited, outcome, reason)
 
 
 async def _change(conn: asyncpg.Connection, event: Event, place: tuple[str, str] | None) -> Change:

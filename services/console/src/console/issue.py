@@ -103,7 +103,8 @@ async def issue(
             tracing.failed(span, str(refused.body.get("reason_code") or refused.body["error"]))
             raise
         span.set_attribute("messaging.message.id", body["command_id"])
-        span.set_attribute("msp_im.outcome", body["status"])
+        # sent (or, a retried request, as it stands): its outcome is the service's, in this trace when it answers
+        span.set_attribute("msp_im.command_status", body["status"])
         return body, status
 
 

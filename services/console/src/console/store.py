@@ -270,17 +270,25 @@ async def own_note(conn: asyncpg.Connection, command: Command) -> str | None:
     return body
 
 
+Answered = tuple[str, datetime]
+"""A command answered for the first time: its type, and when the officer sent it."""
+
+
 async def accepted(
     conn: asyncpg.Connection, command_id: uuid.UUID, outcome: dict[str, Any]
-) -> None:
-    """An event caused by the command: it was accepted (unless already rejected), the event one of its outcomes."""
-    await conn.execute(
-        "UPDATE commands SET status = CASE WHEN status = 'rejected' THEN status ELSE 'accepted' END, "
+) -> Answered | None:
+    """An event caused by the command: it was accepted (unless already rejected), the event one of its outcomes.
+    The command, if this is its first answer."""
+    row = await conn.fetchrow(
+        "WITH before AS (SELECT command_id, status FROM commands WHERE command_id = $1 FOR UPDATE) "
+        "UPDATE commands c SET status = CASE WHEN c.status = 'rejected' THEN c.status ELSE 'accepted' END, "
         "outcomes = CASE WHEN outcomes @> $2::jsonb THEN outcomes ELSE outcomes || $2::jsonb END "
-        "WHERE command_id = $1",
+        "FROM before WHERE c.command_id = before.command_id "
+        "RETURNING before.status AS was, c.command_type, c.submitted_at",
         command_id,
         json.dumps([outcome]),
     )
+    return _first(row)
 
 
 async def rejected(
@@ -289,15 +297,25 @@ async def rejected(
     reason_code: str,
     reason: str,
     way_out: str | None,
-) -> None:
-    await conn.execute(
-        "UPDATE commands SET status = 'rejected', reason_code = $2, reason = $3, way_out = $4 "
-        "WHERE command_id = $1",
+) -> Answered | None:
+    """The command was refused, with why. The command, if this is its first answer."""
+    row = await conn.fetchrow(
+        "WITH before AS (SELECT command_id, status FROM commands WHERE command_id = $1 FOR UPDATE) "
+        "UPDATE commands c SET status = 'rejected', reason_code = $2, reason = $3, way_out = $4 "
+        "FROM before WHERE c.command_id = before.command_id "
+        "RETURNING before.status AS was, c.command_type, c.submitted_at",
         command_id,
         reason_code,
         reason,
         way_out,
     )
+    return _first(row)
+
+
+def _first(row: asyncpg.Record | None) -> Answered | None:
+    if row is None or row["was"] != "pending":
+        return None
+    return row["command_type"], row["submitted_at"]
 
 
 LIVE_CHANNEL = "console_live_"

@@ -36,6 +36,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from faststream.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode
@@ -358,14 +359,67 @@ def fire_span(key: str, cause: str | None) -> Span:
     )
 
 
+UNTRACED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Requests that change nothing get no span (issue 41: every page view was a trace of its own, flooding the list)."""
+
+
+def requests(app: ASGIApp) -> ASGIApp:
+    """An HTTP ``server`` span for each request that may change something (an officer's action: a POST, ...), the
+    root of its trace: what the request does (the officer's command, and all it causes) happens under it. Named by
+    its method and route template (``POST /commands/CeaseExpense``), never its path or query, where references
+    and sign-in codes travel; it says the response's status."""
+
+    async def traced(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method", "GET") in UNTRACED_METHODS:
+            await app(scope, receive, send)
+            return
+        method = str(scope["method"])
+        with TRACER.start_as_current_span(
+            method,
+            context=Context(),  # a browser's or a client's trace context is not taken
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+
+            async def answered(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR, str(status)))
+                await send(message)
+
+            try:
+                await app(scope, receive, answered)
+            except BaseException as exc:
+                raised(span, exc)
+                raise
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if isinstance(
+                    route, str
+                ):  # under a mount (the console's pages at /ui), with its path
+                    route = str(scope.get("root_path") or "") + route
+                    span.set_attribute("http.route", route)
+                    span.update_name(f"{method} {route}")
+
+    return traced
+
+
 @contextlib.contextmanager
 def officer_command(command_type: str) -> Iterator[Span]:
-    """An officer's action (the console's command API or a page): a ``server`` span that begins a trace of its own,
-    current while the command is checked and written, so the command goes out in it."""
+    """An officer's action (the console's command API or a page): a span under the officer's request (its
+    :func:`requests` span; a trace of its own where there is none), current while the command is checked and
+    written, so the command goes out in it. Its outcome comes later, from the service: :func:`command_answered`."""
+    parent = trace.get_current_span()
     with TRACER.start_as_current_span(
         f"officer command {command_type}",
-        context=Context(),
-        kind=SpanKind.SERVER,
+        context=trace.set_span_in_context(parent)
+        if parent.get_span_context().is_valid
+        else Context(),
+        kind=SpanKind.INTERNAL if parent.get_span_context().is_valid else SpanKind.SERVER,
         attributes={"msp_im.command_type": command_type},
         record_exception=False,
         set_status_on_exception=False,
@@ -377,3 +431,24 @@ def officer_command(command_type: str) -> Iterator[Span]:
             if status is None or status.status_code is not StatusCode.ERROR:
                 raised(span, exc)  # a refusal has said its reason code already
             raise
+
+
+def command_answered(
+    command_type: str, command_id: str, waited_s: float, outcome: str, reason: str | None
+) -> None:
+    """The outcome of an officer's command, once its service answered, in the command's trace (the answer's record
+    continues it): a span under what is current (the answer's ``decide``), with how long the officer waited by the
+    service's clock. A command's trace reads from the officer's request to its outcome."""
+    span = TRACER.start_span(
+        f"officer command {command_type} answered",
+        kind=SpanKind.INTERNAL,
+        attributes={
+            "msp_im.command_type": command_type,
+            "messaging.message.id": command_id,
+            "msp_im.outcome": outcome,
+            "msp_im.waited_s": round(waited_s, 3),
+        },
+    )
+    if reason:
+        failed(span, reason)
+    span.end()

@@ -165,7 +165,10 @@ def guarded(
             log.info("request refused", reason_code=exc.code, status=401)
             await unauthorized(send, exc.code)
             return
-        await app({**scope, "principal": claims}, receive, send)
+        scope["principal"] = (
+            claims  # in place, as routing fills it: the request's span reads its route after
+        )
+        await app(scope, receive, send)
 
     return guard
 
