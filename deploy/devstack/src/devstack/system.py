@@ -27,7 +27,7 @@ from contracts.catalogue import CATALOGUE
 from contracts.envelope import Event
 from contracts.examples import with_envelope
 from contracts.roles import OPERATIONS
-from contracts.topics import Topic
+from contracts.topics import ContractError, Topic
 from devstack.backup import redacted
 from devstack.kafka import KafkaAccess
 from devstack.procs import (
@@ -41,6 +41,7 @@ from devstack.procs import (
 from devstack.state import CHECKOUT, STATE_DIR, read_state, state_file, write_state, write_token
 from devstack.tokens import DEMO_OFFICERS, OPERATOR, SYSTEM_AUDIENCES, Signer, demo_claims
 from servicekit.db import ServiceRole, provision_roles
+from servicekit.logs import configure_logging
 from servicekit.tools.localsecrets import private_dir, secret, write_private
 
 SERVICES = ("notification", "expenses", "workitems", "console")
@@ -184,6 +185,34 @@ def system_line(text: str, *, readable: bool, at: datetime | None = None) -> str
         "service": "system",
     }
     return readable_line("system", json.dumps(record)) if readable else json.dumps(record)
+
+
+class ReadableStream:
+    """Where the launcher's own structured log lines (provisioning, ...) go on a terminal: each JSON line shown as
+    :func:`readable_line` shows the services'."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            self.out.write(readable_line("system", line) + "\n")
+        self.out.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def launcher_logging(readable: bool) -> None:
+    """The launcher logs as the services do (JSON, redacted), shown readably on a terminal: one format per stream."""
+    configure_logging(
+        service="system",
+        pseudonym_key=os.urandom(
+            32
+        ),  # the launcher logs no customer's reference; a key of its own all the same
+        stream=ReadableStream(sys.stdout) if readable else sys.stdout,
+    )
 
 
 def announce(text: str) -> None:
@@ -467,6 +496,7 @@ def summary_lines(state: dict[str, Any]) -> list[str]:
 
 
 def run_system(*, clock: str = "system", data_dir: Path | None = None, brokers: int = 1) -> int:
+    launcher_logging(sys.stdout.isatty())
     stopping = stop_requested()
     extra: dict[str, str] = {}
     signer = development_officers(extra)
@@ -645,7 +675,11 @@ def publish(files: list[str]) -> int:
         topic = upstream_topic(str(body.get("event_type")))
         answers = CATALOGUE.outcomes_of(topic.name)
         assert answers is not None  # an upstream topic is answered
-        event = topic.parse(json.dumps(with_envelope(body, topic.producer, now)).encode())
+        try:
+            event = topic.parse(json.dumps(with_envelope(body, topic.producer, now)).encode())
+        except ContractError as exc:
+            print(f"{path}: not sent, its topic's contract refuses it: {exc}", file=sys.stderr)
+            return 2
         print(
             f"publishing {event.event_type} {event.key} on {topic.name} as {topic.producer} "
             f"(event {event.event_id}, correlation {event.correlation_id})",
