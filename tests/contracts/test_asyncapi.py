@@ -98,3 +98,14 @@ def test_the_upstream_events_carry_a_complete_example_and_the_system_document_ev
     assert "receive_msp_notification_events_dlq" not in operations, (
         "a service reads none of its outputs' dead letters"
     )
+    # issue 41: the feedback loop: the outcome of each upstream record, written by its reader, read by its writer
+    answers = system["channels"]["im_payment_attempts_outcomes"]
+    assert (answers["address"], answers["x-answers"]) == (
+        "im.payment-attempts.outcomes",
+        "im.payment-attempts",
+    )
+    told = operations["receive_im_payment_attempts_outcomes_payments_system_outcomes"]
+    assert told["bindings"]["kafka"]["groupId"]["enum"] == ["payments-system.outcomes"]
+    assert operations["send_im_payment_attempts_outcomes"]["action"] == "send"
+    [example] = messages["PaymentAttemptOutcome"]["examples"]
+    assert example["payload"]["outcome"] in ("accepted", "set-aside", "rejected", "dead-lettered")
