@@ -69,7 +69,9 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_de
         ("msp-approvals", "msp.approvals.outcomes"),
         ("payments-system", "payments-system.outcomes"),
         ("msp-approvals", "msp-approvals.outcomes"),
-    }, "an outcome is read by the system whose record it answers, with its own group, and by no one else"
+    }, (
+        "an outcome is read by the system whose record it answers, with its own group, and by no one else"
+    )
     assert upstream(CATALOGUE) == {"payments-system", "msp-approvals"}
     assert {
         (a.principal, a.name, a.operation)
@@ -80,7 +82,9 @@ def test_an_upstream_principal_may_write_only_its_topic_and_read_only_its_own_de
         ("msp-approvals", "prod.msp-approvals.dead-letters", Operation.READ),
         ("payments-system", "prod.payments-system.outcomes", Operation.READ),
         ("msp-approvals", "prod.msp-approvals.outcomes", Operation.READ),
-    }, "a group of its own for its dead letters (librdkafka needs one) and one for its outcomes, and none other"
+    }, (
+        "a group of its own for its dead letters (librdkafka needs one) and one for its outcomes, and none other"
+    )
 
 
 def test_only_the_officers_front_door_writes_the_staff_action_topics():
@@ -114,7 +118,8 @@ def test_each_consumer_uses_only_its_own_group_with_the_deployments_prefix():
         ("workitems", "prod.workitems"),
     }
     assert all(
-        name in ("prod." + principal, f"prod.{principal}.dead-letters", f"prod.{principal}.outcomes")
+        name
+        in ("prod." + principal, f"prod.{principal}.dead-letters", f"prod.{principal}.outcomes")
         for principal, name in groups
     ), "its own, or an upstream system's for its dead letters or its outcomes"
 

@@ -274,10 +274,12 @@ async def test_a_dead_lettered_record_says_why_and_a_hostile_traceparent_starts_
     [span] = await refused()
 
     async def sent() -> bool:
-        return any(s["kind"] == "producer" for s in traced.spans(trace_id=span["trace_id"]))
+        return sum(s["kind"] == "producer" for s in traced.spans(trace_id=span["trace_id"])) == 2
 
     await eventually(
-        sent, timeout=60, what="the dead letter's send span (the relay exports on its own)"
+        sent,
+        timeout=60,
+        what="the dead letter's and the outcome's send spans (the relay exports on its own)",
     )
     assert span["attributes"]["msp_im.reason"] == "not-json"
     assert span["status"] == {"code": 2, "message": "not-json"}
@@ -289,9 +291,10 @@ async def test_a_dead_lettered_record_says_why_and_a_hostile_traceparent_starts_
     ]
     assert (line["trace_id"], line["span_id"]) == (span["trace_id"], span["span_id"])
     sends = [s for s in traced.spans(trace_id=span["trace_id"]) if s["kind"] == "producer"]
-    assert [s["attributes"]["messaging.destination.name"] for s in sends] == [
-        f"{traced.prefix}msp.approvals.dlq"
-    ]
+    assert sorted(s["attributes"]["messaging.destination.name"] for s in sends) == [
+        f"{traced.prefix}msp.approvals.dlq",
+        f"{traced.prefix}msp.approvals.outcomes",
+    ], "the dead letter, and the upstream's answer (issue 41)"
 
 
 async def test_a_scheduled_sms_fires_in_a_trace_linked_to_the_authorisation(traced: Traced, kafka):
@@ -354,15 +357,27 @@ async def test_an_officers_command_starts_the_trace_the_service_continues(traced
         )
         arrived = {s["span_id"] for s in traced.spans(service="console")}
         return any(h["parent_span_id"] in arrived for h in handled) and bool(
-            traced.spans(service="console", kind="server", **{"messaging.message.id": command_id})
+            traced.spans(service="console", kind="internal", **{"messaging.message.id": command_id})
         )
 
     await eventually(continued, timeout=60, what="notification's span of the officer's command")
     [started] = traced.spans(
-        service="console", kind="server", **{"messaging.message.id": command_id}
+        service="console", name="officer command RecordPhoneContact", kind="internal"
     )
-    assert started["name"] == "officer command RecordPhoneContact"
-    assert started["parent_span_id"] == "", "the officer's action begins the trace"
+    assert started["attributes"]["messaging.message.id"] == command_id
+    [request] = [
+        s
+        for s in traced.spans(service="console", kind="server")
+        if s["span_id"] == started["parent_span_id"]
+    ]
+    assert request["parent_span_id"] == "", "the officer's request begins the trace"
+    assert (request["name"], request["attributes"]["http.response.status_code"]) == (
+        "POST /commands/RecordPhoneContact",
+        202,
+    ), (
+        "issue 41: the officer's request and its command are one trace; the route's template, never its path"
+    )
+    assert request["trace_id"] == started["trace_id"]
     [handled] = traced.spans(
         service="notification", kind="consumer", **{"messaging.message.id": command_id}
     )
@@ -388,6 +403,20 @@ async def test_an_officers_command_starts_the_trace_the_service_continues(traced
     assert any(s["kind"] == "producer" for s in by_case), "the sends about it too"
     roots = [s for s in traced.spans(name="transaction") if s["parent_span_id"] == ""]
     assert roots == [], "a poll's transaction is no trace of its own"
+
+    async def answered() -> bool:
+        return bool(traced.spans(name="officer command RecordPhoneContact answered"))
+
+    await eventually(answered, timeout=60, what="the command's outcome in its trace")
+    [outcome] = traced.spans(name="officer command RecordPhoneContact answered")
+    assert outcome["trace_id"] == started["trace_id"], (
+        "issue 41: the command's outcome ends its trace"
+    )
+    assert outcome["attributes"]["msp_im.outcome"] == "rejected", "no MSP of that id was approved"
+    assert outcome["attributes"]["msp_im.reason"], "with the service's reason code"
+    assert "msp_im.outcome" not in started["attributes"], (
+        "no 'pending' for ever on the command's span"
+    )
 
 
 async def test_a_record_met_by_a_database_outage_says_retried_then_handled(

@@ -78,7 +78,9 @@ def example_messages() -> dict[str, dict[str, Any]]:
         out[body["event_type"]] = message | {"event_id": str(fixed), "correlation_id": str(fixed)}
     for model in (m for t in CATALOGUE.topics for m in t.events):
         if model.TYPE not in out:
-            fixed = uuid.uuid5(uuid.NAMESPACE_URL, f"example:{model.TYPE}")  # an event added moves no other's
+            fixed = uuid.uuid5(
+                uuid.NAMESPACE_URL, f"example:{model.TYPE}"
+            )  # an event added moves no other's
             out[model.TYPE] = generated(model) | {
                 "event_id": str(fixed),
                 "correlation_id": str(fixed),
