@@ -13,11 +13,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from contracts.catalogue import PAYMENT_ATTEMPTS
 from contracts.docs import events, schema_of
-from contracts.topics import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, ContractError, load_json
+from contracts.topics import (
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_CHARS,
+    ContractError,
+    exactly,
+    load_json,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -150,3 +158,52 @@ def test_other_refusals_are_named(raw, expected):
 def test_load_json_is_strict_utf8():
     with pytest.raises(ContractError):
         load_json('{"a": "é"}'.encode("utf-16"))
+
+
+def _outcome(parse: Any, raw: bytes) -> Any:
+    try:
+        return ("data", parse(raw))
+    except ContractError as exc:
+        return ("refused", exc.reason)
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False)
+    | st.text(alphabet=st.characters() | st.sampled_from(["\x00", "\ud800", "\udfff", "\u2028"])),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=30,
+)
+TRICKY = [
+    b'{"a": "\\ud800"}',
+    b'{"a": "\x00"}',
+    b'{"a": "\\u0000"}',
+    b'{"a": 1e400}',
+    b'{"a": NaN}',
+    b'\xef\xbb\xbf{"a": 1}',
+    b'{"a": 1, "a": 2}',
+    b'{"a": 12345678901234567890123}',
+    b'{"a": 0.0000000000000000000000000000000001}',
+    b'{"a": "12345678-1234-1234-1234-123456789012"}',
+    b"[" * 2000 + b"]" * 2000,
+    b'{"a": "\\t tab", "b": "\t raw tab"}',
+    b"{}",
+    b" ",
+]
+
+
+@pytest.mark.parametrize("raw", TRICKY)
+def test_the_fast_json_path_answers_exactly_as_the_exact_one_on_tricky_bytes(raw):
+    """Issue 42: orjson parses ordinary messages; whatever it accepts must read the same, and whatever it refuses
+    takes the exact path, so every reason stays the standard parser's."""
+    assert _outcome(load_json, raw) == _outcome(exactly, raw)
+
+
+@given(value=JSONISH, indent=st.sampled_from([None, 1]), ascii_only=st.booleans())
+def test_the_fast_json_path_answers_exactly_as_the_exact_one(value, indent, ascii_only):
+    raw = json.dumps(value, indent=indent, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert _outcome(load_json, raw) == _outcome(exactly, raw)
