@@ -129,3 +129,34 @@ def test_each_upstream_topic_has_one_outcome_topic_written_by_its_reader_and_rea
         assert answers.producer in upstream.consumers
         assert CATALOGUE.reader_of(answers) == upstream.producer
         assert answers.consumers == (), "none of ours reads it: nothing there is dead-lettered"
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_an_outcome_made_without_validating_again_is_the_validated_one(outcome):
+    """Issue 42: an outcome is built from values validated already, so it is not validated again; it must be exactly
+    what validation would make of it."""
+    tried = attempt(when=at(2026, 11, 24))
+    made = PaymentAttemptOutcome.of_event(
+        tried,
+        WHERE,
+        outcome,
+        producer="expenses",
+        now=NOW,
+        reason_code="retry-failed",
+        detail="x" * 1000,
+    )
+    again = PaymentAttemptOutcome.model_validate_json(made.to_json())
+    assert again == made
+    assert again.to_json() == made.to_json()
+    assert (
+        made.event_id
+        == PaymentAttemptOutcome.caused_by(
+            tried,
+            producer="expenses",
+            occurred_at=NOW,
+            variant=outcome if outcome is not Outcome.DEAD_LETTERED else "im.payment-attempts/2/41",
+            answered_event_id=tried.event_id,
+            origin=WHERE,
+            outcome=outcome,
+        ).event_id
+    )

@@ -669,8 +669,7 @@ class BatchPipeline:
         )
         if route.outcomes is None:
             return [letter]
-        # as the header says it: cut, and any character JSON cannot carry escaped (the detail may quote the record)
-        said = (dict(letter.headers).get(b"dlq.detail") or b"").decode("utf-8", "replace")
+        said = detail_of(letter)
         answer = (
             route.outcomes.of_event(
                 event,
@@ -692,6 +691,13 @@ class BatchPipeline:
             )
         )
         return [letter, to_outbound(answer, self.catalogue, self.settings)]
+
+
+def detail_of(letter: OutboundMessage) -> str:
+    """A dead letter's detail as its header says it, for the record's outcome: any character JSON cannot carry
+    escaped (the detail may quote the record: a field name, say), and cut again, as escaping lengthens it."""
+    said = dict(letter.headers).get(b"dlq.detail") or b""
+    return said.decode("utf-8", "replace")[:DETAIL_LIMIT]
 
 
 def _origin(record: ConsumerRecord[Any, Any]) -> RecordOrigin:
