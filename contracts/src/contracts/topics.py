@@ -6,7 +6,6 @@ The README's topic table and each service's AsyncAPI document are generated from
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -144,9 +143,19 @@ def _constant(text: str) -> Any:
     raise ValueError(f"{text} is not JSON")
 
 
-_EXACT_ONLY = re.compile(rb"[-+.0-9eE]{%d,}|[0-9]{19}" % (MAX_NUMBER_CHARS + 1))
-"""What takes the exact path: a run that could be a number longer than allowed (or, rarely, a UUID of digits), and
-19 digits in a row (orjson reads an integer past 64 bits as a float; the standard parser as the integer)."""
+_DIGITS = bytes(ord("9") if chr(b).isdigit() and b < 128 else ord(" ") for b in range(256))
+_NUMBERISH = bytes(
+    ord("n") if b < 128 and chr(b) in "-+.0123456789eE" else ord(" ") for b in range(256)
+)
+
+
+def _exact_only(raw: bytes) -> bool:
+    """Whether ``raw`` takes the exact path: it has a run that could be a number longer than allowed (or, rarely, a
+    UUID of digits), or 19 digits in a row (orjson reads an integer past 64 bits as a float; the standard parser as
+    the integer). Two ``bytes.translate`` and two searches: a regular expression took 14 us on an attempt."""
+    return b"9" * 19 in raw.translate(_DIGITS) or b"n" * (MAX_NUMBER_CHARS + 1) in raw.translate(
+        _NUMBERISH
+    )
 
 
 def load_json(raw: bytes) -> Any:
@@ -158,7 +167,7 @@ def load_json(raw: bytes) -> Any:
     An ordinary message is parsed by orjson (a sixth of the standard parser's time, issue 42); anything it refuses,
     and anything that could hold a long number, takes the standard parser's exact path, which names the reason.
     """
-    if _EXACT_ONLY.search(raw) is None:
+    if not _exact_only(raw):
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
