@@ -7,14 +7,16 @@
 //   KAFKA_SASL_PASSWORD_FILE=payments-system.password java -cp 'libs/*:.' ReadOutcomes im.payment-attempts
 //
 // It reads <topic>.outcomes with your consumer group for outcomes (<principal>.outcomes, after the deployment's
-// prefix), from the earliest outcome not read before, prints one line per outcome (ids and codes only) and stops once
-// it has caught up (IDLE_MS quiet after the first assignment). An outcome is a flat JSON object: a JSON library of
-// your choice reads it; this example needs none, so it picks the fields it prints with patterns.
+// prefix), from the earliest outcome not read before, prints one line per record of yours (ids and codes only) and
+// stops once it has caught up (IDLE_MS quiet after the first assignment). Each record there answers a run of your
+// records of one partition: a JSON library of your choice reads it; this example needs none, so it finds the answers
+// with a small scan and picks the fields it prints with patterns.
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.regex.Matcher;
@@ -34,6 +36,39 @@ public final class ReadOutcomes {
             return "-";
         }
         return found.group(1) != null ? found.group(1) : found.group(2);
+    }
+
+    // The answers of a record of outcomes: each a flat JSON object inside the "answers" array, found by a scan that
+    // keeps track of strings (a detail may hold a brace).
+    private static List<String> answers(String json) {
+        List<String> found = new ArrayList<>();
+        int at = json.indexOf('[', json.indexOf("\"answers\""));
+        int depth = 0;
+        int start = -1;
+        boolean inString = false;
+        for (int i = at + 1; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (inString) {
+                if (c == '\\') {
+                    i++;
+                } else if (c == '"') {
+                    inString = false;
+                }
+            } else if (c == '"') {
+                inString = true;
+            } else if (c == '{') {
+                if (depth++ == 0) {
+                    start = i;
+                }
+            } else if (c == '}') {
+                if (--depth == 0) {
+                    found.add(json.substring(start, i + 1));
+                }
+            } else if (c == ']' && depth == 0) {
+                break;
+            }
+        }
+        return found;
     }
 
     public static void main(String[] args) throws Exception {
@@ -67,11 +102,15 @@ public final class ReadOutcomes {
                 }
                 quietSince = -1;
                 for (ConsumerRecord<byte[], byte[]> record : records) {
+                    // a run of your records of one partition, in offset order
                     String json = new String(record.value(), StandardCharsets.UTF_8);
-                    String detail = field(json, "detail");
-                    System.out.printf("event_id=%s outcome=%s reason=%s origin=%s:%s detail=%s%n",
-                        field(json, "answered_event_id"), field(json, "outcome"), field(json, "reason_code"),
-                        field(json, "partition"), field(json, "offset"), "-".equals(detail) ? "" : detail);
+                    String partition = field(json, "partition");
+                    for (String answer : answers(json)) {
+                        String detail = field(answer, "detail");
+                        System.out.printf("event_id=%s outcome=%s reason=%s origin=%s:%s detail=%s%n",
+                            field(answer, "event_id"), field(answer, "outcome"), field(answer, "reason_code"),
+                            partition, field(answer, "offset"), "-".equals(detail) ? "" : detail);
+                    }
                 }
                 consumer.commitSync();
             }

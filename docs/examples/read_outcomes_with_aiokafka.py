@@ -5,9 +5,10 @@ The same settings as publish_with_aiokafka.py; the topic you publish to is the a
     KAFKA_SASL_PASSWORD_FILE=payments-system.password python read_outcomes_with_aiokafka.py im.payment-attempts
 
 It reads ``<topic>.outcomes`` with your consumer group for outcomes (``<principal>.outcomes``, after the deployment's
-prefix), from the earliest outcome not read before, prints one line per outcome and stops once it has caught up (a
-quiet IDLE_S seconds). An outcome holds ids and codes only: your event_id, what became of it, the reason code, and for
-a dead letter which field was wrong.
+prefix), from the earliest outcome not read before, prints one line per record of yours and stops once it has caught
+up (a quiet IDLE_S seconds). Each record there answers a run of your records of one partition, in offset order; an
+answer holds ids and codes only: your event_id, what became of it, the reason code, and for a dead letter which field
+was wrong.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from aiokafka import AIOKafkaConsumer
 IDLE_S = 3.0
 
 
-def line(value: bytes) -> str:
-    outcome = json.loads(value)
-    origin = outcome["origin"]
-    return (
-        f"event_id={outcome['answered_event_id'] or '-'} outcome={outcome['outcome']} "
-        f"reason={outcome.get('reason_code') or '-'} origin={origin['partition']}:{origin['offset']} "
-        f"detail={outcome.get('detail') or ''}"
-    )
+def lines(value: bytes) -> list[str]:
+    """One line per record answered: a record of outcomes answers a run of your records of one partition."""
+    outcomes = json.loads(value)
+    return [
+        f"event_id={answer['event_id'] or '-'} outcome={answer['outcome']} "
+        f"reason={answer.get('reason_code') or '-'} origin={outcomes['partition']}:{answer['offset']} "
+        f"detail={answer.get('detail') or ''}"
+        for answer in outcomes["answers"]
+    ]
 
 
 async def main(topic: str, password: str) -> None:
@@ -53,7 +55,8 @@ async def main(topic: str, password: str) -> None:
         while batch := await consumer.getmany(timeout_ms=int(IDLE_S * 1000)):
             for records in batch.values():
                 for record in records:
-                    print(line(record.value), flush=True)
+                    for line in lines(record.value):
+                        print(line, flush=True)
             await consumer.commit()
     finally:
         await consumer.stop()

@@ -6,8 +6,8 @@ the argument:
     KAFKA_SASL_PASSWORD_FILE=payments-system.password python read_outcomes_with_confluent_kafka.py im.payment-attempts
 
 It reads ``<topic>.outcomes`` with your consumer group for outcomes (``<principal>.outcomes``, after the deployment's
-prefix), from the earliest outcome not read before, prints one line per outcome and stops once it has caught up (a
-quiet IDLE_S seconds after the first assignment). Ids and codes only.
+prefix), from the earliest outcome not read before, prints one line per record of yours and stops once it has caught
+up (a quiet IDLE_S seconds after the first assignment). Ids and codes only.
 """
 
 from __future__ import annotations
@@ -50,14 +50,16 @@ def main(topic: str) -> None:
             if message.error():
                 raise KafkaException(message.error())
             quiet_since = None
-            outcome = json.loads(message.value())
-            origin = outcome["origin"]
-            print(
-                f"event_id={outcome['answered_event_id'] or '-'} outcome={outcome['outcome']} "
-                f"reason={outcome.get('reason_code') or '-'} origin={origin['partition']}:{origin['offset']} "
-                f"detail={outcome.get('detail') or ''}",
-                flush=True,
-            )
+            outcomes = json.loads(
+                message.value()
+            )  # a run of your records of one partition, in offset order
+            for answer in outcomes["answers"]:
+                print(
+                    f"event_id={answer['event_id'] or '-'} outcome={answer['outcome']} "
+                    f"reason={answer.get('reason_code') or '-'} origin={outcomes['partition']}:{answer['offset']} "
+                    f"detail={answer.get('detail') or ''}",
+                    flush=True,
+                )
             consumer.commit(message=message, asynchronous=False)
     finally:
         consumer.close()

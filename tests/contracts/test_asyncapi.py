@@ -107,5 +107,6 @@ def test_the_upstream_events_carry_a_complete_example_and_the_system_document_ev
     told = operations["receive_im_payment_attempts_outcomes_payments_system_outcomes"]
     assert told["bindings"]["kafka"]["groupId"]["enum"] == ["payments-system.outcomes"]
     assert operations["send_im_payment_attempts_outcomes"]["action"] == "send"
-    [example] = messages["PaymentAttemptOutcome"]["examples"]
-    assert example["payload"]["outcome"] in ("accepted", "set-aside", "rejected", "dead-lettered")
+    [example] = messages["PaymentAttemptOutcomes"]["examples"]
+    [answer] = example["payload"]["answers"]
+    assert answer["outcome"] in ("accepted", "set-aside", "rejected", "dead-lettered")

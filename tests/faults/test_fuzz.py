@@ -47,7 +47,7 @@ from contracts.catalogue import (
 )
 from contracts.envelope import Event
 from contracts.notification import RiskFact, Step
-from contracts.outcomes import InputOutcome, Outcome
+from contracts.outcomes import InputOutcomes, Outcome
 from contracts.topics import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, Topic
 from expenses.app import ExpensesSettings
 from expenses.app import create_runtime as expenses_runtime
@@ -458,11 +458,12 @@ def answered(loop: Loop, system: System, sent: list[Sent], upstream: Topic) -> N
     told: collections.Counter[tuple[str, int, int]] = collections.Counter()
     dead: set[tuple[str, int, int]] = set()
     for r in loop.run(read_all(system.kafka.bootstrap_servers, system.prefix + answers.name)):
-        outcome = cast(InputOutcome, answers.parse(r.value))
-        where = (outcome.origin.topic, outcome.origin.partition, outcome.origin.offset)
-        told[where] += 1
-        if outcome.outcome is Outcome.DEAD_LETTERED:
-            dead.add(where)
+        outcomes = cast(InputOutcomes, answers.parse(r.value))
+        for answer in outcomes.answers:
+            where = (outcomes.topic, outcomes.partition, answer.offset)
+            told[where] += 1
+            if answer.outcome is Outcome.DEAD_LETTERED:
+                dead.add(where)
     mine = [s for s in sent if s.topic == upstream.name and s.kind != "repeat"]
     assert set(told) == {(system.prefix + s.topic, s.partition, s.offset) for s in mine}, (
         f"each record of {upstream.name} answered, a repeat not again"

@@ -13,19 +13,20 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPT_OUTCOMES, PAYMENT_ATTEMPTS
-from contracts.outcomes import Outcome
+from contracts.outcomes import InputOutcomes, Outcome
 from devstack.kafka import resolve_jars
 from devstack.procs import cache_root
 from expenses.app import ExpensesSettings, create_runtime
 from servicekit.clock import SimulatedClock
 from tests.expenses.builders import at, attempt
 from tests.support.bus import provision_catalogue, running
-from tests.support.kafka_tools import read_topic
+from tests.support.kafka_tools import eventually, read_all, read_topic
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -126,14 +127,29 @@ async def test_the_guides_readers_tell_the_upstream_what_became_of_each_record_w
                 await producer.send_and_wait(f"{topic_prefix}im.payment-attempts", value, key=key)
         finally:
             await producer.stop()
-        answered = await read_topic(
-            kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPT_OUTCOMES.name}", at_least=3
-        )
-    assert {PAYMENT_ATTEMPT_OUTCOMES.parse(r.value).outcome for r in answered} == {
-        Outcome.ACCEPTED,
-        Outcome.SET_ASIDE,
-        Outcome.DEAD_LETTERED,
-    }
+
+        async def answers() -> list[Outcome]:
+            records = await read_all(
+                kafka.bootstrap_servers, f"{topic_prefix}{PAYMENT_ATTEMPT_OUTCOMES.name}"
+            )
+            return [
+                a.outcome
+                for r in records
+                for a in cast(InputOutcomes, PAYMENT_ATTEMPT_OUTCOMES.parse(r.value)).answers
+            ]
+
+        async def all_answered() -> bool:
+            return len(await answers()) >= 3
+
+        await eventually(all_answered, timeout=60, what="the three attempts answered")
+        answered = await answers()
+    assert sorted(answered) == sorted(
+        {
+            Outcome.ACCEPTED,
+            Outcome.SET_ASIDE,
+            Outcome.DEAD_LETTERED,
+        }
+    ), "each answered once"
     settings = kafka.settings("payments-system")
     env = os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": settings["kafka_bootstrap_servers"],

@@ -51,7 +51,7 @@ from contracts.notification import (
     SmsDispatchRequested,
     WithdrawMspIncident,
 )
-from contracts.outcomes import MspApprovalOutcome, PaymentAttemptOutcome
+from contracts.outcomes import MspApprovalOutcomes, PaymentAttemptOutcomes
 from contracts.roles import OfficerRole
 from contracts.topics import Catalogue, Topic
 from contracts.workitems import (
@@ -122,12 +122,13 @@ MSP_APPROVALS = Topic(
 )
 MSP_APPROVAL_OUTCOMES = Topic(
     "msp.approvals.outcomes",
-    "answered_event_id",
-    (MspApprovalOutcome,),
+    "partition",
+    (MspApprovalOutcomes,),
     "notification",
     (),
     "What became of each MSP approval the approvals system wrote: accepted, rejected or dead-lettered, and why "
-    "(ids and codes only). The approvals system reads it.",
+    "(ids and codes only; a record per input partition and transaction, keyed by that partition). The approvals "
+    "system reads it.",
     answers="msp.approvals",
 )
 MSP_STAFF_ACTIONS = Topic(
@@ -193,12 +194,13 @@ PAYMENT_ATTEMPTS = Topic(
 )
 PAYMENT_ATTEMPT_OUTCOMES = Topic(
     "im.payment-attempts.outcomes",
-    "answered_event_id",
-    (PaymentAttemptOutcome,),
+    "partition",
+    (PaymentAttemptOutcomes,),
     "expenses",
     (),
     "What became of each payment attempt the payments system wrote: accepted, set aside, or dead-lettered, and "
-    "why (ids and codes only). The payments system reads it.",
+    "why (ids and codes only; a record per input partition and transaction, keyed by that partition). The "
+    "payments system reads it.",
     answers="im.payment-attempts",
 )
 EXPENSE_ACTIONS = Topic(

@@ -9,10 +9,12 @@ An upstream system (``payments-system``, ``msp-approvals``) learns, per record i
   record itself is on the topic's dead-letter topic.
 
 An outcome holds ids, codes and where the record was: never a customer's reference, a name or any other content of
-the record. The service that reads the record writes its outcome in the same transaction as what the record caused,
-so the outcome is there exactly when the decision is. A record read again (a redelivery, a duplicate) is answered
-once; a dead letter replayed after a fix is answered again, under another id, and the latest outcome of an event id
-is its answer.
+the record. The service that reads the records writes their outcomes in the same transaction as what they caused, so
+an outcome is there exactly when the decision is: one record on the outcome channel per input partition and
+transaction, listing the outcome of each of its records in offset order (an outcome a record of its own cost the
+service as much again as the decision's output: issue 42). A record read again (a redelivery, a duplicate) is
+answered once; a dead letter replayed after a fix is answered again, and the latest outcome of an event id is its
+answer.
 """
 
 from __future__ import annotations
@@ -57,30 +59,23 @@ def judged(message: Event, outputs: Sequence[Event]) -> tuple[Outcome, str | Non
     return Outcome.ACCEPTED, None
 
 
-TopicName = Annotated[str, Field(max_length=255)]
+MAX_ANSWERS = 200
+"""Most outcomes one record carries (about 60 KB): a transaction's records of one partition are answered in as many."""
 
 
-class RecordOrigin(Contract):
-    """Where the answered record was: its topic (with the deployment's prefix), partition and offset."""
+class Answer(Contract):
+    """What became of one record."""
 
-    topic: TopicName
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
-
-
-class InputOutcome(Event):
-    """What became of one record an upstream system wrote: accepted, set aside, rejected or dead-lettered, and why.
-    No content of the record, no personal information."""
-
-    key_field: ClassVar[str] = "answered_event_id"
-    answered_event_id: uuid.UUID | None = Field(
-        description="The event_id of the record answered; unset when the record had none that could be read (not "
-        "JSON, say): then origin says which record it was, and the record key is '<partition>/<offset>'.",
+    event_id: uuid.UUID | None = Field(
+        description="The record's event_id; unset when it had none that could be read (not JSON, say): then its "
+        "offset says which record it was.",
     )
-    answered_event_type: Name | None = Field(
+    event_type: Name | None = Field(
         default=None, description="Its event_type, when the record was a valid event."
     )
-    origin: RecordOrigin
+    offset: int = Field(
+        ge=0, description="Where the record was, in the partition the outcomes name."
+    )
     outcome: Outcome
     reason_code: Name | None = Field(
         default=None,
@@ -92,41 +87,22 @@ class InputOutcome(Event):
         description="For a dead letter, which field and what is wrong (field paths and rules, never a value).",
     )
 
-    @property
-    def key(self) -> str:
-        """The answered event's id; for a record without a readable one, where it was."""
-        if self.answered_event_id is not None:
-            return str(self.answered_event_id)
-        return f"{self.origin.partition}/{self.origin.offset}"
-
     @classmethod
     def of_event(
         cls,
         message: Event,
-        origin: RecordOrigin,
+        offset: int,
         outcome: Outcome,
         *,
-        producer: str,
-        now: datetime,
         reason_code: str | None = None,
         detail: str | None = None,
-    ) -> InputOutcome:
-        """The outcome of a valid event: its ids, under its own correlation. Accepted, set aside or rejected once per
-        event id; dead-lettered (its handler failed, or its id was reused) once per record."""
-        variant = outcome if outcome is not Outcome.DEAD_LETTERED else _where(origin)
-        # Made of values validated already (the message's, our own codes, a bounded detail): not validated again, as
-        # every record an upstream writes gets one (issue 42). A test holds it equal to the validated one.
+    ) -> Answer:
+        """A valid event's outcome. Made of values validated already (the message's, the service's own codes, a
+        bounded detail), so not validated again: every record gets one. A test holds it equal to the validated."""
         return cls.model_construct(
-            event_id=derived_event_id(message.event_id, f"{cls.TYPE}/{variant}"),
-            event_type=cls.TYPE,
-            schema_version=cls.schema_version_current,
-            occurred_at=now,
-            correlation_id=message.correlation_id,
-            causation_id=message.event_id,
-            producer=producer,
-            answered_event_id=message.event_id,
-            answered_event_type=message.event_type,
-            origin=origin,
+            event_id=message.event_id,
+            event_type=message.event_type,
+            offset=offset,
             outcome=outcome,
             reason_code=reason_code,
             detail=detail,
@@ -134,26 +110,12 @@ class InputOutcome(Event):
 
     @classmethod
     def of_record(
-        cls,
-        event_id: str | None,
-        origin: RecordOrigin,
-        *,
-        producer: str,
-        now: datetime,
-        reason_code: str,
-        detail: str,
-    ) -> InputOutcome:
-        """The outcome of a record that was not a valid event: dead-lettered, with the event id it says it has (if
-        any), under a correlation id derived from where it was."""
-        where = derived_event_id(uuid.UUID(int=0), _where(origin))
+        cls, event_id: str | None, offset: int, *, reason_code: str, detail: str
+    ) -> Answer:
+        """A record that was not a valid event: dead-lettered, with the event id it says it has, if that is a UUID."""
         return cls(
-            event_id=derived_event_id(where, cls.TYPE),
-            event_type=cls.TYPE,
-            occurred_at=now,
-            correlation_id=where,
-            producer=producer,
-            answered_event_id=_uuid(event_id),
-            origin=origin,
+            event_id=_uuid(event_id),
+            offset=offset,
             outcome=Outcome.DEAD_LETTERED,
             reason_code=reason_code,
             detail=detail,
@@ -168,17 +130,50 @@ def _uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-def _where(origin: RecordOrigin) -> str:
-    return f"{origin.topic}/{origin.partition}/{origin.offset}"
+TopicName = Annotated[str, Field(max_length=255)]
 
 
-class PaymentAttemptOutcome(InputOutcome):
-    """What became of one PaymentAttempted the payments system wrote."""
+class InputOutcomes(Event):
+    """What became of a run of records of one partition an upstream system wrote, in offset order. Ids and codes only:
+    no content of the records, no personal information."""
 
-    event_type: Literal["PaymentAttemptOutcome"] = "PaymentAttemptOutcome"
+    key_field: ClassVar[str] = "partition"
+    topic: TopicName = Field(
+        description="The topic the records were on (with the deployment's prefix)."
+    )
+    partition: int = Field(
+        ge=0,
+        description="Their partition: the record key, so one partition's outcomes stay in order.",
+    )
+    answers: list[Answer] = Field(min_length=1, max_length=MAX_ANSWERS)
+
+    @classmethod
+    def of_answers(
+        cls, topic: str, partition: int, answers: Sequence[Answer], *, producer: str, now: datetime
+    ) -> InputOutcomes:
+        """The outcomes of a transaction's records of one partition (at most :data:`MAX_ANSWERS`), under an id and a
+        correlation made from where they were: the same records answered again make the same record."""
+        span = f"{topic}/{partition}/{answers[0].offset}-{answers[-1].offset}"
+        batch = derived_event_id(uuid.UUID(int=0), span)
+        return cls(
+            event_id=derived_event_id(batch, cls.TYPE),
+            event_type=cls.TYPE,
+            occurred_at=now,
+            correlation_id=batch,
+            producer=producer,
+            topic=topic,
+            partition=partition,
+            answers=list(answers),
+        )
 
 
-class MspApprovalOutcome(InputOutcome):
-    """What became of one MspApproved the approvals system wrote."""
+class PaymentAttemptOutcomes(InputOutcomes):
+    """What became of the PaymentAttempted records the payments system wrote."""
 
-    event_type: Literal["MspApprovalOutcome"] = "MspApprovalOutcome"
+    event_type: Literal["PaymentAttemptOutcomes"] = "PaymentAttemptOutcomes"
+
+
+class MspApprovalOutcomes(InputOutcomes):
+    """What became of the MspApproved records the approvals system wrote."""
+
+    event_type: Literal["MspApprovalOutcomes"] = "MspApprovalOutcomes"

@@ -610,11 +610,11 @@ async def outcome_of(reader: Any, event_id: str, timeout_s: float = 30.0) -> str
     while time.monotonic() < deadline:
         for records in (await reader.getmany(timeout_ms=500)).values():
             for record in records:
-                told = json.loads(record.value)
-                if told.get("answered_event_id") == event_id:
-                    reason = f" ({told['reason_code']})" if told.get("reason_code") else ""
-                    detail = f": {told['detail']}" if told.get("detail") else ""
-                    return f"answered: {told['outcome']}{reason}{detail}"
+                for told in json.loads(record.value)["answers"]:
+                    if told.get("event_id") == event_id:
+                        reason = f" ({told['reason_code']})" if told.get("reason_code") else ""
+                        detail = f": {told['detail']}" if told.get("detail") else ""
+                        return f"answered: {told['outcome']}{reason}{detail}"
     return f"no answer within {timeout_s:.0f} s: is the service that reads it running? (`./dev status`)"
 
 

@@ -8,7 +8,7 @@ import re
 EVENTS = {
     # 104-07050030, the MSP's notification
     "MspApproved": "MSP approved",
-    "MspApprovalOutcome": "What became of the MSP approval (told to the approvals system)",
+    "MspApprovalOutcomes": "What became of MSP approvals (told to the approvals system)",
     "MspNotificationPlanned": "Notification steps planned",
     "MspStepRequired": "A step is required",
     "MspStepDone": "A step was done",
@@ -46,7 +46,7 @@ EVENTS = {
     "OneOffConflictDetected": "Two one-offs trying at once",
     "OneOffPaidTwice": "Paid late while a one-off was coded after it: both may pay",
     "PaymentAttemptDisregarded": "Payment attempt set aside",
-    "PaymentAttemptOutcome": "What became of the payment attempt (told to the payments system)",
+    "PaymentAttemptOutcomes": "What became of payment attempts (told to the payments system)",
     "CeaseExpense": "Cease the expense",
     "VaryOneOffExpense": "Vary the one-off's amount",
     "CodeOneOffExpense": "Code a one-off expense",

@@ -39,7 +39,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
 from opentelemetry.trace import INVALID_SPAN, Span
 
 from contracts.envelope import Event
-from contracts.outcomes import InputOutcome, Outcome, RecordOrigin, judged
+from contracts.outcomes import MAX_ANSWERS, Answer, InputOutcomes, Outcome, judged
 from contracts.topics import Catalogue, ContractError, Topic
 from servicekit import tracing
 from servicekit.backoff import Backoff
@@ -261,8 +261,8 @@ class Route:
     handler: Handler
     batched: Batched | None
     dlq: str
-    outcomes: type[InputOutcome] | None = None
-    """The outcome each record gets on the channel its upstream producer reads (:mod:`contracts.outcomes`)."""
+    outcomes: type[InputOutcomes] | None = None
+    """The outcomes its records get on the channel its upstream producer reads (:mod:`contracts.outcomes`)."""
 
     @classmethod
     def of(
@@ -274,7 +274,7 @@ class Route:
     ) -> Route:
         answers = catalogue.outcomes_of(topic.name)
         outcome = answers.events[0] if answers is not None else None
-        assert outcome is None or issubclass(outcome, InputOutcome)
+        assert outcome is None or issubclass(outcome, InputOutcomes)
         if isinstance(handler, Batched):
             return cls(topic, handler.one, handler, settings.topic(topic.dlq), outcome)
         return cls(topic, handler, None, settings.topic(topic.dlq), outcome)
@@ -310,6 +310,8 @@ class BatchPipeline:
         """This poll's events a handler failed on (dead-lettered): their inbox claims are released."""
         self._redelivered: set[int] = set()
         """Of those, the ones dead-lettered before (a redelivery): duplicates after all."""
+        self._answers: dict[tuple[str, int, int], Answer] = {}
+        """This poll's outcome of each record whose producer reads them, by where the record is."""
         self._spans: dict[tuple[str, int, int], Span] = {}
         """This poll's ``process`` span of each record, by where the record is."""
 
@@ -381,7 +383,7 @@ class BatchPipeline:
                 span.set_attribute("msp_im.event_type", item.event_type)
                 tracing.case(span, item.key_field, item.key)
         counts: Counts = collections.Counter()
-        self._released, self._redelivered = [], set()
+        self._released, self._redelivered, self._answers = [], set(), {}
         now = self.clock.now()
         outbox: list[list[OutboundMessage]] = [
             [] for _ in screened
@@ -433,7 +435,7 @@ class BatchPipeline:
             if verdict is None:
                 counts[record.topic, "duplicate"] += 1
             elif isinstance(verdict, ContractError):
-                outbox[n].extend(self._dead_letter(record, verdict.reason, verdict.detail, now))
+                outbox[n].extend(self._dead_letter(record, verdict.reason, verdict.detail))
                 counts[record.topic, "dead_lettered"] += 1
             else:
                 runs[record.topic].append((n, record, verdict))
@@ -451,6 +453,8 @@ class BatchPipeline:
                     )
         if self._released:
             await self._release(conn, screened, outbox, counts)
+        if self._answers:
+            self._answer(screened, outbox, now)
         return verdicts
 
     async def _admit(
@@ -524,10 +528,10 @@ class BatchPipeline:
                             outputs = batch.step(event, now)
                             tracing.decided(decided, outputs)
                     except Exception as exc:  # noqa: BLE001 - pure code: a defect, never transient
-                        outbox[n].extend(self._failed(route, record, event, exc, now))
+                        outbox[n].extend(self._failed(route, record, event, exc))
                         failed += 1
                         continue
-                    outbox[n].extend(self._sent(route, record, event, outputs, now))
+                    outbox[n].extend(self._sent(route, record, event, outputs))
                 await batch.save(conn)
             counts[topic, "handled"] += len(run) - failed
             counts[topic, "dead_lettered"] += failed
@@ -542,6 +546,7 @@ class BatchPipeline:
             )
             for n, record, event in run:
                 outbox[n].clear()
+                self._answers.pop(_where(record), None)
                 await self._handle_one(conn, route, record, event, now, outbox[n], counts, spans[n])
 
     async def _handle_one(
@@ -560,12 +565,12 @@ class BatchPipeline:
                 with tracing.decision(span, event.event_type) as decided:
                     outputs = await route.handler(conn, event, now)
                     tracing.decided(decided, outputs)
-            outbox.extend(self._sent(route, record, event, outputs, now))
+            outbox.extend(self._sent(route, record, event, outputs))
             counts[record.topic, "handled"] += 1
         except Exception as exc:
             if is_transient(exc):
                 raise
-            outbox.extend(self._failed(route, record, event, exc, now))
+            outbox.extend(self._failed(route, record, event, exc))
             counts[record.topic, "dead_lettered"] += 1
 
     async def _release(
@@ -589,6 +594,7 @@ class BatchPipeline:
             if origin_id(record) not in fresh:
                 self._redelivered.add(id(event))
                 outbox[index[record.topic, record.partition, record.offset]].clear()
+                self._answers.pop(_where(record), None)  # answered when it was dead-lettered first
                 counts[record.topic, "dead_lettered"] -= 1
                 counts[record.topic, "duplicate"] += 1
 
@@ -598,21 +604,15 @@ class BatchPipeline:
         record: ConsumerRecord[Any, Any],
         event: Event,
         outputs: Sequence[Event],
-        now: datetime,
     ) -> list[OutboundMessage]:
-        """What a handled message sends: its outputs, and its outcome where its producer reads one."""
+        """What a handled message sends: its outputs; and its outcome, where its producer reads one, for the poll's
+        outcomes (:meth:`_answer`)."""
         sent = [to_outbound(e, self.catalogue, self.settings) for e in outputs]
         if route.outcomes is not None:
             outcome, reason = judged(event, outputs)
-            answer = route.outcomes.of_event(
-                event,
-                _origin(record),
-                outcome,
-                producer=self.settings.service_name,
-                now=now,
-                reason_code=reason,
+            self._answers[_where(record)] = Answer.of_event(
+                event, record.offset, outcome, reason_code=reason
             )
-            sent.append(to_outbound(answer, self.catalogue, self.settings))
         return sent
 
     def _failed(
@@ -621,7 +621,6 @@ class BatchPipeline:
         record: ConsumerRecord[Any, Any],
         event: Event,
         exc: Exception,
-        now: datetime,
     ) -> list[OutboundMessage]:
         self._released.append((record, event))
         reason = exc.reason if isinstance(exc, ContractError) else "handler-failed"
@@ -635,14 +634,13 @@ class BatchPipeline:
             reason=reason,
             error_type=type(exc).__name__,
         )
-        return self._dead_letter(record, reason, detail, now, route, event)
+        return self._dead_letter(record, reason, detail, route, event)
 
     def _dead_letter(
         self,
         record: ConsumerRecord[Any, Any],
         reason: str,
         detail: str,
-        now: datetime,
         route: Route | None = None,
         event: Event | None = None,
     ) -> list[OutboundMessage]:
@@ -667,30 +665,49 @@ class BatchPipeline:
             max_bytes=self.settings.dlq_max_bytes,
             seal=sealer(key) if (key := self.settings.dlq_seal_key_file) is not None else None,
         )
-        if route.outcomes is None:
-            return [letter]
-        said = detail_of(letter)
-        answer = (
-            route.outcomes.of_event(
-                event,
-                _origin(record),
-                Outcome.DEAD_LETTERED,
-                producer=self.settings.service_name,
-                now=now,
-                reason_code=reason,
-                detail=said,
+        if route.outcomes is not None:
+            said = detail_of(letter)
+            self._answers[_where(record)] = (
+                Answer.of_event(
+                    event, record.offset, Outcome.DEAD_LETTERED, reason_code=reason, detail=said
+                )
+                if event is not None
+                else Answer.of_record(
+                    event_id_in(record.value), record.offset, reason_code=reason, detail=said
+                )
             )
-            if event is not None
-            else route.outcomes.of_record(
-                event_id_in(record.value),
-                _origin(record),
-                producer=self.settings.service_name,
-                now=now,
-                reason_code=reason,
-                detail=said,
-            )
-        )
-        return [letter, to_outbound(answer, self.catalogue, self.settings)]
+        return [letter]
+
+    def _answer(
+        self,
+        screened: Sequence[tuple[ConsumerRecord[Any, Any], Any]],
+        outbox: list[list[OutboundMessage]],
+        now: datetime,
+    ) -> None:
+        """The poll's outcomes, for the upstream producers that read them: a record per input partition (and per
+        :data:`MAX_ANSWERS`), in offset order, sent with the last record it answers."""
+        runs: dict[tuple[str, int], list[tuple[int, Answer]]] = collections.defaultdict(list)
+        for n, (record, _) in enumerate(screened):
+            answer = self._answers.get(_where(record))
+            if answer is not None:
+                runs[record.topic, record.partition].append((n, answer))
+        for (topic, partition), run in runs.items():
+            model = self.routes[topic].outcomes
+            assert model is not None
+            for start in range(0, len(run), MAX_ANSWERS):
+                chunk = run[start : start + MAX_ANSWERS]
+                told = model.of_answers(
+                    topic,
+                    partition,
+                    [a for _, a in chunk],
+                    producer=self.settings.service_name,
+                    now=now,
+                )
+                outbox[chunk[-1][0]].append(to_outbound(told, self.catalogue, self.settings))
+
+
+def _where(record: ConsumerRecord[Any, Any]) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
 
 
 def detail_of(letter: OutboundMessage) -> str:
@@ -698,10 +715,6 @@ def detail_of(letter: OutboundMessage) -> str:
     escaped (the detail may quote the record: a field name, say), and cut again, as escaping lengthens it."""
     said = dict(letter.headers).get(b"dlq.detail") or b""
     return said.decode("utf-8", "replace")[:DETAIL_LIMIT]
-
-
-def _origin(record: ConsumerRecord[Any, Any]) -> RecordOrigin:
-    return RecordOrigin(topic=record.topic, partition=record.partition, offset=record.offset)
 
 
 def _retriable(exc: BaseException) -> bool:
