@@ -239,6 +239,9 @@ def decision(parent: Span, event_type: str) -> Iterator[Span]:
     ran and the kinds of event decided (:func:`decided`). Under a span that is not recorded (tracing off, or a trace
     not sampled) no child is made: ``parent`` is current instead, and costs nothing more."""
     if not parent.is_recording():
+        if not parent.get_span_context().is_valid:
+            yield parent  # no trace at all (a record without one, tracing off): nothing to make current (issue 42)
+            return
         with current(parent):
             yield parent
         return
