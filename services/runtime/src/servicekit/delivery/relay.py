@@ -45,6 +45,7 @@ from opentelemetry.trace import Span
 from contracts.topics import DLQ_SUFFIX
 from servicekit import tracing
 from servicekit.backoff import Backoff
+from servicekit.broker import send_now
 from servicekit.db import advisory_key
 from servicekit.delivery.outbox import Header, Queued, park, park_messages, stored_headers
 from servicekit.logs import get_logger
@@ -280,6 +281,7 @@ class OutboxRelay:
                     handed.append(
                         exc
                     )  # refused before it left: the size check, an argument the client rejects
+            send_now(self.producer)  # the pass's rows go now, together: no linger
             acked = iter(
                 await asyncio.gather(
                     *(h for h in handed if not isinstance(h, BaseException)), return_exceptions=True
