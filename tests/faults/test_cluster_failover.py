@@ -23,7 +23,7 @@ from tests.faults.test_faults import T0, Load, Stack
 from tests.support import kafka_tools
 from tests.support.kafka_tools import eventually
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 IN_FLIGHT = 1000
 """Payment attempts and as many MSP approvals per fault: 2,000 events (and a poison pair every 40th)."""
