@@ -403,7 +403,9 @@ class BatchPipeline:
                 queued = await enqueue(
                     conn,
                     (
-                        replace(m, trace=m.trace or causes[n])
+                        # a copy only where the record's trace is to be kept (a dataclass copy per output cost more
+                        # than its outbox row's packing)
+                        m if m.trace or causes[n] is None else replace(m, trace=causes[n])
                         for n, sent in enumerate(outbox)
                         for m in sent
                     ),
