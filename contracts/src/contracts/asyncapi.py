@@ -249,9 +249,8 @@ def document(
 
     if everything:
         for topic in catalogue.topics:
-            reader = catalogue.reader_of(
-                topic
-            )  # an outcome topic: the upstream system whose records it answers
+            # an outcome topic is received by the upstream system whose records it answers
+            reader = catalogue.reader_of(topic)
             readers = [prefix + outcome_group(reader)] if reader is not None else []
             add(
                 topic,

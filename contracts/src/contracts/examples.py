@@ -78,9 +78,8 @@ def example_messages() -> dict[str, dict[str, Any]]:
         out[body["event_type"]] = message | {"event_id": str(fixed), "correlation_id": str(fixed)}
     for model in (m for t in CATALOGUE.topics for m in t.events):
         if model.TYPE not in out:
-            fixed = uuid.uuid5(
-                uuid.NAMESPACE_URL, f"example:{model.TYPE}"
-            )  # an event added moves no other's
+            # named by its type: an event added moves no other's example
+            fixed = uuid.uuid5(uuid.NAMESPACE_URL, f"example:{model.TYPE}")
             out[model.TYPE] = generated(model) | {
                 "event_id": str(fixed),
                 "correlation_id": str(fixed),

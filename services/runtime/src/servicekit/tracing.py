@@ -400,10 +400,9 @@ def requests(app: ASGIApp) -> ASGIApp:
                 raised(span, exc)
                 raise
             finally:
+                # the route's template; under a mount (the console's pages at /ui), with the mount's path
                 route = getattr(scope.get("route"), "path", None)
-                if isinstance(
-                    route, str
-                ):  # under a mount (the console's pages at /ui), with its path
+                if isinstance(route, str):
                     route = str(scope.get("root_path") or "") + route
                     span.set_attribute("http.route", route)
                     span.update_name(f"{method} {route}")
@@ -416,13 +415,13 @@ def officer_command(command_type: str) -> Iterator[Span]:
     """An officer's action (the console's command API or a page): a span under the officer's request (its
     :func:`requests` span; a trace of its own where there is none), current while the command is checked and
     written, so the command goes out in it. Its outcome comes later, from the service: :func:`command_answered`."""
-    parent = trace.get_current_span()
+    under_request = trace.get_current_span().get_span_context().is_valid
     with TRACER.start_as_current_span(
         f"officer command {command_type}",
-        context=trace.set_span_in_context(parent)
-        if parent.get_span_context().is_valid
-        else Context(),
-        kind=SpanKind.INTERNAL if parent.get_span_context().is_valid else SpanKind.SERVER,
+        context=None
+        if under_request
+        else Context(),  # the current context holds the request's span
+        kind=SpanKind.INTERNAL if under_request else SpanKind.SERVER,
         attributes={"msp_im.command_type": command_type},
         record_exception=False,
         set_status_on_exception=False,
