@@ -122,7 +122,7 @@ def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
         finally:
             box.stop()
         return
-    broker = LocalKafka.start(users=TEST_PRINCIPALS)
+    broker = LocalKafka.start(users=TEST_PRINCIPALS, quick_start=True)
     _say(
         pytestconfig,
         f"Kafka: Apache Kafka {broker.version} started by the local launcher at "

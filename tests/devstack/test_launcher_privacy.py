@@ -75,7 +75,7 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Proce
     data_dir = parent / "msp-im" / "data"  # missing, as `./dev run --data-dir` may be given it
     listing = ProcessListing()
     with listing.watching():
-        broker = LocalKafka.start(data_dir / "kafka", heap_mb=256)
+        broker = LocalKafka.start(data_dir / "kafka", heap_mb=256, quick_start=True)
         try:
             database = LocalPostgres.start(data_dir / "postgres", durable=False)
             database.stop(keep_data=True)

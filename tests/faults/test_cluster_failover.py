@@ -34,7 +34,7 @@ PAUSE_S = 30.0
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalKafkaCluster]:
     """Three nodes for this module only; the tests' own clients reach them as the admin while it runs."""
-    started = LocalKafkaCluster.start(3)
+    started = LocalKafkaCluster.start(3, quick_start=True)
     before = list(kafka_tools._HARNESS)
     kafka_tools.use_harness(started.access)
     try:

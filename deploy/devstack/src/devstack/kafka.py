@@ -264,6 +264,7 @@ class LocalKafka:
     version: str
     secrets: KafkaSecrets | None
     owns_workdir: bool = field(default=True)
+    quick_start: bool = False
 
     @property
     def bootstrap_servers(self) -> str:
@@ -287,9 +288,10 @@ class LocalKafka:
         *,
         secured: bool = True,
         users: Iterable[str] = (),
+        quick_start: bool = False,
     ) -> LocalKafka:
         """Start a broker (formatting its storage the first time). ``users``: principals besides the admin and
-        the catalogue's, given a SCRAM user too (the tests' probe service)."""
+        the catalogue's, given a SCRAM user too (the tests' probe service). ``quick_start``: see :func:`_launch`."""
         jars = resolve_jars()
         owns = workdir is None
         workdir = (
@@ -310,8 +312,10 @@ class LocalKafka:
         props = _write_properties(workdir, _server_properties(data, port, controller_port, secrets))
         if not formatted:
             _format(jars, props, _cluster_id(), secrets)
-        proc = _launch(jars, props, workdir / "broker.log", heap_mb)
-        broker = cls(port, controller_port, workdir, proc, kafka_version(), secrets, owns)
+        proc = _launch(jars, props, workdir / "broker.log", heap_mb, quick_start=quick_start)
+        broker = cls(
+            port, controller_port, workdir, proc, kafka_version(), secrets, owns, quick_start
+        )
         try:
             wait_until(
                 broker._started,
@@ -345,7 +349,11 @@ class LocalKafka:
     def restart(self) -> None:
         """Start again on the same ports and data (after :meth:`stop` with ``keep_data`` or :meth:`kill`)."""
         self.process = LocalKafka.start(
-            self.workdir, self.port, self.controller_port, secured=self.secrets is not None
+            self.workdir,
+            self.port,
+            self.controller_port,
+            secured=self.secrets is not None,
+            quick_start=self.quick_start,
         ).process
 
 
@@ -387,10 +395,17 @@ def _format(jars: Path, props: Path, cluster_id: str, secrets: KafkaSecrets | No
         argfile.unlink(missing_ok=True)
 
 
-def _launch(jars: Path, props: Path, log_path: Path, heap_mb: int) -> subprocess.Popen[bytes]:
+def _launch(
+    jars: Path, props: Path, log_path: Path, heap_mb: int, *, quick_start: bool
+) -> subprocess.Popen[bytes]:
     """Start a node. Its segments hold customers' data: every file and folder it makes is its owner's only. Its log
     is ``log_path``, which log4j rolls over by size (``deploy/kafka/log4j2.xml``); what the JVM itself prints (a
-    crash) goes to ``broker.out`` beside it."""
+    crash) goes to ``broker.out`` beside it.
+
+    ``quick_start``: the JVM compiles with its first tier only (``-XX:TieredStopAtLevel=1``). The node is ready
+    sooner and the compiler takes less of a small machine while it starts, which is what a test run wants; but it
+    spends more CPU on every request under load (the bench measured it: ``docs/performance.md``), so the system
+    (``./dev run``), the bench and the deploy image compile fully."""
     os.close(private_log(log_path))  # made its owner's only before log4j appends to it
     log = private_log(log_path.with_name("broker.out"))
     try:
@@ -402,7 +417,7 @@ def _launch(jars: Path, props: Path, log_path: Path, heap_mb: int) -> subprocess
                 f"-Xmx{heap_mb}m",
                 f"-Xms{heap_mb // 2}m",
                 "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
+                *(["-XX:TieredStopAtLevel=1"] if quick_start else []),
                 "kafka.Kafka",
                 str(props),
             ],
@@ -459,6 +474,7 @@ class LocalKafkaCluster:
     jars: Path
     heap_mb: int
     owns_workdir: bool = True
+    quick_start: bool = False
 
     @property
     def bootstrap_servers(self) -> str:
@@ -486,6 +502,7 @@ class LocalKafkaCluster:
         *,
         secured: bool = True,
         users: Iterable[str] = (),
+        quick_start: bool = False,
     ) -> LocalKafkaCluster:
         jars = resolve_jars()
         owns = workdir is None
@@ -528,10 +545,10 @@ class LocalKafkaCluster:
                     port,
                     controller,
                     home,
-                    _launch(jars, props, home / "broker.log", heap_mb),
+                    _launch(jars, props, home / "broker.log", heap_mb, quick_start=quick_start),
                 )
             )
-        cluster = cls(nodes, workdir, kafka_version(), secrets, jars, heap_mb, owns)
+        cluster = cls(nodes, workdir, kafka_version(), secrets, jars, heap_mb, owns, quick_start)
         try:
             for node in nodes:
                 wait_until(
@@ -581,7 +598,11 @@ class LocalKafkaCluster:
         node = self.node(node_id)
         node.log_from = node.log_path.stat().st_size  # "started" is read from this start's lines
         node.process = _launch(
-            self.jars, node.workdir / "server.properties", node.log_path, self.heap_mb
+            self.jars,
+            node.workdir / "server.properties",
+            node.log_path,
+            self.heap_mb,
+            quick_start=self.quick_start,
         )
         wait_until(
             node.started,
