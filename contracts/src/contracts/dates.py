@@ -28,9 +28,27 @@ def zone_name(state: object) -> str:
     return STATE_ZONES.get(str(getattr(state, "value", state) or "").upper(), AGENCY_ZONE)
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
 def in_words(day: date) -> str:
-    """``Thursday 3 December 2026``."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    """``Thursday 3 December 2026``, in English whatever the process's locale (``strftime``'s names are the
+    locale's, and cost a formatting call each)."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def day_in_words(instant: datetime, zone: str | None) -> str:

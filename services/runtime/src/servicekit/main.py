@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import uvloop
 
@@ -12,6 +13,21 @@ from servicekit.settings import ServiceSettings
 from servicekit.tracing import configure_tracing
 from servicekit.tracing import shutdown as shutdown_tracing
 
+GC_THRESHOLDS = (10_000, 20, 20)
+"""The cyclic collector's thresholds once the service is loaded (Python's: 700, 10, 10). A poll allocates objects by
+the thousand and keeps almost none past its transaction, so at 700 the collector ran every few events and went over
+the same batch's objects again and again. Measured in the bench (issue 42): the collector took 11% of the expenses
+service's CPU and 15% of notification's, and 3% and 5% with these thresholds (a collection then takes about 3 ms).
+Reference counting frees nearly everything anyway; what only the collector frees (cycles) waits a little longer."""
+
+
+def tune_collector() -> None:
+    """What the imports made lives as long as the process: frozen out of every collection (``gc.freeze``), and the
+    collector runs less often (:data:`GC_THRESHOLDS`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
 
 def run(spec: ServiceSpec, settings: ServiceSettings) -> None:
     try:
@@ -20,6 +36,7 @@ def run(spec: ServiceSpec, settings: ServiceSettings) -> None:
         raise SystemExit(f"{spec.name}: not started: {exc}") from None
     configure_logging(service=spec.name, level=settings.log_level, pseudonym_key=key, cache=True)
     configure_tracing(spec.name)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT names a collector
+    tune_collector()
     loop_factory = uvloop.new_event_loop if settings.event_loop == "uvloop" else None
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:

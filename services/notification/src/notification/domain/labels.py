@@ -166,19 +166,24 @@ def _label(word: str) -> bool:
     return word in LABELS or (word.endswith("ly") and word[:-2] in LABELS)
 
 
+NOT_WHAT_WAS_DONE = FILLER | PLACE_AND_FREQUENCY
+_SENTENCE_END = re.compile(r"[.!?;:]+")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
 def substance(text: str) -> list[str]:
     """The words of ``text`` that say what the customer did: not a label, not filler, not where or how often, and
     not a name (a capitalised word inside a sentence: "Parramatta"; a sentence's first word is no name)."""
     found: list[str] = []
-    for sentence in re.split(r"[.!?;:]+", text):
-        words = re.findall(r"[A-Za-z]+", sentence)
-        found += [
-            w.lower()
-            for n, w in enumerate(words)
-            if not _label(w.lower())
-            and w.lower() not in FILLER | PLACE_AND_FREQUENCY
-            and not (n > 0 and w[0].isupper())
-        ]
+    for sentence in _SENTENCE_END.split(text):
+        for n, w in enumerate(_WORD.findall(sentence)):
+            word = w.lower()
+            if (
+                not _label(word)
+                and word not in NOT_WHAT_WAS_DONE
+                and not (n > 0 and w[0].isupper())
+            ):
+                found.append(word)
     return found
 
 

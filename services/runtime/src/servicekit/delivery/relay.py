@@ -88,8 +88,13 @@ class _Fallback(Exception):  # noqa: N818 - a signal, not an error
     """The handed rows cannot be sent from memory: the table's path takes them."""
 
 
-def _failure(outcome: Any) -> BaseException | None:
-    return outcome if isinstance(outcome, BaseException) else None
+async def _acknowledgement(sent: asyncio.Future[Any]) -> BaseException | None:
+    """How a record handed to the producer fared: None once acknowledged, else why not. A batch's records are
+    answered together, so a pass waits about once per batch; ``gather`` over every record's future cost a callback and
+    a wrapper per record (issue 42: 12 us an approval)."""
+    if not sent.done():
+        await asyncio.wait((sent,))
+    return asyncio.CancelledError() if sent.cancelled() else sent.exception()
 
 
 def permanent_reason(exc: BaseException) -> str | None:
@@ -282,13 +287,8 @@ class OutboxRelay:
                         exc
                     )  # refused before it left: the size check, an argument the client rejects
             send_now(self.producer)  # the pass's rows go now, together: no linger
-            acked = iter(
-                await asyncio.gather(
-                    *(h for h in handed if not isinstance(h, BaseException)), return_exceptions=True
-                )
-            )
             outcomes = [
-                h if isinstance(h, BaseException) else _failure(next(acked)) for h in handed
+                h if isinstance(h, BaseException) else await _acknowledgement(h) for h in handed
             ]
         except BaseException as exc:
             for span in spans:
