@@ -149,3 +149,22 @@ def test_a_traceback_a_library_logs_as_text_is_given_by_its_exception_type_alone
     [line] = (json.loads(x) for x in stream.getvalue().splitlines())
     assert (line["event"], line["error_type"]) == ("traceback", "ValidationError")
     assert "0400" not in stream.getvalue()
+
+
+def test_a_transition_line_gives_its_time_in_utc_with_a_z_and_its_ids_as_text():
+    from datetime import UTC, datetime
+
+    from devstack.synthetic import medicare_approval
+    from servicekit.logs import log_transition
+
+    stream = io.StringIO()
+    configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
+    approval = medicare_approval("MSP-1", "CRN-1", datetime(2027, 3, 1, tzinfo=UTC))
+    before = datetime.now(UTC)
+    log_transition(get_logger("t"), approval, "msp_id", "customer_ref")
+    line = json.loads(stream.getvalue().strip())
+    assert line["event"] == "MspApproved"
+    assert line["event_id"] == str(approval.event_id)
+    assert line["correlation_id"] == str(approval.correlation_id)
+    assert line["timestamp"].endswith("Z")
+    assert before <= datetime.fromisoformat(line["timestamp"]) <= datetime.now(UTC)
