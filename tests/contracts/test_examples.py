@@ -53,3 +53,13 @@ def test_every_event_a_consumer_reads_has_an_example_its_topic_accepts():
         if name != "DeadLetter" and not message.get("examples")
     ]
     assert without == []
+
+
+def test_every_event_is_written_as_its_models_json():
+    """``Event.to_json`` (the serialiser's bytes, issue 42) is ``model_dump_json`` for an example of every event."""
+    examples = example_messages()
+    for topic in CATALOGUE.topics:
+        for model in topic.events:
+            event = topic.parse_object(examples[model.TYPE])
+            assert event.to_json() == event.model_dump_json().encode()
+            assert topic.parse(event.to_json()) == event

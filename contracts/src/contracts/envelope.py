@@ -53,12 +53,13 @@ MONEY_PATTERN = r"^(?!0(\.0{1,2})?$)(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
 zero."""
 
 
+_MONEY_TEXT = re.compile(MONEY_PATTERN)
+
+
 def _money(value: Any) -> Any:
     """An amount as text is read only in its plain form, so the published schema's pattern says exactly what is
     accepted (a JSON number goes on to the decimal checks)."""
-    if isinstance(value, bool) or (
-        isinstance(value, str) and not re.fullmatch(MONEY_PATTERN, value)
-    ):
+    if isinstance(value, bool) or (isinstance(value, str) and not _MONEY_TEXT.fullmatch(value)):
         raise ValueError(
             "an amount is written like 120 or 120.50: digits, at most 2 decimal places"
         )
@@ -67,8 +68,10 @@ def _money(value: Any) -> Any:
 
 Money = Annotated[
     Decimal,
-    BeforeValidator(_money),
+    # The bounds first: pydantic-core's decimal checks them. After the text check, pydantic wrapped that check in
+    # three validators of its own, in Python (3.7 -> 1.4 us an amount, issue 42; the same values accepted).
     Field(gt=0, max_digits=12, decimal_places=2),
+    BeforeValidator(_money),
     WithJsonSchema(
         {
             "anyOf": [
@@ -206,7 +209,9 @@ class Event(Contract):
         )
 
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode()
+        """The event as its topic carries it: ``model_dump_json``'s JSON, as bytes from the serialiser itself (the
+        text and its encoding cost 0.5 us an output more)."""
+        return self.__pydantic_serializer__.to_json(self)
 
 
 def officers_time(request: Event, handled_at: datetime) -> datetime:
