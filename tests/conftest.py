@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg
@@ -27,6 +30,7 @@ from contracts.access import principals
 from devstack import LocalKafka, LocalPostgres
 from devstack.kafka import KafkaAccess
 from servicekit.logs import configure_logging
+from servicekit.tools.localsecrets import KafkaSecrets
 from tests.runtime.probe import CATALOGUE as PROBE_CATALOGUE
 from tests.support import kafka_tools
 
@@ -90,6 +94,87 @@ def captured_logs() -> Iterator[io.StringIO]:
     configure_logging(service="tests", level="INFO", pseudonym_key=b"tests")
 
 
+# --------------------------------------------------------------------------- one broker and one database, two pytests
+#
+# `./dev test` runs the integration tests in two pytest processes at once, against one broker and one database
+# (issue 42: the suite within 12 minutes; most of a test's time is waiting on a server). The *owner* starts them
+# as a run always did and writes where they are into SHARED_SERVERS (a private folder); the *guest* waits for
+# that and uses them as existing servers. Each half is a set of test folders (GUEST_FOLDERS: the guest's). A test
+# marked `own_servers` (it stops, restarts or reads the log of the run's own broker or database) runs in the
+# owner only, after every other test of the owner and once the guest has finished (`./dev test` writes
+# `guest.done` when the guest process ends, however it ends). The owner stops the servers only after that too.
+
+SHARED = os.environ.get("SHARED_SERVERS", "")
+ROLE = os.environ.get("SHARED_ROLE", "")
+GUEST_FOLDERS = frozenset({"console", "e2e", "notification", "workitems"})
+"""The guest's half of the integration tests, by folder (about half of the rest tier's time)."""
+GUEST_WAIT_S = 1500.0
+"""Longest the owner waits for the guest to finish (the guest's half takes a few minutes)."""
+SERVERS_WAIT_S = 300.0
+"""Longest the guest waits for the owner's servers to start."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ROLE not in ("owner", "guest"):
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        folder = item.path.relative_to(config.rootpath).parts[1:2]
+        guests = bool(folder) and folder[0] in GUEST_FOLDERS
+        owns = item.get_closest_marker("own_servers") is not None
+        wanted = (not owns and guests) if ROLE == "guest" else (owns or not guests)
+        (keep if wanted else dropped).append(item)
+    keep.sort(
+        key=lambda i: i.get_closest_marker("own_servers") is not None
+    )  # stable: the owner's own last
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
+
+
+def _wait_for(path: Path, timeout: float, what: str) -> None:
+    """Until ``path`` exists; a failure after ``timeout``, or at once if the other pytest has ended meanwhile."""
+    deadline, other = (
+        time.monotonic() + timeout,
+        path.with_name(f"{'owner' if ROLE == 'guest' else 'guest'}.done"),
+    )
+    while not path.exists():
+        if time.monotonic() > deadline or (other != path and other.exists()):
+            pytest.fail(f"{what} did not happen ({path})", pytrace=False)
+        time.sleep(0.2)
+
+
+def _guest_done() -> None:
+    if ROLE == "owner" and SHARED:
+        _wait_for(
+            Path(SHARED) / "guest.done", GUEST_WAIT_S, "the other half of the tests finishing"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _own_servers_alone(request: pytest.FixtureRequest) -> None:
+    """A test that stops or reads the run's own servers starts once the guest's tests are done."""
+    if request.node.get_closest_marker("own_servers") is not None:
+        _guest_done()
+
+
+def _share(name: str, facts: dict[str, str]) -> None:
+    if ROLE == "owner" and SHARED:
+        path = Path(SHARED) / f"{name}.json"
+        path.with_suffix(".tmp").write_text(json.dumps(facts))
+        path.with_suffix(".tmp").rename(path)  # whole or absent: the guest never reads half of it
+
+
+def _shared(name: str) -> dict[str, str] | None:
+    if ROLE != "guest" or not SHARED:
+        return None
+    path = Path(SHARED) / f"{name}.json"
+    _wait_for(path, SERVERS_WAIT_S, f"the owner's {name} starting")
+    facts: dict[str, str] = json.loads(path.read_text())
+    return facts
+
+
 @pytest.fixture(scope="session")
 def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
     for info in _kafka(pytestconfig):
@@ -98,6 +183,13 @@ def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
 
 
 def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
+    if (shared := _shared("kafka")) is not None:
+        access = KafkaAccess(shared["bootstrap_servers"], KafkaSecrets(Path(shared["secrets"])))
+        _say(
+            pytestconfig, f"Kafka: the other half's broker at {access.bootstrap_servers} (SASL_SSL)"
+        )
+        yield KafkaInfo(access, "shared")
+        return
     external = KafkaAccess.from_env(os.environ)
     if external is not None:
         how = "SASL_SSL, secrets from KAFKA_SECRETS_DIR" if external.secrets else "PLAINTEXT"
@@ -130,13 +222,26 @@ def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
         "with ACLs",
     )
     try:
+        assert broker.secrets is not None
+        _share(
+            "kafka",
+            {
+                "bootstrap_servers": broker.bootstrap_servers,
+                "secrets": str(broker.secrets.directory),
+            },
+        )
         yield KafkaInfo(broker.access, f"Apache Kafka {broker.version} (local)", broker)
     finally:
+        _guest_done()
         broker.stop()
 
 
 @pytest.fixture(scope="session")
 def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
+    if (shared := _shared("postgres")) is not None:
+        _say(pytestconfig, "PostgreSQL: the other half's server")
+        yield PostgresInfo(shared["url"], "shared")
+        return
     external = os.environ.get("DATABASE_URL")
     if external:
         _say(pytestconfig, "PostgreSQL: existing server (DATABASE_URL)")
@@ -149,9 +254,19 @@ def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
         f"(pid {server.process.pid})",
     )
     try:
+        _share("postgres", {"url": server.url})
         yield PostgresInfo(server.url, f"PostgreSQL {server.version} (embedded)", server)
     finally:
+        _guest_done()
         server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_for_the_guest(request: pytest.FixtureRequest) -> None:
+    """The owner starts both servers at once, whatever its first test needs: the guest is waiting for them."""
+    if ROLE == "owner" and SHARED:
+        request.getfixturevalue("kafka")
+        request.getfixturevalue("postgres")
 
 
 _REPORTED: list[str] = []

@@ -45,7 +45,7 @@ from tests.expenses.builders import code
 from tests.support.bus import provision_catalogue, start_processes, stop_processes
 from tests.support.kafka_tools import client, eventually
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_servers]
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 T0 = datetime(

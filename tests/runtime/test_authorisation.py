@@ -239,6 +239,7 @@ async def broker_logs(
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.own_servers
 async def test_the_broker_logs_every_failed_login_and_every_denied_operation_for_the_operator(
     kafka: KafkaInfo, prefix: str
 ):
@@ -255,6 +256,7 @@ async def test_the_broker_logs_every_failed_login_and_every_denied_operation_for
     assert "WRITE" in line or "DESCRIBE" in line, line
 
 
+@pytest.mark.own_servers
 async def test_the_security_log_names_a_client_that_never_authenticates_and_a_flood_of_refusals_is_bounded(
     kafka: KafkaInfo, prefix: str
 ):

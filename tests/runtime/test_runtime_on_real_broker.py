@@ -255,6 +255,7 @@ async def _outbox_empty(runtime: ServiceRuntime) -> bool:
         return await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+@pytest.mark.own_servers
 async def test_a_handler_whose_database_is_down_commits_no_offset_and_handles_the_message_when_it_is_back(
     kafka, postgres: PostgresInfo, database_url, topic_prefix
 ):

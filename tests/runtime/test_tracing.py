@@ -419,6 +419,7 @@ async def test_an_officers_command_starts_the_trace_the_service_continues(traced
     )
 
 
+@pytest.mark.own_servers
 async def test_a_record_met_by_a_database_outage_says_retried_then_handled(
     traced: Traced, kafka, postgres
 ):
