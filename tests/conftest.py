@@ -184,12 +184,27 @@ def kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
 
 def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
     if (shared := _shared("kafka")) is not None:
-        access = KafkaAccess(shared["bootstrap_servers"], KafkaSecrets(Path(shared["secrets"])))
-        _say(
-            pytestconfig, f"Kafka: the other half's broker at {access.bootstrap_servers} (SASL_SSL)"
-        )
+        secrets = KafkaSecrets(Path(shared["secrets"])) if shared["secrets"] else None
+        access = KafkaAccess(shared["bootstrap_servers"], secrets)
+        _say(pytestconfig, f"Kafka: the other half's broker at {access.bootstrap_servers}")
         yield KafkaInfo(access, "shared")
         return
+    for info in _own_kafka(pytestconfig):
+        secrets = info.access.secrets
+        _share(
+            "kafka",
+            {
+                "bootstrap_servers": info.bootstrap_servers,
+                "secrets": "" if secrets is None else str(secrets.directory),
+            },
+        )
+        try:
+            yield info
+        finally:
+            _guest_done()  # the guest's tests use it until they end
+
+
+def _own_kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
     external = KafkaAccess.from_env(os.environ)
     if external is not None:
         how = "SASL_SSL, secrets from KAFKA_SECRETS_DIR" if external.secrets else "PLAINTEXT"
@@ -222,17 +237,8 @@ def _kafka(pytestconfig: pytest.Config) -> Iterator[KafkaInfo]:
         "with ACLs",
     )
     try:
-        assert broker.secrets is not None
-        _share(
-            "kafka",
-            {
-                "bootstrap_servers": broker.bootstrap_servers,
-                "secrets": str(broker.secrets.directory),
-            },
-        )
         yield KafkaInfo(broker.access, f"Apache Kafka {broker.version} (local)", broker)
     finally:
-        _guest_done()
         broker.stop()
 
 
@@ -245,7 +251,11 @@ def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
     external = os.environ.get("DATABASE_URL")
     if external:
         _say(pytestconfig, "PostgreSQL: existing server (DATABASE_URL)")
-        yield PostgresInfo(external, "external")
+        _share("postgres", {"url": external})
+        try:
+            yield PostgresInfo(external, "external")
+        finally:
+            _guest_done()
         return
     server = LocalPostgres.start(durable=False)
     _say(
