@@ -45,7 +45,7 @@ from tests.expenses.builders import code
 from tests.support.bus import provision_catalogue, start_processes, stop_processes
 from tests.support.kafka_tools import client, eventually
 
-pytestmark = [pytest.mark.e2e, pytest.mark.own_servers]
+pytestmark = pytest.mark.e2e
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 T0 = datetime(
@@ -280,6 +280,7 @@ async def stack_with_console(
         yield system
 
 
+@pytest.mark.own_servers  # it stops the run's broker and database
 async def test_kills_outages_and_poison_lose_nothing_and_duplicate_nothing(
     stack: Stack, kafka, postgres
 ) -> None:
