@@ -13,13 +13,15 @@ from servicekit.settings import ServiceSettings
 from servicekit.tracing import configure_tracing
 from servicekit.tracing import shutdown as shutdown_tracing
 
-GC_THRESHOLDS = (50_000, 20, 20)
+GC_THRESHOLDS = (10_000, 20, 20)
 """The cyclic collector's thresholds once the service is loaded (Python's: 700, 10, 10). A poll allocates objects by
 the thousand and keeps almost none past its transaction, so at 700 the collector ran every few events and went over
 the same batch's objects again and again. Measured in the bench (issue 42), a callback timing every collection over
 20,000 events: at Python's thresholds the collector took 11% of the expenses service's CPU and 15% of
-notification's; at 10,000, 3% and 5% (about 100 collections of 4 ms); at 50,000, one collection in expenses' run and
-four of 20 ms in notification's (about 1%). Reference counting frees nearly everything anyway; what only the
+notification's; at 10,000, 3% and 5% (about 100 collections of 4 ms). At 50,000 it ran once in expenses' run and four
+times (20 ms each) in notification's, about 1%; but the full test run after that change failed the cluster test of a
+node paused for 30 s (the system did not settle), which 10,000 had passed twice. The cause is not known, so the
+thresholds stay where the whole suite passed. Reference counting frees nearly everything anyway; what only the
 collector frees (cycles) waits a little longer."""
 
 
