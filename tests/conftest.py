@@ -133,14 +133,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = keep
 
 
-def _wait_for(path: Path, timeout: float, what: str) -> None:
-    """Until ``path`` exists; a failure after ``timeout``, or at once if the other pytest has ended meanwhile."""
-    deadline, other = (
-        time.monotonic() + timeout,
-        path.with_name(f"{'owner' if ROLE == 'guest' else 'guest'}.done"),
-    )
+def _wait_for(path: Path, timeout: float, what: str, unless: Path | None = None) -> None:
+    """Until ``path`` exists; a failure after ``timeout``, or at once once ``unless`` exists (the other pytest has
+    ended without it)."""
+    deadline = time.monotonic() + timeout
     while not path.exists():
-        if time.monotonic() > deadline or (other != path and other.exists()):
+        if time.monotonic() > deadline or (unless is not None and unless.exists()):
             pytest.fail(f"{what} did not happen ({path})", pytrace=False)
         time.sleep(0.2)
 
@@ -170,7 +168,9 @@ def _shared(name: str) -> dict[str, str] | None:
     if ROLE != "guest" or not SHARED:
         return None
     path = Path(SHARED) / f"{name}.json"
-    _wait_for(path, SERVERS_WAIT_S, f"the owner's {name} starting")
+    _wait_for(
+        path, SERVERS_WAIT_S, f"the owner's {name} starting", unless=Path(SHARED) / "owner.done"
+    )
     facts: dict[str, str] = json.loads(path.read_text())
     return facts
 
@@ -248,14 +248,19 @@ def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
         _say(pytestconfig, "PostgreSQL: the other half's server")
         yield PostgresInfo(shared["url"], "shared")
         return
+    for info in _own_postgres(pytestconfig):
+        _share("postgres", {"url": info.url})
+        try:
+            yield info
+        finally:
+            _guest_done()  # the guest's tests use it until they end
+
+
+def _own_postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
     external = os.environ.get("DATABASE_URL")
     if external:
         _say(pytestconfig, "PostgreSQL: existing server (DATABASE_URL)")
-        _share("postgres", {"url": external})
-        try:
-            yield PostgresInfo(external, "external")
-        finally:
-            _guest_done()
+        yield PostgresInfo(external, "external")
         return
     server = LocalPostgres.start(durable=False)
     _say(
@@ -264,10 +269,8 @@ def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresInfo]:
         f"(pid {server.process.pid})",
     )
     try:
-        _share("postgres", {"url": server.url})
         yield PostgresInfo(server.url, f"PostgreSQL {server.version} (embedded)", server)
     finally:
-        _guest_done()
         server.stop()
 
 

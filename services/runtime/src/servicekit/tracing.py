@@ -416,11 +416,10 @@ def officer_command(command_type: str) -> Iterator[Span]:
     :func:`requests` span; a trace of its own where there is none), current while the command is checked and
     written, so the command goes out in it. Its outcome comes later, from the service: :func:`command_answered`."""
     under_request = trace.get_current_span().get_span_context().is_valid
+    # Under a request, the current context (None) holds the request's span; else a trace of its own.
     with TRACER.start_as_current_span(
         f"officer command {command_type}",
-        context=None
-        if under_request
-        else Context(),  # the current context holds the request's span
+        context=None if under_request else Context(),
         kind=SpanKind.INTERNAL if under_request else SpanKind.SERVER,
         attributes={"msp_im.command_type": command_type},
         record_exception=False,
