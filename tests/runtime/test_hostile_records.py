@@ -13,6 +13,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts.roles import OPERATIONS
 from servicekit.delivery.outbox import OutboundMessage, enqueue
@@ -25,6 +27,7 @@ from tests.support.bus import running
 from tests.support.drain import drained
 from tests.support.kafka_tools import (
     RawRecord,
+    client,
     eventually,
     header,
     metric_sum,
@@ -222,18 +225,47 @@ async def test_a_reused_event_id_with_other_content_is_dead_lettered_and_an_exac
     assert metric(runtime, "messages_consumed_total", outcome="duplicate") >= 2
 
 
+@pytest.mark.parametrize(
+    ("size", "topic_limit"),
+    [
+        (2 * 1024 * 1024, None),  # over the producer's largest request: refused before it leaves
+        (
+            5_000,
+            2_000,
+        ),  # over the topic's own limit: the broker refuses the batch holding it, whole
+    ],
+    ids=["over-the-client-limit", "over-the-topic-limit"],
+)
 async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_behind_it_are_published(
-    kafka, database_url, topic_prefix
+    kafka, database_url, topic_prefix, size, topic_limit
 ):
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     topic = f"{topic_prefix}probe.out"
     async with running(runtime):
+        if topic_limit is not None:
+            admin = AIOKafkaAdminClient(**client(kafka.bootstrap_servers))
+            await admin.start()
+            try:  # a whole topic's configuration (AlterConfigs): its retention as provisioned, and the limit
+                await admin.alter_configs(
+                    [
+                        ConfigResource(
+                            ConfigResourceType.TOPIC,
+                            topic,
+                            configs={
+                                "retention.ms": str(30 * 86_400_000),
+                                "max.message.bytes": str(topic_limit),
+                            },
+                        )
+                    ]
+                )
+            finally:
+                await admin.close()
         async with runtime.pool.acquire() as conn:
             queued = await enqueue(
                 conn,
                 [
                     OutboundMessage("e1", topic, b"k", b"1"),
-                    OutboundMessage("huge", topic, b"k", b"x" * (2 * 1024 * 1024)),
+                    OutboundMessage("huge", topic, b"k", b"x" * size),
                     OutboundMessage("e3", topic, b"k", b"3"),
                 ],
             )
@@ -253,9 +285,7 @@ async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_b
             )
         await runtime.refresh_gauges()
     assert [r.value for r in records] == [b"1", b"3"], "the rows after it went on, in order"
-    assert [(r["event_id"], r["reason"], r["size"]) for r in rows] == [
-        ("huge", "too-large", 2 * 1024 * 1024)
-    ]
+    assert [(r["event_id"], r["reason"], r["size"]) for r in rows] == [("huge", "too-large", size)]
     assert metric(runtime, "outbox_parked_total", reason="too-large") == 1
     assert metric(runtime, "outbox_parked_rows") == 1
 

@@ -23,18 +23,43 @@ from tests.support.kafka_tools import eventually, metric_sum
 pytestmark = pytest.mark.integration
 
 
-class SlowBroker:
-    """A producer whose acknowledgements wait until the test releases them; it records every send."""
+class Batch:
+    """What a stand-in producer's ``create_batch`` gives: the values appended, in order."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, *, timestamp: Any, key: bytes | None, value: bytes, headers: Any) -> object:
+        self.values.append(value)
+        return object()  # the record's metadata: it was taken
+
+    def close(self) -> None:
+        pass
+
+
+class StandIn:
+    """The producer's batch surface, one partition per topic; what the broker answers is the subclass's."""
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    def create_batch(self) -> Batch:
+        return Batch()
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        raise NotImplementedError
+
+
+class SlowBroker(StandIn):
+    """A producer whose acknowledgements wait until the test releases them; it records every value sent."""
 
     def __init__(self) -> None:
         self.sent: list[bytes] = []
         self.release = asyncio.Event()
 
-    async def send(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: Any
-    ) -> asyncio.Future[None]:
-        self.sent.append(value)
-        return asyncio.ensure_future(self.release.wait())  # type: ignore[arg-type]
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        self.sent.extend(batch.values)
+        return asyncio.ensure_future(self.release.wait())
 
 
 async def test_a_stop_during_a_pass_lets_it_finish_and_publishes_each_row_once(database_url):
@@ -90,15 +115,13 @@ async def _failed_once(relay: OutboxRelay) -> bool:
     return metric_sum(relay.metrics.registry, "transient_failures_total", stage="relay") >= 1
 
 
-class SpentProducer:
+class SpentProducer(StandIn):
     """A producer the broker answers with OutOfOrderSequenceNumber, whatever it sends."""
 
     def __init__(self) -> None:
         self.stopped = False
 
-    async def send(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: Any
-    ) -> asyncio.Future[None]:
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_exception(OutOfOrderSequenceNumber())
         return future
@@ -146,19 +169,20 @@ async def test_a_producer_whose_sequence_state_the_broker_refuses_is_replaced_an
 
 
 class RefusingBroker(SlowBroker):
-    """Acknowledges at once, but refuses for good any value it is told to."""
+    """Acknowledges at once, but refuses for good, whole, any batch holding the value it is told to (as a broker
+    refuses a batch with a record over its topic's limit); it records the values it wrote."""
 
     def __init__(self, refused: bytes = b"") -> None:
         super().__init__()
         self.release.set()
         self.refused = refused
 
-    async def send(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: Any
-    ) -> asyncio.Future[None]:
-        if value == self.refused:
-            raise MessageSizeTooLargeError()
-        return await super().send(topic, value, key=key, headers=headers)
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        if self.refused in batch.values:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_exception(MessageSizeTooLargeError())
+            return future
+        return await super().send_batch(batch, topic, partition=partition)
 
 
 async def _relay(database_url: str, schema: str, broker: SlowBroker) -> tuple[Any, OutboxRelay]:
@@ -211,6 +235,7 @@ async def test_handed_rows_never_overtake_an_older_row_still_waiting_in_the_tabl
 
 
 async def test_a_handed_row_the_broker_refuses_is_parked_and_the_rest_go_out_once(database_url):
+    """The broker refuses the batch holding it, whole: its rows go again one by one, and only that one is parked."""
     broker = RefusingBroker(refused=b"too large")
     pool, relay = await _relay(database_url, "relayrefuse", broker)
     try:

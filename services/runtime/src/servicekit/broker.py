@@ -101,11 +101,14 @@ def keyed_partitioner(key: bytes | None, all_partitions: list[int], available: l
 
 
 LINGER_MS = 20
-"""How long a batch may wait for more records before it goes. The relay sends each pass's batches at once when it has
-handed them all (:func:`send_now`): this bound only applies to a pass that takes longer than it."""
+"""How long a batch of records sent one by one (``send``) may wait for more. The relay hands the producer closed
+batches, which go at once: no linger at low load."""
 BATCH_BYTES = 128 * 1024
-"""The largest batch per partition: a busy pass's rows for one partition go in one request, not eight (16 KiB, the
+"""The largest batch per partition: a busy pass's rows for one partition go in one batch, not eight (16 KiB, the
 client's default, split them)."""
+MAX_REQUEST_BYTES = 1024 * 1024
+"""The largest record the producer sends (the client's default, stated: the relay checks it itself before a record
+joins a batch, as the client's own ``send`` does)."""
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -117,23 +120,9 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=LINGER_MS,
         max_batch_size=BATCH_BYTES,
+        max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=30000,
     )
-
-
-def send_now(producer: AIOKafkaProducer) -> None:
-    """Close every batch the producer is filling and wake its sender: what was handed to it goes in one request per
-    broker now, rather than when a linger ends (issue 42: fewer, larger requests, and no linger at low load). What
-    aiokafka's own ``flush_for_commit`` does before it waits, without the wait (the relay waits for each row's
-    acknowledgement itself)."""
-    accumulator = getattr(producer, "_message_accumulator", None)
-    if accumulator is None:  # a producer that keeps no batches of its own (a test's): nothing waits
-        return
-    for batches in accumulator._batches.values():
-        for batch in batches:
-            batch._builder.close()
-    if not accumulator._waiter_future.done():
-        accumulator._waiter_future.set_result(None)
 
 
 async def ensure_topics(

@@ -40,12 +40,13 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownProducerId,
 )
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from opentelemetry.trace import Span
 
 from contracts.topics import DLQ_SUFFIX
 from servicekit import tracing
 from servicekit.backoff import Backoff
-from servicekit.broker import send_now
+from servicekit.broker import MAX_REQUEST_BYTES, keyed_partitioner
 from servicekit.db import advisory_key
 from servicekit.delivery.outbox import Header, Queued, park, park_messages, stored_headers
 from servicekit.logs import get_logger
@@ -55,6 +56,9 @@ log = get_logger("servicekit.delivery.relay")
 
 Row = tuple[str, bytes | None, bytes | None, list[Header], str | None, str]
 """What the relay sends of an outbox row: topic, key, value, headers, stored trace context, event id."""
+
+Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]
+"""A record as the producer takes it: topic, key, value, headers (their names as text)."""
 
 PERMANENT: dict[type[BaseException], str] = {
     MessageSizeTooLargeError: "too-large",
@@ -84,14 +88,44 @@ HANDED_BATCHES = 2
 """Most handed rows kept in memory, in batches: past it they are published from the table."""
 
 
+class _Batch:
+    """The records of one pass for one partition, in a batch the producer sends whole."""
+
+    __slots__ = ("builder", "partition", "rows", "topic")
+
+    def __init__(self, builder: Any, topic: str, partition: int) -> None:
+        self.builder, self.topic, self.partition = builder, topic, partition
+        self.rows: list[int] = []
+        """Which of the pass's records it holds, in their order."""
+
+    def add(
+        self,
+        n: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes | None]],
+    ) -> bool:
+        """Record ``n`` appended; False when the batch is full (it is closed then)."""
+        if self.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            return False
+        self.rows.append(n)
+        return True
+
+
+def _record_bytes(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes | None]]
+) -> int:
+    """The record's size in a batch, as the client estimates it for its own size check."""
+    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers))
+
+
 class _Fallback(Exception):  # noqa: N818 - a signal, not an error
     """The handed rows cannot be sent from memory: the table's path takes them."""
 
 
 async def _acknowledgement(sent: asyncio.Future[Any]) -> BaseException | None:
-    """How a record handed to the producer fared: None once acknowledged, else why not. A batch's records are
-    answered together, so a pass waits about once per batch; ``gather`` over every record's future cost a callback and
-    a wrapper per record (issue 42: 12 us an approval)."""
+    """How a batch handed to the producer fared: None once acknowledged, else why not. Awaited in turn, batch by
+    batch: ``gather`` cost a callback and a wrapper for each (issue 42)."""
     if not sent.done():
         await asyncio.wait((sent,))
     return asyncio.CancelledError() if sent.cancelled() else sent.exception()
@@ -258,38 +292,28 @@ class OutboxRelay:
             self.metrics.published(topic=topic).inc(n)
 
     async def _send(self, rows: Sequence[Row]) -> list[BaseException | None]:
-        """Hand (topic, key, value, headers, stored trace context, event id) to the producer in order, then wait
-        for every acknowledgement; one outcome per row. A row with a trace context goes out in that trace: its
-        ``send`` span's context (or, tracing off, the context itself) in the ``traceparent`` / ``tracestate``
-        headers, unless the row carries its own (a dead letter keeps the original record's)."""
-        handed: list[asyncio.Future[Any] | BaseException] = []
+        """Send (topic, key, value, headers, stored trace context, event id) in order, and wait for the broker's
+        answers; one outcome per row. A row with a trace context goes out in that trace: its ``send`` span's context
+        (or, tracing off, the context itself) in the ``traceparent`` / ``tracestate`` headers, unless the row carries
+        its own (a dead letter keeps the original record's)."""
+        records: list[Record] = []
         spans: list[Span | None] = []
+        for topic, key, value, headers, cause, event_id in rows:
+            out = [(name.decode(), v) for name, v in headers]
+            carrier, span = tracing.loaded(cause), None
+            if carrier:
+                if tracing.enabled() and tracing.sampled(carrier):
+                    span = tracing.send_span(topic, carrier, event_id)
+                    if key is not None and not topic.endswith(DLQ_SUFFIX):
+                        # our own output's key: its aggregate's id (a dead letter keeps a stranger's key)
+                        tracing.case_key(span, key.decode("utf-8", "replace"))
+                    carrier = tracing.carrier_of(span)
+                present = {name.lower() for name, _ in out}
+                out += [(k, v.encode()) for k, v in carrier.items() if k not in present]
+            spans.append(span)
+            records.append((topic, key, value, out))
         try:
-            for topic, key, value, headers, cause, event_id in rows:
-                out = [(name.decode(), v) for name, v in headers]
-                carrier, span = tracing.loaded(cause), None
-                if carrier:
-                    if tracing.enabled() and tracing.sampled(carrier):
-                        span = tracing.send_span(topic, carrier, event_id)
-                        if key is not None and not topic.endswith(DLQ_SUFFIX):
-                            # our own output's key: its aggregate's id (a dead letter keeps a stranger's key)
-                            tracing.case_key(span, key.decode("utf-8", "replace"))
-                        carrier = tracing.carrier_of(span)
-                    present = {name.lower() for name, _ in out}
-                    out += [(k, v.encode()) for k, v in carrier.items() if k not in present]
-                spans.append(span)
-                try:
-                    handed.append(await self.producer.send(topic, value, key=key, headers=out))
-                except Exception as exc:
-                    if permanent_reason(exc) is None:
-                        raise
-                    handed.append(
-                        exc
-                    )  # refused before it left: the size check, an argument the client rejects
-            send_now(self.producer)  # the pass's rows go now, together: no linger
-            outcomes = [
-                h if isinstance(h, BaseException) else await _acknowledgement(h) for h in handed
-            ]
+            outcomes = await self._deliver(records)
         except BaseException as exc:
             for span in spans:
                 if span is not None:
@@ -297,11 +321,76 @@ class OutboxRelay:
                     span.set_attribute("error.type", type(exc).__name__)
                     span.end()
             raise
-        for span, outcome in zip(spans, outcomes, strict=False):
+        for span, outcome in zip(spans, outcomes, strict=True):
             if span is not None:
                 if outcome is not None:
                     tracing.failed(span, permanent_reason(outcome) or "broker-unavailable")
                 span.end()
+        return outcomes
+
+    async def _deliver(self, records: Sequence[Record]) -> list[BaseException | None]:
+        """Hand the records to the producer as one batch per partition (a record too large for one batch starts
+        the next), each closed so that it goes at once, and wait for the broker's answer to each batch: one
+        outcome per record. A batch refused for good may owe that to one of its records: its records are then sent
+        again one by one, so that only that one is parked (the broker writes a batch whole or not at all).
+
+        Issue 42: the producer's ``send`` per record cost a future, a metadata wait, a partitioner call and a
+        callback each; a batch costs them once."""
+        outcomes: list[BaseException | None] = [None] * len(records)
+        partitions: dict[str, list[int]] = {}
+        filling: dict[tuple[str, int], _Batch] = {}
+        batches: list[_Batch] = []
+        for n, (topic, key, value, headers) in enumerate(records):
+            if topic not in partitions:
+                try:
+                    partitions[topic] = sorted(await self.producer.partitions_for(topic))
+                except Exception as exc:
+                    if permanent_reason(exc) is None:
+                        raise
+                    outcomes[n] = exc
+                    continue
+            if _record_bytes(key, value, headers) > MAX_REQUEST_BYTES:
+                outcomes[n] = MessageSizeTooLargeError(
+                    f"the record is larger than the producer's largest request ({MAX_REQUEST_BYTES} bytes)"
+                )
+                continue
+            where = (topic, keyed_partitioner(key, partitions[topic], partitions[topic]))
+            batch = filling.get(where)
+            try:
+                if batch is None or not batch.add(n, key, value, headers):
+                    batch = filling[where] = _Batch(self.producer.create_batch(), *where)
+                    batches.append(batch)
+                    batch.add(n, key, value, headers)  # an empty batch takes any record
+            except (TypeError, ValueError) as exc:  # the client refuses the arguments themselves
+                outcomes[n] = exc
+        sent: list[tuple[_Batch, asyncio.Future[Any]]] = []
+        for (
+            batch
+        ) in batches:  # a partition's second batch waits for its first to be taken, never another's
+            batch.builder.close()
+            sent.append(
+                (
+                    batch,
+                    await self.producer.send_batch(
+                        batch.builder, batch.topic, partition=batch.partition
+                    ),
+                )
+            )
+        refused: list[_Batch] = []
+        for batch, future in sent:
+            outcome = await _acknowledgement(future)
+            for n in batch.rows:
+                outcomes[n] = outcome
+            if outcome is not None and permanent_reason(outcome):
+                refused.append(batch)
+        for batch in refused:
+            if self.renew is not None:
+                # the idempotent producer counted the refused records in the partition's sequence, the broker did
+                # not: the next batch there would be out of sequence (and every one after it) under this producer
+                await self._renew_producer("batch-refused")
+            if len(batch.rows) > 1:
+                for n in batch.rows:  # which of them: one at a time, in their order
+                    [outcomes[n]] = await self._deliver([records[n]])
         return outcomes
 
     async def run(self) -> None:
@@ -322,7 +411,7 @@ class OutboxRelay:
                     retry_in_s=round(delay, 2),
                 )
                 if isinstance(exc, PRODUCER_SPENT) and self.renew is not None:
-                    await self._renew_producer()
+                    await self._renew_producer("sequence-refused")
                 with contextlib.suppress(TimeoutError):  # a stop ends the wait
                     await asyncio.wait_for(self._stopped.wait(), delay)
                 continue
@@ -330,8 +419,9 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval_s)
 
-    async def _renew_producer(self) -> None:
-        """Replace a producer whose state the broker refuses; the rows of the failed pass are sent again by it."""
+    async def _renew_producer(self, why: str) -> None:
+        """Replace a producer whose sequence state the broker refuses, or will; what is left to send goes by the new
+        one."""
         assert self.renew is not None
         old = self.producer
         with contextlib.suppress(Exception):
@@ -344,7 +434,7 @@ class OutboxRelay:
             )
             return
         self.metrics.producers_renewed.inc()
-        log.warning("producer renewed: the broker refused the old one's sequence state")
+        log.warning("producer renewed", reason=why)
 
     async def stop(self, task: asyncio.Task[None], timeout: float = 10.0) -> None:
         """End ``run`` (the task running it) after its current pass; cancel it only if that takes too long."""
