@@ -13,7 +13,7 @@ backoff. Per-key order therefore holds among the published rows; a parked row is
 A transaction that wrote outbox rows hands them to the relay once it has committed (:meth:`OutboxRelay.hand`),
 and the next pass sends them from memory, with no second read of the table: it deletes the handed rows that
 are still there, in the same locked transaction as the send, but only if no older row waits (which would
-otherwise be overtaken). Whenever that cannot be done (an older row, a row refused, another relay's turn),
+otherwise be overtaken). Whenever that cannot be done (an older row, the broker away, another relay's turn),
 the table is read as before, oldest first: memory only saves work, the table decides.
 """
 
@@ -170,65 +170,70 @@ class OutboxRelay:
         """One pass: publish up to ``batch`` rows. Returns how many left the outbox (published or parked;
         0 if another relay holds the lock). A retriable failure is raised after parking what must be."""
         handed, self._handed = sorted(self._handed, key=lambda q: q[0]), []
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
-                self._handed[:0] = (
-                    handed  # another relay's turn; they may be theirs to publish by then
-                )
-                return 0
-            if (
-                handed
-                and (published := await self._publish_handed(conn, handed[: self.batch]))
-                is not None
-            ):
-                self._handed[:0] = handed[self.batch :]
-                return published
-            published, retriable = await self._publish_stored(conn)
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    if not await self._turn(conn):
+                        self._handed[:0] = (
+                            handed  # another relay's turn; they may be theirs to publish by then
+                        )
+                        return 0
+                    if (
+                        handed
+                        and (published := await self._publish_handed(conn, handed[: self.batch]))
+                        is not None
+                    ):
+                        self._handed[:0] = handed[self.batch :]
+                        return published
+                    published, retriable = await self._publish_stored(conn)
+            except _Fallback:
+                # the handed rows' deletion went back with the pass: the table's path takes them, in a pass of its own
+                async with conn.transaction():
+                    if not await self._turn(conn):
+                        return 0
+                    published, retriable = await self._publish_stored(conn)
         if retriable is not None:  # raised once the parking committed: the pass is retried
             raise retriable
         return published
+
+    async def _turn(self, conn: asyncpg.Connection) -> bool:
+        """Whether this relay holds the pass's lock (in the transaction): one relay publishes at a time."""
+        return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key))
 
     async def _publish_handed(
         self, conn: asyncpg.Connection, handed: Sequence[Queued]
     ) -> int | None:
         """The fast path: delete the handed rows still there, if no older row waits, and send them from memory; a row
-        the broker refuses for good is parked from memory. ``None`` when it cannot be taken (an older row waits, or
-        the broker is away): the rows are then read back from the table, every one still there, as any other."""
-        try:
-            async with (
-                conn.transaction()
-            ):  # a savepoint: a failure puts the rows back for the table's path
-                created = {
-                    r["id"]: r["created_at"]
-                    for r in await conn.fetch(
-                        "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND NOT EXISTS "
-                        "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id, created_at",
-                        [i for i, _ in handed],
-                        handed[0][0],
-                    )
-                }
-                if not created:
-                    return (
-                        None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
-                    )
-                kept = [(i, m) for i, m in handed if i in created]
-                outcomes = await self._send(
-                    [
-                        (m.topic, m.key, m.value, list(m.headers), m.trace, m.event_id)
-                        for _, m in kept
-                    ]
-                )
-                if any(o is not None and permanent_reason(o) is None for o in outcomes):
-                    raise _Fallback  # the broker away: the table's path retries, and backs off
-                refused = [
-                    (i, m, created[i], self._refused(m.topic, o))
-                    for (i, m), o in zip(kept, outcomes, strict=True)
-                    if o is not None
-                ]
-                if refused:
-                    await park_messages(conn, refused)
-        except _Fallback:
-            return None
+        the broker refuses for good is parked from memory. ``None`` when an older row waits (nothing was changed);
+        :class:`_Fallback` when the broker is away (the pass is rolled back, every row back in the table). Either way
+        the rows are then read back from the table, as any other. No savepoint: two round trips a pass fewer
+        (issue 42)."""
+        created = {
+            r["id"]: r["created_at"]
+            for r in await conn.fetch(
+                "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND NOT EXISTS "
+                "(SELECT 1 FROM outbox WHERE id < $2) RETURNING id, created_at",
+                [i for i, _ in handed],
+                handed[0][0],
+            )
+        }
+        if (
+            not created
+        ):  # nothing changed: the same pass goes on to the table's path, if anything waits there
+            return None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
+        kept = [(i, m) for i, m in handed if i in created]
+        outcomes = await self._send(
+            [(m.topic, m.key, m.value, list(m.headers), m.trace, m.event_id) for _, m in kept]
+        )
+        if any(o is not None and permanent_reason(o) is None for o in outcomes):
+            raise _Fallback  # the broker away: the pass is rolled back, the table's path retries and backs off
+        refused = [
+            (i, m, created[i], self._refused(m.topic, o))
+            for (i, m), o in zip(kept, outcomes, strict=True)
+            if o is not None
+        ]
+        if refused:
+            await park_messages(conn, refused)
         self._count_published(
             m.topic for (_, m), o in zip(kept, outcomes, strict=True) if o is None
         )
