@@ -284,6 +284,14 @@ Counts = collections.Counter[tuple[str, str]]
 """(topic, outcome) -> messages."""
 
 
+class _Redo(Exception):  # noqa: N818 - a signal, not an error
+    """A handler failed in a poll run without savepoints: the poll is rolled back and run again with them."""
+
+
+_IN_THE_POLLS = contextlib.nullcontext()
+"""No savepoint: a handler's statements are the poll transaction's own."""
+
+
 class BatchPipeline:
     """One consumer's polls, whatever topics they mix: one transaction per poll, every record accounted for.
 
@@ -382,12 +390,7 @@ class BatchPipeline:
                 span.set_attribute("messaging.message.id", str(item.event_id))
                 span.set_attribute("msp_im.event_type", item.event_type)
                 tracing.case(span, item.key_field, item.key)
-        counts: Counts = collections.Counter()
-        self._released, self._redelivered, self._answers = [], set(), {}
         now = self.clock.now()
-        outbox: list[list[OutboundMessage]] = [
-            [] for _ in screened
-        ]  # what each record sends, dead letters included
         causes = [tracing.stored(tracing.carrier_of(span)) for span in spans]
         token = tracing.CAUSES.set(
             {
@@ -398,19 +401,33 @@ class BatchPipeline:
         )
         transaction = tracing.transaction_span(spans)
         try:
-            async with self.pool().acquire() as conn, conn.transaction():
-                verdicts = await self._run(conn, screened, spans, now, outbox, counts)
-                queued = await enqueue(
-                    conn,
-                    (
-                        # a copy only where the record's trace is to be kept (a dataclass copy per output cost more
-                        # than its outbox row's packing)
-                        m if m.trace or causes[n] is None else replace(m, trace=causes[n])
-                        for n, sent in enumerate(outbox)
-                        for m in sent
-                    ),
-                )
-                await positions.keep(conn, self.settings.group_id, positions.next_offsets(records))
+            for careful in (False, True):
+                counts: Counts = collections.Counter()
+                self._released, self._redelivered, self._answers = [], set(), {}
+                outbox: list[list[OutboundMessage]] = [
+                    [] for _ in screened
+                ]  # what each record sends, dead letters included
+                try:
+                    async with self.pool().acquire() as conn, conn.transaction():
+                        verdicts = await self._run(
+                            conn, screened, spans, now, outbox, counts, careful=careful
+                        )
+                        queued = await enqueue(
+                            conn,
+                            (
+                                # a copy only where the record's trace is to be kept (a dataclass copy per output
+                                # cost more than its outbox row's packing)
+                                m if m.trace or causes[n] is None else replace(m, trace=causes[n])
+                                for n, sent in enumerate(outbox)
+                                for m in sent
+                            ),
+                        )
+                        await positions.keep(
+                            conn, self.settings.group_id, positions.next_offsets(records)
+                        )
+                    break
+                except _Redo:
+                    continue  # rolled back whole: the poll again, each handler in a savepoint of its own
         except BaseException as exc:
             tracing.failed(transaction, type(exc).__name__)
             raise
@@ -428,7 +445,14 @@ class BatchPipeline:
         now: datetime,
         outbox: list[list[OutboundMessage]],
         counts: Counts,
+        *,
+        careful: bool,
     ) -> list[Event | ContractError | None]:
+        """Every record of the poll, in the poll's transaction. Not ``careful``: the handlers run in that transaction
+        as it is, and the first that fails raises :class:`_Redo` (the caller rolls the poll back and runs it again,
+        ``careful``: each handler in a savepoint, so that its failure is its own). A savepoint costs two round trips
+        a poll, a failed handler is a defect: the poll pays them only then (issue 42). Such a poll's transitions that
+        the first pass logged before the failure are logged again by the second (the same event ids)."""
         verdicts = await self._admit(conn, screened)
         runs: dict[str, list[tuple[int, ConsumerRecord[Any, Any], Event]]] = (
             collections.defaultdict(list)
@@ -447,11 +471,11 @@ class BatchPipeline:
         ) in runs.items():  # topics are independent; each topic's messages stay in order
             route = self.routes[topic]
             if route.batched is not None and len(run) > 1:
-                await self._handle_run(conn, route, run, now, outbox, counts, spans)
+                await self._handle_run(conn, route, run, now, outbox, counts, spans, careful)
             else:
                 for n, record, event in run:
                     await self._handle_one(
-                        conn, route, record, event, now, outbox[n], counts, spans[n]
+                        conn, route, record, event, now, outbox[n], counts, spans[n], careful
                     )
         if self._released:
             await self._release(conn, screened, outbox, counts)
@@ -515,13 +539,14 @@ class BatchPipeline:
         outbox: list[list[OutboundMessage]],
         counts: Counts,
         spans: Sequence[Span],
+        careful: bool,
     ) -> None:
         assert route.batched is not None
         topic = run[0][1].topic
         try:
             async with (
-                conn.transaction()
-            ):  # a savepoint: a failed load or save is retried one by one
+                conn.transaction() if careful else _IN_THE_POLLS
+            ):  # careful, a savepoint: a failed load or save is retried one by one
                 batch = await route.batched.load(conn, [event for _, _, event in run])
                 failed = 0
                 for n, record, event in run:
@@ -540,6 +565,8 @@ class BatchPipeline:
         except Exception as exc:
             if is_transient(exc):
                 raise
+            if not careful:
+                raise _Redo from exc
             log.warning(
                 "batch could not be handled as one; handling its messages one by one",
                 topic=topic,
@@ -549,7 +576,9 @@ class BatchPipeline:
             for n, record, event in run:
                 outbox[n].clear()
                 self._answers.pop(_where(record), None)
-                await self._handle_one(conn, route, record, event, now, outbox[n], counts, spans[n])
+                await self._handle_one(
+                    conn, route, record, event, now, outbox[n], counts, spans[n], careful
+                )
 
     async def _handle_one(
         self,
@@ -561,9 +590,12 @@ class BatchPipeline:
         outbox: list[OutboundMessage],
         counts: Counts,
         span: Span,
+        careful: bool,
     ) -> None:
         try:
-            async with conn.transaction():  # a savepoint: one message's failure is its own
+            async with (
+                conn.transaction() if careful else _IN_THE_POLLS
+            ):  # careful, a savepoint: one message's failure is its own
                 with tracing.decision(span, event.event_type) as decided:
                     outputs = await route.handler(conn, event, now)
                     tracing.decided(decided, outputs)
@@ -572,6 +604,8 @@ class BatchPipeline:
         except Exception as exc:
             if is_transient(exc):
                 raise
+            if not careful:
+                raise _Redo from exc
             outbox.extend(self._failed(route, record, event, exc))
             counts[record.topic, "dead_lettered"] += 1
 
