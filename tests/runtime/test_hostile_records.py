@@ -13,8 +13,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts.roles import OPERATIONS
 from servicekit.delivery.outbox import OutboundMessage, enqueue
@@ -27,7 +25,7 @@ from tests.support.bus import running
 from tests.support.drain import drained
 from tests.support.kafka_tools import (
     RawRecord,
-    client,
+    configure_topic,
     eventually,
     header,
     metric_sum,
@@ -228,13 +226,11 @@ async def test_a_reused_event_id_with_other_content_is_dead_lettered_and_an_exac
 @pytest.mark.parametrize(
     ("size", "topic_limit"),
     [
-        (2 * 1024 * 1024, None),  # over the producer's largest request: refused before it leaves
-        (
-            5_000,
-            2_000,
-        ),  # over the topic's own limit: the broker refuses the batch holding it, whole
+        # over the producer's largest request: refused before it leaves
+        pytest.param(2 * 1024 * 1024, None, id="over-the-client-limit"),
+        # over the topic's own limit: the broker refuses the batch holding it, whole
+        pytest.param(5_000, 2_000, id="over-the-topic-limit"),
     ],
-    ids=["over-the-client-limit", "over-the-topic-limit"],
 )
 async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_behind_it_are_published(
     kafka, database_url, topic_prefix, size, topic_limit
@@ -242,24 +238,12 @@ async def test_an_output_the_broker_refuses_for_good_is_parked_and_the_outputs_b
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     topic = f"{topic_prefix}probe.out"
     async with running(runtime):
-        if topic_limit is not None:
-            admin = AIOKafkaAdminClient(**client(kafka.bootstrap_servers))
-            await admin.start()
-            try:  # a whole topic's configuration (AlterConfigs): its retention as provisioned, and the limit
-                await admin.alter_configs(
-                    [
-                        ConfigResource(
-                            ConfigResourceType.TOPIC,
-                            topic,
-                            configs={
-                                "retention.ms": str(30 * 86_400_000),
-                                "max.message.bytes": str(topic_limit),
-                            },
-                        )
-                    ]
-                )
-            finally:
-                await admin.close()
+        if topic_limit is not None:  # its retention as provisioned, and the limit
+            await configure_topic(
+                kafka.bootstrap_servers,
+                topic,
+                {"retention.ms": str(30 * 86_400_000), "max.message.bytes": str(topic_limit)},
+            )
         async with runtime.pool.acquire() as conn:
             queued = await enqueue(
                 conn,

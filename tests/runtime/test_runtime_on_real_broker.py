@@ -15,7 +15,6 @@ import asyncpg
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from servicekit.delivery.outbox import OutboundMessage, enqueue
 from servicekit.delivery.relay import OutboxRelay
@@ -28,6 +27,7 @@ from tests.support.drain import read_settled
 from tests.support.kafka_tools import (
     client,
     committed_offsets,
+    configure_topic,
     eventually,
     header,
     metric_sum,
@@ -402,26 +402,17 @@ async def test_a_service_refuses_to_start_on_a_topic_kept_for_less_than_the_rest
     topic = f"{topic_prefix}probe.in"
     runtime = ServiceRuntime(SPEC, settings(kafka, database_url, topic_prefix))
     await provisioned(runtime)
-    admin = AIOKafkaAdminClient(**client(kafka.bootstrap_servers))
-    await admin.start()
+    await configure_topic(kafka.bootstrap_servers, topic, {"retention.ms": "3600000"})
     try:
-        await admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "3600000"})]
-        )
         with pytest.raises(
             SystemExit, match=rf"{topic} keeps records 1 h, less than the restore window of 168 h"
         ):
             await runtime.start()
         await runtime.stop()
     finally:
-        await admin.alter_configs(
-            [
-                ConfigResource(
-                    ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(30 * 86_400_000)}
-                )
-            ]
+        await configure_topic(
+            kafka.bootstrap_servers, topic, {"retention.ms": str(30 * 86_400_000)}
         )
-        await admin.close()
     accepting = ServiceRuntime(
         SPEC,
         settings(kafka, database_url, topic_prefix).model_copy(

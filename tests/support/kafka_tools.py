@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition, errors
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
 from aiokafka.partitioner import murmur2
 from aiokafka.protocol.produce import ProduceRequest
@@ -282,6 +283,19 @@ async def read_all(
         return records
     finally:
         await consumer.stop()
+
+
+async def configure_topic(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
+    """Set ``topic``'s configuration, as the admin. AlterConfigs replaces the topic's whole configuration: whatever
+    ``configs`` does not name goes back to the broker's default (so name the retention, which the services check)."""
+    admin = AIOKafkaAdminClient(**client(bootstrap))
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)]
+        )
+    finally:
+        await admin.close()
 
 
 async def end_offsets(bootstrap: str, topic: str) -> int:

@@ -100,12 +100,10 @@ def keyed_partitioner(key: bytes | None, all_partitions: list[int], available: l
     return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
-LINGER_MS = 20
-"""How long a batch of records sent one by one (``send``) may wait for more. The relay hands the producer closed
-batches, which go at once: no linger at low load."""
 BATCH_BYTES = 128 * 1024
 """The largest batch per partition: a busy pass's rows for one partition go in one batch, not eight (16 KiB, the
-client's default, split them)."""
+client's default, split them). The relay fills and closes each batch itself (``create_batch``): a closed batch goes
+at once, so no linger applies."""
 MAX_REQUEST_BYTES = 1024 * 1024
 """The largest record the producer sends (the client's default, stated: the relay checks it itself before a record
 joins a batch, as the client's own ``send`` does)."""
@@ -118,7 +116,6 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         partitioner=keyed_partitioner,
         acks="all",
         enable_idempotence=True,
-        linger_ms=LINGER_MS,
         max_batch_size=BATCH_BYTES,
         max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=30000,

@@ -76,9 +76,9 @@ async def left_as_found(_conn: asyncpg.Connection) -> None:
     more. The services leave no session state on a pooled connection (no session ``SET``, ``LISTEN``, session lock
     or temporary table: ``tests/runtime/test_sessions.py`` reads every statement of theirs; their advisory locks are
     the transaction's, the migrations' is released in a ``finally``, the console listens on a connection of its
-    own), so asyncpg's default reset
-    (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) had nothing to undo, for a round trip on every
-    release: 190 of the 630 µs of an acquire, a statement and a release here (issue 42)."""
+    own), so asyncpg's default reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) had nothing
+    to undo, for a round trip on every release: 190 of the 630 µs of an acquire, a statement and a release here
+    (issue 42)."""
 
 
 async def create_pool(url: str, schema: str, size: int) -> asyncpg.Pool:

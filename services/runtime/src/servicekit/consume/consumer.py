@@ -288,8 +288,12 @@ class _Redo(Exception):  # noqa: N818 - a signal, not an error
     """A handler failed in a poll run without savepoints: the poll is rolled back and run again with them."""
 
 
-_IN_THE_POLLS = contextlib.nullcontext()
-"""No savepoint: a handler's statements are the poll transaction's own."""
+def _savepoint(
+    conn: asyncpg.Connection, careful: bool
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    """Where a handler runs: ``careful``, in a savepoint, so that its failure is its own; else in the poll's
+    transaction as it is (a failure there is a :class:`_Redo`)."""
+    return conn.transaction() if careful else contextlib.nullcontext()
 
 
 class BatchPipeline:
@@ -544,9 +548,8 @@ class BatchPipeline:
         assert route.batched is not None
         topic = run[0][1].topic
         try:
-            async with (
-                conn.transaction() if careful else _IN_THE_POLLS
-            ):  # careful, a savepoint: a failed load or save is retried one by one
+            # careful: a failed load or save has the run's messages handled one by one
+            async with _savepoint(conn, careful):
                 batch = await route.batched.load(conn, [event for _, _, event in run])
                 failed = 0
                 for n, record, event in run:
@@ -593,9 +596,7 @@ class BatchPipeline:
         careful: bool,
     ) -> None:
         try:
-            async with (
-                conn.transaction() if careful else _IN_THE_POLLS
-            ):  # careful, a savepoint: one message's failure is its own
+            async with _savepoint(conn, careful):
                 with tracing.decision(span, event.event_type) as decided:
                     outputs = await route.handler(conn, event, now)
                     tracing.decided(decided, outputs)

@@ -217,9 +217,8 @@ class OutboxRelay:
                 handed[0][0],
             )
         }
-        if (
-            not created
-        ):  # nothing changed: the same pass goes on to the table's path, if anything waits there
+        if not created:
+            # nothing changed: the same pass goes on to the table's path, if anything waits there
             return None if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)") else 0
         kept = [(i, m) for i, m in handed if i in created]
         outcomes = await self._send(
@@ -369,9 +368,8 @@ class OutboxRelay:
             except (TypeError, ValueError) as exc:  # the client refuses the arguments themselves
                 outcomes[n] = exc
         sent: list[tuple[_Batch, asyncio.Future[Any]]] = []
-        for (
-            batch
-        ) in batches:  # a partition's second batch waits for its first to be taken, never another's
+        # in the order they were begun: a partition's second batch waits for its first to be taken, never another's
+        for batch in batches:
             batch.builder.close()
             sent.append(
                 (
