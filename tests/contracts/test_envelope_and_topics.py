@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from contracts.envelope import Event, derived_event_id
+from contracts.envelope import _DERIVED_ID_NAMESPACE, Event, derived_event_id, id_text
 from contracts.topics import Catalogue, ContractError, Topic
 
 pytestmark = pytest.mark.unit
@@ -150,3 +152,16 @@ def test_the_catalogue_routes_each_event_type_to_its_one_topic():
     assert catalogue.produced_by("svc") == (other,)
     with pytest.raises(KeyError):
         catalogue.topic_of("Nope")
+
+
+@given(cause=st.uuids() | st.text(), kind=st.text())
+def test_a_derived_id_is_the_uuid5_of_its_cause_and_kind(cause, kind):
+    """The ids outputs had before the faster derivation (issue 42), so a replay of an old input makes the same ids."""
+    derived = derived_event_id(cause, kind)
+    assert derived == uuid.uuid5(_DERIVED_ID_NAMESPACE, f"{cause}/{kind}")
+    assert (derived.version, derived.variant) == (5, uuid.RFC_4122)
+
+
+@given(st.uuids())
+def test_an_ids_text_is_its_canonical_text(value):
+    assert id_text(value) == str(value)

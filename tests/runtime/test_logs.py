@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
 
 import pytest
+from opentelemetry import trace
 
 from servicekit.logs import REDACTED, LineLogger, LineSink, Redactor, configure_logging, get_logger
 
@@ -161,10 +163,59 @@ def test_a_transition_line_gives_its_time_in_utc_with_a_z_and_its_ids_as_text():
     configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
     approval = medicare_approval("MSP-1", "CRN-1", datetime(2027, 3, 1, tzinfo=UTC))
     before = datetime.now(UTC)
-    log_transition(get_logger("t"), approval, "msp_id", "customer_ref")
+    log_transition("t", approval, "msp_id", "customer_ref")
     line = json.loads(stream.getvalue().strip())
     assert line["event"] == "MspApproved"
     assert line["event_id"] == str(approval.event_id)
     assert line["correlation_id"] == str(approval.correlation_id)
     assert line["timestamp"].endswith("Z")
     assert before <= datetime.fromisoformat(line["timestamp"]) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["outside-a-span", "in-a-span"])
+def test_a_transition_line_is_the_line_structlog_writes_for_the_same_fields(traced):
+    """``log_transition`` builds its line itself (issue 42): the same fields, redacted and pseudonymised alike, as
+    the structlog line an operator reads for any other message; an unlisted field named by mistake is redacted."""
+    from datetime import UTC, datetime
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from devstack.synthetic import medicare_approval
+    from servicekit.logs import log_transition
+
+    stream = io.StringIO()
+    configure_logging(service="svc", level="INFO", pseudonym_key=b"k", stream=stream)
+    approval = medicare_approval("MSP-1", "CRN-1", datetime(2027, 3, 1, tzinfo=UTC))
+    fields = ("msp_id", "customer_ref", "reasons", "not_a_field")
+    span = TracerProvider().get_tracer("t").start_span("s")
+    with contextlib.ExitStack() as stack:
+        if traced:
+            stack.enter_context(trace.use_span(span))
+        log_transition("t", approval, *fields)
+        values = vars(approval)
+        get_logger("t").info(
+            approval.event_type,
+            event_id=approval.event_id,
+            correlation_id=approval.correlation_id,
+            **{f: values[f] for f in fields if values.get(f) is not None},
+        )
+    fast, slow = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert fast.pop("timestamp").endswith("Z")
+    assert slow.pop("timestamp").endswith("Z")
+    assert fast == slow
+    assert list(fast) == list(slow)  # the same order, so the lines read the same
+    assert fast["customer_ref"].startswith("cust-")
+    assert fast["reasons"] == REDACTED  # free text
+    assert ("trace_id" in fast) is traced
+
+
+def test_a_transition_line_follows_the_configured_level():
+    from datetime import UTC, datetime
+
+    from devstack.synthetic import medicare_approval
+    from servicekit.logs import log_transition
+
+    stream = io.StringIO()
+    configure_logging(service="svc", level="WARNING", pseudonym_key=b"k", stream=stream)
+    log_transition("t", medicare_approval("MSP-1", "CRN-1", datetime(2027, 3, 1, tzinfo=UTC)))
+    assert stream.getvalue() == ""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
+import orjson
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -100,8 +102,26 @@ OfficerRoles = Annotated[
 """The verified roles a staff action carries, for the service to re-check its rule."""
 
 
+_DERIVED_ID_PREFIX = _DERIVED_ID_NAMESPACE.bytes
+_VERSION_5 = ((0xF000 << 64) | (0xC000 << 48), (0x5000 << 64) | (0x8000 << 48))
+"""The bits a version 5 UUID fixes, as a mask to clear and the value to set: its version and its variant."""
+
+
 def derived_event_id(cause_id: uuid.UUID | str, kind: str) -> uuid.UUID:
-    return uuid.uuid5(_DERIVED_ID_NAMESPACE, f"{cause_id}/{kind}")
+    """``uuid.uuid5(namespace, f"{cause_id}/{kind}")``, without the standard library's second pass over the digest's
+    bytes (issue 42: every output has one; 5.5 -> 2.7 us; a property test holds the two equal)."""
+    name = f"{id_text(cause_id) if isinstance(cause_id, uuid.UUID) else cause_id}/{kind}"
+    digest = int.from_bytes(
+        hashlib.sha1(_DERIVED_ID_PREFIX + name.encode(), usedforsecurity=False).digest()[:16]
+    )
+    clear, version = _VERSION_5
+    return uuid.UUID(int=digest & ~clear | version)
+
+
+def id_text(value: uuid.UUID) -> str:
+    """``str(value)``, written by orjson's C code in a third of the time (issue 42: a message's ids are written out as
+    text several times on its way: its inbox claim, its outputs' ids, their headers)."""
+    return orjson.dumps(value)[1:-1].decode()
 
 
 class Contract(BaseModel):

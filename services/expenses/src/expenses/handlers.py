@@ -32,11 +32,11 @@ from expenses.domain.model import (
     WindowStatus,
 )
 from servicekit.decider import Change, published
-from servicekit.logs import get_logger, log_transition
+from servicekit.logs import log_transition
 from servicekit.shell import TimerShell, batched, one_at_a_time
 from servicekit.timers.scheduler import Due
 
-log = get_logger("expenses")
+COMPONENT = "expenses"
 DECIDER = Expenses()
 
 
@@ -93,7 +93,13 @@ async def _save(
             await store.keep_doc(conn, doc)
         for e in published(outputs):
             log_transition(
-                log, e, "expense_id", "customer_ref", "status", "procedure_step", "reason_code"
+                COMPONENT,
+                e,
+                "expense_id",
+                "customer_ref",
+                "status",
+                "procedure_step",
+                "reason_code",
             )
 
 

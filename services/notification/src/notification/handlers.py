@@ -19,11 +19,11 @@ from notification.domain.decider import Notification
 from notification.domain.model import MspState, SmsDue
 from servicekit.consume.consumer import Batched
 from servicekit.decider import Change, published
-from servicekit.logs import get_logger, log_transition
+from servicekit.logs import log_transition
 from servicekit.shell import TimerShell, batched
 from servicekit.timers.scheduler import Due
 
-log = get_logger("notification")
+COMPONENT = "notification"
 
 
 class Store(Protocol):
@@ -56,9 +56,9 @@ def _log(events: Sequence[Event]) -> None:
     # Reason codes can name a safety flag (an SMS withheld for self-harm): only rejections' codes are logged.
     for e in events:
         if isinstance(e, MspActionRejected):
-            log_transition(log, e, "msp_id", "reason_code")
+            log_transition(COMPONENT, e, "msp_id", "reason_code")
         else:
-            log_transition(log, e, "msp_id", "customer_ref", "step")
+            log_transition(COMPONENT, e, "msp_id", "customer_ref", "step")
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ import asyncpg
 from contracts.envelope import Event
 from contracts.workitems import WorkItemActionRejected
 from servicekit.decider import Change, published
-from servicekit.logs import get_logger, log_transition
+from servicekit.logs import log_transition
 from servicekit.shell import batched
 from workitems import store
 from workitems.domain.decide import keys_of
 from workitems.domain.decider import WorkItems
 from workitems.domain.model import WorkItem, history_entry
 
-log = get_logger("workitems")
+COMPONENT = "workitems"
 
 
 class Shell:
@@ -45,10 +45,16 @@ class Shell:
         for _, outputs in handled:
             for output in published(outputs):
                 if isinstance(output, WorkItemActionRejected):
-                    log_transition(log, output, "work_item_id", "reason_code")
+                    log_transition(COMPONENT, output, "work_item_id", "reason_code")
                 else:
                     log_transition(
-                        log, output, "work_item_id", "code", "queue", "customer_ref", "tick_off"
+                        COMPONENT,
+                        output,
+                        "work_item_id",
+                        "code",
+                        "queue",
+                        "customer_ref",
+                        "tick_off",
                     )
 
 

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
 from opentelemetry.trace import INVALID_SPAN, Span
 
-from contracts.envelope import Event
+from contracts.envelope import Event, id_text
 from contracts.outcomes import MAX_ANSWERS, Answer, InputOutcomes, Outcome, judged
 from contracts.topics import Catalogue, ContractError, Topic
 from servicekit import tracing
@@ -96,14 +96,14 @@ KEY_LIMIT = 1024
 def to_outbound(event: Event, catalogue: Catalogue, settings: ServiceSettings) -> OutboundMessage:
     topic = catalogue.topic_of(event)
     return OutboundMessage(
-        event_id=str(event.event_id),
+        event_id=id_text(event.event_id),
         topic=settings.topic(topic.name),
         key=event.key.encode(),
         value=event.to_json(),
         headers=(
             (b"content-type", b"application/json"),
             (b"event_type", event.event_type.encode()),
-            (b"correlation_id", str(event.correlation_id).encode()),
+            (b"correlation_id", id_text(event.correlation_id).encode()),
         ),
     )
 
@@ -496,7 +496,7 @@ class BatchPipeline:
         fingerprint, anything else by its origin: a redelivered dead letter is a duplicate too. An id claimed
         before with other content is the reason ``event-id-reused``, claimed by its origin in turn."""
         claims = [
-            (str(item.event_id), r.topic, fingerprint(item))
+            (id_text(item.event_id), r.topic, fingerprint(item))
             if isinstance(item, Event)
             else (origin_id(r), r.topic, None)
             for r, item in screened
