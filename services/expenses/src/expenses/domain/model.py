@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from contracts.envelope import Event
 from contracts.expenses import (
@@ -145,17 +146,21 @@ def _set_window(
     state: ExpenseState, period: date, status: WindowStatus, **changes: object
 ) -> dict[date, PeriodWindow]:
     windows = dict(state.windows)
-    current = windows.get(period) or PeriodWindow(
-        state.expense.expense_id if state.expense else "",
-        period,
-        status,
-        None,
-        "",
-        None,
-        None,
-        None,
-    )
-    windows[period] = replace(current, status=status, **changes)  # type: ignore[arg-type]
+    current = windows.get(period)
+    if (
+        current is None
+    ):  # a new window: made with its changes at once (a copy of a blank one cost as much again)
+        fresh: dict[str, Any] = {
+            "expense_id": state.expense.expense_id if state.expense else "",
+            "closes_at": None,
+            "calendar": "",
+            "failure_reason": None,
+            "opened_by": None,
+            "correlation_id": None,
+        }
+        windows[period] = PeriodWindow(period_start=period, status=status, **(fresh | changes))
+    else:
+        windows[period] = replace(current, status=status, **changes)  # type: ignore[arg-type]
     return windows
 
 
@@ -170,9 +175,9 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
     match event:
         case ExpenseUndelivered():
             expense = _facts(event, state.expense)
-            state = replace(state, expense=expense)
             return replace(
                 state,
+                expense=expense,
                 windows=_set_window(
                     state,
                     event.period_start,
@@ -194,9 +199,9 @@ def evolve(state: ExpenseState, event: Event) -> ExpenseState:
                 ExpenseStatus.REMOVED,
             ):  # given up, and paid after all (a delivery attempted before its end, processed late)
                 expense = replace(expense, late_paid_at=event.delivered_at)
-            state = replace(state, expense=expense)
             return replace(
                 state,
+                expense=expense,
                 windows=_set_window(
                     state, event.period_start, WindowStatus.DELIVERED, expense_id=expense.expense_id
                 ),
