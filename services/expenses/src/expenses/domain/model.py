@@ -147,9 +147,8 @@ def _set_window(
 ) -> dict[date, PeriodWindow]:
     windows = dict(state.windows)
     current = windows.get(period)
-    if (
-        current is None
-    ):  # a new window: made with its changes at once (a copy of a blank one cost as much again)
+    # a new window is made with its changes at once (a copy of a blank one cost as much again)
+    if current is None:
         fresh: dict[str, Any] = {
             "expense_id": state.expense.expense_id if state.expense else "",
             "closes_at": None,
