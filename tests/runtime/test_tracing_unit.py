@@ -41,6 +41,15 @@ def test_a_valid_context_passes_through_even_with_tracing_off():
     assert tracing.loaded(tracing.stored(tracing.carrier_of(span))) == {"traceparent": VALID}
 
 
+@pytest.mark.parametrize("garbage", [{}, {"traceparent": "garbage"}], ids=["none", "garbage"])
+def test_a_record_of_no_trace_has_a_span_of_no_trace_and_passes_nothing_on(garbage):
+    assert not tracing.enabled()
+    span = tracing.consume_span("t", 0, 1, garbage, "g")
+    assert not span.get_span_context().is_valid
+    assert not span.is_recording()
+    assert tracing.carrier_of(span) == {}
+
+
 @pytest.mark.parametrize("text", [None, "", "not json", "[1]", '{"traceparent": 5, "x": "y"}'])
 def test_a_stored_carrier_that_does_not_read_is_none(text):
     assert tracing.loaded(text) == {}

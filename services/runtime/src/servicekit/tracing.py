@@ -126,7 +126,9 @@ def context_of(carrier: Mapping[str, str] | None) -> Context:
 def carrier_of(span: Span) -> Carrier:
     """``span``'s context as trace headers (empty when it has no valid context)."""
     carrier: Carrier = {}
-    PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
+    # a span of no trace has nothing to say (issue 42: 0.8 us a record)
+    if span.get_span_context().is_valid:
+        PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
     return carrier
 
 
@@ -271,7 +273,11 @@ def decided(span: Span, outputs: Iterable[Any]) -> None:
 
 def consume_span(topic: str, partition: int, offset: int, carrier: Carrier, group: str) -> Span:
     """A consumed record's ``process`` span, continuing the trace its headers name (OpenTelemetry's messaging
-    conventions); not current: the pipeline makes it current where it works on that record."""
+    conventions); not current: the pipeline makes it current where it works on that record. Tracing off and no
+    trace named, the span is the invalid one, as the no-op tracer would make it, without its attributes built first
+    (issue 42)."""
+    if not carrier and not enabled():
+        return INVALID_SPAN
     return TRACER.start_span(
         f"{topic} process",
         context=context_of(carrier),
