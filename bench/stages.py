@@ -59,13 +59,15 @@ STAGES: tuple[tuple[str, str, Callable[[Frames], bool]], ...] = (
     (
         "serialise",
         "outputs to JSON and outbox rows",
-        _any("to_outbound (servicekit", "to_json (contracts", "enqueue (servicekit"),
+        # the contracts' frames are named by their file alone ("Event.to_json (envelope.py:234)")
+        _any("to_outbound (servicekit", "Event.to_json (", "id_text (", "enqueue (servicekit"),
     ),
     (
         "decide",
         "the domain's decide/evolve and building the output events",
         _any(
             "/domain/",
+            "applied (procedures.py",  # the wrapper of a domain function that carries out a rule
             "step (expenses/handlers.py",
             "step (notification/handlers.py",
             "step (workitems/handlers.py",
@@ -114,7 +116,16 @@ STAGES: tuple[tuple[str, str, Callable[[Frames], bool]], ...] = (
             )
         ),
     ),
-    ("other", "the HTTP endpoints, metrics, timers, everything else", lambda _frames: True),
+    (
+        "pipeline",
+        "the consume path's own code: its loops, counts, the outcomes' answers, the positions, the changes to save",
+        _any("servicekit/consume/", "servicekit/shell.py", "servicekit/decider.py"),
+    ),
+    (
+        "other",
+        "the HTTP endpoints, metrics, timers, stacks py-spy could not follow to their root, everything else",
+        lambda _frames: True,
+    ),
 )
 """(stage, what it covers, rule): the first rule a stack matches names its stage."""
 
