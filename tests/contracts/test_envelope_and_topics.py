@@ -162,6 +162,15 @@ def test_a_derived_id_is_the_uuid5_of_its_cause_and_kind(cause, kind):
     assert (derived.version, derived.variant) == (5, uuid.RFC_4122)
 
 
+class _StoredUUID(uuid.UUID):
+    """A UUID of another type, as a database driver reads one (asyncpg's ``pgproto.UUID`` is a subclass too)."""
+
+
 @given(st.uuids())
-def test_an_ids_text_is_its_canonical_text(value):
+def test_an_ids_text_is_its_canonical_text_whatever_its_type(value):
+    from asyncpg.pgproto import pgproto
+
     assert id_text(value) == str(value)
+    for read_back in (_StoredUUID(str(value)), pgproto.UUID(str(value))):
+        assert id_text(read_back) == str(value)
+        assert derived_event_id(read_back, "K") == derived_event_id(value, "K")

@@ -120,8 +120,9 @@ def derived_event_id(cause_id: uuid.UUID | str, kind: str) -> uuid.UUID:
 
 def id_text(value: uuid.UUID) -> str:
     """``str(value)``, written by orjson's C code in a third of the time (issue 42: a message's ids are written out as
-    text several times on its way: its inbox claim, its outputs' ids, their headers)."""
-    return orjson.dumps(value)[1:-1].decode()
+    text several times on its way: its inbox claim, its outputs' ids, their headers). orjson writes ``uuid.UUID``
+    itself only: a subclass (asyncpg's, for an id read from the database) by its ``str``."""
+    return orjson.dumps(value, default=str)[1:-1].decode()
 
 
 class Contract(BaseModel):
