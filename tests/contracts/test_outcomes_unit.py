@@ -88,9 +88,9 @@ def test_outcomes_name_each_record_by_its_id_and_never_carry_its_content():
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
-def test_an_answer_made_without_validating_again_is_the_validated_one(outcome):
-    """Issue 42: an answer is built from values validated already, so it is not validated again; it must be exactly
-    what validation would make of it."""
+def test_an_answer_made_of_an_event_reads_back_as_it_was_made(outcome):
+    """Issue 42: an answer is made of values validated already; whatever way it is built, it is exactly what a reader
+    validates of it."""
     tried = attempt(when=at(2026, 11, 24))
     made = Answer.of_event(tried, 41, outcome, reason_code="retry-failed", detail="x" * 1000)
     again = Answer.model_validate_json(made.model_dump_json())

@@ -97,9 +97,10 @@ class Answer(Contract):
         reason_code: str | None = None,
         detail: str | None = None,
     ) -> Answer:
-        """A valid event's outcome. Made of values validated already (the message's, the service's own codes, a
-        bounded detail), so not validated again: every record gets one. A test holds it equal to the validated."""
-        return cls.model_construct(
+        """A valid event's outcome: every record gets one. Validated as it is made, though its values were validated
+        already (the message's, the service's own codes, a bounded detail): pydantic-core's validation costs half what
+        ``model_construct``'s copy in Python did (issue 42: 1.4 against 2.8 us)."""
+        return cls(
             event_id=message.event_id,
             event_type=message.event_type,
             offset=offset,
