@@ -125,7 +125,7 @@ class CaseBehaviour(Stored):
 
     @classmethod
     def of(cls, behaviour: Behaviour) -> CaseBehaviour:
-        return cls.model_construct(
+        return cls(
             what=behaviour.what, occurred_on=behaviour.occurred_on, channel=behaviour.channel
         )
 
@@ -167,10 +167,11 @@ class MspCase(Stored):
 
     @classmethod
     def of(cls, approval: MspApproved) -> MspCase:
-        """The approval's facts as they are: its contract validated them on the way in (phone numbers parsed and
-        all), and validating them again cost more than the rest of the decision."""
+        """The approval's facts as they are, validated by the case's own model: its fields are plain text, dates and
+        codes (the contract parsed the phone numbers on the way in), which pydantic-core validates in a quarter of the
+        time ``model_construct`` took to copy them in Python (issue 42: 9.3 -> about 4 us an approval)."""
         c = approval.contact
-        return cls.model_construct(
+        return cls(
             msp_id=approval.msp_id,
             customer_ref=approval.customer_ref,
             agency=approval.agency,
@@ -182,7 +183,7 @@ class MspCase(Stored):
             duration_reasons=approval.duration_reasons,
             service_access=approval.service_access,
             channel_restrictions=tuple(approval.channel_restrictions),
-            contact=CaseContact.model_construct(
+            contact=CaseContact(
                 kind=c.kind,
                 name=c.name,
                 phone=c.phone,
@@ -190,7 +191,7 @@ class MspCase(Stored):
             ),
             customer_mobile=approval.customer_mobile,
             representatives=tuple(
-                CaseRepresentative.model_construct(role=r.role, name=r.name, phone=r.phone)
+                CaseRepresentative(role=r.role, name=r.name, phone=r.phone)
                 for r in approval.representatives
             ),
             phone_customer_appropriate=approval.phone_customer_appropriate,
