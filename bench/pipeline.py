@@ -18,16 +18,15 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import uvloop
 from aiokafka import ConsumerRecord
 
+from bench.run import PARTITIONS, T0, approval, attempt
 from contracts.catalogue import MSP_APPROVALS, PAYMENT_ATTEMPTS
 from contracts.envelope import Event
 from devstack import LocalPostgres
-from devstack.synthetic import failed_weekly_attempt, medicare_approval
 from servicekit.db import create_pool, migrate
 from servicekit.delivery.outbox import RUNTIME_MIGRATIONS
 from servicekit.logs import configure_logging
@@ -35,11 +34,9 @@ from servicekit.main import tune_collector
 from servicekit.service import ServiceRuntime, ServiceSpec
 from servicekit.settings import ServiceSettings
 
-T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 POLL = 500
 """Records a poll: the services' ``max_batch``, which a backlog fills."""
 WARM_UP = 3
-PARTITIONS = 6
 
 
 def _service(name: str) -> tuple[ServiceSpec, ServiceSettings, str, Callable[[int], Event]]:
@@ -51,7 +48,7 @@ def _service(name: str) -> tuple[ServiceSpec, ServiceSettings, str, Callable[[in
             SPEC,
             ExpensesSettings(),
             PAYMENT_ATTEMPTS.name,
-            lambda i: failed_weekly_attempt(f"EXP-P{i:07d}", f"CRN-P{i:07d}", T0),
+            lambda i: attempt(i, "P"),
         )
     from notification.app import NotificationSettings, spec
 
@@ -60,7 +57,7 @@ def _service(name: str) -> tuple[ServiceSpec, ServiceSettings, str, Callable[[in
         spec(settings),
         settings,
         MSP_APPROVALS.name,
-        lambda i: medicare_approval(f"MSP-P{i:07d}", f"CRN-P{i:07d}", T0),
+        lambda i: approval(i, "P"),
     )
 
 
@@ -89,15 +86,15 @@ def _records(topic: str, events: list[Event], first_offset: int) -> list[Consume
     return records
 
 
-async def _measure(name: str, polls: int, rounds: int, profile: str | None) -> list[float]:
+async def _measure(name: str, polls: int, rounds: int, profile: str) -> list[float]:
+    """The CPU per event of each round; with ``profile`` (a file), the last round's cProfile kept there."""
     spec, settings, topic, make = _service(name)
     runtime = ServiceRuntime(spec, settings)
     pool = await create_pool(settings.database_dsn(), settings.schema_name, 4)
     try:
         await migrate(pool, settings.schema_name, (*RUNTIME_MIGRATIONS, *spec.migrations))
-        runtime._pool = (
-            pool  # the runtime's pool, as its start would set it; nothing else of it starts
-        )
+        # the runtime's pool, as its start would set it; nothing else of it starts
+        runtime._pool = pool
         assert runtime.consumer is not None
         pipeline = runtime.consumer.pipeline
         where, made = settings.topic(topic), 0
@@ -116,7 +113,7 @@ async def _measure(name: str, polls: int, rounds: int, profile: str | None) -> l
                 profiler.enable()
             for batch in batches[WARM_UP:]:
                 await pipeline.handle(batch)
-            if profiler and profile:
+            if profiler:
                 profiler.disable()
                 profiler.dump_stats(profile)
             per_event.append((time.process_time() - cpu) / (polls * POLL) * 1e6)
@@ -148,9 +145,8 @@ def main() -> None:
             f"{prefix}_CLOCK_START": T0.isoformat(),
         }
     )
-    with open(
-        os.devnull, "w"
-    ) as devnull:  # the log lines are written, as in the service, and let go
+    # the log lines are written, as in the service, and let go
+    with open(os.devnull, "w") as devnull:
         configure_logging(
             service=args.service, level="INFO", pseudonym_key=os.urandom(32), stream=devnull
         )
